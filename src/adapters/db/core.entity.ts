@@ -1,0 +1,47 @@
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
+import { jsonColumn, msColumn } from './columns'
+
+/** A processed message id, kept until it expires, so dedupe survives a restart of the embedded runtime. */
+@Entity('qy_seen_message')
+export class SeenMessageEntity {
+  @PrimaryColumn({ type: 'varchar', length: 191 }) id!: string
+  @Index('idx_seen_expires') @Column(msColumn('expires_at')) expiresAt!: number
+}
+
+/** One action of the outbound queue and its outcome (pending rows are resumed after a restart). */
+@Entity('qy_outbound')
+@Index('idx_outbound_bot_status', ['botId', 'status'])
+export class OutboundEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
+  @Column({ name: 'bot_id', type: 'varchar', length: 64 }) botId!: string
+  @Column({ name: 'group_id', type: 'varchar', length: 191, nullable: true }) groupId!: string | null
+  @Column({ type: 'varchar', length: 32 }) kind!: string
+  @Column(jsonColumn('payload')) payload!: unknown
+  @Column({ type: 'varchar', length: 16 }) status!: string
+  @Column({ type: 'int', default: 0 }) attempts!: number
+  @Column({ type: 'varchar', length: 500, nullable: true }) error!: string | null
+  @Column(msColumn('queued_at')) queuedAt!: number
+  @Column(msColumn('finished_at', true)) finishedAt!: number | null
+}
+
+/** Fence for scheduled jobs: one row per (job, fire time), so replicas run each tick once. */
+@Entity('qy_job_run')
+export class JobRunEntity {
+  @PrimaryColumn({ type: 'varchar', length: 100 }) job!: string
+  @PrimaryColumn({ name: 'fire_time', type: 'bigint' }) fireTime!: string
+  @Column({ type: 'varchar', length: 100 }) owner!: string
+  @Column({ type: 'varchar', length: 16 }) status!: string
+  @Column(msColumn('started_at')) startedAt!: number
+  @Column(msColumn('finished_at', true)) finishedAt!: number | null
+  @Column({ type: 'varchar', length: 500, nullable: true }) error!: string | null
+}
+
+/** A group's rule slice for one feature, overriding the bot's rule pack. */
+@Entity('qy_group_rule')
+export class GroupRuleEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 64 }) feature!: string
+  @Column(jsonColumn('value')) value!: unknown
+  @Column({ type: 'int' }) version!: number
+  @Column(msColumn('updated_at')) updatedAt!: number
+}

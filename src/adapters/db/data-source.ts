@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { DataSource, type DataSourceOptions } from 'typeorm'
+import type { Config } from '../../config/config.schema'
+import { Foundation1763848800000 } from '../../../migrations/1763848800000-Foundation'
+import { GroupRuleEntity, JobRunEntity, OutboundEntity, SeenMessageEntity } from './core.entity'
+
+/** Every migration, in order. Listed explicitly so the compiled app and ts-jest find the same set. */
+export const MIGRATIONS = [Foundation1763848800000]
+
+/** Entities owned by the core (features bring their own). */
+export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity]
+
+/** Which SQL dialect a data source speaks. */
+export type Dialect = 'sqlite' | 'mysql'
+
+/** Dialect of a data source. */
+export function dialectOf(ds: DataSource): Dialect {
+  return ds.options.type === 'mysql' || ds.options.type === 'mariadb' ? 'mysql' : 'sqlite'
+}
+
+/** Options for SQLite (embedded default) or MySQL (when a URL is configured). */
+export function dataSourceOptions(config: Pick<Config, 'database' | 'dataDir'>, entities: DataSourceOptions['entities'], sqlitePath?: string): DataSourceOptions {
+  const common = { entities, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: config.database.logging } as const
+  if (config.database.url) {
+    return { ...common, type: 'mysql', url: config.database.url, charset: 'utf8mb4', timezone: 'Z', supportBigNumbers: true, connectTimeout: 10_000, poolSize: 10 }
+  }
+  const file = sqlitePath ?? resolve(config.dataDir, config.database.sqliteFile)
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: file,
+    enableWAL: file !== ':memory:',
+    // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commits).
+    prepareDatabase: (db: { pragma(sql: string): unknown }) => { db.pragma('synchronous = NORMAL'); db.pragma('busy_timeout = 5000') },
+  }
+}
+
+/** Opens the data source and applies pending migrations (the only way the schema changes). */
+export async function openDatabase(options: DataSourceOptions): Promise<DataSource> {
+  const ds = new DataSource(options)
+  try {
+    await ds.initialize()
+  } catch (error) {
+    const where = options.type === 'better-sqlite3' ? String(options.database) : redactUrl(String((options as { url?: string }).url))
+    throw new Error(`cannot open database ${where}: ${(error as Error).message}`)
+  }
+  await ds.runMigrations({ transaction: 'each' })
+  return ds
+}
+
+/** A URL with its password replaced, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
+}

@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter } from '../../ports/ports'
+import { type Clock, systemClock } from '../../ports/clock'
+
+/**
+ * Redis implementations of the coordination ports, for several replicas sharing one Redis.
+ * Semantics follow src/ports/memory.ts; test/ports.contract.test.ts runs the same suite against both.
+ * This is the only module in the project that imports 'ioredis'.
+ *
+ * Key layout (all under `keyPrefix`): `dedupe:<id>`, `counter:<key>`, `rate:<key>` (hash: tokens, at),
+ * `lease:<key>` (value: lease token). Pub/sub channels are `<keyPrefix><channel>`.
+ */
+
+/** Options of {@link createRedisPorts}. */
+export interface RedisPortsOptions {
+  /** Redis URL, e.g. `redis://:password@127.0.0.1:6379/0` (`rediss://` for TLS). */
+  url: string
+  /** Prefix of every key and channel; default 'qunyun:'. */
+  keyPrefix?: string
+  /** Time source for rate-limiter refill and Lease.expiresAt (Redis TTLs themselves run on Redis time). */
+  clock?: Clock
+}
+
+/** Default prefix of every key and channel. */
+export const DEFAULT_REDIS_KEY_PREFIX = 'qunyun:'
+
+/** How long createRedisPorts waits for the connection to become ready before giving up. */
+const READY_TIMEOUT_MS = 5_000
+/** How long ping() waits for PONG. */
+const PING_TIMEOUT_MS = 2_000
+/** How long close() lets QUIT take before dropping the socket. */
+const QUIT_TIMEOUT_MS = 1_000
+
+/** Connection options: lazy connect (we wait for ready ourselves), bounded connect/command times and retries. */
+const CONNECTION_OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  // Commands issued in the same tick (e.g. one dedupe check per message of a burst) share one round trip.
+  enableAutoPipelining: true,
+  connectTimeout: 2_000,
+  // After disconnect(), ioredis keeps a timer until the socket closes; a refused socket never does, so keep it short.
+  disconnectTimeout: 500,
+  commandTimeout: 5_000,
+  maxRetriesPerRequest: 2,
+  enableOfflineQueue: true,
+  retryStrategy: (times: number) => Math.min(times * 100, 1_000),
+}
+
+/** Adds `by` and arms the expiry if the key has none, i.e. when INCRBY just created it. */
+const INCR_LUA = `
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v`
+
+/**
+ * Token bucket, the same arithmetic as MemoryRateLimiter (Lua numbers are doubles, like JS numbers).
+ * ARGV: capacity, refillPerSec, cost, now (ms, from the caller's clock), idle TTL in ms (0 = none).
+ * Returns { allowed (0/1), tokens left as a round-trippable string }.
+ */
+const TAKE_LUA = `
+local capacity = tonumber(ARGV[1])
+local refill = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then
+  tokens = capacity
+  at = now
+end
+local refilled = math.min(capacity, tokens + ((now - at) / 1000) * refill)
+local allowed = 0
+if refilled >= cost then
+  refilled = refilled - cost
+  allowed = 1
+end
+local left = string.format('%.17g', refilled)
+redis.call('HSET', KEYS[1], 'tokens', left, 'at', ARGV[4])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PERSIST', KEYS[1]) end
+return { allowed, left }`
+
+/** Extends the lease only if it still holds this token. PEXPIRE with ttl <= 0 deletes it, as in memory. */
+const RENEW_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`
+
+/** Deletes the lease only if it still holds this token. */
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+/** The commands registered with defineCommand (ioredis adds them at runtime, so they are typed here). */
+interface ScriptCommands {
+  qunyunIncr(key: string, by: number, ttlMs: number): Promise<number>
+  qunyunTake(key: string, capacity: number, refillPerSec: number, cost: number, now: number, idleTtlMs: number): Promise<[number, string]>
+  qunyunRenew(key: string, token: string, ttlMs: number): Promise<number>
+  qunyunRelease(key: string, token: string): Promise<number>
+}
+
+type ScriptedRedis = Redis & ScriptCommands
+
+/** Returns `url` with any password replaced by '***', for error messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@')
+  }
+}
+
+/** A TTL for Redis: integral milliseconds (rounded up); rejects NaN/Infinity, which Redis cannot store. */
+function ttlArg(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a finite number, got ${ttlMs}`)
+  return Math.ceil(ttlMs)
+}
+
+/** Resolves `promise`, or rejects after `ms` (the timer is cleared either way). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Creates a client, waits until it is ready, and throws a clear error (URL redacted) when it is not within the timeout. */
+async function connect(url: string): Promise<Redis> {
+  const client = new Redis(url, CONNECTION_OPTIONS)
+  let lastError: Error | undefined
+  // A listener also keeps ioredis from printing "Unhandled error event"; failures surface via commands and ping().
+  client.on('error', (error: Error) => { lastError = error })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`not ready within ${READY_TIMEOUT_MS} ms`)) }, READY_TIMEOUT_MS)
+      const onReady = (): void => { cleanup(); resolve() }
+      const onEnd = (): void => { cleanup(); reject(new Error('connection ended')) }
+      function cleanup(): void {
+        clearTimeout(timer)
+        client.off('ready', onReady)
+        client.off('end', onEnd)
+      }
+      client.once('ready', onReady)
+      client.once('end', onEnd)
+      // connect() rejects on the first failed attempt while ioredis keeps retrying; the 'ready' event is what counts.
+      client.connect().catch((error: Error) => { lastError ??= error })
+    })
+  } catch (error) {
+    client.disconnect()
+    const reason = lastError?.message || (error as Error).message
+    throw new Error(`Redis unreachable at ${redactRedisUrl(url)} within ${READY_TIMEOUT_MS} ms: ${reason}`)
+  }
+  return client
+}
+
+/** Closes a client politely (QUIT), falling back to dropping the socket. */
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end') return
+  if (client.status !== 'ready') { client.disconnect(); return }
+  try {
+    await withTimeout(client.quit(), QUIT_TIMEOUT_MS, 'QUIT')
+  } catch {
+    client.disconnect()
+  }
+}
+
+/** Dedupe marks as `SET key 1 PX ttl NX`. */
+class RedisDedupe implements Dedupe {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  async firstSeen(id: string, ttlMs: number): Promise<boolean> {
+    const key = `${this.prefix}dedupe:${id}`
+    const ttl = ttlArg(ttlMs)
+    // Redis rejects PX <= 0; like memory, such a mark expires at once (so is never stored), but a live mark still counts.
+    if (ttl <= 0) return (await this.redis.exists(key)) === 0
+    return (await this.redis.set(key, '1', 'PX', ttl, 'NX')) === 'OK'
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.redis.del(`${this.prefix}dedupe:${id}`)
+  }
+}
+
+/** Expiring counters: INCRBY plus PEXPIRE on creation, in one script. */
+class RedisCounters implements Counters {
+  constructor(private readonly redis: ScriptedRedis, private readonly prefix: string) {}
+
+  async incr(key: string, ttlMs: number, by = 1): Promise<number> {
+    if (!Number.isSafeInteger(by)) throw new RangeError(`by must be an integer, got ${by}`)
+    return Number(await this.redis.qunyunIncr(`${this.prefix}counter:${key}`, by, ttlArg(ttlMs)))
+  }
+
+  async get(key: string): Promise<number> {
+    const value = await this.redis.get(`${this.prefix}counter:${key}`)
+    return value === null ? 0 : Number(value)
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.redis.del(`${this.prefix}counter:${key}`)
+  }
+}
+
+/** Token buckets in a script; time comes from the clock, so every replica (and a FakeClock) agrees with memory. */
+class RedisRateLimiter implements RateLimiter {
+  constructor(private readonly redis: ScriptedRedis, private readonly prefix: string, private readonly clock: Clock) {}
+
+  async take(key: string, spec: BucketSpec, cost = 1): Promise<RateDecision> {
+    const { capacity, refillPerSec } = spec
+    // An idle bucket is full again after capacity / refillPerSec seconds; a missing bucket is full too, so it can go.
+    const idleTtlMs = refillPerSec > 0 ? Math.min(Number.MAX_SAFE_INTEGER, Math.ceil((capacity / refillPerSec) * 1000) + 1000) : 0
+    const [allowed, left] = await this.redis.qunyunTake(`${this.prefix}rate:${key}`, capacity, refillPerSec, cost, this.clock.now(), idleTtlMs)
+    const tokens = Number(left)
+    if (Number(allowed) === 1) return { allowed: true, remaining: Math.floor(tokens), retryAfterMs: 0 }
+    const retryAfterMs = refillPerSec > 0 ? Math.ceil(((cost - tokens) / refillPerSec) * 1000) : Number.MAX_SAFE_INTEGER
+    return { allowed: false, remaining: Math.floor(tokens), retryAfterMs }
+  }
+}
+
+/** Leases as `SET key token NX PX ttl`, renewed and released by compare-and-set on the token. */
+class RedisLeases implements Leases {
+  constructor(private readonly redis: ScriptedRedis, private readonly prefix: string, private readonly clock: Clock) {}
+
+  async acquire(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
+    const now = this.clock.now()
+    const ttl = ttlArg(ttlMs)
+    const redisKey = `${this.prefix}lease:${key}`
+    const token = `${owner}:${randomUUID()}`
+    // Redis rejects PX <= 0; like memory, a free key yields a lease that is already expired (nothing is stored).
+    if (ttl <= 0) return (await this.redis.exists(redisKey)) === 0 ? { key, token, expiresAt: now + ttl } : null
+    const ok = await this.redis.set(redisKey, token, 'PX', ttl, 'NX')
+    return ok === 'OK' ? { key, token, expiresAt: now + ttl } : null
+  }
+
+  async renew(lease: Lease, ttlMs: number): Promise<boolean> {
+    const now = this.clock.now()
+    const ttl = ttlArg(ttlMs)
+    const renewed = Number(await this.redis.qunyunRenew(`${this.prefix}lease:${lease.key}`, lease.token, ttl)) === 1
+    if (renewed) lease.expiresAt = now + ttl
+    return renewed
+  }
+
+  async release(lease: Lease): Promise<void> {
+    await this.redis.qunyunRelease(`${this.prefix}lease:${lease.key}`, lease.token)
+  }
+}
+
+type Handler = (message: string) => void
+
+/** Pub/sub: publish on the main connection, receive on a lazily created duplicate in subscriber mode. */
+class RedisPubSub implements PubSub {
+  private subscriber?: Redis
+  private closed = false
+  private readonly channels = new Map<string, { handlers: Set<Handler>; ready: Promise<unknown> }>()
+
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.redis.publish(this.prefix + channel, message)
+  }
+
+  async subscribe(channel: string, handler: Handler): Promise<Disposer> {
+    if (this.closed) throw new Error('pubsub is closed')
+    let entry = this.channels.get(channel)
+    if (!entry) {
+      const created = { handlers: new Set<Handler>(), ready: this.connection().subscribe(this.prefix + channel) }
+      this.channels.set(channel, created)
+      created.ready.catch(() => { if (this.channels.get(channel) === created) this.channels.delete(channel) })
+      entry = created
+    }
+    const current = entry
+    // A Set, like MemoryPubSub: the same function subscribed twice is one subscription.
+    current.handlers.add(handler)
+    try {
+      await current.ready
+    } catch (error) {
+      current.handlers.delete(handler)
+      throw error
+    }
+    let disposed = false
+    return async () => {
+      if (disposed) return
+      disposed = true
+      current.handlers.delete(handler)
+      if (current.handlers.size > 0 || this.channels.get(channel) !== current) return
+      this.channels.delete(channel)
+      // Commands on one connection run in order, so a later re-subscribe is not undone by this UNSUBSCRIBE.
+      if (!this.closed && this.subscriber) await this.subscriber.unsubscribe(this.prefix + channel)
+    }
+  }
+
+  /** Quits the subscriber connection, if one was made. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.channels.clear()
+    if (this.subscriber) await quit(this.subscriber)
+  }
+
+  private connection(): Redis {
+    if (!this.subscriber) {
+      // duplicate() inherits lazyConnect, so the first SUBSCRIBE connects; ioredis re-subscribes after reconnects.
+      const subscriber = this.redis.duplicate()
+      subscriber.on('error', () => { /* surfaced through subscribe() rejections; ioredis reconnects by itself */ })
+      subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message))
+      this.subscriber = subscriber
+    }
+    return this.subscriber
+  }
+
+  private dispatch(prefixedChannel: string, message: string): void {
+    if (!prefixedChannel.startsWith(this.prefix)) return
+    const entry = this.channels.get(prefixedChannel.slice(this.prefix.length))
+    if (!entry) return
+    // Each handler in its own macrotask, exactly like MemoryPubSub (so a throwing handler is an uncaught exception in both).
+    for (const handler of [...entry.handlers]) setImmediate(() => handler(message))
+  }
+}
+
+/** Connects to Redis (failing within ~5 s with a clear error) and returns the Redis-backed coordination ports. */
+export async function createRedisPorts(options: RedisPortsOptions): Promise<CoordinationPorts> {
+  const prefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX
+  const clock = options.clock ?? systemClock
+  const redis = await connect(options.url)
+  redis.defineCommand('qunyunIncr', { numberOfKeys: 1, lua: INCR_LUA })
+  redis.defineCommand('qunyunTake', { numberOfKeys: 1, lua: TAKE_LUA })
+  redis.defineCommand('qunyunRenew', { numberOfKeys: 1, lua: RENEW_LUA })
+  redis.defineCommand('qunyunRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
+  const scripted = redis as ScriptedRedis
+  const pubsub = new RedisPubSub(redis, prefix)
+  let closing: Promise<void> | undefined
+  return {
+    kind: 'redis',
+    dedupe: new RedisDedupe(redis, prefix),
+    counters: new RedisCounters(scripted, prefix),
+    rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
+    leases: new RedisLeases(scripted, prefix, clock),
+    pubsub,
+    ping: async () => {
+      try {
+        return (await withTimeout(redis.ping(), PING_TIMEOUT_MS, 'PING')) === 'PONG'
+      } catch {
+        return false
+      }
+    },
+    close: () => (closing ??= Promise.all([pubsub.close(), quit(redis)]).then(() => undefined)),
+  }
+}
+
+/**
+ * Deletes every key under `keyPrefix` (SCAN + DEL) and returns how many went; for tests and tooling.
+ * Refuses an empty prefix, which would mean the whole database.
+ */
+export async function deleteRedisKeysWithPrefix(options: { url: string; keyPrefix: string }): Promise<number> {
+  if (!options.keyPrefix) throw new Error('deleteRedisKeysWithPrefix needs a non-empty keyPrefix')
+  const redis = await connect(options.url)
+  try {
+    const pattern = `${options.keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+    let cursor = '0'
+    let deleted = 0
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+      cursor = next
+      if (keys.length > 0) deleted += await redis.del(...keys)
+    } while (cursor !== '0')
+    return deleted
+  } finally {
+    await quit(redis)
+  }
+}

@@ -1,0 +1,143 @@
+import { PuppetMock, mock } from 'wechaty-puppet-mock'
+import type { payloads } from 'wechaty'
+
+/** What the bot did, as the simulated platform saw it. */
+export interface PlatformAction {
+  kind: 'say' | 'remove' | 'add' | 'tag' | 'acceptInvitation'
+  at: number
+  groupId?: string
+  memberId?: string
+  text?: string
+  mentions?: string[]
+  tag?: string
+  invitationId?: string
+}
+
+/** A pending room invitation in the simulated platform. */
+export interface SimulatedInvitation {
+  id: string
+  inviterId: string
+  roomId: string
+  topic: string
+  memberCount: number
+  timestamp: number
+}
+
+/** Failure to inject into the next platform call of a kind (tests of retries and failed removals). */
+export interface InjectedFailure {
+  kind: PlatformAction['kind']
+  error: Error
+  times: number
+}
+
+/**
+ * wechaty-puppet-mock whose removals, additions, tags and invitation answers take effect (room membership
+ * changes and room-join/room-leave events fire) and are recorded with the simulated time. Used by the
+ * simulated community, `qunyun simulate` and the conversation tests.
+ */
+export class RecordingPuppet extends PuppetMock {
+  readonly actions: PlatformAction[] = []
+  readonly failures: InjectedFailure[] = []
+  readonly invitations = new Map<string, SimulatedInvitation>()
+  /** Card payloads of simulated link and mini-program messages, by message id. */
+  readonly cards = new Map<string, { url?: payloads.UrlLink; miniProgram?: payloads.MiniProgram }>()
+  private readonly watchers = new Set<(action: PlatformAction) => void>()
+
+  constructor(options: { mocker: mock.Mocker; now?: () => number }) {
+    super({ mocker: options.mocker })
+    this.now = options.now ?? Date.now
+  }
+
+  /** Clock used for recorded actions and emitted events. */
+  now: () => number
+
+  /** Calls `watcher` for every recorded action; returns a disposer. */
+  watch(watcher: (action: PlatformAction) => void): () => void {
+    this.watchers.add(watcher)
+    return () => this.watchers.delete(watcher)
+  }
+
+  private record(action: Omit<PlatformAction, 'at'>): void {
+    const failure = this.failures.find((f) => f.kind === action.kind && f.times > 0)
+    if (failure) {
+      failure.times--
+      throw failure.error
+    }
+    const full = { ...action, at: this.now() }
+    this.actions.push(full)
+    for (const watcher of this.watchers) watcher(full)
+  }
+
+  override async messageSendText(conversationId: string, text: string, mentionIdList?: string[]): Promise<void> {
+    this.record({ kind: 'say', groupId: conversationId, text, mentions: mentionIdList ?? [] })
+    // Not echoed back through the mock: the bot ignores its own messages, and the echo would only grow the
+    // mock's payload cache.
+  }
+
+  override async contactRawPayload(id: string): Promise<payloads.Contact> {
+    // wechaty marks a room's member list dirty with the *room* id and then looks that id up as a contact
+    // (Room.sync → dirty RoomMember → Contact.find); the real puppets answer, the mock throws. Answer with
+    // a neutral payload so simulations don't log spurious errors.
+    const room = this.mocker.cacheRoomPayload.get(id)
+    if (room && !this.mocker.cacheContactPayload.has(id)) return { id, name: room.topic, gender: 0, type: 0, avatar: '', phone: [], friend: false, star: false } as payloads.Contact
+    return super.contactRawPayload(id)
+  }
+
+  override async messageUrl(messageId: string): Promise<payloads.UrlLink> {
+    return this.cards.get(messageId)?.url ?? super.messageUrl(messageId)
+  }
+
+  override async messageMiniProgram(messageId: string): Promise<payloads.MiniProgram> {
+    return this.cards.get(messageId)?.miniProgram ?? super.messageMiniProgram(messageId)
+  }
+
+  override async roomDel(roomId: string, contactId: string): Promise<void> {
+    const room = this.mocker.RoomMock.load(roomId)
+    if (!room.payload.memberIdList.includes(contactId)) throw new Error(`member ${contactId} is not in room ${roomId}`)
+    this.record({ kind: 'remove', groupId: roomId, memberId: contactId })
+    room.payload.memberIdList = room.payload.memberIdList.filter((id) => id !== contactId)
+    this.emit('room-leave', { roomId, removeeIdList: [contactId], removerId: this.currentUserId, timestamp: this.now() })
+  }
+
+  override async roomAdd(roomId: string, contactId: string): Promise<void> {
+    const room = this.mocker.RoomMock.load(roomId)
+    this.record({ kind: 'add', groupId: roomId, memberId: contactId })
+    if (!room.payload.memberIdList.includes(contactId)) room.payload.memberIdList.push(contactId)
+    this.emit('room-join', { roomId, inviteeIdList: [contactId], inviterId: this.currentUserId, timestamp: this.now() })
+  }
+
+  override async tagContactAdd(tagId: string, contactId: string): Promise<void> {
+    this.record({ kind: 'tag', memberId: contactId, tag: tagId })
+  }
+
+  override async roomInvitationRawPayload(roomInvitationId: string): Promise<SimulatedInvitation> {
+    const invitation = this.invitations.get(roomInvitationId)
+    if (!invitation) throw new Error(`no invitation ${roomInvitationId}`)
+    return invitation
+  }
+
+  override async roomInvitationRawPayloadParser(raw: SimulatedInvitation): Promise<payloads.RoomInvitation> {
+    return {
+      id: raw.id, inviterId: raw.inviterId, topic: raw.topic, avatar: '', invitation: raw.id,
+      memberCount: raw.memberCount, memberIdList: [], timestamp: raw.timestamp, receiverId: this.currentUserId,
+    }
+  }
+
+  override async roomInvitationAccept(roomInvitationId: string): Promise<void> {
+    const invitation = this.invitations.get(roomInvitationId)
+    if (!invitation) throw new Error(`no invitation ${roomInvitationId}`)
+    if (this.actions.some((a) => a.kind === 'acceptInvitation' && a.invitationId === roomInvitationId)) throw new Error(`invitation ${roomInvitationId} already accepted`)
+    this.record({ kind: 'acceptInvitation', invitationId: roomInvitationId, groupId: invitation.roomId })
+    const room = this.mocker.RoomMock.load(invitation.roomId)
+    if (!room.payload.memberIdList.includes(this.currentUserId)) room.payload.memberIdList.push(this.currentUserId)
+    this.emit('room-join', { roomId: invitation.roomId, inviteeIdList: [this.currentUserId], inviterId: invitation.inviterId, timestamp: this.now() })
+  }
+
+  /** Simulates someone inviting the bot into a room. */
+  invite(invitation: Omit<SimulatedInvitation, 'timestamp'>): void {
+    this.invitations.set(invitation.id, { ...invitation, timestamp: this.now() })
+    this.emit('room-invite', { roomInvitationId: invitation.id })
+  }
+}
+
+export { mock }

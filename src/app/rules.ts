@@ -1,0 +1,137 @@
+import { readFileSync, existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import type { ZodType } from 'zod'
+import type { DataSource } from 'typeorm'
+import type { RuleSet } from '../kernel/context'
+import type { Logger } from '../kernel/logger'
+import type { RuleSource } from '../kernel/processor'
+import type { Clock } from '../ports/clock'
+import type { Disposer, PubSub } from '../ports/ports'
+import { GroupRuleEntity } from '../adapters/db/core.entity'
+import { ConfigError } from '../config/load'
+
+/** Channel on which rule changes are announced to every replica. */
+export const RULES_CHANNEL = 'rules.changed'
+
+/** A rule set as plain slices keyed by feature. */
+class Slices implements RuleSet {
+  constructor(readonly version: number, private readonly values: ReadonlyMap<string, unknown>) {}
+  slice(feature: string): unknown { return this.values.get(feature) }
+}
+
+/** Thrown when a rule slice does not validate; carries every problem. */
+export class RuleValidationError extends Error {
+  constructor(readonly problems: Array<{ path: string; message: string }>) {
+    super(`invalid rules: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`)
+    this.name = 'RuleValidationError'
+  }
+}
+
+/**
+ * Validated, cached rules per group: the bot's rule pack (rules/*.yaml) overlaid with per-group overrides
+ * from the database, each slice parsed by its feature's zod schema. Changes are written, then announced
+ * on pub/sub so every replica drops its cached copy.
+ */
+export class RuleStore implements RuleSource {
+  private readonly cache = new Map<string, Promise<RuleSet>>()
+  private readonly packs = new Map<string, Record<string, unknown>>()
+  private readonly groupPack = new Map<string, string>()
+  private unsubscribe?: Disposer
+
+  constructor(private readonly deps: {
+    db: DataSource
+    pubsub: PubSub
+    clock: Clock
+    log: Logger
+    rulesDir: string
+    schemas: ReadonlyMap<string, ZodType>
+  }) {}
+
+  /** Loads and validates a rule pack file now (bad packs stop the start with every problem listed). */
+  loadPack(file: string): void {
+    if (this.packs.has(file)) return
+    const path = resolve(join(this.deps.rulesDir, file))
+    if (!existsSync(path)) throw new ConfigError([`${this.deps.rulesDir}/${file}: rule pack not found`])
+    let raw: unknown
+    try { raw = parseYaml(readFileSync(path, 'utf8')) ?? {} } catch (error) {
+      throw new ConfigError([`${this.deps.rulesDir}/${file}: ${(error as Error).message}`])
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${this.deps.rulesDir}/${file}: must be a YAML mapping`])
+    const problems: string[] = []
+    const pack: Record<string, unknown> = {}
+    for (const [feature, value] of Object.entries(raw as Record<string, unknown>)) {
+      const schema = this.deps.schemas.get(feature)
+      if (!schema) { problems.push(`${this.deps.rulesDir}/${file}: ${feature}: no feature with rules of this name`); continue }
+      const parsed = schema.safeParse(value ?? {})
+      if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${this.deps.rulesDir}/${file}: ${[feature, ...i.path].join('.')}: ${i.message}`)
+      else pack[feature] = value ?? {}
+    }
+    if (problems.length > 0) throw new ConfigError(problems)
+    this.packs.set(file, pack)
+  }
+
+  /** Says which rule pack a group's defaults come from (its bot's). */
+  assignPack(groupId: string, file: string): void {
+    if (this.groupPack.get(groupId) !== file) {
+      this.groupPack.set(groupId, file)
+      this.cache.delete(groupId)
+    }
+  }
+
+  /** Starts listening for changes made by other replicas. */
+  async start(): Promise<void> {
+    this.unsubscribe = await this.deps.pubsub.subscribe(RULES_CHANNEL, (groupId) => {
+      this.cache.delete(groupId)
+      this.deps.log.debug('rules cache invalidated', { group: groupId })
+    })
+  }
+
+  /** Stops listening. */
+  async stop(): Promise<void> { await this.unsubscribe?.() }
+
+  /** The group's validated rules (cached). */
+  forGroup(groupId: string): Promise<RuleSet> {
+    let entry = this.cache.get(groupId)
+    if (!entry) {
+      entry = this.load(groupId)
+      this.cache.set(groupId, entry)
+      entry.catch(() => this.cache.delete(groupId))
+    }
+    return entry
+  }
+
+  /** Validates and stores one feature's slice for a group, then announces the change. Returns the parsed value. */
+  async set(groupId: string, feature: string, value: unknown): Promise<unknown> {
+    const schema = this.deps.schemas.get(feature)
+    if (!schema) throw new RuleValidationError([{ path: feature, message: 'no feature with rules of this name' }])
+    const parsed = schema.safeParse(value)
+    if (!parsed.success) throw new RuleValidationError(parsed.error.issues.map((i) => ({ path: [feature, ...i.path].join('.'), message: i.message })))
+    const repo = this.deps.db.getRepository(GroupRuleEntity)
+    const existing = await repo.findOneBy({ groupId, feature })
+    await repo.save({ groupId, feature, value, version: (existing?.version ?? 0) + 1, updatedAt: this.deps.clock.now() })
+    this.cache.delete(groupId)
+    await this.deps.pubsub.publish(RULES_CHANNEL, groupId)
+    return parsed.data
+  }
+
+  private async load(groupId: string): Promise<RuleSet> {
+    const pack = this.packs.get(this.groupPack.get(groupId) ?? 'default.yaml') ?? {}
+    const rows = await this.deps.db.getRepository(GroupRuleEntity).findBy({ groupId })
+    const overrides = new Map(rows.map((r) => [r.feature, r.value]))
+    const values = new Map<string, unknown>()
+    let version = 0
+    for (const row of rows) version += row.version
+    for (const [feature, schema] of this.deps.schemas) {
+      const raw = overrides.has(feature) ? overrides.get(feature) : (pack[feature] ?? {})
+      const parsed = schema.safeParse(raw)
+      if (parsed.success) values.set(feature, parsed.data)
+      else {
+        // A stored slice that no longer validates (schema changed): fall back to defaults, loudly.
+        this.deps.log.error('stored rules invalid; using defaults', { group: groupId, feature, problems: parsed.error.issues.map((i) => i.message) })
+        values.set(feature, schema.parse({}))
+      }
+    }
+    return new Slices(version, values)
+  }
+}

@@ -1,0 +1,105 @@
+import { z } from 'zod'
+
+/** Token bucket expressed the way operators think: per minute, with a burst. */
+const RateSchema = z.strictObject({
+  perMinute: z.number().positive().max(6000),
+  burst: z.int().min(1).max(1000),
+})
+
+/** Whether a string is a valid IANA timezone for Intl. */
+export function isTimezone(tz: string): boolean {
+  try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true } catch { return false }
+}
+
+/** One schema for the whole configuration, parsed before anything starts. */
+export const ConfigSchema = z.strictObject({
+  env: z.enum(['development', 'test', 'production']),
+  server: z.strictObject({
+    host: z.string().min(1),
+    port: z.int().min(0).max(65535),
+  }),
+  dataDir: z.string().min(1),
+  database: z.strictObject({
+    url: z.string().regex(/^mysql:\/\/.+/, 'must be a mysql://user:pass@host:port/db URL').nullable(),
+    sqliteFile: z.string().min(1),
+    logging: z.boolean(),
+  }),
+  redis: z.strictObject({
+    url: z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL').nullable(),
+    keyPrefix: z.string().min(1).max(64),
+  }),
+  log: z.strictObject({
+    level: z.enum(['error', 'warn', 'info', 'debug']),
+    format: z.enum(['json', 'pretty']),
+  }),
+  timezone: z.string().refine(isTimezone, 'unknown IANA timezone'),
+  botsDir: z.string().min(1),
+  rulesDir: z.string().min(1),
+  puppet: z.strictObject({
+    /** Overrides every bot's puppet when set (WECHATY_PUPPET). */
+    name: z.string().nullable(),
+    endpoint: z.string().nullable(),
+    tls: z.strictObject({
+      disable: z.boolean(),
+      caCert: z.string().nullable(),
+      serverName: z.string().nullable(),
+    }),
+    timeoutSeconds: z.int().min(10).max(3600),
+  }),
+  pipeline: z.strictObject({
+    dedupeTtlHours: z.number().positive().max(24 * 30),
+  }),
+  outbound: z.strictObject({
+    perAccount: RateSchema,
+    perGroup: RateSchema,
+    jitterMs: z.tuple([z.int().min(0), z.int().min(0)]).refine(([a, b]) => a <= b, 'min must be ≤ max'),
+    maxAttempts: z.int().min(1).max(20),
+    retryBaseMs: z.int().min(0).max(600_000),
+  }),
+  activity: z.strictObject({
+    flushIntervalMs: z.int().min(50).max(60_000),
+    retentionDays: z.int().min(1).max(3650),
+    purgeCron: z.string().min(9),
+  }),
+  groups: z.strictObject({
+    acceptInvitations: z.boolean(),
+    /** Inviter ids (or names) whose room invitations are accepted; empty = everyone. */
+    inviterAllowlist: z.array(z.string().min(1)),
+  }),
+  simulation: z.strictObject({
+    mode: z.enum(['auto', 'on', 'off']),
+    groups: z.int().min(1).max(50),
+    minMembers: z.int().min(3).max(500),
+    maxMembers: z.int().min(3).max(500),
+    /** Messages per minute across the whole simulated community. */
+    messagesPerMinute: z.number().positive().max(6000),
+    seed: z.int().nullable(),
+  }).refine((s) => s.minMembers <= s.maxMembers, { message: 'minMembers must be ≤ maxMembers', path: ['minMembers'] }),
+  shutdown: z.strictObject({
+    drainTimeoutMs: z.int().min(0).max(300_000),
+  }),
+})
+
+/** The validated configuration. */
+export type Config = z.infer<typeof ConfigSchema>
+
+/** A bot definition file in bots/. */
+export const BotDefinitionSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, - and _'),
+  name: z.string().min(1).max(100).optional(),
+  /** 'auto' = wechaty-puppet-service when the token env var is set, otherwise the simulated community. */
+  puppet: z.enum(['auto', 'mock', 'wechaty-puppet-service']).default('auto'),
+  tokenEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/).default('WECHATY_PUPPET_SERVICE_TOKEN'),
+  /** Rule pack file name in rules/ whose values are this bot's group defaults. */
+  rulePack: z.string().min(1).default('default.yaml'),
+  /** Which groups it serves: 'all' or a list of group ids. */
+  groups: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+})
+
+/** A bot definition with its token resolved from the environment. */
+export type BotDefinition = z.infer<typeof BotDefinitionSchema> & {
+  /** The puppet actually used. */
+  resolvedPuppet: 'mock' | 'wechaty-puppet-service'
+  token: string | null
+  file: string
+}

@@ -1,0 +1,158 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { BotDefinitionSchema, ConfigSchema, type BotDefinition, type Config } from './config.schema'
+
+/** Invalid configuration: every problem, as "path: reason". */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Where configuration comes from; defaults to the process's environment and working directory. */
+export interface ConfigSources {
+  env?: NodeJS.ProcessEnv
+  /** Directory holding default.yaml, test.yaml, production.yaml. */
+  configDir?: string
+  /** Extra values merged last (tests, CLI flags). */
+  overrides?: Record<string, unknown>
+}
+
+type Plain = Record<string, unknown>
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Deep-merges plain objects; arrays and scalars from `b` replace those of `a`. */
+export function deepMerge(a: Plain, b: Plain): Plain {
+  const out: Plain = { ...a }
+  for (const [key, value] of Object.entries(b)) {
+    const current = out[key]
+    out[key] = isPlain(current) && isPlain(value) ? deepMerge(current, value) : value
+  }
+  return out
+}
+
+function readYaml(file: string, problems: string[]): Plain {
+  if (!existsSync(file)) return {}
+  try {
+    const parsed: unknown = parseYaml(readFileSync(file, 'utf8'))
+    if (parsed === null || parsed === undefined) return {}
+    if (!isPlain(parsed)) { problems.push(`${file}: must be a YAML mapping`); return {} }
+    return parsed
+  } catch (error) {
+    problems.push(`${file}: ${(error as Error).message}`)
+    return {}
+  }
+}
+
+/** A number when the text is one, otherwise the text (so the schema reports the bad value). */
+function num(text: string): number | string {
+  return text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text
+}
+
+function set(target: Plain, path: string[], value: unknown): void {
+  let node = target
+  for (const key of path.slice(0, -1)) {
+    if (!isPlain(node[key])) node[key] = {}
+    node = node[key] as Plain
+  }
+  node[path[path.length - 1] as string] = value
+}
+
+/** Environment variables that override configuration, and where they go. */
+export const ENV_OVERRIDES: Array<{ name: string; path: string[]; parse?: (v: string) => unknown; doc: string }> = [
+  { name: 'QUNYUN_DB_URL', path: ['database', 'url'], doc: 'mysql://user:pass@host:3306/db — use MySQL instead of the embedded SQLite file' },
+  { name: 'QUNYUN_REDIS_URL', path: ['redis', 'url'], doc: 'redis://host:6379/0 — use Redis instead of in-process coordination' },
+  { name: 'QUNYUN_PORT', path: ['server', 'port'], parse: num, doc: 'admin API port (default 3000)' },
+  { name: 'QUNYUN_HOST', path: ['server', 'host'], doc: 'admin API bind address' },
+  { name: 'QUNYUN_DATA_DIR', path: ['dataDir'], doc: 'directory of embedded files (default ./data)' },
+  { name: 'QUNYUN_LOG_LEVEL', path: ['log', 'level'], doc: 'error | warn | info | debug' },
+  { name: 'QUNYUN_LOG_FORMAT', path: ['log', 'format'], doc: 'json | pretty' },
+  { name: 'QUNYUN_TIMEZONE', path: ['timezone'], doc: 'default timezone of groups (default Asia/Shanghai)' },
+  { name: 'QUNYUN_SIMULATION', path: ['simulation', 'mode'], doc: 'auto | on | off — the built-in simulated community' },
+  { name: 'WECHATY_PUPPET', path: ['puppet', 'name'], doc: 'wechaty-puppet-service for a real WeCom account; wechaty-puppet-mock for the simulation' },
+  { name: 'WECHATY_PUPPET_SERVICE_ENDPOINT', path: ['puppet', 'endpoint'], doc: 'host:port of the puppet service, when not discovered from the token' },
+  { name: 'WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_CLIENT', path: ['puppet', 'tls', 'disable'], parse: (v) => ['1', 'true', 'yes'].includes(v.toLowerCase()), doc: 'true to talk to a puppet service without TLS (old WorkPro gateways)' },
+  { name: 'WECHATY_PUPPET_SERVICE_TLS_CA_CERT', path: ['puppet', 'tls', 'caCert'], doc: 'PEM of the CA for the puppet service' },
+  { name: 'WECHATY_PUPPET_SERVICE_TLS_SERVER_NAME', path: ['puppet', 'tls', 'serverName'], doc: 'TLS server name of the puppet service' },
+]
+
+/**
+ * Loads configuration: config/default.yaml, then config/<env>.yaml, then environment variables, then
+ * overrides; validates it with one schema. Throws ConfigError listing every problem. Synchronous and
+ * side-effect free, so it runs before anything starts. The only module that reads process.env.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env
+  const configDir = resolve(sources.configDir ?? 'config')
+  const problems: string[] = []
+  const envName = env.QUNYUN_ENV ?? (env.NODE_ENV === 'production' || env.NODE_ENV === 'test' ? env.NODE_ENV : 'development')
+  let raw = readYaml(join(configDir, 'default.yaml'), problems)
+  raw = deepMerge(raw, readYaml(join(configDir, `${envName}.yaml`), problems))
+  raw.env = envName
+  for (const o of ENV_OVERRIDES) {
+    const value = env[o.name]
+    if (value !== undefined && value !== '') set(raw, o.path, o.parse ? o.parse(value) : value)
+  }
+  if (sources.overrides) raw = deepMerge(raw, sources.overrides)
+  const parsed = ConfigSchema.safeParse(raw)
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
+  return parsed.data
+}
+
+/**
+ * Loads bot definitions from the bots directory (one YAML file per bot account) and resolves each bot's
+ * token from the environment variable it names.
+ */
+export function loadBots(config: Config, env: NodeJS.ProcessEnv = process.env): BotDefinition[] {
+  const dir = resolve(config.botsDir)
+  const problems: string[] = []
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []
+  const bots: BotDefinition[] = []
+  for (const file of files) {
+    const raw = readYaml(join(dir, file), problems)
+    const parsed = BotDefinitionSchema.safeParse(raw)
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`${config.botsDir}/${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      continue
+    }
+    const def = parsed.data
+    const token = env[def.tokenEnv]?.trim() || null
+    const forced = config.puppet.name
+    let resolvedPuppet: BotDefinition['resolvedPuppet']
+    if (forced === 'wechaty-puppet-service' || forced === 'wechaty-puppet-mock' || forced === 'mock') {
+      resolvedPuppet = forced === 'wechaty-puppet-service' ? 'wechaty-puppet-service' : 'mock'
+    } else if (forced) {
+      problems.push(`WECHATY_PUPPET: unsupported puppet "${forced}" (use wechaty-puppet-service or wechaty-puppet-mock)`)
+      continue
+    } else {
+      resolvedPuppet = def.puppet === 'auto' ? (token ? 'wechaty-puppet-service' : 'mock') : def.puppet
+    }
+    if (resolvedPuppet === 'wechaty-puppet-service' && !token) {
+      problems.push(`${config.botsDir}/${file}: puppet wechaty-puppet-service needs a token in $${def.tokenEnv}`)
+      continue
+    }
+    bots.push({ ...def, resolvedPuppet, token, file })
+  }
+  const ids = new Set<string>()
+  for (const bot of bots) {
+    if (ids.has(bot.id)) problems.push(`${config.botsDir}: bot id "${bot.id}" is defined twice`)
+    ids.add(bot.id)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  if (bots.length === 0) {
+    // No definitions: one default bot, so a fresh checkout still starts.
+    const token = env.WECHATY_PUPPET_SERVICE_TOKEN?.trim() || null
+    const wantsService = config.puppet.name === 'wechaty-puppet-service' || (!config.puppet.name && token !== null)
+    if (wantsService && !token) throw new ConfigError(['WECHATY_PUPPET_SERVICE_TOKEN: required for wechaty-puppet-service'])
+    bots.push({ id: 'main', puppet: 'auto', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all', resolvedPuppet: wantsService ? 'wechaty-puppet-service' : 'mock', token, file: '(built-in)' })
+  }
+  return bots
+}

@@ -1,0 +1,13 @@
+import type { FeatureDefinition } from './kernel/feature'
+import type { FeatureDeps } from './app/feature-deps'
+import { groupsFeature } from './features/groups'
+import { activityFeature } from './features/activity'
+
+/**
+ * The ordered feature registry = the pipeline order (after the per-feature error boundaries):
+ * groups → activity → (moderation → check-in → lottery → auto-reply as they land).
+ */
+export const FEATURES: ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>> = [
+  groupsFeature as FeatureDefinition<FeatureDeps, unknown>,
+  activityFeature as FeatureDefinition<FeatureDeps, unknown>,
+]

@@ -1,0 +1,90 @@
+import type { DataSource } from 'typeorm'
+import type { IncomingMessage, MessageType } from '../../kernel/context'
+import { localTime } from '../../kernel/time'
+import { insertIgnore, upsertIncrement, type Row } from '../../adapters/db/sql'
+
+const sep = '\u0000'
+
+/** Which counter column a message type adds to. */
+function typeColumn(type: MessageType): 5 | 6 | 7 | 8 {
+  switch (type) {
+    case 'text': return 5
+    case 'image': case 'video': case 'audio': case 'file': case 'emoticon': return 6
+    case 'url': case 'miniprogram': case 'contact': case 'location': return 7
+    default: return 8
+  }
+}
+
+/** Characters (code points, so an emoji counts once) of a string, without allocating. */
+export function codePoints(text: string): number {
+  let n = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff) n--
+  }
+  return n
+}
+
+/**
+ * Accumulates activity in memory and writes it in batches: per-member daily counters, hourly buckets and
+ * the message log, all in one transaction per flush. A failed write keeps its rows for the next flush.
+ */
+export class ActivityBuffer {
+  // daily row: group, member, day, messages, chars, text, media, card, other
+  private daily = new Map<string, Row>()
+  private hourly = new Map<string, Row>()
+  private log: Row[] = []
+  private retry: { daily: Row[]; hourly: Row[]; log: Row[] } | null = null
+  private flushing: Promise<void> | null = null
+
+  constructor(private readonly db: DataSource) {}
+
+  /** Counts one message (day and hour in the group's timezone). */
+  record(message: IncomingMessage, timezone: string, keepText: boolean): void {
+    const { day, hour } = localTime(message.at, timezone)
+    const dKey = message.groupId + sep + message.senderId + sep + day
+    let d = this.daily.get(dKey)
+    if (!d) this.daily.set(dKey, (d = [message.groupId, message.senderId, day, 0, 0, 0, 0, 0, 0]))
+    ;(d[3] as number)++
+    ;(d[4] as number) += codePoints(message.text)
+    ;(d[typeColumn(message.type)] as number)++
+    const hKey = message.groupId + sep + day + sep + hour
+    const h = this.hourly.get(hKey)
+    if (h) (h[3] as number)++
+    else this.hourly.set(hKey, [message.groupId, day, hour, 1])
+    this.log.push([message.id, message.groupId, message.senderId, message.type, keepText ? message.text : null, message.at])
+  }
+
+  /** Messages waiting to be written. */
+  get pending(): number { return this.log.length + (this.retry?.log.length ?? 0) }
+
+  /** Writes everything recorded so far. Concurrent calls share one write. */
+  flush(): Promise<void> {
+    if (!this.flushing) this.flushing = this.write().finally(() => { this.flushing = null })
+    return this.flushing
+  }
+
+  private async write(): Promise<void> {
+    const batch = {
+      daily: [...(this.retry?.daily ?? []), ...this.daily.values()],
+      hourly: [...(this.retry?.hourly ?? []), ...this.hourly.values()],
+      log: [...(this.retry?.log ?? []), ...this.log],
+    }
+    this.retry = null
+    this.daily = new Map()
+    this.hourly = new Map()
+    this.log = []
+    if (batch.log.length === 0 && batch.daily.length === 0) return
+    try {
+      await this.db.transaction(async (m) => {
+        await upsertIncrement(m, 'qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], batch.daily)
+        await upsertIncrement(m, 'qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
+        await insertIgnore(m, 'qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)
+      })
+    } catch (error) {
+      // Keep the deltas for the next flush: counters are additive, the log insert is idempotent.
+      this.retry = batch
+      throw error
+    }
+  }
+}

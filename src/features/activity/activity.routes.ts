@@ -1,0 +1,28 @@
+import { z } from 'zod'
+import type { DataSource } from 'typeorm'
+import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
+import type { Clock } from '../../ports/clock'
+import { dailySeries, hourlyProfile, topMembers } from './activity.queries'
+
+const Params = z.strictObject({ id: z.string().min(1).max(191) })
+const Query = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(7) })
+
+/** Admin routes of the activity feature. */
+export function activityRoutes(db: DataSource, clock: Clock, timezoneOf: (groupId: string) => Promise<string | null>): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'GET', path: '/api/v1/groups/:id/activity', summary: 'Daily series, hourly profile and top members of a group',
+      params: Params, query: Query, access: { scope: 'read', groupParam: 'id' },
+      async handler({ params, query }) {
+        const timezone = await timezoneOf(params.id)
+        if (!timezone) throw new HttpError(404, 'not_found', 'no such group')
+        const series = await dailySeries(db, params.id, timezone, clock.now(), query.days)
+        const [hours, members] = await Promise.all([
+          hourlyProfile(db, params.id, series.from, series.to),
+          topMembers(db, params.id, series.from, series.to, 10),
+        ])
+        return { groupId: params.id, timezone, ...series, hours, topMembers: members }
+      },
+    }),
+  ]
+}

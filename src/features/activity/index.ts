@@ -1,0 +1,48 @@
+import { LessThan } from 'typeorm'
+import { defineFeature } from '../../app/feature-deps'
+import { rulesAccessor } from '../../kernel/feature'
+import { ActivityBuffer } from './activity.buffer'
+import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
+import { dailySeries } from './activity.queries'
+import { activityRoutes } from './activity.routes'
+import { ActivityRuleSchema, type ActivityRule } from './activity.rules'
+
+const DAY_MS = 86_400_000
+
+/**
+ * activity: counts every group message per member per day (group timezone), in hourly buckets, and keeps
+ * a message log for the retention period. Writes are batched on the flush interval. An observer: it
+ * always calls next().
+ */
+export const activityFeature = defineFeature<ActivityRule>({
+  name: 'activity',
+  rules: ActivityRuleSchema,
+  entities: [ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity],
+  setup(deps) {
+    const rules = rulesAccessor<ActivityRule>('activity')
+    const buffer = new ActivityBuffer(deps.db)
+    deps.contributeGroupSummary('activity', async (group) => ({ activity: await dailySeries(deps.db, group.id, group.timezone, deps.clock.now(), 7) }))
+    const timezoneOf = async (groupId: string): Promise<string | null> => {
+      const rows: Array<{ timezone: string }> = await deps.db.query('SELECT timezone FROM qy_group WHERE id = ?', [groupId])
+      return rows[0]?.timezone ?? null
+    }
+    return {
+      async middleware(ctx, next) {
+        buffer.record(ctx.message, ctx.group.timezone, rules(ctx).logText)
+        await next()
+      },
+      routes: activityRoutes(deps.db, deps.clock, timezoneOf),
+      jobs: [{
+        name: 'activity.purge-message-log',
+        cron: deps.config.activity.purgeCron,
+        timezone: deps.config.timezone,
+        async run() {
+          const cutoff = deps.clock.now() - deps.config.activity.retentionDays * DAY_MS
+          const result = await deps.db.getRepository(MessageLogEntity).delete({ at: LessThan(cutoff) })
+          deps.log.info('message log purged', { deleted: result.affected ?? null, retentionDays: deps.config.activity.retentionDays })
+        },
+      }],
+      flush: () => buffer.flush(),
+    }
+  },
+})

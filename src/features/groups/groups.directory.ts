@@ -1,0 +1,103 @@
+import { In, type DataSource } from 'typeorm'
+import type { GroupInfo, MemberInfo } from '../../kernel/context'
+import type { MemberRole, MemberSnapshot } from '../../kernel/events'
+import type { GroupDirectory } from '../../kernel/processor'
+import { GroupEntity, MemberEntity } from './groups.entity'
+
+const sep = '\u0000'
+
+/** Reads a stored member row into MemberInfo. */
+function toMember(row: MemberEntity): MemberInfo {
+  return { id: row.memberId, name: row.name, role: row.role as MemberRole, joinedAt: row.joinedAt, known: true }
+}
+
+/** Reads a stored group row into GroupInfo. */
+export function toGroupInfo(row: GroupEntity): GroupInfo {
+  return { id: row.id, botId: row.botId, name: row.name, timezone: row.timezone, ownerId: row.ownerId, labels: row.labels ?? [] }
+}
+
+/**
+ * Cached directory of groups and members for the message path: a Map hit per message; the database
+ * only on a miss. Members loaded per group in one query on the group's first message.
+ */
+export class CachedGroupDirectory implements GroupDirectory {
+  private readonly groups = new Map<string, GroupInfo>()
+  private readonly members = new Map<string, MemberInfo>()
+  private readonly loadedMembers = new Map<string, Promise<void>>()
+  private readonly loadingGroups = new Map<string, Promise<GroupInfo>>()
+
+  constructor(private readonly db: DataSource, private readonly defaultTimezone: string) {}
+
+  group(groupId: string, botId: string): GroupInfo | Promise<GroupInfo> {
+    const hit = this.groups.get(groupId)
+    if (hit) return hit
+    let loading = this.loadingGroups.get(groupId)
+    if (!loading) {
+      loading = this.loadGroup(groupId, botId).finally(() => this.loadingGroups.delete(groupId))
+      this.loadingGroups.set(groupId, loading)
+    }
+    return loading
+  }
+
+  member(groupId: string, memberId: string, name: string): MemberInfo | Promise<MemberInfo> {
+    const hit = this.members.get(groupId + sep + memberId)
+    if (hit) return hit
+    return this.loadMembers(groupId).then(() => {
+      const found = this.members.get(groupId + sep + memberId)
+      if (found) return found
+      // Not seen before (e.g. joined while the bot was offline): known=false until the groups feature stores them.
+      const fresh: MemberInfo = { id: memberId, name, role: 'member', joinedAt: null, known: false }
+      this.members.set(groupId + sep + memberId, fresh)
+      return fresh
+    })
+  }
+
+  /** Replaces the cached group (after the groups feature wrote it). */
+  putGroup(info: GroupInfo): void { this.groups.set(info.id, info) }
+
+  /** Replaces cached members (after the groups feature wrote them). */
+  putMember(groupId: string, info: MemberInfo): void { this.members.set(groupId + sep + info.id, info) }
+
+  /** Drops a member from the cache (left the group). */
+  dropMember(groupId: string, memberId: string): void { this.members.delete(groupId + sep + memberId) }
+
+  /** Cached group, if any (no I/O). */
+  cachedGroup(groupId: string): GroupInfo | undefined { return this.groups.get(groupId) }
+
+  /** Builds a MemberInfo from a platform snapshot. */
+  static fromSnapshot(s: MemberSnapshot, joinedAt: number | null): MemberInfo {
+    return { id: s.id, name: s.name, role: s.role ?? 'member', joinedAt, known: true }
+  }
+
+  private async loadGroup(groupId: string, botId: string): Promise<GroupInfo> {
+    const row = await this.db.getRepository(GroupEntity).findOneBy({ id: groupId })
+    const info: GroupInfo = row
+      ? toGroupInfo(row)
+      // A message from a group not synced yet: a provisional entry; group.synced fills it in.
+      : { id: groupId, botId, name: '', timezone: this.defaultTimezone, ownerId: null, labels: [] }
+    if (!this.groups.has(groupId)) this.groups.set(groupId, info)
+    return this.groups.get(groupId) as GroupInfo
+  }
+
+  private loadMembers(groupId: string): Promise<void> {
+    let loading = this.loadedMembers.get(groupId)
+    if (!loading) {
+      loading = this.db.getRepository(MemberEntity).find({ where: { groupId, active: true } }).then((rows) => {
+        for (const row of rows) {
+          const key = groupId + sep + row.memberId
+          if (!this.members.has(key)) this.members.set(key, toMember(row))
+        }
+      })
+      loading.catch(() => this.loadedMembers.delete(groupId))
+      this.loadedMembers.set(groupId, loading)
+    }
+    return loading
+  }
+
+  /** Loads specific members (used when a sync needs current rows). */
+  async storedMembers(groupId: string, ids: string[]): Promise<Map<string, MemberEntity>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.db.getRepository(MemberEntity).findBy({ groupId, memberId: In(ids) })
+    return new Map(rows.map((r) => [r.memberId, r]))
+  }
+}

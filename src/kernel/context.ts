@@ -1,0 +1,110 @@
+import type { DomainEvent, MemberRole } from './events'
+import type { Logger } from './logger'
+
+/** Kinds of message the pipeline distinguishes. */
+export type MessageType = 'text' | 'image' | 'url' | 'miniprogram' | 'contact' | 'file' | 'video' | 'audio' | 'emoticon' | 'location' | 'other'
+
+/** A group message as plain data, no wechaty objects. */
+export interface IncomingMessage {
+  id: string
+  botId: string
+  groupId: string
+  senderId: string
+  senderName: string
+  type: MessageType
+  /** Text for text messages; title for link/mini-program cards; '' otherwise. */
+  text: string
+  /** Ids of members @-mentioned. */
+  mentions: string[]
+  /** Whether the bot itself was @-mentioned. */
+  mentionsBot: boolean
+  /** When it was said (ms since epoch). */
+  at: number
+  /** Link-card details for type 'url'. */
+  link?: { url: string; title: string; description?: string }
+  /** Mini-program details for type 'miniprogram'. */
+  miniProgram?: { appId?: string; title?: string }
+}
+
+/** What the pipeline knows about a group. */
+export interface GroupInfo {
+  id: string
+  botId: string
+  name: string
+  timezone: string
+  ownerId: string | null
+  labels: string[]
+}
+
+/** What the pipeline knows about the sender inside this group. */
+export interface MemberInfo {
+  id: string
+  name: string
+  role: MemberRole
+  /** When they joined, if known. */
+  joinedAt: number | null
+  /** False the first time the directory sees this member (not yet stored). */
+  known: boolean
+}
+
+/** Something the bot does to the outside world; always goes through the outbound queue. */
+export type OutboundAction =
+  | { kind: 'say'; botId: string; groupId: string; text: string; mentions?: string[]; cause?: string }
+  | { kind: 'remove'; botId: string; groupId: string; memberId: string; reason: string; cause?: string }
+  | { kind: 'add'; botId: string; groupId: string; memberId: string; cause?: string }
+  | { kind: 'tag'; botId: string; groupId?: string; memberId: string; tag: string; cause?: string }
+  | { kind: 'acceptInvitation'; botId: string; invitationId: string; cause?: string }
+
+/** Where the context sends actions (the outbound queue). */
+export interface ActionSink {
+  enqueue(action: OutboundAction): void
+}
+
+/** Validated, cached configuration of one group, sliced by feature name. */
+export interface RuleSet {
+  /** Version counter, bumped on every change (for cache checks and logs). */
+  readonly version: number
+  /** The validated slice for one feature (features read theirs through their own typed accessor). */
+  slice(feature: string): unknown
+}
+
+/** The per-message context handed to every middleware. Thin on purpose: facts plus a few verbs. */
+export class MessageContext {
+  /** Domain events emitted during the chain, flushed after it. */
+  readonly events: DomainEvent[] = []
+  /** Name of the feature that handled the message (stopped the chain), if any. */
+  handledBy: string | undefined
+
+  constructor(
+    readonly message: IncomingMessage,
+    readonly group: GroupInfo,
+    readonly member: MemberInfo,
+    readonly rules: RuleSet,
+    readonly log: Logger,
+    private readonly sink: ActionSink,
+  ) {}
+
+  /** Queues a reply in the group, optionally @-mentioning the sender. */
+  reply(text: string, opts: { mention?: boolean } = {}): void {
+    this.sink.enqueue({
+      kind: 'say', botId: this.message.botId, groupId: this.message.groupId, text,
+      mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id,
+    })
+  }
+
+  /** Queues removal of the sender from the group. */
+  remove(reason: string): void {
+    this.sink.enqueue({ kind: 'remove', botId: this.message.botId, groupId: this.message.groupId, memberId: this.message.senderId, reason, cause: this.message.id })
+  }
+
+  /** Queues a tag on the sender. */
+  tag(tag: string): void {
+    this.sink.enqueue({ kind: 'tag', botId: this.message.botId, groupId: this.message.groupId, memberId: this.message.senderId, tag, cause: this.message.id })
+  }
+
+  /** Records a domain event, delivered to consumers after the chain. */
+  emit(event: DomainEvent): void { this.events.push(event) }
+
+  /** Marks the message as handled by `feature` (call when not calling next()). */
+  handled(feature: string): void { this.handledBy = feature }
+}

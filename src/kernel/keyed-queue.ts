@@ -1,0 +1,33 @@
+/**
+ * Runs tasks one at a time per key and concurrently across keys: messages of one group in order,
+ * different groups in parallel. Memory is proportional to keys with work in flight.
+ */
+export class KeyedQueue {
+  private readonly tails = new Map<string, Promise<void>>()
+  private inFlight = 0
+  private idleWaiters: Array<() => void> = []
+
+  /** Number of tasks queued or running. */
+  get size(): number { return this.inFlight }
+
+  /** Runs `task` after every earlier task of `key`; a failing task does not block later ones. */
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    this.inFlight++
+    const previous = this.tails.get(key)
+    const result = previous ? previous.then(task) : task()
+    const tail = result.then(() => undefined, () => undefined)
+    this.tails.set(key, tail)
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key)
+      this.inFlight--
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    })
+    return result
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+}

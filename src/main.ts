@@ -1,0 +1,321 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { DataSource } from 'typeorm'
+import type { ZodType } from 'zod'
+import type { BotDefinition, Config } from './config/config.schema'
+import { loadBots } from './config/load'
+import type { GroupInfo, IncomingMessage, OutboundAction } from './kernel/context'
+import type { DomainEvent } from './kernel/events'
+import type { FeatureDefinition, FeatureInstance } from './kernel/feature'
+import type { Logger } from './kernel/logger'
+import { OutboundQueue, TransientError } from './kernel/outbound'
+import { errorText, MessageProcessor, type GroupDirectory, type ProcessResult } from './kernel/processor'
+import type { RouteDefinition } from './kernel/routes'
+import { systemClock, type Clock } from './ports/clock'
+import { createMemoryPorts } from './ports/memory'
+import type { CoordinationPorts } from './ports/ports'
+import { seededRandom, systemRandom, type Random } from './ports/random'
+import { createRedisPorts } from './adapters/redis/redis-ports'
+import { CORE_ENTITIES, dataSourceOptions, openDatabase, redactUrl } from './adapters/db/data-source'
+import { createHttpApp } from './adapters/http/app'
+import { createServicePuppet, setWechatyLogLevel, WechatyBot, type PuppetLike } from './adapters/wechaty/bot'
+import { SimWorld } from './adapters/wechaty/sim-world'
+import type { FeatureDeps, GroupSummaryContributor } from './app/feature-deps'
+import { DbOutboundStore } from './app/outbound-store'
+import { RuleStore } from './app/rules'
+import { Scheduler } from './app/scheduler'
+import { EmbeddedSeenFilter, SharedSeenFilter, type DurableSeenFilter } from './app/seen'
+import { FEATURES } from './features'
+import { SimulatedCommunity } from './simulation/community'
+
+/** Options of a runtime beyond the configuration (tests, simulations and benchmarks set these). */
+export interface RuntimeOptions {
+  log: Logger
+  clock?: Clock
+  random?: Random
+  /** Bot definitions (default: loaded from bots/). */
+  bots?: BotDefinition[]
+  /** Supplies each bot's puppet (default: wechaty-puppet-service, or the simulated community). */
+  puppetFor?: (bot: BotDefinition) => PuppetLike
+  /** SQLite file to use instead of the configured one (':memory:' for ephemeral runs). */
+  sqlitePath?: string
+  /** Whether to listen for HTTP (default true). */
+  http?: boolean
+  /** Whether to start cron timers (default true). */
+  scheduler?: boolean
+  /** Whether to run the built-in simulated community for mock bots (default: per config). */
+  simulation?: boolean
+  /** Feature registry (default: FEATURES). */
+  features?: ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>>
+}
+
+/** What the runtime reports to observers (rehearsals and tests wait on these). */
+export type RuntimeObservation =
+  | { kind: 'message'; id: string; groupId: string; result: ProcessResult }
+  | { kind: 'event'; event: DomainEvent }
+
+/** A feature once set up. */
+interface LiveFeature { name: string; instance: FeatureInstance }
+
+/**
+ * The composition root: config → storage → coordination → features → bots + admin API. start() brings
+ * everything up in that order; stop() drains and flushes in reverse. Nothing happens at import time.
+ */
+export class Runtime {
+  readonly clock: Clock
+  readonly random: Random
+  readonly log: Logger
+  db!: DataSource
+  ports!: CoordinationPorts
+  rules!: RuleStore
+  outbound!: OutboundQueue
+  processor!: MessageProcessor
+  scheduler!: Scheduler
+  features: LiveFeature[] = []
+  routes: RouteDefinition[] = []
+  readonly bots = new Map<string, WechatyBot>()
+  readonly worlds = new Map<string, SimWorld>()
+  private seen!: DurableSeenFilter
+  private server?: Server
+  private flushTimer?: NodeJS.Timeout
+  private community?: SimulatedCommunity
+  private flushing: Promise<void> | null = null
+  private stopping: Promise<void> | null = null
+  private readonly summaries = new Map<string, GroupSummaryContributor>()
+  private readonly resumed = new Set<string>()
+  private readonly observers = new Set<(o: RuntimeObservation) => void>()
+
+  constructor(readonly config: Config, private readonly options: RuntimeOptions) {
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? (config.simulation.seed !== null ? seededRandom(config.simulation.seed) : systemRandom)
+    this.log = options.log
+  }
+
+  /** Admin API address once listening. */
+  get address(): AddressInfo | null {
+    const a = this.server?.address()
+    return a && typeof a === 'object' ? a : null
+  }
+
+  /** Opens storage, sets up features, starts bots, scheduler and the admin API. */
+  async start(): Promise<void> {
+    const { config, log } = this
+    const definitions = [...(this.options.features ?? FEATURES)]
+
+    this.ports = config.redis.url
+      ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock: this.clock })
+      : createMemoryPorts(this.clock)
+
+    const entities = [...CORE_ENTITIES, ...definitions.flatMap((f) => f.entities ?? [])]
+    this.db = await openDatabase(dataSourceOptions(config, entities, this.options.sqlitePath))
+    log.info('storage ready', {
+      database: config.database.url ? redactUrl(config.database.url) : (this.options.sqlitePath ?? `${config.dataDir}/${config.database.sqliteFile}`),
+      coordination: this.ports.kind,
+    })
+
+    const schemas = new Map<string, ZodType>()
+    for (const f of definitions) if (f.rules) schemas.set(f.name, f.rules)
+    this.rules = new RuleStore({ db: this.db, pubsub: this.ports.pubsub, clock: this.clock, log, rulesDir: config.rulesDir, schemas })
+    const bots = this.options.bots ?? loadBots(config)
+    for (const bot of bots) this.rules.loadPack(bot.rulePack)
+    await this.rules.start()
+
+    this.outbound = new OutboundQueue({
+      performer: { perform: (action) => this.perform(action) },
+      rateLimiter: this.ports.rateLimiter,
+      clock: this.clock,
+      random: this.random,
+      settings: {
+        perAccount: { capacity: config.outbound.perAccount.burst, refillPerSec: config.outbound.perAccount.perMinute / 60 },
+        perGroup: { capacity: config.outbound.perGroup.burst, refillPerSec: config.outbound.perGroup.perMinute / 60 },
+        jitterMs: config.outbound.jitterMs,
+        maxAttempts: config.outbound.maxAttempts,
+        retryBaseMs: config.outbound.retryBaseMs,
+      },
+      log,
+      store: new DbOutboundStore(this.db),
+    })
+
+    const deps: FeatureDeps = {
+      config, db: this.db, ports: this.ports, clock: this.clock, random: this.random, log, outbound: this.outbound, rules: this.rules,
+      groupSummaries: (group) => this.groupSummaries(group),
+      contributeGroupSummary: (name, contributor) => { this.summaries.set(name, contributor) },
+    }
+    for (const def of definitions) {
+      const instance = await def.setup(deps, (ctx) => ctx.rules.slice(def.name))
+      this.features.push({ name: def.name, instance })
+      this.routes.push(...(instance.routes ?? []))
+    }
+    const directory = this.features.find((f) => f.instance.directory)?.instance.directory
+    if (!directory) throw new Error('no feature provides the group directory (the groups feature must be registered)')
+
+    const ttlMs = config.pipeline.dedupeTtlHours * 3_600_000
+    if (this.ports.kind === 'memory') {
+      const memory = (this.ports as ReturnType<typeof createMemoryPorts>).dedupe
+      this.seen = new EmbeddedSeenFilter(memory, this.db, this.clock, ttlMs)
+      const loaded = await this.seen.load()
+      log.debug('dedupe marks restored', { count: loaded })
+    } else {
+      this.seen = new SharedSeenFilter(this.ports.dedupe, ttlMs)
+    }
+
+    this.processor = new MessageProcessor({ features: this.features, seen: this.seen, directory: directory as GroupDirectory, rules: this.rules, sink: this.outbound, log })
+
+    this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
+    this.flushTimer.unref()
+
+    this.scheduler = new Scheduler({ db: this.db, clock: this.clock, log, owner: `${process.pid}` })
+    for (const f of this.features) for (const job of f.instance.jobs ?? []) this.scheduler.add(job)
+    this.scheduler.add({ name: 'core.purge-dedupe-marks', cron: '40 3 * * *', timezone: config.timezone, run: () => this.seen.purge() })
+    if (this.options.scheduler !== false) this.scheduler.start()
+
+    if (this.options.http !== false) await this.listen()
+
+    setWechatyLogLevel(config.log.level)
+    for (const bot of bots) await this.startBot(bot)
+  }
+
+  /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
+  submit(message: IncomingMessage): Promise<ProcessResult> {
+    return this.processor.submit(message)
+  }
+
+  /** Calls `observer` after each message and event from the bots is processed; returns a disposer. */
+  observe(observer: (o: RuntimeObservation) => void): () => void {
+    this.observers.add(observer)
+    return () => this.observers.delete(observer)
+  }
+
+  private notify(o: RuntimeObservation): void {
+    for (const observer of this.observers) observer(o)
+  }
+
+  /** Publishes an adapter event into the pipeline's per-group order. */
+  publish(event: DomainEvent): Promise<void> { return this.processor.publish(event) }
+
+  /** Writes every buffered counter, log row and dedupe mark now. */
+  flush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = (async () => {
+        for (const f of this.features) {
+          try { await f.instance.flush?.() } catch (error) { this.log.error('flush failed', { feature: f.name, error: errorText(error) }) }
+        }
+        try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
+      })().finally(() => { this.flushing = null })
+    }
+    return this.flushing
+  }
+
+  /** Graceful stop: no new input, finish what is in flight, drain the outbound queue, flush, close. */
+  stop(): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    const { log } = this
+    log.info('stopping: finishing in-flight work')
+    this.community?.stop()
+    for (const bot of this.bots.values()) {
+      try { await bot.stop() } catch (error) { log.warn('bot stop failed', { bot: bot.id, error: String(error) }) }
+    }
+    await this.scheduler?.stop()
+    await this.processor?.idle()
+    if (this.outbound) {
+      const drained = await this.outbound.drain(this.config.shutdown.drainTimeoutMs)
+      this.outbound.stop()
+      if (!drained) log.warn('outbound queue not empty at shutdown; the rest is kept and resumed at next start', { pending: this.outbound.size })
+    }
+    if (this.flushTimer) clearInterval(this.flushTimer)
+    if (this.db) await this.flush()
+    for (const f of this.features) await f.instance.stop?.()
+    if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
+    await this.rules?.stop()
+    await this.ports?.close()
+    if (this.db?.isInitialized) await this.db.destroy()
+    log.info('stopped cleanly')
+  }
+
+  private async listen(): Promise<void> {
+    const app = createHttpApp({
+      routes: this.routes,
+      log: this.log,
+      readiness: {
+        database: async () => { await this.db.query('SELECT 1'); return true },
+        coordination: () => this.ports.ping(),
+        bots: async () => [...this.bots.values()].every((b) => b.online),
+      },
+    })
+    const { host, port } = this.config.server
+    await new Promise<void>((resolve, reject) => {
+      const server = app.listen(port, host, () => resolve())
+      server.once('error', (error) => reject(new Error(`admin API cannot listen on ${host}:${port}: ${error.message}`)))
+      this.server = server
+    })
+    const a = this.address
+    this.log.info('admin API listening', { url: `http://${host}:${a?.port ?? port}`, try: `curl http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a?.port ?? port}/api/v1/groups` })
+  }
+
+  private async startBot(definition: BotDefinition): Promise<void> {
+    const { log } = this
+    let world: SimWorld | undefined
+    let puppet: PuppetLike
+    if (this.options.puppetFor) puppet = this.options.puppetFor(definition)
+    else if (definition.resolvedPuppet === 'wechaty-puppet-service') {
+      puppet = createServicePuppet(definition, this.config)
+      log.info('connecting a real WeCom account through wechaty-puppet-service', { bot: definition.id, endpoint: this.config.puppet.endpoint ?? '(discovered from the token)' })
+    } else {
+      world = new SimWorld({ now: () => this.clock.now(), botName: definition.name })
+      this.worlds.set(definition.id, world)
+      puppet = world.puppet as unknown as PuppetLike
+    }
+    const bot = new WechatyBot({
+      definition,
+      puppet,
+      clock: this.clock,
+      log,
+      sink: {
+        message: (m) => {
+          this.rules.assignPack(m.groupId, definition.rulePack)
+          void this.processor.submit(m).then((result) => this.notify({ kind: 'message', id: m.id, groupId: m.groupId, result }))
+        },
+        event: (e) => {
+          if ('groupId' in e) this.rules.assignPack(e.groupId, definition.rulePack)
+          if (e.type === 'bot.loggedIn' && !this.resumed.has(e.botId)) {
+            this.resumed.add(e.botId)
+            void this.outbound.resume(e.botId).catch((error: unknown) => log.error('could not resume outbound queue', { error: String(error) }))
+          }
+          void this.processor.publish(e).then(() => this.notify({ kind: 'event', event: e }))
+        },
+      },
+    })
+    this.bots.set(definition.id, bot)
+    await bot.start()
+    if (world) {
+      const simulate = this.options.simulation ?? this.config.simulation.mode !== 'off'
+      if (simulate) {
+        const { groups, minMembers, maxMembers, messagesPerMinute } = this.config.simulation
+        this.community = new SimulatedCommunity(world, this.random, { groups, minMembers, maxMembers, messagesPerMinute }, log.child({ simulation: true }))
+        this.community.populate()
+        world.login()
+        this.community.start()
+        log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '
+          + 'To connect a real account set WECHATY_PUPPET=wechaty-puppet-service and WECHATY_PUPPET_SERVICE_TOKEN=<your WorkPro token> (see README).', { bot: definition.id })
+      } else {
+        log.warn('no WeCom token configured and the simulation is off: the bot has no account to run', { bot: definition.id })
+      }
+    }
+  }
+
+  private async perform(action: OutboundAction): Promise<void> {
+    const bot = this.bots.get(action.botId)
+    if (!bot) throw new TransientError(`bot ${action.botId} is not running`)
+    await bot.perform(action)
+  }
+
+  private async groupSummaries(group: GroupInfo): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {}
+    for (const contributor of this.summaries.values()) Object.assign(out, await contributor(group))
+    return out
+  }
+}

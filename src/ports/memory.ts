@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter } from './ports'
+import { type Clock, systemClock } from './clock'
+
+/**
+ * In-process implementations of the coordination ports: the embedded default, for one process.
+ * Expired entries are swept lazily and by an unref'd timer, so memory stays bounded by the live set.
+ */
+
+/** A Map whose entries expire; the building block of the in-process ports. */
+class ExpiringMap<V> {
+  readonly entries = new Map<string, { value: V; expiresAt: number }>()
+  private sweeper?: NodeJS.Timeout
+
+  constructor(private readonly clock: Clock, sweepEveryMs = 30_000) {
+    if (sweepEveryMs > 0) {
+      this.sweeper = setInterval(() => this.sweep(), sweepEveryMs)
+      this.sweeper.unref()
+    }
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key)
+    if (!entry) return undefined
+    if (entry.expiresAt <= this.clock.now()) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return entry.value
+  }
+
+  set(key: string, value: V, ttlMs: number): void {
+    this.entries.set(key, { value, expiresAt: this.clock.now() + ttlMs })
+  }
+
+  delete(key: string): void { this.entries.delete(key) }
+
+  sweep(): void {
+    const now = this.clock.now()
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key)
+  }
+
+  close(): void { if (this.sweeper) clearInterval(this.sweeper) }
+}
+
+/** In-process dedupe. `restore`/`entries` let the embedded runtime persist marks across restarts. */
+export class MemoryDedupe implements Dedupe {
+  readonly marks: ExpiringMap<true>
+  constructor(private readonly clock: Clock = systemClock) { this.marks = new ExpiringMap(clock) }
+
+  async firstSeen(id: string, ttlMs: number): Promise<boolean> { return this.firstSeenSync(id, ttlMs) }
+
+  /** Synchronous form used on the hot path of the embedded runtime. */
+  firstSeenSync(id: string, ttlMs: number): boolean {
+    if (this.marks.get(id) !== undefined) return false
+    this.marks.set(id, true, ttlMs)
+    return true
+  }
+
+  async forget(id: string): Promise<void> { this.marks.delete(id) }
+
+  /** Re-inserts a mark loaded from storage with its original expiry. */
+  restore(id: string, expiresAt: number): void {
+    if (expiresAt > this.clock.now()) this.marks.entries.set(id, { value: true, expiresAt })
+  }
+
+  close(): void { this.marks.close() }
+}
+
+/** In-process expiring counters. */
+export class MemoryCounters implements Counters {
+  private readonly values: ExpiringMap<number>
+  constructor(clock: Clock = systemClock) { this.values = new ExpiringMap(clock) }
+
+  async incr(key: string, ttlMs: number, by = 1): Promise<number> {
+    const entry = this.values.entries.get(key)
+    const current = this.values.get(key)
+    if (current === undefined || !entry) {
+      this.values.set(key, by, ttlMs)
+      return by
+    }
+    entry.value = current + by
+    return entry.value
+  }
+
+  async get(key: string): Promise<number> { return this.values.get(key) ?? 0 }
+  async reset(key: string): Promise<void> { this.values.delete(key) }
+  close(): void { this.values.close() }
+}
+
+/** In-process token buckets. */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  async take(key: string, spec: BucketSpec, cost = 1): Promise<RateDecision> {
+    const now = this.clock.now()
+    const bucket = this.buckets.get(key) ?? { tokens: spec.capacity, at: now }
+    const refilled = Math.min(spec.capacity, bucket.tokens + ((now - bucket.at) / 1000) * spec.refillPerSec)
+    if (refilled >= cost) {
+      const tokens = refilled - cost
+      this.buckets.set(key, { tokens, at: now })
+      return { allowed: true, remaining: Math.floor(tokens), retryAfterMs: 0 }
+    }
+    this.buckets.set(key, { tokens: refilled, at: now })
+    const retryAfterMs = spec.refillPerSec > 0 ? Math.ceil(((cost - refilled) / spec.refillPerSec) * 1000) : Number.MAX_SAFE_INTEGER
+    return { allowed: false, remaining: Math.floor(refilled), retryAfterMs }
+  }
+}
+
+/** In-process leases. */
+export class MemoryLeases implements Leases {
+  private readonly held = new Map<string, Lease>()
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  async acquire(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
+    const now = this.clock.now()
+    const current = this.held.get(key)
+    if (current && current.expiresAt > now) return null
+    const lease: Lease = { key, token: `${owner}:${randomUUID()}`, expiresAt: now + ttlMs }
+    this.held.set(key, lease)
+    return { ...lease }
+  }
+
+  async renew(lease: Lease, ttlMs: number): Promise<boolean> {
+    const current = this.held.get(lease.key)
+    const now = this.clock.now()
+    if (!current || current.token !== lease.token || current.expiresAt <= now) return false
+    current.expiresAt = now + ttlMs
+    lease.expiresAt = current.expiresAt
+    return true
+  }
+
+  async release(lease: Lease): Promise<void> {
+    const current = this.held.get(lease.key)
+    if (current && current.token === lease.token) this.held.delete(lease.key)
+  }
+}
+
+/** In-process pub/sub; delivery is asynchronous, like Redis, so publishers never run handlers inline. */
+export class MemoryPubSub implements PubSub {
+  private readonly handlers = new Map<string, Set<(message: string) => void>>()
+
+  async publish(channel: string, message: string): Promise<void> {
+    const set = this.handlers.get(channel)
+    if (!set) return
+    for (const handler of [...set]) setImmediate(() => handler(message))
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<Disposer> {
+    let set = this.handlers.get(channel)
+    if (!set) this.handlers.set(channel, (set = new Set()))
+    set.add(handler)
+    return () => { set?.delete(handler) }
+  }
+}
+
+/** The in-process port bundle: needs nothing but this process. */
+export function createMemoryPorts(clock: Clock = systemClock): CoordinationPorts & { dedupe: MemoryDedupe } {
+  const dedupe = new MemoryDedupe(clock)
+  const counters = new MemoryCounters(clock)
+  return {
+    kind: 'memory',
+    dedupe,
+    counters,
+    rateLimiter: new MemoryRateLimiter(clock),
+    leases: new MemoryLeases(clock),
+    pubsub: new MemoryPubSub(),
+    ping: async () => true,
+    close: async () => { dedupe.close(); counters.close() },
+  }
+}

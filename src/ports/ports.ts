@@ -1,0 +1,85 @@
+/**
+ * Coordination ports: small interfaces the kernel and features depend on. Each has an in-process
+ * implementation (src/ports/memory.ts) and a Redis one (src/adapters/redis/redis-ports.ts); one contract
+ * suite (test/ports.contract.test.ts) runs against both.
+ */
+
+/** Marks ids as seen for a while, so a re-delivered message is processed once. */
+export interface Dedupe {
+  /** Returns true the first time `id` is seen within `ttlMs`, false for every later call. */
+  firstSeen(id: string, ttlMs: number): Promise<boolean>
+  /** Forgets an id (used when processing failed before any effect, so a retry can run). */
+  forget(id: string): Promise<void>
+}
+
+/** Named integer counters that expire, e.g. sliding windows for flood detection. */
+export interface Counters {
+  /** Adds `by` (default 1) to `key`, (re)arming its expiry when created; returns the new value. */
+  incr(key: string, ttlMs: number, by?: number): Promise<number>
+  /** Current value (0 when absent or expired). */
+  get(key: string): Promise<number>
+  /** Removes a counter. */
+  reset(key: string): Promise<void>
+}
+
+/** Result of a token-bucket take. */
+export interface RateDecision {
+  /** Whether the tokens were granted. */
+  allowed: boolean
+  /** Tokens left after the call. */
+  remaining: number
+  /** When not allowed: milliseconds until enough tokens are back. 0 when allowed. */
+  retryAfterMs: number
+}
+
+/** Token-bucket parameters: `capacity` tokens, refilled at `refillPerSec`. */
+export interface BucketSpec {
+  capacity: number
+  refillPerSec: number
+}
+
+/** Token-bucket rate limits shared by everything that uses the same key. */
+export interface RateLimiter {
+  /** Takes `cost` (default 1) tokens from bucket `key` if available. */
+  take(key: string, spec: BucketSpec, cost?: number): Promise<RateDecision>
+}
+
+/** A held lease; `token` proves ownership for renew/release. */
+export interface Lease {
+  key: string
+  token: string
+  expiresAt: number
+}
+
+/** Exclusive, expiring leases (one holder per key), e.g. which replica acts for a group. */
+export interface Leases {
+  /** Acquires `key` for `ttlMs` if free or expired; null when someone else holds it. */
+  acquire(key: string, owner: string, ttlMs: number): Promise<Lease | null>
+  /** Extends a lease still held by this token; false when it was lost. */
+  renew(lease: Lease, ttlMs: number): Promise<boolean>
+  /** Releases a lease held by this token (no-op when lost). */
+  release(lease: Lease): Promise<void>
+}
+
+/** Unsubscribes a pub/sub handler. */
+export type Disposer = () => Promise<void> | void
+
+/** Fire-and-forget publish/subscribe across every replica (e.g. rule-change invalidation). */
+export interface PubSub {
+  publish(channel: string, message: string): Promise<void>
+  subscribe(channel: string, handler: (message: string) => void): Promise<Disposer>
+}
+
+/** The coordination ports bundled, as the composition root hands them out. */
+export interface CoordinationPorts {
+  readonly kind: 'memory' | 'redis'
+  dedupe: Dedupe
+  counters: Counters
+  rateLimiter: RateLimiter
+  leases: Leases
+  pubsub: PubSub
+  /** True when the backing service answers (for /readyz). */
+  ping(): Promise<boolean>
+  /** Releases connections and timers. */
+  close(): Promise<void>
+}

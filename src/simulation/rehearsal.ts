@@ -1,0 +1,226 @@
+import type { BotDefinition, Config } from '../config/config.schema'
+import type { MessageType } from '../kernel/context'
+import type { DomainEvent, MemberRole } from '../kernel/events'
+import type { Logger } from '../kernel/logger'
+import { FakeClock, settle } from '../ports/clock'
+import { seededRandom } from '../ports/random'
+import { roomId, SimWorld, type SimMessage } from '../adapters/wechaty/sim-world'
+import type { PlatformAction } from '../adapters/wechaty/recording-puppet'
+import type { PuppetLike } from '../adapters/wechaty/bot'
+import { Runtime, type RuntimeObservation, type RuntimeOptions } from '../main'
+
+/** A member of a rehearsal group. */
+export interface RehearsalMember {
+  id: string
+  name: string
+  role?: Exclude<MemberRole, 'bot'>
+  /** When they joined (ms); unknown when absent. */
+  joinedAt?: number
+}
+
+/** A group of a rehearsal. */
+export interface RehearsalGroup {
+  id: string
+  name: string
+  members: RehearsalMember[]
+}
+
+/** Options of a rehearsal. */
+export interface RehearsalOptions {
+  config: Config
+  log: Logger
+  groups: RehearsalGroup[]
+  /** Fake-clock start (ms). */
+  start?: number
+  /** SQLite file (default in-memory; a file lets restart() keep state). */
+  sqlitePath?: string
+  /** Seed of the Random port. */
+  seed?: number
+  /** Per-group rule overrides, { groupId: { feature: slice } }. */
+  rules?: Record<string, Record<string, unknown>>
+  /** Whether to serve the admin API (default false). */
+  http?: boolean
+  /** Feature registry (default: the product's). */
+  features?: RuntimeOptions['features']
+}
+
+/** Real-time limit for waiting on the pipeline; a rehearsal step that takes longer is a bug. */
+const WAIT_LIMIT_MS = 10_000
+
+const BOT: BotDefinition = {
+  id: 'rehearsal', name: '群运助手', puppet: 'mock', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml',
+  groups: 'all', resolvedPuppet: 'mock', token: null, file: '(rehearsal)',
+}
+
+/**
+ * The real runtime on a simulated WeCom world with a fake clock: members speak, join and leave; every
+ * step waits until the pipeline has processed it. Shared by `qunyun simulate` and the conversation tests.
+ */
+export class Rehearsal {
+  readonly clock: FakeClock
+  world!: SimWorld
+  runtime!: Runtime
+  private observations: RuntimeObservation[] = []
+  private waiters: Array<{ test: (o: RuntimeObservation) => boolean; resolve: () => void }> = []
+  private disposeObserver?: () => void
+
+  private constructor(readonly options: RehearsalOptions) {
+    this.clock = new FakeClock(options.start ?? Date.UTC(2026, 10, 23, 1, 0, 0))
+  }
+
+  /** Builds the world, starts the runtime, logs the bot in and waits until every group is registered. */
+  static async start(options: RehearsalOptions): Promise<Rehearsal> {
+    const r = new Rehearsal(options)
+    await r.boot()
+    return r
+  }
+
+  /** The bot account id in the simulated world. */
+  get botId(): string { return BOT.id }
+
+  /** Everything the bot did on the platform so far. */
+  get actions(): PlatformAction[] { return this.world.puppet.actions }
+
+  private async boot(): Promise<void> {
+    const { options } = this
+    this.world = new SimWorld({ now: () => this.clock.now() })
+    for (const g of options.groups) {
+      for (const m of g.members) this.world.contact(m.id, m.name)
+      const owner = g.members.find((m) => m.role === 'owner')?.id
+      const admins = g.members.filter((m) => m.role === 'admin').map((m) => m.id)
+      this.world.room(g.id, g.name, g.members.map((m) => m.id), owner, admins)
+    }
+    this.runtime = new Runtime(options.config, {
+      log: options.log, clock: this.clock, random: seededRandom(options.seed ?? 1), bots: [BOT],
+      puppetFor: () => this.world.puppet as unknown as PuppetLike,
+      sqlitePath: options.sqlitePath ?? ':memory:', http: options.http ?? false, scheduler: false, simulation: false, features: options.features,
+    })
+    this.disposeObserver = this.runtime.observe((o) => this.observed(o))
+    await this.runtime.start()
+    for (const [groupId, slices] of Object.entries(options.rules ?? {})) {
+      for (const [feature, value] of Object.entries(slices)) await this.runtime.rules.set(roomId(groupId), feature, value)
+    }
+    // Known join times first, so the login sync keeps them.
+    for (const g of options.groups) {
+      const known = g.members.filter((m) => m.joinedAt !== undefined)
+      for (const m of known) {
+        await this.runtime.publish({ type: 'member.joined', botId: BOT.id, groupId: roomId(g.id), members: [{ id: m.id, name: m.name, role: m.role ?? 'member' }], at: m.joinedAt as number })
+      }
+    }
+    const synced = options.groups.map((g) => this.waitFor((o) => o.kind === 'event' && o.event.type === 'group.synced' && o.event.groupId === roomId(g.id)))
+    this.world.login()
+    await Promise.all(synced)
+    await this.quiesce()
+  }
+
+  private observed(o: RuntimeObservation): void {
+    this.observations.push(o)
+    for (const w of [...this.waiters]) {
+      if (w.test(o)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+  }
+
+  /** Resolves when an observation matching `test` arrives (or has arrived). */
+  waitFor(test: (o: RuntimeObservation) => boolean, what = 'pipeline step'): Promise<void> {
+    if (this.observations.some(test)) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`rehearsal: timed out waiting for ${what}`)), WAIT_LIMIT_MS)
+      this.waiters.push({ test, resolve: () => { clearTimeout(timer); resolve() } })
+    })
+  }
+
+  /** A member says something; resolves after the pipeline processed it. Returns the message id. */
+  async say(group: string, memberId: string, message: SimMessage | string, id?: string): Promise<string> {
+    const messageId = id ?? `m${this.observations.length}-${Math.floor(this.clock.now() / 1000)}-${Math.random().toString(36).slice(2, 8)}`
+    const done = this.waitFor((o) => o.kind === 'message' && o.id === messageId, `message ${messageId}`)
+    this.world.say(group, memberId, message, messageId)
+    await done
+    await this.quiesce()
+    return messageId
+  }
+
+  /** The platform delivers an already-delivered message again; resolves after the pipeline saw it. */
+  async redeliver(group: string, memberId: string, message: SimMessage | string, id: string): Promise<void> {
+    const before = this.observations.filter((o) => o.kind === 'message' && o.id === id).length
+    const done = this.waitFor(() => this.observations.filter((o) => o.kind === 'message' && o.id === id).length > before, `redelivery of ${id}`)
+    this.world.say(group, memberId, message, id)
+    await done
+    await this.quiesce()
+  }
+
+  /** Members join (new contacts are created). */
+  async join(group: string, members: Array<{ id: string; name: string }>, inviterId: string): Promise<void> {
+    for (const m of members) this.world.contact(m.id, m.name)
+    await this.eventStep('member.joined', group, () => this.world.join(group, members.map((m) => m.id), inviterId))
+  }
+
+  /** Members leave (removed by `removerId`, or on their own). */
+  async leave(group: string, memberIds: string[], removerId?: string): Promise<void> {
+    await this.eventStep('member.left', group, () => this.world.leave(group, memberIds, removerId))
+  }
+
+  /** Someone renames the group. */
+  async rename(group: string, name: string, byId: string): Promise<void> {
+    await this.eventStep('group.renamed', group, () => this.world.rename(group, name, byId))
+  }
+
+  private async eventStep(type: DomainEvent['type'], group: string, act: () => void): Promise<void> {
+    const count = this.observations.length
+    const done = this.waitFor((o) => this.observations.indexOf(o) >= count && o.kind === 'event' && o.event.type === type && 'groupId' in o.event && o.event.groupId === roomId(group), type)
+    act()
+    await done
+    await this.quiesce()
+  }
+
+  /** Moves the fake clock, letting queued bot actions whose time has come happen. */
+  async advance(ms: number): Promise<void> {
+    await this.clock.advanceTo(this.clock.now() + ms)
+    await this.quiesce()
+  }
+
+  /** Moves the fake clock to an instant. */
+  async advanceTo(time: number): Promise<void> {
+    if (time > this.clock.now()) await this.clock.advanceTo(time)
+    await this.quiesce()
+  }
+
+  /**
+   * Lets in-flight work finish: the pipeline idle and, moving the fake clock through throttling pauses
+   * (bounded), the outbound queue empty.
+   */
+  async quiesce(maxVirtualMs = 3_600_000): Promise<void> {
+    const deadline = this.clock.now() + maxVirtualMs
+    const realDeadline = Date.now() + WAIT_LIMIT_MS
+    for (;;) {
+      await settle(5)
+      await this.runtime.processor.idle()
+      if (this.runtime.outbound.size === 0) { await settle(3); if (this.runtime.outbound.size === 0) return }
+      if (Date.now() > realDeadline) throw new Error('rehearsal: outbound queue did not drain')
+      const next = this.clock.nextTimerAt()
+      if (next !== undefined && next <= deadline) await this.clock.advanceTo(next)
+      else await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  }
+
+  /** Stops the runtime gracefully (drain, flush) and starts a new one on the same database file. */
+  async restart(): Promise<void> {
+    const persistent = this.options.config.database.url !== null || (this.options.sqlitePath !== undefined && this.options.sqlitePath !== ':memory:')
+    if (!persistent) throw new Error('restart() needs a database that outlives the runtime (a sqlitePath file or MySQL)')
+    await this.runtime.stop()
+    this.disposeObserver?.()
+    this.observations = []
+    await this.boot()
+  }
+
+  /** Stops everything. */
+  async close(): Promise<void> {
+    await this.runtime.stop()
+    this.disposeObserver?.()
+  }
+}
+
+/** Message types a script may use. */
+export const SCRIPT_MESSAGE_TYPES: MessageType[] = ['text', 'image', 'url', 'miniprogram', 'contact', 'file', 'video', 'audio', 'emoticon', 'location']

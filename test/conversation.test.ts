@@ -1,0 +1,187 @@
+import { Chat, alice, bob, carol } from './support/chat'
+import { cleanup, COORDINATION, STORAGE, captureLogger } from './support/env'
+import { WITH_PROBE, brokenFeature, probeFeature, probeSeen } from './support/probe-feature'
+import { FEATURES } from '../src/features'
+import type { FeatureDeps } from '../src/app/feature-deps'
+import type { FeatureDefinition } from '../src/kernel/feature'
+
+afterAll(cleanup)
+
+const count = async (chat: Chat, sql: string, params: unknown[] = []): Promise<number> => {
+  const rows: Array<{ n: number | string }> = await chat.runtime.db.query(sql, params)
+  return Number(rows[0]?.n ?? 0)
+}
+
+describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  afterEach(async () => { await chat?.close() })
+
+  it('answers, mentions the asker, and stays quiet otherwise', async () => {
+    chat = await Chat.start({ features: WITH_PROBE })
+    const g1 = chat.group('g1')
+    await g1.say(bob, '大家好')
+    g1.expectNoReply()
+    await g1.say(bob, 'ping')
+    g1.expectReply(/收到 pong（阿强）/, bob)
+    g1.expectNoReply()
+  })
+
+  it('ignores its own messages and records everyone else', async () => {
+    chat = await Chat.start({ features: WITH_PROBE })
+    const g1 = chat.group('g1')
+    await g1.say(bob, 'ping')
+    g1.expectReply(/pong/)
+    await chat.runtime.flush()
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_message_log')).toBe(1)
+    expect(await count(chat, "SELECT COUNT(*) AS n FROM qy_activity_daily WHERE member_id = 'rehearsal'")).toBe(0)
+  })
+
+  it('processes a message id delivered twice only once', async () => {
+    chat = await Chat.start({ features: WITH_PROBE })
+    const g1 = chat.group('g1')
+    const id = await g1.say(bob, 'ping')
+    await chat.rehearsal.redeliver('g1', bob.id, 'ping', id)
+    g1.expectReply(/pong/)
+    g1.expectNoReply()
+    await chat.runtime.flush()
+    expect(await count(chat, 'SELECT SUM(messages) AS n FROM qy_activity_daily')).toBe(1)
+  })
+
+  it('keeps the messages of one group in order and runs groups side by side', async () => {
+    chat = await Chat.start({
+      features: WITH_PROBE,
+      groups: [
+        { id: 'a', name: 'A', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: 'Bob' }] },
+        { id: 'b', name: 'B', members: [{ id: 'carol', name: 'Carol', role: 'owner' }] },
+      ],
+    })
+    probeSeen.length = 0
+    const ids: string[] = []
+    // Fire without waiting between messages: the adapter and the per-group queue must keep the order.
+    for (let i = 0; i < 30; i++) ids.push(chat.rehearsal.world.say('a', i % 2 ? 'alice' : 'bob', `msg ${i}`, `a-${i}`))
+    for (let i = 0; i < 10; i++) chat.rehearsal.world.say('b', 'carol', `msg ${i}`, `b-${i}`)
+    await chat.rehearsal.waitFor((o) => o.kind === 'message' && o.id === 'a-29')
+    await chat.rehearsal.waitFor((o) => o.kind === 'message' && o.id === 'b-9')
+    await chat.rehearsal.quiesce()
+    expect(probeSeen.filter((id) => id.startsWith('a-'))).toEqual(ids)
+    expect(probeSeen.filter((id) => id.startsWith('b-'))).toEqual(Array.from({ length: 10 }, (_, i) => `b-${i}`))
+  })
+
+  it('removes and tags through the outbound queue, and records a failed removal', async () => {
+    chat = await Chat.start({ features: WITH_PROBE })
+    const g1 = chat.group('g1')
+    await g1.say(carol, 'kick me')
+    g1.expectRemoved(carol)
+    expect(chat.rehearsal.world.members('g1')).not.toContain('carol')
+    await g1.say(bob, 'tag me')
+    chat.take((a) => a.kind === 'tag' && a.memberId === 'bob' && a.tag === 'vip', 'tag vip on bob')
+    // The platform refuses the next removal (bot not an admin): recorded as failed, nothing retried forever.
+    chat.rehearsal.world.puppet.failures.push({ kind: 'remove', error: new Error('permission denied: bot is not a group admin'), times: 1 })
+    await g1.say(bob, 'kick me')
+    expect(chat.rehearsal.world.members('g1')).toContain('bob')
+    const rows: Array<{ status: string; error: string; attempts: number }> = await chat.runtime.db.query("SELECT status, error, attempts FROM qy_outbound WHERE kind = 'remove' ORDER BY id")
+    expect(rows.map((r) => r.status)).toEqual(['sent', 'failed'])
+    expect(rows[1]?.error).toMatch(/not a group admin/)
+    expect(Number(rows[1]?.attempts)).toBe(1)
+  })
+
+  it('retries a transient send failure', async () => {
+    chat = await Chat.start({ features: WITH_PROBE })
+    const g1 = chat.group('g1')
+    chat.rehearsal.world.puppet.failures.push({ kind: 'say', error: new Error('request timeout'), times: 2 })
+    await g1.say(bob, 'ping')
+    g1.expectReply(/pong/)
+    const rows: Array<{ status: string; attempts: number }> = await chat.runtime.db.query("SELECT status, attempts FROM qy_outbound WHERE kind = 'say'")
+    expect(rows).toEqual([{ status: 'sent', attempts: 3 }])
+  })
+
+  it('keeps going when one feature throws (error boundary per feature)', async () => {
+    const log = captureLogger()
+    const features = [brokenFeature, ...FEATURES, probeFeature] as ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>>
+    chat = await Chat.start({ features, log })
+    const g1 = chat.group('g1')
+    await g1.say(bob, 'ping')
+    g1.expectReply(/pong/)
+    await g1.say(bob, 'boom')
+    await chat.runtime.flush()
+    expect(await count(chat, 'SELECT SUM(messages) AS n FROM qy_activity_daily')).toBe(2)
+    const failures = log.lines.filter((l) => l.message === 'feature failed on message')
+    expect(failures.map((l) => l.meta.feature)).toEqual(['broken', 'broken', 'probe'])
+    expect(failures[0]?.meta).toMatchObject({ bot: 'rehearsal', group: 'g1@chatroom' })
+    // Message text never reaches the logs at info level or above.
+    expect(JSON.stringify(log.lines.filter((l) => l.level !== 'debug'))).not.toContain('boom"')
+  })
+})
+
+describe(`groups registry (${STORAGE})`, () => {
+  let chat: Chat
+  afterEach(async () => { await chat?.close() })
+
+  it('registers groups and members with roles at login', async () => {
+    chat = await Chat.start({
+      groups: [{ id: 'g1', name: '测试群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强', role: 'admin' }, { id: 'carol', name: '小雨🌸' }] }],
+    })
+    const groups: Array<{ id: string; name: string; owner_id: string; member_count: number }> = await chat.runtime.db.query('SELECT id, name, owner_id, member_count FROM qy_group')
+    expect(groups).toEqual([{ id: 'g1@chatroom', name: '测试群', owner_id: 'alice', member_count: 3 }])
+    const members: Array<{ member_id: string; role: string; name: string }> = await chat.runtime.db.query('SELECT member_id, role, name FROM qy_member ORDER BY member_id')
+    expect(members).toEqual([
+      { member_id: 'alice', role: 'owner', name: 'Alice' },
+      { member_id: 'bob', role: 'admin', name: '阿强' },
+      { member_id: 'carol', role: 'member', name: '小雨🌸' },
+    ])
+  })
+
+  it('records joins with inviter and time, leaves, and renames', async () => {
+    chat = await Chat.start()
+    const g1 = chat.group('g1')
+    const dave = { id: 'dave', name: '新同学' }
+    await chat.rehearsal.advance(60_000)
+    const joinedAt = chat.clock.now()
+    await g1.join([dave], alice)
+    await g1.leave([carol])
+    await g1.rename('测试群·二期', alice)
+    const dm: Array<{ joined_at: string | number; inviter_id: string; active: number | boolean }> = await chat.runtime.db.query("SELECT joined_at, inviter_id, active FROM qy_member WHERE member_id = 'dave'")
+    expect(Number(dm[0]?.joined_at)).toBe(joinedAt)
+    expect(dm[0]?.inviter_id).toBe('alice')
+    const cm: Array<{ active: number | boolean }> = await chat.runtime.db.query("SELECT active FROM qy_member WHERE member_id = 'carol'")
+    expect(Boolean(cm[0]?.active)).toBe(false)
+    const events: Array<{ kind: string; member_id: string | null; actor_id: string | null }> = await chat.runtime.db.query('SELECT kind, member_id, actor_id FROM qy_group_event ORDER BY id')
+    expect(events).toEqual([
+      { kind: 'joined', member_id: 'dave', actor_id: 'alice' },
+      { kind: 'left', member_id: 'carol', actor_id: 'carol' },
+      { kind: 'renamed', member_id: null, actor_id: 'alice' },
+    ])
+    const g: Array<{ name: string; member_count: number }> = await chat.runtime.db.query('SELECT name, member_count FROM qy_group')
+    expect(g).toEqual([{ name: '测试群·二期', member_count: 3 }])
+    // A message from the newcomer carries their join time into the pipeline.
+    await g1.say(dave, '大家好')
+  })
+
+  it('stores a member first seen through a message', async () => {
+    chat = await Chat.start()
+    chat.rehearsal.world.contact('ghost', '潜水员')
+    await chat.group('g1').say({ id: 'ghost', name: '潜水员' }, '冒个泡')
+    const rows: Array<{ name: string; joined_at: unknown }> = await chat.runtime.db.query("SELECT name, joined_at FROM qy_member WHERE member_id = 'ghost'")
+    expect(rows).toEqual([{ name: '潜水员', joined_at: null }])
+  })
+
+  it('accepts room invitations from allowed inviters only', async () => {
+    chat = await Chat.start({ configOverrides: { groups: { acceptInvitations: true, inviterAllowlist: ['alice'] } } })
+    const world = chat.rehearsal.world
+    world.contact('mallory', 'Mallory')
+    world.mocker.createRoom({ id: 'new-room@chatroom', topic: '新群', memberIdList: ['alice', 'mallory'] })
+    world.mocker.createRoom({ id: 'spam-room@chatroom', topic: '广告群', memberIdList: ['mallory'] })
+    const joined = chat.rehearsal.waitFor((o) => o.kind === 'event' && o.event.type === 'group.synced' && o.event.groupId === 'new-room@chatroom')
+    world.puppet.invite({ id: 'inv-1', inviterId: 'alice', roomId: 'new-room@chatroom', topic: '新群', memberCount: 2 })
+    await joined
+    const declined = chat.rehearsal.waitFor((o) => o.kind === 'event' && o.event.type === 'group.invitationReceived' && o.event.invitationId === 'inv-2')
+    world.puppet.invite({ id: 'inv-2', inviterId: 'mallory', roomId: 'spam-room@chatroom', topic: '广告群', memberCount: 1 })
+    await declined
+    await chat.rehearsal.quiesce()
+    expect(chat.pending().filter((a) => a.kind === 'acceptInvitation').map((a) => a.invitationId)).toEqual(['inv-1'])
+    const groups: Array<{ id: string }> = await chat.runtime.db.query('SELECT id FROM qy_group ORDER BY id')
+    expect(groups.map((g) => g.id)).toEqual(['g1@chatroom', 'new-room@chatroom'])
+    const events: Array<{ kind: string }> = await chat.runtime.db.query("SELECT kind FROM qy_group_event WHERE kind LIKE 'invitation%' ORDER BY id")
+    expect(events.map((e) => e.kind)).toEqual(['invitation_accepted', 'invitation_declined'])
+  })
+})
