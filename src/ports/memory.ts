@@ -90,22 +90,35 @@ export class MemoryCounters implements Counters {
 
 /** In-process token buckets. */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly buckets = new Map<string, { tokens: number; at: number; fullAt: number }>()
+  private lastSweep = 0
   constructor(private readonly clock: Clock = systemClock) {}
 
   async take(key: string, spec: BucketSpec, cost = 1): Promise<RateDecision> {
     const now = this.clock.now()
+    if (now - this.lastSweep > 60_000) this.sweep(now)
     const bucket = this.buckets.get(key) ?? { tokens: spec.capacity, at: now }
     const refilled = Math.min(spec.capacity, bucket.tokens + ((now - bucket.at) / 1000) * spec.refillPerSec)
     if (refilled >= cost) {
       const tokens = refilled - cost
-      this.buckets.set(key, { tokens, at: now })
+      this.buckets.set(key, { tokens, at: now, fullAt: fullAt(now, tokens, spec) })
       return { allowed: true, remaining: Math.floor(tokens), retryAfterMs: 0 }
     }
-    this.buckets.set(key, { tokens: refilled, at: now })
+    this.buckets.set(key, { tokens: refilled, at: now, fullAt: fullAt(now, refilled, spec) })
     const retryAfterMs = spec.refillPerSec > 0 ? Math.ceil(((cost - refilled) / spec.refillPerSec) * 1000) : Number.MAX_SAFE_INTEGER
     return { allowed: false, remaining: Math.floor(refilled), retryAfterMs }
   }
+
+  /** Drops buckets that have refilled completely (they behave exactly like absent ones). */
+  private sweep(now: number): void {
+    this.lastSweep = now
+    for (const [key, bucket] of this.buckets) if (bucket.fullAt <= now) this.buckets.delete(key)
+  }
+}
+
+/** When a bucket holding `tokens` at `now` is full again. */
+function fullAt(now: number, tokens: number, spec: BucketSpec): number {
+  return spec.refillPerSec > 0 ? now + ((spec.capacity - tokens) / spec.refillPerSec) * 1000 : Number.MAX_SAFE_INTEGER
 }
 
 /** In-process leases. */
@@ -144,14 +157,18 @@ export class MemoryPubSub implements PubSub {
   async publish(channel: string, message: string): Promise<void> {
     const set = this.handlers.get(channel)
     if (!set) return
-    for (const handler of [...set]) setImmediate(() => handler(message))
+    // A throwing handler must not take the process down (Redis delivery is isolated the same way).
+    for (const handler of [...set]) setImmediate(() => { try { handler(message) } catch { /* handler's own fault */ } })
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<Disposer> {
     let set = this.handlers.get(channel)
     if (!set) this.handlers.set(channel, (set = new Set()))
     set.add(handler)
-    return () => { set?.delete(handler) }
+    return () => {
+      set?.delete(handler)
+      if (set?.size === 0 && this.handlers.get(channel) === set) this.handlers.delete(channel)
+    }
   }
 }
 

@@ -316,8 +316,8 @@ class RedisPubSub implements PubSub {
     if (!prefixedChannel.startsWith(this.prefix)) return
     const entry = this.channels.get(prefixedChannel.slice(this.prefix.length))
     if (!entry) return
-    // Each handler in its own macrotask, exactly like MemoryPubSub (so a throwing handler is an uncaught exception in both).
-    for (const handler of [...entry.handlers]) setImmediate(() => handler(message))
+    // Each handler in its own macrotask, like MemoryPubSub; a throwing handler must not take the subscriber down.
+    for (const handler of [...entry.handlers]) setImmediate(() => { try { handler(message) } catch { /* handler's own fault; keep the subscriber alive */ } })
   }
 }
 
