@@ -41,6 +41,9 @@ export type OutboundListener = (event: { action: OutboundAction; status: 'sent' 
 
 interface Item { action: OutboundAction; id?: number; saving?: Promise<void> }
 
+/** Unwinds a lane when the queue stops while it waits (its item stays pending for the next start). */
+class QueueStopped extends Error {}
+
 /** Whether an error is worth retrying. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof TransientError) return true
@@ -149,6 +152,10 @@ export class OutboundQueue implements ActionSink {
         await this.performOne(item)
         lane.shift()
       }
+    } catch (error) {
+      // Stopping mid-wait, or the rate-limit backend failing: the item stays pending (in the store too)
+      // and is picked up by the next start's resume(); nothing is lost and nothing is sent twice.
+      if (!(error instanceof QueueStopped)) this.deps.log.error('outbound: lane halted', { lane: key, pending: lane?.length ?? 0, error: String(error) })
     } finally {
       this.running.delete(key)
       if (lane && lane.length === 0) this.lanes.delete(key)
@@ -166,6 +173,7 @@ export class OutboundQueue implements ActionSink {
       await this.waitForTokens(action)
       const [min, max] = settings.jitterMs
       if (max > 0) await clock.sleep(random.int(min, max))
+      if (this.stopped) throw new QueueStopped()
       attempts++
       try {
         await this.deps.performer.perform(action)
@@ -189,12 +197,14 @@ export class OutboundQueue implements ActionSink {
     const { rateLimiter, settings, clock } = this.deps
     // Account first (the scarce resource), then the group.
     for (;;) {
+      if (this.stopped) throw new QueueStopped()
       const account = await rateLimiter.take(`out:acct:${action.botId}`, settings.perAccount)
       if (account.allowed) break
       await clock.sleep(account.retryAfterMs)
     }
     if (!('groupId' in action) || !action.groupId) return
     for (;;) {
+      if (this.stopped) throw new QueueStopped()
       const group = await rateLimiter.take(`out:grp:${action.groupId}`, settings.perGroup)
       if (group.allowed) return
       await clock.sleep(group.retryAfterMs)

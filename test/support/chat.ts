@@ -14,6 +14,7 @@ export interface Person { id: string; name: string }
  */
 export class Chat {
   private cursor = 0
+  private world: unknown
 
   private constructor(readonly rehearsal: Rehearsal) {}
 
@@ -29,7 +30,7 @@ export class Chat {
     }]
     const rehearsal = await Rehearsal.start({ ...options, config, log: options.log ?? silentLogger, groups })
     const chat = new Chat(rehearsal)
-    chat.cursor = rehearsal.actions.length
+    chat.skip()
     return chat
   }
 
@@ -41,11 +42,23 @@ export class Chat {
   /** A handle on one group. */
   group(id: string): GroupHandle { return new GroupHandle(this, id) }
 
+  /** After a restart the simulated world is new: start reading its actions from the beginning. */
+  private sync(): void {
+    if (this.world !== this.rehearsal.world) {
+      this.world = this.rehearsal.world
+      this.cursor = 0
+    }
+  }
+
   /** Bot actions not yet consumed by an expectation. */
-  pending(): PlatformAction[] { return this.rehearsal.actions.slice(this.cursor) }
+  pending(): PlatformAction[] {
+    this.sync()
+    return this.rehearsal.actions.slice(this.cursor)
+  }
 
   /** Takes the first pending action matching `test`, or fails with what was there instead. */
   take(test: (a: PlatformAction) => boolean, what: string): PlatformAction {
+    this.sync()
     const actions = this.rehearsal.actions
     for (let i = this.cursor; i < actions.length; i++) {
       const a = actions[i] as PlatformAction
@@ -59,7 +72,10 @@ export class Chat {
   }
 
   /** Marks everything so far as seen. */
-  skip(): void { this.cursor = this.rehearsal.actions.length }
+  skip(): void {
+    this.sync()
+    this.cursor = this.rehearsal.actions.length
+  }
 
   /** Stops the runtime. */
   close(): Promise<void> { return this.rehearsal.close() }

@@ -36,6 +36,8 @@ export class ActivityBuffer {
   private log: Row[] = []
   private retry: { daily: Row[]; hourly: Row[]; log: Row[] } | null = null
   private flushing: Promise<void> | null = null
+  /** Totals written since the last report (for the periodic info line). */
+  readonly written = { messages: 0, groups: new Set<string>() }
 
   constructor(private readonly db: DataSource) {}
 
@@ -81,6 +83,8 @@ export class ActivityBuffer {
         await upsertIncrement(m, 'qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
         await insertIgnore(m, 'qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)
       })
+      this.written.messages += batch.log.length
+      for (const row of batch.log) this.written.groups.add(row[1] as string)
     } catch (error) {
       // Keep the deltas for the next flush: counters are additive, the log insert is idempotent.
       this.retry = batch

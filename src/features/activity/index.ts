@@ -21,6 +21,7 @@ export const activityFeature = defineFeature<ActivityRule>({
   setup(deps) {
     const rules = rulesAccessor<ActivityRule>('activity')
     const buffer = new ActivityBuffer(deps.db)
+    let lastReport = deps.clock.now()
     deps.contributeGroupSummary('activity', async (group) => ({ activity: await dailySeries(deps.db, group.id, group.timezone, deps.clock.now(), 7) }))
     const timezoneOf = async (groupId: string): Promise<string | null> => {
       const rows: Array<{ timezone: string }> = await deps.db.query('SELECT timezone FROM qy_group WHERE id = ?', [groupId])
@@ -42,7 +43,17 @@ export const activityFeature = defineFeature<ActivityRule>({
           deps.log.info('message log purged', { deleted: result.affected ?? null, retentionDays: deps.config.activity.retentionDays })
         },
       }],
-      flush: () => buffer.flush(),
+      async flush() {
+        await buffer.flush()
+        // One info line a minute says the bot is recording, without any message content.
+        const now = deps.clock.now()
+        if (now - lastReport >= 60_000 && buffer.written.messages > 0) {
+          deps.log.info('activity recorded', { messages: buffer.written.messages, groups: buffer.written.groups.size, sinceSeconds: Math.round((now - lastReport) / 1000) })
+          buffer.written.messages = 0
+          buffer.written.groups.clear()
+          lastReport = now
+        }
+      },
     }
   },
 })
