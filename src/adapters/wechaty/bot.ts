@@ -6,6 +6,7 @@ import type { DomainEvent, MemberSnapshot } from '../../kernel/events'
 import type { Logger } from '../../kernel/logger'
 import { TransientError, type ActionPerformer } from '../../kernel/outbound'
 import type { Clock } from '../../ports/clock'
+import { KeyedQueue } from '../../kernel/keyed-queue'
 import { toIncoming } from './map'
 
 /** Where the adapter delivers what it hears. */
@@ -49,6 +50,8 @@ export class WechatyBot implements ActionPerformer {
   readonly wechaty: Wechaty
   private selfId = ''
   private loggedIn = false
+  /** Reading a message is async (mentions, cards): keep each room's messages in arrival order. */
+  private readonly reading = new KeyedQueue()
 
   constructor(private readonly deps: {
     definition: BotDefinition
@@ -106,9 +109,14 @@ export class WechatyBot implements ActionPerformer {
       if (msg.self()) return
       const room = msg.room()
       if (!room || !this.serves(room.id)) return
-      toIncoming(botId, this.selfId, msg).then((incoming) => {
-        if (incoming) sink.message(incoming)
-      }, (error: unknown) => log.error('could not read message', { bot: botId, msg: msg.id, error: String(error) }))
+      void this.reading.run(room.id, async () => {
+        try {
+          const incoming = await toIncoming(botId, this.selfId, msg)
+          if (incoming) sink.message(incoming)
+        } catch (error) {
+          log.error('could not read message', { bot: botId, group: room.id, msg: msg.id, error: String(error) })
+        }
+      })
     })
 
     w.on('room-join', (room, invitees, inviter, date) => {

@@ -1,0 +1,152 @@
+import { Session } from 'node:inspector/promises'
+import type { Profiler, Runtime } from 'node:inspector'
+import { findSourceMap } from 'node:module'
+import { relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** One aggregated row of a profile summary. */
+export interface ProfileEntry {
+  /** Function name, or a V8 pseudo-frame such as (garbage collector). */
+  fn: string
+  /** file:line (TypeScript line when a source map is known), '' for pseudo-frames. */
+  where: string
+  ms: number
+  pct: number
+}
+
+/** What a CPU profile says about where the time went. */
+export interface ProfileSummary {
+  file: string
+  totalMs: number
+  samples: number
+  /** Top functions by self time. */
+  self: ProfileEntry[]
+  /** Areas (project file, npm package, node internals, GC, idle) by self time. */
+  areas: ProfileEntry[]
+  /** Project functions (src/) by inclusive time: how long each was on the stack. */
+  inclusive: ProfileEntry[]
+}
+
+/** A running V8 CPU profiler (node:inspector, in this process). */
+export class CpuProfiler {
+  private readonly session = new Session()
+
+  async start(samplingIntervalUs = 500): Promise<void> {
+    this.session.connect()
+    await this.session.post('Profiler.enable')
+    await this.session.post('Profiler.setSamplingInterval', { interval: samplingIntervalUs })
+    await this.session.post('Profiler.start')
+  }
+
+  async stop(): Promise<Profiler.Profile> {
+    const { profile } = await this.session.post('Profiler.stop')
+    await this.session.post('Profiler.disable')
+    this.session.disconnect()
+    return profile
+  }
+}
+
+const root = process.cwd()
+
+/** Where a call frame points, in TypeScript terms when the module has a source map (run with source maps enabled). */
+function location(frame: Runtime.CallFrame): { file: string; line: number } {
+  let url = frame.url
+  let line = frame.lineNumber + 1
+  if (url.startsWith('file://')) url = fileURLToPath(url)
+  if (url.startsWith('/') && frame.lineNumber >= 0) {
+    try {
+      const map = findSourceMap(url)
+      const entry = map?.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number } | undefined
+      if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
+        url = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : entry.originalSource
+        line = entry.originalLine + 1
+      }
+    } catch { /* no map: keep the generated position */ }
+  }
+  if (url.startsWith(root + sep)) url = relative(root, url)
+  return { file: url, line }
+}
+
+/** The area a file belongs to: a project file, an npm package, node internals or a V8 pseudo-frame. */
+function area(file: string, fn: string): string {
+  if (file === '') return fn.startsWith('(') ? fn : '(native)'
+  const nm = file.lastIndexOf('node_modules/')
+  if (nm >= 0) {
+    const rest = file.slice(nm + 'node_modules/'.length).split('/')
+    return `npm:${rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1] ?? ''}` : (rest[0] ?? '?')}`
+  }
+  if (file.startsWith('node:')) return 'node internals'
+  return file
+}
+
+/**
+ * Aggregates a profile: self time per function (name + file:line), per area, and inclusive time of the
+ * project's own functions (each sample counted once per function on its stack).
+ */
+export function summarize(profile: Profiler.Profile, file: string, top = 15): ProfileSummary {
+  const byId = new Map<number, Profiler.ProfileNode>()
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) {
+    byId.set(node.id, node)
+    for (const child of node.children ?? []) parent.set(child, node.id)
+  }
+  const samples = profile.samples ?? []
+  const deltas = profile.timeDeltas ?? []
+  // Time of sample i = gap until the next sample (the last one gets the mean gap).
+  const mean = samples.length > 0 ? (profile.endTime - profile.startTime) / samples.length : 0
+  const selfUs = new Map<number, number>()
+  for (let i = 0; i < samples.length; i++) {
+    const us = i + 1 < deltas.length ? Math.max(0, deltas[i + 1] as number) : mean
+    const id = samples[i] as number
+    selfUs.set(id, (selfUs.get(id) ?? 0) + us)
+  }
+  const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0)
+
+  const locCache = new Map<number, { key: string; fn: string; where: string; area: string; project: boolean }>()
+  const describe = (id: number): { key: string; fn: string; where: string; area: string; project: boolean } => {
+    let d = locCache.get(id)
+    if (!d) {
+      const frame = (byId.get(id) as Profiler.ProfileNode).callFrame
+      const fn = frame.functionName || (frame.url ? '(anonymous)' : '(native)')
+      const { file: f, line } = frame.url ? location(frame) : { file: '', line: 0 }
+      const where = f ? `${f}:${line}` : ''
+      d = { key: `${fn}\u0000${where}`, fn, where, area: area(f, fn), project: f.startsWith('src/') }
+      locCache.set(id, d)
+    }
+    return d
+  }
+
+  const selfAgg = new Map<string, ProfileEntry>()
+  const areaAgg = new Map<string, ProfileEntry>()
+  const inclAgg = new Map<string, ProfileEntry>()
+  const pct = (us: number): number => (totalUs > 0 ? Math.round((us / totalUs) * 1000) / 10 : 0)
+  for (const [id, us] of selfUs) {
+    const d = describe(id)
+    const s = selfAgg.get(d.key) ?? { fn: d.fn, where: d.where, ms: 0, pct: 0 }
+    s.ms += us / 1000
+    selfAgg.set(d.key, s)
+    const a = areaAgg.get(d.area) ?? { fn: d.area, where: '', ms: 0, pct: 0 }
+    a.ms += us / 1000
+    areaAgg.set(d.area, a)
+    // Inclusive: walk up the stack once, counting each project function once.
+    const seen = new Set<string>()
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const c = describe(cur)
+      if (!c.project || seen.has(c.key)) continue
+      seen.add(c.key)
+      const e = inclAgg.get(c.key) ?? { fn: c.fn, where: c.where, ms: 0, pct: 0 }
+      e.ms += us / 1000
+      inclAgg.set(c.key, e)
+    }
+  }
+  const finish = (m: Map<string, ProfileEntry>, n: number): ProfileEntry[] =>
+    [...m.values()].sort((a, b) => b.ms - a.ms).slice(0, n).map((e) => ({ ...e, ms: Math.round(e.ms * 10) / 10, pct: pct(e.ms * 1000) }))
+  return {
+    file,
+    totalMs: Math.round(totalUs / 100) / 10,
+    samples: samples.length,
+    self: finish(selfAgg, top),
+    areas: finish(areaAgg, 12),
+    inclusive: finish(inclAgg, 15),
+  }
+}

@@ -1,0 +1,612 @@
+import type { OutboundAction } from './context'
+import type { Logger } from './logger'
+import {
+  describeAction,
+  isTransient,
+  OutboundQueue,
+  TransientError,
+  type ActionPerformer,
+  type OutboundListener,
+  type OutboundSettings,
+  type OutboundStore,
+} from './outbound'
+import { FakeClock } from '../ports/clock'
+import { MemoryRateLimiter } from '../ports/memory'
+import type { RateLimiter } from '../ports/ports'
+import { seededRandom, type Random } from '../ports/random'
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------------
+
+const GENEROUS = { capacity: 1000, refillPerSec: 1000 }
+
+function settings(overrides: Partial<OutboundSettings> = {}): OutboundSettings {
+  return {
+    perAccount: GENEROUS,
+    perGroup: GENEROUS,
+    jitterMs: [0, 0],
+    maxAttempts: 4,
+    retryBaseMs: 1000,
+    ...overrides,
+  }
+}
+
+const say = (groupId: string, text: string, botId = 'bot1'): OutboundAction => ({ kind: 'say', botId, groupId, text })
+
+interface LogLine { level: 'error' | 'warn' | 'info' | 'debug'; message: string; meta?: Record<string, unknown> }
+
+function captureLogger(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = []
+  const make = (): Logger => ({
+    error: (message, meta) => { lines.push({ level: 'error', message, meta }) },
+    warn: (message, meta) => { lines.push({ level: 'warn', message, meta }) },
+    info: (message, meta) => { lines.push({ level: 'info', message, meta }) },
+    debug: (message, meta) => { lines.push({ level: 'debug', message, meta }) },
+    child: () => make(),
+  })
+  return Object.assign(make(), { lines })
+}
+
+interface Performed { action: OutboundAction; at: number }
+
+/** A performer recording (action, time relative to the start); `behaviour` may throw or block per call. */
+class FakePerformer implements ActionPerformer {
+  readonly performed: Performed[] = []
+  behaviour: (action: OutboundAction, call: number) => Promise<void> | void = () => {}
+  constructor(private readonly clock: FakeClock, private readonly t0: number) {}
+  async perform(action: OutboundAction): Promise<void> {
+    this.performed.push({ action, at: this.clock.now() - this.t0 })
+    await this.behaviour(action, this.performed.length)
+  }
+  /** Times of the performed actions whose text / group match. */
+  times(filter: (a: OutboundAction) => boolean = () => true): number[] {
+    return this.performed.filter((p) => filter(p.action)).map((p) => p.at)
+  }
+  texts(): string[] {
+    return this.performed.map((p) => (p.action.kind === 'say' ? p.action.text : p.action.kind))
+  }
+}
+
+/** An in-memory OutboundStore recording every call. */
+class FakeStore implements OutboundStore {
+  readonly log: string[] = []
+  readonly saved: Array<{ id: number; action: OutboundAction; queuedAt: number }> = []
+  readonly finished: Array<{ id: number; outcome: Parameters<OutboundStore['finish']>[1] }> = []
+  rows: Array<{ id: number; botId: string; action: OutboundAction }> = []
+  saveGate: Promise<void> = Promise.resolve()
+  failSave = false
+  failFinish = false
+  private nextId = 100
+
+  async save(action: OutboundAction, queuedAt: number): Promise<number> {
+    this.log.push(`save:${describeText(action)}`)
+    await this.saveGate
+    if (this.failSave) throw new Error('disk full')
+    const id = this.nextId++
+    this.saved.push({ id, action, queuedAt })
+    this.log.push(`saved:${describeText(action)}:${id}`)
+    return id
+  }
+
+  async finish(id: number, outcome: Parameters<OutboundStore['finish']>[1]): Promise<void> {
+    this.log.push(`finish:${id}:${outcome.status}`)
+    if (this.failFinish) throw new Error('db gone')
+    this.finished.push({ id, outcome })
+  }
+
+  async pending(botId: string): Promise<Array<{ id: number; action: OutboundAction }>> {
+    return this.rows.filter((r) => r.botId === botId).map(({ id, action }) => ({ id, action }))
+  }
+}
+
+function describeText(action: OutboundAction): string {
+  return action.kind === 'say' ? action.text : action.kind
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+function setup(opts: { settings?: Partial<OutboundSettings>; store?: OutboundStore; random?: Random; rateLimiter?: RateLimiter } = {}) {
+  const clock = new FakeClock()
+  const t0 = clock.now()
+  const performer = new FakePerformer(clock, t0)
+  const log = captureLogger()
+  const queue = new OutboundQueue({
+    performer,
+    rateLimiter: opts.rateLimiter ?? new MemoryRateLimiter(clock),
+    clock,
+    random: opts.random ?? seededRandom(42),
+    settings: settings(opts.settings),
+    log,
+    store: opts.store,
+  })
+  const outcomes: Array<Parameters<OutboundListener>[0]> = []
+  queue.onOutcome((e) => { outcomes.push(e) })
+  /** Advances the fake clock in steps until `done()` holds (fails after `limitMs` of fake time). */
+  const advanceUntil = async (done: () => boolean, limitMs = 300_000, stepMs = 250): Promise<void> => {
+    const start = clock.now()
+    await clock.advance(0)
+    while (!done()) {
+      if (clock.now() - start >= limitMs) throw new Error(`not done after ${limitMs} ms of fake time`)
+      await clock.advance(stepMs)
+    }
+  }
+  const elapsed = (): number => clock.now() - t0
+  return { clock, t0, performer, log, queue, outcomes, advanceUntil, elapsed }
+}
+
+/** Expects `value` in [lo, hi]. */
+function expectWithin(value: number | undefined, lo: number, hi: number, label = ''): void {
+  if (value === undefined || value < lo || value > hi) {
+    throw new Error(`${label} expected ${String(value)} to be within [${lo}, ${hi}]`)
+  }
+}
+
+// Allowance for the token bucket's rounding (retryAfterMs is ceil()ed, float refill).
+const SLACK = 5
+
+// ---------------------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------------------
+
+describe('isTransient', () => {
+  it.each(['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EAI_AGAIN', 'EPIPE', 'UNAVAILABLE', 'DEADLINE_EXCEEDED'])('retries network code %s', (code) => {
+    expect(isTransient(Object.assign(new Error('net'), { code }))).toBe(true)
+  })
+
+  it('retries TransientError', () => {
+    expect(isTransient(new TransientError('later'))).toBe(true)
+  })
+
+  it.each([
+    ['plain Error', new Error('no')],
+    ['other code', Object.assign(new Error('x'), { code: 'EACCES' })],
+    ['numeric code', { code: 14 }],
+    ['null', null],
+    ['undefined', undefined],
+    ['string', 'ETIMEDOUT'],
+  ])('does not retry %s', (_label, error) => {
+    expect(isTransient(error)).toBe(false)
+  })
+})
+
+describe('describeAction', () => {
+  it('never includes message text', () => {
+    const d = describeAction({ kind: 'say', botId: 'b', groupId: 'g', text: 'secret words', mentions: ['m1', 'm2'] })
+    expect(d).toEqual({ kind: 'say', bot: 'b', group: 'g', chars: 12, mentions: 2 })
+    expect(JSON.stringify(d)).not.toContain('secret')
+  })
+})
+
+describe('OutboundQueue', () => {
+  describe('per-group throttle', () => {
+    it('spaces sends to one group by the group bucket, with jitter, while another group is not delayed', async () => {
+      const { queue, performer, advanceUntil } = setup({
+        settings: { perGroup: { capacity: 2, refillPerSec: 6 / 60 }, jitterMs: [100, 500] },
+      })
+      for (let i = 1; i <= 5; i++) queue.enqueue(say('g1', `a${i}`))
+      queue.enqueue(say('g2', 'b1'))
+      queue.enqueue(say('g2', 'b2'))
+      await advanceUntil(() => performer.performed.length === 7)
+
+      const g1 = performer.times((a) => 'groupId' in a && a.groupId === 'g1')
+      const g2 = performer.times((a) => 'groupId' in a && a.groupId === 'g2')
+      expect(g1).toHaveLength(5)
+      // Burst of 2: both right away (each after its own jitter).
+      expectWithin(g1[0], 100, 500, 'g1#1')
+      expectWithin(g1[1], (g1[0] ?? 0) + 100, (g1[0] ?? 0) + 500, 'g1#2')
+      // Then one token per 10 s.
+      expectWithin(g1[2], 10_000 + 100, 10_000 + 500 + SLACK, 'g1#3')
+      expectWithin(g1[3], 20_000 + 100, 20_000 + 500 + SLACK, 'g1#4')
+      expectWithin(g1[4], 30_000 + 100, 30_000 + 500 + SLACK, 'g1#5')
+      // The other group only pays its own jitter.
+      expectWithin(g2[0], 100, 500, 'g2#1')
+      expectWithin(g2[1], (g2[0] ?? 0) + 100, (g2[0] ?? 0) + 500, 'g2#2')
+      // Order inside a group is kept.
+      expect(performer.texts().filter((t) => t.startsWith('a'))).toEqual(['a1', 'a2', 'a3', 'a4', 'a5'])
+      expect(queue.size).toBe(0)
+    })
+
+    it('a group enqueued while another is throttled is served right away', async () => {
+      const { queue, performer, clock, advanceUntil, elapsed } = setup({
+        settings: { perGroup: { capacity: 1, refillPerSec: 1 / 60 } },
+      })
+      queue.enqueue(say('g1', 'a1'))
+      queue.enqueue(say('g1', 'a2')) // waits ~60 s for the g1 bucket
+      await advanceUntil(() => performer.performed.length === 1)
+      await clock.advance(15_000)
+      const enqueuedAt = elapsed()
+      queue.enqueue(say('g2', 'b1'))
+      await advanceUntil(() => performer.performed.length === 2)
+      expect(performer.texts()).toEqual(['a1', 'b1'])
+      expect(performer.times()[1]).toBe(enqueuedAt)
+      await advanceUntil(() => performer.performed.length === 3)
+      expectWithin(performer.times()[2], 60_000, 60_000 + SLACK, 'a2')
+    })
+  })
+
+  describe('per-account throttle', () => {
+    it('shares the account bucket across groups of one bot, not across bots', async () => {
+      const { queue, performer, advanceUntil } = setup({
+        settings: { perAccount: { capacity: 2, refillPerSec: 6 / 60 } },
+      })
+      queue.enqueue(say('g1', 'x1'))
+      queue.enqueue(say('g2', 'x2'))
+      queue.enqueue(say('g3', 'x3'))
+      queue.enqueue(say('g4', 'x4'))
+      queue.enqueue(say('g5', 'other-bot', 'bot2'))
+      await advanceUntil(() => performer.performed.length === 5)
+      const at = Object.fromEntries(performer.performed.map((p) => [describeText(p.action), p.at]))
+      expect(at['x1']).toBe(0)
+      expect(at['x2']).toBe(0)
+      expect(at['other-bot']).toBe(0)
+      expectWithin(at['x3'], 10_000, 10_000 + SLACK, 'x3')
+      expectWithin(at['x4'], 20_000, 20_000 + SLACK, 'x4')
+    })
+
+    it('applies the account bucket to account-wide actions (no groupId) and not the group bucket', async () => {
+      const { queue, performer, advanceUntil } = setup({
+        settings: { perAccount: { capacity: 1, refillPerSec: 1 / 10 }, perGroup: { capacity: 1, refillPerSec: 1 / 3600 } },
+      })
+      queue.enqueue({ kind: 'tag', botId: 'bot1', memberId: 'm1', tag: 'vip' })
+      queue.enqueue({ kind: 'acceptInvitation', botId: 'bot1', invitationId: 'inv1' })
+      queue.enqueue({ kind: 'tag', botId: 'bot1', memberId: 'm2', tag: 'vip' })
+      await advanceUntil(() => performer.performed.length === 3)
+      const times = performer.times()
+      expect(times[0]).toBe(0)
+      expectWithin(times[1], 10_000, 10_000 + SLACK, 'invitation')
+      expectWithin(times[2], 20_000, 20_000 + SLACK, 'tag 2')
+      // One lane per bot: order kept.
+      expect(performer.texts()).toEqual(['tag', 'acceptInvitation', 'tag'])
+    })
+
+    it('takes account tokens with the bot id and group tokens with the group id', async () => {
+      const clock = new FakeClock()
+      const inner = new MemoryRateLimiter(clock)
+      const keys: string[] = []
+      const spy: RateLimiter = { take: (key, spec, cost) => { keys.push(key); return inner.take(key, spec, cost) } }
+      const { queue, performer, advanceUntil } = setup({ rateLimiter: spy })
+      queue.enqueue(say('room-1', 'hi', 'botA'))
+      await advanceUntil(() => performer.performed.length === 1)
+      expect(keys).toEqual(['out:acct:botA', 'out:grp:room-1'])
+    })
+  })
+
+  describe('jitter', () => {
+    it('pauses a random time within [min, max] before every action', async () => {
+      const { queue, performer, advanceUntil } = setup({ settings: { jitterMs: [300, 900] } })
+      for (let i = 0; i < 30; i++) queue.enqueue(say(`g${i}`, `m${i}`))
+      await advanceUntil(() => performer.performed.length === 30, 10_000, 50)
+      const times = performer.times()
+      for (const t of times) expectWithin(t, 300, 900, 'jitter')
+      // Actually random, not a constant pause.
+      expect(new Set(times).size).toBeGreaterThan(5)
+    })
+
+    it('uses Random.int(min, max) and waits exactly what it returns, inclusive of the bounds', async () => {
+      const int = jest.fn((min: number, max: number) => (int.mock.calls.length % 2 === 1 ? min : max))
+      const random: Random = { next: () => 0.5, int, pick: (items) => items[0] as never }
+      const { queue, performer, advanceUntil } = setup({ settings: { jitterMs: [200, 700] }, random })
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b'))
+      await advanceUntil(() => performer.performed.length === 2, 10_000, 10)
+      expect(int).toHaveBeenCalledWith(200, 700)
+      expect(performer.times()).toEqual([200, 900])
+    })
+
+    it('does not wait at all with jitter [0, 0]', async () => {
+      const { queue, performer, clock } = setup({ settings: { jitterMs: [0, 0] } })
+      queue.enqueue(say('g1', 'a'))
+      await clock.advance(0)
+      expect(performer.times()).toEqual([0])
+      expect(clock.pending()).toBe(0)
+    })
+  })
+
+  describe('retries', () => {
+    it('retries a TransientError with exponential backoff and reports success with the attempt count', async () => {
+      const { queue, performer, outcomes, advanceUntil } = setup({ settings: { maxAttempts: 4, retryBaseMs: 1000 } })
+      performer.behaviour = (_a, call) => { if (call <= 2) throw new TransientError('rate limited') }
+      const action = say('g1', 'hello')
+      queue.enqueue(action)
+      await advanceUntil(() => outcomes.length === 1)
+      expect(performer.times()).toEqual([0, 1000, 3000])
+      expect(outcomes).toEqual([{ action, status: 'sent', attempts: 3, error: undefined }])
+    })
+
+    it('gives up after maxAttempts with delays base * 2^n, reporting failure', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, advanceUntil, clock, t0 } = setup({ settings: { maxAttempts: 5, retryBaseMs: 500 }, store })
+      performer.behaviour = () => { throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) }
+      queue.enqueue(say('g1', 'hello'))
+      await advanceUntil(() => outcomes.length === 1)
+      // Attempts at 0, +500, +1000, +2000, +4000.
+      expect(performer.times()).toEqual([0, 500, 1500, 3500, 7500])
+      expect(outcomes[0]).toMatchObject({ status: 'failed', attempts: 5, error: 'Error: socket hang up' })
+      expect(store.finished).toEqual([{ id: 100, outcome: { status: 'failed', attempts: 5, error: 'Error: socket hang up', at: t0 + 7500 } }])
+      // No sleep after the last attempt.
+      expect(clock.pending()).toBe(0)
+    })
+
+    it('does not retry a permanent error: one attempt, failed outcome to listeners and store', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, advanceUntil, clock, log } = setup({ store })
+      performer.behaviour = () => { throw new Error('not an admin') }
+      const action: OutboundAction = { kind: 'remove', botId: 'bot1', groupId: 'g1', memberId: 'm1', reason: 'spam' }
+      queue.enqueue(action)
+      await advanceUntil(() => outcomes.length === 1)
+      await clock.advance(60_000)
+      expect(performer.performed).toHaveLength(1)
+      expect(outcomes).toEqual([{ action, status: 'failed', attempts: 1, error: 'Error: not an admin' }])
+      expect(store.finished).toEqual([{ id: 100, outcome: { status: 'failed', attempts: 1, error: 'Error: not an admin', at: clock.now() - 60_000 } }])
+      expect(log.lines.some((l) => l.level === 'warn' && l.message === 'outbound: failed')).toBe(true)
+      expect(queue.size).toBe(0)
+    })
+
+    it('maxAttempts 1 never retries even a transient error', async () => {
+      const { queue, performer, outcomes, advanceUntil } = setup({ settings: { maxAttempts: 1 } })
+      performer.behaviour = () => { throw new TransientError('busy') }
+      queue.enqueue(say('g1', 'x'))
+      await advanceUntil(() => outcomes.length === 1)
+      expect(performer.performed).toHaveLength(1)
+      expect(outcomes[0]).toMatchObject({ status: 'failed', attempts: 1, error: 'TransientError: busy' })
+    })
+
+    it('keeps group order while an earlier action is being retried', async () => {
+      const { queue, performer, outcomes, advanceUntil } = setup({ settings: { retryBaseMs: 1000 } })
+      performer.behaviour = (a, call) => { if (describeText(a) === 'first' && call === 1) throw new TransientError('blip') }
+      queue.enqueue(say('g1', 'first'))
+      queue.enqueue(say('g1', 'second'))
+      await advanceUntil(() => outcomes.length === 2)
+      expect(performer.texts()).toEqual(['first', 'first', 'second'])
+      expect(performer.times()).toEqual([0, 1000, 1000])
+    })
+
+    it('takes tokens again for every retry', async () => {
+      const { queue, performer, outcomes, advanceUntil } = setup({
+        settings: { perGroup: { capacity: 1, refillPerSec: 1 / 10 }, retryBaseMs: 1000 },
+      })
+      performer.behaviour = (_a, call) => { if (call === 1) throw new TransientError('blip') }
+      queue.enqueue(say('g1', 'x'))
+      await advanceUntil(() => outcomes.length === 1)
+      // Backoff ends at 1 s, but the group bucket only has a token again at 10 s.
+      expect(performer.times()[0]).toBe(0)
+      expectWithin(performer.times()[1], 10_000, 10_000 + SLACK, 'retry')
+    })
+  })
+
+  describe('store', () => {
+    it('saves an action (with its queue time) before performing it and records the outcome with its id', async () => {
+      const store = new FakeStore()
+      const gate = deferred()
+      store.saveGate = gate.promise
+      const { queue, performer, outcomes, advanceUntil, clock } = setup({ store })
+      await clock.advance(1234)
+      const queuedAt = clock.now()
+      queue.enqueue(say('g1', 'persist me'))
+      await clock.advance(60_000)
+      expect(store.log).toEqual(['save:persist me'])
+      expect(performer.performed).toHaveLength(0)
+      gate.resolve()
+      await advanceUntil(() => outcomes.length === 1)
+      expect(store.saved).toEqual([{ id: 100, action: say('g1', 'persist me'), queuedAt }])
+      expect(store.log).toEqual(['save:persist me', 'saved:persist me:100', 'finish:100:sent'])
+      expect(store.finished).toEqual([{ id: 100, outcome: { status: 'sent', attempts: 1, error: undefined, at: clock.now() } }])
+    })
+
+    it('still performs an action whose save failed (logged), without recording its outcome', async () => {
+      const store = new FakeStore()
+      store.failSave = true
+      const { queue, performer, outcomes, advanceUntil, log } = setup({ store })
+      queue.enqueue(say('g1', 'x'))
+      await advanceUntil(() => outcomes.length === 1)
+      expect(performer.performed).toHaveLength(1)
+      expect(outcomes[0]).toMatchObject({ status: 'sent', attempts: 1 })
+      expect(store.finished).toEqual([])
+      expect(log.lines.find((l) => l.message === 'outbound: could not persist action')?.meta).toMatchObject({ error: 'Error: disk full' })
+    })
+
+    it('a failing store.finish is logged and listeners are still told', async () => {
+      const store = new FakeStore()
+      store.failFinish = true
+      const { queue, outcomes, advanceUntil, log } = setup({ store })
+      queue.enqueue(say('g1', 'x'))
+      await advanceUntil(() => outcomes.length === 1)
+      expect(outcomes[0]).toMatchObject({ status: 'sent' })
+      expect(log.lines.some((l) => l.level === 'warn' && l.message === 'outbound: could not record outcome')).toBe(true)
+      expect(queue.size).toBe(0)
+    })
+
+    it('resume() re-queues the pending actions of one bot, in order, without saving them again', async () => {
+      const store = new FakeStore()
+      store.rows = [
+        { id: 7, botId: 'bot1', action: say('g1', 'old-1') },
+        { id: 8, botId: 'bot2', action: say('g9', 'other bot') },
+        { id: 9, botId: 'bot1', action: say('g1', 'old-2') },
+        { id: 10, botId: 'bot1', action: { kind: 'tag', botId: 'bot1', memberId: 'm', tag: 't' } },
+      ]
+      const { queue, performer, outcomes, advanceUntil } = setup({ store })
+      await expect(queue.resume('bot1')).resolves.toBe(3)
+      await advanceUntil(() => outcomes.length === 3)
+      // Same lane (group g1): in order. The tag has its own (bot) lane, so it may run in between.
+      expect(performer.texts().filter((t) => t.startsWith('old'))).toEqual(['old-1', 'old-2'])
+      expect(performer.texts()).toContain('tag')
+      expect(store.saved).toEqual([])
+      expect(store.finished.map((f) => [f.id, f.outcome.status]).sort()).toEqual([[10, 'sent'], [7, 'sent'], [9, 'sent']])
+      expect(queue.size).toBe(0)
+    })
+
+    it('resume() returns 0 with nothing pending or without a store', async () => {
+      const withStore = setup({ store: new FakeStore() })
+      await expect(withStore.queue.resume('bot1')).resolves.toBe(0)
+      const withoutStore = setup()
+      await expect(withoutStore.queue.resume('bot1')).resolves.toBe(0)
+      expect(withoutStore.queue.size).toBe(0)
+    })
+  })
+
+  describe('listeners', () => {
+    it('onOutcome returns a disposer; a throwing listener is logged and does not stop the others', async () => {
+      const { queue, outcomes, advanceUntil, log } = setup()
+      const seen: string[] = []
+      const dispose = queue.onOutcome((e) => { seen.push(describeText(e.action)) })
+      queue.onOutcome(() => { throw new Error('listener bug') })
+      queue.enqueue(say('g1', 'one'))
+      await advanceUntil(() => outcomes.length === 1)
+      dispose()
+      queue.enqueue(say('g1', 'two'))
+      await advanceUntil(() => outcomes.length === 2)
+      expect(seen).toEqual(['one'])
+      expect(outcomes.map((o) => describeText(o.action))).toEqual(['one', 'two'])
+      expect(log.lines.filter((l) => l.level === 'error' && l.message === 'outbound: listener failed')).toHaveLength(2)
+    })
+  })
+
+  describe('size, drain and stop', () => {
+    it('size counts waiting and in-progress actions', async () => {
+      const { queue, performer, advanceUntil } = setup({ settings: { perGroup: { capacity: 1, refillPerSec: 1 / 10 } } })
+      expect(queue.size).toBe(0)
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b'))
+      queue.enqueue(say('g2', 'c'))
+      expect(queue.size).toBe(3)
+      await advanceUntil(() => performer.performed.length === 2)
+      expect(queue.size).toBe(1)
+      await advanceUntil(() => performer.performed.length === 3)
+      expect(queue.size).toBe(0)
+    })
+
+    it('drain() resolves true at once when empty', async () => {
+      const { queue } = setup()
+      await expect(queue.drain(1)).resolves.toBe(true)
+    })
+
+    it('drain() resolves true once everything queued has been performed', async () => {
+      const { queue, performer, advanceUntil } = setup({ settings: { perGroup: { capacity: 1, refillPerSec: 1 / 10 } } })
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b'))
+      queue.enqueue(say('g2', 'c'))
+      let drained: boolean | undefined
+      const drain = queue.drain(5_000).then((v) => { drained = v })
+      await advanceUntil(() => performer.performed.length === 2)
+      expect(drained).toBeUndefined()
+      await advanceUntil(() => drained !== undefined)
+      await drain
+      expect(drained).toBe(true)
+      expect(performer.performed).toHaveLength(3)
+    })
+
+    it('drain() resolves false when the timeout passes first', async () => {
+      const { queue, performer } = setup()
+      const never = deferred()
+      performer.behaviour = () => never.promise
+      queue.enqueue(say('g1', 'stuck'))
+      const started = Date.now()
+      await expect(queue.drain(20)).resolves.toBe(false)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(15)
+      expect(queue.size).toBe(1)
+      never.resolve()
+    })
+
+    it('stop() leaves the remaining actions unperformed (still counted, drain false)', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, clock } = setup({ store })
+      const first = deferred()
+      performer.behaviour = (_a, call) => (call === 1 ? first.promise : undefined)
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b'))
+      queue.enqueue(say('g1', 'c'))
+      await clock.advance(0)
+      expect(performer.texts()).toEqual(['a'])
+      queue.stop()
+      first.resolve()
+      await clock.advance(600_000)
+      // The action in progress completes; nothing after it starts.
+      expect(performer.texts()).toEqual(['a'])
+      expect(outcomes.map((o) => o.status)).toEqual(['sent'])
+      expect(store.finished.map((f) => f.id)).toEqual([100])
+      expect(queue.size).toBe(2)
+      await expect(queue.drain(10)).resolves.toBe(false)
+    })
+
+    it('stop() also keeps actions enqueued afterwards from being performed', async () => {
+      const store = new FakeStore()
+      const { queue, performer, clock } = setup({ store })
+      queue.stop()
+      queue.enqueue(say('g1', 'late'))
+      await clock.advance(60_000)
+      expect(performer.performed).toHaveLength(0)
+      // Persisted, so the next start resumes it.
+      expect(store.saved.map((s) => describeText(s.action))).toEqual(['late'])
+      expect(store.finished).toEqual([])
+      expect(queue.size).toBe(1)
+    })
+
+    it('stop() while an action waits for throttle tokens: it is not performed afterwards and stays pending', async () => {
+      const store = new FakeStore()
+      const { queue, performer, clock, advanceUntil, outcomes } = setup({
+        store,
+        settings: { perGroup: { capacity: 1, refillPerSec: 1 / 10 } },
+      })
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b')) // waits 10 s for a group token
+      await advanceUntil(() => outcomes.length === 1)
+      expect(clock.pending()).toBe(1)
+      queue.stop()
+      await clock.advance(60_000)
+      expect(performer.texts()).toEqual(['a'])
+      expect(store.finished.map((f) => f.id)).toEqual([100])
+      expect(queue.size).toBe(1)
+    })
+
+    it('stop() during a retry backoff: no further attempt, no outcome recorded', async () => {
+      const store = new FakeStore()
+      const { queue, performer, clock, outcomes } = setup({ store, settings: { retryBaseMs: 5_000 } })
+      performer.behaviour = () => { throw new TransientError('blip') }
+      queue.enqueue(say('g1', 'a'))
+      await clock.advance(0)
+      expect(performer.times()).toEqual([0])
+      queue.stop()
+      await clock.advance(60_000)
+      expect(performer.performed).toHaveLength(1)
+      expect(outcomes).toEqual([])
+      expect(store.finished).toEqual([])
+      expect(queue.size).toBe(1)
+    })
+
+    it('stop() during the jitter pause: the action is not performed', async () => {
+      const { queue, performer, clock } = setup({ settings: { jitterMs: [1_000, 2_000] } })
+      queue.enqueue(say('g1', 'a'))
+      await clock.advance(0)
+      expect(clock.pending()).toBe(1)
+      queue.stop()
+      await clock.advance(10_000)
+      expect(performer.performed).toHaveLength(0)
+      expect(queue.size).toBe(1)
+    })
+
+    it('a failing rate limiter halts the lane (logged) and keeps its action queued; other lanes go on', async () => {
+      const clock = new FakeClock()
+      const inner = new MemoryRateLimiter(clock)
+      const failing: RateLimiter = {
+        take: async (key, spec, cost) => {
+          if (key === 'out:grp:bad') throw new Error('redis down')
+          return inner.take(key, spec, cost)
+        },
+      }
+      const { queue, performer, advanceUntil, log } = setup({ rateLimiter: failing })
+      queue.enqueue(say('bad', 'x'))
+      queue.enqueue(say('good', 'y'))
+      await advanceUntil(() => performer.performed.length === 1)
+      await advanceUntil(() => log.lines.some((l) => l.message === 'outbound: lane halted'))
+      expect(performer.texts()).toEqual(['y'])
+      expect(log.lines.find((l) => l.message === 'outbound: lane halted')?.meta).toMatchObject({ lane: 'g:bad', pending: 1, error: 'Error: redis down' })
+      expect(queue.size).toBe(1)
+    })
+  })
+})
