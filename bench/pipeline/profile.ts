@@ -53,7 +53,8 @@ function location(frame: Runtime.CallFrame): { file: string; line: number } {
   let url = frame.url
   let line = frame.lineNumber + 1
   if (url.startsWith('file://')) url = fileURLToPath(url)
-  if (url.startsWith('/') && frame.lineNumber >= 0) {
+  // Project files only: npm packages' own maps point at sources that are not installed.
+  if (url.startsWith('/') && !url.includes(`${sep}node_modules${sep}`) && frame.lineNumber >= 0) {
     try {
       const map = findSourceMap(url)
       const entry = map?.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number } | undefined
@@ -69,7 +70,7 @@ function location(frame: Runtime.CallFrame): { file: string; line: number } {
 
 /** The area a file belongs to: a project file, an npm package, node internals or a V8 pseudo-frame. */
 function area(file: string, fn: string): string {
-  if (file === '') return fn.startsWith('(') ? fn : '(native)'
+  if (file === '') return fn.startsWith('(') ? fn : '(native: C++ bindings, V8 builtins)'
   const nm = file.lastIndexOf('node_modules/')
   if (nm >= 0) {
     const rest = file.slice(nm + 'node_modules/'.length).split('/')
@@ -107,7 +108,7 @@ export function summarize(profile: Profiler.Profile, file: string, top = 15): Pr
     let d = locCache.get(id)
     if (!d) {
       const frame = (byId.get(id) as Profiler.ProfileNode).callFrame
-      const fn = frame.functionName || (frame.url ? '(anonymous)' : '(native)')
+      const fn = frame.functionName ? (frame.url || frame.functionName.startsWith('(') ? frame.functionName : `${frame.functionName} (native)`) : frame.url ? '(anonymous)' : '(native)'
       const { file: f, line } = frame.url ? location(frame) : { file: '', line: 0 }
       const where = f ? `${f}:${line}` : ''
       d = { key: `${fn}\u0000${where}`, fn, where, area: area(f, fn), project: f.startsWith('src/') }

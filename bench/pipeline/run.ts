@@ -11,7 +11,7 @@
  * a fresh JIT and its own peak RSS. Ends with one line `BENCH {json}`; exits 1 when a check fails.
  */
 import { fork } from 'node:child_process'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import type { ProfileEntry } from './profile'
 import { DEFAULT_DB_URL, DEFAULT_REDIS_URL, type StorageMode } from './storage'
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
   const profileDir = resolve(__dirname, 'profiles')
   console.log(`qunyun pipeline benchmark: ${fmt(args.messages)} messages, ${args.concurrency} in flight, storages: ${args.storages.join(', ')}${args.profile ? ', CPU profile of each full run' : ''}`)
 
+  console.log(`machine: ${availableParallelism()} cores, load average before the run ${loadavg().map((l) => l.toFixed(2)).join(' / ')} (other processes share these cores)`)
   const results: RunResult[] = []
   for (const storage of args.storages) {
     for (const mode of ['empty', 'full'] as PipelineMode[]) {
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
     console.log(entries('project functions by inclusive time:', p.inclusive))
   }
 
-  const bench: Record<string, unknown> = { benchmark: 'pipeline', messages: args.messages, concurrency: args.concurrency, cores: availableParallelism(), node: process.version }
+  const bench: Record<string, unknown> = { benchmark: 'pipeline', messages: args.messages, concurrency: args.concurrency, cores: availableParallelism(), node: process.version, loadAvg1m: Math.round((loadavg()[0] ?? 0) * 100) / 100 }
   for (const storage of args.storages) {
     const pick = (mode: PipelineMode): RunResult | undefined => results.find((r) => r.storage === storage && r.mode === mode)
     const full = pick('full')

@@ -13,3 +13,19 @@ export const silentLogger: Logger = {
   error: () => {}, warn: () => {}, info: () => {}, debug: () => {},
   child: () => silentLogger,
 }
+
+/**
+ * A child logger created on first use: the message path names bot/group/msg for every message, but most
+ * messages never log, and building a winston child per message is measurable at 50k msg/s.
+ */
+export function lazyChild(parent: Logger, meta: Record<string, unknown>): Logger {
+  let child: Logger | undefined
+  const get = (): Logger => (child ??= parent.child(meta))
+  return {
+    error: (m, x) => get().error(m, x),
+    warn: (m, x) => get().warn(m, x),
+    info: (m, x) => get().info(m, x),
+    debug: (m, x) => get().debug(m, x),
+    child: (more) => lazyChild(parent, { ...meta, ...more }),
+  }
+}

@@ -2,7 +2,7 @@ import { MessageContext, type ActionSink, type GroupInfo, type IncomingMessage, 
 import { eventGroupId, type DomainEvent } from './events'
 import type { FeatureInstance } from './feature'
 import { KeyedQueue } from './keyed-queue'
-import type { Logger } from './logger'
+import { lazyChild, type Logger } from './logger'
 import { compose, type NamedMiddleware } from './pipeline'
 
 /** Looks up groups and members for the context (the groups feature implements it, with a cache). */
@@ -87,7 +87,7 @@ export class MessageProcessor {
   idle(): Promise<void> { return this.order.idle() }
 
   private async process(message: IncomingMessage): Promise<ProcessResult> {
-    const log = this.deps.log.child({ bot: message.botId, group: message.groupId, msg: message.id })
+    const log = lazyChild(this.deps.log, { bot: message.botId, group: message.groupId, msg: message.id })
     try {
       const [group, member, rules] = await Promise.all([
         this.deps.directory.group(message.groupId, message.botId),
