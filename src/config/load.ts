@@ -115,6 +115,10 @@ export function loadBots(config: Config, env: NodeJS.ProcessEnv = process.env): 
   const dir = resolve(config.botsDir)
   const problems: string[] = []
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []
+  const forced = config.puppet.name
+  if (forced && !['wechaty-puppet-service', 'wechaty-puppet-mock', 'mock'].includes(forced)) {
+    throw new ConfigError([`WECHATY_PUPPET: unsupported puppet "${forced}" (use wechaty-puppet-service or wechaty-puppet-mock)`])
+  }
   const bots: BotDefinition[] = []
   for (const file of files) {
     const raw = readYaml(join(dir, file), problems)
@@ -125,13 +129,9 @@ export function loadBots(config: Config, env: NodeJS.ProcessEnv = process.env): 
     }
     const def = parsed.data
     const token = env[def.tokenEnv]?.trim() || null
-    const forced = config.puppet.name
     let resolvedPuppet: BotDefinition['resolvedPuppet']
-    if (forced === 'wechaty-puppet-service' || forced === 'wechaty-puppet-mock' || forced === 'mock') {
+    if (forced) {
       resolvedPuppet = forced === 'wechaty-puppet-service' ? 'wechaty-puppet-service' : 'mock'
-    } else if (forced) {
-      problems.push(`WECHATY_PUPPET: unsupported puppet "${forced}" (use wechaty-puppet-service or wechaty-puppet-mock)`)
-      continue
     } else {
       resolvedPuppet = def.puppet === 'auto' ? (token ? 'wechaty-puppet-service' : 'mock') : def.puppet
     }

@@ -193,3 +193,14 @@ describe('KeyedQueue', () => {
     await expect(q.run('k', async () => ({ ok: true }))).resolves.toEqual({ ok: true })
   })
 })
+
+describe('KeyedQueue with a task that throws synchronously', () => {
+  it('turns the throw into a rejection and stays usable', async () => {
+    const q = new KeyedQueue()
+    const bad = (() => { throw new Error('sync') }) as unknown as () => Promise<void>
+    await expect(q.run('k', bad)).rejects.toThrow('sync')
+    await expect(q.run('k', async () => 'next')).resolves.toBe('next')
+    await q.idle()
+    expect(q.size).toBe(0)
+  })
+})

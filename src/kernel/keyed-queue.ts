@@ -14,7 +14,12 @@ export class KeyedQueue {
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     this.inFlight++
     const previous = this.tails.get(key)
-    const result = previous ? previous.then(task) : task()
+    let result: Promise<T>
+    if (previous) result = previous.then(task)
+    else {
+      // Start at once (no extra tick on the hot path); a task that throws synchronously becomes a rejection.
+      try { result = task() } catch (error) { result = Promise.reject(error) }
+    }
     const tail = result.then(() => undefined, () => undefined)
     this.tails.set(key, tail)
     void tail.then(() => {

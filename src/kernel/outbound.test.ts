@@ -289,7 +289,8 @@ describe('OutboundQueue', () => {
     })
 
     it('uses Random.int(min, max) and waits exactly what it returns, inclusive of the bounds', async () => {
-      const int = jest.fn((min: number, max: number) => (int.mock.calls.length % 2 === 1 ? min : max))
+      let calls = 0
+      const int = jest.fn((min: number, max: number): number => (++calls % 2 === 1 ? min : max))
       const random: Random = { next: () => 0.5, int, pick: (items) => items[0] as never }
       const { queue, performer, advanceUntil } = setup({ settings: { jitterMs: [200, 700] }, random })
       queue.enqueue(say('g1', 'a'))

@@ -150,20 +150,15 @@ describe('compose', () => {
     })
 
     it('names the middleware that called next() twice when it is the one before a next()-less one', async () => {
-      // stack[index] happens to be the last middleware that ran; here that is "end", not "dup".
       const err = await compose([twice('dup'), stopper('end')])(newCtx()).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(NextCalledTwiceError)
-      // BUG (src/kernel/pipeline.ts:34): the error names stack[index] — the last middleware dispatched —
-      // instead of the middleware whose next() was called twice. Correct expectation:
-      //   expect((err as NextCalledTwiceError).middleware).toBe('dup')
-      // Actual: 'end'. Kept out so the suite stays green; see the report.
+      expect((err as NextCalledTwiceError).middleware).toBe('dup')
     })
 
     it('names the offending middleware when it is the last one of the stack', async () => {
-      // Correct expectation would be 'dup'; the implementation reports String(index) = '1' (see report),
-      // so only the invariant that holds either way is asserted here.
       const err = await compose([twice('dup')])(newCtx()).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(NextCalledTwiceError)
+      expect((err as NextCalledTwiceError).middleware).toBe('dup')
       expect((err as NextCalledTwiceError).message).toMatch(/^next\(\) called multiple times in middleware "/)
     })
 

@@ -31,7 +31,8 @@ export function compose<C>(stack: readonly NamedMiddleware<C>[], onError?: Bound
   return function run(ctx: C, last?: () => Promise<void>): Promise<void> {
     let index = -1
     const dispatch = async (i: number): Promise<void> => {
-      if (i <= index) throw new NextCalledTwiceError(stack[index]?.name ?? String(index))
+      // dispatch(i) is called by middleware i-1's next(): that is the one calling it twice.
+      if (i <= index) throw new NextCalledTwiceError(stack[i - 1]?.name ?? String(i - 1))
       index = i
       const entry = stack[i]
       if (!entry) {

@@ -51,7 +51,7 @@ export function localTime(ms: number, tz: string): LocalTime {
   }
 }
 
-/** YYYY-MM-DD of the day `days` before `day` (calendar arithmetic, no timezone involved). */
+/** YYYY-MM-DD of the day `days` after `day` (negative: before); calendar arithmetic, no timezone involved. */
 export function addDays(day: string, days: number): string {
   const [y, m, d] = day.split('-').map(Number) as [number, number, number]
   return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10)
