@@ -1,25 +1,12 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm'
-
-// Portable column builders: TypeORM's Table API renders them for SQLite and MySQL alike. On MySQL strings
-// carry utf8mb4 + binary collation (Chinese text and emoji; ids compare exactly), whatever the server's
-// default charset; SQLite stores UTF-8 and compares bytes already.
-let mysql = false
-const enc = (): Partial<TableColumnOptions> => (mysql ? { charset: 'utf8mb4', collation: 'utf8mb4_bin' } : {})
-const str = (name: string, length: number, extra: Partial<TableColumnOptions> = {}): TableColumnOptions =>
-  ({ name, type: 'varchar', length: String(length), ...enc(), ...extra })
-const text = (name: string, nullable = false): TableColumnOptions =>
-  ({ name, type: 'text', ...enc(), isNullable: nullable })
-const int = (name: string, extra: Partial<TableColumnOptions> = {}): TableColumnOptions => ({ name, type: 'int', default: 0, ...extra })
-const ms = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable })
-const bool = (name: string): TableColumnOptions => ({ name, type: 'boolean', default: true })
-const id = (): TableColumnOptions => ({ name: 'id', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' })
+import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm'
+import { columns } from './columns'
 
 /** The foundation schema: core tables (dedupe, outbound, job fences, group rules), groups and activity. */
 export class Foundation1763848800000 implements MigrationInterface {
   name = 'Foundation1763848800000'
 
   async up(q: QueryRunner): Promise<void> {
-    mysql = q.connection.driver.options.type === 'mysql' || q.connection.driver.options.type === 'mariadb'
+    const { str, text, int, ms, bool, id } = columns(q)
     await q.createTable(new Table({
       name: 'qy_seen_message',
       columns: [str('id', 191, { isPrimary: true }), ms('expires_at')],

@@ -7,6 +7,11 @@ import { Runtime } from './main'
 import { CORE_ENTITIES, dataSourceOptions, openDatabase, redactUrl } from './adapters/db/data-source'
 import { FEATURES } from './features'
 import { runScript, ScriptError } from './simulation/script'
+import { TokenStore } from './app/auth/tokens'
+import { ROLES, type Role } from './kernel/auth'
+import { createMemoryPorts } from './ports/memory'
+import { createRedisPorts } from './adapters/redis/redis-ports'
+import { systemClock } from './ports/clock'
 
 const USAGE = `qunyun — WeCom community-operations bot
 
@@ -14,6 +19,11 @@ usage:
   qunyun start                      start the bots and the admin API
   qunyun migrate                    apply pending database migrations and exit
   qunyun simulate --script FILE     rehearse a scripted conversation; prints the transcript as JSON
+  qunyun token create --role admin|owner|operator [--group ID …] [--all-groups] [--name NAME]
+                                    create an admin API token (printed once; only its hash is stored)
+  qunyun token list [--all]         list tokens (--all includes revoked ones)
+  qunyun token revoke ID            revoke a token
+  qunyun token grant ID --group ID …  replace the groups granted to an owner or operator token
   qunyun help                       this text
 
 configuration: config/*.yaml, overridden by environment variables (see README).`
@@ -98,12 +108,82 @@ async function simulate(args: string[]): Promise<void> {
   }
 }
 
+/** Values of a repeatable flag (`--group a --group b`). */
+function flagValues(args: string[], flag: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) if (args[i] === flag && args[i + 1] !== undefined) out.push(args[++i] as string)
+  return out
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`qunyun token: ${message}\n\n${USAGE}\n`)
+  process.exit(2)
+}
+
+async function token(args: string[]): Promise<void> {
+  const [sub, ...rest] = args
+  const config = configOrExit()
+  const log = createLogger({ log: { ...config.log, level: 'warn' } })
+  const entities = [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]
+  const db = await openDatabase(dataSourceOptions(config, entities))
+  // With Redis, changes reach running servers at once (their token caches are dropped over pub/sub).
+  const ports = config.redis.url ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }) : createMemoryPorts()
+  const store = new TokenStore({ db, clock: systemClock, pubsub: ports.pubsub, log })
+  try {
+    switch (sub) {
+      case 'create': {
+        const role = flagValues(rest, '--role')[0] as Role | undefined
+        if (!role || !ROLES.includes(role)) usageError('--role admin|owner|operator is required')
+        const groups = flagValues(rest, '--group')
+        const allGroups = rest.includes('--all-groups')
+        if (role === 'owner' && allGroups) usageError('owners are scoped to granted groups (--group ID …)')
+        if (role === 'admin' && groups.length > 0) usageError('admins see every group; --group is for owners and operators')
+        if (role === 'owner' && groups.length === 0) process.stderr.write('qunyun token: warning: an owner with no --group sees nothing until groups are granted\n')
+        const name = flagValues(rest, '--name')[0] ?? `${role}-${new Date().toISOString().slice(0, 10)}`
+        const { token: secret, view } = await store.create({ name, role, groupIds: groups, allGroups, createdBy: 'cli' })
+        process.stderr.write(`created token ${view.id} (${view.role}, ${view.allGroups ? 'all groups' : `${view.groupIds.length} group(s)`}). Store it now: it is not shown again.\n`)
+        process.stdout.write(`${secret}\n`)
+        return
+      }
+      case 'list': {
+        const items = await store.list({ includeRevoked: rest.includes('--all'), limit: 1000 })
+        process.stdout.write(`${JSON.stringify(items, null, 2)}\n`)
+        return
+      }
+      case 'revoke': {
+        const id = Number(rest[0])
+        if (!Number.isInteger(id) || id <= 0) usageError('revoke takes a token id')
+        const view = await store.revoke(id)
+        if (!view) { process.stderr.write(`qunyun token: no token ${id}\n`); process.exitCode = 1; return }
+        process.stderr.write(`revoked token ${id}\n`)
+        return
+      }
+      case 'grant': {
+        const id = Number(rest[0])
+        if (!Number.isInteger(id) || id <= 0) usageError('grant takes a token id and --group ID …')
+        const existing = await store.get(id)
+        if (!existing) { process.stderr.write(`qunyun token: no token ${id}\n`); process.exitCode = 1; return }
+        if (existing.role === 'admin') usageError('admins see every group')
+        const view = await store.setGroups(id, flagValues(rest, '--group'))
+        process.stdout.write(`${JSON.stringify(view, null, 2)}\n`)
+        return
+      }
+      default:
+        usageError(`unknown subcommand "${sub ?? ''}"`)
+    }
+  } finally {
+    await ports.close()
+    await db.destroy()
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start': return start()
     case 'migrate': return migrate()
     case 'simulate': return simulate(rest)
+    case 'token': return token(rest)
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(`${USAGE}\n`)
       return

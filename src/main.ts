@@ -27,6 +27,10 @@ import { Scheduler } from './app/scheduler'
 import { EmbeddedSeenFilter, SharedSeenFilter, type DurableSeenFilter } from './app/seen'
 import { FEATURES } from './features'
 import { SimulatedCommunity } from './simulation/community'
+import { TokenStore } from './app/auth/tokens'
+import { AuditLog } from './app/auth/audit'
+import { platformRoutes } from './app/auth/auth.routes'
+import { rulesRoutes } from './app/rules.routes'
 
 /** Options of a runtime beyond the configuration (tests, simulations and benchmarks set these). */
 export interface RuntimeOptions {
@@ -71,6 +75,8 @@ export class Runtime {
   outbound!: OutboundQueue
   processor!: MessageProcessor
   scheduler!: Scheduler
+  tokens!: TokenStore
+  audit!: AuditLog
   features: LiveFeature[] = []
   routes: RouteDefinition[] = []
   readonly bots = new Map<string, WechatyBot>()
@@ -146,6 +152,13 @@ export class Runtime {
       this.features.push({ name: def.name, instance })
       this.routes.push(...(instance.routes ?? []))
     }
+    this.tokens = new TokenStore({ db: this.db, clock: this.clock, pubsub: this.ports.pubsub, log })
+    await this.tokens.start()
+    this.audit = new AuditLog(this.db)
+    const groupExists = async (id: string): Promise<boolean> => (await this.db.query('SELECT 1 AS x FROM qy_group WHERE id = ?', [id]) as unknown[]).length > 0
+    this.routes.unshift(...platformRoutes(this.tokens, this.audit))
+    this.routes.push(...rulesRoutes(this.rules, groupExists))
+
     const directory = this.features.find((f) => f.instance.directory)?.instance.directory
     if (!directory) throw new Error('no feature provides the group directory (the groups feature must be registered)')
 
@@ -231,15 +244,29 @@ export class Runtime {
     for (const f of this.features) await f.instance.stop?.()
     if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
     await this.rules?.stop()
+    await this.tokens?.stop()
     await this.ports?.close()
     if (this.db?.isInitialized) await this.db.destroy()
     log.info('stopped cleanly')
   }
 
   private async listen(): Promise<void> {
+    const { api } = this.config
+    const bucket = (r: { perMinute: number; burst: number }) => ({ capacity: r.burst, refillPerSec: r.perMinute / 60 })
     const app = createHttpApp({
       routes: this.routes,
       log: this.log,
+      auth: this.tokens,
+      audit: this.audit,
+      rateLimiter: this.ports.rateLimiter,
+      clock: this.clock,
+      bodyLimit: api.bodyLimitBytes,
+      corsOrigins: api.corsOrigins,
+      trustProxy: api.trustProxy,
+      limits: {
+        perToken: bucket(api.rateLimits.perToken), perIp: bucket(api.rateLimits.perIp),
+        failedAuthPerIp: bucket(api.rateLimits.failedAuthPerIp), tokenCreation: bucket(api.rateLimits.tokenCreation),
+      },
       readiness: {
         database: async () => { await this.db.query('SELECT 1'); return true },
         coordination: () => this.ports.ping(),

@@ -106,15 +106,19 @@ describe('qunyun start', () => {
     let port = 0
     let signalled = false
     let groupsSeen = -1
-    const result = await cli(['start'], {
-      QUNYUN_DATA_DIR: dir, QUNYUN_PORT: '0', QUNYUN_SIMULATION: 'on', QUNYUN_LOG_FORMAT: 'json', QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '',
-      WECHATY_PUPPET_SERVICE_TOKEN: '',
-    }, (out, child) => {
+    const env = { QUNYUN_DATA_DIR: dir, QUNYUN_PORT: '0', QUNYUN_SIMULATION: 'on', QUNYUN_LOG_FORMAT: 'json', QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '', WECHATY_PUPPET_SERVICE_TOKEN: '' }
+    // An operator token made with the CLI, as an operator would before calling the API.
+    const created = await cli(['token', 'create', '--role', 'operator', '--all-groups', '--name', 'ci'], env)
+    expect(created.code).toBe(0)
+    expect(created.err).toContain('not shown again')
+    const token = created.out.trim()
+    expect(token).toMatch(/^qy_[A-Za-z0-9]{38}$/)
+    const result = await cli(['start'], env, (out, child) => {
       const listening = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)
       if (listening && !port) port = Number(listening[1])
       if (!signalled && port && out.includes('groups synced at login')) {
         signalled = true
-        void fetch(`http://127.0.0.1:${port}/api/v1/groups`)
+        void fetch(`http://127.0.0.1:${port}/api/v1/groups`, { headers: { Authorization: `Bearer ${token}` } })
           .then(async (res) => { groupsSeen = ((await res.json()) as { items: unknown[] }).items.length })
           .catch(() => undefined)
           .finally(() => child.kill('SIGTERM'))
@@ -127,5 +131,5 @@ describe('qunyun start', () => {
     // JSON lines in production format, never message text at info level.
     const lines = result.out.trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string })
     expect(lines.every((l) => typeof l.level === 'string')).toBe(true)
-  }, 60_000)
+  }, 90_000)
 })

@@ -1,12 +1,12 @@
-import request from 'supertest'
 import { Chat, bob, carol } from './support/chat'
 import { cleanup, COORDINATION, STORAGE } from './support/env'
+import { apiAs, type ApiClient } from './support/api'
 
 afterAll(cleanup)
 
 describe(`admin API base (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat
-  let api: ReturnType<typeof request>
+  let api: ApiClient
   beforeAll(async () => {
     chat = await Chat.start({
       http: true,
@@ -23,7 +23,7 @@ describe(`admin API base (${STORAGE} + ${COORDINATION})`, () => {
     await g1.say(bob, '第二天')
     await g1.say(carol, '我也在')
     await chat.runtime.flush()
-    api = request(`http://127.0.0.1:${chat.runtime.address?.port}`)
+    api = await apiAs(chat, 'admin')
   })
   afterAll(async () => { await chat?.close() })
 
@@ -76,7 +76,7 @@ describe(`admin API base (${STORAGE} + ${COORDINATION})`, () => {
     }
     const invalid = await api.get('/api/v1/groups?limit=1000')
     expect(invalid.body.error.details).toEqual([{ path: 'query.limit', message: expect.any(String) }])
-    const wrongMethod = await api.post('/api/v1/groups').send({})
+    const wrongMethod = await api.post('/api/v1/groups', {})
     expect(wrongMethod.status).toBe(405)
     expect(wrongMethod.body.error.code).toBe('method_not_allowed')
   })

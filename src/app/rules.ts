@@ -79,6 +79,9 @@ export class RuleStore implements RuleSource {
     }
   }
 
+  /** Names of the features that have rules. */
+  features(): string[] { return [...this.deps.schemas.keys()] }
+
   /** Starts listening for changes made by other replicas. */
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.pubsub.subscribe(RULES_CHANNEL, (groupId) => {

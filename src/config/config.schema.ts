@@ -6,6 +6,12 @@ const RateSchema = z.strictObject({
   burst: z.int().min(1).max(1000),
 })
 
+/** API limits can be far higher than sending limits (a dashboard polls; a load test runs). */
+const ApiRateSchema = z.strictObject({
+  perMinute: z.number().positive().max(1_000_000),
+  burst: z.int().min(1).max(100_000),
+})
+
 /** Whether a string is a valid IANA timezone for Intl. */
 export function isTimezone(tz: string): boolean {
   try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true } catch { return false }
@@ -17,6 +23,20 @@ export const ConfigSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1),
     port: z.int().min(0).max(65535),
+  }),
+  api: z.strictObject({
+    /** Largest JSON body accepted, in bytes. */
+    bodyLimitBytes: z.int().min(1024).max(10 * 1024 * 1024),
+    /** Trust X-Forwarded-For (only behind a proxy you control). */
+    trustProxy: z.boolean(),
+    /** Browser origins allowed to call the API (CORS); empty = CORS off. Never a wildcard. */
+    corsOrigins: z.array(z.string().regex(/^https?:\/\/[^/*\s]+$/, 'an origin like https://admin.example.com (no wildcards, no path)')),
+    rateLimits: z.strictObject({
+      perToken: ApiRateSchema,
+      perIp: ApiRateSchema,
+      failedAuthPerIp: ApiRateSchema,
+      tokenCreation: ApiRateSchema,
+    }),
   }),
   dataDir: z.string().min(1),
   database: z.strictObject({

@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod'
 import type { Logger } from './logger'
+import type { Principal, RouteAccess } from './auth'
 
 /** HTTP methods admin routes use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -15,6 +16,14 @@ export class HttpError extends Error {
   }
 }
 
+/** What a change did, for the audit log: ids and summaries, never message text or secrets. */
+export interface AuditSummary {
+  groupId?: string | null
+  target?: string
+  before?: unknown
+  after?: unknown
+}
+
 /** Validated input handed to a route handler. */
 export interface RouteInput<P, Q, B> {
   params: P
@@ -22,6 +31,10 @@ export interface RouteInput<P, Q, B> {
   body: B
   requestId: string
   log: Logger
+  /** The caller (null only on public routes). */
+  auth: Principal | null
+  /** Describes the change for the audit log (mutating routes); called at most once. */
+  audit(summary: AuditSummary): void
 }
 
 /**
@@ -35,12 +48,21 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   params?: ZodType<P>
   query?: ZodType<Q>
   body?: ZodType<B>
-  /** Reserved for the authorization layer: which role and which group the route touches. */
-  access?: { scope: 'public' | 'read' | 'write'; groupParam?: string }
+  /** Who may call it; required, so a route cannot be mounted without a declared permission. */
+  access: RouteAccess
+  /** Schema of a successful response body (for the OpenAPI document). */
+  response?: ZodType<R>
+  /** Status of a successful response (default 200, POST 201). */
+  status?: number
   handler(input: RouteInput<P, Q, B>): Promise<R>
 }
 
 /** Keeps a route's type parameters inferred from its schemas while storing it in a plain list. */
 export function defineRoute<P, Q, B, R>(route: RouteDefinition<P, Q, B, R>): RouteDefinition {
   return route as unknown as RouteDefinition
+}
+
+/** The one answer for a group that does not exist or is outside the caller's scope (indistinguishable on purpose). */
+export function groupNotFound(): HttpError {
+  return new HttpError(404, 'not_found', 'no such group')
 }

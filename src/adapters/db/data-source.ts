@@ -3,13 +3,15 @@ import { dirname, resolve } from 'node:path'
 import { DataSource, type DataSourceOptions } from 'typeorm'
 import type { Config } from '../../config/config.schema'
 import { Foundation1763848800000 } from '../../../migrations/1763848800000-Foundation'
+import { ApiPlatform1763900000000 } from '../../../migrations/1763900000000-ApiPlatform'
 import { GroupRuleEntity, JobRunEntity, OutboundEntity, SeenMessageEntity } from './core.entity'
+import { ApiTokenEntity, AuditEntity, TokenGroupEntity } from '../../app/auth/auth.entity'
 
 /** Every migration, in order. Listed explicitly so the compiled app and ts-jest find the same set. */
-export const MIGRATIONS = [Foundation1763848800000]
+export const MIGRATIONS = [Foundation1763848800000, ApiPlatform1763900000000]
 
 /** Entities owned by the core (features bring their own). */
-export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity]
+export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, ApiTokenEntity, TokenGroupEntity, AuditEntity]
 
 /** Which SQL dialect a data source speaks. */
 export type Dialect = 'sqlite' | 'mysql'

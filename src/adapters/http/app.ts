@@ -2,20 +2,49 @@ import { randomUUID } from 'node:crypto'
 import Koa, { type Context, type Next } from 'koa'
 import Router from '@koa/router'
 import type { ZodType } from 'zod'
-import { HttpError, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
+import type { Principal } from '../../kernel/auth'
+import { groupNotFound, HttpError, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import type { Logger } from '../../kernel/logger'
 import { errorText } from '../../kernel/processor'
+import type { BucketSpec, RateLimiter } from '../../ports/ports'
+import type { Clock } from '../../ports/clock'
+import { applySecurityHeaders, corsMiddleware } from './security'
+import { buildOpenApi, DOCS_HTML } from './openapi'
 
 /** A readiness probe: name → check that resolves true when healthy. */
 export type ReadinessChecks = Record<string, () => Promise<boolean>>
+
+/** Turns a bearer token into a caller (TokenStore implements it). */
+export interface Authenticator {
+  authenticate(token: string): Promise<Principal | null>
+}
+
+/** Where successful changes are recorded (AuditLog implements it). */
+export interface AuditSink {
+  append(entry: { at: number; principal: Principal | null; method: string; route: string; path: string; status: number; requestId: string; summary: AuditSummary | null; groupId: string | null }): Promise<void>
+}
+
+/** Rate limits of the API, as token buckets. */
+export interface ApiRateLimits {
+  perToken: BucketSpec
+  perIp: BucketSpec
+  failedAuthPerIp: BucketSpec
+  tokenCreation: BucketSpec
+}
 
 /** Options of the admin HTTP app. */
 export interface HttpAppOptions {
   routes: RouteDefinition[]
   readiness: ReadinessChecks
   log: Logger
-  /** Maximum JSON body size in bytes. */
-  bodyLimit?: number
+  auth: Authenticator
+  audit: AuditSink
+  rateLimiter: RateLimiter
+  limits: ApiRateLimits
+  clock: Clock
+  bodyLimit: number
+  corsOrigins: string[]
+  trustProxy: boolean
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/
@@ -28,8 +57,8 @@ function sendError(ctx: Context, status: number, code: string, message: string, 
 
 /** Reads a JSON body up to `limit` bytes. */
 async function readJson(ctx: Context, limit: number): Promise<unknown> {
-  const type = ctx.get('content-type')
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json')
+  const length = Number(ctx.get('content-length') || 0)
+  if (length > limit) throw new HttpError(413, 'payload_too_large', `body larger than ${limit} bytes`)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of ctx.req) {
@@ -38,6 +67,7 @@ async function readJson(ctx: Context, limit: number): Promise<unknown> {
     chunks.push(chunk as Buffer)
   }
   if (size === 0) return undefined
+  if (!/^application\/json\b/i.test(ctx.get('content-type'))) throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json')
   try { return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown } catch {
     throw new HttpError(400, 'invalid_json', 'body is not valid JSON')
   }
@@ -47,32 +77,60 @@ async function readJson(ctx: Context, limit: number): Promise<unknown> {
 function parsePart<T>(schema: ZodType<T> | undefined, value: unknown, part: 'params' | 'query' | 'body'): T {
   if (!schema) {
     if (part === 'body' && value !== undefined) throw new HttpError(400, 'unexpected_body', 'this route takes no body')
+    if (part === 'query' && value && Object.keys(value).length > 0) {
+      throw new HttpError(400, 'invalid_input', 'invalid query', Object.keys(value).map((k) => ({ path: `query.${k}`, message: 'unknown parameter' })))
+    }
     return (part === 'body' ? undefined : {}) as T
   }
-  const parsed = schema.safeParse(value ?? (part === 'body' ? undefined : {}))
+  if (part === 'body' && value === undefined) throw new HttpError(400, 'invalid_input', 'a JSON body is required', [{ path: 'body', message: 'required' }])
+  const parsed = schema.safeParse(value ?? {})
   if (parsed.success) return parsed.data
   throw new HttpError(400, 'invalid_input', `invalid ${part}`, parsed.error.issues.map((i) => ({ path: [part, ...i.path.map(String)].join('.'), message: i.message })))
 }
 
+/** Rejects with 429 and Retry-After when the bucket is empty. */
+async function limit(ctx: Context, limiter: RateLimiter, key: string, spec: BucketSpec, what: string): Promise<void> {
+  const decision = await limiter.take(key, spec)
+  if (decision.allowed) return
+  const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
+  ctx.set('Retry-After', String(seconds))
+  throw new HttpError(429, 'rate_limited', `too many requests (${what}); retry in ${seconds} s`)
+}
+
+/** Verifies `route` declares its access; a route without one must never be mounted. */
+export function assertDeclaredAccess(route: RouteDefinition): void {
+  const access = (route as Partial<RouteDefinition>).access
+  if (!access || (access.roles !== 'public' && (!Array.isArray(access.roles) || access.roles.length === 0)) || typeof access.mutates !== 'boolean') {
+    throw new Error(`route ${route.method} ${route.path} has no declared access (roles + mutates)`)
+  }
+  if (access.groupParam && !route.path.includes(`:${access.groupParam}`)) {
+    throw new Error(`route ${route.method} ${route.path}: groupParam "${access.groupParam}" is not a path parameter`)
+  }
+  if (access.mutates && access.roles === 'public') throw new Error(`route ${route.method} ${route.path}: a public route cannot change state`)
+}
+
 /**
- * The admin API: request ids, JSON errors `{ error: { code, message, details } }` (4xx for bad input, never
- * a stack trace), /healthz, /readyz, and every feature's routes validated by their zod schemas.
- * Authentication and authorization plug in here (see RouteDefinition.access) with the API platform.
+ * The admin API: request ids, security headers, CORS allowlist, per-IP and per-token rate limits, bearer
+ * authentication, authorization declared on each route and enforced here in one place (role, group scope
+ * → 404 outside it, operators never mutate), zod validation of params, query and body, an audit entry for
+ * every change, JSON errors `{ error: { code, message, details } }` (4xx for bad input, never a stack
+ * trace), /healthz, /readyz, the OpenAPI document and a docs page.
  */
 export function createHttpApp(options: HttpAppOptions): Koa {
-  const app = new Koa({ proxy: false })
+  const app = new Koa({ proxy: options.trustProxy })
   const router = new Router()
-  const bodyLimit = options.bodyLimit ?? 256 * 1024
-  const log = options.log
+  const { log, rateLimiter, limits } = options
+  const routes = [...options.routes]
+  for (const route of routes) assertDeclaredAccess(route)
 
   app.use(async (ctx: Context, next: Next) => {
     const incoming = ctx.get('x-request-id')
     ctx.state.requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID()
     ctx.set('X-Request-Id', ctx.state.requestId as string)
-    ctx.set('X-Content-Type-Options', 'nosniff')
-    ctx.set('Cache-Control', 'no-store')
+    applySecurityHeaders(ctx)
     const started = process.hrtime.bigint()
     try {
+      await limit(ctx, rateLimiter, `api:ip:${ctx.ip}`, limits.perIp, 'per address')
       await next()
       if (ctx.status === 404 && ctx.body === undefined) sendError(ctx, 404, 'not_found', `no route for ${ctx.method} ${ctx.path}`)
     } catch (error) {
@@ -80,7 +138,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       else {
         const status = (error as { status?: number }).status
         if (typeof status === 'number' && status >= 400 && status < 500) {
-          sendError(ctx, status, status === 405 ? 'method_not_allowed' : 'bad_request', (error as Error).message)
+          sendError(ctx, status, status === 405 ? 'method_not_allowed' : status === 501 ? 'not_implemented' : 'bad_request', (error as Error).message)
         } else {
           log.error('admin API request failed', { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, error: errorText(error) })
           sendError(ctx, 500, 'internal', 'internal error; quote the request id when reporting it')
@@ -90,6 +148,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       log.debug('http', { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     }
   })
+  app.use(corsMiddleware(options.corsOrigins))
 
   router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' } })
   router.get('/readyz', async (ctx) => {
@@ -101,27 +160,80 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.status = ready ? 200 : 503
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: results }
   })
+  const openapi = buildOpenApi(routes)
+  router.get('/api/v1/openapi.json', (ctx) => { ctx.body = openapi })
+  router.get('/docs', (ctx) => {
+    ctx.type = 'html'
+    // The docs page runs its own inline script: relax the CSP for this one page only.
+    ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+    ctx.body = DOCS_HTML
+  })
 
-  for (const route of options.routes) {
+  for (const route of routes) {
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'
     router[method](route.path, async (ctx) => {
+      const { access } = route
+      let principal: Principal | null = null
+      if (access.roles !== 'public') {
+        principal = await authenticate(ctx, options)
+        await limit(ctx, rateLimiter, `api:tok:${principal.tokenId}`, limits.perToken, 'per token')
+        if (access.strict) await limit(ctx, rateLimiter, `api:strict:${principal.tokenId}`, limits.tokenCreation, 'sensitive operation')
+        if (!access.roles.includes(principal.role) || (access.mutates && principal.role === 'operator')) {
+          throw new HttpError(403, 'forbidden', `the ${principal.role} role cannot ${access.mutates ? 'change' : 'read'} this`)
+        }
+      }
       const params = parsePart(route.params, ctx.params, 'params')
+      let groupId: string | null = null
+      if (access.groupParam) {
+        groupId = String((params as Record<string, unknown>)[access.groupParam])
+        // Outside the caller's scope looks exactly like a group that does not exist.
+        if (principal && !principal.scope.has(groupId)) throw groupNotFound()
+      }
       const query = parsePart(route.query, { ...ctx.query }, 'query')
-      const rawBody = route.method === 'GET' || route.method === 'DELETE' ? undefined : await readJson(ctx, bodyLimit)
+      const rawBody = route.method === 'GET' || route.method === 'DELETE' ? undefined : await readJson(ctx, options.bodyLimit)
       const body = parsePart(route.body, rawBody, 'body')
-      const result = await route.handler({ params, query, body, requestId: ctx.state.requestId as string, log: log.child({ requestId: ctx.state.requestId }) })
-      ctx.status = route.method === 'POST' ? 201 : 200
+      let summary: AuditSummary | null = null
+      const requestId = ctx.state.requestId as string
+      const result = await route.handler({
+        params, query, body, requestId, auth: principal,
+        log: log.child({ requestId, token: principal?.tokenId }),
+        audit: (s) => { summary = s },
+      })
+      ctx.status = route.status ?? (route.method === 'POST' ? 201 : 200)
       ctx.body = result ?? { ok: true }
+      if (access.mutates) {
+        await options.audit.append({
+          at: options.clock.now(), principal, method: route.method, route: route.path, path: ctx.path,
+          status: ctx.status, requestId, summary, groupId,
+        })
+      }
     })
   }
 
   app.use(router.routes())
   app.use(router.allowedMethods({ throw: true }))
-  app.on('error', () => { /* already answered and logged by the error middleware */ })
+  app.on('error', () => { /* answered and logged by the error middleware */ })
   return app
+}
+
+/** Reads and checks the bearer token; 401 when missing or invalid (failed attempts are rate limited per address). */
+async function authenticate(ctx: Context, options: HttpAppOptions): Promise<Principal> {
+  const header = ctx.get('authorization')
+  if (!header) {
+    ctx.set('WWW-Authenticate', 'Bearer realm="qunyun"')
+    throw new HttpError(401, 'unauthenticated', 'send an API token: Authorization: Bearer qy_…')
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  const principal = match ? await options.auth.authenticate(match[1] as string) : null
+  if (!principal) {
+    await limit(ctx, options.rateLimiter, `api:authfail:${ctx.ip}`, options.limits.failedAuthPerIp, 'failed authentication')
+    ctx.set('WWW-Authenticate', 'Bearer realm="qunyun", error="invalid_token"')
+    throw new HttpError(401, 'invalid_token', 'the API token is malformed, unknown or revoked')
+  }
+  return principal
 }
 
 /** The route table as "METHOD path" strings (documentation and tests). */
 export function routeTable(routes: RouteDefinition[]): string[] {
-  return ['GET /healthz', 'GET /readyz', ...routes.map((r) => `${r.method} ${r.path}`)]
+  return ['GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json', 'GET /docs', ...routes.map((r) => `${r.method} ${r.path}`)]
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { DataSource } from 'typeorm'
-import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, groupNotFound, type RouteDefinition } from '../../kernel/routes'
 import type { Clock } from '../../ports/clock'
 import { dailySeries, hourlyProfile, topMembers } from './activity.queries'
 
@@ -12,10 +12,10 @@ export function activityRoutes(db: DataSource, clock: Clock, timezoneOf: (groupI
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/activity', summary: 'Daily series, hourly profile and top members of a group',
-      params: Params, query: Query, access: { scope: 'read', groupParam: 'id' },
+      params: Params, query: Query, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params, query }) {
         const timezone = await timezoneOf(params.id)
-        if (!timezone) throw new HttpError(404, 'not_found', 'no such group')
+        if (!timezone) throw groupNotFound()
         const series = await dailySeries(db, params.id, timezone, clock.now(), query.days)
         const [hours, members] = await Promise.all([
           hourlyProfile(db, params.id, series.from, series.to),

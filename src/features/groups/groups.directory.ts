@@ -58,6 +58,9 @@ export class CachedGroupDirectory implements GroupDirectory {
   /** Replaces cached members (after the groups feature wrote them). */
   putMember(groupId: string, info: MemberInfo): void { this.members.set(groupId + sep + info.id, info) }
 
+  /** Drops a cached group so the next message reloads it. */
+  forgetGroup(groupId: string): void { this.groups.delete(groupId) }
+
   /** Drops a member from the cache (left the group). */
   dropMember(groupId: string, memberId: string): void { this.members.delete(groupId + sep + memberId) }
 

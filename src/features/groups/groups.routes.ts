@@ -1,9 +1,19 @@
 import { z } from 'zod'
-import { MoreThan, type DataSource } from 'typeorm'
-import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { And, In, MoreThan, type DataSource, type FindOperator } from 'typeorm'
+import { defineRoute, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import type { GroupInfo } from '../../kernel/context'
 import { GroupEntity } from './groups.entity'
 import { toGroupInfo } from './groups.directory'
+import { isTimezone } from '../../config/config.schema'
+
+/** Labels owners put on groups (e.g. 读书会, VIP) to target rules and shares. */
+export const Label = z.string().trim().min(1).max(32).regex(/^[^,\s][^,]*$/, 'no commas')
+
+/** Body of PATCH /api/v1/groups/:id. */
+export const PatchGroupBody = z.strictObject({
+  timezone: z.string().max(64).refine(isTimezone, 'unknown IANA timezone').optional(),
+  labels: z.array(Label).max(20).refine((l) => new Set(l).size === l.length, 'labels must be unique').optional(),
+}).refine((b) => b.timezone !== undefined || b.labels !== undefined, 'give timezone and/or labels')
 
 /** Path parameter of a group id (WeCom room ids contain '@'). */
 export const GroupIdParams = z.strictObject({ id: z.string().min(1).max(191) })
@@ -32,14 +42,22 @@ function decodeCursor(cursor: string): string {
 }
 
 /** Admin routes of the groups feature. */
-export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>): RouteDefinition[] {
+export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>): RouteDefinition[] {
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups', summary: 'List groups the bots are or were in',
-      query: ListGroupsQuery, access: { scope: 'read' },
-      async handler({ query }) {
+      query: ListGroupsQuery, access: { roles: ['admin', 'owner', 'operator'], mutates: false },
+      async handler({ query, auth }) {
         const where: Record<string, unknown> = {}
-        if (query.cursor) where.id = MoreThan(decodeCursor(query.cursor))
+        const idFilters: FindOperator<string>[] = []
+        if (query.cursor) idFilters.push(MoreThan(decodeCursor(query.cursor)))
+        // Every list filters by the caller's scope: owners (and scoped operators) see only granted groups.
+        if (auth && !auth.scope.all) {
+          if (auth.scope.groupIds.size === 0) return { items: [], nextCursor: null }
+          idFilters.push(In([...auth.scope.groupIds]))
+        }
+        if (idFilters.length === 1) where.id = idFilters[0]
+        else if (idFilters.length > 1) where.id = And(...idFilters)
         if (query.active) where.active = query.active === 'true'
         const rows = await db.getRepository(GroupEntity).find({ where, order: { id: 'ASC' }, take: query.limit + 1 })
         const page = rows.slice(0, query.limit)
@@ -49,11 +67,27 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id', summary: 'One group with its activity of the last 7 days',
-      params: GroupIdParams, access: { scope: 'read', groupParam: 'id' },
+      params: GroupIdParams, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params }) {
         const row = await db.getRepository(GroupEntity).findOneBy({ id: params.id })
-        if (!row) throw new HttpError(404, 'not_found', 'no such group')
+        if (!row) throw groupNotFound()
         return { ...view(row), ...(await summaries(toGroupInfo(row))) }
+      },
+    }),
+    defineRoute({
+      method: 'PATCH', path: '/api/v1/groups/:id', summary: "Change a group's timezone (days are counted in it) or labels",
+      params: GroupIdParams, body: PatchGroupBody, access: { roles: ['admin', 'owner'], groupParam: 'id', mutates: true },
+      async handler({ params, body, audit }) {
+        const repo = db.getRepository(GroupEntity)
+        const row = await repo.findOneBy({ id: params.id })
+        if (!row) throw groupNotFound()
+        const before = { timezone: row.timezone, labels: row.labels }
+        if (body.timezone !== undefined) row.timezone = body.timezone
+        if (body.labels !== undefined) row.labels = body.labels
+        await repo.update({ id: row.id }, { timezone: row.timezone, labels: row.labels })
+        await changed(toGroupInfo(row))
+        audit({ groupId: row.id, target: `group:${row.id}`, before, after: { timezone: row.timezone, labels: row.labels } })
+        return view(row)
       },
     }),
   ]

@@ -4,6 +4,9 @@ import { GroupEntity, GroupEventEntity, MemberEntity } from './groups.entity'
 import { GroupsRecorder } from './groups.handlers'
 import { groupsRoutes } from './groups.routes'
 
+/** Channel announcing group changes made through the API. */
+const GROUPS_CHANNEL = 'groups.changed'
+
 /**
  * groups: the registry of groups and members. Records every group at login and when the bot is added,
  * members with join/leave times and inviters, renames; answers room invitations; feeds the cached
@@ -12,8 +15,10 @@ import { groupsRoutes } from './groups.routes'
 export const groupsFeature = defineFeature({
   name: 'groups',
   entities: [GroupEntity, MemberEntity, GroupEventEntity],
-  setup(deps) {
+  async setup(deps) {
     const directory = new CachedGroupDirectory(deps.db, deps.config.timezone)
+    // A group changed through the API on any replica: every replica reloads it on next use.
+    const unsubscribe = await deps.ports.pubsub.subscribe(GROUPS_CHANNEL, (groupId) => directory.forgetGroup(groupId))
     const recorder = new GroupsRecorder({ db: deps.db, directory, outbound: deps.outbound, clock: deps.clock, log: deps.log, config: deps.config })
     return {
       async middleware(ctx, next) {
@@ -25,7 +30,11 @@ export const groupsFeature = defineFeature({
       },
       directory,
       onEvent: (event) => recorder.handle(event),
-      routes: groupsRoutes(deps.db, (group) => deps.groupSummaries(group)),
+      routes: groupsRoutes(deps.db, (group) => deps.groupSummaries(group), async (group) => {
+        directory.putGroup(group)
+        await deps.ports.pubsub.publish(GROUPS_CHANNEL, group.id)
+      }),
+      stop: async () => { await unsubscribe() },
     }
   },
 })

@@ -1,0 +1,382 @@
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
+import { z } from 'zod'
+import { Chat } from './support/chat'
+import { apiAs, client, type ApiClient } from './support/api'
+import { cleanup, COORDINATION, silentLogger, STORAGE } from './support/env'
+import { assertDeclaredAccess, createHttpApp } from '../src/adapters/http/app'
+import { defineRoute, type RouteDefinition } from '../src/kernel/routes'
+import { hashToken, isWellFormedToken } from '../src/app/auth/token-format'
+import { openApiPath } from '../src/adapters/http/openapi'
+import { createMemoryPorts } from '../src/ports/memory'
+import { systemClock } from '../src/ports/clock'
+
+afterAll(cleanup)
+
+const G1 = 'g1@chatroom'
+const G2 = 'g2@chatroom'
+const GROUPS = [
+  { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }, { id: 'bob', name: '阿强' }] },
+  { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' as const }] },
+]
+const GENEROUS = { perMinute: 600_000, burst: 100_000 }
+
+/** A fingerprint of every table: "changes nothing" means this is equal before and after. */
+async function fingerprint(chat: Chat): Promise<string> {
+  const hash = createHash('sha256')
+  for (const table of chat.runtime.db.entityMetadatas.map((m) => m.tableName).sort()) {
+    const rows: Array<Record<string, unknown>> = await chat.runtime.db.query(`SELECT * FROM ${table}`)
+    // Last-used times move on every authenticated call by design; they are not a change made by the caller.
+    const clean = rows.map((r) => { const { last_used_at: _ignored, ...rest } = r; return rest })
+    hash.update(table).update(JSON.stringify(clean.map((r) => JSON.stringify(r)).sort()))
+  }
+  return hash.digest('hex')
+}
+
+/** A valid body for routes that take one (so positive controls reach the handler). */
+const SAMPLE_BODIES: Record<string, unknown> = {
+  'PATCH /api/v1/groups/:id': { labels: ['VIP'] },
+  'PUT /api/v1/groups/:id/rules/:feature': { logText: true },
+  'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
+  'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
+}
+
+function fill(route: RouteDefinition, groupId: string, tokenId: number): string {
+  return route.path
+    .replace(`:${route.access.groupParam ?? '__none__'}`, encodeURIComponent(groupId))
+    .replace(':feature', 'activity')
+    .replace(':tokenId', String(tokenId))
+    .replace(/:([A-Za-z]+)/g, 'x')
+}
+
+describe(`authorization matrix generated from the router (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  let admin: ApiClient
+  let ownerA: ApiClient
+  let operator: ApiClient
+  let scopedOperator: ApiClient
+  let victimTokenId: number
+  let routes: RouteDefinition[]
+
+  beforeAll(async () => {
+    chat = await Chat.start({ http: true, groups: GROUPS, configOverrides: { api: { rateLimits: { perToken: GENEROUS, perIp: GENEROUS, failedAuthPerIp: GENEROUS, tokenCreation: GENEROUS } } } })
+    admin = await apiAs(chat, 'admin')
+    ownerA = await apiAs(chat, 'owner', { groups: [G1] })
+    operator = await apiAs(chat, 'operator', { allGroups: true })
+    scopedOperator = await apiAs(chat, 'operator', { groups: [G1] })
+    victimTokenId = (await apiAs(chat, 'owner', { groups: [G2], name: 'owner-b' })).tokenId
+    routes = chat.runtime.routes
+  })
+  afterAll(async () => { await chat?.close() })
+
+  it('covers every mounted route, each with a declared permission', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(12)
+    for (const route of routes) expect(() => assertDeclaredAccess(route)).not.toThrow()
+  })
+
+  it('refuses to mount a route without a declared permission', () => {
+    const undeclared = { method: 'GET', path: '/api/v1/oops', summary: 'no access', handler: async () => ({}) } as unknown as RouteDefinition
+    expect(() => assertDeclaredAccess(undeclared)).toThrow(/no declared access/)
+    const ports = createMemoryPorts()
+    expect(() => createHttpApp({
+      routes: [undeclared], readiness: {}, log: silentLogger, auth: { authenticate: async () => null }, audit: { append: async () => {} },
+      rateLimiter: ports.rateLimiter, clock: systemClock, bodyLimit: 1024, corsOrigins: [], trustProxy: false,
+      limits: { perToken: { capacity: 1, refillPerSec: 1 }, perIp: { capacity: 1, refillPerSec: 1 }, failedAuthPerIp: { capacity: 1, refillPerSec: 1 }, tokenCreation: { capacity: 1, refillPerSec: 1 } },
+    })).toThrow(/no declared access/)
+  })
+
+  it('answers 401 without a token or with a bad one, on every route, and changes nothing', async () => {
+    const anonymous = client(chat, null)
+    const forged = client(chat, 'qy_' + 'A'.repeat(38))
+    const before = await fingerprint(chat)
+    for (const route of routes) {
+      const path = fill(route, G1, victimTokenId)
+      const body = SAMPLE_BODIES[`${route.method} ${route.path}`]
+      for (const who of [anonymous, forged]) {
+        const res = await who.call(route.method, path, body)
+        expect({ route: `${route.method} ${route.path}`, status: res.status }).toEqual({ route: `${route.method} ${route.path}`, status: 401 })
+        expect(res.body.error.code).toMatch(/^(unauthenticated|invalid_token)$/)
+      }
+    }
+    expect(await fingerprint(chat)).toBe(before)
+  })
+
+  it('answers 403 to operators on every mutating route, and changes nothing', async () => {
+    const before = await fingerprint(chat)
+    const mutating = routes.filter((r) => r.access.mutates)
+    expect(mutating.length).toBeGreaterThanOrEqual(5)
+    for (const route of mutating) {
+      for (const who of [operator, scopedOperator]) {
+        const res = await who.call(route.method, fill(route, G1, victimTokenId), SAMPLE_BODIES[`${route.method} ${route.path}`])
+        expect({ route: `${route.method} ${route.path}`, status: res.status, code: res.body.error?.code }).toEqual({ route: `${route.method} ${route.path}`, status: 403, code: 'forbidden' })
+      }
+    }
+    expect(await fingerprint(chat)).toBe(before)
+  })
+
+  it("answers 404 to an owner of group A using group B's id — the same answer as for a group that does not exist", async () => {
+    const scoped = routes.filter((r) => r.access.groupParam)
+    expect(scoped.length).toBeGreaterThanOrEqual(5)
+    const before = await fingerprint(chat)
+    for (const route of scoped) {
+      const body = SAMPLE_BODIES[`${route.method} ${route.path}`]
+      const callers = Array.isArray(route.access.roles) && route.access.roles.includes('owner') ? [ownerA] : []
+      if (!route.access.mutates) callers.push(scopedOperator)
+      for (const who of callers) {
+        const other = await who.call(route.method, fill(route, G2, victimTokenId), body)
+        const missing = await admin.call(route.method, fill(route, 'nope@chatroom', victimTokenId), body)
+        const name = `${route.method} ${route.path}`
+        expect({ name, status: other.status }).toEqual({ name, status: 404 })
+        expect({ name, status: missing.status }).toEqual({ name, status: 404 })
+        expect({ code: other.body.error.code, message: other.body.error.message }).toEqual({ code: missing.body.error.code, message: missing.body.error.message })
+      }
+    }
+    expect(await fingerprint(chat)).toBe(before)
+  })
+
+  it('lets owners and scoped operators use their own groups (the positive control)', async () => {
+    for (const route of routes.filter((r) => r.access.groupParam)) {
+      const body = SAMPLE_BODIES[`${route.method} ${route.path}`]
+      const callers = Array.isArray(route.access.roles) && route.access.roles.includes('owner') ? [ownerA] : []
+      if (!route.access.mutates) callers.push(scopedOperator)
+      for (const who of callers) {
+        const res = await who.call(route.method, fill(route, G1, victimTokenId), body)
+        expect({ route: `${route.method} ${route.path}`, ok: res.status < 300 }).toEqual({ route: `${route.method} ${route.path}`, ok: true })
+      }
+    }
+  })
+
+  it('answers 403 to roles a route does not list', async () => {
+    const adminOnly = routes.filter((r) => Array.isArray(r.access.roles) && !r.access.roles.includes('owner'))
+    expect(adminOnly.length).toBeGreaterThanOrEqual(4)
+    const before = await fingerprint(chat)
+    for (const route of adminOnly) {
+      const res = await ownerA.call(route.method, fill(route, G1, victimTokenId), SAMPLE_BODIES[`${route.method} ${route.path}`])
+      expect({ route: `${route.method} ${route.path}`, status: res.status }).toEqual({ route: `${route.method} ${route.path}`, status: 403 })
+    }
+    expect(await fingerprint(chat)).toBe(before)
+  })
+
+  it('filters every list by the caller’s scope', async () => {
+    const mine = await ownerA.get('/api/v1/groups').expect(200)
+    expect(mine.body.items.map((g: { id: string }) => g.id)).toEqual([G1])
+    const all = await operator.get('/api/v1/groups').expect(200)
+    expect(all.body.items.map((g: { id: string }) => g.id)).toEqual([G1, G2])
+    const me = await ownerA.get('/api/v1/me').expect(200)
+    expect(me.body).toMatchObject({ role: 'owner', allGroups: false, groupIds: [G1] })
+  })
+
+  it('documents every mounted route in the OpenAPI document', async () => {
+    const doc = await client(chat, null).get('/api/v1/openapi.json').expect(200)
+    for (const route of routes) {
+      const op = doc.body.paths[openApiPath(route.path)]?.[route.method.toLowerCase()]
+      expect({ route: `${route.method} ${route.path}`, documented: Boolean(op) }).toEqual({ route: `${route.method} ${route.path}`, documented: true })
+      expect(op['x-qunyun-access']).toEqual(route.access)
+      if (route.body) expect(op.requestBody.content['application/json'].schema).toBeDefined()
+      if (route.access.roles !== 'public') expect(op.responses['401']).toBeDefined()
+    }
+    const html = await client(chat, null).get('/docs').expect(200)
+    expect(html.text).toContain('openapi.json')
+    expect(html.headers['content-type']).toMatch(/text\/html/)
+  })
+})
+
+describe(`fuzzing the validated routes (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  let admin: ApiClient
+  let tokenId: number
+  beforeAll(async () => {
+    chat = await Chat.start({ http: true, groups: GROUPS, configOverrides: { api: { rateLimits: { perToken: GENEROUS, perIp: GENEROUS, failedAuthPerIp: GENEROUS, tokenCreation: GENEROUS } } } })
+    admin = await apiAs(chat, 'admin')
+    tokenId = (await apiAs(chat, 'operator', { groups: [G1] })).tokenId
+  })
+  afterAll(async () => { await chat?.close() })
+
+  const junk = fc.oneof(
+    fc.jsonValue(),
+    fc.dictionary(fc.constantFrom('name', 'role', 'groupIds', 'allGroups', 'labels', 'timezone', 'logText', 'ownerId', 'id', '__proto__', 'constructor'), fc.jsonValue()),
+  )
+  const queryJunk = fc.dictionary(fc.constantFrom('limit', 'cursor', 'days', 'active', 'includeRevoked', 'groupId', 'since', 'until', 'tokenId', 'route', 'x'), fc.string({ maxLength: 40 }))
+
+  it('never answers 5xx, and a rejected request changes nothing', async () => {
+    const routes = chat.runtime.routes
+    let requests = 0
+    for (const route of routes) {
+      await fc.assert(fc.asyncProperty(junk, queryJunk, fc.constantFrom(G1, G2, 'nope@chatroom', '%00', 'a'.repeat(250)), async (body, query, group) => {
+        const before = route.access.mutates ? await fingerprint(chat) : ''
+        const qs = new URLSearchParams(query).toString()
+        const path = fill(route, group, tokenId) + (qs ? `?${qs}` : '')
+        const res = await admin.call(route.method, path, route.method === 'GET' || route.method === 'DELETE' ? undefined : body)
+        requests++
+        expect({ route: `${route.method} ${route.path}`, status: res.status < 500 }).toEqual({ route: `${route.method} ${route.path}`, status: true })
+        expect(res.headers['content-type']).toMatch(/application\/json/)
+        if (res.status >= 400) {
+          expect(res.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String), details: expect.any(Array) })
+          if (route.access.mutates) expect(await fingerprint(chat)).toBe(before)
+        }
+      }), { numRuns: route.access.mutates ? 60 : 40, seed: 20261122 })
+    }
+    expect(requests).toBeGreaterThan(400)
+  }, 120_000)
+
+  it('rejects unknown fields instead of assigning them (no mass assignment)', async () => {
+    const res = await admin.patch(`/api/v1/groups/${encodeURIComponent(G1)}`, { labels: ['VIP'], ownerId: 'mallory', botId: 'x' })
+    expect(res.status).toBe(400)
+    expect(res.body.error.details.map((d: { message: string }) => d.message).join(' ')).toMatch(/ownerId|botId|Unrecognized/i)
+    const token = await admin.post('/api/v1/tokens', { name: 'x', role: 'owner', id: 1, revokedAt: null })
+    expect(token.status).toBe(400)
+  })
+
+  it('answers bad bodies with 413, 415 and 400', async () => {
+    const big = await admin.patch(`/api/v1/groups/${encodeURIComponent(G1)}`, { labels: ['x'.repeat(300_000)] })
+    expect(big.status).toBe(413)
+    const form = await admin.patch(`/api/v1/groups/${encodeURIComponent(G1)}`).set('Content-Type', 'text/plain').send('labels=VIP')
+    expect(form.status).toBe(415)
+    const broken = await admin.patch(`/api/v1/groups/${encodeURIComponent(G1)}`).set('Content-Type', 'application/json').send('{"labels": [')
+    expect(broken.status).toBe(400)
+    expect(broken.body.error.code).toBe('invalid_json')
+    const none = await admin.patch(`/api/v1/groups/${encodeURIComponent(G1)}`)
+    expect(none.status).toBe(400)
+  })
+})
+
+describe(`tokens, audit log, limits and hardening (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  let admin: ApiClient
+  beforeAll(async () => {
+    chat = await Chat.start({
+      http: true, groups: GROUPS,
+      configOverrides: { api: { corsOrigins: ['https://admin.example.com'], rateLimits: { perToken: { perMinute: 60, burst: 30 }, perIp: GENEROUS, failedAuthPerIp: { perMinute: 6, burst: 5 }, tokenCreation: { perMinute: 1, burst: 3 } } } },
+    })
+    admin = await apiAs(chat, 'admin', { name: 'root' })
+  })
+  afterAll(async () => { await chat?.close() })
+
+  it('creates a token shown once, stores only its hash, records use, and revokes it at once', async () => {
+    const created = await admin.post('/api/v1/tokens', { name: '张三的群', role: 'owner', groupIds: [G1] }).expect(201)
+    const secret: string = created.body.token
+    expect(isWellFormedToken(secret)).toBe(true)
+    expect(created.body).toMatchObject({ name: '张三的群', role: 'owner', groupIds: [G1], allGroups: false, revokedAt: null })
+    const stored: Array<Record<string, unknown>> = await chat.runtime.db.query('SELECT * FROM qy_api_token WHERE id = ?', [created.body.id])
+    expect(stored[0]?.token_hash).toBe(hashToken(secret))
+    expect(JSON.stringify(stored)).not.toContain(secret.slice(3))
+    const owner = client(chat, secret)
+    await owner.get('/api/v1/me').expect(200)
+    const listed = await admin.get('/api/v1/tokens').expect(200)
+    expect(JSON.stringify(listed.body)).not.toContain(secret.slice(3))
+    const used: Array<{ last_used_at: unknown }> = await chat.runtime.db.query('SELECT last_used_at FROM qy_api_token WHERE id = ?', [created.body.id])
+    expect(used[0]?.last_used_at).not.toBeNull()
+    await admin.del(`/api/v1/tokens/${created.body.id}`).expect(200)
+    const after = await owner.get('/api/v1/me')
+    expect(after.status).toBe(401)
+    expect(after.body.error.code).toBe('invalid_token')
+    // A typo is caught by the checksum, before any lookup.
+    const typo = secret.slice(0, -1) + (secret.endsWith('A') ? 'B' : 'A')
+    expect(isWellFormedToken(typo)).toBe(false)
+  })
+
+  it('grants and revokes groups of an owner', async () => {
+    const created = await admin.post('/api/v1/tokens', { name: 'grants', role: 'owner', groupIds: [] }).expect(201)
+    const owner = client(chat, created.body.token)
+    expect((await owner.get('/api/v1/groups').expect(200)).body.items).toEqual([])
+    await admin.put(`/api/v1/tokens/${created.body.id}/groups`, { groupIds: [G2] }).expect(200)
+    expect((await owner.get('/api/v1/groups').expect(200)).body.items.map((g: { id: string }) => g.id)).toEqual([G2])
+    await admin.put(`/api/v1/tokens/${created.body.id}/groups`, { groupIds: [] }).expect(200)
+    await owner.get(`/api/v1/groups/${encodeURIComponent(G2)}`).expect(404)
+  })
+
+  it('audits every change (who, role, route, group, before/after) without secrets, scoped per owner', async () => {
+    const ownerA = await apiAs(chat, 'owner', { groups: [G1], name: 'owner-a' })
+    const ownerB = await apiAs(chat, 'owner', { groups: [G2], name: 'owner-b' })
+    await ownerA.patch(`/api/v1/groups/${encodeURIComponent(G1)}`, { timezone: 'Asia/Tokyo', labels: ['读书会'] }).set('X-Request-Id', 'audit-req-0001').expect(200)
+    await ownerB.put(`/api/v1/groups/${encodeURIComponent(G2)}/rules/activity`, { logText: false }).expect(200)
+    const all = await admin.get('/api/v1/audit-log?limit=100').expect(200)
+    const patch = all.body.items.find((e: { requestId: string }) => e.requestId === 'audit-req-0001')
+    expect(patch).toMatchObject({ tokenName: 'owner-a', role: 'owner', method: 'PATCH', route: '/api/v1/groups/:id', groupId: G1, status: 200 })
+    expect(patch.summary.before).toEqual({ timezone: 'Asia/Shanghai', labels: { sha256: expect.any(String) } })
+    expect(patch.summary.after.timezone).toBe('Asia/Tokyo')
+    expect(JSON.stringify(all.body)).not.toMatch(/qy_[A-Za-z0-9]{30,}/)
+    const created = all.body.items.filter((e: { route: string }) => e.route === '/api/v1/tokens')
+    expect(created.length).toBeGreaterThanOrEqual(2)
+    const mineA = await ownerA.get('/api/v1/audit-log').expect(200)
+    expect(mineA.body.items.map((e: { groupId: string }) => e.groupId)).toEqual([G1])
+    const mineB = await ownerB.get('/api/v1/audit-log').expect(200)
+    expect(mineB.body.items.map((e: { route: string }) => e.route)).toEqual(['/api/v1/groups/:id/rules/:feature'])
+    const filtered = await admin.get(`/api/v1/audit-log?groupId=${encodeURIComponent(G2)}`).expect(200)
+    expect(filtered.body.items).toHaveLength(1)
+    const page = await admin.get('/api/v1/audit-log?limit=1').expect(200)
+    const next = await admin.get(`/api/v1/audit-log?limit=1&cursor=${page.body.nextCursor}`).expect(200)
+    expect(next.body.items[0].id).toBeLessThan(page.body.items[0].id)
+    // The change took effect: the group's days are now counted in Tokyo time.
+    const group = await admin.get(`/api/v1/groups/${encodeURIComponent(G1)}`).expect(200)
+    expect(group.body).toMatchObject({ timezone: 'Asia/Tokyo', labels: ['读书会'] })
+  })
+
+  it('limits token creation strictly and answers 429 with Retry-After', async () => {
+    const statuses: number[] = []
+    let retryAfter: string | undefined
+    for (let i = 0; i < 6; i++) {
+      const res = await admin.post('/api/v1/tokens', { name: `burst-${i}`, role: 'operator' })
+      statuses.push(res.status)
+      if (res.status === 429) retryAfter = res.headers['retry-after']
+    }
+    expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(3)
+    expect(statuses).toContain(429)
+    expect(Number(retryAfter)).toBeGreaterThan(0)
+  })
+
+  it('limits failed authentication per address', async () => {
+    const forged = client(chat, `qy_${'B'.repeat(38)}`)
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++) statuses.push((await forged.get('/api/v1/me')).status)
+    // Burst of 5 failures per address (earlier tests in this file may have used one): then 429 only.
+    const firstLimited = statuses.indexOf(429)
+    expect(firstLimited).toBeGreaterThanOrEqual(3)
+    expect(firstLimited).toBeLessThanOrEqual(5)
+    expect(statuses.slice(0, firstLimited).every((s) => s === 401)).toBe(true)
+    expect(statuses.slice(firstLimited).every((s) => s === 429)).toBe(true)
+  })
+
+  it('limits requests per token', async () => {
+    const busy = await apiAs(chat, 'operator', { allGroups: true })
+    const statuses: number[] = []
+    for (let i = 0; i < 35; i++) statuses.push((await busy.get('/api/v1/me')).status)
+    expect(statuses.filter((s) => s === 200).length).toBe(30)
+    expect(statuses.at(-1)).toBe(429)
+  })
+
+  it('sends security headers, and CORS only to allowlisted origins', async () => {
+    const anonymous = client(chat, null)
+    const res = await anonymous.get('/healthz').set('Origin', 'https://evil.example.com')
+    expect(res.headers['access-control-allow-origin']).toBeUndefined()
+    expect(res.headers['x-frame-options']).toBe('DENY')
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'")
+    expect(res.headers['referrer-policy']).toBe('no-referrer')
+    const ok = await anonymous.get('/healthz').set('Origin', 'https://admin.example.com')
+    expect(ok.headers['access-control-allow-origin']).toBe('https://admin.example.com')
+    const preflight = await anonymous.call('OPTIONS', '/api/v1/groups').set('Origin', 'https://admin.example.com').set('Access-Control-Request-Method', 'GET')
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers['access-control-allow-headers']).toContain('Authorization')
+    const denied = await anonymous.call('OPTIONS', '/api/v1/groups').set('Origin', 'https://evil.example.com').set('Access-Control-Request-Method', 'GET')
+    expect(denied.headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  it('never leaks a stack trace: an unexpected failure is a 500 with a request id only', async () => {
+    // A route that throws an unexpected error, mounted on a throw-away app.
+    const ports = createMemoryPorts()
+    const boom = defineRoute({ method: 'GET', path: '/api/v1/boom', summary: 'fails', query: z.strictObject({}), access: { roles: 'public', mutates: false }, async handler() { throw new Error('secret internals at /srv/app.ts:42') } })
+    const app = createHttpApp({
+      routes: [boom], readiness: {}, log: silentLogger, auth: { authenticate: async () => null }, audit: { append: async () => {} },
+      rateLimiter: ports.rateLimiter, clock: systemClock, bodyLimit: 1024, corsOrigins: [], trustProxy: false,
+      limits: { perToken: GENEROUS_BUCKET, perIp: GENEROUS_BUCKET, failedAuthPerIp: GENEROUS_BUCKET, tokenCreation: GENEROUS_BUCKET },
+    })
+    const request = (await import('supertest')).default
+    const res = await request(app.callback()).get('/api/v1/boom')
+    expect(res.status).toBe(500)
+    expect(res.body.error.code).toBe('internal')
+    expect(JSON.stringify(res.body)).not.toContain('secret internals')
+    expect(res.body.error.requestId).toEqual(expect.any(String))
+  })
+})
+
+const GENEROUS_BUCKET = { capacity: 100_000, refillPerSec: 10_000 }
