@@ -42,7 +42,27 @@ function decodeCursor(cursor: string): string {
 }
 
 /** Admin routes of the groups feature. */
-export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>): RouteDefinition[] {
+/**
+ * Group details cached for at most one activity flush interval: the 7-day activity cannot be fresher
+ * than the last flush anyway, and dashboards poll. Changes through the API drop the entry at once.
+ */
+export class DetailCache {
+  private readonly entries = new Map<string, { value: Record<string, unknown>; until: number }>()
+  constructor(private readonly now: () => number, private readonly ttlMs: number) {}
+  get(id: string): Record<string, unknown> | undefined {
+    const e = this.entries.get(id)
+    if (!e) return undefined
+    if (e.until <= this.now()) { this.entries.delete(id); return undefined }
+    return e.value
+  }
+  set(id: string, value: Record<string, unknown>): void {
+    if (this.entries.size > 10_000) this.entries.clear()
+    this.entries.set(id, { value, until: this.now() + this.ttlMs })
+  }
+  drop(id: string): void { this.entries.delete(id) }
+}
+
+export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>, cache: DetailCache): RouteDefinition[] {
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups', summary: 'List groups the bots are or were in',
@@ -69,9 +89,13 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
       method: 'GET', path: '/api/v1/groups/:id', summary: 'One group with its activity of the last 7 days',
       params: GroupIdParams, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params }) {
+        const hit = cache.get(params.id)
+        if (hit) return hit
         const row = await db.getRepository(GroupEntity).findOneBy({ id: params.id })
         if (!row) throw groupNotFound()
-        return { ...view(row), ...(await summaries(toGroupInfo(row))) }
+        const detail = { ...view(row), ...(await summaries(toGroupInfo(row))) }
+        cache.set(params.id, detail)
+        return detail
       },
     }),
     defineRoute({
@@ -85,6 +109,7 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
         if (body.timezone !== undefined) row.timezone = body.timezone
         if (body.labels !== undefined) row.labels = body.labels
         await repo.update({ id: row.id }, { timezone: row.timezone, labels: row.labels })
+        cache.drop(row.id)
         await changed(toGroupInfo(row))
         audit({ groupId: row.id, target: `group:${row.id}`, before, after: { timezone: row.timezone, labels: row.labels } })
         return view(row)

@@ -2,7 +2,7 @@ import { defineFeature } from '../../app/feature-deps'
 import { CachedGroupDirectory } from './groups.directory'
 import { GroupEntity, GroupEventEntity, MemberEntity } from './groups.entity'
 import { GroupsRecorder } from './groups.handlers'
-import { groupsRoutes } from './groups.routes'
+import { DetailCache, groupsRoutes } from './groups.routes'
 
 /** Channel announcing group changes made through the API. */
 const GROUPS_CHANNEL = 'groups.changed'
@@ -18,7 +18,11 @@ export const groupsFeature = defineFeature({
   async setup(deps) {
     const directory = new CachedGroupDirectory(deps.db, deps.config.timezone)
     // A group changed through the API on any replica: every replica reloads it on next use.
-    const unsubscribe = await deps.ports.pubsub.subscribe(GROUPS_CHANNEL, (groupId) => directory.forgetGroup(groupId))
+    const details = new DetailCache(() => deps.clock.now(), deps.config.activity.flushIntervalMs)
+    const unsubscribe = await deps.ports.pubsub.subscribe(GROUPS_CHANNEL, (groupId) => {
+      directory.forgetGroup(groupId)
+      details.drop(groupId)
+    })
     const recorder = new GroupsRecorder({ db: deps.db, directory, outbound: deps.outbound, clock: deps.clock, log: deps.log, config: deps.config })
     return {
       async middleware(ctx, next) {
@@ -33,7 +37,7 @@ export const groupsFeature = defineFeature({
       routes: groupsRoutes(deps.db, (group) => deps.groupSummaries(group), async (group) => {
         directory.putGroup(group)
         await deps.ports.pubsub.publish(GROUPS_CHANNEL, group.id)
-      }),
+      }, details),
       stop: async () => { await unsubscribe() },
     }
   },
