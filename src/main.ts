@@ -234,6 +234,9 @@ export class Runtime {
     }
     await this.scheduler?.stop()
     await this.processor?.idle()
+    for (const f of this.features) {
+      try { await f.instance.drain?.() } catch (error) { log.warn('feature drain failed', { feature: f.name, error: String(error) }) }
+    }
     if (this.outbound) {
       const drained = await this.outbound.drain(this.config.shutdown.drainTimeoutMs)
       this.outbound.stop()

@@ -185,3 +185,14 @@ describe(`groups registry (${STORAGE})`, () => {
     expect(events.map((e) => e.kind)).toEqual(['invitation_accepted', 'invitation_declined'])
   })
 })
+
+describe(`directory names (${STORAGE})`, () => {
+  it('keeps every member’s own name after a multi-row sync (ids that sort differently from insertion order)', async () => {
+    const crowd = Array.from({ length: 12 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
+    const chat = await Chat.start({ groups: [{ id: 'g1', name: 'x', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, ...crowd] }] })
+    try {
+      const directory = chat.runtime.features.find((f) => f.name === 'groups')?.instance.directory
+      for (const m of crowd) expect((await directory?.member('g1@chatroom', m.id, '?'))?.name).toBe(m.name)
+    } finally { await chat.close() }
+  })
+})

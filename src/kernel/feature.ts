@@ -21,6 +21,8 @@ export interface FeatureInstance {
   onEvent?: (event: DomainEvent) => Promise<void> | void
   routes?: RouteDefinition[]
   jobs?: JobDefinition[]
+  /** Hands over buffered outbound work (e.g. batched answers) before the queue drains at shutdown. */
+  drain?: () => Promise<void>
   /** Writes buffered state (called on the flush interval and at shutdown). */
   flush?: () => Promise<void>
   /** The group/member directory the message path reads (provided by the groups feature). */

@@ -73,6 +73,7 @@ export class OutboundQueue implements ActionSink {
   private readonly listeners = new Set<OutboundListener>()
   private idleWaiters: Array<() => void> = []
   private stopped = false
+  private sleepers = 0
 
   constructor(private readonly deps: {
     performer: ActionPerformer
@@ -130,6 +131,16 @@ export class OutboundQueue implements ActionSink {
     return result
   }
 
+  /** Whether every working lane is waiting on the clock (throttle, jitter or backoff), not on I/O. */
+  get waitingOnClock(): boolean {
+    return this.running.size > 0 && this.sleepers >= this.running.size
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    this.sleepers++
+    try { await this.deps.clock.sleep(ms) } finally { this.sleepers-- }
+  }
+
   /** Stops starting new actions (those not performed stay pending in the store for the next start). */
   stop(): void { this.stopped = true }
 
@@ -165,14 +176,14 @@ export class OutboundQueue implements ActionSink {
 
   private async performOne(item: Item): Promise<void> {
     const { action } = item
-    const { settings, clock, random, log } = this.deps
+    const { settings, random, log } = this.deps
     if (item.saving) await item.saving
     let attempts = 0
     let lastError: unknown
     while (attempts < settings.maxAttempts) {
       await this.waitForTokens(action)
       const [min, max] = settings.jitterMs
-      if (max > 0) await clock.sleep(random.int(min, max))
+      if (max > 0) await this.sleep(random.int(min, max))
       if (this.stopped) throw new QueueStopped()
       attempts++
       try {
@@ -186,7 +197,7 @@ export class OutboundQueue implements ActionSink {
         if (!isTransient(error) || attempts >= settings.maxAttempts) break
         const delay = settings.retryBaseMs * 2 ** (attempts - 1)
         log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts, delayMs: delay, error: String(error) })
-        await clock.sleep(delay)
+        await this.sleep(delay)
       }
     }
     log.warn('outbound: failed', { ...describeAction(action), attempts, error: String(lastError) })
@@ -194,20 +205,20 @@ export class OutboundQueue implements ActionSink {
   }
 
   private async waitForTokens(action: OutboundAction): Promise<void> {
-    const { rateLimiter, settings, clock } = this.deps
+    const { rateLimiter, settings } = this.deps
     // Account first (the scarce resource), then the group.
     for (;;) {
       if (this.stopped) throw new QueueStopped()
       const account = await rateLimiter.take(`out:acct:${action.botId}`, settings.perAccount)
       if (account.allowed) break
-      await clock.sleep(account.retryAfterMs)
+      await this.sleep(account.retryAfterMs)
     }
     if (!('groupId' in action) || !action.groupId) return
     for (;;) {
       if (this.stopped) throw new QueueStopped()
       const group = await rateLimiter.take(`out:grp:${action.groupId}`, settings.perGroup)
       if (group.allowed) return
-      await clock.sleep(group.retryAfterMs)
+      await this.sleep(group.retryAfterMs)
     }
   }
 

@@ -54,6 +54,8 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   response?: ZodType<R>
   /** Status of a successful response (default 200, POST 201). */
   status?: number
+  /** A non-JSON response (e.g. 'text/csv; charset=utf-8'): the handler returns the body as a string. */
+  contentType?: string
   handler(input: RouteInput<P, Q, B>): Promise<R>
 }
 

@@ -200,8 +200,9 @@ export class Rehearsal {
       if (this.runtime.outbound.size === 0) { await settle(3); if (this.runtime.outbound.size === 0) return }
       if (Date.now() > realDeadline) throw new Error('rehearsal: outbound queue did not drain')
       const next = this.clock.nextTimerAt()
-      if (next !== undefined && next <= deadline) await this.clock.advanceTo(next)
-      else await new Promise((resolve) => setTimeout(resolve, 5))
+      // Move virtual time only when the queue waits on it (throttling); while it waits on I/O, wait for real.
+      if (this.runtime.outbound.waitingOnClock && next !== undefined && next <= deadline) await this.clock.advanceTo(next)
+      else await new Promise((resolve) => setTimeout(resolve, 2))
     }
   }
 

@@ -200,7 +200,10 @@ export function createHttpApp(options: HttpAppOptions): Koa {
         audit: (s) => { summary = s },
       })
       ctx.status = route.status ?? (route.method === 'POST' ? 201 : 200)
-      ctx.body = result ?? { ok: true }
+      if (route.contentType) {
+        ctx.type = route.contentType
+        ctx.body = String(result)
+      } else ctx.body = result ?? { ok: true }
       if (access.mutates) {
         await options.audit.append({
           at: options.clock.now(), principal, method: route.method, route: route.path, path: ctx.path,

@@ -59,7 +59,9 @@ export function buildOpenApi(routes: readonly RouteDefinition[]): Json {
     const isPublic = route.access.roles === 'public'
     const status = String(route.status ?? (route.method === 'POST' ? 201 : 200))
     const responses: Json = {
-      [status]: { description: 'success', content: { 'application/json': { schema: route.response ? schemaOf(route.response, 'output') : {} } } },
+      [status]: route.contentType
+        ? { description: 'success', content: { [route.contentType.split(';')[0] as string]: { schema: { type: 'string' } } } }
+        : { description: 'success', content: { 'application/json': { schema: route.response ? schemaOf(route.response, 'output') : {} } } },
       400: errorResponse('invalid input (details say where)'),
       429: errorResponse('rate limited (see Retry-After)'),
     }

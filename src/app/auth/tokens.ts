@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
+import { withTransaction } from '../../adapters/db/transaction'
 import { In, IsNull, type DataSource } from 'typeorm'
 import { groupScope, type Principal, type Role } from '../../kernel/auth'
 import type { Logger } from '../../kernel/logger'
@@ -52,7 +53,7 @@ export class TokenStore {
   async create(input: { name: string; role: Role; groupIds: string[]; allGroups: boolean; createdBy: string | null }): Promise<{ token: string; view: TokenView }> {
     if (input.role === 'owner' && input.allGroups) throw new Error('owners are scoped to granted groups')
     const token = generateToken()
-    const id = await this.deps.db.transaction(async (m) => {
+    const id = await withTransaction(this.deps.db, async (m) => {
       const result = await m.getRepository(ApiTokenEntity).insert({
         name: input.name, role: input.role, tokenHash: hashToken(token), hint: `${token.slice(0, 7)}…`,
         allGroups: input.role === 'admin' ? true : input.allGroups, createdBy: input.createdBy, createdAt: this.deps.clock.now(),
@@ -96,7 +97,7 @@ export class TokenStore {
   async setGroups(id: number, groupIds: string[]): Promise<TokenView | null> {
     const existing = await this.get(id)
     if (!existing) return null
-    await this.deps.db.transaction(async (m) => {
+    await withTransaction(this.deps.db, async (m) => {
       await m.getRepository(TokenGroupEntity).delete({ tokenId: id })
       const groups = [...new Set(groupIds)]
       if (groups.length > 0) await m.getRepository(TokenGroupEntity).insert(groups.map((groupId) => ({ tokenId: id, groupId })))

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm'
+import { withTransaction } from '../../adapters/db/transaction'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { localTime } from '../../kernel/time'
 import { insertIgnore, upsertIncrement, type Row } from '../../adapters/db/sql'
@@ -78,7 +79,7 @@ export class ActivityBuffer {
     this.log = []
     if (batch.log.length === 0 && batch.daily.length === 0) return
     try {
-      await this.db.transaction(async (m) => {
+      await withTransaction(this.db, async (m) => {
         await upsertIncrement(m, 'qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], batch.daily)
         await upsertIncrement(m, 'qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
         await insertIgnore(m, 'qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm'
+import { withTransaction } from '../../adapters/db/transaction'
 import type { DomainEvent, EventOf, MemberSnapshot } from '../../kernel/events'
 import type { ActionSink } from '../../kernel/context'
 import type { Logger } from '../../kernel/logger'
@@ -44,7 +45,7 @@ export class GroupsRecorder {
   }
 
   private async synced(e: EventOf<'group.synced'>): Promise<void> {
-    await this.deps.db.transaction(async (m) => {
+    await withTransaction(this.deps.db, async (m) => {
       const groups = m.getRepository(GroupEntity)
       const existing = await groups.findOneBy({ id: e.groupId })
       const row: GroupEntity = {
@@ -52,7 +53,9 @@ export class GroupsRecorder {
         timezone: existing?.timezone ?? this.deps.config.timezone, labels: existing?.labels ?? [],
         memberCount: e.members.length, active: true, joinedAt: existing?.joinedAt ?? e.at, leftAt: null, updatedAt: e.at,
       }
-      await groups.save(row)
+      // Copies: TypeORM writes values back into the objects it is given (on MySQL, in the wrong order for
+      // multi-row upserts), and these objects feed the directory cache below.
+      await groups.save({ ...row })
       if (existing && existing.name !== e.name) {
         await m.getRepository(GroupEventEntity).insert({ groupId: e.groupId, kind: 'renamed', memberId: null, actorId: null, detail: { from: existing.name, to: e.name }, at: e.at })
       }
@@ -71,7 +74,7 @@ export class GroupsRecorder {
       const departed = [...stored.values()].filter((r) => r.active && !present.has(r.memberId))
       for (const r of departed) upserts.push({ ...r, active: false, leftAt: e.at })
       // upsert, not save: save() reads every row first, which makes a 300-member sync 300 round trips.
-      for (let i = 0; i < upserts.length; i += 200) await members.upsert(upserts.slice(i, i + 200), ['groupId', 'memberId'])
+      for (let i = 0; i < upserts.length; i += 200) await members.upsert(upserts.slice(i, i + 200).map((u) => ({ ...u })), ['groupId', 'memberId'])
       this.deps.directory.putGroup(toGroupInfo(row))
       for (const u of upserts) {
         if (u.active) this.deps.directory.putMember(e.groupId, { id: u.memberId, name: u.name, role: u.role as MemberSnapshot['role'] & string, joinedAt: u.joinedAt, known: true })
@@ -88,7 +91,7 @@ export class GroupsRecorder {
       id: e.groupId, botId: e.botId, name: e.name, ownerId: existing?.ownerId ?? null, timezone: existing?.timezone ?? this.deps.config.timezone,
       labels: existing?.labels ?? [], memberCount: existing?.memberCount ?? 0, active: true, joinedAt: e.at, leftAt: null, updatedAt: e.at,
     }
-    await groups.save(row)
+    await groups.save({ ...row })
     await this.deps.db.getRepository(GroupEventEntity).insert({ groupId: e.groupId, kind: 'bot_joined', memberId: null, actorId: e.inviterId ?? null, detail: null, at: e.at })
     this.deps.directory.putGroup(toGroupInfo(row))
     this.deps.log.info('bot added to group', { bot: e.botId, group: e.groupId })
@@ -108,7 +111,7 @@ export class GroupsRecorder {
   }
 
   private async membersJoined(e: EventOf<'member.joined'>): Promise<void> {
-    await this.deps.db.transaction(async (m) => {
+    await withTransaction(this.deps.db, async (m) => {
       const rows: MemberEntity[] = e.members.map((s) => ({
         groupId: e.groupId, memberId: s.id, name: s.name, role: s.role ?? 'member', joinedAt: e.at, inviterId: e.inviterId ?? null, active: true, leftAt: null,
       }))
@@ -120,7 +123,7 @@ export class GroupsRecorder {
   }
 
   private async membersLeft(e: EventOf<'member.left'>): Promise<void> {
-    await this.deps.db.transaction(async (m) => {
+    await withTransaction(this.deps.db, async (m) => {
       for (const id of e.memberIds) await m.getRepository(MemberEntity).update({ groupId: e.groupId, memberId: id }, { active: false, leftAt: e.at })
       await m.getRepository(GroupEventEntity).insert(e.memberIds.map((id) => ({ groupId: e.groupId, kind: 'left', memberId: id, actorId: e.removerId ?? null, detail: null, at: e.at })))
       await m.getRepository(GroupEntity).decrement({ id: e.groupId }, 'memberCount', e.memberIds.length)

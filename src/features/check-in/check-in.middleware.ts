@@ -1,0 +1,97 @@
+import type { MessageContext } from '../../kernel/context'
+import type { RulesAccessor } from '../../kernel/feature'
+import type { Middleware } from '../../kernel/pipeline'
+import type { AnswerBatcher } from './check-in.batcher'
+import { normalizeCommand, parseMakeUpDay, render } from './check-in.commands'
+import type { CheckInRule } from './check-in.rules'
+import { checkInDay, type CheckInService, type MakeUpRefusal } from './check-in.service'
+
+/** Normalized keywords of a rule, computed once per (cached) rule object. */
+const normalizedKeywords = new WeakMap<CheckInRule, { checkIn: Set<string>; makeUp: string; streakBoard: string; pointsBoard: string }>()
+
+function keywordsOf(rule: CheckInRule): { checkIn: Set<string>; makeUp: string; streakBoard: string; pointsBoard: string } {
+  let k = normalizedKeywords.get(rule)
+  if (!k) {
+    k = {
+      checkIn: new Set(rule.keywords.map(normalizeCommand)),
+      makeUp: normalizeCommand(rule.makeUp.keyword),
+      streakBoard: normalizeCommand(rule.leaderboard.streakKeyword),
+      pointsBoard: normalizeCommand(rule.leaderboard.pointsKeyword),
+    }
+    normalizedKeywords.set(rule, k)
+  }
+  return k
+}
+
+const REFUSALS: Record<MakeUpRefusal, keyof CheckInRule['texts']> = {
+  future: 'makeUpFuture', too_old: 'makeUpTooOld', before_join: 'makeUpBeforeJoin', already: 'makeUpAlready', poor: 'makeUpPoor', disabled: 'makeUpDisabled',
+}
+
+/**
+ * 签到 / 打卡 (check in), 补签 (make up a missed day), 排行榜 / 积分榜 (leaderboards). A message that is one of
+ * these commands is handled here and stops the chain; anything else goes on to the next feature.
+ */
+export function checkInMiddleware(deps: { service: CheckInService; batcher: AnswerBatcher; rules: RulesAccessor<CheckInRule> }): Middleware<MessageContext> {
+  return async (ctx, next) => {
+    const rule = deps.rules(ctx)
+    if (!rule.enabled || ctx.message.type !== 'text' || ctx.message.text.length > 60) return next()
+    if (rule.requireMention && !ctx.message.mentionsBot) return next()
+    const command = normalizeCommand(ctx.message.text)
+    const keywords = keywordsOf(rule)
+    const today = checkInDay(ctx.message.at, ctx.group.timezone, rule.dayStart)
+
+    if (keywords.checkIn.has(command)) {
+      const result = await deps.service.checkIn({
+        groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day: today, at: ctx.message.at, messageId: ctx.message.id, rule,
+      })
+      const vars = { member: ctx.member.name, rank: result.rank ?? '-', streak: result.streak, total: result.total, points: result.status === 'new' ? result.points : 0, balance: result.balance }
+      if (result.status === 'new') {
+        deps.batcher.add(ctx.message.botId, ctx.group.id, {
+          memberId: ctx.member.id, single: render(rule.texts.checkedIn, vars), line: render(rule.texts.batchLine, vars),
+        }, { windowMs: rule.batch.windowMs, maxPerMessage: rule.batch.maxPerMessage, header: rule.texts.batchHeader })
+        ctx.emit({ type: 'checkin.completed', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points, at: ctx.message.at })
+      } else {
+        ctx.reply(render(rule.texts.already, vars), { mention: true })
+      }
+      ctx.handled('check-in')
+      return
+    }
+
+    if (command === keywords.streakBoard || command === keywords.pointsBoard) {
+      const by = command === keywords.streakBoard ? 'streak' : 'points'
+      const rows = await deps.service.leaderboard(ctx.group.id, by, rule.leaderboard.size, today)
+      if (rows.length === 0) ctx.reply(rule.texts.leaderboardEmpty)
+      else {
+        const title = by === 'streak' ? '连续签到排行榜' : '积分排行榜'
+        const lines = rows.map((r) => render(rule.texts.leaderboardLine, { rank: r.rank, member: r.name, value: by === 'streak' ? `${r.value} 天` : `${r.value} 分` }))
+        ctx.reply([render(rule.texts.leaderboardHeader, { title }), ...lines].join('\n'))
+      }
+      ctx.handled('check-in')
+      return
+    }
+
+    if (keywords.makeUp && command.startsWith(keywords.makeUp)) {
+      const argument = ctx.message.text.normalize('NFKC').replace(/@[^\s\u2005@]+[\s\u2005]?/g, '').trim().slice(rule.makeUp.keyword.normalize('NFKC').length)
+      const day = parseMakeUpDay(argument, today)
+      if (!day) {
+        ctx.reply(rule.texts.makeUpUsage, { mention: true })
+        ctx.handled('check-in')
+        return
+      }
+      const joinedDay = ctx.member.joinedAt !== null ? checkInDay(ctx.member.joinedAt, ctx.group.timezone, rule.dayStart) : null
+      const result = await deps.service.makeUp({ groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day, today, joinedDay, at: ctx.message.at, rule })
+      const costText = (cost: number): string => (rule.makeUp.cost === 'card' ? `${cost} 张补签卡` : `${cost} 积分`)
+      if (result.status === 'done') {
+        ctx.reply(render(rule.texts.makeUpDone, { member: ctx.member.name, day, streak: result.streak, cost: costText(result.cost) }), { mention: true })
+        ctx.emit({ type: 'checkin.completed', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day, kind: 'makeup', rank: null, streak: result.streak, points: -result.cost, at: ctx.message.at })
+      } else {
+        const balance = rule.makeUp.cost === 'card' ? `${result.balance} 张补签卡` : `${result.balance} 积分`
+        ctx.reply(render(rule.texts[REFUSALS[result.reason]], { day, days: rule.makeUp.windowDays, cost: costText(result.cost), balance }), { mention: true })
+      }
+      ctx.handled('check-in')
+      return
+    }
+
+    await next()
+  }
+}
