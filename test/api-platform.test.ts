@@ -40,6 +40,12 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
   'POST /api/v1/groups/:id/check-ins/members/:memberId/adjustments': { delta: 5, reason: 'matrix' },
+  'POST /api/v1/groups/:id/auto-reply/dry-run': { text: '价格多少' },
+  'POST /api/v1/auto-replies': { name: 'matrix', trigger: { type: 'contains', keywords: ['价格'] }, answer: { variants: [{ text: '99' }] } },
+  'PUT /api/v1/auto-replies/:ruleId': { name: 'matrix', trigger: { type: 'contains', keywords: ['价格'] }, answer: { variants: [{ text: '99' }] } },
+  'PATCH /api/v1/auto-replies/:ruleId': { enabled: false },
+  'POST /api/v1/auto-replies/reorder': { ruleIds: [1] },
+  'POST /api/v1/auto-replies/import': { csv: 'keywords,match,answer\n价格,contains,99' },
 }
 
 function fill(route: RouteDefinition, groupId: string, tokenId: number): string {

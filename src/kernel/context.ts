@@ -50,6 +50,8 @@ export interface MemberInfo {
 /** Something the bot does to the outside world; always goes through the outbound queue. */
 export type OutboundAction =
   | { kind: 'say'; botId: string; groupId: string; text: string; mentions?: string[]; cause?: string }
+  | { kind: 'sayCard'; botId: string; groupId: string; card: { url: string; title: string; description?: string; thumbnailUrl?: string }; cause?: string }
+  | { kind: 'sayImage'; botId: string; groupId: string; imageUrl: string; cause?: string }
   | { kind: 'remove'; botId: string; groupId: string; memberId: string; reason: string; cause?: string }
   | { kind: 'add'; botId: string; groupId: string; memberId: string; cause?: string }
   | { kind: 'tag'; botId: string; groupId?: string; memberId: string; tag: string; cause?: string }

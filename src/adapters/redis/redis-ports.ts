@@ -8,7 +8,7 @@ import { type Clock, systemClock } from '../../ports/clock'
  * Semantics follow src/ports/memory.ts; test/ports.contract.test.ts runs the same suite against both.
  * This is the only module in the project that imports 'ioredis'.
  *
- * Key layout (all under `keyPrefix`): `dedupe:<id>`, `counter:<key>`, `rate:<key>` (hash: tokens, at),
+ * Key layout (all under `keyPrefix`): `dedupe:<id>`, `counter:<key>` (hash: v, e), `rate:<key>` (hash: tokens, at),
  * `lease:<key>` (value: lease token). Pub/sub channels are `<keyPrefix><channel>`.
  */
 
@@ -48,9 +48,14 @@ const CONNECTION_OPTIONS: RedisOptions = {
 
 /** Adds `by` and arms the expiry if the key has none, i.e. when INCRBY just created it. */
 const INCR_LUA = `
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return v`
+local now = tonumber(ARGV[3])
+local exp = tonumber(redis.call('HGET', KEYS[1], 'e'))
+if exp == nil or exp <= now then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', now + tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(ARGV[2])) + 60000)
+  return tonumber(ARGV[1])
+end
+return redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])`
 
 /**
  * Token bucket, the same arithmetic as MemoryRateLimiter (Lua numbers are doubles, like JS numbers).
@@ -96,7 +101,7 @@ return 0`
 
 /** The commands registered with defineCommand (ioredis adds them at runtime, so they are typed here). */
 interface ScriptCommands {
-  qunyunIncr(key: string, by: number, ttlMs: number): Promise<number>
+  qunyunIncr(key: string, by: number, ttlMs: number, now: number): Promise<number>
   qunyunTake(key: string, capacity: number, refillPerSec: number, cost: number, now: number, idleTtlMs: number): Promise<[number, string]>
   qunyunRenew(key: string, token: string, ttlMs: number): Promise<number>
   qunyunRelease(key: string, token: string): Promise<number>
@@ -187,18 +192,23 @@ class RedisDedupe implements Dedupe {
   }
 }
 
-/** Expiring counters: INCRBY plus PEXPIRE on creation, in one script. */
+/**
+ * Expiring counters: a hash of value and expiry instant, both set in one script. Expiry follows the
+ * caller's clock like MemoryCounters (so cooldowns behave the same under a FakeClock); a Redis TTL a
+ * minute beyond it removes the key for good.
+ */
 class RedisCounters implements Counters {
-  constructor(private readonly redis: ScriptedRedis, private readonly prefix: string) {}
+  constructor(private readonly redis: ScriptedRedis, private readonly prefix: string, private readonly clock: Clock) {}
 
   async incr(key: string, ttlMs: number, by = 1): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new RangeError(`by must be an integer, got ${by}`)
-    return Number(await this.redis.qunyunIncr(`${this.prefix}counter:${key}`, by, ttlArg(ttlMs)))
+    return Number(await this.redis.qunyunIncr(`${this.prefix}counter:${key}`, by, ttlArg(ttlMs), this.clock.now()))
   }
 
   async get(key: string): Promise<number> {
-    const value = await this.redis.get(`${this.prefix}counter:${key}`)
-    return value === null ? 0 : Number(value)
+    const [value, expires] = await this.redis.hmget(`${this.prefix}counter:${key}`, 'v', 'e')
+    if (value === null || expires === null || Number(expires) <= this.clock.now()) return 0
+    return Number(value)
   }
 
   async reset(key: string): Promise<void> {
@@ -336,7 +346,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   return {
     kind: 'redis',
     dedupe: new RedisDedupe(redis, prefix),
-    counters: new RedisCounters(scripted, prefix),
+    counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),
     pubsub,

@@ -1,5 +1,6 @@
 import { log as wechatyLog, WechatyBuilder, type Contact, type Room, type RoomInvitation, type Wechaty } from 'wechaty'
 import PuppetService from 'wechaty-puppet-service'
+import { FileBox } from 'file-box'
 import type { Config, BotDefinition } from '../../config/config.schema'
 import type { IncomingMessage, OutboundAction } from '../../kernel/context'
 import type { DomainEvent, MemberSnapshot } from '../../kernel/events'
@@ -188,6 +189,18 @@ export class WechatyBot implements ActionPerformer {
           if (!room) throw new Error(`room ${action.groupId} not found`)
           const mentions = await this.contacts(action.mentions ?? [])
           await room.say(action.text, ...mentions)
+          return
+        }
+        case 'sayCard': {
+          const room = await w.Room.find({ id: action.groupId })
+          if (!room) throw new Error(`room ${action.groupId} not found`)
+          await room.say(new w.UrlLink({ url: action.card.url, title: action.card.title, description: action.card.description, thumbnailUrl: action.card.thumbnailUrl }))
+          return
+        }
+        case 'sayImage': {
+          const room = await w.Room.find({ id: action.groupId })
+          if (!room) throw new Error(`room ${action.groupId} not found`)
+          await room.say(FileBox.fromUrl(action.imageUrl))
           return
         }
         case 'remove': case 'add': {

@@ -11,6 +11,10 @@ export interface PlatformAction {
   mentions?: string[]
   tag?: string
   invitationId?: string
+  /** A link card the bot sent. */
+  card?: { url: string; title: string; description?: string }
+  /** An image the bot sent (its source URL or file name). */
+  image?: string
 }
 
 /** A pending room invitation in the simulated platform. */
@@ -81,6 +85,15 @@ export class RecordingPuppet extends PuppetMock {
     const room = this.mocker.cacheRoomPayload.get(id)
     if (room && !this.mocker.cacheContactPayload.has(id)) return { id, name: room.topic, gender: 0, type: 0, avatar: '', phone: [], friend: false, star: false } as payloads.Contact
     return super.contactRawPayload(id)
+  }
+
+  override async messageSendUrl(conversationId: string, payload: payloads.UrlLink): Promise<void> {
+    this.record({ kind: 'say', groupId: conversationId, card: { url: payload.url, title: payload.title, description: payload.description } })
+  }
+
+  override async messageSendFile(conversationId: string, file: { name: string; remoteUrl?: string }): Promise<void> {
+    // Records where the image comes from without downloading it (the simulation has no network).
+    this.record({ kind: 'say', groupId: conversationId, image: (file as { remoteUrl?: string }).remoteUrl ?? file.name })
   }
 
   override async messageUrl(messageId: string): Promise<payloads.UrlLink> {
