@@ -146,6 +146,7 @@ export class Runtime {
       config, db: this.db, ports: this.ports, clock: this.clock, random: this.random, log, outbound: this.outbound, rules: this.rules,
       groupSummaries: (group) => this.groupSummaries(group),
       contributeGroupSummary: (name, contributor) => { this.summaries.set(name, contributor) },
+      onOutboundOutcome: (listener) => this.outbound.onOutcome(listener),
     }
     for (const def of definitions) {
       const instance = await def.setup(deps, (ctx) => ctx.rules.slice(def.name))

@@ -46,9 +46,24 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PATCH /api/v1/auto-replies/:ruleId': { enabled: false },
   'POST /api/v1/auto-replies/reorder': { ruleIds: [1] },
   'POST /api/v1/auto-replies/import': { csv: 'keywords,match,answer\n价格,contains,99' },
+  'PUT /api/v1/groups/:id/moderation': { rules: { enabled: true } },
+  'POST /api/v1/groups/:id/moderation/rollback': { version: 1 },
+  'POST /api/v1/groups/:id/moderation/dry-run': { text: '加微信' },
+  'PUT /api/v1/groups/:id/moderation/word-lists': { lists: ['file:ads'] },
+  'POST /api/v1/word-lists': { name: 'matrix', text: '词' },
+  'PUT /api/v1/word-lists/:listId': { text: '词' },
+}
+
+/** Query strings routes need to succeed (positive controls). */
+const SAMPLE_QUERIES: Record<string, string> = {
+  'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
 }
 
 function fill(route: RouteDefinition, groupId: string, tokenId: number): string {
+  return fillPath(route, groupId, tokenId) + (SAMPLE_QUERIES[`${route.method} ${route.path}`] ?? '')
+}
+
+function fillPath(route: RouteDefinition, groupId: string, tokenId: number): string {
   return route.path
     .replace(`:${route.access.groupParam ?? '__none__'}`, encodeURIComponent(groupId))
     .replace(':feature', 'activity')

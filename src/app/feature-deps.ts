@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock'
 import type { CoordinationPorts } from '../ports/ports'
 import type { Random } from '../ports/random'
 import type { RuleStore } from './rules'
+import type { OutboundListener } from '../kernel/outbound'
 
 /** Contributes a section to a group's detail view (e.g. activity of the last 7 days). */
 export type GroupSummaryContributor = (group: GroupInfo) => Promise<Record<string, unknown>>
@@ -23,6 +24,8 @@ export interface FeatureDeps {
   rules: RuleStore
   /** Sections other features contribute to a group's detail (filled after every feature is set up). */
   groupSummaries(group: GroupInfo): Promise<Record<string, unknown>>
+  /** Hears the outcome of every outbound action (e.g. a removal that failed); returns a disposer. */
+  onOutboundOutcome(listener: OutboundListener): () => void
   /** Registers this feature's contribution to group details. */
   contributeGroupSummary(name: string, contributor: GroupSummaryContributor): void
 }

@@ -24,6 +24,8 @@ export interface IncomingMessage {
   link?: { url: string; title: string; description?: string }
   /** Mini-program details for type 'miniprogram'. */
   miniProgram?: { appId?: string; title?: string }
+  /** Loads the image of an image message on demand (size-capped; null when unavailable). */
+  media?: () => Promise<Uint8Array | null>
 }
 
 /** What the pipeline knows about a group. */
@@ -52,6 +54,7 @@ export type OutboundAction =
   | { kind: 'say'; botId: string; groupId: string; text: string; mentions?: string[]; cause?: string }
   | { kind: 'sayCard'; botId: string; groupId: string; card: { url: string; title: string; description?: string; thumbnailUrl?: string }; cause?: string }
   | { kind: 'sayImage'; botId: string; groupId: string; imageUrl: string; cause?: string }
+  | { kind: 'sayDirect'; botId: string; contactId: string; text: string; cause?: string }
   | { kind: 'remove'; botId: string; groupId: string; memberId: string; reason: string; cause?: string }
   | { kind: 'add'; botId: string; groupId: string; memberId: string; cause?: string }
   | { kind: 'tag'; botId: string; groupId?: string; memberId: string; tag: string; cause?: string }

@@ -27,6 +27,7 @@ export type DomainEvent =
   | { type: 'member.joined'; botId: string; groupId: string; members: MemberSnapshot[]; inviterId?: string; at: number }
   | { type: 'member.left'; botId: string; groupId: string; memberIds: string[]; removerId?: string; at: number }
   | { type: 'message.processed'; botId: string; groupId: string; memberId: string; messageId: string; at: number }
+  | { type: 'rule.violated'; botId: string; groupId: string; memberId: string; messageId: string; detectors: string[]; action: string; strike: number | null; shadow: boolean; at: number }
   | { type: 'checkin.completed'; botId: string; groupId: string; memberId: string; day: string; kind: 'normal' | 'makeup'; rank: number | null; streak: number; points: number; at: number }
 
 /** The `type` strings of all domain events. */

@@ -57,6 +57,7 @@ export function describeAction(action: OutboundAction): Record<string, unknown> 
     case 'say': return { kind: 'say', bot: action.botId, group: action.groupId, chars: action.text.length, mentions: action.mentions?.length ?? 0 }
     case 'sayCard': return { kind: 'sayCard', bot: action.botId, group: action.groupId }
     case 'sayImage': return { kind: 'sayImage', bot: action.botId, group: action.groupId }
+    case 'sayDirect': return { kind: 'sayDirect', bot: action.botId, contact: action.contactId, chars: action.text.length }
     case 'remove': case 'add': return { kind: action.kind, bot: action.botId, group: action.groupId, member: action.memberId }
     case 'tag': return { kind: 'tag', bot: action.botId, member: action.memberId, tag: action.tag }
     case 'acceptInvitation': return { kind: 'acceptInvitation', bot: action.botId, invitation: action.invitationId }

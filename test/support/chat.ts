@@ -71,6 +71,23 @@ export class Chat {
     throw new Error(`expected ${what}; the bot did: ${JSON.stringify(this.pending())}`)
   }
 
+  /**
+   * Retries an expectation until it holds (real-time bounded): for effects that follow an outcome
+   * asynchronously, such as telling the owner after a failed removal.
+   */
+  async eventually<T>(expectation: () => T, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      try {
+        return expectation()
+      } catch (error) {
+        if (Date.now() > deadline) throw error
+        await this.rehearsal.quiesce()
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
+  }
+
   /** Marks everything so far as seen. */
   skip(): void {
     this.sync()

@@ -6,11 +6,12 @@ import { Foundation1763848800000 } from '../../../migrations/1763848800000-Found
 import { ApiPlatform1763900000000 } from '../../../migrations/1763900000000-ApiPlatform'
 import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
 import { AutoReply1764100000000 } from '../../../migrations/1764100000000-AutoReply'
+import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
 import { GroupRuleEntity, JobRunEntity, OutboundEntity, SeenMessageEntity } from './core.entity'
 import { ApiTokenEntity, AuditEntity, TokenGroupEntity } from '../../app/auth/auth.entity'
 
 /** Every migration, in order. Listed explicitly so the compiled app and ts-jest find the same set. */
-export const MIGRATIONS = [Foundation1763848800000, ApiPlatform1763900000000, CheckIn1764000000000, AutoReply1764100000000]
+export const MIGRATIONS = [Foundation1763848800000, ApiPlatform1763900000000, CheckIn1764000000000, AutoReply1764100000000, Moderation1764200000000]
 
 /** Entities owned by the core (features bring their own). */
 export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, ApiTokenEntity, TokenGroupEntity, AuditEntity]

@@ -203,6 +203,12 @@ export class WechatyBot implements ActionPerformer {
           await room.say(FileBox.fromUrl(action.imageUrl))
           return
         }
+        case 'sayDirect': {
+          const [contact] = await this.contacts([action.contactId])
+          if (!contact) throw new Error(`contact ${action.contactId} not found`)
+          await contact.say(action.text)
+          return
+        }
         case 'remove': case 'add': {
           const room = await w.Room.find({ id: action.groupId })
           if (!room) throw new Error(`room ${action.groupId} not found`)

@@ -35,6 +35,9 @@ export function wechatyType(type: MessageType): types.Message {
   }
 }
 
+/** Largest image loaded for inspection. */
+const MAX_MEDIA_BYTES = 8 * 1024 * 1024
+
 /** Turns a wechaty room message into plain data (null for direct messages). */
 export async function toIncoming(botId: string, selfId: string, msg: Message): Promise<IncomingMessage | null> {
   const room = msg.room()
@@ -54,7 +57,17 @@ export async function toIncoming(botId: string, selfId: string, msg: Message): P
     mentionsBot: mentions.includes(selfId),
     at: msg.date().getTime(),
   }
-  if (type === 'url') {
+  if (type === 'image') {
+    // Loaded only if a feature asks (QR scanning); capped so a huge file cannot exhaust memory.
+    incoming.media = async () => {
+      try {
+        const buffer = await (await msg.toFileBox()).toBuffer()
+        return buffer.length <= MAX_MEDIA_BYTES ? buffer : null
+      } catch {
+        return null
+      }
+    }
+  } else if (type === 'url') {
     try {
       const link = await msg.toUrlLink()
       incoming.link = { url: link.url(), title: link.title(), description: link.description() ?? undefined }

@@ -1,5 +1,6 @@
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import type { payloads } from 'wechaty'
+import { FileBox, type FileBoxInterface } from 'file-box'
 
 /** What the bot did, as the simulated platform saw it. */
 export interface PlatformAction {
@@ -44,7 +45,7 @@ export class RecordingPuppet extends PuppetMock {
   readonly failures: InjectedFailure[] = []
   readonly invitations = new Map<string, SimulatedInvitation>()
   /** Card payloads of simulated link and mini-program messages, by message id. */
-  readonly cards = new Map<string, { url?: payloads.UrlLink; miniProgram?: payloads.MiniProgram }>()
+  readonly cards = new Map<string, { url?: payloads.UrlLink; miniProgram?: payloads.MiniProgram; image?: Buffer }>()
   private readonly watchers = new Set<(action: PlatformAction) => void>()
 
   constructor(options: { mocker: mock.Mocker; now?: () => number }) {
@@ -94,6 +95,11 @@ export class RecordingPuppet extends PuppetMock {
   override async messageSendFile(conversationId: string, file: { name: string; remoteUrl?: string }): Promise<void> {
     // Records where the image comes from without downloading it (the simulation has no network).
     this.record({ kind: 'say', groupId: conversationId, image: (file as { remoteUrl?: string }).remoteUrl ?? file.name })
+  }
+
+  override async messageFile(messageId: string): Promise<FileBoxInterface> {
+    const image = this.cards.get(messageId)?.image
+    return image ? FileBox.fromBuffer(image, 'image.png') : super.messageFile(messageId)
   }
 
   override async messageUrl(messageId: string): Promise<payloads.UrlLink> {

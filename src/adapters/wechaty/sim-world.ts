@@ -12,6 +12,8 @@ export interface SimMessage {
   title?: string
   /** For type 'miniprogram'. */
   appId?: string
+  /** For type 'image': the picture's bytes (PNG or JPEG). */
+  image?: Buffer
 }
 
 /** Makes a room id acceptable to the mock (room ids must contain '@'). */
@@ -57,6 +59,7 @@ export class SimWorld {
     const messageId = id ?? `sim-${Date.now().toString(36)}-${(this.seq++).toString(36)}`
     if (type === 'url') this.puppet.cards.set(messageId, { url: { url: m.url ?? 'https://example.com', title: m.title ?? m.text ?? '' } })
     if (type === 'miniprogram') this.puppet.cards.set(messageId, { miniProgram: { appid: m.appId, title: m.title ?? m.text } })
+    if (type === 'image' && m.image) this.puppet.cards.set(messageId, { image: m.image })
     // Straight into the payload cache: MessageMock.create would also keep an object per message forever.
     this.mocker.cacheMessagePayload.set(messageId, {
       id: messageId, talkerId: memberId, roomId: roomId(room), timestamp: this.puppet.now(),

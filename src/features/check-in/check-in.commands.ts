@@ -13,10 +13,8 @@ export function normalizeCommand(text: string): string {
     .replace(/[\p{P}\p{S}\p{Z}\s\u200b-\u200f\u2060\ufeff]+/gu, '')
 }
 
-/** Fills `{name}` placeholders; unknown names are left as they are. */
-export function render(template: string, vars: Record<string, string | number>): string {
-  return template.replace(/\{([a-zA-Z]+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole))
-}
+/** Fills `{name}` placeholders (the kernel's template helper, under the name this feature uses). */
+export { renderTemplate as render } from '../../kernel/template'
 
 /**
  * The day a make-up command names, relative to `today` (YYYY-MM-DD in the group's timezone):

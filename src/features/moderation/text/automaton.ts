@@ -4,23 +4,32 @@
  * Build: terms are normalized (normalize.ts), empty ones rejected, duplicates (same normalized form)
  * dropped, the rest sorted and inserted into a temporary trie (parallel Int32Arrays, no per-node objects).
  * The trie is then laid out as a DOUBLE ARRAY: every state is a slot; the child of state s on symbol c is
- * slot base[s] + c, valid iff check[that slot] === s. Failure links and dictionary-suffix ("output")
- * links are computed breadth-first on that layout.
+ * slot base[s] + c, valid iff check[that slot] === s. Failure links and dictionary-suffix ("output") links
+ * are computed breadth-first on that layout.
  *
- * Layout (one Int32Array `da`, four int32 per slot, state ids pre-multiplied by 4 = index of the slot):
- *   da[s]     base  (×4)     child of s on symbol c is t = da[s] + 4c, valid iff da[t + 1] === s
- *   da[s + 1] check          the parent state, -1 for a free slot
- *   da[s + 2] fail           failure state
- *   da[s + 3] emit           first state on the failure chain of s (s itself included) that ends a term, or -1
- * plus, per slot, termOf (term index ending exactly there, or -1) and next (the next emitting state on the
- * failure chain after a terminal state, or -1): following emit → next → … reports every term that ends at
- * the current position, overlapping ones included.
+ * Everything an automaton needs at scan time is in ONE Int32Array `da` (plus, for large alphabets, a
+ * 65,536-entry symbol table), so a small per-group list costs two typed arrays, not a dozen:
  *
- * Code units are first mapped to dense symbols 1..A (0 = the unit occurs in no term, which sends the
- * automaton straight back to the root). Large alphabets use a 65,536-entry table; small ones (per-group
- * lists) a 1,024-bit filter plus binary search, so a five-term list costs about a kilobyte, not 128 KB.
+ *   [0, 4·slots)          per slot s (state ids are pre-multiplied by 4, i.e. s is the index of the slot):
+ *                           da[s] base (×4): the child on symbol c is t = da[s] + 4c, valid iff da[t+1] === s
+ *                           da[s+1] check: the parent state, -1 for a free slot
+ *                           da[s+2] fail: the failure state
+ *                           da[s+3] emit: index of the first output record on the failure chain of s (s
+ *                                   included), or -1 when no term ends here
+ *   outputs               one record [termIndex, next record or -1] per term; following emit → next → …
+ *                         reports every term ending at the current position, overlapping ones included
+ *   lengths               normalized length of each term
+ *   rootGo                per symbol, the root's transition (or the root): the failure step of every state
+ *                         whose failure state is the root, without walking the chain
+ *   compact keys          (small alphabets) the sorted code units; symbol = position + 1
+ *   compact filter        (small alphabets) 32 int32 = a 1,024-bit filter on unit & 1023
+ *
+ * Symbols: code units map to 1..A (0 = the unit occurs in no term, which sends the automaton to the root).
+ * Large alphabets use a Uint16Array(65536) table with symbols numbered by decreasing frequency in the terms
+ * (children then sit close to their parent's base); small ones (≤ 256 distinct units, e.g. per-group lists)
+ * use the filter plus a binary search over the sorted keys.
  */
-import { normalizeTerm, originalEnd, type NormalizedText } from './normalize'
+import { normalizationTable, normalizeTerm, originalEnd, type NormalizedText, type Normalizer } from './normalize'
 
 /**
  * Receives each match: index of the term in `terms`, and its [start, end) in normalized code units.
@@ -56,6 +65,12 @@ export interface BuildReport { rejected: RejectedTerm[]; duplicates: DuplicateTe
 /** Alphabets up to this many symbols use the compact (filter + binary search) symbol map. */
 const COMPACT_ALPHABET_MAX = 256
 
+/** Why a term that normalizes to nothing is refused. */
+export const EMPTY_TERM_REASON = 'empty after normalization: only spaces, punctuation, symbols, emoji or invisible characters'
+
+/** Shared empty report (most lists have nothing to report; saves two arrays per small list). */
+const NO_REPORT: BuildReport = Object.freeze({ rejected: [], duplicates: [] }) as unknown as BuildReport
+
 /** Read-only view of a normalized string as code units (identity offsets), for string inputs. */
 function viewOfString(normalized: string): NormalizedText {
   const units = new Uint16Array(normalized.length)
@@ -74,15 +89,154 @@ function stringBytes(s: string): number {
   return 16 + ((s.length * (wide ? 2 : 1) + 3) & ~3)
 }
 
+/** The temporary trie: parallel arrays indexed by node (0 = root), children in increasing symbol order. */
+interface Trie {
+  nodeCount: number
+  nodeSym: Int32Array
+  firstChild: Int32Array
+  nextSibling: Int32Array
+  childCount: Int32Array
+  nodeTerm: Int32Array
+}
+
+/** Builds the trie from terms given as symbol strings (one code unit per symbol). */
+function buildTrie(symbolic: readonly string[], totalUnits: number): Trie {
+  const order = Array.from({ length: symbolic.length }, (_, k) => k)
+  order.sort((a, b) => {
+    const x = symbolic[a] as string
+    const y = symbolic[b] as string
+    return x < y ? -1 : x > y ? 1 : 0
+  })
+  const maxNodes = totalUnits + 1
+  const nodeSym = new Int32Array(maxNodes)
+  const firstChild = new Int32Array(maxNodes).fill(-1)
+  const lastChild = new Int32Array(maxNodes).fill(-1)
+  const nextSibling = new Int32Array(maxNodes).fill(-1)
+  const childCount = new Int32Array(maxNodes)
+  const nodeTerm = new Int32Array(maxNodes).fill(-1)
+  let maxLen = 0
+  for (const s of symbolic) if (s.length > maxLen) maxLen = s.length
+  const path = new Int32Array(maxLen + 1) // path[d] = node at depth d of the previous term
+  let nodeCount = 1
+  let prev = ''
+  for (const k of order) {
+    const term = symbolic[k] as string
+    let lcp = 0
+    const limit = Math.min(prev.length, term.length)
+    while (lcp < limit && prev.charCodeAt(lcp) === term.charCodeAt(lcp)) lcp++
+    // Sorted order: the new child's symbol is larger than any existing sibling's, so it is appended.
+    for (let d = lcp; d < term.length; d++) {
+      const parent = path[d] as number
+      const node = nodeCount++
+      nodeSym[node] = term.charCodeAt(d)
+      if (firstChild[parent] === -1) firstChild[parent] = node
+      else nextSibling[lastChild[parent] as number] = node
+      lastChild[parent] = node
+      childCount[parent]++
+      path[d + 1] = node
+    }
+    nodeTerm[path[term.length] as number] = k
+    prev = term
+  }
+  return { nodeCount, nodeSym, firstChild, nextSibling, childCount, nodeTerm }
+}
+
+/**
+ * Double-array placement, breadth first: for each state, the smallest base ≥ 1 whose child slots are all
+ * free (free slots found through a union–find "next free slot" structure). Returns the slot of every node,
+ * the base of every slot, the BFS order and the highest slot used.
+ */
+function place(trie: Trie): { slotOf: Int32Array; base: Int32Array; bfs: Int32Array; maxSlot: number } {
+  const { nodeCount, nodeSym, firstChild, nextSibling, childCount } = trie
+  let capacity = Math.max(64, nodeCount * 2)
+  let check = new Int32Array(capacity).fill(-1)
+  let base = new Int32Array(capacity)
+  let free = new Int32Array(capacity) // free[p] === p: p is free; else a pointer towards the next free slot
+  for (let p = 0; p < capacity; p++) free[p] = p
+  const ensure = (min: number): void => {
+    if (min < capacity) return
+    let cap = capacity
+    while (cap <= min) cap *= 2
+    const c2 = new Int32Array(cap).fill(-1)
+    c2.set(check)
+    const b2 = new Int32Array(cap)
+    b2.set(base)
+    const f2 = new Int32Array(cap)
+    f2.set(free)
+    for (let p = capacity; p < cap; p++) f2[p] = p
+    check = c2
+    base = b2
+    free = f2
+    capacity = cap
+  }
+  const findFree = (p: number): number => {
+    ensure(p + 1)
+    let r = p
+    while (free[r] !== r) {
+      r = free[r] as number
+      ensure(r + 1)
+    }
+    while (free[p] !== r) {
+      const up = free[p] as number
+      free[p] = r
+      p = up
+    }
+    return r
+  }
+  const occupy = (p: number): void => {
+    ensure(p + 2)
+    free[p] = p + 1
+  }
+  const slotOf = new Int32Array(nodeCount)
+  occupy(0) // the root
+  check[0] = -2
+  let maxSlot = 0
+  const bfs = new Int32Array(nodeCount)
+  let head = 0
+  let tail = 0
+  bfs[tail++] = 0
+  const syms: number[] = []
+  while (head < tail) {
+    const node = bfs[head++] as number
+    const slot = slotOf[node] as number
+    if (childCount[node] === 0) continue // leaf: base 0; a lookup lands on a slot whose check is not `slot`
+    syms.length = 0
+    for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) syms.push(nodeSym[ch] as number)
+    const c0 = syms[0] as number
+    let pos = findFree(c0 + 1) // base = pos - c0 ≥ 1
+    let b = 0
+    for (;;) {
+      b = pos - c0
+      let ok = true
+      for (let j = 1; j < syms.length; j++) {
+        const q = b + (syms[j] as number)
+        ensure(q + 1)
+        if (check[q] !== -1) { ok = false; break }
+      }
+      if (ok) break
+      pos = findFree(pos + 1)
+    }
+    base[slot] = b
+    for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) {
+      const q = b + (nodeSym[ch] as number)
+      ensure(q + 2)
+      check[q] = slot
+      occupy(q)
+      slotOf[ch] = q
+      if (q > maxSlot) maxSlot = q
+      bfs[tail++] = ch
+    }
+  }
+  return { slotOf, base: base.subarray(0, maxSlot + 1), bfs, maxSlot }
+}
+
 /**
  * A compiled, immutable multi-pattern automaton. Shared by every WordList (and so every group) built from
- * the same content; holds no per-scan state, so one instance can serve any number of concurrent scans.
+ * the same content; holds no per-scan state, so one instance can serve any number of scans.
  */
 export class Automaton {
   /** Terms as given (first spelling of each distinct normalized form), indexed by term index. */
   readonly terms: readonly string[]
-  /** Normalized length of each term, by term index. */
-  readonly termLengths: Int32Array
   /** Terms refused and terms dropped as duplicates while building. */
   readonly report: BuildReport
   /** Number of automaton states (trie nodes, root included). */
@@ -92,36 +246,35 @@ export class Automaton {
   /** Content key given by the builder (e.g. a hash of the term list), '' if none. */
   readonly contentKey: string
 
+  /** All integer data, see the module comment. */
   private readonly da: Int32Array
-  private readonly termOf: Int32Array
-  private readonly next: Int32Array
-  /** Dense symbol map (65,536 entries), or undefined when the compact map is used. */
+  /** Start of the term-length region in `da`. */
+  private readonly lengthsAt: number
+  /** Start of the root-transition region in `da` (indexed by symbol). */
+  private readonly rootGoAt: number
+  /** Start of the sorted compact keys in `da`, and of the 32-int compact filter (small alphabets). */
+  private readonly keysAt: number
+  private readonly filterAt: number
+  /** Dense symbol map (65,536 entries) for large alphabets, else undefined. */
   private readonly dense: Uint16Array | Uint32Array | undefined
-  /** Compact symbol map: sorted code units (symbol = index + 1) and a 1,024-bit filter on unit & 1023. */
-  private readonly compactKeys: Uint16Array
-  private readonly compactFilter: Uint32Array
 
   /** Builds the automaton for `terms` (see the module comment); `contentKey` is stored as given. */
   constructor(terms: readonly string[], contentKey = '') {
     this.contentKey = contentKey
-    const rejected: RejectedTerm[] = []
-    const duplicates: DuplicateTerm[] = []
+    let rejected: RejectedTerm[] | undefined
+    let duplicates: DuplicateTerm[] | undefined
     const originals: string[] = []
     const normalized: string[] = []
     const seen = new Map<string, number>()
     for (const term of terms) {
       const norm = normalizeTerm(term)
       if (norm.length === 0) {
-        rejected.push({
-          term,
-          reason: 'empty after normalization: only spaces, punctuation, symbols, emoji or invisible characters',
-        })
+        ;(rejected ??= []).push({ term, reason: EMPTY_TERM_REASON })
         continue
       }
       const earlier = seen.get(norm)
       if (earlier !== undefined) {
-        if (originals[earlier] !== term) duplicates.push({ term, duplicateOf: originals[earlier] as string })
-        else duplicates.push({ term, duplicateOf: term })
+        ;(duplicates ??= []).push({ term, duplicateOf: originals[earlier] as string })
         continue
       }
       seen.set(norm, originals.length)
@@ -129,198 +282,78 @@ export class Automaton {
       normalized.push(norm)
     }
     this.terms = originals
-    this.report = { rejected, duplicates }
+    this.report = rejected === undefined && duplicates === undefined ? NO_REPORT : { rejected: rejected ?? [], duplicates: duplicates ?? [] }
     const termCount = originals.length
-    this.termLengths = new Int32Array(termCount)
+
+    // ---- alphabet -----------------------------------------------------------------------------------
+    const freq = new Uint32Array(0x10000)
     let totalUnits = 0
-    for (let k = 0; k < termCount; k++) {
-      const len = (normalized[k] as string).length
-      this.termLengths[k] = len
-      totalUnits += len
+    for (const norm of normalized) {
+      totalUnits += norm.length
+      for (let i = 0; i < norm.length; i++) freq[norm.charCodeAt(i)]++
     }
-
-    // ---- alphabet: distinct code units, symbols 1..A in code-unit order -------------------------------
-    const present = new Uint8Array(0x10000)
-    for (const norm of normalized) for (let i = 0; i < norm.length; i++) present[norm.charCodeAt(i)] = 1
-    let alphabetSize = 0
-    for (let u = 0; u < 0x10000; u++) if (present[u] === 1) alphabetSize++
-    this.alphabetSize = alphabetSize
+    const units: number[] = []
+    for (let u = 0; u < 0x10000; u++) if (freq[u] !== 0) units.push(u)
+    const A = units.length
+    this.alphabetSize = A
+    const compact = A <= COMPACT_ALPHABET_MAX
+    if (!compact) units.sort((a, b) => (freq[b] as number) - (freq[a] as number) || a - b)
     const symbolOf = new Uint32Array(0x10000)
-    const keys = new Uint16Array(alphabetSize)
-    {
-      let sym = 0
-      for (let u = 0; u < 0x10000; u++) {
-        if (present[u] === 1) {
-          keys[sym] = u
-          symbolOf[u] = ++sym
-        }
-      }
-    }
-    if (alphabetSize > COMPACT_ALPHABET_MAX) {
-      this.dense = alphabetSize < 0xffff ? Uint16Array.from(symbolOf) : symbolOf
-      this.compactKeys = new Uint16Array(0)
-      this.compactFilter = new Uint32Array(0)
-    } else {
-      this.dense = undefined
-      this.compactKeys = keys
-      this.compactFilter = new Uint32Array(32)
-      for (const u of keys) this.compactFilter[(u >> 5) & 31] |= 1 << (u & 31)
-    }
+    for (let k = 0; k < A; k++) symbolOf[units[k] as number] = k + 1
+    this.dense = compact ? undefined : A < 0xffff ? Uint16Array.from(symbolOf) : symbolOf
 
-    // ---- trie from the sorted terms (children are appended in increasing symbol order) ---------------
-    const order = Array.from({ length: termCount }, (_, k) => k)
-    order.sort((a, b) => {
-      const x = normalized[a] as string
-      const y = normalized[b] as string
-      return x < y ? -1 : x > y ? 1 : 0
-    })
-    const maxNodes = totalUnits + 1
-    const nodeSym = new Int32Array(maxNodes)
-    const firstChild = new Int32Array(maxNodes).fill(-1)
-    const lastChild = new Int32Array(maxNodes).fill(-1)
-    const nextSibling = new Int32Array(maxNodes).fill(-1)
-    const childCount = new Int32Array(maxNodes)
-    const nodeTerm = new Int32Array(maxNodes).fill(-1)
-    let nodeCount = 1 // node 0 = root
-    let maxLen = 0
-    for (const norm of normalized) if (norm.length > maxLen) maxLen = norm.length
-    const path = new Int32Array(maxLen + 1) // path[d] = node at depth d of the previous term
-    let prev = ''
-    for (const k of order) {
+    // ---- trie and double-array placement -------------------------------------------------------------
+    const symbolic: string[] = new Array(termCount)
+    for (let k = 0; k < termCount; k++) {
       const norm = normalized[k] as string
-      let lcp = 0
-      const limit = Math.min(prev.length, norm.length)
-      while (lcp < limit && prev.charCodeAt(lcp) === norm.charCodeAt(lcp)) lcp++
-      for (let d = lcp; d < norm.length; d++) {
-        const parent = path[d] as number
-        const node = nodeCount++
-        nodeSym[node] = symbolOf[norm.charCodeAt(d)] as number
-        if (firstChild[parent] === -1) firstChild[parent] = node
-        else nextSibling[lastChild[parent] as number] = node
-        lastChild[parent] = node
-        childCount[parent]++
-        path[d + 1] = node
-      }
-      nodeTerm[path[norm.length] as number] = k
-      prev = norm
+      let mapped = ''
+      for (let i = 0; i < norm.length; i++) mapped += String.fromCharCode(symbolOf[norm.charCodeAt(i)] as number)
+      symbolic[k] = mapped
     }
-    this.stateCount = nodeCount
+    const trie = buildTrie(symbolic, totalUnits)
+    this.stateCount = trie.nodeCount
+    const { slotOf, base, bfs, maxSlot } = place(trie)
 
-    // ---- double-array placement, breadth first ------------------------------------------------------
-    let capacity = Math.max(64, nodeCount + alphabetSize + 2)
-    let check = new Int32Array(capacity).fill(-1)
-    let base = new Int32Array(capacity)
-    // Union–find "next free slot ≥ p": free[p] === p for a free slot; used slots point further right.
-    let free = new Int32Array(capacity)
-    for (let p = 0; p < capacity; p++) free[p] = p
-    const ensure = (min: number): void => {
-      if (min < capacity) return
-      let cap = capacity
-      while (cap <= min) cap *= 2
-      const c2 = new Int32Array(cap).fill(-1)
-      c2.set(check)
-      const b2 = new Int32Array(cap)
-      b2.set(base)
-      const f2 = new Int32Array(cap)
-      f2.set(free)
-      for (let p = capacity; p < cap; p++) f2[p] = p
-      check = c2
-      base = b2
-      free = f2
-      capacity = cap
-    }
-    const findFree = (p: number): number => {
-      ensure(p + 1)
-      let r = p
-      while (free[r] !== r) {
-        const up = free[r] as number
-        ensure(up + 1)
-        r = up
-      }
-      // path compression
-      while (free[p] !== r) {
-        const up = free[p] as number
-        free[p] = r
-        p = up
-      }
-      return r
-    }
-    const occupy = (p: number): void => {
-      ensure(p + 2)
-      free[p] = p + 1
-    }
-    const slotOf = new Int32Array(nodeCount)
-    slotOf[0] = 0
-    occupy(0)
-    check[0] = -2 // the root is nobody's child
-    let maxSlot = 0
-    const queue = new Int32Array(nodeCount)
-    let head = 0
-    let tail = 0
-    queue[tail++] = 0
-    const childSyms: number[] = []
-    while (head < tail) {
-      const node = queue[head++] as number
-      const slot = slotOf[node] as number
-      if (childCount[node] === 0) {
-        base[slot] = 0 // leaf: any lookup lands on a slot whose check is not `slot`
-        continue
-      }
-      childSyms.length = 0
-      for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) childSyms.push(nodeSym[ch] as number)
-      const c0 = childSyms[0] as number
-      let pos = findFree(c0 + 1) // base = pos - c0 ≥ 1
-      let b = 0
-      for (;;) {
-        b = pos - c0
-        let ok = true
-        for (let j = 1; j < childSyms.length; j++) {
-          const q = b + (childSyms[j] as number)
-          ensure(q + 1)
-          if (check[q] !== -1) { ok = false; break }
-        }
-        if (ok) break
-        pos = findFree(pos + 1)
-      }
-      base[slot] = b
-      for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) {
-        const q = b + (nodeSym[ch] as number)
-        ensure(q + 2)
-        check[q] = slot
-        occupy(q)
-        slotOf[ch] = q
-        if (q > maxSlot) maxSlot = q
-        queue[tail++] = ch
-      }
-    }
-
-    // ---- final arrays: pad so that base + any symbol stays in bounds --------------------------------
+    // ---- the flat array --------------------------------------------------------------------------------
     let maxBase = 0
     for (let p = 0; p <= maxSlot; p++) if ((base[p] as number) > maxBase) maxBase = base[p] as number
-    const slots = Math.max(maxSlot, maxBase + alphabetSize) + 1
-    const da = new Int32Array(slots * 4)
+    const slots = Math.max(maxSlot, maxBase + A) + 1 // base + any symbol stays in bounds
+    const outputsAt = slots * 4
+    const lengthsAt = outputsAt + termCount * 2
+    const rootGoAt = lengthsAt + termCount
+    const keysAt = rootGoAt + A + 1
+    const filterAt = keysAt + (compact ? A : 0)
+    const da = new Int32Array(filterAt + (compact ? 32 : 0))
     for (let p = 0; p < slots; p++) {
-      const s = p << 2
-      if (p <= maxSlot) {
-        da[s] = (base[p] as number) << 2
-        const c = check[p] as number
-        da[s + 1] = c >= 0 ? c << 2 : -1
-      } else {
-        da[s + 1] = -1
-      }
-      da[s + 3] = -1
+      da[p * 4 + 1] = -1
+      da[p * 4 + 3] = -1
     }
-    da[1] = -1
-    const termOf = new Int32Array(slots).fill(-1)
-    const next = new Int32Array(slots).fill(-1)
-    for (let node = 0; node < nodeCount; node++) {
-      const t = nodeTerm[node] as number
-      if (t !== -1) termOf[slotOf[node] as number] = t
+    for (let node = 0; node < trie.nodeCount; node++) {
+      const p = slotOf[node] as number
+      da[p * 4] = (p <= maxSlot ? (base[p] as number) : 0) << 2
+    }
+    for (let k = 0; k < termCount; k++) da[lengthsAt + k] = (normalized[k] as string).length
+    if (compact) {
+      for (let k = 0; k < A; k++) {
+        const u = units[k] as number
+        da[keysAt + k] = u
+        da[filterAt + ((u >> 5) & 31)] |= 1 << (u & 31)
+      }
     }
 
-    // ---- failure and output links, breadth first over the trie (queue already holds BFS order) --------
-    for (let qi = 0; qi < nodeCount; qi++) {
-      const node = queue[qi] as number
+    // ---- check, failure and output links, breadth first ------------------------------------------------
+    const { firstChild, nextSibling, nodeSym, nodeTerm } = trie
+    let records = 0
+    for (let qi = 0; qi < trie.nodeCount; qi++) {
+      const node = bfs[qi] as number
+      const s = (slotOf[node] as number) << 2
+      for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) {
+        const v = (slotOf[ch] as number) << 2
+        da[v + 1] = s
+      }
+    }
+    for (let qi = 0; qi < trie.nodeCount; qi++) {
+      const node = bfs[qi] as number
       const s = (slotOf[node] as number) << 2
       for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) {
         const v = (slotOf[ch] as number) << 2
@@ -336,19 +369,26 @@ export class Automaton {
           }
         }
         da[v + 2] = f
-        const vTerm = termOf[v >> 2] as number
-        const fEmit = da[f + 3] as number
-        if (vTerm !== -1) {
-          da[v + 3] = v
-          next[v >> 2] = fEmit
+        const term = nodeTerm[ch] as number
+        if (term !== -1) {
+          const r = outputsAt + 2 * records++
+          da[r] = term
+          da[r + 1] = da[f + 3] as number
+          da[v + 3] = r
         } else {
-          da[v + 3] = fEmit
+          da[v + 3] = da[f + 3] as number
         }
       }
     }
+    for (let c = 1; c <= A; c++) {
+      const t = (da[0] as number) + (c << 2)
+      da[rootGoAt + c] = da[t + 1] === 0 ? t : 0
+    }
     this.da = da
-    this.termOf = termOf
-    this.next = next
+    this.lengthsAt = lengthsAt
+    this.rootGoAt = rootGoAt
+    this.keysAt = keysAt
+    this.filterAt = filterAt
   }
 
   /** Runs the automaton over `text.units[0..length)` and calls `sink` for every match; returns the count. */
@@ -356,18 +396,92 @@ export class Automaton {
     return this.dense !== undefined ? this.matchDense(text, sink, this.dense) : this.matchCompact(text, sink)
   }
 
+  /**
+   * Normalizes `text` into `normalizer` (exactly as `normalizer.run(text)` would) and matches it in the same
+   * pass, calling `sink` per match; returns the count. Afterwards `normalizer` is the full normalized view,
+   * ready for further lists — also when the sink stopped the scan early, unless `completeOnStop` is false.
+   */
+  scanText(text: string, normalizer: Normalizer, sink: MatchSink, completeOnStop = true): number {
+    const alpha = this.dense
+    if (alpha === undefined) return this.matchCompact(normalizer.run(text), sink)
+    const table = normalizationTable()
+    const da = this.da
+    const rootGo = this.rootGoAt
+    normalizer.begin(text)
+    let units = normalizer.units
+    let offsets = normalizer.offsets
+    const L = text.length
+    let n = 0
+    let s = 0
+    let count = 0
+    for (let i = 0; i < L; i++) {
+      const m = table[text.charCodeAt(i)] as number
+      if (m === 0) continue
+      if (m < 0xd800 || m > 0xdfff) {
+        units[n] = m
+        offsets[n] = i
+        n++
+        const c = alpha[m] as number
+        if (c === 0) {
+          s = 0
+          continue
+        }
+        const c4 = c << 2
+        const t = (da[s] as number) + c4
+        const f = da[s + 2] as number
+        s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
+        const e = da[s + 3] as number
+        if (e !== -1) {
+          const r = this.emit(e, n, sink)
+          if (r < 0) {
+            normalizer.length = n
+            if (completeOnStop) normalizer.run(text) // finish the view for the caller
+            return count + ~r
+          }
+          count += r
+        }
+        continue
+      }
+      // Expansion or surrogate pair: let the normalizer append it, then step over what it produced.
+      normalizer.length = n
+      i = normalizer.appendSpecial(text, i, m)
+      units = normalizer.units
+      offsets = normalizer.offsets
+      const produced = normalizer.length
+      for (; n < produced; n++) {
+        const c = alpha[units[n] as number] as number
+        if (c === 0) {
+          s = 0
+          continue
+        }
+        const c4 = c << 2
+        const t = (da[s] as number) + c4
+        const f = da[s + 2] as number
+        s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
+        const e = da[s + 3] as number
+        if (e !== -1) {
+          const r = this.emit(e, n + 1, sink)
+          if (r < 0) {
+            if (completeOnStop) normalizer.run(text)
+            else normalizer.length = n + 1
+            return count + ~r
+          }
+          count += r
+        }
+      }
+    }
+    normalizer.length = n
+    return count
+  }
+
   /** True if any term occurs (stops at the first match). */
   test(text: NormalizedText): boolean {
-    let found = false
-    this.match(text, () => {
-      found = true
-      return true
-    })
-    return found
+    return this.match(text, stopAtFirst) > 0
   }
 
   private matchDense(text: NormalizedText, sink: MatchSink, alpha: Uint16Array | Uint32Array): number {
     const da = this.da
+    const rootGo = this.rootGoAt
     const units = text.units
     const n = text.length
     let count = 0
@@ -379,15 +493,10 @@ export class Automaton {
         continue
       }
       const c4 = c << 2
-      for (;;) {
-        const t = (da[s] as number) + c4
-        if (da[t + 1] === s) {
-          s = t
-          break
-        }
-        if (s === 0) break
-        s = da[s + 2] as number
-      }
+      const t = (da[s] as number) + c4
+      const f = da[s + 2] as number
+      // Child if it exists, else (the usual case) the root's transition when s fails to the root.
+      s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
       const e = da[s + 3] as number
       if (e !== -1) {
         const r = this.emit(e, i + 1, sink)
@@ -400,8 +509,10 @@ export class Automaton {
 
   private matchCompact(text: NormalizedText, sink: MatchSink): number {
     const da = this.da
-    const keys = this.compactKeys
-    const filter = this.compactFilter
+    const rootGo = this.rootGoAt
+    const keysAt = this.keysAt
+    const keysEnd = keysAt + this.alphabetSize - 1
+    const filterAt = this.filterAt
     const units = text.units
     const n = text.length
     let count = 0
@@ -409,16 +520,16 @@ export class Automaton {
     for (let i = 0; i < n; i++) {
       const u = units[i] as number
       let c = 0
-      if (((filter[(u >> 5) & 31] as number) & (1 << (u & 31))) !== 0) {
-        let lo = 0
-        let hi = keys.length - 1
+      if (((da[filterAt + ((u >> 5) & 31)] as number) & (1 << (u & 31))) !== 0) {
+        let lo = keysAt
+        let hi = keysEnd
         while (lo <= hi) {
           const mid = (lo + hi) >> 1
-          const k = keys[mid] as number
+          const k = da[mid] as number
           if (k < u) lo = mid + 1
           else if (k > u) hi = mid - 1
           else {
-            c = mid + 1
+            c = mid - keysAt + 1
             break
           }
         }
@@ -428,15 +539,9 @@ export class Automaton {
         continue
       }
       const c4 = c << 2
-      for (;;) {
-        const t = (da[s] as number) + c4
-        if (da[t + 1] === s) {
-          s = t
-          break
-        }
-        if (s === 0) break
-        s = da[s + 2] as number
-      }
+      const t = (da[s] as number) + c4
+      const f = da[s + 2] as number
+      s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
       const e = da[s + 3] as number
       if (e !== -1) {
         const r = this.emit(e, i + 1, sink)
@@ -447,29 +552,48 @@ export class Automaton {
     return count
   }
 
+  /** The transition on symbol ×4 `c4` from failure state `f` onwards (the slow path of the scan loops). */
+  private failTo(f: number, c4: number): number {
+    const da = this.da
+    for (;;) {
+      const t = (da[f] as number) + c4
+      if (da[t + 1] === f) return t
+      if (f === 0) return 0
+      f = da[f + 2] as number
+    }
+  }
+
   /**
-   * Reports every term on the output chain starting at emitting state `e`, all ending at `end`.
-   * Returns the number reported, or its bitwise complement (negative) when the sink asked to stop.
+   * Reports every term on the output chain starting at record `e`, all ending at `end`. Returns the
+   * number reported, or its bitwise complement (negative) when the sink asked to stop.
    */
   private emit(e: number, end: number, sink: MatchSink): number {
+    const da = this.da
     let count = 0
-    for (let t = e; t !== -1; t = this.next[t >> 2] as number) {
-      const term = this.termOf[t >> 2] as number
+    for (let r = e; r !== -1; r = da[r + 1] as number) {
+      const term = da[r] as number
       count++
-      if (sink(term, end - (this.termLengths[term] as number), end) === true) return ~count
+      if (sink(term, end - (da[this.lengthsAt + term] as number), end) === true) return ~count
     }
     return count
   }
 
+  /** Normalized length of term `termIndex`. */
+  termLength(termIndex: number): number {
+    return this.da[this.lengthsAt + termIndex] as number
+  }
+
   /** Approximate bytes held by this automaton: typed arrays exactly, term strings estimated. */
   memoryBytes(): number {
-    let bytes = this.da.byteLength + this.termOf.byteLength + this.next.byteLength + this.termLengths.byteLength
-    bytes += (this.dense?.byteLength ?? 0) + this.compactKeys.byteLength + this.compactFilter.byteLength
+    let bytes = this.da.byteLength + (this.dense?.byteLength ?? 0)
     bytes += 8 * this.terms.length
     for (const term of this.terms) bytes += stringBytes(term)
-    return bytes + 256 // object headers and fields
+    return bytes + 400 // objects and typed-array headers
   }
 }
+
+/** A sink that stops at the first match. */
+const stopAtFirst: MatchSink = () => true
 
 /**
  * A named word list: an id and name (reported with every match) over a compiled, possibly shared Automaton.
@@ -479,7 +603,7 @@ export class WordList {
   /** Builds a list with its own new automaton; see WordListRegistry for shared, cached lists. */
   static build(id: string, name: string, terms: readonly string[]): { list: WordList; rejected: RejectedTerm[]; duplicates: DuplicateTerm[] } {
     const automaton = new Automaton(terms)
-    return { list: new WordList(id, name, automaton), ...automaton.report }
+    return { list: new WordList(id, name, automaton), rejected: [...automaton.report.rejected], duplicates: [...automaton.report.duplicates] }
   }
 
   /** Wraps an existing (shared) automaton under a list id and name. */

@@ -137,11 +137,13 @@ const scratch = {
  */
 export class TextMatcher {
   private exceptionCount = 0
+  private found = false
   private out: MatchResult[] = EMPTY
   private view: NormalizedText = scratch.normalizer
   private currentList: WordList | undefined
   private readonly sink: (termIndex: number, ns: number, ne: number) => void
   private readonly exceptionSink: (termIndex: number, ns: number, ne: number) => void
+  private readonly testSink: (termIndex: number, ns: number, ne: number) => boolean
 
   /** A matcher over `lists` (reported in this order), suppressing matches inside `exceptions` occurrences. */
   constructor(
@@ -152,6 +154,11 @@ export class TextMatcher {
       if (this.exceptionCount > 0 && this.suppressed(ns, ne)) return
       this.out.push(toResult(this.currentList as WordList, termIndex, ns, ne, this.view))
     }
+    this.testSink = (_termIndex, ns, ne) => {
+      if (this.exceptionCount > 0 && this.suppressed(ns, ne)) return false
+      this.found = true
+      return true
+    }
     this.exceptionSink = (_termIndex, ns, ne) => {
       const k = this.exceptionCount
       if (k >= MAX_EXCEPTION_HITS) return
@@ -161,9 +168,34 @@ export class TextMatcher {
     }
   }
 
-  /** All matches in `text`, ordered by original start, then end, then list order. */
+  /**
+   * All matches in `text` that no exception suppresses, ordered by end position, then list order, then
+   * longer terms first (the automaton's natural order: no sorting unless several lists matched).
+   */
   scan(text: string): MatchResult[] {
-    return this.scanNormalized(scratch.normalizer.run(text))
+    const lists = this.lists
+    if (this.exceptions !== undefined || lists.length === 0) return this.scanNormalized(scratch.normalizer.run(text))
+    // No exceptions: the first list normalizes and matches in one pass; the others reuse the view.
+    const normalizer = scratch.normalizer
+    this.view = normalizer
+    this.exceptionCount = 0
+    const out: MatchResult[] = []
+    this.out = out
+    let list = lists[0] as WordList
+    this.currentList = list
+    list.automaton.scanText(text, normalizer, this.sink)
+    let listsWithMatches = out.length > 0 ? 1 : 0
+    for (let k = 1; k < lists.length; k++) {
+      list = lists[k] as WordList
+      this.currentList = list
+      const before = out.length
+      list.automaton.match(normalizer, this.sink)
+      if (out.length > before) listsWithMatches++
+    }
+    this.currentList = undefined
+    this.out = EMPTY
+    if (listsWithMatches > 1) out.sort(byEnd)
+    return out
   }
 
   /** Like `scan` on an already normalized view (e.g. one Normalizer shared by several matchers). */
@@ -173,31 +205,40 @@ export class TextMatcher {
     if (this.exceptions !== undefined) this.exceptions.automaton.match(view, this.exceptionSink)
     const out: MatchResult[] = []
     this.out = out
-    for (const list of this.lists) {
+    const lists = this.lists
+    let listsWithMatches = 0
+    for (let k = 0; k < lists.length; k++) {
+      const list = lists[k] as WordList
       this.currentList = list
+      const before = out.length
       list.automaton.match(view, this.sink)
+      if (out.length > before) listsWithMatches++
     }
     this.currentList = undefined
     this.out = EMPTY
-    if (out.length > 1) out.sort(byPosition)
+    if (listsWithMatches > 1) out.sort(byEnd) // stable: keeps list order and longest-first within a list
     return out
   }
 
   /** True if `text` has at least one match that no exception suppresses (stops early). */
   test(text: string): boolean {
-    const view = scratch.normalizer.run(text)
-    this.view = view
+    const lists = this.lists
+    const normalizer = scratch.normalizer
+    this.view = normalizer
     this.exceptionCount = 0
-    if (this.exceptions !== undefined) this.exceptions.automaton.match(view, this.exceptionSink)
-    let found = false
-    const stopAtFirst = (_t: number, ns: number, ne: number): boolean => {
-      if (this.exceptionCount > 0 && this.suppressed(ns, ne)) return false
-      found = true
-      return true
+    this.found = false
+    let k = 0
+    if (this.exceptions !== undefined || lists.length === 0) {
+      normalizer.run(text)
+      if (this.exceptions !== undefined) this.exceptions.automaton.match(normalizer, this.exceptionSink)
+    } else {
+      ;(lists[0] as WordList).automaton.scanText(text, normalizer, this.testSink, false)
+      if (this.found) return true
+      k = 1
     }
-    for (const list of this.lists) {
-      list.automaton.match(view, stopAtFirst)
-      if (found) return true
+    for (; k < lists.length; k++) {
+      ;(lists[k] as WordList).automaton.match(normalizer, this.testSink)
+      if (this.found) return true
     }
     return false
   }
@@ -224,9 +265,9 @@ export class TextMatcher {
   }
 }
 
-/** Sort order of scan results. */
-function byPosition(a: MatchResult, b: MatchResult): number {
-  return a.start - b.start || a.end - b.end
+/** Sort order of scan results across lists (a stable sort keeps each list's own order for equal ends). */
+function byEnd(a: MatchResult, b: MatchResult): number {
+  return a.normalizedEnd - b.normalizedEnd
 }
 
 /** Builds group matchers from a registry and caches them by their configuration. */

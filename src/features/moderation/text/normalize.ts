@@ -268,10 +268,9 @@ export class Normalizer implements NormalizedText {
 
   /** Normalizes `text` into the reusable buffers and returns this view. */
   run(text: string): NormalizedText {
-    const t = getTables()
-    const table = t.bmp
+    const table = getTables().bmp
+    this.begin(text)
     const L = text.length
-    if (this.units.length < L) this.grow(L)
     let units = this.units
     let offsets = this.offsets
     let n = 0
@@ -284,50 +283,73 @@ export class Normalizer implements NormalizedText {
         n++
         continue
       }
-      let value = m
-      const at = i
-      if (m === HIGH_SURROGATE) {
-        const lo = i + 1 < L ? text.charCodeAt(i + 1) : 0
-        if (lo < 0xdc00 || lo > 0xdfff) continue // lone high surrogate: dropped
-        i++
-        const hi = text.charCodeAt(at) - 0xd800
-        const cls = t.suppClass[hi] as number
-        if (cls === SUPP_DROP) continue
-        value = cls === SUPP_KEEP ? KEEP_PAIR : ((t.suppBlocks[hi] as Uint16Array)[lo - 0xdc00] as number)
-        if (value === DROP) continue
-        if (value === KEEP_PAIR) {
-          // Output grows by at most one unit per input unit here, so capacity holds.
-          units[n] = hi + 0xd800
-          offsets[n] = at
-          units[n + 1] = lo
-          offsets[n + 1] = at
-          n += 2
-          continue
-        }
-        if (value < 0xd800 || value > 0xdfff) {
-          units[n] = value
-          offsets[n] = at
-          n++
-          continue
-        }
-      }
-      const exp = t.expansions[value - EXPANSION_BASE] as string
-      const need = n + exp.length + (L - i)
-      if (need > units.length) {
-        this.length = n
-        this.grow(need)
-        units = this.units
-        offsets = this.offsets
-      }
-      for (let k = 0; k < exp.length; k++) {
-        units[n] = exp.charCodeAt(k)
-        offsets[n] = at
-        n++
-      }
+      this.length = n
+      i = this.appendSpecial(text, i, m)
+      n = this.length
+      units = this.units
+      offsets = this.offsets
     }
-    this.source = text
     this.length = n
     return this
+  }
+
+  /**
+   * Starts a normalization of `text` done by the caller (fused scans, see Automaton.scanText): sets the
+   * source, empties the view and makes room for at least one unit per source unit.
+   */
+  begin(text: string): void {
+    this.source = text
+    this.length = 0
+    if (this.units.length < text.length) this.grow(text.length)
+  }
+
+  /**
+   * The slow path of normalization, for a unit whose table value `m` is special (an expansion or a high
+   * surrogate): appends what the character at `i` produces at `this.length` (growing the buffers if needed;
+   * re-read `units`/`offsets` afterwards) and returns the index of the last source unit it consumed.
+   */
+  appendSpecial(text: string, i: number, m: number): number {
+    const t = getTables()
+    const at = i
+    let n = this.length
+    let value = m
+    if (m === HIGH_SURROGATE) {
+      const lo = i + 1 < text.length ? text.charCodeAt(i + 1) : 0
+      if (lo < 0xdc00 || lo > 0xdfff) return i // lone high surrogate: dropped
+      i++
+      const hi = text.charCodeAt(at) - 0xd800
+      const cls = t.suppClass[hi] as number
+      if (cls === SUPP_DROP) return i
+      value = cls === SUPP_KEEP ? KEEP_PAIR : ((t.suppBlocks[hi] as Uint16Array)[lo - 0xdc00] as number)
+      if (value === DROP) return i
+      if (value === KEEP_PAIR) {
+        // Two units out for two units in: the capacity invariant (room for n + remaining input) holds.
+        this.units[n] = hi + 0xd800
+        this.offsets[n] = at
+        this.units[n + 1] = lo
+        this.offsets[n + 1] = at
+        this.length = n + 2
+        return i
+      }
+      if (value < 0xd800 || value > 0xdfff) {
+        this.units[n] = value
+        this.offsets[n] = at
+        this.length = n + 1
+        return i
+      }
+    }
+    const exp = t.expansions[value - EXPANSION_BASE] as string
+    const need = n + exp.length + (text.length - i)
+    if (need > this.units.length) this.grow(need)
+    const units = this.units
+    const offsets = this.offsets
+    for (let k = 0; k < exp.length; k++) {
+      units[n] = exp.charCodeAt(k)
+      offsets[n] = at
+      n++
+    }
+    this.length = n
+    return i
   }
 
   /** The normalized text of the last `run` as a string. */

@@ -1,0 +1,62 @@
+import { join } from 'node:path'
+import { defineFeature } from '../../app/feature-deps'
+import { rulesAccessor } from '../../kernel/feature'
+import { renderTemplate } from '../../kernel/template'
+import { StrikeBook } from './moderation.enforce'
+import { ModerationEventEntity, ModerationVersionEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
+import { WordLists } from './moderation.lists'
+import { moderationMiddleware } from './moderation.middleware'
+import { moderationRoutes } from './moderation.routes'
+import { ModerationRuleSchema, type ModerationRule } from './moderation.rules'
+import { Welcomer } from './moderation.welcome'
+
+/**
+ * moderation: group rules. Word lists on normalized text (shared automata), owner regexes (RE2), links,
+ * card types, QR codes in images, floods, duplicates (also across groups); a strike ladder with decay;
+ * owners, admins, staff and an allowlist never punished; failed removals reported to the owner; welcome
+ * messages that greet a burst of newcomers together.
+ */
+export const moderationFeature = defineFeature<ModerationRule>({
+  name: 'moderation',
+  rules: ModerationRuleSchema,
+  entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity, ModerationVersionEntity],
+  setup(deps) {
+    const rules = rulesAccessor<ModerationRule>('moderation')
+    const lists = new WordLists(deps.db, deps.log)
+    lists.loadFiles(join(deps.config.rulesDir, 'words'))
+    const book = new StrikeBook(deps.db)
+    const ruleOf = async (groupId: string): Promise<ModerationRule> => (await deps.rules.forGroup(groupId)).slice('moderation') as ModerationRule
+    const groupRow = async (groupId: string): Promise<{ name: string; owner_id: string | null } | undefined> =>
+      ((await deps.db.query('SELECT name, owner_id FROM qy_group WHERE id = ?', [groupId])) as Array<{ name: string; owner_id: string | null }>)[0]
+    const welcomer = new Welcomer({ clock: deps.clock, outbound: deps.outbound, rules: ruleOf, groupName: async (id) => (await groupRow(id))?.name ?? '' })
+
+    // A removal's outcome: recorded on its event; when it failed, the owner is told (in a direct message).
+    const stopListening = deps.onOutboundOutcome((outcome) => {
+      const a = outcome.action
+      if (a.kind !== 'remove' || !a.cause) return
+      void (async () => {
+        await book.removalOutcome(a.groupId, a.cause as string, outcome.status === 'sent', outcome.error)
+        if (outcome.status === 'sent') return
+        const g = await groupRow(a.groupId)
+        const names: Array<{ name: string }> = await deps.db.query('SELECT name FROM qy_member WHERE group_id = ? AND member_id = ?', [a.groupId, a.memberId])
+        deps.log.warn('removal failed; owner told', { group: a.groupId, member: a.memberId, error: outcome.error })
+        if (!g?.owner_id) return
+        const rule = await ruleOf(a.groupId)
+        deps.outbound.enqueue({
+          kind: 'sayDirect', botId: a.botId, contactId: g.owner_id,
+          text: renderTemplate(rule.texts.removalFailed, { member: names[0]?.name ?? a.memberId, group: g.name, reason: (outcome.error ?? 'unknown').slice(0, 100) }),
+        })
+      })().catch((error: unknown) => deps.log.error('could not record removal outcome', { error: String(error) }))
+    })
+
+    return {
+      middleware: moderationMiddleware({ rules, lists, counters: deps.ports.counters, book }),
+      onEvent: async (event) => {
+        if (event.type === 'member.joined') await welcomer.joined(event)
+      },
+      routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book }),
+      drain: () => welcomer.flushAll(),
+      stop: async () => { stopListening() },
+    }
+  },
+})

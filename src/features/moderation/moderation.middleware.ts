@@ -1,0 +1,64 @@
+import type { MessageContext } from '../../kernel/context'
+import type { RulesAccessor } from '../../kernel/feature'
+import type { Middleware } from '../../kernel/pipeline'
+import { renderTemplate } from '../../kernel/template'
+import type { Counters } from '../../ports/ports'
+import { detect } from './moderation.detect'
+import { decide, exemption, type StrikeBook } from './moderation.enforce'
+import type { WordLists } from './moderation.lists'
+import { findQrCodes, isAllowlisted } from './moderation.qr'
+import { RULE_LABELS, type ModerationRule } from './moderation.rules'
+
+/**
+ * Group rules: detects adverts, sensitive words, owner patterns, links, forbidden card types, QR codes,
+ * floods and duplicates; warns, escalates along the strike ladder, removes. A message acted on stops the
+ * chain (so nothing answers it); shadow-mode and record-only violations are logged and the message goes on.
+ */
+export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule>; lists: WordLists; counters: Counters; book: StrikeBook }): Middleware<MessageContext> {
+  return async (ctx, next) => {
+    const rule = deps.rules(ctx)
+    if (!rule.enabled) return next()
+    const exempt = exemption(ctx.member, ctx.group, rule)
+    // Exempt members are not even counted for floods: the owner announcing things is not spam.
+    if (exempt) return next()
+    const newcomer = ctx.member.joinedAt !== null && ctx.message.at - ctx.member.joinedAt < rule.newcomer.hours * 3_600_000
+    const matcher = await deps.lists.matcher(rule.words)
+    const { violations } = await detect(ctx.message, rule, {
+      matcher, counters: deps.counters,
+      qrCodes: async () => {
+        const bytes = ctx.message.media ? await ctx.message.media() : null
+        return bytes ? findQrCodes(bytes) : []
+      },
+      qrAllowed: isAllowlisted,
+    }, { countRepeats: true, newcomer })
+    if (violations.length === 0) return next()
+
+    const strikes = await deps.book.strikes(ctx.group.id, ctx.member.id, rule.decayDays, ctx.message.at)
+    const decision = decide(violations, strikes, rule)
+    await deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at })
+    ctx.emit({
+      type: 'rule.violated', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,
+      detectors: [...new Set(violations.map((v) => v.detector))], action: decision.step, strike: decision.strike, shadow: decision.step === 'none', at: ctx.message.at,
+    })
+    // Logged without the message text: which rule, which term, what follows.
+    ctx.log.info('rule violated', { member: ctx.member.id, detector: decision.primary?.detector, matched: decision.primary?.matched, action: decision.step, strike: decision.strike })
+
+    const label = RULE_LABELS[decision.primary?.detector ?? 'words']
+    const vars = { rule: label, strike: decision.strike ?? 0, max: rule.ladder.length, member: ctx.member.name }
+    switch (decision.step) {
+      case 'none': case 'record':
+        return next()
+      case 'warn':
+        ctx.reply(renderTemplate(rule.texts.warn, vars), { mention: true })
+        break
+      case 'final_warning':
+        ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true })
+        break
+      case 'remove':
+        ctx.remove(`${decision.primary?.detector}: ${decision.primary?.matched}`)
+        ctx.reply(renderTemplate(rule.texts.removed, vars))
+        break
+    }
+    ctx.handled('moderation')
+  }
+}
