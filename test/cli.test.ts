@@ -89,7 +89,7 @@ timeline:
     const missing = await cli(['simulate'], {})
     expect(missing.code).toBe(2)
     expect(missing.err).toContain('--script FILE is required')
-  }, 30_000)
+  }, 120_000)
 })
 
 describe('qunyun start', () => {
@@ -99,7 +99,7 @@ describe('qunyun start', () => {
     expect(result.err).toContain('server.port')
     expect(result.err).toContain('log.level')
     expect(result.err).toContain('database.url')
-  }, 30_000)
+  }, 120_000)
 
   it('runs the simulated community, answers curl, and stops cleanly on SIGTERM', async () => {
     const dir = tempDir()
@@ -131,5 +131,5 @@ describe('qunyun start', () => {
     // JSON lines in production format, never message text at info level.
     const lines = result.out.trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string })
     expect(lines.every((l) => typeof l.level === 'string')).toBe(true)
-  }, 90_000)
+  }, 240_000)
 })
