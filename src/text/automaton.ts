@@ -7,8 +7,8 @@
  * slot base[s] + c, valid iff check[that slot] === s. Failure links and dictionary-suffix ("output") links
  * are computed breadth-first on that layout.
  *
- * Everything an automaton needs at scan time is in ONE Int32Array `da` (plus, for large alphabets, a
- * 65,536-entry symbol table), so a small per-group list costs two typed arrays, not a dozen:
+ * Everything an automaton needs at scan time is in ONE Int32Array `da` (plus, for large alphabets, two
+ * 65,536-entry tables, see below), so a small per-group list costs a single typed array, not a dozen:
  *
  *   [0, 4·slots)          per slot s (state ids are pre-multiplied by 4, i.e. s is the index of the slot):
  *                           da[s] base (×4): the child on symbol c is t = da[s] + 4c, valid iff da[t+1] === s
@@ -26,10 +26,12 @@
  *
  * Symbols: code units map to 1..A (0 = the unit occurs in no term, which sends the automaton to the root).
  * Large alphabets use a Uint16Array(65536) table with symbols numbered by decreasing frequency in the terms
- * (children then sit close to their parent's base); small ones (≤ 256 distinct units, e.g. per-group lists)
- * use the filter plus a binary search over the sorted keys.
+ * (children then sit close to their parent's base), plus a Uint32Array(65536) that composes the
+ * normalization table with it — (symbol << 16) | normalized unit per SOURCE code unit — so the fused
+ * normalize-and-match scan does one table load per character. Small alphabets (≤ 256 distinct units, e.g.
+ * per-group lists) use the filter plus a binary search over the sorted keys.
  */
-import { normalizationTable, normalizeTerm, originalEnd, type NormalizedText, type Normalizer } from './normalize'
+import { Normalizer, normalizationTable, originalEnd, type NormalizedText } from './normalize'
 
 /**
  * Receives each match: index of the term in `terms`, and its [start, end) in normalized code units.
@@ -70,6 +72,38 @@ export const EMPTY_TERM_REASON = 'empty after normalization: only spaces, punctu
 
 /** Shared empty report (most lists have nothing to report; saves two arrays per small list). */
 const NO_REPORT: BuildReport = Object.freeze({ rejected: [], duplicates: [] }) as unknown as BuildReport
+
+/** Upper bound on hits per scan (a safety cap far above anything a chat message produces). */
+const MAX_HITS = 0x0fffffff
+
+/**
+ * A growable buffer of hits, three int32 per hit: termIndex, normalizedStart, normalizedEnd. Scans append
+ * to it without allocating; reuse one buffer (set `count = 0`) across scans.
+ */
+export class Hits {
+  /** The triples; only the first `count` ints are meaningful. */
+  data: Int32Array
+  /** Number of ints used (3 per hit). */
+  count = 0
+
+  /** A buffer with room for `capacity` hits. */
+  constructor(capacity = 32) {
+    this.data = new Int32Array(capacity * 3)
+  }
+
+  /** Number of hits. */
+  get size(): number {
+    return this.count / 3
+  }
+
+  /** Doubles the capacity (keeping the first `count` ints) and returns the new data array. */
+  grow(): Int32Array {
+    const data = new Int32Array(this.data.length * 2)
+    data.set(this.data.subarray(0, this.count))
+    this.data = data
+    return data
+  }
+}
 
 /** Read-only view of a normalized string as code units (identity offsets), for string inputs. */
 function viewOfString(normalized: string): NormalizedText {
@@ -146,9 +180,9 @@ function buildTrie(symbolic: readonly string[], totalUnits: number): Trie {
  * free (free slots found through a union–find "next free slot" structure). Returns the slot of every node,
  * the base of every slot, the BFS order and the highest slot used.
  */
-function place(trie: Trie): { slotOf: Int32Array; base: Int32Array; bfs: Int32Array; maxSlot: number } {
+function place(trie: Trie, alphabetSize: number): { slotOf: Int32Array; base: Int32Array; bfs: Int32Array; maxSlot: number } {
   const { nodeCount, nodeSym, firstChild, nextSibling, childCount } = trie
-  let capacity = Math.max(64, nodeCount * 2)
+  let capacity = Math.max(64, nodeCount + 2 * alphabetSize + 1024) // packing is near-perfect; grows if needed
   let check = new Int32Array(capacity).fill(-1)
   let base = new Int32Array(capacity)
   let free = new Int32Array(capacity) // free[p] === p: p is free; else a pointer towards the next free slot
@@ -196,6 +230,7 @@ function place(trie: Trie): { slotOf: Int32Array; base: Int32Array; bfs: Int32Ar
   let tail = 0
   bfs[tail++] = 0
   const syms: number[] = []
+  let multiFrom = 1
   while (head < tail) {
     const node = bfs[head++] as number
     const slot = slotOf[node] as number
@@ -203,17 +238,22 @@ function place(trie: Trie): { slotOf: Int32Array; base: Int32Array; bfs: Int32Ar
     syms.length = 0
     for (let ch = firstChild[node] as number; ch !== -1; ch = nextSibling[ch] as number) syms.push(nodeSym[ch] as number)
     const c0 = syms[0] as number
-    let pos = findFree(c0 + 1) // base = pos - c0 ≥ 1
+    // Single-child nodes (most of them) take the first free slot; multi-child nodes search from their own
+    // pointer, moved past regions where a search needed many candidates (dense for them, not for leaves).
+    const single = syms.length === 1
+    let pos = findFree(single ? c0 + 1 : Math.max(c0 + 1, multiFrom)) // base = pos - c0 ≥ 1
+    let tries = 0
     let b = 0
     for (;;) {
       b = pos - c0
       let ok = true
       for (let j = 1; j < syms.length; j++) {
         const q = b + (syms[j] as number)
-        ensure(q + 1)
+        if (q + 1 >= capacity) ensure(q + 1)
         if (check[q] !== -1) { ok = false; break }
       }
       if (ok) break
+      if (++tries === 16) multiFrom = pos
       pos = findFree(pos + 1)
     }
     base[slot] = b
@@ -256,63 +296,100 @@ export class Automaton {
   private readonly keysAt: number
   private readonly filterAt: number
   /** Dense symbol map (65,536 entries) for large alphabets, else undefined. */
-  private readonly dense: Uint16Array | Uint32Array | undefined
+  private readonly dense: Uint16Array | undefined
+  /**
+   * Large alphabets: per source code unit, (symbol << 16) | normalized unit — the normalization table and
+   * the symbol map in one load for the fused scan; 0 = dropped; symbol 0xFFFF = a special normalization
+   * value (expansion or surrogate) in the low half.
+   */
+  private readonly fused: Uint32Array | undefined
 
   /** Builds the automaton for `terms` (see the module comment); `contentKey` is stored as given. */
   constructor(terms: readonly string[], contentKey = '') {
     this.contentKey = contentKey
+    // ---- normalize every term into one flat buffer (no per-term strings) ------------------------------
     let rejected: RejectedTerm[] | undefined
     let duplicates: DuplicateTerm[] | undefined
-    const originals: string[] = []
-    const normalized: string[] = []
-    const seen = new Map<string, number>()
+    const normalizer = new Normalizer(256)
+    let flat = new Uint16Array(Math.max(1024, terms.length * 8))
+    let used = 0
+    let maxLen = 0
+    const kept: string[] = [] // terms with a non-empty normalized form, in input order
+    const starts: number[] = []
     for (const term of terms) {
-      const norm = normalizeTerm(term)
-      if (norm.length === 0) {
+      const view = normalizer.run(term)
+      const len = view.length
+      if (len === 0) {
         ;(rejected ??= []).push({ term, reason: EMPTY_TERM_REASON })
         continue
       }
-      const earlier = seen.get(norm)
+      if (used + len > flat.length) {
+        const bigger = new Uint16Array(Math.max(flat.length * 2, used + len))
+        bigger.set(flat.subarray(0, used))
+        flat = bigger
+      }
+      flat.set(view.units.subarray(0, len), used)
+      kept.push(term)
+      starts.push(used)
+      used += len
+      if (len > maxLen) maxLen = len
+    }
+    starts.push(used)
+
+    // ---- alphabet -----------------------------------------------------------------------------------
+    const freq = new Uint32Array(0x10000)
+    for (let i = 0; i < used; i++) freq[flat[i] as number]++
+    const units: number[] = []
+    for (let u = 0; u < 0x10000; u++) if (freq[u] !== 0) units.push(u)
+    const A = units.length
+    if (A > 0xfffe) throw new Error('automaton: alphabet too large') // symbols must fit in one code unit
+    this.alphabetSize = A
+    const compact = A <= COMPACT_ALPHABET_MAX
+    if (!compact) units.sort((a, b) => (freq[b] as number) - (freq[a] as number) || a - b)
+    const symbolOf = new Uint16Array(0x10000)
+    for (let k = 0; k < A; k++) symbolOf[units[k] as number] = k + 1
+    this.dense = compact ? undefined : symbolOf
+    if (!compact) {
+      const table = normalizationTable()
+      const fused = new Uint32Array(0x10000)
+      for (let u = 0; u < 0x10000; u++) {
+        const m = table[u] as number
+        fused[u] = m >= 0xd800 && m <= 0xdfff ? (0xffff0000 | m) >>> 0 : (((symbolOf[m] as number) << 16) | m) >>> 0
+      }
+      this.fused = fused
+    } else {
+      this.fused = undefined
+    }
+
+    // ---- symbol strings: the dedupe key and the trie's input ------------------------------------------
+    const originals: string[] = []
+    const symbolic: string[] = []
+    const seen = new Map<string, number>()
+    const mapped = new Uint16Array(maxLen)
+    let totalUnits = 0
+    for (let j = 0; j < kept.length; j++) {
+      const from = starts[j] as number
+      const len = (starts[j + 1] as number) - from
+      for (let i = 0; i < len; i++) mapped[i] = symbolOf[flat[from + i] as number] as number
+      const key = String.fromCharCode.apply(null, mapped.subarray(0, len) as unknown as number[])
+      const earlier = seen.get(key)
       if (earlier !== undefined) {
-        ;(duplicates ??= []).push({ term, duplicateOf: originals[earlier] as string })
+        ;(duplicates ??= []).push({ term: kept[j] as string, duplicateOf: originals[earlier] as string })
         continue
       }
-      seen.set(norm, originals.length)
-      originals.push(term)
-      normalized.push(norm)
+      seen.set(key, originals.length)
+      originals.push(kept[j] as string)
+      symbolic.push(key)
+      totalUnits += len
     }
     this.terms = originals
     this.report = rejected === undefined && duplicates === undefined ? NO_REPORT : { rejected: rejected ?? [], duplicates: duplicates ?? [] }
     const termCount = originals.length
 
-    // ---- alphabet -----------------------------------------------------------------------------------
-    const freq = new Uint32Array(0x10000)
-    let totalUnits = 0
-    for (const norm of normalized) {
-      totalUnits += norm.length
-      for (let i = 0; i < norm.length; i++) freq[norm.charCodeAt(i)]++
-    }
-    const units: number[] = []
-    for (let u = 0; u < 0x10000; u++) if (freq[u] !== 0) units.push(u)
-    const A = units.length
-    this.alphabetSize = A
-    const compact = A <= COMPACT_ALPHABET_MAX
-    if (!compact) units.sort((a, b) => (freq[b] as number) - (freq[a] as number) || a - b)
-    const symbolOf = new Uint32Array(0x10000)
-    for (let k = 0; k < A; k++) symbolOf[units[k] as number] = k + 1
-    this.dense = compact ? undefined : A < 0xffff ? Uint16Array.from(symbolOf) : symbolOf
-
     // ---- trie and double-array placement -------------------------------------------------------------
-    const symbolic: string[] = new Array(termCount)
-    for (let k = 0; k < termCount; k++) {
-      const norm = normalized[k] as string
-      let mapped = ''
-      for (let i = 0; i < norm.length; i++) mapped += String.fromCharCode(symbolOf[norm.charCodeAt(i)] as number)
-      symbolic[k] = mapped
-    }
     const trie = buildTrie(symbolic, totalUnits)
     this.stateCount = trie.nodeCount
-    const { slotOf, base, bfs, maxSlot } = place(trie)
+    const { slotOf, base, bfs, maxSlot } = place(trie, A)
 
     // ---- the flat array --------------------------------------------------------------------------------
     let maxBase = 0
@@ -332,7 +409,7 @@ export class Automaton {
       const p = slotOf[node] as number
       da[p * 4] = (p <= maxSlot ? (base[p] as number) : 0) << 2
     }
-    for (let k = 0; k < termCount; k++) da[lengthsAt + k] = (normalized[k] as string).length
+    for (let k = 0; k < termCount; k++) da[lengthsAt + k] = (symbolic[k] as string).length
     if (compact) {
       for (let k = 0; k < A; k++) {
         const u = units[k] as number
@@ -391,20 +468,31 @@ export class Automaton {
     this.filterAt = filterAt
   }
 
-  /** Runs the automaton over `text.units[0..length)` and calls `sink` for every match; returns the count. */
-  match(text: NormalizedText, sink: MatchSink): number {
-    return this.dense !== undefined ? this.matchDense(text, sink, this.dense) : this.matchCompact(text, sink)
+  /**
+   * Appends every match in `text.units[0..length)` to `hits` (stopping once `max` hits were added) and
+   * returns the number added. The allocation-free primitive behind `match`, `scanText` and TextMatcher.
+   */
+  collect(text: NormalizedText, hits: Hits, max = MAX_HITS): number {
+    const before = hits.count
+    const stopAt = max >= MAX_HITS ? MAX_HITS * 3 : before + max * 3
+    if (this.dense !== undefined) this.collectDense(text.units, text.length, hits, stopAt, this.dense)
+    else this.collectCompact(text.units, text.length, hits, stopAt)
+    return (hits.count - before) / 3
   }
 
   /**
-   * Normalizes `text` into `normalizer` (exactly as `normalizer.run(text)` would) and matches it in the same
-   * pass, calling `sink` per match; returns the count. Afterwards `normalizer` is the full normalized view,
-   * ready for further lists — also when the sink stopped the scan early, unless `completeOnStop` is false.
+   * Normalizes `text` into `normalizer` (exactly as `normalizer.run(text)` would) and collects its matches
+   * into `hits` in the same pass; returns the number of hits added. Afterwards `normalizer` is the full
+   * normalized view, ready for further lists — also when `max` stopped the scan early, unless
+   * `completeOnStop` is false. With `keepUnits` false only `offsets` (and `source`, `length`) are filled:
+   * for a caller that needs no further pass over the normalized units.
    */
-  scanText(text: string, normalizer: Normalizer, sink: MatchSink, completeOnStop = true): number {
+  scanText(text: string, normalizer: Normalizer, hits: Hits, max = MAX_HITS, completeOnStop = true, keepUnits = true): number {
     const alpha = this.dense
-    if (alpha === undefined) return this.matchCompact(normalizer.run(text), sink)
-    const table = normalizationTable()
+    const fused = this.fused
+    if (alpha === undefined || fused === undefined) return this.collect(normalizer.run(text), hits, max)
+    const before = hits.count
+    const stopAt = max >= MAX_HITS ? MAX_HITS * 3 : before + max * 3
     const da = this.da
     const rootGo = this.rootGoAt
     normalizer.begin(text)
@@ -413,38 +501,31 @@ export class Automaton {
     const L = text.length
     let n = 0
     let s = 0
-    let count = 0
     for (let i = 0; i < L; i++) {
-      const m = table[text.charCodeAt(i)] as number
-      if (m === 0) continue
-      if (m < 0xd800 || m > 0xdfff) {
-        units[n] = m
+      const v = fused[text.charCodeAt(i)] as number
+      if (v === 0) continue
+      const c = v >>> 16
+      if (c !== 0xffff) {
+        if (keepUnits) units[n] = v & 0xffff
         offsets[n] = i
         n++
-        const c = alpha[m] as number
-        if (c === 0) {
-          s = 0
-          continue
-        }
+        // No `c === 0` test: symbol 0 is nobody's child and rootGo[0] is the root, so the step below
+        // returns to the root by itself (through the failure chain when s does not fail to the root).
         const c4 = c << 2
         const t = (da[s] as number) + c4
         const f = da[s + 2] as number
         s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
         const e = da[s + 3] as number
-        if (e !== -1) {
-          const r = this.emit(e, n, sink)
-          if (r < 0) {
-            normalizer.length = n
-            if (completeOnStop) normalizer.run(text) // finish the view for the caller
-            return count + ~r
-          }
-          count += r
+        if (e !== -1 && this.emit(e, n, hits, stopAt)) {
+          normalizer.length = n
+          if (completeOnStop) normalizer.run(text) // finish the view for the caller
+          return (hits.count - before) / 3
         }
         continue
       }
       // Expansion or surrogate pair: let the normalizer append it, then step over what it produced.
       normalizer.length = n
-      i = normalizer.appendSpecial(text, i, m)
+      i = normalizer.appendSpecial(text, i, v & 0xffff)
       units = normalizer.units
       offsets = normalizer.offsets
       const produced = normalizer.length
@@ -459,63 +540,58 @@ export class Automaton {
         const f = da[s + 2] as number
         s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
         const e = da[s + 3] as number
-        if (e !== -1) {
-          const r = this.emit(e, n + 1, sink)
-          if (r < 0) {
-            if (completeOnStop) normalizer.run(text)
-            else normalizer.length = n + 1
-            return count + ~r
-          }
-          count += r
+        if (e !== -1 && this.emit(e, n + 1, hits, stopAt)) {
+          if (completeOnStop) normalizer.run(text)
+          else normalizer.length = n + 1
+          return (hits.count - before) / 3
         }
       }
     }
     normalizer.length = n
-    return count
+    return (hits.count - before) / 3
+  }
+
+  /** Runs the automaton over normalized text and calls `sink` for every match; returns the number reported. */
+  match(text: NormalizedText, sink: MatchSink): number {
+    const hits = new Hits()
+    this.collect(text, hits)
+    const d = hits.data
+    let reported = 0
+    for (let h = 0; h < hits.count; h += 3) {
+      reported++
+      if (sink(d[h] as number, d[h + 1] as number, d[h + 2] as number) === true) break
+    }
+    return reported
   }
 
   /** True if any term occurs (stops at the first match). */
   test(text: NormalizedText): boolean {
-    return this.match(text, stopAtFirst) > 0
+    return this.collect(text, new Hits(), 1) > 0
   }
 
-  private matchDense(text: NormalizedText, sink: MatchSink, alpha: Uint16Array | Uint32Array): number {
+  private collectDense(units: Uint16Array, n: number, hits: Hits, stopAt: number, alpha: Uint16Array): void {
     const da = this.da
     const rootGo = this.rootGoAt
-    const units = text.units
-    const n = text.length
-    let count = 0
     let s = 0
     for (let i = 0; i < n; i++) {
+      // Symbol 0 (a unit in no term) needs no test: it is nobody's child and rootGo[0] is the root.
       const c = alpha[units[i] as number] as number
-      if (c === 0) {
-        s = 0
-        continue
-      }
       const c4 = c << 2
       const t = (da[s] as number) + c4
       const f = da[s + 2] as number
       // Child if it exists, else (the usual case) the root's transition when s fails to the root.
       s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
       const e = da[s + 3] as number
-      if (e !== -1) {
-        const r = this.emit(e, i + 1, sink)
-        if (r < 0) return count + ~r
-        count += r
-      }
+      if (e !== -1 && this.emit(e, i + 1, hits, stopAt)) return
     }
-    return count
   }
 
-  private matchCompact(text: NormalizedText, sink: MatchSink): number {
+  private collectCompact(units: Uint16Array, n: number, hits: Hits, stopAt: number): void {
     const da = this.da
     const rootGo = this.rootGoAt
     const keysAt = this.keysAt
     const keysEnd = keysAt + this.alphabetSize - 1
     const filterAt = this.filterAt
-    const units = text.units
-    const n = text.length
-    let count = 0
     let s = 0
     for (let i = 0; i < n; i++) {
       const u = units[i] as number
@@ -543,13 +619,8 @@ export class Automaton {
       const f = da[s + 2] as number
       s = da[t + 1] === s ? t : f === 0 ? (da[rootGo + c] as number) : this.failTo(f, c4)
       const e = da[s + 3] as number
-      if (e !== -1) {
-        const r = this.emit(e, i + 1, sink)
-        if (r < 0) return count + ~r
-        count += r
-      }
+      if (e !== -1 && this.emit(e, i + 1, hits, stopAt)) return
     }
-    return count
   }
 
   /** The transition on symbol ×4 `c4` from failure state `f` onwards (the slow path of the scan loops). */
@@ -564,18 +635,31 @@ export class Automaton {
   }
 
   /**
-   * Reports every term on the output chain starting at record `e`, all ending at `end`. Returns the
-   * number reported, or its bitwise complement (negative) when the sink asked to stop.
+   * Appends every term on the output chain starting at record `e`, all ending at `end`, to `hits`.
+   * Returns true when `hits.count` reached `stopAt` (the caller stops scanning).
    */
-  private emit(e: number, end: number, sink: MatchSink): number {
+  private emit(e: number, end: number, hits: Hits, stopAt: number): boolean {
     const da = this.da
-    let count = 0
+    const lengthsAt = this.lengthsAt
+    let d = hits.data
+    let k = hits.count
     for (let r = e; r !== -1; r = da[r + 1] as number) {
       const term = da[r] as number
-      count++
-      if (sink(term, end - (da[this.lengthsAt + term] as number), end) === true) return ~count
+      if (k + 3 > d.length) {
+        hits.count = k
+        d = hits.grow()
+      }
+      d[k] = term
+      d[k + 1] = end - (da[lengthsAt + term] as number)
+      d[k + 2] = end
+      k += 3
+      if (k >= stopAt) {
+        hits.count = k
+        return true
+      }
     }
-    return count
+    hits.count = k
+    return false
   }
 
   /** Normalized length of term `termIndex`. */
@@ -585,15 +669,12 @@ export class Automaton {
 
   /** Approximate bytes held by this automaton: typed arrays exactly, term strings estimated. */
   memoryBytes(): number {
-    let bytes = this.da.byteLength + (this.dense?.byteLength ?? 0)
+    let bytes = this.da.byteLength + (this.dense?.byteLength ?? 0) + (this.fused?.byteLength ?? 0)
     bytes += 8 * this.terms.length
     for (const term of this.terms) bytes += stringBytes(term)
     return bytes + 400 // objects and typed-array headers
   }
 }
-
-/** A sink that stops at the first match. */
-const stopAtFirst: MatchSink = () => true
 
 /**
  * A named word list: an id and name (reported with every match) over a compiled, possibly shared Automaton.

@@ -17,9 +17,10 @@
  * matches and do not hide partly overlapping matches.
  */
 import { createHash } from 'node:crypto'
-import { Automaton, WordList, toResult, type BuildReport, type MatchResult } from './automaton'
+import { Automaton, Hits, WordList, type BuildReport, type MatchResult } from './automaton'
 import { Normalizer, type NormalizedText } from './normalize'
 
+/** One match: list id, term as given, original and normalized spans (see automaton.ts). */
 export type { MatchResult } from './automaton'
 
 /** Identity given to a list fetched from the registry. */
@@ -45,7 +46,7 @@ export const GROUP_ADDITIONS_ID = 'group'
 /** Id of a group's exception list (never reported: exceptions do not match). */
 export const GROUP_EXCEPTIONS_ID = 'group-exceptions'
 
-/** Exact-deduplicated, sorted copy of `terms` and its SHA-1 (hex): the content key of a list. */
+/** Exact-deduplicated, sorted copy of `terms` and its SHA-1 (base64url): the content key of a list. */
 export function contentKey(terms: readonly string[]): { key: string; canonical: string[] } {
   const canonical = [...new Set(terms)].sort()
   const hash = createHash('sha1')
@@ -53,16 +54,16 @@ export function contentKey(terms: readonly string[]): { key: string; canonical: 
     hash.update(term)
     hash.update('\n')
   }
-  return { key: hash.digest('hex'), canonical }
+  return { key: hash.digest('base64url'), canonical }
 }
 
-/** A value cache with weak references, cleaned up as values are collected. */
+/**
+ * A value cache with weak references: values no one else holds can be collected. Entries whose value was
+ * collected are swept when the map has doubled since the last sweep (cheaper than a finalizer per entry).
+ */
 class WeakCache<V extends object> {
   private readonly map = new Map<string, WeakRef<V>>()
-  private readonly finalizer = new FinalizationRegistry<string>((key) => {
-    const ref = this.map.get(key)
-    if (ref !== undefined && ref.deref() === undefined) this.map.delete(key)
-  })
+  private sweepAt = 64
 
   /** The live value under `key`, or undefined. */
   get(key: string): V | undefined {
@@ -72,10 +73,13 @@ class WeakCache<V extends object> {
   /** Stores `value` under `key`. */
   set(key: string, value: V): void {
     this.map.set(key, new WeakRef(value))
-    this.finalizer.register(value, key)
+    if (this.map.size >= this.sweepAt) {
+      for (const [k, ref] of this.map) if (ref.deref() === undefined) this.map.delete(k)
+      this.sweepAt = Math.max(64, this.map.size * 2)
+    }
   }
 
-  /** Number of keys (live or not yet cleaned up). */
+  /** Number of keys (live, or collected and not yet swept). */
   get size(): number {
     return this.map.size
   }
@@ -116,57 +120,71 @@ export class WordListRegistry {
   }
 }
 
-const EMPTY: MatchResult[] = []
-
 /** Upper bound on exception occurrences tracked per message (more are ignored: extremely unlikely). */
 const MAX_EXCEPTION_HITS = 256
 
 /**
  * Scratch space shared by every TextMatcher (scans are synchronous and never nested), so a matcher object
- * costs a few hundred bytes, not kilobytes of buffers per group.
+ * costs a few dozen bytes, not kilobytes of buffers per group.
  */
 const scratch = {
   normalizer: new Normalizer(1024),
-  exceptionStarts: new Int32Array(MAX_EXCEPTION_HITS),
-  exceptionEnds: new Int32Array(MAX_EXCEPTION_HITS),
+  hits: new Hits(64),
+  exceptionHits: new Hits(16),
+}
+
+/** True if normalized [ns, ne) lies inside one of the first `count` exception hits in scratch. */
+function suppressed(ns: number, ne: number, count: number): boolean {
+  const d = scratch.exceptionHits.data
+  for (let h = 0, end = count * 3; h < end; h += 3) {
+    if ((d[h + 1] as number) <= ns && ne <= (d[h + 2] as number)) return true
+  }
+  return false
+}
+
+/**
+ * Turns the scratch hits from index `from` on (found by `list` in `view`) into MatchResults appended to
+ * `out`, skipping hits inside one of the first `exceptions` exception hits; returns how many were added.
+ */
+function appendResults(out: MatchResult[], list: WordList, from: number, view: NormalizedText, exceptions: number): number {
+  const hits = scratch.hits
+  const d = hits.data
+  const to = hits.count
+  const offsets = view.offsets
+  const source = view.source
+  const terms = list.automaton.terms
+  const listId = list.id
+  let added = 0
+  for (let h = from; h < to; h += 3) {
+    const ns = d[h + 1] as number
+    const ne = d[h + 2] as number
+    if (exceptions > 0 && suppressed(ns, ne, exceptions)) continue
+    const last = offsets[ne - 1] as number
+    const c = source.charCodeAt(last)
+    // Normalized units only ever point at a BMP character or at the high half of a valid surrogate pair.
+    out.push({
+      listId,
+      term: terms[d[h] as number] as string,
+      start: offsets[ns] as number,
+      end: c >= 0xd800 && c <= 0xdbff ? last + 2 : last + 1,
+      normalizedStart: ns,
+      normalizedEnd: ne,
+    })
+    added++
+  }
+  return added
 }
 
 /**
  * Matches text against a fixed set of word lists with optional exceptions. Immutable after construction and
- * cheap: it only references (shared) WordLists. `scan` is synchronous and not re-entrant per instance.
+ * cheap (it only references shared WordLists); scans use module-level scratch buffers and are synchronous.
  */
 export class TextMatcher {
-  private exceptionCount = 0
-  private found = false
-  private out: MatchResult[] = EMPTY
-  private view: NormalizedText = scratch.normalizer
-  private currentList: WordList | undefined
-  private readonly sink: (termIndex: number, ns: number, ne: number) => void
-  private readonly exceptionSink: (termIndex: number, ns: number, ne: number) => void
-  private readonly testSink: (termIndex: number, ns: number, ne: number) => boolean
-
   /** A matcher over `lists` (reported in this order), suppressing matches inside `exceptions` occurrences. */
   constructor(
     readonly lists: readonly WordList[],
     readonly exceptions: WordList | undefined = undefined,
-  ) {
-    this.sink = (termIndex, ns, ne) => {
-      if (this.exceptionCount > 0 && this.suppressed(ns, ne)) return
-      this.out.push(toResult(this.currentList as WordList, termIndex, ns, ne, this.view))
-    }
-    this.testSink = (_termIndex, ns, ne) => {
-      if (this.exceptionCount > 0 && this.suppressed(ns, ne)) return false
-      this.found = true
-      return true
-    }
-    this.exceptionSink = (_termIndex, ns, ne) => {
-      const k = this.exceptionCount
-      if (k >= MAX_EXCEPTION_HITS) return
-      scratch.exceptionStarts[k] = ns
-      scratch.exceptionEnds[k] = ne
-      this.exceptionCount = k + 1
-    }
-  }
+  ) {}
 
   /**
    * All matches in `text` that no exception suppresses, ordered by end position, then list order, then
@@ -174,71 +192,78 @@ export class TextMatcher {
    */
   scan(text: string): MatchResult[] {
     const lists = this.lists
-    if (this.exceptions !== undefined || lists.length === 0) return this.scanNormalized(scratch.normalizer.run(text))
-    // No exceptions: the first list normalizes and matches in one pass; the others reuse the view.
     const normalizer = scratch.normalizer
-    this.view = normalizer
-    this.exceptionCount = 0
+    const hits = scratch.hits
+    hits.count = 0
     const out: MatchResult[] = []
-    this.out = out
-    let list = lists[0] as WordList
-    this.currentList = list
-    list.automaton.scanText(text, normalizer, this.sink)
-    let listsWithMatches = out.length > 0 ? 1 : 0
-    for (let k = 1; k < lists.length; k++) {
-      list = lists[k] as WordList
-      this.currentList = list
-      const before = out.length
-      list.automaton.match(normalizer, this.sink)
-      if (out.length > before) listsWithMatches++
+    let exceptions = 0
+    let k = 0
+    if (this.exceptions === undefined && lists.length > 0) {
+      // The first list normalizes and matches in one pass; the others reuse the normalized view.
+      const first = lists[0] as WordList
+      first.automaton.scanText(text, normalizer, hits, undefined, true, lists.length > 1)
+      appendResults(out, first, 0, normalizer, 0)
+      k = 1
+    } else {
+      normalizer.run(text)
+      if (this.exceptions !== undefined) {
+        scratch.exceptionHits.count = 0
+        exceptions = this.exceptions.automaton.collect(normalizer, scratch.exceptionHits, MAX_EXCEPTION_HITS)
+      }
     }
-    this.currentList = undefined
-    this.out = EMPTY
-    if (listsWithMatches > 1) out.sort(byEnd)
+    let listsWithMatches = out.length > 0 ? 1 : 0
+    for (; k < lists.length; k++) {
+      const list = lists[k] as WordList
+      const from = hits.count
+      list.automaton.collect(normalizer, hits)
+      if (appendResults(out, list, from, normalizer, exceptions) > 0) listsWithMatches++
+    }
+    if (listsWithMatches > 1) out.sort(byEnd) // stable: keeps list order and longest-first within a list
     return out
   }
 
   /** Like `scan` on an already normalized view (e.g. one Normalizer shared by several matchers). */
   scanNormalized(view: NormalizedText): MatchResult[] {
-    this.view = view
-    this.exceptionCount = 0
-    if (this.exceptions !== undefined) this.exceptions.automaton.match(view, this.exceptionSink)
-    const out: MatchResult[] = []
-    this.out = out
-    const lists = this.lists
-    let listsWithMatches = 0
-    for (let k = 0; k < lists.length; k++) {
-      const list = lists[k] as WordList
-      this.currentList = list
-      const before = out.length
-      list.automaton.match(view, this.sink)
-      if (out.length > before) listsWithMatches++
+    const hits = scratch.hits
+    hits.count = 0
+    let exceptions = 0
+    if (this.exceptions !== undefined) {
+      scratch.exceptionHits.count = 0
+      exceptions = this.exceptions.automaton.collect(view, scratch.exceptionHits, MAX_EXCEPTION_HITS)
     }
-    this.currentList = undefined
-    this.out = EMPTY
-    if (listsWithMatches > 1) out.sort(byEnd) // stable: keeps list order and longest-first within a list
+    const out: MatchResult[] = []
+    let listsWithMatches = 0
+    for (const list of this.lists) {
+      const from = hits.count
+      list.automaton.collect(view, hits)
+      if (appendResults(out, list, from, view, exceptions) > 0) listsWithMatches++
+    }
+    if (listsWithMatches > 1) out.sort(byEnd)
     return out
   }
 
-  /** True if `text` has at least one match that no exception suppresses (stops early). */
+  /** True if `text` has at least one match that no exception suppresses (stops as early as it can). */
   test(text: string): boolean {
     const lists = this.lists
+    if (lists.length === 0) return false
     const normalizer = scratch.normalizer
-    this.view = normalizer
-    this.exceptionCount = 0
-    this.found = false
-    let k = 0
-    if (this.exceptions !== undefined || lists.length === 0) {
-      normalizer.run(text)
-      if (this.exceptions !== undefined) this.exceptions.automaton.match(normalizer, this.exceptionSink)
-    } else {
-      ;(lists[0] as WordList).automaton.scanText(text, normalizer, this.testSink, false)
-      if (this.found) return true
-      k = 1
+    const hits = scratch.hits
+    hits.count = 0
+    if (this.exceptions === undefined) {
+      if ((lists[0] as WordList).automaton.scanText(text, normalizer, hits, 1, false) > 0) return true
+      for (let k = 1; k < lists.length; k++) if ((lists[k] as WordList).automaton.collect(normalizer, hits, 1) > 0) return true
+      return false
     }
-    for (; k < lists.length; k++) {
-      ;(lists[k] as WordList).automaton.match(normalizer, this.testSink)
-      if (this.found) return true
+    normalizer.run(text)
+    scratch.exceptionHits.count = 0
+    const exceptions = this.exceptions.automaton.collect(normalizer, scratch.exceptionHits, MAX_EXCEPTION_HITS)
+    for (const list of lists) {
+      hits.count = 0
+      list.automaton.collect(normalizer, hits)
+      const d = hits.data
+      for (let h = 0; h < hits.count; h += 3) {
+        if (!suppressed(d[h + 1] as number, d[h + 2] as number, exceptions)) return true
+      }
     }
     return false
   }
@@ -253,15 +278,6 @@ export class TextMatcher {
       bytes += list.memoryBytes()
     }
     return bytes
-  }
-
-  private suppressed(ns: number, ne: number): boolean {
-    const starts = scratch.exceptionStarts
-    const ends = scratch.exceptionEnds
-    for (let k = 0; k < this.exceptionCount; k++) {
-      if ((starts[k] as number) <= ns && ne <= (ends[k] as number)) return true
-    }
-    return false
   }
 }
 

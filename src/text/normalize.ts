@@ -138,7 +138,21 @@ function foldCodePoint(cp: number, over: Map<number, string>, t2s: Map<number, n
   return out
 }
 
-/** Builds all tables (about 0.1–0.3 s once per process). */
+/**
+ * True if every code point in [first, first + count) is plain noise: no override, no letter or digit, and
+ * unchanged by NFKC (a character with a decomposition would change the block's string). Lets the table
+ * builder skip whole blocks of symbols, emoji and unassigned code points with one normalize call.
+ */
+function plainNoise(first: number, count: number, over: Map<number, string>): boolean {
+  let str = ''
+  for (let cp = first; cp < first + count; cp++) {
+    if (over.has(cp)) return false
+    str += String.fromCodePoint(cp)
+  }
+  return !LETTER_OR_DIGIT.test(str) && str.normalize('NFKC') === str
+}
+
+/** Builds all tables (tens of milliseconds, once per process). */
 function buildTables(): Tables {
   const over = overrides()
   const t2s = t2sMap()
@@ -162,6 +176,10 @@ function buildTables(): Tables {
     return EXPANSION_BASE + k
   }
   for (let cp = 0; cp < 0x10000; cp++) {
+    if ((cp & 0xff) === 0 && (cp < 0x3400 || cp >= 0xa000) && (cp < 0xac00 || cp >= 0xe000) && plainNoise(cp, 256, over)) {
+      cp += 255 // a whole block of noise: stays DROP
+      continue
+    }
     if (cp >= 0xd800 && cp <= 0xdfff) {
       bmp[cp] = cp <= 0xdbff ? HIGH_SURROGATE : DROP // a lone low surrogate is dropped
       continue
@@ -193,22 +211,28 @@ function buildTables(): Tables {
       suppClass[hi] = block === undefined ? SUPP_KEEP : SUPP_TABLE
       suppBlocks[hi] = block
     } else if (plane === 1) {
+      if (plainNoise(base, 1024, over)) {
+        suppClass[hi] = SUPP_DROP
+        continue
+      }
       const block = new Uint16Array(1024)
-      let any = false
+      let keptAny = false
       for (let lo = 0; lo < 1024; lo++) {
         const cp = base + lo
         const folded = foldCodePoint(cp, over, t2s)
         if (folded.length === 0) continue
-        any = true
+        keptAny = true
         block[lo] = folded === String.fromCodePoint(cp) ? KEEP_PAIR : encode(folded)
       }
-      suppClass[hi] = any ? SUPP_TABLE : SUPP_DROP
-      suppBlocks[hi] = any ? block : undefined
+      suppClass[hi] = keptAny ? SUPP_TABLE : SUPP_DROP
+      suppBlocks[hi] = keptAny ? block : undefined
     } else {
       suppClass[hi] = SUPP_DROP // planes 4–16: unassigned, tags, variation selectors, private use
     }
   }
-  // Expansion strings must themselves be in normalized form (they are: built from folded parts).
+  // A high surrogate whose whole block is noise (most emoji) is dropped straight from the BMP table: its low
+  // half is dropped by its own entry, so the pair vanishes without leaving the fast path.
+  for (let hi = 0; hi < 1024; hi++) if (suppClass[hi] === SUPP_DROP) bmp[0xd800 + hi] = DROP
   return { bmp, expansions, suppClass, suppBlocks }
 }
 

@@ -1,0 +1,125 @@
+import { Normalizer, normalizationTable, normalize, normalizeTerm, originalEnd, unitsToString } from './normalize'
+
+describe('normalize: evasions from the issue all become 加v信', () => {
+  const cases: Array<[string, string]> = [
+    ['dots between letters', '加.V.信'],
+    ['spaces between letters', '加 v 信'],
+    ['full-width capital V', '加Ｖ信'],
+    ['full-width small v', '加ｖ信'],
+    ['zero-width space and joiner', '加\u200bV\u200d信'],
+    ['BOM, word joiner, soft hyphen', '加\ufeffv\u2060\u00ad信'],
+    ['ideographic space', '加　v　信'],
+    ['emoji and punctuation', '加😂V！信'],
+    ['mathematical bold V', '加𝐕信'],
+    ['mathematical italic v', '加𝑣信'],
+    ['circled letter', '加ⓥ信'],
+    ['variation selector', '加v\ufe0f信'],
+  ]
+  it.each(cases)('%s: %j', (_label, text) => {
+    expect(normalize(text).text).toBe('加v信')
+  })
+})
+
+describe('normalize: folds', () => {
+  it('folds ASCII case and full-width ASCII', () => {
+    expect(normalize('HeLLo WORLD').text).toBe('helloworld')
+    expect(normalize('ＡＢＣ１２３ｘｙｚ').text).toBe('abc123xyz')
+  })
+
+  it('folds circled, parenthesized, full-stop and dingbat digits', () => {
+    expect(normalize('①②③').text).toBe('123')
+    expect(normalize('⑴⑵⒈⒉').text).toBe('1212')
+    expect(normalize('❶➁➌⓵⓿⓪').text).toBe('123100')
+  })
+
+  it('expands multi-digit circled numbers to their digits, every unit pointing at the source character', () => {
+    const r = normalize('加⑩⑳')
+    expect(r.text).toBe('加1020')
+    expect(Array.from(r.offsets)).toEqual([0, 1, 1, 2, 2])
+  })
+
+  it('folds circled and negative squared letters and Mathematical Alphanumeric Symbols', () => {
+    expect(normalize('ⓐⒶ🅐🅰🄰').text).toBe('aaaaa')
+    expect(normalize('𝐕𝐈𝐏 𝒗𝒊𝒑 𝟏𝟐 𝔸').text).toBe('vipvip12a')
+  })
+
+  it('converts traditional to simplified Chinese character by character', () => {
+    expect(normalize('加微信羣').text).toBe('加微信群')
+    expect(normalize('發財後臺網').text).toBe('发财后台网')
+    expect(normalize('加微信群').text).toBe('加微信群') // simplified text is unchanged
+  })
+
+  it('folds compatibility ideographs, Kangxi radicals and accents', () => {
+    expect(normalize('⼀㊣').text).toBe('一正')
+    expect(normalize('café cafe\u0301').text).toBe('cafecafe')
+  })
+
+  it('drops zero-width and format characters, whatever their category', () => {
+    const invisible = [0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff, 0x00ad, 0x3164]
+    for (let cp = 0xfe00; cp <= 0xfe0f; cp++) invisible.push(cp)
+    for (const cp of invisible) expect(normalize(`a${String.fromCodePoint(cp)}b`).text).toBe('ab')
+  })
+
+  it('maps the ideographic space to a space, which is noise like every space', () => {
+    expect(normalizationTable()[0x3000]).toBe(0)
+    expect(normalize('a　b').text).toBe('ab')
+  })
+
+  it('keeps CJK extension characters as surrogate pairs and drops unpaired surrogates', () => {
+    const r = normalize('𠀀a')
+    expect(r.text).toBe('𠀀a')
+    expect(Array.from(r.offsets)).toEqual([0, 0, 2])
+    expect(normalize('\ud800a\udc00b').text).toBe('ab')
+    expect(normalize('a\ud83d').text).toBe('a')
+  })
+
+  it('treats noise-only terms as empty', () => {
+    expect(normalizeTerm('...')).toBe('')
+    expect(normalizeTerm(' \u200b😂 ')).toBe('')
+    expect(normalizeTerm('加 V')).toBe('加v')
+  })
+
+  it('is idempotent on every BMP character', () => {
+    const bad: string[] = []
+    for (let cp = 0; cp < 0x10000; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue
+      const once = normalizeTerm(String.fromCharCode(cp))
+      if (normalizeTerm(once) !== once) bad.push(cp.toString(16))
+    }
+    expect(bad).toEqual([])
+  })
+})
+
+describe('normalize: offsets map each normalized unit back to the original text', () => {
+  it('points at the source index of every kept character', () => {
+    const r = normalize('请加.V.信')
+    expect(r.text).toBe('请加v信')
+    expect(Array.from(r.offsets)).toEqual([0, 1, 3, 5])
+  })
+
+  it('points at the high surrogate of a folded surrogate pair, and originalEnd covers the pair', () => {
+    const text = 'x𝐕y'
+    const r = normalize(text)
+    expect(r.text).toBe('xvy')
+    expect(Array.from(r.offsets)).toEqual([0, 1, 3])
+    expect(originalEnd(text, 1)).toBe(3)
+    expect(originalEnd(text, 0)).toBe(1)
+  })
+})
+
+describe('Normalizer (reusable buffers)', () => {
+  it('returns the same view object and grows for long texts with expansions', () => {
+    const n = new Normalizer(4)
+    const first = n.run('加.V.信')
+    expect(unitsToString(first.units, first.length)).toBe('加v信')
+    const long = '⑩'.repeat(5000)
+    const second = n.run(long)
+    expect(second).toBe(first)
+    expect(second.length).toBe(10000)
+    expect(second.offsets[9999]).toBe(4999)
+    expect(n.text().slice(0, 4)).toBe('1010')
+    const third = n.run('ab')
+    expect(n.text()).toBe('ab')
+    expect(third.source).toBe('ab')
+  })
+})
