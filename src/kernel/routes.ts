@@ -68,3 +68,8 @@ export function defineRoute<P, Q, B, R>(route: RouteDefinition<P, Q, B, R>): Rou
 export function groupNotFound(): HttpError {
   return new HttpError(404, 'not_found', 'no such group')
 }
+
+/** A response body already serialised as JSON (cached reads skip JSON.stringify on every hit). */
+export class RawJson {
+  constructor(readonly json: string) {}
+}

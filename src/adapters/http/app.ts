@@ -3,8 +3,8 @@ import Koa, { type Context, type Next } from 'koa'
 import Router from '@koa/router'
 import type { ZodType } from 'zod'
 import type { Principal } from '../../kernel/auth'
-import { groupNotFound, HttpError, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
-import type { Logger } from '../../kernel/logger'
+import { groupNotFound, HttpError, RawJson, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
+import { lazyChild, type Logger } from '../../kernel/logger'
 import { errorText } from '../../kernel/processor'
 import type { BucketSpec, RateLimiter } from '../../ports/ports'
 import type { Clock } from '../../ports/clock'
@@ -118,7 +118,15 @@ export function assertDeclaredAccess(route: RouteDefinition): void {
  */
 export function createHttpApp(options: HttpAppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy })
-  const router = new Router()
+  // Routes are split into small routers by resource and sub-resource (see bucketOf), so a request tests
+  // a handful of route patterns instead of every mounted route.
+  const buckets = new Map<string, Router>()
+  const routerFor = (path: string): Router => {
+    const key = bucketOf(path)
+    let r = buckets.get(key)
+    if (!r) buckets.set(key, (r = new Router()))
+    return r
+  }
   const { log, rateLimiter, limits } = options
   const routes = [...options.routes]
   for (const route of routes) assertDeclaredAccess(route)
@@ -148,10 +156,11 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       log.debug('http', { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     }
   })
-  app.use(corsMiddleware(options.corsOrigins))
+  const cors = corsMiddleware(options.corsOrigins)
+  if (cors) app.use(cors)
 
-  router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' } })
-  router.get('/readyz', async (ctx) => {
+  routerFor('/healthz').get('/healthz', (ctx) => { ctx.body = { status: 'ok' } })
+  routerFor('/readyz').get('/readyz', async (ctx) => {
     const results: Record<string, boolean> = {}
     await Promise.all(Object.entries(options.readiness).map(async ([name, check]) => {
       try { results[name] = await check() } catch { results[name] = false }
@@ -161,8 +170,8 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: results }
   })
   const openapi = buildOpenApi(routes)
-  router.get('/api/v1/openapi.json', (ctx) => { ctx.body = openapi })
-  router.get('/docs', (ctx) => {
+  routerFor('/api/v1/openapi.json').get('/api/v1/openapi.json', (ctx) => { ctx.body = openapi })
+  routerFor('/docs').get('/docs', (ctx) => {
     ctx.type = 'html'
     // The docs page runs its own inline script: relax the CSP for this one page only.
     ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
@@ -171,7 +180,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 
   for (const route of routes) {
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'
-    router[method](route.path, async (ctx) => {
+    routerFor(route.path)[method](route.path, async (ctx) => {
       const { access } = route
       let principal: Principal | null = null
       if (access.roles !== 'public') {
@@ -196,13 +205,16 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       const requestId = ctx.state.requestId as string
       const result = await route.handler({
         params, query, body, requestId, auth: principal,
-        log: log.child({ requestId, token: principal?.tokenId }),
+        log: lazyChild(log, { requestId, token: principal?.tokenId }),
         audit: (s) => { summary = s },
       })
       ctx.status = route.status ?? (route.method === 'POST' ? 201 : 200)
       if (route.contentType) {
         ctx.type = route.contentType
         ctx.body = String(result)
+      } else if (result instanceof RawJson) {
+        ctx.type = 'application/json; charset=utf-8'
+        ctx.body = result.json
       } else ctx.body = result ?? { ok: true }
       if (access.mutates) {
         await options.audit.append({
@@ -213,10 +225,30 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     })
   }
 
-  app.use(router.routes())
-  app.use(router.allowedMethods({ throw: true }))
+  const dispatch = new Map<string, Koa.Middleware>()
+  for (const [key, r] of buckets) {
+    const routes = r.routes()
+    const allowed = r.allowedMethods({ throw: true })
+    // @koa/router types its middleware against its own context type; at run time it is Koa's context.
+    dispatch.set(key, (ctx, next) => routes(ctx as Parameters<typeof routes>[0], () => allowed(ctx as Parameters<typeof allowed>[0], next)))
+  }
+  app.use((ctx, next) => {
+    const handler = dispatch.get(bucketOf(ctx.path))
+    return handler ? handler(ctx, next) : next()
+  })
   app.on('error', () => { /* answered and logged by the error middleware */ })
   return app
+}
+
+/**
+ * The router bucket of a path: `/api/v1/<resource>/<id>/<sub-resource>/…` → `<resource>/<sub-resource>`.
+ * Route templates and request paths give the same key, because the second segment is always an id
+ * when a third exists.
+ */
+export function bucketOf(path: string): string {
+  if (!path.startsWith('/api/v1/')) return path
+  const segments = path.slice(8).split('/')
+  return `${segments[0] ?? ''}/${segments[2] ?? ''}`
 }
 
 /** Reads and checks the bearer token; 401 when missing or invalid (failed attempts are rate limited per address). */

@@ -37,6 +37,7 @@ const TOUCH_MS = 60_000
 export class TokenStore {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>()
   private readonly touched = new Map<number, number>()
+  private readonly loading = new Map<string, Promise<Principal | null>>()
   private unsubscribe?: Disposer
 
   constructor(private readonly deps: { db: DataSource; clock: Clock; pubsub: PubSub; log: Logger }) {}
@@ -108,15 +109,25 @@ export class TokenStore {
 
   /** The caller behind a bearer token, or null (malformed, unknown or revoked). */
   async authenticate(token: string): Promise<Principal | null> {
-    // The checksum catches typos and junk before any lookup.
-    if (!isWellFormedToken(token)) return null
-    const hash = hashToken(token)
     const now = this.deps.clock.now()
-    const cached = this.cache.get(hash)
+    // Cached by the bearer string itself, so a hit costs one Map lookup (no checksum, no hash).
+    const cached = this.cache.get(token)
     if (cached && cached.until > now) {
       if (cached.principal) this.touch(cached.principal.tokenId, now)
       return cached.principal
     }
+    // The checksum catches typos and junk before any lookup (and junk is never cached).
+    if (!isWellFormedToken(token)) return null
+    const pending = this.loading.get(token)
+    if (pending) return pending
+    const loading = this.lookup(token, now).finally(() => this.loading.delete(token))
+    this.loading.set(token, loading)
+    return loading
+  }
+
+  /** Looks a well-formed token up in the database (one query per token however many requests wait). */
+  private async lookup(token: string, now: number): Promise<Principal | null> {
+    const hash = hashToken(token)
     const row = await this.deps.db.getRepository(ApiTokenEntity).findOneBy({ tokenHash: hash })
     let principal: Principal | null = null
     if (row && row.revokedAt === null && timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
@@ -125,7 +136,7 @@ export class TokenStore {
       this.touch(row.id, now)
     }
     if (this.cache.size > 10_000) this.cache.clear()
-    this.cache.set(hash, { principal, until: now + CACHE_MS })
+    this.cache.set(token, { principal, until: now + CACHE_MS })
     return principal
   }
 

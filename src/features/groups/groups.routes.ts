@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { And, In, MoreThan, type DataSource, type FindOperator } from 'typeorm'
-import { defineRoute, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, groupNotFound, HttpError, RawJson, type RouteDefinition } from '../../kernel/routes'
 import type { GroupInfo } from '../../kernel/context'
 import { GroupEntity } from './groups.entity'
 import { toGroupInfo } from './groups.directory'
@@ -47,15 +47,34 @@ function decodeCursor(cursor: string): string {
  * than the last flush anyway, and dashboards poll. Changes through the API drop the entry at once.
  */
 export class DetailCache {
-  private readonly entries = new Map<string, { value: Record<string, unknown>; until: number }>()
+  private readonly entries = new Map<string, { value: RawJson; until: number }>()
+  private readonly loading = new Map<string, Promise<RawJson | null>>()
   constructor(private readonly now: () => number, private readonly ttlMs: number) {}
-  get(id: string): Record<string, unknown> | undefined {
+
+  /** The cached value, or one shared load for every concurrent caller (no stampede when an entry expires). */
+  async through(id: string, load: () => Promise<Record<string, unknown> | null>): Promise<RawJson | null> {
+    const hit = this.get(id)
+    if (hit) return hit
+    let pending = this.loading.get(id)
+    if (!pending) {
+      // Stored serialised: a hit is sent as it is, without JSON.stringify.
+      pending = load().then((value) => {
+        if (!value) return null
+        const raw = new RawJson(JSON.stringify(value))
+        this.set(id, raw)
+        return raw
+      }).finally(() => this.loading.delete(id))
+      this.loading.set(id, pending)
+    }
+    return pending
+  }
+  get(id: string): RawJson | undefined {
     const e = this.entries.get(id)
     if (!e) return undefined
     if (e.until <= this.now()) { this.entries.delete(id); return undefined }
     return e.value
   }
-  set(id: string, value: Record<string, unknown>): void {
+  set(id: string, value: RawJson): void {
     if (this.entries.size > 10_000) this.entries.clear()
     this.entries.set(id, { value, until: this.now() + this.ttlMs })
   }
@@ -89,12 +108,11 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
       method: 'GET', path: '/api/v1/groups/:id', summary: 'One group with its activity of the last 7 days',
       params: GroupIdParams, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params }) {
-        const hit = cache.get(params.id)
-        if (hit) return hit
-        const row = await db.getRepository(GroupEntity).findOneBy({ id: params.id })
-        if (!row) throw groupNotFound()
-        const detail = { ...view(row), ...(await summaries(toGroupInfo(row))) }
-        cache.set(params.id, detail)
+        const detail = await cache.through(params.id, async () => {
+          const row = await db.getRepository(GroupEntity).findOneBy({ id: params.id })
+          return row ? { ...view(row), ...(await summaries(toGroupInfo(row))) } : null
+        })
+        if (!detail) throw groupNotFound()
         return detail
       },
     }),
