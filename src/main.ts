@@ -86,6 +86,7 @@ export class Runtime {
   private flushTimer?: NodeJS.Timeout
   private community?: SimulatedCommunity
   private flushing: Promise<void> | null = null
+  private flushQueued: Promise<void> | null = null
   private stopping: Promise<void> | null = null
   private readonly summaries = new Map<string, GroupSummaryContributor>()
   private readonly resumed = new Set<string>()
@@ -209,14 +210,21 @@ export class Runtime {
 
   /** Writes every buffered counter, log row and dedupe mark now. */
   flush(): Promise<void> {
-    if (!this.flushing) {
-      this.flushing = (async () => {
-        for (const f of this.features) {
-          try { await f.instance.flush?.() } catch (error) { this.log.error('flush failed', { feature: f.name, error: errorText(error) }) }
-        }
-        try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
-      })().finally(() => { this.flushing = null })
+    // A write already running does not contain what was recorded after it started: callers get one
+    // follow-up write queued behind it (shared by everyone who asks meanwhile), never the running one.
+    if (this.flushing) {
+      this.flushQueued ??= this.flushing.then(() => {
+        this.flushQueued = null
+        return this.flush()
+      })
+      return this.flushQueued
     }
+    this.flushing = (async () => {
+      for (const f of this.features) {
+        try { await f.instance.flush?.() } catch (error) { this.log.error('flush failed', { feature: f.name, error: errorText(error) }) }
+      }
+      try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
+    })().finally(() => { this.flushing = null })
     return this.flushing
   }
 

@@ -2,11 +2,13 @@ import { join } from 'node:path'
 import { Chat, alice, bob, carol } from './support/chat'
 import { cleanup, COORDINATION, STORAGE, tempDir } from './support/env'
 import { WITH_PROBE } from './support/probe-feature'
+import type { IncomingMessage } from '../src/kernel/context'
 
 afterAll(cleanup)
 
 type Daily = { member_id: string; day: string; messages: number; chars: number; text_count: number; media_count: number; card_count: number; other_count: number }
 
+const rows_ = async <T>(chat: Chat, sql: string): Promise<T[]> => chat.runtime.db.query(sql) as Promise<T[]>
 const rows = async <T>(chat: Chat, sql: string, params: unknown[] = []): Promise<T[]> => {
   const result: Array<Record<string, unknown>> = await chat.runtime.db.query(sql, params)
   // MySQL returns SUMs/bigints as strings: normalise numbers for comparisons.
@@ -77,6 +79,25 @@ describe(`activity (${STORAGE} + ${COORDINATION})`, () => {
     // Counters are aggregates without text: they stay.
     const daily = await rows<{ n: number }>(chat, 'SELECT SUM(messages) AS n FROM qy_activity_daily')
     expect(daily[0]?.n).toBe(2)
+  })
+})
+
+describe(`flush guarantees (${STORAGE} + ${COORDINATION})`, () => {
+  it('flush() covers everything recorded before the call, even while an earlier write is running', async () => {
+    const chat = await Chat.start()
+    try {
+      const message = (i: number): IncomingMessage => ({
+        id: `f-${i}`, botId: 'rehearsal', groupId: 'g1@chatroom', senderId: 'bob', senderName: '阿强', type: 'text',
+        text: `第 ${i} 条`, mentions: [], mentionsBot: false, at: chat.clock.now(),
+      })
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => chat.runtime.submit(message(i))))
+      const running = chat.runtime.flush()
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => chat.runtime.submit(message(3000 + i))))
+      await chat.runtime.flush()
+      const rows = await rows_<{ n: number }>(chat, 'SELECT COUNT(*) AS n FROM qy_message_log')
+      expect(Number(rows[0]?.n)).toBe(6000)
+      await running
+    } finally { await chat.close() }
   })
 })
 

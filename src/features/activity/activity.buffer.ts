@@ -37,6 +37,7 @@ export class ActivityBuffer {
   private log: Row[] = []
   private retry: { daily: Row[]; hourly: Row[]; log: Row[] } | null = null
   private flushing: Promise<void> | null = null
+  private queued: Promise<void> | null = null
   /** Totals written since the last report (for the periodic info line). */
   readonly written = { messages: 0, groups: new Set<string>() }
 
@@ -61,9 +62,19 @@ export class ActivityBuffer {
   /** Messages waiting to be written. */
   get pending(): number { return this.log.length + (this.retry?.log.length ?? 0) }
 
-  /** Writes everything recorded so far. Concurrent calls share one write. */
+  /**
+   * Writes everything recorded so far. While a write runs, callers get one follow-up write queued behind
+   * it (the running one does not contain what was recorded after it started).
+   */
   flush(): Promise<void> {
-    if (!this.flushing) this.flushing = this.write().finally(() => { this.flushing = null })
+    if (this.flushing) {
+      this.queued ??= this.flushing.then(() => {
+        this.queued = null
+        return this.flush()
+      })
+      return this.queued
+    }
+    this.flushing = this.write().finally(() => { this.flushing = null })
     return this.flushing
   }
 

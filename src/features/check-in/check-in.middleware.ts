@@ -34,7 +34,8 @@ const REFUSALS: Record<MakeUpRefusal, keyof CheckInRule['texts']> = {
 export function checkInMiddleware(deps: { service: CheckInService; batcher: AnswerBatcher; rules: RulesAccessor<CheckInRule> }): Middleware<MessageContext> {
   return async (ctx, next) => {
     const rule = deps.rules(ctx)
-    if (!rule.enabled || ctx.message.type !== 'text' || ctx.message.text.length > 60) return next()
+    // Commands are short: longer texts skip normalization entirely (most chat is longer than a command).
+    if (!rule.enabled || ctx.message.type !== 'text' || ctx.message.text.length > 40) return next()
     if (rule.requireMention && !ctx.message.mentionsBot) return next()
     const command = normalizeCommand(ctx.message.text)
     const keywords = keywordsOf(rule)
