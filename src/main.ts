@@ -213,7 +213,7 @@ export class Runtime {
     // A write already running does not contain what was recorded after it started: callers get one
     // follow-up write queued behind it (shared by everyone who asks meanwhile), never the running one.
     if (this.flushing) {
-      this.flushQueued ??= this.flushing.then(() => {
+      this.flushQueued ??= this.flushing.catch(() => undefined).then(() => {
         this.flushQueued = null
         return this.flush()
       })

@@ -68,7 +68,8 @@ export class ActivityBuffer {
    */
   flush(): Promise<void> {
     if (this.flushing) {
-      this.queued ??= this.flushing.then(() => {
+      // The follow-up runs even if the running write failed (its rows are kept for retry).
+      this.queued ??= this.flushing.catch(() => undefined).then(() => {
         this.queued = null
         return this.flush()
       })
