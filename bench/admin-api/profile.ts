@@ -6,9 +6,9 @@
  */
 import { Session } from 'node:inspector/promises'
 import type { HeapProfiler, Profiler, Runtime } from 'node:inspector'
-import { findSourceMap } from 'node:module'
-import { relative, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { CpuProfiler, frameLocation, nativeArea, npmPackage } from '../lib/profiler'
+
+export { CpuProfiler }
 
 /** One aggregated row. */
 export interface ProfileEntry {
@@ -39,50 +39,11 @@ export interface ProfileSummary {
   allocations?: { totalBytes: number; sites: ProfileEntry[] }
 }
 
-/** A running V8 CPU profiler in this process. */
-export class CpuProfiler {
-  private readonly session = new Session()
-
-  async start(samplingIntervalUs = 200): Promise<void> {
-    this.session.connect()
-    await this.session.post('Profiler.enable')
-    await this.session.post('Profiler.setSamplingInterval', { interval: samplingIntervalUs })
-    await this.session.post('Profiler.start')
-  }
-
-  async stop(): Promise<Profiler.Profile> {
-    const { profile } = await this.session.post('Profiler.stop')
-    await this.session.post('Profiler.disable')
-    this.session.disconnect()
-    return profile
-  }
-}
-
-const root = process.cwd()
-
-function location(frame: Runtime.CallFrame): { file: string; line: number } {
-  let url = frame.url
-  let line = frame.lineNumber + 1
-  if (url.startsWith('file://')) url = fileURLToPath(url)
-  if (url.startsWith('/') && !url.includes(`${sep}node_modules${sep}`) && frame.lineNumber >= 0) {
-    try {
-      // The transpiled code runs under the .ts file's own name, so only the line needs mapping (the map's
-      // `sources` entry is relative and resolved differently by each loader).
-      const entry = findSourceMap(url)?.findEntry(frame.lineNumber, frame.columnNumber) as { originalLine?: number } | undefined
-      if (entry?.originalLine !== undefined) line = entry.originalLine + 1
-    } catch { /* no source map: keep the generated position */ }
-  }
-  if (url.startsWith(root + sep)) url = relative(root, url)
-  return { file: url, line }
-}
 
 function area(file: string, fn: string): string {
-  if (file === '') return fn.startsWith('(') ? fn : '(native: C++ bindings, V8 builtins)'
-  const nm = file.lastIndexOf('node_modules/')
-  if (nm >= 0) {
-    const parts = file.slice(nm + 'node_modules/'.length).split('/')
-    return `npm:${parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? '?')}`
-  }
+  if (file === '') return nativeArea(fn)
+  const pkg = npmPackage(file)
+  if (pkg) return pkg
   if (file.startsWith('node:')) {
     // node:_http_server, node:internal/streams/… → the module, which says which layer it is.
     return `node:${file.slice('node:'.length).replace(/^internal\//, '').split('/')[0] ?? ''}`
@@ -119,7 +80,7 @@ export function summarize(profile: Profiler.Profile, top = 15): ProfileSummary {
     const frame = (byId.get(id) as Profiler.ProfileNode).callFrame
     const pseudo = frame.functionName.startsWith('(')
     const fn = frame.functionName ? (frame.url || pseudo ? frame.functionName : `${frame.functionName} (native)`) : frame.url ? '(anonymous)' : '(native)'
-    const { file, line } = frame.url ? location(frame) : { file: '', line: 0 }
+    const { file, line } = frame.url ? frameLocation(frame, false) : { file: '', line: 0 }
     const up = parent.get(id)
     // Native code (crypto hashing, JSON.stringify, socket writes) counts for the JS area that called it.
     const inherited = !frame.url && !pseudo && up !== undefined ? describe(up).area.replace(NATIVE, '') : undefined
@@ -199,7 +160,7 @@ export function summarizeAllocations(profile: HeapProfiler.SamplingHeapProfile, 
   const walk = (node: HeapProfiler.SamplingHeapProfileNode): void => {
     if (node.selfSize > 0) {
       const frame = node.callFrame
-      const { file, line } = frame.url ? location(frame) : { file: '', line: 0 }
+      const { file, line } = frame.url ? frameLocation(frame, false) : { file: '', line: 0 }
       const fn = frame.functionName || (frame.url ? '(anonymous)' : '(native)')
       const key = `${fn}\u0000${file}:${line}`
       const e = agg.get(key) ?? { fn, where: file ? `${file}:${line}` : '', ms: 0, pct: 0 }

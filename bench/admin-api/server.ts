@@ -362,7 +362,7 @@ async function main(): Promise<void> {
         case 'profile-start':
           profiler = { cpu: new CpuProfiler(), alloc: new AllocationProfiler() }
           await profiler.alloc.start()
-          await profiler.cpu.start()
+          await profiler.cpu.start(200)
           return { type: 'answer', id: c.id, ok: true }
         case 'profile-stop': {
           if (!profiler) throw new Error('profile-stop without profile-start')

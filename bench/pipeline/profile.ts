@@ -1,8 +1,7 @@
-import { Session } from 'node:inspector/promises'
 import type { Profiler, Runtime } from 'node:inspector'
-import { findSourceMap } from 'node:module'
-import { relative, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { CpuProfiler, frameLocation, nativeArea, npmPackage } from '../lib/profiler'
+
+export { CpuProfiler }
 
 /** One aggregated row of a profile summary. */
 export interface ProfileEntry {
@@ -29,55 +28,12 @@ export interface ProfileSummary {
   inclusive: ProfileEntry[]
 }
 
-/** A running V8 CPU profiler (node:inspector, in this process). */
-export class CpuProfiler {
-  private readonly session = new Session()
-
-  async start(samplingIntervalUs = 500): Promise<void> {
-    this.session.connect()
-    await this.session.post('Profiler.enable')
-    await this.session.post('Profiler.setSamplingInterval', { interval: samplingIntervalUs })
-    await this.session.post('Profiler.start')
-  }
-
-  async stop(): Promise<Profiler.Profile> {
-    const { profile } = await this.session.post('Profiler.stop')
-    await this.session.post('Profiler.disable')
-    this.session.disconnect()
-    return profile
-  }
-}
-
-const root = process.cwd()
-
-/** Where a call frame points, in TypeScript terms when the module has a source map (run with source maps enabled). */
-function location(frame: Runtime.CallFrame): { file: string; line: number } {
-  let url = frame.url
-  let line = frame.lineNumber + 1
-  if (url.startsWith('file://')) url = fileURLToPath(url)
-  // Project files only: npm packages' own maps point at sources that are not installed.
-  if (url.startsWith('/') && !url.includes(`${sep}node_modules${sep}`) && frame.lineNumber >= 0) {
-    try {
-      const map = findSourceMap(url)
-      const entry = map?.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number } | undefined
-      if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
-        url = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : entry.originalSource
-        line = entry.originalLine + 1
-      }
-    } catch { /* no map: keep the generated position */ }
-  }
-  if (url.startsWith(root + sep)) url = relative(root, url)
-  return { file: url, line }
-}
 
 /** The area a file belongs to: a project file, an npm package, node internals or a V8 pseudo-frame. */
 function area(file: string, fn: string): string {
-  if (file === '') return fn.startsWith('(') ? fn : '(native: C++ bindings, V8 builtins)'
-  const nm = file.lastIndexOf('node_modules/')
-  if (nm >= 0) {
-    const rest = file.slice(nm + 'node_modules/'.length).split('/')
-    return `npm:${rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1] ?? ''}` : (rest[0] ?? '?')}`
-  }
+  if (file === '') return nativeArea(fn)
+  const pkg = npmPackage(file)
+  if (pkg) return pkg
   if (file.startsWith('node:')) return 'node internals'
   return file
 }
@@ -132,7 +88,7 @@ export function summarize(profile: Profiler.Profile, file: string, top = 15): Pr
       const frame = (byId.get(id) as Profiler.ProfileNode).callFrame
       const pseudo = frame.functionName.startsWith('(')
       const fn = frame.functionName ? (frame.url || pseudo ? frame.functionName : `${frame.functionName} (native)`) : frame.url ? '(anonymous)' : '(native)'
-      const { file: f, line } = frame.url ? location(frame) : { file: '', line: 0 }
+      const { file: f, line } = frame.url ? frameLocation(frame) : { file: '', line: 0 }
       const where = f ? `${f}:${line}` : ''
       // Native code (C++ bindings such as better-sqlite3's Statement.run, V8 builtins) counts for the JS that called it.
       const up = parent.get(id)
