@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm'
 import type { ZodType } from 'zod'
 import type { BotDefinition, Config } from './config/config.schema'
 import { loadBots } from './config/load'
-import type { GroupInfo, IncomingMessage, OutboundAction } from './kernel/context'
+import type { GroupInfo, GroupRecord, IncomingMessage, OutboundAction } from './kernel/context'
 import type { DomainEvent } from './kernel/events'
 import type { FeatureDefinition, FeatureInstance } from './kernel/feature'
 import type { Logger } from './kernel/logger'
@@ -89,6 +89,7 @@ export class Runtime {
   private flushQueued: Promise<void> | null = null
   private stopping: Promise<void> | null = null
   private readonly summaries = new Map<string, GroupSummaryContributor>()
+  private directory?: GroupDirectory
   private readonly resumed = new Set<string>()
   private readonly observers = new Set<(o: RuntimeObservation) => void>()
 
@@ -148,6 +149,7 @@ export class Runtime {
       groupSummaries: (group) => this.groupSummaries(group),
       contributeGroupSummary: (name, contributor) => { this.summaries.set(name, contributor) },
       onOutboundOutcome: (listener) => this.outbound.onOutcome(listener),
+      findGroup: (groupId) => this.findGroup(groupId),
     }
     for (const def of definitions) {
       const instance = await def.setup(deps, (ctx) => ctx.rules.slice(def.name))
@@ -157,12 +159,12 @@ export class Runtime {
     this.tokens = new TokenStore({ db: this.db, clock: this.clock, pubsub: this.ports.pubsub, log })
     await this.tokens.start()
     this.audit = new AuditLog(this.db)
-    const groupExists = async (id: string): Promise<boolean> => (await this.db.query('SELECT 1 AS x FROM qy_group WHERE id = ?', [id]) as unknown[]).length > 0
     this.routes.unshift(...platformRoutes(this.tokens, this.audit))
-    this.routes.push(...rulesRoutes(this.rules, groupExists))
+    this.routes.push(...rulesRoutes(this.rules, async (id) => (await this.findGroup(id)) !== null))
 
     const directory = this.features.find((f) => f.instance.directory)?.instance.directory
     if (!directory) throw new Error('no feature provides the group directory (the groups feature must be registered)')
+    this.directory = directory
 
     const ttlMs = config.pipeline.dedupeTtlHours * 3_600_000
     if (this.ports.kind === 'memory') {
@@ -174,7 +176,7 @@ export class Runtime {
       this.seen = new SharedSeenFilter(this.ports.dedupe, ttlMs)
     }
 
-    this.processor = new MessageProcessor({ features: this.features, seen: this.seen, directory: directory as GroupDirectory, rules: this.rules, sink: this.outbound, log })
+    this.processor = new MessageProcessor({ features: this.features, seen: this.seen, directory, rules: this.rules, sink: this.outbound, log })
 
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
@@ -350,6 +352,11 @@ export class Runtime {
     const bot = this.bots.get(action.botId)
     if (!bot) throw new TransientError(`bot ${action.botId} is not running`)
     await bot.perform(action)
+  }
+
+  private async findGroup(groupId: string): Promise<GroupRecord | null> {
+    if (!this.directory) throw new Error('the group directory is not set up yet')
+    return this.directory.find(groupId)
   }
 
   private async groupSummaries(group: GroupInfo): Promise<Record<string, unknown>> {

@@ -1,6 +1,6 @@
 import { defineFeature, type FeatureDeps } from '../../src/app/feature-deps'
 import type { FeatureDefinition } from '../../src/kernel/feature'
-import type { GroupInfo, MemberInfo } from '../../src/kernel/context'
+import type { GroupInfo, GroupRecord, MemberInfo } from '../../src/kernel/context'
 
 /**
  * The "empty pipeline" of the benchmark: a feature with no middleware, no event consumer and no tables,
@@ -26,6 +26,10 @@ export function emptyFeature(timezone: string): FeatureDefinition<FeatureDeps, u
             let m = members.get(key)
             if (!m) members.set(key, (m = { id: memberId, name, role: 'member', joinedAt: null, known: true }))
             return m
+          },
+          async find(id: string): Promise<GroupRecord | null> {
+            const g = groups.get(id)
+            return g ? { ...g, memberCount: 0, active: true } : null
           },
         },
       }

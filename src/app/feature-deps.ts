@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm'
 import type { Config } from '../config/config.schema'
-import type { ActionSink, GroupInfo } from '../kernel/context'
+import type { ActionSink, GroupInfo, GroupRecord } from '../kernel/context'
 import type { FeatureDefinition } from '../kernel/feature'
 import type { Logger } from '../kernel/logger'
 import type { Clock } from '../ports/clock'
@@ -22,6 +22,8 @@ export interface FeatureDeps {
   log: Logger
   outbound: ActionSink
   rules: RuleStore
+  /** The stored group (timezone, owner, labels, size), or null — the one lookup features use for routes and jobs. */
+  findGroup(groupId: string): Promise<GroupRecord | null>
   /** Sections other features contribute to a group's detail (filled after every feature is set up). */
   groupSummaries(group: GroupInfo): Promise<Record<string, unknown>>
   /** Hears the outcome of every outbound action (e.g. a removal that failed); returns a disposer. */

@@ -38,6 +38,12 @@ export interface GroupInfo {
   labels: string[]
 }
 
+/** A stored group as admin routes and jobs need it (GroupInfo plus size and state). */
+export interface GroupRecord extends GroupInfo {
+  memberCount: number
+  active: boolean
+}
+
 /** What the pipeline knows about the sender inside this group. */
 export interface MemberInfo {
   id: string

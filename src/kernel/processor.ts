@@ -1,4 +1,4 @@
-import { MessageContext, type ActionSink, type GroupInfo, type IncomingMessage, type MemberInfo, type RuleSet } from './context'
+import { MessageContext, type ActionSink, type GroupInfo, type GroupRecord, type IncomingMessage, type MemberInfo, type RuleSet } from './context'
 import { eventGroupId, type DomainEvent } from './events'
 import type { FeatureInstance } from './feature'
 import { KeyedQueue } from './keyed-queue'
@@ -9,6 +9,8 @@ import { compose, type NamedMiddleware } from './pipeline'
 export interface GroupDirectory {
   group(groupId: string, botId: string): GroupInfo | Promise<GroupInfo>
   member(groupId: string, memberId: string, name: string): MemberInfo | Promise<MemberInfo>
+  /** The stored group, or null when unknown (fresh read; for routes and jobs, not the message path). */
+  find(groupId: string): Promise<GroupRecord | null>
 }
 
 /** Cached, validated rules per group. */

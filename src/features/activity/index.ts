@@ -23,10 +23,7 @@ export const activityFeature = defineFeature<ActivityRule>({
     const buffer = new ActivityBuffer(deps.db)
     let lastReport = deps.clock.now()
     deps.contributeGroupSummary('activity', async (group) => ({ activity: await dailySeries(deps.db, group.id, group.timezone, deps.clock.now(), 7) }))
-    const timezoneOf = async (groupId: string): Promise<string | null> => {
-      const rows: Array<{ timezone: string }> = await deps.db.query('SELECT timezone FROM qy_group WHERE id = ?', [groupId])
-      return rows[0]?.timezone ?? null
-    }
+    const timezoneOf = async (groupId: string): Promise<string | null> => (await deps.findGroup(groupId))?.timezone ?? null
     return {
       async middleware(ctx, next) {
         buffer.record(ctx.message, ctx.group.timezone, rules(ctx).logText)

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { In, IsNull, type DataSource } from 'typeorm'
 import type { Principal } from '../../kernel/auth'
+import type { GroupRecord } from '../../kernel/context'
 import { defineRoute, groupNotFound, HttpError, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
@@ -66,7 +67,7 @@ function csvField(value: string): string {
 }
 
 /** Admin routes of auto-reply: CRUD, enable/disable, reorder, CSV import/export, dry-run, hit stats. */
-export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: AutoReplyStore; responder: Responder; rules: RuleStore }): RouteDefinition[] {
+export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: AutoReplyStore; responder: Responder; rules: RuleStore; findGroup: (id: string) => Promise<GroupRecord | null> }): RouteDefinition[] {
   const repo = () => deps.db.getRepository(AutoReplyRuleEntity)
   /** A rule the caller may see and change (admins: all; owners: their own) — else 404, like a missing rule. */
   const owned = async (id: number, auth: Principal | null): Promise<AutoReplyRuleEntity> => {
@@ -79,11 +80,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
     const rows: Array<{ p: number | string | null }> = await deps.db.query('SELECT MAX(position) AS p FROM qy_auto_reply_rule')
     return Number(rows[0]?.p ?? 0) + 10
   }
-  const groupFacts = async (id: string): Promise<{ name: string; timezone: string; labels: string[] } | null> => {
-    const rows: Array<{ name: string; timezone: string; labels: string }> = await deps.db.query('SELECT name, timezone, labels FROM qy_group WHERE id = ?', [id])
-    const r = rows[0]
-    return r ? { name: r.name, timezone: r.timezone, labels: JSON.parse(r.labels) as string[] } : null
-  }
+  const groupFacts = deps.findGroup
 
   return [
     defineRoute({

@@ -23,7 +23,7 @@ export const autoReplyFeature = defineFeature<AutoReplyGroup>({
     const settings = rulesAccessor<AutoReplyGroup>('auto-reply')
     return {
       middleware: autoReplyMiddleware({ responder, settings }),
-      routes: autoReplyRoutes({ db: deps.db, clock: deps.clock, store, responder, rules: deps.rules }),
+      routes: autoReplyRoutes({ db: deps.db, clock: deps.clock, store, responder, rules: deps.rules, findGroup: deps.findGroup }),
       stop: () => store.stop(),
     }
   },

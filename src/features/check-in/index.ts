@@ -20,12 +20,7 @@ export const checkInFeature = defineFeature<CheckInRule>({
     const rules = rulesAccessor<CheckInRule>('check-in')
     const service = new CheckInService(deps.db)
     const batcher = new AnswerBatcher(deps.clock, deps.outbound)
-    // The group registry's table, read for timezone and size (no import of the groups feature).
-    const facts = async (groupId: string): Promise<{ timezone: string; memberCount: number; botId: string; active: boolean } | null> => {
-      const rows: Array<{ timezone: string; member_count: number | string; bot_id: string; active: number | boolean }> = await deps.db.query('SELECT timezone, member_count, bot_id, active FROM qy_group WHERE id = ?', [groupId])
-      const r = rows[0]
-      return r ? { timezone: r.timezone, memberCount: Number(r.member_count), botId: r.bot_id, active: Boolean(r.active) } : null
-    }
+    const facts = (groupId: string) => deps.findGroup(groupId)
     const ruleOf = async (groupId: string): Promise<CheckInRule> => (await deps.rules.forGroup(groupId)).slice('check-in') as CheckInRule
     return {
       middleware: checkInMiddleware({ service, batcher, rules }),

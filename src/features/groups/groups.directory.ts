@@ -1,5 +1,5 @@
 import { In, type DataSource } from 'typeorm'
-import type { GroupInfo, MemberInfo } from '../../kernel/context'
+import type { GroupInfo, GroupRecord, MemberInfo } from '../../kernel/context'
 import type { MemberRole, MemberSnapshot } from '../../kernel/events'
 import type { GroupDirectory } from '../../kernel/processor'
 import { GroupEntity, MemberEntity } from './groups.entity'
@@ -50,6 +50,11 @@ export class CachedGroupDirectory implements GroupDirectory {
       this.members.set(groupId + sep + memberId, fresh)
       return fresh
     })
+  }
+
+  async find(groupId: string): Promise<GroupRecord | null> {
+    const row = await this.db.getRepository(GroupEntity).findOneBy({ id: groupId })
+    return row ? { ...toGroupInfo(row), memberCount: row.memberCount, active: row.active } : null
   }
 
   /** Replaces the cached group (after the groups feature wrote it). */

@@ -26,9 +26,7 @@ export const moderationFeature = defineFeature<ModerationRule>({
     lists.loadFiles(join(deps.config.rulesDir, 'words'))
     const book = new StrikeBook(deps.db)
     const ruleOf = async (groupId: string): Promise<ModerationRule> => (await deps.rules.forGroup(groupId)).slice('moderation') as ModerationRule
-    const groupRow = async (groupId: string): Promise<{ name: string; owner_id: string | null } | undefined> =>
-      ((await deps.db.query('SELECT name, owner_id FROM qy_group WHERE id = ?', [groupId])) as Array<{ name: string; owner_id: string | null }>)[0]
-    const welcomer = new Welcomer({ clock: deps.clock, outbound: deps.outbound, rules: ruleOf, groupName: async (id) => (await groupRow(id))?.name ?? '' })
+    const welcomer = new Welcomer({ clock: deps.clock, outbound: deps.outbound, rules: ruleOf, groupName: async (id) => (await deps.findGroup(id))?.name ?? '' })
 
     // A removal's outcome: recorded on its event; when it failed, the owner is told (in a direct message).
     const stopListening = deps.onOutboundOutcome((outcome) => {
@@ -37,13 +35,13 @@ export const moderationFeature = defineFeature<ModerationRule>({
       void (async () => {
         await book.removalOutcome(a.groupId, a.cause as string, outcome.status === 'sent', outcome.error)
         if (outcome.status === 'sent') return
-        const g = await groupRow(a.groupId)
+        const g = await deps.findGroup(a.groupId)
         const names: Array<{ name: string }> = await deps.db.query('SELECT name FROM qy_member WHERE group_id = ? AND member_id = ?', [a.groupId, a.memberId])
         deps.log.warn('removal failed; owner told', { group: a.groupId, member: a.memberId, error: outcome.error })
-        if (!g?.owner_id) return
+        if (!g?.ownerId) return
         const rule = await ruleOf(a.groupId)
         deps.outbound.enqueue({
-          kind: 'sayDirect', botId: a.botId, contactId: g.owner_id,
+          kind: 'sayDirect', botId: a.botId, contactId: g.ownerId,
           text: renderTemplate(rule.texts.removalFailed, { member: names[0]?.name ?? a.memberId, group: g.name, reason: (outcome.error ?? 'unknown').slice(0, 100) }),
         })
       })().catch((error: unknown) => deps.log.error('could not record removal outcome', { error: String(error) }))
@@ -54,7 +52,7 @@ export const moderationFeature = defineFeature<ModerationRule>({
       onEvent: async (event) => {
         if (event.type === 'member.joined') await welcomer.joined(event)
       },
-      routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book }),
+      routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book, findGroup: deps.findGroup }),
       drain: () => welcomer.flushAll(),
       stop: async () => { stopListening() },
     }

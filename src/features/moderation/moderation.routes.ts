@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { Between, LessThan, type DataSource, type FindOptionsWhere } from 'typeorm'
 import type { Principal } from '../../kernel/auth'
-import type { IncomingMessage, MessageType } from '../../kernel/context'
+import type { GroupRecord, IncomingMessage, MessageType } from '../../kernel/context'
 import { defineRoute, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
@@ -43,12 +43,12 @@ export function diffRules(a: unknown, b: unknown): Array<{ path: string; before:
 }
 
 /** Admin routes of moderation: versioned rules, word lists, dry-run, events, stats, strikes. */
-export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: RuleStore; lists: WordLists; book: StrikeBook }): RouteDefinition[] {
+export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: RuleStore; lists: WordLists; book: StrikeBook; findGroup: (id: string) => Promise<GroupRecord | null> }): RouteDefinition[] {
   const { db } = deps
-  const group = async (id: string): Promise<{ timezone: string; ownerId: string | null }> => {
-    const rows: Array<{ timezone: string; owner_id: string | null }> = await db.query('SELECT timezone, owner_id FROM qy_group WHERE id = ?', [id])
-    if (!rows[0]) throw groupNotFound()
-    return { timezone: rows[0].timezone, ownerId: rows[0].owner_id }
+  const group = async (id: string): Promise<GroupRecord> => {
+    const found = await deps.findGroup(id)
+    if (!found) throw groupNotFound()
+    return found
   }
   const current = async (id: string): Promise<ModerationRule> => (await deps.rules.forGroup(id)).slice('moderation') as ModerationRule
   const latestVersion = async (id: string): Promise<number> => {
