@@ -4,7 +4,6 @@ import type { MemberRole, MemberSnapshot } from '../../kernel/events'
 import type { GroupDirectory } from '../../kernel/processor'
 import { GroupEntity, MemberEntity } from './groups.entity'
 
-const sep = '\u0000'
 
 /** Reads a stored member row into MemberInfo. */
 function toMember(row: MemberEntity): MemberInfo {
@@ -22,7 +21,7 @@ export function toGroupInfo(row: GroupEntity): GroupInfo {
  */
 export class CachedGroupDirectory implements GroupDirectory {
   private readonly groups = new Map<string, GroupInfo>()
-  private readonly members = new Map<string, MemberInfo>()
+  private readonly members = new Map<string, Map<string, MemberInfo>>()
   private readonly loadedMembers = new Map<string, Promise<void>>()
   private readonly loadingGroups = new Map<string, Promise<GroupInfo>>()
 
@@ -40,14 +39,15 @@ export class CachedGroupDirectory implements GroupDirectory {
   }
 
   member(groupId: string, memberId: string, name: string): MemberInfo | Promise<MemberInfo> {
-    const hit = this.members.get(groupId + sep + memberId)
+    // Nested maps: no key string built per message on the hot path.
+    const hit = this.members.get(groupId)?.get(memberId)
     if (hit) return hit
     return this.loadMembers(groupId).then(() => {
-      const found = this.members.get(groupId + sep + memberId)
+      const found = this.members.get(groupId)?.get(memberId)
       if (found) return found
       // Not seen before (e.g. joined while the bot was offline): known=false until the groups feature stores them.
       const fresh: MemberInfo = { id: memberId, name, role: 'member', joinedAt: null, known: false }
-      this.members.set(groupId + sep + memberId, fresh)
+      this.groupMembers(groupId).set(memberId, fresh)
       return fresh
     })
   }
@@ -61,13 +61,19 @@ export class CachedGroupDirectory implements GroupDirectory {
   putGroup(info: GroupInfo): void { this.groups.set(info.id, info) }
 
   /** Replaces cached members (after the groups feature wrote them). */
-  putMember(groupId: string, info: MemberInfo): void { this.members.set(groupId + sep + info.id, info) }
+  putMember(groupId: string, info: MemberInfo): void { this.groupMembers(groupId).set(info.id, info) }
 
   /** Drops a cached group so the next message reloads it. */
   forgetGroup(groupId: string): void { this.groups.delete(groupId) }
 
   /** Drops a member from the cache (left the group). */
-  dropMember(groupId: string, memberId: string): void { this.members.delete(groupId + sep + memberId) }
+  dropMember(groupId: string, memberId: string): void { this.members.get(groupId)?.delete(memberId) }
+
+  private groupMembers(groupId: string): Map<string, MemberInfo> {
+    let map = this.members.get(groupId)
+    if (!map) this.members.set(groupId, (map = new Map()))
+    return map
+  }
 
   /** Cached group, if any (no I/O). */
   cachedGroup(groupId: string): GroupInfo | undefined { return this.groups.get(groupId) }
@@ -92,8 +98,8 @@ export class CachedGroupDirectory implements GroupDirectory {
     if (!loading) {
       loading = this.db.getRepository(MemberEntity).find({ where: { groupId, active: true } }).then((rows) => {
         for (const row of rows) {
-          const key = groupId + sep + row.memberId
-          if (!this.members.has(key)) this.members.set(key, toMember(row))
+          const members = this.groupMembers(groupId)
+          if (!members.has(row.memberId)) members.set(row.memberId, toMember(row))
         }
       })
       loading.catch(() => this.loadedMembers.delete(groupId))
