@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { DataSource, type DataSourceOptions } from 'typeorm'
 import type { Config } from '../../config/config.schema'
+import { redactUrl } from '../../kernel/url'
 import { Foundation1763848800000 } from '../../../migrations/1763848800000-Foundation'
 import { ApiPlatform1763900000000 } from '../../../migrations/1763900000000-ApiPlatform'
 import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
@@ -55,7 +56,3 @@ export async function openDatabase(options: DataSourceOptions): Promise<DataSour
   return ds
 }
 
-/** A URL with its password replaced, for logs and errors. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
-}

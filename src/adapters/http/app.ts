@@ -268,7 +268,3 @@ async function authenticate(ctx: Context, options: HttpAppOptions): Promise<Prin
   return principal
 }
 
-/** The route table as "METHOD path" strings (documentation and tests). */
-export function routeTable(routes: RouteDefinition[]): string[] {
-  return ['GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json', 'GET /docs', ...routes.map((r) => `${r.method} ${r.path}`)]
-}

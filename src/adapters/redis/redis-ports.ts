@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
+import { redactUrl } from '../../kernel/url'
 
 /**
  * Redis implementations of the coordination ports, for several replicas sharing one Redis.
@@ -109,16 +110,6 @@ interface ScriptCommands {
 
 type ScriptedRedis = Redis & ScriptCommands
 
-/** Returns `url` with any password replaced by '***', for error messages. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@')
-  }
-}
 
 /** A TTL for Redis: integral milliseconds (rounded up); rejects NaN/Infinity, which Redis cannot store. */
 function ttlArg(ttlMs: number): number {
@@ -159,7 +150,7 @@ async function connect(url: string): Promise<Redis> {
   } catch (error) {
     client.disconnect()
     const reason = lastError?.message || (error as Error).message
-    throw new Error(`Redis unreachable at ${redactRedisUrl(url)} within ${READY_TIMEOUT_MS} ms: ${reason}`)
+    throw new Error(`Redis unreachable at ${redactUrl(url)} within ${READY_TIMEOUT_MS} ms: ${reason}`)
   }
   return client
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../../kernel/logger'
 import type { Clock } from '../../ports/clock'
 import type { Disposer, PubSub } from '../../ports/ports'
 import { ApiTokenEntity, TokenGroupEntity } from './auth.entity'
-import { generateToken, hashToken, isWellFormedToken } from './token-format'
+import { generateToken, hashToken, isWellFormedToken, tokenHint } from './token-format'
 
 /** Channel announcing token changes (revocations, grants) to every replica. */
 export const TOKENS_CHANNEL = 'tokens.changed'
@@ -56,7 +56,7 @@ export class TokenStore {
     const token = generateToken()
     const id = await withTransaction(this.deps.db, async (m) => {
       const result = await m.getRepository(ApiTokenEntity).insert({
-        name: input.name, role: input.role, tokenHash: hashToken(token), hint: `${token.slice(0, 7)}…`,
+        name: input.name, role: input.role, tokenHash: hashToken(token), hint: tokenHint(token),
         allGroups: input.role === 'admin' ? true : input.allGroups, createdBy: input.createdBy, createdAt: this.deps.clock.now(),
         lastUsedAt: null, revokedAt: null,
       })
