@@ -42,6 +42,6 @@ export class GroupRuleEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ type: 'varchar', length: 64 }) feature!: string
   @Column(jsonColumn('value')) value!: unknown
-  @Column({ type: 'int' }) version!: number
+  @Column({ type: 'int', default: 0 }) version!: number
   @Column(msColumn('updated_at')) updatedAt!: number
 }

@@ -37,7 +37,7 @@ export class AuditEntity {
   @Column({ type: 'varchar', length: 200 }) route!: string
   @Column({ type: 'varchar', length: 500 }) path!: string
   @Column({ name: 'group_id', type: 'varchar', length: 191, nullable: true }) groupId!: string | null
-  @Column({ type: 'integer' }) status!: number
+  @Column({ type: 'integer', default: 0 }) status!: number
   @Column({ name: 'request_id', type: 'varchar', length: 64 }) requestId!: string
   @Column(jsonColumn('summary', true)) summary!: Record<string, unknown> | null
 }

@@ -11,7 +11,7 @@ export class AutoReplyRuleEntity {
   @Column({ type: 'varchar', length: 100 }) name!: string
   @Column({ type: 'boolean', default: true }) enabled!: boolean
   /** Order among rules (lower answers first). */
-  @Column({ type: 'integer' }) position!: number
+  @Column({ type: 'integer', default: 0 }) position!: number
   @Column({ name: 'also_continue', type: 'boolean', default: false }) alsoContinue!: boolean
   @Column(jsonColumn('trigger_def')) trigger!: object
   @Column(jsonColumn('scope')) scope!: object

@@ -50,7 +50,7 @@ export class PointsLedgerEntity {
   @Column({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
   /** 'points' or 'makeup_card'. */
   @Column({ type: 'varchar', length: 16 }) currency!: string
-  @Column({ type: 'integer' }) delta!: number
+  @Column({ type: 'integer', default: 0 }) delta!: number
   /** checkin | makeup | admin | lottery */
   @Column({ type: 'varchar', length: 16 }) source!: string
   /** Idempotency reference within the source (the day for check-ins, a request id for admins). */

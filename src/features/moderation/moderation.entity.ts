@@ -42,7 +42,7 @@ export class WordListEntity {
   @Column({ type: 'varchar', length: 100 }) name!: string
   /** One term a line. */
   @Column({ type: 'text' }) terms!: string
-  @Column({ name: 'term_count', type: 'integer' }) termCount!: number
+  @Column({ name: 'term_count', type: 'integer', default: 0 }) termCount!: number
   @Column({ name: 'owner_token_id', type: 'integer', nullable: true }) ownerTokenId!: number | null
   @Column(msColumn('updated_at')) updatedAt!: number
 }

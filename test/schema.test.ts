@@ -1,0 +1,69 @@
+import { join } from 'node:path'
+import { DataSource } from 'typeorm'
+import { CORE_ENTITIES, dataSourceOptions, MIGRATIONS, openDatabase } from '../src/adapters/db/data-source'
+import { AuditEntity } from '../src/app/auth/auth.entity'
+import { MemberEntity } from '../src/features/groups/groups.entity'
+import { FEATURES } from '../src/features'
+import { AlignSqliteColumns1796158900000 } from '../migrations/1796158900000-AlignSqliteColumns'
+import { cleanup, STORAGE, tempDir, testConfig } from './support/env'
+
+afterAll(cleanup)
+
+/** The runtime's entity list: core tables plus every feature's. */
+const ENTITIES = [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]
+
+/** The statements TypeORM's schema builder would run to make the database match the entities. */
+async function pendingSchemaStatements(db: DataSource): Promise<string[]> {
+  const { upQueries } = await db.driver.createSchemaBuilder().log()
+  return upQueries.map((q) => q.query)
+}
+
+/**
+ * Migrations are the only way the schema changes, and the entities must describe exactly the schema they
+ * build: otherwise TypeORM works from a picture of the tables that is not the real one (and anyone who
+ * turns on synchronize or generates a migration gets statements that rewrite live tables).
+ */
+describe(`schema (${STORAGE})`, () => {
+  it('after migrating a fresh database, the entities and the tables agree (no pending schema statements)', async () => {
+    const config = await testConfig()
+    // The runtime's code path: same options, same entity list, same migrations.
+    const db = await openDatabase(dataSourceOptions(config, ENTITIES, join(tempDir(), 'qunyun.sqlite')))
+    try {
+      expect(await db.showMigrations()).toBe(false)
+      // On failure this prints every statement TypeORM would run, which says what disagrees.
+      expect(await pendingSchemaStatements(db)).toEqual([])
+    } finally {
+      await db.destroy()
+    }
+  })
+
+  it('aligning an installed database keeps its rows, defaults and id sequence', async () => {
+    const config = await testConfig()
+    const options = dataSourceOptions(config, ENTITIES, join(tempDir(), 'qunyun.sqlite'))
+    // An installation that ran every earlier migration and holds data.
+    const installed = new DataSource({ ...options, migrations: MIGRATIONS.filter((m) => m !== AlignSqliteColumns1796158900000) })
+    await installed.initialize()
+    await installed.runMigrations({ transaction: 'each' })
+    const audit = installed.getRepository(AuditEntity)
+    const base = { tokenId: 7, tokenName: '运营', role: 'admin', method: 'PUT', route: '/groups/:id', groupId: 'g1', status: 200, summary: { note: '😀' } }
+    for (const [i, at] of [1000, 2000, 3000].entries()) await audit.insert({ ...base, at, path: `/groups/g1/${i}`, requestId: `r${i}` })
+    await audit.delete({ requestId: 'r2' }) // the highest id: a rebuilt table must not hand it out again
+    await installed.query(`INSERT INTO qy_member (group_id, member_id, name, role) VALUES ('g1', 'm1', '小明', 'member')`)
+    await installed.destroy()
+
+    const db = await openDatabase(options)
+    try {
+      expect(await pendingSchemaStatements(db)).toEqual([])
+      const rows = await db.getRepository(AuditEntity).find({ order: { id: 'ASC' } })
+      expect(rows.map((r) => [r.id, r.at, r.tokenId, r.status, r.summary])).toEqual([[1, 1000, 7, 200, { note: '😀' }], [2, 2000, 7, 200, { note: '😀' }]])
+      await db.getRepository(AuditEntity).insert({ ...base, at: 4000, path: '/groups/g1/3', requestId: 'r3' })
+      expect((await db.getRepository(AuditEntity).findOneByOrFail({ requestId: 'r3' })).id).toBe(4)
+      // Column defaults still apply to rows written without them (counters 0, flags on).
+      await db.query(`INSERT INTO qy_member (group_id, member_id, name, role) VALUES ('g1', 'm2', '小红', 'member')`)
+      const members = await db.getRepository(MemberEntity).find({ order: { memberId: 'ASC' } })
+      expect(members.map((m) => [m.memberId, m.name, m.active])).toEqual([['m1', '小明', true], ['m2', '小红', true]])
+    } finally {
+      await db.destroy()
+    }
+  })
+})
