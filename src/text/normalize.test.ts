@@ -49,6 +49,18 @@ describe('normalize: folds', () => {
     expect(normalize('加微信群').text).toBe('加微信群') // simplified text is unchanged
   })
 
+  it('leaves valid simplified characters alone and converts one-to-many traditional ones as OpenCC does', () => {
+    const cases: Array<[string, string]> = [
+      ['怎么看', '怎么看'], ['干杯', '干杯'], ['乾杯', '干杯'], ['後來', '后来'], ['頭髮', '头发'], ['面條', '面条'],
+      ['發展', '发展'], ['里面', '里面'], ['台灣', '台湾'], ['什麼', '什么'], ['幹活', '干活'], ['裏面', '里面'],
+      ['裡面', '里面'], ['臺灣', '台湾'], ['颱風', '台风'], ['檯燈', '台灯'], ['麵條', '面条'], ['係數', '系数'], ['聯繫', '联系'],
+      ['以後', '以后'], ['皇后', '皇后'], ['著名', '著名'], ['衞生', '卫生'],
+    ]
+    for (const [text, expected] of cases) expect([text, normalize(text).text]).toEqual([text, expected])
+    // Already simplified: each maps to itself (么 used to turn into 幺).
+    for (const ch of '么干后里发面系台著') expect(normalizeTerm(ch)).toBe(ch)
+  })
+
   it('folds compatibility ideographs, Kangxi radicals and accents', () => {
     expect(normalize('⼀㊣').text).toBe('一正')
     expect(normalize('café cafe\u0301').text).toBe('cafecafe')
