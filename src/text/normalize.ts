@@ -1,5 +1,6 @@
 /**
- * Text normalization for sensitive-word matching.
+ * Text normalization: the one matching form of chat text for the whole product — moderation's word lists and
+ * patterns, auto-reply triggers and check-in commands all read text through it.
  *
  * One lookup per UTF-16 code unit in a 65,536-entry table (built once, lazily, on first use) turns chat
  * text into the "matching form" that word lists are compiled against, and records for every normalized code
@@ -19,7 +20,11 @@
  *  - NOISE REMOVAL: whatever is then not a letter or a digit (CJK ideographs are letters) is dropped —
  *    spaces, punctuation, symbols, emoji, zero-width and format characters (U+200B–200F, U+2060–2064,
  *    U+FEFF, U+00AD, variation selectors), invisible fillers (U+3164, U+115F, U+1160, U+FFA0), tag
- *    characters. So `加.V.信`, `加 v 信`, `加Ｖ信` and `加\u200Bv信` all become `加v信`.
+ *    characters. So `加.V.信`, `加 v 信`, `加Ｖ信` and `加\u200Bv信` all become `加v信`;
+ *  - WECHAT / WECOM EMOJI CODES: a bracketed word that is a known panel code (`[呲牙]`, `[强]`, `[Smile]`,
+ *    see emoji-codes.ts; ASCII or full-width brackets, the word compared in matching form) is dropped whole,
+ *    so `价格[呲牙]` reads `价格` and `加[呲牙]微信` reads `加微信`. Any other bracketed word (`[公告]`, `[1]`)
+ *    keeps its letters and digits; only the brackets go, as noise.
  *
  * A character may fold to SEVERAL code units (⑩ → "10", ⒇ → "20", Ⅻ → "xii", ㍿ → "株式会社"): every produced
  * unit records the same original index. Multi-digit circled numbers therefore match the digits they show.
@@ -29,6 +34,7 @@
  * Known simplifications: no homoglyph folding across scripts (Cyrillic а ≠ Latin a), no pinyin/homophone
  * folding, regional indicator letters (🇨🇳) are dropped as emoji rather than read as letters.
  */
+import { WECHAT_EMOJI_CODES } from './emoji-codes'
 import { T2S_BMP_PAIRS, T2S_SUPPLEMENTARY_PAIRS } from './t2s-data'
 
 /** Table value: the code unit is dropped (noise). */
@@ -39,8 +45,15 @@ const EXPANSION_BASE = 0xd800
 const HIGH_SURROGATE = 0xdfff
 /** Supplementary block value: keep the surrogate pair unchanged. */
 const KEEP_PAIR = 0xdffe
-/** Largest expansion index that fits below KEEP_PAIR. */
-const MAX_EXPANSIONS = KEEP_PAIR - EXPANSION_BASE
+/** Table value of `[` and `［`: may open a WeChat emoji code, which is dropped whole (see skipEmojiCode). */
+const OPEN_BRACKET = 0xdffd
+/** Largest expansion index that fits below the special values. */
+const MAX_EXPANSIONS = OPEN_BRACKET - EXPANSION_BASE
+/** Closing brackets of an emoji code: `]` and its full-width form. */
+const CLOSE_BRACKET = 0x5d
+const CLOSE_BRACKET_WIDE = 0xff3d
+/** Longest inner text (code units) looked at for an emoji code: the longest name plus room for spaces. */
+const MAX_CODE_UNITS = WECHAT_EMOJI_CODES.reduce((max, name) => Math.max(max, name.length), 0) + 4
 
 /** Per-high-surrogate class of its 1,024 code points. */
 const SUPP_DROP = 0
@@ -57,6 +70,8 @@ interface Tables {
   suppClass: Uint8Array
   /** For SUPP_TABLE high surrogates: per low surrogate, DROP / folded unit / expansion / KEEP_PAIR. */
   suppBlocks: Array<Uint16Array | undefined>
+  /** Matching forms of the WeChat / WeCom emoji code names. */
+  emojiCodes: Set<string>
 }
 
 let tables: Tables | undefined
@@ -233,7 +248,31 @@ function buildTables(): Tables {
   // A high surrogate whose whole block is noise (most emoji) is dropped straight from the BMP table: its low
   // half is dropped by its own entry, so the pair vanishes without leaving the fast path.
   for (let hi = 0; hi < 1024; hi++) if (suppClass[hi] === SUPP_DROP) bmp[0xd800 + hi] = DROP
-  return { bmp, expansions, suppClass, suppBlocks }
+  // Brackets are noise, but an opening one sends the scan to the slow path to check for an emoji code.
+  bmp[0x5b] = OPEN_BRACKET
+  bmp[0xff3b] = OPEN_BRACKET
+  const emojiCodes = new Set<string>()
+  for (const name of WECHAT_EMOJI_CODES) {
+    const key = foldWord(bmp, expansions, name, 0, name.length)
+    if (key) emojiCodes.add(key)
+  }
+  return { bmp, expansions, suppClass, suppBlocks, emojiCodes }
+}
+
+/**
+ * The matching form of `text[from, to)` when it is a plain word (BMP letters, digits and noise), or null when
+ * it holds a bracket or a surrogate pair (then it is no emoji code name). Used for emoji code names only.
+ */
+function foldWord(bmp: Uint16Array, expansions: readonly string[], text: string, from: number, to: number): string | null {
+  let word = ''
+  for (let i = from; i < to; i++) {
+    const m = bmp[text.charCodeAt(i)] as number
+    if (m === DROP) continue
+    if (m < 0xd800 || m > 0xdfff) word += String.fromCharCode(m)
+    else if (m - EXPANSION_BASE < expansions.length) word += expansions[m - EXPANSION_BASE] as string
+    else return null
+  }
+  return word
 }
 
 /** The process-wide normalization tables, built on first use. */
@@ -328,11 +367,13 @@ export class Normalizer implements NormalizedText {
   }
 
   /**
-   * The slow path of normalization, for a unit whose table value `m` is special (an expansion or a high
-   * surrogate): appends what the character at `i` produces at `this.length` (growing the buffers if needed;
-   * re-read `units`/`offsets` afterwards) and returns the index of the last source unit it consumed.
+   * The slow path of normalization, for a unit whose table value `m` is special (an expansion, a high
+   * surrogate or an opening bracket): appends what the character at `i` produces at `this.length` (growing
+   * the buffers if needed; re-read `units`/`offsets` afterwards) and returns the index of the last source
+   * unit it consumed (the closing bracket of an emoji code, which produces nothing).
    */
   appendSpecial(text: string, i: number, m: number): number {
+    if (m === OPEN_BRACKET) return skipEmojiCode(text, i)
     const t = getTables()
     const at = i
     let n = this.length
@@ -403,6 +444,52 @@ export function unitsToString(units: Uint16Array, length: number): string {
   return out
 }
 
+/**
+ * For an opening bracket at `i`: the index of the matching closing bracket when the bracketed word is a
+ * WeChat / WeCom emoji code (the whole code is then dropped), else `i` (only the bracket is dropped).
+ */
+function skipEmojiCode(text: string, i: number): number {
+  const t = getTables()
+  const end = Math.min(text.length, i + 2 + MAX_CODE_UNITS)
+  for (let j = i + 1; j < end; j++) {
+    const c = text.charCodeAt(j)
+    if (c === CLOSE_BRACKET || c === CLOSE_BRACKET_WIDE) {
+      const word = foldWord(t.bmp, t.expansions, text, i + 1, j)
+      return word !== null && t.emojiCodes.has(word) ? j : i
+    }
+    // Another opening bracket first: this one opens nothing; the next one is looked at on its own.
+    if (t.bmp[c] === OPEN_BRACKET) return i
+  }
+  return i
+}
+
+/** Whether `word` (the text between the brackets) is a WeChat / WeCom emoji code name, e.g. `呲牙` or `Smile`. */
+export function isEmojiCode(word: string): boolean {
+  const t = getTables()
+  const key = foldWord(t.bmp, t.expansions, word, 0, word.length)
+  return key !== null && t.emojiCodes.has(key)
+}
+
+// Bracketed words that may be emoji codes, and Unicode emoji with their joiners, selectors and modifiers.
+const BRACKETED = /[[［]([^[\]［］]{1,32})[\]］]/g
+const EMOJI = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u200d\ufe0e\ufe0f\u20e3]/gu
+
+/**
+ * `text` without WeChat / WeCom emoji codes and Unicode emoji, everything else (spaces, punctuation, digits)
+ * left as it is: for parsers that need the punctuation normalization drops (dates such as `11-20`).
+ */
+export function stripEmoji(text: string): string {
+  return text.replace(BRACKETED, (code, word: string) => (isEmojiCode(word) ? '' : code)).replace(EMOJI, '')
+}
+
+/** An @-mention as WeChat writes it: `@` (or `＠`) and a display name, ended by U+2005 or a space. */
+const MENTION = /[@＠][^\s\u2005@＠]+[\s\u2005]?/g
+
+/** `text` without its @-mentions (`@群运助手\u2005签到` → `签到`). */
+export function withoutMentions(text: string): string {
+  return text.includes('@') || text.includes('＠') ? text.replace(MENTION, '') : text
+}
+
 const shared = new Normalizer()
 
 /** Normalizes `text` (fresh copies): the matching form and, per code unit, its index in `text`. */
@@ -415,4 +502,24 @@ export function normalize(text: string): { text: string; offsets: Uint32Array } 
 export function normalizeTerm(term: string): string {
   const view = shared.run(term)
   return unitsToString(view.units, view.length)
+}
+
+/**
+ * The matching form of a chat command (`签到`, `补签 昨天`): @-mentions removed, then normalized like
+ * everything else, so `签到！`, `@群运助手 签到`, `ＱＤ`, `簽到`, `签到[呲牙]` and `打卡✅` read `签到` / `qd` / `打卡`.
+ */
+export function normalizeCommand(text: string): string {
+  return normalizeTerm(withoutMentions(text))
+}
+
+/**
+ * The original text of a command after its first `units` normalized code units — the raw argument after
+ * the keyword (`补签 11-20` with the 2 units of `补签` → ` 11-20`), @-mentions removed.
+ */
+export function commandArgument(text: string, units: number): string {
+  const source = withoutMentions(text)
+  if (units <= 0) return source
+  const view = shared.run(source)
+  if (units > view.length) return ''
+  return source.slice(originalEnd(source, view.offsets[units - 1] as number))
 }
