@@ -70,8 +70,20 @@ interface Tables {
   suppClass: Uint8Array
   /** For SUPP_TABLE high surrogates: per low surrogate, DROP / folded unit / expansion / KEEP_PAIR. */
   suppBlocks: Array<Uint16Array | undefined>
-  /** Matching forms of the WeChat / WeCom emoji code names. */
-  emojiCodes: Set<string>
+  /** Matching forms of the WeChat / WeCom emoji code names, hashed for skipEmojiCode. */
+  emojiCodes: EmojiCodeTable
+}
+
+/**
+ * The emoji code names in matching form: their code units back to back (`units`, name k at `starts[k]`,
+ * `lengths[k]` long) and an open-addressing hash table `slots` (size a power of two; k + 1 per used slot,
+ * 0 = empty) over hashStep of their units. Typed arrays with small-integer keys keep the lookup allocation-free.
+ */
+interface EmojiCodeTable {
+  slots: Int32Array
+  starts: Uint32Array
+  lengths: Uint8Array
+  units: Uint16Array
 }
 
 let tables: Tables | undefined
@@ -251,28 +263,49 @@ function buildTables(): Tables {
   // Brackets are noise, but an opening one sends the scan to the slow path to check for an emoji code.
   bmp[0x5b] = OPEN_BRACKET
   bmp[0xff3b] = OPEN_BRACKET
-  const emojiCodes = new Set<string>()
-  for (const name of WECHAT_EMOJI_CODES) {
-    const key = foldWord(bmp, expansions, name, 0, name.length)
-    if (key) emojiCodes.add(key)
-  }
-  return { bmp, expansions, suppClass, suppBlocks, emojiCodes }
+  return { bmp, expansions, suppClass, suppBlocks, emojiCodes: emojiCodeTable(bmp) }
 }
 
-/**
- * The matching form of `text[from, to)` when it is a plain word (BMP letters, digits and noise), or null when
- * it holds a bracket or a surrogate pair (then it is no emoji code name). Used for emoji code names only.
- */
-function foldWord(bmp: Uint16Array, expansions: readonly string[], text: string, from: number, to: number): string | null {
-  let word = ''
-  for (let i = from; i < to; i++) {
-    const m = bmp[text.charCodeAt(i)] as number
-    if (m === DROP) continue
-    if (m < 0xd800 || m > 0xdfff) word += String.fromCharCode(m)
-    else if (m - EXPANSION_BASE < expansions.length) word += expansions[m - EXPANSION_BASE] as string
-    else return null
+/** Folds the emoji code names through the BMP table and hashes them (see EmojiCodeTable). */
+function emojiCodeTable(bmp: Uint16Array): EmojiCodeTable {
+  const words: number[][] = []
+  const seen = new Set<string>()
+  names: for (const name of WECHAT_EMOJI_CODES) {
+    const word: number[] = []
+    for (let k = 0; k < name.length; k++) {
+      const m = bmp[name.charCodeAt(k)] as number
+      if (m === DROP) continue
+      // skipEmojiCode only reads plain units; a test checks that every listed name is known.
+      if (m >= 0xd800 && m <= 0xdfff) continue names
+      word.push(m)
+    }
+    const key = String.fromCharCode(...word)
+    if (word.length === 0 || seen.has(key)) continue
+    seen.add(key)
+    words.push(word)
   }
-  return word
+  let size = 16
+  while (size < words.length * 4) size *= 2
+  const table: EmojiCodeTable = {
+    slots: new Int32Array(size), starts: new Uint32Array(words.length), lengths: new Uint8Array(words.length),
+    units: new Uint16Array(words.reduce((sum, w) => sum + w.length, 0)),
+  }
+  let at = 0
+  words.forEach((word, k) => {
+    table.starts[k] = at
+    table.lengths[k] = word.length
+    table.units.set(word, at)
+    at += word.length
+    let slot = word.reduce(hashStep, 0) & (size - 1)
+    while (table.slots[slot] !== 0) slot = (slot + 1) & (size - 1)
+    table.slots[slot] = k + 1
+  })
+  return table
+}
+
+/** One step of the hash of a folded word's code units (emoji code names and the bracketed words of a text). */
+function hashStep(hash: number, unit: number): number {
+  return (Math.imul(hash, 31) + unit) | 0
 }
 
 /** The process-wide normalization tables, built on first use. */
@@ -444,30 +477,50 @@ export function unitsToString(units: Uint16Array, length: number): string {
   return out
 }
 
+/** The folded units of the bracketed word skipEmojiCode is looking at (a code name is at most this long). */
+const wordUnits = new Uint16Array(MAX_CODE_UNITS + 2)
+
 /**
  * For an opening bracket at `i`: the index of the matching closing bracket when the bracketed word is a
- * WeChat / WeCom emoji code (the whole code is then dropped), else `i` (only the bracket is dropped).
+ * WeChat / WeCom emoji code (the whole code is then dropped), else `i` (only the bracket is dropped). One pass
+ * folds the word through the table and hashes it; no string is built.
  */
 function skipEmojiCode(text: string, i: number): number {
   const t = getTables()
+  const bmp = t.bmp
   const end = Math.min(text.length, i + 2 + MAX_CODE_UNITS)
+  let hash = 0
+  let n = 0
   for (let j = i + 1; j < end; j++) {
     const c = text.charCodeAt(j)
-    if (c === CLOSE_BRACKET || c === CLOSE_BRACKET_WIDE) {
-      const word = foldWord(t.bmp, t.expansions, text, i + 1, j)
-      return word !== null && t.emojiCodes.has(word) ? j : i
-    }
-    // Another opening bracket first: this one opens nothing; the next one is looked at on its own.
-    if (t.bmp[c] === OPEN_BRACKET) return i
+    if (c === CLOSE_BRACKET || c === CLOSE_BRACKET_WIDE) return n > 0 && knownCode(t.emojiCodes, hash, n) ? j : i
+    const m = bmp[c] as number
+    if (m === DROP) continue
+    // Another opening bracket (the next code may start there), a surrogate pair or an expansion: no name has one.
+    if (m >= 0xd800 && m <= 0xdfff) return i
+    wordUnits[n++] = m
+    hash = hashStep(hash, m)
   }
   return i
 }
 
+/** Whether the first `n` units of wordUnits (whose hash is `hash`) spell an emoji code name. */
+function knownCode(codes: EmojiCodeTable, hash: number, n: number): boolean {
+  const mask = codes.slots.length - 1
+  for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+    const k = (codes.slots[slot] as number) - 1
+    if (k < 0) return false
+    if (codes.lengths[k] !== n) continue
+    const start = codes.starts[k] as number
+    let same = true
+    for (let u = 0; u < n && same; u++) same = codes.units[start + u] === wordUnits[u]
+    if (same) return true
+  }
+}
+
 /** Whether `word` (the text between the brackets) is a WeChat / WeCom emoji code name, e.g. `呲牙` or `Smile`. */
 export function isEmojiCode(word: string): boolean {
-  const t = getTables()
-  const key = foldWord(t.bmp, t.expansions, word, 0, word.length)
-  return key !== null && t.emojiCodes.has(key)
+  return word.length <= MAX_CODE_UNITS && skipEmojiCode(`[${word}]`, 0) === word.length + 1
 }
 
 // Bracketed words that may be emoji codes, and Unicode emoji with their joiners, selectors and modifiers.
