@@ -6,7 +6,7 @@ import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from './support/e
 import type { RehearsalGroup } from '../src/simulation/rehearsal'
 import { CheckInService, checkInDay, currentStreak, streakOf } from '../src/features/check-in/check-in.service'
 import { CheckInRuleSchema } from '../src/features/check-in/check-in.rules'
-import { parseMakeUpDay, normalizeCommand } from '../src/features/check-in/check-in.commands'
+import { parseMakeUpDay } from '../src/features/check-in/check-in.commands'
 import { CORE_ENTITIES, dataSourceOptions, openDatabase } from '../src/adapters/db/data-source'
 import { checkInFeature } from '../src/features/check-in'
 import { addDays } from '../src/kernel/time'
@@ -48,6 +48,29 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     g1.expectNoReply()
     const rows: Array<{ n: number | string }> = await chat.runtime.db.query('SELECT COUNT(*) AS n FROM qy_checkin')
     expect(Number(rows[0]?.n)).toBe(2)
+  })
+
+  it('answers check-ins written the way members write them, and not chat that merely contains the keyword', async () => {
+    // WeChat emoji codes (the simulated community sends them too), emoji, traditional characters, width, @-mentions.
+    const variants = ['签到[呲牙]', '签到 [强]', '簽到', '打卡✅', '签到！', '@群运助手\u2005签到', 'ＱＤ', '打卡[OK]', '［玫瑰］签到', '簽 到[Smile]']
+    const members = variants.map((_, i) => ({ id: `v${i}`, name: `成员${i}` }))
+    chat = await start({ at: shanghai('2026-11-23'), groups: group(members), rules: { keywords: ['签到', '打卡', 'qd'] } })
+    const g1 = chat.group('g1')
+    for (const [i, text] of variants.entries()) {
+      const member = members[i] as Person
+      await g1.say(member, text.startsWith('@') ? { text, mentions: ['qunyun-bot'] } : text)
+      g1.expectReply(new RegExp(`^@${member.name} 签到成功！今天第 ${i + 1} 个签到`), member)
+    }
+    const chatter = [
+      '今天也来签到一下吧', '[公告]签到', '签到[公告]', '签到签到', '[强]', '👍', '[强][强][强]',
+      '大家早上好，今天的阅读任务是第三章，读完记得来签到打卡哦，有问题随时在群里问，明天见', // longer than any command
+    ]
+    for (const text of chatter) {
+      await g1.say(bob, text)
+      g1.expectNoReply()
+    }
+    const rows: Array<{ member_id: string }> = await chat.runtime.db.query('SELECT member_id FROM qy_checkin ORDER BY member_id')
+    expect(rows.map((r) => r.member_id)).toEqual(members.map((m) => m.id).sort())
   })
 
   it('counts days in the group timezone while the server runs in UTC (23:59 vs 00:01 Shanghai)', async () => {
@@ -140,6 +163,25 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     const rule = CheckInRuleSchema.parse({})
     const both = await Promise.all([1, 2].map((i) => service.checkIn({ groupId: 'g1@chatroom', memberId: 'carol', name: '小雨', day: '2026-11-23', at: Date.now(), messageId: `c${i}`, rule })))
     expect(both.map((r) => r.status).sort()).toEqual(['already', 'new'])
+  })
+
+  it('makes up missed days from the variants members write (emoji codes, traditional, mention, punctuation)', async () => {
+    chat = await start({ at: shanghai('2026-11-24'), rules: { makeUp: { windowDays: 7, cost: 'points', pointsCost: 0 } } })
+    const g1 = chat.group('g1')
+    await g1.say(bob, '补签[呲牙] 昨天')
+    g1.expectReply(/^@阿强 补签 2026-11-23 成功/, bob)
+    await g1.say(bob, '補簽 前天')
+    g1.expectReply(/补签 2026-11-22 成功/, bob)
+    await g1.say(bob, { text: '@群运助手\u2005补签 11-21[强]', mentions: ['qunyun-bot'] })
+    g1.expectReply(/补签 2026-11-21 成功/, bob)
+    await g1.say(bob, '补 签！11月20日✅')
+    g1.expectReply(/补签 2026-11-20 成功/, bob)
+    await g1.say(bob, '[玫瑰]补签 19號')
+    g1.expectReply(/补签 2026-11-19 成功，消耗 0 积分，当前连续签到 5 天/, bob)
+    await g1.say(bob, '补签[强]')
+    g1.expectReply(/补签格式/, bob)
+    const days: Array<{ day: string }> = await chat.runtime.db.query("SELECT day FROM qy_checkin WHERE member_id = 'bob' ORDER BY day")
+    expect(days.map((d) => d.day)).toEqual(['2026-11-19', '2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23'])
   })
 
   it('keeps the day across a restart', async () => {
@@ -310,11 +352,12 @@ describe('check-in rules, parsing and streak arithmetic', () => {
     expect(parseMakeUpDay('明年', today)).toBeNull()
   })
 
-  it('normalizes commands (width, case, punctuation, mentions)', () => {
-    expect(normalizeCommand('签到！')).toBe('签到')
-    expect(normalizeCommand('@群运助手\u2005签到')).toBe('签到')
-    expect(normalizeCommand('ＱＤ')).toBe('qd')
-    expect(normalizeCommand('签 到 ~')).toBe('签到')
+  it('parses make-up days written with emoji, emoji codes and traditional characters', () => {
+    const today = '2026-01-03'
+    expect(parseMakeUpDay('昨天[强]', today)).toBe('2026-01-02')
+    expect(parseMakeUpDay(' 12-31 👍🏻', today)).toBe('2025-12-31')
+    expect(parseMakeUpDay('[呲牙]2號！', today)).toBe('2026-01-02')
+    expect(parseMakeUpDay('[公告]昨天', today)).toBeNull()
   })
 
   it('rejects invalid configuration with paths', () => {

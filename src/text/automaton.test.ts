@@ -165,7 +165,8 @@ describe('WordList: Aho–Corasick matching', () => {
 
 describe('WordList: property-based comparison with a brute-force reference', () => {
   const letters = ['a', 'b', 'A', 'Ｂ', '加', '微', '信', 'v', 'V', 'Ｖ', '群', '羣', '发', '發']
-  const noise = ['.', ' ', '\u200b', '*', '😂', '　', '-']
+  // Emoji codes ([强] and its full-width form vanish whole) and lone brackets (noise) mixed in too.
+  const noise = ['.', ' ', '\u200b', '*', '😂', '　', '-', '[强]', '［OK］', '[', ']']
   const letter = fc.constantFrom(...letters)
   const noisy = fc.oneof({ weight: 4, arbitrary: letter }, { weight: 1, arbitrary: fc.constantFrom(...noise) })
   const term = fc.array(noisy, { minLength: 1, maxLength: 4 }).map((cs) => cs.join(''))

@@ -1,4 +1,8 @@
-import { Normalizer, normalizationTable, normalize, normalizeTerm, originalEnd, unitsToString } from './normalize'
+import { WECHAT_EMOJI_CODES } from './emoji-codes'
+import {
+  Normalizer, commandArgument, isEmojiCode, normalizationTable, normalize, normalizeCommand, normalizeTerm, originalEnd, stripEmoji,
+  unitsToString, withoutMentions,
+} from './normalize'
 
 describe('normalize: evasions from the issue all become 加v信', () => {
   const cases: Array<[string, string]> = [
@@ -47,6 +51,18 @@ describe('normalize: folds', () => {
     expect(normalize('加微信羣').text).toBe('加微信群')
     expect(normalize('發財後臺網').text).toBe('发财后台网')
     expect(normalize('加微信群').text).toBe('加微信群') // simplified text is unchanged
+  })
+
+  it('leaves valid simplified characters alone and converts one-to-many traditional ones as OpenCC does', () => {
+    const cases: Array<[string, string]> = [
+      ['怎么看', '怎么看'], ['干杯', '干杯'], ['乾杯', '干杯'], ['後來', '后来'], ['頭髮', '头发'], ['面條', '面条'],
+      ['發展', '发展'], ['里面', '里面'], ['台灣', '台湾'], ['什麼', '什么'], ['幹活', '干活'], ['裏面', '里面'],
+      ['裡面', '里面'], ['臺灣', '台湾'], ['颱風', '台风'], ['檯燈', '台灯'], ['麵條', '面条'], ['係數', '系数'], ['聯繫', '联系'],
+      ['以後', '以后'], ['皇后', '皇后'], ['著名', '著名'], ['衞生', '卫生'],
+    ]
+    for (const [text, expected] of cases) expect([text, normalize(text).text]).toEqual([text, expected])
+    // Already simplified: each maps to itself (么 used to turn into 幺).
+    for (const ch of '么干后里发面系台著') expect(normalizeTerm(ch)).toBe(ch)
   })
 
   it('folds compatibility ideographs, Kangxi radicals and accents', () => {
@@ -121,5 +137,80 @@ describe('Normalizer (reusable buffers)', () => {
     const third = n.run('ab')
     expect(n.text()).toBe('ab')
     expect(third.source).toBe('ab')
+  })
+})
+
+describe('normalize: WeChat / WeCom emoji codes', () => {
+  it('drops a known code whole, so it neither adds letters nor splits a word', () => {
+    expect(normalize('价格[呲牙]').text).toBe('价格')
+    expect(normalize('加[呲牙]微信').text).toBe('加微信')
+    expect(normalize('签到 [强]').text).toBe('签到')
+    expect(normalize('好的[玫瑰][Smile][OK]').text).toBe('好的')
+    expect(normalize('[强][强][强]').text).toBe('')
+  })
+
+  it('compares the bracketed word in matching form: case, width, traditional characters, inner punctuation', () => {
+    expect(normalize('a[smile]b[ＯＫ]c［玫瑰］d[發呆]e[Bah！L]f[TaiChi L]g').text).toBe('abcdefg')
+  })
+
+  it('keeps bracketed words that are not codes, dropping only the brackets', () => {
+    expect(normalize('[公告]今晚八点').text).toBe('公告今晚八点')
+    expect(normalize('[1] [图片]').text).toBe('1图片')
+    expect(normalize('[[呲牙]x').text).toBe('x') // the first bracket opens nothing, the second a code
+    expect(normalize('[呲牙 签到').text).toBe('呲牙签到') // never closed
+  })
+
+  it('records offsets past a dropped code', () => {
+    const r = normalize('价[呲牙]格')
+    expect(r.text).toBe('价格')
+    expect(Array.from(r.offsets)).toEqual([0, 5])
+  })
+
+  it('knows every listed name, in brackets and through isEmojiCode, and not ordinary words', () => {
+    for (const name of WECHAT_EMOJI_CODES) {
+      expect([name, normalizeTerm(`[${name}]`)]).toEqual([name, ''])
+      expect([name, isEmojiCode(name)]).toEqual([name, true])
+    }
+    for (const word of ['公告', '1', '图片', '签到', '']) expect([word, isEmojiCode(word)]).toEqual([word, false])
+  })
+
+  it('strips codes and Unicode emoji but keeps punctuation for parsers (stripEmoji)', () => {
+    expect(stripEmoji('11-20[强] 👍🏻✅ [公告]')).toBe('11-20  [公告]')
+    expect(stripEmoji('昨天❤️')).toBe('昨天')
+  })
+
+  it('drops Unicode emoji as noise', () => {
+    expect(normalize('打卡✅').text).toBe('打卡')
+    expect(normalize('签到👍🏻🎉').text).toBe('签到')
+  })
+})
+
+describe('normalizeCommand: chat commands in matching form', () => {
+  it('folds width, case, punctuation, spaces and @-mentions', () => {
+    expect(normalizeCommand('签到！')).toBe('签到')
+    expect(normalizeCommand('@群运助手\u2005签到')).toBe('签到')
+    expect(normalizeCommand('ＱＤ')).toBe('qd')
+    expect(normalizeCommand('签 到 ~')).toBe('签到')
+    expect(normalizeCommand('＠群运助手 签到')).toBe('签到')
+    expect(normalizeCommand('签\u200b到')).toBe('签到')
+  })
+
+  it('reads what members actually send: emoji codes, emoji, traditional characters', () => {
+    for (const text of ['签到[呲牙]', '签到 [强]', '簽到', '签到✅', '[玫瑰]签到[玫瑰]']) expect([text, normalizeCommand(text)]).toEqual([text, '签到'])
+    expect(normalizeCommand('打卡✅')).toBe('打卡')
+    expect(normalizeCommand('今天也来签到一下')).toBe('今天也来签到一下')
+  })
+
+  it('removes mentions only where there are some', () => {
+    expect(withoutMentions('@群运助手\u2005补签 昨天')).toBe('补签 昨天')
+    expect(withoutMentions('补签 昨天')).toBe('补签 昨天')
+  })
+
+  it('gives the raw argument after the keyword however the keyword was written', () => {
+    expect(commandArgument('补签 11-20', 2)).toBe(' 11-20')
+    expect(commandArgument('@群运助手 補簽[呲牙]11/20', 2)).toBe('[呲牙]11/20')
+    expect(commandArgument('补 签！昨天', 2)).toBe('！昨天')
+    expect(commandArgument('补签', 2)).toBe('')
+    expect(commandArgument('补', 2)).toBe('')
   })
 })

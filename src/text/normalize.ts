@@ -1,5 +1,6 @@
 /**
- * Text normalization for sensitive-word matching.
+ * Text normalization: the one matching form of chat text for the whole product — moderation's word lists and
+ * patterns, auto-reply triggers and check-in commands all read text through it.
  *
  * One lookup per UTF-16 code unit in a 65,536-entry table (built once, lazily, on first use) turns chat
  * text into the "matching form" that word lists are compiled against, and records for every normalized code
@@ -19,7 +20,11 @@
  *  - NOISE REMOVAL: whatever is then not a letter or a digit (CJK ideographs are letters) is dropped —
  *    spaces, punctuation, symbols, emoji, zero-width and format characters (U+200B–200F, U+2060–2064,
  *    U+FEFF, U+00AD, variation selectors), invisible fillers (U+3164, U+115F, U+1160, U+FFA0), tag
- *    characters. So `加.V.信`, `加 v 信`, `加Ｖ信` and `加\u200Bv信` all become `加v信`.
+ *    characters. So `加.V.信`, `加 v 信`, `加Ｖ信` and `加\u200Bv信` all become `加v信`;
+ *  - WECHAT / WECOM EMOJI CODES: a bracketed word that is a known panel code (`[呲牙]`, `[强]`, `[Smile]`,
+ *    see emoji-codes.ts; ASCII or full-width brackets, the word compared in matching form) is dropped whole,
+ *    so `价格[呲牙]` reads `价格` and `加[呲牙]微信` reads `加微信`. Any other bracketed word (`[公告]`, `[1]`)
+ *    keeps its letters and digits; only the brackets go, as noise.
  *
  * A character may fold to SEVERAL code units (⑩ → "10", ⒇ → "20", Ⅻ → "xii", ㍿ → "株式会社"): every produced
  * unit records the same original index. Multi-digit circled numbers therefore match the digits they show.
@@ -29,6 +34,7 @@
  * Known simplifications: no homoglyph folding across scripts (Cyrillic а ≠ Latin a), no pinyin/homophone
  * folding, regional indicator letters (🇨🇳) are dropped as emoji rather than read as letters.
  */
+import { WECHAT_EMOJI_CODES } from './emoji-codes'
 import { T2S_BMP_PAIRS, T2S_SUPPLEMENTARY_PAIRS } from './t2s-data'
 
 /** Table value: the code unit is dropped (noise). */
@@ -39,8 +45,15 @@ const EXPANSION_BASE = 0xd800
 const HIGH_SURROGATE = 0xdfff
 /** Supplementary block value: keep the surrogate pair unchanged. */
 const KEEP_PAIR = 0xdffe
-/** Largest expansion index that fits below KEEP_PAIR. */
-const MAX_EXPANSIONS = KEEP_PAIR - EXPANSION_BASE
+/** Table value of `[` and `［`: may open a WeChat emoji code, which is dropped whole (see skipEmojiCode). */
+const OPEN_BRACKET = 0xdffd
+/** Largest expansion index that fits below the special values. */
+const MAX_EXPANSIONS = OPEN_BRACKET - EXPANSION_BASE
+/** Closing brackets of an emoji code: `]` and its full-width form. */
+const CLOSE_BRACKET = 0x5d
+const CLOSE_BRACKET_WIDE = 0xff3d
+/** Longest inner text (code units) looked at for an emoji code: the longest name plus room for spaces. */
+const MAX_CODE_UNITS = WECHAT_EMOJI_CODES.reduce((max, name) => Math.max(max, name.length), 0) + 4
 
 /** Per-high-surrogate class of its 1,024 code points. */
 const SUPP_DROP = 0
@@ -57,6 +70,20 @@ interface Tables {
   suppClass: Uint8Array
   /** For SUPP_TABLE high surrogates: per low surrogate, DROP / folded unit / expansion / KEEP_PAIR. */
   suppBlocks: Array<Uint16Array | undefined>
+  /** Matching forms of the WeChat / WeCom emoji code names, hashed for skipEmojiCode. */
+  emojiCodes: EmojiCodeTable
+}
+
+/**
+ * The emoji code names in matching form: their code units back to back (`units`, name k at `starts[k]`,
+ * `lengths[k]` long) and an open-addressing hash table `slots` (size a power of two; k + 1 per used slot,
+ * 0 = empty) over hashStep of their units. Typed arrays with small-integer keys keep the lookup allocation-free.
+ */
+interface EmojiCodeTable {
+  slots: Int32Array
+  starts: Uint32Array
+  lengths: Uint8Array
+  units: Uint16Array
 }
 
 let tables: Tables | undefined
@@ -233,7 +260,52 @@ function buildTables(): Tables {
   // A high surrogate whose whole block is noise (most emoji) is dropped straight from the BMP table: its low
   // half is dropped by its own entry, so the pair vanishes without leaving the fast path.
   for (let hi = 0; hi < 1024; hi++) if (suppClass[hi] === SUPP_DROP) bmp[0xd800 + hi] = DROP
-  return { bmp, expansions, suppClass, suppBlocks }
+  // Brackets are noise, but an opening one sends the scan to the slow path to check for an emoji code.
+  bmp[0x5b] = OPEN_BRACKET
+  bmp[0xff3b] = OPEN_BRACKET
+  return { bmp, expansions, suppClass, suppBlocks, emojiCodes: emojiCodeTable(bmp) }
+}
+
+/** Folds the emoji code names through the BMP table and hashes them (see EmojiCodeTable). */
+function emojiCodeTable(bmp: Uint16Array): EmojiCodeTable {
+  const words: number[][] = []
+  const seen = new Set<string>()
+  names: for (const name of WECHAT_EMOJI_CODES) {
+    const word: number[] = []
+    for (let k = 0; k < name.length; k++) {
+      const m = bmp[name.charCodeAt(k)] as number
+      if (m === DROP) continue
+      // skipEmojiCode only reads plain units; a test checks that every listed name is known.
+      if (m >= 0xd800 && m <= 0xdfff) continue names
+      word.push(m)
+    }
+    const key = String.fromCharCode(...word)
+    if (word.length === 0 || seen.has(key)) continue
+    seen.add(key)
+    words.push(word)
+  }
+  let size = 16
+  while (size < words.length * 4) size *= 2
+  const table: EmojiCodeTable = {
+    slots: new Int32Array(size), starts: new Uint32Array(words.length), lengths: new Uint8Array(words.length),
+    units: new Uint16Array(words.reduce((sum, w) => sum + w.length, 0)),
+  }
+  let at = 0
+  words.forEach((word, k) => {
+    table.starts[k] = at
+    table.lengths[k] = word.length
+    table.units.set(word, at)
+    at += word.length
+    let slot = word.reduce(hashStep, 0) & (size - 1)
+    while (table.slots[slot] !== 0) slot = (slot + 1) & (size - 1)
+    table.slots[slot] = k + 1
+  })
+  return table
+}
+
+/** One step of the hash of a folded word's code units (emoji code names and the bracketed words of a text). */
+function hashStep(hash: number, unit: number): number {
+  return (Math.imul(hash, 31) + unit) | 0
 }
 
 /** The process-wide normalization tables, built on first use. */
@@ -328,11 +400,13 @@ export class Normalizer implements NormalizedText {
   }
 
   /**
-   * The slow path of normalization, for a unit whose table value `m` is special (an expansion or a high
-   * surrogate): appends what the character at `i` produces at `this.length` (growing the buffers if needed;
-   * re-read `units`/`offsets` afterwards) and returns the index of the last source unit it consumed.
+   * The slow path of normalization, for a unit whose table value `m` is special (an expansion, a high
+   * surrogate or an opening bracket): appends what the character at `i` produces at `this.length` (growing
+   * the buffers if needed; re-read `units`/`offsets` afterwards) and returns the index of the last source
+   * unit it consumed (the closing bracket of an emoji code, which produces nothing).
    */
   appendSpecial(text: string, i: number, m: number): number {
+    if (m === OPEN_BRACKET) return skipEmojiCode(text, i)
     const t = getTables()
     const at = i
     let n = this.length
@@ -403,6 +477,72 @@ export function unitsToString(units: Uint16Array, length: number): string {
   return out
 }
 
+/** The folded units of the bracketed word skipEmojiCode is looking at (a code name is at most this long). */
+const wordUnits = new Uint16Array(MAX_CODE_UNITS + 2)
+
+/**
+ * For an opening bracket at `i`: the index of the matching closing bracket when the bracketed word is a
+ * WeChat / WeCom emoji code (the whole code is then dropped), else `i` (only the bracket is dropped). One pass
+ * folds the word through the table and hashes it; no string is built.
+ */
+function skipEmojiCode(text: string, i: number): number {
+  const t = getTables()
+  const bmp = t.bmp
+  const end = Math.min(text.length, i + 2 + MAX_CODE_UNITS)
+  let hash = 0
+  let n = 0
+  for (let j = i + 1; j < end; j++) {
+    const c = text.charCodeAt(j)
+    if (c === CLOSE_BRACKET || c === CLOSE_BRACKET_WIDE) return n > 0 && knownCode(t.emojiCodes, hash, n) ? j : i
+    const m = bmp[c] as number
+    if (m === DROP) continue
+    // Another opening bracket (the next code may start there), a surrogate pair or an expansion: no name has one.
+    if (m >= 0xd800 && m <= 0xdfff) return i
+    wordUnits[n++] = m
+    hash = hashStep(hash, m)
+  }
+  return i
+}
+
+/** Whether the first `n` units of wordUnits (whose hash is `hash`) spell an emoji code name. */
+function knownCode(codes: EmojiCodeTable, hash: number, n: number): boolean {
+  const mask = codes.slots.length - 1
+  for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+    const k = (codes.slots[slot] as number) - 1
+    if (k < 0) return false
+    if (codes.lengths[k] !== n) continue
+    const start = codes.starts[k] as number
+    let same = true
+    for (let u = 0; u < n && same; u++) same = codes.units[start + u] === wordUnits[u]
+    if (same) return true
+  }
+}
+
+/** Whether `word` (the text between the brackets) is a WeChat / WeCom emoji code name, e.g. `呲牙` or `Smile`. */
+export function isEmojiCode(word: string): boolean {
+  return word.length <= MAX_CODE_UNITS && skipEmojiCode(`[${word}]`, 0) === word.length + 1
+}
+
+// Bracketed words that may be emoji codes, and Unicode emoji with their joiners, selectors and modifiers.
+const BRACKETED = /[[［]([^[\]［］]{1,32})[\]］]/g
+const EMOJI = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\u200d\ufe0e\ufe0f\u20e3]/gu
+
+/**
+ * `text` without WeChat / WeCom emoji codes and Unicode emoji, everything else (spaces, punctuation, digits)
+ * left as it is: for parsers that need the punctuation normalization drops (dates such as `11-20`).
+ */
+export function stripEmoji(text: string): string {
+  return text.replace(BRACKETED, (code, word: string) => (isEmojiCode(word) ? '' : code)).replace(EMOJI, '')
+}
+
+/** An @-mention as WeChat writes it: `@` (or `＠`) and a display name, ended by U+2005 or a space. */
+const MENTION = /[@＠][^\s\u2005@＠]+[\s\u2005]?/g
+
+/** `text` without its @-mentions (`@群运助手\u2005签到` → `签到`). */
+export function withoutMentions(text: string): string {
+  return text.includes('@') || text.includes('＠') ? text.replace(MENTION, '') : text
+}
+
 const shared = new Normalizer()
 
 /** Normalizes `text` (fresh copies): the matching form and, per code unit, its index in `text`. */
@@ -415,4 +555,24 @@ export function normalize(text: string): { text: string; offsets: Uint32Array } 
 export function normalizeTerm(term: string): string {
   const view = shared.run(term)
   return unitsToString(view.units, view.length)
+}
+
+/**
+ * The matching form of a chat command (`签到`, `补签 昨天`): @-mentions removed, then normalized like
+ * everything else, so `签到！`, `@群运助手 签到`, `ＱＤ`, `簽到`, `签到[呲牙]` and `打卡✅` read `签到` / `qd` / `打卡`.
+ */
+export function normalizeCommand(text: string): string {
+  return normalizeTerm(withoutMentions(text))
+}
+
+/**
+ * The original text of a command after its first `units` normalized code units — the raw argument after
+ * the keyword (`补签 11-20` with the 2 units of `补签` → ` 11-20`), @-mentions removed.
+ */
+export function commandArgument(text: string, units: number): string {
+  const source = withoutMentions(text)
+  if (units <= 0) return source
+  const view = shared.run(source)
+  if (units > view.length) return ''
+  return source.slice(originalEnd(source, view.offsets[units - 1] as number))
 }

@@ -1,27 +1,18 @@
 import { addDays } from '../../kernel/time'
-
-/**
- * Normalizes a chat command for keyword matching: Unicode NFKC (full-width → half-width, compatibility
- * forms), lower case, @-mentions removed, whitespace, punctuation and symbols dropped. So `签到`, `签到！`,
- * `@群运助手 签到`, `ＱＤ` and `qd` compare as the owner expects.
- */
-export function normalizeCommand(text: string): string {
-  return text
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/@[^\s\u2005@]+[\s\u2005]?/g, '')
-    .replace(/[\p{P}\p{S}\p{Z}\s\u200b-\u200f\u2060\ufeff]+/gu, '')
-}
+import { stripEmoji } from '../../text/normalize'
 
 /** Fills `{name}` placeholders (the kernel's template helper, under the name this feature uses). */
 export { renderTemplate as render } from '../../kernel/template'
 
 /**
  * The day a make-up command names, relative to `today` (YYYY-MM-DD in the group's timezone):
- * `2026-11-20`, `11-20`, `11/20`, `11月20日`, `20日`, `昨天`, `前天`, `3天前`. Null when it names none.
+ * `2026-11-20`, `11-20`, `11/20`, `11月20日`, `20日` / `20号` / `20號`, `昨天`, `前天`, `3天前` — with
+ * full-width digits, spaces, surrounding punctuation, emoji and WeChat emoji codes (`昨天[强]`) ignored.
+ * Null when it names none.
  */
 export function parseMakeUpDay(argument: string, today: string): string | null {
-  const a = argument.normalize('NFKC').replace(/\s+/g, '').replace(/[。.!！]+$/, '')
+  // Punctuation around the day (`补签：昨天`, `补签！11月20日。`) is not part of it.
+  const a = stripEmoji(argument).normalize('NFKC').replace(/\s+/g, '').replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, '')
   if (a === '昨天' || a === '昨日') return addDays(today, -1)
   if (a === '前天') return addDays(today, -2)
   if (a === '大前天') return addDays(today, -3)
@@ -36,7 +27,7 @@ export function parseMakeUpDay(argument: string, today: string): string | null {
     // "12-31" said in January means last year.
     return candidate && candidate > today ? valid(ty - 1, Number(m[1]), Number(m[2])) : candidate
   }
-  m = /^(\d{1,2})[日号]$/.exec(a)
+  m = /^(\d{1,2})[日号號]$/.exec(a)
   if (m) {
     const candidate = valid(ty, tm, Number(m[1]))
     if (candidate && candidate > today) return tm === 1 ? valid(ty - 1, 12, Number(m[1])) : valid(ty, tm - 1, Number(m[1]))

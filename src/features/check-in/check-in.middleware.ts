@@ -2,9 +2,16 @@ import type { MessageContext } from '../../kernel/context'
 import type { RulesAccessor } from '../../kernel/feature'
 import type { Middleware } from '../../kernel/pipeline'
 import type { AnswerBatcher } from './check-in.batcher'
-import { normalizeCommand, parseMakeUpDay, render } from './check-in.commands'
+import { commandArgument, normalizeCommand } from '../../text/normalize'
+import { parseMakeUpDay, render } from './check-in.commands'
 import type { CheckInRule } from './check-in.rules'
 import { checkInDay, type CheckInService, type MakeUpRefusal } from './check-in.service'
+
+/**
+ * Longest text looked at as a command: commands are short, and longer texts (most chat) are skipped without
+ * being normalized. Leaves room for an @-mention, a date and a few emoji around `补签`.
+ */
+const MAX_COMMAND_LENGTH = 40
 
 /** Normalized keywords of a rule, computed once per (cached) rule object. */
 const normalizedKeywords = new WeakMap<CheckInRule, { checkIn: Set<string>; makeUp: string; streakBoard: string; pointsBoard: string }>()
@@ -35,9 +42,12 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
   return async (ctx, next) => {
     const rule = deps.rules(ctx)
     // Commands are short: longer texts skip normalization entirely (most chat is longer than a command).
-    if (!rule.enabled || ctx.message.type !== 'text' || ctx.message.text.length > 40) return next()
+    if (!rule.enabled || ctx.message.type !== 'text' || ctx.message.text.length > MAX_COMMAND_LENGTH) return next()
     if (rule.requireMention && !ctx.message.mentionsBot) return next()
+    // The product's one normalization (as auto-replies and moderation see the text), @-mentions removed.
     const command = normalizeCommand(ctx.message.text)
+    // Emoji-only messages (`[强][强]`, `👍`) are no command, even for a keyword that is itself only noise.
+    if (command === '') return next()
     const keywords = keywordsOf(rule)
     const today = checkInDay(ctx.message.at, ctx.group.timezone, rule.dayStart)
 
@@ -72,7 +82,8 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
     }
 
     if (keywords.makeUp && command.startsWith(keywords.makeUp)) {
-      const argument = ctx.message.text.normalize('NFKC').replace(/@[^\s\u2005@]+[\s\u2005]?/g, '').trim().slice(rule.makeUp.keyword.normalize('NFKC').length)
+      // The raw text after the keyword however it was written (`補簽`, `补 签`, `[强]补签`): dates need their `-`.
+      const argument = commandArgument(ctx.message.text, keywords.makeUp.length)
       const day = parseMakeUpDay(argument, today)
       if (!day) {
         ctx.reply(rule.texts.makeUpUsage, { mention: true })
