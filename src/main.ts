@@ -8,7 +8,7 @@ import type { GroupInfo, GroupRecord, IncomingMessage, OutboundAction } from './
 import type { DomainEvent } from './kernel/events'
 import type { FeatureDefinition, FeatureInstance } from './kernel/feature'
 import type { Logger } from './kernel/logger'
-import { OutboundQueue, TransientError } from './kernel/outbound'
+import { expiryFromMinutes, OutboundQueue, TransientError } from './kernel/outbound'
 import { errorText, MessageProcessor, type GroupDirectory, type ProcessResult } from './kernel/processor'
 import type { RouteDefinition } from './kernel/routes'
 import { systemClock, type Clock } from './ports/clock'
@@ -140,10 +140,13 @@ export class Runtime {
         jitterMs: config.outbound.jitterMs,
         maxAttempts: config.outbound.maxAttempts,
         retryBaseMs: config.outbound.retryBaseMs,
+        expiryMs: expiryFromMinutes(config.outbound.expiryMinutes),
       },
       log,
       store: new DbOutboundStore(this.db),
     })
+    // Bots start logged out: what is queued before a bot's login waits for it.
+    for (const bot of bots) this.outbound.offline(bot.id)
 
     const deps: FeatureDeps = {
       config, db: this.db, ports: this.ports, clock: this.clock, random: this.random, log, outbound: this.outbound, rules: this.rules,
@@ -251,7 +254,7 @@ export class Runtime {
     }
     if (this.outbound) {
       const drained = await this.outbound.drain(this.config.shutdown.drainTimeoutMs)
-      this.outbound.stop()
+      await this.outbound.stop()
       if (!drained) log.warn('outbound queue not empty at shutdown; the rest is kept and resumed at next start', { pending: this.outbound.size })
     }
     if (this.flushTimer) clearInterval(this.flushTimer)
@@ -327,6 +330,10 @@ export class Runtime {
             this.resumed.add(e.botId)
             void this.outbound.resume(e.botId).catch((error: unknown) => log.error('could not resume outbound queue', { error: String(error) }))
           }
+          // The queue pauses a bot's lanes while it is logged out and resumes them at its login (after
+          // resume() above: the stored actions of the last run are older and go first).
+          if (e.type === 'bot.loggedIn') this.outbound.online(e.botId)
+          if (e.type === 'bot.loggedOut') this.outbound.offline(e.botId)
           void this.processor.publish(e).then(() => this.notify({ kind: 'event', event: e }))
         },
       },

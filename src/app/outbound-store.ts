@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm'
 import type { OutboundAction } from '../kernel/context'
-import type { OutboundStore } from '../kernel/outbound'
+import type { OutboundStatus, OutboundStore } from '../kernel/outbound'
 import { OutboundEntity } from '../adapters/db/core.entity'
 
 /** The outbound queue's durable record in the database. */
@@ -15,14 +15,14 @@ export class DbOutboundStore implements OutboundStore {
     return Number(result.identifiers[0]?.id)
   }
 
-  async finish(id: number, outcome: { status: 'sent' | 'failed'; attempts: number; error?: string; at: number }): Promise<void> {
+  async finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }): Promise<void> {
     await this.db.getRepository(OutboundEntity).update({ id }, {
       status: outcome.status, attempts: outcome.attempts, error: outcome.error?.slice(0, 500) ?? null, finishedAt: outcome.at,
     })
   }
 
-  async pending(botId: string): Promise<Array<{ id: number; action: OutboundAction }>> {
+  async pending(botId: string): Promise<Array<{ id: number; action: OutboundAction; queuedAt: number }>> {
     const rows = await this.db.getRepository(OutboundEntity).find({ where: { botId, status: 'pending' }, order: { id: 'ASC' } })
-    return rows.map((r) => ({ id: r.id, action: r.payload as OutboundAction }))
+    return rows.map((r) => ({ id: r.id, action: r.payload as OutboundAction, queuedAt: r.queuedAt }))
   }
 }

@@ -6,6 +6,9 @@ const RateSchema = z.strictObject({
   burst: z.int().min(1).max(1000),
 })
 
+/** How long a kind of outbound action stays worth sending, in minutes (at most 30 days); null = forever. */
+const ExpiryMinutesSchema = z.number().positive().max(43_200).nullable()
+
 /** API limits can be far higher than sending limits (a dashboard polls; a load test runs). */
 const ApiRateSchema = z.strictObject({
   perMinute: z.number().positive().max(1_000_000),
@@ -75,6 +78,18 @@ export const ConfigSchema = z.strictObject({
     jitterMs: z.tuple([z.int().min(0), z.int().min(0)]).refine(([a, b]) => a <= b, 'min must be ≤ max'),
     maxAttempts: z.int().min(1).max(20),
     retryBaseMs: z.int().min(0).max(600_000),
+    /**
+     * Minutes an action may wait (e.g. while the bot is logged out) before it is dropped and recorded as
+     * expired instead of sent late; null = never. Removals, additions and tags never expire.
+     */
+    expiryMinutes: z.strictObject({
+      /** Replies, cards, images, welcomes and reminders in a group. */
+      groupMessage: ExpiryMinutesSchema,
+      /** Direct messages (e.g. telling an owner a removal failed). */
+      directMessage: ExpiryMinutesSchema,
+      /** Answers to room invitations. */
+      invitationAnswer: ExpiryMinutesSchema,
+    }),
   }),
   activity: z.strictObject({
     flushIntervalMs: z.int().min(50).max(60_000),

@@ -2,7 +2,9 @@ import type { OutboundAction } from './context'
 import type { Logger } from './logger'
 import {
   describeAction,
+  expiryFromMinutes,
   isTransient,
+  OfflineError,
   OutboundQueue,
   TransientError,
   type ActionPerformer,
@@ -20,6 +22,8 @@ import { seededRandom, type Random } from '../ports/random'
 // ---------------------------------------------------------------------------------------------------------
 
 const GENEROUS = { capacity: 1000, refillPerSec: 1000 }
+/** FakeClock's default start. */
+const CLOCK_START = Date.UTC(2026, 0, 1)
 
 function settings(overrides: Partial<OutboundSettings> = {}): OutboundSettings {
   return {
@@ -73,7 +77,8 @@ class FakeStore implements OutboundStore {
   readonly log: string[] = []
   readonly saved: Array<{ id: number; action: OutboundAction; queuedAt: number }> = []
   readonly finished: Array<{ id: number; outcome: Parameters<OutboundStore['finish']>[1] }> = []
-  rows: Array<{ id: number; botId: string; action: OutboundAction }> = []
+  /** Rows left pending by an earlier process (queuedAt defaults to the fake clock's start). */
+  rows: Array<{ id: number; botId: string; action: OutboundAction; queuedAt?: number }> = []
   saveGate: Promise<void> = Promise.resolve()
   failSave = false
   failFinish = false
@@ -95,8 +100,14 @@ class FakeStore implements OutboundStore {
     this.finished.push({ id, outcome })
   }
 
-  async pending(botId: string): Promise<Array<{ id: number; action: OutboundAction }>> {
-    return this.rows.filter((r) => r.botId === botId).map(({ id, action }) => ({ id, action }))
+  /** Like the database: earlier rows and this process's saved rows that have no outcome yet. */
+  async pending(botId: string): Promise<Array<{ id: number; action: OutboundAction; queuedAt: number }>> {
+    const finished = new Set(this.finished.map((f) => f.id))
+    const saved = this.saved.map((r) => ({ ...r, botId: r.action.botId }))
+    return [...this.rows, ...saved]
+      .filter((r) => r.botId === botId && !finished.has(r.id))
+      .sort((a, b) => a.id - b.id)
+      .map(({ id, action, queuedAt }) => ({ id, action, queuedAt: queuedAt ?? CLOCK_START }))
   }
 }
 
@@ -400,6 +411,23 @@ describe('OutboundQueue', () => {
       expect(store.finished).toEqual([{ id: 100, outcome: { status: 'sent', attempts: 1, error: undefined, at: clock.now() } }])
     })
 
+    it('stores actions one after the other, so their ids follow the queue order even when a save is slow', async () => {
+      const store = new FakeStore()
+      const slow = deferred()
+      const save = store.save.bind(store)
+      store.save = async (action, queuedAt) => {
+        if (describeText(action) === 'first') await slow.promise
+        return save(action, queuedAt)
+      }
+      const { queue, outcomes, advanceUntil, clock } = setup({ store })
+      queue.enqueue(say('g1', 'first'))
+      queue.enqueue(say('g2', 'second'))
+      await clock.advance(0)
+      slow.resolve()
+      await advanceUntil(() => outcomes.length === 2)
+      expect(store.saved.map((r) => [describeText(r.action), r.id])).toEqual([['first', 100], ['second', 101]])
+    })
+
     it('still performs an action whose save failed (logged), without recording its outcome', async () => {
       const store = new FakeStore()
       store.failSave = true
@@ -465,6 +493,192 @@ describe('OutboundQueue', () => {
       expect(seen).toEqual(['one'])
       expect(outcomes.map((o) => describeText(o.action))).toEqual(['one', 'two'])
       expect(log.lines.filter((l) => l.level === 'error' && l.message === 'outbound: listener failed')).toHaveLength(2)
+    })
+  })
+
+  describe('while a bot is offline', () => {
+    const MINUTE = 60_000
+    const remove = (groupId: string, memberId: string): OutboundAction => ({ kind: 'remove', botId: 'bot1', groupId, memberId, reason: 'ads', cause: `msg-${memberId}` })
+    const counting = (clock: FakeClock): { limiter: RateLimiter; keys: string[] } => {
+      const inner = new MemoryRateLimiter(clock)
+      const keys: string[] = []
+      return { keys, limiter: { take: (key, spec, cost) => { keys.push(key); return inner.take(key, spec, cost) } } }
+    }
+
+    it('its actions wait without attempts or tokens, and are performed in order when it logs in', async () => {
+      const store = new FakeStore()
+      const clock = new FakeClock()
+      const { limiter, keys } = counting(clock)
+      const { queue, performer, outcomes, log, advanceUntil, clock: queueClock } = setup({ store, rateLimiter: limiter, settings: { maxAttempts: 1 } })
+      queue.offline('bot1')
+      queue.enqueue(say('g1', 'a1'))
+      queue.enqueue(remove('g1', 'spammer'))
+      queue.enqueue(say('g1', 'a2'))
+      queue.enqueue({ kind: 'tag', botId: 'bot1', memberId: 'm1', tag: 'vip' })
+      queue.enqueue(say('g2', 'b1'))
+      queue.enqueue(say('g3', 'other bot', 'bot2'))
+      await advanceUntil(() => outcomes.length === 1)
+      await queueClock.advance(5 * MINUTE)
+      // Only the online bot's action went out; bot1 spent no attempt and no token.
+      expect(performer.texts()).toEqual(['other bot'])
+      expect(keys.filter((k) => k.includes('bot1') || k === 'out:grp:g1' || k === 'out:grp:g2')).toEqual([])
+      expect(store.finished.map((f) => f.id)).toEqual([105])
+      expect(queue.size).toBe(5)
+      expect(queue.active).toBe(0)
+      expect(queue.isOnline('bot1')).toBe(false)
+      // Said once per outage (not per action or lane), with how many wait.
+      const waits = log.lines.filter((l) => l.message === 'outbound: bot offline, actions wait for its login')
+      expect(waits).toEqual([{ level: 'warn', message: 'outbound: bot offline, actions wait for its login', meta: { bot: 'bot1', waiting: 5 } }])
+
+      queue.online('bot1')
+      await advanceUntil(() => outcomes.length === 6)
+      // Lanes run concurrently; inside one (group g1) the order is kept.
+      expect(performer.texts().filter((t) => ['a1', 'remove', 'a2'].includes(t))).toEqual(['a1', 'remove', 'a2'])
+      expect(new Set(performer.texts().slice(1))).toEqual(new Set(['a1', 'remove', 'a2', 'tag', 'b1']))
+      expect(outcomes.map((o) => [o.status, o.attempts])).toEqual(Array(6).fill(['sent', 1]))
+      expect(log.lines.find((l) => l.message === 'outbound: bot online, performing waiting actions in order')?.meta).toEqual({ bot: 'bot1', waiting: 5, offlineMs: expect.any(Number) })
+      expect(queue.size).toBe(0)
+    })
+
+    it('an OfflineError from the performer is not an attempt: the action waits for the login, then goes out', async () => {
+      const { queue, performer, outcomes, log, advanceUntil, clock } = setup({ settings: { maxAttempts: 1 } })
+      performer.behaviour = (_a, call) => { if (call === 1) throw new OfflineError('bot1') }
+      queue.enqueue(say('g1', 'first'))
+      queue.enqueue(say('g1', 'second'))
+      await clock.advance(0)
+      await clock.advance(10 * MINUTE)
+      // One call that met the logout; nothing failed and nothing else was tried meanwhile.
+      expect(performer.texts()).toEqual(['first'])
+      expect(outcomes).toEqual([])
+      expect(queue.isOnline('bot1')).toBe(false)
+      expect(log.lines.filter((l) => l.message === 'outbound: bot offline, actions wait for its login').map((l) => l.meta)).toEqual([{ bot: 'bot1', waiting: 2 }])
+      queue.online('bot1')
+      await advanceUntil(() => outcomes.length === 2)
+      expect(performer.texts()).toEqual(['first', 'first', 'second'])
+      expect(outcomes.map((o) => [describeText(o.action), o.status, o.attempts])).toEqual([['first', 'sent', 1], ['second', 'sent', 1]])
+    })
+
+    it('a logout during a lane: the action in progress completes, the rest wait for the login', async () => {
+      const { queue, performer, outcomes, advanceUntil, clock } = setup()
+      const first = deferred()
+      performer.behaviour = (_a, call) => (call === 1 ? first.promise : undefined)
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b'))
+      await clock.advance(0)
+      queue.offline('bot1')
+      first.resolve()
+      await clock.advance(MINUTE)
+      expect(performer.texts()).toEqual(['a'])
+      expect(outcomes.map((o) => o.status)).toEqual(['sent'])
+      queue.online('bot1')
+      await advanceUntil(() => outcomes.length === 2)
+      expect(performer.texts()).toEqual(['a', 'b'])
+    })
+
+    it('a reply older than its expiry is recorded expired, not sent; a removal queued in a long outage is still performed', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, log, advanceUntil, clock } = setup({
+        store, settings: { expiryMs: expiryFromMinutes({ groupMessage: 10, directMessage: 30, invitationAnswer: 1440 }) },
+      })
+      queue.offline('bot1')
+      queue.enqueue(say('g1', 'secret reply text'))
+      queue.enqueue(remove('g1', 'spammer'))
+      queue.enqueue({ kind: 'sayCard', botId: 'bot1', groupId: 'g1', card: { url: 'https://example.com', title: 'card' } })
+      queue.enqueue({ kind: 'sayDirect', botId: 'bot1', contactId: 'owner', text: 'to the owner' })
+      queue.enqueue({ kind: 'acceptInvitation', botId: 'bot1', invitationId: 'inv1' })
+      await clock.advance(3 * 24 * 60 * MINUTE)
+      const expiredAt = clock.now()
+      queue.online('bot1')
+      await advanceUntil(() => outcomes.length === 5)
+      expect(performer.texts()).toEqual(['remove'])
+      expect(outcomes.map((o) => [o.action.kind, o.status, o.attempts])).toEqual(expect.arrayContaining([
+        ['say', 'expired', 0], ['remove', 'sent', 1], ['sayCard', 'expired', 0], ['sayDirect', 'expired', 0], ['acceptInvitation', 'expired', 0],
+      ]))
+      expect(store.finished.filter((f) => f.outcome.status === 'expired').map((f) => f.outcome)).toEqual(Array(4).fill({ status: 'expired', attempts: 0, error: undefined, at: expiredAt }))
+      // Logged with counts and kinds, never the text.
+      const expiredLines = log.lines.filter((l) => l.message.startsWith('outbound: expired actions dropped'))
+      expect(expiredLines.map((l) => l.meta)).toEqual(expect.arrayContaining([
+        { lane: 'g:g1', count: 1, kinds: { say: 1 } }, { lane: 'g:g1', count: 1, kinds: { sayCard: 1 } }, { lane: 'b:bot1', count: 2, kinds: { sayDirect: 1, acceptInvitation: 1 } },
+      ]))
+      expect(JSON.stringify(log.lines.filter((l) => l.level !== 'debug'))).not.toContain('secret')
+    })
+
+    it('each kind has its own expiry: after 15 minutes a reply is dropped but a direct message still goes out', async () => {
+      const { queue, performer, outcomes, advanceUntil, clock } = setup({
+        settings: { expiryMs: expiryFromMinutes({ groupMessage: 10, directMessage: 30, invitationAnswer: null }) },
+      })
+      queue.offline('bot1')
+      queue.enqueue(say('g1', 'reply'))
+      queue.enqueue({ kind: 'sayDirect', botId: 'bot1', contactId: 'owner', text: 'dm' })
+      queue.enqueue({ kind: 'acceptInvitation', botId: 'bot1', invitationId: 'inv1' })
+      await clock.advance(15 * MINUTE)
+      queue.online('bot1')
+      await advanceUntil(() => outcomes.length === 3)
+      expect(performer.texts().sort()).toEqual(['acceptInvitation', 'sayDirect'])
+      expect(outcomes.find((o) => o.action.kind === 'say')?.status).toBe('expired')
+    })
+
+    it('a reply within its expiry after a short outage is sent', async () => {
+      const { queue, performer, outcomes, advanceUntil, clock } = setup({ settings: { expiryMs: { say: 10 * MINUTE } } })
+      queue.offline('bot1')
+      queue.enqueue(say('g1', 'reply'))
+      await clock.advance(9 * MINUTE)
+      queue.online('bot1')
+      await advanceUntil(() => outcomes.length === 1)
+      expect(outcomes[0]).toMatchObject({ status: 'sent', attempts: 1 })
+      expect(performer.texts()).toEqual(['reply'])
+    })
+
+    it('drain() resolves false at once when the rest waits for a login; stop() keeps it stored and pending', async () => {
+      const store = new FakeStore()
+      const gate = deferred()
+      store.saveGate = gate.promise
+      const { queue, performer, clock } = setup({ store })
+      queue.offline('bot1')
+      queue.enqueue(say('g1', 'a'))
+      queue.enqueue(say('g1', 'b'))
+      await clock.advance(0)
+      await expect(queue.drain(600_000)).resolves.toBe(false)
+      // Paused, but still being stored: work in progress for whoever waits for quiet (the rehearsal).
+      expect(queue.active).toBe(2)
+      let stopped = false
+      const stopping = queue.stop().then(() => { stopped = true })
+      await clock.advance(0)
+      // stop() waits until what was queued is stored (so the next start resumes it).
+      expect(stopped).toBe(false)
+      gate.resolve()
+      await stopping
+      expect(queue.active).toBe(0)
+      expect(store.saved.map((r) => describeText(r.action))).toEqual(['a', 'b'])
+      expect(store.finished).toEqual([])
+      queue.online('bot1')
+      await clock.advance(60_000)
+      expect(performer.performed).toEqual([])
+      await expect(store.pending('bot1')).resolves.toHaveLength(2)
+    })
+
+    it('resume() at the login after a restart: stored actions first, in order, none twice, stale ones expired', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, advanceUntil, clock } = setup({ store, settings: { expiryMs: { say: 10 * MINUTE } } })
+      await clock.advance(60 * MINUTE)
+      store.rows = [
+        { id: 7, botId: 'bot1', action: say('g1', 'stale reply'), queuedAt: CLOCK_START },
+        { id: 8, botId: 'bot1', action: remove('g1', 'spammer'), queuedAt: CLOCK_START },
+        { id: 9, botId: 'bot1', action: say('g1', 'fresh reply'), queuedAt: clock.now() - MINUTE },
+      ]
+      queue.offline('bot1')
+      queue.enqueue(say('g1', 'queued before login'))
+      await clock.advance(0)
+      // As the runtime does at the first login: resume, then online.
+      const resumed = queue.resume('bot1')
+      queue.online('bot1')
+      await expect(resumed).resolves.toBe(3)
+      await advanceUntil(() => outcomes.length === 4)
+      expect(performer.texts()).toEqual(['remove', 'fresh reply', 'queued before login'])
+      expect(outcomes.map((o) => [describeText(o.action), o.status])).toEqual([
+        ['stale reply', 'expired'], ['remove', 'sent'], ['fresh reply', 'sent'], ['queued before login', 'sent'],
+      ])
+      expect(store.finished.map((f) => f.id)).toEqual([7, 8, 9, 100])
     })
   })
 

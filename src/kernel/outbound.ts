@@ -15,14 +15,39 @@ export class TransientError extends Error {
   constructor(message: string) { super(message); this.name = 'TransientError' }
 }
 
+/**
+ * Thrown by a performer asked to act for a bot that is logged out. The queue does not count it as an
+ * attempt: it marks the bot offline and the action waits for the bot's login.
+ */
+export class OfflineError extends Error {
+  readonly offline = true
+  constructor(readonly botId: string, message = `bot ${botId} is not logged in`) { super(message); this.name = 'OfflineError' }
+}
+
+/** How an action ended: performed, given up on, or dropped because it waited longer than its kind allows. */
+export type OutboundStatus = 'sent' | 'failed' | 'expired'
+
+/** Kinds of action that go stale while they wait (removals, additions and tags never do). */
+export type ExpiringKind = 'say' | 'sayCard' | 'sayImage' | 'sayDirect' | 'acceptInvitation'
+
+/** Per kind, how old (ms since it was queued) an action may be when performed; absent = never expires. */
+export type ExpiryByKind = Partial<Record<ExpiringKind, number>>
+
+/** Expiry per kind from the configuration's minutes (null = never): group messages, direct messages, invitation answers. */
+export function expiryFromMinutes(minutes: { groupMessage: number | null; directMessage: number | null; invitationAnswer: number | null }): ExpiryByKind {
+  const ms = (m: number | null): number | undefined => (m === null ? undefined : m * 60_000)
+  const group = ms(minutes.groupMessage)
+  return { say: group, sayCard: group, sayImage: group, sayDirect: ms(minutes.directMessage), acceptInvitation: ms(minutes.invitationAnswer) }
+}
+
 /** Durable record of queued actions, so nothing queued is lost on restart. */
 export interface OutboundStore {
   /** Stores a new pending action; returns its id. */
   save(action: OutboundAction, queuedAt: number): Promise<number>
   /** Records the outcome of an action. */
-  finish(id: number, outcome: { status: 'sent' | 'failed'; attempts: number; error?: string; at: number }): Promise<void>
-  /** Pending actions of a bot, oldest first (to resume after a restart). */
-  pending(botId: string): Promise<Array<{ id: number; action: OutboundAction }>>
+  finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }): Promise<void>
+  /** Pending actions of a bot, oldest first, with their queue time (to resume after a restart). */
+  pending(botId: string): Promise<Array<{ id: number; action: OutboundAction; queuedAt: number }>>
 }
 
 /** Throttling and retry settings of the outbound queue. */
@@ -34,12 +59,32 @@ export interface OutboundSettings {
   maxAttempts: number
   /** First retry delay; doubles each attempt. */
   retryBaseMs: number
+  /** How long each kind of action may wait before it is dropped as expired (default: never). */
+  expiryMs?: ExpiryByKind
 }
 
 /** Outcome notification, e.g. so a feature can tell the owner a removal failed. */
-export type OutboundListener = (event: { action: OutboundAction; status: 'sent' | 'failed'; attempts: number; error?: string }) => void
+export type OutboundListener = (event: { action: OutboundAction; status: OutboundStatus; attempts: number; error?: string }) => void
 
-interface Item { action: OutboundAction; id?: number; saving?: Promise<void> }
+interface Item {
+  action: OutboundAction
+  /** When it was queued (its age decides expiry). */
+  queuedAt: number
+  id?: number
+  saving?: Promise<void>
+  /** Attempts made so far (waiting for a login is not an attempt). */
+  attempts: number
+}
+
+/** A bot's outage as the queue sees it. */
+interface Outage {
+  since: number
+  /** Whether "waits for login" was logged for this outage (once per outage, not per action). */
+  logged: boolean
+}
+
+/** What became of the lane's head: done with it (any outcome), or it waits for its bot's login. */
+type Step = 'sent' | 'failed' | 'expired' | 'offline'
 
 /** Unwinds a lane when the queue stops while it waits (its item stays pending for the next start). */
 class QueueStopped extends Error {}
@@ -68,13 +113,21 @@ export function describeAction(action: OutboundAction): Record<string, unknown> 
  * The one way out: every send, removal, tag and invitation answer is queued here, throttled per account
  * and per group (token buckets from the RateLimiter port, so replicas share them) with jitter, retried on
  * transient errors, and recorded in the OutboundStore. Lanes are per group (order kept inside a group);
- * account-wide actions use a lane per bot.
+ * account-wide actions use a lane per bot. While a bot is offline its lanes pause (no attempts, no tokens
+ * spent) and resume in order at its login; an action older than its kind's expiry is dropped as expired.
  */
 export class OutboundQueue implements ActionSink {
   private readonly lanes = new Map<string, Item[]>()
   private readonly running = new Set<string>()
   private readonly listeners = new Set<OutboundListener>()
-  private idleWaiters: Array<() => void> = []
+  private readonly outages = new Map<string, Outage>()
+  /** Bots whose stored actions are being loaded by resume(): their lanes wait so order is kept. */
+  private readonly resuming = new Set<string>()
+  /** Sets collecting ids this process takes charge of while a resume() reads the store (no duplicates). */
+  private readonly claimWatchers = new Set<Set<number>>()
+  private readonly saves = new Set<Promise<void>>()
+  private lastSave: Promise<void> = Promise.resolve()
+  private idleWaiters: Array<(empty: boolean) => void> = []
   private stopped = false
   private sleepers = 0
 
@@ -96,39 +149,105 @@ export class OutboundQueue implements ActionSink {
 
   /** Queues an action (never throws; persistence happens in the background before it is performed). */
   enqueue(action: OutboundAction): void {
-    const item: Item = { action }
+    const item: Item = { action, queuedAt: this.deps.clock.now(), attempts: 0 }
     const store = this.deps.store
     if (store) {
-      item.saving = store.save(action, this.deps.clock.now()).then(
-        (id) => { item.id = id },
+      // One save after the other, so stored ids follow the queue's order (resume() replays by id).
+      const saving = this.lastSave.then(() => store.save(action, item.queuedAt)).then(
+        (id) => { item.id = id; this.claim(id) },
         (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: String(error) }),
       )
+      item.saving = saving
+      this.lastSave = saving
+      this.saves.add(saving)
+      void saving.finally(() => this.saves.delete(saving))
     }
     this.push(item)
   }
 
-  /** Re-queues actions that were pending when the process last stopped. */
+  /**
+   * Re-queues actions that were pending when the process last stopped, ahead of what this process queued
+   * since (they are older). Actions this process already holds are not queued twice.
+   */
   async resume(botId: string): Promise<number> {
-    if (!this.deps.store) return 0
-    const pending = await this.deps.store.pending(botId)
-    for (const { id, action } of pending) this.push({ action, id })
-    if (pending.length > 0) this.deps.log.info('outbound: resumed pending actions', { bot: botId, count: pending.length })
-    return pending.length
+    const store = this.deps.store
+    if (!store) return 0
+    const claimed = new Set<number>()
+    for (const lane of this.lanes.values()) for (const item of lane) if (item.id !== undefined) claimed.add(item.id)
+    this.claimWatchers.add(claimed)
+    this.resuming.add(botId)
+    let count = 0
+    try {
+      const pending = await store.pending(botId)
+      const byLane = new Map<string, Item[]>()
+      for (const { id, action, queuedAt } of pending) {
+        if (claimed.has(id)) continue
+        const key = laneKey(action)
+        const items = byLane.get(key) ?? []
+        items.push({ action, id, queuedAt, attempts: 0 })
+        byLane.set(key, items)
+        count++
+      }
+      for (const [key, items] of byLane) {
+        let lane = this.lanes.get(key)
+        if (!lane) this.lanes.set(key, (lane = []))
+        // A running lane is performing its head: the older actions go right after it.
+        lane.splice(this.running.has(key) && lane.length > 0 ? 1 : 0, 0, ...items)
+      }
+    } finally {
+      this.claimWatchers.delete(claimed)
+      this.resuming.delete(botId)
+      this.kick()
+    }
+    if (count > 0) this.deps.log.info('outbound: resumed pending actions', { bot: botId, count })
+    return count
   }
 
-  /** Number of actions waiting or in progress. */
+  /** The bot logged in: its waiting actions are performed, in order. */
+  online(botId: string): void {
+    const outage = this.outages.get(botId)
+    if (!outage) return
+    this.outages.delete(botId)
+    const waiting = this.waitingFor(botId)
+    if (waiting > 0) this.deps.log.info('outbound: bot online, performing waiting actions in order', { bot: botId, waiting, offlineMs: this.deps.clock.now() - outage.since })
+    this.kick()
+  }
+
+  /** The bot logged out (or has not logged in yet): its actions wait for its login. */
+  offline(botId: string): void {
+    if (!this.outages.has(botId)) this.outages.set(botId, { since: this.deps.clock.now(), logged: false })
+  }
+
+  /** Whether the queue considers the bot logged in. */
+  isOnline(botId: string): boolean { return !this.outages.has(botId) }
+
+  /** Number of actions waiting or in progress (including those waiting for a login). */
   get size(): number {
     let n = 0
     for (const lane of this.lanes.values()) n += lane.length
     return n
   }
 
-  /** Resolves true when everything queued has been performed, false if `timeoutMs` passed first. */
+  /**
+   * Work that can progress now: actions queued or in progress (not paused until a bot logs in), plus
+   * actions still being stored.
+   */
+  get active(): number {
+    let n = this.saves.size
+    for (const [key, lane] of this.lanes) if (this.running.has(key)) n += lane.length
+    return n
+  }
+
+  /**
+   * Resolves true when everything queued has been performed; false if `timeoutMs` passed first or as soon
+   * as what is left only waits for a bot's login (it stays pending in the store for the next start).
+   */
   async drain(timeoutMs: number): Promise<boolean> {
     if (this.size === 0) return true
+    if (this.running.size === 0) return false
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) })
-    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)))
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(resolve))
     const result = await Promise.race([idle, timedOut])
     if (timer) clearTimeout(timer)
     return result
@@ -144,67 +263,150 @@ export class OutboundQueue implements ActionSink {
     try { await this.deps.clock.sleep(ms) } finally { this.sleepers-- }
   }
 
-  /** Stops starting new actions (those not performed stay pending in the store for the next start). */
-  stop(): void { this.stopped = true }
+  /**
+   * Stops starting new actions (those not performed stay pending in the store for the next start);
+   * resolves once the actions queued so far are stored.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true
+    await Promise.allSettled([...this.saves])
+  }
+
+  private claim(id: number): void {
+    for (const claimed of this.claimWatchers) claimed.add(id)
+  }
+
+  /** Whether actions of the bot must wait (logged out, or its stored actions are being resumed). */
+  private mustWait(botId: string): boolean {
+    return this.outages.has(botId) || this.resuming.has(botId)
+  }
+
+  private waitingFor(botId: string): number {
+    let n = 0
+    for (const lane of this.lanes.values()) for (const item of lane) if (item.action.botId === botId) n++
+    return n
+  }
 
   private push(item: Item): void {
     const key = laneKey(item.action)
     let lane = this.lanes.get(key)
     if (!lane) this.lanes.set(key, (lane = []))
     lane.push(item)
-    if (!this.running.has(key)) {
-      this.running.add(key)
-      void this.work(key)
+    this.start(key)
+  }
+
+  private start(key: string): void {
+    if (this.running.has(key)) return
+    // A lane whose head waits for a login is not started at all (a worker that stops at once would wake
+    // drain() as if nothing could progress while other lanes are about to start).
+    const head = this.lanes.get(key)?.[0]
+    if (head && this.mustWait(head.action.botId)) {
+      this.paused(head.action.botId)
+      return
     }
+    this.running.add(key)
+    void this.work(key)
+  }
+
+  /** Restarts every paused lane (each pauses again at once if its head still has to wait). */
+  private kick(): void {
+    for (const [key, lane] of this.lanes) if (lane.length > 0) this.start(key)
   }
 
   private async work(key: string): Promise<void> {
     const lane = this.lanes.get(key)
+    const expired = new Map<string, number>()
     try {
       while (lane && lane.length > 0 && !this.stopped) {
         const item = lane[0] as Item
-        await this.performOne(item)
+        if (this.mustWait(item.action.botId)) {
+          this.paused(item.action.botId)
+          return
+        }
+        const step = await this.performOne(item)
+        if (step === 'offline') continue
         lane.shift()
+        if (step === 'expired') expired.set(item.action.kind, (expired.get(item.action.kind) ?? 0) + 1)
+        else this.reportExpired(key, expired)
       }
     } catch (error) {
       // Stopping mid-wait, or the rate-limit backend failing: the item stays pending (in the store too)
       // and is picked up by the next start's resume(); nothing is lost and nothing is sent twice.
       if (!(error instanceof QueueStopped)) this.deps.log.error('outbound: lane halted', { lane: key, pending: lane?.length ?? 0, error: String(error) })
     } finally {
+      this.reportExpired(key, expired)
       this.running.delete(key)
-      if (lane && lane.length === 0) this.lanes.delete(key)
-      if (this.size === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+      if (lane && lane.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key)
+      // Nothing can progress any more: drain() waiters learn whether that is because all was done.
+      if (this.running.size === 0) for (const wake of this.idleWaiters.splice(0)) wake(this.size === 0)
     }
   }
 
-  private async performOne(item: Item): Promise<void> {
+  /** A lane stops until its bot logs in; the first such lane of an outage says so, with the count. */
+  private paused(botId: string): void {
+    const outage = this.outages.get(botId)
+    if (!outage || outage.logged) return
+    outage.logged = true
+    // Counted after the current turn, so actions queued together (a reply and a removal) count together.
+    queueMicrotask(() => this.deps.log.warn('outbound: bot offline, actions wait for its login', { bot: botId, waiting: this.waitingFor(botId) }))
+  }
+
+  /** One log line per run of expired actions in a lane: how many, of which kinds (never their text). */
+  private reportExpired(key: string, expired: Map<string, number>): void {
+    if (expired.size === 0) return
+    let count = 0
+    for (const n of expired.values()) count += n
+    this.deps.log.info('outbound: expired actions dropped (waited longer than their kind allows)', { lane: key, count, kinds: Object.fromEntries(expired) })
+    expired.clear()
+  }
+
+  private isExpired(item: Item): boolean {
+    const limit = this.deps.settings.expiryMs?.[item.action.kind as ExpiringKind]
+    return limit !== undefined && this.deps.clock.now() - item.queuedAt > limit
+  }
+
+  private async performOne(item: Item): Promise<Step> {
     const { action } = item
     const { settings, random, log } = this.deps
     if (item.saving) await item.saving
-    let attempts = 0
     let lastError: unknown
-    while (attempts < settings.maxAttempts) {
+    while (item.attempts < settings.maxAttempts) {
+      if (this.mustWait(action.botId)) return 'offline'
+      if (this.isExpired(item)) {
+        log.debug('outbound: expired', { ...describeAction(action), ageMs: this.deps.clock.now() - item.queuedAt })
+        await this.finish(item, 'expired', item.attempts)
+        return 'expired'
+      }
       await this.waitForTokens(action)
       const [min, max] = settings.jitterMs
       if (max > 0) await this.sleep(random.int(min, max))
       if (this.stopped) throw new QueueStopped()
-      attempts++
+      // Logged out while this action waited for its turn: it waits for the login, not an attempt.
+      if (this.mustWait(action.botId)) return 'offline'
+      item.attempts++
       try {
         await this.deps.performer.perform(action)
-        log.info('outbound: performed', { ...describeAction(action), attempts })
+        log.info('outbound: performed', { ...describeAction(action), attempts: item.attempts })
         if (action.kind === 'say') log.debug('outbound: text', { group: action.groupId, text: action.text })
-        await this.finish(item, 'sent', attempts)
-        return
+        await this.finish(item, 'sent', item.attempts)
+        return 'sent'
       } catch (error) {
+        if (error instanceof OfflineError) {
+          // The platform says the bot is logged out (possibly before its logout event arrives).
+          item.attempts--
+          this.offline(action.botId)
+          return 'offline'
+        }
         lastError = error
-        if (!isTransient(error) || attempts >= settings.maxAttempts) break
-        const delay = settings.retryBaseMs * 2 ** (attempts - 1)
-        log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts, delayMs: delay, error: String(error) })
+        if (!isTransient(error) || item.attempts >= settings.maxAttempts) break
+        const delay = settings.retryBaseMs * 2 ** (item.attempts - 1)
+        log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: String(error) })
         await this.sleep(delay)
       }
     }
-    log.warn('outbound: failed', { ...describeAction(action), attempts, error: String(lastError) })
-    await this.finish(item, 'failed', attempts, String(lastError))
+    log.warn('outbound: failed', { ...describeAction(action), attempts: item.attempts, error: String(lastError) })
+    await this.finish(item, 'failed', item.attempts, String(lastError))
+    return 'failed'
   }
 
   private async waitForTokens(action: OutboundAction): Promise<void> {
@@ -225,7 +427,8 @@ export class OutboundQueue implements ActionSink {
     }
   }
 
-  private async finish(item: Item, status: 'sent' | 'failed', attempts: number, error?: string): Promise<void> {
+  private async finish(item: Item, status: OutboundStatus, attempts: number, error?: string): Promise<void> {
+    if (item.id !== undefined) this.claim(item.id)
     if (this.deps.store && item.id !== undefined) {
       try {
         await this.deps.store.finish(item.id, { status, attempts, error, at: this.deps.clock.now() })

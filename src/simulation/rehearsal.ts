@@ -189,7 +189,7 @@ export class Rehearsal {
 
   /**
    * Lets in-flight work finish: the pipeline idle and, moving the fake clock through throttling pauses
-   * (bounded), the outbound queue empty.
+   * (bounded), the outbound queue empty (apart from actions waiting for a logged-out bot).
    */
   async quiesce(maxVirtualMs = 3_600_000): Promise<void> {
     const deadline = this.clock.now() + maxVirtualMs
@@ -197,7 +197,7 @@ export class Rehearsal {
     for (;;) {
       await settle(5)
       await this.runtime.processor.idle()
-      if (this.runtime.outbound.size === 0) { await settle(3); if (this.runtime.outbound.size === 0) return }
+      if (this.runtime.outbound.active === 0) { await settle(3); if (this.runtime.outbound.active === 0) return }
       if (Date.now() > realDeadline) throw new Error('rehearsal: outbound queue did not drain')
       const next = this.clock.nextTimerAt()
       // Move virtual time only when the queue waits on it (throttling); while it waits on I/O, wait for real.

@@ -17,6 +17,7 @@ export class OutboundEntity {
   @Column({ name: 'group_id', type: 'varchar', length: 191, nullable: true }) groupId!: string | null
   @Column({ type: 'varchar', length: 32 }) kind!: string
   @Column(jsonColumn('payload')) payload!: unknown
+  /** pending | sent | failed | expired (waited longer than its kind allows; not sent). */
   @Column({ type: 'varchar', length: 16 }) status!: string
   @Column({ type: 'int', default: 0 }) attempts!: number
   @Column({ type: 'varchar', length: 500, nullable: true }) error!: string | null

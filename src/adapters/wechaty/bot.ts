@@ -5,7 +5,7 @@ import type { Config, BotDefinition } from '../../config/config.schema'
 import type { IncomingMessage, OutboundAction } from '../../kernel/context'
 import type { DomainEvent, MemberSnapshot } from '../../kernel/events'
 import type { Logger } from '../../kernel/logger'
-import { TransientError, type ActionPerformer } from '../../kernel/outbound'
+import { OfflineError, TransientError, type ActionPerformer } from '../../kernel/outbound'
 import type { Clock } from '../../ports/clock'
 import { KeyedQueue } from '../../kernel/keyed-queue'
 import { toIncoming } from './map'
@@ -178,9 +178,12 @@ export class WechatyBot implements ActionPerformer {
     })
   }
 
-  /** Performs one outbound action on the platform (called by the outbound queue only). */
+  /**
+   * Performs one outbound action on the platform (called by the outbound queue only). Throws OfflineError
+   * while logged out, so the queue waits for the login instead of spending attempts.
+   */
   async perform(action: OutboundAction): Promise<void> {
-    if (!this.loggedIn) throw new TransientError('bot is not logged in')
+    if (!this.loggedIn) throw new OfflineError(this.id)
     try {
       const w = this.wechaty
       switch (action.kind) {
@@ -231,6 +234,8 @@ export class WechatyBot implements ActionPerformer {
         }
       }
     } catch (error) {
+      // Logged out while performing: the action waits for the login rather than counting as a failure.
+      if (!this.loggedIn) throw new OfflineError(this.id, `bot ${this.id} logged out while performing: ${String((error as Error)?.message ?? error)}`)
       throw classify(error)
     }
   }
