@@ -7,6 +7,7 @@ import { ModerationEventEntity, ModerationVersionEntity, StrikeResetEntity, Word
 import { WordLists } from './moderation.lists'
 import { moderationMiddleware } from './moderation.middleware'
 import { moderationRoutes } from './moderation.routes'
+import { moderationWriter } from './moderation.writer'
 import { ModerationRuleSchema, type ModerationRule } from './moderation.rules'
 import { Welcomer } from './moderation.welcome'
 
@@ -20,10 +21,13 @@ export const moderationFeature = defineFeature<ModerationRule>({
   name: 'moderation',
   rules: ModerationRuleSchema,
   entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity, ModerationVersionEntity],
-  setup(deps) {
+  async setup(deps) {
     const rules = rulesAccessor<ModerationRule>('moderation')
-    const lists = new WordLists(deps.db, deps.log)
+    const lists = new WordLists(deps.db, deps.ports.pubsub, deps.log)
     lists.loadFiles(join(deps.config.rulesDir, 'words'))
+    await lists.start()
+    // Every write of moderation rules (its routes, the generic rules route, rehearsals) goes through this.
+    const unregister = deps.rules.registerWriter('moderation', moderationWriter({ lists, clock: deps.clock }))
     const book = new StrikeBook(deps.db)
     const ruleOf = async (groupId: string): Promise<ModerationRule> => (await deps.rules.forGroup(groupId)).slice('moderation') as ModerationRule
     const welcomer = new Welcomer({ clock: deps.clock, outbound: deps.outbound, rules: ruleOf, groupName: async (id) => (await deps.findGroup(id))?.name ?? '' })
@@ -54,7 +58,7 @@ export const moderationFeature = defineFeature<ModerationRule>({
       },
       routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book, findGroup: deps.findGroup }),
       drain: () => welcomer.flushAll(),
-      stop: async () => { stopListening() },
+      stop: async () => { stopListening(); await unregister(); await lists.stop() },
     }
   },
 })
