@@ -367,6 +367,15 @@ describe(`word lists belong to their owner (${STORAGE} + ${COORDINATION})`, () =
     await g2.say(bob, '明天跑步吗')
     g2.expectNoReply()
   })
+
+  it('lets a new owner’s list serve its group at once', async () => {
+    const ownerC = await apiAs(chat, 'owner', { groups: [G1], name: 'owner-c' })
+    const listC = (await ownerC.post('/api/v1/word-lists', { name: '丙的词库', text: '新来的暗号丙\n' }).expect(201)).body.id
+    // A co-owner of g1: keeps the list g1 already has, adds its own.
+    await ownerC.put(`${mod(G1)}/word-lists`, { lists: ['file:ads', listA, listC] }).expect(200)
+    await chat.group('g1').say(carol, '新来的暗号丙')
+    chat.group('g1').expectReply(/提醒/, carol)
+  })
 })
 
 describe(`one write path for moderation rules (${STORAGE} + ${COORDINATION})`, () => {

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm'
 import { groupScope, type GroupScope } from '../../kernel/auth'
+import type { Disposer, PubSub } from '../../ports/ports'
+import { TOKENS_CHANNEL } from './tokens'
 
 /** The group scope of every live (not revoked) token, by token id. */
 export type TokenScopes = ReadonlyMap<number, GroupScope>
@@ -27,4 +29,38 @@ export async function loadTokenScopes(db: DataSource): Promise<TokenScopes> {
 /** Whether an object owned by `ownerTokenId` serves `groupId`: admin-created objects (no owner) everywhere, others within their owner's current scope. */
 export function servesGroup(scopes: TokenScopes, ownerTokenId: number | null, groupId: string): boolean {
   return ownerTokenId === null || scopes.get(ownerTokenId)?.has(groupId) === true
+}
+
+/** How long cached scopes are trusted without a change notice (a grant made by the CLI without shared Redis, a new token). */
+const MAX_AGE_MS = 5_000
+
+/**
+ * Live token scopes, cached: dropped on every replica when a token or grant changes through the API
+ * (pub/sub), and re-read at least every few seconds for changes that send no notice.
+ */
+export class LiveTokenScopes {
+  private cached: { at: number; scopes: Promise<TokenScopes> } | null = null
+  private unsubscribe?: Disposer
+
+  constructor(private readonly db: DataSource, private readonly pubsub: PubSub) {}
+
+  /** Starts following change notices. */
+  async start(): Promise<void> {
+    this.unsubscribe = await this.pubsub.subscribe(TOKENS_CHANNEL, () => { this.cached = null })
+  }
+
+  /** Stops following them. */
+  async stop(): Promise<void> { await this.unsubscribe?.() }
+
+  /** The current scopes (one read shared by concurrent callers). */
+  current(): Promise<TokenScopes> {
+    // Real time on purpose: this bounds staleness of a cache, it decides nothing about messages.
+    const now = Date.now()
+    if (!this.cached || now - this.cached.at > MAX_AGE_MS) {
+      const entry = { at: now, scopes: loadTokenScopes(this.db) }
+      this.cached = entry
+      entry.scopes.catch(() => { if (this.cached === entry) this.cached = null })
+    }
+    return this.cached.scopes
+  }
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { defineFeature } from '../../app/feature-deps'
+import { LiveTokenScopes } from '../../app/auth/token-scopes'
 import { rulesAccessor } from '../../kernel/feature'
 import { renderTemplate } from '../../kernel/template'
 import { StrikeBook } from './moderation.enforce'
@@ -23,9 +24,11 @@ export const moderationFeature = defineFeature<ModerationRule>({
   entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity, ModerationVersionEntity],
   async setup(deps) {
     const rules = rulesAccessor<ModerationRule>('moderation')
-    const lists = new WordLists(deps.db, deps.ports.pubsub, deps.log)
+    // Where owners' uploaded lists may match: their tokens' current groups.
+    const scopes = new LiveTokenScopes(deps.db, deps.ports.pubsub)
+    await scopes.start()
+    const lists = new WordLists(deps.db, scopes, deps.log)
     lists.loadFiles(join(deps.config.rulesDir, 'words'))
-    await lists.start()
     // Every write of moderation rules (its routes, the generic rules route, rehearsals) goes through this.
     const unregister = deps.rules.registerWriter('moderation', moderationWriter({ lists, clock: deps.clock }))
     const book = new StrikeBook(deps.db)
@@ -58,7 +61,7 @@ export const moderationFeature = defineFeature<ModerationRule>({
       },
       routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book, findGroup: deps.findGroup }),
       drain: () => welcomer.flushAll(),
-      stop: async () => { stopListening(); await unregister(); await lists.stop() },
+      stop: async () => { stopListening(); await unregister(); await scopes.stop() },
     }
   },
 })

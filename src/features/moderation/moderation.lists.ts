@@ -5,9 +5,7 @@ import { matcherFor, WordListRegistry, type TextMatcher } from '../../text/match
 import type { WordList } from '../../text/automaton'
 import { canSeeOwned, type Principal } from '../../kernel/auth'
 import type { Logger } from '../../kernel/logger'
-import type { Disposer, PubSub } from '../../ports/ports'
-import { loadTokenScopes, servesGroup, type TokenScopes } from '../../app/auth/token-scopes'
-import { TOKENS_CHANNEL } from '../../app/auth/tokens'
+import { servesGroup, type LiveTokenScopes } from '../../app/auth/token-scopes'
 import { WordListEntity } from './moderation.entity'
 import type { ModerationRule } from './moderation.rules'
 
@@ -44,10 +42,8 @@ export class WordLists {
   private readonly registry = new WordListRegistry()
   private readonly files = new Map<string, WordList>()
   private readonly uploaded = new Map<string, { updatedAt: number; ownerTokenId: number | null; list: WordList }>()
-  private scopes: Promise<TokenScopes> | null = null
-  private unsubscribe?: Disposer
 
-  constructor(private readonly db: DataSource, private readonly pubsub: PubSub, private readonly log: Logger) {}
+  constructor(private readonly db: DataSource, private readonly scopes: LiveTokenScopes, private readonly log: Logger) {}
 
   /** Loads rules/words/*.txt. */
   loadFiles(dir: string): void {
@@ -60,14 +56,6 @@ export class WordLists {
     }
     this.log.info('word lists loaded', { lists: [...this.files.keys()], terms: [...this.files.values()].reduce((n, l) => n + l.size, 0) })
   }
-
-  /** Follows token and grant changes (they decide where owners' lists serve). */
-  async start(): Promise<void> {
-    this.unsubscribe = await this.pubsub.subscribe(TOKENS_CHANNEL, () => { this.scopes = null })
-  }
-
-  /** Stops following them. */
-  async stop(): Promise<void> { await this.unsubscribe?.() }
 
   /** The lists `by` may see: every file, and the uploads it owns (admins and the system: all). */
   async visible(by: Principal | null): Promise<WordListView[]> {
@@ -108,23 +96,13 @@ export class WordLists {
     return built
   }
 
-  /** Live token scopes (cached until a token or grant changes). */
-  private tokenScopes(): Promise<TokenScopes> {
-    if (!this.scopes) {
-      const loading = loadTokenScopes(this.db)
-      this.scopes = loading
-      loading.catch(() => { if (this.scopes === loading) this.scopes = null })
-    }
-    return this.scopes
-  }
-
   /** The matcher for a group's word settings: lists that no longer exist, or that do not serve this group, are skipped. */
   async matcher(words: ModerationRule['words'], groupId: string): Promise<TextMatcher> {
     const lists: WordList[] = []
     for (const id of words.lists) {
       const found = await this.entry(id)
       if (!found) continue
-      if (found.ownerTokenId !== null && !servesGroup(await this.tokenScopes(), found.ownerTokenId, groupId)) continue
+      if (found.ownerTokenId !== null && !servesGroup(await this.scopes.current(), found.ownerTokenId, groupId)) continue
       lists.push(found.list)
     }
     return matcherFor({ lists, additions: words.add, exceptions: words.except })
