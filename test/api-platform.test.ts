@@ -59,13 +59,50 @@ const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
 }
 
+/**
+ * How to create one owner-owned object of each kind as `who`, with `marker` in everything lists show of
+ * it; returns the value of its path parameter. A route declaring a new kind (`access.owned`) fails the
+ * matrix until its fixture is added here.
+ */
+const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise<string>> = {
+  'word list': async (who, marker) => {
+    const res = await who.post('/api/v1/word-lists', { name: marker, text: `${marker}\n` }).expect(201)
+    return String(res.body.id).replace(/^list:/, '')
+  },
+  'auto-reply rule': async (who, marker) => {
+    const res = await who.post('/api/v1/auto-replies', { name: marker, trigger: { type: 'contains', keywords: [marker] }, answer: { variants: [{ text: marker }] } }).expect(201)
+    return String(res.body.id)
+  },
+}
+
+/** Path parameters that name no owned object (each says why); any other parameter must be declared in `access`. */
+const UNOWNED_PARAMS: Record<string, string> = {
+  feature: 'a feature name (the rules inside belong to the group in the path)',
+  memberId: 'a member of the group in the path',
+  tokenId: 'a token (admin-only routes)',
+}
+
+/** Asserts `other` is a 404 that reads exactly like the answers for things that do not exist (apart from the request id). */
+function expectLikeMissing(name: string, other: Answer, ...missing: Answer[]): void {
+  const strip = (b: Answer['body']) => ({ ...b.error, requestId: undefined })
+  for (const res of [other, ...missing]) expect({ name, status: res.status }).toEqual({ name, status: 404 })
+  for (const res of missing) expect(strip(other.body)).toEqual(strip(res.body))
+}
+
+/** The part of a response the checks read. */
+interface Answer { status: number; body: { error: Record<string, unknown> } }
+
+/** An id no object has (valid for every owned-id schema). */
+const MISSING_ID = '2000000000'
+
 function fill(route: RouteDefinition, groupId: string, tokenId: number): string {
   return fillPath(route, groupId, tokenId) + (SAMPLE_QUERIES[`${route.method} ${route.path}`] ?? '')
 }
 
-function fillPath(route: RouteDefinition, groupId: string, tokenId: number): string {
+function fillPath(route: RouteDefinition, groupId: string, tokenId: number, ownedId = 'x'): string {
   return route.path
     .replace(`:${route.access.groupParam ?? '__none__'}`, encodeURIComponent(groupId))
+    .replace(`:${route.access.owned?.param ?? '__none__'}`, ownedId)
     .replace(':feature', 'activity')
     .replace(':tokenId', String(tokenId))
     .replace(/:([A-Za-z]+)/g, 'x')
@@ -99,6 +136,9 @@ describe(`authorization matrix generated from the router (${STORAGE} + ${COORDIN
   it('refuses to mount a route without a declared permission', () => {
     const undeclared = { method: 'GET', path: '/api/v1/oops', summary: 'no access', handler: async () => ({}) } as unknown as RouteDefinition
     expect(() => assertDeclaredAccess(undeclared)).toThrow(/no declared access/)
+    // An owned object the adapter could not check: refused too.
+    const unchecked = defineRoute({ method: 'GET', path: '/api/v1/things/:thingId', summary: 'no owner lookup', access: { roles: ['owner'], mutates: false, owned: { kind: 'thing', param: 'thingId' } }, handler: async () => ({}) })
+    expect(() => assertDeclaredAccess(unchecked)).toThrow(/needs findOwned/)
     const ports = createMemoryPorts()
     expect(() => createHttpApp({
       routes: [undeclared], readiness: {}, log: silentLogger, auth: { authenticate: async () => null }, audit: { append: async () => {} },
@@ -148,17 +188,73 @@ describe(`authorization matrix generated from the router (${STORAGE} + ${COORDIN
         const other = await who.call(route.method, fill(route, G2, victimTokenId), body)
         const missing = await who.call(route.method, fill(route, 'nope@chatroom', victimTokenId), body)
         const missingForAdmin = await admin.call(route.method, fill(route, 'nope@chatroom', victimTokenId), body)
-        const name = `${route.method} ${route.path}`
-        expect({ name, status: other.status }).toEqual({ name, status: 404 })
-        expect({ name, status: missing.status }).toEqual({ name, status: 404 })
-        expect({ name, status: missingForAdmin.status }).toEqual({ name, status: 404 })
         // Byte for byte the same answer (apart from the request id) as for a group that does not exist.
-        const strip = (b: { error: Record<string, unknown> }) => ({ ...b.error, requestId: undefined })
-        expect(strip(other.body)).toEqual(strip(missing.body))
-        expect(strip(other.body)).toEqual(strip(missingForAdmin.body))
+        expectLikeMissing(`${route.method} ${route.path}`, other, missing, missingForAdmin)
       }
     }
     expect(await fingerprint(chat)).toBe(before)
+  })
+
+  it('declares every path parameter: a group, an owned object, or one that names neither', () => {
+    for (const route of routes) {
+      for (const [, param] of route.path.matchAll(/:([A-Za-z]+)/g)) {
+        const declared = param === route.access.groupParam || param === route.access.owned?.param || param in UNOWNED_PARAMS
+        expect({ route: `${route.method} ${route.path}`, param, declared }).toEqual({ route: `${route.method} ${route.path}`, param, declared: true })
+      }
+    }
+  })
+
+  it("answers 404 to an owner using another owner's object — the same answer as for an id that does not exist", async () => {
+    const named = routes.filter((r) => r.access.owned?.param)
+    expect(named.length).toBeGreaterThanOrEqual(5)
+    // Two owners of the same group: only the object's owner differs.
+    const alice = await apiAs(chat, 'owner', { groups: [G1], name: 'owned-a' })
+    const bob = await apiAs(chat, 'owner', { groups: [G1], name: 'owned-b' })
+    let n = 0
+    for (const route of named) {
+      const kind = route.access.owned?.kind ?? ''
+      const name = `${route.method} ${route.path}`
+      const create = OWNED_FIXTURES[kind]
+      expect({ name, kind, fixture: Boolean(create) }).toEqual({ name, kind, fixture: true })
+      if (!create) continue
+      const pathOf = (id: string): string => fillPath(route, G1, victimTokenId, id)
+      const body = SAMPLE_BODIES[name]
+      const id = await create(alice, `owned-${n++}`)
+      const before = await fingerprint(chat)
+      const other = await bob.call(route.method, pathOf(id), body)
+      const missing = await bob.call(route.method, pathOf(MISSING_ID), body)
+      const missingForAdmin = await admin.call(route.method, pathOf(MISSING_ID), body)
+      expectLikeMissing(name, other, missing, missingForAdmin)
+      expect(await fingerprint(chat)).toBe(before)
+      // The positive control: its owner reaches it, and so does an admin.
+      const own = await alice.call(route.method, pathOf(id), body)
+      expect({ name, ok: own.status < 300 }).toEqual({ name, ok: true })
+      const byAdmin = await admin.call(route.method, pathOf(await create(alice, `owned-${n++}`)), body)
+      expect({ name, ok: byAdmin.status < 300 }).toEqual({ name, ok: true })
+    }
+  })
+
+  it("never shows another owner's objects in a list (admins see all)", async () => {
+    const lists = routes.filter((r) => r.access.owned && r.access.owned.param === undefined)
+    expect(lists.length).toBeGreaterThanOrEqual(3)
+    const alice = await apiAs(chat, 'owner', { groups: [G1], name: 'lists-a' })
+    const bob = await apiAs(chat, 'owner', { groups: [G1], name: 'lists-b' })
+    let n = 0
+    for (const route of lists) {
+      const name = `${route.method} ${route.path}`
+      const create = OWNED_FIXTURES[route.access.owned?.kind ?? '']
+      expect({ name, fixture: Boolean(create) }).toEqual({ name, fixture: true })
+      if (!create) continue
+      const marker = `listed-${n++}`
+      await create(alice, marker)
+      const path = fill(route, G1, victimTokenId)
+      const seen = async (who: ApiClient): Promise<boolean> => {
+        const res = await who.call(route.method, path, SAMPLE_BODIES[name])
+        expect({ name, status: res.status }).toEqual({ name, status: 200 })
+        return res.text.includes(marker)
+      }
+      expect({ name, bob: await seen(bob), alice: await seen(alice), admin: await seen(admin) }).toEqual({ name, bob: false, alice: true, admin: true })
+    }
   })
 
   it('lets owners and scoped operators use their own groups (the positive control)', async () => {

@@ -299,6 +299,32 @@ describe(`auto-reply admin API (${STORAGE} + ${COORDINATION})`, () => {
     expect((await other.get('/api/v1/auto-replies').expect(200)).body.items).toEqual([])
     await other.post('/api/v1/auto-replies/reorder', { ruleIds: [mine.body.id] }).expect(400)
   })
+
+  it('never names another owner’s rule in a dry run or in hit stats (admins see all)', async () => {
+    const dry = (who: ApiClient, text: string) => who.post(`/api/v1/groups/${encodeURIComponent(G1)}/auto-reply/dry-run`, { text }).expect(200)
+    const admin = await apiAs(chat, 'admin')
+    // A rule of an owner of another group: it does not serve g1, and g1's owner must not learn it exists.
+    const stranger = await apiAs(chat, 'owner', { groups: ['g3@chatroom'] })
+    const hidden = await stranger.post('/api/v1/auto-replies', rule({ name: '别人的尺码规则', trigger: { type: 'contains', keywords: ['跑鞋尺码'] } })).expect(201)
+    const probe = await dry(owner, '跑鞋尺码多大')
+    expect(probe.body).toMatchObject({ wouldAnswer: false, answer: null, matches: [], reason: 'no rule matches' })
+    expect(JSON.stringify(probe.body)).not.toContain('别人的尺码规则')
+    expect((await dry(admin, '跑鞋尺码多大')).body.matches).toEqual([expect.objectContaining({ ruleId: hidden.body.id, name: '别人的尺码规则', status: 'out_of_scope' })])
+    // A co-owner's rule that does answer in g1: the decision is told, the rule is not named.
+    const coOwner = await apiAs(chat, 'owner', { groups: [G1] })
+    const theirs = await coOwner.post('/api/v1/auto-replies', rule({ name: '合伙人的入会规则', trigger: { type: 'contains', keywords: ['入会'] }, answer: { variants: [{ text: '入会请找小王' }] } })).expect(201)
+    const told = await dry(owner, '怎么入会')
+    expect(told.body).toMatchObject({ wouldAnswer: true, answer: null, matches: [], reason: 'a rule you cannot see would answer' })
+    expect(JSON.stringify(told.body)).not.toMatch(/合伙人的入会规则|入会请找小王/)
+    expect((await dry(coOwner, '怎么入会')).body).toMatchObject({ wouldAnswer: true, answer: { ruleId: theirs.body.id, name: '合伙人的入会规则' } })
+    await chat.group('g1').say(bob, '怎么入会')
+    chat.group('g1').expectReply(/入会请找小王/)
+    const stats = (who: ApiClient) => who.get(`/api/v1/groups/${encodeURIComponent(G1)}/auto-reply/stats`).expect(200)
+      .then((res) => [...new Set(res.body.items.map((i: { ruleId: number }) => i.ruleId))])
+    expect(await stats(owner)).not.toContain(theirs.body.id)
+    expect(await stats(coOwner)).toEqual([theirs.body.id])
+    expect(await stats(admin)).toContain(theirs.body.id)
+  })
 })
 
 describe('time windows', () => {

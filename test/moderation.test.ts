@@ -1,7 +1,7 @@
 import QRCode from 'qrcode'
 import { Chat, type Person } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
-import { cleanup, COORDINATION, STORAGE } from './support/env'
+import { captureLogger, cleanup, COORDINATION, STORAGE } from './support/env'
 import { chatLine, GROUP_THEMES } from '../src/simulation/chatter'
 import { seededRandom } from '../src/ports/random'
 
@@ -270,5 +270,178 @@ describe(`moderation admin API (${STORAGE} + ${COORDINATION})`, () => {
     expect(stats.body.items).toEqual([{ day: '2026-11-23', detector: 'words', live: 1, shadow: 0, removals: 0 }])
     const lists = await owner.get('/api/v1/word-lists').expect(200)
     expect(lists.body.items.map((l: { id: string }) => l.id)).toEqual(expect.arrayContaining(['file:ads', 'file:sensitive', created.body.id]))
+  })
+})
+
+describe(`word lists belong to their owner (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  let ownerA: ApiClient
+  let ownerB: ApiClient
+  let admin: ApiClient
+  let listA: string
+  const G2 = 'g2@chatroom'
+  const mod = (g: string): string => `/api/v1/groups/${encodeURIComponent(g)}/moderation`
+  const rules = { enabled: true, flood: { enabled: false }, duplicates: { enabled: false } }
+  /** An error body with the list id and request id taken out: "someone else's" and "does not exist" must read alike. */
+  const anonymised = (body: { error: Record<string, unknown> }, id: string): unknown => JSON.parse(JSON.stringify({ ...body.error, requestId: null }).split(id).join('list:?'))
+
+  beforeAll(async () => {
+    chat = await Chat.start({
+      http: true, start: START, groups: [
+        { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }, { id: 'carol', name: '小雨' }] },
+        { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' as const }, { id: 'bob', name: '阿强' }] },
+      ],
+    })
+    ownerA = await apiAs(chat, 'owner', { groups: [G1], name: 'owner-a' })
+    ownerB = await apiAs(chat, 'owner', { groups: [G2], name: 'owner-b' })
+    admin = await apiAs(chat, 'admin')
+    await ownerA.put(mod(G1), { rules }).expect(200)
+    await ownerB.put(mod(G2), { rules }).expect(200)
+    listA = (await ownerA.post('/api/v1/word-lists', { name: '甲的私有词库', text: '秘密暗号甲\n' }).expect(201)).body.id
+    await ownerA.put(`${mod(G1)}/word-lists`, { lists: ['file:ads', listA] }).expect(200)
+  })
+  afterAll(async () => { await chat?.close() })
+
+  it('lists only the global files and the caller’s own uploads (admins: all)', async () => {
+    const b = await ownerB.get('/api/v1/word-lists').expect(200)
+    expect(b.body.items.map((l: { id: string }) => l.id)).toEqual(['file:ads', 'file:sensitive'])
+    expect(JSON.stringify(b.body)).not.toContain('甲的私有词库')
+    const a = await ownerA.get('/api/v1/word-lists').expect(200)
+    expect(a.body.items.map((l: { id: string }) => l.id)).toEqual(['file:ads', 'file:sensitive', listA])
+    const all = await admin.get('/api/v1/word-lists').expect(200)
+    expect(all.body.items.map((l: { id: string }) => l.id)).toContain(listA)
+    await ownerB.put(`/api/v1/word-lists/${listA.slice(5)}`, { text: '改掉' }).expect(404)
+  })
+
+  it('refuses another owner’s list on every path that takes a list id — exactly like a list that does not exist', async () => {
+    const v = (await ownerB.get(mod(G2)).expect(200)).body.version
+    const attempts: Array<[string, string, (id: string) => unknown]> = [
+      ['PUT', `${mod(G2)}/word-lists`, (id) => ({ lists: ['file:ads', id] })],
+      ['PUT', mod(G2), (id) => ({ rules: { ...rules, words: { lists: [id] } } })],
+      ['PUT', `/api/v1/groups/${encodeURIComponent(G2)}/rules/moderation`, (id) => ({ ...rules, words: { lists: [id] } })],
+      ['POST', `${mod(G2)}/dry-run`, (id) => ({ text: '秘密暗号甲', rules: { ...rules, words: { lists: [id] } } })],
+    ]
+    for (const [method, path, body] of attempts) {
+      const foreign = await ownerB.call(method, path, body(listA))
+      const missing = await ownerB.call(method, path, body('list:999999'))
+      expect({ path, status: foreign.status }).toEqual({ path, status: 400 })
+      expect(foreign.body.error.details).toEqual([{ path: expect.stringMatching(/words\.lists$/), message: `${listA}: no such list` }])
+      expect(anonymised(foreign.body, listA)).toEqual(anonymised(missing.body, 'list:999999'))
+    }
+    // Nothing was saved: no version, and the group's lists are unchanged.
+    const after = await ownerB.get(mod(G2)).expect(200)
+    expect(after.body).toMatchObject({ version: v, rules: { words: { lists: ['file:ads'] } } })
+  })
+
+  it('refuses a rollback to a version that named a list the caller may not use', async () => {
+    // An admin may attach any list; the group's owner then detaches it and tries to roll back to it.
+    const attached = await admin.put(`${mod(G2)}/word-lists`, { lists: ['file:ads', listA] }).expect(200)
+    await ownerB.put(`${mod(G2)}/word-lists`, { lists: ['file:ads'] }).expect(200)
+    const rollback = await ownerB.post(`${mod(G2)}/rollback`, { version: attached.body.version })
+    expect(rollback.status).toBe(400)
+    expect(rollback.body.error.details).toEqual([{ path: 'body.rules.words.lists', message: `${listA}: no such list` }])
+    expect((await ownerB.get(mod(G2)).expect(200)).body.rules.words.lists).toEqual(['file:ads'])
+  })
+
+  it('lets a list serve only groups its owner can see, so its owner’s edits never reach another owner’s group', async () => {
+    const g1 = chat.group('g1')
+    const g2 = chat.group('g2')
+    await g1.say(carol, '有秘密暗号甲吗')
+    g1.expectReply(/第 1 次提醒/, carol)
+    // Attached to g2 by an admin (or before lists were scoped): it matches nothing there, and dry-runs reveal nothing.
+    await admin.put(`${mod(G2)}/word-lists`, { lists: ['file:ads', listA] }).expect(200)
+    await g2.say(bob, '有秘密暗号甲吗')
+    g2.expectNoReply()
+    const probe = await ownerB.post(`${mod(G2)}/dry-run`, { text: '有秘密暗号甲吗' }).expect(200)
+    expect(probe.body.matches).toEqual([])
+    await ownerA.put(`/api/v1/word-lists/${listA.slice(5)}`, { text: '秘密暗号甲\n跑步\n' }).expect(200)
+    await g2.say(bob, '明天跑步吗')
+    g2.expectNoReply()
+    // Once its owner is granted g2 too (a co-owner), the list serves g2 — and the owner of g2 may keep it while changing other settings.
+    const tokenA = ownerA.tokenId
+    await admin.put(`/api/v1/tokens/${tokenA}/groups`, { groupIds: [G1, G2] }).expect(200)
+    await g2.say(bob, '明天跑步吗')
+    g2.expectReply(/第 1 次提醒/, bob)
+    await ownerB.put(mod(G2), { rules: { ...rules, decayDays: 7, words: { lists: ['file:ads', listA] } } }).expect(200)
+    await admin.put(`/api/v1/tokens/${tokenA}/groups`, { groupIds: [G1] }).expect(200)
+    await g2.say(bob, '明天跑步吗')
+    g2.expectNoReply()
+  })
+
+  it('lets a new owner’s list serve its group at once', async () => {
+    const ownerC = await apiAs(chat, 'owner', { groups: [G1], name: 'owner-c' })
+    const listC = (await ownerC.post('/api/v1/word-lists', { name: '丙的词库', text: '新来的暗号丙\n' }).expect(201)).body.id
+    // A co-owner of g1: keeps the list g1 already has, adds its own.
+    await ownerC.put(`${mod(G1)}/word-lists`, { lists: ['file:ads', listA, listC] }).expect(200)
+    await chat.group('g1').say(carol, '新来的暗号丙')
+    chat.group('g1').expectReply(/提醒/, carol)
+  })
+})
+
+describe(`one write path for moderation rules (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  let owner: ApiClient
+  beforeAll(async () => { ({ chat, owner } = await setup()) })
+  afterAll(async () => { await chat?.close() })
+  const base = `/api/v1/groups/${encodeURIComponent(G1)}/moderation`
+  const generic = `/api/v1/groups/${encodeURIComponent(G1)}/rules/moderation`
+
+  it('versions a change made through the generic rules route, like one made through moderation’s own route', async () => {
+    const v = (await owner.get(base).expect(200)).body.version
+    const res = await owner.put(generic, { enabled: true, staff: ['stan'], words: { add: ['通用路由词'] } }).expect(200)
+    expect(res.body).toMatchObject({ feature: 'moderation', version: v + 1, rules: { words: { add: ['通用路由词'], lists: ['file:ads'] } } })
+    const versions = await owner.get(`${base}/versions`).expect(200)
+    expect(versions.body.items[0]).toMatchObject({ version: v + 1, author: `owner:${owner.tokenId}` })
+    const diff = await owner.get(`${base}/diff?from=${v}&to=${v + 1}`).expect(200)
+    expect(diff.body.changes).toEqual(expect.arrayContaining([{ path: 'words.add', before: [], after: ['通用路由词'] }]))
+    await chat.group('g1').say(carol, '这里有通用路由词')
+    chat.group('g1').expectReply(/第 1 次提醒/, carol)
+    // And rolls back like any other version.
+    await owner.post(`${base}/rollback`, { version: v }).expect(200)
+    expect((await owner.get(base).expect(200)).body).toMatchObject({ version: v + 2, rules: { words: { add: [] } } })
+  })
+
+  it('refuses unknown lists and a null body through the generic route, saving nothing', async () => {
+    const before = await owner.get(base).expect(200)
+    const unknown = await owner.put(generic, { words: { lists: ['list:9999'] } })
+    expect(unknown.status).toBe(400)
+    expect(unknown.body.error.details).toEqual([{ path: 'body.words.lists', message: 'list:9999: no such list' }])
+    const nothing = await owner.put(generic, null)
+    expect(nothing.status).toBe(400)
+    expect(nothing.body.error.code).toBe('invalid_input')
+    expect((await owner.get(base).expect(200)).body).toEqual(before.body)
+  })
+})
+
+describe(`moderation logs (${STORAGE} + ${COORDINATION})`, () => {
+  it('logs which rule, action, strike and member at info — never the matched text', async () => {
+    const log = captureLogger()
+    const chat = await Chat.start({
+      http: true, start: START, log,
+      groups: [{ id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨' }] }],
+    })
+    try {
+      const owner = await apiAs(chat, 'owner', { groups: [G1] })
+      await owner.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: true, links: { enabled: true }, flood: { enabled: false }, duplicates: { enabled: false }, ladder: ['warn', 'warn', 'remove'] } }).expect(200)
+      const g1 = chat.group('g1')
+      await g1.say(carol, '点这个 www.lucky-prize.top/x')
+      g1.expectReply(/禁止发布外部链接/, carol)
+      await g1.say(bob, { type: 'image', image: await QRCode.toBuffer('https://u.wechat.com/EXAMPLE-secret-invite', { width: 300 }) })
+      g1.expectReply(/禁止发布二维码/, bob)
+      await g1.say(carol, '资料请加微信领取')
+      await g1.say(carol, '资料请加微信领取')
+      g1.expectRemoved(carol)
+      await chat.rehearsal.quiesce()
+      const violations = log.lines.filter((l) => l.message === 'rule violated')
+      expect(violations.map((l) => [l.level, l.meta.member, l.meta.detector, l.meta.action, l.meta.strike])).toEqual([
+        ['info', 'carol', 'links', 'warn', 1], ['info', 'bob', 'qr', 'warn', 1], ['info', 'carol', 'words', 'warn', 2], ['info', 'carol', 'words', 'remove', 3],
+      ])
+      // What matched (a link host, QR content, a term) never reaches info or above …
+      const loud = JSON.stringify(log.lines.filter((l) => l.level !== 'debug'))
+      for (const content of ['lucky-prize', 'EXAMPLE-secret-invite', 'u.wechat.com', '加微', '资料请', '点这个']) expect({ content, logged: loud.includes(content) }).toEqual({ content, logged: false })
+      // … only at debug (so the check above is not vacuous).
+      const debug = JSON.stringify(log.lines.filter((l) => l.level === 'debug'))
+      for (const matched of ['www.lucky-prize.top', 'u.wechat.com/EXAMPLE-secret-invite', '"matched":"加微"']) expect(debug).toContain(matched)
+    } finally { await chat.close() }
   })
 })

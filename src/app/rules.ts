@@ -2,7 +2,10 @@ import { readFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import type { ZodType } from 'zod'
-import type { DataSource } from 'typeorm'
+import type { DataSource, EntityManager } from 'typeorm'
+import type { Principal } from '../kernel/auth'
+import { HttpError } from '../kernel/routes'
+import { withTransaction } from '../adapters/db/transaction'
 import type { RuleSet } from '../kernel/context'
 import type { Logger } from '../kernel/logger'
 import type { RuleSource } from '../kernel/processor'
@@ -18,6 +21,48 @@ export const RULES_CHANNEL = 'rules.changed'
 class Slices implements RuleSet {
   constructor(readonly version: number, private readonly values: ReadonlyMap<string, unknown>) {}
   slice(feature: string): unknown { return this.values.get(feature) }
+}
+
+/** One problem with a rule slice: where (dotted path) and what. */
+export interface RuleProblem { path: string; message: string }
+
+/** Who changes a group's rules and why: reference checks use the caller, versions record it. */
+export interface RuleChange {
+  /** The API caller; null for the system (rule packs, rehearsals, the CLI), which may use anything. */
+  by: Principal | null
+  /** Why, for the version history (e.g. "rollback to v3"). */
+  note?: string | null
+}
+
+/** What a write did: the slice before and after (both validated) and the version it made. */
+export interface RuleWrite {
+  before: unknown
+  value: unknown
+  /** The feature's own version number when its writer records versions, else the slice's change counter. */
+  version: number
+}
+
+/**
+ * A feature's hooks on the one write path of its rules (RuleStore.set), so every way of changing them —
+ * the feature's own routes, the generic rules route, rollbacks, rehearsals — is checked and recorded alike.
+ */
+export interface RuleWriter {
+  /**
+   * Problems with what the (schema-valid) slice refers to — e.g. word lists that do not exist or that the
+   * caller may not use — with paths relative to the slice. `before` is the group's current slice.
+   */
+  check?(groupId: string, value: unknown, before: unknown, change: RuleChange): Promise<RuleProblem[]>
+  /** Records the accepted slice (e.g. as a new version), in the transaction that stores it; returns its version number. */
+  record?(m: EntityManager, groupId: string, value: unknown, change: RuleChange): Promise<number>
+}
+
+/**
+ * A RuleValidationError as the API's 400 (paths under `prefix`, without the feature name); any other error
+ * unchanged. Every rules route answers bad rules with this.
+ */
+export function ruleProblems(error: unknown, prefix: string, message = 'invalid rules'): unknown {
+  if (!(error instanceof RuleValidationError)) return error
+  return new HttpError(400, 'invalid_input', message, error.problems.map((p) => ({ path: [prefix, ...p.path.split('.').slice(1)].join('.'), message: p.message })))
 }
 
 /** Thrown when a rule slice does not validate; carries every problem. */
@@ -38,6 +83,7 @@ export class RuleStore implements RuleSource {
   private readonly packs = new Map<string, Record<string, unknown>>()
   private readonly groupPack = new Map<string, string>()
   private unsubscribe?: Disposer
+  private readonly writers = new Map<string, RuleWriter>()
 
   constructor(private readonly deps: {
     db: DataSource
@@ -104,18 +150,49 @@ export class RuleStore implements RuleSource {
     return entry
   }
 
-  /** Validates and stores one feature's slice for a group, then announces the change. Returns the parsed value. */
-  async set(groupId: string, feature: string, value: unknown): Promise<unknown> {
+  /** Makes `writer` the hooks of `feature`'s write path (one per feature); returns a disposer. */
+  registerWriter(feature: string, writer: RuleWriter): Disposer {
+    if (!this.deps.schemas.has(feature)) throw new Error(`no feature "${feature}" with rules`)
+    if (this.writers.has(feature)) throw new Error(`feature "${feature}" already has a rules writer`)
+    this.writers.set(feature, writer)
+    return async () => { if (this.writers.get(feature) === writer) this.writers.delete(feature) }
+  }
+
+  /**
+   * Validates one feature's slice for a group without storing it: its schema, then its writer's reference
+   * checks against the group's current slice. Returns the parsed slice and the current one (for dry-runs
+   * of drafts, which must be refused exactly as a save would be).
+   */
+  async validate(groupId: string, feature: string, value: unknown, change: RuleChange): Promise<{ before: unknown; value: unknown }> {
     const schema = this.deps.schemas.get(feature)
     if (!schema) throw new RuleValidationError([{ path: feature, message: 'no feature with rules of this name' }])
     const parsed = schema.safeParse(value)
     if (!parsed.success) throw new RuleValidationError(parsed.error.issues.map((i) => ({ path: [feature, ...i.path].join('.'), message: i.message })))
-    const repo = this.deps.db.getRepository(GroupRuleEntity)
-    const existing = await repo.findOneBy({ groupId, feature })
-    await repo.save({ groupId, feature, value, version: (existing?.version ?? 0) + 1, updatedAt: this.deps.clock.now() })
+    const before = (await this.forGroup(groupId)).slice(feature)
+    const problems = (await this.writers.get(feature)?.check?.(groupId, parsed.data, before, change)) ?? []
+    if (problems.length > 0) throw new RuleValidationError(problems.map((p) => ({ path: p.path ? `${feature}.${p.path}` : feature, message: p.message })))
+    return { before, value: parsed.data }
+  }
+
+  /**
+   * The one write path of every feature's rules: validates (schema and the feature's reference checks),
+   * stores the slice with the feature's record of it (its version) in one transaction, then announces
+   * the change so every replica drops its cached copy.
+   */
+  async set(groupId: string, feature: string, value: unknown, change: RuleChange = { by: null }): Promise<RuleWrite> {
+    const checked = await this.validate(groupId, feature, value, change)
+    const writer = this.writers.get(feature)
+    const version = await withTransaction(this.deps.db, async (m) => {
+      const repo = m.getRepository(GroupRuleEntity)
+      const existing = await repo.findOneBy({ groupId, feature })
+      const counter = (existing?.version ?? 0) + 1
+      const recorded = writer?.record ? await writer.record(m, groupId, checked.value, change) : null
+      await repo.save({ groupId, feature, value: checked.value, version: counter, updatedAt: this.deps.clock.now() })
+      return recorded ?? counter
+    })
     this.cache.delete(groupId)
     await this.deps.pubsub.publish(RULES_CHANNEL, groupId)
-    return parsed.data
+    return { before: checked.before, value: checked.value, version }
   }
 
   private async load(groupId: string): Promise<RuleSet> {

@@ -56,6 +56,11 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   status?: number
   /** A non-JSON response (e.g. 'text/csv; charset=utf-8'): the handler returns the body as a string. */
   contentType?: string
+  /**
+   * For routes with `access.owned.param`: the owner of the object the parameters name, or null when there
+   * is no such object. The HTTP adapter answers 404 (ownedNotFound) to callers who may not see it.
+   */
+  findOwned?(params: P): Promise<{ ownerTokenId: number | null } | null>
   handler(input: RouteInput<P, Q, B>): Promise<R>
 }
 
@@ -67,6 +72,11 @@ export function defineRoute<P, Q, B, R>(route: RouteDefinition<P, Q, B, R>): Rou
 /** The one answer for a group that does not exist or is outside the caller's scope (indistinguishable on purpose). */
 export function groupNotFound(): HttpError {
   return new HttpError(404, 'not_found', 'no such group')
+}
+
+/** The one answer for an owned object that does not exist or belongs to someone else (indistinguishable on purpose). */
+export function ownedNotFound(kind: string): HttpError {
+  return new HttpError(404, 'not_found', `no such ${kind}`)
 }
 
 /** A response body already serialised as JSON (cached reads skip JSON.stringify on every hit). */

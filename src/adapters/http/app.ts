@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import Koa, { type Context, type Next } from 'koa'
 import Router from '@koa/router'
 import type { ZodType } from 'zod'
-import type { Principal } from '../../kernel/auth'
-import { groupNotFound, HttpError, RawJson, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
+import { canSeeOwned, type Principal } from '../../kernel/auth'
+import { groupNotFound, HttpError, ownedNotFound, RawJson, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import { lazyChild, type Logger } from '../../kernel/logger'
 import { errorText } from '../../kernel/processor'
 import type { BucketSpec, RateLimiter } from '../../ports/ports'
@@ -83,7 +83,8 @@ function parsePart<T>(schema: ZodType<T> | undefined, value: unknown, part: 'par
     return (part === 'body' ? undefined : {}) as T
   }
   if (part === 'body' && value === undefined) throw new HttpError(400, 'invalid_input', 'a JSON body is required', [{ path: 'body', message: 'required' }])
-  const parsed = schema.safeParse(value ?? {})
+  // A JSON `null` body is validated as null (and refused by object schemas), never read as `{}` (all defaults).
+  const parsed = schema.safeParse(part === 'body' ? value : value ?? {})
   if (parsed.success) return parsed.data
   throw new HttpError(400, 'invalid_input', `invalid ${part}`, parsed.error.issues.map((i) => ({ path: [part, ...i.path.map(String)].join('.'), message: i.message })))
 }
@@ -107,14 +108,19 @@ export function assertDeclaredAccess(route: RouteDefinition): void {
     throw new Error(`route ${route.method} ${route.path}: groupParam "${access.groupParam}" is not a path parameter`)
   }
   if (access.mutates && access.roles === 'public') throw new Error(`route ${route.method} ${route.path}: a public route cannot change state`)
+  if (access.owned?.param !== undefined) {
+    if (!route.path.includes(`:${access.owned.param}`)) throw new Error(`route ${route.method} ${route.path}: owned param "${access.owned.param}" is not a path parameter`)
+    if (typeof route.findOwned !== 'function') throw new Error(`route ${route.method} ${route.path}: owned param "${access.owned.param}" needs findOwned`)
+  }
 }
 
 /**
  * The admin API: request ids, security headers, CORS allowlist, per-IP and per-token rate limits, bearer
  * authentication, authorization declared on each route and enforced here in one place (role, group scope
- * → 404 outside it, operators never mutate), zod validation of params, query and body, an audit entry for
- * every change, JSON errors `{ error: { code, message, details } }` (4xx for bad input, never a stack
- * trace), /healthz, /readyz, the OpenAPI document and a docs page.
+ * → 404 outside it, owned objects → 404 to all but their owner and admins, operators never mutate), zod
+ * validation of params, query and body, an audit entry for every change, JSON errors
+ * `{ error: { code, message, details } }` (4xx for bad input, never a stack trace), /healthz, /readyz,
+ * the OpenAPI document and a docs page.
  */
 export function createHttpApp(options: HttpAppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy })
@@ -197,6 +203,11 @@ export function createHttpApp(options: HttpAppOptions): Koa {
         groupId = String((params as Record<string, unknown>)[access.groupParam])
         // Outside the caller's scope looks exactly like a group that does not exist.
         if (principal && !principal.scope.has(groupId)) throw groupNotFound()
+      }
+      if (access.owned?.param !== undefined && route.findOwned) {
+        // Someone else's object looks exactly like one that does not exist.
+        const found = await route.findOwned(params)
+        if (!found || !canSeeOwned(principal, found.ownerTokenId)) throw ownedNotFound(access.owned.kind)
       }
       const query = parsePart(route.query, { ...ctx.query }, 'query')
       const rawBody = route.method === 'GET' || route.method === 'DELETE' ? undefined : await readJson(ctx, options.bodyLimit)

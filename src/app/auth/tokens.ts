@@ -65,6 +65,8 @@ export class TokenStore {
       if (groups.length > 0) await m.getRepository(TokenGroupEntity).insert(groups.map((groupId) => ({ tokenId, groupId })))
       return tokenId
     })
+    // A new token's grants decide where its owner's objects serve: announced like any other token change.
+    await this.changed()
     return { token, view: (await this.get(id)) as TokenView }
   }
 

@@ -2,6 +2,7 @@ import { RE2Set } from 're2js'
 import { WordList } from '../../text/automaton'
 import { normalize, normalizeTerm } from '../../text/normalize'
 import { addDays, localTime } from '../../kernel/time'
+import { servesGroup, type TokenScopes } from '../../app/auth/token-scopes'
 import type { AutoReplyRule } from './auto-reply.rules'
 
 /** A stored rule, ready to match. */
@@ -69,7 +70,7 @@ export class RuleIndex {
   private readonly regexSet: RE2Set | null
   private readonly regexRules: number[]
 
-  constructor(readonly rules: readonly LiveRule[], private readonly ownerGroups: ReadonlyMap<number, ReadonlySet<string>>) {
+  constructor(readonly rules: readonly LiveRule[], private readonly owners: TokenScopes) {
     const byTerm = new Map<string, TermEntry[]>()
     const regexRules: number[] = []
     const set = new RE2Set(RE2Set.UNANCHORED)
@@ -120,7 +121,7 @@ export class RuleIndex {
 
   /** Whether a rule serves a group (its scope, within its owner's current grants). */
   serves(rule: LiveRule, groupId: string, labels: readonly string[]): boolean {
-    if (rule.ownerTokenId !== null && !this.ownerGroups.get(rule.ownerTokenId)?.has(groupId)) return false
+    if (!servesGroup(this.owners, rule.ownerTokenId, groupId)) return false
     const scope = rule.scope
     if (scope.type === 'all') return true
     if (scope.type === 'groups') return scope.groupIds.includes(groupId)

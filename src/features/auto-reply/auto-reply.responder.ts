@@ -12,6 +12,8 @@ import type { AutoReplyStore } from './auto-reply.store'
 export interface RuleOutcome {
   ruleId: number
   name: string
+  /** The rule's owner (null: an admin's), so a dry run shows callers only the rules they may see. */
+  ownerTokenId: number | null
   status: 'answered' | 'cooldown' | Blocked
   /** The rendered answer (answered, or what it would have said). */
   rendered?: { text?: string; mention: boolean; link?: { url: string; title: string }; imageUrl?: string }
@@ -42,15 +44,15 @@ export class Responder {
     let answers = 0
     for (const { rule, blocked } of candidates) {
       if (blocked) {
-        outcomes.push({ ruleId: rule.id, name: rule.name, status: blocked })
+        outcomes.push({ ruleId: rule.id, name: rule.name, ownerTokenId: rule.ownerTokenId, status: blocked })
         continue
       }
       const rendered = this.render(rule, asker)
       if (await this.coolingDown(rule, asker)) {
-        outcomes.push({ ruleId: rule.id, name: rule.name, status: 'cooldown', rendered })
+        outcomes.push({ ruleId: rule.id, name: rule.name, ownerTokenId: rule.ownerTokenId, status: 'cooldown', rendered })
         if (!dryRun) await this.count(rule.id, asker, 'suppressed')
       } else {
-        outcomes.push({ ruleId: rule.id, name: rule.name, status: 'answered', rendered })
+        outcomes.push({ ruleId: rule.id, name: rule.name, ownerTokenId: rule.ownerTokenId, status: 'answered', rendered })
         answers++
         if (!dryRun) {
           await this.arm(rule, asker)

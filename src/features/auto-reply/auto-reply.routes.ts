@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import { In, IsNull, type DataSource } from 'typeorm'
-import type { Principal } from '../../kernel/auth'
+import { canSeeOwned, ownerFor, type Principal } from '../../kernel/auth'
 import type { GroupRecord } from '../../kernel/context'
-import { defineRoute, groupNotFound, HttpError, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, groupNotFound, HttpError, ownedNotFound, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import type { RuleStore } from '../../app/rules'
@@ -14,7 +14,11 @@ import { toLive, toRow, type AutoReplyStore } from './auto-reply.store'
 
 const RuleParams = z.strictObject({ ruleId: z.coerce.number().int().positive().max(2 ** 31) })
 const GroupParams = z.strictObject({ id: z.string().min(1).max(191) })
-const OWNERS = { roles: ['admin', 'owner'] as const, mutates: false }
+/** Auto-reply rules are owned by the token that created them (admins' rules: by no one, visible to admins). */
+const RULE = { kind: 'auto-reply rule' }
+const OWNERS = { roles: ['admin', 'owner'] as const, mutates: false, owned: RULE }
+/** Routes naming one rule: others' rules answer 404 (enforced by the HTTP adapter through findOwned). */
+const ONE_RULE = { roles: ['admin', 'owner'] as const, owned: { ...RULE, param: 'ruleId' } }
 const MATCH_TYPES = ['exact', 'contains', 'startsWith', 'any', 'regex'] as const
 
 /** A rule as the API shows it. */
@@ -69,13 +73,14 @@ function csvField(value: string): string {
 /** Admin routes of auto-reply: CRUD, enable/disable, reorder, CSV import/export, dry-run, hit stats. */
 export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: AutoReplyStore; responder: Responder; rules: RuleStore; findGroup: (id: string) => Promise<GroupRecord | null> }): RouteDefinition[] {
   const repo = () => deps.db.getRepository(AutoReplyRuleEntity)
-  /** A rule the caller may see and change (admins: all; owners: their own) — else 404, like a missing rule. */
-  const owned = async (id: number, auth: Principal | null): Promise<AutoReplyRuleEntity> => {
+  /** Who owns a rule (null: no such rule); the HTTP adapter answers 404 to callers who may not see it. */
+  const findOwned = ({ ruleId }: z.infer<typeof RuleParams>) => repo().findOne({ select: { ownerTokenId: true }, where: { id: ruleId } })
+  /** The rule a route names (its ownership already checked; it may have been deleted since). */
+  const load = async (id: number): Promise<AutoReplyRuleEntity> => {
     const row = await repo().findOneBy({ id })
-    if (!row || (auth && auth.role !== 'admin' && row.ownerTokenId !== auth.tokenId)) throw new HttpError(404, 'not_found', 'no such rule')
+    if (!row) throw ownedNotFound(RULE.kind)
     return row
   }
-  const ownerOf = (auth: Principal | null): number | null => (auth && auth.role !== 'admin' ? auth.tokenId : null)
   const nextPosition = async (): Promise<number> => {
     const rows: Array<{ p: number | string | null }> = await deps.db.query('SELECT MAX(position) AS p FROM qy_auto_reply_rule')
     return Number(rows[0]?.p ?? 0) + 10
@@ -88,7 +93,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       query: z.strictObject({ groupId: z.string().min(1).max(191).optional(), enabled: z.enum(['true', 'false']).optional() }), access: OWNERS,
       async handler({ query, auth }) {
         const where: Record<string, unknown> = {}
-        const owner = ownerOf(auth)
+        const owner = ownerFor(auth)
         if (owner !== null) where.ownerTokenId = owner
         if (query.enabled) where.enabled = query.enabled === 'true'
         let rows = await repo().find({ where, order: { position: 'ASC', id: 'ASC' } })
@@ -107,7 +112,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       async handler({ body, auth, audit }) {
         checkScope(body, auth, 'body.')
         const now = deps.clock.now()
-        const inserted = await repo().insert({ ...toRow(body), ownerTokenId: ownerOf(auth), position: await nextPosition(), version: 1, createdAt: now, updatedAt: now })
+        const inserted = await repo().insert({ ...toRow(body), ownerTokenId: ownerFor(auth), position: await nextPosition(), version: 1, createdAt: now, updatedAt: now })
         const row = await repo().findOneByOrFail({ id: Number(inserted.identifiers[0]?.id) })
         await deps.store.changed()
         audit({ target: `auto-reply:${row.id}`, after: view(row) })
@@ -118,7 +123,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       method: 'GET', path: '/api/v1/auto-replies/export.csv', summary: 'Rules as CSV (keywords, match, answer, name, enabled)',
       access: OWNERS, contentType: 'text/csv; charset=utf-8',
       async handler({ auth }) {
-        const owner = ownerOf(auth)
+        const owner = ownerFor(auth)
         const rows = await repo().find({ where: owner === null ? {} : { ownerTokenId: owner }, order: { position: 'ASC', id: 'ASC' } })
         const lines = ['keywords,match,answer,name,enabled']
         for (const row of rows) {
@@ -162,7 +167,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
           if (parsed.success) valid.push(parsed.data)
           else errors.push({ row: rowNumber, problems: parsed.error.issues.map((p) => ({ path: p.path.join('.'), message: p.message })) })
         })
-        const owner = ownerOf(auth)
+        const owner = ownerFor(auth)
         let position = await nextPosition()
         const now = deps.clock.now()
         await withTransaction(deps.db, async (m) => {
@@ -183,7 +188,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       access: { roles: ['admin', 'owner'], mutates: true }, status: 200,
       async handler({ body, auth, audit }) {
         const rows = await repo().findBy({ id: In(body.ruleIds) })
-        const mine = rows.filter((r) => !auth || auth.role === 'admin' || r.ownerTokenId === auth.tokenId)
+        const mine = rows.filter((r) => canSeeOwned(auth, r.ownerTokenId))
         if (mine.length !== body.ruleIds.length) throw new HttpError(400, 'invalid_input', 'unknown rule ids', [{ path: 'body.ruleIds', message: 'every id must be one of your rules' }])
         // Reuse the rules' own positions, so other owners' rules keep their places between them.
         const slots = mine.map((r) => r.position).sort((a, b) => a - b)
@@ -196,14 +201,14 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/auto-replies/:ruleId', summary: 'One rule', params: RuleParams, access: OWNERS,
-      async handler({ params, auth }) { return view(await owned(params.ruleId, auth)) },
+      method: 'GET', path: '/api/v1/auto-replies/:ruleId', summary: 'One rule', params: RuleParams, access: { ...ONE_RULE, mutates: false }, findOwned,
+      async handler({ params }) { return view(await load(params.ruleId)) },
     }),
     defineRoute({
       method: 'PUT', path: '/api/v1/auto-replies/:ruleId', summary: 'Replace a rule (keeps its place)', params: RuleParams, body: AutoReplyRuleSchema,
-      access: { roles: ['admin', 'owner'], mutates: true },
+      access: { ...ONE_RULE, mutates: true }, findOwned,
       async handler({ params, body, auth, audit }) {
-        const before = await owned(params.ruleId, auth)
+        const before = await load(params.ruleId)
         checkScope(body, auth, 'body.')
         await repo().update({ id: before.id }, { ...toRow(body), version: before.version + 1, updatedAt: deps.clock.now() })
         const after = await repo().findOneByOrFail({ id: before.id })
@@ -214,9 +219,9 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
     }),
     defineRoute({
       method: 'PATCH', path: '/api/v1/auto-replies/:ruleId', summary: 'Enable or disable a rule', params: RuleParams,
-      body: z.strictObject({ enabled: z.boolean() }), access: { roles: ['admin', 'owner'], mutates: true },
-      async handler({ params, body, auth, audit }) {
-        const before = await owned(params.ruleId, auth)
+      body: z.strictObject({ enabled: z.boolean() }), access: { ...ONE_RULE, mutates: true }, findOwned,
+      async handler({ params, body, audit }) {
+        const before = await load(params.ruleId)
         await repo().update({ id: before.id }, { enabled: body.enabled, version: before.version + 1, updatedAt: deps.clock.now() })
         await deps.store.changed()
         audit({ target: `auto-reply:${before.id}`, before: { enabled: before.enabled }, after: { enabled: body.enabled } })
@@ -225,9 +230,9 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
     }),
     defineRoute({
       method: 'DELETE', path: '/api/v1/auto-replies/:ruleId', summary: 'Delete a rule', params: RuleParams,
-      access: { roles: ['admin', 'owner'], mutates: true },
-      async handler({ params, auth, audit }) {
-        const before = await owned(params.ruleId, auth)
+      access: { ...ONE_RULE, mutates: true }, findOwned,
+      async handler({ params, audit }) {
+        const before = await load(params.ruleId)
         await repo().delete({ id: before.id })
         await deps.store.changed()
         audit({ target: `auto-reply:${before.id}`, before: view(before) })
@@ -246,7 +251,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
         memberJoinedAt: z.iso.datetime({ offset: true }).optional(),
       }),
       access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
-      async handler({ params, body }) {
+      async handler({ params, body, auth }) {
         const facts = await groupFacts(params.id)
         if (!facts) throw groupNotFound()
         const settings = (await deps.rules.forGroup(params.id)).slice('auto-reply') as ReturnType<typeof AutoReplyGroupSchema.parse>
@@ -256,24 +261,34 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
           memberJoinedAt: body.memberJoinedAt ? Date.parse(body.memberJoinedAt) : null, botId: 'dry-run', groupName: facts.name,
           memberId: body.senderId, memberName: body.senderName,
         }, settings, true)
-        const answer = outcomes.find((o) => o.status === 'answered') ?? null
-        const reason = !settings.enabled ? 'auto-reply is off in this group' : answer ? null
-          : outcomes.length === 0 ? 'no rule matches' : `matching rules would not answer: ${outcomes.map((o) => `${o.name} (${o.status})`).join(', ')}`
-        return { normalized, wouldAnswer: settings.enabled && answer !== null, answer: settings.enabled ? answer : null, matches: outcomes, reason }
+        // The group's real decision, but only the caller's rules by name (admins: all): another owner's rule
+        // is never named, and one that does not serve this group is not mentioned at all.
+        const answered = outcomes.some((o) => o.status === 'answered')
+        const shown = outcomes.filter((o) => canSeeOwned(auth, o.ownerTokenId)).map(({ ownerTokenId: _owner, ...o }) => o)
+        const answer = shown.find((o) => o.status === 'answered') ?? null
+        const reason = !settings.enabled ? 'auto-reply is off in this group'
+          : answer ? null
+            : answered ? 'a rule you cannot see would answer'
+              : shown.length === 0 ? 'no rule matches' : `matching rules would not answer: ${shown.map((o) => `${o.name} (${o.status})`).join(', ')}`
+        return { normalized, wouldAnswer: settings.enabled && answered, answer: settings.enabled ? answer : null, matches: shown, reason }
       },
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/auto-reply/stats', summary: 'Answered and suppressed (cooldown) hits per rule per day',
       params: GroupParams, query: z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(7) }),
       access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
-      async handler({ params, query }) {
+      async handler({ params, query, auth }) {
         const facts = await groupFacts(params.id)
         if (!facts) throw groupNotFound()
         const to = localTime(deps.clock.now(), facts.timezone).day
         const from = addDays(to, -(query.days - 1))
         const rows = await deps.db.getRepository(AutoReplyHitEntity).createQueryBuilder('h')
           .where('h.group_id = :g AND h.day >= :from AND h.day <= :to', { g: params.id, from, to }).orderBy('h.day', 'ASC').addOrderBy('h.rule_id', 'ASC').getMany()
-        return { groupId: params.id, from, to, items: rows.map((r) => ({ ruleId: r.ruleId, day: r.day, answered: r.answered, suppressed: r.suppressed })) }
+        // Hits of rules the caller may see only (admins: all); a deleted rule's hits stay visible to admins.
+        const ids = [...new Set(rows.map((r) => r.ruleId))]
+        const owners = new Map((ids.length > 0 ? await repo().find({ select: { id: true, ownerTokenId: true }, where: { id: In(ids) } }) : []).map((r) => [r.id, r.ownerTokenId]))
+        const visible = rows.filter((r) => canSeeOwned(auth, owners.get(r.ruleId) ?? null))
+        return { groupId: params.id, from, to, items: visible.map((r) => ({ ruleId: r.ruleId, day: r.day, answered: r.answered, suppressed: r.suppressed })) }
       },
     }),
   ]

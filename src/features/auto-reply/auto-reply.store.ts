@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm'
 import type { Logger } from '../../kernel/logger'
+import { loadTokenScopes } from '../../app/auth/token-scopes'
+import { TOKENS_CHANNEL } from '../../app/auth/tokens'
 import type { Disposer, PubSub } from '../../ports/ports'
 import { AutoReplyRuleEntity } from './auto-reply.entity'
 import { RuleIndex, type LiveRule } from './auto-reply.engine'
@@ -7,8 +9,6 @@ import { AutoReplyRuleSchema, type AutoReplyRule } from './auto-reply.rules'
 
 /** Channel announcing rule changes to every replica. */
 export const AUTO_REPLY_CHANNEL = 'autoreply.changed'
-/** The platform's channel for token and grant changes (owners' groups feed rule scopes). */
-const TOKENS_CHANNEL = 'tokens.changed'
 
 /** A stored rule as plain data. */
 export function toLive(row: AutoReplyRuleEntity): LiveRule {
@@ -69,17 +69,8 @@ export class AutoReplyStore {
         this.log.error('stored auto-reply rule no longer valid; skipped', { rule: row.id, error: String(error) })
       }
     }
-    // Owners' grants, read from the platform's table: a rule never serves a group its owner lost.
-    const grants: Array<{ token_id: number | string; group_id: string }> = await this.db.query(
-      'SELECT g.token_id, g.group_id FROM qy_token_group g JOIN qy_api_token t ON t.id = g.token_id WHERE t.revoked_at IS NULL')
-    const ownerGroups = new Map<number, Set<string>>()
-    for (const g of grants) {
-      const id = Number(g.token_id)
-      let set = ownerGroups.get(id)
-      if (!set) ownerGroups.set(id, (set = new Set()))
-      set.add(g.group_id)
-    }
-    const index = new RuleIndex(rules, ownerGroups)
+    // Owners' current grants: a rule never serves a group its owner lost.
+    const index = new RuleIndex(rules, await loadTokenScopes(this.db))
     this.log.debug('auto-reply rules compiled', { rules: rules.length, ms: Date.now() - started })
     return index
   }

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { defineFeature } from '../../app/feature-deps'
+import { LiveTokenScopes } from '../../app/auth/token-scopes'
 import { rulesAccessor } from '../../kernel/feature'
 import { renderTemplate } from '../../kernel/template'
 import { StrikeBook } from './moderation.enforce'
@@ -7,6 +8,7 @@ import { ModerationEventEntity, ModerationVersionEntity, StrikeResetEntity, Word
 import { WordLists } from './moderation.lists'
 import { moderationMiddleware } from './moderation.middleware'
 import { moderationRoutes } from './moderation.routes'
+import { moderationWriter } from './moderation.writer'
 import { ModerationRuleSchema, type ModerationRule } from './moderation.rules'
 import { Welcomer } from './moderation.welcome'
 
@@ -20,10 +22,15 @@ export const moderationFeature = defineFeature<ModerationRule>({
   name: 'moderation',
   rules: ModerationRuleSchema,
   entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity, ModerationVersionEntity],
-  setup(deps) {
+  async setup(deps) {
     const rules = rulesAccessor<ModerationRule>('moderation')
-    const lists = new WordLists(deps.db, deps.log)
+    // Where owners' uploaded lists may match: their tokens' current groups.
+    const scopes = new LiveTokenScopes(deps.db, deps.ports.pubsub)
+    await scopes.start()
+    const lists = new WordLists(deps.db, scopes, deps.log)
     lists.loadFiles(join(deps.config.rulesDir, 'words'))
+    // Every write of moderation rules (its routes, the generic rules route, rehearsals) goes through this.
+    const unregister = deps.rules.registerWriter('moderation', moderationWriter({ lists, clock: deps.clock }))
     const book = new StrikeBook(deps.db)
     const ruleOf = async (groupId: string): Promise<ModerationRule> => (await deps.rules.forGroup(groupId)).slice('moderation') as ModerationRule
     const welcomer = new Welcomer({ clock: deps.clock, outbound: deps.outbound, rules: ruleOf, groupName: async (id) => (await deps.findGroup(id))?.name ?? '' })
@@ -54,7 +61,7 @@ export const moderationFeature = defineFeature<ModerationRule>({
       },
       routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book, findGroup: deps.findGroup }),
       drain: () => welcomer.flushAll(),
-      stop: async () => { stopListening() },
+      stop: async () => { stopListening(); await unregister(); await scopes.stop() },
     }
   },
 })

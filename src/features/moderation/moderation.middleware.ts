@@ -22,7 +22,7 @@ export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule
     // Exempt members are not even counted for floods: the owner announcing things is not spam.
     if (exempt) return next()
     const newcomer = ctx.member.joinedAt !== null && ctx.message.at - ctx.member.joinedAt < rule.newcomer.hours * 3_600_000
-    const matcher = await deps.lists.matcher(rule.words)
+    const matcher = await deps.lists.matcher(rule.words, ctx.group.id)
     const { violations } = await detect(ctx.message, rule, {
       matcher, counters: deps.counters,
       qrCodes: async () => {
@@ -40,8 +40,10 @@ export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule
       type: 'rule.violated', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,
       detectors: [...new Set(violations.map((v) => v.detector))], action: decision.step, strike: decision.strike, shadow: decision.step === 'none', at: ctx.message.at,
     })
-    // Logged without the message text: which rule, which term, what follows.
-    ctx.log.info('rule violated', { member: ctx.member.id, detector: decision.primary?.detector, matched: decision.primary?.matched, action: decision.step, strike: decision.strike })
+    // Which rule, whom and what follows at info; what matched (a term, a link host, QR content — pieces of
+    // the member's message) only at debug.
+    ctx.log.info('rule violated', { member: ctx.member.id, detector: decision.primary?.detector, list: decision.primary?.listId, action: decision.step, strike: decision.strike })
+    ctx.log.debug('rule violated: match', { member: ctx.member.id, detector: decision.primary?.detector, matched: decision.primary?.matched })
 
     const label = RULE_LABELS[decision.primary?.detector ?? 'words']
     const vars = { rule: label, strike: decision.strike ?? 0, max: rule.ladder.length, member: ctx.member.name }
@@ -55,7 +57,8 @@ export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule
         ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true })
         break
       case 'remove':
-        ctx.remove(`${decision.primary?.detector}: ${decision.primary?.matched}`)
+        // The reason travels with the queued action (and is stored with it): the rule, not the matched text.
+        ctx.remove(`moderation: ${decision.primary?.detector ?? 'rules'}`)
         ctx.reply(renderTemplate(rule.texts.removed, vars))
         break
     }

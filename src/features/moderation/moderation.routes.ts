@@ -1,12 +1,11 @@
 import { z } from 'zod'
 import { Between, LessThan, type DataSource, type FindOptionsWhere } from 'typeorm'
-import type { Principal } from '../../kernel/auth'
+import { ownerFor, type Principal } from '../../kernel/auth'
 import type { GroupRecord, IncomingMessage, MessageType } from '../../kernel/context'
-import { defineRoute, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, groupNotFound, HttpError, ownedNotFound, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
-import type { RuleStore } from '../../app/rules'
-import { RuleValidationError } from '../../app/rules'
+import { ruleProblems, type RuleStore } from '../../app/rules'
 import { normalize } from '../../text/normalize'
 import { detect } from './moderation.detect'
 import { decide, exemption, type StrikeBook } from './moderation.enforce'
@@ -14,12 +13,15 @@ import { ModerationEventEntity, ModerationVersionEntity, WordListEntity } from '
 import { parseTerms, type WordLists } from './moderation.lists'
 import { findQrCodes, isAllowlisted } from './moderation.qr'
 import { ModerationRuleSchema, type ModerationRule } from './moderation.rules'
+import { latestVersion } from './moderation.writer'
 
 const GroupParams = z.strictObject({ id: z.string().min(1).max(191) })
 const MemberParams = z.strictObject({ id: z.string().min(1).max(191), memberId: z.string().min(1).max(191) })
 const ListParams = z.strictObject({ listId: z.coerce.number().int().positive().max(2 ** 31) })
 const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id', mutates: false }
 const WRITE = { roles: ['admin', 'owner'] as const, groupParam: 'id', mutates: true }
+/** Uploaded word lists are owned by the token that uploaded them. */
+const WORD_LIST = { kind: 'word list' }
 /** Largest word list accepted in one upload (one term a line). */
 const MAX_LIST_TERMS = 20_000
 
@@ -51,26 +53,10 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
     return found
   }
   const current = async (id: string): Promise<ModerationRule> => (await deps.rules.forGroup(id)).slice('moderation') as ModerationRule
-  const latestVersion = async (id: string): Promise<number> => {
-    const rows: Array<{ v: number | string | null }> = await db.query('SELECT MAX(version) AS v FROM qy_moderation_version WHERE group_id = ?', [id])
-    return Number(rows[0]?.v ?? 0)
-  }
-  /** Validates, checks list ids, stores a new version and makes it live. */
-  const save = async (id: string, raw: unknown, auth: Principal | null, note: string | null): Promise<{ version: number; rules: ModerationRule }> => {
-    const parsed = ModerationRuleSchema.safeParse(raw)
-    if (!parsed.success) throw new HttpError(400, 'invalid_input', 'invalid moderation rules', parsed.error.issues.map((i) => ({ path: ['body', 'rules', ...i.path.map(String)].join('.'), message: i.message })))
-    const known = new Set(await deps.lists.ids())
-    const missing = parsed.data.words.lists.filter((l) => !known.has(l))
-    if (missing.length > 0) throw new HttpError(400, 'invalid_input', 'unknown word lists', missing.map((l) => ({ path: 'body.rules.words.lists', message: `${l}: no such list` })))
-    const version = (await latestVersion(id)) + 1
-    await db.getRepository(ModerationVersionEntity).insert({ groupId: id, version, rules: parsed.data, author: auth ? `${auth.role}:${auth.tokenId}` : null, note, at: deps.clock.now() })
-    try {
-      await deps.rules.set(id, 'moderation', parsed.data)
-    } catch (error) {
-      if (error instanceof RuleValidationError) throw new HttpError(400, 'invalid_input', 'invalid moderation rules', error.problems.map((p) => ({ path: `body.rules.${p.path}`, message: p.message })))
-      throw error
-    }
-    return { version, rules: parsed.data }
+  /** Saves through moderation's one write path (RuleStore.set → its writer: list checks, a new version). */
+  const save = async (id: string, raw: unknown, auth: Principal | null, note: string | null): Promise<{ before: ModerationRule; version: number; rules: ModerationRule }> => {
+    const saved = await deps.rules.set(id, 'moderation', raw, { by: auth, note }).catch((error: unknown) => { throw ruleProblems(error, 'body.rules', 'invalid moderation rules') })
+    return { before: saved.before as ModerationRule, version: saved.version, rules: saved.value as ModerationRule }
   }
 
   return [
@@ -78,7 +64,7 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
       method: 'GET', path: '/api/v1/groups/:id/moderation', summary: "A group's moderation rules and their version", params: GroupParams, access: READ,
       async handler({ params }) {
         await group(params.id)
-        return { groupId: params.id, version: await latestVersion(params.id), rules: await current(params.id) }
+        return { groupId: params.id, version: await latestVersion(db, params.id), rules: await current(params.id) }
       },
     }),
     defineRoute({
@@ -86,8 +72,7 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
       body: z.strictObject({ rules: z.record(z.string(), z.unknown()), note: z.string().max(200).optional() }), access: WRITE, status: 200,
       async handler({ params, body, auth, audit }) {
         await group(params.id)
-        const before = await current(params.id)
-        const saved = await save(params.id, body.rules, auth, body.note ?? null)
+        const { before, ...saved } = await save(params.id, body.rules, auth, body.note ?? null)
         audit({ groupId: params.id, target: `moderation:v${saved.version}`, before, after: saved.rules })
         return { groupId: params.id, ...saved }
       },
@@ -121,8 +106,7 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
         await group(params.id)
         const row = await db.getRepository(ModerationVersionEntity).findOneBy({ groupId: params.id, version: body.version })
         if (!row) throw new HttpError(404, 'not_found', `no version ${body.version}`)
-        const before = await current(params.id)
-        const saved = await save(params.id, row.rules, auth, `rollback to v${body.version}`)
+        const { before, ...saved } = await save(params.id, row.rules, auth, `rollback to v${body.version}`)
         audit({ groupId: params.id, target: `moderation:v${saved.version}`, before, after: saved.rules })
         return { groupId: params.id, ...saved }
       },
@@ -141,14 +125,13 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
         rules: z.record(z.string(), z.unknown()).optional(),
       }),
       access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
-      async handler({ params, body }) {
+      async handler({ params, body, auth }) {
         const g = await group(params.id)
         let rule = await current(params.id)
         if (body.rules) {
-          // Try a draft before saving it.
-          const draft = ModerationRuleSchema.safeParse(body.rules)
-          if (!draft.success) throw new HttpError(400, 'invalid_input', 'invalid draft rules', draft.error.issues.map((i) => ({ path: ['body', 'rules', ...i.path.map(String)].join('.'), message: i.message })))
-          rule = draft.data
+          // Try a draft before saving it: refused exactly as saving it would be (lists the caller may not use included).
+          const draft = await deps.rules.validate(params.id, 'moderation', body.rules, { by: auth }).catch((error: unknown) => { throw ruleProblems(error, 'body.rules', 'invalid draft rules') })
+          rule = draft.value as ModerationRule
         }
         const now = deps.clock.now()
         const image = body.imageBase64 ? Buffer.from(body.imageBase64, 'base64') : null
@@ -158,7 +141,7 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
         }
         const joinedAt = body.joinedAt ? Date.parse(body.joinedAt) : null
         const newcomer = joinedAt !== null && now - joinedAt < rule.newcomer.hours * 3_600_000
-        const matcher = await deps.lists.matcher(rule.words)
+        const matcher = await deps.lists.matcher(rule.words, params.id)
         const { normalized, violations } = await detect(message, rule, {
           matcher, counters: { incr: async () => 0, get: async () => 0, reset: async () => {} },
           qrCodes: async () => (image ? findQrCodes(image) : []), qrAllowed: isAllowlisted,
@@ -249,18 +232,9 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/word-lists', summary: 'Word lists: files under rules/words and uploaded lists', access: { roles: ['admin', 'owner', 'operator'], mutates: false },
-      async handler() {
-        const rows = await db.getRepository(WordListEntity).find({ order: { id: 'ASC' } })
-        const files = (await deps.lists.ids()).filter((i) => i.startsWith('file:'))
-        const sizes = await Promise.all(files.map(async (id) => (await deps.lists.get(id))?.size ?? 0))
-        return {
-          items: [
-            ...files.map((id, i) => ({ id, name: id.slice(5), terms: sizes[i], source: 'file', updatedAt: null })),
-            ...rows.map((r) => ({ id: `list:${r.id}`, name: r.name, terms: r.termCount, source: 'upload', updatedAt: new Date(r.updatedAt).toISOString() })),
-          ],
-        }
-      },
+      method: 'GET', path: '/api/v1/word-lists', summary: 'Word lists: files under rules/words and the uploaded lists you own (admins: all)',
+      access: { roles: ['admin', 'owner', 'operator'], mutates: false, owned: WORD_LIST },
+      async handler({ auth }) { return { items: await deps.lists.visible(auth) } },
     }),
     defineRoute({
       method: 'POST', path: '/api/v1/word-lists', summary: 'Create a word list from text (one term a line)',
@@ -270,7 +244,7 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
         if (terms.length > MAX_LIST_TERMS) throw new HttpError(400, 'invalid_input', `at most ${MAX_LIST_TERMS} terms`, [{ path: 'body.text', message: 'too many terms' }])
         const long = terms.findIndex((t) => t.length > 100)
         if (long >= 0) throw new HttpError(400, 'invalid_input', 'a term is longer than 100 characters', [{ path: 'body.text', message: `line ${long + 1}` }])
-        const inserted = await db.getRepository(WordListEntity).insert({ name: body.name, terms: terms.join('\n'), termCount: terms.length, ownerTokenId: auth?.tokenId ?? null, updatedAt: deps.clock.now() })
+        const inserted = await db.getRepository(WordListEntity).insert({ name: body.name, terms: terms.join('\n'), termCount: terms.length, ownerTokenId: ownerFor(auth), updatedAt: deps.clock.now() })
         const id = `list:${Number(inserted.identifiers[0]?.id)}`
         audit({ target: id, after: { name: body.name, terms: terms.length } })
         return { id, name: body.name, terms: terms.length }
@@ -278,10 +252,11 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
     }),
     defineRoute({
       method: 'PUT', path: '/api/v1/word-lists/:listId', summary: "Replace a list's terms (text, one term a line)", params: ListParams,
-      body: z.strictObject({ text: z.string().max(1_000_000) }), access: { roles: ['admin', 'owner'], mutates: true },
-      async handler({ params, body, auth, audit }) {
+      body: z.strictObject({ text: z.string().max(1_000_000) }), access: { roles: ['admin', 'owner'], mutates: true, owned: { ...WORD_LIST, param: 'listId' } },
+      findOwned: ({ listId }: z.infer<typeof ListParams>) => db.getRepository(WordListEntity).findOne({ select: { ownerTokenId: true }, where: { id: listId } }),
+      async handler({ params, body, audit }) {
         const row = await db.getRepository(WordListEntity).findOneBy({ id: params.listId })
-        if (!row || (auth && auth.role !== 'admin' && row.ownerTokenId !== auth.tokenId)) throw new HttpError(404, 'not_found', 'no such list')
+        if (!row) throw ownedNotFound(WORD_LIST.kind)
         const terms = parseTerms(body.text)
         if (terms.length > MAX_LIST_TERMS) throw new HttpError(400, 'invalid_input', `at most ${MAX_LIST_TERMS} terms`, [{ path: 'body.text', message: 'too many terms' }])
         // updatedAt changes, so every replica rebuilds this list's automaton on next use.
@@ -296,7 +271,7 @@ export function moderationRoutes(deps: { db: DataSource; clock: Clock; rules: Ru
       async handler({ params, body, auth, audit }) {
         await group(params.id)
         const before = await current(params.id)
-        const saved = await save(params.id, { ...before, words: { ...before.words, lists: body.lists } }, auth, 'attach word lists')
+        const { before: _before, ...saved } = await save(params.id, { ...before, words: { ...before.words, lists: body.lists } }, auth, 'attach word lists')
         audit({ groupId: params.id, target: `moderation:v${saved.version}`, before: { lists: before.words.lists }, after: { lists: body.lists } })
         return { groupId: params.id, ...saved }
       },
