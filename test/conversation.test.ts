@@ -1,5 +1,5 @@
 import { Chat, alice, bob, carol } from './support/chat'
-import { apiAs } from './support/api'
+import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE, captureLogger } from './support/env'
 import { WITH_PROBE, brokenFeature, probeFeature, probeSeen } from './support/probe-feature'
 import { FEATURES } from '../src/features'
@@ -11,6 +11,15 @@ afterAll(cleanup)
 const count = async (chat: Chat, sql: string, params: unknown[] = []): Promise<number> => {
   const rows: Array<{ n: number | string }> = await chat.runtime.db.query(sql, params)
   return Number(rows[0]?.n ?? 0)
+}
+
+/** An admin creates a real auto-reply rule answering messages that contain 价格 (no cooldown); returns the admin. */
+async function priceRule(chat: Chat, answer: string): Promise<ApiClient> {
+  const admin = await apiAs(chat, 'admin')
+  await admin.post('/api/v1/auto-replies', {
+    name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0, memberSeconds: 0 }, answer: { variants: [{ text: answer }] },
+  }).expect(201)
+  return admin
 }
 
 describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
@@ -45,11 +54,7 @@ describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, ()
     // Answers that would trigger themselves: an auto-reply containing its own keyword, and a check-in
     // answer that is the check-in keyword. A bot hearing itself would answer forever.
     chat = await Chat.start({ http: true, rules: { g1: { 'check-in': { batch: { windowMs: 0 }, texts: { checkedIn: '签到' } } } } })
-    const admin = await apiAs(chat, 'admin')
-    await admin.post('/api/v1/auto-replies', {
-      name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0, memberSeconds: 0 },
-      answer: { variants: [{ text: '课程价格请看群公告，价格每周更新' }] },
-    }).expect(201)
+    await priceRule(chat, '课程价格请看群公告，价格每周更新')
     const g1 = chat.group('g1')
     await g1.say(bob, '价格是多少')
     g1.expectReply(/^课程价格请看群公告，价格每周更新$/)
@@ -69,11 +74,7 @@ describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, ()
 
   it('runs moderation before auto-reply: an advert containing an answer keyword is warned, never answered', async () => {
     chat = await Chat.start({ http: true, rules: { g1: { moderation: { enabled: true } } } })
-    const admin = await apiAs(chat, 'admin')
-    await admin.post('/api/v1/auto-replies', {
-      name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0, memberSeconds: 0 },
-      answer: { variants: [{ text: '课程价格请看群公告' }] },
-    }).expect(201)
+    const admin = await priceRule(chat, '课程价格请看群公告')
     const g1 = chat.group('g1')
     await g1.say(bob, '请问价格多少')
     g1.expectReply(/^课程价格请看群公告$/)
