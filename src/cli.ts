@@ -97,16 +97,23 @@ async function simulate(args: string[]): Promise<void> {
     process.exit(2)
   }
   const config = configOrExit({ log: { level: 'error' }, simulation: { mode: 'off' } })
+  // stdout carries the transcript and nothing else, so it can be piped (`| jq`): anything a library
+  // prints while the rehearsal runs goes to stderr with the logs.
+  const stdout = process.stdout.write.bind(process.stdout)
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write
+  let result: Awaited<ReturnType<typeof runScript>>
   try {
-    const transcript = await runScript(text, { config, log: createLogger(config, process.stderr) })
-    process.stdout.write(`${JSON.stringify(transcript, null, 2)}\n`)
+    result = await runScript(text, { config, log: createLogger(config, process.stderr) })
   } catch (error) {
     if (error instanceof ScriptError) {
-      process.stderr.write(`qunyun simulate: ${file}: ${error.message}\n`)
+      process.stderr.write(`qunyun simulate: ${file}: ${error.problems.length} problem(s)\n${error.problems.map((p) => `  ${p}\n`).join('')}`)
       process.exit(2)
     }
     throw error
+  } finally {
+    process.stdout.write = stdout
   }
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
 }
 
 /** Values of a repeatable flag (`--group a --group b`). */

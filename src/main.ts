@@ -27,7 +27,9 @@ import { RuleStore } from './app/rules'
 import { Scheduler } from './app/scheduler'
 import { EmbeddedSeenFilter, SharedSeenFilter, type DurableSeenFilter } from './app/seen'
 import { FEATURES } from './features'
-import { SimulatedCommunity } from './simulation/community'
+import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
+import { Narrator } from './simulation/narrator'
+import { EXAMPLE_ANSWERS, seedExampleAutoReplies } from './simulation/seed'
 import { TokenStore } from './app/auth/tokens'
 import { AuditLog } from './app/auth/audit'
 import { platformRoutes } from './app/auth/auth.routes'
@@ -82,6 +84,8 @@ export class Runtime {
   routes: RouteDefinition[] = []
   readonly bots = new Map<string, WechatyBot>()
   readonly worlds = new Map<string, SimWorld>()
+  /** Tells what the bot does in the simulated community (set when a bot runs it). */
+  narrator?: Narrator
   private seen!: DurableSeenFilter
   private server?: Server
   private flushTimer?: NodeJS.Timeout
@@ -127,6 +131,12 @@ export class Runtime {
     this.rules = new RuleStore({ db: this.db, pubsub: this.ports.pubsub, clock: this.clock, log, rulesDir: config.rulesDir, schemas })
     const bots = this.options.bots ?? loadBots(config)
     for (const bot of bots) this.rules.loadPack(bot.rulePack)
+    if (bots.some((bot) => this.simulates(bot))) {
+      // The simulated community gets its own pack (every feature on) and a narrator of what the bot does.
+      this.rules.loadPack(SIMULATION_RULE_PACK)
+      this.narrator = new Narrator(EXAMPLE_ANSWERS)
+      definitions.unshift(this.narrator.feature())
+    }
     await this.rules.start()
 
     this.outbound = new OutboundQueue({
@@ -301,8 +311,16 @@ export class Runtime {
     this.log.info('admin API listening', { url: `http://${host}:${a?.port ?? port}`, try: `curl http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a?.port ?? port}/api/v1/groups` })
   }
 
+  /** Whether a bot runs the built-in simulated community (no real account, simulation not switched off). */
+  private simulates(bot: BotDefinition): boolean {
+    return !this.options.puppetFor && bot.resolvedPuppet !== 'wechaty-puppet-service' && (this.options.simulation ?? this.config.simulation.mode !== 'off')
+  }
+
   private async startBot(definition: BotDefinition): Promise<void> {
     const { log } = this
+    const simulate = this.simulates(definition)
+    // The simulated groups follow the simulation's pack, not the bot's (meant for real groups).
+    const rulePack = simulate ? SIMULATION_RULE_PACK : definition.rulePack
     let world: SimWorld | undefined
     let puppet: PuppetLike
     if (this.options.puppetFor) puppet = this.options.puppetFor(definition)
@@ -321,11 +339,11 @@ export class Runtime {
       log,
       sink: {
         message: (m) => {
-          this.rules.assignPack(m.groupId, definition.rulePack)
+          this.rules.assignPack(m.groupId, rulePack)
           void this.processor.submit(m).then((result) => this.notify({ kind: 'message', id: m.id, groupId: m.groupId, result }))
         },
         event: (e) => {
-          if ('groupId' in e) this.rules.assignPack(e.groupId, definition.rulePack)
+          if ('groupId' in e) this.rules.assignPack(e.groupId, rulePack)
           if (e.type === 'bot.loggedIn' && !this.resumed.has(e.botId)) {
             this.resumed.add(e.botId)
             void this.outbound.resume(e.botId).catch((error: unknown) => log.error('could not resume outbound queue', { error: String(error) }))
@@ -341,11 +359,11 @@ export class Runtime {
     this.bots.set(definition.id, bot)
     await bot.start()
     if (world) {
-      const simulate = this.options.simulation ?? this.config.simulation.mode !== 'off'
       if (simulate) {
         const { groups, minMembers, maxMembers, messagesPerMinute } = this.config.simulation
-        this.community = new SimulatedCommunity(world, this.random, { groups, minMembers, maxMembers, messagesPerMinute }, log.child({ simulation: true }))
+        this.community = new SimulatedCommunity(world, this.random, { groups, minMembers, maxMembers, messagesPerMinute }, log.child({ simulation: true }), this.clock)
         this.community.populate()
+        await seedExampleAutoReplies(this.routes, log.child({ simulation: true }))
         world.login()
         this.community.start()
         log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '

@@ -64,8 +64,15 @@ timeline:
   - { at: +3m, group: club, leave: [bob] }
 `
     expect(() => parseScript(bad)).toThrow(ScriptError)
-    try { parseScript(bad) } catch (error) {
-      expect((error as ScriptError).problems).toEqual([expect.stringMatching(/^timeline\.0\.at: /)])
+    // Format and logic problems together, in the order they appear in the file.
+    try { parseScript(bad); throw new Error('should have failed') } catch (error) {
+      expect((error as ScriptError).problems).toEqual([
+        expect.stringMatching(/^timeline\.0\.at: use an offset/),
+        'timeline.1.group: no group "nowhere" in groups',
+        'timeline.2.from: "mallory" is not a member of "club" at this point',
+        'timeline.3.at: time goes backwards (steps must be in time order)',
+        'timeline.4.leave: "bob" is not in "club"',
+      ])
     }
     const fixed = bad.replace('at: soon', 'at: +0s')
     try { parseScript(fixed); throw new Error('should have failed') } catch (error) {
@@ -79,16 +86,58 @@ timeline:
     expect(() => parseScript('groups: [oops')).toThrow(/not valid YAML/)
   })
 
+  it('checks rule overrides against the features’ schemas, and who invites or renames', () => {
+    const script = `
+seed: seven
+groups:
+  - id: club
+    name: 读书会
+    members: [{ id: alice, role: owner }, { id: bob }]
+rules:
+  club: { check-in: { batch: { windowMs: -1 } }, lottery2: {} }
+  other: { activity: { logText: false } }
+timeline:
+  - { at: +0s, group: club, join: [carol], by: mallory }
+  - { at: +1m, group: club, rename: 新名字, by: zoe }
+  - { at: +2m, group: club, from: carol, say: 我是新来的 }
+`
+    try { parseScript(script); throw new Error('should have failed') } catch (error) {
+      expect((error as ScriptError).problems).toEqual([
+        expect.stringMatching(/^rules\.club\.check-in\.batch\.windowMs: /),
+        expect.stringMatching(/^rules\.club\.lottery2: no feature "lottery2" \(one of .*check-in/),
+        'rules.other: no group "other" in groups',
+        expect.stringMatching(/^seed: /),
+        'timeline.0.by: "mallory" is not a member of "club" at this point',
+        'timeline.1.by: "zoe" is not a member of "club" at this point',
+      ])
+    }
+  })
+
   it('exits non-zero with a clear message on a bad script', async () => {
     const dir = tempDir()
     const file = join(dir, 'bad.yaml')
-    writeFileSync(file, 'groups: []\ntimeline: []\n')
+    writeFileSync(file, 'groups: []\ntimeline:\n  - { at: soon, group: club, from: mallory, say: hi }\n')
     const result = await cli(['simulate', '--script', file], {})
     expect(result.code).toBe(2)
     expect(result.err).toContain('groups')
+    // Every problem at once, format and logic together; nothing on stdout.
+    expect(result.err).toContain('timeline.0.at: use an offset')
+    expect(result.err).toContain('timeline.0.group: no group "club" in groups')
+    expect(result.out).toBe('')
     const missing = await cli(['simulate'], {})
     expect(missing.code).toBe(2)
     expect(missing.err).toContain('--script FILE is required')
+  }, 120_000)
+
+  it('prints only the transcript JSON on stdout, so it can be piped', async () => {
+    const result = await cli(['simulate', '--script', 'test/fixtures/rehearsal-basic.yaml'], { QUNYUN_LOG_LEVEL: 'debug', QUNYUN_LOG_FORMAT: 'json' })
+    expect(result.code).toBe(0)
+    const parsed = JSON.parse(result.out) as { start: string; transcript: Array<{ kind: string; actor: string; at: string }> }
+    expect(parsed.start).toBe('2026-11-23T01:00:00.000Z')
+    // Bob's 签到 at +40s is answered by the bot, after it.
+    const checkIn = parsed.transcript.findIndex((t) => t.kind === 'message' && t.actor === 'bob' && t.at === '2026-11-23T01:00:40.000Z')
+    expect(checkIn).toBeGreaterThanOrEqual(0)
+    expect(parsed.transcript.slice(checkIn).some((t) => t.kind === 'bot.say')).toBe(true)
   }, 120_000)
 })
 

@@ -1,4 +1,5 @@
 import { Chat, alice, bob, carol } from './support/chat'
+import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE, captureLogger } from './support/env'
 import { WITH_PROBE, brokenFeature, probeFeature, probeSeen } from './support/probe-feature'
 import { FEATURES } from '../src/features'
@@ -10,6 +11,15 @@ afterAll(cleanup)
 const count = async (chat: Chat, sql: string, params: unknown[] = []): Promise<number> => {
   const rows: Array<{ n: number | string }> = await chat.runtime.db.query(sql, params)
   return Number(rows[0]?.n ?? 0)
+}
+
+/** An admin creates a real auto-reply rule answering messages that contain 价格 (no cooldown); returns the admin. */
+async function priceRule(chat: Chat, answer: string): Promise<ApiClient> {
+  const admin = await apiAs(chat, 'admin')
+  await admin.post('/api/v1/auto-replies', {
+    name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0, memberSeconds: 0 }, answer: { variants: [{ text: answer }] },
+  }).expect(201)
+  return admin
 }
 
 describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
@@ -31,9 +41,49 @@ describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, ()
     const g1 = chat.group('g1')
     await g1.say(bob, 'ping')
     g1.expectReply(/pong/)
+    // The platform echoes the reply back from the bot's own account; the next message of the group is
+    // processed after it would have been.
+    await g1.say(carol, '好的')
     await chat.runtime.flush()
-    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_message_log')).toBe(1)
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_message_log')).toBe(2)
     expect(await count(chat, "SELECT COUNT(*) AS n FROM qy_activity_daily WHERE member_id = 'rehearsal'")).toBe(0)
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_activity_daily WHERE member_id = ?', [chat.rehearsal.world.botId])).toBe(0)
+  })
+
+  it('never answers or counts its own messages, though the platform echoes them back', async () => {
+    // Answers that would trigger themselves: an auto-reply containing its own keyword, and a check-in
+    // answer that is the check-in keyword. A bot hearing itself would answer forever.
+    chat = await Chat.start({ http: true, rules: { g1: { 'check-in': { batch: { windowMs: 0 }, texts: { checkedIn: '签到' } } } } })
+    await priceRule(chat, '课程价格请看群公告，价格每周更新')
+    const g1 = chat.group('g1')
+    await g1.say(bob, '价格是多少')
+    g1.expectReply(/^课程价格请看群公告，价格每周更新$/)
+    await g1.say(carol, '签到')
+    g1.expectReply(/^@小雨🌸 签到$/, carol)
+    // The echoes of both replies are read before this message (a group's messages keep their order).
+    await g1.say(bob, '好的')
+    g1.expectNoReply()
+    const world = chat.rehearsal.world
+    const echoes = [...world.mocker.cacheMessagePayload.values()].filter((p) => p.talkerId === world.botId)
+    expect(echoes.map((p) => p.text)).toEqual(['课程价格请看群公告，价格每周更新', '@小雨🌸 签到'])
+    await chat.runtime.flush()
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_message_log')).toBe(3)
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_activity_daily WHERE member_id = ?', [world.botId])).toBe(0)
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_checkin')).toBe(1)
+  })
+
+  it('runs moderation before auto-reply: an advert containing an answer keyword is warned, never answered', async () => {
+    chat = await Chat.start({ http: true, rules: { g1: { moderation: { enabled: true } } } })
+    const admin = await priceRule(chat, '课程价格请看群公告')
+    const g1 = chat.group('g1')
+    await g1.say(bob, '请问价格多少')
+    g1.expectReply(/^课程价格请看群公告$/)
+    await g1.say(carol, '兼职日结，价格面议，加V信 abc888')
+    g1.expectReply(/请遵守群规：禁止发布广告和敏感内容（第 1 次提醒）/, carol)
+    g1.expectNoReply()
+    const events = await admin.get(`/api/v1/groups/${encodeURIComponent('g1@chatroom')}/moderation/events`).expect(200)
+    const acted = events.body.items.filter((e: { action: string }) => e.action !== 'none')
+    expect(acted.map((e: { memberId: string; action: string; strike: number }) => [e.memberId, e.action, e.strike])).toEqual([['carol', 'warn', 1]])
   })
 
   it('processes a message id delivered twice only once', async () => {

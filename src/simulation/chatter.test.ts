@@ -1,5 +1,5 @@
 import { seededRandom } from '../ports/random'
-import { GROUP_THEMES, type ChatKind, chatLine, chineseName, messageText, zipfSampler } from './chatter'
+import { GROUP_THEMES, type ChatKind, advertText, chatLine, checkInText, chineseName, messageText, zipfSampler } from './chatter'
 
 const theme = GROUP_THEMES[0]!
 const ADVERT_MARKERS = ['V信', '微', '兼职', 'HTTP', 'QQ', '代理', '刷单', '免费']
@@ -73,9 +73,27 @@ describe('chatter', () => {
       for (const n of Object.values(counts)) expect(n).toBeGreaterThan(0)
     }
     expect(morning.checkin).toBeGreaterThan(day.checkin * 1.5)
-    expect(kindCounts(3, 5_000, 4).advert).toBeGreaterThanOrEqual(0)
+    // At night adverts keep coming at the configured rate while check-ins nearly stop.
+    const night = kindCounts(3, 20_000, 4)
+    expect(night.advert / 20_000).toBeGreaterThanOrEqual(0.005)
+    expect(night.advert / 20_000).toBeLessThanOrEqual(0.015)
+    expect(night.checkin * 5).toBeLessThan(morning.checkin)
     const none = seededRandom(5)
     for (let i = 0; i < 2_000; i++) expect(chatLine(none, theme, { advertRate: 0 }).kind).not.toBe('advert')
+  })
+
+  it('checks in mostly with the bare keyword, sometimes in chattier ways', () => {
+    const random = seededRandom(21)
+    const lines = Array.from({ length: 2_000 }, () => checkInText(random, theme))
+    const plain = lines.filter((l) => l === '签到' || l === '打卡').length / lines.length
+    expect(plain).toBeGreaterThan(0.55)
+    expect(plain).toBeLessThan(0.8)
+    const variants = lines.filter((l) => l !== '签到' && l !== '打卡')
+    expect(new Set(variants).size).toBeGreaterThan(50)
+    for (const line of variants) expect(line).toMatch(/签到|打卡/)
+    for (const line of Array.from({ length: 500 }, () => advertText(random, theme))) {
+      expect(ADVERT_MARKERS.some((marker) => normalise(line).includes(marker))).toBe(true)
+    }
   })
 
   it('greets by the hour', () => {

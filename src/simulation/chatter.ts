@@ -195,6 +195,11 @@ const THANKS = compile([
 ])
 
 const CHECKINS = compile([
+  // Most members just send the keyword; the rest add streak counts, emoji and topics around it.
+  '签到',
+  '签到',
+  '打卡',
+  '签到[呲牙]',
   '打卡✅ 第{day}天',
   '#打卡 {topic} Day{day}',
   '签到{emoji}',
@@ -367,6 +372,17 @@ function emojiOnly(random: Random): string {
   let out = ''
   for (let n = random.int(1, 3); n > 0; n--) out += random.pick(EMOJI)
   return out
+}
+
+/** A check-in as members type it: the bare keyword (`plainShare` of the time) or one of its chattier variants. */
+export function checkInText(random: Random, theme: GroupTheme, plainShare = 0.6): string {
+  if (random.next() < plainShare) return random.next() < 0.8 ? '签到' : '打卡'
+  return render(random, CHECKINS, theme)
+}
+
+/** An advert as spammers post it (word lists, evasions, links, QQ numbers). */
+export function advertText(random: Random, theme: GroupTheme): string {
+  return render(random, ADVERTS, theme)
 }
 
 /** One chat line with a realistic kind mix for the given hour (0–23), advert rate and base check-in rate. */

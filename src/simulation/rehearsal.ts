@@ -2,12 +2,13 @@ import type { BotDefinition, Config } from '../config/config.schema'
 import type { MessageType } from '../kernel/context'
 import type { DomainEvent, MemberRole } from '../kernel/events'
 import type { Logger } from '../kernel/logger'
-import { FakeClock, settle } from '../ports/clock'
+import { FakeClock } from '../ports/clock'
 import { seededRandom } from '../ports/random'
 import { roomId, SimWorld, type SimMessage } from '../adapters/wechaty/sim-world'
 import type { PlatformAction } from '../adapters/wechaty/recording-puppet'
 import type { PuppetLike } from '../adapters/wechaty/bot'
 import { Runtime, type RuntimeObservation, type RuntimeOptions } from '../main'
+import { VirtualTime } from './virtual-time'
 
 /** A member of a rehearsal group. */
 export interface RehearsalMember {
@@ -42,6 +43,12 @@ export interface RehearsalOptions {
   http?: boolean
   /** Feature registry (default: the product's). */
   features?: RuntimeOptions['features']
+  /**
+   * After each step, move virtual time until the outbound queue is empty (default true: a test's next
+   * line sees the bot's answer). Scripts set false: inputs then happen exactly at their times, and bot
+   * actions at the times throttling allows.
+   */
+  drainAfterSteps?: boolean
 }
 
 /** Real-time limit for waiting on the pipeline; a rehearsal step that takes longer is a bug. */
@@ -58,6 +65,7 @@ const BOT: BotDefinition = {
  */
 export class Rehearsal {
   readonly clock: FakeClock
+  readonly time: VirtualTime
   world!: SimWorld
   runtime!: Runtime
   private observations: RuntimeObservation[] = []
@@ -66,6 +74,7 @@ export class Rehearsal {
 
   private constructor(readonly options: RehearsalOptions) {
     this.clock = new FakeClock(options.start ?? Date.UTC(2026, 10, 23, 1, 0, 0))
+    this.time = new VirtualTime(this.clock, () => this.runtime, () => this.world)
   }
 
   /** Builds the world, starts the runtime, logs the bot in and waits until every group is registered. */
@@ -95,6 +104,7 @@ export class Rehearsal {
       puppetFor: () => this.world.puppet as unknown as PuppetLike,
       sqlitePath: options.sqlitePath ?? ':memory:', http: options.http ?? false, scheduler: false, simulation: false, features: options.features,
     })
+    this.time.reset()
     this.disposeObserver = this.runtime.observe((o) => this.observed(o))
     await this.runtime.start()
     for (const [groupId, slices] of Object.entries(options.rules ?? {})) {
@@ -110,10 +120,11 @@ export class Rehearsal {
     const synced = options.groups.map((g) => this.waitFor((o) => o.kind === 'event' && o.event.type === 'group.synced' && o.event.groupId === roomId(g.id)))
     this.world.login()
     await Promise.all(synced)
-    await this.quiesce()
+    await this.settleStep()
   }
 
   private observed(o: RuntimeObservation): void {
+    this.time.observed(o)
     this.observations.push(o)
     for (const w of [...this.waiters]) {
       if (w.test(o)) {
@@ -138,7 +149,7 @@ export class Rehearsal {
     const done = this.waitFor((o) => o.kind === 'message' && o.id === messageId, `message ${messageId}`)
     this.world.say(group, memberId, message, messageId)
     await done
-    await this.quiesce()
+    await this.settleStep()
     return messageId
   }
 
@@ -148,7 +159,7 @@ export class Rehearsal {
     const done = this.waitFor(() => this.observations.filter((o) => o.kind === 'message' && o.id === id).length > before, `redelivery of ${id}`)
     this.world.say(group, memberId, message, id)
     await done
-    await this.quiesce()
+    await this.settleStep()
   }
 
   /** Members join (new contacts are created). */
@@ -172,38 +183,40 @@ export class Rehearsal {
     const done = this.waitFor((o) => this.observations.indexOf(o) >= count && o.kind === 'event' && o.event.type === type && 'groupId' in o.event && o.event.groupId === roomId(group), type)
     act()
     await done
-    await this.quiesce()
+    await this.settleStep()
   }
 
-  /** Moves the fake clock, letting queued bot actions whose time has come happen. */
+  /** After a step: drain the outbound queue (tests), or only let the runtime settle at this instant (scripts). */
+  private async settleStep(): Promise<void> {
+    if (this.options.drainAfterSteps === false) await this.time.idle()
+    else await this.quiesce()
+  }
+
+  /** Moves the fake clock, letting every sleeper whose time has come (throttled sends, batch windows) act at its time. */
   async advance(ms: number): Promise<void> {
-    await this.clock.advanceTo(this.clock.now() + ms)
-    await this.quiesce()
+    await this.advanceTo(this.clock.now() + ms)
   }
 
-  /** Moves the fake clock to an instant. */
+  /** Moves the fake clock to an instant (never backwards). */
   async advanceTo(time: number): Promise<void> {
-    if (time > this.clock.now()) await this.clock.advanceTo(time)
-    await this.quiesce()
+    await this.time.runUntil(time)
+    await this.settleStep()
   }
 
   /**
    * Lets in-flight work finish: the pipeline idle and, moving the fake clock through throttling pauses
-   * (bounded), the outbound queue empty (apart from actions waiting for a logged-out bot).
+   * (at most `maxVirtualMs`), the outbound queue empty.
    */
   async quiesce(maxVirtualMs = 3_600_000): Promise<void> {
-    const deadline = this.clock.now() + maxVirtualMs
-    const realDeadline = Date.now() + WAIT_LIMIT_MS
-    for (;;) {
-      await settle(5)
-      await this.runtime.processor.idle()
-      if (this.runtime.outbound.active === 0) { await settle(3); if (this.runtime.outbound.active === 0) return }
-      if (Date.now() > realDeadline) throw new Error('rehearsal: outbound queue did not drain')
-      const next = this.clock.nextTimerAt()
-      // Move virtual time only when the queue waits on it (throttling); while it waits on I/O, wait for real.
-      if (this.runtime.outbound.waitingOnClock && next !== undefined && next <= deadline) await this.clock.advanceTo(next)
-      else await new Promise((resolve) => setTimeout(resolve, 2))
-    }
+    await this.time.drain('outbound', maxVirtualMs)
+  }
+
+  /**
+   * Runs until nothing is left to happen: answers still held in batch or welcome windows go out, and
+   * every queued action is performed at the time throttling allows (at most `maxVirtualMs` of virtual time).
+   */
+  async finish(maxVirtualMs = 86_400_000): Promise<void> {
+    await this.time.drain('everything', maxVirtualMs)
   }
 
   /** Stops the runtime gracefully (drain, flush) and starts a new one on the same database file. */

@@ -1,5 +1,5 @@
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
-import type { payloads } from 'wechaty'
+import { types, type payloads } from 'wechaty'
 import { FileBox, type FileBoxInterface } from 'file-box'
 
 /** What the bot did, as the simulated platform saw it. */
@@ -47,6 +47,7 @@ export class RecordingPuppet extends PuppetMock {
   /** Card payloads of simulated link and mini-program messages, by message id. */
   readonly cards = new Map<string, { url?: payloads.UrlLink; miniProgram?: payloads.MiniProgram; image?: Buffer }>()
   private readonly watchers = new Set<(action: PlatformAction) => void>()
+  private echoes = 0
 
   constructor(options: { mocker: mock.Mocker; now?: () => number }) {
     super({ mocker: options.mocker })
@@ -75,8 +76,21 @@ export class RecordingPuppet extends PuppetMock {
 
   override async messageSendText(conversationId: string, text: string, mentionIdList?: string[]): Promise<void> {
     this.record({ kind: 'say', groupId: conversationId, text, mentions: mentionIdList ?? [] })
-    // Not echoed back through the mock: the bot ignores its own messages, and the echo would only grow the
-    // mock's payload cache.
+    this.echo(conversationId, { type: types.Message.Text, text, mentionIdList: mentionIdList ?? [] })
+  }
+
+  /**
+   * Delivers what the bot sent back to it as a message event from itself, as real puppets do (the account
+   * sees its own messages, and wechaty's `msg.self()` is true for them) — so tests show the bot ignores
+   * its own words instead of assuming it.
+   */
+  private echo(conversationId: string, message: { type: types.Message; text?: string; mentionIdList?: string[] }, card?: { url?: payloads.UrlLink }): void {
+    const id = `self-${(this.echoes++).toString(36)}`
+    const inRoom = this.mocker.cacheRoomPayload.has(conversationId)
+    const address = inRoom ? { roomId: conversationId } : { listenerId: conversationId }
+    this.mocker.cacheMessagePayload.set(id, { id, talkerId: this.currentUserId, ...address, timestamp: this.now(), text: '', mentionIdList: [], ...message } as payloads.Message)
+    if (card) this.cards.set(id, card)
+    this.emit('message', { messageId: id })
   }
 
   override async contactRawPayload(id: string): Promise<payloads.Contact> {
@@ -90,11 +104,13 @@ export class RecordingPuppet extends PuppetMock {
 
   override async messageSendUrl(conversationId: string, payload: payloads.UrlLink): Promise<void> {
     this.record({ kind: 'say', groupId: conversationId, card: { url: payload.url, title: payload.title, description: payload.description } })
+    this.echo(conversationId, { type: types.Message.Url, text: payload.title }, { url: payload })
   }
 
   override async messageSendFile(conversationId: string, file: { name: string; remoteUrl?: string }): Promise<void> {
     // Records where the image comes from without downloading it (the simulation has no network).
     this.record({ kind: 'say', groupId: conversationId, image: (file as { remoteUrl?: string }).remoteUrl ?? file.name })
+    this.echo(conversationId, { type: types.Message.Image })
   }
 
   override async messageFile(messageId: string): Promise<FileBoxInterface> {

@@ -29,6 +29,8 @@ export class SimWorld {
   readonly mocker = new mock.Mocker()
   readonly puppet: RecordingPuppet
   readonly botId: string
+  /** Messages, joins, leaves and renames emitted so far (drivers of virtual time wait until each is processed). */
+  inputs = 0
   private seq = 0
 
   constructor(options: { now: () => number; botContactId?: string; botName?: string }) {
@@ -65,17 +67,22 @@ export class SimWorld {
       id: messageId, talkerId: memberId, roomId: roomId(room), timestamp: this.puppet.now(),
       type: wechatyType(type), text: type === 'text' ? (m.text ?? '') : (m.title ?? m.text ?? ''), mentionIdList: m.mentions ?? [],
     })
+    this.inputs++
     this.puppet.emit('message', { messageId })
     return messageId
   }
 
   /** Re-delivers an existing message id (as a platform does after a reconnect). */
-  redeliver(messageId: string): void { this.puppet.emit('message', { messageId }) }
+  redeliver(messageId: string): void {
+    this.inputs++
+    this.puppet.emit('message', { messageId })
+  }
 
   /** Members join a room, invited by `inviterId`. */
   join(room: string, memberIds: string[], inviterId: string): void {
     const r = this.mocker.RoomMock.load(roomId(room))
     for (const id of memberIds) if (!r.payload.memberIdList.includes(id)) r.payload.memberIdList.push(id)
+    this.inputs++
     this.puppet.emit('room-join', { roomId: r.id, inviteeIdList: memberIds, inviterId, timestamp: this.puppet.now() })
   }
 
@@ -83,6 +90,7 @@ export class SimWorld {
   leave(room: string, memberIds: string[], removerId?: string): void {
     const r = this.mocker.RoomMock.load(roomId(room))
     r.payload.memberIdList = r.payload.memberIdList.filter((id) => !memberIds.includes(id))
+    this.inputs++
     this.puppet.emit('room-leave', { roomId: r.id, removeeIdList: memberIds, removerId: removerId ?? memberIds[0] ?? '', timestamp: this.puppet.now() })
   }
 
@@ -91,12 +99,18 @@ export class SimWorld {
     const r = this.mocker.RoomMock.load(roomId(room))
     const old = r.payload.topic
     r.payload.topic = name
+    this.inputs++
     this.puppet.emit('room-topic', { roomId: r.id, newTopic: name, oldTopic: old, changerId: byId, timestamp: this.puppet.now() })
   }
 
   /** Members currently in a room (without the bot). */
   members(room: string): string[] {
     return this.mocker.RoomMock.load(roomId(room)).payload.memberIdList.filter((id) => id !== this.botId)
+  }
+
+  /** Whether a member is in a room right now (the bot may have removed them). */
+  isMember(room: string, memberId: string): boolean {
+    return this.mocker.cacheRoomPayload.get(roomId(room))?.memberIdList.includes(memberId) ?? false
   }
 
   /** Drops cached message payloads beyond the newest `keep` (the mock keeps every payload forever). */
