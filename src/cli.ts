@@ -3,11 +3,10 @@ import { readFileSync } from 'node:fs'
 import type { Config } from './config/config.schema'
 import { ConfigError, loadConfig } from './config/load'
 import { createLogger } from './logging'
-import { Runtime } from './main'
 import { CORE_ENTITIES, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { redactUrl } from './kernel/url'
 import { FEATURES } from './features'
-import { runScript, ScriptError } from './simulation/script'
+import type * as Script from './simulation/script'
 import { TokenStore } from './app/auth/tokens'
 import { ROLES, type Role } from './kernel/auth'
 import { createMemoryPorts } from './ports/memory'
@@ -29,6 +28,17 @@ usage:
 
 configuration: config/*.yaml, overridden by environment variables (see README).`
 
+// simulation/script loads the whole runtime (wechaty and its puppets, ~3 s), which only `simulate` needs:
+// these stand-ins load it on first use, so `token`, `migrate` and `help` start quickly.
+/** The rehearsal module, required on first use. */
+const script = (): typeof Script => require('./simulation/script') as typeof Script
+/** simulation/script's runScript, loaded on first call. */
+const runScript: typeof Script.runScript = (...args) => script().runScript(...args)
+/** Matches simulation/script's ScriptError (instanceof) without loading the module first. */
+const ScriptError = { [Symbol.hasInstance]: (value: unknown): value is Script.ScriptError => value instanceof script().ScriptError }
+/** The rehearsal error type (its problems are listed to the user). */
+type ScriptError = Script.ScriptError
+
 /** Loads configuration or prints every problem and exits non-zero. */
 function configOrExit(overrides?: Record<string, unknown>): Config {
   try {
@@ -45,6 +55,8 @@ function configOrExit(overrides?: Record<string, unknown>): Config {
 async function start(): Promise<void> {
   const config = configOrExit()
   const log = createLogger(config)
+  // Loaded here, not at the top: the runtime pulls in wechaty and its puppets, which other commands do not need.
+  const { Runtime } = await import('./main')
   const runtime = new Runtime(config, { log })
   let signals = 0
   const shutdown = (signal: string): void => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { parseScript, runScript, ScriptError } from '../src/simulation/script'
 import { cleanup, silentLogger, tempDir, testConfig } from './support/env'
@@ -8,11 +9,14 @@ afterAll(cleanup)
 
 const ROOT = join(__dirname, '..')
 
-/** Runs the CLI through ts-node as a user would run `qunyun …`; resolves with exit code and output. */
-function cli(args: string[], env: Record<string, string>, onOutput?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * Runs the built CLI as `npm run qunyun -- …` does (scripts/qunyun.js: compiles when dist/ is stale, then
+ * runs dist/src/cli.js in the same process); resolves with exit code and output.
+ */
+function cli(args: string[], env: Record<string, string>, onOutput?: (text: string, child: ReturnType<typeof spawn>) => void, cwd = ROOT): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli.ts', ...args], {
-      cwd: ROOT, env: { ...process.env, NODE_ENV: '', QUNYUN_ENV: 'development', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/qunyun.js'), ...args], {
+      cwd, env: { ...process.env, NODE_ENV: '', QUNYUN_ENV: 'development', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
     let err = ''
@@ -20,6 +24,54 @@ function cli(args: string[], env: Record<string, string>, onOutput?: (text: stri
     child.stderr.on('data', (d: Buffer) => { err += d.toString() })
     child.on('exit', (code) => resolve({ code, out, err }))
   })
+}
+
+// Compile dist/ up front when it is stale (once), so that no test's output includes the build's messages.
+beforeAll(async () => {
+  const built = await cli(['help'], {})
+  expect(built.code).toBe(0)
+}, 300_000)
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** What `npm start` did, and the process group it ran in. */
+interface NpmRun { code: number | null; signal: NodeJS.Signals | null; out: string; err: string; port: number; group: number }
+
+/**
+ * `npm start` exactly as a user (or a supervisor) runs it; once the admin API listens, SIGTERM goes to
+ * the npm process's PID — only to it. Resolves when npm has exited.
+ */
+function npmStartThenSigterm(env: Record<string, string>): Promise<NpmRun> {
+  return new Promise((resolve, reject) => {
+    // Its own process group, so that anything it leaves behind can be found and killed afterwards.
+    const npm = spawn('npm', ['start'], { cwd: ROOT, detached: true, env: { ...process.env, NODE_ENV: '', QUNYUN_ENV: 'development', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    let port = 0
+    npm.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const url = /"message":"admin API listening".*"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)
+      if (url && !port) {
+        port = Number(url[1])
+        process.kill(npm.pid as number, 'SIGTERM')
+      }
+    })
+    npm.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    npm.once('error', reject)
+    npm.once('exit', (code, signal) => resolve({ code, signal, out, err, port, group: npm.pid as number }))
+  })
+}
+
+/** Kills whatever is left in a process group (nothing, when shutdown works). */
+function killGroup(group: number): void {
+  try { process.kill(-group, 'SIGKILL') } catch { /* already gone */ }
 }
 
 describe('qunyun simulate', () => {
@@ -100,6 +152,30 @@ describe('qunyun start', () => {
     expect(result.err).toContain('log.level')
     expect(result.err).toContain('database.url')
   }, 120_000)
+
+  it('npm start stops gracefully on SIGTERM to the npm process; a second start does not recompile', async () => {
+    const entry = join(ROOT, 'dist/src/cli.js')
+    const env = { QUNYUN_DATA_DIR: tempDir(), QUNYUN_PORT: '0', QUNYUN_SIMULATION: 'on', QUNYUN_LOG_FORMAT: 'json', QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '', WECHATY_PUPPET_SERVICE_TOKEN: '' }
+    for (const round of [1, 2]) {
+      const built = existsSync(entry) ? statSync(entry).mtimeMs : 0
+      const run = await npmStartThenSigterm(env)
+      try {
+        expect(run.port).toBeGreaterThan(0)
+        expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null })
+        expect(run.out).toContain('"message":"signal received; shutting down gracefully"')
+        expect(run.out).toContain('"message":"stopped cleanly"')
+        // npm exits only after the server has: nothing is left serving the port.
+        expect(await listening(run.port)).toBe(false)
+        if (round === 2) {
+          expect(run.err).not.toContain('compiling TypeScript')
+          expect(run.out).not.toContain('tsc -p')
+          expect(statSync(entry).mtimeMs).toBe(built)
+        }
+      } finally {
+        killGroup(run.group)
+      }
+    }
+  }, 300_000)
 
   it('runs the simulated community, answers curl, and stops cleanly on SIGTERM', async () => {
     const dir = tempDir()
