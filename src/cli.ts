@@ -56,8 +56,18 @@ async function start(): Promise<void> {
   const config = configOrExit()
   const log = createLogger(config)
   // Loaded here, not at the top: the runtime pulls in wechaty and its puppets, which other commands do not need.
-  const { Runtime } = await import('./main')
+  const { Runtime, StartAborted } = await import('./main')
   const runtime = new Runtime(config, { log })
+  try {
+    // Bots, rule packs and puppet settings are checked before any port, file or connection is opened.
+    runtime.prepare()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`qunyun: ${error.message}\n`)
+      process.exit(2)
+    }
+    throw error
+  }
   let signals = 0
   const shutdown = (signal: string): void => {
     signals++
@@ -76,6 +86,8 @@ async function start(): Promise<void> {
   try {
     await runtime.start()
   } catch (error) {
+    // A signal during start: the shutdown handler stops what was started and exits 0.
+    if (error instanceof StartAborted) return
     if (error instanceof ConfigError) process.stderr.write(`qunyun: ${error.message}\n`)
     else log.error('start failed', { error: error instanceof Error ? error.message : String(error) })
     await runtime.stop().catch(() => undefined)

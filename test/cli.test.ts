@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process'
-import { existsSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { parseScript, runScript, ScriptError } from '../src/simulation/script'
-import { cleanup, silentLogger, tempDir, testConfig } from './support/env'
+import { ConfigError } from '../src/config/load'
+import { Runtime, StartAborted } from '../src/main'
+import { FEATURES } from '../src/features'
+import { captureLogger, cleanup, silentLogger, tempDir, testConfig } from './support/env'
 
 afterAll(cleanup)
 
@@ -151,6 +154,77 @@ describe('qunyun start', () => {
     expect(result.err).toContain('server.port')
     expect(result.err).toContain('log.level')
     expect(result.err).toContain('database.url')
+    // Each named by the variable that was set.
+    expect(result.err).toContain('QUNYUN_PORT=abc: server.port: must be a port number')
+    expect(result.err).toContain('QUNYUN_LOG_LEVEL=loud: log.level: ')
+    expect(result.err).toContain('QUNYUN_DB_URL=postgres://nope: database.url: ')
+  }, 120_000)
+
+  it('reports a config file that is not YAML by file, line and column alone', async () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'config'))
+    copyFileSync(join(ROOT, 'config/default.yaml'), join(dir, 'config/default.yaml'))
+    writeFileSync(join(dir, 'config/development.yaml'), 'log:\n  level: [debug\n')
+    const result = await cli(['start'], { QUNYUN_DATA_DIR: dir }, undefined, dir)
+    expect(result.code).toBe(2)
+    expect(result.err).toMatch(/^qunyun: invalid configuration:\n {2}- config\/development\.yaml: line 3, column 1: [^\n]+\n$/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+  }, 120_000)
+
+  it('refuses a bad puppet setting before opening anything, without a shutdown trace', async () => {
+    const dir = tempDir()
+    const result = await cli(['start'], { QUNYUN_DATA_DIR: dir, QUNYUN_PORT: '0', WECHATY_PUPPET: 'padlocal', QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '' })
+    expect(result.code).toBe(2)
+    expect(result.err).toBe('qunyun: invalid configuration:\n  - WECHATY_PUPPET: unsupported puppet "padlocal" (use wechaty-puppet-service or wechaty-puppet-mock)\n')
+    // Nothing was opened, so nothing was stopped or flushed.
+    expect(result.out).not.toMatch(/storage ready|stopping|flush failed|TypeError/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+  }, 120_000)
+
+  it('validates bots and rule packs before storage opens, and stops cleanly after a failed start', async () => {
+    const rulesDir = tempDir()
+    writeFileSync(join(rulesDir, 'default.yaml'), 'activity:\n  logText: maybe\nnothing: {}\n')
+    const dataDir = tempDir()
+    const config = await testConfig({ rulesDir, dataDir })
+    const log = captureLogger()
+    const runtime = new Runtime(config, { log, http: false, scheduler: false, simulation: false })
+    let problems: string[] = []
+    try { runtime.prepare() } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      problems = (error as ConfigError).problems
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(new RegExp(`^${rulesDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/default\\.yaml: activity\\.logText: `)),
+      `${rulesDir}/default.yaml: nothing: no feature with rules of this name`,
+    ])
+    await expect(runtime.start()).rejects.toBeInstanceOf(ConfigError)
+    expect(runtime.db).toBeUndefined()
+    expect(existsSync(join(dataDir, 'qunyun.sqlite'))).toBe(false)
+    await runtime.stop()
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([])
+
+    // A start that fails after storage opened (a feature cannot set up) also stops without errors.
+    const broken = { name: 'broken', setup: () => { throw new Error('broken feature') } }
+    const halfway = new Runtime(await testConfig({ dataDir }), { log, http: false, scheduler: false, simulation: false, bots: [], features: [...FEATURES, broken] })
+    await expect(halfway.start()).rejects.toThrow('broken feature')
+    expect(halfway.db.isInitialized).toBe(true)
+    await halfway.stop()
+    expect(halfway.db.isInitialized).toBe(false)
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([])
+    expect(log.lines.map((l) => l.message)).toContain('stopped cleanly')
+  }, 120_000)
+
+  it('a stop requested during start (a signal while starting) ends the start early and closes what it opened', async () => {
+    const log = captureLogger()
+    const runtime = new Runtime(await testConfig({ dataDir: tempDir() }), { log, scheduler: false, simulation: false, bots: [] })
+    const starting = runtime.start()
+    const stopping = runtime.stop()
+    await expect(starting).rejects.toBeInstanceOf(StartAborted)
+    await stopping
+    expect(runtime.address).toBeNull()
+    expect(runtime.db?.isInitialized ?? false).toBe(false)
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([])
+    expect(log.lines.map((l) => l.message)).toContain('stopped cleanly')
   }, 120_000)
 
   it('npm start stops gracefully on SIGTERM to the npm process; a second start does not recompile', async () => {
