@@ -283,3 +283,18 @@ describe('qunyun start', () => {
     expect(lines.every((l) => typeof l.level === 'string')).toBe(true)
   }, 240_000)
 })
+
+describe('qunyun token', () => {
+  it('refuses an unknown role, listing the valid ones, before opening the database', async () => {
+    const dir = tempDir()
+    const env = { QUNYUN_DATA_DIR: dir, QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '' }
+    const king = await cli(['token', 'create', '--role', 'king'], env)
+    expect(king.code).toBe(2)
+    expect(king.err).toMatch(/^qunyun token: invalid role "king": use one of admin, owner, operator\n/)
+    expect(king.out).toBe('')
+    const none = await cli(['token', 'create'], env)
+    expect(none.code).toBe(2)
+    expect(none.err).toMatch(/^qunyun token: --role is required \(admin, owner, operator\)\n/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+  }, 120_000)
+})
