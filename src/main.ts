@@ -18,7 +18,7 @@ import { seededRandom, systemRandom, type Random } from './ports/random'
 import { createRedisPorts } from './adapters/redis/redis-ports'
 import { CORE_ENTITIES, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { redactUrl } from './kernel/url'
-import { createHttpApp } from './adapters/http/app'
+import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
 import { createServicePuppet, setWechatyLogLevel, WechatyBot, type PuppetLike } from './adapters/wechaty/bot'
 import { SimWorld } from './adapters/wechaty/sim-world'
 import type { FeatureDeps, GroupSummaryContributor } from './app/feature-deps'
@@ -363,7 +363,9 @@ export class Runtime {
       this.server = server
     })
     const a = this.address
-    this.log.info('admin API listening', { url: `http://${host}:${a?.port ?? port}`, try: `curl http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a?.port ?? port}/api/v1/groups` })
+    const local = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a?.port ?? port}`
+    // Every /api/v1 route needs a token: the hint says how to make one, so the curl answers 200, not 401.
+    this.log.info('admin API listening', { url: `http://${host}:${a?.port ?? port}`, try: `TOKEN=$(${TOKEN_COMMAND}) && curl -H "Authorization: Bearer $TOKEN" ${local}/api/v1/groups` })
   }
 
   private async startBot(definition: BotDefinition): Promise<void> {
