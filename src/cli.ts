@@ -3,11 +3,10 @@ import { readFileSync } from 'node:fs'
 import type { Config } from './config/config.schema'
 import { ConfigError, loadConfig } from './config/load'
 import { createLogger } from './logging'
-import { Runtime } from './main'
 import { CORE_ENTITIES, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { redactUrl } from './kernel/url'
 import { FEATURES } from './features'
-import { runScript, ScriptError } from './simulation/script'
+import type * as Script from './simulation/script'
 import { TokenStore } from './app/auth/tokens'
 import { ROLES, type Role } from './kernel/auth'
 import { createMemoryPorts } from './ports/memory'
@@ -29,6 +28,17 @@ usage:
 
 configuration: config/*.yaml, overridden by environment variables (see README).`
 
+// simulation/script loads the whole runtime (wechaty and its puppets, ~3 s), which only `simulate` needs:
+// these stand-ins load it on first use, so `token`, `migrate` and `help` start quickly.
+/** The rehearsal module, required on first use. */
+const script = (): typeof Script => require('./simulation/script') as typeof Script
+/** simulation/script's runScript, loaded on first call. */
+const runScript: typeof Script.runScript = (...args) => script().runScript(...args)
+/** Matches simulation/script's ScriptError (instanceof) without loading the module first. */
+const ScriptError = { [Symbol.hasInstance]: (value: unknown): value is Script.ScriptError => value instanceof script().ScriptError }
+/** The rehearsal error type (its problems are listed to the user). */
+type ScriptError = Script.ScriptError
+
 /** Loads configuration or prints every problem and exits non-zero. */
 function configOrExit(overrides?: Record<string, unknown>): Config {
   try {
@@ -45,7 +55,19 @@ function configOrExit(overrides?: Record<string, unknown>): Config {
 async function start(): Promise<void> {
   const config = configOrExit()
   const log = createLogger(config)
+  // Loaded here, not at the top: the runtime pulls in wechaty and its puppets, which other commands do not need.
+  const { Runtime, StartAborted } = await import('./main')
   const runtime = new Runtime(config, { log })
+  try {
+    // Bots, rule packs and puppet settings are checked before any port, file or connection is opened.
+    runtime.prepare()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`qunyun: ${error.message}\n`)
+      process.exit(2)
+    }
+    throw error
+  }
   let signals = 0
   const shutdown = (signal: string): void => {
     signals++
@@ -64,6 +86,8 @@ async function start(): Promise<void> {
   try {
     await runtime.start()
   } catch (error) {
+    // A signal during start: the shutdown handler stops what was started and exits 0.
+    if (error instanceof StartAborted) return
     if (error instanceof ConfigError) process.stderr.write(`qunyun: ${error.message}\n`)
     else log.error('start failed', { error: error instanceof Error ? error.message : String(error) })
     await runtime.stop().catch(() => undefined)
@@ -128,57 +152,70 @@ function usageError(message: string): never {
   process.exit(2)
 }
 
+/** A token subcommand with its arguments checked, ready to run against the token store. */
+type TokenAction = (store: TokenStore) => Promise<void>
+
+/** Checks a token subcommand's arguments (exiting 2 with a usage message when wrong) before anything is opened. */
+function tokenAction(sub: string | undefined, rest: string[]): TokenAction {
+  switch (sub) {
+    case 'create': {
+      const given = flagValues(rest, '--role')[0]
+      if (given === undefined) usageError(`--role is required (${ROLES.join(', ')})`)
+      if (!(ROLES as readonly string[]).includes(given)) usageError(`invalid role "${given}": use one of ${ROLES.join(', ')}`)
+      const role = given as Role
+      const groups = flagValues(rest, '--group')
+      const allGroups = rest.includes('--all-groups')
+      if (role === 'owner' && allGroups) usageError('owners are scoped to granted groups (--group ID …)')
+      if (role === 'admin' && groups.length > 0) usageError('admins see every group; --group is for owners and operators')
+      const name = flagValues(rest, '--name')[0] ?? `${role}-${new Date().toISOString().slice(0, 10)}`
+      return async (store) => {
+        if (role === 'owner' && groups.length === 0) process.stderr.write('qunyun token: warning: an owner with no --group sees nothing until groups are granted\n')
+        const { token: secret, view } = await store.create({ name, role, groupIds: groups, allGroups, createdBy: 'cli' })
+        process.stderr.write(`created token ${view.id} (${view.role}, ${view.allGroups ? 'all groups' : `${view.groupIds.length} group(s)`}). Store it now: it is not shown again.\n`)
+        process.stdout.write(`${secret}\n`)
+      }
+    }
+    case 'list':
+      return async (store) => {
+        const items = await store.list({ includeRevoked: rest.includes('--all'), limit: 1000 })
+        process.stdout.write(`${JSON.stringify(items, null, 2)}\n`)
+      }
+    case 'revoke': {
+      const id = Number(rest[0])
+      if (!Number.isInteger(id) || id <= 0) usageError('revoke takes a token id')
+      return async (store) => {
+        const view = await store.revoke(id)
+        if (!view) { process.stderr.write(`qunyun token: no token ${id}\n`); process.exitCode = 1; return }
+        process.stderr.write(`revoked token ${id}\n`)
+      }
+    }
+    case 'grant': {
+      const id = Number(rest[0])
+      if (!Number.isInteger(id) || id <= 0) usageError('grant takes a token id and --group ID …')
+      return async (store) => {
+        const existing = await store.get(id)
+        if (!existing) { process.stderr.write(`qunyun token: no token ${id}\n`); process.exitCode = 1; return }
+        if (existing.role === 'admin') { process.stderr.write('qunyun token: admins see every group\n'); process.exitCode = 2; return }
+        const view = await store.setGroups(id, flagValues(rest, '--group'))
+        process.stdout.write(`${JSON.stringify(view, null, 2)}\n`)
+      }
+    }
+    default:
+      usageError(`unknown subcommand "${sub ?? ''}"`)
+  }
+}
+
 async function token(args: string[]): Promise<void> {
   const [sub, ...rest] = args
+  const action = tokenAction(sub, rest)
   const config = configOrExit()
   const log = createLogger({ log: { ...config.log, level: 'warn' } })
   const entities = [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]
   const db = await openDatabase(dataSourceOptions(config, entities))
   // With Redis, changes reach running servers at once (their token caches are dropped over pub/sub).
   const ports = config.redis.url ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }) : createMemoryPorts()
-  const store = new TokenStore({ db, clock: systemClock, pubsub: ports.pubsub, log })
   try {
-    switch (sub) {
-      case 'create': {
-        const role = flagValues(rest, '--role')[0] as Role | undefined
-        if (!role || !ROLES.includes(role)) usageError('--role admin|owner|operator is required')
-        const groups = flagValues(rest, '--group')
-        const allGroups = rest.includes('--all-groups')
-        if (role === 'owner' && allGroups) usageError('owners are scoped to granted groups (--group ID …)')
-        if (role === 'admin' && groups.length > 0) usageError('admins see every group; --group is for owners and operators')
-        if (role === 'owner' && groups.length === 0) process.stderr.write('qunyun token: warning: an owner with no --group sees nothing until groups are granted\n')
-        const name = flagValues(rest, '--name')[0] ?? `${role}-${new Date().toISOString().slice(0, 10)}`
-        const { token: secret, view } = await store.create({ name, role, groupIds: groups, allGroups, createdBy: 'cli' })
-        process.stderr.write(`created token ${view.id} (${view.role}, ${view.allGroups ? 'all groups' : `${view.groupIds.length} group(s)`}). Store it now: it is not shown again.\n`)
-        process.stdout.write(`${secret}\n`)
-        return
-      }
-      case 'list': {
-        const items = await store.list({ includeRevoked: rest.includes('--all'), limit: 1000 })
-        process.stdout.write(`${JSON.stringify(items, null, 2)}\n`)
-        return
-      }
-      case 'revoke': {
-        const id = Number(rest[0])
-        if (!Number.isInteger(id) || id <= 0) usageError('revoke takes a token id')
-        const view = await store.revoke(id)
-        if (!view) { process.stderr.write(`qunyun token: no token ${id}\n`); process.exitCode = 1; return }
-        process.stderr.write(`revoked token ${id}\n`)
-        return
-      }
-      case 'grant': {
-        const id = Number(rest[0])
-        if (!Number.isInteger(id) || id <= 0) usageError('grant takes a token id and --group ID …')
-        const existing = await store.get(id)
-        if (!existing) { process.stderr.write(`qunyun token: no token ${id}\n`); process.exitCode = 1; return }
-        if (existing.role === 'admin') usageError('admins see every group')
-        const view = await store.setGroups(id, flagValues(rest, '--group'))
-        process.stdout.write(`${JSON.stringify(view, null, 2)}\n`)
-        return
-      }
-      default:
-        usageError(`unknown subcommand "${sub ?? ''}"`)
-    }
+    await action(new TokenStore({ db, clock: systemClock, pubsub: ports.pubsub, log }))
   } finally {
     await ports.close()
     await db.destroy()

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { DataSource } from 'typeorm'
 import type { ZodType } from 'zod'
 import type { BotDefinition, Config } from './config/config.schema'
-import { loadBots } from './config/load'
+import { ConfigError, loadBots } from './config/load'
 import type { GroupInfo, GroupRecord, IncomingMessage, OutboundAction } from './kernel/context'
 import type { DomainEvent } from './kernel/events'
 import type { FeatureDefinition, FeatureInstance } from './kernel/feature'
@@ -18,12 +18,12 @@ import { seededRandom, systemRandom, type Random } from './ports/random'
 import { createRedisPorts } from './adapters/redis/redis-ports'
 import { CORE_ENTITIES, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { redactUrl } from './kernel/url'
-import { createHttpApp } from './adapters/http/app'
+import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
 import { createServicePuppet, setWechatyLogLevel, WechatyBot, type PuppetLike } from './adapters/wechaty/bot'
 import { SimWorld } from './adapters/wechaty/sim-world'
 import type { FeatureDeps, GroupSummaryContributor } from './app/feature-deps'
 import { DbOutboundStore } from './app/outbound-store'
-import { RuleStore } from './app/rules'
+import { readRulePack, RuleStore, type RulePack } from './app/rules'
 import { Scheduler } from './app/scheduler'
 import { EmbeddedSeenFilter, SharedSeenFilter, type DurableSeenFilter } from './app/seen'
 import { FEATURES } from './features'
@@ -61,8 +61,25 @@ export type RuntimeObservation =
   | { kind: 'message'; id: string; groupId: string; result: ProcessResult }
   | { kind: 'event'; event: DomainEvent }
 
+/** start() ended early because stop() was called meanwhile (not a failure). */
+export class StartAborted extends Error {
+  constructor() {
+    super('start aborted: stop requested')
+    this.name = 'StartAborted'
+  }
+}
+
 /** A feature once set up. */
 interface LiveFeature { name: string; instance: FeatureInstance }
+
+/** What start() uses from files and settings, validated before anything is opened. */
+export interface Prepared {
+  definitions: Array<FeatureDefinition<FeatureDeps, unknown>>
+  bots: BotDefinition[]
+  schemas: Map<string, ZodType>
+  /** Each bot's rule pack by file name, read and validated. */
+  packs: Map<string, RulePack>
+}
 
 /**
  * The composition root: config → storage → coordination → features → bots + admin API. start() brings
@@ -86,17 +103,21 @@ export class Runtime {
   readonly worlds = new Map<string, SimWorld>()
   /** Tells what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
-  private seen!: DurableSeenFilter
+  /** Set once storage is open; absent when start() failed earlier (stop() must still work then). */
+  private seen?: DurableSeenFilter
   private server?: Server
   private flushTimer?: NodeJS.Timeout
   private community?: SimulatedCommunity
   private flushing: Promise<void> | null = null
   private flushQueued: Promise<void> | null = null
   private stopping: Promise<void> | null = null
+  private starting: Promise<void> | null = null
+  private stopRequested = false
   private readonly summaries = new Map<string, GroupSummaryContributor>()
   private directory?: GroupDirectory
   private readonly resumed = new Set<string>()
   private readonly observers = new Set<(o: RuntimeObservation) => void>()
+  private prepared?: Prepared
 
   constructor(readonly config: Config, private readonly options: RuntimeOptions) {
     this.clock = options.clock ?? systemClock
@@ -110,14 +131,56 @@ export class Runtime {
     return a && typeof a === 'object' ? a : null
   }
 
-  /** Opens storage, sets up features, starts bots, scheduler and the admin API. */
-  async start(): Promise<void> {
-    const { config, log } = this
+  /**
+   * Reads and validates everything start() needs from files and settings — bot definitions, puppet
+   * settings, rule packs — without opening anything. Throws ConfigError listing every problem. start()
+   * calls it first; calling it earlier (the CLI does) reports bad files before any port or file is opened.
+   */
+  prepare(): Prepared {
+    if (this.prepared) return this.prepared
     const definitions = [...(this.options.features ?? FEATURES)]
+    const bots = this.options.bots ?? loadBots(this.config)
+    const schemas = new Map<string, ZodType>()
+    for (const f of definitions) if (f.rules) schemas.set(f.name, f.rules)
+    const packs = new Map<string, RulePack>()
+    const problems: string[] = []
+    const files = bots.map((bot) => bot.rulePack)
+    if (bots.some((bot) => this.simulates(bot))) files.push(SIMULATION_RULE_PACK)
+    for (const file of files) {
+      if (packs.has(file)) continue
+      try { packs.set(file, readRulePack(this.config.rulesDir, file, schemas)) } catch (error) {
+        if (!(error instanceof ConfigError)) throw error
+        problems.push(...error.problems)
+      }
+    }
+    if (problems.length > 0) throw new ConfigError(problems)
+    this.prepared = { definitions, bots, schemas, packs }
+    return this.prepared
+  }
+
+  /**
+   * Opens storage, sets up features, starts bots, scheduler and the admin API (after prepare()). A stop()
+   * requested meanwhile (a signal during start) ends it early with StartAborted.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.doStart()
+    return this.starting
+  }
+
+  /** Throws StartAborted once stop() was called: start() goes no further than it got. */
+  private proceed(): void {
+    if (this.stopRequested) throw new StartAborted()
+  }
+
+  private async doStart(): Promise<void> {
+    const { config, log } = this
+    const { definitions, bots, schemas, packs } = this.prepare()
+    this.proceed()
 
     this.ports = config.redis.url
       ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock: this.clock })
       : createMemoryPorts(this.clock)
+    this.proceed()
 
     const entities = [...CORE_ENTITIES, ...definitions.flatMap((f) => f.entities ?? [])]
     this.db = await openDatabase(dataSourceOptions(config, entities, this.options.sqlitePath))
@@ -125,15 +188,12 @@ export class Runtime {
       database: config.database.url ? redactUrl(config.database.url) : (this.options.sqlitePath ?? `${config.dataDir}/${config.database.sqliteFile}`),
       coordination: this.ports.kind,
     })
+    this.proceed()
 
-    const schemas = new Map<string, ZodType>()
-    for (const f of definitions) if (f.rules) schemas.set(f.name, f.rules)
     this.rules = new RuleStore({ db: this.db, pubsub: this.ports.pubsub, clock: this.clock, log, rulesDir: config.rulesDir, schemas })
-    const bots = this.options.bots ?? loadBots(config)
-    for (const bot of bots) this.rules.loadPack(bot.rulePack)
+    for (const [file, pack] of packs) this.rules.usePack(file, pack)
     if (bots.some((bot) => this.simulates(bot))) {
       // The simulated community gets its own pack (every feature on) and a narrator of what the bot does.
-      this.rules.loadPack(SIMULATION_RULE_PACK)
       this.narrator = new Narrator(EXAMPLE_ANSWERS)
       definitions.unshift(this.narrator.feature())
     }
@@ -181,29 +241,36 @@ export class Runtime {
     this.directory = directory
 
     const ttlMs = config.pipeline.dedupeTtlHours * 3_600_000
+    let seen: DurableSeenFilter
     if (this.ports.kind === 'memory') {
       const memory = (this.ports as ReturnType<typeof createMemoryPorts>).dedupe
-      this.seen = new EmbeddedSeenFilter(memory, this.db, this.clock, ttlMs)
-      const loaded = await this.seen.load()
+      const embedded = new EmbeddedSeenFilter(memory, this.db, this.clock, ttlMs)
+      seen = embedded
+      const loaded = await embedded.load()
       log.debug('dedupe marks restored', { count: loaded })
     } else {
-      this.seen = new SharedSeenFilter(this.ports.dedupe, ttlMs)
+      seen = new SharedSeenFilter(this.ports.dedupe, ttlMs)
     }
+    this.seen = seen
 
-    this.processor = new MessageProcessor({ features: this.features, seen: this.seen, directory, rules: this.rules, sink: this.outbound, log })
+    this.processor = new MessageProcessor({ features: this.features, seen, directory, rules: this.rules, sink: this.outbound, log })
 
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
     this.scheduler = new Scheduler({ db: this.db, clock: this.clock, log, owner: `${process.pid}` })
     for (const f of this.features) for (const job of f.instance.jobs ?? []) this.scheduler.add(job)
-    this.scheduler.add({ name: 'core.purge-dedupe-marks', cron: '40 3 * * *', timezone: config.timezone, run: () => this.seen.purge() })
+    this.scheduler.add({ name: 'core.purge-dedupe-marks', cron: '40 3 * * *', timezone: config.timezone, run: () => seen.purge() })
     if (this.options.scheduler !== false) this.scheduler.start()
 
+    this.proceed()
     if (this.options.http !== false) await this.listen()
 
     setWechatyLogLevel(config.log.level)
-    for (const bot of bots) await this.startBot(bot)
+    for (const bot of bots) {
+      this.proceed()
+      await this.startBot(bot)
+    }
   }
 
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
@@ -239,14 +306,16 @@ export class Runtime {
       for (const f of this.features) {
         try { await f.instance.flush?.() } catch (error) { this.log.error('flush failed', { feature: f.name, error: errorText(error) }) }
       }
-      try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
+      if (this.seen) try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
     })().finally(() => { this.flushing = null })
     return this.flushing
   }
 
   /** Graceful stop: no new input, finish what is in flight, drain the outbound queue, flush, close. */
   stop(): Promise<void> {
-    if (!this.stopping) this.stopping = this.doStop()
+    this.stopRequested = true
+    // A start still running ends at its next step (StartAborted) or fails; then everything it opened is closed.
+    this.stopping ??= (this.starting ?? Promise.resolve()).catch(() => undefined).then(() => this.doStop())
     return this.stopping
   }
 
@@ -308,7 +377,9 @@ export class Runtime {
       this.server = server
     })
     const a = this.address
-    this.log.info('admin API listening', { url: `http://${host}:${a?.port ?? port}`, try: `curl http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a?.port ?? port}/api/v1/groups` })
+    const local = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a?.port ?? port}`
+    // Every /api/v1 route needs a token: the hint says how to make one, so the curl answers 200, not 401.
+    this.log.info('admin API listening', { url: `http://${host}:${a?.port ?? port}`, try: `TOKEN=$(${TOKEN_COMMAND}) && curl -H "Authorization: Bearer $TOKEN" ${local}/api/v1/groups` })
   }
 
   /** Whether a bot runs the built-in simulated community (no real account, simulation not switched off). */

@@ -1,18 +1,25 @@
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { parseScript, runScript, ScriptError } from '../src/simulation/script'
-import { cleanup, silentLogger, tempDir, testConfig } from './support/env'
+import { ConfigError } from '../src/config/load'
+import { Runtime, StartAborted } from '../src/main'
+import { FEATURES } from '../src/features'
+import { captureLogger, cleanup, silentLogger, tempDir, testConfig } from './support/env'
 
 afterAll(cleanup)
 
 const ROOT = join(__dirname, '..')
 
-/** Runs the CLI through ts-node as a user would run `qunyun …`; resolves with exit code and output. */
-function cli(args: string[], env: Record<string, string>, onOutput?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * Runs the built CLI as `npm run qunyun -- …` does (scripts/qunyun.js: compiles when dist/ is stale, then
+ * runs dist/src/cli.js in the same process); resolves with exit code and output.
+ */
+function cli(args: string[], env: Record<string, string>, onOutput?: (text: string, child: ReturnType<typeof spawn>) => void, cwd = ROOT): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli.ts', ...args], {
-      cwd: ROOT, env: { ...process.env, NODE_ENV: '', QUNYUN_ENV: 'development', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/qunyun.js'), ...args], {
+      cwd, env: { ...process.env, NODE_ENV: '', QUNYUN_ENV: 'development', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
     let err = ''
@@ -20,6 +27,54 @@ function cli(args: string[], env: Record<string, string>, onOutput?: (text: stri
     child.stderr.on('data', (d: Buffer) => { err += d.toString() })
     child.on('exit', (code) => resolve({ code, out, err }))
   })
+}
+
+// Compile dist/ up front when it is stale (once), so that no test's output includes the build's messages.
+beforeAll(async () => {
+  const built = await cli(['help'], {})
+  expect(built.code).toBe(0)
+}, 300_000)
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** What `npm start` did, and the process group it ran in. */
+interface NpmRun { code: number | null; signal: NodeJS.Signals | null; out: string; err: string; port: number; group: number }
+
+/**
+ * `npm start` exactly as a user (or a supervisor) runs it; once the admin API listens, SIGTERM goes to
+ * the npm process's PID — only to it. Resolves when npm has exited.
+ */
+function npmStartThenSigterm(env: Record<string, string>): Promise<NpmRun> {
+  return new Promise((resolve, reject) => {
+    // Its own process group, so that anything it leaves behind can be found and killed afterwards.
+    const npm = spawn('npm', ['start'], { cwd: ROOT, detached: true, env: { ...process.env, NODE_ENV: '', QUNYUN_ENV: 'development', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    let port = 0
+    npm.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const url = /"message":"admin API listening".*"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)
+      if (url && !port) {
+        port = Number(url[1])
+        process.kill(npm.pid as number, 'SIGTERM')
+      }
+    })
+    npm.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    npm.once('error', reject)
+    npm.once('exit', (code, signal) => resolve({ code, signal, out, err, port, group: npm.pid as number }))
+  })
+}
+
+/** Kills whatever is left in a process group (nothing, when shutdown works). */
+function killGroup(group: number): void {
+  try { process.kill(-group, 'SIGKILL') } catch { /* already gone */ }
 }
 
 describe('qunyun simulate', () => {
@@ -148,7 +203,102 @@ describe('qunyun start', () => {
     expect(result.err).toContain('server.port')
     expect(result.err).toContain('log.level')
     expect(result.err).toContain('database.url')
+    // Each named by the variable that was set.
+    expect(result.err).toContain('QUNYUN_PORT=abc: server.port: must be a port number')
+    expect(result.err).toContain('QUNYUN_LOG_LEVEL=loud: log.level: ')
+    expect(result.err).toContain('QUNYUN_DB_URL=postgres://nope: database.url: ')
   }, 120_000)
+
+  it('reports a config file that is not YAML by file, line and column alone', async () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'config'))
+    copyFileSync(join(ROOT, 'config/default.yaml'), join(dir, 'config/default.yaml'))
+    writeFileSync(join(dir, 'config/development.yaml'), 'log:\n  level: [debug\n')
+    const result = await cli(['start'], { QUNYUN_DATA_DIR: dir }, undefined, dir)
+    expect(result.code).toBe(2)
+    expect(result.err).toMatch(/^qunyun: invalid configuration:\n {2}- config\/development\.yaml: line 3, column 1: [^\n]+\n$/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+  }, 120_000)
+
+  it('refuses a bad puppet setting before opening anything, without a shutdown trace', async () => {
+    const dir = tempDir()
+    const result = await cli(['start'], { QUNYUN_DATA_DIR: dir, QUNYUN_PORT: '0', WECHATY_PUPPET: 'padlocal', QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '' })
+    expect(result.code).toBe(2)
+    expect(result.err).toBe('qunyun: invalid configuration:\n  - WECHATY_PUPPET: unsupported puppet "padlocal" (use wechaty-puppet-service or wechaty-puppet-mock)\n')
+    // Nothing was opened, so nothing was stopped or flushed.
+    expect(result.out).not.toMatch(/storage ready|stopping|flush failed|TypeError/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+  }, 120_000)
+
+  it('validates bots and rule packs before storage opens, and stops cleanly after a failed start', async () => {
+    const rulesDir = tempDir()
+    writeFileSync(join(rulesDir, 'default.yaml'), 'activity:\n  logText: maybe\nnothing: {}\n')
+    const dataDir = tempDir()
+    const config = await testConfig({ rulesDir, dataDir })
+    const log = captureLogger()
+    const runtime = new Runtime(config, { log, http: false, scheduler: false, simulation: false })
+    let problems: string[] = []
+    try { runtime.prepare() } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      problems = (error as ConfigError).problems
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(new RegExp(`^${rulesDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/default\\.yaml: activity\\.logText: `)),
+      `${rulesDir}/default.yaml: nothing: no feature with rules of this name`,
+    ])
+    await expect(runtime.start()).rejects.toBeInstanceOf(ConfigError)
+    expect(runtime.db).toBeUndefined()
+    expect(existsSync(join(dataDir, 'qunyun.sqlite'))).toBe(false)
+    await runtime.stop()
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([])
+
+    // A start that fails after storage opened (a feature cannot set up) also stops without errors.
+    const broken = { name: 'broken', setup: () => { throw new Error('broken feature') } }
+    const halfway = new Runtime(await testConfig({ dataDir }), { log, http: false, scheduler: false, simulation: false, bots: [], features: [...FEATURES, broken] })
+    await expect(halfway.start()).rejects.toThrow('broken feature')
+    expect(halfway.db.isInitialized).toBe(true)
+    await halfway.stop()
+    expect(halfway.db.isInitialized).toBe(false)
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([])
+    expect(log.lines.map((l) => l.message)).toContain('stopped cleanly')
+  }, 120_000)
+
+  it('a stop requested during start (a signal while starting) ends the start early and closes what it opened', async () => {
+    const log = captureLogger()
+    const runtime = new Runtime(await testConfig({ dataDir: tempDir() }), { log, scheduler: false, simulation: false, bots: [] })
+    const starting = runtime.start()
+    const stopping = runtime.stop()
+    await expect(starting).rejects.toBeInstanceOf(StartAborted)
+    await stopping
+    expect(runtime.address).toBeNull()
+    expect(runtime.db?.isInitialized ?? false).toBe(false)
+    expect(log.lines.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([])
+    expect(log.lines.map((l) => l.message)).toContain('stopped cleanly')
+  }, 120_000)
+
+  it('npm start stops gracefully on SIGTERM to the npm process; a second start does not recompile', async () => {
+    const entry = join(ROOT, 'dist/src/cli.js')
+    const env = { QUNYUN_DATA_DIR: tempDir(), QUNYUN_PORT: '0', QUNYUN_SIMULATION: 'on', QUNYUN_LOG_FORMAT: 'json', QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '', WECHATY_PUPPET_SERVICE_TOKEN: '' }
+    for (const round of [1, 2]) {
+      const built = existsSync(entry) ? statSync(entry).mtimeMs : 0
+      const run = await npmStartThenSigterm(env)
+      try {
+        expect(run.port).toBeGreaterThan(0)
+        expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null })
+        expect(run.out).toContain('"message":"signal received; shutting down gracefully"')
+        expect(run.out).toContain('"message":"stopped cleanly"')
+        // npm exits only after the server has: nothing is left serving the port.
+        expect(await listening(run.port)).toBe(false)
+        if (round === 2) {
+          expect(run.err).not.toContain('compiling TypeScript')
+          expect(run.out).not.toContain('tsc -p')
+          expect(statSync(entry).mtimeMs).toBe(built)
+        }
+      } finally {
+        killGroup(run.group)
+      }
+    }
+  }, 300_000)
 
   it('runs the simulated community, answers curl, and stops cleanly on SIGTERM', async () => {
     const dir = tempDir()
@@ -181,4 +331,19 @@ describe('qunyun start', () => {
     const lines = result.out.trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string })
     expect(lines.every((l) => typeof l.level === 'string')).toBe(true)
   }, 240_000)
+})
+
+describe('qunyun token', () => {
+  it('refuses an unknown role, listing the valid ones, before opening the database', async () => {
+    const dir = tempDir()
+    const env = { QUNYUN_DATA_DIR: dir, QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '' }
+    const king = await cli(['token', 'create', '--role', 'king'], env)
+    expect(king.code).toBe(2)
+    expect(king.err).toMatch(/^qunyun token: invalid role "king": use one of admin, owner, operator\n/)
+    expect(king.out).toBe('')
+    const none = await cli(['token', 'create'], env)
+    expect(none.code).toBe(2)
+    expect(none.err).toMatch(/^qunyun token: --role is required \(admin, owner, operator\)\n/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+  }, 120_000)
 })

@@ -1,6 +1,6 @@
 import { Chat, bob, carol } from './support/chat'
 import { cleanup, COORDINATION, STORAGE } from './support/env'
-import { apiAs, type ApiClient } from './support/api'
+import { apiAs, client, type ApiClient } from './support/api'
 
 afterAll(cleanup)
 
@@ -79,6 +79,16 @@ describe(`admin API base (${STORAGE} + ${COORDINATION})`, () => {
     const wrongMethod = await api.post('/api/v1/groups', {})
     expect(wrongMethod.status).toBe(405)
     expect(wrongMethod.body.error.code).toBe('method_not_allowed')
+  })
+
+  it('answers a call without a usable token with 401 saying how to create one', async () => {
+    const anonymous = client(chat, null)
+    const missing = await anonymous.get('/api/v1/groups').expect(401)
+    expect(missing.body.error.code).toBe('unauthenticated')
+    expect(missing.body.error.message).toContain('npm run -s qunyun -- token create --role admin')
+    const wrong = await client(chat, 'qy_not-a-token').get('/api/v1/groups').expect(401)
+    expect(wrong.body.error.code).toBe('invalid_token')
+    expect(wrong.body.error.message).toContain('npm run -s qunyun -- token create --role admin')
   })
 
   it('echoes a sane request id and replaces an unsafe one', async () => {

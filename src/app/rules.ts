@@ -1,6 +1,5 @@
-import { readFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import type { ZodType } from 'zod'
 import type { DataSource, EntityManager } from 'typeorm'
 import type { Principal } from '../kernel/auth'
@@ -12,7 +11,7 @@ import type { RuleSource } from '../kernel/processor'
 import type { Clock } from '../ports/clock'
 import type { Disposer, PubSub } from '../ports/ports'
 import { GroupRuleEntity } from '../adapters/db/core.entity'
-import { ConfigError } from '../config/load'
+import { ConfigError, readYamlMapping } from '../config/load'
 
 /** Channel on which rule changes are announced to every replica. */
 export const RULES_CHANNEL = 'rules.changed'
@@ -73,6 +72,32 @@ export class RuleValidationError extends Error {
   }
 }
 
+/** A rule pack's validated values: one slice per feature. */
+export type RulePack = Record<string, unknown>
+
+/**
+ * Reads and validates a rule pack file (rules/<file>) against the features' schemas, without touching
+ * storage, so a bad pack stops the start before anything opens. Throws ConfigError listing every problem.
+ */
+export function readRulePack(rulesDir: string, file: string, schemas: ReadonlyMap<string, ZodType>): RulePack {
+  const label = `${rulesDir}/${file}`
+  const path = resolve(join(rulesDir, file))
+  if (!existsSync(path)) throw new ConfigError([`${label}: rule pack not found`])
+  const problems: string[] = []
+  const raw = readYamlMapping(path, problems, label)
+  if (raw === null) throw new ConfigError(problems)
+  const pack: RulePack = {}
+  for (const [feature, value] of Object.entries(raw)) {
+    const schema = schemas.get(feature)
+    if (!schema) { problems.push(`${label}: ${feature}: no feature with rules of this name`); continue }
+    const parsed = schema.safeParse(value ?? {})
+    if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${label}: ${[feature, ...i.path].join('.')}: ${i.message}`)
+    else pack[feature] = value ?? {}
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return pack
+}
+
 /**
  * Validated, cached rules per group: the bot's rule pack (rules/*.yaml) overlaid with per-group overrides
  * from the database, each slice parsed by its feature's zod schema. Changes are written, then announced
@@ -80,7 +105,7 @@ export class RuleValidationError extends Error {
  */
 export class RuleStore implements RuleSource {
   private readonly cache = new Map<string, Promise<RuleSet>>()
-  private readonly packs = new Map<string, Record<string, unknown>>()
+  private readonly packs = new Map<string, RulePack>()
   private readonly groupPack = new Map<string, string>()
   private unsubscribe?: Disposer
   private readonly writers = new Map<string, RuleWriter>()
@@ -96,24 +121,11 @@ export class RuleStore implements RuleSource {
 
   /** Loads and validates a rule pack file now (bad packs stop the start with every problem listed). */
   loadPack(file: string): void {
-    if (this.packs.has(file)) return
-    const path = resolve(join(this.deps.rulesDir, file))
-    if (!existsSync(path)) throw new ConfigError([`${this.deps.rulesDir}/${file}: rule pack not found`])
-    let raw: unknown
-    try { raw = parseYaml(readFileSync(path, 'utf8')) ?? {} } catch (error) {
-      throw new ConfigError([`${this.deps.rulesDir}/${file}: ${(error as Error).message}`])
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${this.deps.rulesDir}/${file}: must be a YAML mapping`])
-    const problems: string[] = []
-    const pack: Record<string, unknown> = {}
-    for (const [feature, value] of Object.entries(raw as Record<string, unknown>)) {
-      const schema = this.deps.schemas.get(feature)
-      if (!schema) { problems.push(`${this.deps.rulesDir}/${file}: ${feature}: no feature with rules of this name`); continue }
-      const parsed = schema.safeParse(value ?? {})
-      if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${this.deps.rulesDir}/${file}: ${[feature, ...i.path].join('.')}: ${i.message}`)
-      else pack[feature] = value ?? {}
-    }
-    if (problems.length > 0) throw new ConfigError(problems)
+    if (!this.packs.has(file)) this.usePack(file, readRulePack(this.deps.rulesDir, file, this.deps.schemas))
+  }
+
+  /** Uses a rule pack already read and validated by readRulePack. */
+  usePack(file: string, pack: RulePack): void {
     this.packs.set(file, pack)
   }
 

@@ -15,6 +15,9 @@ const ApiRateSchema = z.strictObject({
   burst: z.int().min(1).max(100_000),
 })
 
+/** One message for every way a port can be wrong (not a number, a fraction, out of range). */
+const PORT = { error: 'must be a port number (0–65535; 0 picks a free one)' }
+
 /** Whether a string is a valid IANA timezone for Intl. */
 export function isTimezone(tz: string): boolean {
   try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true } catch { return false }
@@ -25,7 +28,7 @@ export const ConfigSchema = z.strictObject({
   env: z.enum(['development', 'test', 'production']),
   server: z.strictObject({
     host: z.string().min(1),
-    port: z.int().min(0).max(65535),
+    port: z.int(PORT).min(0, PORT).max(65535, PORT),
   }),
   api: z.strictObject({
     /** Largest JSON body accepted, in bytes. */

@@ -97,10 +97,10 @@ describe('loadConfig', () => {
       expect(config.server.port).toBe(0)
     })
 
-    it('an unknown QUNYUN_ENV is a problem on "env"', () => {
+    it('an unknown QUNYUN_ENV is a problem on "env", naming the variable', () => {
       const error = configError(() => load({ QUNYUN_ENV: 'staging' }))
       expect(error.problems).toHaveLength(1)
-      expect(error.problems[0]).toMatch(/^env: /)
+      expect(error.problems[0]).toMatch(/^QUNYUN_ENV=staging: env: /)
     })
   })
 
@@ -185,13 +185,14 @@ describe('loadConfig', () => {
         { bogus: true },
       ))
       expect(error.name).toBe('ConfigError')
-      const paths = error.problems.map((p) => p.slice(0, p.indexOf(': ')))
+      // A problem caused by a variable starts with it ("NAME=value: "), then the path as for any other.
+      const paths = error.problems.map((p) => p.replace(/^[A-Z_]+=\S*: /, '')).map((p) => p.slice(0, p.indexOf(': ')))
       expect(paths.sort()).toEqual(['(root)', 'database.url', 'log.level', 'server.port'])
       expect(error.problems).toHaveLength(4)
       expect(error.problems).toEqual(expect.arrayContaining([
-        expect.stringMatching(/^server\.port: .*number/),
-        'database.url: must be a mysql://user:pass@host:port/db URL',
-        expect.stringMatching(/^log\.level: .*"error"/),
+        'QUNYUN_PORT=abc: server.port: must be a port number (0–65535; 0 picks a free one)',
+        'QUNYUN_DB_URL=postgres://x: database.url: must be a mysql://user:pass@host:port/db URL',
+        expect.stringMatching(/^QUNYUN_LOG_LEVEL=loud: log\.level: .*"error"/),
         expect.stringMatching(/^\(root\): .*bogus/),
       ]))
       // The message lists them too.
@@ -206,8 +207,8 @@ describe('loadConfig', () => {
       ))
       expect(error.problems).toEqual(expect.arrayContaining([
         expect.stringMatching(/^server: .*hostname/),
-        'redis.url: must be a redis:// or rediss:// URL',
-        'timezone: unknown IANA timezone',
+        'QUNYUN_REDIS_URL=http://cache: redis.url: must be a redis:// or rediss:// URL',
+        'QUNYUN_TIMEZONE=Mars/Olympus_Mons: timezone: unknown IANA timezone',
       ]))
       expect(error.problems).toHaveLength(3)
     })
@@ -219,10 +220,29 @@ describe('loadConfig', () => {
       ['QUNYUN_LOG_FORMAT', 'xml', 'log.format'],
       ['QUNYUN_SIMULATION', 'maybe', 'simulation.mode'],
       ['QUNYUN_DB_URL', 'mysql:/broken', 'database.url'],
-    ])('%s=%j is a problem on %s', (name, value, path) => {
+    ])('%s=%j is a problem on %s, naming the variable and its value', (name, value, path) => {
       const error = configError(() => load({ [name]: value }))
       expect(error.problems).toHaveLength(1)
-      expect(error.problems[0]?.startsWith(`${path}: `)).toBe(true)
+      const shown = /^[\w.:/-]+$/.test(value) ? value : JSON.stringify(value)
+      expect(error.problems[0]?.startsWith(`${name}=${shown}: ${path}: `)).toBe(true)
+    })
+
+    it('says what a port must be, not what zod expected', () => {
+      expect(configError(() => load({ QUNYUN_PORT: 'abc' })).problems)
+        .toEqual(['QUNYUN_PORT=abc: server.port: must be a port number (0–65535; 0 picks a free one)'])
+      expect(configError(() => load({}, { server: { port: 70000 } })).problems)
+        .toEqual(['server.port: must be a port number (0–65535; 0 picks a free one)'])
+    })
+
+    it('never prints a password from a variable', () => {
+      const error = configError(() => load({ QUNYUN_DB_URL: 'postgres://qunyun:s3cret@db:5432/qunyun' }))
+      expect(error.problems).toEqual(['QUNYUN_DB_URL=postgres://qunyun:***@db:5432/qunyun: database.url: must be a mysql://user:pass@host:port/db URL'])
+      expect(error.message).not.toContain('s3cret')
+    })
+
+    it('blames a value replaced by an override on the override, not on the variable', () => {
+      const error = configError(() => load({ QUNYUN_PORT: '8080' }, { server: { port: -1 } }))
+      expect(error.problems).toEqual([expect.stringMatching(/^server\.port: /)])
     })
 
     it('cross-field rules report their path', () => {
@@ -234,13 +254,16 @@ describe('loadConfig', () => {
   })
 
   describe('YAML files', () => {
-    it('reports a YAML syntax error with the file name (and still lists the schema problems)', () => {
+    it('reports a YAML syntax error with the file name, line and column, and nothing else', () => {
       const dir = tempDir('cfg')
       writeFileSync(join(dir, 'default.yaml'), 'server:\n  port: [1, 2\n')
       const error = configError(() => loadConfig({ env: {}, configDir: dir }))
       const file = join(dir, 'default.yaml')
       expect(error.problems[0]?.startsWith(`${file}: `)).toBe(true)
       expect(error.message).toContain(file)
+      // Only the syntax error: no follow-on "server: expected object" problems, no excerpt of the file.
+      expect(error.problems).toEqual([expect.stringMatching(new RegExp(`^${escape(file)}: line 3, column 1: \\S.*[^:]$`))])
+      expect(error.message.trim().split('\n')).toHaveLength(2)
     })
 
     it('reports a syntax error in the environment file with that file name', () => {
@@ -250,6 +273,7 @@ describe('loadConfig', () => {
       const error = configError(() => loadConfig({ env: { NODE_ENV: 'test' }, configDir: dir }))
       expect(error.problems.some((p) => p.startsWith(`${join(dir, 'test.yaml')}: `))).toBe(true)
       expect(error.problems.some((p) => p.startsWith(`${join(dir, 'default.yaml')}: `))).toBe(false)
+      expect(error.problems).toEqual([expect.stringMatching(new RegExp(`^${escape(join(dir, 'test.yaml'))}: line 2, column 1: `))])
     })
 
     it('rejects a file that is not a mapping', () => {
@@ -418,6 +442,15 @@ describe('loadBots', () => {
       expect.stringMatching(new RegExp(`^${escape(dir)}/bad-puppet\\.yaml: \\(root\\): .*extra`)),
       `${join(resolve(dir), 'not-a-map.yaml')}: must be a YAML mapping`,
     ]))
+  })
+
+  it('reports a bot file that is not valid YAML once, with line and column, beside the other files\' problems', () => {
+    const config = withBots({ 'broken.yaml': 'id: a\nname: [x\n', 'bad-id.yaml': 'id: Main Bot\n' })
+    const error = configError(() => loadBots(config, {}))
+    expect(error.problems).toEqual([
+      expect.stringMatching(new RegExp(`^${escape(config.botsDir)}/bad-id\\.yaml: id: lowercase letters`)),
+      expect.stringMatching(new RegExp(`^${escape(config.botsDir)}/broken\\.yaml: line \\d+, column \\d+: `)),
+    ])
   })
 
   it('fills bot defaults from the schema', () => {

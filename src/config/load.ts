@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { isAbsolute, join, relative, resolve } from 'node:path'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { redactUrl } from '../kernel/url'
 import { BotDefinitionSchema, ConfigSchema, type BotDefinition, type Config } from './config.schema'
 
 /** Invalid configuration: every problem, as "path: reason". */
@@ -36,17 +37,39 @@ export function deepMerge(a: Plain, b: Plain): Plain {
   return out
 }
 
-function readYaml(file: string, problems: string[]): Plain {
+/**
+ * Reads a YAML file that must hold a mapping. Missing or empty files are empty mappings. A file that does
+ * not parse yields one problem — "file: line L, column C: reason", yaml's first error only — and null, so
+ * callers skip validating it (its values would be missing, and every follow-on problem would bury the real one).
+ */
+export function readYamlMapping(file: string, problems: string[], label: string = shownPath(file)): Record<string, unknown> | null {
   if (!existsSync(file)) return {}
+  let parsed: unknown
   try {
-    const parsed: unknown = parseYaml(readFileSync(file, 'utf8'))
-    if (parsed === null || parsed === undefined) return {}
-    if (!isPlain(parsed)) { problems.push(`${file}: must be a YAML mapping`); return {} }
-    return parsed
+    parsed = parseYaml(readFileSync(file, 'utf8'))
   } catch (error) {
-    problems.push(`${file}: ${(error as Error).message}`)
-    return {}
+    problems.push(`${label}: ${yamlErrorText(error)}`)
+    return null
   }
+  if (parsed === null || parsed === undefined) return {}
+  if (!isPlain(parsed)) { problems.push(`${label}: must be a YAML mapping`); return null }
+  return parsed
+}
+
+/** A file's path as the operator knows it: relative to the working directory when inside it. */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file)
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file
+}
+
+/** "line L, column C: reason" of a YAML syntax error, without yaml's excerpt of the file. */
+function yamlErrorText(error: unknown): string {
+  if (error instanceof YAMLParseError) {
+    const reason = error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '')
+    const at = error.linePos?.[0]
+    return at ? `line ${at.line}, column ${at.col}: ${reason}` : reason
+  }
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** A number when the text is one, otherwise the text (so the schema reports the bad value). */
@@ -81,27 +104,57 @@ export const ENV_OVERRIDES: Array<{ name: string; path: string[]; parse?: (v: st
   { name: 'WECHATY_PUPPET_SERVICE_TLS_SERVER_NAME', path: ['puppet', 'tls', 'serverName'], doc: 'TLS server name of the puppet service' },
 ]
 
+/** How an environment variable's value is shown in a problem: quoted when unusual, URLs without passwords, long ones cut. */
+function shownValue(value: string): string {
+  // Shown as typed, unless it carries a password.
+  const text = /\/\/[^/@]*:[^@]*@/.test(value) ? redactUrl(value) : value
+  const short = text.length > 60 ? `${text.slice(0, 57)}…` : text
+  return /^[\w.:/@+*,~-]+$/.test(short) ? short : JSON.stringify(short)
+}
+
+/** The value at `path` in a plain tree (undefined when absent). */
+function valueAt(tree: Plain, path: ReadonlyArray<PropertyKey>): unknown {
+  let node: unknown = tree
+  for (const key of path) node = isPlain(node) ? node[String(key)] : undefined
+  return node
+}
+
 /**
  * Loads configuration: config/default.yaml, then config/<env>.yaml, then environment variables, then
- * overrides; validates it with one schema. Throws ConfigError listing every problem. Synchronous and
+ * overrides; validates it with one schema. Throws ConfigError listing every problem; a problem caused by
+ * an environment variable names it (`QUNYUN_PORT=abc: server.port: …`); a file that is not valid YAML is
+ * reported alone (where it breaks), without the follow-on problems of its missing values. Synchronous and
  * side-effect free, so it runs before anything starts. The only module that reads process.env.
  */
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env
   const configDir = resolve(sources.configDir ?? 'config')
   const problems: string[] = []
-  const envName = env.QUNYUN_ENV ?? (env.NODE_ENV === 'production' || env.NODE_ENV === 'test' ? env.NODE_ENV : 'development')
-  let raw = readYaml(join(configDir, 'default.yaml'), problems)
-  raw = deepMerge(raw, readYaml(join(configDir, `${envName}.yaml`), problems))
+  const envName = env.QUNYUN_ENV || (env.NODE_ENV === 'production' || env.NODE_ENV === 'test' ? env.NODE_ENV : 'development')
+  const base = readYamlMapping(join(configDir, 'default.yaml'), problems)
+  const layer = readYamlMapping(join(configDir, `${envName}.yaml`), problems)
+  if (base === null || layer === null) throw new ConfigError(problems)
+  let raw = deepMerge(base, layer)
   raw.env = envName
+  // Which variable set which value, so problems with those values name the variable the operator typed.
+  const fromEnv: Array<{ name: string; value: string; path: string[]; set: unknown }> = []
+  if (env.QUNYUN_ENV) fromEnv.push({ name: 'QUNYUN_ENV', value: env.QUNYUN_ENV, path: ['env'], set: envName })
   for (const o of ENV_OVERRIDES) {
     const value = env[o.name]
-    if (value !== undefined && value !== '') set(raw, o.path, o.parse ? o.parse(value) : value)
+    if (value === undefined || value === '') continue
+    const parsed = o.parse ? o.parse(value) : value
+    set(raw, o.path, parsed)
+    fromEnv.push({ name: o.name, value, path: o.path, set: parsed })
   }
   if (sources.overrides) raw = deepMerge(raw, sources.overrides)
   const parsed = ConfigSchema.safeParse(raw)
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    for (const issue of parsed.error.issues) {
+      const where = `${issue.path.join('.') || '(root)'}: ${issue.message}`
+      // Blame a variable only for its own value (an override may have replaced it since).
+      const source = fromEnv.find((e) => e.path.every((key, i) => issue.path[i] === key) && valueAt(raw, e.path) === e.set)
+      problems.push(source ? `${source.name}=${shownValue(source.value)}: ${where}` : where)
+    }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
   return parsed.data
@@ -121,7 +174,8 @@ export function loadBots(config: Config, env: NodeJS.ProcessEnv = process.env): 
   }
   const bots: BotDefinition[] = []
   for (const file of files) {
-    const raw = readYaml(join(dir, file), problems)
+    const raw = readYamlMapping(join(dir, file), problems, `${config.botsDir}/${file}`)
+    if (raw === null) continue
     const parsed = BotDefinitionSchema.safeParse(raw)
     if (!parsed.success) {
       for (const issue of parsed.error.issues) problems.push(`${config.botsDir}/${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`)

@@ -262,19 +262,22 @@ export function bucketOf(path: string): string {
   return `${segments[0] ?? ''}/${segments[2] ?? ''}`
 }
 
+/** How an operator gets an API token (said in every 401 and in the start log). */
+export const TOKEN_COMMAND = 'npm run -s qunyun -- token create --role admin --name me'
+
 /** Reads and checks the bearer token; 401 when missing or invalid (failed attempts are rate limited per address). */
 async function authenticate(ctx: Context, options: HttpAppOptions): Promise<Principal> {
   const header = ctx.get('authorization')
   if (!header) {
     ctx.set('WWW-Authenticate', 'Bearer realm="qunyun"')
-    throw new HttpError(401, 'unauthenticated', 'send an API token: Authorization: Bearer qy_…')
+    throw new HttpError(401, 'unauthenticated', `send an API token: Authorization: Bearer qy_… (create one with: ${TOKEN_COMMAND})`)
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
   const principal = match ? await options.auth.authenticate(match[1] as string) : null
   if (!principal) {
     await limit(ctx, options.rateLimiter, `api:authfail:${ctx.ip}`, options.limits.failedAuthPerIp, 'failed authentication')
     ctx.set('WWW-Authenticate', 'Bearer realm="qunyun", error="invalid_token"')
-    throw new HttpError(401, 'invalid_token', 'the API token is malformed, unknown or revoked')
+    throw new HttpError(401, 'invalid_token', `the API token is malformed, unknown or revoked (create one with: ${TOKEN_COMMAND})`)
   }
   return principal
 }
