@@ -1,5 +1,6 @@
-import type { DomainEvent, MemberRole } from './events'
+import type { EventBase, EventKind, MemberRole } from './events'
 import type { Logger } from './logger'
+import { outboundVerbs, type Card, type Outbound } from './outbound-service'
 
 /** Kinds of message the pipeline distinguishes. */
 export type MessageType = 'text' | 'image' | 'url' | 'miniprogram' | 'contact' | 'file' | 'video' | 'audio' | 'emoticon' | 'location' | 'other'
@@ -81,10 +82,11 @@ export interface RuleSet {
 
 /** The per-message context handed to every middleware. Thin on purpose: facts plus a few verbs. */
 export class MessageContext {
-  /** Domain events emitted during the chain, flushed after it. */
-  readonly events: DomainEvent[] = []
+  /** Domain events emitted during the chain, delivered after it. */
+  readonly events: EventBase[] = []
   /** Name of the feature that handled the message (stopped the chain), if any. */
   handledBy: string | undefined
+  private verbs: Outbound | undefined
 
   constructor(
     readonly message: IncomingMessage,
@@ -93,28 +95,43 @@ export class MessageContext {
     readonly rules: RuleSet,
     readonly log: Logger,
     private readonly sink: ActionSink,
+    /** Whether an event type was declared (by a feature's `events.emits`, or the kernel). */
+    private readonly declared: (type: string) => boolean = () => true,
   ) {}
+
+  private get out(): Outbound { return (this.verbs ??= outboundVerbs(this.sink)) }
+  private get here(): { botId: string; groupId: string } { return { botId: this.message.botId, groupId: this.message.groupId } }
 
   /** Queues a reply in the group, optionally @-mentioning the sender. */
   reply(text: string, opts: { mention?: boolean } = {}): void {
-    this.sink.enqueue({
-      kind: 'say', botId: this.message.botId, groupId: this.message.groupId, text,
-      mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id,
-    })
+    this.out.say(this.here, text, { mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id })
   }
+
+  /** Queues a message in the group that @-mentions `mentions` (several members at once). */
+  say(text: string, mentions: string[] = []): void {
+    this.out.say(this.here, text, { mentions, cause: this.message.id })
+  }
+
+  /** Queues a link card in the group. */
+  card(card: Card): void { this.out.card(this.here, card, { cause: this.message.id }) }
+
+  /** Queues an image (by URL) in the group. */
+  image(imageUrl: string): void { this.out.image(this.here, imageUrl, { cause: this.message.id }) }
 
   /** Queues removal of the sender from the group. */
-  remove(reason: string): void {
-    this.sink.enqueue({ kind: 'remove', botId: this.message.botId, groupId: this.message.groupId, memberId: this.message.senderId, reason, cause: this.message.id })
-  }
+  remove(reason: string): void { this.out.remove(this.here, this.message.senderId, reason, { cause: this.message.id }) }
 
   /** Queues a tag on the sender. */
-  tag(tag: string): void {
-    this.sink.enqueue({ kind: 'tag', botId: this.message.botId, groupId: this.message.groupId, memberId: this.message.senderId, tag, cause: this.message.id })
-  }
+  tag(tag: string): void { this.out.tag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id }) }
 
-  /** Records a domain event, delivered to consumers after the chain. */
-  emit(event: DomainEvent): void { this.events.push(event) }
+  /**
+   * Records a domain event of a declared kind, delivered after the chain. Its id is derived from the
+   * message id (stable if the message is ever processed again), its time defaults to the message's.
+   */
+  emit<T extends string, P>(kind: EventKind<T, P>, payload: P & { at?: number }): void {
+    if (!this.declared(kind.type)) throw new Error(`event "${kind.type}" is emitted but no feature declares it in events.emits`)
+    this.events.push(kind.of({ at: this.message.at, ...payload, id: `${this.message.id}#${this.events.length}` }))
+  }
 
   /** Marks the message as handled by `feature` (call when not calling next()). */
   handled(feature: string): void { this.handledBy = feature }
