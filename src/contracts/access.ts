@@ -1,4 +1,4 @@
-import type { Principal } from '../kernel/auth'
+import type { GroupScope, Principal, Role } from '../kernel/auth'
 import { serviceKey } from '../kernel/feature'
 import type { AuditSummary } from '../kernel/routes'
 
@@ -25,10 +25,25 @@ export interface AccessService {
   authenticate(token: string): Promise<Principal | null>
   /** Records one change made through the API. */
   audit(entry: AuditEntry): Promise<void>
-  /** Granted groups of every live (not revoked) token that has some: token id → group ids. */
-  grants(): Promise<Map<number, Set<string>>>
-  /** Calls `listener` whenever tokens or grants change on any replica; returns a disposer. */
-  onChange(listener: () => void): () => void
+  /** Creates a token (the CLI, rehearsals and tests bootstrap with it); the secret is returned once. */
+  createToken(input: { name: string; role: Role; groupIds: string[]; allGroups: boolean; createdBy: string | null }): Promise<{ token: string; view: { id: number } }>
+  /**
+   * The group scope of every live (not revoked) token, by token id — current within a few seconds
+   * (dropped on every replica when a token or grant changes, re-read periodically for changes that send
+   * no notice, such as the CLI without shared Redis).
+   */
+  scopes(): Promise<TokenScopes>
+}
+
+/** The group scope of every live token, by token id. */
+export type TokenScopes = ReadonlyMap<number, GroupScope>
+
+/**
+ * Whether an object owned by `ownerTokenId` serves `groupId`: admin-created objects (no owner) serve every
+ * group; others only groups their owner can see now (a revoked token or a lost grant retires them there).
+ */
+export function servesGroup(scopes: TokenScopes, ownerTokenId: number | null, groupId: string): boolean {
+  return ownerTokenId === null || scopes.get(ownerTokenId)?.has(groupId) === true
 }
 
 /** The access service (provided by the access feature). */

@@ -1,6 +1,8 @@
 import type { IncomingMessage, OutboundAction } from './context'
 import type { ChannelEvent } from './events'
 
+// A channel asked to act while logged out throws OfflineError (kernel/outbound): the queue waits for the login.
+
 /** Where a channel delivers what it hears. */
 export interface ChannelSink {
   /** A group message, as plain data. */
@@ -31,14 +33,6 @@ export interface Channel {
   stop(): Promise<void>
   /** Performs one action (called by the outbound queue only). */
   perform(action: OutboundAction): Promise<void>
-}
-
-/** Thrown by a channel asked to act while logged out: the queue waits for the login instead of failing. */
-export class ChannelOfflineError extends Error {
-  constructor(botId: string) {
-    super(`bot ${botId} is not logged in`)
-    this.name = 'ChannelOfflineError'
-  }
 }
 
 /** Thrown for an action the channel cannot perform at all (e.g. a removal through a group robot). */

@@ -56,16 +56,26 @@ export interface MemberInfo {
   known: boolean
 }
 
+/** What every action carries besides its own fields: its bot, what caused it, and why (for logs). */
+interface ActionBase {
+  botId: string
+  /** What caused it: a message id, a job tick … (records, outcomes and expiry use it). */
+  cause?: string
+  /** Why, in a few words for the "bot action" log line (e.g. `warning (strike 1, links)`) — never message text. */
+  note?: string
+}
+
 /** Something the bot does to the outside world; always goes through the outbound queue. */
-export type OutboundAction =
-  | { kind: 'say'; botId: string; groupId: string; text: string; mentions?: string[]; cause?: string }
-  | { kind: 'sayCard'; botId: string; groupId: string; card: { url: string; title: string; description?: string; thumbnailUrl?: string }; cause?: string }
-  | { kind: 'sayImage'; botId: string; groupId: string; imageUrl: string; cause?: string }
-  | { kind: 'sayDirect'; botId: string; contactId: string; text: string; cause?: string }
-  | { kind: 'remove'; botId: string; groupId: string; memberId: string; reason: string; cause?: string }
-  | { kind: 'add'; botId: string; groupId: string; memberId: string; cause?: string }
-  | { kind: 'tag'; botId: string; groupId?: string; memberId: string; tag: string; cause?: string }
-  | { kind: 'acceptInvitation'; botId: string; invitationId: string; cause?: string }
+export type OutboundAction = ActionBase & (
+  | { kind: 'say'; groupId: string; text: string; mentions?: string[] }
+  | { kind: 'sayCard'; groupId: string; card: { url: string; title: string; description?: string; thumbnailUrl?: string } }
+  | { kind: 'sayImage'; groupId: string; imageUrl: string }
+  | { kind: 'sayDirect'; contactId: string; text: string }
+  | { kind: 'remove'; groupId: string; memberId: string; reason: string }
+  | { kind: 'add'; groupId: string; memberId: string }
+  | { kind: 'tag'; groupId?: string; memberId: string; tag: string }
+  | { kind: 'acceptInvitation'; invitationId: string }
+)
 
 /** Where the context sends actions (the outbound queue). */
 export interface ActionSink {
@@ -102,27 +112,27 @@ export class MessageContext {
   private get out(): Outbound { return (this.verbs ??= outboundVerbs(this.sink)) }
   private get here(): { botId: string; groupId: string } { return { botId: this.message.botId, groupId: this.message.groupId } }
 
-  /** Queues a reply in the group, optionally @-mentioning the sender. */
-  reply(text: string, opts: { mention?: boolean } = {}): void {
-    this.out.say(this.here, text, { mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id })
+  /** Queues a reply in the group, optionally @-mentioning the sender; `note` says why in the bot-action log. */
+  reply(text: string, opts: { mention?: boolean; note?: string } = {}): void {
+    this.out.say(this.here, text, { mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id, note: opts.note })
   }
 
   /** Queues a message in the group that @-mentions `mentions` (several members at once). */
-  say(text: string, mentions: string[] = []): void {
-    this.out.say(this.here, text, { mentions, cause: this.message.id })
+  say(text: string, opts: { mentions?: string[]; note?: string } = {}): void {
+    this.out.say(this.here, text, { mentions: opts.mentions, cause: this.message.id, note: opts.note })
   }
 
   /** Queues a link card in the group. */
-  card(card: Card): void { this.out.card(this.here, card, { cause: this.message.id }) }
+  card(card: Card, note?: string): void { this.out.card(this.here, card, { cause: this.message.id, note }) }
 
   /** Queues an image (by URL) in the group. */
-  image(imageUrl: string): void { this.out.image(this.here, imageUrl, { cause: this.message.id }) }
+  image(imageUrl: string, note?: string): void { this.out.image(this.here, imageUrl, { cause: this.message.id, note }) }
 
   /** Queues removal of the sender from the group. */
-  remove(reason: string): void { this.out.remove(this.here, this.message.senderId, reason, { cause: this.message.id }) }
+  remove(reason: string, note?: string): void { this.out.remove(this.here, this.message.senderId, reason, { cause: this.message.id, note }) }
 
   /** Queues a tag on the sender. */
-  tag(tag: string): void { this.out.tag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id }) }
+  tag(tag: string, note?: string): void { this.out.tag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id, note }) }
 
   /**
    * Records a domain event of a declared kind, delivered after the chain. Its id is derived from the

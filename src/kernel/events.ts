@@ -97,6 +97,8 @@ export const OutboundFinished = defineEvent<{
   cause?: string
   status: 'sent' | 'failed' | 'expired'
   error?: string
+  /** Why it was done (the action's note). */
+  note?: string
 }>()('outbound.finished')
 
 /** Group the event belongs to, for per-group ordering (undefined for bot-wide events). */

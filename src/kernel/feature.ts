@@ -8,7 +8,7 @@ import type { Logger } from './logger'
 import type { Outbound } from './outbound-service'
 import type { Middleware } from './pipeline'
 import type { RouteDefinition } from './routes'
-import type { RuleCheck, RuleDryRun } from './rules'
+import type { RuleChange, RuleCheck, RuleDiff, RuleDryRun, RuleVersion, RuleWrite } from './rules'
 
 /**
  * The feature contract. A feature is one folder with one `defineFeature(...)`: its name, its slice of a
@@ -40,22 +40,42 @@ export interface JobDefinition {
   run(fireTime: Date): Promise<void>
 }
 
-/** How a feature's rule slice is validated and written (the one rules path uses it for every write). */
+/** A feature's slice of a group's rules. */
 export interface RulesSpec<R> {
   /** Schema of the slice; must accept `{}` and fill defaults. It is also the API's request body. */
   schema: ZodType<R>
+}
+
+/** What a feature adds to its rules path once set up (these need its live parts: lists, strike book …). */
+export interface RulesHooks<R> {
   /** Reference checks beyond the schema (e.g. word lists the caller may use); problems → 400. */
   check?: RuleCheck<R>
-  /** Optional dry run: "what would these rules do with this message" (feature-specific body). */
+  /** A dry run: "what would these rules do with this message" (feature-specific body). */
   dryRun?: RuleDryRun<R>
 }
 
-/** Reads a feature's own rule slice. */
+/**
+ * A feature's own rule slice: read it, and change it only through the one rules path (schema, the
+ * feature's reference checks, a new version, every replica told) — the same functions the generic rules
+ * API uses, so no route of the feature can write rules another way.
+ */
 export interface FeatureRules<R> {
   /** This feature's validated slice from a message context (no I/O). */
   of(ctx: Pick<MessageContext, 'rules'>): R
   /** This feature's validated slice for a group (cached). */
   forGroup(groupId: string): Promise<R>
+  /** Validates a draft exactly as a write would (schema and reference checks), without storing it. */
+  validate(groupId: string, raw: unknown, change: RuleChange): Promise<{ value: R; before: R }>
+  /** Writes a new version. */
+  write(groupId: string, raw: unknown, change: RuleChange): Promise<RuleWrite<R>>
+  /** Makes an earlier version live again (a new version); null when it does not exist. */
+  rollback(groupId: string, version: number, change: RuleChange): Promise<RuleWrite<R> | null>
+  /** Versions, newest first. */
+  versions(groupId: string, limit?: number): Promise<RuleVersion[]>
+  /** The latest version number (0: never changed). */
+  latest(groupId: string): Promise<number>
+  /** What changed between two versions (0 = defaults). */
+  diff(groupId: string, from: number, to: number): Promise<{ missing: number } | { changes: RuleDiff[] }>
 }
 
 /** Coordination ports a feature may use (Redis in production, in-process when embedded). */
@@ -96,6 +116,9 @@ export interface FeatureApp<R, C, Store> {
 
 /** What a feature contributes once set up. Every part is optional. */
 export interface FeatureInstance {
+  /** Reference checks and dry run of its rules. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an instance of any feature; its own definition types the hooks
+  rules?: RulesHooks<any>
   /** Its step on the message path. */
   middleware?: Middleware<MessageContext>
   /**

@@ -107,7 +107,9 @@ export class FeatureHost {
           provided.add(key.name)
         },
       }
-      instances.set(def.name, await def.setup(app))
+      const instance = await def.setup(app)
+      if (instance.rules) this.options.rules.attach(def.name, instance.rules)
+      instances.set(def.name, instance)
       for (const name of declared) if (!provided.has(name)) throw new Error(`feature "${def.name}" declares service "${name}" but did not provide it in setup`)
     }
     for (const def of features) this.live.push({ name: def.name, definition: def, instance: instances.get(def.name) as FeatureInstance })

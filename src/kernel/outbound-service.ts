@@ -6,9 +6,11 @@ export interface GroupTarget {
   groupId: string
 }
 
-/** Optional facts about an action: what caused it (a message id, a job tick), for records and outcomes. */
+/** Optional facts about an action: what caused it (a message id, a job tick) and why (the bot-action log line). */
 export interface ActionOptions {
   cause?: string
+  /** A few words for the log (`welcome (2 newcomers)`), never message text. */
+  note?: string
 }
 
 /** A link card. */
@@ -47,13 +49,13 @@ export interface Outbound {
 export function outboundVerbs(sink: ActionSink): Outbound {
   const put = (action: OutboundAction): void => sink.enqueue(action)
   return {
-    say: (to, text, opts) => put({ kind: 'say', botId: to.botId, groupId: to.groupId, text, mentions: opts?.mentions && opts.mentions.length > 0 ? opts.mentions : undefined, cause: opts?.cause }),
-    card: (to, card, opts) => put({ kind: 'sayCard', botId: to.botId, groupId: to.groupId, card, cause: opts?.cause }),
-    image: (to, imageUrl, opts) => put({ kind: 'sayImage', botId: to.botId, groupId: to.groupId, imageUrl, cause: opts?.cause }),
-    direct: (botId, contactId, text, opts) => put({ kind: 'sayDirect', botId, contactId, text, cause: opts?.cause }),
-    remove: (to, memberId, reason, opts) => put({ kind: 'remove', botId: to.botId, groupId: to.groupId, memberId, reason, cause: opts?.cause }),
-    add: (to, memberId, opts) => put({ kind: 'add', botId: to.botId, groupId: to.groupId, memberId, cause: opts?.cause }),
-    tag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, cause: opts?.cause }),
-    acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, cause: opts?.cause }),
+    say: (to, text, opts) => put({ kind: 'say', botId: to.botId, groupId: to.groupId, text, mentions: opts?.mentions && opts.mentions.length > 0 ? opts.mentions : undefined, cause: opts?.cause, note: opts?.note }),
+    card: (to, card, opts) => put({ kind: 'sayCard', botId: to.botId, groupId: to.groupId, card, cause: opts?.cause, note: opts?.note }),
+    image: (to, imageUrl, opts) => put({ kind: 'sayImage', botId: to.botId, groupId: to.groupId, imageUrl, cause: opts?.cause, note: opts?.note }),
+    direct: (botId, contactId, text, opts) => put({ kind: 'sayDirect', botId, contactId, text, cause: opts?.cause, note: opts?.note }),
+    remove: (to, memberId, reason, opts) => put({ kind: 'remove', botId: to.botId, groupId: to.groupId, memberId, reason, cause: opts?.cause, note: opts?.note }),
+    add: (to, memberId, opts) => put({ kind: 'add', botId: to.botId, groupId: to.groupId, memberId, cause: opts?.cause, note: opts?.note }),
+    tag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, cause: opts?.cause, note: opts?.note }),
+    acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, cause: opts?.cause, note: opts?.note }),
   }
 }

@@ -98,6 +98,10 @@ export function isTransient(error: unknown): boolean {
 
 /** One short description of an action for logs (never message text at info level). */
 export function describeAction(action: OutboundAction): Record<string, unknown> {
+  return action.note ? { ...describeFields(action), note: action.note } : describeFields(action)
+}
+
+function describeFields(action: OutboundAction): Record<string, unknown> {
   switch (action.kind) {
     case 'say': return { kind: 'say', bot: action.botId, group: action.groupId, chars: action.text.length, mentions: action.mentions?.length ?? 0 }
     case 'sayCard': return { kind: 'sayCard', bot: action.botId, group: action.groupId }
@@ -386,7 +390,8 @@ export class OutboundQueue implements ActionSink {
       item.attempts++
       try {
         await this.deps.performer.perform(action)
-        log.info('outbound: performed', { ...describeAction(action), attempts: item.attempts })
+        // One line per action the bot performed: what and why (its note), never the text it sent.
+        log.info(`bot action: ${action.note ?? action.kind}`, { ...describeFields(action), attempts: item.attempts })
         if (action.kind === 'say') log.debug('outbound: text', { group: action.groupId, text: action.text })
         await this.finish(item, 'sent', item.attempts)
         return 'sent'

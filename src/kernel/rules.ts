@@ -3,14 +3,14 @@ import type { Clock } from '../ports/clock'
 import type { Disposer, PubSub } from '../ports/ports'
 import type { Principal } from './auth'
 import type { GroupRecord, MessageContext, RuleSet } from './context'
-import type { FeatureRules, RulesSpec } from './feature'
+import type { FeatureRules, RulesHooks, RulesSpec } from './feature'
 import { errorText, type Logger } from './logger'
 import type { ErrorDetail } from './routes'
 
 /** Channel on which rule changes are announced to every replica. */
 export const RULES_CHANNEL = 'rules.changed'
 
-/** One problem with a rule slice: where (dotted path inside the slice) and what. */
+/** One problem with a rule slice: where (dotted path, starting with the feature's name) and what. */
 export interface RuleProblem { path: string; message: string }
 
 /** Thrown when a rule slice does not validate or refers to what it may not; carries every problem. */
@@ -29,7 +29,7 @@ export interface RuleChange {
   note?: string | null
 }
 
-/** Reference checks beyond the schema: problems with what a (schema-valid) slice refers to. */
+/** Reference checks beyond the schema: problems with what a (schema-valid) slice refers to (paths inside the slice). */
 export type RuleCheck<R> = (input: { groupId: string; value: R; before: R; change: RuleChange }) => Promise<RuleProblem[]>
 
 /** A feature's dry run: "what would these rules do with this message" (nothing is sent or counted). */
@@ -93,9 +93,9 @@ export function diffRules(a: unknown, b: unknown): RuleDiff[] {
   return paths.filter((p) => la.get(p) !== lb.get(p)).map((p) => ({ path: p, before: parse(la, p), after: parse(lb, p) }))
 }
 
-/** Rule problems as the API's 400 details, under `prefix` (e.g. `body` or `body.rules`). */
+/** Rule problems as the API's 400 details, under `prefix` (e.g. `body` or `body.rules`) instead of the feature name. */
 export function ruleDetails(error: RuleValidationError, prefix: string): ErrorDetail[] {
-  return error.problems.map((p) => ({ path: p.path ? `${prefix}.${p.path}` : prefix, message: p.message }))
+  return error.problems.map((p) => ({ path: [prefix, ...p.path.split('.').slice(1)].join('.'), message: p.message }))
 }
 
 /**
@@ -106,6 +106,7 @@ export function ruleDetails(error: RuleValidationError, prefix: string): ErrorDe
  */
 export class RuleStore {
   private readonly cache = new Map<string, Promise<RuleSet>>()
+  private readonly hooks = new Map<string, RulesHooks<unknown>>()
   private unsubscribe?: Disposer
 
   constructor(private readonly deps: {
@@ -113,7 +114,7 @@ export class RuleStore {
     pubsub: PubSub
     clock: Clock
     log: Logger
-    /** Each feature's rule spec (schema, checks, dry run). */
+    /** Each feature's rule schema. */
     specs: ReadonlyMap<string, RulesSpec<unknown>>
     /** Validated rule packs by bot id (bots without one use `defaultPack`). */
     packs: ReadonlyMap<string, Record<string, unknown>>
@@ -125,8 +126,17 @@ export class RuleStore {
   /** Names of the features that have rules. */
   features(): string[] { return [...this.deps.specs.keys()] }
 
-  /** A feature's rule spec. */
-  spec(feature: string): RulesSpec<unknown> | undefined { return this.deps.specs.get(feature) }
+  /** A feature's rule schema and hooks. */
+  spec(feature: string): (RulesSpec<unknown> & RulesHooks<unknown>) | undefined {
+    const spec = this.deps.specs.get(feature)
+    return spec ? { ...spec, ...this.hooks.get(feature) } : undefined
+  }
+
+  /** Adds a feature's reference checks and dry run (known once the feature is set up). */
+  attach(feature: string, hooks: RulesHooks<unknown>): void {
+    if (!this.deps.specs.has(feature)) throw new Error(`feature "${feature}" has no rules to check`)
+    this.hooks.set(feature, hooks)
+  }
 
   /** Starts listening for changes made by other replicas. */
   async start(): Promise<void> {
@@ -155,6 +165,12 @@ export class RuleStore {
     return {
       of: (ctx: Pick<MessageContext, 'rules'>) => ctx.rules.slice(feature) as R,
       forGroup: async (groupId: string) => (await this.forGroup(groupId)).slice(feature) as R,
+      validate: (groupId, raw, change) => this.validate(groupId, feature, raw, change) as Promise<{ value: R; before: R }>,
+      write: (groupId, raw, change) => this.write(groupId, feature, raw, change) as Promise<RuleWrite<R>>,
+      rollback: (groupId, version, change) => this.rollback(groupId, feature, version, change) as Promise<RuleWrite<R> | null>,
+      versions: (groupId, limit) => this.versions(groupId, feature, limit),
+      latest: (groupId) => this.latest(groupId, feature),
+      diff: (groupId, from, to) => this.diff(groupId, feature, from, to),
     }
   }
 
@@ -164,13 +180,14 @@ export class RuleStore {
    */
   async validate(groupId: string, feature: string, raw: unknown, change: RuleChange): Promise<{ value: unknown; before: unknown }> {
     const spec = this.deps.specs.get(feature)
-    if (!spec) throw new RuleValidationError(feature, [{ path: '', message: `no feature "${feature}" with rules` }])
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new RuleValidationError(feature, [{ path: '', message: 'rules must be an object' }])
+    if (!spec) throw new RuleValidationError(feature, [{ path: feature, message: `no feature "${feature}" with rules` }])
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new RuleValidationError(feature, [{ path: feature, message: 'rules must be an object' }])
     const parsed = spec.schema.safeParse(raw)
-    if (!parsed.success) throw new RuleValidationError(feature, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })))
+    if (!parsed.success) throw new RuleValidationError(feature, parsed.error.issues.map((i) => ({ path: [feature, ...i.path.map(String)].join('.'), message: i.message })))
     const before = (await this.forGroup(groupId)).slice(feature)
-    const problems = spec.check ? await spec.check({ groupId, value: parsed.data, before, change }) : []
-    if (problems.length > 0) throw new RuleValidationError(feature, problems)
+    const check = this.hooks.get(feature)?.check
+    const problems = check ? await check({ groupId, value: parsed.data, before, change }) : []
+    if (problems.length > 0) throw new RuleValidationError(feature, problems.map((p) => ({ path: p.path ? `${feature}.${p.path}` : feature, message: p.message })))
     return { value: parsed.data, before }
   }
 
