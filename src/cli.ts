@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { errorText } from './kernel/logger'
 import { readFileSync } from 'node:fs'
 import type { Config } from './config/config.schema'
 import { ConfigError, loadConfig } from './config/load'
@@ -79,7 +80,7 @@ async function start(): Promise<void> {
     }
     log.info('signal received; shutting down gracefully', { signal })
     runtime.stop().then(() => process.exit(0), (error: unknown) => {
-      log.error('shutdown failed', { error: String(error) })
+      log.error('shutdown failed', { error: errorText(error) })
       process.exit(1)
     })
   }
@@ -91,7 +92,7 @@ async function start(): Promise<void> {
     // A signal during start: the shutdown handler stops what was started and exits 0.
     if (error instanceof StartAborted) return
     if (error instanceof ConfigError) process.stderr.write(`qunyun: ${error.message}\n`)
-    else log.error('start failed', { error: error instanceof Error ? error.message : String(error) })
+    else log.error('start failed', { error: errorText(error) })
     await runtime.stop().catch(() => undefined)
     process.exit(error instanceof ConfigError ? 2 : 1)
   }

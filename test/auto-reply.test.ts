@@ -1,7 +1,7 @@
 import { Chat, type Person } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE } from './support/env'
-import { parseCsv } from '../src/features/auto-reply/auto-reply.routes'
+import { parseCsv } from '../src/kernel/csv'
 import { insideWindows } from '../src/features/auto-reply/auto-reply.engine'
 
 afterAll(cleanup)

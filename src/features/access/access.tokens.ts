@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { In, IsNull } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import { groupScope, type Principal, type Role } from '../../kernel/auth'
-import type { Logger } from '../../kernel/logger'
+import { errorText, type Logger } from '../../kernel/logger'
 import type { Clock } from '../../ports/clock'
 import type { Disposer, PubSub } from '../../ports/ports'
 import { ApiTokenEntity, TokenGroupEntity } from './access.entity'
@@ -146,7 +146,7 @@ export class TokenStore {
     if (now - (this.touched.get(id) ?? 0) < TOUCH_MS) return
     this.touched.set(id, now)
     void this.deps.store.repo(ApiTokenEntity).update({ id }, { lastUsedAt: now })
-      .catch((error: unknown) => this.deps.log.warn('could not record token use', { token: id, error: String(error) }))
+      .catch((error: unknown) => this.deps.log.warn('could not record token use', { token: id, error: errorText(error) }))
   }
 
   private async changed(): Promise<void> {

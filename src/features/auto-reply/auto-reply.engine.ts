@@ -2,6 +2,7 @@ import { RE2Set } from 're2js'
 import { WordList } from '../../text/automaton'
 import { normalize, normalizeTerm } from '../../text/normalize'
 import { addDays, localTime } from '../../kernel/time'
+import { renderTemplate } from '../../kernel/template'
 import { servesGroup, type TokenScopes } from '../../contracts/access'
 import type { AutoReplyRule } from './auto-reply.rules'
 
@@ -142,6 +143,5 @@ export class RuleIndex {
 export function renderAnswer(template: string, vars: { member: string; group: string; at: number; timezone: string }): string {
   const t = localTime(vars.at, vars.timezone)
   const time = `${String(t.hour).padStart(2, '0')}:${String(t.minute).padStart(2, '0')}`
-  const values: Record<string, string> = { member: vars.member, group: vars.group, date: t.day, time }
-  return template.replace(/\{(member|group|date|time)\}/g, (_m, name: string) => values[name] as string)
+  return renderTemplate(template, { member: vars.member, group: vars.group, date: t.day, time })
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { csvDocument, parseCsv } from '../../kernel/csv'
 import { In, IsNull } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import { canSeeOwned, ownerFor, type Principal } from '../../kernel/auth'
@@ -37,37 +38,6 @@ function checkScope(rule: Pick<AutoReplyRule, 'scope'>, auth: Principal | null, 
   if (!auth || auth.scope.all || rule.scope.type !== 'groups') return
   const outside = rule.scope.groupIds.filter((g) => !auth.scope.has(g))
   if (outside.length > 0) throw new HttpError(400, 'invalid_input', 'not one of your groups', outside.map((g) => ({ path: `${path}scope.groupIds`, message: `${g}: not one of your groups` })))
-}
-
-/** Minimal RFC 4180 CSV parser (quotes, escaped quotes, commas and newlines inside quotes, CRLF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = []
-  let field = ''
-  let quoted = false
-  const input = text.replace(/^\ufeff/, '')
-  for (let i = 0; i < input.length; i++) {
-    const c = input[i] as string
-    if (quoted) {
-      if (c === '"' && input[i + 1] === '"') { field += '"'; i++ } else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"' && field === '') quoted = true
-    else if (c === ',') { row.push(field); field = '' } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && input[i + 1] === '\n') i++
-      row.push(field); field = ''
-      if (row.some((f) => f.trim() !== '')) rows.push(row)
-      row = []
-    } else field += c
-  }
-  row.push(field)
-  if (row.some((f) => f.trim() !== '')) rows.push(row)
-  return rows
-}
-
-/** Quotes a CSV field and neutralises spreadsheet formulas. */
-function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
 }
 
 /** Admin routes of auto-reply: CRUD, enable/disable, reorder, CSV import/export, dry-run, hit stats. */
@@ -125,13 +95,11 @@ export function autoReplyRoutes(deps: { db: FeatureStore; clock: Clock; store: A
       async handler({ auth }) {
         const owner = ownerFor(auth)
         const rows = await repo().find({ where: owner === null ? {} : { ownerTokenId: owner }, order: { position: 'ASC', id: 'ASC' } })
-        const lines = ['keywords,match,answer,name,enabled']
-        for (const row of rows) {
+        return csvDocument(['keywords', 'match', 'answer', 'name', 'enabled'], rows.map((row) => {
           const r = toLive(row)
           const keywords = r.trigger.type === 'regex' ? r.trigger.pattern : r.trigger.keywords.join('|')
-          lines.push([keywords, r.trigger.type, r.answer.variants[0]?.text ?? '', r.name, String(r.enabled)].map(csvField).join(','))
-        }
-        return `\ufeff${lines.join('\r\n')}\r\n`
+          return [keywords, r.trigger.type, r.answer.variants[0]?.text ?? '', r.name, String(r.enabled)]
+        }))
       },
     }),
     defineRoute({

@@ -1,6 +1,6 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { AccessService, TokenScopes } from '../../contracts/access'
-import type { Logger } from '../../kernel/logger'
+import { errorText, type Logger } from '../../kernel/logger'
 import type { Disposer, PubSub } from '../../ports/ports'
 import { AutoReplyRuleEntity } from './auto-reply.entity'
 import { RuleIndex, type LiveRule } from './auto-reply.engine'
@@ -68,7 +68,7 @@ export class AutoReplyStore {
     const rules: LiveRule[] = []
     for (const row of rows) {
       try { rules.push(toLive(row)) } catch (error) {
-        this.log.error('stored auto-reply rule no longer valid; skipped', { rule: row.id, error: String(error) })
+        this.log.error('stored auto-reply rule no longer valid; skipped', { rule: row.id, error: errorText(error) })
       }
     }
     // Owners' current grants: a rule never serves a group its owner lost.

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { csvDocument } from '../../kernel/csv'
 import { Between } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
@@ -15,13 +16,6 @@ const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id',
 
 /** What the routes need to know about a group (its timezone and member count, or null when unknown). */
 export type GroupFacts = (groupId: string) => Promise<{ timezone: string; memberCount: number } | null>
-
-/** Quotes a CSV field (RFC 4180) and neutralises spreadsheet formulas. */
-function csv(value: string | number | null): string {
-  const text = value === null ? '' : String(value)
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
-}
 
 /** Admin routes of the check-in feature. */
 export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: CheckInService; facts: GroupFacts; rules: (groupId: string) => Promise<CheckInRule> }): RouteDefinition[] {
@@ -115,10 +109,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
         if (addDays(from, 366) < to) throw new HttpError(400, 'invalid_input', 'at most 366 days per export', [{ path: 'query.from', message: 'range too long' }])
         const rows = await db.repo(CheckInEntity).find({ where: { groupId: params.id, day: Between(from, to) }, order: { day: 'ASC', rank: 'ASC' } })
         const names = new Map((await db.repo(CheckInMemberEntity).findBy({ groupId: params.id })).map((m) => [m.memberId, m.name]))
-        const lines = ['day,member_id,name,kind,rank,at']
-        for (const r of rows) lines.push([r.day, r.memberId, names.get(r.memberId) ?? '', r.kind, r.rank, new Date(r.at).toISOString()].map(csv).join(','))
-        // BOM so spreadsheet apps read the Chinese names as UTF-8.
-        return `\ufeff${lines.join('\r\n')}\r\n`
+        return csvDocument(['day', 'member_id', 'name', 'kind', 'rank', 'at'], rows.map((r) => [r.day, r.memberId, names.get(r.memberId) ?? '', r.kind, r.rank, new Date(r.at).toISOString()]))
       },
     }),
   ]
