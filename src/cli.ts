@@ -1,13 +1,16 @@
 #!/usr/bin/env node
+import { errorText } from './kernel/logger'
 import { readFileSync } from 'node:fs'
 import type { Config } from './config/config.schema'
 import { ConfigError, loadConfig } from './config/load'
 import { createLogger } from './logging'
-import { CORE_ENTITIES, dataSourceOptions, openDatabase } from './adapters/db/data-source'
+import { databaseSchema, dataSourceOptions, openDatabase } from './adapters/db/data-source'
+import { FeatureStore } from './adapters/db/feature-store'
 import { redactUrl } from './kernel/url'
 import { FEATURES } from './features'
 import type * as Script from './simulation/script'
-import { TokenStore } from './app/auth/tokens'
+import { accessFeature } from './features/access'
+import { TokenStore } from './features/access/access.tokens'
 import { ROLES, type Role } from './kernel/auth'
 import { createMemoryPorts } from './ports/memory'
 import { createRedisPorts } from './adapters/redis/redis-ports'
@@ -77,7 +80,7 @@ async function start(): Promise<void> {
     }
     log.info('signal received; shutting down gracefully', { signal })
     runtime.stop().then(() => process.exit(0), (error: unknown) => {
-      log.error('shutdown failed', { error: String(error) })
+      log.error('shutdown failed', { error: errorText(error) })
       process.exit(1)
     })
   }
@@ -89,7 +92,7 @@ async function start(): Promise<void> {
     // A signal during start: the shutdown handler stops what was started and exits 0.
     if (error instanceof StartAborted) return
     if (error instanceof ConfigError) process.stderr.write(`qunyun: ${error.message}\n`)
-    else log.error('start failed', { error: error instanceof Error ? error.message : String(error) })
+    else log.error('start failed', { error: errorText(error) })
     await runtime.stop().catch(() => undefined)
     process.exit(error instanceof ConfigError ? 2 : 1)
   }
@@ -98,8 +101,7 @@ async function start(): Promise<void> {
 async function migrate(): Promise<void> {
   const config = configOrExit()
   const log = createLogger(config)
-  const entities = [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]
-  const db = await openDatabase(dataSourceOptions(config, entities))
+  const db = await openDatabase(dataSourceOptions(config, databaseSchema(FEATURES)))
   const applied: unknown = await db.query('SELECT name FROM migrations ORDER BY id')
   log.info('database schema up to date', {
     database: config.database.url ? redactUrl(config.database.url) : `${config.dataDir}/${config.database.sqliteFile}`,
@@ -210,12 +212,11 @@ async function token(args: string[]): Promise<void> {
   const action = tokenAction(sub, rest)
   const config = configOrExit()
   const log = createLogger({ log: { ...config.log, level: 'warn' } })
-  const entities = [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]
-  const db = await openDatabase(dataSourceOptions(config, entities))
+  const db = await openDatabase(dataSourceOptions(config, databaseSchema(FEATURES)))
   // With Redis, changes reach running servers at once (their token caches are dropped over pub/sub).
   const ports = config.redis.url ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }) : createMemoryPorts()
   try {
-    await action(new TokenStore({ db, clock: systemClock, pubsub: ports.pubsub, log }))
+    await action(new TokenStore({ store: new FeatureStore(db, accessFeature.name, accessFeature.entities ?? []), clock: systemClock, pubsub: ports.pubsub, log }))
   } finally {
     await ports.close()
     await db.destroy()

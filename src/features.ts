@@ -1,20 +1,24 @@
-import type { FeatureDefinition } from './kernel/feature'
-import type { FeatureDeps } from './app/feature-deps'
-import { groupsFeature } from './features/groups'
+import type { Feature } from './adapters/db/feature-store'
+import { accessFeature } from './features/access'
 import { activityFeature } from './features/activity'
-import { moderationFeature } from './features/moderation'
-import { checkInFeature } from './features/check-in'
 import { autoReplyFeature } from './features/auto-reply'
+import { checkInFeature } from './features/check-in'
+import { groupsFeature } from './features/groups'
+import { moderationFeature } from './features/moderation'
 
 /**
- * The ordered feature registry = the pipeline order (after the per-feature error boundaries):
+ * The ordered feature registry = the pipeline order (each step has its own error boundary):
  * groups → activity → moderation → check-in → (lottery) → auto-reply. Moderation runs before everything
- * that answers, so a message it acted on is never answered.
+ * that answers, so a message it acted on is never answered. Features without a message step (access)
+ * may sit anywhere; setup order follows the services they inject, not this list.
+ * Adding a feature: its folder, and one line here.
  */
-export const FEATURES: ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>> = [
-  groupsFeature as FeatureDefinition<FeatureDeps, unknown>,
-  activityFeature as FeatureDefinition<FeatureDeps, unknown>,
-  moderationFeature as FeatureDefinition<FeatureDeps, unknown>,
-  checkInFeature as FeatureDefinition<FeatureDeps, unknown>,
-  autoReplyFeature as FeatureDefinition<FeatureDeps, unknown>,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- features of different rule and config types side by side; each is type-checked in its own folder
+export const FEATURES: ReadonlyArray<Feature<any, any>> = [
+  groupsFeature,
+  accessFeature,
+  activityFeature,
+  moderationFeature,
+  checkInFeature,
+  autoReplyFeature,
 ]

@@ -4,36 +4,44 @@ import type { DataSource } from 'typeorm'
 import type { ZodType } from 'zod'
 import type { BotDefinition, Config } from './config/config.schema'
 import { ConfigError, loadBots } from './config/load'
-import type { GroupInfo, GroupRecord, IncomingMessage, OutboundAction } from './kernel/context'
-import type { DomainEvent } from './kernel/events'
-import type { FeatureDefinition, FeatureInstance } from './kernel/feature'
-import type { Logger } from './kernel/logger'
-import { expiryFromMinutes, OutboundQueue, TransientError } from './kernel/outbound'
-import { errorText, MessageProcessor, type GroupDirectory, type ProcessResult } from './kernel/processor'
+import { readRulePack, type RulePack } from './config/rule-packs'
+import type { Channel } from './kernel/channel'
+import { ChannelHost, type RuntimeObservation } from './kernel/channels'
+import type { IncomingMessage } from './kernel/context'
+import { DIRECTORY, type GroupDirectory } from './kernel/directory'
+import { EventBus } from './kernel/event-bus'
+import { OutboundFinished, type EventBase } from './kernel/events'
+import type { AnyFeature, RulesSpec } from './kernel/feature'
+import { FeatureHost, type LiveFeature } from './kernel/host'
+import { errorText, type Logger } from './kernel/logger'
+import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
+import { outboundVerbs } from './kernel/outbound-service'
+import { MessageProcessor, type ProcessResult } from './kernel/processor'
 import type { RouteDefinition } from './kernel/routes'
+import { RuleStore } from './kernel/rules'
+import { rulesRoutes } from './kernel/rules.routes'
+import { Scheduler } from './kernel/scheduler'
+import { SerialRunner } from './kernel/serial'
+import { redactUrl } from './kernel/url'
 import { systemClock, type Clock } from './ports/clock'
 import { createMemoryPorts } from './ports/memory'
-import type { CoordinationPorts } from './ports/ports'
+import type { CoordinationPorts, SeenFilter } from './ports/ports'
 import { seededRandom, systemRandom, type Random } from './ports/random'
 import { createRedisPorts } from './adapters/redis/redis-ports'
-import { CORE_ENTITIES, dataSourceOptions, openDatabase } from './adapters/db/data-source'
-import { redactUrl } from './kernel/url'
+import { databaseSchema, dataSourceOptions, openDatabase } from './adapters/db/data-source'
+import { FeatureStore } from './adapters/db/feature-store'
+import { DbFenceStore } from './adapters/db/fence-store'
+import { DbOutboundStore } from './adapters/db/outbound-store'
+import { DbRuleRepository } from './adapters/db/rule-repository'
+import { DbSeenStore } from './adapters/db/seen-store'
 import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
-import { createServicePuppet, setWechatyLogLevel, WechatyBot, type PuppetLike } from './adapters/wechaty/bot'
+import { createServicePuppet, setWechatyLogLevel, WechatyChannel, type PuppetLike } from './adapters/wechaty/channel'
 import { SimWorld } from './adapters/wechaty/sim-world'
-import type { FeatureDeps, GroupSummaryContributor } from './app/feature-deps'
-import { DbOutboundStore } from './app/outbound-store'
-import { readRulePack, RuleStore, type RulePack } from './app/rules'
-import { Scheduler } from './app/scheduler'
-import { EmbeddedSeenFilter, SharedSeenFilter, type DurableSeenFilter } from './app/seen'
+import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
 import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
-import { EXAMPLE_ANSWERS, seedExampleAutoReplies } from './simulation/seed'
-import { TokenStore } from './app/auth/tokens'
-import { AuditLog } from './app/auth/audit'
-import { platformRoutes } from './app/auth/auth.routes'
-import { rulesRoutes } from './app/rules.routes'
+import { seedExampleAutoReplies } from './simulation/seed'
 
 /** Options of a runtime beyond the configuration (tests, simulations and benchmarks set these). */
 export interface RuntimeOptions {
@@ -53,13 +61,10 @@ export interface RuntimeOptions {
   /** Whether to run the built-in simulated community for mock bots (default: per config). */
   simulation?: boolean
   /** Feature registry (default: FEATURES). */
-  features?: ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>>
+  features?: readonly AnyFeature[]
 }
 
-/** What the runtime reports to observers (rehearsals and tests wait on these). */
-export type RuntimeObservation =
-  | { kind: 'message'; id: string; groupId: string; result: ProcessResult }
-  | { kind: 'event'; event: DomainEvent }
+export type { RuntimeObservation }
 
 /** start() ended early because stop() was called meanwhile (not a failure). */
 export class StartAborted extends Error {
@@ -69,21 +74,21 @@ export class StartAborted extends Error {
   }
 }
 
-/** A feature once set up. */
-interface LiveFeature { name: string; instance: FeatureInstance }
-
 /** What start() uses from files and settings, validated before anything is opened. */
 export interface Prepared {
-  definitions: Array<FeatureDefinition<FeatureDeps, unknown>>
+  definitions: AnyFeature[]
   bots: BotDefinition[]
-  schemas: Map<string, ZodType>
-  /** Each bot's rule pack by file name, read and validated. */
+  /** Each feature's rule schema. */
+  specs: Map<string, RulesSpec<unknown>>
+  /** Each bot's rule pack, read and validated. */
   packs: Map<string, RulePack>
 }
 
 /**
- * The composition root: config → storage → coordination → features → bots + admin API. start() brings
- * everything up in that order; stop() drains and flushes in reverse. Nothing happens at import time.
+ * The composition root: it only wires. config → coordination → storage → rules → outbound queue →
+ * features (the kernel's FeatureHost) → message processor → scheduler → admin API → channels. start()
+ * brings everything up in that order; stop() stops input, drains and flushes in reverse. Nothing happens
+ * at import time.
  */
 export class Runtime {
   readonly clock: Clock
@@ -95,27 +100,22 @@ export class Runtime {
   outbound!: OutboundQueue
   processor!: MessageProcessor
   scheduler!: Scheduler
-  tokens!: TokenStore
-  audit!: AuditLog
-  features: LiveFeature[] = []
+  host!: FeatureHost
+  channels!: ChannelHost
   routes: RouteDefinition[] = []
-  readonly bots = new Map<string, WechatyBot>()
   readonly worlds = new Map<string, SimWorld>()
-  /** Tells what the bot does in the simulated community (set when a bot runs it). */
+  /** Counts what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
+  private bus?: EventBus
   /** Set once storage is open; absent when start() failed earlier (stop() must still work then). */
-  private seen?: DurableSeenFilter
+  private seen?: SeenFilter
   private server?: Server
   private flushTimer?: NodeJS.Timeout
   private community?: SimulatedCommunity
-  private flushing: Promise<void> | null = null
-  private flushQueued: Promise<void> | null = null
+  private readonly flusher = new SerialRunner(() => this.writeBuffers())
   private stopping: Promise<void> | null = null
   private starting: Promise<void> | null = null
   private stopRequested = false
-  private readonly summaries = new Map<string, GroupSummaryContributor>()
-  private directory?: GroupDirectory
-  private readonly resumed = new Set<string>()
   private readonly observers = new Set<(o: RuntimeObservation) => void>()
   private prepared?: Prepared
 
@@ -124,6 +124,15 @@ export class Runtime {
     this.random = options.random ?? (config.simulation.seed !== null ? seededRandom(config.simulation.seed) : systemRandom)
     this.log = options.log
   }
+
+  /** The features once set up, in registry (pipeline) order. */
+  get features(): LiveFeature[] { return this.host?.live ?? [] }
+
+  /** Tokens, grants and the audit log (the access feature's service). */
+  get access(): AccessService { return this.host.service(ACCESS) }
+
+  /** The group directory (the groups feature's service). */
+  get directory(): GroupDirectory { return this.host.service(DIRECTORY) }
 
   /** Admin API address once listening. */
   get address(): AddressInfo | null {
@@ -138,23 +147,27 @@ export class Runtime {
    */
   prepare(): Prepared {
     if (this.prepared) return this.prepared
-    const definitions = [...(this.options.features ?? FEATURES)]
+    const definitions: AnyFeature[] = [...(this.options.features ?? FEATURES)]
     const bots = this.options.bots ?? loadBots(this.config)
-    const schemas = new Map<string, ZodType>()
-    for (const f of definitions) if (f.rules) schemas.set(f.name, f.rules)
+    const specs = new Map<string, RulesSpec<unknown>>()
+    for (const f of definitions) if (f.rules) specs.set(f.name, f.rules)
+    const schemas = new Map<string, ZodType>([...specs].map(([name, spec]) => [name, spec.schema]))
     const packs = new Map<string, RulePack>()
     const problems: string[] = []
-    const files = bots.map((bot) => bot.rulePack)
-    if (bots.some((bot) => this.simulates(bot))) files.push(SIMULATION_RULE_PACK)
-    for (const file of files) {
-      if (packs.has(file)) continue
-      try { packs.set(file, readRulePack(this.config.rulesDir, file, schemas)) } catch (error) {
+    for (const bot of bots) {
+      // The simulated groups follow the simulation's pack, not the bot's (meant for real groups).
+      const file = this.simulates(bot) ? SIMULATION_RULE_PACK : bot.rulePack
+      try { packs.set(bot.id, readRulePack(this.config.rulesDir, file, schemas)) } catch (error) {
         if (!(error instanceof ConfigError)) throw error
         problems.push(...error.problems)
       }
     }
-    if (problems.length > 0) throw new ConfigError(problems)
-    this.prepared = { definitions, bots, schemas, packs }
+    if (problems.length > 0) throw new ConfigError([...new Set(problems)])
+    if (bots.some((bot) => this.simulates(bot))) {
+      this.narrator = new Narrator()
+      definitions.push(this.narrator.feature())
+    }
+    this.prepared = { definitions, bots, specs, packs }
     return this.prepared
   }
 
@@ -173,36 +186,32 @@ export class Runtime {
   }
 
   private async doStart(): Promise<void> {
-    const { config, log } = this
-    const { definitions, bots, schemas, packs } = this.prepare()
+    const { config, log, clock } = this
+    const { definitions, bots, specs, packs } = this.prepare()
     this.proceed()
 
     this.ports = config.redis.url
-      ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock: this.clock })
-      : createMemoryPorts(this.clock)
+      ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock })
+      : createMemoryPorts(clock)
     this.proceed()
 
-    const entities = [...CORE_ENTITIES, ...definitions.flatMap((f) => f.entities ?? [])]
-    this.db = await openDatabase(dataSourceOptions(config, entities, this.options.sqlitePath))
+    this.db = await openDatabase(dataSourceOptions(config, databaseSchema(definitions), this.options.sqlitePath))
     log.info('storage ready', {
       database: config.database.url ? redactUrl(config.database.url) : (this.options.sqlitePath ?? `${config.dataDir}/${config.database.sqliteFile}`),
       coordination: this.ports.kind,
     })
     this.proceed()
 
-    this.rules = new RuleStore({ db: this.db, pubsub: this.ports.pubsub, clock: this.clock, log, rulesDir: config.rulesDir, schemas })
-    for (const [file, pack] of packs) this.rules.usePack(file, pack)
-    if (bots.some((bot) => this.simulates(bot))) {
-      // The simulated community gets its own pack (every feature on) and a narrator of what the bot does.
-      this.narrator = new Narrator(EXAMPLE_ANSWERS)
-      definitions.unshift(this.narrator.feature())
-    }
+    this.rules = new RuleStore({
+      repository: new DbRuleRepository(this.db), pubsub: this.ports.pubsub, clock, log, specs, packs, defaultPack: {},
+      botOf: async (groupId) => (await this.directory.find(groupId))?.botId ?? null,
+    })
     await this.rules.start()
 
     this.outbound = new OutboundQueue({
-      performer: { perform: (action) => this.perform(action) },
+      performer: { perform: (action) => this.channels.perform(action) },
       rateLimiter: this.ports.rateLimiter,
-      clock: this.clock,
+      clock,
       random: this.random,
       settings: {
         perAccount: { capacity: config.outbound.perAccount.burst, refillPerSec: config.outbound.perAccount.perMinute / 60 },
@@ -215,53 +224,43 @@ export class Runtime {
       log,
       store: new DbOutboundStore(this.db),
     })
-    // Bots start logged out: what is queued before a bot's login waits for it.
-    for (const bot of bots) this.outbound.offline(bot.id)
 
-    const deps: FeatureDeps = {
-      config, db: this.db, ports: this.ports, clock: this.clock, random: this.random, log, outbound: this.outbound, rules: this.rules,
-      groupSummaries: (group) => this.groupSummaries(group),
-      contributeGroupSummary: (name, contributor) => { this.summaries.set(name, contributor) },
-      onOutboundOutcome: (listener) => this.outbound.onOutcome(listener),
-      findGroup: (groupId) => this.findGroup(groupId),
-    }
-    for (const def of definitions) {
-      const instance = await def.setup(deps, (ctx) => ctx.rules.slice(def.name))
-      this.features.push({ name: def.name, instance })
-      this.routes.push(...(instance.routes ?? []))
-    }
-    this.tokens = new TokenStore({ db: this.db, clock: this.clock, pubsub: this.ports.pubsub, log })
-    await this.tokens.start()
-    this.audit = new AuditLog(this.db)
-    this.routes.unshift(...platformRoutes(this.tokens, this.audit))
-    this.routes.push(...rulesRoutes(this.rules, async (id) => (await this.findGroup(id)) !== null))
+    // Events emitted outside a message (jobs, consumers) go through the processor's per-group order; it
+    // exists once the features are set up, and nothing emits before that.
+    const emit = (event: EventBase): void => { void this.processor.publish(event) }
+    this.host = await FeatureHost.start({
+      features: definitions, config, clock, random: this.random, log,
+      coordination: { counters: this.ports.counters, rateLimiter: this.ports.rateLimiter, leases: this.ports.leases, pubsub: this.ports.pubsub },
+      storeFor: (f) => new FeatureStore(this.db, f.name, f.entities ?? []),
+      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit },
+    })
+    if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
+    this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
 
-    const directory = this.features.find((f) => f.instance.directory)?.instance.directory
-    if (!directory) throw new Error('no feature provides the group directory (the groups feature must be registered)')
-    this.directory = directory
-
-    const ttlMs = config.pipeline.dedupeTtlHours * 3_600_000
-    let seen: DurableSeenFilter
-    if (this.ports.kind === 'memory') {
-      const memory = (this.ports as ReturnType<typeof createMemoryPorts>).dedupe
-      const embedded = new EmbeddedSeenFilter(memory, this.db, this.clock, ttlMs)
-      seen = embedded
-      const loaded = await embedded.load()
-      log.debug('dedupe marks restored', { count: loaded })
-    } else {
-      seen = new SharedSeenFilter(this.ports.dedupe, ttlMs)
-    }
-    this.seen = seen
-
-    this.processor = new MessageProcessor({ features: this.features, seen, directory, rules: this.rules, sink: this.outbound, log })
+    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db))
+    log.debug('dedupe marks restored', { count: await this.seen.load() })
+    this.bus = new EventBus(this.host.batchConsumers(), { clock, log, settings: { maxBatch: 500, retryBaseMs: 500, maxRetryMs: 60_000 } })
+    this.processor = new MessageProcessor({
+      middleware: this.host.middleware(), inline: this.host.inlineConsumers(), bus: this.bus, seen: this.seen,
+      directory: this.directory, rules: this.rules, sink: this.outbound, declared: (type) => this.host.declared(type), log,
+    })
+    this.channels = new ChannelHost({ processor: this.processor, queue: this.outbound, log, notify: (o) => this.notify(o) })
+    // Every action's final state is an event: features learn whether a removal went through, and so on.
+    this.outbound.onOutcome(({ action, status, error }) => {
+      emit(OutboundFinished.of({
+        id: `outbound:${action.cause ?? ''}:${action.kind}:${clock.now()}`, at: clock.now(), botId: action.botId, groupId: 'groupId' in action ? action.groupId : undefined,
+        kind: action.kind, memberId: 'memberId' in action ? action.memberId : undefined, cause: action.cause, status, error, note: action.note,
+      }))
+    })
 
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
-    this.scheduler = new Scheduler({ db: this.db, clock: this.clock, log, owner: `${process.pid}` })
-    for (const f of this.features) for (const job of f.instance.jobs ?? []) this.scheduler.add(job)
+    this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${process.pid}` })
+    for (const job of this.host.jobs()) this.scheduler.add(job)
+    const seen = this.seen
     this.scheduler.add({ name: 'core.purge-dedupe-marks', cron: '40 3 * * *', timezone: config.timezone, run: () => seen.purge() })
-    if (this.options.scheduler !== false) this.scheduler.start()
+    if (this.options.scheduler !== false) await this.scheduler.start()
 
     this.proceed()
     if (this.options.http !== false) await this.listen()
@@ -288,27 +287,15 @@ export class Runtime {
     for (const observer of this.observers) observer(o)
   }
 
-  /** Publishes an adapter event into the pipeline's per-group order. */
-  publish(event: DomainEvent): Promise<void> { return this.processor.publish(event) }
+  /** Publishes an event into the pipeline's per-group order (as a channel would). */
+  publish(event: EventBase): Promise<void> { return this.processor.publish(event) }
 
-  /** Writes every buffered counter, log row and dedupe mark now. */
-  flush(): Promise<void> {
-    // A write already running does not contain what was recorded after it started: callers get one
-    // follow-up write queued behind it (shared by everyone who asks meanwhile), never the running one.
-    if (this.flushing) {
-      this.flushQueued ??= this.flushing.catch(() => undefined).then(() => {
-        this.flushQueued = null
-        return this.flush()
-      })
-      return this.flushQueued
-    }
-    this.flushing = (async () => {
-      for (const f of this.features) {
-        try { await f.instance.flush?.() } catch (error) { this.log.error('flush failed', { feature: f.name, error: errorText(error) }) }
-      }
-      if (this.seen) try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
-    })().finally(() => { this.flushing = null })
-    return this.flushing
+  /** Writes every buffered counter, log row and dedupe mark now (one write at a time; see SerialRunner). */
+  flush(): Promise<void> { return this.flusher.run() }
+
+  private async writeBuffers(): Promise<void> {
+    await this.host?.each('flush', this.log)
+    if (this.seen) try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
   }
 
   /** Graceful stop: no new input, finish what is in flight, drain the outbound queue, flush, close. */
@@ -323,25 +310,26 @@ export class Runtime {
     const { log } = this
     log.info('stopping: finishing in-flight work')
     this.community?.stop()
-    for (const bot of this.bots.values()) {
-      try { await bot.stop() } catch (error) { log.warn('bot stop failed', { bot: bot.id, error: String(error) }) }
-    }
+    // Input stops first; the bots stay connected until what is queued for them went out.
+    this.channels?.stopInput()
     await this.scheduler?.stop()
     await this.processor?.idle()
-    for (const f of this.features) {
-      try { await f.instance.drain?.() } catch (error) { log.warn('feature drain failed', { feature: f.name, error: String(error) }) }
-    }
+    await this.host?.each('drain', log)
+    await this.processor?.idle()
     if (this.outbound) {
       const drained = await this.outbound.drain(this.config.shutdown.drainTimeoutMs)
       await this.outbound.stop()
       if (!drained) log.warn('outbound queue not empty at shutdown; the rest is kept and resumed at next start', { pending: this.outbound.size })
     }
+    await this.processor?.idle()
+    if (this.bus && !(await this.bus.drain(this.config.shutdown.drainTimeoutMs))) log.warn('event consumers still busy at shutdown', { events: this.bus.backlog })
+    this.bus?.stop()
+    await this.channels?.stop()
     if (this.flushTimer) clearInterval(this.flushTimer)
     if (this.db) await this.flush()
-    for (const f of this.features) await f.instance.stop?.()
+    await this.host?.each('stop', log)
     if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
     await this.rules?.stop()
-    await this.tokens?.stop()
     await this.ports?.close()
     if (this.db?.isInitialized) await this.db.destroy()
     log.info('stopped cleanly')
@@ -349,12 +337,13 @@ export class Runtime {
 
   private async listen(): Promise<void> {
     const { api } = this.config
+    const access = this.host.service(ACCESS)
     const bucket = (r: { perMinute: number; burst: number }) => ({ capacity: r.burst, refillPerSec: r.perMinute / 60 })
     const app = createHttpApp({
       routes: this.routes,
       log: this.log,
-      auth: this.tokens,
-      audit: this.audit,
+      auth: access,
+      audit: { append: (entry) => access.audit(entry) },
       rateLimiter: this.ports.rateLimiter,
       clock: this.clock,
       bodyLimit: api.bodyLimitBytes,
@@ -367,7 +356,7 @@ export class Runtime {
       readiness: {
         database: async () => { await this.db.query('SELECT 1'); return true },
         coordination: () => this.ports.ping(),
-        bots: async () => [...this.bots.values()].every((b) => b.online),
+        bots: async () => this.channels.online,
       },
     })
     const { host, port } = this.config.server
@@ -387,11 +376,9 @@ export class Runtime {
     return !this.options.puppetFor && bot.resolvedPuppet !== 'wechaty-puppet-service' && (this.options.simulation ?? this.config.simulation.mode !== 'off')
   }
 
-  private async startBot(definition: BotDefinition): Promise<void> {
+  /** The channel of a bot: its puppet account through wechaty (a real one, a test's, or the simulated community's). */
+  private channelFor(definition: BotDefinition): { channel: Channel; world?: SimWorld } {
     const { log } = this
-    const simulate = this.simulates(definition)
-    // The simulated groups follow the simulation's pack, not the bot's (meant for real groups).
-    const rulePack = simulate ? SIMULATION_RULE_PACK : definition.rulePack
     let world: SimWorld | undefined
     let puppet: PuppetLike
     if (this.options.puppetFor) puppet = this.options.puppetFor(definition)
@@ -403,62 +390,25 @@ export class Runtime {
       this.worlds.set(definition.id, world)
       puppet = world.puppet as unknown as PuppetLike
     }
-    const bot = new WechatyBot({
-      definition,
-      puppet,
-      clock: this.clock,
-      log,
-      sink: {
-        message: (m) => {
-          this.rules.assignPack(m.groupId, rulePack)
-          void this.processor.submit(m).then((result) => this.notify({ kind: 'message', id: m.id, groupId: m.groupId, result }))
-        },
-        event: (e) => {
-          if ('groupId' in e) this.rules.assignPack(e.groupId, rulePack)
-          if (e.type === 'bot.loggedIn' && !this.resumed.has(e.botId)) {
-            this.resumed.add(e.botId)
-            void this.outbound.resume(e.botId).catch((error: unknown) => log.error('could not resume outbound queue', { error: String(error) }))
-          }
-          // The queue pauses a bot's lanes while it is logged out and resumes them at its login (after
-          // resume() above: the stored actions of the last run are older and go first).
-          if (e.type === 'bot.loggedIn') this.outbound.online(e.botId)
-          if (e.type === 'bot.loggedOut') this.outbound.offline(e.botId)
-          void this.processor.publish(e).then(() => this.notify({ kind: 'event', event: e }))
-        },
-      },
-    })
-    this.bots.set(definition.id, bot)
-    await bot.start()
-    if (world) {
-      if (simulate) {
-        const { groups, minMembers, maxMembers, messagesPerMinute } = this.config.simulation
-        this.community = new SimulatedCommunity(world, this.random, { groups, minMembers, maxMembers, messagesPerMinute }, log.child({ simulation: true }), this.clock)
-        this.community.populate()
-        await seedExampleAutoReplies(this.routes, log.child({ simulation: true }))
-        world.login()
-        this.community.start()
-        log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '
-          + 'To connect a real account set WECHATY_PUPPET=wechaty-puppet-service and WECHATY_PUPPET_SERVICE_TOKEN=<your WorkPro token> (see README).', { bot: definition.id })
-      } else {
-        log.warn('no WeCom token configured and the simulation is off: the bot has no account to run', { bot: definition.id })
-      }
+    return { channel: new WechatyChannel({ definition, puppet, clock: this.clock, log }), world }
+  }
+
+  private async startBot(definition: BotDefinition): Promise<void> {
+    const { log } = this
+    const { channel, world } = this.channelFor(definition)
+    await this.channels.start(channel)
+    if (!world) return
+    if (!this.simulates(definition)) {
+      log.warn('no WeCom token configured and the simulation is off: the bot has no account to run', { bot: definition.id })
+      return
     }
-  }
-
-  private async perform(action: OutboundAction): Promise<void> {
-    const bot = this.bots.get(action.botId)
-    if (!bot) throw new TransientError(`bot ${action.botId} is not running`)
-    await bot.perform(action)
-  }
-
-  private async findGroup(groupId: string): Promise<GroupRecord | null> {
-    if (!this.directory) throw new Error('the group directory is not set up yet')
-    return this.directory.find(groupId)
-  }
-
-  private async groupSummaries(group: GroupInfo): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {}
-    for (const contributor of this.summaries.values()) Object.assign(out, await contributor(group))
-    return out
+    const { groups, minMembers, maxMembers, messagesPerMinute } = this.config.simulation
+    this.community = new SimulatedCommunity(world, this.random, { groups, minMembers, maxMembers, messagesPerMinute }, log.child({ simulation: true }), this.clock)
+    this.community.populate()
+    await seedExampleAutoReplies(this.routes, log.child({ simulation: true }))
+    world.login()
+    this.community.start()
+    log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '
+      + 'To connect a real account set WECHATY_PUPPET=wechaty-puppet-service and WECHATY_PUPPET_SERVICE_TOKEN=<your WorkPro token> (see README).', { bot: definition.id })
   }
 }

@@ -6,7 +6,7 @@ import { apiAs, client, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, silentLogger, STORAGE } from './support/env'
 import { assertDeclaredAccess, createHttpApp } from '../src/adapters/http/app'
 import { defineRoute, type RouteDefinition } from '../src/kernel/routes'
-import { hashToken, isWellFormedToken } from '../src/app/auth/token-format'
+import { hashToken, isWellFormedToken } from '../src/features/access/access.token-format'
 import { openApiPath } from '../src/adapters/http/openapi'
 import { createMemoryPorts } from '../src/ports/memory'
 import { systemClock } from '../src/ports/clock'
@@ -36,7 +36,13 @@ async function fingerprint(chat: Chat): Promise<string> {
 /** A valid body for routes that take one (so positive controls reach the handler). */
 const SAMPLE_BODIES: Record<string, unknown> = {
   'PATCH /api/v1/groups/:id': { labels: ['VIP'] },
-  'PUT /api/v1/groups/:id/rules/:feature': { logText: true },
+  // The one rules path, mounted per feature with the feature's own schema as the body.
+  'PUT /api/v1/groups/:id/rules/activity': { logText: true },
+  'PUT /api/v1/groups/:id/rules/moderation': { enabled: true },
+  'PUT /api/v1/groups/:id/rules/check-in': { enabled: true },
+  'PUT /api/v1/groups/:id/rules/auto-reply': { enabled: true },
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  'POST /api/v1/groups/:id/rules/moderation/dry-run': { text: '加微信' },
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
   'POST /api/v1/groups/:id/check-ins/members/:memberId/adjustments': { delta: 5, reason: 'matrix' },
@@ -57,6 +63,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
 /** Query strings routes need to succeed (positive controls). */
 const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
 }
 
 /**
@@ -424,7 +431,7 @@ describe(`tokens, audit log, limits and hardening (${STORAGE} + ${COORDINATION})
     const mineA = await ownerA.get('/api/v1/audit-log').expect(200)
     expect(mineA.body.items.map((e: { groupId: string }) => e.groupId)).toEqual([G1])
     const mineB = await ownerB.get('/api/v1/audit-log').expect(200)
-    expect(mineB.body.items.map((e: { route: string }) => e.route)).toEqual(['/api/v1/groups/:id/rules/:feature'])
+    expect(mineB.body.items.map((e: { route: string }) => e.route)).toEqual(['/api/v1/groups/:id/rules/activity'])
     const filtered = await admin.get(`/api/v1/audit-log?groupId=${encodeURIComponent(G2)}`).expect(200)
     expect(filtered.body.items).toHaveLength(1)
     const page = await admin.get('/api/v1/audit-log?limit=1').expect(200)

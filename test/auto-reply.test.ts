@@ -1,10 +1,7 @@
 import { Chat, type Person } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE } from './support/env'
-import { defineFeature, type FeatureDeps } from '../src/app/feature-deps'
-import type { FeatureDefinition } from '../src/kernel/feature'
-import { FEATURES } from '../src/features'
-import { parseCsv } from '../src/features/auto-reply/auto-reply.routes'
+import { parseCsv } from '../src/kernel/csv'
 import { insideWindows } from '../src/features/auto-reply/auto-reply.engine'
 
 afterAll(cleanup)
@@ -17,23 +14,12 @@ const erin: Person = { id: 'erin', name: 'Erin' }
 /** Monday 2026-11-23, 10:00 in Shanghai. */
 const MONDAY_10 = Date.parse('2026-11-23T10:00:00+08:00')
 
-/** Stands in for moderation until it lands: removes adverts and stops the chain, placed before the product features' auto-reply. */
-const fakeModeration = defineFeature({
-  name: 'moderation-probe',
-  setup() {
-    return {
-      async middleware(ctx, next) {
-        if (ctx.message.text.includes('加微信')) { ctx.remove('advert'); ctx.handled('moderation-probe'); return }
-        await next()
-      },
-    }
-  },
-})
-const WITH_MODERATION = [...FEATURES.slice(0, 2), fakeModeration as FeatureDefinition<FeatureDeps, unknown>, ...FEATURES.slice(2)]
+/** The real group rules in g1: an advert (加微信) gets its sender removed at once. */
+const ADVERTS_REMOVED = { g1: { moderation: { enabled: true, words: { add: ['加微信'], action: 'remove' } } } }
 
 async function setup(at = MONDAY_10): Promise<{ chat: Chat; owner: ApiClient; admin: ApiClient }> {
   const chat = await Chat.start({
-    http: true, start: at, features: WITH_MODERATION, seed: 42,
+    http: true, start: at, rules: ADVERTS_REMOVED, seed: 42,
     groups: [
       { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨', joinedAt: at - 3_600_000 }] },
       { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' }, { id: 'bob', name: '阿强' }] },
@@ -222,6 +208,8 @@ describe(`auto-replies through real wechaty (${STORAGE} + ${COORDINATION})`, () 
     const g1 = chat.group('g1')
     await g1.say(carol, '加微信看价格')
     g1.expectRemoved(carol)
+    // Moderation announces the removal; auto-reply stays silent.
+    g1.expectReply(/已被移出本群/)
     g1.expectNoReply()
     await g1.say(bob, '签到')
     g1.expectReply(/签到成功/)

@@ -7,7 +7,8 @@ import type { RehearsalGroup } from '../src/simulation/rehearsal'
 import { CheckInService, checkInDay, currentStreak, streakOf } from '../src/features/check-in/check-in.service'
 import { CheckInRuleSchema } from '../src/features/check-in/check-in.rules'
 import { parseMakeUpDay } from '../src/features/check-in/check-in.commands'
-import { CORE_ENTITIES, dataSourceOptions, openDatabase } from '../src/adapters/db/data-source'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../src/adapters/db/data-source'
+import { FeatureStore } from '../src/adapters/db/feature-store'
 import { checkInFeature } from '../src/features/check-in'
 import { addDays } from '../src/kernel/time'
 
@@ -159,7 +160,7 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(texts.filter((t) => t.includes('签到成功！')).length).toBe(1)
     expect(texts.filter((t) => t.includes('已经签到过啦')).length).toBe(1)
     // And at the storage level, two concurrent attempts (as two replicas would make) still make one.
-    const service = new CheckInService(chat.runtime.db)
+    const service = new CheckInService(new FeatureStore(chat.runtime.db, checkInFeature.name, checkInFeature.entities ?? []))
     const rule = CheckInRuleSchema.parse({})
     const both = await Promise.all([1, 2].map((i) => service.checkIn({ groupId: 'g1@chatroom', memberId: 'carol', name: '小雨', day: '2026-11-23', at: Date.now(), messageId: `c${i}`, rule })))
     expect(both.map((r) => r.status).sort()).toEqual(['already', 'new'])
@@ -375,10 +376,9 @@ describe('check-in rules, parsing and streak arithmetic', () => {
 
   it('property: for any sequence of check-ins and make-ups, streak and total equal a simple reference', async () => {
     const config = await testConfig()
-    const entities = [...CORE_ENTITIES, ...(checkInFeature.entities ?? [])]
-    const db = await openDatabase(dataSourceOptions(config, entities, ':memory:'))
+    const db = await openDatabase(dataSourceOptions(config, databaseSchema([checkInFeature]), ':memory:'))
     const rule = CheckInRuleSchema.parse({ makeUp: { windowDays: 5, pointsCost: 10 }, points: { base: 10, streakBonuses: [] } })
-    const service = new CheckInService(db)
+    const service = new CheckInService(new FeatureStore(db, checkInFeature.name, checkInFeature.entities ?? []))
     let run = 0
     try {
       await fc.assert(fc.asyncProperty(

@@ -1,10 +1,9 @@
+import { InvitationReceived } from '../src/kernel/events'
 import { Chat, alice, bob, carol } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE, captureLogger } from './support/env'
 import { WITH_PROBE, brokenFeature, probeFeature, probeSeen } from './support/probe-feature'
 import { FEATURES } from '../src/features'
-import type { FeatureDeps } from '../src/app/feature-deps'
-import type { FeatureDefinition } from '../src/kernel/feature'
 
 afterAll(cleanup)
 
@@ -147,7 +146,7 @@ describe(`conversations through real wechaty (${STORAGE} + ${COORDINATION})`, ()
 
   it('keeps going when one feature throws (error boundary per feature)', async () => {
     const log = captureLogger()
-    const features = [brokenFeature, ...FEATURES, probeFeature] as ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>>
+    const features = [brokenFeature, ...FEATURES, probeFeature]
     chat = await Chat.start({ features, log })
     const g1 = chat.group('g1')
     await g1.say(bob, 'ping')
@@ -224,7 +223,7 @@ describe(`groups registry (${STORAGE})`, () => {
     const joined = chat.rehearsal.waitFor((o) => o.kind === 'event' && o.event.type === 'group.synced' && o.event.groupId === 'new-room@chatroom')
     world.puppet.invite({ id: 'inv-1', inviterId: 'alice', roomId: 'new-room@chatroom', topic: '新群', memberCount: 2 })
     await joined
-    const declined = chat.rehearsal.waitFor((o) => o.kind === 'event' && o.event.type === 'group.invitationReceived' && o.event.invitationId === 'inv-2')
+    const declined = chat.rehearsal.waitFor((o) => o.kind === 'event' && InvitationReceived.is(o.event) && o.event.invitationId === 'inv-2')
     world.puppet.invite({ id: 'inv-2', inviterId: 'mallory', roomId: 'spam-room@chatroom', topic: '广告群', memberCount: 1 })
     await declined
     await chat.rehearsal.quiesce()
@@ -241,7 +240,7 @@ describe(`directory names (${STORAGE})`, () => {
     const crowd = Array.from({ length: 12 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
     const chat = await Chat.start({ groups: [{ id: 'g1', name: 'x', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, ...crowd] }] })
     try {
-      const directory = chat.runtime.features.find((f) => f.name === 'groups')?.instance.directory
+      const directory = chat.runtime.directory
       for (const m of crowd) expect((await directory?.member('g1@chatroom', m.id, '?'))?.name).toBe(m.name)
     } finally { await chat.close() }
   })

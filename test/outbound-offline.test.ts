@@ -1,6 +1,5 @@
 import { Chat, type Person } from './support/chat'
 import { captureLogger, cleanup, COORDINATION, STORAGE, tempDir } from './support/env'
-import type { DomainEvent } from '../src/kernel/events'
 import { OutboundEntity } from '../src/adapters/db/core.entity'
 
 afterAll(cleanup)
@@ -27,7 +26,7 @@ function start(opts: { sqlitePath?: string; log?: ReturnType<typeof captureLogge
 }
 
 /** Resolves at the runtime's next observed event of `type` (bounded in real time). */
-function nextEvent(chat: Chat, type: DomainEvent['type']): Promise<void> {
+function nextEvent(chat: Chat, type: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { dispose(); reject(new Error(`no ${type} event`)) }, 10_000)
     const dispose = chat.runtime.observe((o) => {

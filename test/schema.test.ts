@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { DataSource } from 'typeorm'
-import { CORE_ENTITIES, dataSourceOptions, MIGRATIONS, openDatabase } from '../src/adapters/db/data-source'
-import { AuditEntity } from '../src/app/auth/auth.entity'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../src/adapters/db/data-source'
+import { AuditEntity } from '../src/features/access/access.entity'
 import { MemberEntity } from '../src/features/groups/groups.entity'
 import { FEATURES } from '../src/features'
 import { AlignSqliteColumns1796158900000 } from '../migrations/1796158900000-AlignSqliteColumns'
@@ -9,8 +9,8 @@ import { cleanup, STORAGE, tempDir, testConfig } from './support/env'
 
 afterAll(cleanup)
 
-/** The runtime's entity list: core tables plus every feature's. */
-const ENTITIES = [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]
+/** The runtime's schema: core tables and migrations plus every feature's. */
+const SCHEMA = databaseSchema(FEATURES)
 
 /** The statements TypeORM's schema builder would run to make the database match the entities. */
 async function pendingSchemaStatements(db: DataSource): Promise<string[]> {
@@ -27,7 +27,7 @@ describe(`schema (${STORAGE})`, () => {
   it('after migrating a fresh database, the entities and the tables agree (no pending schema statements)', async () => {
     const config = await testConfig()
     // The runtime's code path: same options, same entity list, same migrations.
-    const db = await openDatabase(dataSourceOptions(config, ENTITIES, join(tempDir(), 'qunyun.sqlite')))
+    const db = await openDatabase(dataSourceOptions(config, SCHEMA, join(tempDir(), 'qunyun.sqlite')))
     try {
       expect(await db.showMigrations()).toBe(false)
       // On failure this prints every statement TypeORM would run, which says what disagrees.
@@ -39,9 +39,9 @@ describe(`schema (${STORAGE})`, () => {
 
   it('aligning an installed database keeps its rows, defaults and id sequence', async () => {
     const config = await testConfig()
-    const options = dataSourceOptions(config, ENTITIES, join(tempDir(), 'qunyun.sqlite'))
+    const options = dataSourceOptions(config, SCHEMA, join(tempDir(), 'qunyun.sqlite'))
     // An installation that ran every earlier migration and holds data.
-    const installed = new DataSource({ ...options, migrations: MIGRATIONS.filter((m) => m !== AlignSqliteColumns1796158900000) })
+    const installed = new DataSource({ ...options, migrations: SCHEMA.migrations.filter((m) => m !== AlignSqliteColumns1796158900000) })
     await installed.initialize()
     await installed.runMigrations({ transaction: 'each' })
     const audit = installed.getRepository(AuditEntity)

@@ -25,6 +25,7 @@ import Koa from 'koa'
 import { createConnection } from 'mysql2/promise'
 import { AllocationProfiler, CpuProfiler, summarize, summarizeAllocations, type ProfileSummary } from './profile'
 import type { Variant } from './variants'
+import { GroupSynced } from '../../src/kernel/events'
 
 /** Which server a child runs. */
 export type TargetKind = 'bare' | 'replay' | 'real' | 'real-mysql-redis'
@@ -182,10 +183,10 @@ async function real(servers: { dbUrl: string; redisUrl: string } | null, message
     const members: MemberSnapshot[] = Array.from({ length: 200 }, (_, i) => ({
       id: `wm-bench-api-${String(i + 1).padStart(3, '0')}`, name: chineseName(random), role: i === 0 ? 'owner' : i === 1 ? 'admin' : 'member',
     }))
-    await runtime.publish({
-      type: 'group.synced', botId, groupId, name: '读书会 · 基准测试', ownerId: members[0]?.id, adminIds: [members[1]?.id as string],
+    await runtime.publish(GroupSynced.of({
+      id: 'bench:synced', botId, groupId, name: '读书会 · 基准测试', ownerId: members[0]?.id, adminIds: [members[1]?.id as string],
       members, at: seedNow - 8 * DAY_MS,
-    })
+    }))
     const sender = zipfSampler(random, members.length)
     const ats = Array.from({ length: messages }, () => seedNow - Math.floor(random.next() * 7 * DAY_MS)).sort((a, b) => a - b)
     const stream: IncomingMessage[] = ats.map((at, i) => {
@@ -209,7 +210,7 @@ async function real(servers: { dbUrl: string; redisUrl: string } | null, message
     const logQuery = logger.logQuery.bind(logger)
     logger.logQuery = (...a: Parameters<typeof logQuery>) => { queries++; return logQuery(...a) }
 
-    const { token } = await runtime.tokens.create({ name: 'bench-operator', role: 'operator', groupIds: [groupId], allGroups: false, createdBy: null })
+    const { token } = await runtime.access.createToken({ name: 'bench-operator', role: 'operator', groupIds: [groupId], allGroups: false, createdBy: null })
 
     // --what-if: the same runtime (stores, limiter, routes) behind an HTTP app with one candidate change, on its
     // own port; the runtime's own app stays idle in this process. Options as Runtime.listen() builds them.
@@ -218,7 +219,7 @@ async function real(servers: { dbUrl: string; redisUrl: string } | null, message
       const { api } = config
       const bucket = (r: { perMinute: number; burst: number }): { capacity: number; refillPerSec: number } => ({ capacity: r.burst, refillPerSec: r.perMinute / 60 })
       const base: HttpAppOptions = {
-        routes: runtime.routes, log: silentLogger, auth: runtime.tokens, audit: runtime.audit, rateLimiter: runtime.ports.rateLimiter, clock: runtime.clock,
+        routes: runtime.routes, log: silentLogger, auth: runtime.access, audit: { append: (entry) => runtime.access.audit(entry) }, rateLimiter: runtime.ports.rateLimiter, clock: runtime.clock,
         bodyLimit: api.bodyLimitBytes, corsOrigins: api.corsOrigins, trustProxy: api.trustProxy,
         limits: {
           perToken: bucket(api.rateLimits.perToken), perIp: bucket(api.rateLimits.perIp),
@@ -238,7 +239,7 @@ async function real(servers: { dbUrl: string; redisUrl: string } | null, message
           const now = Date.now()
           const hit = byToken.get(bearer)
           if (hit && hit.until > now) return hit.principal
-          const principal = await runtime.tokens.authenticate(bearer)
+          const principal = await runtime.access.authenticate(bearer)
           byToken.set(bearer, { principal, until: now + 5_000 })
           return principal
         },
@@ -276,7 +277,7 @@ async function real(servers: { dbUrl: string; redisUrl: string } | null, message
         authenticate(bearer: string): Promise<Principal | null> {
           let p = tokensInFlight.get(bearer)
           if (!p) {
-            p = runtime.tokens.authenticate(bearer).finally(() => tokensInFlight.delete(bearer))
+            p = runtime.access.authenticate(bearer).finally(() => tokensInFlight.delete(bearer))
             tokensInFlight.set(bearer, p)
           }
           return p

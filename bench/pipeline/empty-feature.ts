@@ -1,6 +1,6 @@
-import { defineFeature, type FeatureDeps } from '../../src/app/feature-deps'
-import type { FeatureDefinition } from '../../src/kernel/feature'
+import { defineFeature, type Feature } from '../../src/adapters/db/feature-store'
 import type { GroupInfo, GroupRecord, MemberInfo } from '../../src/kernel/context'
+import { DIRECTORY, type GroupDirectory } from '../../src/kernel/directory'
 
 /**
  * The "empty pipeline" of the benchmark: a feature with no middleware, no event consumer and no tables,
@@ -8,31 +8,35 @@ import type { GroupInfo, GroupRecord, MemberInfo } from '../../src/kernel/contex
  * runs dedupe → per-group ordering → directory/rules lookup → context → (empty) chain, so it measures
  * the kernel's fixed overhead per message: the ceiling the full pipeline is compared with.
  */
-export function emptyFeature(timezone: string): FeatureDefinition<FeatureDeps, unknown> {
-  return defineFeature<unknown>({
+export function emptyFeature(timezone: string): Feature {
+  return defineFeature({
     name: 'bench-empty',
-    setup() {
+    provides: [DIRECTORY],
+    setup(app) {
       const groups = new Map<string, GroupInfo>()
-      const members = new Map<string, MemberInfo>()
-      return {
-        directory: {
-          group(id: string, botId: string): GroupInfo {
-            let g = groups.get(id)
-            if (!g) groups.set(id, (g = { id, botId, name: '', timezone, ownerId: null, labels: [] }))
-            return g
-          },
-          member(groupId: string, memberId: string, name: string): MemberInfo {
-            const key = groupId + '\u0000' + memberId
-            let m = members.get(key)
-            if (!m) members.set(key, (m = { id: memberId, name, role: 'member', joinedAt: null, known: true }))
-            return m
-          },
-          async find(id: string): Promise<GroupRecord | null> {
-            const g = groups.get(id)
-            return g ? { ...g, memberCount: 0, active: true } : null
-          },
+      const members = new Map<string, Map<string, MemberInfo>>()
+      const directory: GroupDirectory = {
+        group(id: string, botId: string): GroupInfo {
+          let g = groups.get(id)
+          if (!g) groups.set(id, (g = { id, botId, name: '', timezone, ownerId: null, labels: [] }))
+          return g
         },
+        member(groupId: string, memberId: string, name: string): MemberInfo {
+          let inGroup = members.get(groupId)
+          if (!inGroup) members.set(groupId, (inGroup = new Map()))
+          let m = inGroup.get(memberId)
+          if (!m) inGroup.set(memberId, (m = { id: memberId, name, role: 'member', joinedAt: null, known: true }))
+          return m
+        },
+        async find(id: string): Promise<GroupRecord | null> {
+          const g = groups.get(id)
+          return g ? { ...g, memberCount: 0, active: true } : null
+        },
+        async activeGroups(): Promise<GroupRecord[]> { return [...groups.values()].map((g) => ({ ...g, memberCount: 0, active: true })) },
+        async members() { return [] },
       }
+      app.provide(DIRECTORY, directory)
+      return {}
     },
   })
 }

@@ -17,7 +17,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config/load'
-import { CORE_ENTITIES, dataSourceOptions, openDatabase } from '../../src/adapters/db/data-source'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../../src/adapters/db/data-source'
+import { FeatureStore } from '../../src/adapters/db/feature-store'
+import { activityFeature } from '../../src/features/activity'
 import { FEATURES } from '../../src/features'
 import { ActivityBuffer } from '../../src/features/activity/activity.buffer'
 import { createConnection } from 'mysql2/promise'
@@ -55,9 +57,9 @@ async function flushBlock(): Promise<void> {
   const stream = generateStream({ ...DEFAULT_STREAM, messages: 100_000 })
   const dir = mkdtempSync(join(tmpdir(), 'qunyun-probe-'))
   const config = loadConfig({ overrides: { database: { url: null } } })
-  const db = await openDatabase(dataSourceOptions(config, [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])], join(dir, 'probe.sqlite')))
+  const db = await openDatabase(dataSourceOptions(config, databaseSchema(FEATURES), join(dir, 'probe.sqlite')))
   try {
-    const buffer = new ActivityBuffer(db)
+    const buffer = new ActivityBuffer(new FeatureStore(db, activityFeature.name, activityFeature.entities ?? []))
     for (const m of stream.messages) buffer.record(m, config.timezone, true)
     const r = await withLoopWatch(() => buffer.flush())
     console.log(`flush-block: ActivityBuffer.flush() of ${stream.messages.length.toLocaleString('en-US')} messages on SQLite took ${r.ms.toFixed(0)} ms; `
@@ -149,7 +151,7 @@ async function mysqlChunks(): Promise<void> {
   await recreateDatabase(url)
   const stream = generateStream({ ...DEFAULT_STREAM, messages: 100_000 })
   const config = loadConfig({ overrides: { database: { url } } })
-  const db = await openDatabase(dataSourceOptions(config, [...CORE_ENTITIES, ...FEATURES.flatMap((f) => f.entities ?? [])]))
+  const db = await openDatabase(dataSourceOptions(config, databaseSchema(FEATURES)))
   const columns = ['id', 'group_id', 'sender_id', 'type', 'text', 'at']
   try {
     for (const [label, slice] of [['insertIgnore(all rows)', 0], ['insertIgnore per 500 rows', 500], ['insertIgnore(all rows)', 0], ['insertIgnore per 500 rows', 500]] as const) {

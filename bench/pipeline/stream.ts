@@ -1,5 +1,5 @@
 import type { IncomingMessage, MessageType } from '../../src/kernel/context'
-import type { DomainEvent, MemberSnapshot } from '../../src/kernel/events'
+import { GroupSynced, type EventBase, type MemberSnapshot } from '../../src/kernel/events'
 import { seededRandom } from '../../src/ports/random'
 import { chineseName, GROUP_THEMES, messageText, zipfSampler } from '../../src/simulation/chatter'
 
@@ -105,10 +105,10 @@ export function generateStream(options: StreamOptions = DEFAULT_STREAM): Stream 
 }
 
 /** The group.synced event registering one group and its members (as the adapter sends it at login). */
-export function syncedEvent(group: BenchGroup, botId: string, at: number): DomainEvent {
-  return {
-    type: 'group.synced', botId, groupId: group.id, name: group.name,
+export function syncedEvent(group: BenchGroup, botId: string, at: number): EventBase {
+  return GroupSynced.of({
+    id: `bench:synced:${group.id}`, botId, groupId: group.id, name: group.name,
     ownerId: group.members[0]?.id, adminIds: group.members[1] ? [group.members[1].id] : [],
     members: group.members, at,
-  }
+  })
 }

@@ -1,5 +1,6 @@
-import type { DomainEvent, MemberRole } from './events'
+import type { EventBase, EventKind, MemberRole } from './events'
 import type { Logger } from './logger'
+import { outboundVerbs, type Card, type Outbound } from './outbound-service'
 
 /** Kinds of message the pipeline distinguishes. */
 export type MessageType = 'text' | 'image' | 'url' | 'miniprogram' | 'contact' | 'file' | 'video' | 'audio' | 'emoticon' | 'location' | 'other'
@@ -55,16 +56,26 @@ export interface MemberInfo {
   known: boolean
 }
 
+/** What every action carries besides its own fields: its bot, what caused it, and why (for logs). */
+interface ActionBase {
+  botId: string
+  /** What caused it: a message id, a job tick … (records, outcomes and expiry use it). */
+  cause?: string
+  /** Why, in a few words for the "bot action" log line (e.g. `warning (strike 1, links)`) — never message text. */
+  note?: string
+}
+
 /** Something the bot does to the outside world; always goes through the outbound queue. */
-export type OutboundAction =
-  | { kind: 'say'; botId: string; groupId: string; text: string; mentions?: string[]; cause?: string }
-  | { kind: 'sayCard'; botId: string; groupId: string; card: { url: string; title: string; description?: string; thumbnailUrl?: string }; cause?: string }
-  | { kind: 'sayImage'; botId: string; groupId: string; imageUrl: string; cause?: string }
-  | { kind: 'sayDirect'; botId: string; contactId: string; text: string; cause?: string }
-  | { kind: 'remove'; botId: string; groupId: string; memberId: string; reason: string; cause?: string }
-  | { kind: 'add'; botId: string; groupId: string; memberId: string; cause?: string }
-  | { kind: 'tag'; botId: string; groupId?: string; memberId: string; tag: string; cause?: string }
-  | { kind: 'acceptInvitation'; botId: string; invitationId: string; cause?: string }
+export type OutboundAction = ActionBase & (
+  | { kind: 'say'; groupId: string; text: string; mentions?: string[] }
+  | { kind: 'sayCard'; groupId: string; card: { url: string; title: string; description?: string; thumbnailUrl?: string } }
+  | { kind: 'sayImage'; groupId: string; imageUrl: string }
+  | { kind: 'sayDirect'; contactId: string; text: string }
+  | { kind: 'remove'; groupId: string; memberId: string; reason: string }
+  | { kind: 'add'; groupId: string; memberId: string }
+  | { kind: 'tag'; groupId?: string; memberId: string; tag: string }
+  | { kind: 'acceptInvitation'; invitationId: string }
+)
 
 /** Where the context sends actions (the outbound queue). */
 export interface ActionSink {
@@ -81,10 +92,11 @@ export interface RuleSet {
 
 /** The per-message context handed to every middleware. Thin on purpose: facts plus a few verbs. */
 export class MessageContext {
-  /** Domain events emitted during the chain, flushed after it. */
-  readonly events: DomainEvent[] = []
+  /** Domain events emitted during the chain, delivered after it. */
+  readonly events: EventBase[] = []
   /** Name of the feature that handled the message (stopped the chain), if any. */
   handledBy: string | undefined
+  private verbs: Outbound | undefined
 
   constructor(
     readonly message: IncomingMessage,
@@ -93,28 +105,43 @@ export class MessageContext {
     readonly rules: RuleSet,
     readonly log: Logger,
     private readonly sink: ActionSink,
+    /** Whether an event type was declared (by a feature's `events.emits`, or the kernel). */
+    private readonly declared: (type: string) => boolean = () => true,
   ) {}
 
-  /** Queues a reply in the group, optionally @-mentioning the sender. */
-  reply(text: string, opts: { mention?: boolean } = {}): void {
-    this.sink.enqueue({
-      kind: 'say', botId: this.message.botId, groupId: this.message.groupId, text,
-      mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id,
-    })
+  private get out(): Outbound { return (this.verbs ??= outboundVerbs(this.sink)) }
+  private get here(): { botId: string; groupId: string } { return { botId: this.message.botId, groupId: this.message.groupId } }
+
+  /** Queues a reply in the group, optionally @-mentioning the sender; `note` says why in the bot-action log. */
+  reply(text: string, opts: { mention?: boolean; note?: string } = {}): void {
+    this.out.say(this.here, text, { mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id, note: opts.note })
   }
+
+  /** Queues a message in the group that @-mentions `mentions` (several members at once). */
+  say(text: string, opts: { mentions?: string[]; note?: string } = {}): void {
+    this.out.say(this.here, text, { mentions: opts.mentions, cause: this.message.id, note: opts.note })
+  }
+
+  /** Queues a link card in the group. */
+  card(card: Card, note?: string): void { this.out.card(this.here, card, { cause: this.message.id, note }) }
+
+  /** Queues an image (by URL) in the group. */
+  image(imageUrl: string, note?: string): void { this.out.image(this.here, imageUrl, { cause: this.message.id, note }) }
 
   /** Queues removal of the sender from the group. */
-  remove(reason: string): void {
-    this.sink.enqueue({ kind: 'remove', botId: this.message.botId, groupId: this.message.groupId, memberId: this.message.senderId, reason, cause: this.message.id })
-  }
+  remove(reason: string, note?: string): void { this.out.remove(this.here, this.message.senderId, reason, { cause: this.message.id, note }) }
 
   /** Queues a tag on the sender. */
-  tag(tag: string): void {
-    this.sink.enqueue({ kind: 'tag', botId: this.message.botId, groupId: this.message.groupId, memberId: this.message.senderId, tag, cause: this.message.id })
-  }
+  tag(tag: string, note?: string): void { this.out.tag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id, note }) }
 
-  /** Records a domain event, delivered to consumers after the chain. */
-  emit(event: DomainEvent): void { this.events.push(event) }
+  /**
+   * Records a domain event of a declared kind, delivered after the chain. Its id is derived from the
+   * message id (stable if the message is ever processed again), its time defaults to the message's.
+   */
+  emit<T extends string, P>(kind: EventKind<T, P>, payload: P & { at?: number }): void {
+    if (!this.declared(kind.type)) throw new Error(`event "${kind.type}" is emitted but no feature declares it in events.emits`)
+    this.events.push(kind.of({ at: this.message.at, ...payload, id: `${this.message.id}#${this.events.length}` }))
+  }
 
   /** Marks the message as handled by `feature` (call when not calling next()). */
   handled(feature: string): void { this.handledBy = feature }

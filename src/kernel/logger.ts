@@ -29,3 +29,9 @@ export function lazyChild(parent: Logger, meta: Record<string, unknown>): Logger
     child: (more) => lazyChild(parent, { ...meta, ...more }),
   }
 }
+
+/** Error text with its stack, for logs (errors are always logged with their stack, never just `String(error)`). */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`
+  return String(error)
+}

@@ -1,5 +1,5 @@
 import type { ActionSink, OutboundAction } from './context'
-import type { Logger } from './logger'
+import { errorText, type Logger } from './logger'
 import type { BucketSpec, RateLimiter } from '../ports/ports'
 import type { Clock } from '../ports/clock'
 import type { Random } from '../ports/random'
@@ -98,6 +98,10 @@ export function isTransient(error: unknown): boolean {
 
 /** One short description of an action for logs (never message text at info level). */
 export function describeAction(action: OutboundAction): Record<string, unknown> {
+  return action.note ? { ...describeFields(action), note: action.note } : describeFields(action)
+}
+
+function describeFields(action: OutboundAction): Record<string, unknown> {
   switch (action.kind) {
     case 'say': return { kind: 'say', bot: action.botId, group: action.groupId, chars: action.text.length, mentions: action.mentions?.length ?? 0 }
     case 'sayCard': return { kind: 'sayCard', bot: action.botId, group: action.groupId }
@@ -155,7 +159,7 @@ export class OutboundQueue implements ActionSink {
       // One save after the other, so stored ids follow the queue's order (resume() replays by id).
       const saving = this.lastSave.then(() => store.save(action, item.queuedAt)).then(
         (id) => { item.id = id; this.claim(id) },
-        (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: String(error) }),
+        (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: errorText(error) }),
       )
       item.saving = saving
       this.lastSave = saving
@@ -332,7 +336,7 @@ export class OutboundQueue implements ActionSink {
     } catch (error) {
       // Stopping mid-wait, or the rate-limit backend failing: the item stays pending (in the store too)
       // and is picked up by the next start's resume(); nothing is lost and nothing is sent twice.
-      if (!(error instanceof QueueStopped)) this.deps.log.error('outbound: lane halted', { lane: key, pending: lane?.length ?? 0, error: String(error) })
+      if (!(error instanceof QueueStopped)) this.deps.log.error('outbound: lane halted', { lane: key, pending: lane?.length ?? 0, error: errorText(error) })
     } finally {
       this.reportExpired(key, expired)
       this.running.delete(key)
@@ -386,7 +390,8 @@ export class OutboundQueue implements ActionSink {
       item.attempts++
       try {
         await this.deps.performer.perform(action)
-        log.info('outbound: performed', { ...describeAction(action), attempts: item.attempts })
+        // One line per action the bot performed: what and why (its note), never the text it sent.
+        log.info(`bot action: ${action.note ?? action.kind}`, { ...describeFields(action), attempts: item.attempts })
         if (action.kind === 'say') log.debug('outbound: text', { group: action.groupId, text: action.text })
         await this.finish(item, 'sent', item.attempts)
         return 'sent'
@@ -400,11 +405,11 @@ export class OutboundQueue implements ActionSink {
         lastError = error
         if (!isTransient(error) || item.attempts >= settings.maxAttempts) break
         const delay = settings.retryBaseMs * 2 ** (item.attempts - 1)
-        log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: String(error) })
+        log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: errorText(error) })
         await this.sleep(delay)
       }
     }
-    log.warn('outbound: failed', { ...describeAction(action), attempts: item.attempts, error: String(lastError) })
+    log.warn('outbound: failed', { ...describeAction(action), attempts: item.attempts, error: errorText(lastError) })
     await this.finish(item, 'failed', item.attempts, String(lastError))
     return 'failed'
   }
@@ -433,12 +438,12 @@ export class OutboundQueue implements ActionSink {
       try {
         await this.deps.store.finish(item.id, { status, attempts, error, at: this.deps.clock.now() })
       } catch (e) {
-        this.deps.log.warn('outbound: could not record outcome', { ...describeAction(item.action), error: String(e) })
+        this.deps.log.warn('outbound: could not record outcome', { ...describeAction(item.action), error: errorText(e) })
       }
     }
     for (const listener of this.listeners) {
       try { listener({ action: item.action, status, attempts, error }) } catch (e) {
-        this.deps.log.error('outbound: listener failed', { error: String(e) })
+        this.deps.log.error('outbound: listener failed', { error: errorText(e) })
       }
     }
   }

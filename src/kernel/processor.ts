@@ -1,68 +1,52 @@
-import { MessageContext, type ActionSink, type GroupInfo, type GroupRecord, type IncomingMessage, type MemberInfo, type RuleSet } from './context'
-import { eventGroupId, type DomainEvent } from './events'
-import type { FeatureInstance } from './feature'
+import { MessageContext, type ActionSink, type IncomingMessage } from './context'
+import type { GroupDirectory } from './directory'
+import type { EventBase } from './events'
+import type { EventBus } from './event-bus'
+import type { InlineConsumer } from './host'
 import { KeyedQueue } from './keyed-queue'
-import { lazyChild, type Logger } from './logger'
+import { errorText, lazyChild, type Logger } from './logger'
 import { compose, type NamedMiddleware } from './pipeline'
+import type { RuleStore } from './rules'
 
-/** Looks up groups and members for the context (the groups feature implements it, with a cache). */
-export interface GroupDirectory {
-  group(groupId: string, botId: string): GroupInfo | Promise<GroupInfo>
-  member(groupId: string, memberId: string, name: string): MemberInfo | Promise<MemberInfo>
-  /** The stored group, or null when unknown (fresh read; for routes and jobs, not the message path). */
-  find(groupId: string): Promise<GroupRecord | null>
-}
-
-/** Cached, validated rules per group. */
-export interface RuleSource {
-  forGroup(groupId: string): RuleSet | Promise<RuleSet>
-}
-
-/** Message-id dedupe as the processor needs it. */
+/** Message-id dedupe as the processor needs it (the Dedupe port, with persistence where it has any). */
 export interface SeenFilter {
   firstSeen(id: string): boolean | Promise<boolean>
-}
-
-/** A feature as the processor runs it. */
-export interface RunnableFeature {
-  name: string
-  instance: FeatureInstance
 }
 
 /** Outcome of one submitted message. */
 export type ProcessResult = 'processed' | 'duplicate' | 'failed'
 
 /**
- * The message path: dedupe → per-group ordering → context → feature chain (error boundary per feature)
- * → domain events to consumers. Also runs adapter events through the same per-group order, so a member's
- * join is recorded before their first message.
+ * The message path: dedupe → per-group ordering → context → feature chain (an error boundary per feature)
+ * → events: inline consumers in the group's order, then the batched bus. Events from channels and from
+ * outside the chain go through the same per-group order, so a member's join is recorded before their first
+ * message.
  */
 export class MessageProcessor {
   private readonly order = new KeyedQueue()
   private readonly chain: (ctx: MessageContext) => Promise<void>
-  private readonly consumers: RunnableFeature[]
 
   constructor(private readonly deps: {
-    features: RunnableFeature[]
+    middleware: NamedMiddleware<MessageContext>[]
+    inline: InlineConsumer[]
+    bus: EventBus
     seen: SeenFilter
     directory: GroupDirectory
-    rules: RuleSource
+    rules: Pick<RuleStore, 'forGroup'>
     sink: ActionSink
+    /** Whether an event type may be emitted (declared by a feature or the kernel). */
+    declared: (type: string) => boolean
     log: Logger
   }) {
-    const stack: NamedMiddleware<MessageContext>[] = deps.features
-      .filter((f) => f.instance.middleware)
-      .map((f) => ({ name: f.name, fn: f.instance.middleware as NonNullable<FeatureInstance['middleware']> }))
-    this.chain = compose(stack, (error, ctx, feature) => {
+    this.chain = compose(deps.middleware, (error, ctx, feature) => {
       ctx.log.error('feature failed on message', { feature, error: errorText(error) })
     })
-    this.consumers = deps.features.filter((f) => f.instance.onEvent)
   }
 
   /** Messages and events waiting or running. */
   get backlog(): number { return this.order.size }
 
-  /** Processes one message; resolves when its chain and events are done. Never rejects. */
+  /** Processes one message; resolves when its chain and inline consumers are done. Never rejects. */
   async submit(message: IncomingMessage): Promise<ProcessResult> {
     let first: boolean
     try {
@@ -79,26 +63,31 @@ export class MessageProcessor {
     return this.order.run(message.groupId, () => this.process(message))
   }
 
-  /** Delivers an adapter event to consumers, in order with the group's messages. */
-  publish(event: DomainEvent): Promise<void> {
-    const key = eventGroupId(event) ?? `bot:${'botId' in event ? event.botId : ''}`
-    return this.order.run(key, () => this.deliver([event]))
+  /** Delivers an event (from a channel, a job or a consumer) in order with its group's messages. */
+  publish(event: EventBase): Promise<void> {
+    const key = event.groupId ?? `bot:${event.botId ?? ''}`
+    return this.order.run(key, () => this.dispatch([event]))
   }
 
-  /** Resolves when every submitted message and event is done. */
+  /** Resolves when every submitted message and event is done (batched delivery may still run). */
   idle(): Promise<void> { return this.order.idle() }
 
   private async process(message: IncomingMessage): Promise<ProcessResult> {
     const log = lazyChild(this.deps.log, { bot: message.botId, group: message.groupId, msg: message.id })
     try {
-      const [group, member, rules] = await Promise.all([
-        this.deps.directory.group(message.groupId, message.botId),
-        this.deps.directory.member(message.groupId, message.senderId, message.senderName),
-        this.deps.rules.forGroup(message.groupId),
-      ])
-      const ctx = new MessageContext(message, group, member, rules, log, this.deps.sink)
+      const { directory, rules } = this.deps
+      const group = directory.group(message.groupId, message.botId)
+      const member = directory.member(message.groupId, message.senderId, message.senderName)
+      const set = rules.forGroup(message.groupId, message.botId)
+      // Cached lookups answer synchronously; await only what is not cached yet.
+      const ctx = new MessageContext(
+        message,
+        group instanceof Promise ? await group : group,
+        member instanceof Promise ? await member : member,
+        await set, log, this.deps.sink, this.deps.declared,
+      )
       await this.chain(ctx)
-      if (ctx.events.length > 0) await this.deliver(ctx.events)
+      if (ctx.events.length > 0) await this.dispatch(ctx.events)
       return 'processed'
     } catch (error) {
       log.error('message processing failed', { error: errorText(error) })
@@ -106,21 +95,17 @@ export class MessageProcessor {
     }
   }
 
-  private async deliver(events: DomainEvent[]): Promise<void> {
+  private async dispatch(events: readonly EventBase[]): Promise<void> {
     for (const event of events) {
-      for (const feature of this.consumers) {
+      for (const consumer of this.deps.inline) {
+        if (!consumer.types.has(event.type)) continue
         try {
-          await feature.instance.onEvent?.(event)
+          await consumer.handle(event)
         } catch (error) {
-          this.deps.log.error('feature failed on event', { feature: feature.name, event: event.type, error: errorText(error) })
+          this.deps.log.error('feature failed on event', { feature: consumer.name, event: event.type, error: errorText(error) })
         }
       }
     }
+    this.deps.bus.publish(events)
   }
-}
-
-/** Error text with stack for logs. */
-export function errorText(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`
-  return String(error)
 }

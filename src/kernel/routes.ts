@@ -83,3 +83,10 @@ export function ownedNotFound(kind: string): HttpError {
 export class RawJson {
   constructor(readonly json: string) {}
 }
+
+/** The group `id` from `find`, or the 404 every group route answers for a missing (or out-of-scope) group. */
+export async function groupOr404<G>(find: (id: string) => Promise<G | null>, id: string): Promise<G> {
+  const found = await find(id)
+  if (!found) throw groupNotFound()
+  return found
+}

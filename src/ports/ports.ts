@@ -70,6 +70,32 @@ export interface PubSub {
   subscribe(channel: string, handler: (message: string) => void): Promise<Disposer>
 }
 
+/**
+ * Message-id dedupe for the message path: a re-delivered message is processed once, also after a
+ * restart. Each backend keeps its marks as it must (Redis keys expire by themselves; the in-process
+ * filter writes its marks to a SeenStore with every flush and reloads them at start).
+ */
+export interface SeenFilter {
+  /** True the first time `id` is seen within the TTL, false afterwards. */
+  firstSeen(id: string): boolean | Promise<boolean>
+  /** Restores marks kept by an earlier run; returns how many. */
+  load(): Promise<number>
+  /** Writes marks recorded since the last flush. */
+  flush(): Promise<void>
+  /** Deletes expired marks from storage. */
+  purge(): Promise<void>
+}
+
+/** Where an in-process SeenFilter keeps its marks across restarts (the database implements it). */
+export interface SeenStore {
+  /** Marks not yet expired at `now`: [id, expiresAt]. */
+  load(now: number): Promise<Array<[string, number]>>
+  /** Stores marks (ids already stored are skipped). */
+  save(rows: Array<[string, number]>): Promise<void>
+  /** Deletes marks expired at `now`. */
+  purge(now: number): Promise<void>
+}
+
 /** The coordination ports bundled, as the composition root hands them out. */
 export interface CoordinationPorts {
   readonly kind: 'memory' | 'redis'
@@ -78,6 +104,8 @@ export interface CoordinationPorts {
   rateLimiter: RateLimiter
   leases: Leases
   pubsub: PubSub
+  /** The message-id filter of the message path (marks kept for `ttlMs`; `store` persists in-process marks). */
+  seen(ttlMs: number, store: SeenStore): SeenFilter
   /** True when the backing service answers (for /readyz). */
   ping(): Promise<boolean>
   /** Releases connections and timers. */

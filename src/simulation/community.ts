@@ -1,5 +1,5 @@
 import type { SimWorld } from '../adapters/wechaty/sim-world'
-import type { Logger } from '../kernel/logger'
+import { errorText, type Logger } from '../kernel/logger'
 import type { Clock } from '../ports/clock'
 import type { Random } from '../ports/random'
 import { advertText, chatLine, checkInText, chineseName, GROUP_THEMES, zipfSampler, type GroupTheme } from './chatter'
@@ -117,7 +117,7 @@ export class SimulatedCommunity {
     this.planDay(0)
     this.at(now, () => this.chat())
     this.log.info('simulated day starts at dawn', { simulatedHour: this.day.startHour, realMinutesPerDay: this.day.dayMs / 60_000 })
-    void this.loop().catch((error: unknown) => this.log.error('simulation stopped', { error: String(error) }))
+    void this.loop().catch((error: unknown) => this.log.error('simulation stopped', { error: errorText(error) }))
   }
 
   /** Stops the chatter. */
@@ -135,7 +135,7 @@ export class SimulatedCommunity {
       if (!this.running) return
       while (this.agenda.length > 0 && (this.agenda[0] as Happening).at <= this.clock.now()) {
         const due = this.agenda.shift() as Happening
-        try { due.run() } catch (error) { this.log.warn('simulation step failed', { error: String(error) }) }
+        try { due.run() } catch (error) { this.log.warn('simulation step failed', { error: errorText(error) }) }
       }
     }
   }

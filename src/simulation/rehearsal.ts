@@ -1,12 +1,12 @@
 import type { BotDefinition, Config } from '../config/config.schema'
 import type { MessageType } from '../kernel/context'
-import type { DomainEvent, MemberRole } from '../kernel/events'
+import { MemberJoined, type MemberRole } from '../kernel/events'
 import type { Logger } from '../kernel/logger'
 import { FakeClock } from '../ports/clock'
 import { seededRandom } from '../ports/random'
 import { roomId, SimWorld, type SimMessage } from '../adapters/wechaty/sim-world'
 import type { PlatformAction } from '../adapters/wechaty/recording-puppet'
-import type { PuppetLike } from '../adapters/wechaty/bot'
+import type { PuppetLike } from '../adapters/wechaty/channel'
 import { Runtime, type RuntimeObservation, type RuntimeOptions } from '../main'
 import { VirtualTime } from './virtual-time'
 
@@ -108,13 +108,13 @@ export class Rehearsal {
     this.disposeObserver = this.runtime.observe((o) => this.observed(o))
     await this.runtime.start()
     for (const [groupId, slices] of Object.entries(options.rules ?? {})) {
-      for (const [feature, value] of Object.entries(slices)) await this.runtime.rules.set(roomId(groupId), feature, value)
+      for (const [feature, value] of Object.entries(slices)) await this.runtime.rules.write(roomId(groupId), feature, value, { by: null, note: 'rehearsal' })
     }
     // Known join times first, so the login sync keeps them.
     for (const g of options.groups) {
       const known = g.members.filter((m) => m.joinedAt !== undefined)
       for (const m of known) {
-        await this.runtime.publish({ type: 'member.joined', botId: BOT.id, groupId: roomId(g.id), members: [{ id: m.id, name: m.name, role: m.role ?? 'member' }], at: m.joinedAt as number })
+        await this.runtime.publish(MemberJoined.of({ id: `rehearsal:joined:${g.id}:${m.id}`, botId: BOT.id, groupId: roomId(g.id), members: [{ id: m.id, name: m.name, role: m.role ?? 'member' }], at: m.joinedAt as number }))
       }
     }
     const synced = options.groups.map((g) => this.waitFor((o) => o.kind === 'event' && o.event.type === 'group.synced' && o.event.groupId === roomId(g.id)))
@@ -178,7 +178,7 @@ export class Rehearsal {
     await this.eventStep('group.renamed', group, () => this.world.rename(group, name, byId))
   }
 
-  private async eventStep(type: DomainEvent['type'], group: string, act: () => void): Promise<void> {
+  private async eventStep(type: string, group: string, act: () => void): Promise<void> {
     const count = this.observations.length
     const done = this.waitFor((o) => this.observations.indexOf(o) >= count && o.kind === 'event' && o.event.type === type && 'groupId' in o.event && o.event.groupId === roomId(group), type)
     act()

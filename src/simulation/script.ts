@@ -140,7 +140,7 @@ function logicProblems(raw: unknown, now: number): string[] {
     for (const [feature, value] of Object.entries(asObject(slices))) {
       const schema = RULE_SCHEMAS.get(feature)
       if (!schema) { problems.push(`rules.${groupId}.${feature}: no feature "${feature}" (one of ${[...RULE_SCHEMAS.keys()].join(', ')})`); continue }
-      const parsed = schema.safeParse(value)
+      const parsed = schema.schema.safeParse(value)
       if (!parsed.success) for (const i of parsed.error.issues) problems.push(`${['rules', groupId, feature, ...i.path].join('.')}: ${i.message}`)
     }
   }

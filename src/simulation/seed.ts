@@ -12,7 +12,7 @@ export interface ExampleAutoReply {
 
 /**
  * The FAQ of the simulated community: a few keyword answers every simulated group gets, so a first run
- * shows auto-replies. Answers have no template variables, so the narrator can name the rule that answered.
+ * shows auto-replies.
  */
 export const EXAMPLE_AUTO_REPLIES: readonly ExampleAutoReply[] = [
   {
@@ -37,11 +37,6 @@ export const EXAMPLE_AUTO_REPLIES: readonly ExampleAutoReply[] = [
     asks: ['群里的资料在哪里下载？', '新人求资料，谢谢大家'],
   },
 ]
-
-/** Answer text → rule name of the example rules (how the narrator tells which rule answered). */
-export const EXAMPLE_ANSWERS: ReadonlyMap<string, string> = new Map(
-  EXAMPLE_AUTO_REPLIES.flatMap(({ rule }) => rule.answer.variants.map((v) => [v.text, rule.name] as const)),
-)
 
 /** The simulation acting as an admin when it seeds its examples (rules without an owner serve every group). */
 const SIMULATION: Principal = { tokenId: 0, name: 'simulation', role: 'admin', scope: groupScope(true, []) }

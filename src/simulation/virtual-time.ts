@@ -1,3 +1,4 @@
+import { GroupRenamed, MemberJoined, MemberLeft } from '../kernel/events'
 import { settle, type FakeClock } from '../ports/clock'
 import type { SimWorld } from '../adapters/wechaty/sim-world'
 import type { Runtime, RuntimeObservation } from '../main'
@@ -98,7 +99,7 @@ export class VirtualTime {
 function isWorldInput(o: RuntimeObservation, botContactId: string | undefined): boolean {
   if (o.kind === 'message') return true
   const e = o.event
-  if (e.type === 'member.joined') return e.inviterId !== botContactId
-  if (e.type === 'member.left') return e.removerId !== botContactId
-  return e.type === 'group.renamed'
+  if (MemberJoined.is(e)) return e.inviterId !== botContactId
+  if (MemberLeft.is(e)) return e.removerId !== botContactId
+  return GroupRenamed.is(e)
 }

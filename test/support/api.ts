@@ -17,7 +17,7 @@ export interface ApiClient {
 
 /** Creates a token through the token store and returns a client using it. */
 export async function apiAs(chat: Chat, role: Role, opts: { groups?: string[]; allGroups?: boolean; name?: string } = {}): Promise<ApiClient> {
-  const { token, view } = await chat.runtime.tokens.create({ name: opts.name ?? `${role}-test`, role, groupIds: opts.groups ?? [], allGroups: opts.allGroups ?? false, createdBy: 'test' })
+  const { token, view } = await chat.runtime.access.createToken({ name: opts.name ?? `${role}-test`, role, groupIds: opts.groups ?? [], allGroups: opts.allGroups ?? false, createdBy: 'test' })
   return client(chat, token, view.id)
 }
 

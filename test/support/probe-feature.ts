@@ -1,5 +1,4 @@
-import { defineFeature, type FeatureDeps } from '../../src/app/feature-deps'
-import type { FeatureDefinition } from '../../src/kernel/feature'
+import { defineFeature, type Feature } from '../../src/adapters/db/feature-store'
 import { FEATURES } from '../../src/features'
 
 /** Messages the probe saw, in the order its middleware ran. */
@@ -36,4 +35,4 @@ export const brokenFeature = defineFeature({
 })
 
 /** The product's features plus the probe. */
-export const WITH_PROBE: ReadonlyArray<FeatureDefinition<FeatureDeps, unknown>> = [...FEATURES, probeFeature as FeatureDefinition<FeatureDeps, unknown>]
+export const WITH_PROBE: readonly Feature[] = [...FEATURES, probeFeature]

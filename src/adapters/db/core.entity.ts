@@ -46,3 +46,18 @@ export class GroupRuleEntity {
   @Column({ type: 'int', default: 0 }) version!: number
   @Column(msColumn('updated_at')) updatedAt!: number
 }
+
+/** Every version of a group's rule slice for one feature: who changed it, why and when (history, diff, rollback). */
+@Entity('qy_rule_version')
+export class RuleVersionEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 64 }) feature!: string
+  @PrimaryColumn({ type: 'integer' }) version!: number
+  @Column(jsonColumn('value')) value!: unknown
+  @Column({ type: 'varchar', length: 100, nullable: true }) author!: string | null
+  @Column({ type: 'varchar', length: 200, nullable: true }) note!: string | null
+  @Column(msColumn('at')) at!: number
+}
+
+/** Tables of the core (features declare their own). */
+export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity]

@@ -4,19 +4,38 @@ import { DataSource, type DataSourceOptions } from 'typeorm'
 import type { Config } from '../../config/config.schema'
 import { redactUrl } from '../../kernel/url'
 import { Foundation1763848800000 } from '../../../migrations/1763848800000-Foundation'
-import { ApiPlatform1763900000000 } from '../../../migrations/1763900000000-ApiPlatform'
-import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
-import { AutoReply1764100000000 } from '../../../migrations/1764100000000-AutoReply'
-import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
 import { AlignSqliteColumns1796158900000 } from '../../../migrations/1796158900000-AlignSqliteColumns'
-import { GroupRuleEntity, JobRunEntity, OutboundEntity, SeenMessageEntity } from './core.entity'
-import { ApiTokenEntity, AuditEntity, TokenGroupEntity } from '../../app/auth/auth.entity'
+import { RuleVersions1796200000000 } from '../../../migrations/1796200000000-RuleVersions'
+import type { MigrationClass } from '../../kernel/feature'
+import { CORE_ENTITIES } from './core.entity'
 
-/** Every migration, in order. Listed explicitly so the compiled app and ts-jest find the same set. */
-export const MIGRATIONS = [Foundation1763848800000, ApiPlatform1763900000000, CheckIn1764000000000, AutoReply1764100000000, Moderation1764200000000, AlignSqliteColumns1796158900000]
+/**
+ * Migrations of the core: the first schema (core, groups and activity tables, from before features
+ * declared their own), the SQLite column alignment (it touches every table), the rule versions.
+ */
+export const CORE_MIGRATIONS: readonly MigrationClass[] = [Foundation1763848800000, AlignSqliteColumns1796158900000, RuleVersions1796200000000]
 
-/** Entities owned by the core (features bring their own). */
-export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, ApiTokenEntity, TokenGroupEntity, AuditEntity]
+/** Every table and migration of a registry: the core's plus each feature's own. */
+export interface DatabaseSchema {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM takes entity constructors of any shape
+  entities: Function[]
+  migrations: MigrationClass[]
+}
+
+/** Timestamp of a migration from its class name (`<Name><unix-ms>`), the order TypeORM runs them in. */
+function stamp(m: MigrationClass): number {
+  return Number(/(\d{13})$/.exec(m.name)?.[1] ?? 0)
+}
+
+/**
+ * The schema of a feature registry: core entities and migrations plus every feature's own, migrations in
+ * timestamp order (a feature added later brings its tables without touching the core).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM takes entity constructors of any shape
+export function databaseSchema(features: ReadonlyArray<{ entities?: Function[]; migrations?: readonly MigrationClass[] }>): DatabaseSchema {
+  const migrations = [...new Set([...CORE_MIGRATIONS, ...features.flatMap((f) => f.migrations ?? [])])].sort((a, b) => stamp(a) - stamp(b))
+  return { entities: [...CORE_ENTITIES, ...features.flatMap((f) => f.entities ?? [])], migrations }
+}
 
 /** Which SQL dialect a data source speaks. */
 export type Dialect = 'sqlite' | 'mysql'
@@ -27,8 +46,8 @@ export function dialectOf(ds: DataSource): Dialect {
 }
 
 /** Options for SQLite (embedded default) or MySQL (when a URL is configured). */
-export function dataSourceOptions(config: Pick<Config, 'database' | 'dataDir'>, entities: DataSourceOptions['entities'], sqlitePath?: string): DataSourceOptions {
-  const common = { entities, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: config.database.logging } as const
+export function dataSourceOptions(config: Pick<Config, 'database' | 'dataDir'>, schema: DatabaseSchema, sqlitePath?: string): DataSourceOptions {
+  const common = { entities: schema.entities, migrations: schema.migrations, synchronize: false, migrationsRun: false, logging: config.database.logging } as const
   if (config.database.url) {
     return { ...common, type: 'mysql', url: config.database.url, charset: 'utf8mb4', timezone: 'Z', supportBigNumbers: true, connectTimeout: 10_000, poolSize: 10 }
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter } from '../../ports/ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
 import { redactUrl } from '../../kernel/url'
 
@@ -164,6 +164,15 @@ async function quit(client: Redis): Promise<void> {
   } catch {
     client.disconnect()
   }
+}
+
+/** The shared message-id filter: Redis keys expire on their own and outlive this process (no local marks). */
+class SharedSeenFilter implements SeenFilter {
+  constructor(private readonly dedupe: Dedupe, private readonly ttlMs: number) {}
+  firstSeen(id: string): Promise<boolean> { return this.dedupe.firstSeen(`seen:${id}`, this.ttlMs) }
+  async load(): Promise<number> { return 0 }
+  async flush(): Promise<void> {}
+  async purge(): Promise<void> {}
 }
 
 /** Dedupe marks as `SET key 1 PX ttl NX`. */
@@ -334,9 +343,11 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   const scripted = redis as ScriptedRedis
   const pubsub = new RedisPubSub(redis, prefix)
   let closing: Promise<void> | undefined
+  const dedupe = new RedisDedupe(redis, prefix)
   return {
     kind: 'redis',
-    dedupe: new RedisDedupe(redis, prefix),
+    dedupe,
+    seen: (ttlMs) => new SharedSeenFilter(dedupe, ttlMs),
     counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),

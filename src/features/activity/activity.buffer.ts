@@ -1,8 +1,8 @@
-import type { DataSource } from 'typeorm'
-import { withTransaction } from '../../adapters/db/transaction'
+import type { FeatureStore } from '../../adapters/db/feature-store'
+import { SerialRunner } from '../../kernel/serial'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { localTime } from '../../kernel/time'
-import { insertIgnore, upsertIncrement, type Row } from '../../adapters/db/sql'
+import type { Row } from '../../adapters/db/sql'
 
 const sep = '\u0000'
 
@@ -36,12 +36,11 @@ export class ActivityBuffer {
   private hourly = new Map<string, Row>()
   private log: Row[] = []
   private retry: { daily: Row[]; hourly: Row[]; log: Row[] } | null = null
-  private flushing: Promise<void> | null = null
-  private queued: Promise<void> | null = null
+  private readonly writer = new SerialRunner(() => this.write())
   /** Totals written since the last report (for the periodic info line). */
   readonly written = { messages: 0, groups: new Set<string>() }
 
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly store: FeatureStore) {}
 
   /** Counts one message (day and hour in the group's timezone). */
   record(message: IncomingMessage, timezone: string, keepText: boolean): void {
@@ -66,18 +65,7 @@ export class ActivityBuffer {
    * Writes everything recorded so far. While a write runs, callers get one follow-up write queued behind
    * it (the running one does not contain what was recorded after it started).
    */
-  flush(): Promise<void> {
-    if (this.flushing) {
-      // The follow-up runs even if the running write failed (its rows are kept for retry).
-      this.queued ??= this.flushing.catch(() => undefined).then(() => {
-        this.queued = null
-        return this.flush()
-      })
-      return this.queued
-    }
-    this.flushing = this.write().finally(() => { this.flushing = null })
-    return this.flushing
-  }
+  flush(): Promise<void> { return this.writer.run() }
 
   private async write(): Promise<void> {
     const batch = {
@@ -91,10 +79,10 @@ export class ActivityBuffer {
     this.log = []
     if (batch.log.length === 0 && batch.daily.length === 0) return
     try {
-      await withTransaction(this.db, async (m) => {
-        await upsertIncrement(m, 'qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], batch.daily)
-        await upsertIncrement(m, 'qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
-        await insertIgnore(m, 'qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)
+      await this.store.transaction(async (m) => {
+        await m.upsertIncrement('qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], batch.daily)
+        await m.upsertIncrement('qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
+        await m.insertIgnore('qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)
       })
       this.written.messages += batch.log.length
       for (const row of batch.log) this.written.groups.add(row[1] as string)

@@ -1,11 +1,11 @@
-import type { DataSource } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import { addDays, localTime } from '../../kernel/time'
 
 /** One day of a group's activity. */
 export interface DayActivity { day: string; messages: number; activeMembers: number }
 
 /** Daily message totals and active members of a group for the `days` days ending today (group timezone); missing days are 0. */
-export async function dailySeries(db: DataSource, groupId: string, timezone: string, now: number, days: number): Promise<{ from: string; to: string; days: DayActivity[] }> {
+export async function dailySeries(db: FeatureTables, groupId: string, timezone: string, now: number, days: number): Promise<{ from: string; to: string; days: DayActivity[] }> {
   const to = localTime(now, timezone).day
   const from = addDays(to, -(days - 1))
   const rows: Array<{ day: string; messages: string | number; members: string | number }> = await db.query(
@@ -23,7 +23,7 @@ export async function dailySeries(db: DataSource, groupId: string, timezone: str
 }
 
 /** Most active members of a group over a day range. */
-export async function topMembers(db: DataSource, groupId: string, from: string, to: string, limit: number): Promise<Array<{ memberId: string; messages: number; chars: number }>> {
+export async function topMembers(db: FeatureTables, groupId: string, from: string, to: string, limit: number): Promise<Array<{ memberId: string; messages: number; chars: number }>> {
   const rows: Array<{ member_id: string; messages: string | number; chars: string | number }> = await db.query(
     'SELECT member_id, SUM(messages) AS messages, SUM(chars) AS chars FROM qy_activity_daily WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id ORDER BY messages DESC, member_id ASC LIMIT ?',
     [groupId, from, to, limit],
@@ -32,7 +32,7 @@ export async function topMembers(db: DataSource, groupId: string, from: string, 
 }
 
 /** Messages per hour of day (0–23) of a group over a day range. */
-export async function hourlyProfile(db: DataSource, groupId: string, from: string, to: string): Promise<number[]> {
+export async function hourlyProfile(db: FeatureTables, groupId: string, from: string, to: string): Promise<number[]> {
   const rows: Array<{ hour: number | string; messages: string | number }> = await db.query(
     'SELECT hour, SUM(messages) AS messages FROM qy_activity_hourly WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY hour',
     [groupId, from, to],

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { DataSource } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import { defineRoute, groupNotFound, type RouteDefinition } from '../../kernel/routes'
 import type { Clock } from '../../ports/clock'
 import { dailySeries, hourlyProfile, topMembers } from './activity.queries'
@@ -8,7 +8,7 @@ const Params = z.strictObject({ id: z.string().min(1).max(191) })
 const Query = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(7) })
 
 /** Admin routes of the activity feature. */
-export function activityRoutes(db: DataSource, clock: Clock, timezoneOf: (groupId: string) => Promise<string | null>): RouteDefinition[] {
+export function activityRoutes(db: FeatureTables, clock: Clock, timezoneOf: (groupId: string) => Promise<string | null>): RouteDefinition[] {
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/activity', summary: 'Daily series, hourly profile and top members of a group',

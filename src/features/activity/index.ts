@@ -1,6 +1,7 @@
 import { LessThan } from 'typeorm'
-import { defineFeature } from '../../app/feature-deps'
-import { rulesAccessor } from '../../kernel/feature'
+import { defineFeature } from '../../adapters/db/feature-store'
+import type { Config } from '../../config/config.schema'
+import { DIRECTORY } from '../../kernel/directory'
 import { ActivityBuffer } from './activity.buffer'
 import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
 import { dailySeries } from './activity.queries'
@@ -14,38 +15,40 @@ const DAY_MS = 86_400_000
  * a message log for the retention period. Writes are batched on the flush interval. An observer: it
  * always calls next().
  */
-export const activityFeature = defineFeature<ActivityRule>({
+export const activityFeature = defineFeature<ActivityRule, Config['activity'] & { timezone: string }>({
   name: 'activity',
-  rules: ActivityRuleSchema,
+  rules: { schema: ActivityRuleSchema },
+  config: (c) => ({ ...c.activity, timezone: c.timezone }),
   entities: [ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity],
-  setup(deps) {
-    const rules = rulesAccessor<ActivityRule>('activity')
-    const buffer = new ActivityBuffer(deps.db)
-    let lastReport = deps.clock.now()
-    deps.contributeGroupSummary('activity', async (group) => ({ activity: await dailySeries(deps.db, group.id, group.timezone, deps.clock.now(), 7) }))
-    const timezoneOf = async (groupId: string): Promise<string | null> => (await deps.findGroup(groupId))?.timezone ?? null
+  inject: [DIRECTORY],
+  setup(app) {
+    const directory = app.use(DIRECTORY)
+    const buffer = new ActivityBuffer(app.store)
+    let lastReport = app.clock.now()
+    const timezoneOf = async (groupId: string): Promise<string | null> => (await directory.find(groupId))?.timezone ?? null
     return {
       async middleware(ctx, next) {
-        buffer.record(ctx.message, ctx.group.timezone, rules(ctx).logText)
+        buffer.record(ctx.message, ctx.group.timezone, app.rules.of(ctx).logText)
         await next()
       },
-      routes: activityRoutes(deps.db, deps.clock, timezoneOf),
+      summary: async (group) => ({ activity: await dailySeries(app.store, group.id, group.timezone, app.clock.now(), 7) }),
+      routes: activityRoutes(app.store, app.clock, timezoneOf),
       jobs: [{
         name: 'activity.purge-message-log',
-        cron: deps.config.activity.purgeCron,
-        timezone: deps.config.timezone,
+        cron: app.config.purgeCron,
+        timezone: app.config.timezone,
         async run() {
-          const cutoff = deps.clock.now() - deps.config.activity.retentionDays * DAY_MS
-          const result = await deps.db.getRepository(MessageLogEntity).delete({ at: LessThan(cutoff) })
-          deps.log.info('message log purged', { deleted: result.affected ?? null, retentionDays: deps.config.activity.retentionDays })
+          const cutoff = app.clock.now() - app.config.retentionDays * DAY_MS
+          const result = await app.store.repo(MessageLogEntity).delete({ at: LessThan(cutoff) })
+          app.log.info('message log purged', { deleted: result.affected ?? null, retentionDays: app.config.retentionDays })
         },
       }],
       async flush() {
         await buffer.flush()
         // One info line a minute says the bot is recording, without any message content.
-        const now = deps.clock.now()
+        const now = app.clock.now()
         if (now - lastReport >= 60_000 && buffer.written.messages > 0) {
-          deps.log.info('activity recorded', { messages: buffer.written.messages, groups: buffer.written.groups.size, sinceSeconds: Math.round((now - lastReport) / 1000) })
+          app.log.info('activity recorded', { messages: buffer.written.messages, groups: buffer.written.groups.size, sinceSeconds: Math.round((now - lastReport) / 1000) })
           buffer.written.messages = 0
           buffer.written.groups.clear()
           lastReport = now

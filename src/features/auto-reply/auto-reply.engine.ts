@@ -2,7 +2,8 @@ import { RE2Set } from 're2js'
 import { WordList } from '../../text/automaton'
 import { normalize, normalizeTerm } from '../../text/normalize'
 import { addDays, localTime } from '../../kernel/time'
-import { servesGroup, type TokenScopes } from '../../app/auth/token-scopes'
+import { renderTemplate } from '../../kernel/template'
+import { servesGroup, type TokenScopes } from '../../contracts/access'
 import type { AutoReplyRule } from './auto-reply.rules'
 
 /** A stored rule, ready to match. */
@@ -70,7 +71,7 @@ export class RuleIndex {
   private readonly regexSet: RE2Set | null
   private readonly regexRules: number[]
 
-  constructor(readonly rules: readonly LiveRule[], private readonly owners: TokenScopes) {
+  constructor(readonly rules: readonly LiveRule[]) {
     const byTerm = new Map<string, TermEntry[]>()
     const regexRules: number[] = []
     const set = new RE2Set(RE2Set.UNANCHORED)
@@ -102,8 +103,8 @@ export class RuleIndex {
   /** The normalized form of a text (what triggers are matched against). */
   static normalized(text: string): string { return normalize(text).text }
 
-  /** Rules whose trigger matches, in order, each with the condition (if any) that blocks it. */
-  candidates(input: MatchInput): { normalized: string; candidates: Candidate[] } {
+  /** Rules whose trigger matches, in order, each with the condition (if any) that blocks it (`owners`: live token scopes). */
+  candidates(input: MatchInput, owners: TokenScopes): { normalized: string; candidates: Candidate[] } {
     const normalized = RuleIndex.normalized(input.text)
     const hits = new Set<number>()
     if (this.automaton && normalized.length > 0) {
@@ -116,20 +117,20 @@ export class RuleIndex {
     }
     if (this.regexSet && normalized.length > 0) for (const i of this.regexSet.match(normalized)) hits.add(this.regexRules[i] as number)
     const ordered = [...hits].sort((a, b) => a - b).map((i) => this.rules[i] as LiveRule)
-    return { normalized, candidates: ordered.map((rule) => ({ rule, blocked: this.blocked(rule, input) })) }
+    return { normalized, candidates: ordered.map((rule) => ({ rule, blocked: this.blocked(rule, input, owners) })) }
   }
 
   /** Whether a rule serves a group (its scope, within its owner's current grants). */
-  serves(rule: LiveRule, groupId: string, labels: readonly string[]): boolean {
-    if (!servesGroup(this.owners, rule.ownerTokenId, groupId)) return false
+  serves(rule: LiveRule, groupId: string, labels: readonly string[], owners: TokenScopes): boolean {
+    if (!servesGroup(owners, rule.ownerTokenId, groupId)) return false
     const scope = rule.scope
     if (scope.type === 'all') return true
     if (scope.type === 'groups') return scope.groupIds.includes(groupId)
     return scope.labels.some((l) => labels.includes(l))
   }
 
-  private blocked(rule: LiveRule, input: MatchInput): Blocked | null {
-    if (!this.serves(rule, input.groupId, input.groupLabels)) return 'out_of_scope'
+  private blocked(rule: LiveRule, input: MatchInput, owners: TokenScopes): Blocked | null {
+    if (!this.serves(rule, input.groupId, input.groupLabels, owners)) return 'out_of_scope'
     const c = rule.conditions
     if (c.mentionOnly && !input.mentionsBot) return 'mention_required'
     if (!insideWindows(c.windows, input.at, input.timezone)) return 'outside_window'
@@ -142,6 +143,5 @@ export class RuleIndex {
 export function renderAnswer(template: string, vars: { member: string; group: string; at: number; timezone: string }): string {
   const t = localTime(vars.at, vars.timezone)
   const time = `${String(t.hour).padStart(2, '0')}:${String(t.minute).padStart(2, '0')}`
-  const values: Record<string, string> = { member: vars.member, group: vars.group, date: t.day, time }
-  return template.replace(/\{(member|group|date|time)\}/g, (_m, name: string) => values[name] as string)
+  return renderTemplate(template, { member: vars.member, group: vars.group, date: t.day, time })
 }

@@ -1,9 +1,8 @@
-import type { DataSource } from 'typeorm'
-import type { ActionSink } from '../../kernel/context'
+import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { Outbound } from '../../kernel/outbound-service'
 import { localTime } from '../../kernel/time'
 import type { Counters } from '../../ports/ports'
 import type { Random } from '../../ports/random'
-import { upsertIncrement } from '../../adapters/db/sql'
 import { renderAnswer, type Blocked, type LiveRule, type MatchInput } from './auto-reply.engine'
 import type { AutoReplyGroup } from './auto-reply.rules'
 import type { AutoReplyStore } from './auto-reply.store'
@@ -34,12 +33,12 @@ export interface Asker extends MatchInput {
  * nothing is sent. In dry-run mode it reports the same decisions and changes nothing.
  */
 export class Responder {
-  constructor(private readonly deps: { db: DataSource; store: AutoReplyStore; counters: Counters; random: Random; outbound: ActionSink }) {}
+  constructor(private readonly deps: { db: FeatureTables; store: AutoReplyStore; counters: Counters; random: Random; outbound: Outbound }) {}
 
   /** Runs the rules for one message. */
   async respond(asker: Asker, settings: AutoReplyGroup, dryRun: boolean): Promise<{ normalized: string; outcomes: RuleOutcome[] }> {
-    const index = await this.deps.store.index()
-    const { normalized, candidates } = index.candidates(asker)
+    const [index, owners] = await Promise.all([this.deps.store.index(), this.deps.store.scopes()])
+    const { normalized, candidates } = index.candidates(asker, owners)
     const outcomes: RuleOutcome[] = []
     let answers = 0
     for (const { rule, blocked } of candidates) {
@@ -56,7 +55,7 @@ export class Responder {
         answers++
         if (!dryRun) {
           await this.arm(rule, asker)
-          this.send(asker, rendered)
+          this.send(asker, rendered, `auto-reply (rule ${rule.name})`)
           await this.count(rule.id, asker, 'answered')
         }
       }
@@ -77,11 +76,12 @@ export class Responder {
     }
   }
 
-  private send(asker: Asker, r: NonNullable<RuleOutcome['rendered']>): void {
-    const base = { botId: asker.botId, groupId: asker.groupId, cause: asker.messageId }
-    if (r.text) this.deps.outbound.enqueue({ kind: 'say', ...base, text: r.text, mentions: r.mention ? [asker.memberId] : undefined })
-    if (r.link) this.deps.outbound.enqueue({ kind: 'sayCard', ...base, card: r.link })
-    if (r.imageUrl) this.deps.outbound.enqueue({ kind: 'sayImage', ...base, imageUrl: r.imageUrl })
+  private send(asker: Asker, r: NonNullable<RuleOutcome['rendered']>, note: string): void {
+    const to = { botId: asker.botId, groupId: asker.groupId }
+    const cause = asker.messageId
+    if (r.text) this.deps.outbound.say(to, r.text, { mentions: r.mention ? [asker.memberId] : undefined, cause, note })
+    if (r.link) this.deps.outbound.card(to, r.link, { cause, note })
+    if (r.imageUrl) this.deps.outbound.image(to, r.imageUrl, { cause, note })
   }
 
   private keys(rule: LiveRule, asker: Asker): { group: string; member: string } {
@@ -103,7 +103,7 @@ export class Responder {
 
   private async count(ruleId: number, asker: Asker, column: 'answered' | 'suppressed'): Promise<void> {
     const day = localTime(asker.at, asker.timezone).day
-    await upsertIncrement(this.deps.db, 'qy_auto_reply_hit', ['rule_id', 'group_id', 'day'], ['answered', 'suppressed'],
+    await this.deps.db.upsertIncrement('qy_auto_reply_hit', ['rule_id', 'group_id', 'day'], ['answered', 'suppressed'],
       [[ruleId, asker.groupId, day, column === 'answered' ? 1 : 0, column === 'suppressed' ? 1 : 0]])
   }
 }

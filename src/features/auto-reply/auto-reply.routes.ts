@@ -1,15 +1,16 @@
 import { z } from 'zod'
-import { In, IsNull, type DataSource } from 'typeorm'
+import { csvDocument, parseCsv } from '../../kernel/csv'
+import { In, IsNull } from 'typeorm'
+import type { FeatureStore } from '../../adapters/db/feature-store'
 import { canSeeOwned, ownerFor, type Principal } from '../../kernel/auth'
 import type { GroupRecord } from '../../kernel/context'
 import { defineRoute, groupNotFound, HttpError, ownedNotFound, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
-import type { RuleStore } from '../../app/rules'
-import { withTransaction } from '../../adapters/db/transaction'
+import type { FeatureRules } from '../../kernel/feature'
 import { AutoReplyHitEntity, AutoReplyRuleEntity } from './auto-reply.entity'
 import type { Responder } from './auto-reply.responder'
-import { AutoReplyGroupSchema, AutoReplyRuleSchema, ScopeSchema, type AutoReplyRule } from './auto-reply.rules'
+import { AutoReplyRuleSchema, ScopeSchema, type AutoReplyGroup, type AutoReplyRule } from './auto-reply.rules'
 import { toLive, toRow, type AutoReplyStore } from './auto-reply.store'
 
 const RuleParams = z.strictObject({ ruleId: z.coerce.number().int().positive().max(2 ** 31) })
@@ -39,40 +40,9 @@ function checkScope(rule: Pick<AutoReplyRule, 'scope'>, auth: Principal | null, 
   if (outside.length > 0) throw new HttpError(400, 'invalid_input', 'not one of your groups', outside.map((g) => ({ path: `${path}scope.groupIds`, message: `${g}: not one of your groups` })))
 }
 
-/** Minimal RFC 4180 CSV parser (quotes, escaped quotes, commas and newlines inside quotes, CRLF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = []
-  let field = ''
-  let quoted = false
-  const input = text.replace(/^\ufeff/, '')
-  for (let i = 0; i < input.length; i++) {
-    const c = input[i] as string
-    if (quoted) {
-      if (c === '"' && input[i + 1] === '"') { field += '"'; i++ } else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"' && field === '') quoted = true
-    else if (c === ',') { row.push(field); field = '' } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && input[i + 1] === '\n') i++
-      row.push(field); field = ''
-      if (row.some((f) => f.trim() !== '')) rows.push(row)
-      row = []
-    } else field += c
-  }
-  row.push(field)
-  if (row.some((f) => f.trim() !== '')) rows.push(row)
-  return rows
-}
-
-/** Quotes a CSV field and neutralises spreadsheet formulas. */
-function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
-}
-
 /** Admin routes of auto-reply: CRUD, enable/disable, reorder, CSV import/export, dry-run, hit stats. */
-export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: AutoReplyStore; responder: Responder; rules: RuleStore; findGroup: (id: string) => Promise<GroupRecord | null> }): RouteDefinition[] {
-  const repo = () => deps.db.getRepository(AutoReplyRuleEntity)
+export function autoReplyRoutes(deps: { db: FeatureStore; clock: Clock; store: AutoReplyStore; responder: Responder; rules: FeatureRules<AutoReplyGroup>; findGroup: (id: string) => Promise<GroupRecord | null> }): RouteDefinition[] {
+  const repo = () => deps.db.repo(AutoReplyRuleEntity)
   /** Who owns a rule (null: no such rule); the HTTP adapter answers 404 to callers who may not see it. */
   const findOwned = ({ ruleId }: z.infer<typeof RuleParams>) => repo().findOne({ select: { ownerTokenId: true }, where: { id: ruleId } })
   /** The rule a route names (its ownership already checked; it may have been deleted since). */
@@ -100,8 +70,8 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
         if (query.groupId) {
           if (auth && !auth.scope.has(query.groupId)) return { items: [] }
           const facts = await groupFacts(query.groupId)
-          const index = await deps.store.index()
-          rows = rows.filter((r) => facts && index.serves(toLive(r), query.groupId as string, facts.labels))
+          const [index, owners] = await Promise.all([deps.store.index(), deps.store.scopes()])
+          rows = rows.filter((r) => facts && index.serves(toLive(r), query.groupId as string, facts.labels, owners))
         }
         return { items: rows.map(view) }
       },
@@ -125,13 +95,11 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       async handler({ auth }) {
         const owner = ownerFor(auth)
         const rows = await repo().find({ where: owner === null ? {} : { ownerTokenId: owner }, order: { position: 'ASC', id: 'ASC' } })
-        const lines = ['keywords,match,answer,name,enabled']
-        for (const row of rows) {
+        return csvDocument(['keywords', 'match', 'answer', 'name', 'enabled'], rows.map((row) => {
           const r = toLive(row)
           const keywords = r.trigger.type === 'regex' ? r.trigger.pattern : r.trigger.keywords.join('|')
-          lines.push([keywords, r.trigger.type, r.answer.variants[0]?.text ?? '', r.name, String(r.enabled)].map(csvField).join(','))
-        }
-        return `\ufeff${lines.join('\r\n')}\r\n`
+          return [keywords, r.trigger.type, r.answer.variants[0]?.text ?? '', r.name, String(r.enabled)]
+        }))
       },
     }),
     defineRoute({
@@ -170,10 +138,10 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
         const owner = ownerFor(auth)
         let position = await nextPosition()
         const now = deps.clock.now()
-        await withTransaction(deps.db, async (m) => {
-          if (body.mode === 'replace') await m.getRepository(AutoReplyRuleEntity).delete(owner === null ? { ownerTokenId: IsNull() } : { ownerTokenId: owner })
+        await deps.db.transaction(async (m) => {
+          if (body.mode === 'replace') await m.repo(AutoReplyRuleEntity).delete(owner === null ? { ownerTokenId: IsNull() } : { ownerTokenId: owner })
           for (const rule of valid) {
-            await m.getRepository(AutoReplyRuleEntity).insert({ ...toRow(rule), ownerTokenId: owner, position, version: 1, createdAt: now, updatedAt: now })
+            await m.repo(AutoReplyRuleEntity).insert({ ...toRow(rule), ownerTokenId: owner, position, version: 1, createdAt: now, updatedAt: now })
             position += 10
           }
         })
@@ -192,8 +160,8 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
         if (mine.length !== body.ruleIds.length) throw new HttpError(400, 'invalid_input', 'unknown rule ids', [{ path: 'body.ruleIds', message: 'every id must be one of your rules' }])
         // Reuse the rules' own positions, so other owners' rules keep their places between them.
         const slots = mine.map((r) => r.position).sort((a, b) => a - b)
-        await withTransaction(deps.db, async (m) => {
-          for (const [i, id] of body.ruleIds.entries()) await m.getRepository(AutoReplyRuleEntity).update({ id }, { position: slots[i] as number, updatedAt: deps.clock.now() })
+        await deps.db.transaction(async (m) => {
+          for (const [i, id] of body.ruleIds.entries()) await m.repo(AutoReplyRuleEntity).update({ id }, { position: slots[i] as number, updatedAt: deps.clock.now() })
         })
         await deps.store.changed()
         audit({ target: 'auto-reply:order', before: mine.map((r) => r.id), after: body.ruleIds })
@@ -254,7 +222,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
       async handler({ params, body, auth }) {
         const facts = await groupFacts(params.id)
         if (!facts) throw groupNotFound()
-        const settings = (await deps.rules.forGroup(params.id)).slice('auto-reply') as ReturnType<typeof AutoReplyGroupSchema.parse>
+        const settings = await deps.rules.forGroup(params.id)
         const at = body.at ? Date.parse(body.at) : deps.clock.now()
         const { normalized, outcomes } = await deps.responder.respond({
           text: body.text, groupId: params.id, groupLabels: facts.labels, timezone: facts.timezone, at, mentionsBot: body.mentionsBot,
@@ -282,7 +250,7 @@ export function autoReplyRoutes(deps: { db: DataSource; clock: Clock; store: Aut
         if (!facts) throw groupNotFound()
         const to = localTime(deps.clock.now(), facts.timezone).day
         const from = addDays(to, -(query.days - 1))
-        const rows = await deps.db.getRepository(AutoReplyHitEntity).createQueryBuilder('h')
+        const rows = await deps.db.repo(AutoReplyHitEntity).createQueryBuilder('h')
           .where('h.group_id = :g AND h.day >= :from AND h.day <= :to', { g: params.id, from, to }).orderBy('h.day', 'ASC').addOrderBy('h.rule_id', 'ASC').getMany()
         // Hits of rules the caller may see only (admins: all); a deleted rule's hits stay visible to admins.
         const ids = [...new Set(rows.map((r) => r.ruleId))]

@@ -1,7 +1,6 @@
-import type { DataSource } from 'typeorm'
-import type { Logger } from '../../kernel/logger'
-import { loadTokenScopes } from '../../app/auth/token-scopes'
-import { TOKENS_CHANNEL } from '../../app/auth/tokens'
+import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { AccessService, TokenScopes } from '../../contracts/access'
+import { errorText, type Logger } from '../../kernel/logger'
 import type { Disposer, PubSub } from '../../ports/ports'
 import { AutoReplyRuleEntity } from './auto-reply.entity'
 import { RuleIndex, type LiveRule } from './auto-reply.engine'
@@ -33,12 +32,12 @@ export class AutoReplyStore {
   private cached: Promise<RuleIndex> | null = null
   private readonly disposers: Disposer[] = []
 
-  constructor(private readonly db: DataSource, private readonly pubsub: PubSub, private readonly log: Logger) {}
+  constructor(private readonly db: FeatureTables, private readonly pubsub: PubSub, private readonly access: AccessService, private readonly log: Logger) {}
 
   /** Subscribes to changes. */
   async start(): Promise<void> {
     const drop = (): void => { this.cached = null }
-    this.disposers.push(await this.pubsub.subscribe(AUTO_REPLY_CHANNEL, drop), await this.pubsub.subscribe(TOKENS_CHANNEL, drop))
+    this.disposers.push(await this.pubsub.subscribe(AUTO_REPLY_CHANNEL, drop))
   }
 
   /** Unsubscribes. */
@@ -54,6 +53,9 @@ export class AutoReplyStore {
     return this.cached
   }
 
+  /** Owners' current group scopes (a rule never serves a group its owner lost; kept live by the access feature). */
+  scopes(): Promise<TokenScopes> { return this.access.scopes() }
+
   /** Drops the compiled index here and on every replica. */
   async changed(): Promise<void> {
     this.cached = null
@@ -62,15 +64,15 @@ export class AutoReplyStore {
 
   private async build(): Promise<RuleIndex> {
     const started = Date.now()
-    const rows = await this.db.getRepository(AutoReplyRuleEntity).find({ order: { position: 'ASC', id: 'ASC' } })
+    const rows = await this.db.repo(AutoReplyRuleEntity).find({ order: { position: 'ASC', id: 'ASC' } })
     const rules: LiveRule[] = []
     for (const row of rows) {
       try { rules.push(toLive(row)) } catch (error) {
-        this.log.error('stored auto-reply rule no longer valid; skipped', { rule: row.id, error: String(error) })
+        this.log.error('stored auto-reply rule no longer valid; skipped', { rule: row.id, error: errorText(error) })
       }
     }
     // Owners' current grants: a rule never serves a group its owner lost.
-    const index = new RuleIndex(rules, await loadTokenScopes(this.db))
+    const index = new RuleIndex(rules)
     this.log.debug('auto-reply rules compiled', { rules: rules.length, ms: Date.now() - started })
     return index
   }

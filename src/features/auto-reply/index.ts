@@ -1,5 +1,8 @@
-import { defineFeature } from '../../app/feature-deps'
-import { rulesAccessor } from '../../kernel/feature'
+import { defineFeature } from '../../adapters/db/feature-store'
+import { ACCESS } from '../../contracts/access'
+import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { DIRECTORY } from '../../kernel/directory'
+import { AutoReply1764100000000 } from '../../../migrations/1764100000000-AutoReply'
 import { AutoReplyHitEntity, AutoReplyRuleEntity } from './auto-reply.entity'
 import { autoReplyMiddleware } from './auto-reply.middleware'
 import { Responder } from './auto-reply.responder'
@@ -14,16 +17,19 @@ import { AutoReplyStore } from './auto-reply.store'
  */
 export const autoReplyFeature = defineFeature<AutoReplyGroup>({
   name: 'auto-reply',
-  rules: AutoReplyGroupSchema,
+  rules: { schema: AutoReplyGroupSchema },
   entities: [AutoReplyRuleEntity, AutoReplyHitEntity],
-  async setup(deps) {
-    const store = new AutoReplyStore(deps.db, deps.ports.pubsub, deps.log)
+  migrations: [AutoReply1764100000000],
+  events: { emits: [AutoReplyMatched] },
+  inject: [DIRECTORY, ACCESS],
+  async setup(app) {
+    const directory = app.use(DIRECTORY)
+    const store = new AutoReplyStore(app.store, app.coordination.pubsub, app.use(ACCESS), app.log)
     await store.start()
-    const responder = new Responder({ db: deps.db, store, counters: deps.ports.counters, random: deps.random, outbound: deps.outbound })
-    const settings = rulesAccessor<AutoReplyGroup>('auto-reply')
+    const responder = new Responder({ db: app.store, store, counters: app.coordination.counters, random: app.random, outbound: app.outbound })
     return {
-      middleware: autoReplyMiddleware({ responder, settings }),
-      routes: autoReplyRoutes({ db: deps.db, clock: deps.clock, store, responder, rules: deps.rules, findGroup: deps.findGroup }),
+      middleware: autoReplyMiddleware({ responder, settings: app.rules }),
+      routes: autoReplyRoutes({ db: app.store, clock: app.clock, store, responder, rules: app.rules, findGroup: (id) => directory.find(id) }),
       stop: () => store.stop(),
     }
   },

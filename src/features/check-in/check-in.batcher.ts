@@ -1,10 +1,14 @@
-import type { ActionSink } from '../../kernel/context'
+import type { Outbound } from '../../kernel/outbound-service'
 import type { Clock } from '../../ports/clock'
 import { render } from './check-in.commands'
 
 /** One answer waiting to be sent. */
 export interface PendingAnswer {
   memberId: string
+  /** The check-in message it answers. */
+  messageId?: string
+  /** The member's streak after this check-in (for the bot-action log line). */
+  streak: number
   /** The answer when sent alone (with an @-mention). */
   single: string
   /** Its line in a batched answer. */
@@ -22,7 +26,7 @@ interface Window { botId: string; pending: PendingAnswer[]; header: string; maxP
 export class AnswerBatcher {
   private readonly windows = new Map<string, Window>()
 
-  constructor(private readonly clock: Clock, private readonly sink: ActionSink) {}
+  constructor(private readonly clock: Clock, private readonly outbound: Outbound) {}
 
   /** Queues an answer for `groupId`. */
   add(botId: string, groupId: string, answer: PendingAnswer, opts: { windowMs: number; maxPerMessage: number; header: string }): void {
@@ -31,7 +35,7 @@ export class AnswerBatcher {
       open.pending.push(answer)
       return
     }
-    this.sink.enqueue({ kind: 'say', botId, groupId, text: answer.single, mentions: [answer.memberId] })
+    this.outbound.say({ botId, groupId }, answer.single, { mentions: [answer.memberId], cause: answer.messageId, note: `check-in answered (streak ${answer.streak})` })
     if (opts.windowMs <= 0) return
     const w: Window = { botId, pending: [], header: opts.header, maxPerMessage: opts.maxPerMessage, windowMs: opts.windowMs }
     this.windows.set(groupId, w)
@@ -68,10 +72,18 @@ export class AnswerBatcher {
       const part = pending.slice(i, i + w.maxPerMessage)
       // A lone answer reads better in its own words than as a one-line batch.
       const text = part.length === 1 ? (part[0] as PendingAnswer).single : [render(w.header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
-      this.sink.enqueue({ kind: 'say', botId: w.botId, groupId, text, mentions: part.map((p) => p.memberId) })
+      this.outbound.say({ botId: w.botId, groupId }, text, { mentions: part.map((p) => p.memberId), cause: part.length === 1 ? (part[0] as PendingAnswer).messageId : 'check-in.batch', note: answeredNote(part) })
     }
     if (final) this.windows.delete(groupId)
     // Still busy: keep the window open for another round.
     else void this.closeLater(groupId, w)
   }
+}
+
+/** The bot-action note of a (batched) check-in answer: how many members, which streaks. */
+function answeredNote(part: readonly PendingAnswer[]): string {
+  const streaks = part.map((p) => p.streak)
+  const [low, high] = [Math.min(...streaks), Math.max(...streaks)]
+  const range = low === high ? `streak ${low}` : `streaks ${low}–${high}`
+  return part.length === 1 ? `check-in answered (${range})` : `check-ins answered (${part.length} members, ${range})`
 }

@@ -1,5 +1,6 @@
 import type { MessageContext } from '../../kernel/context'
-import type { RulesAccessor } from '../../kernel/feature'
+import { CheckInCompleted } from '../../contracts/check-in'
+import type { FeatureRules } from '../../kernel/feature'
 import type { Middleware } from '../../kernel/pipeline'
 import type { AnswerBatcher } from './check-in.batcher'
 import { commandArgument, normalizeCommand } from '../../text/normalize'
@@ -38,9 +39,9 @@ const REFUSALS: Record<MakeUpRefusal, keyof CheckInRule['texts']> = {
  * 签到 / 打卡 (check in), 补签 (make up a missed day), 排行榜 / 积分榜 (leaderboards). A message that is one of
  * these commands is handled here and stops the chain; anything else goes on to the next feature.
  */
-export function checkInMiddleware(deps: { service: CheckInService; batcher: AnswerBatcher; rules: RulesAccessor<CheckInRule> }): Middleware<MessageContext> {
+export function checkInMiddleware(deps: { service: CheckInService; batcher: AnswerBatcher; rules: FeatureRules<CheckInRule> }): Middleware<MessageContext> {
   return async (ctx, next) => {
-    const rule = deps.rules(ctx)
+    const rule = deps.rules.of(ctx)
     // Commands are short: longer texts skip normalization entirely (most chat is longer than a command).
     if (!rule.enabled || ctx.message.type !== 'text' || ctx.message.text.length > MAX_COMMAND_LENGTH) return next()
     if (rule.requireMention && !ctx.message.mentionsBot) return next()
@@ -58,11 +59,11 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
       const vars = { member: ctx.member.name, rank: result.rank ?? '-', streak: result.streak, total: result.total, points: result.status === 'new' ? result.points : 0, balance: result.balance }
       if (result.status === 'new') {
         deps.batcher.add(ctx.message.botId, ctx.group.id, {
-          memberId: ctx.member.id, single: render(rule.texts.checkedIn, vars), line: render(rule.texts.batchLine, vars),
+          memberId: ctx.member.id, messageId: ctx.message.id, streak: result.streak, single: render(rule.texts.checkedIn, vars), line: render(rule.texts.batchLine, vars),
         }, { windowMs: rule.batch.windowMs, maxPerMessage: rule.batch.maxPerMessage, header: rule.texts.batchHeader })
-        ctx.emit({ type: 'checkin.completed', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points, at: ctx.message.at })
+        ctx.emit(CheckInCompleted, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points })
       } else {
-        ctx.reply(render(rule.texts.already, vars), { mention: true })
+        ctx.reply(render(rule.texts.already, vars), { mention: true, note: 'check-in reply (already checked in)' })
       }
       ctx.handled('check-in')
       return
@@ -71,11 +72,11 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
     if (command === keywords.streakBoard || command === keywords.pointsBoard) {
       const by = command === keywords.streakBoard ? 'streak' : 'points'
       const rows = await deps.service.leaderboard(ctx.group.id, by, rule.leaderboard.size, today)
-      if (rows.length === 0) ctx.reply(rule.texts.leaderboardEmpty)
+      if (rows.length === 0) ctx.reply(rule.texts.leaderboardEmpty, { note: `leaderboard (${by}, empty)` })
       else {
         const title = by === 'streak' ? '连续签到排行榜' : '积分排行榜'
         const lines = rows.map((r) => render(rule.texts.leaderboardLine, { rank: r.rank, member: r.name, value: by === 'streak' ? `${r.value} 天` : `${r.value} 分` }))
-        ctx.reply([render(rule.texts.leaderboardHeader, { title }), ...lines].join('\n'))
+        ctx.reply([render(rule.texts.leaderboardHeader, { title }), ...lines].join('\n'), { note: `leaderboard (${by})` })
       }
       ctx.handled('check-in')
       return
@@ -86,7 +87,7 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
       const argument = commandArgument(ctx.message.text, keywords.makeUp.length)
       const day = parseMakeUpDay(argument, today)
       if (!day) {
-        ctx.reply(rule.texts.makeUpUsage, { mention: true })
+        ctx.reply(rule.texts.makeUpUsage, { mention: true, note: 'make-up usage' })
         ctx.handled('check-in')
         return
       }
@@ -94,11 +95,11 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
       const result = await deps.service.makeUp({ groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day, today, joinedDay, at: ctx.message.at, rule })
       const costText = (cost: number): string => (rule.makeUp.cost === 'card' ? `${cost} 张补签卡` : `${cost} 积分`)
       if (result.status === 'done') {
-        ctx.reply(render(rule.texts.makeUpDone, { member: ctx.member.name, day, streak: result.streak, cost: costText(result.cost) }), { mention: true })
-        ctx.emit({ type: 'checkin.completed', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day, kind: 'makeup', rank: null, streak: result.streak, points: -result.cost, at: ctx.message.at })
+        ctx.reply(render(rule.texts.makeUpDone, { member: ctx.member.name, day, streak: result.streak, cost: costText(result.cost) }), { mention: true, note: `make-up day accepted (streak ${result.streak})` })
+        ctx.emit(CheckInCompleted, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day, kind: 'makeup', rank: null, streak: result.streak, points: -result.cost })
       } else {
         const balance = rule.makeUp.cost === 'card' ? `${result.balance} 张补签卡` : `${result.balance} 积分`
-        ctx.reply(render(rule.texts[REFUSALS[result.reason]], { day, days: rule.makeUp.windowDays, cost: costText(result.cost), balance }), { mention: true })
+        ctx.reply(render(rule.texts[REFUSALS[result.reason]], { day, days: rule.makeUp.windowDays, cost: costText(result.cost), balance }), { mention: true, note: `make-up refused (${result.reason})` })
       }
       ctx.handled('check-in')
       return

@@ -1,5 +1,7 @@
 import { z } from 'zod'
-import { Between, type DataSource } from 'typeorm'
+import { csvDocument } from '../../kernel/csv'
+import { Between } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { addDays } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
@@ -15,15 +17,8 @@ const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id',
 /** What the routes need to know about a group (its timezone and member count, or null when unknown). */
 export type GroupFacts = (groupId: string) => Promise<{ timezone: string; memberCount: number } | null>
 
-/** Quotes a CSV field (RFC 4180) and neutralises spreadsheet formulas. */
-function csv(value: string | number | null): string {
-  const text = value === null ? '' : String(value)
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
-}
-
 /** Admin routes of the check-in feature. */
-export function checkInRoutes(deps: { db: DataSource; clock: Clock; service: CheckInService; facts: GroupFacts; rules: (groupId: string) => Promise<CheckInRule> }): RouteDefinition[] {
+export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: CheckInService; facts: GroupFacts; rules: (groupId: string) => Promise<CheckInRule> }): RouteDefinition[] {
   const { db, service } = deps
   const group = async (id: string): Promise<{ timezone: string; memberCount: number; today: string; rule: CheckInRule }> => {
     const facts = await deps.facts(id)
@@ -38,8 +33,8 @@ export function checkInRoutes(deps: { db: DataSource; clock: Clock; service: Che
       async handler({ params, query }) {
         const g = await group(params.id)
         const day = query.day ?? g.today
-        const rows = await db.getRepository(CheckInEntity).find({ where: { groupId: params.id, day }, order: { kind: 'DESC', rank: 'ASC', at: 'ASC' } })
-        const names = new Map((await db.getRepository(CheckInMemberEntity).findBy({ groupId: params.id })).map((m) => [m.memberId, m.name]))
+        const rows = await db.repo(CheckInEntity).find({ where: { groupId: params.id, day }, order: { kind: 'DESC', rank: 'ASC', at: 'ASC' } })
+        const names = new Map((await db.repo(CheckInMemberEntity).findBy({ groupId: params.id })).map((m) => [m.memberId, m.name]))
         return {
           groupId: params.id, day, count: rows.filter((r) => r.kind === 'normal').length, makeUps: rows.filter((r) => r.kind === 'makeup').length,
           items: rows.map((r) => ({ memberId: r.memberId, name: names.get(r.memberId) ?? null, kind: r.kind, rank: r.rank, at: new Date(r.at).toISOString() })),
@@ -78,8 +73,8 @@ export function checkInRoutes(deps: { db: DataSource; clock: Clock; service: Che
       async handler({ params }) {
         const g = await group(params.id)
         const standing = await service.standing(params.id, params.memberId, g.today)
-        const days = await db.getRepository(CheckInEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { day: 'DESC' }, take: 400 })
-        const ledger = await db.getRepository(PointsLedgerEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { id: 'DESC' }, take: 100 })
+        const days = await db.repo(CheckInEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { day: 'DESC' }, take: 400 })
+        const ledger = await db.repo(PointsLedgerEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { id: 'DESC' }, take: 100 })
         return {
           groupId: params.id, memberId: params.memberId, today: g.today, ...standing,
           days: days.map((d) => ({ day: d.day, kind: d.kind, rank: d.rank })),
@@ -112,12 +107,9 @@ export function checkInRoutes(deps: { db: DataSource; clock: Clock; service: Che
         const from = query.from ?? addDays(to, -29)
         if (from > to) throw new HttpError(400, 'invalid_input', 'from must not be after to', [{ path: 'query.from', message: 'after to' }])
         if (addDays(from, 366) < to) throw new HttpError(400, 'invalid_input', 'at most 366 days per export', [{ path: 'query.from', message: 'range too long' }])
-        const rows = await db.getRepository(CheckInEntity).find({ where: { groupId: params.id, day: Between(from, to) }, order: { day: 'ASC', rank: 'ASC' } })
-        const names = new Map((await db.getRepository(CheckInMemberEntity).findBy({ groupId: params.id })).map((m) => [m.memberId, m.name]))
-        const lines = ['day,member_id,name,kind,rank,at']
-        for (const r of rows) lines.push([r.day, r.memberId, names.get(r.memberId) ?? '', r.kind, r.rank, new Date(r.at).toISOString()].map(csv).join(','))
-        // BOM so spreadsheet apps read the Chinese names as UTF-8.
-        return `\ufeff${lines.join('\r\n')}\r\n`
+        const rows = await db.repo(CheckInEntity).find({ where: { groupId: params.id, day: Between(from, to) }, order: { day: 'ASC', rank: 'ASC' } })
+        const names = new Map((await db.repo(CheckInMemberEntity).findBy({ groupId: params.id })).map((m) => [m.memberId, m.name]))
+        return csvDocument(['day', 'member_id', 'name', 'kind', 'rank', 'at'], rows.map((r) => [r.day, r.memberId, names.get(r.memberId) ?? '', r.kind, r.rank, new Date(r.at).toISOString()]))
       },
     }),
   ]

@@ -1,7 +1,8 @@
-import type { DataSource, EntityManager } from 'typeorm'
-import { withTransaction } from '../../adapters/db/transaction'
+import { In } from 'typeorm'
+import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
+import type { SpendResult } from '../../contracts/check-in'
+import { isDuplicate } from '../../adapters/db/errors'
 import { addDays, localTime } from '../../kernel/time'
-import { upsertIncrement } from '../../adapters/db/sql'
 import type { CheckInRule } from './check-in.rules'
 import { CheckInDayEntity, CheckInEntity, CheckInMemberEntity, PointsLedgerEntity } from './check-in.entity'
 
@@ -62,39 +63,32 @@ export type MakeUpRefusal = 'future' | 'too_old' | 'before_join' | 'already' | '
 /** Result of a make-up attempt. */
 export type MakeUpResult = ({ status: 'done'; cost: number; currency: 'points' | 'makeup_card' } & Standing) | { status: 'refused'; reason: MakeUpRefusal; cost: number; balance: number }
 
-/** Whether an error is a unique-key violation (SQLite and MySQL). */
-export function isDuplicate(error: unknown): boolean {
-  const e = error as { code?: string; errno?: number; message?: string }
-  return e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062 || /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(String(e?.code ?? e?.message ?? ''))
-    || /UNIQUE constraint failed/.test(String(e?.message ?? ''))
-}
-
 /**
  * Check-ins, make-ups, points and leaderboards. Exactly-once is enforced by the database: a unique key on
  * (group, member, day) for check-ins and on (group, member, source, ref) for ledger rows, so duplicate
  * deliveries, concurrent messages and several replicas still make one check-in.
  */
 export class CheckInService {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly db: FeatureStore) {}
 
   /** Records a normal check-in for `day`, or reports the existing one. */
   async checkIn(input: { groupId: string; memberId: string; name: string; day: string; at: number; messageId: string | null; rule: CheckInRule }): Promise<CheckInResult> {
     const { groupId, memberId, day } = input
     try {
-      const outcome = await withTransaction(this.db, async (m): Promise<CheckInResult | null> => {
+      const outcome = await this.db.transaction(async (m): Promise<CheckInResult | null> => {
         // Checked first so the usual duplicate never becomes a rolled-back transaction; the unique key
         // still decides between replicas racing on MySQL.
-        if (await m.getRepository(CheckInEntity).existsBy({ groupId, memberId, day })) return null
-        const inserted = await m.getRepository(CheckInEntity).insert({ groupId, memberId, day, kind: 'normal', rank: null, at: input.at, messageId: input.messageId })
+        if (await m.repo(CheckInEntity).existsBy({ groupId, memberId, day })) return null
+        const inserted = await m.repo(CheckInEntity).insert({ groupId, memberId, day, kind: 'normal', rank: null, at: input.at, messageId: input.messageId })
         const id = Number(inserted.identifiers[0]?.id)
-        await upsertIncrement(m, 'qy_checkin_day', ['group_id', 'day'], ['count'], [[groupId, day, 1]])
-        const counter = await m.getRepository(CheckInDayEntity).findOneByOrFail({ groupId, day })
+        await m.upsertIncrement('qy_checkin_day', ['group_id', 'day'], ['count'], [[groupId, day, 1]])
+        const counter = await m.repo(CheckInDayEntity).findOneByOrFail({ groupId, day })
         const rank = Number(counter.count)
-        await m.getRepository(CheckInEntity).update({ id }, { rank })
+        await m.repo(CheckInEntity).update({ id }, { rank })
         const facts = await this.refreshSummary(m, groupId, memberId, input.name, day)
         const points = pointsFor(facts.streak, input.rule.points)
         if (points > 0) {
-          await m.getRepository(PointsLedgerEntity).insert({ groupId, memberId, currency: 'points', delta: points, source: 'checkin', ref: day, reason: null, at: input.at })
+          await m.repo(PointsLedgerEntity).insert({ groupId, memberId, currency: 'points', delta: points, source: 'checkin', ref: day, reason: null, at: input.at })
         }
         const balances = await this.balances(m, groupId, memberId)
         return { status: 'new' as const, rank, points, streak: facts.streak, best: facts.best, total: facts.total, ...balances }
@@ -103,7 +97,7 @@ export class CheckInService {
     } catch (error) {
       if (!isDuplicate(error)) throw error
     }
-    const existing = await this.db.getRepository(CheckInEntity).findOneBy({ groupId, memberId, day })
+    const existing = await this.db.repo(CheckInEntity).findOneBy({ groupId, memberId, day })
     const standing = await this.standing(groupId, memberId, day)
     return { status: 'already', rank: existing?.rank ?? null, ...standing }
   }
@@ -113,19 +107,19 @@ export class CheckInService {
     const { groupId, memberId, day, today, rule } = input
     const currency = rule.makeUp.cost === 'card' ? 'makeup_card' as const : 'points' as const
     const cost = currency === 'points' ? rule.makeUp.pointsCost : 1
-    const balances = await this.balances(this.db.manager, groupId, memberId)
+    const balances = await this.balances(this.db, groupId, memberId)
     const balance = currency === 'points' ? balances.balance : balances.cards
     const refuse = (reason: MakeUpRefusal): MakeUpResult => ({ status: 'refused', reason, cost, balance })
     if (!rule.makeUp.enabled) return refuse('disabled')
     if (day >= today) return refuse('future')
     if (day < addDays(today, -rule.makeUp.windowDays)) return refuse('too_old')
     if (input.joinedDay && day < input.joinedDay) return refuse('before_join')
-    if (await this.db.getRepository(CheckInEntity).existsBy({ groupId, memberId, day })) return refuse('already')
+    if (await this.db.repo(CheckInEntity).existsBy({ groupId, memberId, day })) return refuse('already')
     if (balance < cost) return refuse('poor')
     try {
-      return await withTransaction(this.db, async (m) => {
-        await m.getRepository(CheckInEntity).insert({ groupId, memberId, day, kind: 'makeup', rank: null, at: input.at, messageId: null })
-        if (cost > 0) await m.getRepository(PointsLedgerEntity).insert({ groupId, memberId, currency, delta: -cost, source: 'makeup', ref: day, reason: null, at: input.at })
+      return await this.db.transaction(async (m) => {
+        await m.repo(CheckInEntity).insert({ groupId, memberId, day, kind: 'makeup', rank: null, at: input.at, messageId: null })
+        if (cost > 0) await m.repo(PointsLedgerEntity).insert({ groupId, memberId, currency, delta: -cost, source: 'makeup', ref: day, reason: null, at: input.at })
         // Re-check inside the transaction: two concurrent make-ups must not overdraw.
         const after = await this.balances(m, groupId, memberId)
         if ((currency === 'points' ? after.balance : after.cards) < 0) throw new Overdrawn()
@@ -142,18 +136,76 @@ export class CheckInService {
   /** Adds a ledger row (admin adjustments, later lottery prizes); idempotent per (source, ref). */
   async adjust(input: { groupId: string; memberId: string; delta: number; currency: 'points' | 'makeup_card'; source: 'admin' | 'lottery'; ref: string; reason: string; at: number }): Promise<{ balance: number; cards: number; duplicate: boolean }> {
     try {
-      await this.db.getRepository(PointsLedgerEntity).insert({ groupId: input.groupId, memberId: input.memberId, currency: input.currency, delta: input.delta, source: input.source, ref: input.ref, reason: input.reason, at: input.at })
-      return { ...(await this.balances(this.db.manager, input.groupId, input.memberId)), duplicate: false }
+      await this.db.repo(PointsLedgerEntity).insert({ groupId: input.groupId, memberId: input.memberId, currency: input.currency, delta: input.delta, source: input.source, ref: input.ref, reason: input.reason, at: input.at })
+      return { ...(await this.balances(this.db, input.groupId, input.memberId)), duplicate: false }
     } catch (error) {
       if (!isDuplicate(error)) throw error
-      return { ...(await this.balances(this.db.manager, input.groupId, input.memberId)), duplicate: true }
+      return { ...(await this.balances(this.db, input.groupId, input.memberId)), duplicate: true }
     }
+  }
+
+  /**
+   * Takes points for another feature (a lottery entry): once per (source, ref); refused when the balance
+   * is short. The balance is re-checked inside the transaction, so concurrent spends cannot overdraw.
+   */
+  async spend(input: { groupId: string; memberId: string; amount: number; source: string; ref: string; at: number }): Promise<SpendResult> {
+    const { groupId, memberId } = input
+    try {
+      return await this.db.transaction(async (m) => {
+        if (await m.repo(PointsLedgerEntity).existsBy({ groupId, memberId, source: input.source, ref: input.ref })) {
+          return { status: 'duplicate' as const, balance: (await this.balances(m, groupId, memberId)).balance }
+        }
+        await m.repo(PointsLedgerEntity).insert({ groupId, memberId, currency: 'points', delta: -input.amount, source: input.source, ref: input.ref, reason: null, at: input.at })
+        const after = await this.balances(m, groupId, memberId)
+        if (after.balance < 0) throw new Overdrawn()
+        return { status: 'spent' as const, balance: after.balance }
+      })
+    } catch (error) {
+      if (error instanceof Overdrawn) return { status: 'insufficient', balance: (await this.balances(this.db, groupId, memberId)).balance }
+      if (isDuplicate(error)) return { status: 'duplicate', balance: (await this.balances(this.db, groupId, memberId)).balance }
+      throw error
+    }
+  }
+
+  /** Gives back what the spend (source, ref) took, once (its own ledger row, keyed `refund:<ref>`). */
+  async refund(input: { groupId: string; memberId: string; source: string; ref: string; at: number }): Promise<boolean> {
+    const { groupId, memberId } = input
+    const spent = await this.db.repo(PointsLedgerEntity).findOneBy({ groupId, memberId, source: input.source, ref: input.ref })
+    if (!spent || spent.delta >= 0) return false
+    try {
+      await this.db.repo(PointsLedgerEntity).insert({ groupId, memberId, currency: spent.currency, delta: -spent.delta, source: input.source, ref: `refund:${input.ref}`, reason: null, at: input.at })
+      return true
+    } catch (error) {
+      if (isDuplicate(error)) return false
+      throw error
+    }
+  }
+
+  /** A member's points balance in a group. */
+  async balance(groupId: string, memberId: string): Promise<number> {
+    return (await this.balances(this.db, groupId, memberId)).balance
+  }
+
+  /** Members who checked in on any of `days`. */
+  async membersOn(groupId: string, days: readonly string[]): Promise<string[]> {
+    if (days.length === 0) return []
+    const rows = await this.db.repo(CheckInEntity).find({ select: { memberId: true }, where: { groupId, day: In([...days]) } })
+    return [...new Set(rows.map((r) => r.memberId))].sort()
+  }
+
+  /** Current streaks (0 when broken) of members as of `today`. */
+  async streaks(groupId: string, memberIds: readonly string[], today: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>(memberIds.map((id) => [id, 0]))
+    if (memberIds.length === 0) return out
+    const rows = await this.db.repo(CheckInMemberEntity).find({ where: { groupId, memberId: In([...memberIds]) } })
+    for (const r of rows) out.set(r.memberId, currentStreak({ streak: r.streak, lastDay: r.lastDay }, today))
+    return out
   }
 
   /** A member's standing as of `today`. */
   async standing(groupId: string, memberId: string, today: string): Promise<Standing> {
-    const summary = await this.db.getRepository(CheckInMemberEntity).findOneBy({ groupId, memberId })
-    const balances = await this.balances(this.db.manager, groupId, memberId)
+    const summary = await this.db.repo(CheckInMemberEntity).findOneBy({ groupId, memberId })
+    const balances = await this.balances(this.db, groupId, memberId)
     return {
       streak: summary ? currentStreak({ streak: summary.streak, lastDay: summary.lastDay }, today) : 0,
       best: summary?.bestStreak ?? 0, total: summary?.totalDays ?? 0, ...balances,
@@ -164,7 +216,7 @@ export class CheckInService {
   async leaderboard(groupId: string, by: 'streak' | 'points', size: number, today: string): Promise<Array<{ rank: number; memberId: string; name: string; value: number }>> {
     let rows: Array<{ memberId: string; name: string; value: number }>
     if (by === 'streak') {
-      const found = await this.db.getRepository(CheckInMemberEntity).createQueryBuilder('s')
+      const found = await this.db.repo(CheckInMemberEntity).createQueryBuilder('s')
         .where('s.group_id = :g AND s.last_day >= :alive AND s.streak > 0', { g: groupId, alive: addDays(today, -1) })
         .orderBy('s.streak', 'DESC').addOrderBy('s.total_days', 'DESC').addOrderBy('s.member_id', 'ASC').take(size).getMany()
       rows = found.map((r) => ({ memberId: r.memberId, name: r.name, value: r.streak }))
@@ -184,14 +236,14 @@ export class CheckInService {
   }
 
   /** Recomputes a member's summary from their days (after any change), returning the facts. */
-  private async refreshSummary(m: EntityManager, groupId: string, memberId: string, name: string, _today: string): Promise<StreakFacts> {
-    const days = (await m.getRepository(CheckInEntity).find({ select: { day: true }, where: { groupId, memberId } })).map((r) => r.day)
+  private async refreshSummary(m: FeatureTables, groupId: string, memberId: string, name: string, _today: string): Promise<StreakFacts> {
+    const days = (await m.repo(CheckInEntity).find({ select: { day: true }, where: { groupId, memberId } })).map((r) => r.day)
     const facts = streakOf(days)
-    await m.getRepository(CheckInMemberEntity).upsert({ groupId, memberId, name, streak: facts.streak, bestStreak: facts.best, totalDays: facts.total, lastDay: facts.lastDay }, ['groupId', 'memberId'])
+    await m.repo(CheckInMemberEntity).upsert({ groupId, memberId, name, streak: facts.streak, bestStreak: facts.best, totalDays: facts.total, lastDay: facts.lastDay }, ['groupId', 'memberId'])
     return facts
   }
 
-  private async balances(m: EntityManager, groupId: string, memberId: string): Promise<{ balance: number; cards: number }> {
+  private async balances(m: FeatureTables, groupId: string, memberId: string): Promise<{ balance: number; cards: number }> {
     const rows: Array<{ currency: string; total: string | number | null }> = await m.query(
       'SELECT currency, SUM(delta) AS total FROM qy_points_ledger WHERE group_id = ? AND member_id = ? GROUP BY currency', [groupId, memberId])
     const of = (c: string): number => Number(rows.find((r) => r.currency === c)?.total ?? 0)

@@ -1,42 +1,51 @@
-import { defineFeature } from '../../app/feature-deps'
-import { rulesAccessor } from '../../kernel/feature'
+import { defineFeature } from '../../adapters/db/feature-store'
+import { isDuplicate } from '../../adapters/db/errors'
+import { CHECK_INS, CheckInCompleted, POINTS } from '../../contracts/check-in'
+import { DIRECTORY } from '../../kernel/directory'
 import { localTime } from '../../kernel/time'
+import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
 import { AnswerBatcher } from './check-in.batcher'
 import { CheckInDayEntity, CheckInEntity, CheckInMemberEntity, CheckInReminderEntity, PointsLedgerEntity } from './check-in.entity'
 import { checkInMiddleware } from './check-in.middleware'
 import { checkInRoutes } from './check-in.routes'
 import { CheckInRuleSchema, type CheckInRule } from './check-in.rules'
-import { checkInDay, CheckInService, isDuplicate } from './check-in.service'
+import { checkInDay, CheckInService } from './check-in.service'
 
 /**
  * check-in: daily 签到 with streaks, points, make-up days and leaderboards — exactly once per member per
- * day (the group's day), enforced by unique keys. Answers are batched at busy moments.
+ * day (the group's day), enforced by unique keys. Answers are batched at busy moments. Provides the
+ * points ledger (`points`) and check-in facts (`check-ins`) to other features.
  */
 export const checkInFeature = defineFeature<CheckInRule>({
   name: 'check-in',
-  rules: CheckInRuleSchema,
+  rules: { schema: CheckInRuleSchema },
   entities: [CheckInEntity, CheckInDayEntity, CheckInMemberEntity, PointsLedgerEntity, CheckInReminderEntity],
-  setup(deps) {
-    const rules = rulesAccessor<CheckInRule>('check-in')
-    const service = new CheckInService(deps.db)
-    const batcher = new AnswerBatcher(deps.clock, deps.outbound)
-    const facts = (groupId: string) => deps.findGroup(groupId)
-    const ruleOf = async (groupId: string): Promise<CheckInRule> => (await deps.rules.forGroup(groupId)).slice('check-in') as CheckInRule
+  migrations: [CheckIn1764000000000],
+  events: { emits: [CheckInCompleted] },
+  inject: [DIRECTORY],
+  provides: [POINTS, CHECK_INS],
+  setup(app) {
+    const directory = app.use(DIRECTORY)
+    const service = new CheckInService(app.store)
+    app.provide(POINTS, {
+      balance: (groupId, memberId) => service.balance(groupId, memberId),
+      spend: (input) => service.spend(input),
+      refund: (input) => service.refund(input),
+    })
+    app.provide(CHECK_INS, { membersOn: (g, days) => service.membersOn(g, days), streaks: (g, ids, today) => service.streaks(g, ids, today) })
+    const batcher = new AnswerBatcher(app.clock, app.outbound)
     return {
-      middleware: checkInMiddleware({ service, batcher, rules }),
-      routes: checkInRoutes({ db: deps.db, clock: deps.clock, service, facts, rules: ruleOf }),
+      middleware: checkInMiddleware({ service, batcher, rules: app.rules }),
+      routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup }),
       jobs: [{
         // Every minute: groups whose reminder time has come (in their timezone) get one reminder a day.
         name: 'check-in.reminders',
         cron: '* * * * *',
-        async run() {
-          const groups: Array<{ id: string }> = await deps.db.query('SELECT id FROM qy_group WHERE active = ?', [true])
-          for (const { id } of groups) {
-            const rule = await ruleOf(id)
+        async run(fireTime) {
+          for (const g of await directory.activeGroups()) {
+            const rule = await app.rules.forGroup(g.id)
             if (!rule.enabled || !rule.reminder.enabled) continue
-            const g = await facts(id)
-            if (!g) continue
-            const now = deps.clock.now()
+            const now = app.clock.now()
             const local = localTime(now, g.timezone)
             const [h, m] = rule.reminder.time.split(':').map(Number) as [number, number]
             // Due from the set minute until an hour after (a restart or a missed tick still reminds, once).
@@ -44,12 +53,12 @@ export const checkInFeature = defineFeature<CheckInRule>({
             if (minutes < 0 || minutes > 60) continue
             const day = checkInDay(now, g.timezone, rule.dayStart)
             try {
-              await deps.db.getRepository(CheckInReminderEntity).insert({ groupId: id, day, at: now })
+              await app.store.repo(CheckInReminderEntity).insert({ groupId: g.id, day, at: now })
             } catch (error) {
               if (isDuplicate(error)) continue // already reminded today (another replica, or an earlier tick)
               throw error
             }
-            deps.outbound.enqueue({ kind: 'say', botId: g.botId, groupId: id, text: rule.texts.reminder })
+            app.outbound.say({ botId: g.botId, groupId: g.id }, rule.texts.reminder, { cause: `check-in.reminder:${fireTime.getTime()}`, note: 'check-in reminder' })
           }
         },
       }],

@@ -1,7 +1,8 @@
-import { In, type DataSource } from 'typeorm'
+import { In } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { GroupInfo, GroupRecord, MemberInfo } from '../../kernel/context'
 import type { MemberRole, MemberSnapshot } from '../../kernel/events'
-import type { GroupDirectory } from '../../kernel/processor'
+import type { GroupDirectory, MemberRecord } from '../../kernel/directory'
 import { GroupEntity, MemberEntity } from './groups.entity'
 
 
@@ -21,11 +22,11 @@ export function toGroupInfo(row: GroupEntity): GroupInfo {
  */
 export class CachedGroupDirectory implements GroupDirectory {
   private readonly groups = new Map<string, GroupInfo>()
-  private readonly members = new Map<string, Map<string, MemberInfo>>()
+  private readonly memberCache = new Map<string, Map<string, MemberInfo>>()
   private readonly loadedMembers = new Map<string, Promise<void>>()
   private readonly loadingGroups = new Map<string, Promise<GroupInfo>>()
 
-  constructor(private readonly db: DataSource, private readonly defaultTimezone: string) {}
+  constructor(private readonly db: FeatureTables, private readonly defaultTimezone: string) {}
 
   group(groupId: string, botId: string): GroupInfo | Promise<GroupInfo> {
     const hit = this.groups.get(groupId)
@@ -40,10 +41,10 @@ export class CachedGroupDirectory implements GroupDirectory {
 
   member(groupId: string, memberId: string, name: string): MemberInfo | Promise<MemberInfo> {
     // Nested maps: no key string built per message on the hot path.
-    const hit = this.members.get(groupId)?.get(memberId)
+    const hit = this.memberCache.get(groupId)?.get(memberId)
     if (hit) return hit
     return this.loadMembers(groupId).then(() => {
-      const found = this.members.get(groupId)?.get(memberId)
+      const found = this.memberCache.get(groupId)?.get(memberId)
       if (found) return found
       // Not seen before (e.g. joined while the bot was offline): known=false until the groups feature stores them.
       const fresh: MemberInfo = { id: memberId, name, role: 'member', joinedAt: null, known: false }
@@ -53,8 +54,22 @@ export class CachedGroupDirectory implements GroupDirectory {
   }
 
   async find(groupId: string): Promise<GroupRecord | null> {
-    const row = await this.db.getRepository(GroupEntity).findOneBy({ id: groupId })
+    const row = await this.db.repo(GroupEntity).findOneBy({ id: groupId })
     return row ? { ...toGroupInfo(row), memberCount: row.memberCount, active: row.active } : null
+  }
+
+  async activeGroups(): Promise<GroupRecord[]> {
+    const rows = await this.db.repo(GroupEntity).find({ where: { active: true }, order: { id: 'ASC' } })
+    return rows.map((row) => ({ ...toGroupInfo(row), memberCount: row.memberCount, active: row.active }))
+  }
+
+  async members(groupId: string, opts: { ids?: readonly string[]; includeLeft?: boolean } = {}): Promise<MemberRecord[]> {
+    if (opts.ids && opts.ids.length === 0) return []
+    const where: { groupId: string; active?: boolean; memberId?: ReturnType<typeof In<string>> } = { groupId }
+    if (!opts.includeLeft) where.active = true
+    if (opts.ids) where.memberId = In([...opts.ids])
+    const rows = await this.db.repo(MemberEntity).find({ where, order: { memberId: 'ASC' } })
+    return rows.map((row) => ({ ...toMember(row), groupId: row.groupId, inviterId: row.inviterId, active: row.active, leftAt: row.leftAt }))
   }
 
   /** Replaces the cached group (after the groups feature wrote it). */
@@ -67,11 +82,11 @@ export class CachedGroupDirectory implements GroupDirectory {
   forgetGroup(groupId: string): void { this.groups.delete(groupId) }
 
   /** Drops a member from the cache (left the group). */
-  dropMember(groupId: string, memberId: string): void { this.members.get(groupId)?.delete(memberId) }
+  dropMember(groupId: string, memberId: string): void { this.memberCache.get(groupId)?.delete(memberId) }
 
   private groupMembers(groupId: string): Map<string, MemberInfo> {
-    let map = this.members.get(groupId)
-    if (!map) this.members.set(groupId, (map = new Map()))
+    let map = this.memberCache.get(groupId)
+    if (!map) this.memberCache.set(groupId, (map = new Map()))
     return map
   }
 
@@ -84,7 +99,7 @@ export class CachedGroupDirectory implements GroupDirectory {
   }
 
   private async loadGroup(groupId: string, botId: string): Promise<GroupInfo> {
-    const row = await this.db.getRepository(GroupEntity).findOneBy({ id: groupId })
+    const row = await this.db.repo(GroupEntity).findOneBy({ id: groupId })
     const info: GroupInfo = row
       ? toGroupInfo(row)
       // A message from a group not synced yet: a provisional entry; group.synced fills it in.
@@ -96,7 +111,7 @@ export class CachedGroupDirectory implements GroupDirectory {
   private loadMembers(groupId: string): Promise<void> {
     let loading = this.loadedMembers.get(groupId)
     if (!loading) {
-      loading = this.db.getRepository(MemberEntity).find({ where: { groupId, active: true } }).then((rows) => {
+      loading = this.db.repo(MemberEntity).find({ where: { groupId, active: true } }).then((rows) => {
         for (const row of rows) {
           const members = this.groupMembers(groupId)
           if (!members.has(row.memberId)) members.set(row.memberId, toMember(row))
@@ -111,7 +126,7 @@ export class CachedGroupDirectory implements GroupDirectory {
   /** Loads specific members (used when a sync needs current rows). */
   async storedMembers(groupId: string, ids: string[]): Promise<Map<string, MemberEntity>> {
     if (ids.length === 0) return new Map()
-    const rows = await this.db.getRepository(MemberEntity).findBy({ groupId, memberId: In(ids) })
+    const rows = await this.db.repo(MemberEntity).findBy({ groupId, memberId: In(ids) })
     return new Map(rows.map((r) => [r.memberId, r]))
   }
 }

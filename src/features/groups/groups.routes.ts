@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { And, In, MoreThan, type DataSource, type FindOperator } from 'typeorm'
+import { And, In, MoreThan, type FindOperator } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import { defineRoute, groupNotFound, HttpError, RawJson, type RouteDefinition } from '../../kernel/routes'
 import type { GroupInfo } from '../../kernel/context'
 import { GroupEntity } from './groups.entity'
@@ -81,7 +82,7 @@ export class DetailCache {
   drop(id: string): void { this.entries.delete(id) }
 }
 
-export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>, cache: DetailCache): RouteDefinition[] {
+export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>, cache: DetailCache): RouteDefinition[] {
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups', summary: 'List groups the bots are or were in',
@@ -98,7 +99,7 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
         if (idFilters.length === 1) where.id = idFilters[0]
         else if (idFilters.length > 1) where.id = And(...idFilters)
         if (query.active) where.active = query.active === 'true'
-        const rows = await db.getRepository(GroupEntity).find({ where, order: { id: 'ASC' }, take: query.limit + 1 })
+        const rows = await db.repo(GroupEntity).find({ where, order: { id: 'ASC' }, take: query.limit + 1 })
         const page = rows.slice(0, query.limit)
         const last = page[page.length - 1]
         return { items: page.map(view), nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null }
@@ -109,7 +110,7 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
       params: GroupIdParams, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params }) {
         const detail = await cache.through(params.id, async () => {
-          const row = await db.getRepository(GroupEntity).findOneBy({ id: params.id })
+          const row = await db.repo(GroupEntity).findOneBy({ id: params.id })
           return row ? { ...view(row), ...(await summaries(toGroupInfo(row))) } : null
         })
         if (!detail) throw groupNotFound()
@@ -120,7 +121,7 @@ export function groupsRoutes(db: DataSource, summaries: (group: GroupInfo) => Pr
       method: 'PATCH', path: '/api/v1/groups/:id', summary: "Change a group's timezone (days are counted in it) or labels",
       params: GroupIdParams, body: PatchGroupBody, access: { roles: ['admin', 'owner'], groupParam: 'id', mutates: true },
       async handler({ params, body, audit }) {
-        const repo = db.getRepository(GroupEntity)
+        const repo = db.repo(GroupEntity)
         const row = await repo.findOneBy({ id: params.id })
         if (!row) throw groupNotFound()
         const before = { timezone: row.timezone, labels: row.labels }

@@ -1,4 +1,7 @@
-import { defineFeature } from '../../app/feature-deps'
+import { defineFeature } from '../../adapters/db/feature-store'
+import { DIRECTORY, GROUP_SUMMARIES } from '../../kernel/directory'
+import { GroupJoined, GroupLeft, GroupRenamed, GroupSynced, InvitationReceived, MemberJoined, MemberLeft } from '../../kernel/events'
+import type { GroupsConfig } from './groups.config'
 import { CachedGroupDirectory } from './groups.directory'
 import { GroupEntity, GroupEventEntity, MemberEntity } from './groups.entity'
 import { GroupsRecorder } from './groups.handlers'
@@ -9,21 +12,27 @@ const GROUPS_CHANNEL = 'groups.changed'
 
 /**
  * groups: the registry of groups and members. Records every group at login and when the bot is added,
- * members with join/leave times and inviters, renames; answers room invitations; feeds the cached
- * directory the message path reads.
+ * members with join/leave times and inviters, renames; answers room invitations; provides the directory
+ * the message path and every other feature read (nobody else reads its tables).
  */
-export const groupsFeature = defineFeature({
+export const groupsFeature = defineFeature<undefined, GroupsConfig>({
   name: 'groups',
+  config: (c) => ({ timezone: c.timezone, ...c.groups, detailCacheMs: c.activity.flushIntervalMs }),
   entities: [GroupEntity, MemberEntity, GroupEventEntity],
-  async setup(deps) {
-    const directory = new CachedGroupDirectory(deps.db, deps.config.timezone)
+  events: { consumes: [GroupSynced, GroupJoined, GroupLeft, GroupRenamed, InvitationReceived, MemberJoined, MemberLeft] },
+  inject: [GROUP_SUMMARIES],
+  provides: [DIRECTORY],
+  async setup(app) {
+    const directory = new CachedGroupDirectory(app.store, app.config.timezone)
+    app.provide(DIRECTORY, directory)
+    const summaries = app.use(GROUP_SUMMARIES)
     // A group changed through the API on any replica: every replica reloads it on next use.
-    const details = new DetailCache(() => deps.clock.now(), deps.config.activity.flushIntervalMs)
-    const unsubscribe = await deps.ports.pubsub.subscribe(GROUPS_CHANNEL, (groupId) => {
+    const details = new DetailCache(() => app.clock.now(), app.config.detailCacheMs)
+    const unsubscribe = await app.coordination.pubsub.subscribe(GROUPS_CHANNEL, (groupId) => {
       directory.forgetGroup(groupId)
       details.drop(groupId)
     })
-    const recorder = new GroupsRecorder({ db: deps.db, directory, outbound: deps.outbound, clock: deps.clock, log: deps.log, config: deps.config })
+    const recorder = new GroupsRecorder({ store: app.store, directory, outbound: app.outbound, clock: app.clock, log: app.log, config: app.config })
     return {
       async middleware(ctx, next) {
         if (!ctx.member.known) {
@@ -32,11 +41,11 @@ export const groupsFeature = defineFeature({
         }
         await next()
       },
-      directory,
+      // Inline: a join is recorded before the group's next message is processed.
       onEvent: (event) => recorder.handle(event),
-      routes: groupsRoutes(deps.db, (group) => deps.groupSummaries(group), async (group) => {
+      routes: groupsRoutes(app.store, (group) => summaries.of(group), async (group) => {
         directory.putGroup(group)
-        await deps.ports.pubsub.publish(GROUPS_CHANNEL, group.id)
+        await app.coordination.pubsub.publish(GROUPS_CHANNEL, group.id)
       }, details),
       stop: async () => { await unsubscribe() },
     }

@@ -1,14 +1,17 @@
 import { join } from 'node:path'
-import { defineFeature } from '../../app/feature-deps'
-import { LiveTokenScopes } from '../../app/auth/token-scopes'
-import { rulesAccessor } from '../../kernel/feature'
+import { defineFeature } from '../../adapters/db/feature-store'
+import { ACCESS } from '../../contracts/access'
+import { RuleViolated } from '../../contracts/moderation'
+import { DIRECTORY } from '../../kernel/directory'
+import { MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/events'
 import { renderTemplate } from '../../kernel/template'
+import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
+import { moderationDryRun } from './moderation.dry-run'
 import { StrikeBook } from './moderation.enforce'
-import { ModerationEventEntity, ModerationVersionEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
+import { ModerationEventEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
 import { WordLists } from './moderation.lists'
 import { moderationMiddleware } from './moderation.middleware'
 import { moderationRoutes } from './moderation.routes'
-import { moderationWriter } from './moderation.writer'
 import { ModerationRuleSchema, type ModerationRule } from './moderation.rules'
 import { Welcomer } from './moderation.welcome'
 
@@ -18,50 +21,50 @@ import { Welcomer } from './moderation.welcome'
  * owners, admins, staff and an allowlist never punished; failed removals reported to the owner; welcome
  * messages that greet a burst of newcomers together.
  */
-export const moderationFeature = defineFeature<ModerationRule>({
+export const moderationFeature = defineFeature<ModerationRule, { rulesDir: string }>({
   name: 'moderation',
-  rules: ModerationRuleSchema,
-  entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity, ModerationVersionEntity],
-  async setup(deps) {
-    const rules = rulesAccessor<ModerationRule>('moderation')
-    // Where owners' uploaded lists may match: their tokens' current groups.
-    const scopes = new LiveTokenScopes(deps.db, deps.ports.pubsub)
-    await scopes.start()
-    const lists = new WordLists(deps.db, scopes, deps.log)
-    lists.loadFiles(join(deps.config.rulesDir, 'words'))
-    // Every write of moderation rules (its routes, the generic rules route, rehearsals) goes through this.
-    const unregister = deps.rules.registerWriter('moderation', moderationWriter({ lists, clock: deps.clock }))
-    const book = new StrikeBook(deps.db)
-    const ruleOf = async (groupId: string): Promise<ModerationRule> => (await deps.rules.forGroup(groupId)).slice('moderation') as ModerationRule
-    const welcomer = new Welcomer({ clock: deps.clock, outbound: deps.outbound, rules: ruleOf, groupName: async (id) => (await deps.findGroup(id))?.name ?? '' })
+  rules: { schema: ModerationRuleSchema },
+  config: (c) => ({ rulesDir: c.rulesDir }),
+  entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity],
+  migrations: [Moderation1764200000000],
+  events: { emits: [RuleViolated], consumes: [MemberJoined, OutboundFinished] },
+  inject: [DIRECTORY, ACCESS],
+  setup(app) {
+    const directory = app.use(DIRECTORY)
+    // Uploaded lists match only in groups their owner can see now (the access feature keeps scopes live).
+    const lists = new WordLists(app.store, app.use(ACCESS), app.log)
+    lists.loadFiles(join(app.config.rulesDir, 'words'))
+    const book = new StrikeBook(app.store)
+    const welcomer = new Welcomer({ clock: app.clock, outbound: app.outbound, rules: app.rules.forGroup, groupName: async (id) => (await directory.find(id))?.name ?? '' })
+    const dryRun = moderationDryRun({ rules: app.rules, lists, book, clock: app.clock })
 
-    // A removal's outcome: recorded on its event; when it failed, the owner is told (in a direct message).
-    const stopListening = deps.onOutboundOutcome((outcome) => {
-      const a = outcome.action
-      if (a.kind !== 'remove' || !a.cause) return
-      void (async () => {
-        await book.removalOutcome(a.groupId, a.cause as string, outcome.status === 'sent', outcome.error)
-        if (outcome.status === 'sent') return
-        const g = await deps.findGroup(a.groupId)
-        const names: Array<{ name: string }> = await deps.db.query('SELECT name FROM qy_member WHERE group_id = ? AND member_id = ?', [a.groupId, a.memberId])
-        deps.log.warn('removal failed; owner told', { group: a.groupId, member: a.memberId, error: outcome.error })
-        if (!g?.ownerId) return
-        const rule = await ruleOf(a.groupId)
-        deps.outbound.enqueue({
-          kind: 'sayDirect', botId: a.botId, contactId: g.ownerId,
-          text: renderTemplate(rule.texts.removalFailed, { member: names[0]?.name ?? a.memberId, group: g.name, reason: (outcome.error ?? 'unknown').slice(0, 100) }),
-        })
-      })().catch((error: unknown) => deps.log.error('could not record removal outcome', { error: String(error) }))
-    })
+    /** A removal's outcome: recorded on its event; when it failed for good, the owner is told (directly). */
+    const removalFinished = async (e: EventOfKind<typeof OutboundFinished>): Promise<void> => {
+      if (e.kind !== 'remove' || !e.cause || !e.groupId || !e.memberId) return
+      // Expired never happens to removals; a removal waiting for the bot's login has no outcome yet.
+      await book.removalOutcome(e.groupId, e.cause, e.status === 'sent', e.error)
+      if (e.status !== 'failed') return
+      const g = await directory.find(e.groupId)
+      const [member] = await directory.members(e.groupId, { ids: [e.memberId], includeLeft: true })
+      app.log.warn('removal failed; owner told', { group: e.groupId, member: e.memberId, error: e.error })
+      if (!g?.ownerId) return
+      const rule = await app.rules.forGroup(e.groupId)
+      app.outbound.direct(e.botId, g.ownerId, renderTemplate(rule.texts.removalFailed, { member: member?.name ?? e.memberId, group: g.name, reason: (e.error ?? 'unknown').slice(0, 100) }), { note: 'owner told: removal failed' })
+    }
 
     return {
-      middleware: moderationMiddleware({ rules, lists, counters: deps.ports.counters, book }),
-      onEvent: async (event) => {
-        if (event.type === 'member.joined') await welcomer.joined(event)
+      middleware: moderationMiddleware({ rules: app.rules, lists, counters: app.coordination.counters, book }),
+      rules: {
+        // Named word lists must exist and be the caller's to use (lists the group already has may stay).
+        check: ({ value, before, change }) => lists.problems(value.words.lists, change.by, new Set(before.words.lists)),
+        dryRun,
       },
-      routes: moderationRoutes({ db: deps.db, clock: deps.clock, rules: deps.rules, lists, book, findGroup: deps.findGroup }),
+      onEvent: async (event) => {
+        if (MemberJoined.is(event)) await welcomer.joined(event)
+        else if (OutboundFinished.is(event)) await removalFinished(event)
+      },
+      routes: moderationRoutes({ db: app.store, clock: app.clock, rules: app.rules, dryRun, lists, book, findGroup: (id) => directory.find(id) }),
       drain: () => welcomer.flushAll(),
-      stop: async () => { stopListening(); await unregister(); await scopes.stop() },
     }
   },
 })

@@ -1,4 +1,5 @@
-import { MoreThanOrEqual, Not, IsNull, type DataSource } from 'typeorm'
+import { MoreThanOrEqual, Not, IsNull } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { MemberInfo, GroupInfo } from '../../kernel/context'
 import type { Violation } from './moderation.detect'
 import { ModerationEventEntity, StrikeResetEntity } from './moderation.entity'
@@ -41,13 +42,13 @@ export function decide(violations: readonly Violation[], strikes: number, rule: 
 
 /** Strikes and history of members; events are the record of every violation. */
 export class StrikeBook {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly db: FeatureTables) {}
 
   /** Live strikes: counted violations within the decay period, after the last reset. */
   async strikes(groupId: string, memberId: string, decayDays: number, now: number): Promise<number> {
-    const reset = await this.db.getRepository(StrikeResetEntity).findOneBy({ groupId, memberId })
+    const reset = await this.db.repo(StrikeResetEntity).findOneBy({ groupId, memberId })
     const since = Math.max(now - decayDays * DAY, reset ? reset.at + 1 : 0)
-    return this.db.getRepository(ModerationEventEntity).countBy({ groupId, memberId, shadow: false, strike: Not(IsNull()), at: MoreThanOrEqual(since) })
+    return this.db.repo(ModerationEventEntity).countBy({ groupId, memberId, shadow: false, strike: Not(IsNull()), at: MoreThanOrEqual(since) })
   }
 
   /** Records the violations of one message; the primary carries the action and strike. Returns the primary's id. */
@@ -56,7 +57,7 @@ export class StrikeBook {
     for (const v of input.violations) {
       const isPrimary = v === input.decision.primary
       const result = input.exempt ? 'exempt' : v.shadow ? 'shadow' : isPrimary ? (input.decision.step === 'remove' ? 'pending' : input.decision.step === 'record' ? 'recorded' : 'done') : 'also'
-      const inserted = await this.db.getRepository(ModerationEventEntity).insert({
+      const inserted = await this.db.repo(ModerationEventEntity).insert({
         groupId: input.groupId, memberId: input.memberId, messageId: input.messageId, detector: v.detector, matched: v.matched.slice(0, 200), listId: v.listId ?? null,
         action: isPrimary && !input.exempt && !v.shadow ? input.decision.step : 'none', strike: isPrimary && !input.exempt && !v.shadow ? input.decision.strike : null,
         result, reason: input.exempt ? `exempt: ${input.exempt}` : null, shadow: v.shadow, at: input.at,
@@ -68,11 +69,11 @@ export class StrikeBook {
 
   /** Marks the removal caused by a message as done or failed. */
   async removalOutcome(groupId: string, messageId: string, ok: boolean, reason?: string): Promise<void> {
-    await this.db.getRepository(ModerationEventEntity).update({ groupId, messageId, action: 'remove' }, { result: ok ? 'done' : 'failed', reason: reason?.slice(0, 300) ?? null })
+    await this.db.repo(ModerationEventEntity).update({ groupId, messageId, action: 'remove' }, { result: ok ? 'done' : 'failed', reason: reason?.slice(0, 300) ?? null })
   }
 
   /** Forgets a member's strikes (history stays). */
   async reset(groupId: string, memberId: string, at: number): Promise<void> {
-    await this.db.getRepository(StrikeResetEntity).upsert({ groupId, memberId, at }, ['groupId', 'memberId'])
+    await this.db.repo(StrikeResetEntity).upsert({ groupId, memberId, at }, ['groupId', 'memberId'])
   }
 }

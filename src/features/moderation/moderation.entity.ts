@@ -47,13 +47,3 @@ export class WordListEntity {
   @Column(msColumn('updated_at')) updatedAt!: number
 }
 
-/** Every version of a group's moderation rules (for history, diff and rollback). */
-@Entity('qy_moderation_version')
-export class ModerationVersionEntity {
-  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
-  @PrimaryColumn({ type: 'integer' }) version!: number
-  @Column(jsonColumn('rules')) rules!: object
-  @Column({ name: 'author', type: 'varchar', length: 100, nullable: true }) author!: string | null
-  @Column({ type: 'varchar', length: 200, nullable: true }) note!: string | null
-  @Column(msColumn('at')) at!: number
-}

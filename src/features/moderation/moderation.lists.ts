@@ -1,11 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { In, type DataSource } from 'typeorm'
+import { In } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import { matcherFor, WordListRegistry, type TextMatcher } from '../../text/matcher'
 import type { WordList } from '../../text/automaton'
 import { canSeeOwned, type Principal } from '../../kernel/auth'
 import type { Logger } from '../../kernel/logger'
-import { servesGroup, type LiveTokenScopes } from '../../app/auth/token-scopes'
+import { servesGroup, type AccessService } from '../../contracts/access'
 import { WordListEntity } from './moderation.entity'
 import type { ModerationRule } from './moderation.rules'
 
@@ -43,7 +44,7 @@ export class WordLists {
   private readonly files = new Map<string, WordList>()
   private readonly uploaded = new Map<string, { updatedAt: number; ownerTokenId: number | null; list: WordList }>()
 
-  constructor(private readonly db: DataSource, private readonly scopes: LiveTokenScopes, private readonly log: Logger) {}
+  constructor(private readonly db: FeatureTables, private readonly access: Pick<AccessService, 'scopes'>, private readonly log: Logger) {}
 
   /** Loads rules/words/*.txt. */
   loadFiles(dir: string): void {
@@ -59,7 +60,7 @@ export class WordLists {
 
   /** The lists `by` may see: every file, and the uploads it owns (admins and the system: all). */
   async visible(by: Principal | null): Promise<WordListView[]> {
-    const repo = this.db.getRepository(WordListEntity)
+    const repo = this.db.repo(WordListEntity)
     const rows = await repo.find({ select: { id: true, name: true, termCount: true, ownerTokenId: true, updatedAt: true }, order: { id: 'ASC' } })
     return [
       ...[...this.files].map(([id, list]): WordListView => ({ id, name: id.slice(5), terms: list.size, source: 'file', updatedAt: null })),
@@ -76,7 +77,7 @@ export class WordLists {
   async problems(ids: readonly string[], by: Principal | null, kept: ReadonlySet<string>): Promise<Array<{ path: string; message: string }>> {
     const asked = ids.filter((id) => !kept.has(id) && !this.files.has(id))
     const numbers = asked.map((id) => /^list:(\d+)$/.exec(id)?.[1]).filter((n): n is string => n !== undefined).map(Number)
-    const rows = numbers.length > 0 ? await this.db.getRepository(WordListEntity).find({ select: { id: true, ownerTokenId: true }, where: { id: In(numbers) } }) : []
+    const rows = numbers.length > 0 ? await this.db.repo(WordListEntity).find({ select: { id: true, ownerTokenId: true }, where: { id: In(numbers) } }) : []
     const usable = new Set(rows.filter((r) => canSeeOwned(by, r.ownerTokenId)).map((r) => `list:${r.id}`))
     return asked.filter((id) => !usable.has(id)).map((id) => ({ path: 'words.lists', message: `${id}: no such list` }))
   }
@@ -87,7 +88,7 @@ export class WordLists {
     if (file) return { list: file, ownerTokenId: null }
     const m = /^list:(\d+)$/.exec(id)
     if (!m) return null
-    const row = await this.db.getRepository(WordListEntity).findOneBy({ id: Number(m[1]) })
+    const row = await this.db.repo(WordListEntity).findOneBy({ id: Number(m[1]) })
     if (!row) return null
     const cached = this.uploaded.get(id)
     if (cached && cached.updatedAt === row.updatedAt && cached.ownerTokenId === row.ownerTokenId) return cached
@@ -102,7 +103,7 @@ export class WordLists {
     for (const id of words.lists) {
       const found = await this.entry(id)
       if (!found) continue
-      if (found.ownerTokenId !== null && !servesGroup(await this.scopes.current(), found.ownerTokenId, groupId)) continue
+      if (found.ownerTokenId !== null && !servesGroup(await this.access.scopes(), found.ownerTokenId, groupId)) continue
       lists.push(found.list)
     }
     return matcherFor({ lists, additions: words.add, exceptions: words.except })

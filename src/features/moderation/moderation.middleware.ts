@@ -1,5 +1,6 @@
 import type { MessageContext } from '../../kernel/context'
-import type { RulesAccessor } from '../../kernel/feature'
+import { RuleViolated } from '../../contracts/moderation'
+import type { FeatureRules } from '../../kernel/feature'
 import type { Middleware } from '../../kernel/pipeline'
 import { renderTemplate } from '../../kernel/template'
 import type { Counters } from '../../ports/ports'
@@ -14,9 +15,9 @@ import { RULE_LABELS, type ModerationRule } from './moderation.rules'
  * floods and duplicates; warns, escalates along the strike ladder, removes. A message acted on stops the
  * chain (so nothing answers it); shadow-mode and record-only violations are logged and the message goes on.
  */
-export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule>; lists: WordLists; counters: Counters; book: StrikeBook }): Middleware<MessageContext> {
+export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>; lists: WordLists; counters: Counters; book: StrikeBook }): Middleware<MessageContext> {
   return async (ctx, next) => {
-    const rule = deps.rules(ctx)
+    const rule = deps.rules.of(ctx)
     if (!rule.enabled) return next()
     const exempt = exemption(ctx.member, ctx.group, rule)
     // Exempt members are not even counted for floods: the owner announcing things is not spam.
@@ -36,8 +37,8 @@ export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule
     const strikes = await deps.book.strikes(ctx.group.id, ctx.member.id, rule.decayDays, ctx.message.at)
     const decision = decide(violations, strikes, rule)
     await deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at })
-    ctx.emit({
-      type: 'rule.violated', botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,
+    ctx.emit(RuleViolated, {
+      botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,
       detectors: [...new Set(violations.map((v) => v.detector))], action: decision.step, strike: decision.strike, shadow: decision.step === 'none', at: ctx.message.at,
     })
     // Which rule, whom and what follows at info; what matched (a term, a link host, QR content — pieces of
@@ -47,19 +48,21 @@ export function moderationMiddleware(deps: { rules: RulesAccessor<ModerationRule
 
     const label = RULE_LABELS[decision.primary?.detector ?? 'words']
     const vars = { rule: label, strike: decision.strike ?? 0, max: rule.ladder.length, member: ctx.member.name }
+    // Which rule and strike, for the bot-action log line (never what matched).
+    const why = `strike ${decision.strike ?? '-'}, ${[...new Set(violations.filter((v) => !v.shadow).map((v) => v.detector))].join('+')}`
     switch (decision.step) {
       case 'none': case 'record':
         return next()
       case 'warn':
-        ctx.reply(renderTemplate(rule.texts.warn, vars), { mention: true })
+        ctx.reply(renderTemplate(rule.texts.warn, vars), { mention: true, note: `warning (${why})` })
         break
       case 'final_warning':
-        ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true })
+        ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true, note: `final warning (${why})` })
         break
       case 'remove':
         // The reason travels with the queued action (and is stored with it): the rule, not the matched text.
-        ctx.remove(`moderation: ${decision.primary?.detector ?? 'rules'}`)
-        ctx.reply(renderTemplate(rule.texts.removed, vars))
+        ctx.remove(`moderation: ${decision.primary?.detector ?? 'rules'}`, `removed (${why})`)
+        ctx.reply(renderTemplate(rule.texts.removed, vars), { note: `removal announced (${why})` })
         break
     }
     ctx.handled('moderation')

@@ -1,5 +1,5 @@
-import type { ActionSink } from '../../kernel/context'
-import type { EventOf } from '../../kernel/events'
+import type { EventOfKind, MemberJoined } from '../../kernel/events'
+import type { Outbound } from '../../kernel/outbound-service'
 import { renderTemplate } from '../../kernel/template'
 import type { Clock } from '../../ports/clock'
 import type { ModerationRule } from './moderation.rules'
@@ -13,10 +13,10 @@ interface Pending { botId: string; members: Array<{ id: string; name: string }> 
 export class Welcomer {
   private readonly pending = new Map<string, Pending>()
 
-  constructor(private readonly deps: { clock: Clock; outbound: ActionSink; rules: (groupId: string) => Promise<ModerationRule>; groupName: (groupId: string) => Promise<string> }) {}
+  constructor(private readonly deps: { clock: Clock; outbound: Outbound; rules: (groupId: string) => Promise<ModerationRule>; groupName: (groupId: string) => Promise<string> }) {}
 
   /** Queues the members of a join event. */
-  async joined(event: EventOf<'member.joined'>): Promise<void> {
+  async joined(event: EventOfKind<typeof MemberJoined>): Promise<void> {
     const rule = await this.deps.rules(event.groupId)
     if (!rule.enabled || !rule.welcome.enabled) return
     const members = event.members.filter((m) => m.role !== 'bot')
@@ -43,6 +43,6 @@ export class Welcomer {
     const text = renderTemplate(rule.welcome.template, {
       members: p.members.map((m) => m.name).join('、'), group: await this.deps.groupName(groupId), rules: rule.texts.rules,
     })
-    this.deps.outbound.enqueue({ kind: 'say', botId: p.botId, groupId, text, mentions: p.members.map((m) => m.id) })
+    this.deps.outbound.say({ botId: p.botId, groupId }, text, { mentions: p.members.map((m) => m.id), cause: 'moderation.welcome', note: `welcome (${p.members.length} newcomer${p.members.length === 1 ? '' : 's'})` })
   }
 }

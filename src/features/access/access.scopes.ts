@@ -1,16 +1,14 @@
-import type { DataSource } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import { groupScope, type GroupScope } from '../../kernel/auth'
 import type { Disposer, PubSub } from '../../ports/ports'
-import { TOKENS_CHANNEL } from './tokens'
-
-/** The group scope of every live (not revoked) token, by token id. */
-export type TokenScopes = ReadonlyMap<number, GroupScope>
+import type { TokenScopes } from '../../contracts/access'
+import { TOKENS_CHANNEL } from './access.tokens'
 
 /**
  * Reads every live token's group scope in two queries. Owners' objects (auto-reply rules, word lists)
  * serve only groups their owner can see now: a revoked token, or a grant taken away, retires them there.
  */
-export async function loadTokenScopes(db: DataSource): Promise<TokenScopes> {
+export async function loadTokenScopes(db: FeatureTables): Promise<TokenScopes> {
   const tokens: Array<{ id: number | string; all_groups: boolean | number | string }> = await db.query(
     'SELECT id, all_groups FROM qy_api_token WHERE revoked_at IS NULL')
   const grants: Array<{ token_id: number | string; group_id: string }> = await db.query(
@@ -26,11 +24,6 @@ export async function loadTokenScopes(db: DataSource): Promise<TokenScopes> {
   return new Map(tokens.map((t) => [Number(t.id), groupScope(Number(t.all_groups) === 1 || t.all_groups === true, groups.get(Number(t.id)) ?? [])]))
 }
 
-/** Whether an object owned by `ownerTokenId` serves `groupId`: admin-created objects (no owner) everywhere, others within their owner's current scope. */
-export function servesGroup(scopes: TokenScopes, ownerTokenId: number | null, groupId: string): boolean {
-  return ownerTokenId === null || scopes.get(ownerTokenId)?.has(groupId) === true
-}
-
 /** How long cached scopes are trusted without a change notice (a grant made by the CLI without shared Redis, a new token). */
 const MAX_AGE_MS = 5_000
 
@@ -42,7 +35,7 @@ export class LiveTokenScopes {
   private cached: { at: number; scopes: Promise<TokenScopes> } | null = null
   private unsubscribe?: Disposer
 
-  constructor(private readonly db: DataSource, private readonly pubsub: PubSub) {}
+  constructor(private readonly db: FeatureTables, private readonly pubsub: PubSub) {}
 
   /** Starts following change notices. */
   async start(): Promise<void> {

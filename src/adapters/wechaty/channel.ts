@@ -2,19 +2,17 @@ import { log as wechatyLog, WechatyBuilder, type Contact, type Room, type RoomIn
 import PuppetService from 'wechaty-puppet-service'
 import { FileBox } from 'file-box'
 import type { Config, BotDefinition } from '../../config/config.schema'
-import type { IncomingMessage, OutboundAction } from '../../kernel/context'
-import type { DomainEvent, MemberSnapshot } from '../../kernel/events'
-import type { Logger } from '../../kernel/logger'
-import { OfflineError, TransientError, type ActionPerformer } from '../../kernel/outbound'
+import type { OutboundAction } from '../../kernel/context'
+import type { ActionKind, Channel, ChannelSink } from '../../kernel/channel'
+import {
+  BotFailed, BotLoggedIn, BotLoggedOut, GroupJoined, GroupLeft, GroupRenamed, GroupSynced, InvitationReceived, MemberJoined, MemberLeft,
+  type MemberSnapshot,
+} from '../../kernel/events'
+import { errorText, type Logger } from '../../kernel/logger'
+import { OfflineError, TransientError } from '../../kernel/outbound'
 import type { Clock } from '../../ports/clock'
 import { KeyedQueue } from '../../kernel/keyed-queue'
 import { toIncoming } from './map'
-
-/** Where the adapter delivers what it hears. */
-export interface BotSink {
-  message(message: IncomingMessage): void
-  event(event: DomainEvent): void
-}
 
 /** The puppet a bot runs on: a real WeCom account or a simulation. */
 export type PuppetLike = NonNullable<NonNullable<Parameters<typeof WechatyBuilder.build>[0]>['puppet']>
@@ -42,22 +40,27 @@ function classify(error: unknown): Error {
   return error instanceof Error ? error : new Error(text)
 }
 
+/** Everything a puppet account can do. */
+const CAPABILITIES: ReadonlySet<ActionKind> = new Set<ActionKind>(['say', 'sayCard', 'sayImage', 'sayDirect', 'remove', 'add', 'tag', 'acceptInvitation'])
+
 /**
- * One bot account on wechaty: the only place that knows wechaty. Turns wechaty events into plain
- * messages and domain events, and performs outbound actions. Its own messages and rooms outside the bot's
- * configured groups are ignored.
+ * One bot account on wechaty — the channel of a puppet account, and the only place that knows wechaty.
+ * Turns wechaty events into plain messages and channel events, and performs outbound actions. Its own
+ * messages and rooms outside the bot's configured groups are ignored.
  */
-export class WechatyBot implements ActionPerformer {
+export class WechatyChannel implements Channel {
+  readonly kind = 'wechaty'
+  readonly capabilities = CAPABILITIES
   readonly wechaty: Wechaty
   private selfId = ''
   private loggedIn = false
+  private sink: ChannelSink | null = null
   /** Reading a message is async (mentions, cards): keep each room's messages in arrival order. */
   private readonly reading = new KeyedQueue()
 
   constructor(private readonly deps: {
     definition: BotDefinition
     puppet: PuppetLike
-    sink: BotSink
     clock: Clock
     log: Logger
   }) {
@@ -66,13 +69,19 @@ export class WechatyBot implements ActionPerformer {
   }
 
   /** This bot's id in qunyun (the bots/ file's id). */
-  get id(): string { return this.deps.definition.id }
+  get botId(): string { return this.deps.definition.id }
 
   /** Whether the account is logged in. */
   get online(): boolean { return this.loggedIn }
 
-  /** Starts the puppet (login follows asynchronously). */
-  async start(): Promise<void> { await this.wechaty.start() }
+  /** The account's own contact id (once logged in). */
+  get accountId(): string { return this.selfId }
+
+  /** Starts the puppet (login follows asynchronously); what it hears goes to `sink`. */
+  async start(sink: ChannelSink): Promise<void> {
+    this.sink = sink
+    await this.wechaty.start()
+  }
 
   /** Stops the puppet. */
   async stop(): Promise<void> { await this.wechaty.stop() }
@@ -83,27 +92,35 @@ export class WechatyBot implements ActionPerformer {
   }
 
   private wire(): void {
-    const { sink, log, clock } = this.deps
-    const botId = this.id
+    const { log, clock } = this.deps
+    const botId = this.botId
     const w = this.wechaty
+    // Events arrive only after start(); the sink is set there.
+    const sink: ChannelSink = {
+      message: (m) => this.sink?.message(m),
+      event: (e) => this.sink?.event(e),
+    }
 
     w.on('error', (error) => {
-      log.error('wechaty error', { bot: botId, error: String(error) })
-      sink.event({ type: 'bot.failed', botId, at: clock.now(), error: String(error) })
+      log.error('wechaty error', { bot: botId, error: errorText(error) })
+      const at = clock.now()
+      sink.event(BotFailed.of({ id: `${botId}:failed:${at}`, botId, at, error: String(error) }))
     })
 
     w.on('login', (user) => {
       this.selfId = user.id
       this.loggedIn = true
       log.info('bot logged in', { bot: botId, account: user.id })
-      sink.event({ type: 'bot.loggedIn', botId, name: user.name(), at: clock.now() })
-      void this.syncAll().catch((error: unknown) => log.error('group sync failed', { bot: botId, error: String(error) }))
+      const at = clock.now()
+      sink.event(BotLoggedIn.of({ id: `${botId}:login:${at}`, botId, name: user.name(), at }))
+      void this.syncAll().catch((error: unknown) => log.error('group sync failed', { bot: botId, error: errorText(error) }))
     })
 
     w.on('logout', (_user, reason) => {
       this.loggedIn = false
       log.warn('bot logged out', { bot: botId, reason })
-      sink.event({ type: 'bot.loggedOut', botId, at: clock.now(), reason })
+      const at = clock.now()
+      sink.event(BotLoggedOut.of({ id: `${botId}:logout:${at}`, botId, at, reason }))
     })
 
     w.on('message', (msg) => {
@@ -115,7 +132,7 @@ export class WechatyBot implements ActionPerformer {
           const incoming = await toIncoming(botId, this.selfId, msg)
           if (incoming) sink.message(incoming)
         } catch (error) {
-          log.error('could not read message', { bot: botId, group: room.id, msg: msg.id, error: String(error) })
+          log.error('could not read message', { bot: botId, group: room.id, msg: msg.id, error: errorText(error) })
         }
       })
     })
@@ -125,33 +142,36 @@ export class WechatyBot implements ActionPerformer {
       const at = date?.getTime() ?? clock.now()
       if (invitees.some((c) => c.id === this.selfId)) {
         void room.topic().then((name) => {
-          sink.event({ type: 'group.joined', botId, groupId: room.id, name, inviterId: inviter.id, at })
+          sink.event(GroupJoined.of({ id: `${room.id}:bot-joined:${at}`, botId, groupId: room.id, name, inviterId: inviter.id, at }))
           return this.syncRoom(room)
-        }).catch((error: unknown) => log.error('group sync failed', { bot: botId, group: room.id, error: String(error) }))
+        }).catch((error: unknown) => log.error('group sync failed', { bot: botId, group: room.id, error: errorText(error) }))
         return
       }
-      sink.event({ type: 'member.joined', botId, groupId: room.id, members: invitees.map((c) => snapshot(c, room)), inviterId: inviter.id, at })
+      const members = invitees.map((c) => snapshot(c, room))
+      sink.event(MemberJoined.of({ id: `${room.id}:joined:${at}:${members.map((m) => m.id).join(',')}`, botId, groupId: room.id, members, inviterId: inviter.id, at }))
     })
 
     w.on('room-leave', (room, leavers, remover, date) => {
       if (!this.serves(room.id)) return
       const at = date?.getTime() ?? clock.now()
       if (leavers.some((c) => c.id === this.selfId)) {
-        sink.event({ type: 'group.left', botId, groupId: room.id, removerId: remover?.id, at })
+        sink.event(GroupLeft.of({ id: `${room.id}:bot-left:${at}`, botId, groupId: room.id, removerId: remover?.id, at }))
         return
       }
-      sink.event({ type: 'member.left', botId, groupId: room.id, memberIds: leavers.map((c) => c.id), removerId: remover?.id, at })
+      const memberIds = leavers.map((c) => c.id)
+      sink.event(MemberLeft.of({ id: `${room.id}:left:${at}:${memberIds.join(',')}`, botId, groupId: room.id, memberIds, removerId: remover?.id, at }))
     })
 
     w.on('room-topic', (room, newTopic, oldTopic, changer, date) => {
       if (!this.serves(room.id)) return
-      sink.event({ type: 'group.renamed', botId, groupId: room.id, oldName: oldTopic, newName: newTopic, changerId: changer?.id, at: date?.getTime() ?? clock.now() })
+      const at = date?.getTime() ?? clock.now()
+      sink.event(GroupRenamed.of({ id: `${room.id}:renamed:${at}`, botId, groupId: room.id, oldName: oldTopic, newName: newTopic, changerId: changer?.id, at }))
     })
 
     w.on('room-invite', (invitation: RoomInvitation) => {
       void Promise.all([invitation.inviter(), invitation.topic()]).then(([inviter, topic]) => {
-        sink.event({ type: 'group.invitationReceived', botId, invitationId: invitation.id, inviterId: inviter.id, inviterName: inviter.name(), topic, at: clock.now() })
-      }).catch((error: unknown) => log.error('could not read room invitation', { bot: botId, error: String(error) }))
+        sink.event(InvitationReceived.of({ id: `${botId}:invitation:${invitation.id}`, botId, invitationId: invitation.id, inviterId: inviter.id, inviterName: inviter.name(), topic, at: clock.now() }))
+      }).catch((error: unknown) => log.error('could not read room invitation', { bot: botId, error: errorText(error) }))
     })
   }
 
@@ -164,7 +184,7 @@ export class WechatyBot implements ActionPerformer {
       await this.syncRoom(room)
       synced++
     }
-    this.deps.log.info('groups synced at login', { bot: this.id, groups: synced })
+    this.deps.log.info('groups synced at login', { bot: this.botId, groups: synced })
   }
 
   private async syncRoom(room: Room): Promise<void> {
@@ -172,10 +192,11 @@ export class WechatyBot implements ActionPerformer {
     const members = await room.memberAll()
     const owner = room.owner()
     const adminIds = room.payload?.adminIdList ?? []
-    this.deps.sink.event({
-      type: 'group.synced', botId: this.id, groupId: room.id, name: await room.topic(), ownerId: owner?.id, adminIds,
-      members: members.filter((c) => c.id !== this.selfId).map((c) => snapshot(c, room)), at: this.deps.clock.now(),
-    })
+    const at = this.deps.clock.now()
+    this.sink?.event(GroupSynced.of({
+      id: `${room.id}:synced:${at}`, botId: this.botId, groupId: room.id, name: await room.topic(), ownerId: owner?.id, adminIds,
+      members: members.filter((c) => c.id !== this.selfId).map((c) => snapshot(c, room)), at,
+    }))
   }
 
   /**
@@ -183,7 +204,7 @@ export class WechatyBot implements ActionPerformer {
    * while logged out, so the queue waits for the login instead of spending attempts.
    */
   async perform(action: OutboundAction): Promise<void> {
-    if (!this.loggedIn) throw new OfflineError(this.id)
+    if (!this.loggedIn) throw new OfflineError(this.botId)
     try {
       const w = this.wechaty
       switch (action.kind) {
@@ -235,7 +256,7 @@ export class WechatyBot implements ActionPerformer {
       }
     } catch (error) {
       // Logged out while performing: the action waits for the login rather than counting as a failure.
-      if (!this.loggedIn) throw new OfflineError(this.id, `bot ${this.id} logged out while performing: ${String((error as Error)?.message ?? error)}`)
+      if (!this.loggedIn) throw new OfflineError(this.botId, `bot ${this.botId} logged out while performing: ${String((error as Error)?.message ?? error)}`)
       throw classify(error)
     }
   }

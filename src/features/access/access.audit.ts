@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { DataSource } from 'typeorm'
+import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { GroupScope, Principal } from '../../kernel/auth'
 import type { AuditSummary } from '../../kernel/routes'
-import { AuditEntity } from './auth.entity'
+import { AuditEntity } from './access.entity'
 
 /** An audit entry as the API shows it. */
 export interface AuditView {
@@ -54,7 +54,7 @@ export function redact(value: unknown): unknown {
 
 /** The append-only audit log of changes made through the admin API. */
 export class AuditLog {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly store: FeatureTables) {}
 
   /** Appends one entry. */
   async append(entry: { at: number; principal: Principal | null; method: string; route: string; path: string; status: number; requestId: string; summary: AuditSummary | null; groupId: string | null }): Promise<void> {
@@ -72,12 +72,12 @@ export class AuditLog {
       } : null,
     }
     // TypeORM's deep-partial insert type does not accept an `unknown`-valued JSON column; the row is complete.
-    await this.db.getRepository(AuditEntity).insert(row as Parameters<ReturnType<DataSource['getRepository']>['insert']>[0])
+    await this.store.repo(AuditEntity).insert(row as Parameters<ReturnType<FeatureTables['repo']>['insert']>[0])
   }
 
   /** Entries newest first, filtered by the caller's scope (owners: only their groups' entries). */
   async list(filter: AuditFilter): Promise<AuditView[]> {
-    const qb = this.db.getRepository(AuditEntity).createQueryBuilder('a').orderBy('a.id', 'DESC').take(filter.limit)
+    const qb = this.store.repo(AuditEntity).createQueryBuilder('a').orderBy('a.id', 'DESC').take(filter.limit)
     if (!filter.scope.all) {
       const ids = [...filter.scope.groupIds]
       if (ids.length === 0) return []

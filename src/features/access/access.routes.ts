@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { ROLES, type Role } from '../../kernel/auth'
-import type { AuditLog } from './audit'
-import type { TokenStore } from './tokens'
+import type { AuditLog } from './access.audit'
+import type { TokenStore } from './access.tokens'
 
 const GroupId = z.string().min(1).max(191)
 const TokenIdParams = z.strictObject({ tokenId: z.coerce.number().int().positive().max(2 ** 31) })

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm'
-import type { OutboundAction } from '../kernel/context'
-import type { OutboundStatus, OutboundStore } from '../kernel/outbound'
-import { OutboundEntity } from '../adapters/db/core.entity'
+import type { OutboundAction } from '../../kernel/context'
+import type { OutboundStatus, OutboundStore } from '../../kernel/outbound'
+import { OutboundEntity } from './core.entity'
 
 /** The outbound queue's durable record in the database. */
 export class DbOutboundStore implements OutboundStore {

@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto'
-import { withTransaction } from '../../adapters/db/transaction'
-import { In, IsNull, type DataSource } from 'typeorm'
+import { In, IsNull } from 'typeorm'
+import type { FeatureStore } from '../../adapters/db/feature-store'
 import { groupScope, type Principal, type Role } from '../../kernel/auth'
-import type { Logger } from '../../kernel/logger'
+import { errorText, type Logger } from '../../kernel/logger'
 import type { Clock } from '../../ports/clock'
 import type { Disposer, PubSub } from '../../ports/ports'
-import { ApiTokenEntity, TokenGroupEntity } from './auth.entity'
-import { generateToken, hashToken, isWellFormedToken, tokenHint } from './token-format'
+import { ApiTokenEntity, TokenGroupEntity } from './access.entity'
+import { generateToken, hashToken, isWellFormedToken, tokenHint } from './access.token-format'
 
 /** Channel announcing token changes (revocations, grants) to every replica. */
 export const TOKENS_CHANNEL = 'tokens.changed'
@@ -40,7 +40,7 @@ export class TokenStore {
   private readonly loading = new Map<string, Promise<Principal | null>>()
   private unsubscribe?: Disposer
 
-  constructor(private readonly deps: { db: DataSource; clock: Clock; pubsub: PubSub; log: Logger }) {}
+  constructor(private readonly deps: { store: FeatureStore; clock: Clock; pubsub: PubSub; log: Logger }) {}
 
   /** Starts listening for changes made elsewhere. */
   async start(): Promise<void> {
@@ -54,15 +54,15 @@ export class TokenStore {
   async create(input: { name: string; role: Role; groupIds: string[]; allGroups: boolean; createdBy: string | null }): Promise<{ token: string; view: TokenView }> {
     if (input.role === 'owner' && input.allGroups) throw new Error('owners are scoped to granted groups')
     const token = generateToken()
-    const id = await withTransaction(this.deps.db, async (m) => {
-      const result = await m.getRepository(ApiTokenEntity).insert({
+    const id = await this.deps.store.transaction(async (m) => {
+      const result = await m.repo(ApiTokenEntity).insert({
         name: input.name, role: input.role, tokenHash: hashToken(token), hint: tokenHint(token),
         allGroups: input.role === 'admin' ? true : input.allGroups, createdBy: input.createdBy, createdAt: this.deps.clock.now(),
         lastUsedAt: null, revokedAt: null,
       })
       const tokenId = Number(result.identifiers[0]?.id)
       const groups = [...new Set(input.groupIds)]
-      if (groups.length > 0) await m.getRepository(TokenGroupEntity).insert(groups.map((groupId) => ({ tokenId, groupId })))
+      if (groups.length > 0) await m.repo(TokenGroupEntity).insert(groups.map((groupId) => ({ tokenId, groupId })))
       return tokenId
     })
     // A new token's grants decide where its owner's objects serve: announced like any other token change.
@@ -72,25 +72,25 @@ export class TokenStore {
 
   /** One token's view, or null. */
   async get(id: number): Promise<TokenView | null> {
-    const row = await this.deps.db.getRepository(ApiTokenEntity).findOneBy({ id })
+    const row = await this.deps.store.repo(ApiTokenEntity).findOneBy({ id })
     if (!row) return null
-    const grants = await this.deps.db.getRepository(TokenGroupEntity).findBy({ tokenId: id })
+    const grants = await this.deps.store.repo(TokenGroupEntity).findBy({ tokenId: id })
     return view(row, grants.map((g) => g.groupId))
   }
 
   /** Tokens, newest first, optionally with revoked ones. */
   async list(opts: { includeRevoked: boolean; limit: number; beforeId?: number }): Promise<TokenView[]> {
-    const qb = this.deps.db.getRepository(ApiTokenEntity).createQueryBuilder('t').orderBy('t.id', 'DESC').take(opts.limit)
+    const qb = this.deps.store.repo(ApiTokenEntity).createQueryBuilder('t').orderBy('t.id', 'DESC').take(opts.limit)
     if (!opts.includeRevoked) qb.andWhere('t.revoked_at IS NULL')
     if (opts.beforeId !== undefined) qb.andWhere('t.id < :before', { before: opts.beforeId })
     const rows = await qb.getMany()
-    const grants = rows.length ? await this.deps.db.getRepository(TokenGroupEntity).findBy({ tokenId: In(rows.map((r) => r.id)) }) : []
+    const grants = rows.length ? await this.deps.store.repo(TokenGroupEntity).findBy({ tokenId: In(rows.map((r) => r.id)) }) : []
     return rows.map((r) => view(r, grants.filter((g) => g.tokenId === r.id).map((g) => g.groupId)))
   }
 
   /** Revokes a token (idempotent); false when it does not exist. */
   async revoke(id: number): Promise<TokenView | null> {
-    const repo = this.deps.db.getRepository(ApiTokenEntity)
+    const repo = this.deps.store.repo(ApiTokenEntity)
     await repo.update({ id, revokedAt: IsNull() }, { revokedAt: this.deps.clock.now() })
     await this.changed()
     return this.get(id)
@@ -100,10 +100,10 @@ export class TokenStore {
   async setGroups(id: number, groupIds: string[]): Promise<TokenView | null> {
     const existing = await this.get(id)
     if (!existing) return null
-    await withTransaction(this.deps.db, async (m) => {
-      await m.getRepository(TokenGroupEntity).delete({ tokenId: id })
+    await this.deps.store.transaction(async (m) => {
+      await m.repo(TokenGroupEntity).delete({ tokenId: id })
       const groups = [...new Set(groupIds)]
-      if (groups.length > 0) await m.getRepository(TokenGroupEntity).insert(groups.map((groupId) => ({ tokenId: id, groupId })))
+      if (groups.length > 0) await m.repo(TokenGroupEntity).insert(groups.map((groupId) => ({ tokenId: id, groupId })))
     })
     await this.changed()
     return this.get(id)
@@ -130,10 +130,10 @@ export class TokenStore {
   /** Looks a well-formed token up in the database (one query per token however many requests wait). */
   private async lookup(token: string, now: number): Promise<Principal | null> {
     const hash = hashToken(token)
-    const row = await this.deps.db.getRepository(ApiTokenEntity).findOneBy({ tokenHash: hash })
+    const row = await this.deps.store.repo(ApiTokenEntity).findOneBy({ tokenHash: hash })
     let principal: Principal | null = null
     if (row && row.revokedAt === null && timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) {
-      const grants = await this.deps.db.getRepository(TokenGroupEntity).findBy({ tokenId: row.id })
+      const grants = await this.deps.store.repo(TokenGroupEntity).findBy({ tokenId: row.id })
       principal = { tokenId: row.id, name: row.name, role: row.role as Role, scope: groupScope(row.allGroups, grants.map((g) => g.groupId)) }
       this.touch(row.id, now)
     }
@@ -145,8 +145,8 @@ export class TokenStore {
   private touch(id: number, now: number): void {
     if (now - (this.touched.get(id) ?? 0) < TOUCH_MS) return
     this.touched.set(id, now)
-    void this.deps.db.getRepository(ApiTokenEntity).update({ id }, { lastUsedAt: now })
-      .catch((error: unknown) => this.deps.log.warn('could not record token use', { token: id, error: String(error) }))
+    void this.deps.store.repo(ApiTokenEntity).update({ id }, { lastUsedAt: now })
+      .catch((error: unknown) => this.deps.log.warn('could not record token use', { token: id, error: errorText(error) }))
   }
 
   private async changed(): Promise<void> {

@@ -1,0 +1,100 @@
+import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm'
+import type { Config } from '../../config/config.schema'
+import type { FeatureDefinition } from '../../kernel/feature'
+import { dialectOf, type Dialect } from './data-source'
+import { insertIgnore, upsertIncrement, type Row } from './sql'
+import { withTransaction } from './transaction'
+
+/** Table names a raw statement mentions (every qunyun table starts with `qy_`). */
+const TABLE = /\bqy_[a-z0-9_]+/g
+
+/** Storage operations on one feature's own tables, inside or outside a transaction. */
+export interface FeatureTables {
+  /** Which SQL dialect the database speaks. */
+  readonly dialect: Dialect
+  /** The repository of one of the feature's own entities. */
+  repo<E extends ObjectLiteral>(entity: EntityTarget<E>): Repository<E>
+  /** A raw statement on the feature's own tables (other tables are refused). */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
+  /** Multi-row insert that adds `incremented` columns to existing rows (see adapters/db/sql). */
+  upsertIncrement(table: string, keys: string[], incremented: string[], rows: Row[]): Promise<void>
+  /** Multi-row insert that skips rows whose key exists. */
+  insertIgnore(table: string, columns: string[], rows: Row[]): Promise<void>
+}
+
+/**
+ * A feature's own slice of the database: repositories of the entities it declared, raw statements on its
+ * own tables, transactions. Reaching for another feature's table throws — features talk through
+ * services and events, never through each other's tables.
+ */
+export class FeatureStore implements FeatureTables {
+  readonly dialect: Dialect
+  private readonly tables: ReadonlySet<string>
+  private readonly targets: ReadonlySet<unknown>
+
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM entity constructors of any shape
+  constructor(private readonly db: DataSource, readonly feature: string, entities: readonly Function[]) {
+    this.dialect = dialectOf(db)
+    this.targets = new Set(entities)
+    this.tables = new Set(entities.map((e) => db.getMetadata(e).tableName))
+  }
+
+  repo<E extends ObjectLiteral>(entity: EntityTarget<E>): Repository<E> {
+    this.assertEntity(entity)
+    return this.db.getRepository(entity)
+  }
+
+  query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    this.assertSql(sql)
+    return this.db.query(sql, params) as Promise<T[]>
+  }
+
+  upsertIncrement(table: string, keys: string[], incremented: string[], rows: Row[]): Promise<void> {
+    this.assertTable(table)
+    return upsertIncrement(this.db, table, keys, incremented, rows)
+  }
+
+  insertIgnore(table: string, columns: string[], rows: Row[]): Promise<void> {
+    this.assertTable(table)
+    return insertIgnore(this.db, table, columns, rows)
+  }
+
+  /** Runs `work` in one transaction (serialized in-process on SQLite; see adapters/db/transaction). */
+  transaction<T>(work: (tx: FeatureTables) => Promise<T>): Promise<T> {
+    return withTransaction(this.db, (m) => work(this.scoped(m)))
+  }
+
+  private scoped(m: EntityManager): FeatureTables {
+    return {
+      dialect: this.dialect,
+      repo: <E extends ObjectLiteral>(entity: EntityTarget<E>): Repository<E> => { this.assertEntity(entity); return m.getRepository(entity) },
+      query: <T>(sql: string, params: unknown[] = []): Promise<T[]> => { this.assertSql(sql); return m.query(sql, params) as Promise<T[]> },
+      upsertIncrement: (table, keys, incremented, rows) => { this.assertTable(table); return upsertIncrement(m, table, keys, incremented, rows) },
+      insertIgnore: (table, columns, rows) => { this.assertTable(table); return insertIgnore(m, table, columns, rows) },
+    }
+  }
+
+  private assertEntity(entity: unknown): void {
+    if (!this.targets.has(entity)) throw new Error(`feature "${this.feature}" may not use ${describe(entity)}: not one of its entities`)
+  }
+
+  private assertTable(table: string): void {
+    if (!this.tables.has(table)) throw new Error(`feature "${this.feature}" may not write table ${table}: not one of its tables`)
+  }
+
+  private assertSql(sql: string): void {
+    for (const table of sql.match(TABLE) ?? []) this.assertTable(table)
+  }
+}
+
+function describe(entity: unknown): string {
+  return typeof entity === 'function' ? entity.name : String(entity)
+}
+
+/** A feature of this product: its store is a FeatureStore, its config slice comes from the process Config. */
+export type Feature<R = undefined, C = undefined> = FeatureDefinition<R, C, FeatureStore, Config>
+
+/** Declares a feature (keeps its rule and config types inferred). */
+export function defineFeature<R = undefined, C = undefined>(definition: Feature<R, C>): Feature<R, C> {
+  return definition
+}
