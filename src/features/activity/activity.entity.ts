@@ -4,6 +4,7 @@ import { msColumn } from '../../adapters/db/columns'
 /** Per member, per group, per day (in the group's timezone) message counters. */
 @Entity('qy_activity_daily')
 @Index('idx_activity_daily_group_day', ['groupId', 'day'])
+@Index('idx_activity_daily_day', ['day', 'groupId', 'memberId'])
 export class ActivityDailyEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string

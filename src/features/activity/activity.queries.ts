@@ -1,4 +1,5 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { ActivityFacts, MemberDay } from '../../contracts/activity'
 import { addDays, localTime } from '../../kernel/time'
 
 /** One day of a group's activity. */
@@ -40,4 +41,34 @@ export async function hourlyProfile(db: FeatureTables, groupId: string, from: st
   const hours = new Array<number>(24).fill(0)
   for (const r of rows) hours[Number(r.hour)] = Number(r.messages)
   return hours
+}
+
+/** The activity facts other features read (rollups only, never the message log). */
+export function activityFacts(db: FeatureTables): ActivityFacts {
+  const rows = (r: Array<{ group_id: string; member_id: string; day: string; messages: number | string }>): MemberDay[] =>
+    r.map((x) => ({ groupId: x.group_id, memberId: x.member_id, day: x.day, messages: Number(x.messages) }))
+  const members = (ids: readonly string[] | undefined): { sql: string; params: string[] } =>
+    ids && ids.length > 0 ? { sql: ` AND member_id IN (${ids.map(() => '?').join(',')})`, params: [...ids] } : { sql: '', params: [] }
+  return {
+    async memberDays(groupId, from, to, memberIds) {
+      if (memberIds && memberIds.length === 0) return []
+      const m = members(memberIds)
+      return rows(await db.query(`SELECT group_id, member_id, day, messages FROM qy_activity_daily WHERE group_id = ? AND day >= ? AND day <= ?${m.sql} ORDER BY member_id, day`, [groupId, from, to, ...m.params]))
+    },
+    async lastActive(groupId, memberIds, sinceDay) {
+      const out = new Map<string, string>()
+      for (let i = 0; i < memberIds.length; i += 500) {
+        const m = members(memberIds.slice(i, i + 500))
+        const found: Array<{ member_id: string; last: string }> = await db.query(
+          `SELECT member_id, MAX(day) AS last FROM qy_activity_daily WHERE group_id = ? AND day >= ? AND messages > 0${m.sql} GROUP BY member_id`, [groupId, sinceDay, ...m.params])
+        for (const r of found) out.set(r.member_id, r.last)
+      }
+      return out
+    },
+    async dayRows(day, after, limit) {
+      const cursor = after ? ' AND (group_id > ? OR (group_id = ? AND member_id > ?))' : ''
+      const params = after ? [day, after.groupId, after.groupId, after.memberId, limit] : [day, limit]
+      return rows(await db.query(`SELECT group_id, member_id, day, messages FROM qy_activity_daily WHERE day = ?${cursor} ORDER BY group_id, member_id LIMIT ?`, params))
+    },
+  }
 }

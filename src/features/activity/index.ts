@@ -1,10 +1,12 @@
 import { LessThan } from 'typeorm'
 import { defineFeature } from '../../adapters/db/feature-store'
 import type { Config } from '../../config/config.schema'
+import { ACTIVITY } from '../../contracts/activity'
 import { DIRECTORY } from '../../kernel/directory'
+import { ActivityDayIndex1796300000000 } from '../../../migrations/1796300000000-ActivityDayIndex'
 import { ActivityBuffer } from './activity.buffer'
 import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
-import { dailySeries } from './activity.queries'
+import { activityFacts, dailySeries } from './activity.queries'
 import { activityRoutes } from './activity.routes'
 import { ActivityRuleSchema, type ActivityRule } from './activity.rules'
 
@@ -20,9 +22,12 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
   rules: { schema: ActivityRuleSchema },
   config: (c) => ({ ...c.activity, timezone: c.timezone }),
   entities: [ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity],
+  migrations: [ActivityDayIndex1796300000000],
   inject: [DIRECTORY],
+  provides: [ACTIVITY],
   setup(app) {
     const directory = app.use(DIRECTORY)
+    app.provide(ACTIVITY, activityFacts(app.store))
     const buffer = new ActivityBuffer(app.store)
     let lastReport = app.clock.now()
     const timezoneOf = async (groupId: string): Promise<string | null> => (await directory.find(groupId))?.timezone ?? null
