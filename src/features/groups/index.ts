@@ -1,11 +1,12 @@
 import { defineFeature } from '../../adapters/db/feature-store'
 import { DIRECTORY, GROUP_SUMMARIES } from '../../kernel/directory'
 import { GroupJoined, GroupLeft, GroupRenamed, GroupSynced, InvitationReceived, MemberJoined, MemberLeft } from '../../kernel/events'
+import { DetailCache } from './groups.cache'
 import type { GroupsConfig } from './groups.config'
 import { CachedGroupDirectory } from './groups.directory'
 import { GroupEntity, GroupEventEntity, MemberEntity } from './groups.entity'
 import { GroupsRecorder } from './groups.handlers'
-import { DetailCache, groupsRoutes } from './groups.routes'
+import { groupsRoutes } from './groups.routes'
 
 /** Channel announcing group changes made through the API. */
 const GROUPS_CHANNEL = 'groups.changed'
