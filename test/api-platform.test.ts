@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { Chat } from './support/chat'
 import { apiAs, client, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, silentLogger, STORAGE } from './support/env'
+import { G1, G2, TWO_OWNERS as GROUPS } from './support/groups'
 import { assertDeclaredAccess, createHttpApp } from '../src/adapters/http/app'
 import { defineRoute, type RouteDefinition } from '../src/kernel/routes'
 import { openApiPath } from '../src/adapters/http/openapi'
@@ -12,12 +13,6 @@ import { systemClock } from '../src/ports/clock'
 
 afterAll(cleanup)
 
-const G1 = 'g1@chatroom'
-const G2 = 'g2@chatroom'
-const GROUPS = [
-  { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }, { id: 'bob', name: '阿强' }] },
-  { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' as const }] },
-]
 const GENEROUS = { perMinute: 600_000, burst: 100_000 }
 
 /** A fingerprint of every table: "changes nothing" means this is equal before and after. */

@@ -1,22 +1,16 @@
 import { Chat } from '../../../test/support/chat'
 import { apiAs, client, type ApiClient } from '../../../test/support/api'
 import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
+import { G1, G2, TWO_OWNERS } from '../../../test/support/groups'
 import { hashToken, isWellFormedToken } from './access.token-format'
 
 afterAll(cleanup)
-
-const G1 = 'g1@chatroom'
-const G2 = 'g2@chatroom'
-const GROUPS = [
-  { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }, { id: 'bob', name: '阿强' }] },
-  { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' as const }] },
-]
 
 describe(`tokens, grants and the audit log (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat
   let admin: ApiClient
   beforeAll(async () => {
-    chat = await Chat.start({ http: true, groups: GROUPS })
+    chat = await Chat.start({ http: true, groups: TWO_OWNERS })
     admin = await apiAs(chat, 'admin', { name: 'root' })
   })
   afterAll(async () => { await chat?.close() })
