@@ -5,7 +5,7 @@
  * (the server runs with --enable-source-maps under ts-node).
  */
 import { Session } from 'node:inspector/promises'
-import type { HeapProfiler, Profiler, Runtime } from 'node:inspector'
+import type { HeapProfiler, Profiler } from 'node:inspector'
 import { CpuProfiler, frameLocation, nativeArea, npmPackage } from '../lib/profiler'
 
 export { CpuProfiler }

@@ -25,7 +25,10 @@ import Koa from 'koa'
 import { createConnection } from 'mysql2/promise'
 import { AllocationProfiler, CpuProfiler, summarize, summarizeAllocations, type ProfileSummary } from './profile'
 import type { Variant } from './variants'
-import { GroupSynced } from '../../src/kernel/events'
+import type { Principal } from '../../src/kernel/auth'
+import type { IncomingMessage } from '../../src/kernel/context'
+import { GroupSynced, type MemberSnapshot } from '../../src/kernel/events'
+import type { RouteDefinition } from '../../src/kernel/routes'
 
 /** Which server a child runs. */
 export type TargetKind = 'bare' | 'replay' | 'real' | 'real-mysql-redis'
@@ -135,10 +138,6 @@ async function real(servers: { dbUrl: string; redisUrl: string } | null, message
   const { deleteRedisKeysWithPrefix } = await import('../../src/adapters/redis/redis-ports')
   const { createHttpApp } = await import('../../src/adapters/http/app')
   const { MemoryRateLimiter } = await import('../../src/ports/memory')
-  type IncomingMessage = import('../../src/kernel/context').IncomingMessage
-  type MemberSnapshot = import('../../src/kernel/events').MemberSnapshot
-  type Principal = import('../../src/kernel/auth').Principal
-  type RouteDefinition = import('../../src/kernel/routes').RouteDefinition
   type HttpAppOptions = Parameters<typeof createHttpApp>[0]
 
   const started = performance.now()

@@ -1,4 +1,4 @@
-import type { Profiler, Runtime } from 'node:inspector'
+import type { Profiler } from 'node:inspector'
 import { CpuProfiler, frameLocation, nativeArea, npmPackage } from '../lib/profiler'
 
 export { CpuProfiler }

@@ -1,6 +1,13 @@
-import type { ZodType } from 'zod'
+import { z, type ZodType } from 'zod'
 import type { Logger } from './logger'
 import type { Principal, RouteAccess } from './auth'
+
+/** A group id in a path, query or body (WeCom room ids contain '@'). */
+export const GroupId = z.string().min(1).max(191)
+/** Path parameter of every `/groups/:id/…` route. */
+export const GroupParams = z.strictObject({ id: GroupId })
+/** Path parameters of `/groups/:id/…/members/:memberId` routes. */
+export const MemberParams = z.strictObject({ id: GroupId, memberId: z.string().min(1).max(191) })
 
 /** HTTP methods admin routes use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'

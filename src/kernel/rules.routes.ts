@@ -1,9 +1,8 @@
 import { z } from 'zod'
 import type { GroupRecord } from './context'
-import { defineRoute, groupNotFound, HttpError, type RouteDefinition } from './routes'
+import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from './routes'
 import { ruleDetails, RuleValidationError, type RuleStore } from './rules'
 
-const GroupParams = z.strictObject({ id: z.string().min(1).max(191) })
 const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id', mutates: false }
 const WRITE = { roles: ['admin', 'owner'] as const, groupParam: 'id', mutates: true }
 const NoteQuery = z.strictObject({ note: z.string().max(200).optional() })

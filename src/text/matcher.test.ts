@@ -1,4 +1,4 @@
-import { Automaton, type MatchResult } from './automaton'
+import type { Automaton, MatchResult } from './automaton'
 import { GROUP_ADDITIONS_ID, MatcherFactory, TextMatcher, WordListRegistry, contentKey, parseTermLines } from './matcher'
 import { Normalizer } from './normalize'
 

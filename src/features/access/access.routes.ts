@@ -2,13 +2,8 @@ import { z } from 'zod'
 import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { ROLES, type Role } from '../../kernel/auth'
 import type { AuditLog } from './access.audit'
+import { AuditLogQuery, CreateTokenBody, GrantGroupsBody, ListTokensQuery, TokenIdParams, TokenView } from './access.schema'
 import type { TokenStore } from './access.tokens'
-
-const GroupId = z.string().min(1).max(191)
-const TokenIdParams = z.strictObject({ tokenId: z.coerce.number().int().positive().max(2 ** 31) })
-const Limit = z.coerce.number().int().min(1).max(100).default(20)
-/** Cursor of id-ordered lists: the last id seen, opaque to clients. */
-const Cursor = z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, 'a cursor returned by this API').optional()
 
 const encodeId = (id: number): string => Buffer.from(String(id)).toString('base64url')
 function decodeId(cursor: string | undefined): number | undefined {
@@ -18,25 +13,8 @@ function decodeId(cursor: string | undefined): number | undefined {
   return id
 }
 
-/** Body of POST /api/v1/tokens. */
-export const CreateTokenBody = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-  role: z.enum(ROLES as [Role, ...Role[]]),
-  groupIds: z.array(GroupId).max(1000).default([]),
-  /** Operators only: read every group instead of a granted set. */
-  allGroups: z.boolean().default(false),
-}).superRefine((b, ctx) => {
-  if (b.role === 'owner' && b.allGroups) ctx.addIssue({ code: 'custom', path: ['allGroups'], message: 'owners are scoped to granted groups' })
-  if (b.role === 'admin' && b.groupIds.length > 0) ctx.addIssue({ code: 'custom', path: ['groupIds'], message: 'admins see every group; grant groups to owners and operators' })
-})
-
-const TokenView = z.object({
-  id: z.number(), name: z.string(), role: z.enum(ROLES as [Role, ...Role[]]), hint: z.string(), allGroups: z.boolean(), groupIds: z.array(z.string()),
-  createdBy: z.string().nullable(), createdAt: z.string(), lastUsedAt: z.string().nullable(), revokedAt: z.string().nullable(),
-})
-
-/** Admin API routes of the platform itself: tokens, grants, the caller, the audit log. */
-export function platformRoutes(tokens: TokenStore, audit: AuditLog): RouteDefinition[] {
+/** Admin routes of access: the caller, tokens and their grants, the audit log. */
+export function accessRoutes(tokens: TokenStore, audit: AuditLog): RouteDefinition[] {
   const ADMIN = { roles: ['admin'] as Role[], mutates: false }
   return [
     defineRoute({
@@ -59,7 +37,7 @@ export function platformRoutes(tokens: TokenStore, audit: AuditLog): RouteDefini
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/tokens', summary: 'List tokens (newest first)',
-      query: z.strictObject({ limit: Limit, cursor: Cursor, includeRevoked: z.enum(['true', 'false']).default('false') }),
+      query: ListTokensQuery,
       access: ADMIN,
       async handler({ query }) {
         const items = await tokens.list({ includeRevoked: query.includeRevoked === 'true', limit: query.limit + 1, beforeId: decodeId(query.cursor) })
@@ -89,7 +67,7 @@ export function platformRoutes(tokens: TokenStore, audit: AuditLog): RouteDefini
     }),
     defineRoute({
       method: 'PUT', path: '/api/v1/tokens/:tokenId/groups', summary: 'Replace the groups granted to an owner or operator token',
-      params: TokenIdParams, body: z.strictObject({ groupIds: z.array(GroupId).max(1000) }), response: TokenView,
+      params: TokenIdParams, body: GrantGroupsBody, response: TokenView,
       access: { roles: ['admin'], mutates: true },
       async handler({ params, body, audit: record }) {
         const before = await tokens.get(params.tokenId)
@@ -102,10 +80,7 @@ export function platformRoutes(tokens: TokenStore, audit: AuditLog): RouteDefini
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/audit-log', summary: 'Changes made through the API (admins: all; owners and operators: their groups)',
-      query: z.strictObject({
-        limit: Limit, cursor: Cursor, groupId: GroupId.optional(), tokenId: z.coerce.number().int().positive().optional(),
-        route: z.string().max(200).optional(), since: z.iso.datetime({ offset: true }).optional(), until: z.iso.datetime({ offset: true }).optional(),
-      }),
+      query: AuditLogQuery,
       access: { roles: ROLES, mutates: false },
       async handler({ query, auth }) {
         if (!auth) throw new HttpError(401, 'unauthenticated', 'no caller')

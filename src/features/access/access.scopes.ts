@@ -1,5 +1,5 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import { groupScope, type GroupScope } from '../../kernel/auth'
+import { groupScope } from '../../kernel/auth'
 import type { Disposer, PubSub } from '../../ports/ports'
 import type { TokenScopes } from '../../contracts/access'
 import { TOKENS_CHANNEL } from './access.tokens'

@@ -3,7 +3,7 @@ import { ACCESS, type AccessService } from '../../contracts/access'
 import { ApiPlatform1763900000000 } from '../../../migrations/1763900000000-ApiPlatform'
 import { AuditLog } from './access.audit'
 import { ApiTokenEntity, AuditEntity, TokenGroupEntity } from './access.entity'
-import { platformRoutes } from './access.routes'
+import { accessRoutes } from './access.routes'
 import { LiveTokenScopes } from './access.scopes'
 import { TokenStore } from './access.tokens'
 
@@ -31,7 +31,7 @@ export const accessFeature = defineFeature({
     }
     app.provide(ACCESS, service)
     return {
-      routes: platformRoutes(tokens, audit),
+      routes: accessRoutes(tokens, audit),
       stop: async () => { await tokens.stop(); await scopes.stop() },
     }
   },

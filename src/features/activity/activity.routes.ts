@@ -1,18 +1,15 @@
-import { z } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import { defineRoute, groupNotFound, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, GroupParams, groupNotFound, type RouteDefinition } from '../../kernel/routes'
 import type { Clock } from '../../ports/clock'
 import { dailySeries, hourlyProfile, topMembers } from './activity.queries'
-
-const Params = z.strictObject({ id: z.string().min(1).max(191) })
-const Query = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(7) })
+import { ActivityQuery } from './activity.schema'
 
 /** Admin routes of the activity feature. */
 export function activityRoutes(db: FeatureTables, clock: Clock, timezoneOf: (groupId: string) => Promise<string | null>): RouteDefinition[] {
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/activity', summary: 'Daily series, hourly profile and top members of a group',
-      params: Params, query: Query, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
+      params: GroupParams, query: ActivityQuery, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params, query }) {
         const timezone = await timezoneOf(params.id)
         if (!timezone) throw groupNotFound()

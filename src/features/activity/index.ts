@@ -6,6 +6,7 @@ import { DIRECTORY } from '../../kernel/directory'
 import { ActivityDayIndex1796300000000 } from '../../../migrations/1796300000000-ActivityDayIndex'
 import { ActivityBuffer } from './activity.buffer'
 import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
+import { activityMiddleware } from './activity.middleware'
 import { activityFacts, dailySeries } from './activity.queries'
 import { activityRoutes } from './activity.routes'
 import { ActivityRuleSchema, type ActivityRule } from './activity.rules'
@@ -32,10 +33,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
     let lastReport = app.clock.now()
     const timezoneOf = async (groupId: string): Promise<string | null> => (await directory.find(groupId))?.timezone ?? null
     return {
-      async middleware(ctx, next) {
-        buffer.record(ctx.message, ctx.group.timezone, app.rules.of(ctx).logText)
-        await next()
-      },
+      middleware: activityMiddleware({ buffer, rules: app.rules }),
       summary: async (group) => ({ activity: await dailySeries(app.store, group.id, group.timezone, app.clock.now(), 7) }),
       routes: activityRoutes(app.store, app.clock, timezoneOf),
       jobs: [{

@@ -1,17 +1,14 @@
-import { z } from 'zod'
-import { csvDocument } from '../../kernel/csv'
 import { Between } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import { defineRoute, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { csvDocument } from '../../kernel/csv'
+import { defineRoute, GroupParams, HttpError, MemberParams, type RouteDefinition } from '../../kernel/routes'
 import { addDays } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { CheckInEntity, CheckInMemberEntity, PointsLedgerEntity } from './check-in.entity'
 import { checkInDay, type CheckInService } from './check-in.service'
 import type { CheckInRule } from './check-in.rules'
+import { AdjustmentBody, DayQuery, ExportQuery, LeaderboardQuery, StatsQuery } from './check-in.schema'
 
-const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date')
-const GroupParams = z.strictObject({ id: z.string().min(1).max(191) })
-const MemberParams = z.strictObject({ id: z.string().min(1).max(191), memberId: z.string().min(1).max(191) })
 const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id', mutates: false }
 
 /** What the routes need to know about a group (its timezone and member count, or null when unknown). */
@@ -29,7 +26,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/check-ins', summary: 'Check-ins of one day (default today, in the group timezone), in rank order',
-      params: GroupParams, query: z.strictObject({ day: Day.optional() }), access: READ,
+      params: GroupParams, query: DayQuery, access: READ,
       async handler({ params, query }) {
         const g = await group(params.id)
         const day = query.day ?? g.today
@@ -43,7 +40,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/check-ins/leaderboard', summary: 'Top members by current streak or points (ties share a rank)',
-      params: GroupParams, query: z.strictObject({ by: z.enum(['streak', 'points']).default('streak'), limit: z.coerce.number().int().min(1).max(100).default(10) }), access: READ,
+      params: GroupParams, query: LeaderboardQuery, access: READ,
       async handler({ params, query }) {
         const g = await group(params.id)
         return { groupId: params.id, by: query.by, today: g.today, items: await service.leaderboard(params.id, query.by, query.limit, g.today) }
@@ -51,7 +48,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/check-ins/stats', summary: 'Check-ins per day and check-in rate (check-ins ÷ current members)',
-      params: GroupParams, query: z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(30) }), access: READ,
+      params: GroupParams, query: StatsQuery, access: READ,
       async handler({ params, query }) {
         const g = await group(params.id)
         const from = addDays(g.today, -(query.days - 1))
@@ -85,11 +82,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
     defineRoute({
       method: 'POST', path: '/api/v1/groups/:id/check-ins/members/:memberId/adjustments', summary: 'Add or remove points or make-up cards, with a reason (audited)',
       params: MemberParams,
-      body: z.strictObject({
-        delta: z.int().min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'must not be 0'),
-        currency: z.enum(['points', 'makeup_card']).default('points'),
-        reason: z.string().trim().min(1).max(200),
-      }),
+      body: AdjustmentBody,
       access: { roles: ['admin', 'owner'], groupParam: 'id', mutates: true },
       async handler({ params, body, requestId, auth, audit }) {
         await group(params.id)
@@ -100,7 +93,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/check-ins/export.csv', summary: 'Check-ins as CSV (day, member, name, kind, rank, time)',
-      params: GroupParams, query: z.strictObject({ from: Day.optional(), to: Day.optional() }), access: READ, contentType: 'text/csv; charset=utf-8',
+      params: GroupParams, query: ExportQuery, access: READ, contentType: 'text/csv; charset=utf-8',
       async handler({ params, query }) {
         const g = await group(params.id)
         const to = query.to ?? g.today

@@ -1,30 +1,11 @@
-import { z } from 'zod'
 import { And, In, MoreThan, type FindOperator } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import { defineRoute, groupNotFound, HttpError, RawJson, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import type { GroupInfo } from '../../kernel/context'
+import type { DetailCache } from './groups.cache'
 import { GroupEntity } from './groups.entity'
 import { toGroupInfo } from './groups.directory'
-import { isTimezone } from '../../config/config.schema'
-
-/** Labels owners put on groups (e.g. 读书会, VIP) to target rules and shares. */
-export const Label = z.string().trim().min(1).max(32).regex(/^[^,\s][^,]*$/, 'no commas')
-
-/** Body of PATCH /api/v1/groups/:id. */
-export const PatchGroupBody = z.strictObject({
-  timezone: z.string().max(64).refine(isTimezone, 'unknown IANA timezone').optional(),
-  labels: z.array(Label).max(20).refine((l) => new Set(l).size === l.length, 'labels must be unique').optional(),
-}).refine((b) => b.timezone !== undefined || b.labels !== undefined, 'give timezone and/or labels')
-
-/** Path parameter of a group id (WeCom room ids contain '@'). */
-export const GroupIdParams = z.strictObject({ id: z.string().min(1).max(191) })
-
-/** List query: page by opaque cursor, at most 100 a page. */
-export const ListGroupsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(400).optional(),
-  active: z.enum(['true', 'false']).optional(),
-})
+import { ListGroupsQuery, PatchGroupBody } from './groups.schema'
 
 /** A group as the API shows it. */
 function view(row: GroupEntity): Record<string, unknown> {
@@ -42,46 +23,7 @@ function decodeCursor(cursor: string): string {
   return id
 }
 
-/** Admin routes of the groups feature. */
-/**
- * Group details cached for at most one activity flush interval: the 7-day activity cannot be fresher
- * than the last flush anyway, and dashboards poll. Changes through the API drop the entry at once.
- */
-export class DetailCache {
-  private readonly entries = new Map<string, { value: RawJson; until: number }>()
-  private readonly loading = new Map<string, Promise<RawJson | null>>()
-  constructor(private readonly now: () => number, private readonly ttlMs: number) {}
-
-  /** The cached value, or one shared load for every concurrent caller (no stampede when an entry expires). */
-  async through(id: string, load: () => Promise<Record<string, unknown> | null>): Promise<RawJson | null> {
-    const hit = this.get(id)
-    if (hit) return hit
-    let pending = this.loading.get(id)
-    if (!pending) {
-      // Stored serialised: a hit is sent as it is, without JSON.stringify.
-      pending = load().then((value) => {
-        if (!value) return null
-        const raw = new RawJson(JSON.stringify(value))
-        this.set(id, raw)
-        return raw
-      }).finally(() => this.loading.delete(id))
-      this.loading.set(id, pending)
-    }
-    return pending
-  }
-  get(id: string): RawJson | undefined {
-    const e = this.entries.get(id)
-    if (!e) return undefined
-    if (e.until <= this.now()) { this.entries.delete(id); return undefined }
-    return e.value
-  }
-  set(id: string, value: RawJson): void {
-    if (this.entries.size > 10_000) this.entries.clear()
-    this.entries.set(id, { value, until: this.now() + this.ttlMs })
-  }
-  drop(id: string): void { this.entries.delete(id) }
-}
-
+/** Admin routes of the groups feature: the list, one group with its summaries, owners' changes. */
 export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>, cache: DetailCache): RouteDefinition[] {
   return [
     defineRoute({
@@ -107,7 +49,7 @@ export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) =>
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id', summary: 'One group with its activity of the last 7 days',
-      params: GroupIdParams, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
+      params: GroupParams, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params }) {
         const detail = await cache.through(params.id, async () => {
           const row = await db.repo(GroupEntity).findOneBy({ id: params.id })
@@ -119,7 +61,7 @@ export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) =>
     }),
     defineRoute({
       method: 'PATCH', path: '/api/v1/groups/:id', summary: "Change a group's timezone (days are counted in it) or labels",
-      params: GroupIdParams, body: PatchGroupBody, access: { roles: ['admin', 'owner'], groupParam: 'id', mutates: true },
+      params: GroupParams, body: PatchGroupBody, access: { roles: ['admin', 'owner'], groupParam: 'id', mutates: true },
       async handler({ params, body, audit }) {
         const repo = db.repo(GroupEntity)
         const row = await repo.findOneBy({ id: params.id })

@@ -1,11 +1,13 @@
 import { defineFeature } from '../../adapters/db/feature-store'
 import { DIRECTORY, GROUP_SUMMARIES } from '../../kernel/directory'
 import { GroupJoined, GroupLeft, GroupRenamed, GroupSynced, InvitationReceived, MemberJoined, MemberLeft } from '../../kernel/events'
+import { DetailCache } from './groups.cache'
 import type { GroupsConfig } from './groups.config'
 import { CachedGroupDirectory } from './groups.directory'
 import { GroupEntity, GroupEventEntity, MemberEntity } from './groups.entity'
 import { GroupsRecorder } from './groups.handlers'
-import { DetailCache, groupsRoutes } from './groups.routes'
+import { groupsMiddleware } from './groups.middleware'
+import { groupsRoutes } from './groups.routes'
 
 /** Channel announcing group changes made through the API. */
 const GROUPS_CHANNEL = 'groups.changed'
@@ -34,13 +36,7 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
     })
     const recorder = new GroupsRecorder({ store: app.store, directory, outbound: app.outbound, clock: app.clock, log: app.log, config: app.config })
     return {
-      async middleware(ctx, next) {
-        if (!ctx.member.known) {
-          // First message from someone we never saw join: store them (joined time unknown).
-          await recorder.rememberMember(ctx.message.groupId, { id: ctx.member.id, name: ctx.member.name, role: ctx.member.role })
-        }
-        await next()
-      },
+      middleware: groupsMiddleware(recorder),
       // Inline: a join is recorded before the group's next message is processed.
       onEvent: (event) => recorder.handle(event),
       routes: groupsRoutes(app.store, (group) => summaries.of(group), async (group) => {

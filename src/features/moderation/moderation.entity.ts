@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
-import { jsonColumn, msColumn } from '../../adapters/db/columns'
+import { msColumn } from '../../adapters/db/columns'
 
 /** Every violation and what was done about it (live or shadow). */
 @Entity('qy_moderation_event')

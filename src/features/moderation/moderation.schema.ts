@@ -1,9 +1,7 @@
 import { z } from 'zod'
 
-/** Path parameter of a group (WeCom room ids contain '@'). */
-export const GroupParams = z.strictObject({ id: z.string().min(1).max(191) })
-/** Path parameters naming a member of a group. */
-export const MemberParams = z.strictObject({ id: z.string().min(1).max(191), memberId: z.string().min(1).max(191) })
+// Group and member path parameters are the kernel's, the same for every feature's routes.
+export { GroupParams, MemberParams } from '../../kernel/routes'
 /** Path parameter naming an uploaded word list. */
 export const ListParams = z.strictObject({ listId: z.coerce.number().int().positive().max(2 ** 31) })
 

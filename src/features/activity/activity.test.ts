@@ -1,8 +1,8 @@
 import { join } from 'node:path'
-import { Chat, alice, bob, carol } from './support/chat'
-import { cleanup, COORDINATION, STORAGE, tempDir } from './support/env'
-import { WITH_PROBE } from './support/probe-feature'
-import type { IncomingMessage } from '../src/kernel/context'
+import { Chat, alice, bob, carol } from '../../../test/support/chat'
+import { cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
+import { WITH_PROBE } from '../../../test/support/probe-feature'
+import type { IncomingMessage } from '../../kernel/context'
 
 afterAll(cleanup)
 

@@ -1,8 +1,8 @@
-import { Chat, type Person } from './support/chat'
-import { apiAs, type ApiClient } from './support/api'
-import { cleanup, COORDINATION, STORAGE } from './support/env'
-import { parseCsv } from '../src/kernel/csv'
-import { insideWindows } from '../src/features/auto-reply/auto-reply.engine'
+import { Chat, type Person } from '../../../test/support/chat'
+import { apiAs, type ApiClient } from '../../../test/support/api'
+import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
+import { parseCsv } from '../../kernel/csv'
+import { insideWindows } from './auto-reply.engine'
 
 afterAll(cleanup)
 

@@ -1,9 +1,9 @@
 import QRCode from 'qrcode'
-import { Chat, type Person } from './support/chat'
-import { apiAs, type ApiClient } from './support/api'
-import { captureLogger, cleanup, COORDINATION, STORAGE } from './support/env'
-import { chatLine, GROUP_THEMES } from '../src/simulation/chatter'
-import { seededRandom } from '../src/ports/random'
+import { Chat, type Person } from '../../../test/support/chat'
+import { apiAs, type ApiClient } from '../../../test/support/api'
+import { captureLogger, cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
+import { chatLine, GROUP_THEMES } from '../../simulation/chatter'
+import { seededRandom } from '../../ports/random'
 
 afterAll(cleanup)
 
