@@ -341,7 +341,9 @@ describe(`fuzzing the validated routes (${STORAGE} + ${COORDINATION})`, () => {
       }), { numRuns: route.access.mutates ? 60 : 40, seed: 20261122 })
     }
     expect(requests).toBeGreaterThan(400)
-  }, 120_000)
+    // Generous: the run grows with every feature's routes and runs on loaded 2-core CI machines; this is a
+    // correctness property, never a timing assertion.
+  }, 600_000)
 
   it('rejects unknown fields instead of assigning them (no mass assignment)', async () => {
     const res = await admin.patch(`/api/v1/groups/${encodeURIComponent(G1)}`, { labels: ['VIP'], ownerId: 'mallory', botId: 'x' })
