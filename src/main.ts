@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
+import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import type { DataSource } from 'typeorm'
 import type { ZodType } from 'zod'
@@ -16,6 +18,7 @@ import { FeatureHost, type LiveFeature } from './kernel/host'
 import { errorText, type Logger } from './kernel/logger'
 import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
 import { outboundVerbs } from './kernel/outbound-service'
+import { BotOwnership } from './kernel/ownership'
 import { MessageProcessor, type ProcessResult } from './kernel/processor'
 import type { RouteDefinition } from './kernel/routes'
 import { RuleStore } from './kernel/rules'
@@ -42,6 +45,9 @@ import { FEATURES } from './features'
 import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
 import { seedExampleAutoReplies } from './simulation/seed'
+
+/** Pub/sub channel telling a bot's holder that actions were stored for it by another replica. */
+const HANDOFF_CHANNEL = 'outbound.handoff'
 
 /** Options of a runtime beyond the configuration (tests, simulations and benchmarks set these). */
 export interface RuntimeOptions {
@@ -102,6 +108,10 @@ export class Runtime {
   scheduler!: Scheduler
   host!: FeatureHost
   channels!: ChannelHost
+  /** Which bots run here (leases in the coordination port). */
+  ownership!: BotOwnership
+  /** This process's name in bot leases and outbound claims. */
+  readonly replicaId: string
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
@@ -111,6 +121,8 @@ export class Runtime {
   private seen?: SeenFilter
   private server?: Server
   private flushTimer?: NodeJS.Timeout
+  private claimTimer?: NodeJS.Timeout
+  private disposeHandoff?: () => Promise<void> | void
   private community?: SimulatedCommunity
   private readonly flusher = new SerialRunner(() => this.writeBuffers())
   private stopping: Promise<void> | null = null
@@ -123,6 +135,7 @@ export class Runtime {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? (config.simulation.seed !== null ? seededRandom(config.simulation.seed) : systemRandom)
     this.log = options.log
+    this.replicaId = config.replicas.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   }
 
   /** The features once set up, in registry (pipeline) order. */
@@ -194,6 +207,18 @@ export class Runtime {
       ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock })
       : createMemoryPorts(clock)
     this.proceed()
+    const replicas = config.replicas
+    const byId = new Map(bots.map((b) => [b.id, b]))
+    this.ownership = new BotOwnership({
+      leases: this.ports.leases, replicaId: this.replicaId, bots: bots.map((b) => b.id), clock, log,
+      // In one process nothing competes for a bot: the in-process lease never has to expire.
+      settings: this.ports.kind === 'memory' ? { ...replicas, leaseTtlMs: 1e15 } : replicas,
+      runner: {
+        start: async (botId) => { const bot = byId.get(botId); if (bot) await this.startBot(bot) },
+        stop: (botId) => this.channels.release(botId),
+      },
+    })
+    this.proceed()
 
     this.db = await openDatabase(dataSourceOptions(config, databaseSchema(definitions), this.options.sqlitePath))
     log.info('storage ready', {
@@ -223,6 +248,13 @@ export class Runtime {
       },
       log,
       store: new DbOutboundStore(this.db),
+      replica: {
+        id: this.replicaId,
+        claimTtlMs: replicas.claimTtlMs,
+        // A bot this replica does not know (not in its bots/) is performed here as before, and fails here.
+        holds: (botId) => !byId.has(botId) || this.ownership.holds(botId),
+        handoff: (botId) => { void this.ports.pubsub.publish(HANDOFF_CHANNEL, botId).catch(() => undefined) },
+      },
     })
 
     // Events emitted outside a message (jobs, consumers) go through the processor's per-group order; it
@@ -266,10 +298,22 @@ export class Runtime {
     if (this.options.http !== false) await this.listen()
 
     setWechatyLogLevel(config.log.level)
-    for (const bot of bots) {
-      this.proceed()
-      await this.startBot(bot)
-    }
+    // Actions stored for a bot held here (by another replica, or whose claim expired) are claimed and performed.
+    this.disposeHandoff = await this.ports.pubsub.subscribe(HANDOFF_CHANNEL, (botId) => this.resumeHeld(botId))
+    this.claimTimer = setInterval(() => {
+      void this.outbound.renewClaims().catch((error: unknown) => log.warn('outbound claims not renewed', { error: errorText(error) }))
+      for (const botId of this.ownership.bots) this.resumeHeld(botId)
+    }, Math.max(100, Math.min(replicas.renewEveryMs, Math.floor(replicas.claimTtlMs / 3))))
+    this.claimTimer.unref()
+    this.proceed()
+    // Bots start only once their lease is held here; free ones are looked for every renewEveryMs.
+    await this.ownership.start()
+  }
+
+  /** Claims and queues what is stored for a bot this replica runs (after its first login). */
+  private resumeHeld(botId: string): void {
+    if (!this.ownership.holds(botId) || !this.channels.get(botId)?.online) return
+    void this.outbound.resume(botId).catch((error: unknown) => this.log.warn('could not resume outbound queue', { bot: botId, error: errorText(error) }))
   }
 
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
@@ -321,6 +365,10 @@ export class Runtime {
       await this.outbound.stop()
       if (!drained) log.warn('outbound queue not empty at shutdown; the rest is kept and resumed at next start', { pending: this.outbound.size })
     }
+    if (this.claimTimer) clearInterval(this.claimTimer)
+    await this.disposeHandoff?.()
+    // The leases go last among the bots' work: another replica takes them over at once.
+    await this.ownership?.stop()
     await this.processor?.idle()
     if (this.bus && !(await this.bus.drain(this.config.shutdown.drainTimeoutMs))) log.warn('event consumers still busy at shutdown', { events: this.bus.backlog })
     this.bus?.stop()

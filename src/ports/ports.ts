@@ -20,6 +20,12 @@ export interface Counters {
   get(key: string): Promise<number>
   /** Removes a counter. */
   reset(key: string): Promise<void>
+  /**
+   * A cooldown over several counters, atomically (one Redis script; across replicas): if none of `keys`
+   * is live (absent, expired or 0), sets each to 1 with its own TTL and returns true; otherwise changes
+   * nothing and returns false. Two callers racing for the same keys: exactly one gets true.
+   */
+  cooldown(keys: ReadonlyArray<{ key: string; ttlMs: number }>): Promise<boolean>
 }
 
 /** Result of a token-bucket take. */
