@@ -38,6 +38,7 @@ import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
 import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
+import { Metrics } from './adapters/metrics/prometheus'
 import { createServicePuppet, setWechatyLogLevel, WechatyChannel, type PuppetLike } from './adapters/wechaty/channel'
 import { SimWorld } from './adapters/wechaty/sim-world'
 import { ACCESS, type AccessService } from './contracts/access'
@@ -112,6 +113,8 @@ export class Runtime {
   ownership!: BotOwnership
   /** This process's name in bot leases and outbound claims. */
   readonly replicaId: string
+  /** Prometheus metrics (served at /metrics when enabled). */
+  metrics?: Metrics
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
@@ -247,6 +250,7 @@ export class Runtime {
         expiryMs: expiryFromMinutes(config.outbound.expiryMinutes),
       },
       log,
+      onWait: (reason) => this.metrics?.outboundWaits.inc({ reason }),
       store: new DbOutboundStore(this.db),
       replica: {
         id: this.replicaId,
@@ -269,7 +273,8 @@ export class Runtime {
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
     this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
 
-    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db))
+    // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
+    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), { inflightMs: config.replicas.leaseTtlMs })
     log.debug('dedupe marks restored', { count: await this.seen.load() })
     this.bus = new EventBus(this.host.batchConsumers(), { clock, log, settings: { maxBatch: 500, retryBaseMs: 500, maxRetryMs: 60_000 } })
     this.processor = new MessageProcessor({
@@ -284,6 +289,17 @@ export class Runtime {
         kind: action.kind, memberId: 'memberId' in action ? action.memberId : undefined, cause: action.cause, status, error, note: action.note,
       }))
     })
+
+    this.metrics = new Metrics({
+      replica: this.replicaId,
+      queueDepth: () => this.outbound.size,
+      queueActive: () => this.outbound.active,
+      bots: () => bots.map((b) => ({ bot: b.id, online: this.channels.get(b.id)?.online ?? false, held: this.ownership.holds(b.id) })),
+    })
+    const metrics = this.metrics
+    this.observe((o) => { if (o.kind === 'message') metrics.messages.inc({ result: o.result }) })
+    this.outbound.onOutcome(({ action, status }) => metrics.outbound.inc({ kind: action.kind, status }))
+    this.ownership.onChange(({ botId, held }) => metrics.leaseChanges.inc({ bot: botId, held: held ? '1' : '0' }))
 
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
@@ -328,6 +344,7 @@ export class Runtime {
   }
 
   private notify(o: RuntimeObservation): void {
+    if (o.kind === 'message') this.seen?.processed?.(o.id)
     for (const observer of this.observers) observer(o)
   }
 
@@ -338,8 +355,17 @@ export class Runtime {
   flush(): Promise<void> { return this.flusher.run() }
 
   private async writeBuffers(): Promise<void> {
+    const end = this.metrics?.flushSeconds.startTimer()
     await this.host?.each('flush', this.log)
-    if (this.seen) try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
+    // Effects first (rows, queued replies), then the dedupe marks that say they happened.
+    await this.outbound?.stored()
+    if (this.seen) {
+      try { await this.seen.flush() } catch (error) {
+        this.metrics?.flushErrors.inc()
+        this.log.error('dedupe flush failed', { error: errorText(error) })
+      }
+    }
+    end?.()
   }
 
   /** Graceful stop: no new input, finish what is in flight, drain the outbound queue, flush, close. */
@@ -401,6 +427,7 @@ export class Runtime {
         perToken: bucket(api.rateLimits.perToken), perIp: bucket(api.rateLimits.perIp),
         failedAuthPerIp: bucket(api.rateLimits.failedAuthPerIp), tokenCreation: bucket(api.rateLimits.tokenCreation),
       },
+      metrics: this.config.metrics.enabled && this.metrics ? { render: () => (this.metrics as Metrics).render(), token: this.config.metrics.token } : undefined,
       readiness: {
         database: async () => { await this.db.query('SELECT 1'); return true },
         coordination: () => this.ports.ping(),

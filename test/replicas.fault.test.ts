@@ -14,7 +14,6 @@ const BOUND_MS = LEASE.leaseTtlMs + LEASE.renewEveryMs
 
 const suite = DB && REDIS ? describe : describe.skip
 if (!DB || !REDIS) {
-  // eslint-disable-next-line no-console -- tells whoever runs `npm test` why the fault tests did not run
   console.log('fault tests skipped: set QUNYUN_DB_URL=mysql://… and QUNYUN_REDIS_URL=redis://… to run several replicas on MySQL + Redis')
 }
 

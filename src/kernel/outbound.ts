@@ -182,6 +182,8 @@ export class OutboundQueue implements ActionSink {
     log: Logger
     store?: OutboundStore
     replica?: ReplicaRole
+    /** Told each time an action has to wait, and why (metrics). */
+    onWait?: (reason: 'rate_limit' | 'offline' | 'retry') => void
   }) {}
 
   /** A claim for this replica from now (undefined without a replica role). */
@@ -372,6 +374,11 @@ export class OutboundQueue implements ActionSink {
     try { await this.deps.clock.sleep(ms) } finally { this.sleepers-- }
   }
 
+  /** Resolves once every action queued so far is stored (a flush waits for it before confirming dedupe marks). */
+  async stored(): Promise<void> {
+    await Promise.allSettled([...this.saves])
+  }
+
   /**
    * Stops starting new actions (those not performed stay pending in the store for the next start);
    * resolves once the actions queued so far are stored.
@@ -456,6 +463,7 @@ export class OutboundQueue implements ActionSink {
     const outage = this.outages.get(botId)
     if (!outage || outage.logged) return
     outage.logged = true
+    this.deps.onWait?.('offline')
     // Counted after the current turn, so actions queued together (a reply and a removal) count together.
     queueMicrotask(() => this.deps.log.warn('outbound: bot offline, actions wait for its login', { bot: botId, waiting: this.waitingFor(botId) }))
   }
@@ -511,6 +519,7 @@ export class OutboundQueue implements ActionSink {
         lastError = error
         if (!isTransient(error) || item.attempts >= settings.maxAttempts) break
         const delay = settings.retryBaseMs * 2 ** (item.attempts - 1)
+        this.deps.onWait?.('retry')
         log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: errorText(error) })
         await this.sleep(delay)
       }
@@ -541,6 +550,7 @@ export class OutboundQueue implements ActionSink {
       if (this.stopped) throw new QueueStopped()
       const account = await rateLimiter.take(`out:acct:${action.botId}`, settings.perAccount)
       if (account.allowed) break
+      this.deps.onWait?.('rate_limit')
       await this.sleep(account.retryAfterMs)
     }
     if (!('groupId' in action) || !action.groupId) return
@@ -548,6 +558,7 @@ export class OutboundQueue implements ActionSink {
       if (this.stopped) throw new QueueStopped()
       const group = await rateLimiter.take(`out:grp:${action.groupId}`, settings.perGroup)
       if (group.allowed) return
+      this.deps.onWait?.('rate_limit')
       await this.sleep(group.retryAfterMs)
     }
   }

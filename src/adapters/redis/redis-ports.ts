@@ -187,12 +187,48 @@ async function quit(client: Redis): Promise<void> {
   }
 }
 
-/** The shared message-id filter: Redis keys expire on their own and outlive this process (no local marks). */
+/**
+ * The shared message-id filter: Redis keys expire on their own and outlive this process (no local marks).
+ * With `inflightMs`, a mark first lives only that long; once the message was processed here and the next
+ * flush made its effects durable, the mark is extended to the full TTL. A replica killed mid-message thus
+ * leaves marks that expire before its bot is taken over, and the redelivered copy is processed there.
+ */
 class SharedSeenFilter implements SeenFilter {
-  constructor(private readonly dedupe: Dedupe, private readonly ttlMs: number) {}
-  firstSeen(id: string): Promise<boolean> { return this.dedupe.firstSeen(`seen:${id}`, this.ttlMs) }
+  /** Marked here, not yet processed: id → when marked. */
+  private readonly inflight = new Map<string, number>()
+  private done: string[] = []
+  constructor(private readonly dedupe: Dedupe, private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number, private readonly inflightMs?: number) {}
+
+  async firstSeen(id: string): Promise<boolean> {
+    const first = await this.dedupe.firstSeen(`seen:${id}`, this.inflightMs ?? this.ttlMs)
+    if (first && this.inflightMs !== undefined) this.inflight.set(id, Date.now())
+    return first
+  }
+
+  processed(id: string): void {
+    if (this.inflight.delete(id)) this.done.push(id)
+  }
+
   async load(): Promise<number> { return 0 }
-  async flush(): Promise<void> {}
+
+  async flush(): Promise<void> {
+    // Marks never reported processed (e.g. a benchmark's direct submits) are let go once they expired anyway.
+    const cutoff = Date.now() - (this.inflightMs ?? 0)
+    for (const [id, at] of this.inflight) if (at < cutoff) this.inflight.delete(id)
+    if (this.done.length === 0) return
+    const ids = this.done
+    this.done = []
+    const ttl = ttlArg(this.ttlMs)
+    const pipeline = this.redis.pipeline()
+    for (const id of ids) pipeline.pexpire(`${this.prefix}dedupe:seen:${id}`, ttl)
+    try {
+      await pipeline.exec()
+    } catch (error) {
+      this.done = ids.concat(this.done)
+      throw error
+    }
+  }
+
   async purge(): Promise<void> {}
 }
 
@@ -376,7 +412,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   return {
     kind: 'redis',
     dedupe,
-    seen: (ttlMs) => new SharedSeenFilter(dedupe, ttlMs),
+    seen: (ttlMs, _store, options) => new SharedSeenFilter(dedupe, redis, prefix, ttlMs, options?.inflightMs),
     counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),
