@@ -48,6 +48,8 @@ export class FaultHarness {
   /** Which replica runs each bot, as last reported (null while nobody does). */
   readonly holder = new Map<string, string | null>()
   readonly readyAt: Array<{ bot: string; replica: string; at: number }> = []
+  /** Every copy delivered: message id → replicas it went to. */
+  readonly deliveries = new Map<string, string[]>()
   private dbUrl = ''
   private dbName = ''
   private readonly prefix: string
@@ -149,6 +151,7 @@ export class FaultHarness {
       const r = holder ? this.replicas.find((x) => x.name === holder && x.alive) : undefined
       if (!r) { i++; continue }
       r.child.send({ type: 'say', bot: m.bot, group: m.group, member: m.member, text: m.text, id: m.id })
+      this.deliveries.set(m.id, [...(this.deliveries.get(m.id) ?? []), r.name])
       backlog.splice(i, 1)
     }
   }
