@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
+import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import type { DataSource } from 'typeorm'
 import type { ZodType } from 'zod'
@@ -16,6 +18,7 @@ import { FeatureHost, type LiveFeature } from './kernel/host'
 import { errorText, type Logger } from './kernel/logger'
 import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
 import { outboundVerbs } from './kernel/outbound-service'
+import { BotOwnership } from './kernel/ownership'
 import { MessageProcessor, type ProcessResult } from './kernel/processor'
 import type { RouteDefinition } from './kernel/routes'
 import { RuleStore } from './kernel/rules'
@@ -35,6 +38,7 @@ import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
 import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
+import { Metrics } from './adapters/metrics/prometheus'
 import { createServicePuppet, setWechatyLogLevel, WechatyChannel, type PuppetLike } from './adapters/wechaty/channel'
 import { SimWorld } from './adapters/wechaty/sim-world'
 import { ACCESS, type AccessService } from './contracts/access'
@@ -42,6 +46,9 @@ import { FEATURES } from './features'
 import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
 import { seedExampleAutoReplies } from './simulation/seed'
+
+/** Pub/sub channel telling a bot's holder that actions were stored for it by another replica. */
+const HANDOFF_CHANNEL = 'outbound.handoff'
 
 /** Options of a runtime beyond the configuration (tests, simulations and benchmarks set these). */
 export interface RuntimeOptions {
@@ -102,6 +109,12 @@ export class Runtime {
   scheduler!: Scheduler
   host!: FeatureHost
   channels!: ChannelHost
+  /** Which bots run here (leases in the coordination port). */
+  ownership!: BotOwnership
+  /** This process's name in bot leases and outbound claims. */
+  readonly replicaId: string
+  /** Prometheus metrics (served at /metrics when enabled). */
+  metrics?: Metrics
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
@@ -111,6 +124,8 @@ export class Runtime {
   private seen?: SeenFilter
   private server?: Server
   private flushTimer?: NodeJS.Timeout
+  private claimTimer?: NodeJS.Timeout
+  private disposeHandoff?: () => Promise<void> | void
   private community?: SimulatedCommunity
   private readonly flusher = new SerialRunner(() => this.writeBuffers())
   private stopping: Promise<void> | null = null
@@ -123,6 +138,7 @@ export class Runtime {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? (config.simulation.seed !== null ? seededRandom(config.simulation.seed) : systemRandom)
     this.log = options.log
+    this.replicaId = config.replicas.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   }
 
   /** The features once set up, in registry (pipeline) order. */
@@ -194,6 +210,18 @@ export class Runtime {
       ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock })
       : createMemoryPorts(clock)
     this.proceed()
+    const replicas = config.replicas
+    const byId = new Map(bots.map((b) => [b.id, b]))
+    this.ownership = new BotOwnership({
+      leases: this.ports.leases, replicaId: this.replicaId, bots: bots.map((b) => b.id), clock, log,
+      // In one process nothing competes for a bot: the in-process lease never has to expire.
+      settings: this.ports.kind === 'memory' ? { ...replicas, leaseTtlMs: 1e15 } : replicas,
+      runner: {
+        start: async (botId) => { const bot = byId.get(botId); if (bot) await this.startBot(bot) },
+        stop: (botId) => this.channels.release(botId),
+      },
+    })
+    this.proceed()
 
     this.db = await openDatabase(dataSourceOptions(config, databaseSchema(definitions), this.options.sqlitePath))
     log.info('storage ready', {
@@ -222,7 +250,15 @@ export class Runtime {
         expiryMs: expiryFromMinutes(config.outbound.expiryMinutes),
       },
       log,
+      onWait: (reason) => this.metrics?.outboundWaits.inc({ reason }),
       store: new DbOutboundStore(this.db),
+      replica: {
+        id: this.replicaId,
+        claimTtlMs: replicas.claimTtlMs,
+        // A bot this replica does not know (not in its bots/) is performed here as before, and fails here.
+        holds: (botId) => !byId.has(botId) || this.ownership.holds(botId),
+        handoff: (botId) => { void this.ports.pubsub.publish(HANDOFF_CHANNEL, botId).catch(() => undefined) },
+      },
     })
 
     // Events emitted outside a message (jobs, consumers) go through the processor's per-group order; it
@@ -237,7 +273,8 @@ export class Runtime {
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
     this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
 
-    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db))
+    // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
+    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), { inflightMs: config.replicas.leaseTtlMs })
     log.debug('dedupe marks restored', { count: await this.seen.load() })
     this.bus = new EventBus(this.host.batchConsumers(), { clock, log, settings: { maxBatch: 500, retryBaseMs: 500, maxRetryMs: 60_000 } })
     this.processor = new MessageProcessor({
@@ -253,6 +290,17 @@ export class Runtime {
       }))
     })
 
+    this.metrics = new Metrics({
+      replica: this.replicaId,
+      queueDepth: () => this.outbound.size,
+      queueActive: () => this.outbound.active,
+      bots: () => bots.map((b) => ({ bot: b.id, online: this.channels.get(b.id)?.online ?? false, held: this.ownership.holds(b.id) })),
+    })
+    const metrics = this.metrics
+    this.observe((o) => { if (o.kind === 'message') metrics.messages.inc({ result: o.result }) })
+    this.outbound.onOutcome(({ action, status }) => metrics.outbound.inc({ kind: action.kind, status }))
+    this.ownership.onChange(({ botId, held }) => metrics.leaseChanges.inc({ bot: botId, held: held ? '1' : '0' }))
+
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
@@ -266,10 +314,22 @@ export class Runtime {
     if (this.options.http !== false) await this.listen()
 
     setWechatyLogLevel(config.log.level)
-    for (const bot of bots) {
-      this.proceed()
-      await this.startBot(bot)
-    }
+    // Actions stored for a bot held here (by another replica, or whose claim expired) are claimed and performed.
+    this.disposeHandoff = await this.ports.pubsub.subscribe(HANDOFF_CHANNEL, (botId) => this.resumeHeld(botId))
+    this.claimTimer = setInterval(() => {
+      void this.outbound.renewClaims().catch((error: unknown) => log.warn('outbound claims not renewed', { error: errorText(error) }))
+      for (const botId of this.ownership.bots) this.resumeHeld(botId)
+    }, Math.max(100, Math.min(replicas.renewEveryMs, Math.floor(replicas.claimTtlMs / 3))))
+    this.claimTimer.unref()
+    this.proceed()
+    // Bots start only once their lease is held here; free ones are looked for every renewEveryMs.
+    await this.ownership.start()
+  }
+
+  /** Claims and queues what is stored for a bot this replica runs (after its first login). */
+  private resumeHeld(botId: string): void {
+    if (!this.ownership.holds(botId) || !this.channels.get(botId)?.online) return
+    void this.outbound.resume(botId).catch((error: unknown) => this.log.warn('could not resume outbound queue', { bot: botId, error: errorText(error) }))
   }
 
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
@@ -284,6 +344,7 @@ export class Runtime {
   }
 
   private notify(o: RuntimeObservation): void {
+    if (o.kind === 'message') this.seen?.processed?.(o.id)
     for (const observer of this.observers) observer(o)
   }
 
@@ -294,8 +355,17 @@ export class Runtime {
   flush(): Promise<void> { return this.flusher.run() }
 
   private async writeBuffers(): Promise<void> {
+    const end = this.metrics?.flushSeconds.startTimer()
     await this.host?.each('flush', this.log)
-    if (this.seen) try { await this.seen.flush() } catch (error) { this.log.error('dedupe flush failed', { error: errorText(error) }) }
+    // Effects first (rows, queued replies), then the dedupe marks that say they happened.
+    await this.outbound?.stored()
+    if (this.seen) {
+      try { await this.seen.flush() } catch (error) {
+        this.metrics?.flushErrors.inc()
+        this.log.error('dedupe flush failed', { error: errorText(error) })
+      }
+    }
+    end?.()
   }
 
   /** Graceful stop: no new input, finish what is in flight, drain the outbound queue, flush, close. */
@@ -321,6 +391,10 @@ export class Runtime {
       await this.outbound.stop()
       if (!drained) log.warn('outbound queue not empty at shutdown; the rest is kept and resumed at next start', { pending: this.outbound.size })
     }
+    if (this.claimTimer) clearInterval(this.claimTimer)
+    await this.disposeHandoff?.()
+    // The leases go last among the bots' work: another replica takes them over at once.
+    await this.ownership?.stop()
     await this.processor?.idle()
     if (this.bus && !(await this.bus.drain(this.config.shutdown.drainTimeoutMs))) log.warn('event consumers still busy at shutdown', { events: this.bus.backlog })
     this.bus?.stop()
@@ -353,6 +427,7 @@ export class Runtime {
         perToken: bucket(api.rateLimits.perToken), perIp: bucket(api.rateLimits.perIp),
         failedAuthPerIp: bucket(api.rateLimits.failedAuthPerIp), tokenCreation: bucket(api.rateLimits.tokenCreation),
       },
+      metrics: this.config.metrics.enabled && this.metrics ? { render: () => (this.metrics as Metrics).render(), token: this.config.metrics.token } : undefined,
       readiness: {
         database: async () => { await this.db.query('SELECT 1'); return true },
         coordination: () => this.ports.ping(),

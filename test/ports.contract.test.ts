@@ -117,6 +117,42 @@ function contract(name: string, factory: PortsFactory, cleanup?: () => Promise<v
         await expect(real.counters.get(key)).resolves.toBe(0)
         await expect(real.counters.incr(key, 200)).resolves.toBe(1) // a new window
       })
+
+      it('cooldown arms every key when none is live, refuses while any is live, and frees after the TTLs (clock time)', async () => {
+        const group = unique('cd-g')
+        const member = unique('cd-m')
+        await expect(fake.counters.cooldown([{ key: group, ttlMs: 60_000 }, { key: member, ttlMs: 10_000 }])).resolves.toBe(true)
+        await expect(fake.counters.get(group)).resolves.toBe(1)
+        await expect(fake.counters.get(member)).resolves.toBe(1)
+        await expect(fake.counters.cooldown([{ key: group, ttlMs: 60_000 }, { key: member, ttlMs: 10_000 }])).resolves.toBe(false)
+        // Another member of the same group: the group key is still live, so refused, and nothing is armed.
+        const other = unique('cd-m2')
+        await expect(fake.counters.cooldown([{ key: group, ttlMs: 60_000 }, { key: other, ttlMs: 10_000 }])).resolves.toBe(false)
+        await expect(fake.counters.get(other)).resolves.toBe(0)
+        await clock.advance(10_001)
+        await expect(fake.counters.cooldown([{ key: member, ttlMs: 10_000 }])).resolves.toBe(true)
+        await expect(fake.counters.cooldown([{ key: group, ttlMs: 60_000 }])).resolves.toBe(false)
+        await clock.advance(50_000)
+        await expect(fake.counters.cooldown([{ key: group, ttlMs: 60_000 }])).resolves.toBe(true)
+        // A key reset to 0 (or never set) is not live.
+        const zero = unique('cd-z')
+        await fake.counters.incr(zero, 60_000, 0)
+        await expect(fake.counters.cooldown([{ key: zero, ttlMs: 1_000 }])).resolves.toBe(true)
+        await expect(fake.counters.cooldown([])).resolves.toBe(true)
+      })
+
+      it('cooldown has exactly one winner among 50 concurrent callers on two connections (two replicas)', async () => {
+        // In-process counters are one process by definition; Redis gets a second connection, as another replica has.
+        const second = name === 'redis' ? await factory(clock) : fake
+        try {
+          const key = unique('cd-race')
+          const results = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+            (i % 2 === 0 ? fake : second).counters.cooldown([{ key: `${key}:g`, ttlMs: 60_000 }, { key: `${key}:m${i % 5}`, ttlMs: 60_000 }])))
+          expect(results.filter(Boolean)).toHaveLength(1)
+        } finally {
+          if (second !== fake) await second.close()
+        }
+      })
     })
 
     describe('rate limiter', () => {

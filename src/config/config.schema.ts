@@ -116,6 +116,25 @@ export const ConfigSchema = z.strictObject({
   shutdown: z.strictObject({
     drainTimeoutMs: z.int().min(0).max(300_000),
   }),
+  /** Several processes on one database and Redis: who runs which bot, and how long claims last. */
+  replicas: z.strictObject({
+    /** This process's name in leases and outbound claims; null = host:pid:random. */
+    id: z.string().min(1).max(64).nullable(),
+    /** A bot's lease lives this long without renewal; a dead holder's bots are taken over after it (plus one renewal period). */
+    leaseTtlMs: z.int().min(1_000).max(300_000),
+    /** How often leases are renewed and free bots looked for. */
+    renewEveryMs: z.int().min(100).max(60_000),
+    /** Most bots this replica runs at once; null = no limit. */
+    maxBots: z.int().min(0).max(10_000).nullable(),
+    /** How long a claim on an outbound action lasts without renewal (renewed while the holder is alive). */
+    claimTtlMs: z.int().min(1_000).max(3_600_000),
+  }).refine((r) => r.renewEveryMs * 2 <= r.leaseTtlMs, { message: 'renewEveryMs must be at most half of leaseTtlMs', path: ['renewEveryMs'] }),
+  metrics: z.strictObject({
+    /** Serve Prometheus metrics at /metrics. */
+    enabled: z.boolean(),
+    /** Bearer token required by /metrics (QUNYUN_METRICS_TOKEN); null = open (bind the API to a private network). */
+    token: z.string().min(16).nullable(),
+  }),
 })
 
 /** The validated configuration. */

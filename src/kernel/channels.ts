@@ -57,6 +57,19 @@ export class ChannelHost {
     await channel.perform(action)
   }
 
+  /**
+   * This replica no longer runs the bot (its lease moved or is being given up): its waiting actions are
+   * left to the new holder, then its channel disconnects.
+   */
+  async release(botId: string): Promise<void> {
+    const channel = this.channels.get(botId)
+    if (!channel) return
+    this.channels.delete(botId)
+    this.resumed.delete(botId)
+    await this.deps.queue.abandon(botId)
+    try { await channel.stop() } catch (error) { this.deps.log.warn('bot stop failed', { bot: botId, error: errorText(error) }) }
+  }
+
   /** Stops taking new input (shutdown: what is in flight still finishes and its answers still go out). */
   stopInput(): void { this.accepting = false }
 

@@ -40,14 +40,51 @@ export function expiryFromMinutes(minutes: { groupMessage: number | null; direct
   return { say: group, sayCard: group, sayImage: group, sayDirect: ms(minutes.directMessage), acceptInvitation: ms(minutes.invitationAnswer) }
 }
 
-/** Durable record of queued actions, so nothing queued is lost on restart. */
+/** A replica's claim on stored actions: who performs them, and until when (renewed while it lives). */
+export interface Claim {
+  owner: string
+  /** The caller's now: claims with `until` before it are expired and may be taken over. */
+  now: number
+  until: number
+}
+
+/**
+ * Durable record of queued actions, so nothing queued is lost on restart. With several replicas every
+ * pending row carries a claim (owner + expiry): only the claim's owner performs it, and a row whose claim
+ * expired (its replica died) is taken over by the bot's next holder.
+ */
 export interface OutboundStore {
-  /** Stores a new pending action; returns its id. */
-  save(action: OutboundAction, queuedAt: number): Promise<number>
-  /** Records the outcome of an action. */
-  finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }): Promise<void>
-  /** Pending actions of a bot, oldest first, with their queue time (to resume after a restart). */
-  pending(botId: string): Promise<Array<{ id: number; action: OutboundAction; queuedAt: number }>>
+  /** Stores a new pending action (claimed by `claim.owner` when given, otherwise unclaimed); returns its id. */
+  save(action: OutboundAction, queuedAt: number, claim?: Claim | null): Promise<number>
+  /** Records the outcome of an action (with `owner`: only while that owner's claim stands). */
+  finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }, owner?: string): Promise<void>
+  /**
+   * Pending actions of a bot, oldest first, with their queue time (to resume after a restart). With a
+   * claim: first claims, in one atomic statement, every pending row that is unclaimed, expired or already
+   * the owner's, and returns only rows the owner now holds.
+   */
+  pending(botId: string, claim?: Claim): Promise<Array<{ id: number; action: OutboundAction; queuedAt: number }>>
+  /**
+   * Just before performing: extends the claim and counts the attempt, only if the row is still pending
+   * and claimed by `claim.owner`. False = someone else took it over (or it is done): do not perform.
+   */
+  begin?(id: number, claim: Claim): Promise<boolean>
+  /** Extends every pending claim of the owner; returns how many. */
+  renewClaims?(claim: Claim): Promise<number>
+  /** Gives up the owner's pending claims on a bot (its lease moved elsewhere), so the new holder takes them at once. */
+  releaseClaims?(botId: string, owner: string): Promise<number>
+}
+
+/** How the queue takes part in several replicas (absent: one process, every bot is performed here). */
+export interface ReplicaRole {
+  /** This replica's name in claims. */
+  id: string
+  /** How long a claim lasts without renewal. */
+  claimTtlMs: number
+  /** Whether this replica runs the bot (only then it performs its actions). */
+  holds(botId: string): boolean
+  /** Tells the bot's holder that an action was stored for it here (it claims and performs it). */
+  handoff(botId: string): void
 }
 
 /** Throttling and retry settings of the outbound queue. */
@@ -84,7 +121,7 @@ interface Outage {
 }
 
 /** What became of the lane's head: done with it (any outcome), or it waits for its bot's login. */
-type Step = 'sent' | 'failed' | 'expired' | 'offline'
+type Step = 'sent' | 'failed' | 'expired' | 'offline' | 'lost'
 
 /** Unwinds a lane when the queue stops while it waits (its item stays pending for the next start). */
 class QueueStopped extends Error {}
@@ -126,10 +163,11 @@ export class OutboundQueue implements ActionSink {
   private readonly listeners = new Set<OutboundListener>()
   private readonly outages = new Map<string, Outage>()
   /** Bots whose stored actions are being loaded by resume(): their lanes wait so order is kept. */
-  private readonly resuming = new Set<string>()
+  private readonly resuming = new Map<string, number>()
   /** Sets collecting ids this process takes charge of while a resume() reads the store (no duplicates). */
   private readonly claimWatchers = new Set<Set<number>>()
   private readonly saves = new Set<Promise<void>>()
+  private readonly resumes = new Map<string, Promise<number>>()
   private lastSave: Promise<void> = Promise.resolve()
   private idleWaiters: Array<(empty: boolean) => void> = []
   private stopped = false
@@ -143,7 +181,18 @@ export class OutboundQueue implements ActionSink {
     settings: OutboundSettings
     log: Logger
     store?: OutboundStore
+    replica?: ReplicaRole
+    /** Told each time an action has to wait, and why (metrics). */
+    onWait?: (reason: 'rate_limit' | 'offline' | 'retry') => void
   }) {}
+
+  /** A claim for this replica from now (undefined without a replica role). */
+  private claimNow(): Claim | undefined {
+    const replica = this.deps.replica
+    if (!replica) return undefined
+    const now = this.deps.clock.now()
+    return { owner: replica.id, now, until: now + replica.claimTtlMs }
+  }
 
   /** Subscribes to outcomes; returns a disposer. */
   onOutcome(listener: OutboundListener): () => void {
@@ -155,9 +204,21 @@ export class OutboundQueue implements ActionSink {
   enqueue(action: OutboundAction): void {
     const item: Item = { action, queuedAt: this.deps.clock.now(), attempts: 0 }
     const store = this.deps.store
+    const replica = this.deps.replica
+    if (store && replica && !replica.holds(action.botId)) {
+      // Another replica runs this bot (a job or a message seen here): store it unclaimed for the holder.
+      const saving = this.lastSave.then(() => store.save(action, item.queuedAt, null)).then(
+        () => replica.handoff(action.botId),
+        (error: unknown) => this.deps.log.error('outbound: could not store action for another replica', { ...describeAction(action), error: errorText(error) }),
+      )
+      this.lastSave = saving
+      this.saves.add(saving)
+      void saving.finally(() => this.saves.delete(saving))
+      return
+    }
     if (store) {
       // One save after the other, so stored ids follow the queue's order (resume() replays by id).
-      const saving = this.lastSave.then(() => store.save(action, item.queuedAt)).then(
+      const saving = this.lastSave.then(() => store.save(action, item.queuedAt, this.claimNow() ?? null)).then(
         (id) => { item.id = id; this.claim(id) },
         (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: errorText(error) }),
       )
@@ -173,16 +234,64 @@ export class OutboundQueue implements ActionSink {
    * Re-queues actions that were pending when the process last stopped, ahead of what this process queued
    * since (they are older). Actions this process already holds are not queued twice.
    */
-  async resume(botId: string): Promise<number> {
+  resume(botId: string): Promise<number> {
+    // One resume per bot at a time: a second one reads the store after the first queued what it claimed.
+    const previous = this.resumes.get(botId) ?? Promise.resolve(0)
+    // The bot's lanes wait from now on (synchronously), so nothing newer overtakes what the store holds.
+    this.resuming.set(botId, (this.resuming.get(botId) ?? 0) + 1)
+    const next = previous.catch(() => 0).then(() => this.resumeNow(botId)).finally(() => {
+      const left = (this.resuming.get(botId) ?? 1) - 1
+      if (left > 0) this.resuming.set(botId, left)
+      else this.resuming.delete(botId)
+      this.kick()
+    })
+    this.resumes.set(botId, next)
+    void next.catch(() => undefined).finally(() => { if (this.resumes.get(botId) === next) this.resumes.delete(botId) })
+    return next
+  }
+
+  /**
+   * This replica no longer runs the bot: its waiting actions leave the lanes (they stay pending in the
+   * store) and their claims are released, so the new holder performs them at once. An action being
+   * performed right now finishes.
+   */
+  async abandon(botId: string): Promise<number> {
+    let dropped = 0
+    for (const [key, lane] of this.lanes) {
+      const keep = lane.filter((item, i) => (i === 0 && this.running.has(key)) || item.action.botId !== botId)
+      dropped += lane.length - keep.length
+      lane.splice(0, lane.length, ...keep)
+    }
+    this.outages.delete(botId)
+    const { store, replica } = this.deps
+    if (store?.releaseClaims && replica) {
+      await Promise.allSettled([...this.saves])
+      try { await store.releaseClaims(botId, replica.id) } catch (error) {
+        this.deps.log.warn('outbound: could not release claims (they expire by themselves)', { bot: botId, error: errorText(error) })
+      }
+    }
+    if (dropped > 0) this.deps.log.info('outbound: bot runs elsewhere now; its waiting actions are left to the new holder', { bot: botId, count: dropped })
+    return dropped
+  }
+
+  /** Extends this replica's claims on the actions it holds (the runtime calls it well within claimTtlMs). */
+  async renewClaims(): Promise<number> {
+    const { store } = this.deps
+    const claim = this.claimNow()
+    if (!store?.renewClaims || !claim) return 0
+    return store.renewClaims(claim)
+  }
+
+  private async resumeNow(botId: string): Promise<number> {
     const store = this.deps.store
     if (!store) return 0
     const claimed = new Set<number>()
     for (const lane of this.lanes.values()) for (const item of lane) if (item.id !== undefined) claimed.add(item.id)
     this.claimWatchers.add(claimed)
-    this.resuming.add(botId)
     let count = 0
     try {
-      const pending = await store.pending(botId)
+      const claim = this.claimNow()
+      const pending = await (claim ? store.pending(botId, claim) : store.pending(botId))
       const byLane = new Map<string, Item[]>()
       for (const { id, action, queuedAt } of pending) {
         if (claimed.has(id)) continue
@@ -200,8 +309,6 @@ export class OutboundQueue implements ActionSink {
       }
     } finally {
       this.claimWatchers.delete(claimed)
-      this.resuming.delete(botId)
-      this.kick()
     }
     if (count > 0) this.deps.log.info('outbound: resumed pending actions', { bot: botId, count })
     return count
@@ -265,6 +372,11 @@ export class OutboundQueue implements ActionSink {
   private async sleep(ms: number): Promise<void> {
     this.sleepers++
     try { await this.deps.clock.sleep(ms) } finally { this.sleepers-- }
+  }
+
+  /** Resolves once every action queued so far is stored (a flush waits for it before confirming dedupe marks). */
+  async stored(): Promise<void> {
+    await Promise.allSettled([...this.saves])
   }
 
   /**
@@ -351,6 +463,7 @@ export class OutboundQueue implements ActionSink {
     const outage = this.outages.get(botId)
     if (!outage || outage.logged) return
     outage.logged = true
+    this.deps.onWait?.('offline')
     // Counted after the current turn, so actions queued together (a reply and a removal) count together.
     queueMicrotask(() => this.deps.log.warn('outbound: bot offline, actions wait for its login', { bot: botId, waiting: this.waitingFor(botId) }))
   }
@@ -387,6 +500,7 @@ export class OutboundQueue implements ActionSink {
       if (this.stopped) throw new QueueStopped()
       // Logged out while this action waited for its turn: it waits for the login, not an attempt.
       if (this.mustWait(action.botId)) return 'offline'
+      if (!(await this.stillOurs(item))) return 'lost'
       item.attempts++
       try {
         await this.deps.performer.perform(action)
@@ -405,6 +519,7 @@ export class OutboundQueue implements ActionSink {
         lastError = error
         if (!isTransient(error) || item.attempts >= settings.maxAttempts) break
         const delay = settings.retryBaseMs * 2 ** (item.attempts - 1)
+        this.deps.onWait?.('retry')
         log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: errorText(error) })
         await this.sleep(delay)
       }
@@ -414,6 +529,20 @@ export class OutboundQueue implements ActionSink {
     return 'failed'
   }
 
+  /**
+   * With claims: the row must still be pending and ours, checked (and the claim extended) in one statement
+   * right before performing — so an action is performed at most once per claim. A row taken over by another
+   * replica, or already finished, leaves this queue without an outcome (the other replica records it).
+   */
+  private async stillOurs(item: Item): Promise<boolean> {
+    const { store } = this.deps
+    const claim = this.claimNow()
+    if (!store?.begin || !claim || item.id === undefined) return true
+    if (await store.begin(item.id, claim)) return true
+    this.deps.log.info('outbound: action claimed by another replica or already done; not performed here', describeAction(item.action))
+    return false
+  }
+
   private async waitForTokens(action: OutboundAction): Promise<void> {
     const { rateLimiter, settings } = this.deps
     // Account first (the scarce resource), then the group.
@@ -421,6 +550,7 @@ export class OutboundQueue implements ActionSink {
       if (this.stopped) throw new QueueStopped()
       const account = await rateLimiter.take(`out:acct:${action.botId}`, settings.perAccount)
       if (account.allowed) break
+      this.deps.onWait?.('rate_limit')
       await this.sleep(account.retryAfterMs)
     }
     if (!('groupId' in action) || !action.groupId) return
@@ -428,6 +558,7 @@ export class OutboundQueue implements ActionSink {
       if (this.stopped) throw new QueueStopped()
       const group = await rateLimiter.take(`out:grp:${action.groupId}`, settings.perGroup)
       if (group.allowed) return
+      this.deps.onWait?.('rate_limit')
       await this.sleep(group.retryAfterMs)
     }
   }
@@ -436,7 +567,7 @@ export class OutboundQueue implements ActionSink {
     if (item.id !== undefined) this.claim(item.id)
     if (this.deps.store && item.id !== undefined) {
       try {
-        await this.deps.store.finish(item.id, { status, attempts, error, at: this.deps.clock.now() })
+        await this.deps.store.finish(item.id, { status, attempts, error, at: this.deps.clock.now() }, this.deps.replica?.id)
       } catch (e) {
         this.deps.log.warn('outbound: could not record outcome', { ...describeAction(item.action), error: errorText(e) })
       }

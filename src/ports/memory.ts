@@ -120,6 +120,13 @@ export class MemoryCounters implements Counters {
 
   async get(key: string): Promise<number> { return this.values.get(key) ?? 0 }
   async reset(key: string): Promise<void> { this.values.delete(key) }
+
+  /** Synchronous inside (no await between check and set), so it is atomic within this process. */
+  async cooldown(keys: ReadonlyArray<{ key: string; ttlMs: number }>): Promise<boolean> {
+    if (keys.some(({ key }) => (this.values.get(key) ?? 0) !== 0)) return false
+    for (const { key, ttlMs } of keys) this.values.set(key, 1, ttlMs)
+    return true
+  }
   close(): void { this.values.close() }
 }
 

@@ -20,6 +20,12 @@ export interface Counters {
   get(key: string): Promise<number>
   /** Removes a counter. */
   reset(key: string): Promise<void>
+  /**
+   * A cooldown over several counters, atomically (one Redis script; across replicas): if none of `keys`
+   * is live (absent, expired or 0), sets each to 1 with its own TTL and returns true; otherwise changes
+   * nothing and returns false. Two callers racing for the same keys: exactly one gets true.
+   */
+  cooldown(keys: ReadonlyArray<{ key: string; ttlMs: number }>): Promise<boolean>
 }
 
 /** Result of a token-bucket take. */
@@ -84,6 +90,12 @@ export interface SeenFilter {
   flush(): Promise<void>
   /** Deletes expired marks from storage. */
   purge(): Promise<void>
+  /**
+   * The message `id` went through the pipeline here. A shared filter keeps its mark short-lived until
+   * then (and until the next flush made the effects durable), so a replica dying with a message in
+   * flight does not make the redelivered copy a "duplicate" on the bot's next holder.
+   */
+  processed?(id: string): void
 }
 
 /** Where an in-process SeenFilter keeps its marks across restarts (the database implements it). */
@@ -105,7 +117,7 @@ export interface CoordinationPorts {
   leases: Leases
   pubsub: PubSub
   /** The message-id filter of the message path (marks kept for `ttlMs`; `store` persists in-process marks). */
-  seen(ttlMs: number, store: SeenStore): SeenFilter
+  seen(ttlMs: number, store: SeenStore, options?: { inflightMs?: number }): SeenFilter
   /** True when the backing service answers (for /readyz). */
   ping(): Promise<boolean>
   /** Releases connections and timers. */

@@ -11,6 +11,7 @@ export class SeenMessageEntity {
 /** One action of the outbound queue and its outcome (pending rows are resumed after a restart). */
 @Entity('qy_outbound')
 @Index('idx_outbound_bot_status', ['botId', 'status'])
+@Index('idx_outbound_claim', ['claimOwner', 'status'])
 export class OutboundEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
   @Column({ name: 'bot_id', type: 'varchar', length: 64 }) botId!: string
@@ -23,6 +24,10 @@ export class OutboundEntity {
   @Column({ type: 'varchar', length: 500, nullable: true }) error!: string | null
   @Column(msColumn('queued_at')) queuedAt!: number
   @Column(msColumn('finished_at', true)) finishedAt!: number | null
+  /** Replica performing it (several replicas); null = unclaimed, free for the bot's holder. */
+  @Column({ name: 'claim_owner', type: 'varchar', length: 100, nullable: true }) claimOwner!: string | null
+  /** Until when the claim stands (ms); an expired claim is taken over. */
+  @Column(msColumn('claim_until', true)) claimUntil!: number | null
 }
 
 /** Fence for scheduled jobs: one row per (job, fire time), so replicas run each tick once. */

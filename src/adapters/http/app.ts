@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import Koa, { type Context, type Next } from 'koa'
 import Router from '@koa/router'
 import type { ZodType } from 'zod'
@@ -44,6 +44,8 @@ export interface HttpAppOptions {
   bodyLimit: number
   corsOrigins: string[]
   trustProxy: boolean
+  /** Prometheus exposition at /metrics; with a token, only for `Authorization: Bearer <token>`. */
+  metrics?: { render: () => Promise<{ contentType: string; body: string }>; token: string | null }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/
@@ -174,6 +176,19 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.status = ready ? 200 : 503
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: results }
   })
+  const metrics = options.metrics
+  if (metrics) {
+    const expected = metrics.token === null ? null : createHash('sha256').update(metrics.token).digest()
+    routerFor('/metrics').get('/metrics', async (ctx) => {
+      if (expected) {
+        const given = createHash('sha256').update(/^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] ?? '').digest()
+        if (!timingSafeEqual(given, expected)) return sendError(ctx, 401, 'unauthorized', 'metrics need the metrics token')
+      }
+      const { contentType, body } = await metrics.render()
+      ctx.type = contentType
+      ctx.body = body
+    })
+  }
   const openapi = buildOpenApi(routes)
   routerFor('/api/v1/openapi.json').get('/api/v1/openapi.json', (ctx) => { ctx.body = openapi })
   routerFor('/docs').get('/docs', (ctx) => {

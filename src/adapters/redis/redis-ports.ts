@@ -59,6 +59,25 @@ end
 return redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])`
 
 /**
+ * Cooldown over KEYS (counter hashes): if none is live, arms each with 1 and its TTL. ARGV: now, then one
+ * TTL per key. Check and set in one script, so replicas racing for the same keys get one winner.
+ */
+const COOLDOWN_LUA = `
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'v', 'e')
+  local v = tonumber(state[1])
+  local e = tonumber(state[2])
+  if v ~= nil and v ~= 0 and e ~= nil and e > now then return 0 end
+end
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[i + 1])
+  redis.call('HSET', key, 'v', 1, 'e', now + ttl)
+  redis.call('PEXPIRE', key, math.max(1, ttl) + 60000)
+end
+return 1`
+
+/**
  * Token bucket, the same arithmetic as MemoryRateLimiter (Lua numbers are doubles, like JS numbers).
  * ARGV: capacity, refillPerSec, cost, now (ms, from the caller's clock), idle TTL in ms (0 = none).
  * Returns { allowed (0/1), tokens left as a round-trippable string }.
@@ -103,6 +122,8 @@ return 0`
 /** The commands registered with defineCommand (ioredis adds them at runtime, so they are typed here). */
 interface ScriptCommands {
   qunyunIncr(key: string, by: number, ttlMs: number, now: number): Promise<number>
+  /** numberOfKeys is given per call (the first argument), then the keys, now and one TTL per key. */
+  qunyunCooldown(numberOfKeys: number, ...args: Array<string | number>): Promise<number>
   qunyunTake(key: string, capacity: number, refillPerSec: number, cost: number, now: number, idleTtlMs: number): Promise<[number, string]>
   qunyunRenew(key: string, token: string, ttlMs: number): Promise<number>
   qunyunRelease(key: string, token: string): Promise<number>
@@ -166,12 +187,48 @@ async function quit(client: Redis): Promise<void> {
   }
 }
 
-/** The shared message-id filter: Redis keys expire on their own and outlive this process (no local marks). */
+/**
+ * The shared message-id filter: Redis keys expire on their own and outlive this process (no local marks).
+ * With `inflightMs`, a mark first lives only that long; once the message was processed here and the next
+ * flush made its effects durable, the mark is extended to the full TTL. A replica killed mid-message thus
+ * leaves marks that expire before its bot is taken over, and the redelivered copy is processed there.
+ */
 class SharedSeenFilter implements SeenFilter {
-  constructor(private readonly dedupe: Dedupe, private readonly ttlMs: number) {}
-  firstSeen(id: string): Promise<boolean> { return this.dedupe.firstSeen(`seen:${id}`, this.ttlMs) }
+  /** Marked here, not yet processed: id → when marked. */
+  private readonly inflight = new Map<string, number>()
+  private done: string[] = []
+  constructor(private readonly dedupe: Dedupe, private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number, private readonly inflightMs?: number) {}
+
+  async firstSeen(id: string): Promise<boolean> {
+    const first = await this.dedupe.firstSeen(`seen:${id}`, this.inflightMs ?? this.ttlMs)
+    if (first && this.inflightMs !== undefined) this.inflight.set(id, Date.now())
+    return first
+  }
+
+  processed(id: string): void {
+    if (this.inflight.delete(id)) this.done.push(id)
+  }
+
   async load(): Promise<number> { return 0 }
-  async flush(): Promise<void> {}
+
+  async flush(): Promise<void> {
+    // Marks never reported processed (e.g. a benchmark's direct submits) are let go once they expired anyway.
+    const cutoff = Date.now() - (this.inflightMs ?? 0)
+    for (const [id, at] of this.inflight) if (at < cutoff) this.inflight.delete(id)
+    if (this.done.length === 0) return
+    const ids = this.done
+    this.done = []
+    const ttl = ttlArg(this.ttlMs)
+    const pipeline = this.redis.pipeline()
+    for (const id of ids) pipeline.pexpire(`${this.prefix}dedupe:seen:${id}`, ttl)
+    try {
+      await pipeline.exec()
+    } catch (error) {
+      this.done = ids.concat(this.done)
+      throw error
+    }
+  }
+
   async purge(): Promise<void> {}
 }
 
@@ -213,6 +270,13 @@ class RedisCounters implements Counters {
 
   async reset(key: string): Promise<void> {
     await this.redis.del(`${this.prefix}counter:${key}`)
+  }
+
+  async cooldown(keys: ReadonlyArray<{ key: string; ttlMs: number }>): Promise<boolean> {
+    if (keys.length === 0) return true
+    const names = keys.map(({ key }) => `${this.prefix}counter:${key}`)
+    const ttls = keys.map(({ ttlMs }) => ttlArg(ttlMs))
+    return Number(await this.redis.qunyunCooldown(keys.length, ...names, this.clock.now(), ...ttls)) === 1
   }
 }
 
@@ -337,6 +401,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   const clock = options.clock ?? systemClock
   const redis = await connect(options.url)
   redis.defineCommand('qunyunIncr', { numberOfKeys: 1, lua: INCR_LUA })
+  redis.defineCommand('qunyunCooldown', { lua: COOLDOWN_LUA })
   redis.defineCommand('qunyunTake', { numberOfKeys: 1, lua: TAKE_LUA })
   redis.defineCommand('qunyunRenew', { numberOfKeys: 1, lua: RENEW_LUA })
   redis.defineCommand('qunyunRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
@@ -347,7 +412,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   return {
     kind: 'redis',
     dedupe,
-    seen: (ttlMs) => new SharedSeenFilter(dedupe, ttlMs),
+    seen: (ttlMs, _store, options) => new SharedSeenFilter(dedupe, redis, prefix, ttlMs, options?.inflightMs),
     counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),

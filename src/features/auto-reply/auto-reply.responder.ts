@@ -47,14 +47,14 @@ export class Responder {
         continue
       }
       const rendered = this.render(rule, asker)
-      if (await this.coolingDown(rule, asker)) {
+      // A dry run only looks; a real answer takes the cooldown atomically (two replicas never both answer).
+      if (dryRun ? await this.coolingDown(rule, asker) : !(await this.takeCooldown(rule, asker))) {
         outcomes.push({ ruleId: rule.id, name: rule.name, ownerTokenId: rule.ownerTokenId, status: 'cooldown', rendered })
         if (!dryRun) await this.count(rule.id, asker, 'suppressed')
       } else {
         outcomes.push({ ruleId: rule.id, name: rule.name, ownerTokenId: rule.ownerTokenId, status: 'answered', rendered })
         answers++
         if (!dryRun) {
-          await this.arm(rule, asker)
           this.send(asker, rendered, `auto-reply (rule ${rule.name})`)
           await this.count(rule.id, asker, 'answered')
         }
@@ -95,10 +95,13 @@ export class Responder {
     return false
   }
 
-  private async arm(rule: LiveRule, asker: Asker): Promise<void> {
+  /** Checks and arms the rule's cooldowns in one atomic step; false = cooling down, do not answer. */
+  private takeCooldown(rule: LiveRule, asker: Asker): Promise<boolean> {
     const k = this.keys(rule, asker)
-    if (rule.cooldown.groupSeconds > 0) await this.deps.counters.incr(k.group, rule.cooldown.groupSeconds * 1000)
-    if (rule.cooldown.memberSeconds > 0) await this.deps.counters.incr(k.member, rule.cooldown.memberSeconds * 1000)
+    const keys: Array<{ key: string; ttlMs: number }> = []
+    if (rule.cooldown.groupSeconds > 0) keys.push({ key: k.group, ttlMs: rule.cooldown.groupSeconds * 1000 })
+    if (rule.cooldown.memberSeconds > 0) keys.push({ key: k.member, ttlMs: rule.cooldown.memberSeconds * 1000 })
+    return keys.length === 0 ? Promise.resolve(true) : this.deps.counters.cooldown(keys)
   }
 
   private async count(ruleId: number, asker: Asker, column: 'answered' | 'suppressed'): Promise<void> {

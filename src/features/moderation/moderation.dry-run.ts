@@ -35,7 +35,7 @@ export function moderationDryRun(deps: { rules: FeatureRules<ModerationRule>; li
       const newcomer = joinedAt !== null && now - joinedAt < rule.newcomer.hours * 3_600_000
       const matcher = await deps.lists.matcher(rule.words, group.id)
       const { normalized, violations } = await detect(message, rule, {
-        matcher, counters: { incr: async () => 0, get: async () => 0, reset: async () => {} },
+        matcher, counters: { incr: async () => 0, get: async () => 0, reset: async () => {}, cooldown: async () => true },
         qrCodes: async () => (image ? findQrCodes(image) : []), qrAllowed: isAllowlisted,
       }, { countRepeats: false, newcomer })
       const exempt = exemption({ id: body.senderId ?? 'dry-run', role: body.role }, group, rule)

@@ -1,0 +1,53 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/**
+ * Prometheus metrics of one replica (prom-client), served at /metrics. The runtime feeds them from the
+ * places that already observe the work: message results, outbound outcomes and waits, flushes, lease
+ * changes; gauges (queue depth, bot online, lease held) are read when scraped. Names are listed in the
+ * README ("Metrics"). This is the only module that imports 'prom-client'.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly messages: Counter<'result'>
+  readonly outbound: Counter<'kind' | 'status'>
+  readonly outboundWaits: Counter<'reason'>
+  readonly flushSeconds: Histogram
+  readonly flushErrors: Counter
+  readonly leaseChanges: Counter<'bot' | 'held'>
+  readonly coordinationErrors: Counter<'op'>
+
+  constructor(readonly deps: {
+    replica: string
+    queueDepth: () => number
+    queueActive: () => number
+    /** Bots known to this replica: whether each is online here and whether its lease is held here. */
+    bots: () => Array<{ bot: string; online: boolean; held: boolean }>
+  }) {
+    const registers = [this.registry]
+    this.registry.setDefaultLabels({ replica: deps.replica })
+    collectDefaultMetrics({ register: this.registry, prefix: 'qunyun_process_' })
+    this.messages = new Counter({ name: 'qunyun_messages_total', help: 'Messages from the bots by result: processed, duplicate (deduped), failed', labelNames: ['result'], registers })
+    this.outbound = new Counter({ name: 'qunyun_outbound_actions_total', help: 'Outbound actions finished here, by kind and status (sent, failed, expired)', labelNames: ['kind', 'status'], registers })
+    this.outboundWaits = new Counter({ name: 'qunyun_outbound_waits_total', help: 'Times an outbound action had to wait, by reason (rate_limit, offline, retry)', labelNames: ['reason'], registers })
+    this.flushSeconds = new Histogram({ name: 'qunyun_flush_duration_seconds', help: 'Duration of one flush of buffered counters, logs and dedupe marks', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })
+    this.flushErrors = new Counter({ name: 'qunyun_flush_errors_total', help: 'Flushes that failed (the rows stay buffered and are retried)', registers })
+    this.leaseChanges = new Counter({ name: 'qunyun_bot_lease_changes_total', help: 'Bot leases acquired (held="1") or given up (held="0") by this replica', labelNames: ['bot', 'held'], registers })
+    this.coordinationErrors = new Counter({ name: 'qunyun_coordination_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by operation', labelNames: ['op'], registers })
+    const self = this
+    new Gauge({ name: 'qunyun_outbound_queue_depth', help: 'Outbound actions queued or in progress on this replica (including those waiting for a login)', registers, collect() { this.set(self.deps.queueDepth()) } })
+    new Gauge({ name: 'qunyun_outbound_queue_active', help: 'Outbound actions that can progress now (not waiting for a login) plus those being stored', registers, collect() { this.set(self.deps.queueActive()) } })
+    new Gauge({
+      name: 'qunyun_bot_online', help: 'Whether the bot is logged in on this replica (1/0)', labelNames: ['bot'], registers,
+      collect() { this.reset(); for (const b of self.deps.bots()) this.set({ bot: b.bot }, b.online ? 1 : 0) },
+    })
+    new Gauge({
+      name: 'qunyun_bot_lease_held', help: 'Whether this replica holds the bot\'s lease, i.e. is its owner (1/0)', labelNames: ['bot'], registers,
+      collect() { this.reset(); for (const b of self.deps.bots()) this.set({ bot: b.bot }, b.held ? 1 : 0) },
+    })
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() }
+  }
+}

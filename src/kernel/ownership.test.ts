@@ -1,0 +1,148 @@
+import { BotOwnership, botLeaseKey, type OwnershipSettings } from './ownership'
+import type { Logger } from './logger'
+import { FakeClock } from '../ports/clock'
+import { MemoryLeases } from '../ports/memory'
+import type { Lease, Leases } from '../ports/ports'
+
+const quiet: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, child: () => quiet }
+const SETTINGS: OwnershipSettings = { leaseTtlMs: 20_000, renewEveryMs: 5_000, maxBots: null }
+
+/** Where each bot runs; starting a bot that already runs somewhere is the failure this module prevents. */
+class World {
+  readonly running = new Map<string, string>()
+  readonly violations: string[] = []
+  readonly starts: Array<[string, string]> = []
+  runner(replica: string) {
+    return {
+      start: async (botId: string) => {
+        const other = this.running.get(botId)
+        if (other) this.violations.push(`${botId} started on ${replica} while running on ${other}`)
+        this.running.set(botId, replica)
+        this.starts.push([botId, replica])
+      },
+      stop: async (botId: string) => { if (this.running.get(botId) === replica) this.running.delete(botId) },
+    }
+  }
+}
+
+function replica(world: World, id: string, leases: Leases, clock: FakeClock, settings: Partial<OwnershipSettings> = {}, bots = ['a', 'b', 'c']): BotOwnership {
+  return new BotOwnership({ leases, replicaId: id, bots, runner: world.runner(id), clock, log: quiet, settings: { ...SETTINGS, ...settings } })
+}
+
+describe('bot ownership through leases', () => {
+  it('starts a bot only on the replica holding its lease; the others start nothing', async () => {
+    const clock = new FakeClock()
+    const leases = new MemoryLeases(clock)
+    const world = new World()
+    const r1 = replica(world, 'r1', leases, clock)
+    const r2 = replica(world, 'r2', leases, clock)
+    await r1.tick()
+    await r2.tick()
+    expect(r1.bots.sort()).toEqual(['a', 'b', 'c'])
+    expect(r2.bots).toEqual([])
+    expect([...world.running.values()]).toEqual(['r1', 'r1', 'r1'])
+    // Renewal keeps them with r1 for as long as it ticks.
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(SETTINGS.renewEveryMs)
+      await r1.tick()
+      await r2.tick()
+    }
+    expect(r2.bots).toEqual([])
+    expect(world.violations).toEqual([])
+  })
+
+  it('maxBots caps how many bots a replica runs; the rest go to another replica', async () => {
+    const clock = new FakeClock()
+    const leases = new MemoryLeases(clock)
+    const world = new World()
+    const r1 = replica(world, 'r1', leases, clock, { maxBots: 2 })
+    const r2 = replica(world, 'r2', leases, clock, { maxBots: 2 })
+    await r1.tick()
+    await r2.tick()
+    expect(r1.bots).toHaveLength(2)
+    expect(r2.bots).toHaveLength(1)
+    expect(new Set([...r1.bots, ...r2.bots])).toEqual(new Set(['a', 'b', 'c']))
+  })
+
+  it('a killed holder\'s bots are taken over within leaseTtlMs + renewEveryMs; the zombie stops them before anything runs twice', async () => {
+    const clock = new FakeClock()
+    const leases = new MemoryLeases(clock)
+    const world = new World()
+    const r1 = replica(world, 'r1', leases, clock)
+    const r2 = replica(world, 'r2', leases, clock)
+    await r1.tick()
+    await r2.tick()
+    // r1 renews once more, then is killed (kill -9): it stops ticking and its bots' sessions end with it.
+    await clock.advance(SETTINGS.renewEveryMs)
+    await r1.tick()
+    const diedAt = clock.now()
+    for (const [bot, where] of [...world.running]) if (where === 'r1') world.running.delete(bot)
+    let takenAt: number | null = null
+    while (takenAt === null && clock.now() - diedAt < 60_000) {
+      await clock.advance(SETTINGS.renewEveryMs)
+      await r2.tick()
+      if (r2.bots.length === 3) takenAt = clock.now()
+    }
+    expect(takenAt).not.toBeNull()
+    expect((takenAt as number) - diedAt).toBeLessThanOrEqual(SETTINGS.leaseTtlMs + SETTINGS.renewEveryMs)
+    expect([...world.running.values()]).toEqual(['r2', 'r2', 'r2'])
+    // Had r1 only been frozen (not killed), it would wake up here: its renewals fail, it gives the bots up and does not start them again.
+    await r1.tick()
+    expect(r1.bots).toEqual([])
+    expect([...world.running.values()]).toEqual(['r2', 'r2', 'r2'])
+    expect(world.violations).toEqual([])
+  })
+
+  it('a graceful stop releases the leases, so another replica takes the bots at its next tick', async () => {
+    const clock = new FakeClock()
+    const leases = new MemoryLeases(clock)
+    const world = new World()
+    const r1 = replica(world, 'r1', leases, clock)
+    const r2 = replica(world, 'r2', leases, clock)
+    await r1.tick()
+    await r1.stop()
+    expect(world.running.size).toBe(0)
+    await r2.tick()
+    expect(r2.bots.sort()).toEqual(['a', 'b', 'c'])
+  })
+
+  it('while the coordination service is unreachable the bot stays only as long as its lease surely lasts', async () => {
+    const clock = new FakeClock()
+    const inner = new MemoryLeases(clock)
+    let down = false
+    const leases: Leases = {
+      acquire: (key, owner, ttl) => (down ? Promise.reject(new Error('ECONNREFUSED')) : inner.acquire(key, owner, ttl)),
+      renew: (lease: Lease, ttl) => (down ? Promise.reject(new Error('ECONNREFUSED')) : inner.renew(lease, ttl)),
+      release: (lease: Lease) => inner.release(lease),
+    }
+    const world = new World()
+    const r1 = replica(world, 'r1', leases, clock, {}, ['a'])
+    await r1.tick()
+    expect(r1.holds('a')).toBe(true)
+    down = true
+    await clock.advance(SETTINGS.renewEveryMs)
+    await r1.tick()
+    // 15 s of the lease left: keep running.
+    expect(r1.holds('a')).toBe(true)
+    await clock.advance(SETTINGS.renewEveryMs * 2)
+    await r1.tick()
+    // 5 s left, and the next tick comes after the lease ended: stop now.
+    expect(r1.holds('a')).toBe(false)
+    expect(world.running.size).toBe(0)
+    // Nobody else could have started it before the lease really expired.
+    const other = await inner.acquire(botLeaseKey('a'), 'r2', 1000)
+    expect(other).toBeNull()
+  })
+
+  it('a bot whose start fails releases its lease at once', async () => {
+    const clock = new FakeClock()
+    const leases = new MemoryLeases(clock)
+    const ownership = new BotOwnership({
+      leases, replicaId: 'r1', bots: ['a'], clock, log: quiet, settings: SETTINGS,
+      runner: { start: () => Promise.reject(new Error('puppet down')), stop: async () => {} },
+    })
+    await ownership.tick()
+    expect(ownership.holds('a')).toBe(false)
+    await expect(leases.acquire(botLeaseKey('a'), 'r2', 1000)).resolves.not.toBeNull()
+  })
+})

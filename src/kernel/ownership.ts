@@ -1,0 +1,169 @@
+import type { Clock } from '../ports/clock'
+import type { Lease, Leases } from '../ports/ports'
+import { errorText, type Logger } from './logger'
+
+/** Lease timing of bot ownership (config `replicas`). */
+export interface OwnershipSettings {
+  /** A lease lives this long without renewal. */
+  leaseTtlMs: number
+  /** How often held leases are renewed and free bots looked for. */
+  renewEveryMs: number
+  /** Most bots this replica runs at once; null = no limit. */
+  maxBots: number | null
+}
+
+/** Starts and stops a bot on this replica (the runtime's channels). */
+export interface BotRunner {
+  start(botId: string): Promise<void>
+  stop(botId: string): Promise<void>
+}
+
+/** Change of ownership, for metrics and logs. */
+export type OwnershipListener = (event: { botId: string; held: boolean; replica: string }) => void
+
+/** The lease key of a bot. */
+export const botLeaseKey = (botId: string): string => `bot:${botId}`
+
+/**
+ * Which bots this replica runs: each bot account through a lease in the coordination port (Redis across
+ * replicas, in-process when embedded), so one account is logged in by exactly one replica at a time.
+ *
+ * Every `renewEveryMs` a tick renews the leases held and tries to acquire free ones (up to `maxBots`).
+ * A bot is started only after its lease was acquired, and stopped as soon as a renewal fails or the lease
+ * may have run out (a renewal that cannot reach Redis counts as failed once the lease's own expiry
+ * passes), so two replicas never run the same account: the old holder stops before the lease is free.
+ * A dead replica's bots are free after `leaseTtlMs`; the next tick of a live replica takes them, so the
+ * takeover bound is `leaseTtlMs + renewEveryMs` plus the bot's start.
+ */
+export class BotOwnership {
+  private readonly held = new Map<string, Lease>()
+  /** Bots being started or stopped (a tick never starts one twice). */
+  private readonly busy = new Set<string>()
+  private readonly listeners = new Set<OwnershipListener>()
+  private timer?: NodeJS.Timeout
+  private ticking: Promise<void> | null = null
+  private stopped = false
+
+  constructor(private readonly deps: {
+    leases: Leases
+    replicaId: string
+    bots: readonly string[]
+    runner: BotRunner
+    clock: Clock
+    log: Logger
+    settings: OwnershipSettings
+  }) {}
+
+  /** Whether this replica holds the bot's lease and runs it. */
+  holds(botId: string): boolean { return this.held.has(botId) }
+
+  /** Bots held here. */
+  get bots(): string[] { return [...this.held.keys()] }
+
+  /** This replica's name in leases. */
+  get replicaId(): string { return this.deps.replicaId }
+
+  onChange(listener: OwnershipListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Runs the first tick (bots free now start before this resolves), then ticks every renewEveryMs. */
+  async start(): Promise<void> {
+    await this.tick()
+    if (this.stopped) return
+    this.timer = setInterval(() => { void this.tick() }, this.deps.settings.renewEveryMs)
+    this.timer.unref()
+  }
+
+  /** One round: renew what is held (stopping bots whose lease is lost), then acquire free bots. Never throws. */
+  tick(): Promise<void> {
+    // One tick at a time; a tick asked for while one runs is the running one.
+    this.ticking ??= this.round().finally(() => { this.ticking = null })
+    return this.ticking
+  }
+
+  /** Stops ticking, stops the bots held here and releases their leases (another replica takes them at once). */
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    await this.ticking
+    for (const [botId, lease] of [...this.held]) {
+      await this.drop(botId, 'replica stopping')
+      try { await this.deps.leases.release(lease) } catch (error) { this.deps.log.warn('bot lease release failed (it expires by itself)', { bot: botId, error: errorText(error) }) }
+    }
+  }
+
+  private async round(): Promise<void> {
+    const { leases, settings, clock, log, replicaId } = this.deps
+    for (const [botId, lease] of [...this.held]) {
+      let renewed = false
+      try {
+        renewed = await leases.renew(lease, settings.leaseTtlMs)
+      } catch (error) {
+        // Coordination unreachable: keep the bot while our lease cannot have run out yet.
+        const left = lease.expiresAt - clock.now()
+        log.warn('bot lease renewal failed', { bot: botId, leftMs: left, error: errorText(error) })
+        if (left > settings.renewEveryMs) continue
+      }
+      if (!renewed) await this.drop(botId, 'lease lost')
+    }
+    if (this.stopped) return
+    for (const botId of this.order()) {
+      if (this.stopped) return
+      if (this.held.has(botId) || this.busy.has(botId)) continue
+      if (settings.maxBots !== null && this.held.size >= settings.maxBots) return
+      let lease: Lease | null
+      try {
+        lease = await leases.acquire(botLeaseKey(botId), replicaId, settings.leaseTtlMs)
+      } catch (error) {
+        log.warn('bot lease acquisition failed', { bot: botId, error: errorText(error) })
+        return
+      }
+      if (!lease) continue
+      this.held.set(botId, lease)
+      this.busy.add(botId)
+      try {
+        log.info('bot lease acquired: starting the bot here', { bot: botId, replica: replicaId })
+        await this.deps.runner.start(botId)
+        this.emit(botId, true)
+      } catch (error) {
+        log.error('bot start failed; lease released', { bot: botId, error: errorText(error) })
+        this.held.delete(botId)
+        await leases.release(lease).catch(() => undefined)
+      } finally {
+        this.busy.delete(botId)
+      }
+    }
+  }
+
+  /** Bots in an order that differs per replica, so replicas starting together first try different bots. */
+  private order(): string[] {
+    const bots = [...this.deps.bots]
+    if (bots.length === 0) return bots
+    let h = 0
+    for (const ch of this.deps.replicaId) h = (h * 31 + ch.charCodeAt(0)) >>> 0
+    const k = h % bots.length
+    return [...bots.slice(k), ...bots.slice(0, k)]
+  }
+
+  private async drop(botId: string, reason: string): Promise<void> {
+    this.held.delete(botId)
+    this.busy.add(botId)
+    this.deps.log.warn('bot lease given up: stopping the bot here', { bot: botId, reason, replica: this.deps.replicaId })
+    try {
+      await this.deps.runner.stop(botId)
+    } catch (error) {
+      this.deps.log.error('bot stop failed', { bot: botId, error: errorText(error) })
+    } finally {
+      this.busy.delete(botId)
+      this.emit(botId, false)
+    }
+  }
+
+  private emit(botId: string, held: boolean): void {
+    for (const listener of this.listeners) {
+      try { listener({ botId, held, replica: this.deps.replicaId }) } catch { /* a listener's own fault */ }
+    }
+  }
+}

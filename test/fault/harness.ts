@@ -1,0 +1,245 @@
+/**
+ * Fault harness: N runtimes as separate processes (test/fault/replica.ts) on one MySQL database and one
+ * Redis key prefix. The harness plays WeCom: it delivers a scripted stream of messages to the replica
+ * that runs each bot (every message 1–4 times, copies spread over time, groups interleaved), can kill -9
+ * a replica, and counts every side effect — on the WeCom side (what each account did) and in the
+ * database (check-ins, outbound rows, activity counters) — against the expected set.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { createConnection } from 'mysql2/promise'
+import type { PlatformAction } from '../../src/adapters/wechaty/recording-puppet'
+import { roomId } from '../../src/adapters/wechaty/sim-world'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../../src/adapters/db/data-source'
+import { deleteRedisKeysWithPrefix } from '../../src/adapters/redis/redis-ports'
+import { deepMerge, loadConfig } from '../../src/config/load'
+import { FEATURES } from '../../src/features'
+
+export interface FaultGroup { id: string; name: string; members: Array<{ id: string; name: string }> }
+
+/** One scripted message and how many times WeCom delivers it. */
+export interface ScriptedMessage { id: string; bot: string; group: string; member: string; text: string; copies: number }
+
+interface Replica {
+  name: string
+  child: ChildProcess
+  alive: boolean
+  stderr: string
+}
+
+/** A seeded PRNG (mulberry32), so a scenario's stream is the same on every run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+export class FaultHarness {
+  readonly replicas: Replica[] = []
+  /** Every platform action, with the replica that performed it. */
+  readonly actions: Array<{ replica: string; bot: string; action: PlatformAction; at: number }> = []
+  /** Which replica runs each bot, as last reported (null while nobody does). */
+  readonly holder = new Map<string, string | null>()
+  readonly readyAt: Array<{ bot: string; replica: string; at: number }> = []
+  /** Every copy delivered: message id → replicas it went to. */
+  readonly deliveries = new Map<string, string[]>()
+  private dbUrl = ''
+  private dbName = ''
+  private readonly prefix: string
+
+  constructor(readonly options: { bots: Record<string, FaultGroup[]>; redisUrl: string; dbUrl: string; replicaConfig?: Record<string, unknown> }) {
+    this.prefix = `qyfault:${process.pid}:${Date.now().toString(36)}:`
+  }
+
+  /** Creates the database and runs the migrations once (replicas then start on a migrated schema). */
+  async setup(): Promise<void> {
+    const url = new URL(this.options.dbUrl)
+    this.dbName = `qunyun_fault_${process.pid}_${Date.now().toString(36)}`.slice(0, 64)
+    const admin = await createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) })
+    await admin.query(`CREATE DATABASE \`${this.dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
+    await admin.end()
+    url.pathname = `/${this.dbName}`
+    this.dbUrl = url.toString()
+    const db = await openDatabase(dataSourceOptions(loadConfig({ overrides: this.overrides() }), databaseSchema(FEATURES)))
+    await db.destroy()
+  }
+
+  private overrides(): Record<string, unknown> {
+    return deepMerge({ database: { url: this.dbUrl }, redis: { url: this.options.redisUrl, keyPrefix: this.prefix }, log: { level: 'warn', format: 'json' } }, this.options.replicaConfig ?? {})
+  }
+
+  /** Starts a replica process; resolves once its runtime started. */
+  async spawn(name: string): Promise<void> {
+    const child = fork(join(__dirname, 'replica.ts'), [], {
+      execArgv: ['-r', 'ts-node/register/transpile-only'],
+      env: {
+        ...process.env, NODE_ENV: 'test', QUNYUN_DB_URL: this.dbUrl, QUNYUN_REDIS_URL: this.options.redisUrl,
+        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(this.overrides()), FAULT_BOTS: JSON.stringify(this.options.bots),
+      },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    })
+    const replica: Replica = { name, child, alive: true, stderr: '' }
+    this.replicas.push(replica)
+    child.stderr?.on('data', (d: Buffer) => { replica.stderr = (replica.stderr + d.toString()).slice(-20_000) })
+    const started = new Promise<void>((resolve, reject) => {
+      child.on('exit', (code) => { replica.alive = false; for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null); reject(new Error(`replica ${name} exited (${code}) before starting:\n${replica.stderr}`)) })
+      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction }) => {
+        if (m.type === 'started') resolve()
+        else if (m.type === 'ready' && m.bot) { this.holder.set(m.bot, name); this.readyAt.push({ bot: m.bot, replica: name, at: Date.now() }) }
+        else if (m.type === 'released' && m.bot) { if (this.holder.get(m.bot) === name) this.holder.set(m.bot, null) }
+        else if (m.type === 'action' && m.bot && m.action) this.actions.push({ replica: name, bot: m.bot, action: m.action, at: Date.now() })
+      })
+    })
+    await started
+  }
+
+  /** kill -9 of a replica. */
+  kill(name: string): void {
+    const r = this.replicas.find((x) => x.name === name)
+    if (!r) throw new Error(`no replica ${name}`)
+    r.child.kill('SIGKILL')
+    r.alive = false
+    for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null)
+  }
+
+  /** Waits until every bot is run (logged in, groups synced) by some replica. */
+  async allHeld(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Object.keys(this.options.bots).some((b) => !this.holder.get(b))) {
+      if (Date.now() > deadline) throw new Error(`bots not all held: ${JSON.stringify([...this.holder])}\n${this.replicas.map((r) => `${r.name}: ${r.stderr.slice(-3000)}`).join('\n')}`)
+      await sleep(100)
+    }
+  }
+
+  /**
+   * Delivers the stream over `durationMs`: every copy of every message at a random moment, to the
+   * replica running its bot at that moment (a copy that finds no holder waits for one, as WeCom
+   * redelivers after the account logs in again). `during` runs at `atFraction` of the stream (a fault).
+   */
+  async deliver(script: ScriptedMessage[], durationMs: number, random: () => number, fault?: { atFraction: number; run: () => void | Promise<void> }): Promise<void> {
+    const copies = script.flatMap((m) => Array.from({ length: m.copies }, (_, i) => ({ m, at: i === 0 ? random() * durationMs * 0.8 : random() * durationMs })))
+    copies.sort((a, b) => a.at - b.at)
+    const start = Date.now()
+    let faulted = !fault
+    const backlog: ScriptedMessage[] = []
+    for (const copy of copies) {
+      const wait = start + copy.at - Date.now()
+      if (wait > 0) await sleep(wait)
+      if (!faulted && fault && copy.at >= fault.atFraction * durationMs) { faulted = true; await fault.run() }
+      backlog.push(copy.m)
+      this.flush(backlog)
+    }
+    const deadline = Date.now() + 120_000
+    while (backlog.length > 0) {
+      if (Date.now() > deadline) throw new Error(`${backlog.length} copies never found a holder`)
+      await sleep(200)
+      this.flush(backlog)
+    }
+  }
+
+  private flush(backlog: ScriptedMessage[]): void {
+    for (let i = 0; i < backlog.length;) {
+      const m = backlog[i] as ScriptedMessage
+      const holder = this.holder.get(m.bot)
+      const r = holder ? this.replicas.find((x) => x.name === holder && x.alive) : undefined
+      if (!r) { i++; continue }
+      r.child.send({ type: 'say', bot: m.bot, group: m.group, member: m.member, text: m.text, id: m.id })
+      this.deliveries.set(m.id, [...(this.deliveries.get(m.id) ?? []), r.name])
+      backlog.splice(i, 1)
+    }
+  }
+
+  /** Waits until no new platform action arrived for `quietMs`. */
+  async quiet(quietMs: number, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    let seen = -1
+    let since = Date.now()
+    while (Date.now() < deadline) {
+      if (this.actions.length !== seen) { seen = this.actions.length; since = Date.now() }
+      else if (Date.now() - since >= quietMs) return
+      await sleep(100)
+    }
+  }
+
+  /** Rows of the shared database. */
+  async query<T>(sql: string): Promise<T[]> {
+    const url = new URL(this.dbUrl)
+    const c = await createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: this.dbName })
+    try { return (await c.query(sql))[0] as T[] } finally { await c.end() }
+  }
+
+  /** Stops every live replica gracefully, then drops the database and the Redis keys. */
+  async teardown(): Promise<void> {
+    await Promise.all(this.replicas.filter((r) => r.alive).map((r) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { r.child.kill('SIGKILL'); resolve() }, 20_000)
+      r.child.once('exit', () => { clearTimeout(timer); resolve() })
+      r.child.send({ type: 'stop' })
+    })))
+    if (this.dbName) {
+      const url = new URL(this.options.dbUrl)
+      const c = await createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) })
+      await c.query(`DROP DATABASE IF EXISTS \`${this.dbName}\``)
+      await c.end()
+    }
+    await deleteRedisKeysWithPrefix({ url: this.options.redisUrl, keyPrefix: this.prefix }).catch(() => 0)
+  }
+}
+
+/** Two bots with two groups each, `members` members per group. */
+export function fixture(members: number): Record<string, FaultGroup[]> {
+  const group = (id: string): FaultGroup => ({ id, name: `群 ${id}`, members: Array.from({ length: members }, (_, i) => ({ id: `${id}-m${i}`, name: `成员${i}` })) })
+  return { b1: [group('f1'), group('f2')], b2: [group('f3'), group('f4')] }
+}
+
+/** One check-in per member of every group, each delivered 1–4 times. */
+export function checkInStream(bots: Record<string, FaultGroup[]>, random: () => number): ScriptedMessage[] {
+  const out: ScriptedMessage[] = []
+  for (const [bot, groups] of Object.entries(bots)) {
+    for (const g of groups) for (const m of g.members) out.push({ id: `msg-${g.id}-${m.id}`, bot, group: g.id, member: m.id, text: '签到', copies: 1 + Math.floor(random() * 4) })
+  }
+  return out
+}
+
+/** sent / expected / duplicates / lost of check-in replies on the WeCom side and check-in rows in the database. */
+export async function countCheckIns(h: FaultHarness, script: ScriptedMessage[]): Promise<{
+  replies: { sent: number; expected: number; duplicates: number; lost: number }
+  rows: { sent: number; expected: number; duplicates: number; lost: number }
+  activity: { sent: number; expected: number; duplicates: number; lost: number }
+  outbound: Record<string, number>
+}> {
+  const expected = new Set(script.map((m) => `${roomId(m.group)}|${m.member}`))
+  const replies = new Map<string, number>()
+  for (const { action } of h.actions) {
+    if (action.kind !== 'say' || !action.groupId) continue
+    for (const member of action.mentions ?? []) {
+      const key = `${action.groupId}|${member}`
+      if (expected.has(key)) replies.set(key, (replies.get(key) ?? 0) + 1)
+    }
+  }
+  const tally = (counts: Map<string, number>) => {
+    let sent = 0; let duplicates = 0; let lost = 0
+    for (const key of expected) {
+      const n = counts.get(key) ?? 0
+      sent += n
+      if (n === 0) lost++
+      if (n > 1) duplicates += n - 1
+    }
+    return { sent, expected: expected.size, duplicates, lost }
+  }
+  const rows = new Map<string, number>()
+  for (const r of await h.query<{ group_id: string; member_id: string; n: number }>('SELECT group_id, member_id, COUNT(*) AS n FROM qy_checkin GROUP BY group_id, member_id')) rows.set(`${r.group_id}|${r.member_id}`, Number(r.n))
+  const activity = new Map<string, number>()
+  for (const r of await h.query<{ group_id: string; member_id: string; n: number }>('SELECT group_id, member_id, SUM(messages) AS n FROM qy_activity_daily GROUP BY group_id, member_id')) activity.set(`${r.group_id}|${r.member_id}`, Number(r.n))
+  const outbound: Record<string, number> = {}
+  for (const r of await h.query<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM qy_outbound GROUP BY status')) outbound[r.status] = Number(r.n)
+  const retried = await h.query<{ n: number }>('SELECT COUNT(*) AS n FROM qy_outbound WHERE attempts > 1')
+  outbound.performedMoreThanOnce = Number(retried[0]?.n ?? 0)
+  return { replies: tally(replies), rows: tally(rows), activity: tally(activity), outbound }
+}

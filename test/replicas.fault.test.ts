@@ -1,0 +1,85 @@
+/**
+ * Fault tests: several runtimes as separate processes on one MySQL database and one Redis (see
+ * test/fault/harness.ts). They need both: QUNYUN_DB_URL=mysql://… QUNYUN_REDIS_URL=redis://… — without
+ * them the suite is skipped with a message saying so. Figures go to stdout as `FAULT {json}` lines (the
+ * README's table comes from them).
+ */
+import { roomId } from '../src/adapters/wechaty/sim-world'
+import { checkInStream, countCheckIns, FaultHarness, fixture, prng } from './fault/harness'
+
+const DB = process.env.QUNYUN_DB_URL
+const REDIS = process.env.QUNYUN_REDIS_URL
+/** Short leases so a takeover fits in a test: bound = leaseTtlMs + renewEveryMs. */
+const LEASE = { leaseTtlMs: 4_000, renewEveryMs: 1_000, claimTtlMs: 6_000 }
+const BOUND_MS = LEASE.leaseTtlMs + LEASE.renewEveryMs
+
+const suite = DB && REDIS ? describe : describe.skip
+if (!DB || !REDIS) {
+  console.log('fault tests skipped: set QUNYUN_DB_URL=mysql://… and QUNYUN_REDIS_URL=redis://… to run several replicas on MySQL + Redis')
+}
+
+jest.setTimeout(300_000)
+
+suite('replicas on MySQL + Redis under faults', () => {
+  it('scenario 1 — 3 replicas, normal run, every message 1–4 times: 0 duplicates, 0 losses', async () => {
+    const bots = fixture(20)
+    const h = new FaultHarness({ bots, dbUrl: DB as string, redisUrl: REDIS as string, replicaConfig: { replicas: LEASE } })
+    try {
+      await h.setup()
+      await Promise.all(['r1', 'r2', 'r3'].map((n) => h.spawn(n)))
+      await h.allHeld(60_000)
+      const random = prng(1)
+      const script = checkInStream(bots, random)
+      await h.deliver(script, 6_000, random)
+      await h.quiet(3_000)
+      await new Promise((r) => setTimeout(r, 1_000)) // activity buffers flush every 100 ms in test config
+      const c = await countCheckIns(h, script)
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 1, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      expect(c.rows).toEqual({ sent: c.rows.expected, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.activity.lost).toBe(0)
+      expect(c.activity.duplicates).toBe(0)
+      // Each bot ran on exactly one replica the whole time.
+      for (const bot of Object.keys(bots)) expect(new Set(h.actions.filter((a) => a.bot === bot).map((a) => a.replica)).size).toBe(1)
+    } finally {
+      await h.teardown()
+    }
+  })
+
+  it('scenario 2 — kill -9 of the replica holding a bot mid-stream: taken over within the bound, 0 losses, duplicates counted', async () => {
+    const bots = fixture(20)
+    const h = new FaultHarness({ bots, dbUrl: DB as string, redisUrl: REDIS as string, replicaConfig: { replicas: LEASE } })
+    try {
+      await h.setup()
+      await Promise.all(['r1', 'r2', 'r3'].map((n) => h.spawn(n)))
+      await h.allHeld(60_000)
+      const random = prng(2)
+      const script = checkInStream(bots, random)
+      let killedAt = 0
+      let victim = ''
+      await h.deliver(script, 8_000, random, {
+        atFraction: 0.4,
+        run: () => { victim = h.holder.get('b1') as string; killedAt = Date.now(); h.kill(victim) },
+      })
+      await h.quiet(3_000)
+      await new Promise((r) => setTimeout(r, 1_000))
+      const takeover = h.readyAt.find((r) => r.bot === 'b1' && r.at > killedAt)
+      expect(takeover).toBeDefined()
+      const takeoverMs = (takeover?.at ?? 0) - killedAt
+      const c = await countCheckIns(h, script)
+      // A message whose every copy went to the killed process died with it (WeCom delivered it to that session only).
+      const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
+      const lostIds = script.filter((m) => !rows.has(`${roomId(m.group)}|${m.member}`)).map((m) => m.id)
+      const onlyToVictim = lostIds.filter((id) => (h.deliveries.get(id) ?? []).every((r) => r === victim))
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 2, lostIds: lostIds.length, lostOnlyDeliveredToVictim: onlyToVictim.length, victim, newHolder: takeover?.replica, takeoverMs, boundMs: BOUND_MS, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      expect(takeover?.replica).not.toBe(victim)
+      // The lease bound plus the new session's login and group sync (simulated, on a loaded machine).
+      expect(takeoverMs).toBeLessThanOrEqual(BOUND_MS + 15_000)
+      // Nothing delivered to a live replica is lost; what only reached the killed process is reported.
+      expect(lostIds.length - onlyToVictim.length).toBe(0)
+      expect(c.rows.duplicates).toBe(0)
+    } finally {
+      await h.teardown()
+    }
+  })
+})
