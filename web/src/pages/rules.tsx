@@ -49,26 +49,35 @@ export function RulesPage({ params }: PageProps): preact.JSX.Element {
 function FeatureRules({ api, groupId, feature, schema, dryRun, canWrite }: { api: Api; groupId: string; feature: string; schema: JsonSchema; dryRun: JsonSchema | null; canWrite: boolean }): preact.JSX.Element {
   const [tick, setTick] = useState(0)
   const [rules, reload] = useLoad(() => api.rules(groupId, feature), [groupId, feature, tick])
-  const refresh = (): void => setTick((n) => n + 1)
+  // Kept here: the editor and the history are re-created with each new version.
+  const [notice, setNotice] = useState<{ text: string; testId: string } | null>(null)
+  const refresh = (text: string, testId: string): void => { setNotice({ text, testId }); setTick((n) => n + 1) }
   return (
-    <div class="grid2 rules">
-      <Card title={t('editRules')}>
-        <Loaded load={rules} retry={reload}>{(r) => <RulesEditor key={r.version} api={api} groupId={groupId} feature={feature} schema={schema} loaded={r} canWrite={canWrite} onSaved={refresh} />}</Loaded>
-      </Card>
-      <div>
-        {dryRun && <DryRun api={api} groupId={groupId} feature={feature} schema={dryRun} />}
-        <Loaded load={rules} retry={reload}>{(r) => <Versions api={api} groupId={groupId} feature={feature} current={r.version} canWrite={canWrite} onRolledBack={refresh} />}</Loaded>
+    <>
+      {notice && <p class="ok notice" role="status" data-testid={notice.testId}>{notice.text}</p>}
+      <div class="grid2 rules">
+        <Card title={t('editRules')}>
+          <Loaded load={rules} retry={reload}>{(r) => <RulesEditor key={r.version} api={api} groupId={groupId} feature={feature} schema={schema} loaded={r} canWrite={canWrite}
+            onSaved={(v) => refresh(t('saved', { n: v }), 'rules-saved')} onEdit={() => setNotice(null)} />}</Loaded>
+        </Card>
+        <div>
+          {dryRun && <DryRun api={api} groupId={groupId} feature={feature} schema={dryRun} />}
+          <Loaded load={rules} retry={reload}>{(r) => <Versions api={api} groupId={groupId} feature={feature} current={r.version} canWrite={canWrite}
+            onRolledBack={(v) => refresh(t('rolledBack', { n: v }), 'rollback-done')} />}</Loaded>
+        </div>
       </div>
-    </div>
+    </>
   )
 }
 
-function RulesEditor({ api, groupId, feature, schema, loaded, canWrite, onSaved }: { api: Api; groupId: string; feature: string; schema: JsonSchema; loaded: RulesOf; canWrite: boolean; onSaved: () => void }): preact.JSX.Element {
+function RulesEditor({ api, groupId, feature, schema, loaded, canWrite, onSaved, onEdit }: {
+  api: Api; groupId: string; feature: string; schema: JsonSchema; loaded: RulesOf; canWrite: boolean; onSaved: (version: number) => void; onEdit: () => void
+}): preact.JSX.Element {
   const [draft, setDraft] = useState<unknown>(loaded.rules)
   const [note, setNote] = useState('')
   const [serverProblems, setServerProblems] = useState<Problem[]>([])
   const [jsonErrors, setJsonErrors] = useState<Set<string>>(new Set())
-  const [status, setStatus] = useState<{ kind: 'saving' } | { kind: 'saved'; version: number } | { kind: 'error'; error: unknown } | null>(null)
+  const [status, setStatus] = useState<{ kind: 'saving' } | { kind: 'error'; error: unknown } | null>(null)
   const local = useMemo(() => validate(schema, draft), [schema, draft])
   const problems = [...local, ...serverProblems, ...[...jsonErrors].map((path) => ({ path, message: 'invalid JSON' }))]
   const dirty = JSON.stringify(draft) !== JSON.stringify(loaded.rules)
@@ -78,8 +87,7 @@ function RulesEditor({ api, groupId, feature, schema, loaded, canWrite, onSaved 
     setStatus({ kind: 'saving' })
     try {
       const saved = await api.saveRules(groupId, feature, draft, note.trim() || undefined)
-      setStatus({ kind: 'saved', version: saved.version })
-      onSaved()
+      onSaved(saved.version)
     } catch (error) {
       if (error instanceof ApiError && error.status === 400) setServerProblems(fromServer(error))
       setStatus({ kind: 'error', error })
@@ -90,7 +98,7 @@ function RulesEditor({ api, groupId, feature, schema, loaded, canWrite, onSaved 
       <p class="muted">{t('version')} <strong data-testid="rules-version">{loaded.version}</strong></p>
       {!canWrite && <p class="muted">{t('cannotEdit')}</p>}
       <SchemaForm schema={schema} value={draft} readOnly={!canWrite} problems={problems}
-        onChange={(v) => { setDraft(v); setServerProblems([]); setStatus(null) }}
+        onChange={(v) => { setDraft(v); setServerProblems([]); setStatus(null); onEdit() }}
         onJsonError={(path, bad) => setJsonErrors((prev) => { const next = new Set(prev); if (bad) next.add(path); else next.delete(path); return next })} />
       {canWrite && (
         <div class="form-actions">
@@ -100,7 +108,6 @@ function RulesEditor({ api, groupId, feature, schema, loaded, canWrite, onSaved 
           <button type="button" class="secondary" disabled={!dirty} onClick={() => { setDraft(loaded.rules); setServerProblems([]); setJsonErrors(new Set()) }}>{t('reset')}</button>
         </div>
       )}
-      {status?.kind === 'saved' && <p class="ok" role="status">{t('saved', { n: status.version })}</p>}
       {status?.kind === 'error' && <ErrorBox error={status.error} />}
     </form>
   )
@@ -136,11 +143,10 @@ function DryRun({ api, groupId, feature, schema }: { api: Api; groupId: string; 
 
 const show = (v: unknown): string => (v === undefined ? '—' : JSON.stringify(v))
 
-function Versions({ api, groupId, feature, current, canWrite, onRolledBack }: { api: Api; groupId: string; feature: string; current: number; canWrite: boolean; onRolledBack: () => void }): preact.JSX.Element {
+function Versions({ api, groupId, feature, current, canWrite, onRolledBack }: { api: Api; groupId: string; feature: string; current: number; canWrite: boolean; onRolledBack: (version: number) => void }): preact.JSX.Element {
   const [versions, reload] = useLoad(() => api.ruleVersions(groupId, feature), [groupId, feature, current])
   const [selected, setSelected] = useState<number | null>(null)
   const [diff, setDiff] = useState<{ state: 'loading' } | { state: 'ready'; data: RuleDiff } | { state: 'error'; error: unknown } | null>(null)
-  const [message, setMessage] = useState<string | null>(null)
   const [failure, setFailure] = useState<unknown>(null)
   useEffect(() => {
     if (selected === null) { setDiff(null); return }
@@ -153,14 +159,12 @@ function Versions({ api, groupId, feature, current, canWrite, onRolledBack }: { 
     if (!confirm(t('confirmRollback', { n: version }))) return
     try {
       const saved = await api.rollback(groupId, feature, version)
-      setMessage(t('rolledBack', { n: saved.version }))
       setSelected(null)
-      onRolledBack()
+      onRolledBack(saved.version)
     } catch (error) { setFailure(error) }
   }
   return (
     <Card title={t('versions')} id="versions">
-      {message && <p class="ok" role="status" data-testid="rollback-done">{message}</p>}
       {failure !== null && <ErrorBox error={failure} />}
       <Loaded load={versions} retry={reload}>{(v) => v.items.length === 0 ? <Empty>{t('noVersions')}</Empty> : (
         <DataTable caption={t('versions')} csvName={`rules-${feature}-versions.csv`} rows={v.items} testId="versions-table" columns={[
