@@ -39,6 +39,8 @@ suite('dashboard in headless Chromium', () => {
   let owner: ApiClient
   let base: string
   const requested: string[] = []
+  /** Errors the page reported (CSP violations included): none expected. */
+  const pageErrors: string[] = []
 
   beforeAll(async () => {
     // npm test from a fresh clone: build the dashboard when missing or stale (a no-op otherwise).
@@ -71,6 +73,9 @@ suite('dashboard in headless Chromium', () => {
     page.setDefaultTimeout(10_000)
     page.on('request', (r) => { requested.push(r.url()) })
     page.on('dialog', (d) => { void d.accept() })
+    page.on('pageerror', (e) => { pageErrors.push(e.message) })
+    // Failed API calls the tests provoke (401 for a bad token, 404 for another owner's group) are expected.
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[14]/.test(m.text())) pageErrors.push(m.text()) })
   }, 180_000)
 
   afterAll(async () => {
@@ -124,6 +129,10 @@ suite('dashboard in headless Chromium', () => {
     await page.waitForSelector('[data-testid=groups-table] tbody tr')
     const names = await page.$$eval('[data-testid=groups-table] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))
     expect(names).toEqual(['读书会'])
+    // Role-aware navigation: owners get no token administration.
+    const nav = await page.$$eval('.topbar nav a', (as) => as.map((a) => a.textContent))
+    expect(nav).toContain('操作日志')
+    expect(nav).not.toContain('令牌')
     await shot('02-groups-owner')
     await page.goto(`${base}/dashboard/#/groups/${encodeURIComponent('g2@chatroom')}`)
     await page.waitForSelector('[role=alert]')
@@ -154,6 +163,11 @@ suite('dashboard in headless Chromium', () => {
     const top = await owner.get(`/api/v1/groups/${encodeURIComponent('g1@chatroom')}/activity?days=30`).expect(200)
     await expect(page.textContent('[data-testid=top-members] tbody tr:first-child')).resolves.toContain(top.body.topMembers[0].memberId as string)
     await shot('03-group-overview')
+    // Readable on a phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 })
+    await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBeLessThanOrEqual(390)
+    await shot('03b-group-overview-phone')
+    await page.setViewportSize({ width: 1280, height: 860 })
   })
 
   it('searches, sorts and pages members, and exports them as CSV', async () => {
@@ -161,16 +175,16 @@ suite('dashboard in headless Chromium', () => {
     await expect(page.textContent('[data-testid=members-page]')).resolves.toContain('共 25 条')
     expect(await page.$$('[data-testid=members-table] tbody tr')).toHaveLength(20)
     await page.click('.pager button:last-of-type')
-    await page.waitForFunction(`document.querySelector('[data-testid=members-page]')?.textContent?.includes('第 2 / 2 页')`)
+    await page.waitForSelector(`[data-testid=members-page]:has-text("第 2 / 2 页")`)
     expect(await page.$$('[data-testid=members-table] tbody tr')).toHaveLength(5)
     // Sort by name, descending: the first row is the last name in code-point order.
     await page.click('.pager button:first-of-type')
-    await page.waitForFunction(`document.querySelector('[data-testid=members-page]')?.textContent?.includes('第 1 / 2 页')`)
+    await page.waitForSelector(`[data-testid=members-page]:has-text("第 1 / 2 页")`)
     await page.click('[data-testid=members-table] th:first-child button')
-    await page.waitForFunction(`document.querySelector('[data-testid=members-table] th:first-child')?.getAttribute('aria-sort') === 'descending'`)
-    await page.waitForFunction(`document.querySelector('[data-testid=members-table] tbody tr td')?.textContent === '阿强'`)
+    await page.waitForSelector(`[data-testid=members-table] th:first-child[aria-sort=descending]`)
+    await page.waitForSelector(`[data-testid=members-table] tbody tr:first-child td:first-child:text-is("阿强")`)
     await page.fill('[data-testid=member-search]', '成员0')
-    await page.waitForFunction(`document.querySelector('[data-testid=members-page]')?.textContent?.includes('共 9 条')`)
+    await page.waitForSelector(`[data-testid=members-page]:has-text("共 9 条")`)
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=members-table] .table-tools button')])
     const csv = readFileSync(await download.path(), 'utf8')
     const lines = csv.replace(/^\uFEFF/, '').trim().split('\r\n')
@@ -197,10 +211,10 @@ suite('dashboard in headless Chromium', () => {
     await page.fill('#f-points-base', '15')
     await page.fill('[data-testid=rules-note]', '早起打卡')
     await page.click('[data-testid=rules-save]')
-    await page.waitForFunction(`document.querySelector('[data-testid=rules-version]')?.textContent === '1'`)
+    await page.waitForSelector(`[data-testid=rules-version]:text-is("1")`)
     await page.fill('#f-points-base', '20')
     await page.click('[data-testid=rules-save]')
-    await page.waitForFunction(`document.querySelector('[data-testid=rules-version]')?.textContent === '2'`)
+    await page.waitForSelector(`[data-testid=rules-version]:text-is("2")`)
     const saved = await owner.get(`/api/v1/groups/${gid}/rules/check-in`).expect(200)
     expect(saved.body).toMatchObject({ version: 2, rules: { dayStart: '05:00', points: { base: 20 } } })
     // Diff of version 1 against the current one.
@@ -213,7 +227,7 @@ suite('dashboard in headless Chromium', () => {
     await shot('06-rules-diff')
     await page.click('[data-testid=rollback-1]')
     await page.waitForSelector('[data-testid=rollback-done]')
-    await page.waitForFunction(`document.querySelector('[data-testid=rules-version]')?.textContent === '3'`)
+    await page.waitForSelector(`[data-testid=rules-version]:text-is("3")`)
     const after = await owner.get(`/api/v1/groups/${gid}/rules/check-in`).expect(200)
     expect(after.body).toMatchObject({ version: 3, rules: { dayStart: '05:00', points: { base: 15 } } })
     await expect(page.inputValue('#f-points-base')).resolves.toBe('15')
@@ -227,7 +241,7 @@ suite('dashboard in headless Chromium', () => {
     await page.check('#f-enabled')
     await page.fill('#f-words-add', '代购')
     await page.click('[data-testid=rules-save]')
-    await page.waitForFunction(`document.querySelector('[data-testid=rules-version]')?.textContent === '1'`)
+    await page.waitForSelector(`[data-testid=rules-version]:text-is("1")`)
     await page.fill('[data-testid=dry-run-text]', '有需要代购的找我')
     await page.click('[data-testid=dry-run-submit]')
     await page.waitForSelector('[data-testid=dry-run-result]')
@@ -240,11 +254,11 @@ suite('dashboard in headless Chromium', () => {
 
   it('switches to English and back', async () => {
     await page.click('[data-testid=lang-switch]')
-    await page.waitForFunction(`document.querySelector('[data-testid=sign-out]')?.textContent === 'Sign out'`)
+    await page.waitForSelector(`[data-testid=sign-out]:text-is("Sign out")`)
     await expect(page.textContent('#dry-run h2')).resolves.toBe('Dry run')
     await shot('09-english')
     await page.click('[data-testid=lang-switch]')
-    await page.waitForFunction(`document.querySelector('[data-testid=sign-out]')?.textContent === '退出'`)
+    await page.waitForSelector(`[data-testid=sign-out]:text-is("退出")`)
   })
 
   it('gives an operator read-only rules and an admin every group', async () => {
@@ -263,6 +277,18 @@ suite('dashboard in headless Chromium', () => {
     const names = await page.$$eval('[data-testid=groups-table] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))
     expect(names).toEqual(['读书会', '跑步群'])
     await shot('10-groups-admin')
+    await page.click('.topbar nav a:text-is("令牌")')
+    await page.waitForSelector('[data-testid=tokens-table] tbody tr')
+    const tokenNames = await page.$$eval('[data-testid=tokens-table] tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent))
+    expect(tokenNames).toEqual(expect.arrayContaining(['管理员', 'Alice', '运营']))
+    await shot('12-tokens')
+    // The rule changes made above through the dashboard are in the audit log, by their author.
+    await page.click('.topbar nav a:text-is("操作日志")')
+    await page.waitForSelector('[data-testid=audit-table] tbody tr')
+    const audit = await page.textContent('[data-testid=audit-table]')
+    expect(audit).toContain('/api/v1/groups/:id/rules/check-in/rollback')
+    expect(audit).toContain('rules:check-in:v3')
+    await shot('13-audit-log')
   })
 
   it('signs out with a clear message when the token is revoked', async () => {
@@ -280,6 +306,10 @@ suite('dashboard in headless Chromium', () => {
     await page.waitForSelector('#token')
     await expect(page.evaluate("sessionStorage.getItem('qunyun.token')")).resolves.toBeNull()
     await shot('11-expired')
+  })
+
+  it('ran without page errors or Content-Security-Policy violations', () => {
+    expect(pageErrors).toEqual([])
   })
 
   it('never put a token in a URL or a log line', () => {

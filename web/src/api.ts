@@ -29,6 +29,16 @@ export interface Leaderboard { groupId: string; by: 'streak' | 'points'; today: 
 export interface ModerationStats { groupId: string; from: string; to: string; items: Array<{ day: string; detector: string; live: number; shadow: number; removals: number }> }
 export interface AutoReplyStats { groupId: string; from: string; to: string; items: Array<{ ruleId: number; day: string; answered: number; suppressed: number }> }
 
+export interface TokenView {
+  id: number; name: string; role: Role; hint: string; allGroups: boolean; groupIds: string[]
+  createdBy: string | null; createdAt: string; lastUsedAt: string | null; revokedAt: string | null
+}
+export interface AuditEntry {
+  id: number; at: string; tokenId: number | null; tokenName: string | null; role: string; method: string
+  route: string; path: string; groupId: string | null; status: number; requestId: string; summary: unknown
+}
+export interface Page<T> { items: T[]; nextCursor: string | null }
+
 export interface RulesOf<T = unknown> { groupId: string; feature: string; version: number; rules: T }
 export interface RuleVersion { version: number; author: string | null; note: string | null; at: string }
 export interface RuleChange { path: string; before?: unknown; after?: unknown; [key: string]: unknown }
@@ -121,6 +131,9 @@ export class Api {
   leaderboard(id: string, by: 'streak' | 'points', limit = 10): Promise<Leaderboard> { return this.get(`${g(id)}/check-ins/leaderboard`, { by, limit }) }
   moderationStats(id: string, days: number): Promise<ModerationStats> { return this.get(`${g(id)}/moderation/stats`, { days }) }
   autoReplyStats(id: string, days: number): Promise<AutoReplyStats> { return this.get(`${g(id)}/auto-reply/stats`, { days }) }
+
+  tokens(cursor?: string): Promise<Page<TokenView>> { return this.get('/api/v1/tokens', { limit: 50, cursor, includeRevoked: 'true' }) }
+  auditLog(query: { cursor?: string; groupId?: string }): Promise<Page<AuditEntry>> { return this.get('/api/v1/audit-log', { limit: 50, ...query }) }
 
   rules<T = unknown>(id: string, feature: string): Promise<RulesOf<T>> { return this.get(`${g(id)}/rules/${encodeURIComponent(feature)}`) }
   saveRules<T = unknown>(id: string, feature: string, rules: T, note?: string): Promise<RulesOf<T>> {

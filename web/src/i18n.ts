@@ -23,6 +23,9 @@ const zh = {
   field: '字段', jsonField: 'JSON', reset: '撤销修改', defaults: '默认', yes: '是', no: '否', cannotEdit: '你的角色只能查看规则。',
   owner: '群主', admin: '管理员', member: '成员', operator: '运营', allGroups: '全部群', signedInAs: '{name}（{role}）',
   comingSoon: '将在对应接口上线后出现', chartData: '图表数据', perDay: '每日',
+  tokens: '令牌', audit: '操作日志', loadMore: '加载更多', hint: '尾号', createdAt: '创建时间', lastUsedAt: '最近使用', revokedAt: '吊销时间',
+  scope: '范围', method: '方法', route: '接口', target: '对象', detector: '规则', live: '生效', shadow: '影子', removals: '移出',
+  ruleId: '规则 ID', answered: '已回复', suppressed: '冷却抑制', modByDay: '内容审核命中（近 14 天）', autoByDay: '自动回复命中（近 14 天）', value: '数值',
 }
 
 export type MessageKey = keyof typeof zh
@@ -47,6 +50,9 @@ const en: Record<MessageKey, string> = {
   field: 'Field', jsonField: 'JSON', reset: 'Discard changes', defaults: 'Default', yes: 'Yes', no: 'No', cannotEdit: 'Your role can only view rules.',
   owner: 'Owner', admin: 'Admin', member: 'Member', operator: 'Operator', allGroups: 'All groups', signedInAs: '{name} ({role})',
   comingSoon: 'Appears once its API lands', chartData: 'Chart data', perDay: 'Per day',
+  tokens: 'Tokens', audit: 'Audit log', loadMore: 'Load more', hint: 'Ends with', createdAt: 'Created', lastUsedAt: 'Last used', revokedAt: 'Revoked',
+  scope: 'Scope', method: 'Method', route: 'Route', target: 'Target', detector: 'Rule', live: 'Live', shadow: 'Shadow', removals: 'Removals',
+  ruleId: 'Rule id', answered: 'Answered', suppressed: 'Suppressed (cooldown)', modByDay: 'Moderation hits (14 days)', autoByDay: 'Auto-reply hits (14 days)', value: 'Value',
 }
 
 const KEY = 'qunyun.lang'

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import type { Activity, Api, Member, MemberSort } from '../api'
+import type { Activity, Api, AutoReplyStats, Leaderboard, Member, MemberSort, ModerationStats } from '../api'
 import { fmt, t } from '../i18n'
 import { href } from '../router'
 import { session } from '../session'
@@ -35,6 +35,9 @@ interface Figures {
   checkIns: PromiseSettledResult<number[]>
   moderation: PromiseSettledResult<number[]>
   autoReply: PromiseSettledResult<number[]>
+  moderationRows: PromiseSettledResult<ModerationStats['items']>
+  autoReplyRows: PromiseSettledResult<AutoReplyStats['items']>
+  leaderboard: PromiseSettledResult<Leaderboard['items']>
 }
 
 /** Figures of the last 14 days per feature that exists today (each may fail alone without blanking the page). */
@@ -42,12 +45,17 @@ async function loadFigures(api: Api, id: string): Promise<Figures> {
   const activity = await api.activity(id, 30)
   const days = activity.days.map((d) => d.day).slice(-14)
   const perDay = (items: Array<{ day: string; n: number }>): number[] => days.map((d) => items.filter((i) => i.day === d).reduce((a, i) => a + i.n, 0))
-  const [checkIns, moderation, autoReply] = await Promise.allSettled([
+  const mod = api.moderationStats(id, 14)
+  const auto = api.autoReplyStats(id, 14)
+  const [checkIns, moderation, autoReply, moderationRows, autoReplyRows, leaderboard] = await Promise.allSettled([
     api.checkInStats(id, 14).then((s) => perDay(s.days.map((d) => ({ day: d.day, n: d.checkIns })))),
-    api.moderationStats(id, 14).then((s) => perDay(s.items.map((i) => ({ day: i.day, n: i.live })))),
-    api.autoReplyStats(id, 14).then((s) => perDay(s.items.map((i) => ({ day: i.day, n: i.answered })))),
+    mod.then((s) => perDay(s.items.map((i) => ({ day: i.day, n: i.live })))),
+    auto.then((s) => perDay(s.items.map((i) => ({ day: i.day, n: i.answered })))),
+    mod.then((s) => s.items),
+    auto.then((s) => s.items),
+    api.leaderboard(id, 'streak', 10).then((l) => l.items),
   ])
-  return { activity, checkIns, moderation, autoReply }
+  return { activity, checkIns, moderation, autoReply, moderationRows, autoReplyRows, leaderboard }
 }
 
 export function GroupPage({ params }: PageProps): preact.JSX.Element {
@@ -108,8 +116,41 @@ function Overview({ figures, groupId }: { figures: Figures; groupId: string }): 
           )}
         </Card>
       </div>
+      <div class="grid3">
+        <Card title={t('leaderboard')}>
+          <Settled result={figures.leaderboard}>{(rows) => (
+            <DataTable caption={t('leaderboard')} csvName={`check-in-leaderboard-${groupId}.csv`} rows={rows} testId="leaderboard" columns={[
+              { key: 'rank', label: t('rank'), numeric: true },
+              { key: 'name', label: t('name') },
+              { key: 'value', label: t('streak'), numeric: true },
+            ]} />
+          )}</Settled>
+        </Card>
+        <Card title={t('modByDay')}>
+          <Settled result={figures.moderationRows}>{(rows) => (
+            <DataTable caption={t('modByDay')} csvName={`moderation-${groupId}.csv`} rows={rows} testId="moderation-hits" columns={[
+              { key: 'day', label: t('day') }, { key: 'detector', label: t('detector') },
+              { key: 'live', label: t('live'), numeric: true }, { key: 'shadow', label: t('shadow'), numeric: true }, { key: 'removals', label: t('removals'), numeric: true },
+            ]} />
+          )}</Settled>
+        </Card>
+        <Card title={t('autoByDay')}>
+          <Settled result={figures.autoReplyRows}>{(rows) => (
+            <DataTable caption={t('autoByDay')} csvName={`auto-reply-${groupId}.csv`} rows={rows} testId="auto-reply-hits" columns={[
+              { key: 'day', label: t('day') }, { key: 'ruleId', label: t('ruleId'), numeric: true },
+              { key: 'answered', label: t('answered'), numeric: true }, { key: 'suppressed', label: t('suppressed'), numeric: true },
+            ]} />
+          )}</Settled>
+        </Card>
+      </div>
     </>
   )
+}
+
+/** One figure's rows, its own error, or the empty state. */
+function Settled<T>({ result, children }: { result: PromiseSettledResult<T[]>; children: (rows: T[]) => preact.JSX.Element }): preact.JSX.Element {
+  if (result.status === 'rejected') return <ErrorBox error={result.reason} />
+  return result.value.length === 0 ? <Empty /> : children(result.value)
 }
 
 const PAGE_SIZE = 20

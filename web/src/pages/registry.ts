@@ -1,6 +1,7 @@
 import type { ComponentType } from 'preact'
 import type { Role } from '../api'
 import type { MessageKey } from '../i18n'
+import { AuditPage, TokensPage } from './admin'
 import { GroupPage } from './group'
 import { GroupsPage } from './groups'
 import { RulesPage } from './rules'
@@ -29,6 +30,8 @@ export const PAGES: readonly PageDef[] = [
   { id: 'groups', pattern: '/groups', title: 'groups', roles: ALL, nav: 'top', component: GroupsPage },
   { id: 'group', pattern: '/groups/:gid', title: 'group', roles: ALL, nav: 'group', component: GroupPage },
   { id: 'rules', pattern: '/groups/:gid/rules/:feature', title: 'rules', roles: ALL, nav: 'group', component: RulesPage },
+  { id: 'audit', pattern: '/audit', title: 'audit', roles: ALL, nav: 'top', component: AuditPage },
+  { id: 'tokens', pattern: '/tokens', title: 'tokens', roles: ['admin'], nav: 'top', component: TokensPage },
 ]
 
 /** Pages a role may open. */
