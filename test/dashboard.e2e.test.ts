@@ -74,8 +74,8 @@ suite('dashboard in headless Chromium', () => {
     page.on('request', (r) => { requested.push(r.url()) })
     page.on('dialog', (d) => { void d.accept() })
     page.on('pageerror', (e) => { pageErrors.push(e.message) })
-    // Failed API calls the tests provoke (401 for a bad token, 404 for another owner's group) are expected.
-    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[14]/.test(m.text())) pageErrors.push(m.text()) })
+    // Failed API calls the tests provoke (401 for a bad token, 404 for another owner's group, a refused connection) are expected.
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[14]|ERR_CONNECTION_REFUSED/.test(m.text())) pageErrors.push(m.text()) })
   }, 180_000)
 
   afterAll(async () => {
@@ -289,6 +289,18 @@ suite('dashboard in headless Chromium', () => {
     expect(audit).toContain('/api/v1/groups/:id/rules/check-in/rollback')
     expect(audit).toContain('rules:check-in:v3')
     await shot('13-audit-log')
+  })
+
+  it('says when the server cannot be reached, keeps the session, and recovers', async () => {
+    await page.route('**/api/v1/**', (r) => r.abort('connectionrefused'))
+    await page.reload()
+    await page.waitForSelector('[data-testid=server-down]')
+    await expect(page.textContent('[data-testid=server-down]')).resolves.toContain('服务器无法访问')
+    await expect(page.evaluate("sessionStorage.getItem('qunyun.token')")).resolves.toBe(admin.token)
+    await shot('11a-server-down')
+    await page.unroute('**/api/v1/**')
+    await page.click('[data-testid=server-down] button')
+    await page.waitForSelector('[data-testid=who]')
   })
 
   it('signs out with a clear message when the token is revoked', async () => {

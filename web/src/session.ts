@@ -32,7 +32,16 @@ export function signOut(reason: string | null = null): void {
 export async function resume(): Promise<void> {
   const token = sessionStorage.getItem(KEY)
   if (!token) return
-  try { await signIn(token) } catch (error) {
-    signOut((error as { status?: number }).status === 401 ? 'expired' : null)
+  try {
+    await signIn(token)
+    signOutReason.set(null)
+  } catch (error) {
+    const status = (error as { status?: number }).status
+    // Server down or failing: keep the token, say so, and offer to try again (nothing to sign in again for).
+    if (status === 0 || (status !== undefined && status >= 500)) signOutReason.set('server')
+    else signOut(status === 401 ? 'expired' : null)
   }
 }
+
+/** Whether the tab holds a token (e.g. kept while the server was unreachable). */
+export const hasStoredToken = (): boolean => sessionStorage.getItem(KEY) !== null

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { ApiError } from '../api'
 import { t } from '../i18n'
-import { signIn, signOutReason } from '../session'
+import { hasStoredToken, resume, signIn, signOutReason } from '../session'
 import { useSignal } from '../state'
 import { errorText } from '../ui/common'
 
@@ -18,7 +18,8 @@ export function LoginPage(): preact.JSX.Element {
     try {
       await signIn(token)
       signOutReason.set(null)
-      if (!location.hash.startsWith('#/groups')) location.hash = '/groups'
+      // A deep link (#/groups/…) opened before signing in is kept.
+      if (['', '#', '#/', '#/login'].includes(location.hash)) location.hash = '/groups'
     } catch (e) {
       setError(e instanceof ApiError && e.status === 401 ? t('badToken') : errorText(e))
     } finally {
@@ -29,6 +30,12 @@ export function LoginPage(): preact.JSX.Element {
     <main class="login">
       <h1>{t('appName')}</h1>
       {reason === 'expired' && <p class="error" role="alert">{t('errExpired')}</p>}
+      {reason === 'server' && hasStoredToken() && (
+        <div class="error" role="alert" data-testid="server-down">
+          <p>{t('errServer')}</p>
+          <button type="button" onClick={() => { setBusy(true); void resume().finally(() => setBusy(false)) }} disabled={busy}>{t('retry')}</button>
+        </div>
+      )}
       <form onSubmit={(e) => { void submit(e) }} autocomplete="off">
         <label for="token">{t('token')}</label>
         <input id="token" name="token" type="password" required autocomplete="off" spellcheck={false} value={token}
