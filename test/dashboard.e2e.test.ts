@@ -252,6 +252,17 @@ suite('dashboard in headless Chromium', () => {
     await shot('08-rules-dry-run')
   })
 
+  it('dry-runs auto-replies through the feature\'s own dry-run route', async () => {
+    await owner.post('/api/v1/auto-replies', { name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0 }, answer: { variants: [{ text: '课程价格是 99 元' }] } }).expect(201)
+    await page.goto(`${base}/dashboard/#/groups/${encodeURIComponent('g1@chatroom')}/rules/auto-reply`)
+    await page.waitForSelector('[data-testid=dry-run-text]')
+    await page.fill('[data-testid=dry-run-text]', '請問價格多少')
+    await page.click('[data-testid=dry-run-submit]')
+    await page.waitForSelector('[data-testid=dry-run-result]')
+    await expect(page.textContent('[data-testid=dry-run-result]')).resolves.toContain('课程价格是 99 元')
+    await shot('08b-auto-reply-dry-run')
+  })
+
   it('switches to English and back', async () => {
     await page.click('[data-testid=lang-switch]')
     await page.waitForSelector(`[data-testid=sign-out]:text-is("Sign out")`)

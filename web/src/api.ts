@@ -144,21 +144,33 @@ export class Api {
   rollback<T = unknown>(id: string, feature: string, version: number, note?: string): Promise<RulesOf<T>> {
     return this.request('POST', `${g(id)}/rules/${encodeURIComponent(feature)}/rollback`, note ? { version, note } : { version })
   }
-  dryRun(id: string, feature: string, body: Record<string, unknown>): Promise<unknown> {
-    return this.request('POST', `${g(id)}/rules/${encodeURIComponent(feature)}/dry-run`, body)
+  /** POSTs to a dry-run route given as its OpenAPI path (`/api/v1/groups/{id}/…/dry-run`). */
+  dryRun(id: string, path: string, body: Record<string, unknown>): Promise<unknown> {
+    return this.request('POST', path.replace('{id}', encodeURIComponent(id)), body)
   }
 }
 
-/** Rule features of the generic rules route, with whether each has a dry run, read from the OpenAPI document. */
-export function ruleFeatures(doc: OpenApiDocument): Array<{ feature: string; schema: JsonSchema | null; dryRun: JsonSchema | null }> {
+/** A feature's dry-run route: its OpenAPI path and body schema. */
+export interface DryRunRoute { path: string; schema: JsonSchema }
+
+/**
+ * Rule features of the generic rules route, read from the OpenAPI document, each with its dry run: the
+ * generic one (`…/rules/<feature>/dry-run`) or the feature's own (`/groups/{id}/<feature>/dry-run`).
+ */
+export function ruleFeatures(doc: OpenApiDocument): Array<{ feature: string; schema: JsonSchema | null; dryRun: DryRunRoute | null }> {
   const prefix = '/api/v1/groups/{id}/rules/'
-  const out: Array<{ feature: string; schema: JsonSchema | null; dryRun: JsonSchema | null }> = []
+  const body = (op: OpenApiOperation | undefined): JsonSchema | null => op?.requestBody?.content?.['application/json']?.schema ?? null
+  const out: Array<{ feature: string; schema: JsonSchema | null; dryRun: DryRunRoute | null }> = []
   for (const [path, ops] of Object.entries(doc.paths)) {
     if (!path.startsWith(prefix)) continue
     const feature = path.slice(prefix.length)
     if (feature.includes('/') || !ops.put) continue
-    const body = (op: OpenApiOperation | undefined): JsonSchema | null => op?.requestBody?.content?.['application/json']?.schema ?? null
-    out.push({ feature, schema: body(ops.put), dryRun: body(doc.paths[`${prefix}${feature}/dry-run`]?.post) })
+    let dryRun: DryRunRoute | null = null
+    for (const candidate of [`${prefix}${feature}/dry-run`, `/api/v1/groups/{id}/${feature}/dry-run`]) {
+      const schema = body(doc.paths[candidate]?.post)
+      if (schema) { dryRun = { path: candidate, schema }; break }
+    }
+    out.push({ feature, schema: body(ops.put), dryRun })
   }
   return out
 }

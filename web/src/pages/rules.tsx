@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import { ApiError, ruleFeatures, type Api, type JsonSchema, type RuleDiff, type RulesOf } from '../api'
+import { ApiError, ruleFeatures, type Api, type DryRunRoute, type JsonSchema, type RuleDiff, type RulesOf } from '../api'
 import { fmt, t, type MessageKey } from '../i18n'
 import { href } from '../router'
 import { validate, type Problem } from '../schema'
@@ -46,7 +46,7 @@ export function RulesPage({ params }: PageProps): preact.JSX.Element {
   )
 }
 
-function FeatureRules({ api, groupId, feature, schema, dryRun, canWrite }: { api: Api; groupId: string; feature: string; schema: JsonSchema; dryRun: JsonSchema | null; canWrite: boolean }): preact.JSX.Element {
+function FeatureRules({ api, groupId, feature, schema, dryRun, canWrite }: { api: Api; groupId: string; feature: string; schema: JsonSchema; dryRun: DryRunRoute | null; canWrite: boolean }): preact.JSX.Element {
   const [tick, setTick] = useState(0)
   const [rules, reload] = useLoad(() => api.rules(groupId, feature), [groupId, feature, tick])
   // Kept here: the editor and the history are re-created with each new version.
@@ -61,7 +61,7 @@ function FeatureRules({ api, groupId, feature, schema, dryRun, canWrite }: { api
             onSaved={(v) => refresh(t('saved', { n: v }), 'rules-saved')} onEdit={() => setNotice(null)} />}</Loaded>
         </Card>
         <div>
-          {dryRun && <DryRun api={api} groupId={groupId} feature={feature} schema={dryRun} />}
+          {dryRun && <DryRun api={api} groupId={groupId} route={dryRun} />}
           <Loaded load={rules} retry={reload}>{(r) => <Versions api={api} groupId={groupId} feature={feature} current={r.version} canWrite={canWrite}
             onRolledBack={(v) => refresh(t('rolledBack', { n: v }), 'rollback-done')} />}</Loaded>
         </div>
@@ -114,16 +114,16 @@ function RulesEditor({ api, groupId, feature, schema, loaded, canWrite, onSaved,
 }
 
 /** "Paste a message, see what would happen" — the feature's dry-run route; nothing is sent or counted. */
-function DryRun({ api, groupId, feature, schema }: { api: Api; groupId: string; feature: string; schema: JsonSchema }): preact.JSX.Element {
+function DryRun({ api, groupId, route }: { api: Api; groupId: string; route: DryRunRoute }): preact.JSX.Element {
   const [text, setText] = useState('')
   const [result, setResult] = useState<{ ok: true; value: unknown } | { ok: false; error: unknown } | null>(null)
   const [busy, setBusy] = useState(false)
   const body = { text }
-  const problems = validate(schema, body)
+  const problems = validate(route.schema, body)
   const run = async (event: Event): Promise<void> => {
     event.preventDefault()
     setBusy(true)
-    try { setResult({ ok: true, value: await api.dryRun(groupId, feature, body) }) } catch (error) { setResult({ ok: false, error }) } finally { setBusy(false) }
+    try { setResult({ ok: true, value: await api.dryRun(groupId, route.path, body) }) } catch (error) { setResult({ ok: false, error }) } finally { setBusy(false) }
   }
   return (
     <Card title={t('dryRun')} id="dry-run">
