@@ -11,8 +11,10 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
 COPY migrations ./migrations
-# Compiles src/ and migrations/ (the migrations are imported by the compiled data source) into dist/.
-RUN npm run build && npm prune --omit=dev
+COPY web ./web
+# Compiles src/ and migrations/ (the migrations are imported by the compiled data source) into dist/, and
+# builds the dashboard (web/, with Vite) into dist/dashboard, served at /dashboard.
+RUN npm run build && test -f dist/dashboard/index.html && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production QUNYUN_ENV=production QUNYUN_DATA_DIR=/app/data

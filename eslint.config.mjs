@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * ESLint: a small type-aware rule set over the TypeScript (and the few CommonJS scripts) in src, test,
- * bench, migrations and scripts. Deliberate exceptions carry an eslint-disable comment saying why.
+ * bench, migrations and scripts, and the dashboard's sources in web/src (its own tsconfig: DOM, Preact JSX).
+ * Deliberate exceptions carry an eslint-disable comment saying why.
  */
 import { defineConfig } from 'eslint/config'
 import tseslint from 'typescript-eslint'
@@ -10,11 +11,11 @@ export default defineConfig(
   // Build output, local data, and a generated table (see bench/matcher/gen-t2s.ts).
   { ignores: ['dist/', 'data/', 'coverage/', 'src/text/t2s-data.ts'] },
   {
-    files: ['{src,test,bench,migrations,scripts}/**/*.{ts,js}'],
+    files: ['{src,test,bench,migrations,scripts}/**/*.{ts,js}', 'web/src/**/*.{ts,tsx}'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: {
-        // tsconfig.json covers the TypeScript; the CommonJS scripts get the service's default project.
+        // tsconfig.json covers the TypeScript (web/tsconfig.json the dashboard's); the CommonJS scripts get the service's default project.
         projectService: { allowDefaultProject: ['scripts/*.js', 'bench/admin-api/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -6,6 +6,10 @@
  *
  *   node scripts/qunyun.js <command> [args…]   build if stale, then run the CLI in this very process
  *   node scripts/qunyun.js --build              build now (npm run build)
+ *   node scripts/qunyun.js --build-web          build the dashboard only, if stale (tests use it)
+ *
+ * The dashboard (web/, built by Vite into dist/dashboard and served at /dashboard) is rebuilt the same
+ * way: when missing or older than its sources.
  *
  * The CLI runs in this process (no child): the PID a supervisor signals is the one that shuts down
  * gracefully, and the exit code is the app's own.
@@ -22,6 +26,11 @@ const STAMP = path.join(ROOT, 'dist', '.build-stamp')
 const INPUT_DIRS = ['src', 'migrations']
 /** Single files whose change changes the output (compiler options, dependency versions and their types). */
 const INPUT_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
+/** The dashboard: sources (every file under web/), Vite's output and its stamp. */
+const WEB = path.join(ROOT, 'web')
+const WEB_OUT = path.join(ROOT, 'dist', 'dashboard')
+const WEB_STAMP = path.join(WEB_OUT, '.build-stamp')
+const WEB_INPUT_FILES = ['package.json', 'package-lock.json']
 /** One build at a time when several commands start together; in node_modules so nothing new needs ignoring. */
 const LOCK = path.join(ROOT, 'node_modules', '.cache', 'qunyun-build.lock')
 
@@ -53,6 +62,47 @@ function staleReason() {
   if (newest === 0) return fs.existsSync(ENTRY) ? null : 'no sources and no build'
   if (!fs.existsSync(ENTRY) || !fs.existsSync(STAMP)) return 'no build yet'
   return newest > fs.statSync(STAMP).mtimeMs ? 'sources changed since the last build' : null
+}
+
+/** Newest modification time (ms) among the dashboard's inputs; 0 when web/ is absent (a shipped build). */
+function newestWebInput() {
+  if (!fs.existsSync(WEB)) return 0
+  let newest = 0
+  const visit = (p) => {
+    const stat = fs.statSync(p)
+    newest = Math.max(newest, stat.mtimeMs)
+    if (stat.isDirectory()) for (const name of fs.readdirSync(p)) if (name !== 'node_modules') visit(path.join(p, name))
+  }
+  visit(WEB)
+  for (const file of WEB_INPUT_FILES) {
+    const p = path.join(ROOT, file)
+    if (fs.existsSync(p)) newest = Math.max(newest, fs.statSync(p).mtimeMs)
+  }
+  return newest
+}
+
+/** Why the dashboard must be (re)built, or null when dist/dashboard is current or there are no sources. */
+function webStaleReason() {
+  const newest = newestWebInput()
+  if (newest === 0) return null
+  if (!fs.existsSync(path.join(WEB_OUT, 'index.html')) || !fs.existsSync(WEB_STAMP)) return 'no dashboard build yet'
+  return newest > fs.statSync(WEB_STAMP).mtimeMs ? 'dashboard sources changed since the last build' : null
+}
+
+/** Builds the dashboard with Vite; returns a problem to report, or null on success. */
+function buildWeb(reason) {
+  let vite
+  // The package exports no bin path: find it next to its package.json.
+  try { vite = path.join(path.dirname(require.resolve('vite/package.json', { paths: [ROOT] })), 'bin', 'vite.js') } catch {
+    return `the dashboard in dist/dashboard is out of date (${reason}) and Vite is not installed: run npm install`
+  }
+  process.stderr.write(`qunyun: building the dashboard (${reason}) …\n`)
+  const started = Date.now()
+  const result = spawnSync(process.execPath, [vite, 'build', '--config', path.join(WEB, 'vite.config.mjs'), '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' })
+  if (result.status !== 0) return `dashboard build failed (vite exit ${result.status ?? result.signal}); fix the errors above`
+  fs.writeFileSync(WEB_STAMP, '')
+  fs.utimesSync(WEB_STAMP, started / 1000, started / 1000)
+  return null
 }
 
 /** Blocks the thread for `ms` (the launcher has nothing else to do while another process builds). */
@@ -99,14 +149,24 @@ function build(reason) {
   return null
 }
 
-/** Builds when stale (or always with `force`), holding the lock while checking and building; exits on failure. */
-function ensureBuilt(force) {
-  if (!force && staleReason() === null) return
+/**
+ * Builds when stale (or always with `force`), holding the lock while checking and building; exits on
+ * failure. `parts` says what: the server (TypeScript) and/or the dashboard.
+ */
+function ensureBuilt(force, parts = { server: true, web: true }) {
+  const stale = () => (parts.server && staleReason() !== null) || (parts.web && webStaleReason() !== null)
+  if (!force && !stale()) return
   lock()
   let problem = null
   try {
-    const reason = force ? 'requested' : staleReason()
-    if (reason !== null) problem = build(reason)
+    if (parts.server) {
+      const reason = force ? 'requested' : staleReason()
+      if (reason !== null) problem = build(reason)
+    }
+    if (parts.web && problem === null) {
+      const reason = force && fs.existsSync(WEB) ? 'requested' : webStaleReason()
+      if (reason !== null) problem = buildWeb(reason)
+    }
   } finally {
     fs.rmSync(LOCK, { recursive: true, force: true })
   }
@@ -118,6 +178,8 @@ function ensureBuilt(force) {
 
 if (process.argv[2] === '--build') {
   ensureBuilt(true)
+} else if (process.argv[2] === '--build-web') {
+  ensureBuilt(false, { server: false, web: true })
 } else {
   ensureBuilt(false)
   // The CLI reads its arguments from process.argv.slice(2): the same ones this script was given.

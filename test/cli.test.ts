@@ -289,8 +289,11 @@ describe('qunyun start', () => {
         expect(run.out).toContain('"message":"stopped cleanly"')
         // npm exits only after the server has: nothing is left serving the port.
         expect(await listening(run.port)).toBe(false)
+        // The launcher built the dashboard too (served at /dashboard by the same server).
+        expect(existsSync(join(ROOT, 'dist/dashboard/index.html'))).toBe(true)
         if (round === 2) {
           expect(run.err).not.toContain('compiling TypeScript')
+          expect(run.err).not.toContain('building the dashboard')
           expect(run.out).not.toContain('tsc -p')
           expect(statSync(entry).mtimeMs).toBe(built)
         }

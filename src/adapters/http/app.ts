@@ -9,6 +9,7 @@ import type { BucketSpec, RateLimiter } from '../../ports/ports'
 import type { Clock } from '../../ports/clock'
 import { applySecurityHeaders, corsMiddleware } from './security'
 import { buildOpenApi, DOCS_HTML } from './openapi'
+import { dashboardMiddleware, defaultDashboardDir } from './dashboard'
 
 /** A readiness probe: name → check that resolves true when healthy. */
 export type ReadinessChecks = Record<string, () => Promise<boolean>>
@@ -46,6 +47,8 @@ export interface HttpAppOptions {
   trustProxy: boolean
   /** Prometheus exposition at /metrics; with a token, only for `Authorization: Bearer <token>`. */
   metrics?: { render: () => Promise<{ contentType: string; body: string }>; token: string | null }
+  /** Folder of the built dashboard served at /dashboard (default: dist/dashboard); null serves none. */
+  dashboardDir?: string | null
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/
@@ -121,7 +124,7 @@ export function assertDeclaredAccess(route: RouteDefinition): void {
  * → 404 outside it, owned objects → 404 to all but their owner and admins, operators never mutate), zod
  * validation of params, query and body, an audit entry for every change, JSON errors
  * `{ error: { code, message, details } }` (4xx for bad input, never a stack trace), /healthz, /readyz,
- * the OpenAPI document and a docs page.
+ * the OpenAPI document, a docs page and the dashboard's static files (/dashboard).
  */
 export function createHttpApp(options: HttpAppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy })
@@ -165,6 +168,8 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   })
   const cors = corsMiddleware(options.corsOrigins)
   if (cors) app.use(cors)
+
+  if (options.dashboardDir !== null) app.use(dashboardMiddleware(options.dashboardDir ?? defaultDashboardDir()))
 
   routerFor('/healthz').get('/healthz', (ctx) => { ctx.body = { status: 'ok' } })
   routerFor('/readyz').get('/readyz', async (ctx) => {

@@ -3,9 +3,9 @@ import type { FeatureTables } from '../../adapters/db/feature-store'
 import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import type { GroupInfo } from '../../kernel/context'
 import type { DetailCache } from './groups.cache'
-import { GroupEntity } from './groups.entity'
+import { GroupEntity, MemberEntity } from './groups.entity'
 import { toGroupInfo } from './groups.directory'
-import { ListGroupsQuery, PatchGroupBody } from './groups.schema'
+import { ListGroupsQuery, ListMembersQuery, PatchGroupBody } from './groups.schema'
 
 /** A group as the API shows it. */
 function view(row: GroupEntity): Record<string, unknown> {
@@ -15,6 +15,21 @@ function view(row: GroupEntity): Record<string, unknown> {
     leftAt: row.leftAt === null ? null : new Date(row.leftAt).toISOString(),
   }
 }
+
+/** A member as the API shows it. */
+function memberView(row: MemberEntity): Record<string, unknown> {
+  return {
+    memberId: row.memberId, name: row.name, role: row.role, active: row.active,
+    joinedAt: row.joinedAt === null ? null : new Date(row.joinedAt).toISOString(),
+    leftAt: row.leftAt === null ? null : new Date(row.leftAt).toISOString(),
+  }
+}
+
+/** Column of each sort key of the members list. */
+const MEMBER_SORT = { name: 'm.name', joinedAt: 'm.joinedAt', memberId: 'm.memberId' } as const
+
+/** A LIKE pattern matching `text` anywhere, with its wildcards taken literally ('!' escapes, on SQLite and MySQL). */
+const containsPattern = (text: string): string => `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`
 
 const encodeCursor = (id: string): string => Buffer.from(id, 'utf8').toString('base64url')
 function decodeCursor(cursor: string): string {
@@ -57,6 +72,21 @@ export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) =>
         })
         if (!detail) throw groupNotFound()
         return detail
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/api/v1/groups/:id/members', summary: "A group's members: search by name or id, sort, page (total included)",
+      params: GroupParams, query: ListMembersQuery, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
+      async handler({ params, query }) {
+        if (!(await db.repo(GroupEntity).existsBy({ id: params.id }))) throw groupNotFound()
+        const qb = db.repo(MemberEntity).createQueryBuilder('m').where('m.group_id = :groupId', { groupId: params.id })
+        if (query.active !== 'all') qb.andWhere('m.active = :active', { active: query.active === 'true' })
+        if (query.q) qb.andWhere("(LOWER(m.name) LIKE :q ESCAPE '!' OR LOWER(m.member_id) LIKE :q ESCAPE '!')", { q: containsPattern(query.q) })
+        const descending = query.sort.startsWith('-')
+        const key = (descending ? query.sort.slice(1) : query.sort) as keyof typeof MEMBER_SORT
+        qb.orderBy(MEMBER_SORT[key], descending ? 'DESC' : 'ASC').addOrderBy('m.memberId', 'ASC').skip(query.offset).take(query.limit)
+        const [rows, total] = await qb.getManyAndCount()
+        return { groupId: params.id, total, offset: query.offset, limit: query.limit, items: rows.map(memberView) }
       },
     }),
     defineRoute({

@@ -16,3 +16,12 @@ export const ListGroupsQuery = z.strictObject({
   cursor: z.string().max(400).optional(),
   active: z.enum(['true', 'false']).optional(),
 })
+
+/** Members list query: search by name or id, current or past members, one sort key, offset paging. */
+export const ListMembersQuery = z.strictObject({
+  q: z.string().trim().max(64).optional(),
+  active: z.enum(['true', 'false', 'all']).default('true'),
+  sort: z.enum(['name', '-name', 'joinedAt', '-joinedAt', 'memberId', '-memberId']).default('name'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+})

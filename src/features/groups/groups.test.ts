@@ -1,6 +1,7 @@
 import { InvitationReceived } from '../../kernel/events'
 import { Chat, alice, carol } from '../../../test/support/chat'
 import { cleanup, STORAGE } from '../../../test/support/env'
+import { apiAs } from '../../../test/support/api'
 
 afterAll(cleanup)
 
@@ -84,6 +85,51 @@ describe(`directory names (${STORAGE})`, () => {
     try {
       const directory = chat.runtime.directory
       for (const m of crowd) expect((await directory?.member('g1@chatroom', m.id, '?'))?.name).toBe(m.name)
+    } finally { await chat.close() }
+  })
+})
+
+describe(`members list route (${STORAGE})`, () => {
+  it('searches by name or id (wildcards literal), sorts, pages, counts, and keeps other owners out', async () => {
+    const crowd = Array.from({ length: 12 }, (_, i) => ({ id: `m${String(i).padStart(2, '0')}`, name: `成员${String(i).padStart(2, '0')}` }))
+    const chat = await Chat.start({
+      http: true,
+      groups: [
+        { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强_100%', role: 'admin' }, ...crowd] },
+        { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' }] },
+      ],
+    })
+    try {
+      await chat.group('g1').leave([{ id: 'm11', name: '成员11' }])
+      const owner = await apiAs(chat, 'owner', { groups: ['g1@chatroom'] })
+      const path = `/api/v1/groups/${encodeURIComponent('g1@chatroom')}/members`
+      const ids = (body: { items: Array<{ memberId: string }> }): string[] => body.items.map((m) => m.memberId)
+
+      const first = await owner.get(`${path}?limit=5`).expect(200)
+      expect(first.body).toMatchObject({ total: 13, offset: 0, limit: 5 })
+      expect(ids(first.body)).toEqual(['alice', 'm00', 'm01', 'm02', 'm03'])
+      expect(first.body.items[0]).toEqual({ memberId: 'alice', name: 'Alice', role: 'owner', active: true, joinedAt: null, leftAt: null })
+      const last = await owner.get(`${path}?limit=5&offset=10`).expect(200)
+      expect(ids(last.body)).toEqual(['m09', 'm10', 'bob'])
+      expect(ids((await owner.get(`${path}?sort=-name&limit=2`).expect(200)).body)).toEqual(['bob', 'm10'])
+      expect(ids((await owner.get(`${path}?sort=memberId&limit=3`).expect(200)).body)).toEqual(['alice', 'bob', 'm00'])
+
+      const search = await owner.get(`${path}?q=${encodeURIComponent('成员0')}`).expect(200)
+      expect(search.body.total).toBe(10)
+      expect(ids((await owner.get(`${path}?q=ALICE`).expect(200)).body)).toEqual(['alice'])
+      // % and _ are matched literally, not as wildcards.
+      expect(ids((await owner.get(`${path}?q=${encodeURIComponent('_100%')}`).expect(200)).body)).toEqual(['bob'])
+      expect((await owner.get(`${path}?q=${encodeURIComponent('%')}`).expect(200)).body.total).toBe(1)
+
+      const gone = await owner.get(`${path}?active=false`).expect(200)
+      expect(gone.body.items).toEqual([expect.objectContaining({ memberId: 'm11', active: false, leftAt: expect.any(String) })])
+      expect((await owner.get(`${path}?active=all`).expect(200)).body.total).toBe(14)
+
+      await owner.get(`${path}?sort=secret`).expect(400)
+      await owner.get(`${path}?limit=101`).expect(400)
+      const other = await apiAs(chat, 'owner', { groups: ['g2@chatroom'] })
+      await other.get(path).expect(404)
+      await other.get(`/api/v1/groups/${encodeURIComponent('nope@chatroom')}/members`).expect(404)
     } finally { await chat.close() }
   })
 })
