@@ -192,6 +192,7 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(await outcome('share-1')).toMatchObject({ status: 'sent' })
     runtime.outbound.enqueue({ kind: 'sayCard', botId: 'corp', groupId: ROBOT_GROUP, card: { url: 'https://example.com/a', title: '本周书单' }, cause: 'share-2' })
     expect(await outcome('share-2')).toMatchObject({ status: 'sent' })
+    // Two messages spaced by the robot's bucket (one per 3.1 s) — real time, so the send waited.
     expect(fake.robotMessages.map((m) => m.body)).toEqual([
       { msgtype: 'text', text: { content: '今晚八点读书分享', mentioned_list: ['staff-zhang'] } },
       { msgtype: 'news', news: { articles: [{ title: '本周书单', url: 'https://example.com/a' }] } },

@@ -18,13 +18,15 @@ export class FakeWecom {
   readonly customers = new Map<string, string[]>()
   /** Every call: path and body, in order. */
   readonly calls: Array<{ path: string; body: Record<string, unknown>; query: Record<string, string> }> = []
-  readonly robotMessages: Array<{ key: string; body: Record<string, unknown> }> = []
+  readonly robotMessages: Array<{ key: string; body: Record<string, unknown>; at: number }> = []
   readonly markedTags: Array<{ userid: string; external_userid: string; add_tag: string[] }> = []
   tokenFetches = 0
   /** Seconds a token lives (WeCom: 7200). */
   expiresIn = 7200
   /** Delay of gettoken answers, ms (so concurrent refreshes overlap). */
   tokenDelayMs = 30
+  /** The server's time (the robot's per-minute window); tests with a fake clock replace it. */
+  now: () => number = () => Date.now()
   private readonly tokens = new Map<string, { expired: boolean }>()
   private readonly failures = new Map<string, number[]>()
   private readonly robotWindow = new Map<string, number[]>()
@@ -124,12 +126,12 @@ export class FakeWecom {
 
   private robot(key: string, body: Record<string, unknown>): Record<string, unknown> {
     if (!key.startsWith('robot-')) return { errcode: 93000, errmsg: 'invalid webhook url' }
-    const now = Date.now()
+    const now = this.now()
     const window = (this.robotWindow.get(key) ?? []).filter((t) => t > now - 60_000)
     if (window.length >= 20) return { errcode: 45009, errmsg: 'api freq out of limit' }
     window.push(now)
     this.robotWindow.set(key, window)
-    this.robotMessages.push({ key, body })
+    this.robotMessages.push({ key, body, at: now })
     return {}
   }
 }

@@ -37,8 +37,11 @@ export interface WecomChannelDeps {
   sleep?: (ms: number) => Promise<void>
 }
 
-/** A group robot may send 20 messages a minute. */
-const ROBOT_BUCKET = { capacity: 20, refillPerSec: 20 / 60 }
+/**
+ * A group robot may send 20 messages a minute. A bucket of 20 would allow 40 in the first minute, so
+ * the bucket holds one message refilled every 3.1 s: never more than 20 in any 60 s.
+ */
+const ROBOT_BUCKET = { capacity: 1, refillPerSec: 1 / 3.1 }
 /** mark_tag calls per corp (WeCom allows more; this keeps bulk tagging gentle). */
 const MARK_TAG_BUCKET = { capacity: 10, refillPerSec: 5 }
 
