@@ -102,6 +102,14 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(carol).toMatchObject({ id: 'wmCarol', name: '小雨', inviterId: 'staff-li', active: true })
   })
 
+  it('processes a change delivered twice (a WeCom retry with a new nonce) once', async () => {
+    const xml = changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'add_member', joinScene: 0, members: ['wmCarol'], memVer: 'v2b', createTime: now() })
+    const before = events.filter((e) => MemberJoined.is(e)).length
+    expect((await post(xml)).status).toBe(200)
+    expect((await post(xml)).status).toBe(200)
+    expect(events.filter((e) => MemberJoined.is(e)).length).toBe(before + 1)
+  })
+
   it('update del_member → member.left', async () => {
     await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 0, members: ['wmDan'], memVer: 'v3', createTime: now() }))
     expect(events.some((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toBe(true)

@@ -152,7 +152,12 @@ export class WecomChannel implements Channel {
   private async process(xml: Record<string, XmlValue>): Promise<void> {
     const events = await eventsOf(xml, { botId: this.botId, api: this.api, groupName: (id) => this.deps.directory.groupName(id) })
     this.deps.log.debug('WeCom callback', { bot: this.botId, event: typeof xml.Event === 'string' ? xml.Event : '', events: events.length })
-    for (const event of events) this.emit(event)
+    // WeCom may deliver one change twice (a retry after a slow answer carries a new nonce): the event ids
+    // derive from the change, so each is emitted once.
+    for (const event of events) {
+      if (await this.deps.coordination.dedupe.firstSeen(`wecom:event:${event.id}`, 86_400_000)) this.emit(event)
+      else this.deps.log.debug('WeCom callback repeated; already processed', { bot: this.botId, event: event.id })
+    }
   }
 
   /**
