@@ -87,6 +87,24 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(members.map((m) => [m.id, m.role]).sort()).toEqual([['staff-li', 'admin'], ['staff-zhang', 'owner'], ['wmBob', 'member']])
   })
 
+  it('acknowledges before processing: the answer does not wait for a slow groupchat/get', async () => {
+    const chatId = 'wrOgQhDgAAslowgroup'
+    fake.groups.set(chatId, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }], '慢群'), chat_id: chatId })
+    fake.delays.set('/cgi-bin/externalcontact/groupchat/get', 1_500)
+    try {
+      const signed = signer.event(changeExternalChat({ corpId: fake.corpId, chatId, changeType: 'create', createTime: now() }), { timestamp: now(), nonce: `slow${Date.now()}` })
+      const response = await fetch(url(signed.query), { method: 'POST', body: signed.body })
+      expect(await response.text()).toBe('success')
+      // Answered while the group was still being fetched: not in the directory yet.
+      expect(await runtime.directory.find(chatId)).toBeNull()
+      await runtime.wecom.get('corp')?.settled()
+      await runtime.processor.idle()
+      expect(await runtime.directory.find(chatId)).toMatchObject({ name: '慢群', active: true })
+    } finally {
+      fake.delays.clear()
+    }
+  })
+
   it('update add_member → member.joined with the inviter and join scene from groupchat/get', async () => {
     fake.groups.set(CHAT, groupChat([
       { id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'staff-li', name: '李助教', type: 1 }, { id: 'wmBob', name: '阿强', inviter: 'staff-zhang' },

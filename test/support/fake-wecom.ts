@@ -25,6 +25,8 @@ export class FakeWecom {
   expiresIn = 7200
   /** Delay of gettoken answers, ms (so concurrent refreshes overlap). */
   tokenDelayMs = 30
+  /** Extra delay of answers per path, ms (e.g. a slow groupchat/get). */
+  readonly delays = new Map<string, number>()
   /** The server's time (the robot's per-minute window); tests with a fake clock replace it. */
   now: () => number = () => Date.now()
   private readonly tokens = new Map<string, { expired: boolean }>()
@@ -77,6 +79,8 @@ export class FakeWecom {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ errcode: 0, errmsg: 'ok', ...answer }))
     }
+    const delay = this.delays.get(url.pathname)
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
     const injected = this.failures.get(url.pathname)
     if (injected && injected.length > 0) {
       const errcode = injected.shift() as number

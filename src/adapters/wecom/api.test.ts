@@ -4,7 +4,9 @@ import type { CoordinationPorts } from '../../ports/ports'
 import { createRedisPorts } from '../redis/redis-ports'
 import { silentLogger } from '../../kernel/logger'
 import type { BotDefinition } from '../../config/config.schema'
-import { FakeWecom } from '../../../test/support/fake-wecom'
+import { CallbackSigner, FakeWecom } from '../../../test/support/fake-wecom'
+import { CallbackVerifier } from './callback'
+import { aesKeyOf } from './crypto'
 import { WecomApi, WecomApiError, WecomTransportError } from './api'
 import { WecomChannel } from './channel'
 import { listGroupChats } from './groupchat'
@@ -106,6 +108,15 @@ describe(`WeCom API client and access tokens (${REDIS ? 'redis' : 'memory'} coor
     const error = await api.token().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(WecomTransportError)
     expect(String((error as Error).message)).toContain('timed out after 100 ms')
+  })
+
+  it('a nonce accepted by one replica is refused as a replay by another', async () => {
+    const [a, b] = await shared(2)
+    const key = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'
+    const verifier = (p: CoordinationPorts): CallbackVerifier => new CallbackVerifier({ botId: 'corp', clock, nonces: p.dedupe, windowSeconds: 300, secrets: { token: 'cb', aesKey: aesKeyOf(key), corpId: fake.corpId } })
+    const signed = new CallbackSigner('cb', key, fake.corpId).event('<xml><Event>x</Event></xml>', { timestamp: Math.floor(clock.now() / 1000), nonce: `n${Date.now()}` })
+    await expect(verifier(a as CoordinationPorts).verifyEvent(signed.query, signed.body)).resolves.toEqual({ Event: 'x' })
+    await expect(verifier(b as CoordinationPorts).verifyEvent(signed.query, signed.body)).rejects.toMatchObject({ reason: 'replay' })
   })
 
   it('lists customer groups page by page (groupchat/list cursor)', async () => {
