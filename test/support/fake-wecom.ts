@@ -25,8 +25,8 @@ export class FakeWecom {
   expiresIn = 7200
   /** Delay of gettoken answers, ms (so concurrent refreshes overlap). */
   tokenDelayMs = 30
-  /** Extra delay of answers per path, ms (e.g. a slow groupchat/get). */
-  readonly delays = new Map<string, number>()
+  /** Paths whose answers wait until released (a slow WeCom, without timing). */
+  private readonly gates = new Map<string, Promise<void>>()
   /** The server's time (the robot's per-minute window); tests with a fake clock replace it. */
   now: () => number = () => Date.now()
   private readonly tokens = new Map<string, { expired: boolean }>()
@@ -58,6 +58,13 @@ export class FakeWecom {
     this.failures.set(path, [...(this.failures.get(path) ?? []), ...errcodes])
   }
 
+  /** Holds every answer of `path` until the returned function is called. */
+  hold(path: string): () => void {
+    let release: () => void = () => undefined
+    this.gates.set(path, new Promise<void>((resolve) => { release = resolve }))
+    return () => { this.gates.delete(path); release() }
+  }
+
   /** Every token issued so far now answers 42001 (expired). */
   expireTokens(): void { for (const t of this.tokens.values()) t.expired = true }
 
@@ -79,8 +86,7 @@ export class FakeWecom {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ errcode: 0, errmsg: 'ok', ...answer }))
     }
-    const delay = this.delays.get(url.pathname)
-    if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+    await this.gates.get(url.pathname)
     const injected = this.failures.get(url.pathname)
     if (injected && injected.length > 0) {
       const errcode = injected.shift() as number
