@@ -41,6 +41,8 @@ import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
 import { Metrics } from './adapters/metrics/prometheus'
 import { createServicePuppet, setWechatyLogLevel, WechatyChannel, type PuppetLike } from './adapters/wechaty/channel'
 import { SimWorld } from './adapters/wechaty/sim-world'
+import { WecomChannel } from './adapters/wecom/channel'
+import { PairedChannel } from './adapters/wecom/pair'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
 import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
@@ -117,6 +119,8 @@ export class Runtime {
   metrics?: Metrics
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
+  /** Bots on the official WeCom API (channel official or both), by bot id. */
+  readonly wecom = new Map<string, WecomChannel>()
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
   private bus?: EventBus
@@ -306,6 +310,12 @@ export class Runtime {
 
     this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${process.pid}` })
     for (const job of this.host.jobs()) this.scheduler.add(job)
+    for (const bot of bots) {
+      if ((bot.channel ?? 'puppet') === 'puppet' || !bot.wecom) continue
+      const channel = this.officialChannel(bot)
+      // Fenced: one replica reconciles each tick.
+      this.scheduler.add({ name: `wecom.reconcile.${bot.id}`, cron: bot.wecom.reconcileCron, timezone: config.timezone, run: async (tick) => { await channel.reconcile(tick.getTime()) } })
+    }
     const seen = this.seen
     this.scheduler.add({ name: 'core.purge-dedupe-marks', cron: '40 3 * * *', timezone: config.timezone, run: () => seen.purge() })
     if (this.options.scheduler !== false) await this.scheduler.start()
@@ -433,6 +443,14 @@ export class Runtime {
         coordination: () => this.ports.ping(),
         bots: async () => this.channels.online,
       },
+      webhooks: (['GET', 'POST'] as const).map((method) => ({
+        method, path: '/wecom/callback/:botId', bodyLimit: 256 * 1024,
+        handle: async ({ params, query, body, ip }) => {
+          const channel = this.wecom.get(params.botId ?? '')
+          if (!channel) return { status: 404, body: 'no such bot' }
+          return channel.handleCallback({ method, query, body, ip })
+        },
+      })),
     })
     const { host, port } = this.config.server
     await new Promise<void>((resolve, reject) => {
@@ -448,11 +466,39 @@ export class Runtime {
 
   /** Whether a bot runs the built-in simulated community (no real account, simulation not switched off). */
   private simulates(bot: BotDefinition): boolean {
-    return !this.options.puppetFor && bot.resolvedPuppet !== 'wechaty-puppet-service' && (this.options.simulation ?? this.config.simulation.mode !== 'off')
+    return !this.options.puppetFor && (bot.channel ?? 'puppet') !== 'official' && bot.resolvedPuppet !== 'wechaty-puppet-service' && (this.options.simulation ?? this.config.simulation.mode !== 'off')
   }
 
-  /** The channel of a bot: its puppet account through wechaty (a real one, a test's, or the simulated community's). */
+  /** The official-API channel of a bot (created once, before the scheduler and the callback URL need it). */
+  private officialChannel(definition: BotDefinition): WecomChannel {
+    let channel = this.wecom.get(definition.id)
+    if (!channel) {
+      channel = new WecomChannel({
+        definition, clock: this.clock, log: this.log,
+        coordination: { values: this.ports.values, leases: this.ports.leases, dedupe: this.ports.dedupe, rateLimiter: this.ports.rateLimiter },
+        directory: {
+          groupName: async (groupId) => (await this.directory.find(groupId))?.name ?? null,
+          activeGroupIds: async (botId) => (await this.directory.activeGroups()).filter((g) => g.botId === botId).map((g) => g.id),
+        },
+      })
+      this.wecom.set(definition.id, channel)
+    }
+    return channel
+  }
+
+  /**
+   * The channel of a bot: its puppet account through wechaty (a real one, a test's, or the simulated
+   * community's), the official WeCom API, or both paired.
+   */
   private channelFor(definition: BotDefinition): { channel: Channel; world?: SimWorld } {
+    const mode = definition.channel ?? 'puppet'
+    if (mode === 'official') return { channel: this.officialChannel(definition) }
+    const puppet = this.puppetChannel(definition)
+    if (mode === 'both') return { channel: new PairedChannel(puppet.channel, this.officialChannel(definition)), world: puppet.world }
+    return puppet
+  }
+
+  private puppetChannel(definition: BotDefinition): { channel: Channel; world?: SimWorld } {
     const { log } = this
     let world: SimWorld | undefined
     let puppet: PuppetLike

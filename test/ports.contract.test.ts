@@ -79,6 +79,24 @@ function contract(name: string, factory: PortsFactory, cleanup?: () => Promise<v
       })
     })
 
+    describe('shared values', () => {
+      it('stores a value until its expiry (the caller\'s clock) and deletes only the value it was asked to', async () => {
+        const key = unique('value')
+        await expect(fake.values.get(key)).resolves.toBeNull()
+        await fake.values.set(key, 'token-1', clock.now() + 1_000)
+        await expect(fake.values.get(key)).resolves.toBe('token-1')
+        await expect(fake.values.deleteIf(key, 'token-0')).resolves.toBe(false)
+        await expect(fake.values.get(key)).resolves.toBe('token-1')
+        await clock.advance(1_000)
+        await expect(fake.values.get(key)).resolves.toBeNull()
+        await fake.values.set(key, 'token-2', clock.now() + 5_000)
+        await expect(fake.values.deleteIf(key, 'token-2')).resolves.toBe(true)
+        await expect(fake.values.get(key)).resolves.toBeNull()
+        await fake.values.set(key, 'token-3', clock.now() - 1)
+        await expect(fake.values.get(key)).resolves.toBeNull()
+      })
+    })
+
     describe('counters', () => {
       it('increments by 1 by default and reads back', async () => {
         const key = unique('cnt')

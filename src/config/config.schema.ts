@@ -140,6 +140,35 @@ export const ConfigSchema = z.strictObject({
 /** The validated configuration. */
 export type Config = z.infer<typeof ConfigSchema>
 
+/** An environment variable name (secrets are never written in bots/ files, only the variable holding them). */
+const EnvName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)')
+
+/** The official WeCom server API for one bot (a self-built app of the corp). */
+export const WecomBotSchema = z.strictObject({
+  /** The corp id (我的企业 → 企业ID); every callback must carry it as its receive id. */
+  corpId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'the corp id (letters and digits)'),
+  /** Variable holding the app's Secret (customer contact needs the app to have 客户联系 permission). */
+  secretEnv: EnvName.default('WECOM_SECRET'),
+  /** Variable holding the callback Token (接收事件服务器 → Token). */
+  callbackTokenEnv: EnvName.default('WECOM_CALLBACK_TOKEN'),
+  /** Variable holding the 43-character EncodingAESKey. */
+  aesKeyEnv: EnvName.default('WECOM_ENCODING_AES_KEY'),
+  /** API base URL (tests point it at a local fake server). */
+  apiBase: z.string().regex(/^https?:\/\/[^\s/]+(:\d+)?$/, 'a base URL like https://qyapi.weixin.qq.com (no path)').default('https://qyapi.weixin.qq.com'),
+  /** Callbacks whose timestamp is further than this from now are refused. */
+  timestampWindowSeconds: z.int().min(10).max(3600).default(300),
+  /** When the customer groups are reconciled with the directory (lists every group and its members). */
+  reconcileCron: z.string().min(9).default('*/30 * * * *'),
+  /** Per API request. */
+  requestTimeoutMs: z.int().min(100).max(60_000).default(5_000),
+  /** Retries of a request that failed transiently (network, system busy). */
+  maxRetries: z.int().min(0).max(5).default(2),
+  /** Group robots (群机器人): the webhook key's variable per group id; scheduled shares go out through them. */
+  robots: z.array(z.strictObject({ groupId: z.string().min(1).max(191), keyEnv: EnvName })).default([]),
+  /** Our tag name → corp tag id (企业客户标签, e.g. "et…"); the tag verb marks customers with these. */
+  corpTags: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).default({}),
+})
+
 /** A bot definition file in bots/. */
 export const BotDefinitionSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, - and _'),
@@ -151,12 +180,29 @@ export const BotDefinitionSchema = z.strictObject({
   rulePack: z.string().min(1).default('default.yaml'),
   /** Which groups it serves: 'all' or a list of group ids. */
   groups: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
-})
+  /** How the bot reaches WeCom: a puppet account, the official server API, or both. */
+  channel: z.enum(['puppet', 'official', 'both']).default('puppet'),
+  /** The official API's settings (required for channel official or both). */
+  wecom: WecomBotSchema.optional(),
+}).refine((b) => b.channel === 'puppet' || b.wecom !== undefined, { message: 'channel official or both needs a wecom section', path: ['wecom'] })
+
+/** The secrets of a bot's official API, read from the variables its wecom section names. */
+export interface WecomSecrets {
+  secret: string
+  callbackToken: string
+  encodingAesKey: string
+  /** Group id → robot webhook key. */
+  robotKeys: Record<string, string>
+}
 
 /** A bot definition with its token resolved from the environment. */
-export type BotDefinition = z.infer<typeof BotDefinitionSchema> & {
+export type BotDefinition = Omit<z.infer<typeof BotDefinitionSchema>, 'channel'> & {
+  /** Absent = 'puppet' (definitions built in code predate the official API). */
+  channel?: z.infer<typeof BotDefinitionSchema>['channel']
   /** The puppet actually used. */
   resolvedPuppet: 'mock' | 'wechaty-puppet-service'
   token: string | null
   file: string
+  /** Present when the bot uses the official API. */
+  wecomSecrets?: WecomSecrets
 }

@@ -331,11 +331,29 @@ describe('loadBots', () => {
     return load(env, { botsDir: dir })
   }
 
+  const OFFICIAL = [
+    'id: corp', 'channel: official', 'wecom:', '  corpId: wwcorp0001', '  robots:', '    - { groupId: wrGroup1, keyEnv: ROBOT_KEY_1 }',
+    '  corpTags: { 活跃: etACTIVE01 }',
+  ].join('\n')
+  const WECOM_ENV = { WECOM_SECRET: 's3cret', WECOM_CALLBACK_TOKEN: 'cbtoken', WECOM_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', ROBOT_KEY_1: 'robot-key' }
+
+  it('an official-API bot reads its secrets from the variables it names and needs no puppet token', () => {
+    const [bot] = loadBots(withBots({ 'corp.yaml': OFFICIAL }), WECOM_ENV)
+    expect(bot).toMatchObject({ id: 'corp', channel: 'official', wecom: { corpId: 'wwcorp0001', apiBase: 'https://qyapi.weixin.qq.com', timestampWindowSeconds: 300, corpTags: { 活跃: 'etACTIVE01' } } })
+    expect(bot?.wecomSecrets).toEqual({ secret: 's3cret', callbackToken: 'cbtoken', encodingAesKey: WECOM_ENV.WECOM_ENCODING_AES_KEY, robotKeys: { wrGroup1: 'robot-key' } })
+  })
+
+  it('an official-API bot without its secrets, a bad EncodingAESKey or a wecom section is a ConfigError naming each', () => {
+    expect(() => loadBots(withBots({ 'corp.yaml': OFFICIAL }), { ...WECOM_ENV, WECOM_SECRET: '', ROBOT_KEY_1: '' })).toThrow(/WECOM_SECRET[\s\S]*ROBOT_KEY_1/)
+    expect(() => loadBots(withBots({ 'corp.yaml': OFFICIAL }), { ...WECOM_ENV, WECOM_ENCODING_AES_KEY: 'short' })).toThrow(/43-character EncodingAESKey/)
+    expect(() => loadBots(withBots({ 'corp.yaml': 'id: corp\nchannel: both' }), {})).toThrow(/wecom: channel official or both needs a wecom section/)
+  })
+
   it('gives one built-in mock bot when the bots dir is empty', () => {
     const bots = loadBots(withBots({}), {})
     expect(bots).toEqual([{
       id: 'main', puppet: 'auto', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all',
-      resolvedPuppet: 'mock', token: null, file: '(built-in)',
+      resolvedPuppet: 'mock', token: null, file: '(built-in)', channel: 'puppet',
     }])
   })
 
@@ -366,7 +384,7 @@ describe('loadBots', () => {
     const bots = loadBots(config, { SALES_TOKEN: '  tok-123\n' })
     expect(bots).toEqual([{
       id: 'sales', name: '销售助手', puppet: 'auto', tokenEnv: 'SALES_TOKEN', rulePack: 'default.yaml', groups: 'all',
-      resolvedPuppet: 'wechaty-puppet-service', token: 'tok-123', file: 'sales.yaml',
+      resolvedPuppet: 'wechaty-puppet-service', token: 'tok-123', file: 'sales.yaml', channel: 'puppet',
     }])
   })
 
@@ -454,7 +472,7 @@ describe('loadBots', () => {
   })
 
   it('fills bot defaults from the schema', () => {
-    expect(BotDefinitionSchema.parse({ id: 'x' })).toEqual({ id: 'x', puppet: 'auto', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all' })
+    expect(BotDefinitionSchema.parse({ id: 'x' })).toEqual({ id: 'x', puppet: 'auto', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all', channel: 'puppet' })
   })
 
   it('the repository bots/ definitions load', () => {

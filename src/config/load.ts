@@ -193,11 +193,29 @@ export function loadBots(config: Config, env: NodeJS.ProcessEnv = process.env): 
     } else {
       resolvedPuppet = def.puppet === 'auto' ? (token ? 'wechaty-puppet-service' : 'mock') : def.puppet
     }
+    let wecomSecrets: BotDefinition['wecomSecrets']
+    if (def.channel !== 'puppet' && def.wecom) {
+      const w = def.wecom
+      const read = (name: string): string => {
+        const value = env[name]?.trim() ?? ''
+        if (!value) problems.push(`${config.botsDir}/${file}: channel ${def.channel} needs $${name}`)
+        return value
+      }
+      wecomSecrets = {
+        secret: read(w.secretEnv), callbackToken: read(w.callbackTokenEnv), encodingAesKey: read(w.aesKeyEnv),
+        robotKeys: Object.fromEntries(w.robots.map((r) => [r.groupId, read(r.keyEnv)])),
+      }
+      if (wecomSecrets.encodingAesKey && !/^[A-Za-z0-9+/]{43}$/.test(wecomSecrets.encodingAesKey)) problems.push(`${config.botsDir}/${file}: $${w.aesKeyEnv} must be the 43-character EncodingAESKey`)
+      if (def.channel === 'official') {
+        bots.push({ ...def, resolvedPuppet: 'mock', token: null, file, wecomSecrets })
+        continue
+      }
+    }
     if (resolvedPuppet === 'wechaty-puppet-service' && !token) {
       problems.push(`${config.botsDir}/${file}: puppet wechaty-puppet-service needs a token in $${def.tokenEnv}`)
       continue
     }
-    bots.push({ ...def, resolvedPuppet, token, file })
+    bots.push({ ...def, resolvedPuppet, token, file, wecomSecrets })
   }
   const ids = new Set<string>()
   for (const bot of bots) {
@@ -210,7 +228,7 @@ export function loadBots(config: Config, env: NodeJS.ProcessEnv = process.env): 
     const token = env.WECHATY_PUPPET_SERVICE_TOKEN?.trim() || null
     const wantsService = config.puppet.name === 'wechaty-puppet-service' || (!config.puppet.name && token !== null)
     if (wantsService && !token) throw new ConfigError(['WECHATY_PUPPET_SERVICE_TOKEN: required for wechaty-puppet-service'])
-    bots.push({ id: 'main', puppet: 'auto', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all', resolvedPuppet: wantsService ? 'wechaty-puppet-service' : 'mock', token, file: '(built-in)' })
+    bots.push({ id: 'main', puppet: 'auto', channel: 'puppet', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all', resolvedPuppet: wantsService ? 'wechaty-puppet-service' : 'mock', token, file: '(built-in)' })
   }
   return bots
 }

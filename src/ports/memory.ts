@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SeenStore } from './ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SeenStore, SharedValues } from './ports'
 import { type Clock, systemClock } from './clock'
 
 /**
@@ -214,6 +214,30 @@ export class MemoryPubSub implements PubSub {
   }
 }
 
+/** In-process shared values (shared by whatever holds the same bundle). */
+export class MemorySharedValues implements SharedValues {
+  private readonly values = new Map<string, { value: string; expiresAt: number }>()
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  async get(key: string): Promise<string | null> {
+    const entry = this.values.get(key)
+    if (!entry) return null
+    if (entry.expiresAt <= this.clock.now()) { this.values.delete(key); return null }
+    return entry.value
+  }
+
+  async set(key: string, value: string, expiresAt: number): Promise<void> {
+    if (expiresAt <= this.clock.now()) { this.values.delete(key); return }
+    this.values.set(key, { value, expiresAt })
+  }
+
+  async deleteIf(key: string, value: string): Promise<boolean> {
+    if ((await this.get(key)) !== value) return false
+    this.values.delete(key)
+    return true
+  }
+}
+
 /** The in-process port bundle: needs nothing but this process. */
 export function createMemoryPorts(clock: Clock = systemClock): CoordinationPorts {
   const dedupe = new MemoryDedupe(clock)
@@ -225,6 +249,7 @@ export function createMemoryPorts(clock: Clock = systemClock): CoordinationPorts
     rateLimiter: new MemoryRateLimiter(clock),
     leases: new MemoryLeases(clock),
     pubsub: new MemoryPubSub(),
+    values: new MemorySharedValues(clock),
     seen: (ttlMs, store) => new EmbeddedSeenFilter(dedupe, store, clock, ttlMs),
     ping: async () => true,
     close: async () => { dedupe.close(); counters.close() },

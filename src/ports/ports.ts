@@ -50,6 +50,19 @@ export interface RateLimiter {
   take(key: string, spec: BucketSpec, cost?: number): Promise<RateDecision>
 }
 
+/**
+ * Small shared values that expire (e.g. an API access token every replica uses). Expiry is absolute
+ * (`expiresAt`, the caller's clock) so every backend behaves alike under a fake clock.
+ */
+export interface SharedValues {
+  /** The value of `key`, or null when absent or expired. */
+  get(key: string): Promise<string | null>
+  /** Stores `value` under `key` until `expiresAt` (ms since epoch). */
+  set(key: string, value: string, expiresAt: number): Promise<void>
+  /** Removes `key` only while it still holds `value` (so a stale reader never deletes a fresh value). */
+  deleteIf(key: string, value: string): Promise<boolean>
+}
+
 /** A held lease; `token` proves ownership for renew/release. */
 export interface Lease {
   key: string
@@ -116,6 +129,7 @@ export interface CoordinationPorts {
   rateLimiter: RateLimiter
   leases: Leases
   pubsub: PubSub
+  values: SharedValues
   /** The message-id filter of the message path (marks kept for `ttlMs`; `store` persists in-process marks). */
   seen(ttlMs: number, store: SeenStore, options?: { inflightMs?: number }): SeenFilter
   /** True when the backing service answers (for /readyz). */

@@ -32,6 +32,18 @@ export interface ApiRateLimits {
   tokenCreation: BucketSpec
 }
 
+/**
+ * A raw endpoint outside the JSON API (platform callbacks): it reads the body as text and answers text.
+ * It authenticates the caller itself (e.g. by the platform's signature), so it carries no API token.
+ */
+export interface WebhookEndpoint {
+  method: 'GET' | 'POST'
+  path: string
+  /** Largest body accepted, in bytes. */
+  bodyLimit: number
+  handle(input: { params: Record<string, string>; query: Record<string, string | string[] | undefined>; body: string; ip: string; method: string }): Promise<{ status: number; body: string }>
+}
+
 /** Options of the admin HTTP app. */
 export interface HttpAppOptions {
   routes: RouteDefinition[]
@@ -49,6 +61,8 @@ export interface HttpAppOptions {
   metrics?: { render: () => Promise<{ contentType: string; body: string }>; token: string | null }
   /** Folder of the built dashboard served at /dashboard (default: dist/dashboard); null serves none. */
   dashboardDir?: string | null
+  /** Platform callbacks (e.g. /wecom/callback/:botId). */
+  webhooks?: WebhookEndpoint[]
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/
@@ -203,6 +217,22 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.body = DOCS_HTML
   })
 
+  for (const hook of options.webhooks ?? []) {
+    routerFor(hook.path)[hook.method === 'GET' ? 'get' : 'post'](hook.path, async (ctx) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of ctx.req) {
+        size += (chunk as Buffer).length
+        if (size > hook.bodyLimit) throw new HttpError(413, 'payload_too_large', `body larger than ${hook.bodyLimit} bytes`)
+        chunks.push(chunk as Buffer)
+      }
+      const answer = await hook.handle({ params: { ...ctx.params } as Record<string, string>, query: { ...ctx.query }, body: Buffer.concat(chunks).toString('utf8'), ip: ctx.ip, method: ctx.method })
+      ctx.status = answer.status
+      ctx.type = 'text/plain; charset=utf-8'
+      ctx.body = answer.body
+    })
+  }
+
   for (const route of routes) {
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'
     routerFor(route.path)[method](route.path, async (ctx) => {
@@ -276,7 +306,11 @@ export function createHttpApp(options: HttpAppOptions): Koa {
  * when a third exists.
  */
 export function bucketOf(path: string): string {
-  if (!path.startsWith('/api/v1/')) return path
+  if (!path.startsWith('/api/v1/')) {
+    // Platform callbacks (`/wecom/callback/:botId`): the first two segments, so template and request agree.
+    const callback = /^\/[^/]+\/[^/]+\//.exec(path)
+    return callback ? callback[0] : path
+  }
   const segments = path.slice(8).split('/')
   return `${segments[0] ?? ''}/${segments[2] ?? ''}`
 }

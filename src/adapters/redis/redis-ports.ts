@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter } from '../../ports/ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SharedValues } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
 import { redactUrl } from '../../kernel/url'
 
@@ -127,6 +127,7 @@ interface ScriptCommands {
   qunyunTake(key: string, capacity: number, refillPerSec: number, cost: number, now: number, idleTtlMs: number): Promise<[number, string]>
   qunyunRenew(key: string, token: string, ttlMs: number): Promise<number>
   qunyunRelease(key: string, token: string): Promise<number>
+  qunyunDelIf(key: string, value: string): Promise<number>
 }
 
 type ScriptedRedis = Redis & ScriptCommands
@@ -231,6 +232,34 @@ class SharedSeenFilter implements SeenFilter {
 
   async purge(): Promise<void> {}
 }
+
+/**
+ * Shared values as a hash of value and expiry instant (the caller's clock, like the counters), with a Redis
+ * TTL a minute beyond it so the key goes for good.
+ */
+class RedisSharedValues implements SharedValues {
+  constructor(private readonly redis: ScriptedRedis, private readonly prefix: string, private readonly clock: Clock) {}
+
+  async get(key: string): Promise<string | null> {
+    const [value, expiresAt] = await this.redis.hmget(`${this.prefix}value:${key}`, 'v', 'e')
+    if (value === null || value === undefined || Number(expiresAt) <= this.clock.now()) return null
+    return value
+  }
+
+  async set(key: string, value: string, expiresAt: number): Promise<void> {
+    const k = `${this.prefix}value:${key}`
+    const ttl = expiresAt - this.clock.now()
+    if (ttl <= 0) { await this.redis.del(k); return }
+    await this.redis.multi().hset(k, 'v', value, 'e', String(expiresAt)).pexpire(k, Math.ceil(ttl) + 60_000).exec()
+  }
+
+  async deleteIf(key: string, value: string): Promise<boolean> {
+    return (await this.redis.qunyunDelIf(`${this.prefix}value:${key}`, value)) === 1
+  }
+}
+
+/** Deletes a shared value only while it still holds the given value. */
+const DEL_IF_LUA = `if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
 /** Dedupe marks as `SET key 1 PX ttl NX`. */
 class RedisDedupe implements Dedupe {
@@ -405,6 +434,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   redis.defineCommand('qunyunTake', { numberOfKeys: 1, lua: TAKE_LUA })
   redis.defineCommand('qunyunRenew', { numberOfKeys: 1, lua: RENEW_LUA })
   redis.defineCommand('qunyunRelease', { numberOfKeys: 1, lua: RELEASE_LUA })
+  redis.defineCommand('qunyunDelIf', { numberOfKeys: 1, lua: DEL_IF_LUA })
   const scripted = redis as ScriptedRedis
   const pubsub = new RedisPubSub(redis, prefix)
   let closing: Promise<void> | undefined
@@ -417,6 +447,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),
     pubsub,
+    values: new RedisSharedValues(scripted, prefix, clock),
     ping: async () => {
       try {
         return (await withTimeout(redis.ping(), PING_TIMEOUT_MS, 'PING')) === 'PONG'

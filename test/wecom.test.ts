@@ -1,0 +1,255 @@
+import type { BotDefinition } from '../src/config/config.schema'
+import { GroupLeft, GroupRenamed, GroupSynced, MemberJoined, MemberLeft, type EventBase } from '../src/kernel/events'
+import { Runtime } from '../src/main'
+import { CallbackSigner, changeExternalChat, FakeWecom } from './support/fake-wecom'
+import { captureLogger, cleanup, testConfig } from './support/env'
+
+const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'
+const CHAT = 'wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAA'
+const ROBOT_GROUP = 'wrOgQhDgAArobotgroup'
+
+/** An official-API bot against the fake server. */
+function officialBot(fake: FakeWecom, overrides: Partial<NonNullable<BotDefinition['wecom']>> = {}): BotDefinition {
+  return {
+    id: 'corp', name: 'Corp app', puppet: 'mock', tokenEnv: 'UNUSED', rulePack: 'default.yaml', groups: 'all', channel: 'official',
+    resolvedPuppet: 'mock', token: null, file: '(test)',
+    wecom: {
+      corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300,
+      reconcileCron: '*/30 * * * *', requestTimeoutMs: 2_000, maxRetries: 2,
+      robots: [{ groupId: ROBOT_GROUP, keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' }, ...overrides,
+    },
+    wecomSecrets: { secret: fake.secret, callbackToken: 'cb-token', encodingAesKey: AES_KEY, robotKeys: { [ROBOT_GROUP]: 'robot-key-1' } },
+  }
+}
+
+function groupChat(members: Array<{ id: string; name: string; inviter?: string; scene?: number; type?: number }>, name = '读书会', owner = 'staff-zhang') {
+  return {
+    chat_id: CHAT, name, owner, notice: '',
+    admin_list: [{ userid: 'staff-li' }],
+    member_list: members.map((m) => ({ userid: m.id, name: m.name, type: m.type ?? 2, join_time: 1_780_000_000, join_scene: m.scene ?? 1, invitor: m.inviter ? { userid: m.inviter } : undefined })),
+  }
+}
+
+describe('WeCom official API channel (callbacks, events, reconciliation, robots, corp tags)', () => {
+  let fake: FakeWecom
+  let runtime: Runtime
+  let log: ReturnType<typeof captureLogger>
+  const signer = new CallbackSigner('cb-token', AES_KEY, 'wwcorp0001')
+  const events: EventBase[] = []
+  const outcomes: Array<{ cause: string; status: string; error?: string }> = []
+  let nonce = 0
+
+  beforeAll(async () => {
+    fake = new FakeWecom()
+    await fake.start()
+    fake.groups.set(CHAT, groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'staff-li', name: '李助教', type: 1 }, { id: 'wmBob', name: '阿强', inviter: 'staff-zhang' }]))
+    log = captureLogger()
+    runtime = new Runtime(await testConfig({ server: { host: '127.0.0.1', port: 0 } }), { log, bots: [officialBot(fake)], scheduler: false, simulation: false, sqlitePath: ':memory:' })
+    await runtime.start()
+    runtime.observe((o) => { if (o.kind === 'event') events.push(o.event) })
+    runtime.outbound.onOutcome(({ action, status, error }) => { outcomes.push({ cause: action.cause ?? '', status, error }) })
+  })
+
+  afterAll(async () => {
+    await runtime?.stop()
+    await fake?.stop()
+    await cleanup()
+  })
+
+  const url = (query: Record<string, string>, bot = 'corp'): string => `http://127.0.0.1:${runtime.address?.port}/wecom/callback/${bot}?${new URLSearchParams(query).toString()}`
+  const now = (): number => Math.floor(Date.now() / 1000)
+
+  /** POSTs one callback as WeCom would, waits until its events went through the pipeline. */
+  async function post(xml: string, opts: { tamper?: boolean; corpId?: string; timestamp?: number; nonce?: string } = {}): Promise<{ status: number; text: string }> {
+    const signed = signer.event(xml, { timestamp: opts.timestamp ?? now(), nonce: opts.nonce ?? `n${++nonce}x${Date.now()}`, corpId: opts.corpId, tamper: opts.tamper })
+    const response = await fetch(url(signed.query), { method: 'POST', body: signed.body, headers: { 'content-type': 'text/xml' } })
+    const text = await response.text()
+    await runtime.wecom.get('corp')?.settled()
+    await runtime.processor.idle()
+    return { status: response.status, text }
+  }
+
+  it('logs in with an access token from the API and answers the URL check with the decrypted echostr', async () => {
+    expect(runtime.channels.get('corp')?.online).toBe(true)
+    expect(fake.tokenFetches).toBe(1)
+    const response = await fetch(url(signer.urlCheck('4372698541231', { timestamp: now(), nonce: 'urlcheck1' })))
+    expect(response.status).toBe(200)
+    await expect(response.text()).resolves.toBe('4372698541231')
+  })
+
+  it('create → group.synced: the customer group and its members land in the directory', async () => {
+    const answer = await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'create', createTime: now() }))
+    expect(answer).toEqual({ status: 200, text: 'success' })
+    expect(events.some((e) => GroupSynced.is(e) && e.groupId === CHAT)).toBe(true)
+    const group = await runtime.directory.find(CHAT)
+    expect(group).toMatchObject({ id: CHAT, botId: 'corp', name: '读书会', ownerId: 'staff-zhang', active: true })
+    const members = await runtime.directory.members(CHAT)
+    expect(members.map((m) => [m.id, m.role]).sort()).toEqual([['staff-li', 'admin'], ['staff-zhang', 'owner'], ['wmBob', 'member']])
+  })
+
+  it('acknowledges before processing: the answer does not wait for groupchat/get', async () => {
+    const chatId = 'wrOgQhDgAAslowgroup'
+    fake.groups.set(chatId, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }], '慢群'), chat_id: chatId })
+    const release = fake.hold('/cgi-bin/externalcontact/groupchat/get')
+    try {
+      const signed = signer.event(changeExternalChat({ corpId: fake.corpId, chatId, changeType: 'create', createTime: now() }), { timestamp: now(), nonce: `slow${Date.now()}` })
+      const response = await fetch(url(signed.query), { method: 'POST', body: signed.body })
+      // Answered while groupchat/get is still held: the group is not in the directory yet.
+      expect(await response.text()).toBe('success')
+      expect(await runtime.directory.find(chatId)).toBeNull()
+    } finally {
+      release()
+    }
+    await runtime.wecom.get('corp')?.settled()
+    await runtime.processor.idle()
+    expect(await runtime.directory.find(chatId)).toMatchObject({ name: '慢群', active: true })
+  })
+
+  it('update add_member → member.joined with the inviter and join scene from groupchat/get', async () => {
+    fake.groups.set(CHAT, groupChat([
+      { id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'staff-li', name: '李助教', type: 1 }, { id: 'wmBob', name: '阿强', inviter: 'staff-zhang' },
+      { id: 'wmCarol', name: '小雨', inviter: 'staff-li', scene: 1 }, { id: 'wmDan', name: 'Dan', scene: 3 },
+    ]))
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'add_member', joinScene: 0, members: ['wmCarol', 'wmDan'], memVer: 'v2', createTime: now() }))
+    const joined = events.filter((e) => MemberJoined.is(e) && e.groupId === CHAT)
+    expect(joined.map((e) => (MemberJoined.is(e) ? [e.members.map((m) => m.id), e.inviterId, e.scene] : null))).toEqual([
+      [['wmCarol'], 'staff-li', 'invited'],
+      [['wmDan'], undefined, 'qrcode'],
+    ])
+    const carol = (await runtime.directory.members(CHAT, { ids: ['wmCarol'] }))[0]
+    expect(carol).toMatchObject({ id: 'wmCarol', name: '小雨', inviterId: 'staff-li', active: true })
+  })
+
+  it('processes a change delivered twice (a WeCom retry with a new nonce) once', async () => {
+    const xml = changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'add_member', joinScene: 0, members: ['wmCarol'], memVer: 'v2b', createTime: now() })
+    const before = events.filter((e) => MemberJoined.is(e)).length
+    expect((await post(xml)).status).toBe(200)
+    expect((await post(xml)).status).toBe(200)
+    expect(events.filter((e) => MemberJoined.is(e)).length).toBe(before + 1)
+  })
+
+  it('update del_member → member.left', async () => {
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 0, members: ['wmDan'], memVer: 'v3', createTime: now() }))
+    expect(events.some((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toBe(true)
+    const dan = (await runtime.directory.members(CHAT, { ids: ['wmDan'], includeLeft: true }))[0]
+    expect(dan).toMatchObject({ active: false })
+  })
+
+  it('update change_name → group.renamed with the old name from the directory', async () => {
+    fake.groups.set(CHAT, { ...(fake.groups.get(CHAT) as ReturnType<typeof groupChat>), name: '读书会 2026' })
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'change_name', createTime: now() }))
+    const renamed = events.find((e) => GroupRenamed.is(e))
+    expect(renamed).toMatchObject({ groupId: CHAT, oldName: '读书会', newName: '读书会 2026' })
+    expect((await runtime.directory.find(CHAT))?.name).toBe('读书会 2026')
+  })
+
+  it('update change_owner and change_notice → group.synced with the current owner', async () => {
+    const chat = fake.groups.get(CHAT) as ReturnType<typeof groupChat>
+    fake.groups.set(CHAT, { ...chat, owner: 'staff-li', admin_list: [] })
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'change_owner', createTime: now() }))
+    expect((await runtime.directory.find(CHAT))?.ownerId).toBe('staff-li')
+    const before = events.filter((e) => GroupSynced.is(e)).length
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'change_notice', createTime: now() }))
+    expect(events.filter((e) => GroupSynced.is(e)).length).toBe(before + 1)
+  })
+
+  it('refuses a tampered signature, a wrong corp id, a stale timestamp and a replayed nonce with 4xx, logged without payload', async () => {
+    const xml = changeExternalChat({ corpId: fake.corpId, chatId: 'wrSECRETCHAT', changeType: 'dismiss', createTime: now() })
+    const before = events.length
+    expect((await post(xml, { tamper: true })).status).toBe(401)
+    expect((await post(xml, { corpId: 'wwintruder' })).status).toBe(400)
+    expect((await post(xml, { timestamp: now() - 3_600 })).status).toBe(400)
+    // A replay is the same signed request again (same timestamp and nonce).
+    const ts = now()
+    expect((await post(xml, { nonce: 'once-only', timestamp: ts })).status).toBe(200)
+    expect((await post(xml, { nonce: 'once-only', timestamp: ts })).status).toBe(409)
+    const refused = log.lines.filter((l) => l.message === 'WeCom callback refused')
+    expect(refused.map((l) => l.meta.reason)).toEqual(['signature', 'receive_id', 'timestamp', 'replay'])
+    // The refusals name the reason, never what the callback carried.
+    expect(JSON.stringify(refused)).not.toContain('wrSECRETCHAT')
+    expect(JSON.stringify(refused)).not.toContain('Encrypt')
+    // Only the one genuine callback produced an event.
+    expect(events.slice(before).filter((e) => GroupLeft.is(e) && e.groupId === 'wrSECRETCHAT')).toHaveLength(1)
+  })
+
+  it('dismiss → group.left: the group is no longer active', async () => {
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'dismiss', createTime: now() }))
+    expect((await runtime.directory.find(CHAT))?.active).toBe(false)
+  })
+
+  it('reconciliation repairs lost callbacks and API-made changes: groups listed (paged) and synced, vanished ones left; fenced per tick', async () => {
+    // Callbacks never arrived: a new group with members, the dismissed one back with other members.
+    fake.groups.set('wrOgQhDgAAnewgroup', { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'wmEve', name: 'Eve', inviter: 'staff-zhang' }], '跑步群'), chat_id: 'wrOgQhDgAAnewgroup' })
+    fake.groups.set(CHAT, groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'wmCarol', name: '小雨' }, { id: 'wmFrank', name: 'Frank' }], '读书会'))
+    // The directory knows a group WeCom no longer lists.
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: 'wrSECRETCHAT', changeType: 'create', createTime: now() }))
+    const gone = 'wrOgQhDgAAgonegroup'
+    fake.groups.set(gone, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }], '旧群'), chat_id: gone })
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: gone, changeType: 'create', createTime: now() }))
+    fake.groups.delete(gone)
+    const listCalls = fake.callsTo('/cgi-bin/externalcontact/groupchat/list')
+    const tick = new Date(Math.floor(Date.now() / 60_000) * 60_000)
+    await expect(runtime.scheduler.runFenced('wecom.reconcile.corp', tick)).resolves.toBe('ran')
+    await runtime.processor.idle()
+    expect(fake.callsTo('/cgi-bin/externalcontact/groupchat/list') - listCalls).toBe(1)
+    expect(await runtime.directory.find('wrOgQhDgAAnewgroup')).toMatchObject({ name: '跑步群', active: true })
+    expect((await runtime.directory.members('wrOgQhDgAAnewgroup')).map((m) => m.id).sort()).toEqual(['staff-zhang', 'wmEve'])
+    expect(await runtime.directory.find(CHAT)).toMatchObject({ active: true })
+    expect((await runtime.directory.members(CHAT)).map((m) => m.id).sort()).toEqual(['staff-zhang', 'wmCarol', 'wmFrank'])
+    expect((await runtime.directory.find(gone))?.active).toBe(false)
+    // The same tick again (another replica) does not run twice.
+    await expect(runtime.scheduler.runFenced('wecom.reconcile.corp', tick)).resolves.toBe('skipped')
+  })
+
+  /** Waits for the outcome of an action with this cause. */
+  async function outcome(cause: string): Promise<{ cause: string; status: string; error?: string }> {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const found = outcomes.find((o) => o.cause === cause)
+      if (found) return found
+      if (Date.now() > deadline) throw new Error(`no outcome for ${cause}: ${JSON.stringify(log.lines.filter((l) => /outbound|WeCom|bot/.test(l.message)).slice(-8))}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  it('sends through the group robot (text with mentions, link cards) and backs off on 45009', async () => {
+    fake.failNext('/cgi-bin/webhook/send', 45009)
+    runtime.outbound.enqueue({ kind: 'say', botId: 'corp', groupId: ROBOT_GROUP, text: '今晚八点读书分享', mentions: ['staff-zhang'], cause: 'share-1' })
+    expect(await outcome('share-1')).toMatchObject({ status: 'sent' })
+    runtime.outbound.enqueue({ kind: 'sayCard', botId: 'corp', groupId: ROBOT_GROUP, card: { url: 'https://example.com/a', title: '本周书单' }, cause: 'share-2' })
+    expect(await outcome('share-2')).toMatchObject({ status: 'sent' })
+    // Two messages spaced by the robot's bucket (one per 3.1 s) — real time, so the send waited.
+    expect(fake.robotMessages.map((m) => m.body)).toEqual([
+      { msgtype: 'text', text: { content: '今晚八点读书分享', mentioned_list: ['staff-zhang'] } },
+      { msgtype: 'news', news: { articles: [{ title: '本周书单', url: 'https://example.com/a' }] } },
+    ])
+    expect(log.lines.some((l) => l.message.startsWith('WeCom rate limit') && l.meta.errcode === 45009)).toBe(true)
+    // A group without a robot cannot be sent to through the official API.
+    runtime.outbound.enqueue({ kind: 'say', botId: 'corp', groupId: CHAT, text: 'x', cause: 'share-3' })
+    expect(await outcome('share-3')).toMatchObject({ status: 'failed' })
+  })
+
+  it('maps the tag verb to corp tags on a staff member\'s customer (mark_tag); unmapped tags and non-customers fail', async () => {
+    fake.customers.set('wmCarol', ['staff-li'])
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', groupId: CHAT, memberId: 'wmCarol', tag: '活跃', cause: 'tag-1' })
+    expect(await outcome('tag-1')).toMatchObject({ status: 'sent' })
+    expect(fake.markedTags).toEqual([{ userid: 'staff-li', external_userid: 'wmCarol', add_tag: ['etACTIVE01'] }])
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmCarol', tag: '沉睡', cause: 'tag-2' })
+    expect(await outcome('tag-2')).toMatchObject({ status: 'failed' })
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmNobody', tag: '活跃', cause: 'tag-3' })
+    expect(await outcome('tag-3')).toMatchObject({ status: 'failed' })
+    expect(fake.markedTags).toHaveLength(1)
+  })
+
+  it('fails an action on a configuration error (60020: IP not trusted) with a clear log line', async () => {
+    fake.failNext('/cgi-bin/externalcontact/get', 60020)
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmCarol', tag: '活跃', cause: 'tag-4' })
+    expect(await outcome('tag-4')).toMatchObject({ status: 'failed' })
+    expect(log.lines.some((l) => l.message === 'WeCom configuration problem; the action fails' && String(l.meta.hint).includes('trusted IP'))).toBe(true)
+  })
+
+  it('answers 404 for a bot that does not run the official API', async () => {
+    const response = await fetch(url({ msg_signature: 'x', timestamp: '1', nonce: '1', echostr: 'x' }, 'nobody'))
+    expect(response.status).toBe(404)
+  })
+})
