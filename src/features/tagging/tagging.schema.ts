@@ -1,0 +1,35 @@
+import { z } from 'zod'
+import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
+import { GroupId } from '../../kernel/routes'
+import { SEGMENTS, TagRuleSchema } from './tagging.rules'
+
+const Tag = z.string().trim().min(1).max(30)
+
+/** Query of the member list. */
+export const MembersQuery = z.strictObject({
+  state: z.enum(LIFECYCLE_STATES as [LifecycleState, ...LifecycleState[]]).optional(),
+  segment: z.enum(SEGMENTS).optional(),
+  tag: Tag.optional(),
+  sort: z.enum(['score', 'lastActive', 'joined', 'stateSince']).default('score'),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+})
+
+/** Query of a member's timeline. */
+export const TimelineQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) })
+
+/** Body of a manual tag. */
+export const ManualTagBody = z.strictObject({ tag: Tag })
+
+/** Path of one manual tag. */
+export const TagParams = z.strictObject({ id: GroupId, memberId: z.string().min(1).max(191), tag: Tag })
+
+/** Query of the stats. */
+export const StatsQuery = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(30) })
+
+/** Body of the rules dry run: one of the draft's tag rules by id, or a tag rule not saved yet. */
+export const DryRunBody = z.union([
+  z.strictObject({ tagRuleId: z.string().min(1).max(40), limit: z.int().min(1).max(500).default(50) }),
+  z.strictObject({ tagRule: TagRuleSchema, limit: z.int().min(1).max(500).default(50) }),
+])
