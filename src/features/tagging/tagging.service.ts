@@ -146,7 +146,8 @@ export class TaggingService {
       await this.scale(input.groupId)
       await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, [[input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0]])
       const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: null, to: state, reason: 'spoke', at: input.at, ref: input.ref }
-      await this.record([change])
+      // The message path emits the event through its context (id derived from the message).
+      await this.record([change], [], false)
       return { change, woke: false }
     }
     if (row.state !== 'dormant' && row.state !== 'churned') return { change: null, woke: false }
@@ -154,7 +155,7 @@ export class TaggingService {
     if (!result.affected) return { change: null, woke: false }
     const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: row.state as LifecycleState, to: 'returned', reason: 'spoke', at: input.at, ref: input.ref }
     const woke = row.wokenAt !== null && input.at - row.wokenAt <= WOKE_WINDOW_MS
-    await this.record([change], woke ? [[input.groupId, input.memberId, 'woke', `woken ${new Date(row.wokenAt as number).toISOString()}`, `woke:${row.wokenAt}`, input.at]] : [])
+    await this.record([change], woke ? [[input.groupId, input.memberId, 'woke', `woken ${new Date(row.wokenAt as number).toISOString()}`, `woke:${row.wokenAt}`, input.at]] : [], false)
     return { change, woke }
   }
 
@@ -284,8 +285,11 @@ export class TaggingService {
       }
     }
 
-    // Segments change without activity as recency and decay cross the cut points: add those members.
+    // Segments change without activity as recency and decay cross the cut points, and rule tags held now
+    // may lapse by time (decayed score, an old keyword): add those members.
     for (const id of await this.segmentCrossings(group.id, rule, scale, today, now)) touched.add(id)
+    const holders: Array<{ member_id: string }> = await this.d.store.query("SELECT DISTINCT member_id FROM qy_tagging_tag WHERE group_id = ? AND source LIKE 'rule:%'", [group.id])
+    for (const h of holders) touched.add(h.member_id)
     const version = await this.d.rules.latest(group.id)
     const full = g.tagVersion !== version
     const tags = await this.evaluateTags(group, rule, scale, today, now, full ? 'all' : [...touched])
@@ -311,8 +315,8 @@ export class TaggingService {
         if (known.has(m.id)) continue
         const joinedDay = m.joinedAt !== null ? localTime(m.joinedAt, group.timezone).day : null
         const state: LifecycleState = joinedDay !== null && daysBetween(joinedDay, today) < rule.lifecycle.newDays ? 'new' : 'active'
-        // Silent since they joined, or at least since the start of the folded window.
-        const seen = joinedDay !== null && joinedDay > windowStart ? joinedDay : windowStart
+        // Their silence is counted from when they joined, at the earliest from the first day we watch.
+        const seen = joinedDay !== null && joinedDay > windowStart ? joinedDay : today
         rows.push([group.id, m.id, state, now, joinedDay ?? today, m.joinedAt, m.inviterId, seen, null, 0, 0, 0])
         changes.push({ groupId: group.id, botId: group.botId, memberId: m.id, from: null, to: state, reason: 'seeded', at: now, ref: `lc:seed:${today}` })
         out.push(m.id)
