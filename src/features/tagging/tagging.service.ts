@@ -19,6 +19,8 @@ import { SEGMENTS, type Segment, type TaggingRule } from './tagging.rules'
 
 const DAY_MS = 86_400_000
 const CHUNK = 500
+/** Members evaluated (and their tag changes written) per transaction. */
+const TAG_PAGE = 2000
 /** Days of activity folded in when a group is first seen by the daily job (at most). */
 const BACKFILL_DAYS = 60
 /** Spoke again within this long after a wake-up: counted as woken. */
@@ -483,10 +485,18 @@ export class TaggingService {
         if (r.segment !== f.segment) segmentUpdates.set(f.segment, [...(segmentUpdates.get(f.segment) ?? []), r.memberId])
       }
       await this.d.store.transaction(async (m) => {
-        for (const x of remove) await m.repo(TaggingTagEntity).delete({ groupId: group.id, memberId: x.memberId, tag: x.tag })
+        for (let i = 0; i < remove.length; i += 200) {
+          const part = remove.slice(i, i + 200)
+          await m.query(`DELETE FROM qy_tagging_tag WHERE group_id = ? AND (${part.map(() => '(member_id = ? AND tag = ?)').join(' OR ')})`, [group.id, ...part.flatMap((x) => [x.memberId, x.tag])])
+        }
         await m.insertIgnore('qy_tagging_tag', ['group_id', 'member_id', 'tag', 'source', 'at'], add)
         await m.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, history)
-        for (const [segment, list] of segmentUpdates) await m.repo(TaggingMemberEntity).update({ groupId: group.id, memberId: In(list) }, { segment })
+        const moved = [...segmentUpdates].flatMap(([segment, list]) => list.map((id) => [id, segment] as const))
+        for (let i = 0; i < moved.length; i += 500) {
+          const part = moved.slice(i, i + 500)
+          await m.query(`UPDATE qy_tagging_member SET segment = CASE member_id ${part.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE group_id = ? AND member_id IN (${part.map(() => '?').join(',')})`,
+            [...part.flat(), group.id, ...part.map(([id]) => id)])
+        }
       })
       totals.tagged += add.length
       totals.untagged += history.length - add.length
@@ -494,13 +504,13 @@ export class TaggingService {
     if (members === 'all') {
       let after = ''
       for (;;) {
-        const rows = await repo.createQueryBuilder('m').where('m.groupId = :g AND m.memberId > :after', { g: group.id, after }).orderBy('m.memberId', 'ASC').limit(CHUNK).getMany()
+        const rows = await repo.createQueryBuilder('m').where('m.groupId = :g AND m.memberId > :after', { g: group.id, after }).orderBy('m.memberId', 'ASC').limit(TAG_PAGE).getMany()
         await page(rows)
-        if (rows.length < CHUNK) break
+        if (rows.length < TAG_PAGE) break
         after = (rows[rows.length - 1] as TaggingMemberEntity).memberId
       }
     } else {
-      for (let i = 0; i < members.length; i += CHUNK) await page(await repo.findBy({ groupId: group.id, memberId: In(members.slice(i, i + CHUNK)) }))
+      for (let i = 0; i < members.length; i += TAG_PAGE) await page(await repo.findBy({ groupId: group.id, memberId: In(members.slice(i, i + TAG_PAGE)) }))
     }
     return totals
   }
