@@ -2,6 +2,7 @@ import { defineFeature } from '../../adapters/db/feature-store'
 import type { Config } from '../../config/config.schema'
 import { ACTIVITY } from '../../contracts/activity'
 import { CHECK_INS, CheckInCompleted } from '../../contracts/check-in'
+import { RuleViolated } from '../../contracts/moderation'
 import { LotteryEntered, MemberLifecycleChanged, ShareReplied } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { DIRECTORY } from '../../kernel/directory'
@@ -25,7 +26,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
   config: (c: Config) => ({ timezone: c.timezone }),
   entities: [TaggingMemberEntity, TaggingGroupEntity, TaggingHistoryEntity, TaggingTagEntity, TaggingKeywordEntity],
   migrations: [Tagging1796600000000],
-  events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, ShareReplied] },
+  events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
   setup(app) {
     const directory = app.use(DIRECTORY)
@@ -60,6 +61,9 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
           await engagement(event, event.memberId, 'lotteryEntry', 'lottery', null)
         } else if (ShareReplied.is(event)) {
           await engagement(event, event.memberId, 'shareReply', 'share', null)
+        } else if (RuleViolated.is(event) && !event.shadow) {
+          // A strike is part of the member's timeline; it adds no points.
+          await service.addPoints({ groupId: event.groupId, memberId: event.memberId, points: 0, at: event.at, kind: 'strike', detail: `${event.action}${event.strike !== null ? ` (strike ${event.strike})` : ''}: ${event.detectors.join(', ')}`.slice(0, 200), ref: `ev:${event.id}`, timezone: await timezoneOf(event.groupId) })
         }
       },
       routes: taggingRoutes({ store: app.store, clock: app.clock, service, directory, rules: app.rules }),

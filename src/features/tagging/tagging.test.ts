@@ -268,9 +268,10 @@ describe(`tagging actions and tags (${STORAGE} + ${COORDINATION})`, () => {
     expect(await tagsOf('carol')).toEqual(['流失风险'])
   })
 
-  it('shows members only to callers whose scope includes the group, and validates input', async () => {
-    chat = await Chat.start({ start: START, http: true })
+  it('shows members only to callers whose scope includes the group, validates input, and puts strikes on the timeline', async () => {
+    chat = await Chat.start({ start: START, http: true, rules: { g1: { moderation: { enabled: true, words: { add: ['加我微信'] } } } } })
     await chat.group('g1').say(bob, '你好')
+    await chat.group('g1').say(carol, '加我微信领资料')
     const path = `/api/v1/groups/${encodeURIComponent(G1)}`
     const other = await apiAs(chat, 'owner', { groups: ['g2@chatroom'] })
     await other.get(`${path}/tagging/members`).expect(404)
@@ -282,7 +283,11 @@ describe(`tagging actions and tags (${STORAGE} + ${COORDINATION})`, () => {
     await mine.put(`${path}/rules/tagging`, { lifecycle: { dormantDays: 30, churnedDays: 10 } }).expect(400)
     const operator = await apiAs(chat, 'operator', { groups: [G1] })
     await operator.post(`${path}/tagging/members/bob/tags`, { tag: 'x' }).expect(403)
-    const res = await mine.get(`${path}/tagging/members`).expect(200)
-    expect(res.body.items.map((m: { memberId: string; state: string }) => [m.memberId, m.state])).toEqual([['bob', 'active']])
+    const res = await mine.get(`${path}/tagging/members?sort=joined`).expect(200)
+    expect(res.body.items.map((m: { memberId: string; state: string }) => [m.memberId, m.state]).sort()).toEqual([['bob', 'active'], ['carol', 'active']])
+    await chat.eventually(async () => {
+      const timeline = (await mine.get(`${path}/tagging/members/carol`).expect(200)).body.timeline as Array<{ kind: string; detail: string }>
+      expect(timeline.filter((t) => t.kind === 'strike').map((t) => t.detail)).toEqual(['warn (strike 1): words'])
+    })
   })
 })
