@@ -66,7 +66,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
           await service.addPoints({ groupId: event.groupId, memberId: event.memberId, points: 0, at: event.at, kind: 'strike', detail: `${event.action}${event.strike !== null ? ` (strike ${event.strike})` : ''}: ${event.detectors.join(', ')}`.slice(0, 200), ref: `ev:${event.id}`, timezone: await timezoneOf(event.groupId) })
         }
       },
-      routes: taggingRoutes({ store: app.store, clock: app.clock, service, directory, rules: app.rules }),
+      routes: taggingRoutes({ store: app.store, clock: app.clock, service, directory, rules: app.rules, outbound: app.outbound }),
       jobs: [{
         // Hourly; each group's day is recomputed once, in its own timezone, after its local midnight.
         name: 'tagging.recompute',

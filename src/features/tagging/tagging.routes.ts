@@ -1,15 +1,19 @@
+import { createHash } from 'node:crypto'
 import type { z } from 'zod'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { GroupDirectory } from '../../kernel/directory'
 import type { FeatureRules } from '../../kernel/feature'
+import type { Outbound } from '../../kernel/outbound-service'
 import type { RuleDryRun } from '../../kernel/rules'
 import { defineRoute, groupNotFound, GroupParams, HttpError, MemberParams, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
+import { In, LessThanOrEqual } from 'typeorm'
+import { isDuplicate } from '../../adapters/db/errors'
 import { TaggingHistoryEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
 import { current, displayScore, matches, type ScoreScale } from './tagging.model'
 import type { TaggingRule, TagRule } from './tagging.rules'
-import { DryRunBody, ManualTagBody, MembersQuery, StatsQuery, TagParams, TimelineQuery } from './tagging.schema'
+import { CleanupBody, CleanupQuery, DryRunBody, ManualTagBody, MembersQuery, StatsQuery, TagParams, TimelineQuery } from './tagging.schema'
 import type { TaggingService } from './tagging.service'
 
 const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id', mutates: false }
@@ -27,7 +31,7 @@ function memberView(r: TaggingMemberEntity, scale: ScoreScale, now: number, tags
 }
 
 /** Admin routes: members with lifecycle, score and tags; one member's timeline; manual tags; stats. */
-export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service: TaggingService; directory: GroupDirectory; rules: FeatureRules<TaggingRule> }): RouteDefinition[] {
+export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service: TaggingService; directory: GroupDirectory; rules: FeatureRules<TaggingRule>; outbound: Outbound }): RouteDefinition[] {
   const { store } = deps
   const group = async (id: string) => {
     const g = await deps.directory.find(id)
@@ -44,7 +48,65 @@ export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service
   const namesOf = async (groupId: string, ids: string[]): Promise<Map<string, string>> =>
     new Map((ids.length > 0 ? await deps.directory.members(groupId, { ids, includeLeft: true }) : []).map((m) => [m.id, m.name]))
 
+  /** Members of a cleanup: in the state, silent long enough, still in the group, and neither owner, admin nor bot. */
+  const cleanupCandidates = async (groupId: string, timezone: string, state: 'dormant' | 'churned', silentDays: number | undefined, ids?: readonly string[]): Promise<TaggingMemberEntity[]> => {
+    const where: Record<string, unknown> = { groupId, state }
+    if (silentDays !== undefined) where.seenDay = LessThanOrEqual(addDays(localTime(deps.clock.now(), timezone).day, -silentDays))
+    if (ids) where.memberId = In([...ids])
+    const rows = await store.repo(TaggingMemberEntity).find({ where, order: { seenDay: 'ASC', memberId: 'ASC' } })
+    if (rows.length === 0) return []
+    const present = new Map((await deps.directory.members(groupId, { ids: rows.map((r) => r.memberId) })).map((m) => [m.id, m]))
+    return rows.filter((r) => { const m = present.get(r.memberId); return m !== undefined && m.active && m.role === 'member' })
+  }
+  /** The confirmation of a preview: binds the group and exactly its member ids. */
+  const confirmationOf = (groupId: string, ids: readonly string[]): string => createHash('sha256').update(JSON.stringify([groupId, [...ids].sort()])).digest('hex')
+
   return [
+    defineRoute({
+      method: 'GET', path: '/api/v1/groups/:id/tagging/cleanup', summary: 'Preview of a cleanup: churned (or dormant) members still in the group, with the confirmation the removal needs',
+      params: GroupParams, query: CleanupQuery, access: READ,
+      async handler({ params, query }) {
+        const g = await group(params.id)
+        const all = await cleanupCandidates(params.id, g.timezone, query.state, query.silentDays)
+        const shown = all.slice(0, query.limit)
+        const names = await namesOf(params.id, shown.map((r) => r.memberId))
+        return {
+          groupId: params.id, state: query.state, total: all.length,
+          members: shown.map((r) => ({ memberId: r.memberId, name: names.get(r.memberId) ?? null, state: r.state, lastActiveDay: r.lastActiveDay, silentSince: r.seenDay })),
+          confirmation: confirmationOf(params.id, shown.map((r) => r.memberId)),
+        }
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/v1/groups/:id/tagging/cleanup', summary: 'Remove the members of a preview (owner-confirmed; through the outbound queue, once per member and confirmation)',
+      params: GroupParams, body: CleanupBody, access: WRITE, status: 200,
+      async handler({ params, body, audit }) {
+        const g = await group(params.id)
+        if (confirmationOf(params.id, body.memberIds) !== body.confirmation) {
+          throw new HttpError(400, 'invalid_input', 'the member ids are not those of the preview', [{ path: 'body.confirmation', message: 'preview again and confirm its members' }])
+        }
+        const now = deps.clock.now()
+        const eligible = new Set([
+          ...(await cleanupCandidates(params.id, g.timezone, 'churned', undefined, body.memberIds)),
+          ...(await cleanupCandidates(params.id, g.timezone, 'dormant', undefined, body.memberIds)),
+        ].map((r) => r.memberId))
+        const removed: string[] = []
+        const skipped: string[] = []
+        for (const memberId of body.memberIds) {
+          if (!eligible.has(memberId)) { skipped.push(memberId); continue }
+          try {
+            await store.repo(TaggingHistoryEntity).insert({ groupId: params.id, memberId, kind: 'cleanup', detail: body.reason, ref: `cleanup:${body.confirmation}`, at: now })
+          } catch (error) {
+            if (isDuplicate(error)) { skipped.push(memberId); continue } // this confirmation removed them already
+            throw error
+          }
+          deps.outbound.remove({ botId: g.botId, groupId: params.id }, memberId, body.reason, { cause: `tagging.cleanup:${body.confirmation.slice(0, 16)}`, note: 'cleanup (owner-confirmed)' })
+          removed.push(memberId)
+        }
+        audit({ groupId: params.id, target: 'tagging:cleanup', after: { removed, skipped } })
+        return { groupId: params.id, removed, skipped }
+      },
+    }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/tagging/members', summary: 'Members with lifecycle state, current score, segment and tags (filter, sort, page)',
       params: GroupParams, query: MembersQuery, access: READ,

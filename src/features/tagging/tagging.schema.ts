@@ -33,3 +33,18 @@ export const DryRunBody = z.union([
   z.strictObject({ tagRuleId: z.string().min(1).max(40), limit: z.int().min(1).max(500).default(50) }),
   z.strictObject({ tagRule: TagRuleSchema, limit: z.int().min(1).max(500).default(50) }),
 ])
+
+/** Query of the cleanup preview. */
+export const CleanupQuery = z.strictObject({
+  state: z.enum(['dormant', 'churned']).default('churned'),
+  /** Only members silent at least this many days (default: every member in the state). */
+  silentDays: z.coerce.number().int().min(1).max(3650).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+})
+
+/** Body of a confirmed cleanup: exactly the members of a preview, and its confirmation. */
+export const CleanupBody = z.strictObject({
+  memberIds: z.array(z.string().min(1).max(191)).min(1).max(500),
+  confirmation: z.string().regex(/^[0-9a-f]{64}$/, 'the confirmation of a preview'),
+  reason: z.string().trim().min(1).max(200).default('长期未活跃'),
+})

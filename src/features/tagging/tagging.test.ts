@@ -268,6 +268,38 @@ describe(`tagging actions and tags (${STORAGE} + ${COORDINATION})`, () => {
     expect(await tagsOf('carol')).toEqual(['流失风险'])
   })
 
+  it('previews churned members and removes them only on the owner\'s confirmation, once', async () => {
+    chat = await Chat.start({ start: START, http: true, rules: { g1: { tagging: { lifecycle: { dormantDays: 2, churnedDays: 4 } } } } })
+    const g1 = chat.group('g1')
+    const path = `/api/v1/groups/${encodeURIComponent(G1)}`
+    await g1.join([dave, erin], alice)
+    await runJob(chat)
+    for (let day = 1; day <= 5; day++) {
+      await chat.rehearsal.advanceTo(START + day * DAY)
+      for (const who of [alice, bob, carol]) await g1.say(who, '今天也来聊聊')
+      await runJob(chat)
+    }
+    chat.skip()
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const preview = await owner.get(`${path}/tagging/cleanup`).expect(200)
+    expect(preview.body.members.map((m: { memberId: string }) => m.memberId)).toEqual(['dave', 'erin'])
+    // Nothing is removed by the preview (or by the job).
+    expect(chat.pending().filter((a) => a.kind === 'remove')).toEqual([])
+    const operator = await apiAs(chat, 'operator', { groups: [G1] })
+    await operator.post(`${path}/tagging/cleanup`, { memberIds: ['dave', 'erin'], confirmation: preview.body.confirmation }).expect(403)
+    // Another list than the preview's is refused.
+    await owner.post(`${path}/tagging/cleanup`, { memberIds: ['dave', 'bob'], confirmation: preview.body.confirmation }).expect(400)
+    const done = await owner.post(`${path}/tagging/cleanup`, { memberIds: ['dave', 'erin'], confirmation: preview.body.confirmation }).expect(200)
+    expect(done.body).toMatchObject({ removed: ['dave', 'erin'], skipped: [] })
+    await chat.rehearsal.quiesce()
+    g1.expectRemoved(dave)
+    g1.expectRemoved(erin)
+    const again = await owner.post(`${path}/tagging/cleanup`, { memberIds: ['dave', 'erin'], confirmation: preview.body.confirmation }).expect(200)
+    expect(again.body.removed).toEqual([])
+    await chat.rehearsal.quiesce()
+    expect(chat.pending().filter((a) => a.kind === 'remove')).toEqual([])
+  })
+
   it('shows members only to callers whose scope includes the group, validates input, and puts strikes on the timeline', async () => {
     chat = await Chat.start({ start: START, http: true, rules: { g1: { moderation: { enabled: true, words: { add: ['加我微信'] } } } } })
     await chat.group('g1').say(bob, '你好')
