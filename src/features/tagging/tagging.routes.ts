@@ -138,15 +138,18 @@ export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service
       async handler({ params, query }) {
         await group(params.id)
         const row = await store.repo(TaggingMemberEntity).findOneBy({ groupId: params.id, memberId: params.memberId })
-        if (!row) throw new HttpError(404, 'not_found', 'no such member')
         const scale = await deps.service.scale(params.id)
         const [tags, names, history] = await Promise.all([
           store.repo(TaggingTagEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { tag: 'ASC' } }),
           namesOf(params.id, [params.memberId]),
           store.repo(TaggingHistoryEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { at: 'DESC', id: 'DESC' }, take: query.limit }),
         ])
+        const name = names.get(params.memberId) ?? null
+        // A member the feature has not seen yet (never spoke or joined since it runs): no state, no score.
+        const view = row ? memberView(row, scale, deps.clock.now(), tags.map((t) => t.tag), name)
+          : { memberId: params.memberId, name, state: null, stateSince: null, score: 0, segment: null, tags: tags.map((t) => t.tag), lastActiveDay: null, joinedAt: null, inviterId: null, messages: 0, activeDays: 0 }
         return {
-          ...memberView(row, scale, deps.clock.now(), tags.map((t) => t.tag), names.get(params.memberId) ?? null),
+          ...view,
           tagDetails: tags.map((t) => ({ tag: t.tag, source: t.source, since: new Date(t.at).toISOString() })),
           timeline: history.map((h) => ({ kind: h.kind, detail: h.detail, at: new Date(h.at).toISOString() })),
         }
@@ -157,8 +160,6 @@ export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service
       params: MemberParams, body: ManualTagBody, access: WRITE,
       async handler({ params, body, audit }) {
         await group(params.id)
-        const row = await store.repo(TaggingMemberEntity).findOneBy({ groupId: params.id, memberId: params.memberId })
-        if (!row) throw new HttpError(404, 'not_found', 'no such member')
         const now = deps.clock.now()
         // A rule or segment tag of the same name becomes manual (kept whatever the rules say).
         await store.transaction(async (m) => {
@@ -171,12 +172,13 @@ export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/api/v1/groups/:id/tagging/members/:memberId/tags/:tag', summary: 'Remove a manual tag from a member',
+      method: 'DELETE', path: '/api/v1/groups/:id/tagging/members/:memberId/tags/:tag', summary: 'Remove a manual tag from a member (removed: null when they did not have it)',
       params: TagParams, access: WRITE,
       async handler({ params, audit }) {
         await group(params.id)
         const result = await store.repo(TaggingTagEntity).delete({ groupId: params.id, memberId: params.memberId, tag: params.tag, source: 'manual' })
-        if (!result.affected) throw new HttpError(404, 'not_found', 'no such manual tag')
+        // Idempotent: removing a manual tag the member does not have changes nothing.
+        if (!result.affected) return { memberId: params.memberId, removed: null }
         const now = deps.clock.now()
         await store.insertIgnore('qy_tagging_history', ['group_id', 'member_id', 'kind', 'detail', 'ref', 'at'], [[params.id, params.memberId, 'untagged', `${params.tag} (manual)`, `untag:${params.tag}:${now}`, now]])
         audit({ groupId: params.id, target: `member:${params.memberId}`, before: { tag: params.tag } })

@@ -385,7 +385,9 @@ export class TaggingService {
     const byPair = new Map<string, typeof moves>()
     for (const m of moves) {
       const k = `${m.from}>${m.to}`
-      byPair.set(k, [...(byPair.get(k) ?? []), m])
+      const list = byPair.get(k)
+      if (list) list.push(m)
+      else byPair.set(k, [m])
     }
     for (const list of byPair.values()) {
       const { from, to } = list[0] as (typeof moves)[number]
@@ -482,12 +484,17 @@ export class TaggingService {
           remove.push({ memberId: r.memberId, tag })
           history.push([group.id, r.memberId, 'untagged', `${tag} (${source})`, `untag:${tag}:${now}`, now])
         }
-        if (r.segment !== f.segment) segmentUpdates.set(f.segment, [...(segmentUpdates.get(f.segment) ?? []), r.memberId])
+        if (r.segment !== f.segment) {
+          const list = segmentUpdates.get(f.segment)
+          if (list) list.push(r.memberId)
+          else segmentUpdates.set(f.segment, [r.memberId])
+        }
       }
       await this.d.store.transaction(async (m) => {
         for (let i = 0; i < remove.length; i += 200) {
           const part = remove.slice(i, i + 200)
-          await m.query(`DELETE FROM qy_tagging_tag WHERE group_id = ? AND (${part.map(() => '(member_id = ? AND tag = ?)').join(' OR ')})`, [group.id, ...part.flatMap((x) => [x.memberId, x.tag])])
+          // Every term names the whole key, so both databases look each row up by the primary key.
+          await m.query(`DELETE FROM qy_tagging_tag WHERE ${part.map(() => '(group_id = ? AND member_id = ? AND tag = ?)').join(' OR ')}`, part.flatMap((x) => [group.id, x.memberId, x.tag]))
         }
         await m.insertIgnore('qy_tagging_tag', ['group_id', 'member_id', 'tag', 'source', 'at'], add)
         await m.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, history)

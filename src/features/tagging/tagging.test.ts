@@ -143,6 +143,10 @@ describe(`tagging (${STORAGE} + ${COORDINATION})`, () => {
     await g1.say(bob, '签到') // already checked in today: no event, no points
     await chat.rehearsal.quiesce()
     expect(await scoreOf('bob')).toBeCloseTo(8, 2)
+    // Being @-mentioned by someone else counts (weight 2 by default), written on the flush.
+    await g1.say(carol, { text: '@阿强 说得对', mentions: ['bob'] })
+    await chat.runtime.flush()
+    expect(await scoreOf('bob')).toBeCloseTo(10, 2)
     // A changed half-life rescales stored scores at the next recompute, keeping current values.
     await chat.runtime.rules.write(G1, 'tagging', { score: { halfLifeDays: 5, weights: { message: 1, activeDay: 5, checkIn: 4 } } }, { by: null, note: 'test' })
     await chat.rehearsal.advanceTo(Date.parse('2026-11-13T12:00:00Z'))
