@@ -128,7 +128,8 @@ export class TaggingService {
     const day = localTime(at, timezone).day
     const existing = new Set((await this.d.store.repo(TaggingMemberEntity).find({ select: { memberId: true }, where: { groupId, memberId: In(items.map((i) => i.memberId)) } })).map((r) => r.memberId))
     // Only members already known get points this way (a mention of someone never seen creates no row).
-    const rows: Row[] = items.filter((i) => existing.has(i.memberId)).map((i) => [groupId, i.memberId, 'active', at, day, null, null, day, null, 0, 0, growth(i.points, at, scale)])
+    // Being mentioned is not speaking: the seen day ('' never wins the max) stays, so silence still counts.
+    const rows: Row[] = items.filter((i) => existing.has(i.memberId)).map((i) => [groupId, i.memberId, 'active', at, day, null, null, '', null, 0, 0, growth(i.points, at, scale)])
     await upsertMembers(this.d.store, rows)
   }
 

@@ -65,8 +65,8 @@ describe(`tagging (${STORAGE} + ${COORDINATION})`, () => {
     const states: string[] = []
     for (let day = 1; day <= 11; day++) {
       await chat.rehearsal.advanceTo(START + day * DAY)
-      // Bob talks every day: he never goes dormant.
-      await g1.say(bob, `第${day}天打个招呼`)
+      // Bob talks every day: he never goes dormant. Being @-mentioned (day 2) is not speaking: dave stays silent.
+      await g1.say(bob, day === 2 ? { text: '@大卫 在吗', mentions: ['dave'] } : `第${day}天打个招呼`)
       await runJob(chat)
       states.push((await memberRow(chat, 'dave'))?.state ?? 'none')
     }
