@@ -272,6 +272,42 @@ describe(`tagging actions and tags (${STORAGE} + ${COORDINATION})`, () => {
     expect(await tagsOf('carol')).toEqual(['流失风险'])
   })
 
+  it('re-tags every member after a rules change (inviter and check-in streak conditions), and settles returned members back to active', async () => {
+    chat = await Chat.start({ start: START, http: true, rules: { g1: { tagging: { lifecycle: { dormantDays: 2, churnedDays: 20, returnedDays: 2 } } } } })
+    const g1 = chat.group('g1')
+    const path = `/api/v1/groups/${encodeURIComponent(G1)}`
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    await g1.join([dave], carol)
+    await g1.say(bob, '签到')
+    await runJob(chat)
+    const tagsOf = async (memberId: string): Promise<string[]> => (await owner.get(`${path}/tagging/members/${memberId}`).expect(200)).body.tags as string[]
+    expect(await tagsOf('dave')).toEqual(['潜力'])
+    // New rules the same day: nothing changes until the next run, which evaluates every member.
+    const rules = (await owner.get(`${path}/rules/tagging`).expect(200)).body
+    const value = (rules.rules ?? rules.value ?? rules) as Record<string, unknown>
+    await owner.put(`${path}/rules/tagging`, { ...value, tags: [
+      { id: 'carols', tag: '小雨邀请', when: { inviters: ['carol'] } },
+      { id: 'streak', tag: '签到达人', when: { streakMin: 1 } },
+    ] }).expect(200)
+    await chat.rehearsal.advanceTo(START + DAY)
+    await g1.say(bob, '签到')
+    await runJob(chat)
+    expect(await tagsOf('dave')).toEqual(['小雨邀请', '潜力'].sort())
+    expect(await tagsOf('bob')).toContain('签到达人')
+    expect(await tagsOf('carol')).not.toContain('签到达人')
+
+    // Dave goes dormant, speaks (returned), and after returnedDays counts as active again.
+    await chat.rehearsal.advanceTo(START + 2 * DAY)
+    await runJob(chat)
+    expect((await memberRow(chat, 'dave'))?.state).toBe('dormant')
+    await g1.say(dave, '我在')
+    expect((await memberRow(chat, 'dave'))?.state).toBe('returned')
+    await chat.rehearsal.advanceTo(START + 4 * DAY)
+    await g1.say(dave, '继续聊')
+    await runJob(chat)
+    expect((await memberRow(chat, 'dave'))?.state).toBe('active')
+  })
+
   it('previews churned members and removes them only on the owner\'s confirmation, once', async () => {
     chat = await Chat.start({ start: START, http: true, rules: { g1: { tagging: { lifecycle: { dormantDays: 2, churnedDays: 4 } } } } })
     const g1 = chat.group('g1')
