@@ -15,7 +15,7 @@ import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { TaggingGroupEntity, TaggingHistoryEntity, TaggingKeywordEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
 import { current, daysBetween, dayInstant, growth, inQuietHours, matches, REBASE_EXPONENT, rescaleFactor, segmentOf, storedFor, type MemberFacts, type ScoreScale } from './tagging.model'
-import { SEGMENTS, type Segment, type TaggingRule } from './tagging.rules'
+import type { Segment, TaggingRule } from './tagging.rules'
 
 const DAY_MS = 86_400_000
 const CHUNK = 500
@@ -577,6 +577,3 @@ export async function upsertMembers(db: FeatureTables, rows: Row[]): Promise<voi
     await db.query(head + tail, part.flat())
   }
 }
-
-/** All segments (for filters). */
-export const ALL_SEGMENTS: readonly Segment[] = SEGMENTS
