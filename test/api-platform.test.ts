@@ -35,7 +35,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/rules/moderation': { enabled: true },
   'PUT /api/v1/groups/:id/rules/check-in': { enabled: true },
   'PUT /api/v1/groups/:id/rules/auto-reply': { enabled: true },
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
   'POST /api/v1/groups/:id/rules/moderation/dry-run': { text: '加微信' },
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
@@ -52,12 +52,17 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/moderation/word-lists': { lists: ['file:ads'] },
   'POST /api/v1/word-lists': { name: 'matrix', text: '词' },
   'PUT /api/v1/word-lists/:listId': { text: '词' },
+  'PUT /api/v1/groups/:id/rules/tagging': { enabled: true },
+  'POST /api/v1/groups/:id/rules/tagging/dry-run': { tagRule: { id: 'matrix', tag: '铁粉', when: { scoreMin: 1 } } },
+  'POST /api/v1/groups/:id/tagging/members/:memberId/tags': { tag: 'VIP' },
+  // A cleanup confirmed for member "x" of G1 (not eligible: nothing is removed).
+  'POST /api/v1/groups/:id/tagging/cleanup': { memberIds: ['x'], confirmation: createHash('sha256').update(JSON.stringify([G1, ['x']])).digest('hex') },
 }
 
 /** Query strings routes need to succeed (positive controls). */
 const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
 }
 
 /**
@@ -80,6 +85,7 @@ const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise
 const UNOWNED_PARAMS: Record<string, string> = {
   feature: 'a feature name (the rules inside belong to the group in the path)',
   memberId: 'a member of the group in the path',
+  tag: 'a tag of the member in the path',
   tokenId: 'a token (admin-only routes)',
 }
 

@@ -1,0 +1,579 @@
+import { In, LessThanOrEqual } from 'typeorm'
+import { isDuplicate } from '../../adapters/db/errors'
+import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
+import type { Row } from '../../adapters/db/sql'
+import type { ActivityFacts, MemberDay } from '../../contracts/activity'
+import type { CheckInFacts } from '../../contracts/check-in'
+import { MemberLifecycleChanged, type LifecycleState } from '../../contracts/tagging'
+import type { GroupRecord } from '../../kernel/context'
+import type { GroupDirectory } from '../../kernel/directory'
+import type { EventEmitter, FeatureRules } from '../../kernel/feature'
+import type { Logger } from '../../kernel/logger'
+import type { Outbound } from '../../kernel/outbound-service'
+import { renderTemplate } from '../../kernel/template'
+import { addDays, localTime } from '../../kernel/time'
+import type { Clock } from '../../ports/clock'
+import { TaggingGroupEntity, TaggingHistoryEntity, TaggingKeywordEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
+import { current, daysBetween, dayInstant, growth, inQuietHours, matches, REBASE_EXPONENT, rescaleFactor, segmentOf, storedFor, type MemberFacts, type ScoreScale } from './tagging.model'
+import type { Segment, TaggingRule } from './tagging.rules'
+
+const DAY_MS = 86_400_000
+const CHUNK = 500
+/** Members evaluated (and their tag changes written) per transaction. */
+const TAG_PAGE = 2000
+/** Days of activity folded in when a group is first seen by the daily job (at most). */
+const BACKFILL_DAYS = 60
+/** Spoke again within this long after a wake-up: counted as woken. */
+const WOKE_WINDOW_MS = 7 * DAY_MS
+const MEMBER_COLUMNS = ['group_id', 'member_id', 'state', 'state_at', 'state_day', 'joined_at', 'inviter_id', 'seen_day', 'last_active_day', 'messages', 'active_days', 'score']
+const HISTORY_COLUMNS = ['group_id', 'member_id', 'kind', 'detail', 'ref', 'at']
+
+/** One lifecycle change, as recorded and emitted. */
+export interface Change {
+  groupId: string
+  botId: string
+  memberId: string
+  from: LifecycleState | null
+  to: LifecycleState
+  reason: string
+  at: number
+  /** Unique per member: the history row's ref and the event id's tail. */
+  ref: string
+}
+
+/** What the service needs from the feature app. */
+export interface TaggingDeps {
+  store: FeatureStore
+  clock: Clock
+  log: Logger
+  events: EventEmitter
+  outbound: Outbound
+  rules: FeatureRules<TaggingRule>
+  directory: GroupDirectory
+  activity: ActivityFacts
+  checkIns: CheckInFacts
+}
+
+/** What one group's recompute did (for logs, the bench and tests). */
+export interface RecomputeResult {
+  rolledDays: number
+  rolledRows: number
+  changes: number
+  tagged: number
+  untagged: number
+}
+
+/** Key of a member in a group for in-memory maps. */
+export function memoKey(groupId: string, memberId: string): string {
+  return `${groupId}\u0000${memberId}`
+}
+
+/** Default scale of a group seen for the first time. */
+function initialScale(now: number, rule: TaggingRule): ScoreScale {
+  return { epoch: Math.floor(now / DAY_MS) * DAY_MS, halfLifeDays: rule.score.halfLifeDays }
+}
+
+/** Engagement scores and lifecycle states: their one write path. */
+export class TaggingService {
+  private readonly scales = new Map<string, ScoreScale>()
+  /** group ␀ member → the local day the message path last checked their state (cleared by moves). */
+  readonly memo = new Map<string, string>()
+
+  constructor(private readonly d: TaggingDeps) {}
+
+  // ---- score ----
+
+  /** The group's score scale (its row created on first use). */
+  async scale(groupId: string): Promise<ScoreScale> {
+    const cached = this.scales.get(groupId)
+    if (cached) return cached
+    const repo = this.d.store.repo(TaggingGroupEntity)
+    let row = await repo.findOneBy({ groupId })
+    if (!row) {
+      const rule = await this.d.rules.forGroup(groupId)
+      const s = initialScale(this.d.clock.now(), rule)
+      await this.d.store.insertIgnore('qy_tagging_group', ['group_id', 'rolled_day', 'epoch', 'half_life', 'tag_version', 'updated_at'], [[groupId, null, s.epoch, s.halfLifeDays, 0, this.d.clock.now()]])
+      row = await repo.findOneByOrFail({ groupId })
+    }
+    const scale = { epoch: row.epoch, halfLifeDays: row.halfLife }
+    this.scales.set(groupId, scale)
+    return scale
+  }
+
+  /**
+   * Adds engagement points for a member once per `ref` (a redelivered event adds nothing): a history row
+   * and the score increment in one transaction. Members without a row get one (first seen now).
+   */
+  async addPoints(input: { groupId: string; memberId: string; points: number; at: number; kind: string; detail: string | null; ref: string; timezone: string }): Promise<boolean> {
+    const scale = await this.scale(input.groupId)
+    const day = localTime(input.at, input.timezone).day
+    return this.d.store.transaction(async (m) => {
+      try {
+        await m.repo(TaggingHistoryEntity).insert({ groupId: input.groupId, memberId: input.memberId, kind: input.kind, detail: input.detail, ref: input.ref, at: input.at })
+      } catch (error) {
+        if (isDuplicate(error)) return false
+        throw error
+      }
+      if (input.points > 0) {
+        await upsertMembers(m, [[input.groupId, input.memberId, 'active', input.at, day, null, null, day, null, 0, 0, growth(input.points, input.at, scale)]])
+      }
+      return true
+    })
+  }
+
+  /** Adds points without a history row (mentions, buffered): a plain increment per member. */
+  async addPointsBulk(groupId: string, items: ReadonlyArray<{ memberId: string; points: number }>, at: number, timezone: string): Promise<void> {
+    if (items.length === 0) return
+    const scale = await this.scale(groupId)
+    const day = localTime(at, timezone).day
+    const existing = new Set((await this.d.store.repo(TaggingMemberEntity).find({ select: { memberId: true }, where: { groupId, memberId: In(items.map((i) => i.memberId)) } })).map((r) => r.memberId))
+    // Only members already known get points this way (a mention of someone never seen creates no row).
+    // Being mentioned is not speaking: the seen day ('' never wins the max) stays, so silence still counts.
+    const rows: Row[] = items.filter((i) => existing.has(i.memberId)).map((i) => [groupId, i.memberId, 'active', at, day, null, null, '', null, 0, 0, growth(i.points, at, scale)])
+    await upsertMembers(this.d.store, rows)
+  }
+
+  // ---- lifecycle on the message path and from channel events ----
+
+  /**
+   * A member spoke: creates their row the first time, and promotes a dormant or churned member to
+   * `returned` at once (a conditional update, so it happens once whatever runs in parallel). Returns the
+   * change to emit, or null.
+   */
+  async spoke(input: { groupId: string; botId: string; memberId: string; joinedAt: number | null; at: number; day: string; ref: string; rule: TaggingRule; timezone: string }): Promise<{ change: Change | null; woke: boolean }> {
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const row = await repo.findOne({ select: { state: true, wokenAt: true }, where: { groupId: input.groupId, memberId: input.memberId } })
+    if (!row) {
+      const joinedDay = input.joinedAt !== null ? localTime(input.joinedAt, input.timezone).day : null
+      const state: LifecycleState = joinedDay !== null && daysBetween(joinedDay, input.day) < input.rule.lifecycle.newDays ? 'new' : 'active'
+      await this.scale(input.groupId)
+      await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, [[input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0]])
+      const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: null, to: state, reason: 'spoke', at: input.at, ref: input.ref }
+      // The message path emits the event through its context (id derived from the message).
+      await this.record([change], [], false)
+      return { change, woke: false }
+    }
+    if (row.state !== 'dormant' && row.state !== 'churned') return { change: null, woke: false }
+    const result = await repo.update({ groupId: input.groupId, memberId: input.memberId, state: In(['dormant', 'churned']) }, { state: 'returned', stateAt: input.at, stateDay: input.day, seenDay: input.day })
+    if (!result.affected) return { change: null, woke: false }
+    const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: row.state as LifecycleState, to: 'returned', reason: 'spoke', at: input.at, ref: input.ref }
+    const woke = row.wokenAt !== null && input.at - row.wokenAt <= WOKE_WINDOW_MS
+    await this.record([change], woke ? [[input.groupId, input.memberId, 'woke', `woken ${new Date(row.wokenAt as number).toISOString()}`, `woke:${row.wokenAt}`, input.at]] : [], false)
+    return { change, woke }
+  }
+
+  /** Members joined: `new` (or `returned` when they come back after churning), with their inviter. */
+  async joined(input: { groupId: string; botId: string; members: ReadonlyArray<{ id: string }>; inviterId: string | null; at: number; eventId: string; timezone: string }): Promise<void> {
+    const day = localTime(input.at, input.timezone).day
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const ids = input.members.map((m) => m.id)
+    if (ids.length === 0) return
+    await this.scale(input.groupId)
+    const existing = new Map((await repo.find({ select: { memberId: true, state: true }, where: { groupId: input.groupId, memberId: In(ids) } })).map((r) => [r.memberId, r.state as LifecycleState]))
+    const changes: Change[] = []
+    const history: Row[] = []
+    for (const id of ids) {
+      const ref = `join:${input.eventId}`
+      history.push([input.groupId, id, 'joined', input.inviterId ? `invited by ${input.inviterId}` : null, ref, input.at])
+      const state = existing.get(id)
+      if (state === undefined) {
+        await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, [[input.groupId, id, 'new', input.at, day, input.at, input.inviterId, day, null, 0, 0, 0]])
+        changes.push({ groupId: input.groupId, botId: input.botId, memberId: id, from: null, to: 'new', reason: 'joined', at: input.at, ref: `lc:${ref}` })
+      } else {
+        await repo.update({ groupId: input.groupId, memberId: id }, { joinedAt: input.at, inviterId: input.inviterId, seenDay: day })
+        if (state === 'churned' || state === 'dormant') {
+          const moved = await repo.update({ groupId: input.groupId, memberId: id, state }, { state: 'returned', stateAt: input.at, stateDay: day })
+          if (moved.affected) changes.push({ groupId: input.groupId, botId: input.botId, memberId: id, from: state, to: 'returned', reason: 'rejoined', at: input.at, ref: `lc:${ref}` })
+        }
+      }
+    }
+    await this.record(changes, history)
+  }
+
+  /** Members left: `churned`. */
+  async left(input: { groupId: string; botId: string; memberIds: readonly string[]; at: number; eventId: string; timezone: string }): Promise<void> {
+    const day = localTime(input.at, input.timezone).day
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    if (input.memberIds.length === 0) return
+    await this.scale(input.groupId)
+    const existing = new Map((await repo.find({ select: { memberId: true, state: true }, where: { groupId: input.groupId, memberId: In([...input.memberIds]) } })).map((r) => [r.memberId, r.state as LifecycleState]))
+    const changes: Change[] = []
+    const history: Row[] = []
+    for (const id of input.memberIds) {
+      const ref = `left:${input.eventId}`
+      history.push([input.groupId, id, 'left', null, ref, input.at])
+      const state = existing.get(id)
+      if (state === undefined) {
+        await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, [[input.groupId, id, 'churned', input.at, day, null, null, day, null, 0, 0, 0]])
+        changes.push({ groupId: input.groupId, botId: input.botId, memberId: id, from: null, to: 'churned', reason: 'left', at: input.at, ref: `lc:${ref}` })
+      } else if (state !== 'churned') {
+        const moved = await repo.update({ groupId: input.groupId, memberId: id, state }, { state: 'churned', stateAt: input.at, stateDay: day })
+        if (moved.affected) changes.push({ groupId: input.groupId, botId: input.botId, memberId: id, from: state, to: 'churned', reason: 'left', at: input.at, ref: `lc:${ref}` })
+      }
+    }
+    await this.record(changes, history)
+  }
+
+  /**
+   * Records lifecycle changes in the members' timelines and emits them (outside a message; the message
+   * path emits through its context). Event ids derive from the member and the cause, so a re-run emits
+   * the same ids.
+   */
+  async record(changes: readonly Change[], extra: Row[] = [], emit = true): Promise<void> {
+    const rows: Row[] = [...extra, ...changes.map((c): Row => [c.groupId, c.memberId, 'lifecycle', `${c.from ?? '-'}→${c.to} (${c.reason})`, c.ref, c.at])]
+    await this.d.store.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, rows)
+    if (!emit) return
+    for (const c of changes) {
+      this.d.events.emit(MemberLifecycleChanged.of({ id: `tagging:${c.groupId}:${c.memberId}:${c.ref}`, at: c.at, botId: c.botId, groupId: c.groupId, memberId: c.memberId, from: c.from, to: c.to, reason: c.reason }))
+    }
+  }
+
+  // ---- the daily recompute ----
+
+  /**
+   * One group's recompute, once per local day: folds the activity rollups of the days since the last run
+   * into counters and scores (never the message log), moves members through the lifecycle by the days
+   * they have been silent, sends the welcome-to-active message, and re-evaluates tags of the members whose
+   * facts changed (every member after a rules change). Returns null when the group's day was done already.
+   */
+  async recompute(group: GroupRecord, now: number): Promise<RecomputeResult | null> {
+    const rule = await this.d.rules.forGroup(group.id)
+    if (!rule.enabled) return null
+    const today = localTime(now, group.timezone).day
+    const yesterday = addDays(today, -1)
+    const groups = this.d.store.repo(TaggingGroupEntity)
+    let g = await groups.findOneBy({ groupId: group.id })
+    const firstRun = !g || g.rolledDay === null
+    if (g && g.rolledDay !== null && g.rolledDay >= yesterday) return null
+    await this.scale(group.id)
+    g = await groups.findOneByOrFail({ groupId: group.id })
+    const result: RecomputeResult = { rolledDays: 0, rolledRows: 0, changes: 0, tagged: 0, untagged: 0 }
+
+    // The score scale: follow a changed half-life, and move the epoch forward before amounts grow large.
+    let scale: ScoreScale = { epoch: g.epoch, halfLifeDays: g.halfLife }
+    if (scale.halfLifeDays !== rule.score.halfLifeDays || (now - scale.epoch) / (scale.halfLifeDays * DAY_MS) > REBASE_EXPONENT) {
+      const next = initialScale(now, rule)
+      const factor = rescaleFactor(scale, next, now)
+      await this.d.store.transaction(async (m) => {
+        await m.query('UPDATE qy_tagging_member SET score = score * ? WHERE group_id = ?', [factor, group.id])
+        await m.query('UPDATE qy_tagging_group SET epoch = ?, half_life = ? WHERE group_id = ?', [next.epoch, next.halfLifeDays, group.id])
+      })
+      scale = next
+      this.scales.set(group.id, next)
+    }
+
+    const touched = new Set<string>()
+    if (firstRun) for (const id of await this.seed(group, rule, today, now)) touched.add(id)
+
+    // Fold the rollups of (watermark, yesterday] — at most BACKFILL_DAYS on the first run.
+    const from = g.rolledDay !== null ? addDays(g.rolledDay, 1) : addDays(today, -Math.min(BACKFILL_DAYS, rule.lifecycle.churnedDays))
+    if (from <= yesterday) {
+      const rows = await this.d.activity.memberDays(group.id, from, yesterday)
+      result.rolledDays = daysBetween(from, yesterday) + 1
+      result.rolledRows = rows.length
+      const fresh = await this.roll(group, rule, scale, rows, now)
+      for (const r of rows) touched.add(r.memberId)
+      await this.record(fresh)
+      result.changes += fresh.length
+    }
+    await groups.update({ groupId: group.id }, { rolledDay: yesterday, updatedAt: now })
+
+    const changes = await this.transitions(group, rule, today, now)
+    result.changes += changes.length
+    for (const c of changes) touched.add(c.memberId)
+    const settled = changes.filter((c) => c.to === 'active' && c.from === 'new').map((c) => c.memberId)
+    if (rule.actions.welcomeActive.enabled && settled.length > 0) {
+      for (let i = 0; i < settled.length; i += 20) {
+        this.d.outbound.say({ botId: group.botId, groupId: group.id }, rule.actions.welcomeActive.text, { mentions: settled.slice(i, i + 20), cause: `tagging.welcome-active:${group.id}:${today}:${i}`, note: `welcome to active (${settled.slice(i, i + 20).length})` })
+      }
+    }
+
+    // Segments change without activity as recency and decay cross the cut points, and rule tags held now
+    // may lapse by time (decayed score, an old keyword): add those members.
+    for (const id of await this.segmentCrossings(group.id, rule, scale, today, now)) touched.add(id)
+    const holders: Array<{ member_id: string }> = await this.d.store.query("SELECT DISTINCT member_id FROM qy_tagging_tag WHERE group_id = ? AND source LIKE 'rule:%'", [group.id])
+    for (const h of holders) touched.add(h.member_id)
+    const version = await this.d.rules.latest(group.id)
+    const full = g.tagVersion !== version
+    const tags = await this.evaluateTags(group, rule, scale, today, now, full ? 'all' : [...touched])
+    result.tagged = tags.tagged
+    result.untagged = tags.untagged
+    if (full) await groups.update({ groupId: group.id }, { tagVersion: version })
+    return result
+  }
+
+  /** First run: every member the directory knows gets a row (`new` within their newcomer days, else `active`). */
+  private async seed(group: GroupRecord, rule: TaggingRule, today: string, now: number): Promise<string[]> {
+    const members = await this.d.directory.members(group.id)
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const out: string[] = []
+    for (let i = 0; i < members.length; i += CHUNK) {
+      const part = members.slice(i, i + CHUNK).filter((m) => m.role !== 'bot')
+      if (part.length === 0) continue
+      const known = new Set((await repo.find({ select: { memberId: true }, where: { groupId: group.id, memberId: In(part.map((m) => m.id)) } })).map((r) => r.memberId))
+      const rows: Row[] = []
+      const changes: Change[] = []
+      const windowStart = addDays(today, -Math.min(BACKFILL_DAYS, rule.lifecycle.churnedDays))
+      for (const m of part) {
+        if (known.has(m.id)) continue
+        const joinedDay = m.joinedAt !== null ? localTime(m.joinedAt, group.timezone).day : null
+        const state: LifecycleState = joinedDay !== null && daysBetween(joinedDay, today) < rule.lifecycle.newDays ? 'new' : 'active'
+        // Their silence is counted from when they joined, at the earliest from the first day we watch.
+        const seen = joinedDay !== null && joinedDay > windowStart ? joinedDay : today
+        rows.push([group.id, m.id, state, now, joinedDay ?? today, m.joinedAt, m.inviterId, seen, null, 0, 0, 0])
+        changes.push({ groupId: group.id, botId: group.botId, memberId: m.id, from: null, to: state, reason: 'seeded', at: now, ref: `lc:seed:${today}` })
+        out.push(m.id)
+      }
+      await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, rows)
+      await this.record(changes)
+    }
+    return out
+  }
+
+  /** Adds day rows to counters and scores; members seen for the first time get a row (their changes returned). */
+  private async roll(group: GroupRecord, rule: TaggingRule, scale: ScoreScale, rows: readonly MemberDay[], now: number): Promise<Change[]> {
+    const w = rule.score.weights
+    const byMember = new Map<string, { messages: number; days: number; score: number; last: string; first: string }>()
+    for (const r of rows) {
+      if (r.messages <= 0) continue
+      let acc = byMember.get(r.memberId)
+      if (!acc) byMember.set(r.memberId, (acc = { messages: 0, days: 0, score: 0, last: r.day, first: r.day }))
+      acc.messages += r.messages
+      acc.days += 1
+      acc.score += growth(w.message * r.messages + w.activeDay, dayInstant(r.day), scale)
+      if (r.day > acc.last) acc.last = r.day
+      if (r.day < acc.first) acc.first = r.day
+    }
+    const ids = [...byMember.keys()]
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const changes: Change[] = []
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const part = ids.slice(i, i + CHUNK)
+      const known = new Set((await repo.find({ select: { memberId: true }, where: { groupId: group.id, memberId: In(part) } })).map((r) => r.memberId))
+      const out: Row[] = []
+      for (const id of part) {
+        const acc = byMember.get(id) as { messages: number; days: number; score: number; last: string; first: string }
+        out.push([group.id, id, 'active', now, acc.first, null, null, acc.last, acc.last, acc.messages, acc.days, acc.score])
+        if (!known.has(id)) changes.push({ groupId: group.id, botId: group.botId, memberId: id, from: null, to: 'active', reason: 'spoke', at: now, ref: `lc:roll:${acc.first}` })
+      }
+      await this.d.store.transaction((m) => upsertMembers(m, out))
+    }
+    return changes
+  }
+
+  /** Time-driven lifecycle moves of one group for `today` (conditional updates: each happens once). */
+  private async transitions(group: GroupRecord, rule: TaggingRule, today: string, now: number): Promise<Change[]> {
+    const L = rule.lifecycle
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const pick = (states: LifecycleState[], cut: string) => repo.find({ select: { memberId: true, state: true }, where: { groupId: group.id, state: In(states), seenDay: LessThanOrEqual(cut) } })
+    const moves: Array<{ memberId: string; from: LifecycleState; to: LifecycleState; reason: string }> = []
+    const churn = await pick(['new', 'active', 'returned', 'dormant'], addDays(today, -L.churnedDays))
+    const churned = new Set(churn.map((r) => r.memberId))
+    const dormant = (await pick(['new', 'active', 'returned'], addDays(today, -L.dormantDays))).filter((r) => !churned.has(r.memberId))
+    // Whoever spoke today already (not yet in the folded rollups) stays where they are.
+    const silent = [...churn, ...dormant]
+    const spokeToday = silent.length > 0 ? await this.d.activity.lastActive(group.id, silent.map((r) => r.memberId), today) : new Map<string, string>()
+    for (const r of churn) if (!spokeToday.has(r.memberId)) moves.push({ memberId: r.memberId, from: r.state as LifecycleState, to: 'churned', reason: 'silent' })
+    for (const r of dormant) if (!spokeToday.has(r.memberId)) moves.push({ memberId: r.memberId, from: r.state as LifecycleState, to: 'dormant', reason: 'silent' })
+    const settledNew = await repo.createQueryBuilder('m').select('m.memberId', 'memberId')
+      .where('m.groupId = :g AND m.state = :s AND m.stateDay <= :cut AND m.activeDays > 0', { g: group.id, s: 'new', cut: addDays(today, -L.newDays) }).getRawMany<{ memberId: string }>()
+    const settledReturned = await repo.find({ select: { memberId: true }, where: { groupId: group.id, state: 'returned', stateDay: LessThanOrEqual(addDays(today, -L.returnedDays)) } })
+    const moving = new Set(moves.map((m) => m.memberId))
+    for (const r of settledNew) if (!moving.has(r.memberId)) moves.push({ memberId: r.memberId, from: 'new', to: 'active', reason: 'settled' })
+    for (const r of settledReturned) if (!moving.has(r.memberId)) moves.push({ memberId: r.memberId, from: 'returned', to: 'active', reason: 'settled' })
+
+    const changes: Change[] = []
+    const byPair = new Map<string, typeof moves>()
+    for (const m of moves) {
+      const k = `${m.from}>${m.to}`
+      const list = byPair.get(k)
+      if (list) list.push(m)
+      else byPair.set(k, [m])
+    }
+    for (const list of byPair.values()) {
+      const { from, to } = list[0] as (typeof moves)[number]
+      for (let i = 0; i < list.length; i += CHUNK) {
+        const part = list.slice(i, i + CHUNK)
+        await repo.update({ groupId: group.id, memberId: In(part.map((p) => p.memberId)), state: from }, { state: to, stateAt: now, stateDay: today })
+        for (const p of part) changes.push({ groupId: group.id, botId: group.botId, memberId: p.memberId, from, to, reason: p.reason, at: now, ref: `lc:${today}:${to}` })
+      }
+    }
+    await this.record(changes)
+    for (const c of changes) this.memo.delete(memoKey(c.groupId, c.memberId))
+    return changes
+  }
+
+  /** Members whose segment may have changed by time alone: recency crossed today, or decay took them below the cut. */
+  private async segmentCrossings(groupId: string, rule: TaggingRule, scale: ScoreScale, today: string, now: number): Promise<string[]> {
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const crossedRecency = await repo.find({ select: { memberId: true }, where: { groupId, seenDay: addDays(today, -(rule.rfm.recentDays + 1)) } })
+    const decayed = await repo.createQueryBuilder('m').select('m.memberId', 'memberId')
+      .where('m.groupId = :g AND m.segment IN (:...segs) AND m.score < :cut', { g: groupId, segs: ['high_value', 'needs_wakeup'], cut: storedFor(rule.rfm.engagedScore, now, scale) })
+      .getRawMany<{ memberId: string }>()
+    return [...crossedRecency.map((r) => r.memberId), ...decayed.map((r) => r.memberId)]
+  }
+
+  // ---- tags ----
+
+  /** The facts tag conditions read, for some members of a group. */
+  async facts(groupId: string, rule: TaggingRule, scale: ScoreScale, today: string, now: number, rows: readonly TaggingMemberEntity[]): Promise<Map<string, MemberFacts>> {
+    const ids = rows.map((r) => r.memberId)
+    const keywordRules = rule.tags.some((t) => t.enabled && t.when.keyword)
+    const keywordDays = new Map<string, Map<string, string>>()
+    if (keywordRules && ids.length > 0) {
+      for (const k of await this.d.store.repo(TaggingKeywordEntity).findBy({ groupId, memberId: In(ids) })) {
+        let m = keywordDays.get(k.memberId)
+        if (!m) keywordDays.set(k.memberId, (m = new Map()))
+        m.set(k.ruleId, k.day)
+      }
+    }
+    const streaks = rule.tags.some((t) => t.enabled && t.when.streakMin !== undefined) && ids.length > 0 ? await this.d.checkIns.streaks(groupId, ids, today) : new Map<string, number>()
+    const out = new Map<string, MemberFacts>()
+    for (const r of rows) {
+      const score = current(r.score, now, scale)
+      out.set(r.memberId, {
+        state: r.state as LifecycleState,
+        score,
+        segment: segmentOf(daysBetween(r.seenDay, today), score, rule.rfm),
+        inviterId: r.inviterId,
+        streak: streaks.get(r.memberId) ?? 0,
+        keywordDays: keywordDays.get(r.memberId) ?? new Map(),
+      })
+    }
+    return out
+  }
+
+  /**
+   * Applies and removes rule tags and the RFM segment tag for `members` ('all': the whole group, in
+   * pages). Manual tags are never touched. Contact tags are synced through the outbound queue.
+   */
+  async evaluateTags(group: GroupRecord, rule: TaggingRule, scale: ScoreScale, today: string, now: number, members: readonly string[] | 'all'): Promise<{ tagged: number; untagged: number }> {
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const totals = { tagged: 0, untagged: 0 }
+    const page = async (rows: TaggingMemberEntity[]): Promise<void> => {
+      if (rows.length === 0) return
+      const facts = await this.facts(group.id, rule, scale, today, now, rows)
+      const ids = rows.map((r) => r.memberId)
+      const have = await this.d.store.repo(TaggingTagEntity).findBy({ groupId: group.id, memberId: In(ids) })
+      const automatic = new Map<string, Map<string, string>>() // member → tag → source
+      const manual = new Map<string, Set<string>>()
+      for (const t of have) {
+        if (t.source === 'manual') { let s = manual.get(t.memberId); if (!s) manual.set(t.memberId, (s = new Set())); s.add(t.tag); continue }
+        let m = automatic.get(t.memberId)
+        if (!m) automatic.set(t.memberId, (m = new Map()))
+        m.set(t.tag, t.source)
+      }
+      const add: Row[] = []
+      const remove: Array<{ memberId: string; tag: string }> = []
+      const history: Row[] = []
+      const segmentUpdates = new Map<Segment, string[]>()
+      for (const r of rows) {
+        const f = facts.get(r.memberId) as MemberFacts
+        const want = new Map<string, string>([[rule.rfm.labels[f.segment], 'rfm']])
+        for (const t of rule.tags) if (t.enabled && matches(t, f, today) && !want.has(t.tag)) want.set(t.tag, `rule:${t.id}`)
+        const had = automatic.get(r.memberId) ?? new Map<string, string>()
+        for (const [tag, source] of want) {
+          if (had.get(tag) === source || manual.get(r.memberId)?.has(tag)) continue
+          if (had.has(tag)) remove.push({ memberId: r.memberId, tag })
+          add.push([group.id, r.memberId, tag, source, now])
+          history.push([group.id, r.memberId, 'tagged', `${tag} (${source})`, `tag:${tag}:${now}`, now])
+          const tagRule = source.startsWith('rule:') ? rule.tags.find((t) => `rule:${t.id}` === source) : undefined
+          if (tagRule?.syncContactTag) this.d.outbound.tag(group.botId, r.memberId, tag, { groupId: group.id, cause: `tagging:${group.id}:${r.memberId}:${tag}:${now}`, note: `tag (${source})` })
+        }
+        for (const [tag, source] of had) {
+          if (want.has(tag)) continue
+          remove.push({ memberId: r.memberId, tag })
+          history.push([group.id, r.memberId, 'untagged', `${tag} (${source})`, `untag:${tag}:${now}`, now])
+        }
+        if (r.segment !== f.segment) {
+          const list = segmentUpdates.get(f.segment)
+          if (list) list.push(r.memberId)
+          else segmentUpdates.set(f.segment, [r.memberId])
+        }
+      }
+      await this.d.store.transaction(async (m) => {
+        for (let i = 0; i < remove.length; i += 200) {
+          const part = remove.slice(i, i + 200)
+          // Every term names the whole key, so both databases look each row up by the primary key.
+          await m.query(`DELETE FROM qy_tagging_tag WHERE ${part.map(() => '(group_id = ? AND member_id = ? AND tag = ?)').join(' OR ')}`, part.flatMap((x) => [group.id, x.memberId, x.tag]))
+        }
+        await m.insertIgnore('qy_tagging_tag', ['group_id', 'member_id', 'tag', 'source', 'at'], add)
+        await m.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, history)
+        const moved = [...segmentUpdates].flatMap(([segment, list]) => list.map((id) => [id, segment] as const))
+        for (let i = 0; i < moved.length; i += 500) {
+          const part = moved.slice(i, i + 500)
+          await m.query(`UPDATE qy_tagging_member SET segment = CASE member_id ${part.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE group_id = ? AND member_id IN (${part.map(() => '?').join(',')})`,
+            [...part.flat(), group.id, ...part.map(([id]) => id)])
+        }
+      })
+      totals.tagged += add.length
+      totals.untagged += history.length - add.length
+    }
+    if (members === 'all') {
+      let after = ''
+      for (;;) {
+        const rows = await repo.createQueryBuilder('m').where('m.groupId = :g AND m.memberId > :after', { g: group.id, after }).orderBy('m.memberId', 'ASC').limit(TAG_PAGE).getMany()
+        await page(rows)
+        if (rows.length < TAG_PAGE) break
+        after = (rows[rows.length - 1] as TaggingMemberEntity).memberId
+      }
+    } else {
+      for (let i = 0; i < members.length; i += TAG_PAGE) await page(await repo.findBy({ groupId: group.id, memberId: In(members.slice(i, i + TAG_PAGE)) }))
+    }
+    return totals
+  }
+
+  /** Interest keyword hits from the message path: (group, member, rule, day), the later day kept. */
+  async keywordHits(hits: ReadonlyArray<[string, string, string, string]>): Promise<void> {
+    if (hits.length === 0) return
+    await this.d.store.repo(TaggingKeywordEntity).upsert(hits.map(([groupId, memberId, ruleId, day]) => ({ groupId, memberId, ruleId, day })), ['groupId', 'memberId', 'ruleId'])
+  }
+
+  // ---- wake-ups ----
+
+  /**
+   * Mentions one batch of dormant members who were not woken in the last `minIntervalDays` (outside quiet
+   * hours). Each member is claimed by a conditional update first, so two runs never mention them twice.
+   */
+  async wakeUp(group: GroupRecord, now: number): Promise<string[]> {
+    const rule = await this.d.rules.forGroup(group.id)
+    const wake = rule.actions.wakeUp
+    if (!rule.enabled || !wake.enabled) return []
+    const local = localTime(now, group.timezone)
+    if (inQuietHours(local.hour, local.minute, wake.quietStart, wake.quietEnd)) return []
+    const cutoff = now - wake.minIntervalDays * DAY_MS
+    const repo = this.d.store.repo(TaggingMemberEntity)
+    const candidates = await repo.createQueryBuilder('m').select('m.memberId', 'memberId')
+      .where('m.groupId = :g AND m.state = :s AND (m.wokenAt IS NULL OR m.wokenAt <= :cutoff)', { g: group.id, s: 'dormant', cutoff })
+      .orderBy('m.stateAt', 'ASC').addOrderBy('m.memberId', 'ASC').limit(wake.batchSize).getRawMany<{ memberId: string }>()
+    const claimed: string[] = []
+    for (const c of candidates) {
+      const r = await repo.createQueryBuilder().update(TaggingMemberEntity).set({ wokenAt: now })
+        .where('groupId = :g AND memberId = :m AND state = :s AND (wokenAt IS NULL OR wokenAt <= :cutoff)', { g: group.id, m: c.memberId, s: 'dormant', cutoff }).execute()
+      if (r.affected) claimed.push(c.memberId)
+    }
+    if (claimed.length === 0) return []
+    await this.d.store.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, claimed.map((id): Row => [group.id, id, 'wakeup', null, `wakeup:${now}`, now]))
+    this.d.outbound.say({ botId: group.botId, groupId: group.id }, renderTemplate(wake.text, { count: claimed.length }), { mentions: claimed, cause: `tagging.wake-up:${group.id}:${now}`, note: `wake-up (${claimed.length} dormant)` })
+    return claimed
+  }
+}
+
+/**
+ * Inserts member rows (full MEMBER_COLUMNS); for members that exist, adds the counters and score and
+ * moves seen/last-active days forward — never touching state, so it cannot undo a concurrent promotion.
+ */
+export async function upsertMembers(db: FeatureTables, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return
+  const width = MEMBER_COLUMNS.length
+  const size = db.dialect === 'mysql' ? Math.floor(3000 / width) : Math.floor(30_000 / width)
+  for (let i = 0; i < rows.length; i += size) {
+    const part = rows.slice(i, i + size)
+    const values = part.map(() => `(${new Array<string>(width).fill('?').join(',')})`).join(',')
+    const head = `INSERT INTO qy_tagging_member (${MEMBER_COLUMNS.join(',')}) VALUES ${values}`
+    const tail = db.dialect === 'mysql'
+      ? ' ON DUPLICATE KEY UPDATE messages = messages + VALUES(messages), active_days = active_days + VALUES(active_days), score = score + VALUES(score), seen_day = GREATEST(seen_day, VALUES(seen_day)), last_active_day = NULLIF(GREATEST(COALESCE(last_active_day, \'\'), COALESCE(VALUES(last_active_day), \'\')), \'\')'
+      : ' ON CONFLICT(group_id, member_id) DO UPDATE SET messages = messages + excluded.messages, active_days = active_days + excluded.active_days, score = score + excluded.score, seen_day = MAX(seen_day, excluded.seen_day), last_active_day = NULLIF(MAX(COALESCE(last_active_day, \'\'), COALESCE(excluded.last_active_day, \'\')), \'\')'
+    await db.query(head + tail, part.flat())
+  }
+}
