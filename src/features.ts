@@ -4,11 +4,12 @@ import { activityFeature } from './features/activity'
 import { autoReplyFeature } from './features/auto-reply'
 import { checkInFeature } from './features/check-in'
 import { groupsFeature } from './features/groups'
+import { lotteryFeature } from './features/lottery'
 import { moderationFeature } from './features/moderation'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
- * groups → activity → moderation → check-in → (lottery) → auto-reply. Moderation runs before everything
+ * groups → activity → moderation → check-in → lottery → auto-reply. Moderation runs before everything
  * that answers, so a message it acted on is never answered. Features without a message step (access)
  * may sit anywhere; setup order follows the services they inject, not this list.
  * Adding a feature: its folder, and one line here.
@@ -20,5 +21,6 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   activityFeature,
   moderationFeature,
   checkInFeature,
+  lotteryFeature,
   autoReplyFeature,
 ]
