@@ -27,6 +27,11 @@ async function fingerprint(chat: Chat): Promise<string> {
   return hash.digest('hex')
 }
 
+/** A lottery definition in G1 titled `title`. */
+function lottery(title: string): Record<string, unknown> {
+  return { title, groupIds: [G1], prizes: [{ name: '书', quantity: 1 }], times: { closesAt: '2030-01-01T12:00:00+08:00', drawAt: '2030-01-01T13:00:00+08:00' } }
+}
+
 /** A valid body for routes that take one (so positive controls reach the handler). */
 const SAMPLE_BODIES: Record<string, unknown> = {
   'PATCH /api/v1/groups/:id': { labels: ['VIP'] },
@@ -35,7 +40,8 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/rules/moderation': { enabled: true },
   'PUT /api/v1/groups/:id/rules/check-in': { enabled: true },
   'PUT /api/v1/groups/:id/rules/auto-reply': { enabled: true },
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  'PUT /api/v1/groups/:id/rules/lottery': { enabled: true },
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'lottery'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
   'POST /api/v1/groups/:id/rules/moderation/dry-run': { text: '加微信' },
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
@@ -52,12 +58,15 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/moderation/word-lists': { lists: ['file:ads'] },
   'POST /api/v1/word-lists': { name: 'matrix', text: '词' },
   'PUT /api/v1/word-lists/:listId': { text: '词' },
+  'POST /api/v1/lotteries': lottery('matrix'),
+  'PUT /api/v1/lotteries/:lotteryId': lottery('matrix'),
+  'POST /api/v1/lotteries/dry-run': { today: '2026-11-23', members: [{ id: 'm1' }] },
 }
 
 /** Query strings routes need to succeed (positive controls). */
 const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'lottery'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
 }
 
 /**
@@ -69,6 +78,10 @@ const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise
   'word list': async (who, marker) => {
     const res = await who.post('/api/v1/word-lists', { name: marker, text: `${marker}\n` }).expect(201)
     return String(res.body.id).replace(/^list:/, '')
+  },
+  lottery: async (who, marker) => {
+    const res = await who.post('/api/v1/lotteries', lottery(marker)).expect(201)
+    return String(res.body.id)
   },
   'auto-reply rule': async (who, marker) => {
     const res = await who.post('/api/v1/auto-replies', { name: marker, trigger: { type: 'contains', keywords: [marker] }, answer: { variants: [{ text: marker }] } }).expect(201)

@@ -1,3 +1,4 @@
+import { LotteryEntered } from '../../contracts/lottery'
 import type { MessageContext } from '../../kernel/context'
 import type { FeatureRules } from '../../kernel/feature'
 import type { Middleware } from '../../kernel/pipeline'
@@ -49,6 +50,7 @@ export function lotteryMiddleware(deps: { lotteries: LiveLotteries; service: Lot
         const vars = { member: ctx.member.name, title, count: result.count }
         deps.batcher.add(`${ctx.group.id}:entered:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: renderTemplate(texts.entered, vars), line: renderTemplate(texts.batchLine, vars) },
           { ...batch, header: renderTemplate(texts.batchHeader, { title, count: '{count}' }), note: `lottery ${lottery.row.id} entry confirmed` })
+        ctx.emit(LotteryEntered, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, lotteryId: lottery.row.id, method: result.method, points: result.points })
         return
       }
       case 'already':

@@ -4,7 +4,7 @@ import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-stor
 import { isDuplicate } from '../../adapters/db/errors'
 import type { ActivityFacts } from '../../contracts/activity'
 import type { CheckInFacts, PointsService } from '../../contracts/check-in'
-import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
+import { LotteryDrawn } from '../../contracts/lottery'
 import type { GroupInfo, GroupRecord, MemberInfo } from '../../kernel/context'
 import type { GroupDirectory } from '../../kernel/directory'
 import type { EventEmitter, FeatureRules } from '../../kernel/feature'
@@ -31,7 +31,7 @@ export interface Lottery { row: LotteryEntity; config: LotteryConfig }
 
 /** Outcome of an entry attempt. */
 export type EntryResult =
-  | { status: 'entered'; count: number; points: number }
+  | { status: 'entered'; count: number; points: number; method: 'keyword' | 'points' }
   | { status: 'already' }
   | { status: 'ineligible'; reason: string }
   | { status: 'poor'; balance: number; cost: number }
@@ -298,8 +298,7 @@ export class LotteryService {
       throw error
     }
     const count = (await this.repo.findOne({ select: { entrantCount: true }, where: { id: row.id } }))?.entrantCount ?? 0
-    this.d.events.emit(LotteryEntered.of({ id: `lottery.entered:${row.id}:${member.id}`, at: input.at, botId: group.botId, groupId: group.id, memberId: member.id, lotteryId: row.id, method: cost > 0 ? 'points' : 'keyword', points: cost }))
-    return { status: 'entered', count, points: cost }
+    return { status: 'entered', count, points: cost, method: cost > 0 ? 'points' : 'keyword' }
   }
 
   /** The proof of a lottery: everything needed to recompute its draws. */
