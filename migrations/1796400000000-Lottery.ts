@@ -36,11 +36,12 @@ export class Lottery1796400000000 implements MigrationInterface {
       name: 'qy_lottery_winner',
       columns: [
         id(), integer('lottery_id'), integer('round', { default: 0 }), integer('position', { default: 0 }), str('member_id', 191), str('group_id', 191), str('name', 255),
-        str('prize', 50), str('claim_code', 16), str('status', 12), ms('claimed_at', true), ms('at'),
+        str('prize', 50), str('claim_code', 16), str('status', 12), ms('claimed_at', true), ms('reminded_at', true), ms('at'),
       ],
       indices: [
         new TableIndex({ name: 'uq_lottery_winner_member', columnNames: ['lottery_id', 'member_id'], isUnique: true }),
         new TableIndex({ name: 'uq_lottery_winner_code', columnNames: ['lottery_id', 'claim_code'], isUnique: true }),
+        new TableIndex({ name: 'idx_lottery_winner_status', columnNames: ['status'] }),
       ],
     }), true)
   }

@@ -61,6 +61,9 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'POST /api/v1/lotteries': lottery('matrix'),
   'PUT /api/v1/lotteries/:lotteryId': lottery('matrix'),
   'POST /api/v1/lotteries/dry-run': { today: '2026-11-23', members: [{ id: 'm1' }] },
+  // The 'drawn lottery' fixture's only entrant, and so its winner, is bob.
+  'POST /api/v1/lotteries/:lotteryId/reroll': { memberIds: ['bob'] },
+  'POST /api/v1/lotteries/:lotteryId/claims': { memberId: 'bob' },
 }
 
 /** Query strings routes need to succeed (positive controls). */
@@ -83,11 +86,26 @@ const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise
     const res = await who.post('/api/v1/lotteries', lottery(marker)).expect(201)
     return String(res.body.id)
   },
+  // Reroll and claims need a drawn lottery: opened, entered by bob in g1, drawn by the job (1 entry draws).
+  'drawn lottery': async (who, marker) => {
+    const chat = matrixChat as Chat
+    const res = await who.post('/api/v1/lotteries', { ...lottery(marker), entry: { keyword: marker }, times: { drawWhenEntries: 1 } }).expect(201)
+    await who.post(`/api/v1/lotteries/${String(res.body.id)}/open`).expect(200)
+    await chat.group('g1').say({ id: 'bob', name: '阿强' }, marker)
+    await chat.runtime.scheduler.runFenced('lottery.tick', new Date(Date.UTC(2030, 0, 1) + 60_000 * drawnFixtures++))
+    // Its announcements settle in the outbound queue before the matrix fingerprints the database.
+    await chat.rehearsal.quiesce()
+    return String(res.body.id)
+  },
   'auto-reply rule': async (who, marker) => {
     const res = await who.post('/api/v1/auto-replies', { name: marker, trigger: { type: 'contains', keywords: [marker] }, answer: { variants: [{ text: marker }] } }).expect(201)
     return String(res.body.id)
   },
 }
+
+/** The matrix's runtime (the 'drawn lottery' fixture speaks in its group and runs its lottery job). */
+let matrixChat: Chat | undefined
+let drawnFixtures = 0
 
 /** Path parameters that name no owned object (each says why); any other parameter must be declared in `access`. */
 const UNOWNED_PARAMS: Record<string, string> = {
@@ -139,6 +157,7 @@ describe(`authorization matrix generated from the router (${STORAGE} + ${COORDIN
     scopedOperator = await apiAs(chat, 'operator', { groups: [G1] })
     victimTokenId = (await apiAs(chat, 'owner', { groups: [G2], name: 'owner-b' })).tokenId
     routes = chat.runtime.routes
+    matrixChat = chat
   })
   afterAll(async () => { await chat?.close() })
 

@@ -69,6 +69,7 @@ export class LotteryDrawEntity {
 
 /** A winner: unique per lottery and member (never twice), with a claim code unique per lottery. */
 @Entity('qy_lottery_winner')
+@Index('idx_lottery_winner_status', ['status'])
 @Index('uq_lottery_winner_member', ['lotteryId', 'memberId'], { unique: true })
 @Index('uq_lottery_winner_code', ['lotteryId', 'claimCode'], { unique: true })
 export class LotteryWinnerEntity {
@@ -85,5 +86,7 @@ export class LotteryWinnerEntity {
   /** won | claimed | fulfilled | forfeited */
   @Column({ type: 'varchar', length: 12 }) status!: string
   @Column(msColumn('claimed_at', true)) claimedAt!: number | null
+  /** When the "claim your prize" reminder went out (once). */
+  @Column(msColumn('reminded_at', true)) remindedAt!: number | null
   @Column(msColumn('at')) at!: number
 }

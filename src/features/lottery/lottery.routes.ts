@@ -6,14 +6,20 @@ import { csvDocument } from '../../kernel/csv'
 import { defineRoute, HttpError, ownedNotFound, type RouteDefinition } from '../../kernel/routes'
 import { ineligibility } from './lottery.eligibility'
 import { LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
-import { DryRunBody, EntrantsQuery, ListQuery, LotteryParams, LotterySchema, type LotteryConfig } from './lottery.schema'
+import { ClaimBody, DryRunBody, EntrantsQuery, ListQuery, LotteryParams, LotterySchema, RerollBody, type LotteryConfig } from './lottery.schema'
 import type { Lottery, LotteryService } from './lottery.service'
 
 /** Lotteries are owned by the token that created them (admins' lotteries: by no one, visible to admins). */
 export const LOTTERY = { kind: 'lottery' }
+/**
+ * Routes that only make sense once a lottery is drawn (reroll, claims) name it as a "drawn lottery": the
+ * same objects and the same 404 for others, but the authorization matrix creates a drawn one to reach them.
+ */
+export const DRAWN_LOTTERY = { kind: 'drawn lottery' }
 const ROLES = ['admin', 'owner'] as const
 /** Routes naming one lottery: others' lotteries answer 404 (the HTTP adapter, through findOwned). */
 const ONE = { roles: ROLES, owned: { ...LOTTERY, param: 'lotteryId' } }
+const ONE_DRAWN = { roles: ROLES, owned: { ...DRAWN_LOTTERY, param: 'lotteryId' } }
 
 /** A lottery as the API shows it (the seed only once it is revealed). */
 export function view(l: Lottery): Record<string, unknown> {
@@ -43,7 +49,10 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService 
     return l
   }
   const winners = (lotteryId: number) => deps.db.repo(LotteryWinnerEntity).find({ where: { lotteryId }, order: { round: 'ASC', position: 'ASC' } })
-  const winnerView = (w: LotteryWinnerEntity) => ({ memberId: w.memberId, name: w.name, groupId: w.groupId, prize: w.prize, round: w.round, position: w.position, claimCode: w.claimCode, status: w.status })
+  const winnerView = (w: LotteryWinnerEntity) => ({
+    memberId: w.memberId, name: w.name, groupId: w.groupId, prize: w.prize, round: w.round, position: w.position, claimCode: w.claimCode, status: w.status,
+    claimedAt: w.claimedAt === null ? null : new Date(w.claimedAt).toISOString(),
+  })
 
   return [
     defineRoute({
@@ -150,6 +159,27 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService 
         const l = await load(params.lotteryId)
         return csvDocument(['member_id', 'name', 'group_id', 'prize', 'round', 'claim_code', 'status'],
           (await winners(l.row.id)).map((w) => [w.memberId, w.name, w.groupId, w.prize, w.round, w.claimCode, w.status]))
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/v1/lotteries/:lotteryId/reroll', summary: 'Reroll prizes of winners who are ineligible or did not claim in time (deterministic, recorded in the proof)',
+      params: LotteryParams, body: RerollBody, access: { ...ONE_DRAWN, mutates: true }, findOwned, status: 200,
+      async handler({ params, body, audit }) {
+        const l = await load(params.lotteryId)
+        const result = await deps.service.reroll(l.row.id, body.memberIds)
+        audit({ target: `lottery:${l.row.id}`, before: { winners: result.replaced }, after: { round: result.round, winners: result.winners } })
+        return result
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/v1/lotteries/:lotteryId/claims', summary: 'Mark a prize claimed or fulfilled (核销) by claim code or member id',
+      params: LotteryParams, body: ClaimBody, access: { ...ONE_DRAWN, mutates: true }, findOwned, status: 200,
+      async handler({ params, body, audit }) {
+        const l = await load(params.lotteryId)
+        const w = await deps.service.claim(l.row.id, { code: body.code, memberId: body.memberId }, body.status)
+        if (!w) throw new HttpError(404, 'not_found', 'no such winner')
+        audit({ target: `lottery:${l.row.id}`, after: { memberId: w.memberId, status: w.status } })
+        return winnerView(w)
       },
     }),
   ]

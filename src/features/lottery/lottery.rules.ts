@@ -30,6 +30,10 @@ export const LotteryTextsSchema = z.strictObject({
   empty: Template.default('「{title}」没有人参与，本次不开奖'),
   /** {title} {wanted} {drawn} — more prizes than eligible entrants. */
   short: Template.default('（奖品 {wanted} 份，符合条件的参与者只有 {drawn} 位，全部中奖）'),
+  /** A reroll; {title} {winners} {seed} {round} */
+  rerolled: Template.default('🔄 「{title}」补抽（第 {round} 轮）：\n{winners}\n可用同一个种子验证：{seed}'),
+  /** To winners who have not claimed, once, halfway through the claim window; {title} {deadline} {instructions} */
+  unclaimed: Template.default('「{title}」的奖品还没有领取，请在 {deadline} 前领取。{instructions}'),
   /** {title} */
   cancelled: Template.default('「{title}」已取消，支付的积分已退还'),
 })

@@ -105,3 +105,13 @@ export const DryRunBody = z.strictObject({
   today: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
   members: z.array(MemberStateSchema).min(1).max(1000),
 })
+
+/** Body of a reroll: the winners to replace (default: those whose claim window passed without a claim). */
+export const RerollBody = z.strictObject({ memberIds: z.array(MemberId).min(1).max(100).refine((ids) => new Set(ids).size === ids.length, 'ids must be unique').optional() })
+
+/** Body of a claim (核销): the winner by claim code or member id, and the new state. */
+export const ClaimBody = z.strictObject({
+  code: z.string().trim().toUpperCase().regex(/^[A-Z0-9]{4,16}$/).optional(),
+  memberId: MemberId.optional(),
+  status: z.enum(['claimed', 'fulfilled']).default('claimed'),
+}).refine((b) => (b.code === undefined) !== (b.memberId === undefined), 'give either code or memberId')

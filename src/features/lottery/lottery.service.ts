@@ -211,6 +211,100 @@ export class LotteryService {
     }
   }
 
+  /**
+   * Rerolls prizes: the given winners (or those whose claim window passed unclaimed) forfeit, and as many
+   * new winners are drawn — round N+1 of the same deterministic generator, over the eligible entrants
+   * minus every earlier winner — recorded with its proof (the (lottery, round) row fences it too).
+   */
+  async reroll(id: number, memberIds?: readonly string[]): Promise<{ round: number | null; replaced: string[]; winners: string[] }> {
+    const l = await this.must(id)
+    if (l.row.status !== 'drawn' || l.row.seed === null) throw conflict(`only a drawn lottery can be rerolled (it is ${l.row.status})`)
+    const now = this.d.clock.now()
+    const all = await this.d.store.repo(LotteryWinnerEntity).find({ where: { lotteryId: id }, order: { round: 'ASC', position: 'ASC' } })
+    const current = all.filter((w) => w.status !== 'forfeited')
+    let targets: LotteryWinnerEntity[]
+    if (memberIds) {
+      const unknown = memberIds.filter((m) => !current.some((w) => w.memberId === m && w.status === 'won'))
+      if (unknown.length > 0) throw new HttpError(400, 'invalid_input', 'not unclaimed winners of this lottery', unknown.map((m) => ({ path: 'body.memberIds', message: `${m}: not an unclaimed winner` })))
+      targets = current.filter((w) => memberIds.includes(w.memberId))
+    } else {
+      const window = l.config.claimWindowHours * 3_600_000
+      targets = current.filter((w) => w.status === 'won' && w.at + window <= now)
+    }
+    if (targets.length === 0) return { round: null, replaced: [], winners: [] }
+    const rounds = await this.d.store.repo(LotteryDrawEntity).find({ select: { round: true }, where: { lotteryId: id } })
+    const round = Math.max(0, ...rounds.map((r) => r.round)) + 1
+    const entries = await this.d.store.repo(LotteryEntryEntity).find({ where: { lotteryId: id }, order: { id: 'ASC' } })
+    const earlier = new Set(all.map((w) => w.memberId))
+    const screened = await this.screen(l, entries.filter((e) => !earlier.has(e.memberId)))
+    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round, eligible: screened.eligible, count: targets.length })
+    const proofRound: ProofRound = { round, eligible: canonicalOrder(screened.eligible), eligibleHash: outcome.eligibleHash, excluded: screened.excluded, count: targets.length, winners: outcome.winners }
+    const byMember = new Map(entries.map((e) => [e.memberId, e]))
+    try {
+      await this.d.store.transaction(async (tx) => {
+        await tx.repo(LotteryDrawEntity).insert({ lotteryId: id, round, at: now, proof: { ...proofRound, replaced: targets.map((t) => t.memberId) } })
+        for (const t of targets) {
+          const res = await tx.repo(LotteryWinnerEntity).update({ id: t.id, status: 'won' }, { status: 'forfeited' })
+          if (!res.affected) throw conflict(`${t.memberId} claimed meanwhile`)
+        }
+        await this.insertWinners(tx, id, round, outcome.winners, byMember, targets.map((t) => t.prize), this.claimCodes(outcome.winners.length), now)
+      })
+    } catch (error) {
+      if (isDuplicate(error)) throw conflict('another reroll of this lottery ran at the same time; read the winners again')
+      throw error
+    }
+    const winners = await this.d.store.repo(LotteryWinnerEntity).find({ where: { lotteryId: id, round }, order: { position: 'ASC' } })
+    for (const groupId of l.config.groupIds) {
+      const target = await this.target(groupId)
+      if (!target) continue
+      const here = winners.filter((w) => w.groupId === groupId)
+      const lines = winners.length === 0 ? ['没有符合条件的人选，奖品不再补抽'] : winners.map((w) => renderTemplate(target.rule.texts.winnerLine, { member: w.groupId === groupId ? `@${w.name}` : w.name, prize: w.prize, code: w.claimCode }))
+      this.d.outbound.say({ botId: target.group.botId, groupId }, renderTemplate(target.rule.texts.rerolled, { title: l.config.title, winners: lines.join('\n'), seed: l.row.seed, round }),
+        { mentions: here.map((w) => w.memberId), cause: `lottery:${id}:reroll:${round}`, note: `lottery ${id} rerolled (round ${round})` })
+      this.d.events.emit(LotteryDrawn.of({ id: `lottery.drawn:${id}:${round}:${groupId}`, at: now, botId: target.group.botId, groupId, lotteryId: id, round, winnerIds: here.map((w) => w.memberId), eligible: screened.eligible.length }))
+    }
+    return { round, replaced: targets.map((t) => t.memberId), winners: outcome.winners }
+  }
+
+  /** Marks a prize claimed or fulfilled (核销), by claim code or member; null when no such current winner. */
+  async claim(id: number, by: { code?: string; memberId?: string }, status: 'claimed' | 'fulfilled'): Promise<LotteryWinnerEntity | null> {
+    const repo = this.d.store.repo(LotteryWinnerEntity)
+    const where = by.code !== undefined ? { lotteryId: id, claimCode: by.code } : { lotteryId: id, memberId: by.memberId ?? '' }
+    const w = await repo.findOneBy(where)
+    if (!w || w.status === 'forfeited') return null
+    const from = status === 'claimed' ? ['won'] : ['won', 'claimed']
+    if (!from.includes(w.status)) throw conflict(`the prize is already ${w.status}`)
+    await repo.update({ id: w.id, status: In(from) }, { status, claimedAt: w.claimedAt ?? this.d.clock.now() })
+    return repo.findOneBy({ id: w.id })
+  }
+
+  /** Reminds winners who have not claimed, once each, when half their claim window has passed. */
+  async remindUnclaimed(): Promise<void> {
+    const now = this.d.clock.now()
+    const waiting = await this.d.store.repo(LotteryWinnerEntity).find({ where: { status: 'won', remindedAt: IsNull() }, order: { lotteryId: 'ASC', position: 'ASC' }, take: 1000 })
+    const byLottery = new Map<number, LotteryWinnerEntity[]>()
+    for (const w of waiting) byLottery.set(w.lotteryId, [...(byLottery.get(w.lotteryId) ?? []), w])
+    for (const [lotteryId, winners] of byLottery) {
+      const l = await this.find(lotteryId)
+      if (!l) continue
+      const window = l.config.claimWindowHours * 3_600_000
+      const due = winners.filter((w) => w.at + window / 2 <= now && w.at + window > now)
+      for (const groupId of new Set(due.map((w) => w.groupId))) {
+        const here: LotteryWinnerEntity[] = []
+        for (const w of due.filter((x) => x.groupId === groupId)) {
+          // Claimed once: another replica or a retried tick finds remindedAt set and skips.
+          if ((await this.d.store.repo(LotteryWinnerEntity).update({ id: w.id, remindedAt: IsNull() }, { remindedAt: now })).affected) here.push(w)
+        }
+        const target = here.length > 0 ? await this.target(groupId) : null
+        if (!target) continue
+        const deadline = when(Math.min(...here.map((w) => w.at)) + window, target.group.timezone)
+        const instructions = l.config.prizes.find((p) => p.name === here[0]?.prize)?.claimInstructions ?? ''
+        this.d.outbound.say({ botId: target.group.botId, groupId }, renderTemplate(target.rule.texts.unclaimed, { title: l.config.title, deadline, instructions }),
+          { mentions: here.map((w) => w.memberId), cause: `lottery:${lotteryId}:unclaimed`, note: `lottery ${lotteryId} claim reminder (${here.length} winners)` })
+      }
+    }
+  }
+
   /** Cancels a lottery that was not drawn; entry fees are refunded (once each, whatever is retried). */
   async cancel(id: number): Promise<Lottery> {
     const before = await this.must(id)
@@ -250,6 +344,7 @@ export class LotteryService {
         this.d.log.error('lottery step failed', { lotteryId: row.id, status: row.status, error: errorText(error) })
       }
     }
+    await this.remindUnclaimed()
   }
 
   private async step(l: Lottery, now: number): Promise<void> {
@@ -391,7 +486,7 @@ export class LotteryService {
     for (const [i, memberId] of winners.entries()) {
       const e = byMember.get(memberId)
       await tx.repo(LotteryWinnerEntity).insert({
-        lotteryId, round, position: i, memberId, groupId: e?.groupId ?? '', name: e?.name ?? memberId, prize: slots[i] ?? '', claimCode: codes[i] ?? '', status: 'won', claimedAt: null, at: now,
+        lotteryId, round, position: i, memberId, groupId: e?.groupId ?? '', name: e?.name ?? memberId, prize: slots[i] ?? '', claimCode: codes[i] ?? '', status: 'won', claimedAt: null, remindedAt: null, at: now,
       })
     }
   }

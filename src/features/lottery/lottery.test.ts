@@ -453,4 +453,59 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_lottery_winner WHERE lottery_id = ${id}`)).toBe(1)
     expect(chat.pending().filter((a) => a.kind === 'say' && /开奖啦/.test(a.text ?? ''))).toHaveLength(1)
   })
+
+  it('reminds unclaimed winners once, rerolls their prize deterministically (recorded in the proof), and takes claims (核销)', async () => {
+    chat = await start()
+    owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const g1 = chat.group('g1')
+    const id = (await owner.post('/api/v1/lotteries', definition({ claimWindowHours: 2, prizes: [{ name: '新书', quantity: 1, claimInstructions: '私聊群主' }] })).expect(201)).body.id as number
+    await owner.post(`/api/v1/lotteries/${id}/reroll`, {}).expect(409) // not drawn yet
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    for (const m of [bob, carol, dave]) await g1.say(m, '参与抽奖')
+    await chat.rehearsal.advanceTo(START + 60 * MINUTE)
+    await tick(chat)
+    await chat.rehearsal.advanceTo(START + 70 * MINUTE)
+    await tick(chat)
+    chat.skip()
+    const first = ((await owner.get(`/api/v1/lotteries/${id}/winners`).expect(200)).body.items as Array<{ memberId: string; claimCode: string }>)[0]
+    expect(first).toBeDefined()
+
+    // Halfway through the claim window: one reminder @-mentioning the winner, never a second.
+    await chat.rehearsal.advanceTo(START + 130 * MINUTE)
+    await tick(chat)
+    const reminder = g1.expectReply(/的奖品还没有领取，请在 2026-11-23 12:10 前领取。私聊群主/)
+    expect(reminder.mentions).toEqual([first?.memberId])
+    await chat.rehearsal.advance(MINUTE)
+    await tick(chat)
+    g1.expectNoReply()
+
+    // Before the window ends, nothing is rerolled by default; after it, the unclaimed prize is.
+    expect((await owner.post(`/api/v1/lotteries/${id}/reroll`, {}).expect(200)).body).toEqual({ round: null, replaced: [], winners: [] })
+    await chat.rehearsal.advanceTo(START + 200 * MINUTE)
+    const rerolled = await owner.post(`/api/v1/lotteries/${id}/reroll`, {}).expect(200)
+    expect(rerolled.body.round).toBe(1)
+    expect(rerolled.body.replaced).toEqual([first?.memberId])
+    const [second] = rerolled.body.winners as string[]
+    expect(['bob', 'carol', 'dave'].filter((m) => m !== first?.memberId)).toContain(second)
+    await chat.rehearsal.quiesce()
+    const announced = g1.expectReply(/补抽（第 1 轮）/)
+    expect(announced.mentions).toEqual([second])
+    const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
+    expect(proof.rounds.map((r) => r.round)).toEqual([0, 1])
+    expect(proof.rounds[1]?.eligible).not.toContain(first?.memberId)
+    expect(verifyProof(proof)).toEqual([])
+
+    // Claims: by code (case-insensitive), then fulfilled; the forfeited code is gone; states only move forward.
+    const winners = (await owner.get(`/api/v1/lotteries/${id}/winners`).expect(200)).body.items as Array<{ memberId: string; claimCode: string; status: string }>
+    expect(winners.map((w) => [w.memberId, w.status])).toEqual([[first?.memberId, 'forfeited'], [second, 'won']])
+    const code = winners[1]?.claimCode as string
+    await owner.post(`/api/v1/lotteries/${id}/claims`, { code: first?.claimCode }).expect(404)
+    await owner.post(`/api/v1/lotteries/${id}/claims`, { code: 'ZZZZZZZZ' }).expect(404)
+    expect((await owner.post(`/api/v1/lotteries/${id}/claims`, { code: code.toLowerCase() }).expect(200)).body.status).toBe('claimed')
+    await owner.post(`/api/v1/lotteries/${id}/claims`, { code }).expect(409)
+    expect((await owner.post(`/api/v1/lotteries/${id}/claims`, { memberId: second, status: 'fulfilled' }).expect(200)).body.status).toBe('fulfilled')
+    // A claimed winner is not rerolled.
+    await owner.post(`/api/v1/lotteries/${id}/reroll`, { memberIds: [second] }).expect(400)
+    await owner.post(`/api/v1/lotteries/${id}/claims`, { code, memberId: second }).expect(400)
+  })
 })
