@@ -13,7 +13,7 @@ export interface MemberFacts {
   joinedAt: number | null
   /** Left the group (or not in it). */
   left: boolean
-  /** Last day they spoke (YYYY-MM-DD in the group's timezone), null: not in the window looked at. */
+  /** Last day before today they spoke (YYYY-MM-DD in the group's timezone), null: not in the window looked at. */
   lastActiveDay: string | null
   /** Current check-in streak. */
   streak: number
@@ -42,9 +42,12 @@ export function ineligibility(rule: Eligibility, m: MemberFacts, today: string):
   return null
 }
 
-/** First day of the "active in the last N days" window ending `today`. */
+/**
+ * First day of the "active in the last N days" window: the N days before `today`. Today does not count —
+ * a keyword entry is itself a message today, so counting today would make every entrant "active".
+ */
 export function activeSince(days: number, today: string): string {
-  return addDays(today, -(days - 1))
+  return addDays(today, -days)
 }
 
 /** Short Chinese reason for a member's answer. */

@@ -27,6 +27,8 @@ export function view(l: Lottery): Record<string, unknown> {
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
   return {
     id: row.id, ownerTokenId: row.ownerTokenId, status: row.status, version: row.version, ...config,
+    /** The times as instants (local times resolved in the first group's timezone). */
+    schedule: { opensAt: iso(row.opensAt), closesAt: iso(row.closesAt), drawAt: iso(row.drawAt) },
     entrantCount: row.entrantCount, commitment: row.commitment, entrantsHash: row.entrantsHash, seed: row.status === 'drawn' ? row.seed : null,
     createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt), openedAt: iso(row.openedAt), closedAt: iso(row.closedAt), drawnAt: iso(row.drawnAt), cancelledAt: iso(row.cancelledAt),
   }

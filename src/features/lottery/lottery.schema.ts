@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { GroupId } from '../../kernel/routes'
 
 const Instant = z.iso.datetime({ offset: true })
+/** A time of the lottery: with an offset, or a local time (`2026-11-27T20:00`) read in the lottery's first group's timezone. */
+const GroupTime = z.iso.datetime({ offset: true, local: true })
 const MemberId = z.string().min(1).max(191)
 
 /** A prize: what it is, how many, and how a winner claims it. */
@@ -37,12 +39,12 @@ export const EligibilitySchema = z.strictObject({
   notWinnerOfLast: z.int().min(0).max(100).default(0),
 })
 
-/** When it opens, closes and draws (ISO instants; shown in each group's timezone). */
+/** When it opens, closes and draws (local times in the first group's timezone, or instants with an offset). */
 export const TimesSchema = z.strictObject({
   /** Opens by itself at this time (otherwise: POST …/open). */
-  opensAt: Instant.optional(),
-  closesAt: Instant.optional(),
-  drawAt: Instant.optional(),
+  opensAt: GroupTime.optional(),
+  closesAt: GroupTime.optional(),
+  drawAt: GroupTime.optional(),
   /** Close and draw as soon as this many members entered. */
   drawWhenEntries: z.int().min(1).max(1_000_000).optional(),
 })

@@ -40,6 +40,9 @@ export type EntryResult =
 /** Outcome of a draw attempt. */
 export type DrawResult = 'drawn' | 'already' | 'not-closed'
 
+/** Timezone of a group the directory does not know yet. */
+const DEFAULT_TIMEZONE = 'Asia/Shanghai'
+
 /** Claim-code alphabet (no 0/O, 1/I). */
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'
 
@@ -89,7 +92,7 @@ export class LotteryService {
   /** Creates a draft. */
   async create(config: LotteryConfig, ownerTokenId: number | null): Promise<Lottery> {
     const now = this.d.clock.now()
-    const inserted = await this.repo.insert({ ownerTokenId, title: config.title, status: 'draft', config, ...timesOf(config), entrantCount: 0, version: 1, createdAt: now, updatedAt: now })
+    const inserted = await this.repo.insert({ ownerTokenId, title: config.title, status: 'draft', config, ...(await this.timesOf(config)), entrantCount: 0, version: 1, createdAt: now, updatedAt: now })
     const row = await this.repo.findOneByOrFail({ id: Number(inserted.identifiers[0]?.id) })
     await this.d.changed()
     return live(row)
@@ -98,7 +101,7 @@ export class LotteryService {
   /** Replaces a draft's definition (409 once it opened). */
   async update(id: number, config: LotteryConfig): Promise<Lottery> {
     const before = await this.must(id)
-    const res = await this.repo.update({ id, status: 'draft' }, { title: config.title, config, ...timesOf(config), version: before.row.version + 1, updatedAt: this.d.clock.now() })
+    const res = await this.repo.update({ id, status: 'draft' }, { title: config.title, config, ...(await this.timesOf(config)), version: before.row.version + 1, updatedAt: this.d.clock.now() })
     if (!res.affected) throw conflict(`a lottery can only be edited while it is a draft (it is ${before.row.status})`)
     await this.d.changed()
     return this.must(id)
@@ -362,6 +365,15 @@ export class LotteryService {
     else if (status === 'cancelled') await this.refundAll(row.id)
   }
 
+  /** The time columns of a definition (local times read in its first group's timezone). */
+  private async timesOf(c: LotteryConfig): Promise<{ opensAt: number | null; closesAt: number | null; drawAt: number | null }> {
+    const tz = (await this.d.directory.find(c.groupIds[0] as string))?.timezone ?? DEFAULT_TIMEZONE
+    const ms = (s: string | undefined): number | null => (s === undefined ? null : instantIn(s, tz))
+    const times = { opensAt: ms(c.times.opensAt), closesAt: ms(c.times.closesAt), drawAt: ms(c.times.drawAt) }
+    if (times.closesAt !== null && times.drawAt !== null && times.drawAt < times.closesAt) throw new HttpError(400, 'invalid_input', 'the draw cannot be before the close', [{ path: 'body.times.drawAt', message: 'the draw cannot be before the close' }])
+    return times
+  }
+
   /** A member's entry by keyword (paying points when the lottery asks for them). */
   async enter(l: Lottery, input: { group: GroupInfo; member: MemberInfo; messageId: string; at: number }): Promise<EntryResult> {
     const { row, config } = l
@@ -424,7 +436,7 @@ export class LotteryService {
     for (const e of entries) byGroup.set(e.groupId, [...(byGroup.get(e.groupId) ?? []), e.memberId])
     for (const [groupId, ids] of byGroup) {
       const group = await this.d.directory.find(groupId)
-      const today = localTime(this.d.clock.now(), group?.timezone ?? 'Asia/Shanghai').day
+      const today = localTime(this.d.clock.now(), group?.timezone ?? DEFAULT_TIMEZONE).day
       const facts = await this.memberFacts(l, groupId, ids, today)
       for (const id of ids) {
         const reason = group ? ineligibility(l.config.eligibility, facts.get(id) ?? unknownMember(id), today) : 'the group is gone'
@@ -440,7 +452,7 @@ export class LotteryService {
     const rule: Eligibility = l.config.eligibility
     const [stored, lastActive, streaks, recent] = await Promise.all([
       this.d.directory.members(groupId, { ids, includeLeft: true }),
-      rule.activeInLastDays !== undefined ? this.d.activity.lastActive(groupId, ids, activeSince(rule.activeInLastDays, today)) : Promise.resolve(new Map<string, string>()),
+      rule.activeInLastDays !== undefined ? this.lastActiveBefore(groupId, ids, activeSince(rule.activeInLastDays, today), today) : Promise.resolve(new Map<string, string>()),
       rule.minStreak !== undefined ? this.d.checkIns.streaks(groupId, ids, today) : Promise.resolve(new Map<string, number>()),
       rule.notWinnerOfLast > 0 ? this.recentWinners(l, rule.notWinnerOfLast) : Promise.resolve(new Set<string>()),
     ])
@@ -450,6 +462,15 @@ export class LotteryService {
     }
     if (liveMember && !out.has(liveMember.id)) {
       out.set(liveMember.id, { id: liveMember.id, role: liveMember.role, joinedAt: liveMember.joinedAt, left: false, lastActiveDay: lastActive.get(liveMember.id) ?? null, streak: streaks.get(liveMember.id) ?? 0, recentWinner: recent.has(liveMember.id) })
+    }
+    return out
+  }
+
+  /** The last day in [from, today) each member spoke in the group (the activity rollups, as of their last flush). */
+  private async lastActiveBefore(groupId: string, ids: readonly string[], from: string, today: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>()
+    for (const row of await this.d.activity.memberDays(groupId, from, addDays(today, -1), ids)) {
+      if (row.messages > 0 && (out.get(row.memberId) ?? '') < row.day) out.set(row.memberId, row.day)
     }
     return out
   }
@@ -544,10 +565,20 @@ export function live(row: LotteryEntity): Lottery {
   return { row, config: LotterySchema.parse(row.config) }
 }
 
-/** The time columns of a definition. */
-function timesOf(c: LotteryConfig): { opensAt: number | null; closesAt: number | null; drawAt: number | null } {
-  const ms = (s: string | undefined): number | null => (s === undefined ? null : Date.parse(s))
-  return { opensAt: ms(c.times.opensAt), closesAt: ms(c.times.closesAt), drawAt: ms(c.times.drawAt) }
+/**
+ * The instant of a lottery time: as written when it has an offset (`Z`, `+08:00`), otherwise the local
+ * time in `tz` (DST-aware: the offset is taken at the resulting instant).
+ */
+export function instantIn(time: string, tz: string): number {
+  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(time)) return Date.parse(time)
+  const wall = Date.parse(`${time}Z`)
+  const offsetAt = (ms: number): number => {
+    const t = localTime(ms, tz)
+    const [y, m, d] = t.day.split('-').map(Number) as [number, number, number]
+    return Date.UTC(y, m - 1, d, t.hour, t.minute) - Math.floor(ms / 60_000) * 60_000
+  }
+  const first = wall - offsetAt(wall)
+  return wall - offsetAt(first)
 }
 
 /** Prize names, one per winner, in the order prizes are listed. */

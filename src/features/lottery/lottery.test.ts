@@ -9,6 +9,7 @@ import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { FEATURES } from '../../features'
 import type { EventBase } from '../../kernel/events'
 import { verifyProof, type LotteryProof } from './lottery.draw'
+import { instantIn } from './lottery.service'
 
 afterAll(cleanup)
 
@@ -507,5 +508,50 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     // A claimed winner is not rerolled.
     await owner.post(`/api/v1/lotteries/${id}/reroll`, { memberIds: [second] }).expect(400)
     await owner.post(`/api/v1/lotteries/${id}/claims`, { code, memberId: second }).expect(400)
+  })
+
+  it('reads local times in the group timezone, enters who checked in today at close, and asks the activity rollups', async () => {
+    chat = await start()
+    owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const g1 = chat.group('g1')
+    // Yesterday: bob speaks (and the rollups are written), carol does not.
+    await g1.say(bob, '大家好，今天读到第三章了')
+    await chat.runtime.flush()
+    await chat.rehearsal.advance(86_400_000)
+    const today = START + 86_400_000 // 2026-11-24 09:00 Shanghai
+    const created = await owner.post('/api/v1/lotteries', definition({
+      times: { closesAt: '2026-11-24T10:00', drawAt: '2026-11-24T10:05' }, entry: { autoCheckedIn: 'today' }, prizes: [{ name: '书', quantity: 3 }],
+      eligibility: { activeInLastDays: 3 },
+    })).expect(201)
+    const id = created.body.id as number
+    expect(created.body.schedule).toEqual({ opensAt: null, closesAt: '2026-11-24T02:00:00.000Z', drawAt: '2026-11-24T02:05:00.000Z' })
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    await chat.rehearsal.quiesce()
+    g1.expectReply(/截止：2026-11-24 10:00，开奖：2026-11-24 10:05/)
+    await g1.say(carol, '参与抽奖')
+    g1.expectReply(/近期活跃度不够/, carol)
+    await g1.say(bob, '参与抽奖')
+    g1.expectReply(/已参与/, bob)
+    // dave checks in today and never says the keyword: entered automatically at close (then screened like everyone).
+    await g1.say(dave, '签到')
+    await chat.rehearsal.advanceTo(today + 60 * MINUTE)
+    await tick(chat)
+    const entrants = await owner.get(`/api/v1/lotteries/${id}/entrants`).expect(200)
+    expect(entrants.body.items.map((e: { memberId: string; method: string }) => [e.memberId, e.method])).toEqual([['bob', 'keyword'], ['dave', 'auto']])
+    await chat.rehearsal.advanceTo(today + 65 * MINUTE)
+    await tick(chat)
+    const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
+    expect(proof.rounds[0]?.winners).toEqual(['bob'])
+    expect(proof.rounds[0]?.excluded).toEqual([{ memberId: 'dave', reason: 'not active in the last 3 days' }])
+    expect(verifyProof(proof)).toEqual([])
+  })
+})
+
+describe('lottery times', () => {
+  it('resolves local times in a timezone across daylight saving, and keeps explicit offsets', () => {
+    expect(new Date(instantIn('2026-11-24T10:00', 'Asia/Shanghai')).toISOString()).toBe('2026-11-24T02:00:00.000Z')
+    expect(new Date(instantIn('2026-03-07T23:30', 'America/New_York')).toISOString()).toBe('2026-03-08T04:30:00.000Z') // EST
+    expect(new Date(instantIn('2026-03-08T03:30', 'America/New_York')).toISOString()).toBe('2026-03-08T07:30:00.000Z') // EDT
+    expect(new Date(instantIn('2026-11-24T10:00:00+08:00', 'America/New_York')).toISOString()).toBe('2026-11-24T02:00:00.000Z')
   })
 })
