@@ -211,6 +211,13 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     await owner.post(`/api/v1/lotteries/${id}/cancel`).expect(409)
     await owner.post(`/api/v1/lotteries/${id}/open`).expect(409)
     await owner.put(`/api/v1/lotteries/${id}`, definition()).expect(409)
+
+    // Every change is in the audit log (like other owned objects, not tied to a group: admins read it).
+    const audit = await admin.get('/api/v1/audit-log').expect(200)
+    const lotteryRoutes = (audit.body.items as Array<{ route: string; status: number; summary: { target?: string } }>).filter((a) => a.route.startsWith('/api/v1/lotteries'))
+    expect(lotteryRoutes.filter((a) => a.status < 300).map((a) => [a.route, a.summary?.target])).toEqual([
+      ['/api/v1/lotteries/:lotteryId/cancel', `lottery:${id}`], ['/api/v1/lotteries/:lotteryId', `lottery:${id}`], ['/api/v1/lotteries', `lottery:${id}`],
+    ])
   })
 
   it('takes entry points exactly once, refuses members who cannot pay, and refunds everyone on cancel', async () => {
@@ -544,6 +551,49 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(proof.rounds[0]?.winners).toEqual(['bob'])
     expect(proof.rounds[0]?.excluded).toEqual([{ memberId: 'dave', reason: 'not active in the last 3 days' }])
     expect(verifyProof(proof)).toEqual([])
+  })
+})
+
+describe(`a lottery across two groups (${STORAGE} + ${COORDINATION})`, () => {
+  it('announces in both groups, keeps one entry per member across them, and @-mentions winners in their own group', async () => {
+    const chat = await Chat.start({
+      start: START, http: true,
+      groups: [
+        { id: 'g1', name: '一群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨' }] },
+        { id: 'g2', name: '二群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'dave', name: 'Dave' }] },
+      ],
+      rules: { g1: { lottery: { batch: { windowMs: 0 } } }, g2: { lottery: { batch: { windowMs: 0 } } } },
+    })
+    try {
+      const G2 = 'g2@chatroom'
+      const owner = await apiAs(chat, 'owner', { groups: [G1, G2] })
+      const onlyG1 = await apiAs(chat, 'owner', { groups: [G1], name: 'g1-only' })
+      await onlyG1.post('/api/v1/lotteries', definition({ groupIds: [G1, G2] })).expect(400)
+      const id = (await owner.post('/api/v1/lotteries', definition({ groupIds: [G1, G2], prizes: [{ name: '书', quantity: 3 }] })).expect(201)).body.id as number
+      await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+      await chat.rehearsal.quiesce()
+      const [g1, g2] = [chat.group('g1'), chat.group('g2')]
+      g1.expectReply(/抽奖开始/)
+      g2.expectReply(/抽奖开始/)
+      await g1.say(bob, '参与抽奖')
+      g1.expectReply(/已参与/, bob)
+      await g2.say(bob, '参与抽奖')
+      g2.expectReply(/已经参与过/, bob)
+      await g1.say(carol, '参与抽奖')
+      await g2.say(dave, '参与抽奖')
+      await chat.rehearsal.advanceTo(START + 70 * MINUTE)
+      await tick(chat)
+      await chat.rehearsal.advance(MINUTE)
+      await tick(chat)
+      const in1 = g1.expectReply(/开奖啦/)
+      const in2 = g2.expectReply(/开奖啦/)
+      expect([...(in1.mentions ?? [])].sort()).toEqual(['bob', 'carol'])
+      expect(in2.mentions).toEqual(['dave'])
+      // Every winner is listed in both groups; only the local ones are @-mentioned.
+      for (const a of [in1, in2]) for (const name of ['阿强', '小雨', 'Dave']) expect(a.text).toContain(name)
+    } finally {
+      await chat.close()
+    }
   })
 })
 
