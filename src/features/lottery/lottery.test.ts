@@ -11,7 +11,8 @@ import type { EventBase } from '../../kernel/events'
 import { verifyProof, type LotteryProof } from './lottery.draw'
 import { instantIn } from './lottery.service'
 
-afterAll(cleanup)
+// Every runtime of this file has its own MySQL database; dropping them all takes a while on a busy machine.
+afterAll(cleanup, 180_000)
 
 const MINUTE = 60_000
 const G1 = 'g1@chatroom'
