@@ -15,6 +15,7 @@ import { ROLES, type Role } from './kernel/auth'
 import { createMemoryPorts } from './ports/memory'
 import { createRedisPorts } from './adapters/redis/redis-ports'
 import { systemClock } from './ports/clock'
+import { lotteryCommand } from './features/lottery/lottery.verify'
 
 const USAGE = `qunyun — WeCom community-operations bot
 
@@ -27,6 +28,7 @@ usage:
   qunyun token list [--all]         list tokens (--all includes revoked ones)
   qunyun token revoke ID            revoke a token
   qunyun token grant ID --group ID …  replace the groups granted to an owner or operator token
+  qunyun lottery verify PROOF.json  recompute a lottery draw from its proof (GET /api/v1/lotteries/ID/proof)
   qunyun help                       this text
 
 configuration: config/*.yaml, overridden by environment variables (see README).`
@@ -230,6 +232,10 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': return migrate()
     case 'simulate': return simulate(rest)
     case 'token': return token(rest)
+    case 'lottery': {
+      process.exitCode = lotteryCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) })
+      return
+    }
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(`${USAGE}\n`)
       return

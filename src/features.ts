@@ -4,12 +4,13 @@ import { activityFeature } from './features/activity'
 import { autoReplyFeature } from './features/auto-reply'
 import { checkInFeature } from './features/check-in'
 import { groupsFeature } from './features/groups'
+import { lotteryFeature } from './features/lottery'
 import { moderationFeature } from './features/moderation'
 import { taggingFeature } from './features/tagging'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
- * groups → activity → tagging → moderation → check-in → (lottery) → auto-reply. Tagging observes every
+ * groups → activity → tagging → moderation → check-in → lottery → auto-reply. Tagging observes every
  * message (a dormant member's return counts even when the message is a command another feature handles). Moderation runs before everything
  * that answers, so a message it acted on is never answered. Features without a message step (access)
  * may sit anywhere; setup order follows the services they inject, not this list.
@@ -23,5 +24,6 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   taggingFeature,
   moderationFeature,
   checkInFeature,
+  lotteryFeature,
   autoReplyFeature,
 ]

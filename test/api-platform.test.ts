@@ -27,6 +27,11 @@ async function fingerprint(chat: Chat): Promise<string> {
   return hash.digest('hex')
 }
 
+/** A lottery definition in G1 titled `title`. */
+function lottery(title: string): Record<string, unknown> {
+  return { title, groupIds: [G1], prizes: [{ name: '书', quantity: 1 }], times: { closesAt: '2030-01-01T12:00:00+08:00', drawAt: '2030-01-01T13:00:00+08:00' } }
+}
+
 /** A valid body for routes that take one (so positive controls reach the handler). */
 const SAMPLE_BODIES: Record<string, unknown> = {
   'PATCH /api/v1/groups/:id': { labels: ['VIP'] },
@@ -35,7 +40,8 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/rules/moderation': { enabled: true },
   'PUT /api/v1/groups/:id/rules/check-in': { enabled: true },
   'PUT /api/v1/groups/:id/rules/auto-reply': { enabled: true },
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  'PUT /api/v1/groups/:id/rules/lottery': { enabled: true },
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
   'POST /api/v1/groups/:id/rules/moderation/dry-run': { text: '加微信' },
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
@@ -57,12 +63,18 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'POST /api/v1/groups/:id/tagging/members/:memberId/tags': { tag: 'VIP' },
   // A cleanup confirmed for member "x" of G1 (not eligible: nothing is removed).
   'POST /api/v1/groups/:id/tagging/cleanup': { memberIds: ['x'], confirmation: createHash('sha256').update(JSON.stringify([G1, ['x']])).digest('hex') },
+  'POST /api/v1/lotteries': lottery('matrix'),
+  'PUT /api/v1/lotteries/:lotteryId': lottery('matrix'),
+  'POST /api/v1/lotteries/dry-run': { today: '2026-11-23', members: [{ id: 'm1' }] },
+  // The 'drawn lottery' fixture's only entrant, and so its winner, is bob.
+  'POST /api/v1/lotteries/:lotteryId/reroll': { memberIds: ['bob'] },
+  'POST /api/v1/lotteries/:lotteryId/claims': { memberId: 'bob' },
 }
 
 /** Query strings routes need to succeed (positive controls). */
 const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
 }
 
 /**
@@ -75,11 +87,30 @@ const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise
     const res = await who.post('/api/v1/word-lists', { name: marker, text: `${marker}\n` }).expect(201)
     return String(res.body.id).replace(/^list:/, '')
   },
+  lottery: async (who, marker) => {
+    const res = await who.post('/api/v1/lotteries', lottery(marker)).expect(201)
+    return String(res.body.id)
+  },
+  // Reroll and claims need a drawn lottery: opened, entered by bob in g1, drawn by the job (1 entry draws).
+  'drawn lottery': async (who, marker) => {
+    const chat = matrixChat as Chat
+    const res = await who.post('/api/v1/lotteries', { ...lottery(marker), entry: { keyword: marker }, times: { drawWhenEntries: 1 } }).expect(201)
+    await who.post(`/api/v1/lotteries/${String(res.body.id)}/open`).expect(200)
+    await chat.group('g1').say({ id: 'bob', name: '阿强' }, marker)
+    await chat.runtime.scheduler.runFenced('lottery.tick', new Date(Date.UTC(2030, 0, 1) + 60_000 * drawnFixtures++))
+    // Its announcements settle in the outbound queue before the matrix fingerprints the database.
+    await chat.rehearsal.quiesce()
+    return String(res.body.id)
+  },
   'auto-reply rule': async (who, marker) => {
     const res = await who.post('/api/v1/auto-replies', { name: marker, trigger: { type: 'contains', keywords: [marker] }, answer: { variants: [{ text: marker }] } }).expect(201)
     return String(res.body.id)
   },
 }
+
+/** The matrix's runtime (the 'drawn lottery' fixture speaks in its group and runs its lottery job). */
+let matrixChat: Chat | undefined
+let drawnFixtures = 0
 
 /** Path parameters that name no owned object (each says why); any other parameter must be declared in `access`. */
 const UNOWNED_PARAMS: Record<string, string> = {
@@ -132,6 +163,7 @@ describe(`authorization matrix generated from the router (${STORAGE} + ${COORDIN
     scopedOperator = await apiAs(chat, 'operator', { groups: [G1] })
     victimTokenId = (await apiAs(chat, 'owner', { groups: [G2], name: 'owner-b' })).tokenId
     routes = chat.runtime.routes
+    matrixChat = chat
   })
   afterAll(async () => { await chat?.close() })
 

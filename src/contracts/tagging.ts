@@ -21,10 +21,9 @@ export const MemberLifecycleChanged = defineEvent<{
 }>()('member.lifecycle_changed')
 
 /**
- * Engagement signals other features may emit (a lottery entry, a reply to a topic share). The tagging
- * feature consumes them by name and reads only `groupId`, `memberId` and `id`; a feature emitting them
- * declares the kind here (or its own kind with the same type and at least these fields).
+ * Engagement signals of features that do not have their own contract yet. The tagging feature consumes them
+ * by name and reads only `groupId`, `memberId` and `id`; a feature emitting one declares it in its own
+ * contract with the same type and at least these fields, and this declaration goes. A member replied to a
+ * topic share.
  */
-export const LotteryEntered = defineEvent<{ botId: string; groupId: string; memberId: string }>()('lottery.entered')
-/** A member replied to a topic share. */
 export const ShareReplied = defineEvent<{ botId: string; groupId: string; memberId: string }>()('share.replied')

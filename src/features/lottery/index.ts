@@ -1,0 +1,52 @@
+import { defineFeature } from '../../adapters/db/feature-store'
+import { ACCESS } from '../../contracts/access'
+import { ACTIVITY } from '../../contracts/activity'
+import { CHECK_INS, POINTS } from '../../contracts/check-in'
+import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
+import { DIRECTORY } from '../../kernel/directory'
+import { Lottery1796400000000 } from '../../../migrations/1796400000000-Lottery'
+import { AnswerBatcher } from './lottery.batcher'
+import { LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
+import { LiveLotteries } from './lottery.live'
+import { lotteryMiddleware } from './lottery.middleware'
+import { lotteryRoutes } from './lottery.routes'
+import { LotteryRuleSchema, type LotteryRule } from './lottery.rules'
+import { LotteryService } from './lottery.service'
+
+/**
+ * lottery: 抽奖 with draws anyone can verify. Owners define lotteries (prizes, groups, entry by keyword or
+ * points, eligibility, times); members enter by keyword while one is open; a fenced job opens, closes and
+ * draws them exactly once, from a seed committed to at open and an entrant list frozen at close (see
+ * lottery.draw.ts and the README's verifier).
+ */
+export const lotteryFeature = defineFeature<LotteryRule>({
+  name: 'lottery',
+  rules: { schema: LotteryRuleSchema },
+  entities: [LotteryEntity, LotteryEntryEntity, LotteryDrawEntity, LotteryWinnerEntity],
+  migrations: [Lottery1796400000000],
+  events: { emits: [LotteryEntered, LotteryDrawn] },
+  inject: [DIRECTORY, ACCESS, POINTS, CHECK_INS, ACTIVITY],
+  async setup(app) {
+    const lotteries = new LiveLotteries({ db: app.store, pubsub: app.coordination.pubsub, access: app.use(ACCESS), clock: app.clock, log: app.log })
+    await lotteries.start()
+    const service = new LotteryService({
+      store: app.store, clock: app.clock, random: app.random, outbound: app.outbound, events: app.events, log: app.log,
+      directory: app.use(DIRECTORY), points: app.use(POINTS), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY), rules: app.rules,
+      changed: () => lotteries.changed(),
+    })
+    const batcher = new AnswerBatcher(app.clock, app.outbound)
+    return {
+      middleware: lotteryMiddleware({ lotteries, service, batcher, rules: app.rules }),
+      routes: lotteryRoutes({ db: app.store, service }),
+      jobs: [{
+        // Every minute: open, close, draw what is due (state lives in the database: a restart or a missed
+        // tick is caught up by the next one; the draw itself is fenced by its unique round row).
+        name: 'lottery.tick',
+        cron: '* * * * *',
+        run: () => service.tick(),
+      }],
+      drain: async () => { batcher.flushAll() },
+      stop: () => lotteries.stop(),
+    }
+  },
+})
