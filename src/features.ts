@@ -5,10 +5,11 @@ import { autoReplyFeature } from './features/auto-reply'
 import { checkInFeature } from './features/check-in'
 import { groupsFeature } from './features/groups'
 import { moderationFeature } from './features/moderation'
+import { statsFeature } from './features/stats'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
- * groups → activity → moderation → check-in → (lottery) → auto-reply. Moderation runs before everything
+ * groups → activity → stats → moderation → check-in → (lottery) → auto-reply. Moderation runs before everything
  * that answers, so a message it acted on is never answered. Features without a message step (access)
  * may sit anywhere; setup order follows the services they inject, not this list.
  * Adding a feature: its folder, and one line here.
@@ -18,6 +19,7 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   groupsFeature,
   accessFeature,
   activityFeature,
+  statsFeature,
   moderationFeature,
   checkInFeature,
   autoReplyFeature,
