@@ -1,7 +1,7 @@
 import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm'
 import { columns } from './columns'
 
-/** Read models of the stats feature: group-day, group-hour, member-day, inviter-day, member-hour, members, rule-day, processed events. */
+/** Read models of the stats feature: group-day, group-hour, member-day, member-month, inviter-day, member-hour, members, rule-day, processed events. */
 export class Stats1796700000000 implements MigrationInterface {
   name = 'Stats1796700000000'
 
@@ -22,7 +22,19 @@ export class Stats1796700000000 implements MigrationInterface {
     await q.createTable(new Table({
       name: 'qy_stats_member_day',
       columns: [key('group_id', 191), key('day', 10), key('member_id', 191), str('week', 10), n('messages'), n('checkins'), n('streak')],
-      indices: [new TableIndex({ name: 'idx_stats_member_day_member', columnNames: ['group_id', 'member_id', 'day'] })],
+      indices: [
+        new TableIndex({ name: 'idx_stats_member_day_member', columnNames: ['group_id', 'member_id', 'day'] }),
+        // Top members read a range of days without touching the table.
+        new TableIndex({ name: 'idx_stats_member_day_cover', columnNames: ['group_id', 'day', 'member_id', 'messages', 'checkins', 'streak'] }),
+      ],
+    }), true)
+    await q.createTable(new Table({
+      name: 'qy_stats_member_month',
+      columns: [key('group_id', 191), key('month', 7), key('member_id', 191), n('days')],
+      indices: [
+        new TableIndex({ name: 'idx_stats_member_month_group', columnNames: ['group_id', 'month', 'member_id', 'days'] }),
+        new TableIndex({ name: 'idx_stats_member_month_month', columnNames: ['month', 'group_id', 'member_id', 'days'] }),
+      ],
     }), true)
     await q.createTable(new Table({
       name: 'qy_stats_inviter_day',
@@ -49,6 +61,6 @@ export class Stats1796700000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['qy_stats_event', 'qy_stats_rule_day', 'qy_stats_member', 'qy_stats_member_hour', 'qy_stats_inviter_day', 'qy_stats_member_day', 'qy_stats_group_hour', 'qy_stats_group_day']) await q.dropTable(table, true)
+    for (const table of ['qy_stats_event', 'qy_stats_rule_day', 'qy_stats_member', 'qy_stats_member_hour', 'qy_stats_inviter_day', 'qy_stats_member_month', 'qy_stats_member_day', 'qy_stats_group_hour', 'qy_stats_group_day']) await q.dropTable(table, true)
   }
 }

@@ -126,8 +126,8 @@ async function main(): Promise<void> {
 
     // ---- Rollups: generated straight into the tables (what the batched writers would have written). ----
     const t1 = performance.now()
-    const buffers = { groupDay: [] as Row[], groupHour: [] as Row[], memberDay: [] as Row[], member: [] as Row[], ruleDay: [] as Row[] }
-    const written = { groupDay: 0, groupHour: 0, memberDay: 0, member: 0, ruleDay: 0, messages: 0 }
+    const buffers = { groupDay: [] as Row[], groupHour: [] as Row[], memberDay: [] as Row[], memberMonth: [] as Row[], member: [] as Row[], ruleDay: [] as Row[] }
+    const written = { groupDay: 0, groupHour: 0, memberDay: 0, memberMonth: 0, member: 0, ruleDay: 0, messages: 0 }
     const write = async (force: boolean): Promise<void> => {
       const put = async (key: keyof typeof buffers, table: string, columns: string[]): Promise<void> => {
         const rows = buffers[key]
@@ -146,6 +146,7 @@ async function main(): Promise<void> {
       await put('groupDay', 'qy_stats_group_day', ['group_id', 'day', 'messages', 'text_count', 'media_count', 'card_count', 'other_count', 'active', 'joins', 'leaves', 'checkins', 'autoreply_hits', 'moderation_hits', 'moderation_actions'])
       await put('groupHour', 'qy_stats_group_hour', ['group_id', 'day', 'hour', 'weekday', 'messages', 'speakers'])
       await put('memberDay', 'qy_stats_member_day', ['group_id', 'day', 'member_id', 'week', 'messages', 'checkins', 'streak'])
+      await put('memberMonth', 'qy_stats_member_month', ['group_id', 'month', 'member_id', 'days'])
       await put('member', 'qy_stats_member', ['group_id', 'member_id', 'joined_day', 'joined_week', 'left_day'])
       await put('ruleDay', 'qy_stats_rule_day', ['group_id', 'day', 'kind', 'rule', 'hits', 'actions'])
     }
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
       const joinedOn = Array.from({ length: size }, (_, k) => (k < size / 2 ? -1 : Math.floor(((k - size / 2) / (size / 2)) * args.days)))
       for (let k = 0; k < size; k++) if ((joinedOn[k] as number) >= 0) buffers.member.push([groupId, `u${gi}-${k}`, addDays(firstDay, joinedOn[k] as number), weekOf(addDays(firstDay, joinedOn[k] as number)), null])
       const zipf = zipfSampler(random, size)
+      const months = new Map<string, number>()
       for (let d = 0; d < args.days; d++) {
         const day = addDays(firstDay, d)
         const weekday = weekdayOf(day)
@@ -200,10 +202,18 @@ async function main(): Promise<void> {
         buffers.groupDay.push([groupId, day, dayMessages, text, media, card, dayMessages - text - media - card, perMember.size, joins, leaves, checkins, arHits, modHits, Math.round(modHits * 0.6)])
         for (let h = 0; h < 24; h++) if ((hours[h] as number) > 0) buffers.groupHour.push([groupId, day, h, weekday, hours[h] as number, perHourMembers[h]?.size ?? 0])
         let c = 0
-        for (const [k, msgs] of perMember) buffers.memberDay.push([groupId, day, `u${gi}-${k}`, weekOf(day), msgs, c < checkins ? 1 : 0, c++ < checkins ? 1 + (d % 30) : 0])
+        for (const [k, msgs] of perMember) {
+          buffers.memberDay.push([groupId, day, `u${gi}-${k}`, weekOf(day), msgs, c < checkins ? 1 : 0, c++ < checkins ? 1 + (d % 30) : 0])
+          const key = `${day.slice(0, 7)} ${k}`
+          months.set(key, (months.get(key) ?? 0) | (1 << (Number(day.slice(8, 10)) - 1)))
+        }
         if (arHits > 0) buffers.ruleDay.push([groupId, day, 'autoreply', String(1 + (gi % 5)), arHits, arHits])
         if (modHits > 0) buffers.ruleDay.push([groupId, day, 'moderation', 'links', modHits, Math.round(modHits * 0.6)])
         written.messages += dayMessages
+      }
+      for (const [key, days] of months) {
+        const [month, k] = key.split(' ') as [string, string]
+        buffers.memberMonth.push([groupId, month, `u${gi}-${k}`, days])
       }
       await write(false)
       await flushRaw(false)
@@ -212,7 +222,7 @@ async function main(): Promise<void> {
     await flushRaw(true)
     const generateMs = performance.now() - t1
     if (!args.mysql) await db.query('ANALYZE')
-    else for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) await db.query(`ANALYZE TABLE ${t}`)
+    else for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) await db.query(`ANALYZE TABLE ${t}`)
 
     // ---- Reports through the real HTTP stack. ----
     const { token: adminToken } = await runtime.access.createToken({ name: 'bench-admin', role: 'admin', groupIds: [], allGroups: true, createdBy: null })
@@ -299,7 +309,7 @@ async function main(): Promise<void> {
       return { report: n.vs, rollupP95Ms: fast?.p95Ms ?? null, rawLogP95Ms: n.p95Ms, speedup: fast ? r2(n.p95Ms / Math.max(fast.p95Ms, 0.01)) : null }
     })
     const tableRows: Record<string, number> = {}
-    for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) {
+    for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) {
       tableRows[t] = Number(((await db.query(`SELECT COUNT(*) AS n FROM ${t}`)) as Array<{ n: number | string }>)[0]?.n ?? 0)
     }
     const dbBytes = args.mysql ? null : statSync(join(tmp, 'qunyun.sqlite')).size

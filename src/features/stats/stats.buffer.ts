@@ -3,7 +3,7 @@ import type { Row } from '../../adapters/db/sql'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
 import { addDays, localTime } from '../../kernel/time'
-import { upsertAdd } from './stats.sql'
+import { upsertAdd, upsertOr } from './stats.sql'
 import { weekdayOf, weekOf } from './stats.time'
 
 const sep = '\u0000'
@@ -35,7 +35,8 @@ export class StatsBuffer {
   private groupDay = new Map<string, Row>()
   private groupHour = new Map<string, Row>()
   private memberHour = new Map<string, Row>()
-  private retry: { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[] } | null = null
+  private memberMonth = new Map<string, Row>()
+  private retry: { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[]; memberMonth: Row[] } | null = null
   private readonly writer = new SerialRunner(() => this.write())
 
   constructor(private readonly store: FeatureStore, private readonly now: () => number) {}
@@ -48,7 +49,15 @@ export class StatsBuffer {
     const mdKey = g + sep + day + sep + m
     const md = this.memberDay.get(mdKey)
     if (md) (md[4] as number)++
-    else this.memberDay.set(mdKey, [g, day, m, weekOf(day), 1])
+    else {
+      this.memberDay.set(mdKey, [g, day, m, weekOf(day), 1])
+      const month = day.slice(0, 7)
+      const mmKey = g + sep + month + sep + m
+      const bit = 1 << (Number(day.slice(8, 10)) - 1)
+      const mm = this.memberMonth.get(mmKey)
+      if (mm) mm[3] = (mm[3] as number) | bit
+      else this.memberMonth.set(mmKey, [g, month, m, bit])
+    }
     const gdKey = g + sep + day
     let gd = this.groupDay.get(gdKey)
     if (!gd) this.groupDay.set(gdKey, (gd = [g, day, 0, 0, 0, 0, 0]))
@@ -74,18 +83,21 @@ export class StatsBuffer {
       groupDay: [...(this.retry?.groupDay ?? []), ...this.groupDay.values()],
       groupHour: [...(this.retry?.groupHour ?? []), ...this.groupHour.values()],
       memberHour: [...(this.retry?.memberHour ?? []), ...this.memberHour.values()],
+      memberMonth: [...(this.retry?.memberMonth ?? []), ...this.memberMonth.values()],
     }
     this.retry = null
     this.memberDay = new Map()
     this.groupDay = new Map()
     this.groupHour = new Map()
     this.memberHour = new Map()
+    this.memberMonth = new Map()
     if (batch.memberDay.length === 0) return
     try {
       await this.store.transaction(async (tx) => {
         await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
         await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
         await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
+        await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
         await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
         await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
         // Staging rows older than the keep window may be purged: recounting those hours would undercount.

@@ -43,6 +43,7 @@ export class StatsGroupHourEntity {
 /** One member's activity in one group on one local day. */
 @Entity('qy_stats_member_day')
 @Index('idx_stats_member_day_member', ['groupId', 'memberId', 'day'])
+@Index('idx_stats_member_day_cover', ['groupId', 'day', 'memberId', 'messages', 'checkins', 'streak'])
 export class StatsMemberDayEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
@@ -53,6 +54,22 @@ export class StatsMemberDayEntity {
   @Column({ type: 'integer', default: 0 }) checkins!: number
   /** The check-in streak reached that day (0 without a check-in). */
   @Column({ type: 'integer', default: 0 }) streak!: number
+}
+
+/**
+ * Days of one month a member spoke in a group, as a bit mask (bit d-1 = day d): distinct active members
+ * over any range read one row per member and month instead of one per member and day. Written with a
+ * bitwise OR, so re-writing a day never changes it.
+ */
+@Entity('qy_stats_member_month')
+@Index('idx_stats_member_month_group', ['groupId', 'month', 'memberId', 'days'])
+@Index('idx_stats_member_month_month', ['month', 'groupId', 'memberId', 'days'])
+export class StatsMemberMonthEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  /** YYYY-MM (the group's timezone). */
+  @PrimaryColumn({ type: 'varchar', length: 7 }) month!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @Column({ type: 'integer', default: 0 }) days!: number
 }
 
 /** Members one member invited into a group on one local day (top inviters). */
@@ -106,4 +123,4 @@ export class StatsEventEntity {
 }
 
 /** Every table of the feature. */
-export const STATS_ENTITIES = [StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity]
+export const STATS_ENTITIES = [StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity]

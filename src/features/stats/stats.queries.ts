@@ -56,14 +56,32 @@ export async function netJoinsAfter(db: FeatureTables, scope: Scope, day: string
   return num(rows[0]?.net)
 }
 
+/** Bit mask of days `fromDay` … `toDay` (1-based day numbers of one month). */
+function dayMask(fromDay: number, toDay: number): number {
+  let mask = 0
+  for (let d = fromDay; d <= toDay; d++) mask |= 1 << (d - 1)
+  return mask
+}
+
 /**
- * Distinct active members over [from, to]: member-group pairs, so a person active in two groups of the
- * scope counts twice (groups are the unit operators compare).
+ * Distinct members who spoke in [from, to], from the member-month bit masks (one row per member and
+ * month, the first and last month masked to the range). Member-group pairs: a person active in two
+ * groups of the scope counts twice (groups are the unit operators compare).
  */
 export async function distinctActive(db: FeatureTables, scope: Scope, from: string, to: string): Promise<number> {
   const s = scoped(scope)
+  const first = from.slice(0, 7)
+  const last = to.slice(0, 7)
+  const fromDay = Number(from.slice(8, 10))
+  const toDay = Number(to.slice(8, 10))
+  if (first === last) {
+    const rows = await db.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM qy_stats_member_month WHERE ${s.sql} AND month = ? AND (days & ?) <> 0`, [...s.params, first, dayMask(fromDay, toDay)])
+    return num(rows[0]?.n)
+  }
   const rows = await db.query<{ n: unknown }>(
-    `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_day WHERE ${s.sql} AND day >= ? AND day <= ?) x`, [...s.params, from, to])
+    `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_month WHERE ${s.sql} AND month >= ? AND month <= ?
+       AND (CASE month WHEN ? THEN days & ? WHEN ? THEN days & ? ELSE days END) <> 0) x`,
+    [...s.params, first, last, first, dayMask(fromDay, 31), last, dayMask(1, toDay)])
   return num(rows[0]?.n)
 }
 

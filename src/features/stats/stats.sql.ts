@@ -22,3 +22,16 @@ export async function upsertAdd(tx: FeatureTables, table: string, keys: string[]
     await tx.query(`INSERT INTO ${table} (${columns.join(',')}) VALUES ${part.map(() => one).join(',')}${tail}`, part.flat())
   }
 }
+
+/** Multi-row upsert that ORs `column` (a bit mask) into an existing row: idempotent, order-free. */
+export async function upsertOr(tx: FeatureTables, table: string, keys: string[], column: string, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return
+  const columns = [...keys, column]
+  const size = Math.max(1, Math.floor(MAX_PARAMS[tx.dialect] / columns.length))
+  const one = `(${columns.map(() => '?').join(',')})`
+  const tail = tx.dialect === 'mysql' ? ` ON DUPLICATE KEY UPDATE ${column} = ${column} | VALUES(${column})` : ` ON CONFLICT(${keys.join(',')}) DO UPDATE SET ${column} = ${column} | excluded.${column}`
+  for (let i = 0; i < rows.length; i += size) {
+    const part = rows.slice(i, i + size)
+    await tx.query(`INSERT INTO ${table} (${columns.join(',')}) VALUES ${part.map(() => one).join(',')}${tail}`, part.flat())
+  }
+}

@@ -14,6 +14,7 @@ import { MemberJoined, type EventBase } from '../../kernel/events'
 import { localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
+import { distinctActive } from './stats.queries'
 import { weekdayOf } from './stats.time'
 
 afterAll(cleanup)
@@ -252,11 +253,12 @@ describe(`stats rollups (${STORAGE})`, () => {
     const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
     const store = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
     const types: MessageType[] = ['text', 'image', 'url', 'file', 'other', 'location']
+    // Crosses a month end (local days 2026-11-23 … 2026-12-05).
     const start = Date.parse('2026-11-22T15:00:00Z')
     let run = 0
     try {
       await fc.assert(fc.asyncProperty(
-        fc.array(fc.record({ group: fc.integer({ min: 0, max: 2 }), member: fc.integer({ min: 0, max: 5 }), minute: fc.integer({ min: 0, max: 3 * 24 * 60 }), type: fc.constantFrom(...types), flushAfter: fc.boolean() }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.record({ group: fc.integer({ min: 0, max: 2 }), member: fc.integer({ min: 0, max: 5 }), minute: fc.integer({ min: 0, max: 12 * 24 * 60 }), type: fc.constantFrom(...types), flushAfter: fc.boolean() }), { minLength: 1, maxLength: 60 }),
         fc.constantFrom('Asia/Shanghai', 'America/New_York', 'UTC'),
         async (steps, timezone) => {
           const prefix = `r${run++}-`
@@ -294,6 +296,16 @@ describe(`stats rollups (${STORAGE})`, () => {
           const md = await store.query<Json>('SELECT group_id, day, member_id, messages FROM qy_stats_member_day WHERE group_id LIKE ?', [like])
           expect(md.map((r) => `${String(r.group_id)}|${String(r.day)}|${String(r.member_id)} ${Number(r.messages)}`).sort())
             .toEqual([...memberDay.entries()].map(([k, n]) => `${k} ${n}`).sort())
+          // Distinct active members over every range of the days seen, one group and all of this run's groups.
+          const days = [...new Set(messages.map((m) => localTime(m.at, timezone).day))].sort()
+          const groups = [...new Set(messages.map((m) => m.groupId))]
+          for (const a of days) {
+            for (const b of days.filter((d) => d >= a)) {
+              const pairs = (only: string[]): number => new Set(messages.filter((m) => only.includes(m.groupId)).map((m) => ({ m, day: localTime(m.at, timezone).day })).filter((x) => x.day >= a && x.day <= b).map((x) => `${x.m.groupId}|${x.m.senderId}`)).size
+              expect(await distinctActive(store, { all: false, groupIds: groups }, a, b)).toBe(pairs(groups))
+              expect(await distinctActive(store, { all: false, groupIds: [groups[0] as string] }, a, b)).toBe(pairs([groups[0] as string]))
+            }
+          }
         },
       ), { numRuns: 30 })
     } finally {
