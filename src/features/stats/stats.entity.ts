@@ -30,6 +30,7 @@ export class StatsGroupDayEntity {
 
 /** One group's messages and distinct speakers in one local hour (weekday stored for the heatmap). */
 @Entity('qy_stats_group_hour')
+@Index('idx_stats_group_hour_day', ['day', 'hour', 'weekday', 'messages', 'speakers'])
 export class StatsGroupHourEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string

@@ -141,13 +141,64 @@ export const TOP_SORTS = ['messages', 'activeDays', 'checkins', 'streak'] as con
 /** One row of the top-members report. */
 export interface TopMember { memberId: string; messages: number; activeDays: number; checkins: number; bestStreak: number }
 
+/**
+ * Reads a day range through the covering index: left alone, planners prefer the (group, member, day)
+ * index because it avoids sorting for GROUP BY member_id, and then walk every day of the group's history.
+ */
+function coverIndex(db: FeatureTables): string {
+  return db.dialect === 'mysql' ? 'FORCE INDEX (idx_stats_member_day_cover)' : 'INDEXED BY idx_stats_member_day_cover'
+}
+
 /** Members of one group ranked by `sort` over [from, to]. */
 export async function topMembers(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<TopMember[]> {
   const order = { messages: 'messages', activeDays: 'active_days', checkins: 'checkins', streak: 'best_streak' }[sort]
   const rows = await db.query(
-    `SELECT member_id, SUM(messages) AS messages, COUNT(*) AS active_days, SUM(checkins) AS checkins, MAX(streak) AS best_streak FROM qy_stats_member_day WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id ORDER BY ${order} DESC, member_id ASC LIMIT ?`,
+    `SELECT member_id, SUM(messages) AS messages, COUNT(*) AS active_days, SUM(checkins) AS checkins, MAX(streak) AS best_streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id ORDER BY ${order} DESC, member_id ASC LIMIT ?`,
     [groupId, from, to, limit])
   return rows.map((r) => ({ memberId: String(r.member_id), messages: num(r.messages), activeDays: num(r.active_days), checkins: num(r.checkins), bestStreak: num(r.best_streak) }))
+}
+
+/** Share of a group's messages sent by its most active 1% and 10% of speakers over [from, to] (at least one member each). */
+export async function concentration(db: FeatureTables, groupId: string, from: string, to: string): Promise<{ speakers: number; top1pct: number | null; top10pct: number | null }> {
+  const rows = await db.query<{ messages: unknown }>(`SELECT SUM(messages) AS messages FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? AND messages > 0 GROUP BY member_id`, [groupId, from, to])
+  const counts = rows.map((r) => num(r.messages)).sort((a, b) => b - a)
+  const total = counts.reduce((a, b) => a + b, 0)
+  if (total === 0) return { speakers: 0, top1pct: null, top10pct: null }
+  const share = (fraction: number): number => round(counts.slice(0, Math.max(1, Math.ceil(counts.length * fraction))).reduce((a, b) => a + b, 0) / total)
+  return { speakers: counts.length, top1pct: share(0.01), top10pct: share(0.1) }
+}
+
+/** A group whose last week was quieter than almost every week of its own recent past. */
+export interface QuietGroup { groupId: string; lastWeekMessages: number; threshold: number; weeks: number }
+
+/**
+ * Dead-group alerts: groups whose messages in the 7 days ending `to` fell below the `percentile` of their
+ * own weekly totals over the `weeks` weeks before (groups with fewer than 4 past weeks of data are skipped).
+ */
+export async function quietGroups(db: FeatureTables, scope: Scope, to: string, weeks: number, percentile: number): Promise<QuietGroup[]> {
+  const s = scoped(scope)
+  const from = addDays(to, -(7 * (weeks + 1) - 1))
+  const rows = await db.query(`SELECT group_id, day, messages FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ?`, [...s.params, from, to])
+  const byGroup = new Map<string, number[]>()
+  for (const r of rows) {
+    const index = Math.floor((daysBetween(String(r.day), to) - 1) / 7)
+    let totals = byGroup.get(String(r.group_id))
+    if (!totals) byGroup.set(String(r.group_id), (totals = new Array<number>(weeks + 1).fill(0)))
+    totals[index] = (totals[index] ?? 0) + num(r.messages)
+  }
+  const out: QuietGroup[] = []
+  for (const [groupId, totals] of byGroup) {
+    // Weeks before the group's first activity in the window are not its past.
+    let oldest = totals.length - 1
+    while (oldest > 0 && totals[oldest] === 0) oldest--
+    const past = totals.slice(1, oldest + 1)
+    if (past.length < 4) continue
+    const sorted = [...past].sort((a, b) => a - b)
+    const threshold = sorted[Math.floor((percentile / 100) * (sorted.length - 1))] as number
+    const last = totals[0] as number
+    if (last < threshold) out.push({ groupId, lastWeekMessages: last, threshold, weeks: past.length })
+  }
+  return out.sort((a, b) => a.lastWeekMessages / Math.max(1, a.threshold) - b.lastWeekMessages / Math.max(1, b.threshold) || (a.groupId < b.groupId ? -1 : 1))
 }
 
 /** Members of one group ranked by how many members they invited over [from, to]. */

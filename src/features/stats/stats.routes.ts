@@ -6,9 +6,9 @@ import type { GroupDirectory } from '../../kernel/directory'
 import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
-import { dailySeries, groupTable, heatmap, hourlySeries, retention, ruleStats, topInviters, topMembers, type Scope } from './stats.queries'
+import { concentration, dailySeries, groupTable, heatmap, hourlySeries, quietGroups, retention, ruleStats, topInviters, topMembers, type Scope } from './stats.queries'
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
-import { GroupTableQuery, MAX_CSV_ROWS, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopQuery } from './stats.schema'
+import { AlertsQuery, GroupTableQuery, MAX_CSV_ROWS, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopQuery } from './stats.schema'
 import { weekOf } from './stats.time'
 
 /** A report as a table (its CSV export). */
@@ -105,15 +105,16 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     }),
     ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, streak) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
-      const [members, inviters] = await Promise.all([
+      const [members, inviters, shares] = await Promise.all([
         topMembers(db, params.id, range.from, range.to, query.sort, query.limit),
         topInviters(db, params.id, range.from, range.to, query.limit),
+        concentration(db, params.id, range.from, range.to),
       ])
       const names = new Map((await directory.members(params.id, { ids: [...new Set([...members, ...inviters].map((m) => m.memberId))], includeLeft: true })).map((m) => [m.id, m.name]))
       const named = members.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
       const namedInviters = inviters.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
       return {
-        json: { groupId: params.id, timezone, ...range, sort: query.sort, members: named, inviters: namedInviters },
+        json: { groupId: params.id, timezone, ...range, sort: query.sort, members: named, inviters: namedInviters, concentration: shares },
         table: { header: ['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], rows: named.map((m, i) => [i + 1, m.memberId, m.name, m.messages, m.activeDays, m.checkins, m.bestStreak]) },
       }
     }),
@@ -157,6 +158,15 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const rows = await groupTable(db, scope, range.from, range.to, query.limit)
       const header = ['groupId', 'messages', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions'] as const
       return { json: { ...range, groups: rows }, table: { header: [...header], rows: rows.map((r) => header.map((h) => r[h])) } }
+    }),
+    ...report(`${across}/alerts`, "Dead-group alerts: the caller's groups whose last week fell below a percentile of their own past weeks", { query: AlertsQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const to = query.to ?? localTime(clock.now(), deps.timezone).day
+      const groups = await quietGroups(db, scope, to, query.weeks, query.percentile)
+      return {
+        json: { to, weeks: query.weeks, percentile: query.percentile, groups },
+        table: { header: ['groupId', 'lastWeekMessages', 'threshold', 'weeks'], rows: groups.map((g) => [g.groupId, g.lastWeekMessages, g.threshold, g.weeks]) },
+      }
     }),
     ...report(`${across}/rules`, "Auto-reply and moderation hits per rule across the caller's groups", { query: ScopeQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)

@@ -37,3 +37,10 @@ export const GroupTableQuery = z.strictObject({ ...range, groupIds: GroupIds.opt
 
 /** Query of the cross-group series. */
 export const ScopeSeriesQuery = z.strictObject({ ...range, groupIds: GroupIds.optional(), interval: z.enum(['day', 'hour']).default('day') })
+
+/** Query of dead-group alerts: the week ending `to` against the `weeks` weeks before it. */
+export const AlertsQuery = z.strictObject({
+  to: Day.optional(), groupIds: GroupIds.optional(),
+  weeks: z.coerce.number().int().min(4).max(52).default(12),
+  percentile: z.coerce.number().int().min(1).max(50).default(10),
+})

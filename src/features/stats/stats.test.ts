@@ -11,10 +11,10 @@ import { RuleViolated } from '../../contracts/moderation'
 import { parseCsv } from '../../kernel/csv'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { MemberJoined, type EventBase } from '../../kernel/events'
-import { localTime } from '../../kernel/time'
+import { addDays, localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
-import { distinctActive } from './stats.queries'
+import { distinctActive, quietGroups } from './stats.queries'
 import { weekdayOf } from './stats.time'
 
 afterAll(cleanup)
@@ -90,6 +90,8 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
 
     const top = await body(api, `/api/v1/groups/${G1}/stats/top-members?from=2026-11-23&to=2026-11-24`)
     expect((top.members as Json[]).map((m) => [m.memberId, m.name, m.messages, m.activeDays])).toEqual([['bob', '阿强', 2, 2], ['carol', '小雨🌸', 1, 1]])
+    // Participation concentration: the top 1% and top 10% are one member each here (bob: 2 of 3 messages).
+    expect(top.concentration).toEqual({ speakers: 2, top1pct: 0.6667, top10pct: 0.6667 })
   })
 
   it('folds joins, leaves, invites, check-ins, auto-reply hits and moderation actions from real events into the reports and cohorts', async () => {
@@ -189,7 +191,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect((table.groups as Json[]).map((g) => [g.groupId, g.messages])).toEqual([[G1, 2], [G2, 1]])
     const ownTable = await body(owner, '/api/v1/stats/groups?from=2026-11-23&to=2026-11-23')
     expect((ownTable.groups as Json[]).map((g) => g.groupId)).toEqual([G1])
-    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules']) {
+    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules', 'alerts']) {
       await owner.get(`/api/v1/stats/${r}?groupIds=${encodeURIComponent(`${G1},${G2}`)}`).expect(404)
       await owner.get(`/api/v1/stats/${r}.csv?groupIds=${encodeURIComponent(G2)}`).expect(404)
     }
@@ -248,6 +250,31 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
 })
 
 describe(`stats rollups (${STORAGE})`, () => {
+  it('raises a dead-group alert for a group whose last week fell below its own past, and not for a steady one', async () => {
+    const config = await testConfig()
+    const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
+    const store = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
+    try {
+      const buffer = new StatsBuffer(store, () => shanghai('2026-11-30'))
+      let n = 0
+      const say = (groupId: string, day: string, count: number): void => {
+        for (let i = 0; i < count; i++) buffer.record({ id: `q${n++}`, botId: 'b', groupId, senderId: `m${i % 3}`, senderName: '', type: 'text', text: '', mentions: [], mentionsBot: false, at: shanghai(day) }, 'Asia/Shanghai')
+      }
+      // Eight weeks ending 2026-11-30: "steady" says 10 a day throughout; "fading" 10 a day, then 1 a day in the last week; "new" only started last week.
+      for (let d = 0; d < 56; d++) {
+        const day = addDays('2026-11-30', -d)
+        say('steady', day, 10)
+        say('fading', day, d < 7 ? 1 : 10)
+        if (d < 7) say('new', day, 1)
+      }
+      await buffer.flush()
+      const alerts = await quietGroups(store, { all: false, groupIds: ['steady', 'fading', 'new'] }, '2026-11-30', 12, 10)
+      expect(alerts).toEqual([{ groupId: 'fading', lastWeekMessages: 7, threshold: 70, weeks: 7 }])
+    } finally {
+      await db.destroy()
+    }
+  })
+
   it('property: for any messages flushed in any chunks, every rollup equals a brute-force recount', async () => {
     const config = await testConfig()
     const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
