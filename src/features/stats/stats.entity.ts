@@ -9,7 +9,7 @@ import { msColumn } from '../../adapters/db/columns'
 
 /** One group's totals on one local day. */
 @Entity('qy_stats_group_day')
-@Index('idx_stats_group_day_day', ['day', 'groupId'])
+@Index('idx_stats_group_day_day', ['day', 'groupId', 'messages', 'textCount', 'mediaCount', 'cardCount', 'otherCount', 'active', 'joins', 'leaves', 'checkins', 'autoreplyHits', 'moderationHits', 'moderationActions'])
 export class StatsGroupDayEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
