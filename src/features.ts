@@ -6,12 +6,14 @@ import { checkInFeature } from './features/check-in'
 import { groupsFeature } from './features/groups'
 import { lotteryFeature } from './features/lottery'
 import { moderationFeature } from './features/moderation'
+import { statsFeature } from './features/stats'
 import { taggingFeature } from './features/tagging'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
- * groups → activity → tagging → moderation → check-in → lottery → auto-reply. Tagging observes every
- * message (a dormant member's return counts even when the message is a command another feature handles). Moderation runs before everything
+ * groups → activity → stats → tagging → moderation → check-in → lottery → auto-reply. Stats and tagging
+ * observe every message (a dormant member's return counts even when the message is a command another
+ * feature handles). Moderation runs before everything
  * that answers, so a message it acted on is never answered. Features without a message step (access)
  * may sit anywhere; setup order follows the services they inject, not this list.
  * Adding a feature: its folder, and one line here.
@@ -21,6 +23,7 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   groupsFeature,
   accessFeature,
   activityFeature,
+  statsFeature,
   taggingFeature,
   moderationFeature,
   checkInFeature,

@@ -41,7 +41,8 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/rules/check-in': { enabled: true },
   'PUT /api/v1/groups/:id/rules/auto-reply': { enabled: true },
   'PUT /api/v1/groups/:id/rules/lottery': { enabled: true },
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery', 'stats'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  'PUT /api/v1/groups/:id/rules/stats': { record: true },
   'POST /api/v1/groups/:id/rules/moderation/dry-run': { text: '加微信' },
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
@@ -74,7 +75,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
 /** Query strings routes need to succeed (positive controls). */
 const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery', 'stats'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
 }
 
 /**

@@ -1,0 +1,334 @@
+/**
+ * Stats report benchmark (see README.md): loads a year of rollups worth ~10 million messages (300 groups ×
+ * 365 days by default, Zipf group and member activity, a daily and weekly rhythm) straight into the stats
+ * tables of a real Runtime, then times every report route through the real HTTP stack (bearer auth, scope
+ * checks, zod validation) — p50/p95/p99 over repeated calls — and compares with the naive answer: the same
+ * figures computed by scanning the raw message log, for a sample of groups whose messages are written there too.
+ *
+ *   npm run bench:stats
+ *   npm run bench:stats -- --groups 300 --days 365 --messages 10000000 --reps 40 --raw-groups 3
+ *   npm run bench:stats -- --mysql [url]   # MySQL (default mysql://root@127.0.0.1:3306/qunyun_bench_stats; recreated)
+ *
+ * Ends with one line `BENCH {json}`.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { createConnection } from 'mysql2/promise'
+import { loadConfig } from '../../src/config/load'
+import { silentLogger } from '../../src/kernel/logger'
+import { Runtime } from '../../src/main'
+import { seededRandom, type Random } from '../../src/ports/random'
+import { zipfSampler } from '../../src/simulation/chatter'
+import { GroupSynced, type MemberSnapshot } from '../../src/kernel/events'
+import { addDays } from '../../src/kernel/time'
+import { weekdayOf, weekOf } from '../../src/features/stats/stats.time'
+import type { Row } from '../../src/adapters/db/sql'
+
+const REPO = resolve(__dirname, '../..')
+const DEFAULT_MYSQL = 'mysql://root@127.0.0.1:3306/qunyun_bench_stats'
+/** The issue's goals. */
+const GOAL_P95_MS = 50
+const GOAL_SPEEDUP = 100
+
+interface Args { groups: number; days: number; messages: number; reps: number; rawGroups: number; mysql: string | null }
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { groups: 300, days: 365, messages: 10_000_000, reps: 40, rawGroups: 3, mysql: null }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    const int = (): number => { const v = Number(argv[++i]); if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`); return v }
+    if (a === '--groups') args.groups = int()
+    else if (a === '--days') args.days = int()
+    else if (a === '--messages') args.messages = int()
+    else if (a === '--reps') args.reps = int()
+    else if (a === '--raw-groups') args.rawGroups = int()
+    else if (a === '--mysql') args.mysql = argv[i + 1] && !argv[i + 1]?.startsWith('--') ? (argv[++i] as string) : DEFAULT_MYSQL
+    else throw new Error(`unknown option ${a}`)
+  }
+  return args
+}
+
+/** Hour weights of a group chat's day (quiet nights, morning and evening peaks). */
+const HOURS = [2, 1, 0.5, 0.3, 0.3, 0.6, 2, 5, 9, 10, 9, 8, 9, 7, 6, 6, 6, 6, 7, 9, 11, 12, 9, 5]
+const HOUR_SUM = HOURS.reduce((a, b) => a + b, 0)
+
+/** Splits `n` into `k` parts by weights (multinomial, sampled). */
+function split(random: Random, n: number, weights: readonly number[], total: number): number[] {
+  const out = new Array<number>(weights.length).fill(0)
+  // Expected share plus a sampled remainder: cheap and close to multinomial for large n.
+  let left = n
+  for (let i = 0; i < weights.length; i++) {
+    const share = Math.floor((n * (weights[i] as number)) / total)
+    out[i] = share
+    left -= share
+  }
+  while (left-- > 0) {
+    let r = random.next() * total
+    let i = 0
+    while (i < weights.length - 1 && (r -= weights[i] as number) > 0) i++
+    out[i] = (out[i] as number) + 1
+  }
+  return out
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
+const r2 = (n: number): number => Math.round(n * 100) / 100
+
+async function recreateDatabase(url: string, drop: boolean): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
+  if (!/^[A-Za-z0-9_]+$/.test(name) || !/bench/i.test(name)) throw new Error(`refusing to touch database "${name}": only names containing "bench"`)
+  const server = new URL(url)
+  server.pathname = '/'
+  const conn = await createConnection({ uri: server.toString() })
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``)
+    if (!drop) await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
+  } finally { await conn.end() }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2))
+  const tmp = mkdtempSync(join(tmpdir(), 'qunyun-bench-stats-'))
+  if (args.mysql) await recreateDatabase(args.mysql, false)
+  const config = loadConfig({
+    env: {}, configDir: join(REPO, 'config'),
+    overrides: {
+      server: { host: '127.0.0.1', port: 0 }, dataDir: tmp, log: { level: 'error' }, simulation: { mode: 'off' },
+      api: { rateLimits: { perToken: { perMinute: 1_000_000, burst: 100_000 }, perIp: { perMinute: 1_000_000, burst: 100_000 } } },
+      database: { url: args.mysql },
+    },
+  })
+  const runtime = new Runtime(config, { log: silentLogger, http: true, scheduler: false, simulation: false, bots: [], random: seededRandom(7) })
+  const storage = args.mysql ? 'mysql' : 'sqlite'
+  try {
+    await runtime.start()
+    const port = runtime.address?.port
+    if (!port) throw new Error('the runtime did not listen')
+    const db = runtime.db
+    const random = seededRandom(20_261_202)
+    const lastDay = '2026-11-30'
+    const firstDay = addDays(lastDay, -(args.days - 1))
+    const now = Date.parse(`${lastDay}T12:00:00+08:00`)
+
+    // ---- Groups: Zipf sizes and activity; synced into the directory as a channel would. ----
+    const groupIds = Array.from({ length: args.groups }, (_, i) => `bench-g${String(i).padStart(4, '0')}@chatroom`)
+    const activity = groupIds.map((_, i) => 1 / (i + 1) ** 0.8)
+    const activitySum = activity.reduce((a, b) => a + b, 0)
+    const sizes = groupIds.map((_, i) => Math.max(30, Math.round(500 / (i + 1) ** 0.35)))
+    const t0 = performance.now()
+    for (const [i, groupId] of groupIds.entries()) {
+      const members: MemberSnapshot[] = Array.from({ length: sizes[i] as number }, (_, k) => ({ id: `u${i}-${k}`, name: `成员${k}`, role: k === 0 ? 'owner' : 'member' }))
+      await runtime.publish(GroupSynced.of({ id: `bench:sync:${groupId}`, botId: 'bench-bot', groupId, name: `基准群${i}`, ownerId: members[0]?.id, adminIds: [], members, at: now - args.days * 86_400_000 }))
+    }
+    const syncMs = performance.now() - t0
+
+    // ---- Rollups: generated straight into the tables (what the batched writers would have written). ----
+    const t1 = performance.now()
+    const buffers = { groupDay: [] as Row[], groupHour: [] as Row[], memberDay: [] as Row[], memberMonth: [] as Row[], member: [] as Row[], ruleDay: [] as Row[] }
+    const written = { groupDay: 0, groupHour: 0, memberDay: 0, memberMonth: 0, member: 0, ruleDay: 0, messages: 0 }
+    const write = async (force: boolean): Promise<void> => {
+      const put = async (key: keyof typeof buffers, table: string, columns: string[]): Promise<void> => {
+        const rows = buffers[key]
+        if (rows.length === 0 || (!force && rows.length < 20_000)) return
+        await runtime.db.transaction(async (m) => {
+          const width = columns.length
+          const size = Math.floor((args.mysql ? 3000 : 30_000) / width)
+          for (let i = 0; i < rows.length; i += size) {
+            const part = rows.slice(i, i + size)
+            await m.query(`INSERT INTO ${table} (${columns.join(',')}) VALUES ${part.map(() => `(${columns.map(() => '?').join(',')})`).join(',')}`, part.flat())
+          }
+        })
+        written[key] += rows.length
+        buffers[key] = []
+      }
+      await put('groupDay', 'qy_stats_group_day', ['group_id', 'day', 'messages', 'text_count', 'media_count', 'card_count', 'other_count', 'active', 'joins', 'leaves', 'checkins', 'autoreply_hits', 'moderation_hits', 'moderation_actions'])
+      await put('groupHour', 'qy_stats_group_hour', ['group_id', 'day', 'hour', 'weekday', 'messages', 'speakers'])
+      await put('memberDay', 'qy_stats_member_day', ['group_id', 'day', 'member_id', 'week', 'messages', 'checkins', 'streak'])
+      await put('memberMonth', 'qy_stats_member_month', ['group_id', 'month', 'member_id', 'days'])
+      await put('member', 'qy_stats_member', ['group_id', 'member_id', 'joined_day', 'joined_week', 'left_day'])
+      await put('ruleDay', 'qy_stats_rule_day', ['group_id', 'day', 'kind', 'rule', 'hits', 'actions'])
+    }
+    const perGroupDay = args.messages / args.days
+    // Raw log sample (the naive comparison): the first `rawGroups` groups' messages, as individual rows.
+    const raw: Row[] = []
+    let rawWritten = 0
+    const flushRaw = async (force: boolean): Promise<void> => {
+      if (raw.length === 0 || (!force && raw.length < 50_000)) return
+      await runtime.db.transaction(async (m) => {
+        const size = Math.floor((args.mysql ? 3000 : 30_000) / 6)
+        for (let i = 0; i < raw.length; i += size) {
+          const part = raw.slice(i, i + size)
+          await m.query(`INSERT INTO qy_message_log (id, group_id, sender_id, type, text, at) VALUES ${part.map(() => '(?,?,?,?,?,?)').join(',')}`, part.flat())
+        }
+      })
+      rawWritten += raw.length
+      raw.length = 0
+    }
+    for (const [gi, groupId] of groupIds.entries()) {
+      const size = sizes[gi] as number
+      // Half the members were there from the start; the rest joined over the year (cohorts).
+      const joinedOn = Array.from({ length: size }, (_, k) => (k < size / 2 ? -1 : Math.floor(((k - size / 2) / (size / 2)) * args.days)))
+      for (let k = 0; k < size; k++) if ((joinedOn[k] as number) >= 0) buffers.member.push([groupId, `u${gi}-${k}`, addDays(firstDay, joinedOn[k] as number), weekOf(addDays(firstDay, joinedOn[k] as number)), null])
+      const zipf = zipfSampler(random, size)
+      const months = new Map<string, number>()
+      for (let d = 0; d < args.days; d++) {
+        const day = addDays(firstDay, d)
+        const weekday = weekdayOf(day)
+        const weekFactor = weekday >= 5 ? 0.7 : 1.1
+        const dayMessages = Math.max(0, Math.round(perGroupDay * ((activity[gi] as number) / activitySum) * weekFactor * (0.6 + random.next() * 0.8)))
+        // Senders: Zipf over members who had joined by then.
+        const perMember = new Map<number, number>()
+        const perHourMembers: Array<Set<number>> = Array.from({ length: 24 }, () => new Set<number>())
+        const hours = split(random, dayMessages, HOURS, HOUR_SUM)
+        for (let h = 0; h < 24; h++) {
+          for (let j = 0; j < (hours[h] as number); j++) {
+            let k = zipf()
+            if ((joinedOn[k] as number) > d) k = k % Math.ceil(size / 2)
+            perMember.set(k, (perMember.get(k) ?? 0) + 1)
+            perHourMembers[h]?.add(k)
+            if (gi < args.rawGroups) raw.push([`raw-${gi}-${d}-${h}-${j}`, groupId, `u${gi}-${k}`, 'text', null, Date.parse(`${day}T${String(h).padStart(2, '0')}:30:00+08:00`)])
+          }
+        }
+        const joins = joinedOn.filter((j) => j === d).length
+        const leaves = random.next() < 0.3 ? 1 : 0
+        const checkins = Math.round(perMember.size * 0.3)
+        const arHits = Math.round(dayMessages * 0.02)
+        const modHits = Math.round(dayMessages * 0.005)
+        const text = Math.round(dayMessages * 0.8)
+        const media = Math.round(dayMessages * 0.12)
+        const card = Math.round(dayMessages * 0.05)
+        buffers.groupDay.push([groupId, day, dayMessages, text, media, card, dayMessages - text - media - card, perMember.size, joins, leaves, checkins, arHits, modHits, Math.round(modHits * 0.6)])
+        for (let h = 0; h < 24; h++) if ((hours[h] as number) > 0) buffers.groupHour.push([groupId, day, h, weekday, hours[h] as number, perHourMembers[h]?.size ?? 0])
+        let c = 0
+        for (const [k, msgs] of perMember) {
+          buffers.memberDay.push([groupId, day, `u${gi}-${k}`, weekOf(day), msgs, c < checkins ? 1 : 0, c++ < checkins ? 1 + (d % 30) : 0])
+          const key = `${day.slice(0, 7)} ${k}`
+          months.set(key, (months.get(key) ?? 0) | (1 << (Number(day.slice(8, 10)) - 1)))
+        }
+        if (arHits > 0) buffers.ruleDay.push([groupId, day, 'autoreply', String(1 + (gi % 5)), arHits, arHits])
+        if (modHits > 0) buffers.ruleDay.push([groupId, day, 'moderation', 'links', modHits, Math.round(modHits * 0.6)])
+        written.messages += dayMessages
+      }
+      for (const [key, days] of months) {
+        const [month, k] = key.split(' ') as [string, string]
+        buffers.memberMonth.push([groupId, month, `u${gi}-${k}`, days])
+      }
+      await write(false)
+      await flushRaw(false)
+    }
+    await write(true)
+    await flushRaw(true)
+    const generateMs = performance.now() - t1
+    if (!args.mysql) await db.query('ANALYZE')
+    else for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) await db.query(`ANALYZE TABLE ${t}`)
+
+    // ---- Reports through the real HTTP stack. ----
+    const { token: adminToken } = await runtime.access.createToken({ name: 'bench-admin', role: 'admin', groupIds: [], allGroups: true, createdBy: null })
+    const ownerGroups = groupIds.slice(0, 10)
+    const { token: ownerToken } = await runtime.access.createToken({ name: 'bench-owner', role: 'owner', groupIds: ownerGroups, allGroups: false, createdBy: null })
+    const g = encodeURIComponent(groupIds[0] as string)
+    const from = (days: number): string => `from=${addDays(lastDay, -(days - 1))}&to=${lastDay}`
+    const routes: Array<{ name: string; path: string; token: string }> = [
+      { name: 'group overview 30d', path: `/api/v1/groups/${g}/stats/overview?${from(30)}`, token: ownerToken },
+      { name: 'group overview 365d', path: `/api/v1/groups/${g}/stats/overview?${from(365)}`, token: ownerToken },
+      { name: 'group series daily 90d', path: `/api/v1/groups/${g}/stats/series?${from(90)}`, token: ownerToken },
+      { name: 'group series hourly 7d', path: `/api/v1/groups/${g}/stats/series?${from(7)}&interval=hour`, token: ownerToken },
+      { name: 'group heatmap 90d', path: `/api/v1/groups/${g}/stats/heatmap?${from(90)}`, token: ownerToken },
+      { name: 'group top members 90d', path: `/api/v1/groups/${g}/stats/top-members?${from(90)}`, token: ownerToken },
+      { name: 'group retention 12w', path: `/api/v1/groups/${g}/stats/retention?${from(84)}`, token: ownerToken },
+      { name: 'group rules 90d', path: `/api/v1/groups/${g}/stats/rules?${from(90)}`, token: ownerToken },
+      { name: 'group series CSV 365d', path: `/api/v1/groups/${g}/stats/series.csv?${from(365)}`, token: ownerToken },
+      { name: 'owner overview 10 groups 30d', path: `/api/v1/stats/overview?${from(30)}`, token: ownerToken },
+      { name: 'owner series 10 groups 90d', path: `/api/v1/stats/series?${from(90)}`, token: ownerToken },
+      { name: 'admin overview all groups 7d', path: `/api/v1/stats/overview?${from(7)}`, token: adminToken },
+      { name: 'admin overview all groups 30d', path: `/api/v1/stats/overview?${from(30)}`, token: adminToken },
+      { name: 'admin groups table 30d', path: `/api/v1/stats/groups?${from(30)}`, token: adminToken },
+      { name: 'admin series all groups 90d', path: `/api/v1/stats/series?${from(90)}`, token: adminToken },
+      { name: 'admin heatmap all groups 30d', path: `/api/v1/stats/heatmap?${from(30)}`, token: adminToken },
+    ]
+    const base = `http://127.0.0.1:${port}`
+    const results: Array<{ name: string; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; cpuUsPerRequest: number; bytes: number }> = []
+    for (const route of routes) {
+      const call = async (): Promise<number> => {
+        const res = await fetch(base + route.path, { headers: { Authorization: `Bearer ${route.token}` } })
+        const text = await res.text()
+        if (res.status !== 200) throw new Error(`${route.name}: ${res.status} ${text.slice(0, 200)}`)
+        return text.length
+      }
+      for (let i = 0; i < 3; i++) await call()
+      const times: number[] = []
+      let bytes = 0
+      const cpu0 = process.cpuUsage()
+      for (let i = 0; i < args.reps; i++) {
+        const s = performance.now()
+        bytes = await call()
+        times.push(performance.now() - s)
+      }
+      const cpu = process.cpuUsage(cpu0)
+      times.sort((a, b) => a - b)
+      results.push({ name: route.name, p50Ms: r2(pct(times, 50)), p95Ms: r2(pct(times, 95)), p99Ms: r2(pct(times, 99)), maxMs: r2(times[times.length - 1] as number), cpuUsPerRequest: Math.round((cpu.user + cpu.system) / args.reps), bytes })
+      console.log(`${route.name.padEnd(32)} p50 ${pct(times, 50).toFixed(2)} ms  p95 ${pct(times, 95).toFixed(2)} ms  p99 ${pct(times, 99).toFixed(2)} ms  (${Math.round((cpu.user + cpu.system) / args.reps)} CPU-µs/request, client included)`)
+    }
+
+    // ---- The naive answer: the same figures from the raw message log (sample groups only). ----
+    const tzShift = 8 * 3600
+    const dayExpr = args.mysql ? `DATE_FORMAT(FROM_UNIXTIME(FLOOR(at / 1000) + ${tzShift}), '%Y-%m-%d')` : `strftime('%Y-%m-%d', at / 1000 + ${tzShift}, 'unixepoch')`
+    const ms = (day: string, end = false): number => Date.parse(`${end ? addDays(day, 1) : day}T00:00:00+08:00`)
+    const rawGroup = groupIds[0] as string
+    const naive: Array<{ name: string; p50Ms: number; p95Ms: number; vs: string }> = []
+    const naiveReps = Math.max(3, Math.min(10, Math.floor(args.reps / 4)))
+    const timeNaive = async (name: string, vs: string, run: () => Promise<unknown>): Promise<void> => {
+      await run()
+      const times: number[] = []
+      for (let i = 0; i < naiveReps; i++) { const s = performance.now(); await run(); times.push(performance.now() - s) }
+      times.sort((a, b) => a - b)
+      naive.push({ name, p50Ms: r2(pct(times, 50)), p95Ms: r2(pct(times, 95)), vs })
+      console.log(`naive: ${name.padEnd(40)} p50 ${pct(times, 50).toFixed(2)} ms  p95 ${pct(times, 95).toFixed(2)} ms`)
+    }
+    const overviewNaive = async (groups: string[], days: number): Promise<void> => {
+      const inList = groups.map(() => '?').join(',')
+      for (const [a, b] of [[addDays(lastDay, -(days - 1)), lastDay], [addDays(lastDay, -(2 * days - 1)), addDays(lastDay, -days)]] as Array<[string, string]>) {
+        await db.query(`SELECT COUNT(*) AS messages, COUNT(DISTINCT group_id, sender_id) AS active FROM qy_message_log WHERE group_id IN (${inList}) AND at >= ? AND at < ?`.replace('COUNT(DISTINCT group_id, sender_id)', args.mysql ? 'COUNT(DISTINCT group_id, sender_id)' : "COUNT(DISTINCT group_id || '|' || sender_id)"), [...groups, ms(a), ms(b, true)])
+        await db.query(`SELECT ${dayExpr} AS day, COUNT(DISTINCT group_id, sender_id) AS dau FROM qy_message_log WHERE group_id IN (${inList}) AND at >= ? AND at < ? GROUP BY day`.replace('COUNT(DISTINCT group_id, sender_id)', args.mysql ? 'COUNT(DISTINCT group_id, sender_id)' : "COUNT(DISTINCT group_id || '|' || sender_id)"), [...groups, ms(a), ms(b, true)])
+        for (const window of [7, 30]) {
+          await db.query(`SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, sender_id FROM qy_message_log WHERE group_id IN (${inList}) AND at >= ? AND at < ?) x`, [...groups, ms(addDays(b, -(window - 1))), ms(b, true)])
+        }
+      }
+    }
+    await timeNaive('group overview 30d (raw log)', 'group overview 30d', () => overviewNaive([rawGroup], 30))
+    await timeNaive('group overview 365d (raw log)', 'group overview 365d', () => overviewNaive([rawGroup], 365))
+    await timeNaive('group series daily 90d (raw log)', 'group series daily 90d', () => db.query(`SELECT ${dayExpr} AS day, COUNT(*) AS messages, COUNT(DISTINCT sender_id) AS active FROM qy_message_log WHERE group_id = ? AND at >= ? AND at < ? GROUP BY day`, [rawGroup, ms(addDays(lastDay, -89)), ms(lastDay, true)]))
+    await timeNaive('group top members 90d (raw log)', 'group top members 90d', () => db.query(`SELECT sender_id, COUNT(*) AS messages, COUNT(DISTINCT ${dayExpr}) AS days FROM qy_message_log WHERE group_id = ? AND at >= ? AND at < ? GROUP BY sender_id ORDER BY messages DESC LIMIT 20`, [rawGroup, ms(addDays(lastDay, -89)), ms(lastDay, true)]))
+    const sample = groupIds.slice(0, Math.min(args.rawGroups, ownerGroups.length))
+    await timeNaive(`owner overview ${sample.length} groups 30d (raw log)`, 'owner overview 10 groups 30d', () => overviewNaive(sample, 30))
+
+    const comparisons = naive.map((n) => {
+      const fast = results.find((r) => r.name === n.vs)
+      return { report: n.vs, rollupP95Ms: fast?.p95Ms ?? null, rawLogP95Ms: n.p95Ms, speedup: fast ? r2(n.p95Ms / Math.max(fast.p95Ms, 0.01)) : null }
+    })
+    const tableRows: Record<string, number> = {}
+    for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) {
+      tableRows[t] = Number(((await db.query(`SELECT COUNT(*) AS n FROM ${t}`)) as Array<{ n: number | string }>)[0]?.n ?? 0)
+    }
+    const dbBytes = args.mysql ? null : statSync(join(tmp, 'qunyun.sqlite')).size
+    const worstP95 = Math.max(...results.map((r) => r.p95Ms))
+    const minSpeedup = Math.min(...comparisons.map((c) => c.speedup ?? Infinity))
+    console.log(`\n${storage}: ${written.messages.toLocaleString()} messages as rollups over ${args.groups} groups × ${args.days} days; generated in ${(generateMs / 1000).toFixed(1)} s (${Math.round(written.messages / (generateMs / 1000)).toLocaleString()} messages/s); raw log sample ${rawWritten.toLocaleString()} rows`)
+    console.log(`worst report p95 ${worstP95} ms (goal ≤ ${GOAL_P95_MS}); smallest speedup over the raw log ${minSpeedup}× (goal ≥ ${GOAL_SPEEDUP}×)`)
+    console.log('BENCH ' + JSON.stringify({
+      bench: 'stats', storage, groups: args.groups, days: args.days, messages: written.messages, members: sizes.reduce((a, b) => a + b, 0), reps: args.reps,
+      setup: { directorySyncMs: Math.round(syncMs), generateMs: Math.round(generateMs), messagesPerSecond: Math.round(written.messages / (generateMs / 1000)), tableRows, dbBytes },
+      routes: results, naive, comparisons, worstP95Ms: worstP95, minSpeedup, goals: { p95Ms: GOAL_P95_MS, speedup: GOAL_SPEEDUP, met: worstP95 <= GOAL_P95_MS && minSpeedup >= GOAL_SPEEDUP },
+    }))
+  } finally {
+    await runtime.stop().catch(() => undefined)
+    if (args.mysql) await recreateDatabase(args.mysql, true).catch(() => undefined)
+    // BENCH_KEEP=1 keeps the generated SQLite file (to inspect query plans); its path is printed.
+    if (process.env.BENCH_KEEP === '1') console.log(`kept ${tmp}`)
+    else rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+main().catch((error: unknown) => { console.error(error); process.exit(1) })

@@ -1,0 +1,57 @@
+import { defineFeature } from '../../adapters/db/feature-store'
+import { DIRECTORY } from '../../kernel/directory'
+import { addDays } from '../../kernel/time'
+import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
+import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
+import { STATS_ENTITIES } from './stats.entity'
+import { applyEvents, STATS_CONSUMES } from './stats.events'
+import { statsMiddleware } from './stats.middleware'
+import { statsRoutes } from './stats.routes'
+import { StatsRuleSchema, type StatsRule } from './stats.rules'
+
+/** Processed event ids are kept this long (an event redelivered later than this would count again). */
+const EVENT_ID_KEEP_DAYS = 30
+const DAY_MS = 86_400_000
+
+/**
+ * stats: read models for operators' reports. Messages are counted by its own observer step into batched
+ * rollups (group-day, group-hour, member-day); member, check-in, auto-reply and moderation events are
+ * folded in once per event id. The report routes read only these rollups, never the message log.
+ */
+export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
+  name: 'stats',
+  rules: { schema: StatsRuleSchema },
+  config: (c) => ({ timezone: c.timezone }),
+  entities: STATS_ENTITIES,
+  migrations: [Stats1796700000000],
+  events: { consumes: STATS_CONSUMES },
+  inject: [DIRECTORY],
+  setup(app) {
+    const directory = app.use(DIRECTORY)
+    const buffer = new StatsBuffer(app.store, () => app.clock.now())
+    const timezoneOf = async (groupId: string, botId: string | undefined): Promise<string> => {
+      if (botId) return (await directory.group(groupId, botId)).timezone
+      return (await directory.find(groupId))?.timezone ?? app.config.timezone
+    }
+    return {
+      middleware: statsMiddleware({ buffer, rules: app.rules }),
+      async onEvents(events) {
+        await applyEvents(app.store, events, timezoneOf)
+      },
+      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone }),
+      jobs: [{
+        name: 'stats.purge-staging',
+        cron: '23 4 * * *',
+        timezone: app.config.timezone,
+        async run() {
+          const now = app.clock.now()
+          const before = addDays(new Date(now).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS + 1))
+          await app.store.query('DELETE FROM qy_stats_member_hour WHERE day < ?', [before])
+          await app.store.query('DELETE FROM qy_stats_event WHERE at < ?', [now - EVENT_ID_KEEP_DAYS * DAY_MS])
+          app.log.info('stats staging purged', { memberHoursBefore: before, eventIdsKeptDays: EVENT_ID_KEEP_DAYS })
+        },
+      }],
+      flush: () => buffer.flush(),
+    }
+  },
+})

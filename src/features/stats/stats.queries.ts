@@ -1,0 +1,271 @@
+import type { FeatureTables } from '../../adapters/db/feature-store'
+import { addDays } from '../../kernel/time'
+import { daysBetween } from './stats.time'
+
+/** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
+export type Scope = { all: true } | { all: false; groupIds: readonly string[] }
+
+/** A WHERE fragment restricting `group_id` to the scope. */
+function scoped(scope: Scope, column = 'group_id'): { sql: string; params: string[] } {
+  if (scope.all) return { sql: '1 = 1', params: [] }
+  if (scope.groupIds.length === 0) return { sql: '1 = 0', params: [] }
+  if (scope.groupIds.length === 1) return { sql: `${column} = ?`, params: [...scope.groupIds] }
+  return { sql: `${column} IN (${scope.groupIds.map(() => '?').join(',')})`, params: [...scope.groupIds] }
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v))
+
+/** Totals of a day range from the group-day rollup. */
+export interface Totals {
+  messages: number
+  text: number
+  media: number
+  card: number
+  other: number
+  /** Sum over days of each day's distinct speakers (÷ days = average DAU). */
+  activeDays: number
+  joins: number
+  leaves: number
+  checkins: number
+  autoReplyHits: number
+  moderationHits: number
+  moderationActions: number
+}
+
+const TOTAL_COLUMNS = 'SUM(messages) AS messages, SUM(text_count) AS text, SUM(media_count) AS media, SUM(card_count) AS card, SUM(other_count) AS other, SUM(active) AS active_days, SUM(joins) AS joins, SUM(leaves) AS leaves, SUM(checkins) AS checkins, SUM(autoreply_hits) AS autoreply_hits, SUM(moderation_hits) AS moderation_hits, SUM(moderation_actions) AS moderation_actions'
+
+function toTotals(r: Record<string, unknown> | undefined): Totals {
+  return {
+    messages: num(r?.messages), text: num(r?.text), media: num(r?.media), card: num(r?.card), other: num(r?.other), activeDays: num(r?.active_days),
+    joins: num(r?.joins), leaves: num(r?.leaves), checkins: num(r?.checkins), autoReplyHits: num(r?.autoreply_hits),
+    moderationHits: num(r?.moderation_hits), moderationActions: num(r?.moderation_actions),
+  }
+}
+
+/** Totals over [from, to]. */
+export async function totals(db: FeatureTables, scope: Scope, from: string, to: string): Promise<Totals> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ?`, [...s.params, from, to])
+  return toTotals(rows[0])
+}
+
+/** Net joins (joins − leaves) after `day` (to rewind today's member count to the end of a period). */
+export async function netJoinsAfter(db: FeatureTables, scope: Scope, day: string): Promise<number> {
+  const s = scoped(scope)
+  const rows = await db.query<{ net: unknown }>(`SELECT SUM(joins) - SUM(leaves) AS net FROM qy_stats_group_day WHERE ${s.sql} AND day > ?`, [...s.params, day])
+  return num(rows[0]?.net)
+}
+
+/** Bit mask of days `fromDay` … `toDay` (1-based day numbers of one month). */
+function dayMask(fromDay: number, toDay: number): number {
+  let mask = 0
+  for (let d = fromDay; d <= toDay; d++) mask |= 1 << (d - 1)
+  return mask
+}
+
+/**
+ * Distinct members who spoke in [from, to], from the member-month bit masks (one row per member and
+ * month, the first and last month masked to the range). Member-group pairs: a person active in two
+ * groups of the scope counts twice (groups are the unit operators compare).
+ */
+export async function distinctActive(db: FeatureTables, scope: Scope, from: string, to: string): Promise<number> {
+  const s = scoped(scope)
+  const first = from.slice(0, 7)
+  const last = to.slice(0, 7)
+  const fromDay = Number(from.slice(8, 10))
+  const toDay = Number(to.slice(8, 10))
+  if (first === last) {
+    const rows = await db.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM qy_stats_member_month WHERE ${s.sql} AND month = ? AND (days & ?) <> 0`, [...s.params, first, dayMask(fromDay, toDay)])
+    return num(rows[0]?.n)
+  }
+  const rows = await db.query<{ n: unknown }>(
+    `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_month WHERE ${s.sql} AND month >= ? AND month <= ?
+       AND (CASE month WHEN ? THEN days & ? WHEN ? THEN days & ? ELSE days END) <> 0) x`,
+    [...s.params, first, last, first, dayMask(fromDay, 31), last, dayMask(1, toDay)])
+  return num(rows[0]?.n)
+}
+
+/** One day of the daily series. */
+export interface DayPoint extends Totals { day: string }
+
+/** Daily series over [from, to]; days without rows are zeros. */
+export async function dailySeries(db: FeatureTables, scope: Scope, from: string, to: string): Promise<DayPoint[]> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT day, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to])
+  const byDay = new Map(rows.map((r) => [String(r.day), r]))
+  const out: DayPoint[] = []
+  for (let i = 0, n = daysBetween(from, to); i < n; i++) {
+    const day = addDays(from, i)
+    out.push({ day, ...toTotals(byDay.get(day)) })
+  }
+  return out
+}
+
+/** One hour of the hourly series. */
+export interface HourPoint { day: string; hour: number; messages: number; speakers: number }
+
+/** Hourly series over [from, to] (group-local hours); hours without rows are zeros. */
+export async function hourlySeries(db: FeatureTables, scope: Scope, from: string, to: string): Promise<HourPoint[]> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT day, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM qy_stats_group_hour WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, hour`, [...s.params, from, to])
+  const byKey = new Map(rows.map((r) => [`${String(r.day)} ${num(r.hour)}`, r]))
+  const out: HourPoint[] = []
+  for (let i = 0, n = daysBetween(from, to); i < n; i++) {
+    const day = addDays(from, i)
+    for (let hour = 0; hour < 24; hour++) {
+      const r = byKey.get(`${day} ${hour}`)
+      out.push({ day, hour, messages: num(r?.messages), speakers: num(r?.speakers) })
+    }
+  }
+  return out
+}
+
+/** A heatmap cell: weekday (0 = Monday) × hour. Speakers are summed over the hours of the range. */
+export interface HeatCell { weekday: number; hour: number; messages: number; speakers: number }
+
+/** Weekday × hour heatmap over [from, to]: all 168 cells. */
+export async function heatmap(db: FeatureTables, scope: Scope, from: string, to: string): Promise<HeatCell[]> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT weekday, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM qy_stats_group_hour WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY weekday, hour`, [...s.params, from, to])
+  const cells: HeatCell[] = []
+  for (let weekday = 0; weekday < 7; weekday++) for (let hour = 0; hour < 24; hour++) cells.push({ weekday, hour, messages: 0, speakers: 0 })
+  for (const r of rows) {
+    const cell = cells[num(r.weekday) * 24 + num(r.hour)]
+    if (cell) { cell.messages = num(r.messages); cell.speakers = num(r.speakers) }
+  }
+  return cells
+}
+
+/** Sort keys of the top-members report. */
+export const TOP_SORTS = ['messages', 'activeDays', 'checkins', 'streak'] as const
+/** One row of the top-members report. */
+export interface TopMember { memberId: string; messages: number; activeDays: number; checkins: number; bestStreak: number }
+
+/**
+ * Reads a day range through the covering index: left alone, planners prefer the (group, member, day)
+ * index because it avoids sorting for GROUP BY member_id, and then walk every day of the group's history.
+ */
+function coverIndex(db: FeatureTables): string {
+  return db.dialect === 'mysql' ? 'FORCE INDEX (idx_stats_member_day_cover)' : 'INDEXED BY idx_stats_member_day_cover'
+}
+
+/** Members of one group ranked by `sort` over [from, to]. */
+export async function topMembers(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<TopMember[]> {
+  const order = { messages: 'messages', activeDays: 'active_days', checkins: 'checkins', streak: 'best_streak' }[sort]
+  const rows = await db.query(
+    `SELECT member_id, SUM(messages) AS messages, COUNT(*) AS active_days, SUM(checkins) AS checkins, MAX(streak) AS best_streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id ORDER BY ${order} DESC, member_id ASC LIMIT ?`,
+    [groupId, from, to, limit])
+  return rows.map((r) => ({ memberId: String(r.member_id), messages: num(r.messages), activeDays: num(r.active_days), checkins: num(r.checkins), bestStreak: num(r.best_streak) }))
+}
+
+/** Share of a group's messages sent by its most active 1% and 10% of speakers over [from, to] (at least one member each). */
+export async function concentration(db: FeatureTables, groupId: string, from: string, to: string): Promise<{ speakers: number; top1pct: number | null; top10pct: number | null }> {
+  const rows = await db.query<{ messages: unknown }>(`SELECT SUM(messages) AS messages FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? AND messages > 0 GROUP BY member_id`, [groupId, from, to])
+  const counts = rows.map((r) => num(r.messages)).sort((a, b) => b - a)
+  const total = counts.reduce((a, b) => a + b, 0)
+  if (total === 0) return { speakers: 0, top1pct: null, top10pct: null }
+  const share = (fraction: number): number => round(counts.slice(0, Math.max(1, Math.ceil(counts.length * fraction))).reduce((a, b) => a + b, 0) / total)
+  return { speakers: counts.length, top1pct: share(0.01), top10pct: share(0.1) }
+}
+
+/** A group whose last week was quieter than almost every week of its own recent past. */
+export interface QuietGroup { groupId: string; lastWeekMessages: number; threshold: number; weeks: number }
+
+/**
+ * Dead-group alerts: groups whose messages in the 7 days ending `to` fell below the `percentile` of their
+ * own weekly totals over the `weeks` weeks before (groups with fewer than 4 past weeks of data are skipped).
+ */
+export async function quietGroups(db: FeatureTables, scope: Scope, to: string, weeks: number, percentile: number): Promise<QuietGroup[]> {
+  const s = scoped(scope)
+  const from = addDays(to, -(7 * (weeks + 1) - 1))
+  const rows = await db.query(`SELECT group_id, day, messages FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ?`, [...s.params, from, to])
+  const byGroup = new Map<string, number[]>()
+  for (const r of rows) {
+    const index = Math.floor((daysBetween(String(r.day), to) - 1) / 7)
+    let totals = byGroup.get(String(r.group_id))
+    if (!totals) byGroup.set(String(r.group_id), (totals = new Array<number>(weeks + 1).fill(0)))
+    totals[index] = (totals[index] ?? 0) + num(r.messages)
+  }
+  const out: QuietGroup[] = []
+  for (const [groupId, totals] of byGroup) {
+    // Weeks before the group's first activity in the window are not its past.
+    let oldest = totals.length - 1
+    while (oldest > 0 && totals[oldest] === 0) oldest--
+    const past = totals.slice(1, oldest + 1)
+    if (past.length < 4) continue
+    const sorted = [...past].sort((a, b) => a - b)
+    const threshold = sorted[Math.floor((percentile / 100) * (sorted.length - 1))] as number
+    const last = totals[0] as number
+    if (last < threshold) out.push({ groupId, lastWeekMessages: last, threshold, weeks: past.length })
+  }
+  return out.sort((a, b) => a.lastWeekMessages / Math.max(1, a.threshold) - b.lastWeekMessages / Math.max(1, b.threshold) || (a.groupId < b.groupId ? -1 : 1))
+}
+
+/** Members of one group ranked by how many members they invited over [from, to]. */
+export async function topInviters(db: FeatureTables, groupId: string, from: string, to: string, limit: number): Promise<Array<{ memberId: string; invites: number }>> {
+  const rows = await db.query('SELECT member_id, SUM(invites) AS invites FROM qy_stats_inviter_day WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id ORDER BY invites DESC, member_id ASC LIMIT ?', [groupId, from, to, limit])
+  return rows.map((r) => ({ memberId: String(r.member_id), invites: num(r.invites) }))
+}
+
+/** One join-week cohort: its size and the share still speaking in each following week (1 … weeks). */
+export interface Cohort { week: string; joined: number; retained: number[]; rates: Array<number | null> }
+
+/**
+ * Join-week retention of one group: members whose latest join fell in a week between the weeks of `from`
+ * and `to`, and how many of them spoke in week 1, 2, … `weeks` after it. Weeks not yet over (after
+ * `today`'s week) are null.
+ */
+export async function retention(db: FeatureTables, groupId: string, fromWeek: string, toWeek: string, weeks: number, todayWeek: string): Promise<Cohort[]> {
+  const sizes = await db.query('SELECT joined_week, COUNT(*) AS n FROM qy_stats_member WHERE group_id = ? AND joined_week >= ? AND joined_week <= ? GROUP BY joined_week', [groupId, fromWeek, toWeek])
+  const active = await db.query(
+    `SELECT m.joined_week AS cohort, d.week AS week, COUNT(DISTINCT d.member_id) AS n FROM qy_stats_member m
+     JOIN qy_stats_member_day d ON d.group_id = m.group_id AND d.member_id = m.member_id AND d.day >= m.joined_day
+     WHERE m.group_id = ? AND m.joined_week >= ? AND m.joined_week <= ? AND d.week > m.joined_week AND d.week <= ?
+     GROUP BY m.joined_week, d.week`,
+    [groupId, fromWeek, toWeek, addDays(toWeek, weeks * 7)])
+  const byCohort = new Map<string, Map<number, number>>()
+  for (const r of active) {
+    const k = Math.round(daysBetween(String(r.cohort), String(r.week)) / 7)
+    if (k < 1 || k > weeks) continue
+    let m = byCohort.get(String(r.cohort))
+    if (!m) byCohort.set(String(r.cohort), (m = new Map()))
+    m.set(k, num(r.n))
+  }
+  const bySize = new Map(sizes.map((r) => [String(r.joined_week), num(r.n)]))
+  const out: Cohort[] = []
+  for (let week = fromWeek; week <= toWeek; week = addDays(week, 7)) {
+    const joined = bySize.get(week) ?? 0
+    if (joined === 0) continue
+    const retained: number[] = []
+    const rates: Array<number | null> = []
+    for (let k = 1; k <= weeks; k++) {
+      const n = byCohort.get(week)?.get(k) ?? 0
+      retained.push(n)
+      rates.push(addDays(week, k * 7) > todayWeek ? null : round(n / joined))
+    }
+    out.push({ week, joined, retained, rates })
+  }
+  return out
+}
+
+/** Hits and actions per rule over [from, to]. */
+export interface RuleStat { kind: string; rule: string; hits: number; actions: number }
+
+/** Auto-reply rules and moderation detectors by hits over [from, to]. */
+export async function ruleStats(db: FeatureTables, scope: Scope, from: string, to: string): Promise<RuleStat[]> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT kind, rule, SUM(hits) AS hits, SUM(actions) AS actions FROM qy_stats_rule_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY kind, rule ORDER BY kind, hits DESC, rule`, [...s.params, from, to])
+  return rows.map((r) => ({ kind: String(r.kind), rule: String(r.rule), hits: num(r.hits), actions: num(r.actions) }))
+}
+
+/** Per-group totals over [from, to] (the cross-group table), most messages first. */
+export async function groupTable(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<Array<{ groupId: string } & Totals>> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT group_id, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY group_id ORDER BY messages DESC, group_id LIMIT ?`, [...s.params, from, to, limit])
+  return rows.map((r) => ({ groupId: String(r.group_id), ...toTotals(r) }))
+}
+
+/** Rounds a ratio to 4 decimals (reports, not accounting). */
+export function round(x: number): number {
+  return Math.round(x * 10_000) / 10_000
+}

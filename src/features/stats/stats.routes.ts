@@ -1,0 +1,178 @@
+import type { ZodType } from 'zod'
+import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { Principal } from '../../kernel/auth'
+import { csvDocument } from '../../kernel/csv'
+import type { GroupDirectory } from '../../kernel/directory'
+import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { localTime } from '../../kernel/time'
+import type { Clock } from '../../ports/clock'
+import { concentration, dailySeries, groupTable, heatmap, hourlySeries, quietGroups, retention, ruleStats, topInviters, topMembers, type Scope } from './stats.queries'
+import { overview, resolveRange, type Overview, type Range } from './stats.report'
+import { AlertsQuery, GroupTableQuery, MAX_CSV_ROWS, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopQuery } from './stats.schema'
+import { weekOf } from './stats.time'
+
+/** A report as a table (its CSV export). */
+interface Table { header: string[]; rows: Array<Array<string | number | null>> }
+
+/** Longest range of an hourly series (days). */
+const MAX_HOURLY_DAYS = 31
+
+const READERS = { roles: ['admin', 'owner', 'operator'] as const, mutates: false }
+
+/** What the routes need. */
+export interface StatsRouteDeps {
+  db: FeatureTables
+  clock: Clock
+  directory: GroupDirectory
+  /** Timezone of cross-group reports' default range (the process default). */
+  timezone: string
+}
+
+function overviewTable(o: Overview): Table {
+  const keys = Object.keys(o.change) as Array<keyof Overview['change']>
+  return {
+    header: ['figure', 'current', 'previous', 'change'],
+    rows: [
+      ['period', `${o.current.from}..${o.current.to}`, `${o.previous.from}..${o.previous.to}`, null],
+      ...keys.map((k) => [k, o.current[k], o.previous[k], o.change[k]]),
+      ...(['text', 'media', 'card', 'other'] as const).map((t) => [`messages.${t}`, o.current.messageTypes[t], o.previous.messageTypes[t], null]),
+    ],
+  }
+}
+
+function seriesTable(points: Array<Record<string, unknown>>): Table {
+  const header = Object.keys(points[0] ?? { day: '' })
+  return { header, rows: points.map((p) => header.map((h) => p[h] as string | number | null)) }
+}
+
+function checkHourly(interval: 'day' | 'hour', range: Range): void {
+  if (interval === 'hour' && range.days > MAX_HOURLY_DAYS) throw new HttpError(400, 'invalid_input', `hourly series cover at most ${MAX_HOURLY_DAYS} days`, [{ path: 'query.interval', message: `range of ${range.days} days` }])
+}
+
+/** The report routes: per group (`/groups/:id/stats/…`) and across the caller's groups (`/stats/…`); each has a `.csv` twin. */
+export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
+  const { db, clock, directory } = deps
+
+  async function groupContext(id: string, query: { from?: string; to?: string }): Promise<{ range: Range; timezone: string; memberCount: number }> {
+    const group = await directory.find(id)
+    if (!group) throw groupNotFound()
+    return { range: resolveRange(query, clock.now(), group.timezone), timezone: group.timezone, memberCount: group.memberCount }
+  }
+
+  /** The caller's scope, narrowed to `groupIds` (each must be one of theirs: 404 otherwise, like a missing group). */
+  async function scopeOf(auth: Principal | null, groupIds: string[] | undefined): Promise<{ scope: Scope; memberCount: number }> {
+    if (!auth) throw groupNotFound()
+    if (groupIds && groupIds.some((g) => !auth.scope.has(g))) throw groupNotFound()
+    const scope: Scope = groupIds ? { all: false, groupIds } : auth.scope.all ? { all: true } : { all: false, groupIds: [...auth.scope.groupIds] }
+    const groups = await directory.activeGroups()
+    const inScope = scope.all ? groups : groups.filter((g) => scope.groupIds.includes(g.id))
+    return { scope, memberCount: inScope.reduce((n, g) => n + g.memberCount, 0) }
+  }
+
+  /** A JSON report route and its CSV twin. */
+  function report<P, Q>(path: string, summary: string, schemas: { params?: ZodType<P>; query: ZodType<Q> }, groupParam: boolean,
+    run: (input: { params: P; query: Q; auth: Principal | null }) => Promise<{ json: unknown; table: Table }>): RouteDefinition[] {
+    const access = groupParam ? { ...READERS, groupParam: 'id' } : READERS
+    return [
+      defineRoute({ method: 'GET', path, summary, params: schemas.params, query: schemas.query, access, async handler(input) { return (await run(input)).json } }),
+      defineRoute({
+        method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows)`, params: schemas.params, query: schemas.query, access,
+        contentType: 'text/csv; charset=utf-8',
+        async handler(input) { const { table } = await run(input); return csvDocument(table.header, table.rows.slice(0, MAX_CSV_ROWS)) },
+      }),
+    ]
+  }
+
+  const group = '/api/v1/groups/:id/stats'
+  const across = '/api/v1/stats'
+  return [
+    ...report(`${group}/overview`, 'Overview of a group with period-over-period change', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+      const { range, timezone, memberCount } = await groupContext(params.id, query)
+      const o = await overview(db, { all: false, groupIds: [params.id] }, range, memberCount)
+      return { json: { groupId: params.id, timezone, ...o }, table: overviewTable(o) }
+    }),
+    ...report(`${group}/series`, 'Daily (or hourly) series of a group', { params: GroupParams, query: SeriesQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      checkHourly(query.interval, range)
+      const scope: Scope = { all: false, groupIds: [params.id] }
+      const points = query.interval === 'hour' ? await hourlySeries(db, scope, range.from, range.to) : await dailySeries(db, scope, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, interval: query.interval, points }, table: seriesTable(points as unknown as Array<Record<string, unknown>>) }
+    }),
+    ...report(`${group}/heatmap`, 'Weekday × hour heatmap of messages and speakers of a group', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const cells = await heatmap(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, cells }, table: seriesTable(cells as unknown as Array<Record<string, unknown>>) }
+    }),
+    ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, streak) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const [members, inviters, shares] = await Promise.all([
+        topMembers(db, params.id, range.from, range.to, query.sort, query.limit),
+        topInviters(db, params.id, range.from, range.to, query.limit),
+        concentration(db, params.id, range.from, range.to),
+      ])
+      const names = new Map((await directory.members(params.id, { ids: [...new Set([...members, ...inviters].map((m) => m.memberId))], includeLeft: true })).map((m) => [m.id, m.name]))
+      const named = members.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
+      const namedInviters = inviters.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
+      return {
+        json: { groupId: params.id, timezone, ...range, sort: query.sort, members: named, inviters: namedInviters, concentration: shares },
+        table: { header: ['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], rows: named.map((m, i) => [i + 1, m.memberId, m.name, m.messages, m.activeDays, m.checkins, m.bestStreak]) },
+      }
+    }),
+    ...report(`${group}/retention`, 'Join-week retention cohorts of a group (share still speaking in week 1 … 12)', { params: GroupParams, query: RetentionQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const cohorts = await retention(db, params.id, weekOf(range.from), weekOf(range.to), query.weeks, weekOf(localTime(clock.now(), timezone).day))
+      const weekCols = Array.from({ length: query.weeks }, (_, i) => `week${i + 1}`)
+      return {
+        json: { groupId: params.id, timezone, ...range, weeks: query.weeks, cohorts },
+        table: { header: ['cohortWeek', 'joined', ...weekCols], rows: cohorts.map((c) => [c.week, c.joined, ...c.rates]) },
+      }
+    }),
+    ...report(`${group}/rules`, 'Auto-reply hits per rule and moderation hits per detector of a group', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const rules = await ruleStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
+    }),
+
+    ...report(`${across}/overview`, "Overview across the caller's groups (admins: all groups) with period-over-period change", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope, memberCount } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const o = await overview(db, scope, range, memberCount)
+      return { json: { groups: scope.all ? 'all' : scope.groupIds.length, ...o }, table: overviewTable(o) }
+    }),
+    ...report(`${across}/series`, "Daily (or hourly) series across the caller's groups", { query: ScopeSeriesQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      checkHourly(query.interval, range)
+      const points = query.interval === 'hour' ? await hourlySeries(db, scope, range.from, range.to) : await dailySeries(db, scope, range.from, range.to)
+      return { json: { ...range, interval: query.interval, points }, table: seriesTable(points as unknown as Array<Record<string, unknown>>) }
+    }),
+    ...report(`${across}/heatmap`, "Weekday × hour heatmap across the caller's groups", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const cells = await heatmap(db, scope, range.from, range.to)
+      return { json: { ...range, cells }, table: seriesTable(cells as unknown as Array<Record<string, unknown>>) }
+    }),
+    ...report(`${across}/groups`, "Per-group totals across the caller's groups, most messages first", { query: GroupTableQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const rows = await groupTable(db, scope, range.from, range.to, query.limit)
+      const header = ['groupId', 'messages', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions'] as const
+      return { json: { ...range, groups: rows }, table: { header: [...header], rows: rows.map((r) => header.map((h) => r[h])) } }
+    }),
+    ...report(`${across}/alerts`, "Dead-group alerts: the caller's groups whose last week fell below a percentile of their own past weeks", { query: AlertsQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const to = query.to ?? localTime(clock.now(), deps.timezone).day
+      const groups = await quietGroups(db, scope, to, query.weeks, query.percentile)
+      return {
+        json: { to, weeks: query.weeks, percentile: query.percentile, groups },
+        table: { header: ['groupId', 'lastWeekMessages', 'threshold', 'weeks'], rows: groups.map((g) => [g.groupId, g.lastWeekMessages, g.threshold, g.weeks]) },
+      }
+    }),
+    ...report(`${across}/rules`, "Auto-reply and moderation hits per rule across the caller's groups", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const rules = await ruleStats(db, scope, range.from, range.to)
+      return { json: { ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
+    }),
+  ]
+}

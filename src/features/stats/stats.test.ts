@@ -1,0 +1,342 @@
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { apiAs, type ApiClient } from '../../../test/support/api'
+import { Chat, alice, bob, carol, type Person } from '../../../test/support/chat'
+import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from '../../../test/support/env'
+import { G1, G2, TWO_OWNERS } from '../../../test/support/groups'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../../adapters/db/data-source'
+import { FeatureStore } from '../../adapters/db/feature-store'
+import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { RuleViolated } from '../../contracts/moderation'
+import { parseCsv } from '../../kernel/csv'
+import type { IncomingMessage, MessageType } from '../../kernel/context'
+import { MemberJoined, type EventBase } from '../../kernel/events'
+import { addDays, localTime } from '../../kernel/time'
+import { StatsBuffer, typeIndex } from './stats.buffer'
+import { statsFeature } from './index'
+import { distinctActive, quietGroups } from './stats.queries'
+import { weekdayOf } from './stats.time'
+
+afterAll(cleanup)
+
+const MINUTE = 60_000
+/** A time in Shanghai (the server runs in UTC). */
+const shanghai = (date: string, time = '10:00:00'): number => Date.parse(`${date}T${time}+08:00`)
+const dan: Person = { id: 'dan', name: '阿丹' }
+const erin: Person = { id: 'erin', name: '小E' }
+
+type Json = Record<string, unknown>
+type Point = Json & { day: string; messages: number; activeDays: number; media: number; text: number }
+type Cell = { weekday: number; hour: number; messages: number; speakers: number }
+
+/** The stats feature of a running chat (its real event consumer). */
+function statsOf(chat: Chat): { onEvents: (events: readonly EventBase[]) => Promise<void> } {
+  const live = chat.runtime.features.find((f) => f.name === 'stats')
+  if (!live?.instance.onEvents) throw new Error('stats feature not running')
+  return { onEvents: live.instance.onEvents }
+}
+
+/** Writes buffered rollups, then waits (bounded) until a report satisfies `ready`: events reach consumers after the chain. */
+async function settled<T>(chat: Chat, read: () => Promise<T>, ready: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    await chat.runtime.flush()
+    const value = await read()
+    if (ready(value) || Date.now() > deadline) return value
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+async function body(api: ApiClient, path: string): Promise<Json> {
+  const res = await api.get(path)
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body as Json
+}
+
+describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  afterEach(async () => { await chat?.close() })
+
+  it('counts messages on both sides of local midnight (23:59:59 and 00:00:00 Shanghai) in series, heatmap, overview and top members', async () => {
+    // Monday 2026-11-23 23:59:59 in Shanghai is 15:59:59 UTC.
+    chat = await Chat.start({ start: shanghai('2026-11-23', '23:59:59'), http: true })
+    const api = await apiAs(chat, 'owner', { groups: [G1] })
+    const g1 = chat.group('g1')
+    await g1.say(bob, '晚安')
+    await chat.rehearsal.advance(1000)
+    await g1.say(bob, { type: 'image' })
+    await g1.say(carol, '早[太阳]')
+    await chat.runtime.flush()
+
+    const series = await body(api, `/api/v1/groups/${G1}/stats/series?from=2026-11-23&to=2026-11-24`)
+    const points = series.points as Point[]
+    expect(points.map((p) => [p.day, p.messages, p.activeDays, p.text, p.media])).toEqual([['2026-11-23', 1, 1, 1, 0], ['2026-11-24', 2, 2, 1, 1]])
+
+    const hourly = await body(api, `/api/v1/groups/${G1}/stats/series?from=2026-11-23&to=2026-11-24&interval=hour`)
+    const busy = (hourly.points as Array<{ day: string; hour: number; messages: number; speakers: number }>).filter((p) => p.messages > 0)
+    expect(busy).toEqual([{ day: '2026-11-23', hour: 23, messages: 1, speakers: 1 }, { day: '2026-11-24', hour: 0, messages: 2, speakers: 2 }])
+
+    const heat = await body(api, `/api/v1/groups/${G1}/stats/heatmap?from=2026-11-23&to=2026-11-24`)
+    const cells = (heat.cells as Cell[]).filter((c) => c.messages > 0)
+    expect(cells).toEqual([{ weekday: 0, hour: 23, messages: 1, speakers: 1 }, { weekday: 1, hour: 0, messages: 2, speakers: 2 }])
+    expect((heat.cells as Cell[]).length).toBe(168)
+
+    const ov = await body(api, `/api/v1/groups/${G1}/stats/overview?from=2026-11-24&to=2026-11-24`)
+    const current = ov.current as Json
+    const previous = ov.previous as Json
+    expect(current).toMatchObject({ from: '2026-11-24', to: '2026-11-24', messages: 2, activeMembers: 2, dau: 2, wau: 2, mau: 2, stickiness: 1, members: 3, messageTypes: { text: 1, media: 1, card: 0, other: 0 } })
+    expect(previous).toMatchObject({ from: '2026-11-23', to: '2026-11-23', messages: 1, activeMembers: 1, dau: 1 })
+    expect((ov.change as Json).messages).toBe(1)
+
+    const top = await body(api, `/api/v1/groups/${G1}/stats/top-members?from=2026-11-23&to=2026-11-24`)
+    expect((top.members as Json[]).map((m) => [m.memberId, m.name, m.messages, m.activeDays])).toEqual([['bob', '阿强', 2, 2], ['carol', '小雨🌸', 1, 1]])
+    // Participation concentration: the top 1% and top 10% are one member each here (bob: 2 of 3 messages).
+    expect(top.concentration).toEqual({ speakers: 2, top1pct: 0.6667, top10pct: 0.6667 })
+  })
+
+  it('folds joins, leaves, invites, check-ins, auto-reply hits and moderation actions from real events into the reports and cohorts', async () => {
+    chat = await Chat.start({
+      start: shanghai('2026-11-02'), http: true,
+      rules: { g1: { moderation: { enabled: true, words: { add: ['加微信'], action: 'remove' } }, 'check-in': { batch: { windowMs: 0 } } } },
+    })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    await owner.post('/api/v1/auto-replies', { name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0 }, answer: { variants: [{ text: '课程价格是 99 元' }] } }).expect(201)
+    const ruleId = String(((await owner.get('/api/v1/auto-replies').expect(200)).body as { items: Array<{ id: number }> }).items[0]?.id)
+    const g1 = chat.group('g1')
+    await g1.join([dan, erin], alice)
+    await g1.say(bob, '签到')
+    g1.expectReply(/签到成功/, bob)
+    await g1.say(carol, '请问价格多少')
+    g1.expectReply(/课程价格是 99 元/)
+    await g1.say(dan, '加微信 看福利')
+    g1.expectRemoved(dan)
+    await g1.say(erin, '大家好')
+    // Week 1 after the join week: erin still speaks, dan is gone.
+    await chat.rehearsal.advanceTo(shanghai('2026-11-10'))
+    await g1.say(erin, '又来了')
+    await g1.leave([carol])
+
+    const range = 'from=2026-11-02&to=2026-11-10'
+    const ov = await settled(chat, () => body(owner, `/api/v1/groups/${G1}/stats/overview?${range}`), (o) => (o.current as Json).leaves === 2 && (o.current as Json).moderationActions === 1)
+    // Joined: dan and erin; left: dan (removed) and carol; members today: alice, bob, erin.
+    expect(ov.current).toMatchObject({ joins: 2, leaves: 2, netGrowth: 0, members: 3, autoReplyHits: 1, moderationHits: 1, moderationActions: 1, messages: 5 })
+    // One check-in over 9 days with 3 members at the end.
+    expect((ov.current as Json).checkInRate).toBeCloseTo(1 / 27, 4)
+
+    const top = await body(owner, `/api/v1/groups/${G1}/stats/top-members?${range}&sort=checkins`)
+    expect((top.members as Json[])[0]).toMatchObject({ memberId: 'bob', checkins: 1, bestStreak: 1 })
+    expect(top.inviters).toEqual([{ memberId: 'alice', invites: 2, name: 'Alice' }])
+
+    const rules = await body(owner, `/api/v1/groups/${G1}/stats/rules?${range}`)
+    expect(rules.rules).toEqual([{ kind: 'autoreply', rule: ruleId, hits: 1, actions: 1 }, { kind: 'moderation', rule: 'words', hits: 1, actions: 1 }])
+
+    const cohorts = await body(owner, `/api/v1/groups/${G1}/stats/retention?${range}&weeks=2`)
+    // Cohort of the week of 2026-11-02: dan and erin; erin spoke in week 1; week 2 has not ended yet.
+    expect(cohorts.cohorts).toEqual([{ week: '2026-11-02', joined: 2, retained: [1, 0], rates: [0.5, null] }])
+  })
+
+  it('never double counts: re-delivered messages after a restart and re-delivered events leave every figure unchanged', async () => {
+    const sqlitePath = STORAGE === 'sqlite' ? join(tempDir(), 'stats.sqlite') : undefined
+    chat = await Chat.start({ start: shanghai('2026-11-23'), http: true, sqlitePath })
+    const g1 = chat.group('g1')
+    const first = await g1.say(bob, 'ping')
+    await g1.say(carol, 'pong')
+    const events: EventBase[] = [
+      MemberJoined.of({ id: 'replay:join', botId: 'qunyun-bot', groupId: G1, members: [{ id: 'x1', name: 'X' }], inviterId: 'bob', at: chat.clock.now() }),
+      AutoReplyMatched.of({ id: 'replay:ar', botId: 'qunyun-bot', groupId: G1, memberId: 'bob', messageId: first, ruleId: 7, status: 'suppressed', at: chat.clock.now() }),
+      RuleViolated.of({ id: 'replay:rv', botId: 'qunyun-bot', groupId: G1, memberId: 'bob', messageId: first, detectors: ['links'], action: 'warn', strike: 1, shadow: true, at: chat.clock.now() }),
+    ]
+    await statsOf(chat).onEvents(events)
+    const admin = await apiAs(chat, 'admin')
+    const read = async (): Promise<Json[]> => Promise.all(['overview', 'series', 'heatmap', 'top-members', 'rules', 'retention'].map((r) => body(admin, `/api/v1/groups/${G1}/stats/${r}?from=2026-11-23&to=2026-11-23`)))
+    const before = await settled(chat, read, (r) => (r[0]?.current as Json).joins === 1)
+    expect(before[0]?.current).toMatchObject({ messages: 2, joins: 1, autoReplyHits: 1, moderationHits: 1, moderationActions: 0 })
+
+    await chat.rehearsal.restart()
+    const again = await apiAs(chat, 'admin')
+    await chat.rehearsal.redeliver('g1', bob.id, 'ping', first)
+    await statsOf(chat).onEvents(events)
+    await statsOf(chat).onEvents([...events, ...events])
+    await chat.runtime.flush()
+    const after = await Promise.all(['overview', 'series', 'heatmap', 'top-members', 'rules', 'retention'].map((r) => body(again, `/api/v1/groups/${G1}/stats/${r}?from=2026-11-23&to=2026-11-23`)))
+    expect(after).toEqual(before)
+  })
+
+  it('scopes every report to the caller: owners get 404 for other groups, cross-group reports sum only their groups, admins see all', async () => {
+    chat = await Chat.start({ start: shanghai('2026-11-23'), http: true, groups: TWO_OWNERS })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const operator = await apiAs(chat, 'operator', { groups: [G2] })
+    const admin = await apiAs(chat, 'admin')
+    await chat.group('g1').say(bob, '一')
+    await chat.group('g1').say(alice, '二')
+    await chat.group('g2').say('dave', '三')
+    await chat.runtime.flush()
+    const reports = ['overview', 'series', 'heatmap', 'top-members', 'retention', 'rules']
+    for (const r of reports) {
+      for (const suffix of ['', '.csv']) {
+        const res = await owner.get(`/api/v1/groups/${G2}/stats/${r}${suffix}`)
+        expect([r + suffix, res.status, (res.body as { error?: { code: string } }).error?.code]).toEqual([r + suffix, 404, 'not_found'])
+        await owner.get(`/api/v1/groups/${G1}/stats/${r}${suffix}`).expect(200)
+        await operator.get(`/api/v1/groups/${G1}/stats/${r}${suffix}`).expect(404)
+      }
+    }
+    await owner.get(`/api/v1/groups/nope@chatroom/stats/overview`).expect(404)
+    const mine = await body(owner, '/api/v1/stats/overview?from=2026-11-23&to=2026-11-23')
+    expect(mine.current).toMatchObject({ messages: 2, activeMembers: 2, members: 2 })
+    const theirs = await body(operator, '/api/v1/stats/overview?from=2026-11-23&to=2026-11-23')
+    expect(theirs.current).toMatchObject({ messages: 1, activeMembers: 1, members: 1 })
+    const all = await body(admin, '/api/v1/stats/overview?from=2026-11-23&to=2026-11-23')
+    expect(all.current).toMatchObject({ messages: 3, activeMembers: 3, members: 3 })
+    const table = await body(admin, '/api/v1/stats/groups?from=2026-11-23&to=2026-11-23')
+    expect((table.groups as Json[]).map((g) => [g.groupId, g.messages])).toEqual([[G1, 2], [G2, 1]])
+    const ownTable = await body(owner, '/api/v1/stats/groups?from=2026-11-23&to=2026-11-23')
+    expect((ownTable.groups as Json[]).map((g) => g.groupId)).toEqual([G1])
+    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules', 'alerts']) {
+      await owner.get(`/api/v1/stats/${r}?groupIds=${encodeURIComponent(`${G1},${G2}`)}`).expect(404)
+      await owner.get(`/api/v1/stats/${r}.csv?groupIds=${encodeURIComponent(G2)}`).expect(404)
+    }
+    expect(((await body(admin, `/api/v1/stats/overview?from=2026-11-23&to=2026-11-23&groupIds=${encodeURIComponent(G2)}`)).current as Json).messages).toBe(1)
+  })
+
+  it('answers bad query parameters with 400 and says which one', async () => {
+    chat = await Chat.start({ start: shanghai('2026-11-23'), http: true })
+    const admin = await apiAs(chat, 'admin')
+    const bad: Array<[string, string]> = [
+      [`/api/v1/groups/${G1}/stats/overview?from=2026-13-01`, 'query.from'],
+      [`/api/v1/groups/${G1}/stats/overview?from=2026-02-30`, 'query.from'],
+      [`/api/v1/groups/${G1}/stats/overview?from=2026-11-20&to=2026-11-01`, 'query.from'],
+      [`/api/v1/groups/${G1}/stats/overview?from=2024-01-01&to=2026-11-01`, 'query.from'],
+      [`/api/v1/groups/${G1}/stats/series?from=2026-01-01&to=2026-11-01&interval=hour`, 'query.interval'],
+      [`/api/v1/groups/${G1}/stats/series?interval=minute`, 'query.interval'],
+      [`/api/v1/groups/${G1}/stats/top-members?limit=0`, 'query.limit'],
+      [`/api/v1/groups/${G1}/stats/top-members?sort=chars`, 'query.sort'],
+      [`/api/v1/groups/${G1}/stats/retention?weeks=13`, 'query.weeks'],
+      [`/api/v1/groups/${G1}/stats/overview?days=7`, 'query'],
+    ]
+    for (const [path, where] of bad) {
+      const res = await admin.get(path)
+      const error = (res.body as { error: { code: string; details: Array<{ path: string }> } }).error
+      expect([path, res.status]).toEqual([path, 400])
+      expect(error.details.map((d) => d.path).join(' ')).toContain(where)
+    }
+  })
+
+  it('exports every report as CSV with a BOM, the right columns and Chinese names intact', async () => {
+    chat = await Chat.start({ start: shanghai('2026-11-23'), http: true })
+    const admin = await apiAs(chat, 'admin')
+    await chat.group('g1').say(carol, '你好')
+    await chat.group('g1').say(carol, '=1+1')
+    await chat.runtime.flush()
+    const csv = async (path: string): Promise<string[][]> => {
+      const res = await admin.get(path).buffer(true).parse((r, done) => { let s = ''; r.setEncoding('utf8'); r.on('data', (c: string) => { s += c }); r.on('end', () => done(null, s)) }).expect(200)
+      expect(res.headers['content-type']).toMatch(/^text\/csv/)
+      const text = res.body as string
+      expect(text.charCodeAt(0)).toBe(0xfeff)
+      return parseCsv(text)
+    }
+    const q = 'from=2026-11-23&to=2026-11-23'
+    const top = await csv(`/api/v1/groups/${G1}/stats/top-members.csv?${q}`)
+    expect(top).toEqual([['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], ['1', 'carol', '小雨🌸', '2', '1', '0', '0']])
+    const series = await csv(`/api/v1/groups/${G1}/stats/series.csv?${q}`)
+    expect(series[0]).toEqual(['day', 'messages', 'text', 'media', 'card', 'other', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions'])
+    expect(series[1]?.slice(0, 3)).toEqual(['2026-11-23', '2', '2'])
+    const overview = await csv(`/api/v1/groups/${G1}/stats/overview.csv?${q}`)
+    expect(overview[0]).toEqual(['figure', 'current', 'previous', 'change'])
+    expect(overview.find((r) => r[0] === 'messages')?.slice(1, 3)).toEqual(['2', '0'])
+    expect((await csv(`/api/v1/groups/${G1}/stats/heatmap.csv?${q}`)).length).toBe(169)
+    expect((await csv(`/api/v1/groups/${G1}/stats/retention.csv?${q}`))[0]).toEqual(['cohortWeek', 'joined', ...Array.from({ length: 12 }, (_, i) => `week${i + 1}`)])
+    expect((await csv(`/api/v1/stats/groups.csv?${q}`))[1]?.slice(0, 2)).toEqual([G1, '2'])
+  })
+})
+
+describe(`stats rollups (${STORAGE})`, () => {
+  it('raises a dead-group alert for a group whose last week fell below its own past, and not for a steady one', async () => {
+    const config = await testConfig()
+    const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
+    const store = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
+    try {
+      const buffer = new StatsBuffer(store, () => shanghai('2026-11-30'))
+      let n = 0
+      const say = (groupId: string, day: string, count: number): void => {
+        for (let i = 0; i < count; i++) buffer.record({ id: `q${n++}`, botId: 'b', groupId, senderId: `m${i % 3}`, senderName: '', type: 'text', text: '', mentions: [], mentionsBot: false, at: shanghai(day) }, 'Asia/Shanghai')
+      }
+      // Eight weeks ending 2026-11-30: "steady" says 10 a day throughout; "fading" 10 a day, then 1 a day in the last week; "new" only started last week.
+      for (let d = 0; d < 56; d++) {
+        const day = addDays('2026-11-30', -d)
+        say('steady', day, 10)
+        say('fading', day, d < 7 ? 1 : 10)
+        if (d < 7) say('new', day, 1)
+      }
+      await buffer.flush()
+      const alerts = await quietGroups(store, { all: false, groupIds: ['steady', 'fading', 'new'] }, '2026-11-30', 12, 10)
+      expect(alerts).toEqual([{ groupId: 'fading', lastWeekMessages: 7, threshold: 70, weeks: 7 }])
+    } finally {
+      await db.destroy()
+    }
+  })
+
+  it('property: for any messages flushed in any chunks, every rollup equals a brute-force recount', async () => {
+    const config = await testConfig()
+    const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
+    const store = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
+    const types: MessageType[] = ['text', 'image', 'url', 'file', 'other', 'location']
+    // Crosses a month end (local days 2026-11-23 … 2026-12-05).
+    const start = Date.parse('2026-11-22T15:00:00Z')
+    let run = 0
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.record({ group: fc.integer({ min: 0, max: 2 }), member: fc.integer({ min: 0, max: 5 }), minute: fc.integer({ min: 0, max: 12 * 24 * 60 }), type: fc.constantFrom(...types), flushAfter: fc.boolean() }), { minLength: 1, maxLength: 60 }),
+        fc.constantFrom('Asia/Shanghai', 'America/New_York', 'UTC'),
+        async (steps, timezone) => {
+          const prefix = `r${run++}-`
+          const buffer = new StatsBuffer(store, () => start)
+          const messages: IncomingMessage[] = steps.map((s, i) => ({
+            id: `${prefix}${i}`, botId: 'b', groupId: `${prefix}g${s.group}`, senderId: `m${s.member}`, senderName: '', type: s.type, text: '', mentions: [], mentionsBot: false, at: start + s.minute * MINUTE,
+          }))
+          for (const [i, m] of messages.entries()) {
+            buffer.record(m, timezone)
+            if (steps[i]?.flushAfter) await buffer.flush()
+          }
+          await buffer.flush()
+          await buffer.flush()
+          // Brute force from the messages themselves.
+          const day = new Map<string, { messages: number; types: number[]; members: Set<string> }>()
+          const hour = new Map<string, { messages: number; members: Set<string> }>()
+          const memberDay = new Map<string, number>()
+          for (const m of messages) {
+            const t = localTime(m.at, timezone)
+            const dk = `${m.groupId}|${t.day}`
+            const d = day.get(dk) ?? { messages: 0, types: [0, 0, 0, 0], members: new Set<string>() }
+            d.messages++; d.types[typeIndex(m.type)]++; d.members.add(m.senderId); day.set(dk, d)
+            const hk = `${dk}|${t.hour}|${weekdayOf(t.day)}`
+            const h = hour.get(hk) ?? { messages: 0, members: new Set<string>() }
+            h.messages++; h.members.add(m.senderId); hour.set(hk, h)
+            memberDay.set(`${dk}|${m.senderId}`, (memberDay.get(`${dk}|${m.senderId}`) ?? 0) + 1)
+          }
+          const like = `${prefix}%`
+          const gd = await store.query<Json>('SELECT group_id, day, messages, text_count, media_count, card_count, other_count, active FROM qy_stats_group_day WHERE group_id LIKE ? ORDER BY group_id, day', [like])
+          expect(gd.map((r) => `${String(r.group_id)}|${String(r.day)} ${[r.messages, r.text_count, r.media_count, r.card_count, r.other_count, r.active].map(Number).join(',')}`))
+            .toEqual([...day.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, d]) => `${k} ${[d.messages, ...d.types, d.members.size].join(',')}`))
+          const gh = await store.query<Json>('SELECT group_id, day, hour, weekday, messages, speakers FROM qy_stats_group_hour WHERE group_id LIKE ?', [like])
+          expect(gh.map((r) => `${String(r.group_id)}|${String(r.day)}|${Number(r.hour)}|${Number(r.weekday)} ${Number(r.messages)},${Number(r.speakers)}`).sort())
+            .toEqual([...hour.entries()].map(([k, h]) => `${k} ${h.messages},${h.members.size}`).sort())
+          const md = await store.query<Json>('SELECT group_id, day, member_id, messages FROM qy_stats_member_day WHERE group_id LIKE ?', [like])
+          expect(md.map((r) => `${String(r.group_id)}|${String(r.day)}|${String(r.member_id)} ${Number(r.messages)}`).sort())
+            .toEqual([...memberDay.entries()].map(([k, n]) => `${k} ${n}`).sort())
+          // Distinct active members over every range of the days seen, one group and all of this run's groups.
+          const days = [...new Set(messages.map((m) => localTime(m.at, timezone).day))].sort()
+          const groups = [...new Set(messages.map((m) => m.groupId))]
+          for (const a of days) {
+            for (const b of days.filter((d) => d >= a)) {
+              const pairs = (only: string[]): number => new Set(messages.filter((m) => only.includes(m.groupId)).map((m) => ({ m, day: localTime(m.at, timezone).day })).filter((x) => x.day >= a && x.day <= b).map((x) => `${x.m.groupId}|${x.m.senderId}`)).size
+              expect(await distinctActive(store, { all: false, groupIds: groups }, a, b)).toBe(pairs(groups))
+              expect(await distinctActive(store, { all: false, groupIds: [groups[0] as string] }, a, b)).toBe(pairs([groups[0] as string]))
+            }
+          }
+        },
+      ), { numRuns: 30 })
+    } finally {
+      await db.destroy()
+    }
+  })
+})
