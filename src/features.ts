@@ -5,6 +5,7 @@ import { autoReplyFeature } from './features/auto-reply'
 import { checkInFeature } from './features/check-in'
 import { groupsFeature } from './features/groups'
 import { moderationFeature } from './features/moderation'
+import { scheduledShareFeature } from './features/scheduled-share'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
@@ -21,4 +22,5 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   moderationFeature,
   checkInFeature,
   autoReplyFeature,
+  scheduledShareFeature,
 ]
