@@ -93,7 +93,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
   return [
     // ---- content library ----
     defineRoute({
-      method: 'GET', path: '/api/v1/shares/posts', summary: 'Your content library (admins: every post), optionally by tag',
+      method: 'GET', path: '/api/v1/share-posts', summary: 'Your content library (admins: every post), optionally by tag',
       query: PostsQuery, access: LIST(POST),
       async handler({ query, auth }) {
         const owner = ownerFor(auth)
@@ -102,7 +102,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'POST', path: '/api/v1/shares/posts', summary: 'Add a post: text template ({group} {date} {weekday} {time} {members} {checkIns}), optional image and link card, tags, expiry',
+      method: 'POST', path: '/api/v1/share-posts', summary: 'Add a post: text template ({group} {date} {weekday} {time} {members} {checkIns}), optional image and link card, tags, expiry',
       body: PostBody, access: { roles: ['admin', 'owner'], mutates: true },
       async handler({ body, auth, audit }) {
         const now = deps.clock.now()
@@ -113,11 +113,11 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/shares/posts/:postId', summary: 'One post', params: PostParams, access: ONE(POST, 'postId', false), findOwned: findPost,
+      method: 'GET', path: '/api/v1/share-posts/:postId', summary: 'One post', params: PostParams, access: ONE(POST, 'postId', false), findOwned: findPost,
       async handler({ params }) { return postView(await loadPost(params.postId)) },
     }),
     defineRoute({
-      method: 'PUT', path: '/api/v1/shares/posts/:postId', summary: 'Replace a post', params: PostParams, body: PostBody,
+      method: 'PUT', path: '/api/v1/share-posts/:postId', summary: 'Replace a post', params: PostParams, body: PostBody,
       access: ONE(POST, 'postId', true), findOwned: findPost,
       async handler({ params, body, audit }) {
         const before = await loadPost(params.postId)
@@ -128,7 +128,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/api/v1/shares/posts/:postId', summary: 'Delete a post (planned sends of it are skipped)', params: PostParams,
+      method: 'DELETE', path: '/api/v1/share-posts/:postId', summary: 'Delete a post (planned sends of it are skipped)', params: PostParams,
       access: ONE(POST, 'postId', true), findOwned: findPost,
       async handler({ params, audit }) {
         const before = await loadPost(params.postId)
@@ -140,7 +140,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
 
     // ---- schedules ----
     defineRoute({
-      method: 'GET', path: '/api/v1/shares/schedules', summary: 'Your schedules (admins: every schedule)', access: LIST(SCHEDULE),
+      method: 'GET', path: '/api/v1/share-schedules', summary: 'Your schedules (admins: every schedule)', access: LIST(SCHEDULE),
       async handler({ auth }) {
         const owner = ownerFor(auth)
         const rows = await schedules().find({ where: owner === null ? {} : { ownerTokenId: owner }, order: { id: 'ASC' } })
@@ -148,7 +148,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'POST', path: '/api/v1/shares/schedules', summary: 'Create a schedule (cron or one-off time in the group timezone; targets; content or rotation)',
+      method: 'POST', path: '/api/v1/share-schedules', summary: 'Create a schedule (cron or one-off time in the group timezone; targets; content or rotation)',
       body: ScheduleBody, access: { roles: ['admin', 'owner'], mutates: true },
       async handler({ body, auth, audit }) {
         await checkSchedule(body, auth)
@@ -161,12 +161,12 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/shares/schedules/:scheduleId', summary: 'One schedule', params: ScheduleParams,
+      method: 'GET', path: '/api/v1/share-schedules/:scheduleId', summary: 'One schedule', params: ScheduleParams,
       access: ONE(SCHEDULE, 'scheduleId', false), findOwned: findSchedule,
       async handler({ params }) { return scheduleView(await loadSchedule(params.scheduleId)) },
     }),
     defineRoute({
-      method: 'PUT', path: '/api/v1/shares/schedules/:scheduleId', summary: 'Replace a schedule (runs already planned keep their post and slot)',
+      method: 'PUT', path: '/api/v1/share-schedules/:scheduleId', summary: 'Replace a schedule (runs already planned keep their post and slot)',
       params: ScheduleParams, body: ScheduleBody, access: ONE(SCHEDULE, 'scheduleId', true), findOwned: findSchedule,
       async handler({ params, body, auth, audit }) {
         const before = await loadSchedule(params.scheduleId)
@@ -179,7 +179,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'PATCH', path: '/api/v1/shares/schedules/:scheduleId', summary: 'Pause (enabled: false) or resume a schedule; runs during a pause are not caught up',
+      method: 'PATCH', path: '/api/v1/share-schedules/:scheduleId', summary: 'Pause (enabled: false) or resume a schedule; runs during a pause are not caught up',
       params: ScheduleParams, body: PauseBody, access: ONE(SCHEDULE, 'scheduleId', true), findOwned: findSchedule,
       async handler({ params, body, audit }) {
         const before = await loadSchedule(params.scheduleId)
@@ -190,7 +190,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/api/v1/shares/schedules/:scheduleId', summary: 'Delete a schedule (its delivery log stays)', params: ScheduleParams,
+      method: 'DELETE', path: '/api/v1/share-schedules/:scheduleId', summary: 'Delete a schedule (its delivery log stays)', params: ScheduleParams,
       access: ONE(SCHEDULE, 'scheduleId', true), findOwned: findSchedule,
       async handler({ params, audit }) {
         const before = await loadSchedule(params.scheduleId)
@@ -200,7 +200,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/shares/schedules/:scheduleId/preview', summary: 'The next runs, per timezone of the target groups (timezone shown)',
+      method: 'GET', path: '/api/v1/share-schedules/:scheduleId/preview', summary: 'The next runs, per timezone of the target groups (timezone shown)',
       params: ScheduleParams, query: PreviewQuery, access: ONE(SCHEDULE, 'scheduleId', false), findOwned: findSchedule,
       async handler({ params, query }) {
         const row = await loadSchedule(params.scheduleId)
@@ -208,7 +208,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'POST', path: '/api/v1/shares/schedules/:scheduleId/test-send', summary: "Send the schedule's post (or a given post of yours) to one of your groups now",
+      method: 'POST', path: '/api/v1/share-schedules/:scheduleId/test-send', summary: "Send the schedule's post (or a given post of yours) to one of your groups now",
       params: ScheduleParams, body: TestSendBody, access: ONE(SCHEDULE, 'scheduleId', true), findOwned: findSchedule, status: 202,
       async handler({ params, body, auth, audit }) {
         const row = await loadSchedule(params.scheduleId)
@@ -224,7 +224,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/shares/schedules/:scheduleId/deliveries', summary: 'Delivery log: one row per run and group (planned / queued / sent / failed / skipped / missed, with the reason), newest first',
+      method: 'GET', path: '/api/v1/share-schedules/:scheduleId/deliveries', summary: 'Delivery log: one row per run and group (planned / queued / sent / failed / skipped / missed, with the reason), newest first',
       params: ScheduleParams, query: DeliveriesQuery, access: ONE(SCHEDULE, 'scheduleId', false), findOwned: findSchedule,
       async handler({ params, query, auth }) {
         const row = await loadSchedule(params.scheduleId)
