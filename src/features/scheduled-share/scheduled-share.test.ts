@@ -5,6 +5,10 @@ import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from '../../../te
 import { G1, G2, TWO_OWNERS } from '../../../test/support/groups'
 import type { PlatformAction } from '../../adapters/wechaty/recording-puppet'
 import type { RehearsalGroup } from '../../simulation/rehearsal'
+import { defineFeature } from '../../adapters/db/feature-store'
+import { SharePosted } from '../../contracts/scheduled-share'
+import type { EventBase } from '../../kernel/events'
+import { FEATURES } from '../../features'
 import { SHARE_TICK_JOB } from './index'
 import { fireTimes, matcherOf, parseCron } from './scheduled-share.cron'
 
@@ -21,8 +25,16 @@ const GROUPS: RehearsalGroup[] = [
   { id: 'g2', name: '跑步群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'dave', name: 'Dave' }] },
 ]
 
+/** Events a test-only consumer of share.posted received (as stats and tagging will). */
+const posted: EventBase[] = []
+const postedProbe = defineFeature({
+  name: 'share-posted-probe',
+  events: { consumes: [SharePosted] },
+  setup: () => ({ onEvent: (event) => { posted.push(event) } }),
+})
+
 async function start(opts: { at: number; groups?: RehearsalGroup[]; sqlitePath?: string; rules?: Record<string, Record<string, unknown>>; configOverrides?: Record<string, unknown> }): Promise<Chat> {
-  return Chat.start({ start: opts.at, http: true, groups: opts.groups ?? GROUPS, sqlitePath: opts.sqlitePath, rules: opts.rules, configOverrides: opts.configOverrides })
+  return Chat.start({ start: opts.at, http: true, groups: opts.groups ?? GROUPS, sqlitePath: opts.sqlitePath, rules: opts.rules, configOverrides: opts.configOverrides, features: [...FEATURES, postedProbe] })
 }
 
 /** Runs the share tick for the minute the fake clock is in (as the scheduler would), then lets sends go out. */
@@ -185,6 +197,66 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     expect(slots).toEqual(expect.arrayContaining([[G1, '2026-11-23T01:00:00.000Z'], [G2, '2026-11-23T01:00:30.000Z']]))
   })
 
+  it('emits share.posted once per confirmed post (with its topics), logs a failed send with the reason, and never sends a paused schedule', async () => {
+    chat = await start({ at: shanghai('2026-11-23', '08:59') })
+    posted.length = 0
+    const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
+    const a = await post(alice, { title: 'A', text: '话题 A', tags: ['读书', '早安'], card: { url: 'https://example.com/a', title: '今日书单' }, imageUrl: 'https://example.com/a.png' })
+    const b = await post(alice, { title: 'B', text: '话题 B' })
+    const sid = await schedule(alice, { target: { type: 'groups', groupIds: [G1, G2] }, content: { type: 'list', postIds: [a, b] }, staggerSeconds: 0 })
+    await chat.rehearsal.advanceTo(shanghai('2026-11-23'))
+    await tick(chat)
+    // The list in turn: post A with its image and card in both groups.
+    const g1 = chat.pending().filter((x) => x.groupId === G1)
+    expect(g1.map((x) => x.text ?? x.image ?? x.card?.title)).toEqual(['话题 A', 'https://example.com/a.png', '今日书单'])
+    chat.skip()
+    expect(posted.map((e) => [e.type, e.id, e.groupId, (e as unknown as { tags: string[] }).tags, (e as unknown as { postId: number }).postId]))
+      .toEqual([['share.posted', expect.stringMatching(/^share\.posted:\d+$/), G1, ['读书', '早安'], a], ['share.posted', expect.stringMatching(/^share\.posted:\d+$/), G2, ['读书', '早安'], a]])
+    // Day 2: B; the first text fails for good (not a transient error) and is logged so.
+    chat.rehearsal.world.puppet.failures.push({ kind: 'say', error: new Error('bot was muted in this group'), times: 1 })
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24'))
+    await tick(chat)
+    const log = await deliveries(alice, sid, '?status=failed')
+    expect(log.map((r) => [r.groupId, r.fireLocal, r.postId, r.status])).toEqual([[expect.any(String), '2026-11-24T09:00', b, 'failed']])
+    expect(log[0]?.reason).toMatch(/^text failed: .*muted/)
+    expect(posted).toHaveLength(3)
+    // Paused: no runs (and on resume, the paused days are not caught up).
+    await alice.patch(`/api/v1/share-schedules/${sid}`, { enabled: false }).expect(200)
+    chat.skip()
+    await chat.rehearsal.advanceTo(shanghai('2026-11-25'))
+    await tick(chat)
+    expect(chat.pending()).toEqual([])
+    await chat.rehearsal.advanceTo(shanghai('2026-11-25', '10:00'))
+    await alice.patch(`/api/v1/share-schedules/${sid}`, { enabled: true }).expect(200)
+    await tick(chat)
+    expect(chat.pending()).toEqual([])
+    const counts = (await alice.get(`/api/v1/share-schedules/${sid}/deliveries`).expect(200)).body.counts
+    expect(counts).toEqual({ sent: 3, failed: 1 })
+    // A test send goes out now, to one of the caller's groups, outside the rotation.
+    const test = await alice.post(`/api/v1/share-schedules/${sid}/test-send`, { groupId: G2, postId: b })
+    expect(test.status).toBe(202)
+    await chat.rehearsal.quiesce()
+    expect(said(chat, G2)).toEqual(['话题 B'])
+    await alice.post(`/api/v1/share-schedules/${sid}/test-send`, { groupId: 'elsewhere@chatroom' }).expect(400)
+    expect(posted).toHaveLength(3)
+  })
+
+  it('targets the groups with a label, and the label is read at each run', async () => {
+    chat = await start({ at: shanghai('2026-11-23', '08:59') })
+    const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
+    await alice.patch(`/api/v1/groups/${encodeURIComponent(G2)}`, { labels: ['跑团'] }).expect(200)
+    const id = await post(alice, { title: 'run', text: '今天跑步打卡 {members} 人群' })
+    await schedule(alice, { target: { type: 'label', label: '跑团' }, content: { type: 'post', postId: id }, staggerSeconds: 0 })
+    await chat.rehearsal.advanceTo(shanghai('2026-11-23'))
+    await tick(chat)
+    expect([said(chat, G1), said(chat, G2)]).toEqual([[], ['今天跑步打卡 2 人群']])
+    chat.skip()
+    await alice.patch(`/api/v1/groups/${encodeURIComponent(G1)}`, { labels: ['跑团'] }).expect(200)
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24'))
+    await tick(chat)
+    expect([said(chat, G1), said(chat, G2)]).toEqual([['今天跑步打卡 2 人群'], ['今天跑步打卡 2 人群']])
+  })
+
   it('takes the next unused post of a tag and never repeats one in a group within N days', async () => {
     chat = await start({ at: shanghai('2026-11-23', '08:59') })
     const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
@@ -301,7 +373,7 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
       [G2, '2026-11-24T09:00', 'missed'], [G1, '2026-11-24T09:00', 'missed'],
       [G2, '2026-11-23T09:00', 'sent'], [G1, '2026-11-23T09:00', 'sent'],
     ])
-    expect(log[0]?.reason).toMatch(/120 min late, grace 10 min/)
+    expect(log[0]?.reason).toBe('down at fire time (120 min late, grace 10 min)')
   })
 
   it('finishes a run that was waiting for its stagger slot when the process restarted, once', async () => {
