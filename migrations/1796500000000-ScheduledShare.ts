@@ -1,7 +1,7 @@
 import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm'
 import { columns } from './columns'
 
-/** Scheduled topic shares: the owners' content library, schedules, and one row per send (unique per run and group). */
+/** Scheduled topic shares: the owners' content library, schedules, one row per send (unique per run and group), engagement windows. */
 export class ScheduledShare1796500000000 implements MigrationInterface {
   name = 'ScheduledShare1796500000000'
 
@@ -34,9 +34,21 @@ export class ScheduledShare1796500000000 implements MigrationInterface {
         new TableIndex({ name: 'idx_share_send_schedule', columnNames: ['schedule_id', 'id'] }),
       ],
     }), true)
+    await q.createTable(new Table({
+      name: 'qy_share_window',
+      columns: [{ name: 'send_id', type: 'integer', isPrimary: true }, { name: 'schedule_id', type: 'integer' }, str('group_id', 191), str('kind', 8), ms('start_at'), ms('end_at'), integer('messages')],
+      indices: [
+        new TableIndex({ name: 'idx_share_window_schedule', columnNames: ['schedule_id'] }),
+        new TableIndex({ name: 'idx_share_window_end', columnNames: ['end_at'] }),
+      ],
+    }), true)
+    await q.createTable(new Table({
+      name: 'qy_share_window_member',
+      columns: [{ name: 'send_id', type: 'integer', isPrimary: true }, str('member_id', 191, { isPrimary: true })],
+    }), true)
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['qy_share_send', 'qy_share_schedule', 'qy_share_post']) await q.dropTable(table, true)
+    for (const table of ['qy_share_window_member', 'qy_share_window', 'qy_share_send', 'qy_share_schedule', 'qy_share_post']) await q.dropTable(table, true)
   }
 }

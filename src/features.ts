@@ -9,7 +9,7 @@ import { scheduledShareFeature } from './features/scheduled-share'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
- * groups → activity → moderation → check-in → (lottery) → auto-reply. Moderation runs before everything
+ * groups → activity → scheduled-share (an observer, like activity) → moderation → check-in → (lottery) → auto-reply. Moderation runs before everything
  * that answers, so a message it acted on is never answered. Features without a message step (access)
  * may sit anywhere; setup order follows the services they inject, not this list.
  * Adding a feature: its folder, and one line here.
@@ -19,8 +19,8 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   groupsFeature,
   accessFeature,
   activityFeature,
+  scheduledShareFeature,
   moderationFeature,
   checkInFeature,
   autoReplyFeature,
-  scheduledShareFeature,
 ]

@@ -5,8 +5,9 @@ import { SharePosted } from '../../contracts/scheduled-share'
 import { DIRECTORY } from '../../kernel/directory'
 import { OutboundFinished } from '../../kernel/events'
 import { ScheduledShare1796500000000 } from '../../../migrations/1796500000000-ScheduledShare'
+import { EngagementRecorder } from './scheduled-share.engagement'
 import { ShareEngine, ShareSlotDue } from './scheduled-share.engine'
-import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
+import { SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity } from './scheduled-share.entity'
 import { shareRoutes } from './scheduled-share.routes'
 import { ScheduledShareRuleSchema, type ScheduledShareRule } from './scheduled-share.rules'
 
@@ -24,18 +25,22 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
   name: 'scheduled-share',
   rules: { schema: ScheduledShareRuleSchema },
   config: (c) => ({ timezone: c.timezone }),
-  entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity],
+  entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity],
   migrations: [ScheduledShare1796500000000],
   events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
   inject: [DIRECTORY, ACCESS, CHECK_INS],
   setup(app) {
     const access = app.use(ACCESS)
+    const engagement = new EngagementRecorder({ db: app.store, clock: app.clock, log: app.log })
     const engine = new ShareEngine({
       db: app.store, directory: app.use(DIRECTORY), rules: app.rules, scopes: () => access.scopes(), checkIns: app.use(CHECK_INS),
       outbound: app.outbound, events: app.events, clock: app.clock, log: app.log, defaultTimezone: app.config.timezone,
+      windows: engagement,
     })
     return {
-      routes: shareRoutes({ db: app.store, clock: app.clock, engine }),
+      // An observer: counts messages after posts (and on days without one) for the post lift; always goes on.
+      middleware: engagement.middleware(),
+      routes: shareRoutes({ db: app.store, clock: app.clock, engine, engagement }),
       jobs: [{
         // Every minute (fenced: one replica per tick). A restart runs the ticks of the last few minutes once;
         // each schedule's cursor makes older fire times either caught up (within its grace) or logged as missed.
@@ -47,6 +52,7 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
         if (ShareSlotDue.is(event)) await engine.dispatchDue()
         else if (OutboundFinished.is(event)) await engine.finished([event])
       },
+      flush: () => engagement.flush(),
       stop: () => engine.stop(),
     }
   },

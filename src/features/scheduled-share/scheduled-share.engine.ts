@@ -16,6 +16,7 @@ import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { endOfWindow, fireTimes, inWindow, localKey, matcherOf, nextFireTimes, weekdayOf, type Trigger } from './scheduled-share.cron'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
+import type { EngagementRecorder } from './scheduled-share.engagement'
 import type { ScheduledShareRule } from './scheduled-share.rules'
 import type { ScheduleInput } from './scheduled-share.schema'
 
@@ -84,7 +85,12 @@ export interface EngineDeps {
   log: Logger
   /** Timezone of groups the directory no longer knows (the deployment's). */
   defaultTimezone: string
+  /** Where engagement windows open: after a sent post, and on runs that posted nothing (the baseline). */
+  windows: Pick<EngagementRecorder, 'openWindows'>
 }
+
+/** Skip reasons that say nothing about the group's usual activity (no baseline window for them). */
+const NO_BASELINE = new Set(['group_gone', 'bot_not_in_group', 'owner_lost_group'])
 
 /**
  * Scheduled shares: every minute's tick (fenced: one replica per tick) turns each schedule's fire times
@@ -199,6 +205,9 @@ export class ShareEngine {
       rows.push(row(target, key, slotAt, pick.postId, 'planned', reason))
     }
     await this.deps.db.insertIgnore('qy_share_send', SEND_COLUMNS, rows)
+    // Runs that posted nothing in a group are its baseline: the same moment on a day without a post.
+    const skipped = await this.sends.find({ select: { id: true, groupId: true, reason: true }, where: { scheduleId: s.id, fireAt, status: 'skipped' } })
+    await this.deps.windows.openWindows(skipped.filter((r) => !NO_BASELINE.has(r.reason ?? '')).map((r) => ({ sendId: r.id, scheduleId: s.id, groupId: r.groupId, kind: 'baseline' as const, startAt: fireAt })))
   }
 
   /** The posts a schedule may use (its owner's; admins' schedules: any), by id. */
@@ -389,6 +398,7 @@ export class ShareEngine {
       await this.sends.update({ id, status: 'queued' }, { status: 'sent', finishedAt: now })
       const row = await this.sends.findOneBy({ id })
       if (!row || row.status !== 'sent' || row.postId === null || row.fireKey.startsWith('test:')) continue
+      await this.deps.windows.openWindows([{ sendId: row.id, scheduleId: row.scheduleId, groupId: row.groupId, kind: 'post', startAt: row.finishedAt ?? now }])
       const post = await this.deps.db.repo(SharePostEntity).findOneBy({ id: row.postId })
       // A stable id: a redelivered outcome emits the same event, which consumers ignore.
       this.deps.events.emit(SharePosted.of({

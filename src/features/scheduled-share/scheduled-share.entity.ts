@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm'
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
 import { jsonColumn, msColumn } from '../../adapters/db/columns'
 
 /** A post of an owner's content library (text template, optional image and link card, tags, expiry). */
@@ -70,4 +70,29 @@ export class ShareSendEntity {
   @Column(msColumn('created_at')) createdAt!: number
   @Column(msColumn('queued_at', true)) queuedAt!: number | null
   @Column(msColumn('finished_at', true)) finishedAt!: number | null
+}
+
+/**
+ * Engagement observed after a send: messages in its group in the 30 minutes after the post ('post'), or
+ * after the fire time of a run that posted nothing there ('baseline'). One row per send.
+ */
+@Entity('qy_share_window')
+@Index('idx_share_window_schedule', ['scheduleId'])
+@Index('idx_share_window_end', ['endAt'])
+export class ShareWindowEntity {
+  @PrimaryColumn({ name: 'send_id', type: 'integer' }) sendId!: number
+  @Column({ name: 'schedule_id', type: 'integer' }) scheduleId!: number
+  @Column({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  /** 'post' or 'baseline'. */
+  @Column({ type: 'varchar', length: 8 }) kind!: string
+  @Column(msColumn('start_at')) startAt!: number
+  @Column(msColumn('end_at')) endAt!: number
+  @Column({ type: 'integer', default: 0 }) messages!: number
+}
+
+/** Distinct members who spoke in a window (one row each). */
+@Entity('qy_share_window_member')
+export class ShareWindowMemberEntity {
+  @PrimaryColumn({ name: 'send_id', type: 'integer' }) sendId!: number
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
 }

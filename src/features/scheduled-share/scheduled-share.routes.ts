@@ -4,6 +4,7 @@ import type { FeatureStore } from '../../adapters/db/feature-store'
 import { canSeeOwned, ownerFor, type Principal } from '../../kernel/auth'
 import { defineRoute, HttpError, ownedNotFound, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import type { Clock } from '../../ports/clock'
+import type { EngagementRecorder } from './scheduled-share.engagement'
 import { scheduleOf, type ShareEngine } from './scheduled-share.engine'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
 import {
@@ -57,7 +58,7 @@ function scheduleRow(body: ScheduleInput): Partial<ShareScheduleEntity> {
 }
 
 /** Admin routes of scheduled shares: the content library, schedules, preview, test send, delivery log. */
-export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: ShareEngine }): RouteDefinition[] {
+export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: ShareEngine; engagement: EngagementRecorder }): RouteDefinition[] {
   const posts = () => deps.db.repo(SharePostEntity)
   const schedules = () => deps.db.repo(ShareScheduleEntity)
   const findPost = ({ postId }: z.infer<typeof PostParams>) => posts().findOne({ select: { ownerTokenId: true }, where: { id: postId } })
@@ -242,6 +243,14 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
           nextBefore: rows.length === query.limit ? (rows[rows.length - 1]?.id ?? null) : null,
           counts: Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])),
         }
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/api/v1/share-schedules/:scheduleId/engagement', summary: 'Post lift: messages and distinct members in the 30 minutes after posts vs. the same window on runs without a post, overall and per post',
+      params: ScheduleParams, access: ONE(SCHEDULE, 'scheduleId', false), findOwned: findSchedule,
+      async handler({ params, auth }) {
+        const row = await loadSchedule(params.scheduleId)
+        return deps.engagement.report(row.id, (groupId) => !auth || auth.scope.has(groupId))
       },
     }),
   ]

@@ -241,6 +241,37 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     expect(posted).toHaveLength(3)
   })
 
+  it('measures post lift: messages and members in the 30 minutes after a post vs. a day without one', async () => {
+    chat = await start({ at: shanghai('2026-11-23', '08:59'), rules: { g1: { 'scheduled-share': { skipDates: ['2026-11-24'] } } } })
+    const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
+    const id = await post(alice, { title: '话题', text: '今日话题：你最近在读什么？', tags: ['读书'] })
+    const sid = await schedule(alice, { target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId: id } })
+    const g1 = chat.group('g1')
+    const bob = { id: 'bob', name: '阿强' }
+    const aliceMember = { id: 'alice', name: 'Alice' }
+    await chat.rehearsal.advanceTo(shanghai('2026-11-23'))
+    await tick(chat)
+    for (const [time, who] of [['09:05', bob], ['09:10', aliceMember], ['09:20', bob], ['09:45', bob]] as const) {
+      await chat.rehearsal.advanceTo(shanghai('2026-11-23', time))
+      await g1.say(who, '我在读《三体》')
+    }
+    // A calendar day: no post, the same half hour is the baseline.
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24'))
+    await tick(chat)
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24', '09:10'))
+    await g1.say(bob, '早')
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24', '10:00'))
+    await chat.runtime.flush()
+    const res = await alice.get(`/api/v1/share-schedules/${sid}/engagement`).expect(200)
+    expect(res.body).toEqual({
+      scheduleId: sid, windowMinutes: 30,
+      posts: { windows: 1, avgMessages: 3, avgMembers: 2 },
+      baseline: { windows: 1, avgMessages: 1, avgMembers: 1 },
+      lift: { messages: 3, members: 2 },
+      perPost: [{ postId: id, windows: 1, avgMessages: 3, avgMembers: 2 }],
+    })
+  })
+
   it('targets the groups with a label, and the label is read at each run', async () => {
     chat = await start({ at: shanghai('2026-11-23', '08:59') })
     const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
