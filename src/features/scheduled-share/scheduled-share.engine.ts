@@ -296,9 +296,11 @@ export class ShareEngine {
   /** Wakes this replica's dispatcher at `slotAt` (one timer; an earlier slot replaces a later one). */
   private arm(slotAt: number): void {
     if (this.stopped) return
-    if (this.timerAt !== null && this.timerAt <= slotAt && this.timerAt > this.deps.clock.now()) return
+    const now = this.deps.clock.now()
+    if (this.timerAt !== null && this.timerAt <= slotAt && this.timerAt > now) return
     this.timerAt = slotAt
-    void this.deps.clock.sleep(Math.max(0, slotAt - this.deps.clock.now())).then(() => {
+    // A slot already past (a row left planned by a failed pass) is retried after a pause, not in a tight loop.
+    void this.deps.clock.sleep(slotAt > now ? slotAt - now : 5_000).then(() => {
       if (this.timerAt === slotAt) this.timerAt = null
       if (!this.stopped) this.deps.events.emit(ShareSlotDue.of({ id: `share.slotDue:${slotAt}:${this.deps.clock.now()}`, at: this.deps.clock.now(), slotAt }))
     })

@@ -7,7 +7,7 @@ import type { PlatformAction } from '../../adapters/wechaty/recording-puppet'
 import type { RehearsalGroup } from '../../simulation/rehearsal'
 import { defineFeature } from '../../adapters/db/feature-store'
 import { SharePosted } from '../../contracts/scheduled-share'
-import type { EventBase } from '../../kernel/events'
+import { GroupLeft, type EventBase } from '../../kernel/events'
 import { FEATURES } from '../../features'
 import { SHARE_TICK_JOB } from './index'
 import { fireTimes, matcherOf, parseCron } from './scheduled-share.cron'
@@ -270,6 +270,23 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
       lift: { messages: 3, members: 2 },
       perPost: [{ postId: id, windows: 1, avgMessages: 3, avgMembers: 2 }],
     })
+  })
+
+  it('logs a group the bot left, and one its owner lost, as skipped with the reason', async () => {
+    chat = await start({ at: shanghai('2026-11-23', '08:59'), groups: [...GROUPS, { id: 'g3', name: '早起群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }] }] })
+    const admin = await apiAs(chat, 'admin')
+    const alice = await apiAs(chat, 'owner', { groups: [G1, G2, 'g3@chatroom'] })
+    const id = await post(alice, { title: 'gm', text: '早安' })
+    const sid = await schedule(alice, { target: { type: 'groups', groupIds: [G1, G2, 'g3@chatroom'] }, content: { type: 'post', postId: id }, staggerSeconds: 0 })
+    await chat.runtime.publish(GroupLeft.of({ id: 'left-g2', at: chat.clock.now(), botId: chat.rehearsal.botId, groupId: G2 }))
+    await admin.put(`/api/v1/tokens/${alice.tokenId}/groups`, { groupIds: [G1, G2] }).expect(200)
+    await chat.rehearsal.advanceTo(shanghai('2026-11-23'))
+    await tick(chat)
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.groupId)).toEqual([G1])
+    const log = await deliveries(admin, sid)
+    expect(log.map((r) => [r.groupId, r.status, r.reason]).sort()).toEqual([
+      [G1, 'sent', null], [G2, 'skipped', 'bot_not_in_group'], ['g3@chatroom', 'skipped', 'owner_lost_group'],
+    ])
   })
 
   it('targets the groups with a label, and the label is read at each run', async () => {
