@@ -1,5 +1,6 @@
 import { defineFeature } from '../../adapters/db/feature-store'
 import { ACCESS } from '../../contracts/access'
+import { ACTIVITY } from '../../contracts/activity'
 import { CHECK_INS } from '../../contracts/check-in'
 import { SharePosted } from '../../contracts/scheduled-share'
 import { DIRECTORY } from '../../kernel/directory'
@@ -28,12 +29,12 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
   entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity],
   migrations: [ScheduledShare1796500000000],
   events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
-  inject: [DIRECTORY, ACCESS, CHECK_INS],
+  inject: [DIRECTORY, ACCESS, CHECK_INS, ACTIVITY],
   setup(app) {
     const access = app.use(ACCESS)
     const engagement = new EngagementRecorder({ db: app.store, clock: app.clock, log: app.log })
     const engine = new ShareEngine({
-      db: app.store, directory: app.use(DIRECTORY), rules: app.rules, scopes: () => access.scopes(), checkIns: app.use(CHECK_INS),
+      db: app.store, directory: app.use(DIRECTORY), rules: app.rules, scopes: () => access.scopes(), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY),
       outbound: app.outbound, events: app.events, clock: app.clock, log: app.log, defaultTimezone: app.config.timezone,
       windows: engagement,
     })

@@ -2,6 +2,7 @@ import { In, LessThanOrEqual } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { Row } from '../../adapters/db/sql'
 import { servesGroup, type TokenScopes } from '../../contracts/access'
+import type { ActivityFacts } from '../../contracts/activity'
 import type { CheckInFacts } from '../../contracts/check-in'
 import { SharePosted } from '../../contracts/scheduled-share'
 import type { GroupRecord } from '../../kernel/context'
@@ -12,7 +13,7 @@ import type { EventEmitter, FeatureRules } from '../../kernel/feature'
 import { errorText, type Logger } from '../../kernel/logger'
 import type { Outbound } from '../../kernel/outbound-service'
 import { renderTemplate } from '../../kernel/template'
-import { localTime } from '../../kernel/time'
+import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { endOfWindow, fireTimes, inWindow, localKey, matcherOf, nextFireTimes, weekdayOf, type Trigger } from './scheduled-share.cron'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
@@ -79,6 +80,7 @@ export interface EngineDeps {
   rules: Pick<FeatureRules<ScheduledShareRule>, 'forGroup'>
   scopes: () => Promise<TokenScopes>
   checkIns: Pick<CheckInFacts, 'membersOn'>
+  activity: Pick<ActivityFacts, 'memberDays'>
   outbound: Outbound
   events: EventEmitter
   clock: Clock
@@ -348,7 +350,19 @@ export class ShareEngine {
       time: localKey(at, timezone).slice(11), members: group.memberCount,
     }
     if (template.includes('{checkIns}')) vars.checkIns = (await this.deps.checkIns.membersOn(group.id, [local.day])).length
+    if (template.includes('{topMembers}')) vars.topMembers = await this.topMembers(group.id, local.day)
     return renderTemplate(template, vars)
+  }
+
+  /** The three members with most messages in the 7 days up to `day` (names; ties by id). */
+  private async topMembers(groupId: string, day: string): Promise<string> {
+    const rows = await this.deps.activity.memberDays(groupId, addDays(day, -6), day)
+    const totals = new Map<string, number>()
+    for (const r of rows) totals.set(r.memberId, (totals.get(r.memberId) ?? 0) + r.messages)
+    const top = [...totals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 3).map(([id]) => id)
+    if (top.length === 0) return ''
+    const names = new Map((await this.deps.directory.members(groupId, { ids: top, includeLeft: true })).map((m) => [m.id, m.name]))
+    return top.map((id) => names.get(id) ?? id).join('、')
   }
 
   /** A test send of a post to one group now (logged with a `test:` fire key; not part of any rotation). */

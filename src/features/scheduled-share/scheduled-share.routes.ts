@@ -103,7 +103,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       },
     }),
     defineRoute({
-      method: 'POST', path: '/api/v1/share-posts', summary: 'Add a post: text template ({group} {date} {weekday} {time} {members} {checkIns}), optional image and link card, tags, expiry',
+      method: 'POST', path: '/api/v1/share-posts', summary: 'Add a post: text template ({group} {date} {weekday} {time} {members} {checkIns} {topMembers}), optional image and link card, tags, expiry',
       body: PostBody, access: { roles: ['admin', 'owner'], mutates: true },
       async handler({ body, auth, audit }) {
         const now = deps.clock.now()

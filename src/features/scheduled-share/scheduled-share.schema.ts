@@ -11,6 +11,7 @@ export const TEMPLATE_VARIABLES = {
   time: 'the local time of the run (HH:mm)',
   members: "the group's member count",
   checkIns: "today's check-in count",
+  topMembers: 'the three most active members of the last 7 days (names, 、-separated)',
 } as const
 
 /** Names a template uses that are not variables (the 400 names them). */

@@ -289,6 +289,27 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     ])
   })
 
+  it('fills check-ins and the week\'s most active members, and fires a one-off schedule once', async () => {
+    chat = await start({ at: shanghai('2026-11-23', '08:00'), groups: [{ id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨' }] }] })
+    const alice = await apiAs(chat, 'owner', { groups: [G1] })
+    const g1 = chat.group('g1')
+    for (const [who, n] of [[{ id: 'bob', name: '阿强' }, 3], [{ id: 'carol', name: '小雨' }, 2], [{ id: 'alice', name: 'Alice' }, 1]] as const) {
+      for (let i = 0; i < n; i++) await g1.say(who, `聊天 ${i}`)
+    }
+    await g1.say({ id: 'carol', name: '小雨' }, '签到')
+    await chat.runtime.flush()
+    chat.skip()
+    const id = await post(alice, { title: '周报', text: '{group} 今天已有 {checkIns} 人签到，本周最活跃：{topMembers}' })
+    await schedule(alice, { trigger: { type: 'once', at: '2026-11-23T09:00' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId: id } })
+    for (const time of ['08:59', '09:00', '09:01']) {
+      await chat.rehearsal.advanceTo(shanghai('2026-11-23', time))
+      await tick(chat)
+    }
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24'))
+    await tick(chat)
+    expect(said(chat, G1)).toEqual(['读书会 今天已有 1 人签到，本周最活跃：阿强、小雨、Alice'])
+  })
+
   it('targets the groups with a label, and the label is read at each run', async () => {
     chat = await start({ at: shanghai('2026-11-23', '08:59') })
     const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
