@@ -186,11 +186,11 @@ export class ShareEngine {
     const used = await this.usage(due.map((d) => d.target.groupId), [...posts.keys()])
     const window = s.staggerSeconds * 1000
     // Only postable groups take stagger slots, in the schedule's order.
-    const open = due.filter((d) => !d.target.blocked)
+    const open = new Map(due.filter((d) => !d.target.blocked).map((d, i) => [d.target, i]))
     for (const { target, key } of due) {
       if (target.blocked) { rows.push(row(target, key, fireAt, null, 'skipped', target.blocked)); continue }
-      const position = open.findIndex((d) => d.target === target)
-      let slotAt = fireAt + (open.length > 1 ? Math.floor((position * window) / open.length) : 0)
+      const position = open.get(target) ?? 0
+      let slotAt = fireAt + (open.size > 1 ? Math.floor((position * window) / open.size) : 0)
       const local = localTime(fireAt, target.timezone)
       const rule = await this.deps.rules.forGroup(target.groupId)
       if (!rule.enabled) { rows.push(row(target, key, fireAt, null, 'skipped', 'shares_disabled_in_group')); continue }
@@ -282,12 +282,14 @@ export class ShareEngine {
   /** Queues every planned send whose slot has come (claiming each once), then waits for the next slot. */
   async dispatchDue(): Promise<void> {
     const schedules = new Map<number, ShareScheduleEntity | null>()
+    let scopes: TokenScopes | null = null
     for (;;) {
       const now = this.deps.clock.now()
       const due = await this.sends.find({ where: { status: 'planned', slotAt: LessThanOrEqual(now) }, order: { slotAt: 'ASC', id: 'ASC' }, take: DISPATCH_BATCH })
+      if (due.length > 0 && !scopes) scopes = await this.deps.scopes()
       for (const row of due) {
         if (!schedules.has(row.scheduleId)) schedules.set(row.scheduleId, await this.deps.db.repo(ShareScheduleEntity).findOneBy({ id: row.scheduleId }))
-        await this.dispatch(row, schedules.get(row.scheduleId) ?? null)
+        await this.dispatch(row, schedules.get(row.scheduleId) ?? null, scopes as TokenScopes)
       }
       if (due.length < DISPATCH_BATCH) break
     }
@@ -313,7 +315,7 @@ export class ShareEngine {
     await this.sends.update({ id, status: 'planned' }, { status, reason, finishedAt: this.deps.clock.now() })
   }
 
-  private async dispatch(row: ShareSendEntity, schedule: ShareScheduleEntity | null): Promise<void> {
+  private async dispatch(row: ShareSendEntity, schedule: ShareScheduleEntity | null, scopes: TokenScopes): Promise<void> {
     const now = this.deps.clock.now()
     if (!schedule) return this.settle(row.id, 'skipped', 'schedule_deleted')
     if (!schedule.enabled) return this.settle(row.id, 'skipped', 'paused')
@@ -323,6 +325,7 @@ export class ShareEngine {
     const group = await this.deps.directory.find(row.groupId)
     if (!group) return this.settle(row.id, 'skipped', 'group_gone')
     if (!group.active) return this.settle(row.id, 'skipped', 'bot_not_in_group')
+    if (!servesGroup(scopes, schedule.ownerTokenId, row.groupId)) return this.settle(row.id, 'skipped', 'owner_lost_group')
     const post = row.postId === null ? null : await this.deps.db.repo(SharePostEntity).findOneBy({ id: row.postId })
     if (!post) return this.settle(row.id, 'skipped', 'post_deleted')
     // The claim: exactly one caller moves the row from planned to queued, and only it sends.
