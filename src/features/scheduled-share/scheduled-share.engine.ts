@@ -282,6 +282,7 @@ export class ShareEngine {
   /** Queues every planned send whose slot has come (claiming each once), then waits for the next slot. */
   async dispatchDue(): Promise<void> {
     const schedules = new Map<number, ShareScheduleEntity | null>()
+    const posts = new Map<number, SharePostEntity | null>()
     let scopes: TokenScopes | null = null
     for (;;) {
       const now = this.deps.clock.now()
@@ -289,7 +290,7 @@ export class ShareEngine {
       if (due.length > 0 && !scopes) scopes = await this.deps.scopes()
       for (const row of due) {
         if (!schedules.has(row.scheduleId)) schedules.set(row.scheduleId, await this.deps.db.repo(ShareScheduleEntity).findOneBy({ id: row.scheduleId }))
-        await this.dispatch(row, schedules.get(row.scheduleId) ?? null, scopes as TokenScopes)
+        await this.dispatch(row, schedules.get(row.scheduleId) ?? null, scopes as TokenScopes, posts)
       }
       if (due.length < DISPATCH_BATCH) break
     }
@@ -315,7 +316,7 @@ export class ShareEngine {
     await this.sends.update({ id, status: 'planned' }, { status, reason, finishedAt: this.deps.clock.now() })
   }
 
-  private async dispatch(row: ShareSendEntity, schedule: ShareScheduleEntity | null, scopes: TokenScopes): Promise<void> {
+  private async dispatch(row: ShareSendEntity, schedule: ShareScheduleEntity | null, scopes: TokenScopes, posts: Map<number, SharePostEntity | null>): Promise<void> {
     const now = this.deps.clock.now()
     if (!schedule) return this.settle(row.id, 'skipped', 'schedule_deleted')
     if (!schedule.enabled) return this.settle(row.id, 'skipped', 'paused')
@@ -326,7 +327,8 @@ export class ShareEngine {
     if (!group) return this.settle(row.id, 'skipped', 'group_gone')
     if (!group.active) return this.settle(row.id, 'skipped', 'bot_not_in_group')
     if (!servesGroup(scopes, schedule.ownerTokenId, row.groupId)) return this.settle(row.id, 'skipped', 'owner_lost_group')
-    const post = row.postId === null ? null : await this.deps.db.repo(SharePostEntity).findOneBy({ id: row.postId })
+    if (row.postId !== null && !posts.has(row.postId)) posts.set(row.postId, await this.deps.db.repo(SharePostEntity).findOneBy({ id: row.postId }))
+    const post = row.postId === null ? null : posts.get(row.postId) ?? null
     if (!post) return this.settle(row.id, 'skipped', 'post_deleted')
     // The claim: exactly one caller moves the row from planned to queued, and only it sends.
     const claimed = await this.sends.update({ id: row.id, status: 'planned' }, { status: 'queued', queuedAt: now, botId: group.botId })
