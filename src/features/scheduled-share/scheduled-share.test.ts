@@ -12,7 +12,8 @@ import { FEATURES } from '../../features'
 import { SHARE_TICK_JOB } from './index'
 import { fireTimes, matcherOf, parseCron } from './scheduled-share.cron'
 
-afterAll(cleanup)
+// Dropping a dozen MySQL databases can take a while on a busy machine.
+afterAll(cleanup, 120_000)
 
 const MINUTE = 60_000
 const DAY = 86_400_000
