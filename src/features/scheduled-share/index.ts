@@ -9,6 +9,7 @@ import { ScheduledShare1796500000000 } from '../../../migrations/1796500000000-S
 import { EngagementRecorder } from './scheduled-share.engagement'
 import { ShareEngine, ShareSlotDue } from './scheduled-share.engine'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity } from './scheduled-share.entity'
+import { scheduledShareMiddleware } from './scheduled-share.middleware'
 import { shareRoutes } from './scheduled-share.routes'
 import { ScheduledShareRuleSchema, type ScheduledShareRule } from './scheduled-share.rules'
 
@@ -40,7 +41,7 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
     })
     return {
       // An observer: counts messages after posts (and on days without one) for the post lift; always goes on.
-      middleware: engagement.middleware(),
+      middleware: scheduledShareMiddleware({ engagement }),
       routes: shareRoutes({ db: app.store, clock: app.clock, engine, engagement }),
       jobs: [{
         // Every minute (fenced: one replica per tick). A restart runs the ticks of the last few minutes once;

@@ -1,8 +1,7 @@
 import { MoreThan } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
-import type { MessageContext } from '../../kernel/context'
+import type { IncomingMessage } from '../../kernel/context'
 import { errorText, type Logger } from '../../kernel/logger'
-import type { Middleware } from '../../kernel/pipeline'
 import type { Clock } from '../../ports/clock'
 import { ShareWindowEntity } from './scheduled-share.entity'
 
@@ -60,24 +59,20 @@ export class EngagementRecorder {
       .finally(() => { this.loading = null })
   }
 
-  /** The observer step: counts the message in every open window of its group; always goes on. */
-  middleware(): Middleware<MessageContext> {
-    return async (ctx, next) => {
-      const at = ctx.message.at
-      this.reload(this.deps.clock.now())
-      const list = this.open.get(ctx.message.groupId)
-      if (list) {
-        for (const w of list) {
-          if (at < w.startAt || at >= w.endAt) continue
-          this.messages.set(w.sendId, (this.messages.get(w.sendId) ?? 0) + 1)
-          const set = this.members.get(w.sendId) ?? new Set<string>()
-          set.add(ctx.message.senderId)
-          this.members.set(w.sendId, set)
-        }
-        if (list.some((w) => w.endAt <= at)) this.open.set(ctx.message.groupId, list.filter((w) => w.endAt > at))
-      }
-      await next()
+  /** Counts one group message in every open window of its group (a Map lookup; no I/O). */
+  observe(message: Pick<IncomingMessage, 'groupId' | 'senderId' | 'at'>): void {
+    const at = message.at
+    this.reload(this.deps.clock.now())
+    const list = this.open.get(message.groupId)
+    if (!list) return
+    for (const w of list) {
+      if (at < w.startAt || at >= w.endAt) continue
+      this.messages.set(w.sendId, (this.messages.get(w.sendId) ?? 0) + 1)
+      const set = this.members.get(w.sendId) ?? new Set<string>()
+      set.add(message.senderId)
+      this.members.set(w.sendId, set)
     }
+    if (list.some((w) => w.endAt <= at)) this.open.set(message.groupId, list.filter((w) => w.endAt > at))
   }
 
   /** Writes buffered counts (distinct members as one row per member and window). */
