@@ -6,14 +6,15 @@ import { checkInFeature } from './features/check-in'
 import { groupsFeature } from './features/groups'
 import { lotteryFeature } from './features/lottery'
 import { moderationFeature } from './features/moderation'
+import { scheduledShareFeature } from './features/scheduled-share'
 import { statsFeature } from './features/stats'
 import { taggingFeature } from './features/tagging'
 
 /**
  * The ordered feature registry = the pipeline order (each step has its own error boundary):
- * groups → activity → stats → tagging → moderation → check-in → lottery → auto-reply. Stats and tagging
- * observe every message (a dormant member's return counts even when the message is a command another
- * feature handles). Moderation runs before everything
+ * groups → activity → stats → tagging → scheduled-share → moderation → check-in → lottery → auto-reply.
+ * Stats, tagging and scheduled-share (post lift) observe every message (a dormant member's return counts
+ * even when the message is a command another feature handles). Moderation runs before everything
  * that answers, so a message it acted on is never answered. Features without a message step (access)
  * may sit anywhere; setup order follows the services they inject, not this list.
  * Adding a feature: its folder, and one line here.
@@ -25,6 +26,7 @@ export const FEATURES: ReadonlyArray<Feature<any, any>> = [
   activityFeature,
   statsFeature,
   taggingFeature,
+  scheduledShareFeature,
   moderationFeature,
   checkInFeature,
   lotteryFeature,

@@ -41,8 +41,9 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/groups/:id/rules/check-in': { enabled: true },
   'PUT /api/v1/groups/:id/rules/auto-reply': { enabled: true },
   'PUT /api/v1/groups/:id/rules/lottery': { enabled: true },
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery', 'stats'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery', 'stats', 'scheduled-share'].map((f) => [`POST /api/v1/groups/:id/rules/${f}/rollback`, { version: 1 }])),
   'PUT /api/v1/groups/:id/rules/stats': { record: true },
+  'PUT /api/v1/groups/:id/rules/scheduled-share': { enabled: true },
   'POST /api/v1/groups/:id/rules/moderation/dry-run': { text: '加微信' },
   'POST /api/v1/tokens': { name: 'matrix', role: 'operator' },
   'PUT /api/v1/tokens/:tokenId/groups': { groupIds: [G1] },
@@ -70,12 +71,18 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   // The 'drawn lottery' fixture's only entrant, and so its winner, is bob.
   'POST /api/v1/lotteries/:lotteryId/reroll': { memberIds: ['bob'] },
   'POST /api/v1/lotteries/:lotteryId/claims': { memberId: 'bob' },
+  'POST /api/v1/share-posts': { title: 'matrix', text: '早安 {group}' },
+  'PUT /api/v1/share-posts/:postId': { title: 'matrix', text: '早安 {group}' },
+  'POST /api/v1/share-schedules': { name: 'matrix', trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'all' }, content: { type: 'tag', tag: '早安' } },
+  'PUT /api/v1/share-schedules/:scheduleId': { name: 'matrix', trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'all' }, content: { type: 'tag', tag: '早安' } },
+  'PATCH /api/v1/share-schedules/:scheduleId': { enabled: false },
+  'POST /api/v1/share-schedules/:scheduleId/test-send': { groupId: G1 },
 }
 
 /** Query strings routes need to succeed (positive controls). */
 const SAMPLE_QUERIES: Record<string, string> = {
   'GET /api/v1/groups/:id/moderation/diff': '?from=0&to=0',
-  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery', 'stats'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
+  ...Object.fromEntries(['activity', 'moderation', 'check-in', 'auto-reply', 'tagging', 'lottery', 'stats', 'scheduled-share'].map((f) => [`GET /api/v1/groups/:id/rules/${f}/diff`, '?from=0&to=0'])),
 }
 
 /**
@@ -105,6 +112,15 @@ const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise
   },
   'auto-reply rule': async (who, marker) => {
     const res = await who.post('/api/v1/auto-replies', { name: marker, trigger: { type: 'contains', keywords: [marker] }, answer: { variants: [{ text: marker }] } }).expect(201)
+    return String(res.body.id)
+  },
+  'share post': async (who, marker) => {
+    const res = await who.post('/api/v1/share-posts', { title: marker, text: marker }).expect(201)
+    return String(res.body.id)
+  },
+  'share schedule': async (who, marker) => {
+    const post = await who.post('/api/v1/share-posts', { title: marker, text: marker }).expect(201)
+    const res = await who.post('/api/v1/share-schedules', { name: marker, trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'all' }, content: { type: 'post', postId: post.body.id } }).expect(201)
     return String(res.body.id)
   },
 }

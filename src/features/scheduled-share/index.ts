@@ -1,0 +1,61 @@
+import { defineFeature } from '../../adapters/db/feature-store'
+import { ACCESS } from '../../contracts/access'
+import { ACTIVITY } from '../../contracts/activity'
+import { CHECK_INS } from '../../contracts/check-in'
+import { SharePosted } from '../../contracts/scheduled-share'
+import { DIRECTORY } from '../../kernel/directory'
+import { OutboundFinished } from '../../kernel/events'
+import { ScheduledShare1796500000000 } from '../../../migrations/1796500000000-ScheduledShare'
+import { EngagementRecorder } from './scheduled-share.engagement'
+import { ShareEngine, ShareSlotDue } from './scheduled-share.engine'
+import { SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity } from './scheduled-share.entity'
+import { scheduledShareMiddleware } from './scheduled-share.middleware'
+import { shareRoutes } from './scheduled-share.routes'
+import { ScheduledShareRuleSchema, type ScheduledShareRule } from './scheduled-share.rules'
+
+/** The tick job's name (tests and operators run it by name). */
+export const SHARE_TICK_JOB = 'scheduled-share.tick'
+
+/**
+ * scheduled-share: owners' content calendar (每日主题分享). A content library of templated posts, schedules
+ * (cron or one-off, in each group's timezone) targeting groups, a label or all of the owner's groups, with
+ * rotations (a topic per weekday, the next unused post of a tag, a list in turn; no repeat within N days).
+ * Every (schedule, group, fire time) is one unique row: posted once across replicas and restarts, spread
+ * over a stagger window, skipped or deferred in quiet hours and on calendar days, logged either way.
+ */
+export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezone: string }>({
+  name: 'scheduled-share',
+  rules: { schema: ScheduledShareRuleSchema },
+  config: (c) => ({ timezone: c.timezone }),
+  entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity],
+  migrations: [ScheduledShare1796500000000],
+  events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
+  inject: [DIRECTORY, ACCESS, CHECK_INS, ACTIVITY],
+  setup(app) {
+    const access = app.use(ACCESS)
+    const engagement = new EngagementRecorder({ db: app.store, clock: app.clock, log: app.log })
+    const engine = new ShareEngine({
+      db: app.store, directory: app.use(DIRECTORY), rules: app.rules, scopes: () => access.scopes(), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY),
+      outbound: app.outbound, events: app.events, clock: app.clock, log: app.log, defaultTimezone: app.config.timezone,
+      windows: engagement,
+    })
+    return {
+      // An observer: counts messages after posts (and on days without one) for the post lift; always goes on.
+      middleware: scheduledShareMiddleware({ engagement }),
+      routes: shareRoutes({ db: app.store, clock: app.clock, engine, engagement }),
+      jobs: [{
+        // Every minute (fenced: one replica per tick). A restart runs the ticks of the last few minutes once;
+        // each schedule's cursor makes older fire times either caught up (within its grace) or logged as missed.
+        name: SHARE_TICK_JOB, cron: '* * * * *', catchUpMs: 3 * 60_000,
+        run: (fireTime) => engine.tick(fireTime),
+      }],
+      // Inline, in the processor's order: a stagger slot's dispatch and send outcomes are part of the runtime's work.
+      onEvent: async (event) => {
+        if (ShareSlotDue.is(event)) await engine.dispatchDue()
+        else if (OutboundFinished.is(event)) await engine.finished([event])
+      },
+      flush: () => engagement.flush(),
+      stop: () => engine.stop(),
+    }
+  },
+})
