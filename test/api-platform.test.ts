@@ -17,6 +17,9 @@ const GENEROUS = { perMinute: 600_000, burst: 100_000 }
 
 /** A fingerprint of every table: "changes nothing" means this is equal before and after. */
 async function fingerprint(chat: Chat): Promise<string> {
+  // Features buffer writes (activity counters, stats rollups) until a flush: land them first, so a change
+  // a request caused shows up here and a message an earlier fixture sent cannot look like one.
+  await chat.runtime.flush()
   const hash = createHash('sha256')
   for (const table of chat.runtime.db.entityMetadatas.map((m) => m.tableName).sort()) {
     const rows: Array<Record<string, unknown>> = await chat.runtime.db.query(`SELECT * FROM ${table}`)
