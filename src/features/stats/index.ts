@@ -2,6 +2,7 @@ import { defineFeature } from '../../adapters/db/feature-store'
 import { DIRECTORY } from '../../kernel/directory'
 import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
+import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
@@ -15,15 +16,16 @@ const DAY_MS = 86_400_000
 
 /**
  * stats: read models for operators' reports. Messages are counted by its own observer step into batched
- * rollups (group-day, group-hour, member-day); member, check-in, auto-reply and moderation events are
- * folded in once per event id. The report routes read only these rollups, never the message log.
+ * rollups (group-day, group-hour, member-day); member, check-in, auto-reply, moderation, lottery and
+ * lifecycle events are folded in once per event id. The report routes read only these rollups, never the
+ * message log.
  */
 export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
   name: 'stats',
   rules: { schema: StatsRuleSchema },
   config: (c) => ({ timezone: c.timezone }),
   entities: STATS_ENTITIES,
-  migrations: [Stats1796700000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY],
   setup(app) {

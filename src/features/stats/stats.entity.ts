@@ -123,5 +123,36 @@ export class StatsEventEntity {
   @Index('idx_stats_event_at') @Column(msColumn('at')) at!: number
 }
 
+/** Lottery entries of one member in one group on one local day (entries, distinct entrants). */
+@Entity('qy_stats_lottery_day')
+@Index('idx_stats_lottery_day_day', ['day', 'groupId', 'memberId', 'entries'])
+export class StatsLotteryDayEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @Column({ type: 'integer', default: 0 }) entries!: number
+}
+
+/** A lottery drawn in a group (its first draw; rerolls are not draws), on the local day of the draw. */
+@Entity('qy_stats_lottery_draw')
+@Index('idx_stats_lottery_draw_day', ['day', 'groupId', 'lotteryId'])
+export class StatsLotteryDrawEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ name: 'lottery_id', type: 'integer' }) lotteryId!: number
+  @Column({ type: 'varchar', length: 10 }) day!: string
+}
+
+/** Lifecycle transitions (from → to) in one group on one local day; `from_state` is 'none' when a member is first seen. */
+@Entity('qy_stats_lifecycle_day')
+@Index('idx_stats_lifecycle_day_day', ['day', 'groupId', 'fromState', 'toState', 'n'])
+export class StatsLifecycleDayEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ name: 'from_state', type: 'varchar', length: 16 }) fromState!: string
+  @PrimaryColumn({ name: 'to_state', type: 'varchar', length: 16 }) toState!: string
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
 /** Every table of the feature. */
-export const STATS_ENTITIES = [StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity]
+export const STATS_ENTITIES = [StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
+  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity]

@@ -2,14 +2,19 @@ import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { Row } from '../../adapters/db/sql'
 import { AutoReplyMatched } from '../../contracts/auto-reply'
 import { CheckInCompleted } from '../../contracts/check-in'
+import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { RuleViolated } from '../../contracts/moderation'
+import { MemberLifecycleChanged } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { localTime } from '../../kernel/time'
 import { upsertAdd } from './stats.sql'
 import { weekOf } from './stats.time'
 
 /** The kinds of events folded into the rollups. */
-export const STATS_CONSUMES = [MemberJoined, MemberLeft, CheckInCompleted, AutoReplyMatched, RuleViolated] as const
+export const STATS_CONSUMES = [MemberJoined, MemberLeft, CheckInCompleted, AutoReplyMatched, RuleViolated, LotteryEntered, LotteryDrawn, MemberLifecycleChanged] as const
+
+/** `from_state` of a lifecycle transition of a member seen for the first time. */
+export const FIRST_SEEN = 'none'
 
 /** Moderation steps that act on the member (record/none only log; shadow mode never acts). */
 const ENFORCING = new Set(['warn', 'final_warning', 'remove'])
@@ -73,6 +78,9 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
       const row = ruleDay.get(key)
       if (row) { (row[4] as number)++; (row[5] as number) += action ? 1 : 0 } else ruleDay.set(key, [groupId, day, kind, rule.slice(0, 64), 1, action ? 1 : 0])
     }
+    const lotteryDay = new Map<string, Row>()
+    const draws: Row[] = []
+    const lifecycleDay = new Map<string, Row>()
     // Joins and leaves in event order (a leave then a rejoin in one batch ends joined).
     const memberOps: Array<{ op: 'join' | 'leave'; groupId: string; memberId: string; day: string }> = []
 
@@ -101,6 +109,20 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
         addGroupDay(groupId, day, 'moderation_hits', 1)
         if (acted) addGroupDay(groupId, day, 'moderation_actions', 1)
         for (const detector of e.detectors.length > 0 ? e.detectors : ['unknown']) addRule(groupId, day, 'moderation', detector, acted)
+      } else if (LotteryEntered.is(e)) {
+        const key = `${groupId}\u0000${day}\u0000${e.memberId}`
+        const row = lotteryDay.get(key)
+        if (row) (row[3] as number)++
+        else lotteryDay.set(key, [groupId, day, e.memberId, 1])
+      } else if (LotteryDrawn.is(e)) {
+        // The draw itself; rerolls (round ≥ 1) redraw a prize of a lottery already drawn.
+        if (e.round === 0) draws.push([groupId, e.lotteryId, day])
+      } else if (MemberLifecycleChanged.is(e)) {
+        const from = e.from ?? FIRST_SEEN
+        const key = `${groupId}\u0000${day}\u0000${from}\u0000${e.to}`
+        const row = lifecycleDay.get(key)
+        if (row) (row[4] as number)++
+        else lifecycleDay.set(key, [groupId, day, from, e.to, 1])
       }
     }
 
@@ -110,6 +132,9 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
     for (const [groupId, day, memberId, streak] of streaks) {
       await tx.query('UPDATE qy_stats_member_day SET streak = ? WHERE group_id = ? AND day = ? AND member_id = ? AND streak < ?', [streak, groupId, day, memberId, streak])
     }
+    await upsertAdd(tx, 'qy_stats_lottery_day', ['group_id', 'day', 'member_id'], [], ['entries'], [...lotteryDay.values()])
+    await tx.insertIgnore('qy_stats_lottery_draw', ['group_id', 'lottery_id', 'day'], draws)
+    await tx.upsertIncrement('qy_stats_lifecycle_day', ['group_id', 'day', 'from_state', 'to_state'], ['n'], [...lifecycleDay.values()])
     await tx.upsertIncrement('qy_stats_rule_day', ['group_id', 'day', 'kind', 'rule'], ['hits', 'actions'], [...ruleDay.values()])
     // A member's cohort is their latest join; a rejoin starts a new one (and clears the leave).
     for (const o of memberOps) {

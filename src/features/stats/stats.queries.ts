@@ -1,5 +1,7 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
+import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
 import { addDays } from '../../kernel/time'
+import { FIRST_SEEN } from './stats.events'
 import { daysBetween } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
@@ -86,17 +88,21 @@ export async function distinctActive(db: FeatureTables, scope: Scope, from: stri
 }
 
 /** One day of the daily series. */
-export interface DayPoint extends Totals { day: string }
+export interface DayPoint extends Totals { day: string; lotteryEntries: number; lotteryEntrants: number; lotteriesDrawn: number }
 
 /** Daily series over [from, to]; days without rows are zeros. */
 export async function dailySeries(db: FeatureTables, scope: Scope, from: string, to: string): Promise<DayPoint[]> {
   const s = scoped(scope)
-  const rows = await db.query(`SELECT day, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to])
+  const [rows, lottery] = await Promise.all([
+    db.query(`SELECT day, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to]),
+    lotteryDaily(db, scope, from, to),
+  ])
   const byDay = new Map(rows.map((r) => [String(r.day), r]))
   const out: DayPoint[] = []
   for (let i = 0, n = daysBetween(from, to); i < n; i++) {
     const day = addDays(from, i)
-    out.push({ day, ...toTotals(byDay.get(day)) })
+    const l = lottery.get(day)
+    out.push({ day, ...toTotals(byDay.get(day)), lotteryEntries: l?.entries ?? 0, lotteryEntrants: l?.entrants ?? 0, lotteriesDrawn: l?.drawn ?? 0 })
   }
   return out
 }
@@ -268,4 +274,92 @@ export async function groupTable(db: FeatureTables, scope: Scope, from: string, 
 /** Rounds a ratio to 4 decimals (reports, not accounting). */
 export function round(x: number): number {
   return Math.round(x * 10_000) / 10_000
+}
+
+/** Lottery figures of a day range. */
+export interface LotteryTotals {
+  /** Lottery entries (one per member and lottery). */
+  entries: number
+  /** Distinct entrants (member-group pairs, like active members). */
+  entrants: number
+  /** Distinct lotteries drawn in the scope's groups (a lottery run in two groups counts once). */
+  drawn: number
+}
+
+/** Lottery entries, distinct entrants and lotteries drawn over [from, to]. */
+export async function lotteryTotals(db: FeatureTables, scope: Scope, from: string, to: string): Promise<LotteryTotals> {
+  const s = scoped(scope)
+  const [entries, drawn] = await Promise.all([
+    db.query(`SELECT COUNT(*) AS entrants, SUM(e) AS entries FROM (SELECT group_id, member_id, SUM(entries) AS e FROM qy_stats_lottery_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY group_id, member_id) x`, [...s.params, from, to]),
+    db.query(`SELECT COUNT(DISTINCT lottery_id) AS n FROM qy_stats_lottery_draw WHERE ${s.sql} AND day >= ? AND day <= ?`, [...s.params, from, to]),
+  ])
+  return { entries: num(entries[0]?.entries), entrants: num(entries[0]?.entrants), drawn: num(drawn[0]?.n) }
+}
+
+/** Lottery figures per day over [from, to] (days without rows are absent). */
+export async function lotteryDaily(db: FeatureTables, scope: Scope, from: string, to: string): Promise<Map<string, LotteryTotals>> {
+  const s = scoped(scope)
+  const [entries, drawn] = await Promise.all([
+    // One row per group, day and member: the rows of a day are its distinct entrants.
+    db.query(`SELECT day, COUNT(*) AS entrants, SUM(entries) AS entries FROM qy_stats_lottery_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to]),
+    db.query(`SELECT day, COUNT(DISTINCT lottery_id) AS n FROM qy_stats_lottery_draw WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to]),
+  ])
+  const out = new Map<string, LotteryTotals>()
+  const at = (day: string): LotteryTotals => {
+    let t = out.get(day)
+    if (!t) out.set(day, (t = { entries: 0, entrants: 0, drawn: 0 }))
+    return t
+  }
+  for (const r of entries) Object.assign(at(String(r.day)), { entries: num(r.entries), entrants: num(r.entrants) })
+  for (const r of drawn) at(String(r.day)).drawn = num(r.n)
+  return out
+}
+
+/** Lifecycle transition counts (from → to; `from` null for members first seen). */
+export interface Transition { from: LifecycleState | null; to: LifecycleState; count: number }
+
+const state = (v: unknown): LifecycleState | null => (String(v) === FIRST_SEEN ? null : String(v) as LifecycleState)
+
+/** Transitions over [from, to], most frequent first. */
+export async function transitions(db: FeatureTables, scope: Scope, from: string, to: string): Promise<Transition[]> {
+  const s = scoped(scope)
+  const rows = await db.query(`SELECT from_state, to_state, SUM(n) AS n FROM qy_stats_lifecycle_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY from_state, to_state ORDER BY n DESC, from_state, to_state`, [...s.params, from, to])
+  return rows.map((r) => ({ from: state(r.from_state), to: state(r.to_state) as LifecycleState, count: num(r.n) }))
+}
+
+/** Members in each lifecycle state at the end of a day. */
+export type MixPoint = { day: string } & Record<LifecycleState, number>
+
+/**
+ * Lifecycle mix per day over [from, to]: members in each state at the end of each day, replayed from the
+ * transitions (a transition adds one to its `to` state and takes one from its `from` state), starting from
+ * the sum of every transition before `from`. Members whose first transition stats never saw are missing.
+ */
+export async function lifecycleMix(db: FeatureTables, scope: Scope, from: string, to: string): Promise<MixPoint[]> {
+  const s = scoped(scope)
+  const [before, inRange] = await Promise.all([
+    db.query(`SELECT from_state, to_state, SUM(n) AS n FROM qy_stats_lifecycle_day WHERE ${s.sql} AND day < ? GROUP BY from_state, to_state`, [...s.params, from]),
+    db.query(`SELECT day, from_state, to_state, SUM(n) AS n FROM qy_stats_lifecycle_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, from_state, to_state`, [...s.params, from, to]),
+  ])
+  const counts = Object.fromEntries(LIFECYCLE_STATES.map((st) => [st, 0])) as Record<LifecycleState, number>
+  const apply = (r: Record<string, unknown>): void => {
+    const f = state(r.from_state)
+    const t = state(r.to_state)
+    if (f && f in counts) counts[f] -= num(r.n)
+    if (t && t in counts) counts[t] += num(r.n)
+  }
+  for (const r of before) apply(r)
+  const byDay = new Map<string, Array<Record<string, unknown>>>()
+  for (const r of inRange) {
+    const list = byDay.get(String(r.day)) ?? []
+    list.push(r)
+    byDay.set(String(r.day), list)
+  }
+  const out: MixPoint[] = []
+  for (let i = 0, n = daysBetween(from, to); i < n; i++) {
+    const day = addDays(from, i)
+    for (const r of byDay.get(day) ?? []) apply(r)
+    out.push({ day, ...counts })
+  }
+  return out
 }

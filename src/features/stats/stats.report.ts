@@ -1,7 +1,7 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import { HttpError } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
-import { distinctActive, netJoinsAfter, round, totals, type Scope } from './stats.queries'
+import { distinctActive, lotteryTotals, netJoinsAfter, round, totals, type Scope } from './stats.queries'
 import { MAX_RANGE_DAYS } from './stats.schema'
 import { daysBetween } from './stats.time'
 
@@ -41,11 +41,20 @@ export interface PeriodFigures {
   autoReplyHits: number
   moderationHits: number
   moderationActions: number
+  /** Lottery entries (one per member and lottery). */
+  lotteryEntries: number
+  /** Distinct members who entered a lottery. */
+  lotteryEntrants: number
+  /** Lottery participation: entrants ÷ active members (null without active members; automatic entries may take it above 1). */
+  lotteryParticipation: number | null
+  /** Lotteries drawn (a lottery run in several groups counts once). */
+  lotteriesDrawn: number
   messageTypes: { text: number; media: number; card: number; other: number }
 }
 
 /** Keys of figures compared period over period. */
-const COMPARED = ['members', 'joins', 'leaves', 'netGrowth', 'dau', 'wau', 'mau', 'stickiness', 'messages', 'activeMembers', 'checkInRate', 'autoReplyHits', 'moderationHits', 'moderationActions'] as const
+const COMPARED = ['members', 'joins', 'leaves', 'netGrowth', 'dau', 'wau', 'mau', 'stickiness', 'messages', 'activeMembers', 'checkInRate', 'autoReplyHits', 'moderationHits', 'moderationActions',
+  'lotteryEntries', 'lotteryEntrants', 'lotteryParticipation', 'lotteriesDrawn'] as const
 
 /** Overview: the period, the one before it (same length), and the relative change of each figure. */
 export interface Overview {
@@ -57,9 +66,10 @@ export interface Overview {
 
 async function period(db: FeatureTables, scope: Scope, from: string, to: string, membersNow: number): Promise<PeriodFigures> {
   const days = daysBetween(from, to)
-  const [t, netAfter, wau, mau, active] = await Promise.all([
+  const [t, netAfter, wau, mau, active, lottery] = await Promise.all([
     totals(db, scope, from, to), netJoinsAfter(db, scope, to),
     distinctActive(db, scope, addDays(to, -6), to), distinctActive(db, scope, addDays(to, -29), to), distinctActive(db, scope, from, to),
+    lotteryTotals(db, scope, from, to),
   ])
   const members = Math.max(0, membersNow - netAfter)
   const dau = round(t.activeDays / days)
@@ -68,6 +78,7 @@ async function period(db: FeatureTables, scope: Scope, from: string, to: string,
     stickiness: mau > 0 ? round(dau / mau) : null, messages: t.messages, activeMembers: active,
     checkInRate: members > 0 ? round(t.checkins / (days * members)) : null,
     autoReplyHits: t.autoReplyHits, moderationHits: t.moderationHits, moderationActions: t.moderationActions,
+    lotteryEntries: lottery.entries, lotteryEntrants: lottery.entrants, lotteryParticipation: active > 0 ? round(lottery.entrants / active) : null, lotteriesDrawn: lottery.drawn,
     messageTypes: { text: t.text, media: t.media, card: t.card, other: t.other },
   }
 }

@@ -6,7 +6,8 @@ import type { GroupDirectory } from '../../kernel/directory'
 import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
-import { concentration, dailySeries, groupTable, heatmap, hourlySeries, quietGroups, retention, ruleStats, topInviters, topMembers, type Scope } from './stats.queries'
+import { LIFECYCLE_STATES } from '../../contracts/tagging'
+import { concentration, dailySeries, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, topMembers, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
 import { AlertsQuery, GroupTableQuery, MAX_CSV_ROWS, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopQuery } from './stats.schema'
 import { weekOf } from './stats.time'
@@ -43,6 +44,14 @@ function overviewTable(o: Overview): Table {
 function seriesTable(points: Array<Record<string, unknown>>): Table {
   const header = Object.keys(points[0] ?? { day: '' })
   return { header, rows: points.map((p) => header.map((h) => p[h] as string | number | null)) }
+}
+
+function mixTable(mix: MixPoint[]): Table {
+  return { header: ['day', ...LIFECYCLE_STATES], rows: mix.map((p) => [p.day, ...LIFECYCLE_STATES.map((st) => p[st])]) }
+}
+
+function transitionTable(list: Transition[]): Table {
+  return { header: ['from', 'to', 'count'], rows: list.map((t) => [t.from ?? '', t.to, t.count]) }
 }
 
 function checkHourly(interval: 'day' | 'hour', range: Range): void {
@@ -132,6 +141,16 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const rules = await ruleStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
       return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
     }),
+    ...report(`${group}/lifecycle`, 'Lifecycle mix of a group: members per state at the end of each day', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const mix = await lifecycleMix(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, states: LIFECYCLE_STATES, mix }, table: mixTable(mix) }
+    }),
+    ...report(`${group}/transitions`, 'Lifecycle transition counts (from → to) of a group over a range', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const list = await transitions(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, transitions: list }, table: transitionTable(list) }
+    }),
 
     ...report(`${across}/overview`, "Overview across the caller's groups (admins: all groups) with period-over-period change", { query: ScopeQuery }, false, async ({ query, auth }) => {
       const { scope, memberCount } = await scopeOf(auth, query.groupIds)
@@ -167,6 +186,18 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
         json: { to, weeks: query.weeks, percentile: query.percentile, groups },
         table: { header: ['groupId', 'lastWeekMessages', 'threshold', 'weeks'], rows: groups.map((g) => [g.groupId, g.lastWeekMessages, g.threshold, g.weeks]) },
       }
+    }),
+    ...report(`${across}/lifecycle`, "Lifecycle mix across the caller's groups: members per state at the end of each day", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const mix = await lifecycleMix(db, scope, range.from, range.to)
+      return { json: { ...range, states: LIFECYCLE_STATES, mix }, table: mixTable(mix) }
+    }),
+    ...report(`${across}/transitions`, "Lifecycle transition counts (from → to) across the caller's groups", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const list = await transitions(db, scope, range.from, range.to)
+      return { json: { ...range, transitions: list }, table: transitionTable(list) }
     }),
     ...report(`${across}/rules`, "Auto-reply and moderation hits per rule across the caller's groups", { query: ScopeQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)

@@ -5,8 +5,11 @@ import { Chat, alice, bob, carol, type Person } from '../../../test/support/chat
 import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from '../../../test/support/env'
 import { G1, G2, TWO_OWNERS } from '../../../test/support/groups'
 import { databaseSchema, dataSourceOptions, openDatabase } from '../../adapters/db/data-source'
-import { FeatureStore } from '../../adapters/db/feature-store'
+import { defineFeature, FeatureStore } from '../../adapters/db/feature-store'
 import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
+import { MemberLifecycleChanged } from '../../contracts/tagging'
+import { FEATURES } from '../../features'
 import { RuleViolated } from '../../contracts/moderation'
 import { parseCsv } from '../../kernel/csv'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
@@ -52,6 +55,14 @@ async function body(api: ApiClient, path: string): Promise<Json> {
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`)
   return res.body as Json
 }
+
+/** Lottery and lifecycle events as the stats feature received them (a test-only consumer after the product's). */
+const delivered: EventBase[] = []
+const eventProbe = defineFeature({
+  name: 'stats-event-probe',
+  events: { consumes: [LotteryEntered, LotteryDrawn, MemberLifecycleChanged] },
+  setup: () => ({ onEvents: async (events) => { delivered.push(...events) } }),
+})
 
 describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat
@@ -162,6 +173,96 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect(after).toEqual(before)
   })
 
+  it('reports lottery participation (keyword entries, draws) and the lifecycle mix and transitions from the tagging feature, counting redelivered events once', async () => {
+    const start = shanghai('2026-11-23', '09:00:00')
+    chat = await Chat.start({ start, http: true, features: [...FEATURES, eventProbe], rules: { g1: { lottery: { batch: { windowMs: 0 } } } } })
+    delivered.length = 0
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const g1 = chat.group('g1')
+    const iso = (ms: number): string => new Date(ms).toISOString()
+    const lottery = async (title: string, keyword: string, at: number): Promise<number> => {
+      const created = await owner.post('/api/v1/lotteries', {
+        title, groupIds: [G1], prizes: [{ name: '新书', quantity: 1 }], entry: { keyword },
+        times: { closesAt: iso(at + 60 * MINUTE), drawAt: iso(at + 70 * MINUTE) },
+      }).expect(201)
+      const id = created.body.id as number
+      await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+      return id
+    }
+    // The lottery's job closes entries, then draws.
+    const draw = async (at: number): Promise<void> => {
+      for (const offset of [60, 70]) {
+        await chat.rehearsal.advanceTo(at + offset * MINUTE)
+        expect(await chat.runtime.scheduler.runFenced('lottery.tick', new Date(chat.clock.now()))).toBe('ran')
+        await chat.rehearsal.quiesce()
+      }
+    }
+
+    // Day 1: dan joins (lifecycle: first seen → new); bob and carol speak (first seen → active) and enter by keyword.
+    await g1.join([dan], alice)
+    const first = await lottery('周一抽奖', '参与抽奖', start)
+    await g1.say(bob, '参与抽奖')
+    // Written the way members write it: traditional characters, an emoji code, full-width punctuation.
+    await g1.say(carol, '參與抽獎[呲牙]！')
+    await g1.say(bob, '参与抽奖') // already entered: no second entry
+    await draw(start)
+    // Day 2: only bob enters the second lottery; carol leaves (active → churned).
+    const day2 = shanghai('2026-11-24', '09:00:00')
+    await chat.rehearsal.advanceTo(day2)
+    const second = await lottery('周二抽奖', '我要奖品', day2)
+    await g1.say(bob, '我要奖品')
+    await g1.leave([carol])
+    await draw(day2)
+    chat.skip()
+
+    // The probe runs after stats: once it has both draws and carol's churn, stats has folded them in.
+    await chat.eventually(() => expect(delivered.filter((e) => LotteryDrawn.is(e) || (MemberLifecycleChanged.is(e) && e.to === 'churned'))).toHaveLength(3))
+    const ov = await body(owner, `/api/v1/groups/${G1}/stats/overview?from=2026-11-24&to=2026-11-24`)
+    expect(ov.current).toMatchObject({ lotteryEntries: 1, lotteryEntrants: 1, activeMembers: 1, lotteryParticipation: 1, lotteriesDrawn: 1 })
+    expect(ov.previous).toMatchObject({ lotteryEntries: 2, lotteryEntrants: 2, activeMembers: 2, lotteryParticipation: 1, lotteriesDrawn: 1 })
+    expect(ov.change).toMatchObject({ lotteryEntries: -0.5, lotteryEntrants: -0.5, lotteryParticipation: 0, lotteriesDrawn: 0 })
+    const both = await body(owner, `/api/v1/groups/${G1}/stats/overview?from=2026-11-23&to=2026-11-24`)
+    // bob entered twice (two lotteries), carol once: 3 entries, 2 entrants, 2 lotteries.
+    expect(both.current).toMatchObject({ lotteryEntries: 3, lotteryEntrants: 2, activeMembers: 2, lotteryParticipation: 1, lotteriesDrawn: 2 })
+
+    const series = await body(owner, `/api/v1/groups/${G1}/stats/series?from=2026-11-23&to=2026-11-24`)
+    expect((series.points as Json[]).map((p) => [p.day, p.lotteryEntries, p.lotteryEntrants, p.lotteriesDrawn])).toEqual([['2026-11-23', 2, 2, 1], ['2026-11-24', 1, 1, 1]])
+
+    const read = async (): Promise<Json[]> => Promise.all([
+      body(owner, `/api/v1/groups/${G1}/stats/lifecycle?from=2026-11-22&to=2026-11-24`),
+      body(owner, `/api/v1/groups/${G1}/stats/transitions?from=2026-11-23&to=2026-11-24`),
+      body(owner, `/api/v1/groups/${G1}/stats/transitions?from=2026-11-24&to=2026-11-24`),
+      body(owner, '/api/v1/stats/transitions?from=2026-11-23&to=2026-11-24'),
+      body(owner, '/api/v1/stats/lifecycle?from=2026-11-24&to=2026-11-24'),
+      body(owner, `/api/v1/groups/${G1}/stats/overview?from=2026-11-23&to=2026-11-24`),
+      body(owner, `/api/v1/groups/${G1}/stats/series?from=2026-11-23&to=2026-11-24`),
+    ])
+    const before = await read()
+    const [mix, transitions, dayTwo, across, acrossMix] = before as [Json, Json, Json, Json, Json]
+    expect(mix.states).toEqual(['new', 'active', 'dormant', 'churned', 'returned'])
+    expect(mix.mix).toEqual([
+      { day: '2026-11-22', new: 0, active: 0, dormant: 0, churned: 0, returned: 0 },
+      { day: '2026-11-23', new: 1, active: 2, dormant: 0, churned: 0, returned: 0 },
+      { day: '2026-11-24', new: 1, active: 1, dormant: 0, churned: 1, returned: 0 },
+    ])
+    expect(transitions.transitions).toEqual([
+      { from: null, to: 'active', count: 2 }, { from: 'active', to: 'churned', count: 1 }, { from: null, to: 'new', count: 1 },
+    ].sort((a, b) => b.count - a.count || String(a.from ?? 'none').localeCompare(String(b.from ?? 'none'))))
+    expect(dayTwo.transitions).toEqual([{ from: 'active', to: 'churned', count: 1 }])
+    expect(across.transitions).toEqual(transitions.transitions)
+    expect(acrossMix.mix).toEqual([{ day: '2026-11-24', new: 1, active: 1, dormant: 0, churned: 1, returned: 0 }])
+
+    // The events stats folded in, with their real ids: entries of both lotteries, both draws, the lifecycle changes.
+    expect(delivered.filter((e) => LotteryEntered.is(e)).map((e) => [e.lotteryId, e.memberId, e.method])).toEqual([[first, 'bob', 'keyword'], [first, 'carol', 'keyword'], [second, 'bob', 'keyword']])
+    expect(delivered.filter((e) => LotteryDrawn.is(e)).map((e) => e.lotteryId)).toEqual([first, second])
+    expect(delivered.filter((e) => MemberLifecycleChanged.is(e))).toHaveLength(4)
+    // Redelivered (a retried batch, a replay after a restart): no figure changes.
+    await statsOf(chat).onEvents(delivered)
+    await statsOf(chat).onEvents([...delivered, ...delivered])
+    await chat.runtime.flush()
+    expect(await read()).toEqual(before)
+  })
+
   it('scopes every report to the caller: owners get 404 for other groups, cross-group reports sum only their groups, admins see all', async () => {
     chat = await Chat.start({ start: shanghai('2026-11-23'), http: true, groups: TWO_OWNERS })
     const owner = await apiAs(chat, 'owner', { groups: [G1] })
@@ -171,7 +272,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     await chat.group('g1').say(alice, '二')
     await chat.group('g2').say('dave', '三')
     await chat.runtime.flush()
-    const reports = ['overview', 'series', 'heatmap', 'top-members', 'retention', 'rules']
+    const reports = ['overview', 'series', 'heatmap', 'top-members', 'retention', 'rules', 'lifecycle', 'transitions']
     for (const r of reports) {
       for (const suffix of ['', '.csv']) {
         const res = await owner.get(`/api/v1/groups/${G2}/stats/${r}${suffix}`)
@@ -191,7 +292,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect((table.groups as Json[]).map((g) => [g.groupId, g.messages])).toEqual([[G1, 2], [G2, 1]])
     const ownTable = await body(owner, '/api/v1/stats/groups?from=2026-11-23&to=2026-11-23')
     expect((ownTable.groups as Json[]).map((g) => g.groupId)).toEqual([G1])
-    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules', 'alerts']) {
+    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules', 'alerts', 'lifecycle', 'transitions']) {
       await owner.get(`/api/v1/stats/${r}?groupIds=${encodeURIComponent(`${G1},${G2}`)}`).expect(404)
       await owner.get(`/api/v1/stats/${r}.csv?groupIds=${encodeURIComponent(G2)}`).expect(404)
     }
@@ -238,7 +339,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     const top = await csv(`/api/v1/groups/${G1}/stats/top-members.csv?${q}`)
     expect(top).toEqual([['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], ['1', 'carol', '小雨🌸', '2', '1', '0', '0']])
     const series = await csv(`/api/v1/groups/${G1}/stats/series.csv?${q}`)
-    expect(series[0]).toEqual(['day', 'messages', 'text', 'media', 'card', 'other', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions'])
+    expect(series[0]).toEqual(['day', 'messages', 'text', 'media', 'card', 'other', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions', 'lotteryEntries', 'lotteryEntrants', 'lotteriesDrawn'])
     expect(series[1]?.slice(0, 3)).toEqual(['2026-11-23', '2', '2'])
     const overview = await csv(`/api/v1/groups/${G1}/stats/overview.csv?${q}`)
     expect(overview[0]).toEqual(['figure', 'current', 'previous', 'change'])
@@ -246,6 +347,11 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect((await csv(`/api/v1/groups/${G1}/stats/heatmap.csv?${q}`)).length).toBe(169)
     expect((await csv(`/api/v1/groups/${G1}/stats/retention.csv?${q}`))[0]).toEqual(['cohortWeek', 'joined', ...Array.from({ length: 12 }, (_, i) => `week${i + 1}`)])
     expect((await csv(`/api/v1/stats/groups.csv?${q}`))[1]?.slice(0, 2)).toEqual([G1, '2'])
+    expect(overview.find((r) => r[0] === 'lotteryEntries')?.slice(1, 3)).toEqual(['0', '0'])
+    // carol spoke: first seen by the tagging feature, active.
+    await settled(chat, () => body(admin, `/api/v1/groups/${G1}/stats/transitions?${q}`), (r) => (r.transitions as Json[]).length > 0)
+    expect(await csv(`/api/v1/groups/${G1}/stats/transitions.csv?${q}`)).toEqual([['from', 'to', 'count'], ['', 'active', '1']])
+    expect(await csv(`/api/v1/stats/lifecycle.csv?${q}`)).toEqual([['day', 'new', 'active', 'dormant', 'churned', 'returned'], ['2026-11-23', '0', '1', '0', '0', '0']])
   })
 })
 
