@@ -12,6 +12,10 @@ export class DbSeenStore implements SeenStore {
     return rows.map((r) => [r.id, r.expiresAt])
   }
 
+  async has(id: string, now: number): Promise<boolean> {
+    return (await this.db.getRepository(SeenMessageEntity).countBy({ id, expiresAt: MoreThan(now) })) > 0
+  }
+
   save(rows: Array<[string, number]>): Promise<void> {
     return insertIgnore(this.db, 'qy_seen_message', ['id', 'expires_at'], rows)
   }
