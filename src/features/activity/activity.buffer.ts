@@ -78,18 +78,40 @@ export class ActivityBuffer {
     this.hourly = new Map()
     this.log = []
     if (batch.log.length === 0 && batch.daily.length === 0) return
+    // SQLite writes synchronously on this thread: in slices of a few milliseconds each, one transaction per
+    // slice, yielding to the event loop in between so messages keep flowing. MySQL works on its own
+    // server; one transaction there.
+    const slice = this.store.dialect === 'sqlite' ? SQLITE_SLICE_ROWS : Number.MAX_SAFE_INTEGER
+    // Offsets of what is committed: only the rest is retried if a later slice fails.
+    let d = 0
+    let h = 0
+    let l = 0
+    const more = (): boolean => d < batch.daily.length || h < batch.hourly.length || l < batch.log.length
     try {
-      await this.store.transaction(async (m) => {
-        await m.upsertIncrement('qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], batch.daily)
-        await m.upsertIncrement('qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
-        await m.insertIgnore('qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)
-      })
-      this.written.messages += batch.log.length
-      for (const row of batch.log) this.written.groups.add(row[1] as string)
+      while (more()) {
+        const part = { daily: batch.daily.slice(d, d + slice), hourly: batch.hourly.slice(h, h + slice), log: batch.log.slice(l, l + slice) }
+        await this.store.transaction(async (m) => {
+          await m.upsertIncrement('qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], part.daily)
+          await m.upsertIncrement('qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], part.hourly)
+          await m.insertIgnore('qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], part.log)
+        })
+        d += part.daily.length
+        h += part.hourly.length
+        l += part.log.length
+        this.written.messages += part.log.length
+        for (const row of part.log) this.written.groups.add(row[1] as string)
+        if (more()) await yieldToLoop()
+      }
     } catch (error) {
-      // Keep the deltas for the next flush: counters are additive, the log insert is idempotent.
-      this.retry = batch
+      // Keep what was not committed for the next flush: counters are additive, the log insert is idempotent.
+      this.retry = { daily: batch.daily.slice(d), hourly: batch.hourly.slice(h), log: batch.log.slice(l) }
       throw error
     }
   }
 }
+
+/** Rows per table per SQLite transaction: a few milliseconds of synchronous work. */
+const SQLITE_SLICE_ROWS = 1_000
+
+/** Lets timers and I/O run (a macrotask boundary). */
+function yieldToLoop(): Promise<void> { return new Promise((resolve) => setImmediate(resolve)) }
