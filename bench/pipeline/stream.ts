@@ -12,6 +12,14 @@ export interface StreamOptions {
   botId: string
   /** First message's timestamp (ms since epoch). */
   startAt: number
+  /** Messages per group per minute at the stream's (simulated) time: sets the gap between messages. */
+  perGroupPerMinute: number
+  /** Share of text messages carrying an advert term of the shared lexicon (rules/words/ads.txt). */
+  violationRate: number
+  /** Share of text messages asking one of the auto-reply FAQ questions. */
+  faqRate: number
+  /** Advert terms to insert into violating messages (the bench reads them from the shared lexicon). */
+  violationTerms: readonly string[]
 }
 
 /** Defaults of the issue's benchmark spec. */
@@ -23,7 +31,22 @@ export const DEFAULT_STREAM: StreamOptions = {
   botId: 'bench',
   // 2025-11-12 09:00 Asia/Shanghai: a weekday morning.
   startAt: Date.UTC(2025, 10, 12, 1, 0, 0),
+  // A busy afternoon: on average 2 messages a minute in every group (the bench clock follows message time).
+  perGroupPerMinute: 2,
+  violationRate: 0.01,
+  faqRate: 0.005,
+  violationTerms: [],
 }
+
+/** FAQ keywords of the benchmark's 200 auto-reply rules (rule i answers `faqKeyword(i)`). */
+export function faqKeyword(i: number): string {
+  const topics = ['报名', '发货', '退款', '课程', '直播', '优惠券', '积分', '会员', '地址', '时间']
+  const verbs = ['怎么', '什么时候', '在哪里', '如何', '能不能']
+  return `${verbs[i % verbs.length] as string}${topics[Math.floor(i / verbs.length) % topics.length] as string}${Math.floor(i / (verbs.length * topics.length)) + 1}`
+}
+
+/** Number of auto-reply rules the benchmark stores. */
+export const FAQ_RULES = 200
 
 /** One benchmark group with its member list (for the group.synced event). */
 export interface BenchGroup {
@@ -41,6 +64,9 @@ export interface Stream {
   types: Record<string, number>
   /** Share of all messages that went to the busiest group. */
   topGroupShare: number
+  /** Messages with an advert term inserted / with an FAQ question. */
+  violating: number
+  faq: number
 }
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0')
@@ -74,6 +100,10 @@ export function generateStream(options: StreamOptions = DEFAULT_STREAM): Stream 
   const messages: IncomingMessage[] = new Array<IncomingMessage>(options.messages)
   const perGroup = new Uint32Array(options.groups)
   const types: Record<string, number> = {}
+  // Mean gap = 60,000 / (groups × perGroupPerMinute) ms; gaps uniform in [1, 2 × mean].
+  const maxGap = Math.max(1, Math.round((2 * 60_000) / (options.groups * options.perGroupPerMinute)))
+  let violating = 0
+  let faq = 0
   let at = options.startAt
   for (let i = 0; i < options.messages; i++) {
     const g = pickGroup()
@@ -82,9 +112,29 @@ export function generateStream(options: StreamOptions = DEFAULT_STREAM): Stream 
     const m = (pickRank() + g * 37) % options.membersPerGroup
     const sender = group.members[m] as MemberSnapshot
     const type: MessageType = random.next() < 0.08 ? 'image' : 'text'
-    const text = type === 'text' ? messageText(random, 5, 60) : ''
+    let text = type === 'text' ? messageText(random, 5, 60) : ''
+    if (type === 'text' && text.length >= 6) {
+      // The phrase generator draws from a few hundred clauses; real chat repeats far less, so one CJK
+      // character at a random place makes longer texts as distinct as real ones (otherwise moderation's
+      // duplicate detector would see cross-group "spam" in ~6 % of messages).
+      const cut = random.int(0, text.length)
+      text = text.slice(0, cut) + String.fromCharCode(0x4e00 + random.int(0, 2999)) + text.slice(cut)
+    }
+    if (type === 'text') {
+      // A few messages are what moderation and auto-reply exist for: an advert term, an FAQ question.
+      const u = random.next()
+      if (u < options.violationRate && options.violationTerms.length > 0) {
+        const term = options.violationTerms[random.int(0, options.violationTerms.length - 1)] as string
+        const cut = random.int(0, text.length)
+        text = text.slice(0, cut) + term + text.slice(cut)
+        violating++
+      } else if (u < options.violationRate + options.faqRate) {
+        text = `请问${faqKeyword(random.int(0, FAQ_RULES - 1))}？`
+        faq++
+      }
+    }
     const mentions = type === 'text' && random.next() < 0.03 ? [(group.members[random.int(0, options.membersPerGroup - 1)] as MemberSnapshot).id] : []
-    at += random.int(1, 6)
+    at += random.int(1, maxGap)
     types[type] = (types[type] ?? 0) + 1
     messages[i] = {
       id: `bench-msg-${options.seed}-${pad(i, 7)}`,
@@ -101,7 +151,7 @@ export function generateStream(options: StreamOptions = DEFAULT_STREAM): Stream 
   }
   let top = 0
   for (const n of perGroup) if (n > top) top = n
-  return { options, groups, messages, types, topGroupShare: options.messages > 0 ? top / options.messages : 0 }
+  return { options, groups, messages, types, topGroupShare: options.messages > 0 ? top / options.messages : 0, violating, faq }
 }
 
 /** The group.synced event registering one group and its members (as the adapter sends it at login). */

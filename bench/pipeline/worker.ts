@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Writable } from 'node:stream'
 import { loadConfig } from '../../src/config/load'
 import type { IncomingMessage } from '../../src/kernel/context'
@@ -8,9 +9,11 @@ import { silentLogger, type Logger } from '../../src/kernel/logger'
 import type { ProcessResult } from '../../src/kernel/processor'
 import { createLogger } from '../../src/logging'
 import { seededRandom } from '../../src/ports/random'
+import { systemClock } from '../../src/ports/clock'
 import { deleteRedisKeysWithPrefix } from '../../src/adapters/redis/redis-ports'
 import { Runtime } from '../../src/main'
 import { emptyFeature } from './empty-feature'
+import { advertTerms, storeFaqRules, useBenchPack } from './product'
 import { CpuProfiler, summarize, type ProfileSummary } from './profile'
 import { recreateDatabase, type StorageMode } from './storage'
 import { DEFAULT_STREAM, generateStream, syncedEvent, type BenchGroup } from './stream'
@@ -25,8 +28,12 @@ export interface RunSpec {
   messages: number
   /** Closed-loop phase: messages kept in flight. */
   concurrency: number
-  /** Open-loop phase: offered load in msg/s (0 = skip the phase). */
+  /** Open-loop phase: offered load in msg/s (0 = skip the phase; -1 = 80 % of this run's closed-loop msg/s). */
   rate: number
+  /** Stream shape: groups, members per group, share of text messages violating the rules. */
+  groups: number
+  members: number
+  violationRate: number
   profile: boolean
   /** 'silent' (default) or 'winston': the production logger (JSON, level info) writing to a null stream. */
   logger: 'silent' | 'winston'
@@ -48,8 +55,22 @@ export interface OpenLoop extends Latency {
   messages: number
   /** Messages / time from the first arrival until the last one resolved. */
   achievedPerSec: number
-  eventLoop: { p99Ms: number; maxMs: number }
+  eventLoop: LoopFigures
   flushes: { count: number; maxMs: number }
+  /** Messages submitted more than 2 ms after their scheduled arrival (the feeder itself was held up), and the worst. */
+  lateSends: number
+  lateMaxMs: number
+}
+
+/** Event-loop figures: a 2 ms timer's lateness, and perf_hooks.monitorEventLoopDelay (1 ms resolution). */
+export interface LoopFigures {
+  p99Ms: number; maxMs: number; delayP99Ms: number; delayMaxMs: number
+  /**
+   * The longest stretch between two ticks of the 2 ms timer counted in this process's CPU time instead of
+   * wall time: what the process itself held the loop for, even when other processes took the cores
+   * (wall-time lateness then includes the time it was not scheduled at all).
+   */
+  cpuMaxMs: number
 }
 
 /** Figures of one run. */
@@ -75,8 +96,8 @@ export interface RunResult extends Latency {
    * per message, and the process's share of the wall time (well below 100 % = starved by other processes).
    */
   cpu: { processMs: number; processUsPerMsg: number; processSharePct: number; serversMs: number; serversUsPerMsg: number }
-  /** How late a 2 ms timer ran during the closed-loop phase: how long the event loop was blocked. */
-  eventLoop: { p99Ms: number; maxMs: number }
+  /** How long the event loop was blocked during the closed-loop phase. */
+  eventLoop: LoopFigures
   /** Flush writes during the closed-loop phase (timer + final): count, calls that joined a running write, longest, total. */
   flushes: { count: number; joined: number; maxMs: number; totalMs: number; intervalMs: number; byPartMs: Record<string, number> }
   /** p99 latency of messages in flight while a flush write ran vs the others. */
@@ -90,7 +111,9 @@ export interface RunResult extends Latency {
   results: Record<ProcessResult, number>
   checks: Check[]
   setup: { generateMs: number; startMs: number; registerMs: number }
-  stream: { groups: number; membersPerGroup: number; types: Record<string, number>; topGroupShare: number; textChars: number }
+  stream: { groups: number; membersPerGroup: number; types: Record<string, number>; topGroupShare: number; textChars: number; violating: number; faq: number }
+  /** What the full pipeline did about it (both phases): moderation events by detector, outbound actions queued. */
+  effects: { moderationByDetector: Record<string, number>; outbound: number }
   profile?: ProfileSummary
 }
 
@@ -138,24 +161,46 @@ class LoopMonitor {
   private readonly lateness: number[] = []
   private timer?: NodeJS.Timeout
   private last = 0
+  private readonly histogram = monitorEventLoopDelay({ resolution: 1 })
+  private lastCpu = 0
+  private cpuMax = 0
+  private cpuNow(): number { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
   start(): void {
+    this.histogram.enable()
+    this.lastCpu = this.cpuNow()
     this.last = performance.now()
     this.timer = setInterval(() => {
       const now = performance.now()
       this.lateness.push(Math.max(0, now - this.last - 2))
       this.last = now
+      const cpu = this.cpuNow()
+      if (cpu - this.lastCpu > this.cpuMax) this.cpuMax = cpu - this.lastCpu
+      this.lastCpu = cpu
     }, 2)
   }
-  stop(): { p99Ms: number; maxMs: number } {
+  stop(): LoopFigures {
     clearInterval(this.timer)
+    this.histogram.disable()
+    const h = this.histogram
     // A block that lasts until now (e.g. the final flush) has not been seen by a tick yet.
     this.lateness.push(Math.max(0, performance.now() - this.last - 2))
     const sorted = Float64Array.from(this.lateness).sort()
-    return { p99Ms: round(percentile(sorted, 99), 1), maxMs: round(sorted[sorted.length - 1] ?? 0, 1) }
+    return {
+      p99Ms: round(percentile(sorted, 99), 1), maxMs: round(sorted[sorted.length - 1] ?? 0, 1),
+      // The histogram records how late its 1 ms timer ran (ns); it includes the timer's own resolution.
+      delayP99Ms: round(h.percentile(99) / 1e6, 1), delayMaxMs: round(h.max / 1e6, 1), cpuMaxMs: round(Math.max(this.cpuMax, this.cpuNow() - this.lastCpu), 1),
+    }
   }
 }
 
 type Results = Record<ProcessResult, number>
+
+/** The bench clock's time: the latest submitted message's `at` (see runOne). */
+let simNow = Date.now()
+function submitAt(runtime: Runtime, message: IncomingMessage): Promise<ProcessResult> {
+  if (message.at > simNow) simNow = message.at
+  return runtime.submit(message)
+}
 
 /**
  * Closed loop, like an adapter receiving bursts: every macrotask (setImmediate) it submits new messages
@@ -175,7 +220,7 @@ function feedClosed(runtime: Runtime, messages: IncomingMessage[], concurrency: 
         const i = next++
         inFlight++
         const t0 = process.hrtime.bigint()
-        runtime.submit(messages[i] as IncomingMessage).then((result) => {
+        submitAt(runtime, messages[i] as IncomingMessage).then((result) => {
           latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6
           doneAt[i] = performance.now()
           results[result]++
@@ -196,28 +241,35 @@ function feedClosed(runtime: Runtime, messages: IncomingMessage[], concurrency: 
  * ~1 ms timer ticks (like socket reads). Latency = scheduled arrival → promise resolved, so time the event
  * loop spent blocked (e.g. in a synchronous flush) counts, which the closed loop cannot see.
  */
-function feedOpen(runtime: Runtime, messages: IncomingMessage[], rate: number, latencies: Float64Array): Promise<{ results: Results; ms: number }> {
+function feedOpen(runtime: Runtime, messages: IncomingMessage[], rate: number, latencies: Float64Array): Promise<{ results: Results; ms: number; late: number; lateMaxMs: number }> {
   return new Promise((resolveAll, reject) => {
     const results: Results = { processed: 0, duplicate: 0, failed: 0 }
     const gap = 1000 / rate
     const start = performance.now()
     let next = 0
     let done = 0
+    let late = 0
+    let lateMaxMs = 0
     const pump = (): void => {
-      const due = Math.min(messages.length, Math.floor((performance.now() - start) / gap) + 1)
+      // Arrivals follow the clock, not the ticks: after a stall the messages due meanwhile are sent at
+      // once (they would have queued in the socket) and counted as late; latency starts at the arrival.
+      const now = performance.now()
+      const due = Math.min(messages.length, Math.floor((now - start) / gap) + 1)
       while (next < due) {
         const i = next++
         const arrival = start + i * gap
-        runtime.submit(messages[i] as IncomingMessage).then((result) => {
+        const lateBy = now - arrival
+        if (lateBy > 2) { late++; if (lateBy > lateMaxMs) lateMaxMs = lateBy }
+        submitAt(runtime, messages[i] as IncomingMessage).then((result) => {
           latencies[i] = performance.now() - arrival
           results[result]++
           done++
-          if (done === messages.length) resolveAll({ results, ms: performance.now() - start })
+          if (done === messages.length) resolveAll({ results, ms: performance.now() - start, late, lateMaxMs })
         }, reject)
       }
       if (next < messages.length) setTimeout(pump, 1)
     }
-    if (messages.length === 0) resolveAll({ results, ms: 0 })
+    if (messages.length === 0) resolveAll({ results, ms: 0, late: 0, lateMaxMs: 0 })
     else pump()
   })
 }
@@ -225,7 +277,10 @@ function feedOpen(runtime: Runtime, messages: IncomingMessage[], rate: number, l
 /** Runs one benchmark in this process and returns its figures. */
 export async function runOne(spec: RunSpec): Promise<RunResult> {
   const t0 = performance.now()
-  const stream = generateStream({ ...DEFAULT_STREAM, messages: spec.messages })
+  const rulesDir = resolve(__dirname, '..', '..', 'rules')
+  const streamOptions = { ...DEFAULT_STREAM, messages: spec.messages, groups: spec.groups, membersPerGroup: spec.members, violationRate: spec.violationRate, violationTerms: advertTerms(rulesDir) }
+  const stream = generateStream(streamOptions)
+  simNow = stream.options.startAt - 120_000
   const generateMs = performance.now() - t0
   const textChars = stream.messages.reduce((n, m) => n + m.text.length, 0)
 
@@ -248,8 +303,12 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
   const log: Logger = spec.logger === 'winston'
     ? createLogger({ log: { level: 'info', format: 'json' } }, new Writable({ write(_chunk, _encoding, done) { done() } }))
     : silentLogger
+  // The runtime's clock follows the stream: flood and duplicate windows, day buckets and dedupe expiry see
+  // message time (a realistic pace), not the compressed wall time of the benchmark. Timers still sleep in real time.
+  const clock = { now: (): number => simNow, sleep: systemClock.sleep }
   const runtime = new Runtime(config, {
     log,
+    clock,
     random: seededRandom(7),
     bots: [],
     http: false,
@@ -259,6 +318,8 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     sqlitePath: join(tmp, 'bench.sqlite'),
     features: spec.mode === 'empty' ? [emptyFeature(config.timezone)] : undefined,
   })
+  // The product as deployed: the default rule pack with group rules on (moderation, check-in, auto-reply).
+  if (spec.mode === 'full') useBenchPack(runtime, stream.options.botId)
 
   // Observe every flush (the interval timer calls this.flush(), so the instance property catches it too).
   // Runtime.flush() hands a caller the flush already in progress, if any: such a call is "joined" and
@@ -321,6 +382,7 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     // Register every group and its members as the adapter does at login, then warm the rules cache; not
     // timed. SQLite has one connection, so groups sync one at a time; MySQL has a pool, so 8 at once.
     const t2 = performance.now()
+    if (spec.mode === 'full') await storeFaqRules(runtime, stream.options.startAt - 120_000)
     const syncAt = stream.options.startAt - 60_000
     let nextGroup = 0
     await Promise.all(Array.from({ length: useServers ? 8 : 1 }, async () => {
@@ -416,16 +478,17 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     // ---- Phase 2: open loop at the offered rate (latency as an arriving message sees it) ----
     let open: OpenLoop | undefined
     let total = n
-    if (spec.rate > 0) {
+    const rate = spec.rate < 0 ? Math.max(1, Math.round(0.8 * n / (wallMs / 1000))) : spec.rate
+    if (rate > 0) {
       const last = stream.messages[n - 1]
-      const second = generateStream({ ...DEFAULT_STREAM, messages: n, seed: DEFAULT_STREAM.seed + 1, startAt: (last?.at ?? DEFAULT_STREAM.startAt) + 1_000 })
+      const second = generateStream({ ...streamOptions, messages: n, seed: DEFAULT_STREAM.seed + 1, startAt: (last?.at ?? DEFAULT_STREAM.startAt) + 1_000 })
       gc?.()
       writes = []
       const openLatencies = new Float64Array(n)
       const openLoop = new LoopMonitor()
       openLoop.start()
       timing = true
-      const fed = await feedOpen(runtime, second.messages, spec.rate, openLatencies)
+      const fed = await feedOpen(runtime, second.messages, rate, openLatencies)
       timing = false
       const openLoopFigures = openLoop.stop()
       await runtime.flush()
@@ -433,12 +496,22 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
       total += n
       checks.push(...await verify('after open loop', total, results.processed + fed.results.processed))
       open = {
-        rate: spec.rate, messages: n, achievedPerSec: Math.round(n / (fed.ms / 1000)), ...distribution(openLatencies),
+        rate, messages: n, lateSends: fed.late, lateMaxMs: round(fed.lateMaxMs, 1), achievedPerSec: Math.round(n / (fed.ms / 1000)), ...distribution(openLatencies),
         eventLoop: openLoopFigures,
         flushes: { count: writes.length, maxMs: round(Math.max(0, ...writes.map((w) => w.end - w.start)), 1) },
       }
     }
 
+    // What moderation and auto-reply did (untimed): violations by detector, actions queued.
+    const effects = { moderationByDetector: {} as Record<string, number>, outbound: 0 }
+    if (spec.mode === 'full') {
+      await runtime.flush()
+      const rows: Array<{ detector: string; n: number | string }> = await runtime.db.query('SELECT detector, COUNT(*) AS n FROM qy_moderation_event GROUP BY detector')
+      for (const r of rows) effects.moderationByDetector[r.detector] = Number(r.n)
+      // Replies and removals are stored in the background; give the saves a moment (the bot has no channel here).
+      for (let i = 0; i < 20 && runtime.outbound.active > 0; i++) await new Promise((r) => setTimeout(r, 100))
+      effects.outbound = await count('SELECT COUNT(*) AS n FROM qy_outbound')
+    }
     result = {
       storage: spec.storage, mode: spec.mode, profiled: spec.profile, logger: spec.logger, features: runtime.features.map((f) => f.name), messages: n, concurrency: spec.concurrency,
       wallMs: round(wallMs, 1), msgsPerSec: Math.round(n / (wallMs / 1000)), ...distribution(latencies),
@@ -464,7 +537,8 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
       },
       open, results, checks,
       setup: { generateMs: Math.round(generateMs), startMs: Math.round(startMs), registerMs: Math.round(registerMs) },
-      stream: { groups: stream.groups.length, membersPerGroup: stream.options.membersPerGroup, types: stream.types, topGroupShare: round(stream.topGroupShare), textChars },
+      stream: { groups: stream.groups.length, membersPerGroup: stream.options.membersPerGroup, types: stream.types, topGroupShare: round(stream.topGroupShare), textChars, violating: stream.violating, faq: stream.faq },
+      effects,
       profile: profileSummary,
     }
   } catch (error) {
@@ -475,7 +549,10 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
       const deleted = await deleteRedisKeysWithPrefix({ url: spec.redisUrl, keyPrefix }).catch((error: unknown) => { failure ??= error; return -1 })
       // Every message left one dedupe mark in Redis (SET NX PX): the shared dedupe's durable state.
       const expected = (result?.messages ?? 0) + (result?.open?.messages ?? 0)
-      if (result) result.checks.push({ name: 'Redis dedupe keys (deleted after the run)', expected, actual: deleted, ok: deleted === expected })
+      // The full pipeline also keeps moderation's flood and duplicate counters under the prefix: at least one key per message then.
+      if (result) result.checks.push(spec.mode === 'full'
+        ? { name: 'Redis keys: dedupe marks + moderation counters (deleted after the run) ≥ messages', expected, actual: deleted, ok: deleted >= expected }
+        : { name: 'Redis dedupe keys (deleted after the run)', expected, actual: deleted, ok: deleted === expected })
     }
     rmSync(tmp, { recursive: true, force: true })
   }

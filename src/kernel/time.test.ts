@@ -169,3 +169,21 @@ describe('addDays', () => {
     for (const n of [1, 30, 59, 400, -400]) expect(addDays(addDays('2028-02-29', n), -n)).toBe('2028-02-29')
   })
 })
+
+describe('localTime fast path (the slot a timezone was last asked about)', () => {
+  it('answers like Intl for consecutive instants in many timezones, across DST changes', () => {
+    const zones = ['Asia/Shanghai', 'Asia/Kathmandu', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Europe/London']
+    const parts = (ms: number, tz: string): LocalTime => {
+      const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+      const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]))
+      return { day: `${p.year}-${p.month}-${p.day}`, hour: Number(p.hour), minute: Number(p.minute) }
+    }
+    // Around the 2026 DST changes of New York (Mar 8, Nov 1) and London (Mar 29, Oct 25), minute by minute-ish.
+    const starts = [Date.UTC(2026, 2, 8, 5), Date.UTC(2026, 10, 1, 4), Date.UTC(2026, 2, 29, 0), Date.UTC(2026, 9, 25, 0), Date.UTC(2026, 3, 4, 15)]
+    for (const tz of zones) {
+      for (const start of starts) {
+        for (let ms = start; ms < start + 3 * 3_600_000; ms += 37_000) expect(localTime(ms, tz)).toEqual(parts(ms, tz))
+      }
+    }
+  })
+})

@@ -32,6 +32,21 @@ function offsetAt(tz: string, ms: number): number {
  * boundaries in every real timezone).
  */
 export function localTime(ms: number, tz: string): LocalTime {
+  // Fast path: the slot this timezone was last asked about (messages arrive in time order), with its day
+  // and hour already formatted: no key string, no Date, no day string per call.
+  const last = lastSlot.get(tz)
+  if (last !== undefined && ms >= last.from && ms < last.to) return { day: last.day, hour: last.hour, minute: last.minute + Math.floor((ms - last.from) / 60_000) }
+  const slow = slowLocalTime(ms, tz)
+  const from = Math.floor(ms / 900_000) * 900_000
+  const start = slowLocalTime(from, tz)
+  lastSlot.set(tz, { from, to: from + 900_000, day: start.day, hour: start.hour, minute: start.minute })
+  return slow
+}
+
+/** Per timezone, the 15-minute slot last asked about (offsets are whole quarter hours, so a slot is within one local hour). */
+const lastSlot = new Map<string, { from: number; to: number; day: string; hour: number; minute: number }>()
+
+function slowLocalTime(ms: number, tz: string): LocalTime {
   const slot = Math.floor(ms / 900_000)
   const key = `${tz}|${slot}`
   let entry = cache.get(key)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SeenStore, SharedValues } from './ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SharedValues } from './ports'
 import { type Clock, systemClock } from './clock'
+import { BoundedSeenFilter } from './seen-filter'
 
 /**
  * In-process implementations of the coordination ports: the embedded default, for one process.
@@ -65,41 +66,6 @@ export class MemoryDedupe implements Dedupe {
   }
 
   close(): void { this.marks.close() }
-}
-
-/**
- * The embedded message-id filter: in-memory marks (a synchronous hot path) written to a SeenStore on every
- * flush and reloaded at start, so a message re-delivered after a restart is still recognised.
- */
-export class EmbeddedSeenFilter implements SeenFilter {
-  private pending: Array<[string, number]> = []
-  constructor(private readonly memory: MemoryDedupe, private readonly store: SeenStore, private readonly clock: Clock, private readonly ttlMs: number) {}
-
-  firstSeen(id: string): boolean {
-    const first = this.memory.firstSeenSync(id, this.ttlMs)
-    if (first) this.pending.push([id, this.clock.now() + this.ttlMs])
-    return first
-  }
-
-  async load(): Promise<number> {
-    const rows = await this.store.load(this.clock.now())
-    for (const [id, expiresAt] of rows) this.memory.restore(id, expiresAt)
-    return rows.length
-  }
-
-  async flush(): Promise<void> {
-    if (this.pending.length === 0) return
-    const rows = this.pending
-    this.pending = []
-    try {
-      await this.store.save(rows)
-    } catch (error) {
-      this.pending = rows.concat(this.pending)
-      throw error
-    }
-  }
-
-  purge(): Promise<void> { return this.store.purge(this.clock.now()) }
 }
 
 /** In-process expiring counters. */
@@ -250,7 +216,7 @@ export function createMemoryPorts(clock: Clock = systemClock): CoordinationPorts
     leases: new MemoryLeases(clock),
     pubsub: new MemoryPubSub(),
     values: new MemorySharedValues(clock),
-    seen: (ttlMs, store) => new EmbeddedSeenFilter(dedupe, store, clock, ttlMs),
+    seen: (ttlMs, store) => new BoundedSeenFilter(store, clock, ttlMs),
     ping: async () => true,
     close: async () => { dedupe.close(); counters.close() },
   }

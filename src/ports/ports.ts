@@ -115,6 +115,8 @@ export interface SeenFilter {
 export interface SeenStore {
   /** Marks not yet expired at `now`: [id, expiresAt]. */
   load(now: number): Promise<Array<[string, number]>>
+  /** Whether a mark for `id` is stored and not expired at `now`. */
+  has(id: string, now: number): Promise<boolean>
   /** Stores marks (ids already stored are skipped). */
   save(rows: Array<[string, number]>): Promise<void>
   /** Deletes marks expired at `now`. */

@@ -51,8 +51,9 @@ export interface RehearsalOptions {
   drainAfterSteps?: boolean
 }
 
-/** Real-time limit for waiting on the pipeline; a rehearsal step that takes longer is a bug. */
-const WAIT_LIMIT_MS = 10_000
+/** Real-time limit for waiting on the pipeline; a rehearsal step that takes longer is a bug (generous: one
+ * step may sync hundreds of groups on a loaded 2-core CI machine). */
+const WAIT_LIMIT_MS = 30_000
 
 const BOT: BotDefinition = {
   id: 'rehearsal', name: '群运助手', puppet: 'mock', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml',

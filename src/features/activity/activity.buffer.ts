@@ -78,18 +78,116 @@ export class ActivityBuffer {
     this.hourly = new Map()
     this.log = []
     if (batch.log.length === 0 && batch.daily.length === 0) return
+    if (this.store.dialect === 'sqlite') await this.writeSliced(batch)
+    else await this.writeParallel(batch)
+  }
+
+  /**
+   * SQLite writes synchronously on this thread: slices of a few milliseconds, one transaction each (the
+   * transaction lock keeps other features' transactions apart), yielding to the event loop in between.
+   */
+  private async writeSliced(batch: { daily: Row[]; hourly: Row[]; log: Row[] }): Promise<void> {
+    // Rows grouped by group (in recorded order): each slice then touches the index pages of a few groups, not of
+    // all of them, so committing slice by slice writes about the same pages as one big transaction.
+    batch.daily = byGroup(batch.daily, 0)
+    batch.hourly = byGroup(batch.hourly, 0)
+    batch.log = byGroup(batch.log, 1)
+    // Offsets of what is committed: only the rest is retried if a later slice fails.
+    let d = 0
+    let h = 0
+    let l = 0
+    const more = (): boolean => d < batch.daily.length || h < batch.hourly.length || l < batch.log.length
     try {
-      await this.store.transaction(async (m) => {
-        await m.upsertIncrement('qy_activity_daily', ['group_id', 'member_id', 'day'], ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'], batch.daily)
-        await m.upsertIncrement('qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], batch.hourly)
-        await m.insertIgnore('qy_message_log', ['id', 'group_id', 'sender_id', 'type', 'text', 'at'], batch.log)
-      })
-      this.written.messages += batch.log.length
-      for (const row of batch.log) this.written.groups.add(row[1] as string)
+      while (more()) {
+        const part = { daily: batch.daily.slice(d, d + SQLITE_SLICE_ROWS), hourly: batch.hourly.slice(h, h + SQLITE_SLICE_ROWS), log: batch.log.slice(l, l + SQLITE_SLICE_ROWS) }
+        await this.store.transaction(async (m) => {
+          await m.upsertIncrement(DAILY.table, DAILY.keys, DAILY.counters, part.daily)
+          await m.upsertIncrement(HOURLY.table, HOURLY.keys, HOURLY.counters, part.hourly)
+          await m.insertIgnore(LOG.table, LOG.columns, part.log)
+        })
+        d += part.daily.length
+        h += part.hourly.length
+        l += part.log.length
+        this.counted(part.log)
+        if (more()) await yieldToLoop()
+      }
     } catch (error) {
-      // Keep the deltas for the next flush: counters are additive, the log insert is idempotent.
-      this.retry = batch
+      // Keep what was not committed for the next flush: counters are additive, the log insert is idempotent.
+      this.retry = { daily: batch.daily.slice(d), hourly: batch.hourly.slice(h), log: batch.log.slice(l) }
       throw error
     }
   }
+
+  /**
+   * MySQL: multi-row statements of a bounded size (mysql2 formats each one on this thread), several at a
+   * time on the pool's connections so the server works on them in parallel. Each statement is atomic;
+   * the ones that failed are kept for the next flush.
+   */
+  private async writeParallel(batch: { daily: Row[]; hourly: Row[]; log: Row[] }): Promise<void> {
+    type Part = { kind: 'daily' | 'hourly' | 'log'; rows: Row[] }
+    const split = (kind: Part['kind']): Part[] => {
+      const out: Part[] = []
+      for (let i = 0; i < batch[kind].length; i += MYSQL_PART_ROWS) out.push({ kind, rows: batch[kind].slice(i, i + MYSQL_PART_ROWS) })
+      return out
+    }
+    // Counter upserts one after the other (concurrent upserts of neighbouring keys can deadlock on gap
+    // locks); the log's inserts of distinct ids side by side with them.
+    const counters = [...split('daily'), ...split('hourly')]
+    const log = split('log')
+    const failed: { daily: Row[]; hourly: Row[]; log: Row[] } = { daily: [], hourly: [], log: [] }
+    let firstError: unknown = null
+    const lane = async (queue: Part[]): Promise<void> => {
+      for (let part = queue.shift(); part; part = queue.shift()) {
+        try {
+          if (part.kind === 'daily') await this.store.upsertIncrement(DAILY.table, DAILY.keys, DAILY.counters, part.rows)
+          else if (part.kind === 'hourly') await this.store.upsertIncrement(HOURLY.table, HOURLY.keys, HOURLY.counters, part.rows)
+          else {
+            await this.store.insertIgnore(LOG.table, LOG.columns, part.rows)
+            this.counted(part.rows)
+          }
+        } catch (error) {
+          // The statement was rolled back as a whole: keep its rows for the next flush.
+          firstError ??= error
+          for (const row of part.rows) failed[part.kind].push(row)
+        }
+      }
+    }
+    await Promise.all([lane(counters), ...Array.from({ length: MYSQL_LOG_LANES }, () => lane(log))])
+    if (firstError !== null) {
+      this.retry = failed
+      throw firstError
+    }
+  }
+
+  private counted(log: Row[]): void {
+    this.written.messages += log.length
+    for (const row of log) this.written.groups.add(row[1] as string)
+  }
 }
+
+const DAILY = { table: 'qy_activity_daily', keys: ['group_id', 'member_id', 'day'], counters: ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'] }
+const HOURLY = { table: 'qy_activity_hourly', keys: ['group_id', 'day', 'hour'], counters: ['messages'] }
+const LOG = { table: 'qy_message_log', columns: ['id', 'group_id', 'sender_id', 'type', 'text', 'at'] }
+/** Rows per MySQL statement (≤ 3,000 parameters with the widest table); log statements in flight at once. */
+const MYSQL_PART_ROWS = 500
+const MYSQL_LOG_LANES = 3
+
+/** Rows per table per SQLite transaction: a few milliseconds of synchronous work. */
+const SQLITE_SLICE_ROWS = 2_000
+
+/** Rows of the same group next to each other, in their recorded order (linear time; a sort would hold the loop longer). */
+function byGroup(rows: Row[], column: number): Row[] {
+  const groups = new Map<string, Row[]>()
+  for (const row of rows) {
+    const key = row[column] as string
+    const list = groups.get(key)
+    if (list) list.push(row)
+    else groups.set(key, [row])
+  }
+  const out: Row[] = []
+  for (const list of groups.values()) for (const row of list) out.push(row)
+  return out
+}
+
+/** Lets timers and I/O run (a macrotask boundary). */
+function yieldToLoop(): Promise<void> { return new Promise((resolve) => setImmediate(resolve)) }

@@ -29,12 +29,14 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
   migrations: [Moderation1764200000000],
   events: { emits: [RuleViolated], consumes: [MemberJoined, OutboundFinished] },
   inject: [DIRECTORY, ACCESS],
-  setup(app) {
+  async setup(app) {
     const directory = app.use(DIRECTORY)
     // Uploaded lists match only in groups their owner can see now (the access feature keeps scopes live).
     const lists = new WordLists(app.store, app.use(ACCESS), app.log)
     lists.loadFiles(join(app.config.rulesDir, 'words'))
     const book = new StrikeBook(app.store)
+    const loaded = await book.load(app.clock.now())
+    app.log.debug('strikes loaded', { strikes: loaded })
     const welcomer = new Welcomer({ clock: app.clock, outbound: app.outbound, rules: app.rules.forGroup, groupName: async (id) => (await directory.find(id))?.name ?? '' })
     const dryRun = moderationDryRun({ rules: app.rules, lists, book, clock: app.clock })
 
@@ -65,6 +67,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       },
       routes: moderationRoutes({ db: app.store, clock: app.clock, rules: app.rules, dryRun, lists, book, findGroup: (id) => directory.find(id) }),
       drain: () => welcomer.flushAll(),
+      flush: () => book.flush(),
     }
   },
 })

@@ -39,7 +39,7 @@ export function moderationDryRun(deps: { rules: FeatureRules<ModerationRule>; li
         qrCodes: async () => (image ? findQrCodes(image) : []), qrAllowed: isAllowlisted,
       }, { countRepeats: false, newcomer })
       const exempt = exemption({ id: body.senderId ?? 'dry-run', role: body.role }, group, rule)
-      const strikes = body.senderId ? await deps.book.strikes(group.id, body.senderId, rule.decayDays, now) : 0
+      const strikes = body.senderId ? deps.book.strikes(group.id, body.senderId, rule.decayDays, now) : 0
       const decision = exempt ? { step: 'none' as const, strike: null } : decide(violations, strikes, rule)
       return {
         enabled: rule.enabled, normalized: normalize(body.text).text, normalizedForRules: normalized,

@@ -1,11 +1,16 @@
-import { MoreThanOrEqual, Not, IsNull } from 'typeorm'
+import { IsNull, MoreThanOrEqual, Not } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
+import { SerialRunner } from '../../kernel/serial'
 import type { MemberInfo, GroupInfo } from '../../kernel/context'
 import type { Violation } from './moderation.detect'
 import { ModerationEventEntity, StrikeResetEntity } from './moderation.entity'
 import type { ModerationRule } from './moderation.rules'
 
 const DAY = 86_400_000
+/** The longest decay a rule may set (ModerationRuleSchema.decayDays): strikes older than this never count. */
+const MAX_DECAY_MS = 365 * DAY
+/** Rows per INSERT when the buffered events are written. */
+const INSERT_CHUNK = 500
 
 /** What follows a message's violations. */
 export interface Decision {
@@ -40,40 +45,129 @@ export function decide(violations: readonly Violation[], strikes: number, rule: 
   return { step: rule.ladder[Math.min(strike, rule.ladder.length) - 1] ?? 'remove', strike, primary }
 }
 
-/** Strikes and history of members; events are the record of every violation. */
-export class StrikeBook {
-  constructor(private readonly db: FeatureTables) {}
+/** Counted strikes of one member in one group, as the book keeps them in memory. */
+interface MemberStrikes {
+  /** Last reset (0 = never): strikes at or before it do not count. */
+  resetAt: number
+  /** Times of counted strikes after the reset, ascending; older than the longest decay are pruned. */
+  at: number[]
+}
 
-  /** Live strikes: counted violations within the decay period, after the last reset. */
-  async strikes(groupId: string, memberId: string, decayDays: number, now: number): Promise<number> {
-    const reset = await this.db.repo(StrikeResetEntity).findOneBy({ groupId, memberId })
-    const since = Math.max(now - decayDays * DAY, reset ? reset.at + 1 : 0)
-    return this.db.repo(ModerationEventEntity).countBy({ groupId, memberId, shadow: false, strike: Not(IsNull()), at: MoreThanOrEqual(since) })
+/** An event row waiting to be written. */
+type PendingEvent = Pick<ModerationEventEntity, 'groupId' | 'memberId' | 'messageId' | 'detector' | 'matched' | 'listId' | 'action' | 'strike' | 'result' | 'reason' | 'shadow' | 'at'>
+
+/**
+ * Strikes and history of members; events are the record of every violation. The live strike counts are
+ * served from memory (loaded once at start: the counted strikes of the longest decay period and the
+ * resets), and events are written behind, in batches on the flush interval like activity — so a violation
+ * costs no query on the message path. Readers of the event table flush first (see the routes).
+ * One process serves a group's messages (per-group order), so its memory is the authority for that group.
+ */
+export class StrikeBook {
+  private readonly members = new Map<string, Map<string, MemberStrikes>>()
+  private pending: PendingEvent[] = []
+  private retry: PendingEvent[] = []
+  private readonly writer = new SerialRunner(() => this.write())
+
+  constructor(private readonly db: FeatureTables & { transaction<T>(work: (tx: FeatureTables) => Promise<T>): Promise<T> }) {}
+
+  /** Loads the strikes that may still count and the resets (two queries, at start). */
+  async load(now: number): Promise<number> {
+    const since = now - MAX_DECAY_MS
+    const resets = await this.db.repo(StrikeResetEntity).find()
+    for (const r of resets) this.entry(r.groupId, r.memberId).resetAt = r.at
+    const rows = await this.db.repo(ModerationEventEntity).find({
+      select: { groupId: true, memberId: true, at: true },
+      where: { shadow: false, strike: Not(IsNull()), at: MoreThanOrEqual(since) },
+      order: { at: 'ASC' },
+    })
+    let loaded = 0
+    for (const r of rows) {
+      const e = this.entry(r.groupId, r.memberId)
+      if (r.at > e.resetAt) { e.at.push(r.at); loaded++ }
+    }
+    return loaded
   }
 
-  /** Records the violations of one message; the primary carries the action and strike. Returns the primary's id. */
-  async record(input: { groupId: string; memberId: string; messageId: string | null; violations: readonly Violation[]; decision: Decision; at: number; exempt?: string }): Promise<number | null> {
-    let primaryId: number | null = null
+  /** Live strikes: counted violations within the decay period, after the last reset. From memory. */
+  strikes(groupId: string, memberId: string, decayDays: number, now: number): number {
+    const e = this.members.get(groupId)?.get(memberId)
+    if (!e) return 0
+    const since = Math.max(now - decayDays * DAY, e.resetAt + 1)
+    let n = 0
+    for (let i = e.at.length - 1; i >= 0 && (e.at[i] as number) >= since; i--) n++
+    return n
+  }
+
+  /** Records the violations of one message (buffered); the primary carries the action and strike. */
+  record(input: { groupId: string; memberId: string; messageId: string | null; violations: readonly Violation[]; decision: Decision; at: number; exempt?: string }): void {
     for (const v of input.violations) {
       const isPrimary = v === input.decision.primary
+      const counted = isPrimary && !input.exempt && !v.shadow
       const result = input.exempt ? 'exempt' : v.shadow ? 'shadow' : isPrimary ? (input.decision.step === 'remove' ? 'pending' : input.decision.step === 'record' ? 'recorded' : 'done') : 'also'
-      const inserted = await this.db.repo(ModerationEventEntity).insert({
+      const strike = counted ? input.decision.strike : null
+      this.pending.push({
         groupId: input.groupId, memberId: input.memberId, messageId: input.messageId, detector: v.detector, matched: v.matched.slice(0, 200), listId: v.listId ?? null,
-        action: isPrimary && !input.exempt && !v.shadow ? input.decision.step : 'none', strike: isPrimary && !input.exempt && !v.shadow ? input.decision.strike : null,
-        result, reason: input.exempt ? `exempt: ${input.exempt}` : null, shadow: v.shadow, at: input.at,
+        action: counted ? input.decision.step : 'none', strike, result, reason: input.exempt ? `exempt: ${input.exempt}` : null, shadow: v.shadow, at: input.at,
       })
-      if (isPrimary) primaryId = Number(inserted.identifiers[0]?.id)
+      if (strike !== null) this.count(input.groupId, input.memberId, input.at)
     }
-    return primaryId
   }
 
-  /** Marks the removal caused by a message as done or failed. */
+  /** Events recorded and not written yet. */
+  get unwritten(): number { return this.pending.length + this.retry.length }
+
+  /** Writes the buffered events (one write at a time; a call during a write queues one more). */
+  flush(): Promise<void> { return this.writer.run() }
+
+  /** Marks the removal caused by a message as done or failed (its event is written first). */
   async removalOutcome(groupId: string, messageId: string, ok: boolean, reason?: string): Promise<void> {
+    await this.flush()
     await this.db.repo(ModerationEventEntity).update({ groupId, messageId, action: 'remove' }, { result: ok ? 'done' : 'failed', reason: reason?.slice(0, 300) ?? null })
   }
 
   /** Forgets a member's strikes (history stays). */
   async reset(groupId: string, memberId: string, at: number): Promise<void> {
     await this.db.repo(StrikeResetEntity).upsert({ groupId, memberId, at }, ['groupId', 'memberId'])
+    const e = this.entry(groupId, memberId)
+    e.resetAt = at
+    e.at = e.at.filter((t) => t > at)
+  }
+
+  private entry(groupId: string, memberId: string): MemberStrikes {
+    let inGroup = this.members.get(groupId)
+    if (!inGroup) this.members.set(groupId, (inGroup = new Map()))
+    let e = inGroup.get(memberId)
+    if (!e) inGroup.set(memberId, (e = { resetAt: 0, at: [] }))
+    return e
+  }
+
+  private count(groupId: string, memberId: string, at: number): void {
+    const e = this.entry(groupId, memberId)
+    // Messages of a group arrive in order; keep the list sorted anyway (a late redelivery, a changed clock).
+    let i = e.at.length
+    while (i > 0 && (e.at[i - 1] as number) > at) i--
+    e.at.splice(i, 0, at)
+    // Strikes older than the longest decay never count again: memory stays bounded by recent offenders.
+    const horizon = at - MAX_DECAY_MS
+    let old = 0
+    while (old < e.at.length && (e.at[old] as number) < horizon) old++
+    if (old > 0) e.at.splice(0, old)
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.retry.concat(this.pending)
+    this.retry = []
+    this.pending = []
+    if (batch.length === 0) return
+    try {
+      await this.db.transaction(async (tx) => {
+        for (let i = 0; i < batch.length; i += INSERT_CHUNK) await tx.repo(ModerationEventEntity).insert(batch.slice(i, i + INSERT_CHUNK))
+      })
+    } catch (error) {
+      // One transaction: nothing of the batch was written; keep it for the next flush.
+      this.retry = batch
+      throw error
+    }
   }
 }

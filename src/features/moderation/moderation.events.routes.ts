@@ -29,6 +29,8 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
         if (query.result) where.result = query.result
         if (query.cursor) where.id = LessThan(query.cursor)
         if (query.since || query.until) where.at = Between(query.since ? Date.parse(query.since) : 0, query.until ? Date.parse(query.until) : Number.MAX_SAFE_INTEGER)
+        // Events are written behind the message path: write what is buffered before reading.
+        await deps.book.flush()
         const rows = await db.repo(ModerationEventEntity).find({ where, order: { id: 'DESC' }, take: query.limit + 1 })
         const page = rows.slice(0, query.limit)
         return {
@@ -45,6 +47,7 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
         const to = localTime(deps.clock.now(), g.timezone).day
         const from = addDays(to, -(query.days - 1))
         const since = deps.clock.now() - (query.days + 1) * 86_400_000
+        await deps.book.flush()
         const rows = await db.repo(ModerationEventEntity).find({ select: { detector: true, at: true, shadow: true, action: true }, where: { groupId: params.id, at: Between(since, Number.MAX_SAFE_INTEGER) } })
         const counts = new Map<string, { day: string; detector: string; live: number; shadow: number; removals: number }>()
         for (const r of rows) {
@@ -65,7 +68,8 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
       async handler({ params }) {
         await group(params.id)
         const rule = await rules.forGroup(params.id)
-        const strikes = await deps.book.strikes(params.id, params.memberId, rule.decayDays, deps.clock.now())
+        const strikes = deps.book.strikes(params.id, params.memberId, rule.decayDays, deps.clock.now())
+        await deps.book.flush()
         const history = await db.repo(ModerationEventEntity).find({ where: { groupId: params.id, memberId: params.memberId }, order: { id: 'DESC' }, take: 100 })
         return {
           groupId: params.id, memberId: params.memberId, strikes, ladder: rule.ladder, decayDays: rule.decayDays,
@@ -79,7 +83,7 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
       async handler({ params, audit }) {
         await group(params.id)
         const rule = await rules.forGroup(params.id)
-        const before = await deps.book.strikes(params.id, params.memberId, rule.decayDays, deps.clock.now())
+        const before = deps.book.strikes(params.id, params.memberId, rule.decayDays, deps.clock.now())
         await deps.book.reset(params.id, params.memberId, deps.clock.now())
         audit({ groupId: params.id, target: `member:${params.memberId}`, before: { strikes: before }, after: { strikes: 0 } })
         return { groupId: params.id, memberId: params.memberId, strikes: 0 }

@@ -34,9 +34,10 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
     }, { countRepeats: true, newcomer })
     if (violations.length === 0) return next()
 
-    const strikes = await deps.book.strikes(ctx.group.id, ctx.member.id, rule.decayDays, ctx.message.at)
+    // Strikes are served from memory and the events written behind (batched with the flush): no query here.
+    const strikes = deps.book.strikes(ctx.group.id, ctx.member.id, rule.decayDays, ctx.message.at)
     const decision = decide(violations, strikes, rule)
-    await deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at })
+    deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at })
     ctx.emit(RuleViolated, {
       botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,
       detectors: [...new Set(violations.map((v) => v.detector))], action: decision.step, strike: decision.strike, shadow: decision.step === 'none', at: ctx.message.at,

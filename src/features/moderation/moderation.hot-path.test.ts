@@ -1,0 +1,92 @@
+import { join } from 'node:path'
+import type { QueryRunner } from 'typeorm'
+import { Chat, type Person } from '../../../test/support/chat'
+import { apiAs } from '../../../test/support/api'
+import { cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
+
+afterAll(cleanup)
+
+const G1 = 'g1@chatroom'
+const alice: Person = { id: 'alice', name: 'Alice' }
+const bob: Person = { id: 'bob', name: '阿强' }
+const carol: Person = { id: 'carol', name: '小雨' }
+const mallory: Person = { id: 'mallory', name: '新来的' }
+const START = Date.parse('2026-11-23T10:00:00+08:00')
+const DAY = 86_400_000
+
+/** Records every SQL statement the runtime's database runs from now on (both dialects: all go through a QueryRunner). */
+function recordStatements(chat: Chat): { statements: string[]; stop: () => void } {
+  const db = chat.runtime.db
+  const statements: string[] = []
+  const original = db.createQueryRunner.bind(db)
+  db.createQueryRunner = (...args: Parameters<typeof original>): QueryRunner => {
+    const runner = original(...args)
+    const query = runner.query.bind(runner)
+    runner.query = ((sql: string, ...rest: unknown[]) => {
+      statements.push(sql)
+      return (query as (...a: unknown[]) => unknown)(sql, ...rest)
+    }) as QueryRunner['query']
+    return runner
+  }
+  return { statements, stop: () => { db.createQueryRunner = original } }
+}
+
+describe(`moderation's message path in the steady state (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  afterEach(async () => { await chat?.close() })
+
+  it('runs no query per message, violations included: strikes from memory, events written with the flush', async () => {
+    chat = await Chat.start({
+      http: true, start: START,
+      // No timer flush inside the measured stretch: the test flushes itself.
+      configOverrides: { activity: { flushIntervalMs: 60_000 } },
+      groups: [{ id: 'g1', name: '读书会', members: [
+        { id: 'alice', name: 'Alice', role: 'owner' as const, joinedAt: START - 400 * DAY },
+        { id: 'bob', name: '阿强', joinedAt: START - 100 * DAY },
+        { id: 'carol', name: '小雨', joinedAt: START - 30 * DAY },
+        { id: 'mallory', name: '新来的', joinedAt: START - 30 * DAY },
+      ] }],
+    })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    await owner.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: true, flood: { enabled: false }, duplicates: { enabled: false } } }).expect(200)
+    const g1 = chat.group('g1')
+    // Warm-up: caches filled (directory, rules, matchers, auto-reply index), carol's first strike.
+    await g1.say(alice, '大家好')
+    await g1.say(carol, '资料请 加.V.信 领取')
+    g1.expectReply(/第 1 次提醒/, carol)
+    await chat.runtime.flush()
+
+    const recorded = recordStatements(chat)
+    await g1.say(bob, '今天读到第三章了')
+    await g1.say(carol, '加 v 信 看看')
+    g1.expectReply(/最后一次提醒/, carol)
+    await g1.say(mallory, '加微信领红包')
+    g1.expectReply(/第 1 次提醒/, mallory)
+    await g1.say(bob, '好的，明天继续')
+    recorded.stop()
+    // The outbound queue keeps its own durable record of each reply (one row per action); everything
+    // else — moderation's strikes and events, activity, dedupe — waited for the flush.
+    expect(recorded.statements.filter((sql) => !/qy_outbound/.test(sql))).toEqual([])
+
+    // Nothing is lost: the flush writes the events, and the ladder counted from memory.
+    const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
+    const counted = events.body.items.filter((e: { strike: number | null }) => e.strike !== null)
+    expect(counted.map((e: { memberId: string; action: string; strike: number }) => [e.memberId, e.action, e.strike]))
+      .toEqual([['mallory', 'warn', 1], ['carol', 'final_warning', 2], ['carol', 'warn', 1]])
+  })
+
+  it('serves strikes recorded before a restart from the book it loads at start', async () => {
+    chat = await Chat.start({ http: true, start: START, sqlitePath: join(tempDir(), 'strikes.sqlite'), groups: [{ id: 'g1', name: '读书会', members: [
+      { id: 'alice', name: 'Alice', role: 'owner' as const, joinedAt: START - 400 * DAY },
+      { id: 'carol', name: '小雨', joinedAt: START - 30 * DAY },
+    ] }] })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    await owner.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: true, flood: { enabled: false }, duplicates: { enabled: false } } }).expect(200)
+    const g1 = chat.group('g1')
+    await g1.say(carol, '加微信领红包')
+    g1.expectReply(/第 1 次提醒/, carol)
+    await chat.rehearsal.restart()
+    await chat.group('g1').say(carol, '加v信看看')
+    chat.group('g1').expectReply(/最后一次提醒/, carol)
+  })
+})

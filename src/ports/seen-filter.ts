@@ -1,0 +1,161 @@
+import type { Clock } from './clock'
+import type { SeenFilter, SeenStore } from './ports'
+
+/** Sizes of the bounded filter (tests make them small to reach every path). */
+export interface SeenFilterSizes {
+  /** Ids per exact generation; two generations are kept (the newest ids, answered exactly). */
+  generation: number
+  /** Bloom filters the TTL is split into (one per time slice; the oldest is cleared as time moves on). */
+  slices: number
+  /** Bits of one slice's Bloom filter (a power of two). */
+  bitsPerSlice: number
+  /** Hash functions per id. */
+  hashes: number
+}
+
+/**
+ * 2 × 65,536 exact ids (~12 MB) + up to 10 slices × 2 MB of Bloom bits: ~35 MB whatever the traffic. At 2 million
+ * ids per 6-hour slice the false-positive rate is ~2 %, and a false positive costs one store lookup.
+ */
+export const DEFAULT_SEEN_SIZES: SeenFilterSizes = { generation: 65_536, slices: 8, bitsPerSlice: 1 << 24, hashes: 5 }
+
+/** Two independent 32-bit hashes of a string (FNV-1a and a multiplicative variant), for double hashing. */
+function hashes(id: string): [number, number] {
+  let a = 0x811c9dc5
+  let b = 0x9747b28c
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995)
+    b ^= b >>> 15
+  }
+  return [a >>> 0, (b | 1) >>> 0]
+}
+
+/** One time slice: a Bloom filter of the ids first seen in [start, start + span). */
+interface Slice { start: number; bits: Uint32Array }
+
+/**
+ * The embedded message-id filter, bounded in memory whatever the number of messages: the newest ids in
+ * two exact generations (a redelivery a few seconds or minutes later is answered at once), older ids in
+ * time-sliced Bloom filters over the TTL, and the SeenStore (the database table, written with every
+ * flush) as the authority: only an id the Bloom filters may have seen costs a lookup there. No id is
+ * ever reported first-seen twice within the TTL; memory stays flat (see DEFAULT_SEEN_SIZES).
+ */
+export class BoundedSeenFilter implements SeenFilter {
+  private current = new Set<string>()
+  private previous = new Set<string>()
+  /** Marks not yet in the store: id → expiresAt (written by flush()). */
+  private pending = new Map<string, number>()
+  /** Marks of the write in progress (still answered from memory until it is done). */
+  private writing: Map<string, number> | null = null
+  private readonly slices: Slice[] = []
+  private readonly span: number
+  private readonly mask: number
+  /** Store lookups made for ids the Bloom filters could not rule out (for tests and figures). */
+  lookups = 0
+
+  constructor(private readonly store: SeenStore, private readonly clock: Clock, private readonly ttlMs: number, private readonly sizes: SeenFilterSizes = DEFAULT_SEEN_SIZES) {
+    if ((sizes.bitsPerSlice & (sizes.bitsPerSlice - 1)) !== 0) throw new Error('bitsPerSlice must be a power of two')
+    this.span = Math.max(1, Math.ceil(ttlMs / sizes.slices))
+    this.mask = sizes.bitsPerSlice - 1
+  }
+
+  firstSeen(id: string): boolean | Promise<boolean> {
+    if (this.current.has(id) || this.previous.has(id) || this.pending.has(id) || this.writing?.has(id)) return false
+    const now = this.clock.now()
+    const [h1, h2] = hashes(id)
+    const maybe = this.mightContain(h1, h2, now)
+    // Marked before any lookup, so a copy arriving meanwhile is a duplicate at once.
+    this.mark(id, h1, h2, now)
+    if (!maybe) return true
+    this.lookups++
+    return this.store.has(id, now).then((stored) => {
+      if (stored) this.pending.delete(id)
+      return !stored
+    })
+  }
+
+  async load(): Promise<number> {
+    const now = this.clock.now()
+    const rows = await this.store.load(now)
+    // Into the Bloom slices of the time each id was first seen; the store answers for them exactly.
+    for (const [id, expiresAt] of rows) {
+      const [h1, h2] = hashes(id)
+      this.add(this.slice(expiresAt - this.ttlMs, now), h1, h2)
+    }
+    return rows.length
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return
+    const batch = this.pending
+    this.pending = new Map()
+    this.writing = batch
+    try {
+      await this.store.save([...batch])
+    } catch (error) {
+      for (const [id, expiresAt] of this.pending) batch.set(id, expiresAt)
+      this.pending = batch
+      throw error
+    } finally {
+      this.writing = null
+    }
+  }
+
+  purge(): Promise<void> { return this.store.purge(this.clock.now()) }
+
+  /** Ids held exactly (both generations): bounded by 2 × generation. */
+  get exactSize(): number { return this.current.size + this.previous.size }
+
+  private mark(id: string, h1: number, h2: number, now: number): void {
+    if (this.current.size >= this.sizes.generation) {
+      this.previous = this.current
+      this.current = new Set()
+    }
+    this.current.add(id)
+    this.pending.set(id, now + this.ttlMs)
+    this.add(this.slice(now, now), h1, h2)
+  }
+
+  private mightContain(h1: number, h2: number, now: number): boolean {
+    const oldest = now - this.ttlMs - this.span
+    for (const s of this.slices) {
+      if (s.start < oldest) continue
+      let all = true
+      for (let i = 0; i < this.sizes.hashes; i++) {
+        const bit = (h1 + Math.imul(i, h2)) & this.mask
+        if (((s.bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) { all = false; break }
+      }
+      if (all) return true
+    }
+    return false
+  }
+
+  private add(slice: Slice | null, h1: number, h2: number): void {
+    if (!slice) return
+    for (let i = 0; i < this.sizes.hashes; i++) {
+      const bit = (h1 + Math.imul(i, h2)) & this.mask
+      slice.bits[bit >>> 5] = (slice.bits[bit >>> 5] as number) | (1 << (bit & 31))
+    }
+  }
+
+  /** The slice holding ids first seen at `at`, created (reusing the oldest) when needed; null when expired. */
+  private slice(at: number, now: number): Slice | null {
+    if (at <= now - this.ttlMs - this.span) return null
+    const start = Math.floor(at / this.span) * this.span
+    for (const s of this.slices) if (s.start === start) return s
+    if (this.slices.length < this.sizes.slices + 2) {
+      const s = { start, bits: new Uint32Array(this.sizes.bitsPerSlice >>> 5) }
+      this.slices.push(s)
+      return s
+    }
+    // Reuse the oldest slice (its ids have expired once the TTL has passed beyond it).
+    let oldest = this.slices[0] as Slice
+    for (const s of this.slices) if (s.start < oldest.start) oldest = s
+    if (oldest.start > start) return null
+    oldest.start = start
+    oldest.bits.fill(0)
+    return oldest
+  }
+}
