@@ -3,6 +3,7 @@ import { defineFeature } from '../../adapters/db/feature-store'
 import { ACCESS } from '../../contracts/access'
 import { RuleViolated } from '../../contracts/moderation'
 import { DIRECTORY } from '../../kernel/directory'
+import { errorText } from '../../kernel/logger'
 import { MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/events'
 import { renderTemplate } from '../../kernel/template'
 import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
@@ -35,6 +36,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
     const lists = new WordLists(app.store, app.use(ACCESS), app.log)
     lists.loadFiles(join(app.config.rulesDir, 'words'))
     const book = new StrikeBook(app.store)
+    const unshare = await book.share(app.coordination.pubsub, (error) => app.log.warn('strike not shared with other replicas', { error: errorText(error) }))
     const loaded = await book.load(app.clock.now())
     app.log.debug('strikes loaded', { strikes: loaded })
     const welcomer = new Welcomer({ clock: app.clock, outbound: app.outbound, rules: app.rules.forGroup, groupName: async (id) => (await directory.find(id))?.name ?? '' })
@@ -68,6 +70,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       routes: moderationRoutes({ db: app.store, clock: app.clock, rules: app.rules, dryRun, lists, book, findGroup: (id) => directory.find(id) }),
       drain: () => welcomer.flushAll(),
       flush: () => book.flush(),
+      stop: () => unshare(),
     }
   },
 })

@@ -1,5 +1,6 @@
 import { IsNull, MoreThanOrEqual, Not } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { Disposer, PubSub } from '../../ports/ports'
 import { SerialRunner } from '../../kernel/serial'
 import type { MemberInfo, GroupInfo } from '../../kernel/context'
 import type { Violation } from './moderation.detect'
@@ -9,6 +10,11 @@ import type { ModerationRule } from './moderation.rules'
 const DAY = 86_400_000
 /** The longest decay a rule may set (ModerationRuleSchema.decayDays): strikes older than this never count. */
 const MAX_DECAY_MS = 365 * DAY
+/** Pub/sub channel on which replicas share counted strikes and resets. */
+const STRIKES_CHANNEL = 'moderation.strikes'
+
+/** A strike counted or a reset made by one replica (`o`: its origin, so it skips its own). */
+interface SharedStrike { o: string; k: 'strike' | 'reset'; g: string; m: string; at: number }
 /** Rows per INSERT when the buffered events are written. */
 const INSERT_CHUNK = 500
 
@@ -69,7 +75,29 @@ export class StrikeBook {
   private retry: PendingEvent[] = []
   private readonly writer = new SerialRunner(() => this.write())
 
+  private readonly origin = `${process.pid}-${Math.random().toString(36).slice(2)}`
+  private pubsub?: PubSub
+  private onShareError?: (error: unknown) => void
+
   constructor(private readonly db: FeatureTables & { transaction<T>(work: (tx: FeatureTables) => Promise<T>): Promise<T> }) {}
+
+  /**
+   * Shares counted strikes and resets with the other replicas over pub/sub, so every process's memory
+   * agrees: the replica that takes a bot over counts the strikes its previous holder gave, and a reset made
+   * through any replica's admin API holds where the bot runs. Call before load(), so nothing recorded
+   * between the load and the subscription is missed. Returns the unsubscriber.
+   */
+  async share(pubsub: PubSub, onError: (error: unknown) => void): Promise<Disposer> {
+    this.pubsub = pubsub
+    this.onShareError = onError
+    return pubsub.subscribe(STRIKES_CHANNEL, (message) => {
+      let m: SharedStrike
+      try { m = JSON.parse(message) as SharedStrike } catch { return }
+      if (m.o === this.origin || typeof m.g !== 'string' || typeof m.m !== 'string' || typeof m.at !== 'number') return
+      if (m.k === 'strike') this.count(m.g, m.m, m.at)
+      else if (m.k === 'reset') this.forget(m.g, m.m, m.at)
+    })
+  }
 
   /** Loads the strikes that may still count and the resets (two queries, at start). */
   async load(now: number): Promise<number> {
@@ -110,7 +138,10 @@ export class StrikeBook {
         groupId: input.groupId, memberId: input.memberId, messageId: input.messageId, detector: v.detector, matched: v.matched.slice(0, 200), listId: v.listId ?? null,
         action: counted ? input.decision.step : 'none', strike, result, reason: input.exempt ? `exempt: ${input.exempt}` : null, shadow: v.shadow, at: input.at,
       })
-      if (strike !== null) this.count(input.groupId, input.memberId, input.at)
+      if (strike !== null) {
+        this.count(input.groupId, input.memberId, input.at)
+        this.publish({ o: this.origin, k: 'strike', g: input.groupId, m: input.memberId, at: input.at })
+      }
     }
   }
 
@@ -129,9 +160,21 @@ export class StrikeBook {
   /** Forgets a member's strikes (history stays). */
   async reset(groupId: string, memberId: string, at: number): Promise<void> {
     await this.db.repo(StrikeResetEntity).upsert({ groupId, memberId, at }, ['groupId', 'memberId'])
+    this.forget(groupId, memberId, at)
+    this.publish({ o: this.origin, k: 'reset', g: groupId, m: memberId, at })
+  }
+
+  private forget(groupId: string, memberId: string, at: number): void {
     const e = this.entry(groupId, memberId)
+    if (at <= e.resetAt) return
     e.resetAt = at
     e.at = e.at.filter((t) => t > at)
+  }
+
+  private publish(message: SharedStrike): void {
+    if (!this.pubsub) return
+    // Best effort: a lost message leaves another replica's count behind until its restart (documented).
+    this.pubsub.publish(STRIKES_CHANNEL, JSON.stringify(message)).catch((error: unknown) => this.onShareError?.(error))
   }
 
   private entry(groupId: string, memberId: string): MemberStrikes {
