@@ -14,7 +14,7 @@ import { CheckInRuleSchema, type CheckInRule } from './check-in.rules'
 import { checkInDay, CheckInService } from './check-in.service'
 
 /** The sweep sends answers unanswered at least this long (beyond their group's batch window). */
-const ANSWER_SWEEP_GRACE_MS = 60_000
+const ANSWER_SWEEP_GRACE_MS = 15_000
 /** ...and checked in at most this long ago (a day-old answer would only confuse). */
 const ANSWER_SWEEP_HORIZON_MS = 6 * 3_600_000
 
