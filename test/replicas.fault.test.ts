@@ -33,6 +33,10 @@ suite('replicas on MySQL + Redis under faults', () => {
       await h.deliver(script, 6_000, random)
       await h.quiet(3_000)
       await new Promise((r) => setTimeout(r, 1_000)) // activity buffers flush every 100 ms in test config
+      // Answers in a batch window (5 s) can outlast the quiet period: wait for them, bounded.
+      const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
+      await waitForReplies(h, rows, 60_000)
+      await h.quiet(3_000)
       const c = await countCheckIns(h, script)
       process.stdout.write(`FAULT ${JSON.stringify({ scenario: 1, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
       expect(c.rows).toEqual({ sent: c.rows.expected, expected: script.length, duplicates: 0, lost: 0 })

@@ -113,7 +113,9 @@ export class CheckInService {
 
   /** Records stored answers as sent (once their message is durably queued). */
   async markAnswered(groupId: string, answers: ReadonlyArray<{ memberId: string; day: string }>, at: number): Promise<void> {
-    for (const a of answers) await this.db.repo(CheckInAnswerEntity).update({ groupId, memberId: a.memberId, day: a.day, answeredAt: IsNull() }, { answeredAt: at })
+    // By primary key only: a condition on answered_at could make MySQL lock a range of its index and hold
+    // up the check-ins inserting new (unanswered) rows.
+    for (const a of answers) await this.db.repo(CheckInAnswerEntity).update({ groupId, memberId: a.memberId, day: a.day }, { answeredAt: at })
   }
 
   /** Answers stored but never sent, checked in between `since` and `until` (oldest first). */
