@@ -14,7 +14,7 @@ export class CheckInAnswers1797050000000 implements MigrationInterface {
       name: 'qy_checkin_answer',
       columns: [
         str('group_id', 191, { isPrimary: true }), str('member_id', 191, { isPrimary: true }), str('day', 10, { isPrimary: true }),
-        str('bot_id', 191), str('message_id', 191, { isNullable: true }), int('streak'), text('single_text'), text('line_text'), ms('at'), ms('answered_at', true),
+        str('bot_id', 191), str('message_id', 191, { isNullable: true }), int('streak', { type: 'integer' }), text('single_text'), text('line_text'), ms('at'), ms('answered_at', true),
       ],
       indices: [new TableIndex({ name: 'idx_checkin_answer_open', columnNames: ['answered_at', 'at'] })],
     }), true)

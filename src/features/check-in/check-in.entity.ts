@@ -80,7 +80,7 @@ export class CheckInAnswerEntity {
   @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
   @Column({ name: 'bot_id', type: 'varchar', length: 191 }) botId!: string
   @Column({ name: 'message_id', type: 'varchar', length: 191, nullable: true }) messageId!: string | null
-  @Column({ type: 'integer' }) streak!: number
+  @Column({ type: 'integer', default: 0 }) streak!: number
   /** The answer when sent alone. */
   @Column({ name: 'single_text', type: 'text' }) single!: string
   /** Its line in a batched answer. */
