@@ -5,7 +5,7 @@
  * README's table comes from them).
  */
 import { roomId } from '../src/adapters/wechaty/sim-world'
-import { checkInStream, countCheckIns, FaultHarness, fixture, prng } from './fault/harness'
+import { checkInStream, countCheckIns, FaultHarness, fixture, prng, waitForReplies } from './fault/harness'
 
 const DB = process.env.QUNYUN_DB_URL
 const REDIS = process.env.QUNYUN_REDIS_URL
@@ -33,6 +33,10 @@ suite('replicas on MySQL + Redis under faults', () => {
       await h.deliver(script, 6_000, random)
       await h.quiet(3_000)
       await new Promise((r) => setTimeout(r, 1_000)) // activity buffers flush every 100 ms in test config
+      // Answers in a batch window (5 s) can outlast the quiet period: wait for them, bounded.
+      const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
+      await waitForReplies(h, rows, 60_000)
+      await h.quiet(3_000)
       const c = await countCheckIns(h, script)
       process.stdout.write(`FAULT ${JSON.stringify({ scenario: 1, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
       expect(c.rows).toEqual({ sent: c.rows.expected, expected: script.length, duplicates: 0, lost: 0 })
@@ -66,18 +70,25 @@ suite('replicas on MySQL + Redis under faults', () => {
       const takeover = h.readyAt.find((r) => r.bot === 'b1' && r.at > killedAt)
       expect(takeover).toBeDefined()
       const takeoverMs = (takeover?.at ?? 0) - killedAt
+      // Every check-in row has its answer: sent at once, batched, or — held in a batch window by the killed
+      // process — stored with the row and sent by the next minute's sweep (after the window and a grace).
+      const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
+      const unanswered = await waitForReplies(h, rows, 150_000)
+      await h.quiet(3_000)
       const c = await countCheckIns(h, script)
       // A message whose every copy went to the killed process died with it (WeCom delivered it to that session only).
-      const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
       const lostIds = script.filter((m) => !rows.has(`${roomId(m.group)}|${m.member}`)).map((m) => m.id)
       const onlyToVictim = lostIds.filter((id) => (h.deliveries.get(id) ?? []).every((r) => r === victim))
-      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 2, lostIds: lostIds.length, lostOnlyDeliveredToVictim: onlyToVictim.length, victim, newHolder: takeover?.replica, takeoverMs, boundMs: BOUND_MS, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 2, unanswered, lostIds: lostIds.length, lostOnlyDeliveredToVictim: onlyToVictim.length, victim, newHolder: takeover?.replica, takeoverMs, boundMs: BOUND_MS, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
       expect(takeover?.replica).not.toBe(victim)
       // The lease bound plus the new session's login and group sync (simulated, on a loaded machine).
       expect(takeoverMs).toBeLessThanOrEqual(BOUND_MS + 15_000)
       // Nothing delivered to a live replica is lost; what only reached the killed process is reported.
       expect(lostIds.length - onlyToVictim.length).toBe(0)
       expect(c.rows.duplicates).toBe(0)
+      // Every member with a check-in row got an answer (the killed process's batch windows included).
+      expect(unanswered).toBe(0)
+      expect(c.replies.lost).toBe(onlyToVictim.length)
     } finally {
       await h.teardown()
     }

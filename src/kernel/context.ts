@@ -80,6 +80,8 @@ export type OutboundAction = ActionBase & (
 /** Where the context sends actions (the outbound queue). */
 export interface ActionSink {
   enqueue(action: OutboundAction): void
+  /** Resolves once every action enqueued so far is durably stored (where the sink stores them). */
+  stored?(): Promise<void>
 }
 
 /** Validated, cached configuration of one group, sliced by feature name. */

@@ -43,6 +43,8 @@ export interface Outbound {
   tag(botId: string, memberId: string, tag: string, opts?: ActionOptions & { groupId?: string }): void
   /** Accepts a room invitation. */
   acceptInvitation(botId: string, invitationId: string, opts?: ActionOptions): void
+  /** Resolves once every action queued so far is durably stored: only then may a feature record it as sent. */
+  stored(): Promise<void>
 }
 
 /** The verbs over an action sink (the outbound queue). */
@@ -57,5 +59,6 @@ export function outboundVerbs(sink: ActionSink): Outbound {
     add: (to, memberId, opts) => put({ kind: 'add', botId: to.botId, groupId: to.groupId, memberId, cause: opts?.cause, note: opts?.note }),
     tag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, cause: opts?.cause, note: opts?.note }),
     acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, cause: opts?.cause, note: opts?.note }),
+    stored: async () => { await sink.stored?.() },
   }
 }

@@ -207,6 +207,25 @@ export function checkInStream(bots: Record<string, FaultGroup[]>, random: () => 
   return out
 }
 
+/**
+ * Waits until every member in `keys` (`roomId|member`) got a reply on the WeCom side, or `timeoutMs`
+ * passed (answers a killed replica held in a batch window come from the next minute's sweep). Returns how
+ * many are still missing.
+ */
+export async function waitForReplies(h: FaultHarness, keys: ReadonlySet<string>, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const answered = new Set<string>()
+    for (const { action } of h.actions) {
+      if (action.kind !== 'say' || !action.groupId) continue
+      for (const member of action.mentions ?? []) answered.add(`${action.groupId}|${member}`)
+    }
+    const missing = [...keys].filter((k) => !answered.has(k)).length
+    if (missing === 0 || Date.now() > deadline) return missing
+    await sleep(500)
+  }
+}
+
 /** sent / expected / duplicates / lost of check-in replies on the WeCom side and check-in rows in the database. */
 export async function countCheckIns(h: FaultHarness, script: ScriptedMessage[]): Promise<{
   replies: { sent: number; expected: number; duplicates: number; lost: number }

@@ -5,6 +5,8 @@ import { render } from './check-in.commands'
 /** One answer waiting to be sent. */
 export interface PendingAnswer {
   memberId: string
+  /** The check-in day it answers (with the group and member: the key of its stored row). */
+  day: string
   /** The check-in message it answers. */
   messageId?: string
   /** The member's streak after this check-in (for the bot-action log line). */
@@ -17,6 +19,9 @@ export interface PendingAnswer {
 
 interface Window { botId: string; pending: PendingAnswer[]; header: string; maxPerMessage: number; windowMs: number }
 
+/** Records answers as sent (their stored rows), called once their message is durably queued. */
+export type MarkAnswered = (groupId: string, answers: readonly PendingAnswer[]) => Promise<void>
+
 /**
  * Batches check-in answers at busy moments: the first answer in a quiet group goes out at once and opens a
  * window; answers arriving within it are sent together when it closes — one message @-mentioning up to
@@ -25,8 +30,13 @@ interface Window { botId: string; pending: PendingAnswer[]; header: string; maxP
  */
 export class AnswerBatcher {
   private readonly windows = new Map<string, Window>()
+  private readonly marking = new Set<Promise<void>>()
 
-  constructor(private readonly clock: Clock, private readonly outbound: Outbound) {}
+  /**
+   * Every answer is stored with its check-in (unanswered). Once its message is durably in the outbound
+   * queue, `mark` records it answered; what a crash left unanswered the sweep sends (see `sendNow`).
+   */
+  constructor(private readonly clock: Clock, private readonly outbound: Outbound, private readonly mark: MarkAnswered, private readonly onError: (error: unknown) => void = () => undefined) {}
 
   /** Queues an answer for `groupId`. */
   add(botId: string, groupId: string, answer: PendingAnswer, opts: { windowMs: number; maxPerMessage: number; header: string }): void {
@@ -36,6 +46,7 @@ export class AnswerBatcher {
       return
     }
     this.outbound.say({ botId, groupId }, answer.single, { mentions: [answer.memberId], cause: answer.messageId, note: `check-in answered (streak ${answer.streak})` })
+    this.recordSent(groupId, [answer])
     if (opts.windowMs <= 0) return
     const w: Window = { botId, pending: [], header: opts.header, maxPerMessage: opts.maxPerMessage, windowMs: opts.windowMs }
     this.windows.set(groupId, w)
@@ -47,6 +58,24 @@ export class AnswerBatcher {
     let n = 0
     for (const w of this.windows.values()) n += w.pending.length
     return n
+  }
+
+  /** Whether an answer waits in an open window here (the sweep leaves it to the window). */
+  holds(groupId: string, memberId: string, day: string): boolean {
+    return this.windows.get(groupId)?.pending.some((p) => p.memberId === memberId && p.day === day) ?? false
+  }
+
+  /** Resolves once every answer sent so far is recorded answered. */
+  async settled(): Promise<void> {
+    while (this.marking.size > 0) await Promise.allSettled([...this.marking])
+  }
+
+  /**
+   * Sends stored answers now, batched as a closing window would (the sweep: answers a crash left
+   * unanswered), and records them answered once durably queued.
+   */
+  sendNow(botId: string, groupId: string, answers: readonly PendingAnswer[], opts: { maxPerMessage: number; header: string }): void {
+    this.sendBatches(botId, groupId, answers, opts.header, opts.maxPerMessage)
   }
 
   /** Sends everything waiting now (shutdown). */
@@ -67,16 +96,30 @@ export class AnswerBatcher {
       this.windows.delete(groupId)
       return
     }
-    const pending = w.pending.splice(0)
-    for (let i = 0; i < pending.length; i += w.maxPerMessage) {
-      const part = pending.slice(i, i + w.maxPerMessage)
-      // A lone answer reads better in its own words than as a one-line batch.
-      const text = part.length === 1 ? (part[0] as PendingAnswer).single : [render(w.header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
-      this.outbound.say({ botId: w.botId, groupId }, text, { mentions: part.map((p) => p.memberId), cause: part.length === 1 ? (part[0] as PendingAnswer).messageId : 'check-in.batch', note: answeredNote(part) })
-    }
+    this.sendBatches(w.botId, groupId, w.pending.splice(0), w.header, w.maxPerMessage)
     if (final) this.windows.delete(groupId)
     // Still busy: keep the window open for another round.
     else void this.closeLater(groupId, w)
+  }
+
+  private sendBatches(botId: string, groupId: string, pending: readonly PendingAnswer[], header: string, maxPerMessage: number): void {
+    for (let i = 0; i < pending.length; i += maxPerMessage) {
+      const part = pending.slice(i, i + maxPerMessage)
+      // A lone answer reads better in its own words than as a one-line batch.
+      const text = part.length === 1 ? (part[0] as PendingAnswer).single : [render(header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
+      this.outbound.say({ botId, groupId }, text, { mentions: part.map((p) => p.memberId), cause: part.length === 1 ? (part[0] as PendingAnswer).messageId : 'check-in.batch', note: answeredNote(part) })
+    }
+    if (pending.length > 0) this.recordSent(groupId, pending)
+  }
+
+  /**
+   * Marks answers answered once their message is durably queued (not before: a crash in between must
+   * leave them to the sweep). A crash after the store and before the mark sends them again (at least once).
+   */
+  private recordSent(groupId: string, answers: readonly PendingAnswer[]): void {
+    const marking = this.outbound.stored().then(() => this.mark(groupId, answers)).catch(this.onError)
+    this.marking.add(marking)
+    void marking.finally(() => this.marking.delete(marking))
   }
 }
 

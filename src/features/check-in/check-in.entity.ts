@@ -66,3 +66,25 @@ export class CheckInReminderEntity {
   @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
   @Column(msColumn('at')) at!: number
 }
+
+/**
+ * A check-in answer, stored in the check-in's transaction and marked answered once its (batched) message
+ * is durably in the outbound queue: answers waiting in a batch window survive a crash and are sent by the
+ * `check-in.answers` sweep.
+ */
+@Entity('qy_checkin_answer')
+@Index('idx_checkin_answer_open', ['answeredAt', 'at'])
+export class CheckInAnswerEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @Column({ name: 'bot_id', type: 'varchar', length: 191 }) botId!: string
+  @Column({ name: 'message_id', type: 'varchar', length: 191, nullable: true }) messageId!: string | null
+  @Column({ type: 'integer', default: 0 }) streak!: number
+  /** The answer when sent alone. */
+  @Column({ name: 'single_text', type: 'text' }) single!: string
+  /** Its line in a batched answer. */
+  @Column({ name: 'line_text', type: 'text' }) line!: string
+  @Column(msColumn('at')) at!: number
+  @Column(msColumn('answered_at', true)) answeredAt!: number | null
+}

@@ -6,7 +6,7 @@ import type { AnswerBatcher } from './check-in.batcher'
 import { commandArgument, normalizeCommand } from '../../text/normalize'
 import { parseMakeUpDay, render } from './check-in.commands'
 import type { CheckInRule } from './check-in.rules'
-import { checkInDay, type CheckInService, type MakeUpRefusal } from './check-in.service'
+import { checkInDay, type CheckInResult, type CheckInService, type MakeUpRefusal } from './check-in.service'
 
 /**
  * Longest text looked at as a command: commands are short, and longer texts (most chat) are skipped without
@@ -53,13 +53,17 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
     const today = checkInDay(ctx.message.at, ctx.group.timezone, rule.dayStart)
 
     if (keywords.checkIn.has(command)) {
+      const varsOf = (r: CheckInResult): Record<string, string | number> => ({
+        member: ctx.member.name, rank: r.rank ?? '-', streak: r.streak, total: r.total, points: r.status === 'new' ? r.points : 0, balance: r.balance,
+      })
       const result = await deps.service.checkIn({
         groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day: today, at: ctx.message.at, messageId: ctx.message.id, rule,
+        answer: (r) => ({ botId: ctx.message.botId, single: render(rule.texts.checkedIn, varsOf(r)), line: render(rule.texts.batchLine, varsOf(r)) }),
       })
-      const vars = { member: ctx.member.name, rank: result.rank ?? '-', streak: result.streak, total: result.total, points: result.status === 'new' ? result.points : 0, balance: result.balance }
+      const vars = varsOf(result)
       if (result.status === 'new') {
         deps.batcher.add(ctx.message.botId, ctx.group.id, {
-          memberId: ctx.member.id, messageId: ctx.message.id, streak: result.streak, single: render(rule.texts.checkedIn, vars), line: render(rule.texts.batchLine, vars),
+          memberId: ctx.member.id, day: today, messageId: ctx.message.id, streak: result.streak, single: render(rule.texts.checkedIn, vars), line: render(rule.texts.batchLine, vars),
         }, { windowMs: rule.batch.windowMs, maxPerMessage: rule.batch.maxPerMessage, header: rule.texts.batchHeader })
         ctx.emit(CheckInCompleted, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points })
       } else {

@@ -1,10 +1,10 @@
-import { In } from 'typeorm'
+import { In, IsNull, LessThanOrEqual, MoreThanOrEqual, And } from 'typeorm'
 import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
 import type { SpendResult } from '../../contracts/check-in'
 import { isDuplicate } from '../../adapters/db/errors'
 import { addDays, localTime } from '../../kernel/time'
 import type { CheckInRule } from './check-in.rules'
-import { CheckInDayEntity, CheckInEntity, CheckInMemberEntity, PointsLedgerEntity } from './check-in.entity'
+import { CheckInAnswerEntity, CheckInDayEntity, CheckInEntity, CheckInMemberEntity, PointsLedgerEntity } from './check-in.entity'
 
 /** The check-in day of an instant: the group's calendar day, starting at `dayStart` (HH:MM) local time. */
 export function checkInDay(at: number, timezone: string, dayStart: string): string {
@@ -72,7 +72,11 @@ export class CheckInService {
   constructor(private readonly db: FeatureStore) {}
 
   /** Records a normal check-in for `day`, or reports the existing one. */
-  async checkIn(input: { groupId: string; memberId: string; name: string; day: string; at: number; messageId: string | null; rule: CheckInRule }): Promise<CheckInResult> {
+  async checkIn(input: {
+    groupId: string; memberId: string; name: string; day: string; at: number; messageId: string | null; rule: CheckInRule
+    /** The answer of a new check-in, stored (unanswered) in the same transaction so no crash can lose it. */
+    answer?: (result: Extract<CheckInResult, { status: 'new' }>) => { botId: string; single: string; line: string }
+  }): Promise<CheckInResult> {
     const { groupId, memberId, day } = input
     try {
       const outcome = await this.db.transaction(async (m): Promise<CheckInResult | null> => {
@@ -91,7 +95,12 @@ export class CheckInService {
           await m.repo(PointsLedgerEntity).insert({ groupId, memberId, currency: 'points', delta: points, source: 'checkin', ref: day, reason: null, at: input.at })
         }
         const balances = await this.balances(m, groupId, memberId)
-        return { status: 'new' as const, rank, points, streak: facts.streak, best: facts.best, total: facts.total, ...balances }
+        const result = { status: 'new' as const, rank, points, streak: facts.streak, best: facts.best, total: facts.total, ...balances }
+        if (input.answer) {
+          const a = input.answer(result)
+          await m.repo(CheckInAnswerEntity).insert({ groupId, memberId, day, botId: a.botId, messageId: input.messageId, streak: result.streak, single: a.single, line: a.line, at: input.at, answeredAt: null })
+        }
+        return result
       })
       if (outcome) return outcome
     } catch (error) {
@@ -100,6 +109,18 @@ export class CheckInService {
     const existing = await this.db.repo(CheckInEntity).findOneBy({ groupId, memberId, day })
     const standing = await this.standing(groupId, memberId, day)
     return { status: 'already', rank: existing?.rank ?? null, ...standing }
+  }
+
+  /** Records stored answers as sent (once their message is durably queued). */
+  async markAnswered(groupId: string, answers: ReadonlyArray<{ memberId: string; day: string }>, at: number): Promise<void> {
+    // By primary key only: a condition on answered_at could make MySQL lock a range of its index and hold
+    // up the check-ins inserting new (unanswered) rows.
+    for (const a of answers) await this.db.repo(CheckInAnswerEntity).update({ groupId, memberId: a.memberId, day: a.day }, { answeredAt: at })
+  }
+
+  /** Answers stored but never sent, checked in between `since` and `until` (oldest first). */
+  unanswered(since: number, until: number, limit = 500): Promise<CheckInAnswerEntity[]> {
+    return this.db.repo(CheckInAnswerEntity).find({ where: { answeredAt: IsNull(), at: And(MoreThanOrEqual(since), LessThanOrEqual(until)) }, order: { at: 'ASC' }, take: limit })
   }
 
   /** Repairs a missed past day, paying points or a card, within the rule's window. */

@@ -253,6 +253,32 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     g1.expectReply(/今天第 13 个/, bob)
   })
 
+  it('sends the answers a crash left in a batch window after restart, each member exactly once', async () => {
+    const crowd = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
+    chat = await start({ at: shanghai('2026-11-23', '07:00'), groups: group(crowd), sqlitePath: join(tempDir(), 'checkin-crash.sqlite'), rules: { batch: { windowMs: 5000, maxPerMessage: 10 } } })
+    const g1 = chat.group('g1')
+    for (const m of crowd) await g1.say(m, '签到')
+    // The first answer went out at once; four wait in the open window (in memory).
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.mentions)).toEqual([['m0']])
+    // Crash: the process dies with the window open, so nothing drains the batcher.
+    const live = chat.runtime.features.find((f) => f.name === 'check-in')
+    if (!live) throw new Error('check-in feature not running')
+    live.instance.drain = undefined
+    await chat.rehearsal.restart()
+    // The new process sweeps once the window (and a grace) is over; a second sweep sends nothing again.
+    await chat.rehearsal.advance(5_000 + 60_000)
+    for (let i = 0; i < 2; i++) {
+      await chat.runtime.scheduler.runFenced('check-in.answers', new Date(chat.clock.now()))
+      await chat.rehearsal.quiesce()
+      await chat.rehearsal.advance(60_000)
+    }
+    const says = chat.pending().filter((a) => a.kind === 'say')
+    expect(says.map((a) => a.mentions)).toEqual([['m1', 'm2', 'm3', 'm4']])
+    expect(says[0]?.text).toMatch(/签到成功 4 位：\n成员1 第2名·连续1天·\+10\n成员2 第3名/)
+    const open: Array<{ n: number | string }> = await chat.runtime.db.query('SELECT COUNT(*) AS n FROM qy_checkin_answer WHERE answered_at IS NULL')
+    expect(Number(open[0]?.n)).toBe(0)
+  })
+
   it('answers the leaderboard with ties sharing a rank', async () => {
     chat = await start({ at: shanghai('2026-11-21') })
     const g1 = chat.group('g1')

@@ -4,12 +4,19 @@ import { CHECK_INS, CheckInCompleted, POINTS } from '../../contracts/check-in'
 import { DIRECTORY } from '../../kernel/directory'
 import { localTime } from '../../kernel/time'
 import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
+import { CheckInAnswers1797050000000 } from '../../../migrations/1797050000000-CheckInAnswers'
+import { errorText } from '../../kernel/logger'
 import { AnswerBatcher } from './check-in.batcher'
-import { CheckInDayEntity, CheckInEntity, CheckInMemberEntity, CheckInReminderEntity, PointsLedgerEntity } from './check-in.entity'
+import { CheckInAnswerEntity, CheckInDayEntity, CheckInEntity, CheckInMemberEntity, CheckInReminderEntity, PointsLedgerEntity } from './check-in.entity'
 import { checkInMiddleware } from './check-in.middleware'
 import { checkInRoutes } from './check-in.routes'
 import { CheckInRuleSchema, type CheckInRule } from './check-in.rules'
 import { checkInDay, CheckInService } from './check-in.service'
+
+/** The sweep sends answers unanswered at least this long (beyond their group's batch window). */
+const ANSWER_SWEEP_GRACE_MS = 15_000
+/** ...and checked in at most this long ago (a day-old answer would only confuse). */
+const ANSWER_SWEEP_HORIZON_MS = 6 * 3_600_000
 
 /**
  * check-in: daily 签到 with streaks, points, make-up days and leaderboards — exactly once per member per
@@ -19,8 +26,8 @@ import { checkInDay, CheckInService } from './check-in.service'
 export const checkInFeature = defineFeature<CheckInRule>({
   name: 'check-in',
   rules: { schema: CheckInRuleSchema },
-  entities: [CheckInEntity, CheckInDayEntity, CheckInMemberEntity, PointsLedgerEntity, CheckInReminderEntity],
-  migrations: [CheckIn1764000000000],
+  entities: [CheckInEntity, CheckInDayEntity, CheckInMemberEntity, PointsLedgerEntity, CheckInReminderEntity, CheckInAnswerEntity],
+  migrations: [CheckIn1764000000000, CheckInAnswers1797050000000],
   events: { emits: [CheckInCompleted] },
   inject: [DIRECTORY],
   provides: [POINTS, CHECK_INS],
@@ -33,11 +40,40 @@ export const checkInFeature = defineFeature<CheckInRule>({
       refund: (input) => service.refund(input),
     })
     app.provide(CHECK_INS, { membersOn: (g, days) => service.membersOn(g, days), streaks: (g, ids, today) => service.streaks(g, ids, today) })
-    const batcher = new AnswerBatcher(app.clock, app.outbound)
+    const batcher = new AnswerBatcher(
+      app.clock, app.outbound,
+      (groupId, answers) => service.markAnswered(groupId, answers, app.clock.now()),
+      (error) => app.log.warn('check-in answers not marked answered (the sweep may send them again)', { error: errorText(error) }),
+    )
     return {
       middleware: checkInMiddleware({ service, batcher, rules: app.rules }),
       routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup }),
       jobs: [{
+        // Every minute: answers a crash left unanswered (stored with their check-in, lost from a batch
+        // window in memory) are sent, batched, by whichever replica runs the tick (the bot's holder performs them).
+        name: 'check-in.answers',
+        cron: '* * * * *',
+        async run() {
+          const now = app.clock.now()
+          // Older than any window plus a grace: a live window (here or on another replica) has sent them by now.
+          const rows = await service.unanswered(now - ANSWER_SWEEP_HORIZON_MS, now - ANSWER_SWEEP_GRACE_MS)
+          const byGroup = new Map<string, CheckInAnswerEntity[]>()
+          for (const r of rows) {
+            if (batcher.holds(r.groupId, r.memberId, r.day)) continue
+            byGroup.set(r.groupId, [...(byGroup.get(r.groupId) ?? []), r])
+          }
+          for (const [groupId, answers] of byGroup) {
+            const rule = await app.rules.forGroup(groupId)
+            if (answers.some((a) => a.at > now - rule.batch.windowMs - ANSWER_SWEEP_GRACE_MS)) continue
+            const botId = (answers[0] as CheckInAnswerEntity).botId
+            batcher.sendNow(botId, groupId, answers.map((a) => ({ memberId: a.memberId, day: a.day, messageId: a.messageId ?? undefined, streak: a.streak, single: a.single, line: a.line })), {
+              maxPerMessage: rule.batch.maxPerMessage, header: rule.texts.batchHeader,
+            })
+            app.log.info('check-in answers sent after a restart', { group: groupId, count: answers.length })
+          }
+          await batcher.settled()
+        },
+      }, {
         // Every minute: groups whose reminder time has come (in their timezone) get one reminder a day.
         name: 'check-in.reminders',
         cron: '* * * * *',
@@ -62,7 +98,8 @@ export const checkInFeature = defineFeature<CheckInRule>({
           }
         },
       }],
-      drain: async () => { batcher.flushAll() },
+      flush: () => batcher.settled(),
+      drain: async () => { batcher.flushAll(); await batcher.settled() },
     }
   },
 })
