@@ -1,3 +1,4 @@
+import { imageRef } from './scheduled-share.images'
 import { In, LessThanOrEqual } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { Row } from '../../adapters/db/sql'
@@ -343,7 +344,9 @@ export class ShareEngine {
     const text = await this.render(post.text, group, input.fireAt, input.timezone)
     const note = `share post ${post.id}`
     this.deps.outbound.say(to, text, { cause: `${input.cause}:text`, note })
-    if (post.imageUrl) this.deps.outbound.image(to, post.imageUrl, { cause: `${input.cause}:image`, note })
+    // An uploaded image goes out as a small reference; the channel loads the bytes when it sends (MEDIA).
+    const image = post.imageId !== null ? imageRef(post.imageId) : post.imageUrl
+    if (image) this.deps.outbound.image(to, image, { cause: `${input.cause}:image`, note })
     if (post.card) this.deps.outbound.card(to, post.card, { cause: `${input.cause}:card`, note })
   }
 
