@@ -11,7 +11,7 @@ export class ShareImages1797200000000 implements MigrationInterface {
     await q.createTable(new Table({
       name: 'qy_share_image',
       columns: [id(), integer('owner_token_id', { isNullable: true, default: null }), str('owner_key', 32), str('sha256', 64), str('mime', 16),
-        integer('bytes'), integer('width'), integer('height'), integer('chunks'), ms('created_at')],
+        ...['bytes', 'width', 'height', 'chunks'].map((name) => ({ name, type: 'integer' })), ms('created_at')],
       indices: [new TableIndex({ name: 'uq_share_image_owner_sha', columnNames: ['owner_key', 'sha256'], isUnique: true })],
     }), true)
     await q.createTable(new Table({

@@ -137,7 +137,7 @@ export class ShareImages implements MediaStore {
     return [
       defineRoute({
         method: 'POST', path: '/api/v1/share-images',
-        summary: `Upload an image to your content library: { mime: image/png|jpeg|gif|webp, data: base64 } up to ${this.deps.maxBytes} bytes (type checked by content); the same image again returns the stored one (200)`,
+        summary: `Upload an image to your content library: { mime: image/png|jpeg|gif|webp, data: base64 } up to ${this.deps.maxBytes} bytes (type checked by content); the same image again returns the stored one (created: false)`,
         body: ImageUploadBody, access: { roles: ['admin', 'owner'], mutates: true },
         // base64 is 4/3 of the bytes, plus the JSON around it.
         bodyLimit: Math.ceil(this.deps.maxBytes * 4 / 3) + 4096,
