@@ -10,7 +10,7 @@ export class ShareImages1797200000000 implements MigrationInterface {
     const integer = (name: string, extra: Parameters<typeof int>[1] = {}) => int(name, { type: 'integer', ...extra })
     await q.createTable(new Table({
       name: 'qy_share_image',
-      columns: [id(), integer('owner_token_id', { isNullable: true, default: null }), str('owner_key', 32), str('sha256', 64), str('mime', 16),
+      columns: [id(), integer('owner_token_id', { isNullable: true, default: null }), str('owner_key', 32), str('sha256', 64), str('name', 100, { isNullable: true }), str('mime', 16),
         ...['bytes', 'width', 'height', 'chunks'].map((name) => ({ name, type: 'integer' })), ms('created_at')],
       indices: [new TableIndex({ name: 'uq_share_image_owner_sha', columnNames: ['owner_key', 'sha256'], isUnique: true })],
     }), true)

@@ -1,4 +1,3 @@
-import { imageRef } from './scheduled-share.images'
 import { In, LessThanOrEqual } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { Row } from '../../adapters/db/sql'
@@ -19,6 +18,7 @@ import type { Clock } from '../../ports/clock'
 import { endOfWindow, fireTimes, inWindow, localKey, matcherOf, nextFireTimes, weekdayOf, type Trigger } from './scheduled-share.cron'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
 import type { EngagementRecorder } from './scheduled-share.engagement'
+import { imageRef } from './scheduled-share.images'
 import type { ScheduledShareRule } from './scheduled-share.rules'
 import type { ScheduleInput } from './scheduled-share.schema'
 

@@ -108,6 +108,8 @@ export class ShareImageEntity {
   /** `t:<tokenId>`, or `admin` for admins' uploads (a unique key cannot use a NULL owner). */
   @Column({ name: 'owner_key', type: 'varchar', length: 32 }) ownerKey!: string
   @Column({ type: 'varchar', length: 64 }) sha256!: string
+  /** The owner's label for it (lists show it); the first upload's label stays on re-uploads. */
+  @Column({ type: 'varchar', length: 100, nullable: true }) name!: string | null
   @Column({ type: 'varchar', length: 16 }) mime!: string
   @Column({ type: 'integer' }) bytes!: number
   @Column({ type: 'integer' }) width!: number

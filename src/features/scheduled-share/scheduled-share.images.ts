@@ -66,7 +66,7 @@ export function imageSize(b: Buffer, mime: ImageMime): { width: number; height: 
 
 /** An uploaded image as the API shows it (without its bytes). */
 function imageView(row: ShareImageEntity): Record<string, unknown> {
-  return { id: row.id, ownerTokenId: row.ownerTokenId, mime: row.mime, bytes: row.bytes, width: row.width, height: row.height, sha256: row.sha256, createdAt: new Date(row.createdAt).toISOString() }
+  return { id: row.id, ownerTokenId: row.ownerTokenId, name: row.name, mime: row.mime, bytes: row.bytes, width: row.width, height: row.height, sha256: row.sha256, createdAt: new Date(row.createdAt).toISOString() }
 }
 
 const invalid = (message: string): HttpError => new HttpError(400, 'invalid_input', `body.data: ${message}`, [{ path: 'body.data', message }])
@@ -92,7 +92,7 @@ export class ShareImages implements MediaStore {
   }
 
   /** Stores an upload after checking size, type (magic bytes) and dimensions; the same bytes again return the stored image. */
-  async upload(base64: string, declared: ImageMime, auth: Principal | null): Promise<{ row: ShareImageEntity; created: boolean }> {
+  async upload(base64: string, declared: ImageMime, name: string | null, auth: Principal | null): Promise<{ row: ShareImageEntity; created: boolean }> {
     const { maxBytes } = this.deps
     if (Math.floor(base64.length * 3 / 4) > maxBytes + 2) throw new HttpError(413, 'payload_too_large', `image larger than ${maxBytes} bytes`)
     const data = Buffer.from(base64, 'base64')
@@ -111,7 +111,7 @@ export class ShareImages implements MediaStore {
     const chunks = Math.ceil(data.length / CHUNK)
     try {
       const row = await this.deps.db.transaction(async (tx) => {
-        const inserted = await tx.repo(ShareImageEntity).insert({ ownerTokenId: owner, ownerKey, sha256, mime, bytes: data.length, width: size.width, height: size.height, chunks, createdAt: this.deps.clock.now() })
+        const inserted = await tx.repo(ShareImageEntity).insert({ ownerTokenId: owner, ownerKey, sha256, name, mime, bytes: data.length, width: size.width, height: size.height, chunks, createdAt: this.deps.clock.now() })
         const id = Number(inserted.identifiers[0]?.id)
         for (let seq = 0; seq < chunks; seq++) await tx.repo(ShareImageChunkEntity).insert({ imageId: id, seq, data: data.subarray(seq * CHUNK, (seq + 1) * CHUNK) })
         return tx.repo(ShareImageEntity).findOneByOrFail({ id })
@@ -137,12 +137,12 @@ export class ShareImages implements MediaStore {
     return [
       defineRoute({
         method: 'POST', path: '/api/v1/share-images',
-        summary: `Upload an image to your content library: { mime: image/png|jpeg|gif|webp, data: base64 } up to ${this.deps.maxBytes} bytes (type checked by content); the same image again returns the stored one (created: false)`,
+        summary: `Upload an image to your content library: { mime: image/png|jpeg|gif|webp, data: base64, name? } up to ${this.deps.maxBytes} bytes (type checked by content); the same image again returns the stored one (created: false)`,
         body: ImageUploadBody, access: { roles: ['admin', 'owner'], mutates: true },
         // base64 is 4/3 of the bytes, plus the JSON around it.
         bodyLimit: Math.ceil(this.deps.maxBytes * 4 / 3) + 4096,
         handler: async ({ body, auth, audit }) => {
-          const { row, created } = await this.upload(body.data, body.mime, auth)
+          const { row, created } = await this.upload(body.data, body.mime, body.name, auth)
           if (created) audit({ target: `share-image:${row.id}`, after: { mime: row.mime, bytes: row.bytes, sha256: row.sha256 } })
           return { ...imageView(row), created }
         },

@@ -113,6 +113,8 @@ export type PostInput = z.infer<typeof PostBody>
 /** Body of an image upload: the declared type (checked against the content) and the bytes, base64. */
 export const ImageUploadBody = z.strictObject({
   mime: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
+  /** Your label for it (shown in lists). */
+  name: z.string().trim().min(1).max(100).nullable().default(null),
   data: z.string().min(1).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 (standard alphabet)'),
 })
 /** Path parameter naming one uploaded image. */
