@@ -39,6 +39,7 @@ import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
 import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
 import { Metrics } from './adapters/metrics/prometheus'
+import { MEDIA } from './contracts/media'
 import { createServicePuppet, setWechatyLogLevel, WechatyChannel, type PuppetLike } from './adapters/wechaty/channel'
 import { SimWorld } from './adapters/wechaty/sim-world'
 import { WecomChannel } from './adapters/wecom/channel'
@@ -511,7 +512,9 @@ export class Runtime {
       this.worlds.set(definition.id, world)
       puppet = world.puppet as unknown as PuppetLike
     }
-    return { channel: new WechatyChannel({ definition, puppet, clock: this.clock, log }), world }
+    // Stored images (`media:` references) are loaded when sent, from whichever feature provides MEDIA.
+    const media = (ref: string) => (this.host.has(MEDIA) ? this.host.service(MEDIA).load(ref) : Promise.resolve(null))
+    return { channel: new WechatyChannel({ definition, puppet, clock: this.clock, log, media }), world }
   }
 
   private async startBot(definition: BotDefinition): Promise<void> {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
+import { PNG } from 'pngjs'
 import { z } from 'zod'
 import { Chat } from './support/chat'
 import { apiAs, client, type ApiClient } from './support/api'
@@ -34,6 +35,9 @@ async function fingerprint(chat: Chat): Promise<string> {
 function lottery(title: string): Record<string, unknown> {
   return { title, groupIds: [G1], prizes: [{ name: '书', quantity: 1 }], times: { closesAt: '2030-01-01T12:00:00+08:00', drawAt: '2030-01-01T13:00:00+08:00' } }
 }
+
+/** A 1×1 PNG (uploads). */
+const TINY_PNG = PNG.sync.write(new PNG({ width: 1, height: 1 }))
 
 /** A valid body for routes that take one (so positive controls reach the handler). */
 const SAMPLE_BODIES: Record<string, unknown> = {
@@ -80,6 +84,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'PUT /api/v1/share-schedules/:scheduleId': { name: 'matrix', trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'all' }, content: { type: 'tag', tag: '早安' } },
   'PATCH /api/v1/share-schedules/:scheduleId': { enabled: false },
   'POST /api/v1/share-schedules/:scheduleId/test-send': { groupId: G1 },
+  'POST /api/v1/share-images': { mime: 'image/png', name: 'matrix', data: TINY_PNG.toString('base64') },
 }
 
 /** Query strings routes need to succeed (positive controls). */
@@ -119,6 +124,11 @@ const OWNED_FIXTURES: Record<string, (who: ApiClient, marker: string) => Promise
   },
   'share post': async (who, marker) => {
     const res = await who.post('/api/v1/share-posts', { title: marker, text: marker }).expect(201)
+    return String(res.body.id)
+  },
+  // Bytes after the PNG's end make each fixture a distinct image (uploads are deduplicated by content).
+  'share image': async (who, marker) => {
+    const res = await who.post('/api/v1/share-images', { mime: 'image/png', name: marker, data: Buffer.concat([TINY_PNG, Buffer.from(marker)]).toString('base64') }).expect(201)
     return String(res.body.id)
   },
   'share schedule': async (who, marker) => {

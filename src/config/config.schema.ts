@@ -33,6 +33,8 @@ export const ConfigSchema = z.strictObject({
   api: z.strictObject({
     /** Largest JSON body accepted, in bytes. */
     bodyLimitBytes: z.int().min(1024).max(10 * 1024 * 1024),
+    /** Largest image a content-library upload may be, in bytes (decoded; larger uploads get 413). */
+    imageUploadMaxBytes: z.int().min(1024).max(10 * 1024 * 1024).default(2 * 1024 * 1024),
     /** Trust X-Forwarded-For (only behind a proxy you control). */
     trustProxy: z.boolean(),
     /** Browser origins allowed to call the API (CORS); empty = CORS off. Never a wildcard. */

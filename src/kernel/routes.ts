@@ -63,6 +63,8 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   status?: number
   /** A non-JSON response (e.g. 'text/csv; charset=utf-8'): the handler returns the body as a string. */
   contentType?: string
+  /** Largest JSON body this route accepts, in bytes (default: the API's `bodyLimitBytes`), e.g. for base64 uploads. */
+  bodyLimit?: number
   /**
    * For routes with `access.owned.param`: the owner of the object the parameters name, or null when there
    * is no such object. The HTTP adapter answers 404 (ownedNotFound) to callers who may not see it.

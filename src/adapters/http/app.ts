@@ -259,7 +259,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
         if (!found || !canSeeOwned(principal, found.ownerTokenId)) throw ownedNotFound(access.owned.kind)
       }
       const query = parsePart(route.query, { ...ctx.query }, 'query')
-      const rawBody = route.method === 'GET' || route.method === 'DELETE' ? undefined : await readJson(ctx, options.bodyLimit)
+      const rawBody = route.method === 'GET' || route.method === 'DELETE' ? undefined : await readJson(ctx, route.bodyLimit ?? options.bodyLimit)
       const body = parsePart(route.body, rawBody, 'body')
       let summary: AuditSummary | null = null
       const requestId = ctx.state.requestId as string

@@ -1,6 +1,7 @@
 import { log as wechatyLog, WechatyBuilder, type Contact, type Room, type RoomInvitation, type Wechaty } from 'wechaty'
 import PuppetService from 'wechaty-puppet-service'
-import { FileBox } from 'file-box'
+import { FileBox, type FileBoxInterface } from 'file-box'
+import { isMediaRef, type MediaStore } from '../../contracts/media'
 import type { Config, BotDefinition } from '../../config/config.schema'
 import type { OutboundAction } from '../../kernel/context'
 import type { ActionKind, Channel, ChannelSink } from '../../kernel/channel'
@@ -63,9 +64,20 @@ export class WechatyChannel implements Channel {
     puppet: PuppetLike
     clock: Clock
     log: Logger
+    /** Resolves `media:` image references (stored uploads) to their bytes; without it such images fail. */
+    media?: MediaStore['load']
   }) {
     this.wechaty = WechatyBuilder.build({ name: `qunyun-${deps.definition.id}`, puppet: deps.puppet })
     this.wire()
+  }
+
+  /** The file of an outbound image: a URL, or a stored upload (`media:`) loaded now (the queued row holds only the reference). */
+  private async imageFile(url: string): Promise<FileBoxInterface> {
+    if (!isMediaRef(url)) return FileBox.fromUrl(url)
+    if (!this.deps.media) throw new Error(`image ${url}: no media store to load it from`)
+    const stored = await this.deps.media(url)
+    if (!stored) throw new Error(`image ${url} no longer exists`)
+    return FileBox.fromBuffer(stored.data, stored.name)
   }
 
   /** This bot's id in qunyun (the bots/ file's id). */
@@ -224,7 +236,7 @@ export class WechatyChannel implements Channel {
         case 'sayImage': {
           const room = await w.Room.find({ id: action.groupId })
           if (!room) throw new Error(`room ${action.groupId} not found`)
-          await room.say(FileBox.fromUrl(action.imageUrl))
+          await room.say(await this.imageFile(action.imageUrl))
           return
         }
         case 'sayDirect': {

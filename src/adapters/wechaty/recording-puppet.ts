@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import { types, type payloads } from 'wechaty'
 import { FileBox, type FileBoxInterface } from 'file-box'
@@ -16,6 +17,8 @@ export interface PlatformAction {
   card?: { url: string; title: string; description?: string }
   /** An image the bot sent (its source URL or file name). */
   image?: string
+  /** sha256 (hex) of an image sent as bytes (not by URL). */
+  imageSha256?: string
 }
 
 /** A pending room invitation in the simulated platform. */
@@ -108,8 +111,12 @@ export class RecordingPuppet extends PuppetMock {
   }
 
   override async messageSendFile(conversationId: string, file: { name: string; remoteUrl?: string }): Promise<void> {
-    // Records where the image comes from without downloading it (the simulation has no network).
-    this.record({ kind: 'say', groupId: conversationId, image: (file as { remoteUrl?: string }).remoteUrl ?? file.name })
+    // Records where the image comes from without downloading it (the simulation has no network);
+    // an image sent as bytes is recorded with their hash.
+    const remoteUrl = (file as { remoteUrl?: string }).remoteUrl
+    const box = file as Partial<FileBoxInterface>
+    const imageSha256 = !remoteUrl && typeof box.toBuffer === 'function' ? createHash('sha256').update(await box.toBuffer()).digest('hex') : undefined
+    this.record({ kind: 'say', groupId: conversationId, image: remoteUrl ?? file.name, ...(imageSha256 ? { imageSha256 } : {}) })
     this.echo(conversationId, { type: types.Message.Image })
   }
 

@@ -6,9 +6,12 @@ import { SharePosted } from '../../contracts/scheduled-share'
 import { DIRECTORY } from '../../kernel/directory'
 import { OutboundFinished } from '../../kernel/events'
 import { ScheduledShare1796500000000 } from '../../../migrations/1796500000000-ScheduledShare'
+import { ShareImages1797200000000 } from '../../../migrations/1797200000000-ShareImages'
+import { MEDIA } from '../../contracts/media'
 import { EngagementRecorder } from './scheduled-share.engagement'
 import { ShareEngine, ShareSlotDue } from './scheduled-share.engine'
-import { SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity } from './scheduled-share.entity'
+import { ShareImages } from './scheduled-share.images'
+import { ShareImageChunkEntity, ShareImageEntity, SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity } from './scheduled-share.entity'
 import { scheduledShareMiddleware } from './scheduled-share.middleware'
 import { shareRoutes } from './scheduled-share.routes'
 import { ScheduledShareRuleSchema, type ScheduledShareRule } from './scheduled-share.rules'
@@ -23,16 +26,19 @@ export const SHARE_TICK_JOB = 'scheduled-share.tick'
  * Every (schedule, group, fire time) is one unique row: posted once across replicas and restarts, spread
  * over a stagger window, skipped or deferred in quiet hours and on calendar days, logged either way.
  */
-export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezone: string }>({
+export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezone: string; imageMaxBytes: number }>({
   name: 'scheduled-share',
   rules: { schema: ScheduledShareRuleSchema },
-  config: (c) => ({ timezone: c.timezone }),
-  entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity],
-  migrations: [ScheduledShare1796500000000],
+  config: (c) => ({ timezone: c.timezone, imageMaxBytes: c.api.imageUploadMaxBytes }),
+  entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity, ShareImageEntity, ShareImageChunkEntity],
+  migrations: [ScheduledShare1796500000000, ShareImages1797200000000],
   events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
   inject: [DIRECTORY, ACCESS, CHECK_INS, ACTIVITY],
+  provides: [MEDIA],
   setup(app) {
     const access = app.use(ACCESS)
+    const images = new ShareImages({ db: app.store, clock: app.clock, maxBytes: app.config.imageMaxBytes })
+    app.provide(MEDIA, images)
     const engagement = new EngagementRecorder({ db: app.store, clock: app.clock, log: app.log })
     const engine = new ShareEngine({
       db: app.store, directory: app.use(DIRECTORY), rules: app.rules, scopes: () => access.scopes(), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY),
@@ -42,7 +48,7 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
     return {
       // An observer: counts messages after posts (and on days without one) for the post lift; always goes on.
       middleware: scheduledShareMiddleware({ engagement }),
-      routes: shareRoutes({ db: app.store, clock: app.clock, engine, engagement }),
+      routes: shareRoutes({ db: app.store, clock: app.clock, engine, engagement, images }),
       jobs: [{
         // Every minute (fenced: one replica per tick). A restart runs the ticks of the last few minutes once;
         // each schedule's cursor makes older fire times either caught up (within its grace) or logged as missed.

@@ -18,6 +18,7 @@ import type { Clock } from '../../ports/clock'
 import { endOfWindow, fireTimes, inWindow, localKey, matcherOf, nextFireTimes, weekdayOf, type Trigger } from './scheduled-share.cron'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
 import type { EngagementRecorder } from './scheduled-share.engagement'
+import { imageRef } from './scheduled-share.images'
 import type { ScheduledShareRule } from './scheduled-share.rules'
 import type { ScheduleInput } from './scheduled-share.schema'
 
@@ -343,7 +344,9 @@ export class ShareEngine {
     const text = await this.render(post.text, group, input.fireAt, input.timezone)
     const note = `share post ${post.id}`
     this.deps.outbound.say(to, text, { cause: `${input.cause}:text`, note })
-    if (post.imageUrl) this.deps.outbound.image(to, post.imageUrl, { cause: `${input.cause}:image`, note })
+    // An uploaded image goes out as a small reference; the channel loads the bytes when it sends (MEDIA).
+    const image = post.imageId !== null ? imageRef(post.imageId) : post.imageUrl
+    if (image) this.deps.outbound.image(to, image, { cause: `${input.cause}:image`, note })
     if (post.card) this.deps.outbound.card(to, post.card, { cause: `${input.cause}:card`, note })
   }
 

@@ -11,6 +11,8 @@ export class SharePostEntity {
   @Column({ type: 'varchar', length: 100 }) title!: string
   @Column({ type: 'text' }) text!: string
   @Column({ name: 'image_url', type: 'varchar', length: 1000, nullable: true }) imageUrl!: string | null
+  /** An uploaded image of the owner (qy_share_image), sent instead of a URL. */
+  @Column({ name: 'image_id', type: 'integer', nullable: true }) imageId!: number | null
   @Column(jsonColumn('card', true)) card!: { url: string; title: string; description?: string; thumbnailUrl?: string } | null
   @Column(jsonColumn('tags')) tags!: string[]
   @Column({ name: 'expires_on', type: 'varchar', length: 10, nullable: true }) expiresOn!: string | null
@@ -95,4 +97,31 @@ export class ShareWindowEntity {
 export class ShareWindowMemberEntity {
   @PrimaryColumn({ name: 'send_id', type: 'integer' }) sendId!: number
   @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+}
+
+/** An image uploaded to an owner's content library; unique per owner and content (sha256): re-uploads return it. */
+@Entity('qy_share_image')
+@Index('uq_share_image_owner_sha', ['ownerKey', 'sha256'], { unique: true })
+export class ShareImageEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
+  @Column({ name: 'owner_token_id', type: 'integer', nullable: true }) ownerTokenId!: number | null
+  /** `t:<tokenId>`, or `admin` for admins' uploads (a unique key cannot use a NULL owner). */
+  @Column({ name: 'owner_key', type: 'varchar', length: 32 }) ownerKey!: string
+  @Column({ type: 'varchar', length: 64 }) sha256!: string
+  /** The owner's label for it (lists show it); the first upload's label stays on re-uploads. */
+  @Column({ type: 'varchar', length: 100, nullable: true }) name!: string | null
+  @Column({ type: 'varchar', length: 16 }) mime!: string
+  @Column({ type: 'integer' }) bytes!: number
+  @Column({ type: 'integer' }) width!: number
+  @Column({ type: 'integer' }) height!: number
+  @Column({ type: 'integer' }) chunks!: number
+  @Column(msColumn('created_at')) createdAt!: number
+}
+
+/** The bytes of an uploaded image, in chunks of at most 48 KiB (a portable BLOB on SQLite and MySQL). */
+@Entity('qy_share_image_chunk')
+export class ShareImageChunkEntity {
+  @PrimaryColumn({ name: 'image_id', type: 'integer' }) imageId!: number
+  @PrimaryColumn({ type: 'integer' }) seq!: number
+  @Column({ type: 'blob' }) data!: Buffer
 }

@@ -5,6 +5,7 @@ import { canSeeOwned, ownerFor, type Principal } from '../../kernel/auth'
 import { defineRoute, HttpError, ownedNotFound, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import type { Clock } from '../../ports/clock'
 import type { EngagementRecorder } from './scheduled-share.engagement'
+import type { ShareImages } from './scheduled-share.images'
 import { scheduleOf, type ShareEngine } from './scheduled-share.engine'
 import { SharePostEntity, ShareScheduleEntity, ShareSendEntity } from './scheduled-share.entity'
 import {
@@ -22,7 +23,7 @@ const MINUTE = 60_000
 /** A post as the API shows it. */
 function postView(row: SharePostEntity): Record<string, unknown> {
   return {
-    id: row.id, ownerTokenId: row.ownerTokenId, title: row.title, text: row.text, imageUrl: row.imageUrl, card: row.card, tags: row.tags,
+    id: row.id, ownerTokenId: row.ownerTokenId, title: row.title, text: row.text, imageUrl: row.imageUrl, imageId: row.imageId, card: row.card, tags: row.tags,
     expiresOn: row.expiresOn, createdAt: new Date(row.createdAt).toISOString(), updatedAt: new Date(row.updatedAt).toISOString(),
   }
 }
@@ -47,7 +48,7 @@ function sendView(row: ShareSendEntity): Record<string, unknown> {
 }
 
 function postRow(body: PostInput): Partial<SharePostEntity> {
-  return { title: body.title, text: body.text, imageUrl: body.imageUrl, card: body.card, tags: body.tags, expiresOn: body.expiresOn }
+  return { title: body.title, text: body.text, imageUrl: body.imageUrl, imageId: body.imageId, card: body.card, tags: body.tags, expiresOn: body.expiresOn }
 }
 
 function scheduleRow(body: ScheduleInput): Partial<ShareScheduleEntity> {
@@ -58,7 +59,7 @@ function scheduleRow(body: ScheduleInput): Partial<ShareScheduleEntity> {
 }
 
 /** Admin routes of scheduled shares: the content library, schedules, preview, test send, delivery log. */
-export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: ShareEngine; engagement: EngagementRecorder }): RouteDefinition[] {
+export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: ShareEngine; engagement: EngagementRecorder; images: ShareImages }): RouteDefinition[] {
   const posts = () => deps.db.repo(SharePostEntity)
   const schedules = () => deps.db.repo(ShareScheduleEntity)
   const findPost = ({ postId }: z.infer<typeof PostParams>) => posts().findOne({ select: { ownerTokenId: true }, where: { id: postId } })
@@ -91,7 +92,15 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
     if (problems.length > 0) throw new HttpError(400, 'invalid_input', problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems)
   }
 
+  /** A post may use the caller's own uploaded images only (400 otherwise, naming no one else's). */
+  const checkPost = async (body: PostInput, auth: Principal | null): Promise<void> => {
+    if (body.imageId !== null && !(await deps.images.usable(body.imageId, auth))) {
+      throw new HttpError(400, 'invalid_input', `body.imageId: ${body.imageId}: not one of your images`, [{ path: 'body.imageId', message: `${body.imageId}: not one of your images` }])
+    }
+  }
+
   return [
+    ...deps.images.routes(),
     // ---- content library ----
     defineRoute({
       method: 'GET', path: '/api/v1/share-posts', summary: 'Your content library (admins: every post), optionally by tag',
@@ -106,6 +115,7 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
       method: 'POST', path: '/api/v1/share-posts', summary: 'Add a post: text template ({group} {date} {weekday} {time} {members} {checkIns} {topMembers}), optional image and link card, tags, expiry',
       body: PostBody, access: { roles: ['admin', 'owner'], mutates: true },
       async handler({ body, auth, audit }) {
+        await checkPost(body, auth)
         const now = deps.clock.now()
         const inserted = await posts().insert({ ...postRow(body), ownerTokenId: ownerFor(auth), createdAt: now, updatedAt: now })
         const row = await posts().findOneByOrFail({ id: Number(inserted.identifiers[0]?.id) })
@@ -120,8 +130,9 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
     defineRoute({
       method: 'PUT', path: '/api/v1/share-posts/:postId', summary: 'Replace a post', params: PostParams, body: PostBody,
       access: ONE(POST, 'postId', true), findOwned: findPost,
-      async handler({ params, body, audit }) {
+      async handler({ params, body, auth, audit }) {
         const before = await loadPost(params.postId)
+        await checkPost(body, auth)
         await posts().update({ id: before.id }, { ...postRow(body), updatedAt: deps.clock.now() })
         const after = await posts().findOneByOrFail({ id: before.id })
         audit({ target: `share-post:${before.id}`, before: { title: before.title, tags: before.tags }, after: { title: after.title, tags: after.tags } })

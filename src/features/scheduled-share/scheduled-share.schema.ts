@@ -44,15 +44,17 @@ export const PostBody = z.strictObject({
     const unknown = unknownVariables(t)
     if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown variable ${unknown.map((n) => `{${n}}`).join(', ')}; known: ${Object.keys(TEMPLATE_VARIABLES).map((n) => `{${n}}`).join(' ')}` })
   }),
-  /** An image sent after the text (by URL). */
+  /** An image sent after the text, by URL … */
   imageUrl: HttpsUrl.nullable().default(null),
+  /** … or one of your uploaded images (POST /api/v1/share-images); not both. */
+  imageId: Id.nullable().default(null),
   /** A link card sent after the text. */
   card: CardSchema.nullable().default(null),
   /** Topic names: rotations pick posts by tag. */
   tags: z.array(Tag).max(20).default([]).refine((t) => new Set(t).size === t.length, 'tags must be unique'),
   /** Last day the post may be sent (in the group's timezone); null = never expires. */
   expiresOn: Day.nullable().default(null),
-})
+}).refine((p) => p.imageUrl === null || p.imageId === null, { path: ['imageId'], message: 'give imageUrl or imageId, not both' })
 
 /** When a schedule fires, in the group's (or the schedule's) timezone. */
 export const TriggerSchema = z.discriminatedUnion('type', [
@@ -107,6 +109,16 @@ export const ScheduleBody = z.strictObject({
 export type ScheduleInput = z.infer<typeof ScheduleBody>
 /** A validated post body. */
 export type PostInput = z.infer<typeof PostBody>
+
+/** Body of an image upload: the declared type (checked against the content) and the bytes, base64. */
+export const ImageUploadBody = z.strictObject({
+  mime: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
+  /** Your label for it (shown in lists). */
+  name: z.string().trim().min(1).max(100).nullable().default(null),
+  data: z.string().min(1).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 (standard alphabet)'),
+})
+/** Path parameter naming one uploaded image. */
+export const ImageParams = z.strictObject({ imageId: z.coerce.number().int().positive().max(2 ** 31) })
 
 /** Path parameter naming one post. */
 export const PostParams = z.strictObject({ postId: z.coerce.number().int().positive().max(2 ** 31) })
