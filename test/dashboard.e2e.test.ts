@@ -165,6 +165,8 @@ suite('dashboard in headless Chromium', () => {
     await shot('03-group-overview')
     // Readable on a phone: one column, nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 844 })
+    // The chart re-lays itself out on resize (after a frame): wait for the page to settle at phone width.
+    await page.waitForFunction('document.documentElement.scrollWidth <= 390', undefined, { timeout: 15_000 }).catch(() => undefined)
     await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBeLessThanOrEqual(390)
     await shot('03b-group-overview-phone')
     await page.setViewportSize({ width: 1280, height: 860 })

