@@ -467,6 +467,8 @@ export class TaggingService {
       const remove: Array<{ memberId: string; tag: string }> = []
       const history: Row[] = []
       const segmentUpdates = new Map<Segment, string[]>()
+      /** Contact tags to take off once the rows are gone: a syncing rule's tag no longer held here. */
+      const unsync: Array<{ memberId: string; tag: string; source: string }> = []
       for (const r of rows) {
         const f = facts.get(r.memberId) as MemberFacts
         const want = new Map<string, string>([[rule.rfm.labels[f.segment], 'rfm']])
@@ -474,16 +476,17 @@ export class TaggingService {
         const had = automatic.get(r.memberId) ?? new Map<string, string>()
         for (const [tag, source] of want) {
           if (had.get(tag) === source || manual.get(r.memberId)?.has(tag)) continue
-          if (had.has(tag)) remove.push({ memberId: r.memberId, tag })
+          const before = had.get(tag)
+          if (before !== undefined) remove.push({ memberId: r.memberId, tag })
           add.push([group.id, r.memberId, tag, source, now])
           history.push([group.id, r.memberId, 'tagged', `${tag} (${source})`, `tag:${tag}:${now}`, now])
-          const tagRule = source.startsWith('rule:') ? rule.tags.find((t) => `rule:${t.id}` === source) : undefined
-          if (tagRule?.syncContactTag) this.d.outbound.tag(group.botId, r.memberId, tag, { groupId: group.id, cause: `tagging:${group.id}:${r.memberId}:${tag}:${now}`, note: `tag (${source})` })
+          if (syncs(rule, source) && !(before !== undefined && syncs(rule, before))) this.d.outbound.tag(group.botId, r.memberId, tag, { groupId: group.id, cause: `tagging:${group.id}:${r.memberId}:${tag}:${now}`, note: `tag (${source})` })
         }
         for (const [tag, source] of had) {
           if (want.has(tag)) continue
           remove.push({ memberId: r.memberId, tag })
           history.push([group.id, r.memberId, 'untagged', `${tag} (${source})`, `untag:${tag}:${now}`, now])
+          if (syncs(rule, source)) unsync.push({ memberId: r.memberId, tag, source })
         }
         if (r.segment !== f.segment) {
           const list = segmentUpdates.get(f.segment)
@@ -508,6 +511,7 @@ export class TaggingService {
       })
       totals.tagged += add.length
       totals.untagged += history.length - add.length
+      await this.untagContacts(group, unsync, now)
     }
     if (members === 'all') {
       let after = ''
@@ -521,6 +525,25 @@ export class TaggingService {
       for (let i = 0; i < members.length; i += TAG_PAGE) await page(await repo.findBy({ groupId: group.id, memberId: In(members.slice(i, i + TAG_PAGE)) }))
     }
     return totals
+  }
+
+  /**
+   * Takes contact tags off that a syncing rule of this group set and no longer holds. A contact tag is one
+   * per contact, not per group: while the member still carries the same tag in another group (or manually
+   * here), it stays.
+   */
+  private async untagContacts(group: GroupRecord, lapsed: ReadonlyArray<{ memberId: string; tag: string; source: string }>, now: number): Promise<void> {
+    if (lapsed.length === 0) return
+    const held = new Set<string>()
+    for (let i = 0; i < lapsed.length; i += CHUNK) {
+      const part = lapsed.slice(i, i + CHUNK)
+      const rows = await this.d.store.repo(TaggingTagEntity).find({ select: { memberId: true, tag: true }, where: { memberId: In([...new Set(part.map((x) => x.memberId))]), tag: In([...new Set(part.map((x) => x.tag))]) } })
+      for (const r of rows) held.add(memoKey(r.memberId, r.tag))
+    }
+    for (const x of lapsed) {
+      if (held.has(memoKey(x.memberId, x.tag))) continue
+      this.d.outbound.untag(group.botId, x.memberId, x.tag, { groupId: group.id, cause: `tagging:${group.id}:${x.memberId}:-${x.tag}:${now}`, note: `untag (${x.source})` })
+    }
   }
 
   /** Interest keyword hits from the message path: (group, member, rule, day), the later day kept. */
@@ -557,6 +580,11 @@ export class TaggingService {
     this.d.outbound.say({ botId: group.botId, groupId: group.id }, renderTemplate(wake.text, { count: claimed.length }), { mentions: claimed, cause: `tagging.wake-up:${group.id}:${now}`, note: `wake-up (${claimed.length} dormant)` })
     return claimed
   }
+}
+
+/** Whether tags of this source are synced to the contact (a tag rule of the group with syncContactTag). */
+function syncs(rule: TaggingRule, source: string): boolean {
+  return source.startsWith('rule:') && rule.tags.some((t) => `rule:${t.id}` === source && t.syncContactTag)
 }
 
 /**
