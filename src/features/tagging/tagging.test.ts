@@ -175,23 +175,24 @@ describe(`tagging across replicas (${STORAGE} + ${COORDINATION})`, () => {
       const api = await apiAs(chat, 'owner', { groups: [G1] })
       const scoreOf = async (memberId: string): Promise<number> =>
         (await api.get(`/api/v1/groups/${encodeURIComponent(G1)}/tagging/members/${memberId}`).expect(200)).body.score as number
-      // The second runtime adds bob's check-in points first (it reads the group's scale: half-life 10, today's epoch).
-      await second.group('g1').say(bob, '签到')
-      await second.eventually(async () => expect(await scoreOf('bob')).toBeCloseTo(4, 2))
-      // Ten days on, the first runtime's job follows a half-life change: the scale moves (new epoch, half-life 5).
-      await chat.runtime.rules.write(G1, 'tagging', { score: { halfLifeDays: 5, weights: { message: 0, activeDay: 0, checkIn: 4 } } }, { by: null, note: 'test' })
+      // The first runtime (with Redis, the one that holds the bot) adds bob's check-in points: it reads the
+      // group's scale (half-life 10, today's epoch).
+      await chat.group('g1').say(bob, '签到')
+      await chat.eventually(async () => expect(await scoreOf('bob')).toBeCloseTo(4, 2))
+      // Ten days on, the second runtime's job follows a half-life change: the scale moves (new epoch, half-life 5).
+      await second.runtime.rules.write(G1, 'tagging', { score: { halfLifeDays: 5, weights: { message: 0, activeDay: 0, checkIn: 4 } } }, { by: null, note: 'test' })
       const later = START + 10 * DAY
       await chat.rehearsal.advanceTo(later)
       await second.rehearsal.advanceTo(later)
-      await runJob(chat)
+      await runJob(second)
       const scaled = await chat.runtime.db.query('SELECT half_life FROM qy_tagging_group WHERE group_id = ?', [G1]) as Array<{ half_life: number | string }>
       expect(scaled.map((r) => Number(r.half_life))).toEqual([5])
       const before = 4 * Math.pow(2, -10 * DAY / (10 * DAY))
       expect(await scoreOf('bob')).toBeCloseTo(before, 2)
-      // bob checks in on the second runtime: exactly 4 more now (an old scale there would add about 8).
-      await second.group('g1').say(bob, '签到')
-      await second.eventually(async () => expect(await scoreOf('bob')).toBeGreaterThan(before + 1))
-      await second.rehearsal.quiesce()
+      // bob checks in on the first runtime: exactly 4 more now (its old scale would add about 8).
+      await chat.group('g1').say(bob, '签到')
+      await chat.eventually(async () => expect(await scoreOf('bob')).toBeGreaterThan(before + 1))
+      await chat.rehearsal.quiesce()
       expect(await scoreOf('bob')).toBeCloseTo(before + 4, 2)
       // And it decays with the new half-life everywhere: five days later, half.
       await chat.rehearsal.advanceTo(later + 5 * DAY)
