@@ -229,7 +229,7 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(await outcome('share-3')).toMatchObject({ status: 'failed' })
   })
 
-  it('maps the tag verb to corp tags on a staff member\'s customer (mark_tag); unmapped tags and non-customers fail', async () => {
+  it('maps the tag verb to corp tags on a staff member\'s customer (mark_tag add_tag / remove_tag); unmapped tags and non-customers fail', async () => {
     fake.customers.set('wmCarol', ['staff-li'])
     runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', groupId: CHAT, memberId: 'wmCarol', tag: '活跃', cause: 'tag-1' })
     expect(await outcome('tag-1')).toMatchObject({ status: 'sent' })
@@ -239,6 +239,12 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmNobody', tag: '活跃', cause: 'tag-3' })
     expect(await outcome('tag-3')).toMatchObject({ status: 'failed' })
     expect(fake.markedTags).toHaveLength(1)
+    // The untag (the same action with remove: true) takes the corp tag off again with remove_tag.
+    expect(fake.customerTags.get('wmCarol')).toEqual(new Set(['etACTIVE01']))
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', groupId: CHAT, memberId: 'wmCarol', tag: '活跃', remove: true, cause: 'untag-1' })
+    expect(await outcome('untag-1')).toMatchObject({ status: 'sent' })
+    expect(fake.markedTags[1]).toEqual({ userid: 'staff-li', external_userid: 'wmCarol', remove_tag: ['etACTIVE01'] })
+    expect(fake.customerTags.get('wmCarol')).toEqual(new Set())
   })
 
   it('fails an action on a configuration error (60020: IP not trusted) with a clear log line', async () => {

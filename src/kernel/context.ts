@@ -73,7 +73,8 @@ export type OutboundAction = ActionBase & (
   | { kind: 'sayDirect'; contactId: string; text: string }
   | { kind: 'remove'; groupId: string; memberId: string; reason: string }
   | { kind: 'add'; groupId: string; memberId: string }
-  | { kind: 'tag'; groupId?: string; memberId: string; tag: string }
+  /** Sets a contact tag; with `remove: true` takes it off (rows stored before the flag existed add). */
+  | { kind: 'tag'; groupId?: string; memberId: string; tag: string; remove?: boolean }
   | { kind: 'acceptInvitation'; invitationId: string }
 )
 
@@ -135,6 +136,8 @@ export class MessageContext {
 
   /** Queues a tag on the sender. */
   tag(tag: string, note?: string): void { this.out.tag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id, note }) }
+  /** Queues taking a tag off the sender. */
+  untag(tag: string, note?: string): void { this.out.untag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id, note }) }
 
   /**
    * Records a domain event of a declared kind, delivered after the chain. Its id is derived from the

@@ -41,6 +41,8 @@ export interface Outbound {
   add(to: GroupTarget, memberId: string, opts?: ActionOptions): void
   /** Tags a contact (where the platform supports contact tags). */
   tag(botId: string, memberId: string, tag: string, opts?: ActionOptions & { groupId?: string }): void
+  /** Takes a tag off a contact (the `tag` action with `remove: true`; same capability, same lane). */
+  untag(botId: string, memberId: string, tag: string, opts?: ActionOptions & { groupId?: string }): void
   /** Accepts a room invitation. */
   acceptInvitation(botId: string, invitationId: string, opts?: ActionOptions): void
   /** Resolves once every action queued so far is durably stored: only then may a feature record it as sent. */
@@ -58,6 +60,7 @@ export function outboundVerbs(sink: ActionSink): Outbound {
     remove: (to, memberId, reason, opts) => put({ kind: 'remove', botId: to.botId, groupId: to.groupId, memberId, reason, cause: opts?.cause, note: opts?.note }),
     add: (to, memberId, opts) => put({ kind: 'add', botId: to.botId, groupId: to.groupId, memberId, cause: opts?.cause, note: opts?.note }),
     tag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, cause: opts?.cause, note: opts?.note }),
+    untag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, remove: true, cause: opts?.cause, note: opts?.note }),
     acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, cause: opts?.cause, note: opts?.note }),
     stored: async () => { await sink.stored?.() },
   }

@@ -145,7 +145,7 @@ function describeFields(action: OutboundAction): Record<string, unknown> {
     case 'sayImage': return { kind: 'sayImage', bot: action.botId, group: action.groupId }
     case 'sayDirect': return { kind: 'sayDirect', bot: action.botId, contact: action.contactId, chars: action.text.length }
     case 'remove': case 'add': return { kind: action.kind, bot: action.botId, group: action.groupId, member: action.memberId }
-    case 'tag': return { kind: 'tag', bot: action.botId, member: action.memberId, tag: action.tag }
+    case 'tag': return { kind: action.remove ? 'untag' : 'tag', bot: action.botId, member: action.memberId, tag: action.tag }
     case 'acceptInvitation': return { kind: 'acceptInvitation', bot: action.botId, invitation: action.invitationId }
   }
 }

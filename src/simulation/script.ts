@@ -66,7 +66,7 @@ export interface TranscriptEntry {
   at: string
   group: string
   actor: string
-  kind: 'message' | 'join' | 'leave' | 'rename' | 'bot.say' | 'bot.remove' | 'bot.add' | 'bot.tag' | 'bot.acceptInvitation'
+  kind: 'message' | 'join' | 'leave' | 'rename' | 'bot.say' | 'bot.remove' | 'bot.add' | 'bot.tag' | 'bot.untag' | 'bot.acceptInvitation'
   text?: string
   type?: string
   /** A link card's or image's address. */

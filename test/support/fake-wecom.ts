@@ -6,7 +6,7 @@ import { cdata } from '../../src/adapters/wecom/xml'
 
 /**
  * A local fake of the WeCom server API (HTTP on 127.0.0.1, no real network): gettoken with expiring
- * tokens, customer groups (groupchat/list paged, groupchat/get), external contacts, mark_tag and the group
+ * tokens, customer groups (groupchat/list paged, groupchat/get), external contacts, mark_tag (add and remove) and the group
  * robot webhook (20 messages a minute per key, then 45009). Errors can be injected per path.
  */
 export class FakeWecom {
@@ -19,7 +19,10 @@ export class FakeWecom {
   /** Every call: path and body, in order. */
   readonly calls: Array<{ path: string; body: Record<string, unknown>; query: Record<string, string> }> = []
   readonly robotMessages: Array<{ key: string; body: Record<string, unknown>; at: number }> = []
-  readonly markedTags: Array<{ userid: string; external_userid: string; add_tag: string[] }> = []
+  /** Every mark_tag call's body (add_tag and/or remove_tag), in order. */
+  readonly markedTags: Array<{ userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }> = []
+  /** The corp tags each customer carries now (external_userid → tag ids), as mark_tag left them. */
+  readonly customerTags = new Map<string, Set<string>>()
   tokenFetches = 0
   /** Seconds a token lives (WeCom: 7200). */
   expiresIn = 7200
@@ -127,7 +130,13 @@ export class FakeWecom {
         return send({ external_contact: { external_userid: query.external_userid }, follow_user: staff.map((userid) => ({ userid })) })
       }
       case '/cgi-bin/externalcontact/mark_tag': {
-        this.markedTags.push(body as { userid: string; external_userid: string; add_tag: string[] })
+        const mark = body as { userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }
+        if (!mark.add_tag?.length && !mark.remove_tag?.length) return send({ errcode: 40068, errmsg: 'invalid tagid' })
+        this.markedTags.push(mark)
+        const held = this.customerTags.get(mark.external_userid) ?? new Set<string>()
+        for (const id of mark.add_tag ?? []) held.add(id)
+        for (const id of mark.remove_tag ?? []) held.delete(id)
+        this.customerTags.set(mark.external_userid, held)
         return send({})
       }
       default: return send({ errcode: 404, errmsg: `unknown path ${url.pathname}` })

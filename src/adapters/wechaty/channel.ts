@@ -258,7 +258,8 @@ export class WechatyChannel implements Channel {
           const [contact] = await this.contacts([action.memberId])
           if (!contact) throw new Error(`member ${action.memberId} not found`)
           const tag = await w.Tag.get(action.tag)
-          await tag.add(contact)
+          if (action.remove) await tag.remove(contact)
+          else await tag.add(contact)
           return
         }
         case 'acceptInvitation': {

@@ -5,7 +5,7 @@ import { FileBox, type FileBoxInterface } from 'file-box'
 
 /** What the bot did, as the simulated platform saw it. */
 export interface PlatformAction {
-  kind: 'say' | 'remove' | 'add' | 'tag' | 'acceptInvitation'
+  kind: 'say' | 'remove' | 'add' | 'tag' | 'untag' | 'acceptInvitation'
   at: number
   groupId?: string
   memberId?: string
@@ -150,6 +150,10 @@ export class RecordingPuppet extends PuppetMock {
 
   override async tagContactAdd(tagId: string, contactId: string): Promise<void> {
     this.record({ kind: 'tag', memberId: contactId, tag: tagId })
+  }
+
+  override async tagContactRemove(tagId: string, contactId: string): Promise<void> {
+    this.record({ kind: 'untag', memberId: contactId, tag: tagId })
   }
 
   override async roomInvitationRawPayload(roomInvitationId: string): Promise<SimulatedInvitation> {

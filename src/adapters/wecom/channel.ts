@@ -194,7 +194,7 @@ export class WecomChannel implements Channel {
     try {
       switch (action.kind) {
         case 'say': case 'sayCard': return await this.robotSend(action)
-        case 'tag': return await this.markTag(action.memberId, action.tag)
+        case 'tag': return await this.markTag(action.memberId, action.tag, action.remove === true)
         default: throw new Error(`the wecom channel cannot perform "${action.kind}" (reading messages, removals and invitations need the puppet)`)
       }
     } catch (error) {
@@ -231,7 +231,8 @@ export class WecomChannel implements Channel {
     await this.api.webhook('/cgi-bin/webhook/send', { key }, body)
   }
 
-  private async markTag(externalUserId: string, tag: string): Promise<void> {
+  /** mark_tag: `add_tag`, or `remove_tag` for an untag. */
+  private async markTag(externalUserId: string, tag: string, remove: boolean): Promise<void> {
     const tagId = this.deps.definition.wecom?.corpTags[tag]
     if (!tagId) throw new Error(`tag "${tag}" has no corp tag mapped (bots/ wecom.corpTags)`)
     for (;;) {
@@ -242,6 +243,8 @@ export class WecomChannel implements Channel {
     const contact = await this.api.call<{ follow_user?: Array<{ userid: string }> }>('GET', '/cgi-bin/externalcontact/get', undefined, { external_userid: externalUserId })
     const staff = contact.follow_user?.[0]?.userid
     if (!staff) throw new Error(`member ${externalUserId} is no staff member's customer; corp tags need one`)
-    await this.api.call('POST', '/cgi-bin/externalcontact/mark_tag', { userid: staff, external_userid: externalUserId, add_tag: [tagId] })
+    await this.api.call('POST', '/cgi-bin/externalcontact/mark_tag', remove
+      ? { userid: staff, external_userid: externalUserId, remove_tag: [tagId] }
+      : { userid: staff, external_userid: externalUserId, add_tag: [tagId] })
   }
 }

@@ -81,5 +81,11 @@ describe('channel both: puppet and official API paired', () => {
     await paired.perform({ kind: 'tag', botId: 'corp', memberId: 'wmTagged', tag: '未映射' })
     expect(fake.markedTags).toEqual([{ userid: 'staff-1', external_userid: 'wmTagged', add_tag: ['etACTIVE01'] }])
     expect(puppet.performed.filter((a) => a.kind === 'tag').map((a) => (a.kind === 'tag' ? a.tag : ''))).toEqual(['未映射'])
+    // Untags take the same routes: a mapped tag comes off the corp tag, an unmapped one off the puppet's contact.
+    await paired.perform({ kind: 'tag', botId: 'corp', memberId: 'wmTagged', tag: '活跃', remove: true })
+    await paired.perform({ kind: 'tag', botId: 'corp', memberId: 'wmTagged', tag: '未映射', remove: true })
+    expect(fake.markedTags.slice(1)).toEqual([{ userid: 'staff-1', external_userid: 'wmTagged', remove_tag: ['etACTIVE01'] }])
+    expect(fake.customerTags.get('wmTagged')?.size).toBe(0)
+    expect(puppet.performed.filter((a) => a.kind === 'tag').map((a) => (a.kind === 'tag' ? `${a.remove ? '-' : '+'}${a.tag}` : ''))).toEqual(['+未映射', '-未映射'])
   })
 })

@@ -75,7 +75,8 @@ function initialScale(now: number, rule: TaggingRule): ScoreScale {
 
 /** Engagement scores and lifecycle states: their one write path. */
 export class TaggingService {
-  private readonly scales = new Map<string, ScoreScale>()
+  /** Groups whose scale row is known to exist (it is never deleted; the scale itself is never cached). */
+  private readonly ensured = new Set<string>()
   /** group ␀ member → the local day the message path last checked their state (cleared by moves). */
   readonly memo = new Map<string, string>()
 
@@ -83,31 +84,35 @@ export class TaggingService {
 
   // ---- score ----
 
-  /** The group's score scale (its row created on first use). */
-  async scale(groupId: string): Promise<ScoreScale> {
-    const cached = this.scales.get(groupId)
-    if (cached) return cached
-    const repo = this.d.store.repo(TaggingGroupEntity)
-    let row = await repo.findOneBy({ groupId })
-    if (!row) {
+  /** Creates the group's scale row on first use. */
+  private async ensureGroup(groupId: string): Promise<void> {
+    if (this.ensured.has(groupId)) return
+    if (!(await this.d.store.repo(TaggingGroupEntity).existsBy({ groupId }))) {
       const rule = await this.d.rules.forGroup(groupId)
       const s = initialScale(this.d.clock.now(), rule)
       await this.d.store.insertIgnore('qy_tagging_group', ['group_id', 'rolled_day', 'epoch', 'half_life', 'tag_version', 'updated_at'], [[groupId, null, s.epoch, s.halfLifeDays, 0, this.d.clock.now()]])
-      row = await repo.findOneByOrFail({ groupId })
     }
-    const scale = { epoch: row.epoch, halfLifeDays: row.halfLife }
-    this.scales.set(groupId, scale)
-    return scale
+    this.ensured.add(groupId)
   }
 
+  /**
+   * The group's score scale as stored now. Never cached: the daily job of any replica may move it (a
+   * half-life change, an epoch move), and amounts sized with an old scale would be wrong.
+   */
+  async scale(groupId: string): Promise<ScoreScale> {
+    await this.ensureGroup(groupId)
+    return scaleIn(this.d.store, groupId, false)
+  }
   /**
    * Adds engagement points for a member once per `ref` (a redelivered event adds nothing): a history row
    * and the score increment in one transaction. Members without a row get one (first seen now).
    */
   async addPoints(input: { groupId: string; memberId: string; points: number; at: number; kind: string; detail: string | null; ref: string; timezone: string }): Promise<boolean> {
-    const scale = await this.scale(input.groupId)
+    await this.ensureGroup(input.groupId)
     const day = localTime(input.at, input.timezone).day
     return this.d.store.transaction(async (m) => {
+      // Read (and on MySQL share-lock) the scale in the transaction that adds with it: a rescale waits for us or we for it.
+      const scale = await scaleIn(m, input.groupId, true)
       try {
         await m.repo(TaggingHistoryEntity).insert({ groupId: input.groupId, memberId: input.memberId, kind: input.kind, detail: input.detail, ref: input.ref, at: input.at })
       } catch (error) {
@@ -124,13 +129,16 @@ export class TaggingService {
   /** Adds points without a history row (mentions, buffered): a plain increment per member. */
   async addPointsBulk(groupId: string, items: ReadonlyArray<{ memberId: string; points: number }>, at: number, timezone: string): Promise<void> {
     if (items.length === 0) return
-    const scale = await this.scale(groupId)
+    await this.ensureGroup(groupId)
     const day = localTime(at, timezone).day
     const existing = new Set((await this.d.store.repo(TaggingMemberEntity).find({ select: { memberId: true }, where: { groupId, memberId: In(items.map((i) => i.memberId)) } })).map((r) => r.memberId))
-    // Only members already known get points this way (a mention of someone never seen creates no row).
-    // Being mentioned is not speaking: the seen day ('' never wins the max) stays, so silence still counts.
-    const rows: Row[] = items.filter((i) => existing.has(i.memberId)).map((i) => [groupId, i.memberId, 'active', at, day, null, null, '', null, 0, 0, growth(i.points, at, scale)])
-    await upsertMembers(this.d.store, rows)
+    await this.d.store.transaction(async (m) => {
+      const scale = await scaleIn(m, groupId, true)
+      // Only members already known get points this way (a mention of someone never seen creates no row).
+      // Being mentioned is not speaking: the seen day ('' never wins the max) stays, so silence still counts.
+      const rows: Row[] = items.filter((i) => existing.has(i.memberId)).map((i) => [groupId, i.memberId, 'active', at, day, null, null, '', null, 0, 0, growth(i.points, at, scale)])
+      await upsertMembers(m, rows)
+    })
   }
 
   // ---- lifecycle on the message path and from channel events ----
@@ -146,7 +154,7 @@ export class TaggingService {
     if (!row) {
       const joinedDay = input.joinedAt !== null ? localTime(input.joinedAt, input.timezone).day : null
       const state: LifecycleState = joinedDay !== null && daysBetween(joinedDay, input.day) < input.rule.lifecycle.newDays ? 'new' : 'active'
-      await this.scale(input.groupId)
+      await this.ensureGroup(input.groupId)
       await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, [[input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0]])
       const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: null, to: state, reason: 'spoke', at: input.at, ref: input.ref }
       // The message path emits the event through its context (id derived from the message).
@@ -168,7 +176,7 @@ export class TaggingService {
     const repo = this.d.store.repo(TaggingMemberEntity)
     const ids = input.members.map((m) => m.id)
     if (ids.length === 0) return
-    await this.scale(input.groupId)
+    await this.ensureGroup(input.groupId)
     const existing = new Map((await repo.find({ select: { memberId: true, state: true }, where: { groupId: input.groupId, memberId: In(ids) } })).map((r) => [r.memberId, r.state as LifecycleState]))
     const changes: Change[] = []
     const history: Row[] = []
@@ -195,7 +203,7 @@ export class TaggingService {
     const day = localTime(input.at, input.timezone).day
     const repo = this.d.store.repo(TaggingMemberEntity)
     if (input.memberIds.length === 0) return
-    await this.scale(input.groupId)
+    await this.ensureGroup(input.groupId)
     const existing = new Map((await repo.find({ select: { memberId: true, state: true }, where: { groupId: input.groupId, memberId: In([...input.memberIds]) } })).map((r) => [r.memberId, r.state as LifecycleState]))
     const changes: Change[] = []
     const history: Row[] = []
@@ -245,7 +253,7 @@ export class TaggingService {
     let g = await groups.findOneBy({ groupId: group.id })
     const firstRun = !g || g.rolledDay === null
     if (g && g.rolledDay !== null && g.rolledDay >= yesterday) return null
-    await this.scale(group.id)
+    await this.ensureGroup(group.id)
     g = await groups.findOneByOrFail({ groupId: group.id })
     const result: RecomputeResult = { rolledDays: 0, rolledRows: 0, changes: 0, tagged: 0, untagged: 0 }
 
@@ -255,11 +263,11 @@ export class TaggingService {
       const next = initialScale(now, rule)
       const factor = rescaleFactor(scale, next, now)
       await this.d.store.transaction(async (m) => {
-        await m.query('UPDATE qy_tagging_member SET score = score * ? WHERE group_id = ?', [factor, group.id])
+        // The scale row first: additions read it share-locked before touching members (one lock order).
         await m.query('UPDATE qy_tagging_group SET epoch = ?, half_life = ? WHERE group_id = ?', [next.epoch, next.halfLifeDays, group.id])
+        await m.query('UPDATE qy_tagging_member SET score = score * ? WHERE group_id = ?', [factor, group.id])
       })
       scale = next
-      this.scales.set(group.id, next)
     }
 
     const touched = new Set<string>()
@@ -467,6 +475,8 @@ export class TaggingService {
       const remove: Array<{ memberId: string; tag: string }> = []
       const history: Row[] = []
       const segmentUpdates = new Map<Segment, string[]>()
+      /** Contact tags to take off once the rows are gone: a syncing rule's tag no longer held here. */
+      const unsync: Array<{ memberId: string; tag: string; source: string }> = []
       for (const r of rows) {
         const f = facts.get(r.memberId) as MemberFacts
         const want = new Map<string, string>([[rule.rfm.labels[f.segment], 'rfm']])
@@ -474,16 +484,17 @@ export class TaggingService {
         const had = automatic.get(r.memberId) ?? new Map<string, string>()
         for (const [tag, source] of want) {
           if (had.get(tag) === source || manual.get(r.memberId)?.has(tag)) continue
-          if (had.has(tag)) remove.push({ memberId: r.memberId, tag })
+          const before = had.get(tag)
+          if (before !== undefined) remove.push({ memberId: r.memberId, tag })
           add.push([group.id, r.memberId, tag, source, now])
           history.push([group.id, r.memberId, 'tagged', `${tag} (${source})`, `tag:${tag}:${now}`, now])
-          const tagRule = source.startsWith('rule:') ? rule.tags.find((t) => `rule:${t.id}` === source) : undefined
-          if (tagRule?.syncContactTag) this.d.outbound.tag(group.botId, r.memberId, tag, { groupId: group.id, cause: `tagging:${group.id}:${r.memberId}:${tag}:${now}`, note: `tag (${source})` })
+          if (syncs(rule, source) && !(before !== undefined && syncs(rule, before))) this.d.outbound.tag(group.botId, r.memberId, tag, { groupId: group.id, cause: `tagging:${group.id}:${r.memberId}:${tag}:${now}`, note: `tag (${source})` })
         }
         for (const [tag, source] of had) {
           if (want.has(tag)) continue
           remove.push({ memberId: r.memberId, tag })
           history.push([group.id, r.memberId, 'untagged', `${tag} (${source})`, `untag:${tag}:${now}`, now])
+          if (syncs(rule, source)) unsync.push({ memberId: r.memberId, tag, source })
         }
         if (r.segment !== f.segment) {
           const list = segmentUpdates.get(f.segment)
@@ -508,6 +519,7 @@ export class TaggingService {
       })
       totals.tagged += add.length
       totals.untagged += history.length - add.length
+      await this.untagContacts(group, unsync, now)
     }
     if (members === 'all') {
       let after = ''
@@ -521,6 +533,25 @@ export class TaggingService {
       for (let i = 0; i < members.length; i += TAG_PAGE) await page(await repo.findBy({ groupId: group.id, memberId: In(members.slice(i, i + TAG_PAGE)) }))
     }
     return totals
+  }
+
+  /**
+   * Takes contact tags off that a syncing rule of this group set and no longer holds. A contact tag is one
+   * per contact, not per group: while the member still carries the same tag in another group (or manually
+   * here), it stays.
+   */
+  private async untagContacts(group: GroupRecord, lapsed: ReadonlyArray<{ memberId: string; tag: string; source: string }>, now: number): Promise<void> {
+    if (lapsed.length === 0) return
+    const held = new Set<string>()
+    for (let i = 0; i < lapsed.length; i += CHUNK) {
+      const part = lapsed.slice(i, i + CHUNK)
+      const rows = await this.d.store.repo(TaggingTagEntity).find({ select: { memberId: true, tag: true }, where: { memberId: In([...new Set(part.map((x) => x.memberId))]), tag: In([...new Set(part.map((x) => x.tag))]) } })
+      for (const r of rows) held.add(memoKey(r.memberId, r.tag))
+    }
+    for (const x of lapsed) {
+      if (held.has(memoKey(x.memberId, x.tag))) continue
+      this.d.outbound.untag(group.botId, x.memberId, x.tag, { groupId: group.id, cause: `tagging:${group.id}:${x.memberId}:-${x.tag}:${now}`, note: `untag (${x.source})` })
+    }
   }
 
   /** Interest keyword hits from the message path: (group, member, rule, day), the later day kept. */
@@ -557,6 +588,19 @@ export class TaggingService {
     this.d.outbound.say({ botId: group.botId, groupId: group.id }, renderTemplate(wake.text, { count: claimed.length }), { mentions: claimed, cause: `tagging.wake-up:${group.id}:${now}`, note: `wake-up (${claimed.length} dormant)` })
     return claimed
   }
+}
+
+/** A group's stored scale; `lock`: share-locked until the transaction ends (MySQL; SQLite transactions serialize). */
+async function scaleIn(db: FeatureTables, groupId: string, lock: boolean): Promise<ScoreScale> {
+  const rows: Array<{ epoch: number | string; half_life: number | string }> = await db.query(`SELECT epoch, half_life FROM qy_tagging_group WHERE group_id = ?${lock && db.dialect === 'mysql' ? ' LOCK IN SHARE MODE' : ''}`, [groupId])
+  const row = rows[0]
+  if (!row) throw new Error(`tagging: no scale row for group ${groupId}`)
+  return { epoch: Number(row.epoch), halfLifeDays: Number(row.half_life) }
+}
+
+/** Whether tags of this source are synced to the contact (a tag rule of the group with syncContactTag). */
+function syncs(rule: TaggingRule, source: string): boolean {
+  return source.startsWith('rule:') && rule.tags.some((t) => `rule:${t.id}` === source && t.syncContactTag)
 }
 
 /**
