@@ -52,8 +52,8 @@ class FakeBeacon {
   }
 }
 
-/** The beacon's chain: round 1 an hour before START, a round every 30 s. */
-const chainOf = (url: string) => ({ url, chainHash: CHAIN_HASH, genesisTime: (START - 60 * MINUTE) / 1000, periodSeconds: 30 })
+/** The beacon's chain: round 1 an hour before START, a round every 30 s (or every `period` s). */
+const chainOf = (url: string, period = 30) => ({ url, chainHash: CHAIN_HASH, genesisTime: (START - 60 * MINUTE) / 1000, periodSeconds: period })
 
 describe('the drand HTTP adapter (fake beacon on 127.0.0.1)', () => {
   let beacon: FakeBeacon
@@ -109,7 +109,8 @@ describe(`draws with public randomness through real wechaty (${STORAGE} + ${COOR
     beacon = new FakeBeacon()
     const url = await beacon.listen()
     beacon.mode = mode
-    const config = await testConfig({ lottery: { beacon: { ...chainOf(url), timeoutMs, retries: 1 } } })
+    // A round every 5 minutes: the round fixed at the close (START + 60 min) is published at START + 65 min.
+    const config = await testConfig({ lottery: { beacon: { ...chainOf(url, 300), timeoutMs, retries: 1 } } })
     chat = await Chat.start({
       start: START, http: true, config,
       groups: [{ id: 'g1', name: '抽奖群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨' }, { id: 'dave', name: 'Dave' }] }],
@@ -132,15 +133,19 @@ describe(`draws with public randomness through real wechaty (${STORAGE} + ${COOR
       expect(await chat.runtime.scheduler.runFenced('lottery.tick', new Date(chat.clock.now()))).toBe('ran')
       await chat.rehearsal.quiesce()
     }
-    // Close and draw are due together, but the round fixed at close is published 30 s later: close only.
     await chat.rehearsal.advanceTo(START + 60 * MINUTE)
     await tick()
     const closing = g1.expectReply(/报名截止/).text ?? ''
-    const round = roundAfter(chainOf(url), START + 60 * MINUTE)
+    const round = roundAfter(chainOf(url, 300), START + 60 * MINUTE)
+    expect(publishedAt(chainOf(url, 300), round)).toBe(START + 65 * MINUTE)
     expect(closing).toContain(`drand 第 ${round} 轮（${url}/${CHAIN_HASH}/public/${round}）`)
+    // The draw is due, but its round is not out yet: the draw waits for the next tick after it.
+    await chat.rehearsal.advanceTo(START + 61 * MINUTE)
+    await tick()
+    g1.expectNoReply()
     expect((await owner.get(`/api/v1/lotteries/${id}`).expect(200)).body.status).toBe('closed')
     expect(beacon.requests).toEqual([])
-    await chat.rehearsal.advanceTo(START + 61 * MINUTE)
+    await chat.rehearsal.advanceTo(START + 65 * MINUTE)
     await tick()
     const drawn = g1.expectReply(/开奖啦/).text ?? ''
     const reroll = async (memberId: string): Promise<void> => {
@@ -158,7 +163,7 @@ describe(`draws with public randomness through real wechaty (${STORAGE} + ${COOR
     await reroll(first.rounds[0]?.winners[0] as string)
     const proof = await get()
     expect(proof.rounds).toHaveLength(2)
-    expect(proof.beacon).toMatchObject({ used: true, ...roundBody(round), chainHash: CHAIN_HASH, closedAt: START + 60 * MINUTE })
+    expect(proof.beacon).toMatchObject({ used: true, ...roundBody(round), chainHash: CHAIN_HASH, closedAt: START + 60 * MINUTE, periodSeconds: 300 })
     expect(proof.algorithm).toMatch(/^qunyun-lottery-v2/)
     expect(drawn).toContain(`已混入 drand 第 ${round} 轮`)
     expect(verifyProof(proof)).toEqual([])
