@@ -131,6 +131,25 @@ export const ConfigSchema = z.strictObject({
     /** How long a claim on an outbound action lasts without renewal (renewed while the holder is alive). */
     claimTtlMs: z.int().min(1_000).max(3_600_000),
   }).refine((r) => r.renewEveryMs * 2 <= r.leaseTtlMs, { message: 'renewEveryMs must be at most half of leaseTtlMs', path: ['renewEveryMs'] }),
+  lottery: z.strictObject({
+    /**
+     * A drand-compatible public randomness beacon mixed into every draw; null = none (proofs say so).
+     * Operator-level on purpose: the server fetches this URL, so API owners never choose where it goes.
+     */
+    beacon: z.strictObject({
+      /** Base URL of a drand HTTP API, e.g. https://api.drand.sh (no trailing path). */
+      url: z.string().regex(/^https?:\/\/[^\s/]+(:\d+)?(\/[^\s]*)?$/, 'a base URL like https://api.drand.sh'),
+      /** The chain's hash (hex), as `<url>/chains` lists it. */
+      chainHash: z.string().regex(/^[0-9a-f]{64}$/, '64 hex digits'),
+      /** Unix seconds of the chain's round 1 (`<url>/<chainHash>/info` → genesis_time). */
+      genesisTime: z.int().min(0),
+      /** Seconds between rounds (`info` → period). */
+      periodSeconds: z.int().min(1).max(600),
+      /** Per request; a draw waits at most (retries + 1) · timeoutMs (+ 500 ms between tries). */
+      timeoutMs: z.int().min(100).max(30_000).default(3_000),
+      retries: z.int().min(0).max(5).default(2),
+    }).nullable(),
+  }),
   metrics: z.strictObject({
     /** Serve Prometheus metrics at /metrics. */
     enabled: z.boolean(),

@@ -1,3 +1,4 @@
+import type { Config } from '../../config/config.schema'
 import { defineFeature } from '../../adapters/db/feature-store'
 import { ACCESS } from '../../contracts/access'
 import { ACTIVITY } from '../../contracts/activity'
@@ -5,6 +6,8 @@ import { CHECK_INS, POINTS } from '../../contracts/check-in'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { DIRECTORY } from '../../kernel/directory'
 import { Lottery1796400000000 } from '../../../migrations/1796400000000-Lottery'
+import { LotteryBeacon1797300000000 } from '../../../migrations/1797300000000-LotteryBeacon'
+import { drandHttpBeacon } from '../../adapters/beacon/drand-http'
 import { AnswerBatcher } from './lottery.batcher'
 import { LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
 import { LiveLotteries } from './lottery.live'
@@ -19,11 +22,13 @@ import { LotteryService } from './lottery.service'
  * draws them exactly once, from a seed committed to at open and an entrant list frozen at close (see
  * lottery.draw.ts and the README's verifier).
  */
-export const lotteryFeature = defineFeature<LotteryRule>({
+export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lottery']['beacon'] }>({
   name: 'lottery',
   rules: { schema: LotteryRuleSchema },
   entities: [LotteryEntity, LotteryEntryEntity, LotteryDrawEntity, LotteryWinnerEntity],
-  migrations: [Lottery1796400000000],
+  migrations: [Lottery1796400000000, LotteryBeacon1797300000000],
+  // Process config, not rules: the server fetches this URL, so only the operator names it.
+  config: (c) => ({ beacon: c.lottery.beacon }),
   events: { emits: [LotteryEntered, LotteryDrawn] },
   inject: [DIRECTORY, ACCESS, POINTS, CHECK_INS, ACTIVITY],
   async setup(app) {
@@ -32,6 +37,7 @@ export const lotteryFeature = defineFeature<LotteryRule>({
     const service = new LotteryService({
       store: app.store, clock: app.clock, random: app.random, outbound: app.outbound, events: app.events, log: app.log,
       directory: app.use(DIRECTORY), points: app.use(POINTS), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY), rules: app.rules,
+      beacon: app.config.beacon ? drandHttpBeacon(app.config.beacon) : null,
       changed: () => lotteries.changed(),
     })
     const batcher = new AnswerBatcher(app.clock, app.outbound)

@@ -7,15 +7,21 @@ import { createHash, createHmac } from 'node:crypto'
  *   commitment   = SHA-256(seed bytes), hex — published when the lottery opens, the seed stays secret
  *   entrantsHash = SHA-256(member ids sorted by UTF-8 bytes, joined with "\n"), hex — published at close
  *   eligibleHash = the same over the eligible entrants (the draw's input)
- *   key          = HMAC-SHA256(seed bytes, "qunyun-lottery-v1|<lotteryId>|<round>|<eligibleHash>")
+ *   key          = HMAC-SHA256(seed bytes, "qunyun-lottery-v1|<lotteryId>|<round>|<eligibleHash>")   (no beacon)
+ *   key          = HMAC-SHA256(seed bytes ‖ beacon randomness bytes,
+ *                              "qunyun-lottery-v2|<lotteryId>|<round>|<eligibleHash>")              (with a beacon)
  *   stream       = HMAC-SHA256(key, "0") ‖ HMAC-SHA256(key, "1") ‖ … read as 32-bit big-endian words
  *   below(n)     = next word x with x < 2^32 − (2^32 mod n) (rejection: no modulo bias), then x mod n
  *   winners      = partial Fisher–Yates over the sorted eligible list: for i < k, swap i with i + below(m − i)
  *
  * Nothing depends on a published value alone: the outcome needs the seed, which is only revealed after
- * the entrant list is frozen and its hash published.
+ * the entrant list is frozen and its hash published. With a beacon, the outcome also needs a drand round
+ * published only after the close (its number is fixed and announced at close), which the operator
+ * cannot know when committing to the seed.
  */
 export const DRAW_ALGORITHM = 'qunyun-lottery-v1: HMAC-SHA256 stream, rejection sampling, partial Fisher–Yates'
+/** The same with public randomness mixed into the key (v1 proofs keep verifying as before). */
+export const DRAW_ALGORITHM_BEACON = 'qunyun-lottery-v2: HMAC-SHA256 stream keyed by seed ‖ drand randomness, rejection sampling, partial Fisher–Yates'
 
 /** SHA-256 of a string or bytes, hex. */
 export function sha256Hex(data: string | Buffer): string {
@@ -76,6 +82,8 @@ export interface DrawInput {
   eligible: readonly string[]
   /** How many winners are wanted. */
   count: number
+  /** Beacon randomness (hex) mixed into the key (v2); absent: v1. */
+  beaconHex?: string
 }
 
 /** The outcome of a round. */
@@ -89,7 +97,9 @@ export interface DrawOutcome {
 export function draw(input: DrawInput): DrawOutcome {
   const pool = canonicalOrder(input.eligible)
   const eligibleHash = sha256Hex(pool.join('\n'))
-  const key = createHmac('sha256', Buffer.from(input.seedHex, 'hex')).update(`qunyun-lottery-v1|${input.lotteryId}|${input.round}|${eligibleHash}`).digest()
+  const key = input.beaconHex === undefined
+    ? createHmac('sha256', Buffer.from(input.seedHex, 'hex')).update(`qunyun-lottery-v1|${input.lotteryId}|${input.round}|${eligibleHash}`).digest()
+    : createHmac('sha256', Buffer.concat([Buffer.from(input.seedHex, 'hex'), Buffer.from(input.beaconHex, 'hex')])).update(`qunyun-lottery-v2|${input.lotteryId}|${input.round}|${eligibleHash}`).digest()
   const stream = new HmacStream(key)
   const k = Math.min(Math.max(0, input.count), pool.length)
   for (let i = 0; i < k; i++) {
@@ -116,6 +126,21 @@ export interface ProofRound {
   winners: string[]
 }
 
+/**
+ * The beacon part of a proof. Used: the drand round (fixed at close: the first round published after
+ * `closedAt`), its randomness and signature — anyone can fetch `<url>/<chainHash>/public/<round>` and
+ * check the BLS signature with drand's tools. Not used: `note` says why (none configured, unreachable …).
+ */
+export type BeaconProof =
+  | { used: false; note: string; round?: number | null }
+  | {
+    used: true; note: string
+    url: string; chainHash: string; genesisTime: number; periodSeconds: number
+    /** When the entrant list was frozen (ms); the round is the first published after it. */
+    closedAt: number
+    round: number; randomness: string; signature: string
+  }
+
 /** Everything needed to recompute a lottery's draws offline. */
 export interface LotteryProof {
   algorithm: string
@@ -129,8 +154,8 @@ export interface LotteryProof {
   /** The frozen entrant list (canonical order) and its hash, published at close. */
   entrants: string[]
   entrantsHash: string | null
-  /** Public randomness mixed in: not supported yet, always stated. */
-  beacon: { used: false; note: string }
+  /** Public randomness mixed in, or plainly why not. */
+  beacon: BeaconProof
   rounds: ProofRound[]
 }
 
@@ -147,6 +172,17 @@ export function verifyProof(proof: LotteryProof): string[] {
   const entrants = canonicalOrder(proof.entrants)
   if (entrants.length !== proof.entrants.length || entrants.some((id, i) => id !== proof.entrants[i])) problems.push('entrants: not a duplicate-free list in canonical (UTF-8 byte) order')
   if (listHash(proof.entrants) !== proof.entrantsHash) problems.push(`entrantsHash: the list hashes to ${listHash(proof.entrants)}, the published hash is ${String(proof.entrantsHash)}`)
+  const b = proof.beacon
+  let beaconHex: string | undefined
+  if (b.used) {
+    beaconHex = b.randomness
+    if (proof.algorithm !== DRAW_ALGORITHM_BEACON) problems.push(`algorithm: a proof with a beacon uses ${DRAW_ALGORITHM_BEACON}`)
+    if (!/^[0-9a-f]{64}$/.test(b.randomness)) problems.push('beacon: randomness is not 32 bytes of hex')
+    if (sha256Hex(Buffer.from(b.signature, 'hex')) !== b.randomness) problems.push('beacon: randomness is not SHA-256(signature), as drand defines it')
+    const elapsed = b.closedAt / 1000 - b.genesisTime
+    const expected = elapsed < 0 ? 1 : Math.floor(elapsed / b.periodSeconds) + 2
+    if (b.round !== expected) problems.push(`beacon: round ${b.round} is not the first round published after the close (${expected})`)
+  } else if (proof.algorithm !== DRAW_ALGORITHM) problems.push(`algorithm: a proof without a beacon uses ${DRAW_ALGORITHM}`)
   const entrantSet = new Set(proof.entrants)
   const earlier = new Set<string>()
   for (const r of proof.rounds) {
@@ -157,7 +193,7 @@ export function verifyProof(proof: LotteryProof): string[] {
     const accounted = new Set([...r.eligible, ...r.excluded.map((e) => e.memberId), ...earlier])
     const missing = proof.entrants.filter((id) => !accounted.has(id))
     if (missing.length > 0) problems.push(`round ${r.round}: entrants neither eligible nor excluded: ${missing.join(', ')}`)
-    const outcome = draw({ seedHex: proof.seed, lotteryId: proof.lotteryId, round: r.round, eligible: r.eligible, count: r.count })
+    const outcome = draw({ seedHex: proof.seed, lotteryId: proof.lotteryId, round: r.round, eligible: r.eligible, count: r.count, ...(beaconHex === undefined ? {} : { beaconHex }) })
     if (outcome.eligibleHash !== r.eligibleHash) problems.push(`round ${r.round}: eligible list hashes to ${outcome.eligibleHash}, the proof says ${r.eligibleHash}`)
     if (outcome.winners.join('\n') !== r.winners.join('\n')) problems.push(`round ${r.round}: winners recompute to [${outcome.winners.join(', ')}], the proof says [${r.winners.join(', ')}]`)
     for (const w of r.winners) earlier.add(w)

@@ -26,6 +26,8 @@ export class LotteryEntity {
   /** SHA-256 of the frozen entrant list (hex), published at close. */
   @Column({ name: 'entrants_hash', type: 'varchar', length: 64, nullable: true }) entrantsHash!: string | null
   @Column({ name: 'entrant_count', type: 'integer', default: 0 }) entrantCount!: number
+  /** The public beacon round mixed into the draw: the first published after the close, fixed and announced at close. */
+  @Column({ name: 'beacon_round', type: 'integer', nullable: true }) beaconRound!: number | null
   @Column({ type: 'integer', default: 1 }) version!: number
   @Column(msColumn('created_at')) createdAt!: number
   @Column(msColumn('updated_at')) updatedAt!: number

@@ -13,9 +13,10 @@ import type { Outbound } from '../../kernel/outbound-service'
 import { HttpError } from '../../kernel/routes'
 import { renderTemplate } from '../../kernel/template'
 import { addDays, localTime } from '../../kernel/time'
+import { publishedAt, roundAfter, roundUrl, type Beacon } from '../../ports/beacon'
 import type { Clock } from '../../ports/clock'
 import type { Random } from '../../ports/random'
-import { canonicalOrder, commitmentOf, draw, DRAW_ALGORITHM, listHash, type Exclusion, type LotteryProof, type ProofRound } from './lottery.draw'
+import { canonicalOrder, commitmentOf, draw, DRAW_ALGORITHM, DRAW_ALGORITHM_BEACON, listHash, type BeaconProof, type Exclusion, type LotteryProof, type ProofRound } from './lottery.draw'
 import { activeSince, ineligibility, type Eligibility, type MemberFacts } from './lottery.eligibility'
 import { LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
 import type { LotteryRule } from './lottery.rules'
@@ -38,7 +39,7 @@ export type EntryResult =
   | { status: 'late' }
 
 /** Outcome of a draw attempt. */
-export type DrawResult = 'drawn' | 'already' | 'not-closed'
+export type DrawResult = 'drawn' | 'already' | 'not-closed' | 'waiting-for-beacon'
 
 /** Timezone of a group the directory does not know yet. */
 const DEFAULT_TIMEZONE = 'Asia/Shanghai'
@@ -61,6 +62,8 @@ export interface LotteryServiceDeps {
   checkIns: CheckInFacts
   activity: ActivityFacts
   rules: FeatureRules<LotteryRule>
+  /** Public randomness mixed into draws (null: none configured). */
+  beacon: Beacon | null
   /** Tells every replica's message path that lotteries changed. */
   changed(): Promise<void>
 }
@@ -142,11 +145,14 @@ export class LotteryService {
     const l = await this.must(id)
     if (l.config.entry.autoCheckedIn !== 'none') await this.autoEnter(l)
     const entrants = await this.entrantIds(id)
-    await this.repo.update({ id }, { entrantsHash: listHash(entrants), entrantCount: entrants.length })
+    // The beacon round is fixed now, from the close instant alone: the first round published after it.
+    const beaconRound = this.d.beacon ? roundAfter(this.d.beacon.chain, now) : null
+    await this.repo.update({ id }, { entrantsHash: listHash(entrants), entrantCount: entrants.length, beaconRound })
     const closed = await this.must(id)
+    const beaconLine = beaconRound !== null && this.d.beacon ? `\n公开随机数：开奖将混入 drand 第 ${beaconRound} 轮（${roundUrl(this.d.beacon.chain, beaconRound)}）` : ''
     await this.announce(closed, 'closed', (c, g) => ({
       title: c.config.title, count: entrants.length, entrantsHash: c.row.entrantsHash ?? '', draws: c.row.drawAt !== null ? when(c.row.drawAt, g.timezone) : '马上',
-    }))
+    }), beaconLine)
     return true
   }
 
@@ -161,17 +167,21 @@ export class LotteryService {
     if (l.row.status === 'drawn') return 'already'
     if (l.row.status !== 'closed' || l.row.seed === null) return 'not-closed'
     const now = this.d.clock.now()
+    // The announced round cannot exist before its publication time (at most one period after the close):
+    // the next tick draws.
+    if (this.d.beacon && l.row.beaconRound !== null && now < publishedAt(this.d.beacon.chain, l.row.beaconRound)) return 'waiting-for-beacon'
+    const beacon = await this.beaconFor(l)
     const entries = await this.d.store.repo(LotteryEntryEntity).find({ where: { lotteryId: id }, order: { id: 'ASC' } })
     const { eligible, excluded } = await this.screen(l, entries)
     const wanted = prizeSlots(l.config).length
-    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round: 0, eligible, count: wanted })
+    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round: 0, eligible, count: wanted, ...(beacon.used ? { beaconHex: beacon.randomness } : {}) })
     const round: ProofRound = { round: 0, eligible: canonicalOrder(eligible), eligibleHash: outcome.eligibleHash, excluded, count: wanted, winners: outcome.winners }
     const byMember = new Map(entries.map((e) => [e.memberId, e]))
     const slots = prizeSlots(l.config)
     const codes = this.claimCodes(outcome.winners.length)
     try {
       await this.d.store.transaction(async (tx) => {
-        await tx.repo(LotteryDrawEntity).insert({ lotteryId: id, round: 0, at: now, proof: round })
+        await tx.repo(LotteryDrawEntity).insert({ lotteryId: id, round: 0, at: now, proof: { ...round, beacon } })
         const res = await tx.repo(LotteryEntity).update({ id, status: 'closed' }, { status: 'drawn', drawnAt: now, updatedAt: now })
         if (!res.affected) throw new Error(`lottery ${id} left "closed" during its draw`)
         await this.insertWinners(tx, id, 0, outcome.winners, byMember, slots, codes, now)
@@ -180,7 +190,7 @@ export class LotteryService {
       if (isDuplicate(error)) return 'already'
       throw error
     }
-    this.d.log.info('lottery drawn', { lotteryId: id, eligible: eligible.length, excluded: excluded.length, winners: outcome.winners.length })
+    this.d.log.info('lottery drawn', { lotteryId: id, eligible: eligible.length, excluded: excluded.length, winners: outcome.winners.length, beaconUsed: beacon.used, beaconRound: beacon.round ?? null })
     await this.d.changed()
     await this.announceDraw(id)
     return 'drawn'
@@ -194,7 +204,9 @@ export class LotteryService {
     const l = await this.must(id)
     const winners = await this.d.store.repo(LotteryWinnerEntity).find({ where: { lotteryId: id, round: 0 }, order: { position: 'ASC' } })
     const rounds = await this.d.store.repo(LotteryDrawEntity).findBy({ lotteryId: id, round: 0 })
-    const eligible = (rounds[0]?.proof as ProofRound | undefined)?.eligible.length ?? 0
+    const stored = rounds[0]?.proof as (ProofRound & { beacon?: BeaconProof }) | undefined
+    const eligible = stored?.eligible.length ?? 0
+    const beaconLine = beaconText(stored?.beacon)
     const wanted = prizeSlots(l.config).length
     for (const groupId of l.config.groupIds) {
       const target = await this.target(groupId)
@@ -209,7 +221,7 @@ export class LotteryService {
         if (winners.length < wanted) lines.push(renderTemplate(texts.short, { title: l.config.title, wanted, drawn: winners.length }))
         text = renderTemplate(texts.drawn, { title: l.config.title, winners: lines.join('\n'), seed: l.row.seed ?? '', proof: `lottery ${id}（qunyun lottery verify）` })
       }
-      this.d.outbound.say({ botId: group.botId, groupId }, text, { mentions: here.map((w) => w.memberId), cause: `lottery:${id}:drawn`, note: `lottery ${id} drawn (${here.length} winners here)` })
+      this.d.outbound.say({ botId: group.botId, groupId }, text + beaconLine, { mentions: here.map((w) => w.memberId), cause: `lottery:${id}:drawn`, note: `lottery ${id} drawn (${here.length} winners here)` })
       this.d.events.emit(LotteryDrawn.of({ id: `lottery.drawn:${id}:0:${groupId}`, at: now, botId: group.botId, groupId, lotteryId: id, round: 0, winnerIds: here.map((w) => w.memberId), eligible }))
     }
   }
@@ -240,7 +252,9 @@ export class LotteryService {
     const entries = await this.d.store.repo(LotteryEntryEntity).find({ where: { lotteryId: id }, order: { id: 'ASC' } })
     const earlier = new Set(all.map((w) => w.memberId))
     const screened = await this.screen(l, entries.filter((e) => !earlier.has(e.memberId)))
-    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round, eligible: screened.eligible, count: targets.length })
+    const first = (await this.d.store.repo(LotteryDrawEntity).findOneBy({ lotteryId: id, round: 0 }))?.proof as { beacon?: BeaconProof } | undefined
+    const used = first?.beacon?.used === true ? first.beacon : null
+    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round, eligible: screened.eligible, count: targets.length, ...(used ? { beaconHex: used.randomness } : {}) })
     const proofRound: ProofRound = { round, eligible: canonicalOrder(screened.eligible), eligibleHash: outcome.eligibleHash, excluded: screened.excluded, count: targets.length, winners: outcome.winners }
     const byMember = new Map(entries.map((e) => [e.memberId, e]))
     try {
@@ -414,8 +428,12 @@ export class LotteryService {
     const revealed = l.row.status === 'drawn'
     const rounds = revealed ? await this.d.store.repo(LotteryDrawEntity).find({ where: { lotteryId: id }, order: { round: 'ASC' } }) : []
     const frozen = l.row.entrantsHash !== null
+    const stored = rounds.map((r) => r.proof as ProofRound & { beacon?: BeaconProof; replaced?: string[] })
+    const beacon: BeaconProof = stored[0]?.beacon ?? (revealed
+      ? { used: false, note: 'no public randomness beacon was configured: the draw depends on the committed seed and the frozen entrant list only' }
+      : { used: false, note: 'not drawn yet', round: l.row.beaconRound })
     return {
-      algorithm: DRAW_ALGORITHM,
+      algorithm: beacon.used ? DRAW_ALGORITHM_BEACON : DRAW_ALGORITHM,
       lotteryId: id,
       title: l.config.title,
       status: l.row.status,
@@ -423,8 +441,8 @@ export class LotteryService {
       seed: revealed ? l.row.seed : null,
       entrants: frozen ? canonicalOrder(await this.entrantIds(id)) : [],
       entrantsHash: l.row.entrantsHash,
-      beacon: { used: false, note: 'no public randomness beacon is configured: the draw depends on the committed seed and the frozen entrant list only' },
-      rounds: rounds.map((r) => r.proof as ProofRound),
+      beacon,
+      rounds: stored.map(({ beacon: _b, ...r }) => r),
     }
   }
 
@@ -519,11 +537,34 @@ export class LotteryService {
   }
 
   /** Sends a message of `kind` to every group of the lottery that has lotteries enabled. */
-  private async announce(l: Lottery, kind: 'opened' | 'closed' | 'cancelled', vars: (l: Lottery, g: GroupInfo) => Record<string, string | number>): Promise<void> {
+  private async announce(l: Lottery, kind: 'opened' | 'closed' | 'cancelled', vars: (l: Lottery, g: GroupInfo) => Record<string, string | number>, suffix = ''): Promise<void> {
     for (const groupId of l.config.groupIds) {
       const target = await this.target(groupId)
       if (!target) continue
-      this.d.outbound.say({ botId: target.group.botId, groupId }, renderTemplate(target.rule.texts[kind], vars(l, target.group)), { cause: `lottery:${l.row.id}:${kind}`, note: `lottery ${l.row.id} ${kind}` })
+      this.d.outbound.say({ botId: target.group.botId, groupId }, renderTemplate(target.rule.texts[kind], vars(l, target.group)) + suffix, { cause: `lottery:${l.row.id}:${kind}`, note: `lottery ${l.row.id} ${kind}` })
+    }
+  }
+
+  /**
+   * The public randomness of a draw: the round fixed at close, fetched through the beacon port (bounded
+   * by the adapter's timeout and retries) — or, plainly, why the draw goes ahead without it.
+   */
+  private async beaconFor(l: Lottery): Promise<BeaconProof> {
+    const round = l.row.beaconRound
+    const beacon = this.d.beacon
+    if (round === null) return { used: false, note: beacon ? 'no beacon round was fixed when this lottery closed (the beacon was configured later): drawn from the committed seed and the frozen entrant list only' : 'no public randomness beacon is configured: the draw depends on the committed seed and the frozen entrant list only', round: null }
+    if (!beacon) return { used: false, note: `beacon round ${round} was announced at close, but no beacon is configured any more: drawn without it`, round }
+    try {
+      const got = await beacon.fetch(round)
+      const c = beacon.chain
+      return {
+        used: true, note: `drand round ${round} (first published after the close) mixed into the key; check its BLS signature with drand's tools: ${roundUrl(c, round)}`,
+        url: c.url, chainHash: c.chainHash, genesisTime: c.genesisTime, periodSeconds: c.periodSeconds, closedAt: l.row.closedAt ?? 0,
+        round: got.round, randomness: got.randomness, signature: got.signature,
+      }
+    } catch (error) {
+      this.d.log.warn('lottery beacon unreachable; drawing without it', { lotteryId: l.row.id, round, error: errorText(error) })
+      return { used: false, note: `the beacon was unreachable (${roundUrl(beacon.chain, round)}: ${error instanceof Error ? error.message : String(error)}): drawn WITHOUT public randomness, from the committed seed and the frozen entrant list only`, round }
     }
   }
 
@@ -584,6 +625,12 @@ export function instantIn(time: string, tz: string): number {
 /** Prize names, one per winner, in the order prizes are listed. */
 export function prizeSlots(c: LotteryConfig): string[] {
   return c.prizes.flatMap((p) => Array.from({ length: p.quantity }, () => p.name))
+}
+
+/** The line the winners announcement adds about public randomness (nothing when none was configured). */
+function beaconText(b: BeaconProof | undefined): string {
+  if (!b || (!b.used && (b.round === null || b.round === undefined))) return ''
+  return b.used ? `\n公开随机数：已混入 drand 第 ${b.round} 轮` : `\n公开随机数：drand 第 ${b.round} 轮未能获取，本次未混入（详见证明）`
 }
 
 /** "2026-12-01 20:00" in a timezone. */

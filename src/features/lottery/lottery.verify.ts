@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
+import { roundUrl } from '../../ports/beacon'
 import { verifyProof, type LotteryProof } from './lottery.draw'
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, '64 hex digits')
@@ -15,7 +16,13 @@ export const ProofSchema = z.object({
   seed: Hex64.nullable(),
   entrants: z.array(Id),
   entrantsHash: Hex64.nullable(),
-  beacon: z.object({ used: z.literal(false), note: z.string() }),
+  beacon: z.discriminatedUnion('used', [
+    z.object({ used: z.literal(false), note: z.string(), round: z.int().positive().nullable().optional() }),
+    z.object({
+      used: z.literal(true), note: z.string(), url: z.string(), chainHash: z.string(), genesisTime: z.int().min(0), periodSeconds: z.int().positive(),
+      closedAt: z.int().min(0), round: z.int().positive(), randomness: z.string(), signature: z.string().regex(/^([0-9a-f]{2})+$/, 'hex'),
+    }),
+  ]),
   rounds: z.array(z.object({
     round: z.int().min(0),
     eligible: z.array(Id),
@@ -38,7 +45,17 @@ export function verifyProofText(json: string): { ok: boolean; lines: string[] } 
   const problems = verifyProof(proof)
   if (problems.length > 0) return { ok: false, lines: [`MISMATCH: lottery ${proof.lotteryId} (${proof.title})`, ...problems.map((p) => `  - ${p}`)] }
   const winners = proof.rounds.map((r) => `round ${r.round}: ${r.winners.join(', ') || '(no winners)'} of ${r.eligible.length} eligible`)
-  return { ok: true, lines: [`OK: lottery ${proof.lotteryId} (${proof.title}) — commitment, entrant list and every round recompute`, ...winners.map((w) => `  ${w}`), `  beacon: ${proof.beacon.note}`] }
+  return { ok: true, lines: [`OK: lottery ${proof.lotteryId} (${proof.title}) — commitment, entrant list and every round recompute`, ...winners.map((w) => `  ${w}`), ...beaconLines(proof)] }
+}
+
+/** What the verifier says about the beacon: what was mixed in, and what it leaves to drand's tools. */
+function beaconLines(proof: LotteryProof): string[] {
+  const b = proof.beacon
+  if (!b.used) return [`  beacon: not used — ${b.note}`]
+  return [
+    `  beacon: drand round ${b.round} (first after the close) mixed in; randomness = SHA-256(signature) checked`,
+    `  not checked here: the round's BLS signature — fetch ${roundUrl(b, b.round)} and verify it with drand's tools (e.g. drand-client)`,
+  ]
 }
 
 /** `qunyun lottery verify FILE`: exit code 0 when the proof holds, 1 when it does not, 2 on bad usage. */
