@@ -3,7 +3,7 @@ import type { Config } from '../../config/config.schema'
 import { ACTIVITY } from '../../contracts/activity'
 import { CHECK_INS, CheckInCompleted } from '../../contracts/check-in'
 import { RuleViolated } from '../../contracts/moderation'
-import { LotteryEntered } from '../../contracts/lottery'
+import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { MemberLifecycleChanged, ShareReplied } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { DIRECTORY } from '../../kernel/directory'
@@ -27,7 +27,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
   config: (c: Config) => ({ timezone: c.timezone }),
   entities: [TaggingMemberEntity, TaggingGroupEntity, TaggingHistoryEntity, TaggingTagEntity, TaggingKeywordEntity],
   migrations: [Tagging1796600000000],
-  events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, ShareReplied, RuleViolated] },
+  events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, LotteryDrawn, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
   setup(app) {
     const directory = app.use(DIRECTORY)
@@ -60,6 +60,10 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
           await engagement(event, event.memberId, 'checkIn', 'checkin', `${event.day} (${event.kind}, streak ${event.streak})`)
         } else if (LotteryEntered.is(event)) {
           await engagement(event, event.memberId, 'lotteryEntry', 'lottery', null)
+        } else if (LotteryDrawn.is(event)) {
+          // Wins are part of the winners' timelines; they add no points.
+          if (!(await app.rules.forGroup(event.groupId)).enabled) return
+          await service.lotteryWon({ groupId: event.groupId, winnerIds: event.winnerIds, lotteryId: event.lotteryId, round: event.round, at: event.at, eventId: event.id })
         } else if (ShareReplied.is(event)) {
           await engagement(event, event.memberId, 'shareReply', 'share', null)
         } else if (RuleViolated.is(event) && !event.shadow) {

@@ -59,7 +59,7 @@ export class TaggingHistoryEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
   @Column({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @Column({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
-  /** joined | left | lifecycle | checkin | tagged | untagged | wakeup | woke | lottery | share */
+  /** joined | left | lifecycle | checkin | tagged | untagged | wakeup | woke | lottery | lottery_won | share | strike */
   @Column({ type: 'varchar', length: 16 }) kind!: string
   /** A short fact ("dormant→returned", the tag), never message text. */
   @Column({ type: 'varchar', length: 200, nullable: true }) detail!: string | null

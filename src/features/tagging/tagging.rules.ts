@@ -93,11 +93,17 @@ export const TaggingRuleSchema = z.strictObject({
   tags: z.array(TagRuleSchema).max(50).default([])
     .refine((tags) => new Set(tags.map((t) => t.id)).size === tags.length, 'tag rule ids must be unique'),
   actions: z.strictObject({
-    /** Mention newly dormant members in the group, in batches. */
+    /** Wake newly dormant members: @-mentions in the group, in batches, or a direct message to each. */
     wakeUp: z.strictObject({
       enabled: z.boolean().default(false),
-      /** {members}: the @-mentions are added by the platform; {count} */
+      /**
+       * `group`: one message in the group @-mentioning a batch; `direct`: a direct message to each member
+       * of the batch (where the platform allows it: WeCom only to the bot's own contacts).
+       */
+      channel: z.enum(['group', 'direct']).default('group'),
+      /** {count}: members in the batch (1 in a direct message); in the group the @-mentions are added by the platform. */
       text: Template.default('好久不见，最近群里有不少新话题，欢迎回来聊聊～'),
+      /** Members per run (and per group message). */
       batchSize: z.int().min(1).max(20).default(10),
       /** At most one wake-up per member in this many days. */
       minIntervalDays: z.int().min(1).max(365).default(14),

@@ -554,6 +554,13 @@ export class TaggingService {
     }
   }
 
+  /** Lottery wins on the winners' timelines (kind `lottery_won`), once per event and member. */
+  async lotteryWon(input: { groupId: string; winnerIds: readonly string[]; lotteryId: number; round: number; at: number; eventId: string }): Promise<void> {
+    if (input.winnerIds.length === 0) return
+    const detail = `lottery ${input.lotteryId}, round ${input.round}`
+    await this.d.store.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, input.winnerIds.map((id): Row => [input.groupId, id, 'lottery_won', detail, `ev:${input.eventId}`, input.at]))
+  }
+
   /** Interest keyword hits from the message path: (group, member, rule, day), the later day kept. */
   async keywordHits(hits: ReadonlyArray<[string, string, string, string]>): Promise<void> {
     if (hits.length === 0) return
@@ -584,7 +591,15 @@ export class TaggingService {
       if (r.affected) claimed.push(c.memberId)
     }
     if (claimed.length === 0) return []
-    await this.d.store.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, claimed.map((id): Row => [group.id, id, 'wakeup', null, `wakeup:${now}`, now]))
+    const direct = wake.channel === 'direct'
+    await this.d.store.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, claimed.map((id): Row => [group.id, id, 'wakeup', direct ? 'direct' : null, `wakeup:${now}`, now]))
+    if (direct) {
+      // One direct message per member; a platform that refuses it (WeCom: not the bot's contact) fails in
+      // the outbound queue, which records it — the claim stands, so the member is not retried before the interval.
+      const text = renderTemplate(wake.text, { count: 1 })
+      for (const id of claimed) this.d.outbound.direct(group.botId, id, text, { cause: `tagging.wake-up:${group.id}:${id}:${now}`, note: 'wake-up (direct)' })
+      return claimed
+    }
     this.d.outbound.say({ botId: group.botId, groupId: group.id }, renderTemplate(wake.text, { count: claimed.length }), { mentions: claimed, cause: `tagging.wake-up:${group.id}:${now}`, note: `wake-up (${claimed.length} dormant)` })
     return claimed
   }

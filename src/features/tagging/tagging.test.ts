@@ -1,4 +1,6 @@
 import { defineFeature } from '../../adapters/db/feature-store'
+import { LotteryDrawn } from '../../contracts/lottery'
+import type { EventBase } from '../../kernel/events'
 import { MemberLifecycleChanged } from '../../contracts/tagging'
 import { FEATURES } from '../../features'
 import { Chat, alice, bob, carol, type Person } from '../../../test/support/chat'
@@ -28,6 +30,16 @@ const recorder = defineFeature({
   },
 })
 const WITH_RECORDER = [...FEATURES, recorder]
+
+/** Lottery draws as a consumer receives them (to redeliver one to tagging). */
+const draws: EventBase[] = []
+const drawProbe = defineFeature({
+  name: 'draw-probe',
+  events: { consumes: [LotteryDrawn] },
+  setup() {
+    return { onEvent(event) { if (LotteryDrawn.is(event)) draws.push(event) } }
+  },
+})
 
 /** 10:05 in Shanghai on a Monday. */
 const START = Date.parse('2026-11-02T02:05:00Z')
@@ -408,5 +420,87 @@ describe(`tagging actions and tags (${STORAGE} + ${COORDINATION})`, () => {
       const timeline = (await mine.get(`${path}/tagging/members/carol`).expect(200)).body.timeline as Array<{ kind: string; detail: string }>
       expect(timeline.filter((t) => t.kind === 'strike').map((t) => t.detail)).toEqual(['warn (strike 1): words'])
     })
+  })
+
+  it('puts lottery wins on the winners\' timelines (lottery id and round), once however often the draw is delivered', async () => {
+    draws.length = 0
+    chat = await Chat.start({ start: START, http: true, features: [...FEATURES, drawProbe], rules: { g1: { lottery: { batch: { windowMs: 0 } } } } })
+    const g1 = chat.group('g1')
+    const path = `/api/v1/groups/${encodeURIComponent(G1)}`
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const iso = (ms: number): string => new Date(ms).toISOString()
+    const created = await owner.post('/api/v1/lotteries', {
+      title: '周一抽奖', groupIds: [G1], prizes: [{ name: '新书', quantity: 2 }], entry: { keyword: '参与抽奖' },
+      times: { closesAt: iso(START + 3_600_000), drawAt: iso(START + 4_200_000) },
+    }).expect(201)
+    const id = created.body.id as number
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    for (const who of [bob, carol, dave]) await g1.say(who, '参与抽奖')
+    for (const at of [START + 3_600_000, START + 4_200_000]) {
+      await chat.rehearsal.advanceTo(at)
+      expect(await chat.runtime.scheduler.runFenced('lottery.tick', new Date(chat.clock.now()))).toBe('ran')
+      await chat.rehearsal.quiesce()
+    }
+    chat.skip()
+    const winners = ((await owner.get(`/api/v1/lotteries/${id}`).expect(200)).body.winners as Array<{ memberId: string }>).map((w) => w.memberId).sort()
+    expect(winners).toHaveLength(2)
+    const loser = ['bob', 'carol', 'dave'].find((m) => !winners.includes(m)) as string
+    const wins = async (memberId: string): Promise<string[]> =>
+      ((await owner.get(`${path}/tagging/members/${memberId}`).expect(200)).body.timeline as Array<{ kind: string; detail: string }>).filter((t) => t.kind === 'lottery_won').map((t) => t.detail)
+    await chat.eventually(async () => { for (const w of winners) expect(await wins(w)).toEqual([`lottery ${id}, round 0`]) })
+    expect(await wins(loser)).toEqual([])
+
+    // The same draw delivered again (at-least-once delivery): no second entry.
+    await chat.eventually(() => expect(draws.length).toBeGreaterThan(0))
+    const tagging = chat.runtime.features.find((f) => f.name === 'tagging')
+    for (const e of draws) await tagging?.instance.onEvent?.(e)
+    for (const w of winners) expect(await wins(w)).toEqual([`lottery ${id}, round 0`])
+    const rows = await chat.runtime.db.query('SELECT COUNT(*) AS n FROM qy_tagging_history WHERE group_id = ? AND kind = ?', [G1, 'lottery_won']) as Array<{ n: number | string }>
+    expect(Number(rows[0]?.n)).toBe(2)
+  })
+
+  it('wakes dormant members by direct message when the rules say so: one message each, same interval and quiet hours, none in the group', async () => {
+    chat = await Chat.start({
+      start: START, http: true,
+      rules: { g1: { tagging: { lifecycle: { dormantDays: 2, churnedDays: 30 }, actions: { wakeUp: { enabled: true, channel: 'direct', text: '好久不见，群里最近很热闹～', batchSize: 2, minIntervalDays: 7 } } } } },
+    })
+    const g1 = chat.group('g1')
+    await g1.join([dave, erin, frank], alice)
+    await runJob(chat)
+    chat.skip()
+    await chat.rehearsal.advanceTo(START + 2 * DAY)
+    for (const who of [alice, bob, carol]) await g1.say(who, '早上好')
+    await runJob(chat)
+    expect((await memberRow(chat, 'dave'))?.state).toBe('dormant')
+    /** Direct messages the bot sent since the last check (the mock puppet records them with the contact as conversation). */
+    const directs = (): string[] => {
+      const sent = chat.pending().filter((a) => a.kind === 'say' && ['dave', 'erin', 'frank'].includes(a.groupId ?? ''))
+      for (const a of sent) expect(a.text).toBe('好久不见，群里最近很热闹～')
+      chat.skip()
+      return sent.map((a) => a.groupId as string).sort()
+    }
+    // Nothing in the group: each of the first batch gets their own message.
+    g1.expectNoReply()
+    expect(directs()).toEqual(['dave', 'erin'])
+    await chat.rehearsal.advance(3_600_000)
+    await runJob(chat)
+    expect(directs()).toEqual(['frank'])
+    await chat.rehearsal.advance(3_600_000)
+    await runJob(chat)
+    expect(directs()).toEqual([])
+
+    const api = await apiAs(chat, 'owner', { groups: [G1] })
+    const timeline = (await api.get(`/api/v1/groups/${encodeURIComponent(G1)}/tagging/members/dave`).expect(200)).body.timeline as Array<{ kind: string; detail: string | null }>
+    expect(timeline.filter((t) => t.kind === 'wakeup').map((t) => t.detail)).toEqual(['direct'])
+    expect((await api.get(`/api/v1/groups/${encodeURIComponent(G1)}/tagging/stats`).expect(200)).body.wakeUp).toMatchObject({ mentioned: 3 })
+
+    // Quiet hours (23:05) a week on: nothing; the next morning dave and erin again, frank the hour after.
+    await chat.rehearsal.advanceTo(START + 9 * DAY + 13 * 3_600_000)
+    await runJob(chat)
+    expect(directs()).toEqual([])
+    await chat.rehearsal.advanceTo(START + 10 * DAY)
+    await runJob(chat)
+    g1.expectNoReply()
+    expect(directs()).toEqual(['dave', 'erin'])
   })
 })
