@@ -4,7 +4,11 @@
  * rollups folded in, silent members moved, tags re-evaluated for those whose facts changed) with a full
  * re-tag of every member (what a rules change triggers). Ends with one `BENCH {json}` line.
  *
- *   npx ts-node --transpile-only bench/tagging/run.ts [--members N] [--active 0.3] [--mysql]
+ * After the recomputes it times the member list (GET /api/v1/groups/:id/tagging/members, the route's own
+ * handler and query schema): first page, a deep page (offset and, when supported, cursor), each sort order
+ * and a filter — p50 / p95 wall and CPU-µs per request. `--list-only` skips the two recompute runs.
+ *
+ *   npx ts-node --transpile-only bench/tagging/run.ts [--members N] [--active 0.3] [--mysql] [--list-only]
  *   (MySQL: QUNYUN_DB_URL, default mysql://root@127.0.0.1:3306/qunyun_bench_tagging — dropped and recreated)
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,6 +24,8 @@ import { FEATURES } from '../../src/features'
 import { TaggingGroupEntity, TaggingHistoryEntity, TaggingKeywordEntity, TaggingMemberEntity, TaggingTagEntity } from '../../src/features/tagging/tagging.entity'
 import { TaggingRuleSchema, type TaggingRule } from '../../src/features/tagging/tagging.rules'
 import { TaggingService } from '../../src/features/tagging/tagging.service'
+import { taggingRoutes } from '../../src/features/tagging/tagging.routes'
+import { MembersQuery } from '../../src/features/tagging/tagging.schema'
 import type { GroupRecord } from '../../src/kernel/context'
 import type { FeatureRules } from '../../src/kernel/feature'
 import { silentLogger } from '../../src/kernel/logger'
@@ -35,6 +41,8 @@ const arg = (name: string, fallback: number): number => {
 const MEMBERS = arg('--members', 100_000)
 const ACTIVE_SHARE = arg('--active', 0.3)
 const MYSQL = process.argv.includes('--mysql')
+const LIST_ONLY = process.argv.includes('--list-only')
+const LIST_REPEAT = arg('--repeat', 20)
 const DAY_MS = 86_400_000
 const GROUP = 'bench@chatroom'
 const NOW = Date.parse('2026-11-23T02:05:00Z') // 10:05 Shanghai
@@ -51,7 +59,25 @@ async function measure<T>(work: () => Promise<T>): Promise<{ wallMs: number; cpu
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, value }
 }
 
-async function runOn(target: 'embedded' | 'mysql'): Promise<{ daily: Figures; full: Figures; seedMs: number }> {
+interface ListFigures { p50Ms: number; p95Ms: number; cpuMicrosPerRequest: number; items: number }
+
+/** p50 / p95 wall and mean CPU-µs of `repeat` calls of one member-list request (after one warm-up call). */
+async function timeRequests(call: () => Promise<{ items: unknown[] }>, repeat: number): Promise<ListFigures> {
+  let items = (await call()).items.length
+  const walls: number[] = []
+  const cpu0 = process.cpuUsage()
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now()
+    items = (await call()).items.length
+    walls.push(performance.now() - t0)
+  }
+  const cpu = process.cpuUsage(cpu0)
+  walls.sort((a, b) => a - b)
+  const pick = (q: number): number => Math.round((walls[Math.min(walls.length - 1, Math.floor(q * walls.length))] ?? 0) * 10) / 10
+  return { p50Ms: pick(0.5), p95Ms: pick(0.95), cpuMicrosPerRequest: Math.round((cpu.user + cpu.system) / repeat), items }
+}
+
+async function runOn(target: 'embedded' | 'mysql'): Promise<{ daily?: Figures; full?: Figures; seedMs: number; list: Record<string, ListFigures> }> {
   const dir = mkdtempSync(join(tmpdir(), 'qy-bench-tagging-'))
   const url = target === 'mysql' ? (process.env.QUNYUN_DB_URL || 'mysql://root@127.0.0.1:3306/qunyun_bench_tagging') : null
   if (url) await recreateDatabase(url)
@@ -113,6 +139,9 @@ async function runOn(target: 'embedded' | 'mysql'): Promise<{ daily: Figures; fu
       cpuMicrosPerMember: Math.round((m.cpuMs * 1000 / MEMBERS) * 100) / 100,
       changes: m.value?.changes ?? 0, tagged: m.value?.tagged ?? 0, untagged: m.value?.untagged ?? 0, rolledRows: m.value?.rolledRows ?? 0,
     })
+    const list = await measureList(store, service, rules, group)
+    for (const [name, f] of Object.entries(list)) console.log(`${target}: member list ${name.padEnd(22)} p50 ${f.p50Ms} ms, p95 ${f.p95Ms} ms, ${f.cpuMicrosPerRequest} CPU-µs/request (${f.items} items)`)
+    if (LIST_ONLY) return { seedMs: Math.round(seedMs), list }
     const dailyRun = figures(await measure(() => service.recompute(group, NOW)))
     // The comparison: a full re-tag of every member (what a rules change triggers), same day folded again.
     version = 2
@@ -122,11 +151,49 @@ async function runOn(target: 'embedded' | 'mysql'): Promise<{ daily: Figures; fu
     console.log(`${target}: ${MEMBERS} members, ${daily.length} active yesterday; seeded and tagged in ${Math.round(seedMs)} ms; lifecycle events ${emitted}, outbound actions ${sent}`)
     console.log(`${target}: daily recompute ${dailyRun.wallMs} ms wall, ${dailyRun.cpuMs} ms CPU → ${dailyRun.membersPerSecond} members/s, ${dailyRun.cpuMicrosPerMember} CPU-µs/member (changes ${dailyRun.changes}, tagged ${dailyRun.tagged}, untagged ${dailyRun.untagged})`)
     console.log(`${target}: full re-tag       ${fullRun.wallMs} ms wall, ${fullRun.cpuMs} ms CPU → ${fullRun.membersPerSecond} members/s, ${fullRun.cpuMicrosPerMember} CPU-µs/member`)
-    return { daily: dailyRun, full: fullRun, seedMs: Math.round(seedMs) }
+    return { daily: dailyRun, full: fullRun, seedMs: Math.round(seedMs), list }
   } finally {
     await db.destroy()
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The member list through the route's handler: first page, a deep page (offset 90 % down; with a cursor,
+ * the page reached by walking cursors to the same depth is timed), each sort order, a state filter and a tag filter.
+ */
+async function measureList(store: FeatureStore, service: TaggingService, rules: FeatureRules<TaggingRule>, group: GroupRecord): Promise<Record<string, ListFigures>> {
+  const routes = taggingRoutes({
+    store, service, rules, clock: { now: () => NOW, sleep: async () => undefined },
+    directory: { group: () => { throw new Error('unused') }, member: () => { throw new Error('unused') }, find: async () => group, activeGroups: async () => [], members: async () => [] },
+    outbound: outboundVerbs({ enqueue: () => undefined }),
+  })
+  const route = routes.find((r) => r.method === 'GET' && r.path === '/api/v1/groups/:id/tagging/members')
+  if (!route) throw new Error('no member-list route')
+  const call = (query: Record<string, string>) => async (): Promise<{ items: unknown[]; nextCursor?: string | null }> =>
+    await route.handler({ params: { id: GROUP }, query: MembersQuery.parse(query), body: undefined, requestId: 'bench', log: silentLogger, auth: null, audit: () => undefined }) as { items: unknown[]; nextCursor?: string | null }
+  const deep = String(Math.floor(MEMBERS * 0.9))
+  const out: Record<string, ListFigures> = {}
+  out.firstPage = await timeRequests(call({ limit: '50' }), LIST_REPEAT)
+  out.deepOffset = await timeRequests(call({ limit: '50', offset: deep }), LIST_REPEAT)
+  for (const sort of ['score', 'lastActive', 'joined', 'stateSince']) {
+    for (const order of ['desc', 'asc']) out[`${sort}.${order}.deepOffset`] = await timeRequests(call({ sort, order, limit: '50', offset: deep }), Math.max(3, LIST_REPEAT / 4))
+  }
+  out.stateFilter = await timeRequests(call({ state: 'active', sort: 'lastActive', limit: '50' }), LIST_REPEAT)
+  const common = await store.query<{ tag: string }>('SELECT tag, COUNT(*) AS n FROM qy_tagging_tag WHERE group_id = ? GROUP BY tag ORDER BY n DESC LIMIT 1', [GROUP])
+  out.tagFilter = await timeRequests(call({ tag: common[0]?.tag ?? '铁粉', limit: '50' }), LIST_REPEAT)
+  // Keyset paging, when the route offers it: walk to the same depth with 200-item pages, then time the next pages by cursor.
+  if ('cursor' in MembersQuery.shape) {
+    for (const sort of ['score', 'lastActive', 'joined', 'stateSince']) {
+      let cursor: string | null | undefined
+      for (let seen = 0; seen < Number(deep); seen += 200) {
+        cursor = (await call({ sort, limit: '200', ...(cursor ? { cursor } : {}) })()).nextCursor
+        if (!cursor) break
+      }
+      if (cursor) out[`${sort}.desc.deepCursor`] = await timeRequests(call({ sort, limit: '50', cursor }), LIST_REPEAT)
+    }
+  }
+  return out
 }
 
 async function main(): Promise<void> {
@@ -135,7 +202,8 @@ async function main(): Promise<void> {
   out.embedded = embedded
   if (MYSQL) out.mysql = await runOn('mysql')
   out.comparison = {
-    embeddedDailyVsFullRetag: Math.round((embedded.full.wallMs / Math.max(1, embedded.daily.wallMs)) * 100) / 100,
+    ...(embedded.full && embedded.daily ? { embeddedDailyVsFullRetag: Math.round((embedded.full.wallMs / Math.max(1, embedded.daily.wallMs)) * 100) / 100 } : {}),
+    embeddedListDeepOffsetVsFirstPage: Math.round(((embedded.list.deepOffset?.p50Ms ?? 0) / Math.max(0.1, embedded.list.firstPage?.p50Ms ?? 0)) * 100) / 100,
   }
   console.log(`BENCH ${JSON.stringify(out)}`)
 }

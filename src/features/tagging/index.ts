@@ -8,6 +8,7 @@ import { MemberLifecycleChanged, ShareReplied } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { DIRECTORY } from '../../kernel/directory'
 import { Tagging1796600000000 } from '../../../migrations/1796600000000-Tagging'
+import { TaggingMemberIndexes1797400000000 } from '../../../migrations/1797400000000-TaggingMemberIndexes'
 import { TaggingGroupEntity, TaggingHistoryEntity, TaggingKeywordEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
 import { EngagementBuffer, taggingMiddleware } from './tagging.middleware'
 import { taggingDryRun, taggingRoutes } from './tagging.routes'
@@ -26,7 +27,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
   rules: { schema: TaggingRuleSchema },
   config: (c: Config) => ({ timezone: c.timezone }),
   entities: [TaggingMemberEntity, TaggingGroupEntity, TaggingHistoryEntity, TaggingTagEntity, TaggingKeywordEntity],
-  migrations: [Tagging1796600000000],
+  migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000],
   events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, LotteryDrawn, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
   setup(app) {

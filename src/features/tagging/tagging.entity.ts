@@ -15,6 +15,10 @@ const doubleColumn = (name: string) => ({ name, type: 'double' as const, default
 @Index('idx_tagging_member_state', ['groupId', 'state', 'seenDay'])
 @Index('idx_tagging_member_score', ['groupId', 'score'])
 @Index('idx_tagging_member_seen', ['groupId', 'seenDay'])
+@Index('idx_tagging_member_last_active', ['groupId', 'lastActiveDay', 'memberId'])
+@Index('idx_tagging_member_joined', ['groupId', 'joinedAt', 'memberId'])
+@Index('idx_tagging_member_state_at', ['groupId', 'stateAt', 'memberId'])
+@Index('idx_tagging_member_score_id', ['groupId', 'score', 'memberId'])
 export class TaggingMemberEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string

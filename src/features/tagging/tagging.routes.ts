@@ -13,12 +13,32 @@ import { isDuplicate } from '../../adapters/db/errors'
 import { TaggingHistoryEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
 import { current, displayScore, matches, type ScoreScale } from './tagging.model'
 import type { TaggingRule, TagRule } from './tagging.rules'
-import { CleanupBody, CleanupQuery, DryRunBody, ManualTagBody, MembersQuery, StatsQuery, TagParams, TimelineQuery } from './tagging.schema'
+import { CleanupBody, CleanupQuery, decodeMembersCursor, DryRunBody, encodeMembersCursor, ManualTagBody, MembersQuery, StatsQuery, TagParams, TimelineQuery, type MembersCursor } from './tagging.schema'
 import type { TaggingService } from './tagging.service'
 
 const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id', mutates: false }
 const WRITE = { roles: ['admin', 'owner'] as const, groupParam: 'id', mutates: true }
 const SORT_COLUMN = { score: 'score', lastActive: 'last_active_day', joined: 'joined_at', stateSince: 'state_at' } as const
+const NULLABLE_SORT = new Set<string>(['lastActive', 'joined'])
+
+/** A member's value of a sort (the stored form, so a cursor compares exactly what the database orders by). */
+function sortValue(r: TaggingMemberEntity, sort: MembersCursor['s']): number | string | null {
+  return sort === 'score' ? r.score : sort === 'lastActive' ? r.lastActiveDay : sort === 'joined' ? r.joinedAt : r.stateAt
+}
+
+/**
+ * The rows after a cursor, as consecutive slices of the sort order, each an index range (NULLs sort first
+ * ascending and last descending on both databases, so they are their own slice, ordered by member id).
+ */
+function keysetSlices(c: MembersCursor, col: string): Array<{ sql: string; args: unknown[] }> {
+  const nullable = NULLABLE_SORT.has(c.s)
+  if (c.o === 'desc') {
+    if (c.v === null) return [{ sql: `${col} IS NULL AND member_id < ?`, args: [c.m] }]
+    return [{ sql: `${col} <= ? AND (${col} < ? OR member_id < ?)`, args: [c.v, c.v, c.m] }, ...(nullable ? [{ sql: `${col} IS NULL`, args: [] }] : [])]
+  }
+  if (c.v === null) return [{ sql: `${col} IS NULL AND member_id > ?`, args: [c.m] }, { sql: `${col} IS NOT NULL`, args: [] }]
+  return [{ sql: `${col} >= ? AND (${col} > ? OR member_id > ?)`, args: [c.v, c.v, c.m] }]
+}
 
 /** A member as the API shows them. */
 function memberView(r: TaggingMemberEntity, scale: ScoreScale, now: number, tags: string[], name: string | null) {
@@ -122,13 +142,32 @@ export function taggingRoutes(deps: { store: FeatureStore; clock: Clock; service
         const filter = where.join(' AND ')
         const total = Number((await store.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM qy_tagging_member WHERE ${filter}`, args))[0]?.n ?? 0)
         const dir = query.order === 'asc' ? 'ASC' : 'DESC'
-        const ids = (await store.query<{ member_id: string }>(`SELECT member_id FROM qy_tagging_member WHERE ${filter} ORDER BY ${SORT_COLUMN[query.sort]} ${dir}, member_id ${dir} LIMIT ? OFFSET ?`, [...args, query.limit, query.offset])).map((r) => r.member_id)
+        const col = SORT_COLUMN[query.sort]
+        const order = `ORDER BY ${col} ${dir}, member_id ${dir}`
+        let ids: string[]
+        if (query.cursor === undefined) {
+          ids = (await store.query<{ member_id: string }>(`SELECT member_id FROM qy_tagging_member WHERE ${filter} ${order} LIMIT ? OFFSET ?`, [...args, query.limit, query.offset])).map((r) => r.member_id)
+        } else {
+          const cursor = decodeMembersCursor(query.cursor)
+          if (!cursor || cursor.s !== query.sort || cursor.o !== query.order || query.offset !== 0) {
+            throw new HttpError(400, 'invalid_input', 'not a cursor of this list', [{ path: 'query.cursor', message: 'pass the nextCursor of the previous page, with the same sort and order and no offset' }])
+          }
+          ids = []
+          for (const slice of keysetSlices(cursor, col)) {
+            if (ids.length >= query.limit) break
+            const page = await store.query<{ member_id: string }>(`SELECT member_id FROM qy_tagging_member WHERE ${filter} AND ${slice.sql} ${order} LIMIT ?`, [...args, ...slice.args, query.limit - ids.length])
+            ids.push(...page.map((r) => r.member_id))
+          }
+        }
         const rows = ids.length > 0 ? await store.repo(TaggingMemberEntity).findBy(ids.map((memberId) => ({ groupId: params.id, memberId }))) : []
         const byId = new Map(rows.map((r) => [r.memberId, r]))
         const [tags, names] = await Promise.all([tagsOf(params.id, ids), namesOf(params.id, ids)])
+        const last = ids.length === query.limit ? byId.get(ids[ids.length - 1] ?? '') : undefined
         return {
           groupId: params.id, total, offset: query.offset, limit: query.limit,
           items: ids.flatMap((id) => { const r = byId.get(id); return r ? [memberView(r, scale, now, tags.get(id) ?? [], names.get(id) ?? null)] : [] }),
+          /** The next page's cursor (keyset paging: stable and as fast at any depth), null after the last page. */
+          nextCursor: last ? encodeMembersCursor({ s: query.sort, o: query.order, v: sortValue(last, query.sort), m: last.memberId }) : null,
         }
       },
     }),

@@ -14,7 +14,33 @@ export const MembersQuery = z.strictObject({
   order: z.enum(['asc', 'desc']).default('desc'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /** Keyset paging: the `nextCursor` of the previous page (same sort and order; offset must stay 0). */
+  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,600}$/, 'a nextCursor of this list').optional(),
 })
+
+const SORTS = ['score', 'lastActive', 'joined', 'stateSince'] as const
+
+/** What an opaque member-list cursor holds: the sort and order it belongs to, and the last row's sort value and member id. */
+export const MembersCursor = z.strictObject({
+  s: z.enum(SORTS),
+  o: z.enum(['asc', 'desc']),
+  v: z.union([z.number().finite(), z.string().regex(/^\d{4}-\d{2}-\d{2}$/), z.null()]),
+  m: z.string().min(1).max(191),
+}).refine((c) => c.v === null ? c.s === 'lastActive' || c.s === 'joined' : typeof c.v === 'string' ? c.s === 'lastActive' : c.s !== 'lastActive', 'sort value of the wrong kind')
+export type MembersCursor = z.infer<typeof MembersCursor>
+
+/** The opaque form of a cursor (base64url of its JSON). */
+export const encodeMembersCursor = (c: MembersCursor): string => Buffer.from(JSON.stringify(c), 'utf8').toString('base64url')
+
+/** A cursor back from its opaque form, or null when it is not one this list made. */
+export function decodeMembersCursor(text: string): MembersCursor | null {
+  try {
+    const parsed = MembersCursor.safeParse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')))
+    return parsed.success ? parsed.data : null
+  } catch {
+    return null
+  }
+}
 
 /** Query of a member's timeline. */
 export const TimelineQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) })
