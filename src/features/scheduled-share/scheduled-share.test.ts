@@ -211,7 +211,8 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     const g1 = chat.pending().filter((x) => x.groupId === G1)
     expect(g1.map((x) => x.text ?? x.image ?? x.card?.title)).toEqual(['话题 A', 'https://example.com/a.png', '今日书单'])
     chat.skip()
-    expect(posted.map((e) => [e.type, e.id, e.groupId, (e as unknown as { tags: string[] }).tags, (e as unknown as { postId: number }).postId]))
+    // No stagger: both groups are due at once and run concurrently, so their confirmations come in either order.
+    expect(posted.map((e) => [e.type, e.id, e.groupId, (e as unknown as { tags: string[] }).tags, (e as unknown as { postId: number }).postId]).sort((x, y) => String(x[2]).localeCompare(String(y[2]))))
       .toEqual([['share.posted', expect.stringMatching(/^share\.posted:\d+$/), G1, ['读书', '早安'], a], ['share.posted', expect.stringMatching(/^share\.posted:\d+$/), G2, ['读书', '早安'], a]])
     // Day 2: B; the first text fails for good (not a transient error) and is logged so.
     chat.rehearsal.world.puppet.failures.push({ kind: 'say', error: new Error('bot was muted in this group'), times: 1 })
