@@ -20,6 +20,8 @@ let seq = 0
 export const STORAGE = process.env.QUNYUN_DB_URL ? 'mysql' : 'sqlite'
 /** Which coordination the suite runs on. */
 export const COORDINATION = process.env.QUNYUN_REDIS_URL ? 'redis' : 'memory'
+/** The Redis URL of the MySQL + Redis suite (undefined when tests run embedded). */
+export const REDIS_URL: string | undefined = process.env.QUNYUN_REDIS_URL || undefined
 
 /** A fresh configuration for one runtime (own database / key prefix); `overrides` merged last. */
 export async function testConfig(overrides: Record<string, unknown> = {}): Promise<Config> {

@@ -10,8 +10,9 @@ import { aesKeyOf } from './crypto'
 import { WecomApi, WecomApiError, WecomTransportError } from './api'
 import { WecomChannel } from './channel'
 import { listGroupChats } from './groupchat'
+import { REDIS_URL } from '../../../test/support/env'
 
-const REDIS = process.env.QUNYUN_REDIS_URL
+const REDIS = REDIS_URL
 
 describe(`WeCom API client and access tokens (${REDIS ? 'redis' : 'memory'} coordination)`, () => {
   let fake: FakeWecom
