@@ -6,6 +6,7 @@ import type { GroupInfo, MessageContext } from './context'
 import type { EventBase, EventKind } from './events'
 import type { Logger } from './logger'
 import type { Outbound } from './outbound-service'
+import type { ErasureCount, ErasureSubject, PersonalDataDeclaration } from './personal-data'
 import type { Middleware } from './pipeline'
 import type { RouteDefinition } from './routes'
 import type { RuleChange, RuleCheck, RuleDiff, RuleDryRun, RuleVersion, RuleWrite } from './rules'
@@ -141,6 +142,11 @@ export interface FeatureInstance {
   drain?: () => Promise<void>
   /** Releases resources at shutdown (after the final flush). */
   stop?: () => Promise<void> | void
+  /**
+   * Erases a member from state outside the declared tables (in-memory caches, Redis keys, JSON blobs),
+   * on every replica's request; returns what it removed. Declared tables are handled by the kernel.
+   */
+  eraseMember?: (subject: ErasureSubject) => Promise<ErasureCount[]>
 }
 
 /** A migration class as TypeORM runs it (constructed without arguments). */
@@ -160,6 +166,8 @@ export interface FeatureDefinition<R, C, Store, Cfg> {
   migrations?: MigrationClass[]
   /** Events it emits (nobody else may emit these types) and consumes. */
   events?: { emits?: readonly EventKind[]; consumes?: readonly EventKind[] }
+  /** The personal data its tables hold (retention classes, erasure); required for any table naming a member. */
+  personalData?: PersonalDataDeclaration
   /** Services it needs; set up after their providers. */
   inject?: readonly ServiceKey<unknown>[]
   /** Services it offers (it must `provide` each during setup). */

@@ -1,0 +1,75 @@
+/**
+ * Personal data declarations (issue 19). Every feature states, in its definition, which of its tables
+ * hold personal data, of which data class, and how a member is erased from them — so retention purges
+ * and erasure walk the declarations, and a new feature cannot be forgotten (a residue scan test checks
+ * every table against them).
+ */
+
+/**
+ * Data classes with their own retention. Defaults live in config; owners may shorten (never lengthen
+ * beyond the deployment's maximum) per group.
+ * - message-text: chat text and anything derived that quotes it (30 days)
+ * - message-metadata: who posted when, message ids, per-message rows without text (180 days)
+ * - rollups: aggregated counters per group/member/day (kept; hold no text)
+ * - moderation-evidence: violations, matched terms, strike history (90 days)
+ * - audit-log: admin actions (3 years)
+ * - delivery-logs: outbound sends, share deliveries, reminders (90 days)
+ * - lottery-proofs: entries, draws and winners that make past draws verifiable (kept; pseudonymous)
+ * - profile: the member's own record (name, role, join) — kept while the member is in the group,
+ *   removed on erasure
+ */
+export const DATA_CLASSES = [
+  'message-text',
+  'message-metadata',
+  'rollups',
+  'moderation-evidence',
+  'audit-log',
+  'delivery-logs',
+  'lottery-proofs',
+  'profile',
+] as const
+export type DataClass = (typeof DATA_CLASSES)[number]
+
+/** How erasure treats a table's rows that name the member. */
+export type EraseMode =
+  /** Delete the rows. */
+  | 'delete'
+  /** Replace member id columns with the member's HMAC pseudonym and clear name/text columns. */
+  | 'pseudonymise'
+
+/** One table of a feature that holds personal data. Column names are entity property names. */
+export interface PersonalTable {
+  /** The entity class (one of the feature's `entities`). */
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM entity constructors of any shape
+  entity: Function
+  dataClass: DataClass
+  /** Property holding when the row was written (ms); retention purges by it. Absent: never purged by age. */
+  timeColumn?: string
+  /** Properties holding member ids (the member's own id, or another member's: inviter, actor …). */
+  memberColumns?: readonly string[]
+  /** Properties holding member names or message text (cleared when pseudonymising). */
+  textColumns?: readonly string[]
+  onErase: EraseMode
+}
+
+/** What erasure did in one place (a table, a Redis key family, a cache). */
+export interface ErasureCount {
+  /** `table:<name>`, `redis:<family>`, `cache:<name>` … */
+  place: string
+  removed: number
+  pseudonymised: number
+}
+
+/** A member being erased: the id, and the pseudonym that replaces it where proofs must stay verifiable. */
+export interface ErasureSubject {
+  memberId: string
+  /** HMAC-SHA256(deployment key, memberId), hex; stable per deployment. */
+  pseudonym: string
+}
+
+/** A feature's personal data: its tables, and a hook for state outside them (caches, Redis keys, JSON). */
+export interface PersonalDataDeclaration {
+  tables: readonly PersonalTable[]
+  /** Why this feature needs what it holds (shown in the README table and the data map route). */
+  purpose: string
+}
