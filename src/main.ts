@@ -16,6 +16,7 @@ import { OutboundFinished, type EventBase } from './kernel/events'
 import type { AnyFeature, RulesSpec } from './kernel/feature'
 import { FeatureHost, type LiveFeature } from './kernel/host'
 import { errorText, type Logger } from './kernel/logger'
+import { localTime } from './kernel/time'
 import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
 import { outboundVerbs } from './kernel/outbound-service'
 import { BotOwnership } from './kernel/ownership'
@@ -46,9 +47,9 @@ import { WecomChannel } from './adapters/wecom/channel'
 import { PairedChannel } from './adapters/wecom/pair'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
-import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
+import { SIMULATED_DAY_MS, SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
-import { seedExampleAutoReplies } from './simulation/seed'
+import { EXAMPLE_LOTTERY_ENTRIES, logStatsFigures, routeCaller, seedExampleAutoReplies, seedExampleLottery, seedExampleShare } from './simulation/seed'
 
 /** Pub/sub channel telling a bot's holder that actions were stored for it by another replica. */
 const HANDOFF_CHANNEL = 'outbound.handoff'
@@ -185,7 +186,7 @@ export class Runtime {
     }
     if (problems.length > 0) throw new ConfigError([...new Set(problems)])
     if (bots.some((bot) => this.simulates(bot))) {
-      this.narrator = new Narrator()
+      this.narrator = new Narrator(this.log.child({ simulation: true }))
       definitions.push(this.narrator.feature())
     }
     this.prepared = { definitions, bots, specs, packs }
@@ -532,7 +533,37 @@ export class Runtime {
     await seedExampleAutoReplies(this.routes, log.child({ simulation: true }))
     world.login()
     this.community.start()
+    const community = this.community
+    void this.showcase(community, log.child({ simulation: true })).catch((error: unknown) => log.warn('simulation: the showcase stopped', { error: errorText(error) }))
     log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '
       + 'To connect a real account set WECHATY_PUPPET=wechaty-puppet-service and WECHATY_PUPPET_SERVICE_TOKEN=<your WorkPro token> (see README).', { bot: definition.id })
+  }
+
+  /**
+   * What a first run shows besides the chatter, through the features' own routes: a lottery members enter
+   * (drawn by the lottery job at its next minute once enough entered), a topic share sent at the next
+   * minute at least 20 s away, and the stats of the day logged after 50 s and then four times a simulated day.
+   */
+  private async showcase(community: SimulatedCommunity, log: Logger): Promise<void> {
+    const { clock } = this
+    const ids = community.groupIds()
+    // The groups are stored once the bot's login sync has run.
+    for (let i = 0; i < 200 && community.isRunning(); i++) {
+      if ((await Promise.all(ids.map((id) => this.directory.find(id)))).every((g) => g !== null)) break
+      await clock.sleep(100)
+    }
+    if (!community.isRunning() || ids.length === 0) return
+    const call = routeCaller(this.routes, log)
+    const keyword = await seedExampleLottery(call, log, ids[0] as string)
+    if (keyword) community.enterLottery(keyword, EXAMPLE_LOTTERY_ENTRIES + 1)
+    const timezone = (await this.directory.find(ids[0] as string))?.timezone ?? this.config.timezone
+    const at = localTime(Math.ceil((clock.now() + 20_000) / 60_000) * 60_000, timezone)
+    const pad = (n: number): string => String(n).padStart(2, '0')
+    await seedExampleShare(call, log, ids, `${at.day}T${pad(at.hour)}:${pad(at.minute)}`)
+    await clock.sleep(50_000)
+    while (community.isRunning()) {
+      await logStatsFigures(call, log, localTime(clock.now(), timezone).day)
+      await clock.sleep(SIMULATED_DAY_MS / 4)
+    }
   }
 }

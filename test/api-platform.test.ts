@@ -74,7 +74,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'POST /api/v1/groups/:id/tagging/cleanup': { memberIds: ['x'], confirmation: createHash('sha256').update(JSON.stringify([G1, ['x']])).digest('hex') },
   'POST /api/v1/lotteries': lottery('matrix'),
   'PUT /api/v1/lotteries/:lotteryId': lottery('matrix'),
-  'POST /api/v1/lotteries/dry-run': { today: '2026-11-23', members: [{ id: 'm1' }] },
+  'POST /api/v1/lotteries/dry-run': { today: '2026-11-23', members: [{ id: 'bob' }] },
   // The 'drawn lottery' fixture's only entrant, and so its winner, is bob.
   'POST /api/v1/lotteries/:lotteryId/reroll': { memberIds: ['bob'] },
   'POST /api/v1/lotteries/:lotteryId/claims': { memberId: 'bob' },
@@ -323,6 +323,31 @@ describe(`authorization matrix generated from the router (${STORAGE} + ${COORDIN
         return res.text.includes(marker)
       }
       expect({ name, bob: await seen(bob), alice: await seen(alice), admin: await seen(admin) }).toEqual({ name, bob: false, alice: true, admin: true })
+    }
+  })
+
+  it("answers dry runs outside a group from the request alone: nothing of another owner's objects shows", async () => {
+    // Dry runs that name no group (e.g. lottery eligibility) must not read stored state: the answer for
+    // the same body is byte-for-byte the same for two owners, whatever objects either of them owns.
+    const unscoped = routes.filter((r) => r.path.endsWith('/dry-run') && !r.access.groupParam && !r.access.owned)
+    expect(unscoped.map((r) => r.path)).toContain('/api/v1/lotteries/dry-run')
+    const alice = await apiAs(chat, 'owner', { groups: [G1], name: 'dry-a' })
+    const bob = await apiAs(chat, 'owner', { groups: [G2], name: 'dry-b' })
+    for (const route of unscoped) {
+      const name = `${route.method} ${route.path}`
+      const answer = async (who: ApiClient): Promise<string> => {
+        const res = await who.call(route.method, route.path, SAMPLE_BODIES[name])
+        expect({ name, status: res.status }).toEqual({ name, status: 200 })
+        return JSON.stringify(res.body)
+      }
+      const bobBefore = await answer(bob)
+      // Alice now owns a drawn lottery in G1 whose entrant is the member the sample body names.
+      const marker = `dry-${route.path.length}`
+      await OWNED_FIXTURES['drawn lottery']?.(alice, marker)
+      const bobAfter = await answer(bob)
+      expect({ name, same: bobAfter }).toEqual({ name, same: bobBefore })
+      expect({ name, aliceSees: await answer(alice) }).toEqual({ name, aliceSees: bobBefore })
+      expect({ name, leaks: bobAfter.includes(marker) || bobAfter.includes(G1) }).toEqual({ name, leaks: false })
     }
   })
 

@@ -76,6 +76,31 @@ describe(`the simulated community of npm start (${STORAGE} + ${COORDINATION})`, 
         expect.stringMatching(/^bot action: warning \(strike 1, /),
         expect.stringMatching(/^bot action: removed \(strike 3, /),
       ]))
+      // The showcase: the lottery members entered is drawn by the lottery job at the next minute, the topic
+      // share goes out at that minute (the scheduler's minute ticks, run here on the fake clock), the
+      // stats of the day are logged from the stats report, and lifecycle moves are told.
+      const tick = Math.ceil((started + 1) / 60_000) * 60_000
+      await time.runUntil(tick)
+      for (const job of ['lottery.tick', 'scheduled-share.tick']) await expect(runtime.scheduler.runFenced(job, new Date(tick))).resolves.toBe('ran')
+      // The account's sending budget (20 a minute, 6 per group) spreads what is due over the next minute.
+      await time.runUntil(tick + 45_000)
+      await time.drain('outbound', 120_000)
+      for (const kind of ['lottery entry', 'lottery draw', 'topic share'] as const) {
+        expect([kind, tally(kind)]).toEqual([kind, expect.any(Number)])
+        expect(tally(kind)).toBeGreaterThanOrEqual(1)
+      }
+      // Every group gets the share once.
+      expect(tally('topic share')).toBe(4)
+      const info = log.lines.filter((l) => l.level === 'info').map((l) => l.message)
+      expect(info).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^bot action: lottery \S+ drawn \(1 winners here\)$/),
+        expect.stringMatching(/^bot action: share post /),
+        expect.stringMatching(/^member lifecycle: -→new \(joined\)$/),
+        'stats today (GET /api/v1/stats/overview)',
+      ]))
+      const stats = log.lines.find((l) => l.message.startsWith('stats today'))
+      expect(stats?.meta).toEqual(expect.objectContaining({ messages: expect.any(Number), activeMembers: expect.any(Number) }))
+      expect((stats?.meta as { messages: number }).messages).toBeGreaterThan(10)
       const texts = [...world.mocker.cacheMessagePayload.values()].map((p) => p.text ?? '').filter((t) => t.length >= 4)
       const logged = JSON.stringify(log.lines.filter((l) => l.level !== 'debug'))
       for (const text of texts) expect(logged).not.toContain(text)

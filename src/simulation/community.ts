@@ -120,8 +120,34 @@ export class SimulatedCommunity {
     void this.loop().catch((error: unknown) => this.log.error('simulation stopped', { error: errorText(error) }))
   }
 
+  /** Ids of the simulated groups, busiest first. */
+  groupIds(): string[] { return this.groups.map((g) => g.id) }
+
+  /**
+   * Members of the busiest group enter a lottery about half a minute from now, as members type it:
+   * the keyword, with an emoji code, in traditional characters, in full-width forms.
+   */
+  enterLottery(keyword: string, entrants: number): void {
+    const g = this.groups[0]
+    if (!g) return
+    const variants = [keyword, `${keyword}[呲牙]`, '參與抽獎！', `${keyword}～`, `${keyword}！！`]
+    const who = new Set<string>()
+    for (let tries = 0; who.size < entrants && tries < entrants * 10; tries++) who.add(g.members[3 + this.random.int(0, Math.max(0, g.members.length - 4))] as string)
+    const now = this.clock.now()
+    let i = 0
+    for (const member of who) {
+      const text = variants[i % variants.length] as string
+      // After the first FAQ and the spammer's removal, and close together: the bot confirms them in one
+      // batched message instead of spending the account's sending budget on each.
+      this.at(now + 28_000 + i++ * 600, () => this.say(g, member, text))
+    }
+  }
+
   /** Stops the chatter. */
   stop(): void { this.running = false }
+
+  /** Whether the chatter is on. */
+  isRunning(): boolean { return this.running }
 
   /** The simulated hour of day now (for logs and tests). */
   hourOfDay(): number { return this.day ? this.day.hourOfDay(this.clock.now()) : this.settings.startHour ?? START_HOUR }
