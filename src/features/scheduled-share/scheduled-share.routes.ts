@@ -248,11 +248,14 @@ export function shareRoutes(deps: { db: FeatureStore; clock: Clock; engine: Shar
         const rows = await deps.db.repo(ShareSendEntity).find({ where, order: { id: 'DESC' }, take: query.limit })
         // Groups the caller no longer sees stay out of the log (owners lose groups).
         const visible = rows.filter((r) => !auth || auth.scope.has(r.groupId))
-        const counts: Array<{ status: string; n: number | string }> = await deps.db.query('SELECT status, COUNT(*) AS n FROM qy_share_send WHERE schedule_id = ? GROUP BY status', [row.id])
+        // Counted per group, so the counts too cover only the groups the caller sees.
+        const perGroup: Array<{ status: string; group_id: string; n: number | string }> = await deps.db.query('SELECT status, group_id, COUNT(*) AS n FROM qy_share_send WHERE schedule_id = ? GROUP BY status, group_id', [row.id])
+        const counts: Record<string, number> = {}
+        for (const c of perGroup) if (!auth || auth.scope.has(c.group_id)) counts[c.status] = (counts[c.status] ?? 0) + Number(c.n)
         return {
           scheduleId: row.id, items: visible.map(sendView),
           nextBefore: rows.length === query.limit ? (rows[rows.length - 1]?.id ?? null) : null,
-          counts: Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])),
+          counts,
         }
       },
     }),

@@ -445,6 +445,13 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
       [G2, '2026-11-23T09:00', 'sent'], [G1, '2026-11-23T09:00', 'sent'],
     ])
     expect(log[0]?.reason).toBe('down at fire time (120 min late, grace 10 min)')
+    // Alice loses G2: its rows leave her log, and its runs leave her counts too.
+    const admin = await apiAs(chat, 'admin')
+    await admin.put(`/api/v1/tokens/${alice.tokenId}/groups`, { groupIds: [G1] }).expect(200)
+    const mine = (await client(chat, alice.token, alice.tokenId).get(`/api/v1/share-schedules/${sid}/deliveries`).expect(200)).body
+    expect(mine.items.map((r: { groupId: string }) => r.groupId)).toEqual([G1, G1])
+    expect(mine.counts).toEqual({ missed: 1, sent: 1 })
+    expect((await admin.get(`/api/v1/share-schedules/${sid}/deliveries`).expect(200)).body.counts).toEqual({ missed: 2, sent: 2 })
   })
 
   it('finishes a run that was waiting for its stagger slot when the process restarted, once', async () => {
