@@ -61,7 +61,7 @@ export function taggingMiddleware(deps: { service: TaggingService; rules: Featur
     }
     const keywords = message.type === 'text' ? keywordRules(rule) : []
     if (keywords.length > 0) {
-      const text = normalize(message.text.slice(0, MAX_KEYWORD_TEXT)).text
+      const text = message.text.length <= MAX_KEYWORD_TEXT ? ctx.normalizedText : normalize(message.text.slice(0, MAX_KEYWORD_TEXT)).text
       for (const k of keywords) if (k.words.some((w) => text.includes(w))) deps.buffer.keywords.set(`${memoKey(group.id, member.id)}\u0000${k.ruleId}`, day)
     }
     await next()
