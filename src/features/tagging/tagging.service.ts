@@ -21,6 +21,8 @@ import type { Segment, TaggingRule } from './tagging.rules'
 
 const DAY_MS = 86_400_000
 const CHUNK = 500
+/** Rows of each kind per transaction when the message path's buffered rows are written. */
+const PENDING_SLICE = 1000
 /** Members evaluated (and their tag changes written) per transaction. */
 const TAG_PAGE = 2000
 /** Days of activity folded in when a group is first seen by the daily job (at most). */
@@ -99,6 +101,8 @@ export class TaggingService {
   /** Rows decided on the message path, written with the flush: new members (by group ␀ member) and timeline rows. */
   private pendingMembers = new Map<string, Row>()
   private pendingHistory: Row[] = []
+  /** New members' rows being written now (a state load meanwhile must see them). */
+  private writing: Row[] = []
   private readonly writer = new SerialRunner(() => this.writePending())
   private readonly origin = `${process.pid}-${Math.random().toString(36).slice(2)}`
   private pubsub?: PubSub
@@ -149,7 +153,8 @@ export class TaggingService {
         const states = new Map<string, LifecycleState | null>()
         for (const r of rows) states.set(r.member_id, r.state as LifecycleState)
         // Rows decided here and not written yet.
-        for (const row of this.pendingMembers.values()) if (row[0] === groupId) states.set(row[1] as string, row[2] as LifecycleState)
+        for (const row of this.writing) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
+        for (const row of this.pendingMembers.values()) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
         const loaded = { day, states }
         if ((this.generation.get(groupId) ?? 0) === generation) this.groups.set(groupId, loaded)
         return loaded
@@ -171,16 +176,30 @@ export class TaggingService {
     if (members.length === 0 && history.length === 0) return
     this.pendingMembers = new Map()
     this.pendingHistory = []
+    this.writing = members
+    // Slices of PENDING_SLICE rows, one transaction each, yielding to the event loop in between (SQLite
+    // writes on this thread); what is committed is not written again if a later slice fails.
+    let m = 0
+    let h = 0
     try {
-      await this.d.store.transaction(async (m) => {
-        await m.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, members)
-        await m.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, history)
-      })
+      while (m < members.length || h < history.length) {
+        const memberPart = members.slice(m, m + PENDING_SLICE)
+        const historyPart = history.slice(h, h + PENDING_SLICE)
+        await this.d.store.transaction(async (tx) => {
+          await tx.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, memberPart)
+          await tx.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, historyPart)
+        })
+        m += memberPart.length
+        h += historyPart.length
+        if (m < members.length || h < history.length) await new Promise((resolve) => setImmediate(resolve))
+      }
     } catch (error) {
-      // Kept for the next flush (both inserts are idempotent).
-      for (const row of members) if (!this.pendingMembers.has(memoKey(row[0] as string, row[1] as string))) this.pendingMembers.set(memoKey(row[0] as string, row[1] as string), row)
-      this.pendingHistory = [...history, ...this.pendingHistory]
+      // The rest is kept for the next flush (both inserts are idempotent).
+      for (const row of members.slice(m)) if (!this.pendingMembers.has(memoKey(row[0] as string, row[1] as string))) this.pendingMembers.set(memoKey(row[0] as string, row[1] as string), row)
+      this.pendingHistory = [...history.slice(h), ...this.pendingHistory]
       throw error
+    } finally {
+      this.writing = []
     }
   }
 
