@@ -12,10 +12,10 @@
  * Each (storage, pipeline) pair runs in its own child process, so every run starts with a fresh heap,
  * a fresh JIT and its own peak RSS. Ends with one line `BENCH {json}`; exits 1 when a check fails.
  */
-import { fork } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { availableParallelism, loadavg } from 'node:os'
-import { resolve } from 'node:path'
+import { execFileSync, fork } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import type { ProfileEntry } from './profile'
 import { DEFAULT_DB_URL, DEFAULT_REDIS_URL, type StorageMode } from './storage'
 import type { PipelineMode, RunResult, RunSpec } from './worker'
@@ -39,6 +39,8 @@ interface Args {
   sweep: number[]
   /** Where to read the "before" figures the BENCH line compares with. */
   beforeFile: string | null
+  /** A git ref whose own bench runs the full pipeline side by side with this tree's (interleaved), or null. */
+  beforeRef: string | null
 }
 
 function parseArgs(argv: string[]): Args {
@@ -53,6 +55,7 @@ function parseArgs(argv: string[]): Args {
   let violationRate = 0.01
   let sweep: number[] = []
   let beforeFile: string | null = resolve(__dirname, 'before.json')
+  let beforeRef: string | null = null
   let all = false
   let servers = Boolean(process.env.QUNYUN_DB_URL && process.env.QUNYUN_REDIS_URL)
   let embedded = !servers
@@ -85,22 +88,40 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--sweep-groups') sweep = (argv[++i] ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0)
     else if (a === '--before') beforeFile = argv[++i] ?? null
     else if (a === '--no-before') beforeFile = null
+    else if (a === '--before-ref') beforeRef = argv[++i] ?? null
     else if (a === '--all') all = true
     else if (a === '--mysql-redis') { servers = true; embedded = false }
     else if (a === '--embedded') embedded = true
     else if (a === '--help' || a === '-h') {
-      console.log('usage: bench/pipeline/run.ts [--all | --mysql-redis | --embedded] [--messages N] [--concurrency N] [--rate N] [--repeat N] [--groups N] [--members N] [--violation-rate X] [--sweep-groups 100,1000,10000] [--before FILE | --no-before] [--logger silent|winston] [--profile]')
+      console.log('usage: bench/pipeline/run.ts [--all | --mysql-redis | --embedded] [--messages N] [--concurrency N] [--rate N] [--repeat N] [--groups N] [--members N] [--violation-rate X] [--sweep-groups 100,1000,10000] [--before FILE | --before-ref REF | --no-before] [--logger silent|winston] [--profile]')
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
   const storages: StorageMode[] = all ? ['embedded', 'mysql-redis'] : [...(embedded ? ['embedded' as const] : []), ...(servers ? ['mysql-redis' as const] : [])]
-  return { storages, messages, concurrency, profile, repeat, logger, rate, groups, members, violationRate, sweep, beforeFile }
+  // A ref measured now replaces the saved figures.
+  if (beforeRef) beforeFile = null
+  return { storages, messages, concurrency, profile, repeat, logger, rate, groups, members, violationRate, sweep, beforeFile, beforeRef }
 }
 
-/** Runs one spec in a child process (fresh heap and RSS), with source maps for TS lines in the profile. */
-function runChild(spec: RunSpec): Promise<RunResult> {
+/**
+ * The tree of `ref` (git archive, no worktree) in a temporary folder sharing this checkout's node_modules,
+ * so its own bench worker measures its own code; removed at exit.
+ */
+function checkoutRef(ref: string): { dir: string; commit: string } {
+  const root = resolve(__dirname, '..', '..')
+  const commit = execFileSync('git', ['rev-parse', '--short', ref], { cwd: root, encoding: 'utf8' }).trim()
+  const dir = mkdtempSync(join(tmpdir(), `qunyun-before-${commit}-`))
+  execFileSync('sh', ['-c', 'git archive --format=tar "$1" | tar -x -C "$2"', 'sh', commit, dir], { cwd: root })
+  symlinkSync(resolve(root, 'node_modules'), join(dir, 'node_modules'), 'dir')
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  return { dir, commit }
+}
+
+/** Runs one spec in a child process (fresh heap and RSS), with source maps for TS lines in the profile; `root`: another tree's bench. */
+function runChild(spec: RunSpec, root?: string): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const child = fork(resolve(__dirname, 'worker.ts'), [JSON.stringify(spec)], {
+    const child = fork(root ? join(root, 'bench', 'pipeline', 'worker.ts') : resolve(__dirname, 'worker.ts'), [JSON.stringify(spec)], {
+      ...(root ? { cwd: root } : {}),
       execArgv: ['--expose-gc', '--enable-source-maps', '-r', 'ts-node/register/transpile-only'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
@@ -163,8 +184,22 @@ async function main(): Promise<void> {
   // Every (storage, pipeline) pair `repeat` times, interleaved so a noisy neighbour hits all pairs alike;
   // each pair is reported by its median run (by msg/s). Only the first full run of a storage is profiled.
   const all: RunResult[] = []
+  const beforeRuns: RunResult[] = []
+  const ref = args.beforeRef ? checkoutRef(args.beforeRef) : null
+  if (ref) console.log(`before: ${args.beforeRef} (${ref.commit}), its own bench and code, full pipeline, interleaved with this tree's runs`)
   for (let rep = 0; rep < args.repeat; rep++) {
     for (const storage of args.storages) {
+      if (ref) {
+        const spec: RunSpec = {
+          storage, mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger,
+          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate,
+          ...(storage === 'mysql-redis' ? { dbUrl, redisUrl } : {}),
+        }
+        process.stdout.write(`- ${storage} / full, before (${ref.commit})${args.repeat > 1 ? ` #${rep + 1}` : ''} … `)
+        const r = await runChild(spec, ref.dir)
+        beforeRuns.push(r)
+        console.log(`${fmt(r.msgsPerSec)} msg/s, ${r.cpu.processUsPerMsg.toFixed(1)} CPU µs/msg, p99 ${r.p99Ms.toFixed(2)} ms${r.open ? `; at ${fmt(r.open.rate)} msg/s offered: p99 ${r.open.p99Ms.toFixed(2)} ms` : ''}`)
+      }
       for (const mode of ['empty', 'full'] as PipelineMode[]) {
         const spec: RunSpec = {
           storage, mode, messages: args.messages, concurrency: args.concurrency, profile: args.profile && mode === 'full' && rep === 0, profileDir, logger: args.logger,
@@ -189,6 +224,16 @@ async function main(): Promise<void> {
     }
   }
 
+  // The before runs are shown as rows of their own ("full, before …"), the median per storage by msg/s.
+  const beforeResults: RunResult[] = []
+  for (const storage of args.storages) {
+    const runs = beforeRuns.filter((r) => r.storage === storage).sort((a, b) => a.msgsPerSec - b.msgsPerSec)
+    const median = runs[Math.floor((runs.length - 1) / 2)]
+    if (median) { beforeResults.push(median); spread.set(median, runs.map((r) => r.msgsPerSec)) }
+  }
+  const labelled = (r: RunResult): RunResult => (beforeResults.includes(r) ? { ...r, mode: `full, before ${ref?.commit ?? ''}` as PipelineMode } : r)
+  const shown = [...results, ...beforeResults].sort((a, b) => args.storages.indexOf(a.storage) - args.storages.indexOf(b.storage)).map(labelled)
+  if (beforeResults[0]) console.log(`before pipeline features (${ref?.commit ?? ''}): ${beforeResults[0].features.join(' → ')}`)
   for (const mode of ['full', 'empty'] as PipelineMode[]) {
     const r = results.find((x) => x.mode === mode)
     if (r) console.log(`${mode} pipeline features: ${r.features.join(' → ')}`)
@@ -208,11 +253,11 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nclosed loop: ${args.concurrency} messages kept in flight; latency = submit() → resolved; throughput includes the final flush; `
-    + `CPU share = this process's CPU time / wall time (well below 100% = other processes took the cores)\n${closedTable(results)}\n`)
-  if (results.some((r) => r.open)) {
-    console.log(`open loop: messages arrive at a fixed rate in ~1 ms ticks; latency = scheduled arrival → resolved (includes time the event loop was blocked)\n${openTable(results)}\n`)
+    + `CPU share = this process's CPU time / wall time (well below 100% = other processes took the cores)\n${closedTable(shown)}\n`)
+  if (shown.some((r) => r.open)) {
+    console.log(`open loop: messages arrive at a fixed rate in ~1 ms ticks; latency = scheduled arrival → resolved (includes time the event loop was blocked)\n${openTable(shown)}\n`)
   }
-  if (args.repeat > 1) for (const r of results) console.log(`runs ${r.storage}/${r.mode}: ${(spread.get(r) ?? []).map(fmt).join(', ')} msg/s (median shown)`)
+  if (args.repeat > 1) for (const r of [...results, ...beforeResults]) console.log(`runs ${r.storage}/${r.mode}: ${(spread.get(r) ?? []).map(fmt).join(', ')} msg/s (median shown)`)
   for (const r of results) {
     const f = r.latencyVsFlush
     console.log(f.duringCount === 0
@@ -222,7 +267,7 @@ async function main(): Promise<void> {
   }
 
   let failed = false
-  for (const r of all) {
+  for (const r of [...all, ...beforeRuns]) {
     for (const c of r.checks) {
       if (!c.ok) failed = true
       console.log(`check ${r.storage}/${r.mode}: ${c.name} = ${fmt(c.actual)} (expected ${fmt(c.expected)}) ${c.ok ? 'OK' : 'FAILED'}`)
@@ -296,10 +341,26 @@ async function main(): Promise<void> {
   bench.goals = GOALS
   bench.stream = { groups: args.groups, members: args.members, violationRate: args.violationRate, faqRate: 0.005, openLoopRate: args.rate ?? '80% of closed-loop msg/s' }
   if (args.sweep.length > 0) bench.sweep = await groupSweep(args)
-  const before = readBefore(args.beforeFile)
+  const before = ref ? { label: `${args.beforeRef} (${ref.commit}), measured in this run`, bench: benchOf(beforeResults) } : readBefore(args.beforeFile)
   if (before) bench.before = compareWithBefore(before, bench, args.storages)
   console.log(`\nBENCH ${JSON.stringify(bench)}`)
   if (failed) process.exitCode = 1
+}
+
+/** A BENCH-shaped object of full-pipeline runs (the before runs of --before-ref), as pickFull reads it. */
+function benchOf(runs: RunResult[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const r of runs) {
+    out[r.storage] = {
+      full: {
+        msgsPerSec: r.msgsPerSec, cpuUsPerMsg: r.cpu.processUsPerMsg, p99Ms: r.p99Ms, peakRssMb: r.peakRssMb, loopBlockedMaxMs: r.eventLoop.maxMs, loopDelayMaxMs: r.eventLoop.delayMaxMs, loopHeldCpuMaxMs: r.eventLoop.cpuMaxMs,
+        ...(r.storage === 'mysql-redis' ? { serversCpuUsPerMsg: r.cpu.serversUsPerMsg } : {}),
+        ...(r.open ? { open: { offered: r.open.rate, p99Ms: r.open.p99Ms, loopBlockedMaxMs: r.open.eventLoop.maxMs, loopDelayMaxMs: r.open.eventLoop.delayMaxMs } } : {}),
+      },
+      flushMaxMs: r.flushes.maxMs, durableLagMaxMs: r.durability.lagMaxMs,
+    }
+  }
+  return out
 }
 
 /** The figures compared with an earlier run: the full pipeline's key numbers per storage. */
@@ -314,6 +375,7 @@ function pickFull(bench: Record<string, unknown>, storage: string): Record<strin
   out.openOffered = open?.offered ?? null
   out.openP99Ms = open?.p99Ms ?? null
   out.openLoopBlockedMaxMs = open?.loopBlockedMaxMs ?? null
+  out.openLoopDelayMaxMs = open?.loopDelayMaxMs ?? null
   out.flushMaxMs = s.flushMaxMs ?? null
   out.durableLagMaxMs = s.durableLagMaxMs ?? null
   return out

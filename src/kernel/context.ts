@@ -1,5 +1,6 @@
 import type { EventBase, EventKind, MemberRole } from './events'
 import type { Logger } from './logger'
+import { normalize } from '../text/normalize'
 import { outboundVerbs, type Card, type Outbound } from './outbound-service'
 
 /** Kinds of message the pipeline distinguishes. */
@@ -100,6 +101,7 @@ export class MessageContext {
   /** Name of the feature that handled the message (stopped the chain), if any. */
   handledBy: string | undefined
   private verbs: Outbound | undefined
+  private normalized: string | undefined
 
   constructor(
     readonly message: IncomingMessage,
@@ -111,6 +113,12 @@ export class MessageContext {
     /** Whether an event type was declared (by a feature's `events.emits`, or the kernel). */
     private readonly declared: (type: string) => boolean = () => true,
   ) {}
+
+  /**
+   * The message text in the product's one normalization (width, case, traditional → simplified, emoji
+   * codes, noise): computed on first use and shared by every feature that matches on it.
+   */
+  get normalizedText(): string { return (this.normalized ??= this.message.text ? normalize(this.message.text).text : '') }
 
   private get out(): Outbound { return (this.verbs ??= outboundVerbs(this.sink)) }
   private get here(): { botId: string; groupId: string } { return { botId: this.message.botId, groupId: this.message.groupId } }

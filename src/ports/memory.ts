@@ -71,16 +71,16 @@ export class MemoryDedupe implements Dedupe {
 /** In-process expiring counters. */
 export class MemoryCounters implements Counters {
   private readonly values: ExpiringMap<number>
-  constructor(clock: Clock = systemClock) { this.values = new ExpiringMap(clock) }
+  constructor(private readonly clock: Clock = systemClock) { this.values = new ExpiringMap(clock) }
 
   async incr(key: string, ttlMs: number, by = 1): Promise<number> {
+    // One lookup: an expired entry counts as absent (and is replaced), as get() would have it.
     const entry = this.values.entries.get(key)
-    const current = this.values.get(key)
-    if (current === undefined || !entry) {
+    if (entry === undefined || entry.expiresAt <= this.clock.now()) {
       this.values.set(key, by, ttlMs)
       return by
     }
-    entry.value = current + by
+    entry.value += by
     return entry.value
   }
 

@@ -16,6 +16,8 @@ export interface LiveRule extends AutoReplyRule {
 /** Facts about the message the conditions look at. */
 export interface MatchInput {
   text: string
+  /** `text` normalized already (the message context's, computed once per message), if at hand. */
+  normalized?: string
   groupId: string
   groupLabels: readonly string[]
   timezone: string
@@ -105,7 +107,7 @@ export class RuleIndex {
 
   /** Rules whose trigger matches, in order, each with the condition (if any) that blocks it (`owners`: live token scopes). */
   candidates(input: MatchInput, owners: TokenScopes): { normalized: string; candidates: Candidate[] } {
-    const normalized = RuleIndex.normalized(input.text)
+    const normalized = input.normalized ?? RuleIndex.normalized(input.text)
     const hits = new Set<number>()
     if (this.automaton && normalized.length > 0) {
       const entries = this.termEntries

@@ -14,7 +14,7 @@ export function autoReplyMiddleware(deps: { responder: Responder; settings: Feat
     const settings = deps.settings.of(ctx)
     if (!settings.enabled || ctx.message.type !== 'text' || ctx.message.text.length === 0) return next()
     const { outcomes } = await deps.responder.respond({
-      text: ctx.message.text, groupId: ctx.group.id, groupLabels: ctx.group.labels, timezone: ctx.group.timezone, at: ctx.message.at,
+      text: ctx.message.text, normalized: ctx.normalizedText, groupId: ctx.group.id, groupLabels: ctx.group.labels, timezone: ctx.group.timezone, at: ctx.message.at,
       mentionsBot: ctx.message.mentionsBot, memberJoinedAt: ctx.member.joinedAt, botId: ctx.message.botId, groupName: ctx.group.name,
       memberId: ctx.member.id, memberName: ctx.member.name, messageId: ctx.message.id,
     }, settings, false)

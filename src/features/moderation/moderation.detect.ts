@@ -34,6 +34,8 @@ export interface DetectOptions {
   countRepeats: boolean
   /** The sender joined less than `newcomer.hours` ago. */
   newcomer: boolean
+  /** The message text normalized once for every feature (the context's), when there is one. */
+  normalized?: () => string
 }
 
 const regexSets = new WeakMap<ModerationRule['regex'], RE2Set>()
@@ -85,7 +87,8 @@ function effective(detector: { action: ModerationAction; newcomerAction?: Modera
 export async function detect(message: IncomingMessage, rule: ModerationRule, deps: DetectDeps, opts: DetectOptions): Promise<{ normalized: string; violations: Violation[] }> {
   const violations: Violation[] = []
   const text = message.type === 'url' ? `${message.link?.title ?? message.text} ${message.link?.url ?? ''}` : message.text
-  const normalized = text ? normalize(text).text : ''
+  // A text message's normalized text may come from the context (computed once per message).
+  const normalized = !text ? '' : opts.normalized && text === message.text ? opts.normalized() : normalize(text).text
 
   const types = rule.types
   if (types.enabled) {

@@ -78,6 +78,62 @@ describe(`moderation's message path in the steady state (${STORAGE} + ${COORDINA
       .toEqual([['mallory', 'warn', 1], ['carol', 'final_warning', 2], ['carol', 'warn', 1]])
   })
 
+  it('with every feature on (the default rule pack, moderation on) runs no query per message: first message of the day, violations and chat', async () => {
+    chat = await Chat.start({
+      http: true, start: START,
+      configOverrides: { activity: { flushIntervalMs: 60_000 } },
+      groups: [{ id: 'g1', name: '读书会', members: [
+        { id: 'alice', name: 'Alice', role: 'owner' as const, joinedAt: START - 400 * DAY },
+        { id: 'bob', name: '阿强', joinedAt: START - 100 * DAY },
+        { id: 'carol', name: '小雨', joinedAt: START - 30 * DAY },
+        { id: 'mallory', name: '新来的', joinedAt: START - 30 * DAY },
+      ] }],
+    })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    await owner.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: true, flood: { enabled: false }, duplicates: { enabled: false } } }).expect(200)
+    const g1 = chat.group('g1')
+    // Warm-up, day 1: the group's caches (directory, rules, matchers), everyone speaks once, carol's first strike.
+    await g1.say(alice, '大家好')
+    await g1.say(bob, '早')
+    await g1.say(mallory, '大家好呀')
+    await g1.say(carol, '资料请 加.V.信 领取')
+    g1.expectReply(/第 1 次提醒/, carol)
+    await chat.runtime.flush()
+    // Day 2: the first message of the day in the group (alice's) may read what the group needs for the day.
+    await chat.clock.advance(DAY)
+    await g1.say(alice, '早上好')
+    await chat.runtime.flush()
+
+    // Bob, carol and mallory speak for the first time today (tagging's once-a-day lifecycle check), carol and
+    // mallory violate (moderation's strikes, tagging's timeline), chat goes through stats, share lift,
+    // lottery (its keyword with no lottery open) and auto-reply.
+    const recorded = recordStatements(chat)
+    await g1.say(bob, '今天读到第三章了')
+    await g1.say(carol, '加 v 信 看看')
+    g1.expectReply(/最后一次提醒/, carol)
+    await g1.say(mallory, '加微信领红包')
+    g1.expectReply(/第 1 次提醒/, mallory)
+    await g1.say(bob, '好的，明天继续')
+    await g1.say(alice, '参与抽奖')
+    recorded.stop()
+    // Written at once: the outbound queue's own durable record of each reply (one row per action), and the
+    // stats rollups of events (joins, strikes, replies …), which the batched event bus delivers after the
+    // chain, off the message path, one transaction per delivered batch. Nothing else: the message steps'
+    // reads and writes (tagging's first message of the day included) are served from memory and the flush.
+    const offPath = /qy_outbound|qy_stats_event|qy_stats_rule_day|qy_stats_group_day \(group_id,\s*day,\s*joins|^(BEGIN|START TRANSACTION|COMMIT|ROLLBACK)/
+    expect(recorded.statements.filter((sql) => !offPath.test(sql))).toEqual([])
+
+    // Nothing is lost: the flush writes the strikes into the members' timelines (tagging) and the events (moderation).
+    await chat.runtime.flush()
+    const strikes = async (id: string) => ((await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/tagging/members/${id}`).expect(200)).body as { timeline: Array<{ kind: string; detail: string }> })
+      .timeline.filter((t) => t.kind === 'strike').map((t) => t.detail)
+    expect(await strikes('carol')).toEqual(['final_warning (strike 2): words', 'warn (strike 1): words'])
+    expect(await strikes('mallory')).toEqual(['warn (strike 1): words'])
+    const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
+    expect(events.body.items.filter((e: { strike: number | null }) => e.strike !== null).map((e: { memberId: string; strike: number }) => [e.memberId, e.strike]))
+      .toEqual([['mallory', 1], ['carol', 2], ['carol', 1]])
+  })
+
   it('serves strikes recorded before a restart from the book it loads at start', async () => {
     chat = await Chat.start({ http: true, start: START, sqlitePath: join(tempDir(), 'strikes.sqlite'), groups: [{ id: 'g1', name: '读书会', members: [
       { id: 'alice', name: 'Alice', role: 'owner' as const, joinedAt: START - 400 * DAY },

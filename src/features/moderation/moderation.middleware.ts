@@ -31,7 +31,7 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
         return bytes ? findQrCodes(bytes) : []
       },
       qrAllowed: isAllowlisted,
-    }, { countRepeats: true, newcomer })
+    }, { countRepeats: true, newcomer, normalized: () => ctx.normalizedText })
     if (violations.length === 0) return next()
 
     // Strikes are served from memory and the events written behind (batched with the flush): no query here.

@@ -30,13 +30,14 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
   migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000],
   events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, LotteryDrawn, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
-  setup(app) {
+  async setup(app) {
     const directory = app.use(DIRECTORY)
     const service = new TaggingService({
       store: app.store, clock: app.clock, log: app.log, events: app.events, outbound: app.outbound, rules: app.rules,
       directory, activity: app.use(ACTIVITY), checkIns: app.use(CHECK_INS),
     })
     const buffer = new EngagementBuffer()
+    const unshare = await service.share(app.coordination.pubsub)
     const timezoneOf = async (groupId: string): Promise<string> => (await directory.find(groupId))?.timezone ?? app.config.timezone
 
     /** Points of an engagement event (check-in, lottery entry, share reply), once per event id. */
@@ -69,10 +70,12 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
           await engagement(event, event.memberId, 'shareReply', 'share', null)
         } else if (RuleViolated.is(event) && !event.shadow) {
           // A strike is part of the member's timeline; it adds no points.
-          await service.addPoints({ groupId: event.groupId, memberId: event.memberId, points: 0, at: event.at, kind: 'strike', detail: `${event.action}${event.strike !== null ? ` (strike ${event.strike})` : ''}: ${event.detectors.join(', ')}`.slice(0, 200), ref: `ev:${event.id}`, timezone: await timezoneOf(event.groupId) })
+          await service.note({ groupId: event.groupId, memberId: event.memberId, at: event.at, kind: 'strike', detail: `${event.action}${event.strike !== null ? ` (strike ${event.strike})` : ''}: ${event.detectors.join(', ')}`.slice(0, 200), ref: `ev:${event.id}` })
         }
       },
-      routes: taggingRoutes({ store: app.store, clock: app.clock, service, directory, rules: app.rules, outbound: app.outbound }),
+      // Every route reads what the message path decided: the rows it buffered are written first.
+      routes: taggingRoutes({ store: app.store, clock: app.clock, service, directory, rules: app.rules, outbound: app.outbound })
+        .map((route) => ({ ...route, handler: async (input: Parameters<typeof route.handler>[0]) => { await service.settle(); return route.handler(input) } })),
       jobs: [{
         // Hourly; each group's day is recomputed once, in its own timezone, after its local midnight.
         name: 'tagging.recompute',
@@ -88,7 +91,9 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
           }
         },
       }],
+      stop: () => unshare(),
       async flush() {
+        await service.settle()
         const now = app.clock.now()
         const mentions = buffer.mentions
         const keywords = buffer.keywords

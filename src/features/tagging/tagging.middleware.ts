@@ -35,7 +35,7 @@ export class EngagementBuffer {
  * An observer on the message path (always calls next()): a member's first message creates their row,
  * a dormant or churned member who speaks is promoted to `returned` at once (with the welcome-back
  * message when enabled), @-mentions of others and interest keywords are counted for the next flush.
- * The database is read once per member per local day; everything else is in memory.
+ * Members' states are read once per group and local day (see TaggingService.spoke); new rows are written with the flush.
  */
 export function taggingMiddleware(deps: { service: TaggingService; rules: FeatureRules<TaggingRule>; buffer: EngagementBuffer }): Middleware<MessageContext> {
   return async (ctx, next) => {
@@ -61,7 +61,7 @@ export function taggingMiddleware(deps: { service: TaggingService; rules: Featur
     }
     const keywords = message.type === 'text' ? keywordRules(rule) : []
     if (keywords.length > 0) {
-      const text = normalize(message.text.slice(0, MAX_KEYWORD_TEXT)).text
+      const text = message.text.length <= MAX_KEYWORD_TEXT ? ctx.normalizedText : normalize(message.text.slice(0, MAX_KEYWORD_TEXT)).text
       for (const k of keywords) if (k.words.some((w) => text.includes(w))) deps.buffer.keywords.set(`${memoKey(group.id, member.id)}\u0000${k.ruleId}`, day)
     }
     await next()

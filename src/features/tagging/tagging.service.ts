@@ -10,15 +10,19 @@ import type { GroupDirectory } from '../../kernel/directory'
 import type { EventEmitter, FeatureRules } from '../../kernel/feature'
 import type { Logger } from '../../kernel/logger'
 import type { Outbound } from '../../kernel/outbound-service'
+import { SerialRunner } from '../../kernel/serial'
 import { renderTemplate } from '../../kernel/template'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
+import type { Disposer, PubSub } from '../../ports/ports'
 import { TaggingGroupEntity, TaggingHistoryEntity, TaggingKeywordEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
 import { current, daysBetween, dayInstant, growth, inQuietHours, matches, REBASE_EXPONENT, rescaleFactor, segmentOf, storedFor, type MemberFacts, type ScoreScale } from './tagging.model'
 import type { Segment, TaggingRule } from './tagging.rules'
 
 const DAY_MS = 86_400_000
 const CHUNK = 500
+/** Rows of each kind per transaction when the message path's buffered rows are written. */
+const PENDING_SLICE = 1000
 /** Members evaluated (and their tag changes written) per transaction. */
 const TAG_PAGE = 2000
 /** Days of activity folded in when a group is first seen by the daily job (at most). */
@@ -68,6 +72,16 @@ export function memoKey(groupId: string, memberId: string): string {
   return `${groupId}\u0000${memberId}`
 }
 
+/** Pub/sub channel on which replicas tell each other that members' stored states moved (jobs, events). */
+const STATES_CHANNEL = 'tagging.states'
+
+/**
+ * A group's members as this process knows them: the stored lifecycle state of every member with a row
+ * (loaded in one query), or null for a member whose row changed outside the message path since (read it
+ * from the store on their next first message of the day). Absent = no row.
+ */
+interface GroupStates { day: string; states: Map<string, LifecycleState | null> }
+
 /** Default scale of a group seen for the first time. */
 function initialScale(now: number, rule: TaggingRule): ScoreScale {
   return { epoch: Math.floor(now / DAY_MS) * DAY_MS, halfLifeDays: rule.score.halfLifeDays }
@@ -79,8 +93,115 @@ export class TaggingService {
   private readonly ensured = new Set<string>()
   /** group ␀ member → the local day the message path last checked their state (cleared by moves). */
   readonly memo = new Map<string, string>()
+  /** group → its members' states (see GroupStates), reloaded once per local day and when another replica moved states. */
+  private readonly groups = new Map<string, GroupStates>()
+  /** group → bumped whenever its states are dropped, so a load that started before is not kept. */
+  private readonly generation = new Map<string, number>()
+  private readonly loading = new Map<string, Promise<GroupStates>>()
+  /** Rows decided on the message path, written with the flush: new members (by group ␀ member) and timeline rows. */
+  private pendingMembers = new Map<string, Row>()
+  private pendingHistory: Row[] = []
+  /** New members' rows being written now (a state load meanwhile must see them). */
+  private writing: Row[] = []
+  private readonly writer = new SerialRunner(() => this.writePending())
+  private readonly origin = `${process.pid}-${Math.random().toString(36).slice(2)}`
+  private pubsub?: PubSub
 
   constructor(private readonly d: TaggingDeps) {}
+
+  // ---- members' states in memory, rows written behind ----
+
+  /**
+   * Shares "states moved in this group" with the other replicas (the daily job may run on any of them),
+   * so none serves a member's state from a stale copy. Returns the unsubscriber.
+   */
+  async share(pubsub: PubSub): Promise<Disposer> {
+    this.pubsub = pubsub
+    return pubsub.subscribe(STATES_CHANNEL, (message) => {
+      let m: { o?: unknown; g?: unknown }
+      try { m = JSON.parse(message) as { o?: unknown; g?: unknown } } catch { return }
+      if (m.o !== this.origin && typeof m.g === 'string') this.dropStates(m.g)
+    })
+  }
+
+  /** Forgets a group's states (reloaded on its next message). */
+  private dropStates(groupId: string): void {
+    this.groups.delete(groupId)
+    this.generation.set(groupId, (this.generation.get(groupId) ?? 0) + 1)
+  }
+
+  /** Members whose rows changed outside the message path: their state is read from the store when next needed. */
+  private touched(groupId: string, memberIds: Iterable<string>, publish = true): void {
+    const g = this.groups.get(groupId)
+    if (g) for (const id of memberIds) g.states.set(id, null)
+    if (publish && this.pubsub) {
+      // Best effort: a lost message leaves another replica's copy stale until the group's next local day.
+      this.pubsub.publish(STATES_CHANNEL, JSON.stringify({ o: this.origin, g: groupId })).catch((error: unknown) => this.d.log.warn('tagging states not shared with other replicas', { error: String(error) }))
+    }
+  }
+
+  /** The group's member states for local day `day` (one query per group and day; none when loaded). */
+  private async statesOf(groupId: string, day: string): Promise<Map<string, LifecycleState | null>> {
+    const known = this.groups.get(groupId)
+    if (known && known.day === day) return known.states
+    let load = this.loading.get(groupId)
+    if (!load) {
+      const generation = this.generation.get(groupId) ?? 0
+      load = (async (): Promise<GroupStates> => {
+        await this.ensureGroup(groupId)
+        const rows: Array<{ member_id: string; state: string }> = await this.d.store.query('SELECT member_id, state FROM qy_tagging_member WHERE group_id = ?', [groupId])
+        const states = new Map<string, LifecycleState | null>()
+        for (const r of rows) states.set(r.member_id, r.state as LifecycleState)
+        // Rows decided here and not written yet.
+        for (const row of this.writing) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
+        for (const row of this.pendingMembers.values()) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
+        const loaded = { day, states }
+        if ((this.generation.get(groupId) ?? 0) === generation) this.groups.set(groupId, loaded)
+        return loaded
+      })().finally(() => this.loading.delete(groupId))
+      this.loading.set(groupId, load)
+    }
+    return (await load).states
+  }
+
+  /** Writes the rows decided on the message path (before anything else reads or writes members). */
+  settle(): Promise<void> {
+    if (this.pendingMembers.size === 0 && this.pendingHistory.length === 0 && !this.writer.busy) return Promise.resolve()
+    return this.writer.run()
+  }
+
+  private async writePending(): Promise<void> {
+    const members = [...this.pendingMembers.values()]
+    const history = this.pendingHistory
+    if (members.length === 0 && history.length === 0) return
+    this.pendingMembers = new Map()
+    this.pendingHistory = []
+    this.writing = members
+    // Slices of PENDING_SLICE rows, one transaction each, yielding to the event loop in between (SQLite
+    // writes on this thread); what is committed is not written again if a later slice fails.
+    let m = 0
+    let h = 0
+    try {
+      while (m < members.length || h < history.length) {
+        const memberPart = members.slice(m, m + PENDING_SLICE)
+        const historyPart = history.slice(h, h + PENDING_SLICE)
+        await this.d.store.transaction(async (tx) => {
+          await tx.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, memberPart)
+          await tx.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, historyPart)
+        })
+        m += memberPart.length
+        h += historyPart.length
+        if (m < members.length || h < history.length) await new Promise((resolve) => setImmediate(resolve))
+      }
+    } catch (error) {
+      // The rest is kept for the next flush (both inserts are idempotent).
+      for (const row of members.slice(m)) if (!this.pendingMembers.has(memoKey(row[0] as string, row[1] as string))) this.pendingMembers.set(memoKey(row[0] as string, row[1] as string), row)
+      this.pendingHistory = [...history.slice(h), ...this.pendingHistory]
+      throw error
+    } finally {
+      this.writing = []
+    }
+  }
 
   // ---- score ----
 
@@ -109,6 +230,7 @@ export class TaggingService {
    */
   async addPoints(input: { groupId: string; memberId: string; points: number; at: number; kind: string; detail: string | null; ref: string; timezone: string }): Promise<boolean> {
     await this.ensureGroup(input.groupId)
+    await this.settle()
     const day = localTime(input.at, input.timezone).day
     return this.d.store.transaction(async (m) => {
       // Read (and on MySQL share-lock) the scale in the transaction that adds with it: a rescale waits for us or we for it.
@@ -123,13 +245,27 @@ export class TaggingService {
         await upsertMembers(m, [[input.groupId, input.memberId, 'active', input.at, day, null, null, day, null, 0, 0, growth(input.points, input.at, scale)]])
       }
       return true
+    }).then((added) => {
+      // The upsert may have created the member's row.
+      if (added && input.points > 0 && this.groups.get(input.groupId)?.states.get(input.memberId) === undefined) this.touched(input.groupId, [input.memberId], false)
+      return added
     })
+  }
+
+  /**
+   * A timeline entry without points (a strike): written with the flush, once per `ref` (the insert
+   * ignores a redelivered event's row).
+   */
+  async note(input: { groupId: string; memberId: string; at: number; kind: string; detail: string | null; ref: string }): Promise<void> {
+    await this.ensureGroup(input.groupId)
+    this.pendingHistory.push([input.groupId, input.memberId, input.kind, input.detail, input.ref, input.at])
   }
 
   /** Adds points without a history row (mentions, buffered): a plain increment per member. */
   async addPointsBulk(groupId: string, items: ReadonlyArray<{ memberId: string; points: number }>, at: number, timezone: string): Promise<void> {
     if (items.length === 0) return
     await this.ensureGroup(groupId)
+    await this.settle()
     const day = localTime(at, timezone).day
     const existing = new Set((await this.d.store.repo(TaggingMemberEntity).find({ select: { memberId: true }, where: { groupId, memberId: In(items.map((i) => i.memberId)) } })).map((r) => r.memberId))
     await this.d.store.transaction(async (m) => {
@@ -149,21 +285,35 @@ export class TaggingService {
    * change to emit, or null.
    */
   async spoke(input: { groupId: string; botId: string; memberId: string; joinedAt: number | null; at: number; day: string; ref: string; rule: TaggingRule; timezone: string }): Promise<{ change: Change | null; woke: boolean }> {
+    const states = await this.statesOf(input.groupId, input.day)
+    const known = states.get(input.memberId)
+    // Active members (nearly every message): decided from memory. No row yet: created with the flush.
+    if (known === 'new' || known === 'active' || known === 'returned') return { change: null, woke: false }
     const repo = this.d.store.repo(TaggingMemberEntity)
-    const row = await repo.findOne({ select: { state: true, wokenAt: true }, where: { groupId: input.groupId, memberId: input.memberId } })
+    // A silent member speaking again, or one whose row changed outside the message path: read it.
+    const row = known === undefined ? null : await repo.findOne({ select: { state: true, wokenAt: true }, where: { groupId: input.groupId, memberId: input.memberId } })
     if (!row) {
       const joinedDay = input.joinedAt !== null ? localTime(input.joinedAt, input.timezone).day : null
       const state: LifecycleState = joinedDay !== null && daysBetween(joinedDay, input.day) < input.rule.lifecycle.newDays ? 'new' : 'active'
-      await this.ensureGroup(input.groupId)
-      await this.d.store.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, [[input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0]])
+      const key = memoKey(input.groupId, input.memberId)
+      if (!this.pendingMembers.has(key)) this.pendingMembers.set(key, [input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0])
+      states.set(input.memberId, state)
       const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: null, to: state, reason: 'spoke', at: input.at, ref: input.ref }
-      // The message path emits the event through its context (id derived from the message).
-      await this.record([change], [], false)
+      // The message path emits the event through its context (id derived from the message); the rows follow with the flush.
+      this.pendingHistory.push(lifecycleRow(change))
       return { change, woke: false }
     }
-    if (row.state !== 'dormant' && row.state !== 'churned') return { change: null, woke: false }
+    if (row.state !== 'dormant' && row.state !== 'churned') {
+      states.set(input.memberId, row.state as LifecycleState)
+      return { change: null, woke: false }
+    }
+    await this.settle()
     const result = await repo.update({ groupId: input.groupId, memberId: input.memberId, state: In(['dormant', 'churned']) }, { state: 'returned', stateAt: input.at, stateDay: input.day, seenDay: input.day })
-    if (!result.affected) return { change: null, woke: false }
+    if (!result.affected) {
+      states.set(input.memberId, null)
+      return { change: null, woke: false }
+    }
+    states.set(input.memberId, 'returned')
     const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: row.state as LifecycleState, to: 'returned', reason: 'spoke', at: input.at, ref: input.ref }
     const woke = row.wokenAt !== null && input.at - row.wokenAt <= WOKE_WINDOW_MS
     await this.record([change], woke ? [[input.groupId, input.memberId, 'woke', `woken ${new Date(row.wokenAt as number).toISOString()}`, `woke:${row.wokenAt}`, input.at]] : [], false)
@@ -177,6 +327,8 @@ export class TaggingService {
     const ids = input.members.map((m) => m.id)
     if (ids.length === 0) return
     await this.ensureGroup(input.groupId)
+    await this.settle()
+    this.touched(input.groupId, ids)
     const existing = new Map((await repo.find({ select: { memberId: true, state: true }, where: { groupId: input.groupId, memberId: In(ids) } })).map((r) => [r.memberId, r.state as LifecycleState]))
     const changes: Change[] = []
     const history: Row[] = []
@@ -204,6 +356,8 @@ export class TaggingService {
     const repo = this.d.store.repo(TaggingMemberEntity)
     if (input.memberIds.length === 0) return
     await this.ensureGroup(input.groupId)
+    await this.settle()
+    this.touched(input.groupId, input.memberIds)
     const existing = new Map((await repo.find({ select: { memberId: true, state: true }, where: { groupId: input.groupId, memberId: In([...input.memberIds]) } })).map((r) => [r.memberId, r.state as LifecycleState]))
     const changes: Change[] = []
     const history: Row[] = []
@@ -228,7 +382,7 @@ export class TaggingService {
    * the same ids.
    */
   async record(changes: readonly Change[], extra: Row[] = [], emit = true): Promise<void> {
-    const rows: Row[] = [...extra, ...changes.map((c): Row => [c.groupId, c.memberId, 'lifecycle', `${c.from ?? '-'}→${c.to} (${c.reason})`, c.ref, c.at])]
+    const rows: Row[] = [...extra, ...changes.map(lifecycleRow)]
     await this.d.store.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, rows)
     if (!emit) return
     for (const c of changes) {
@@ -247,6 +401,7 @@ export class TaggingService {
   async recompute(group: GroupRecord, now: number): Promise<RecomputeResult | null> {
     const rule = await this.d.rules.forGroup(group.id)
     if (!rule.enabled) return null
+    await this.settle()
     const today = localTime(now, group.timezone).day
     const yesterday = addDays(today, -1)
     const groups = this.d.store.repo(TaggingGroupEntity)
@@ -271,7 +426,11 @@ export class TaggingService {
     }
 
     const touched = new Set<string>()
-    if (firstRun) for (const id of await this.seed(group, rule, today, now)) touched.add(id)
+    if (firstRun) {
+      const seeded = await this.seed(group, rule, today, now)
+      for (const id of seeded) touched.add(id)
+      if (seeded.length > 0) this.touched(group.id, seeded)
+    }
 
     // Fold the rollups of (watermark, yesterday] — at most BACKFILL_DAYS on the first run.
     const from = g.rolledDay !== null ? addDays(g.rolledDay, 1) : addDays(today, -Math.min(BACKFILL_DAYS, rule.lifecycle.churnedDays))
@@ -281,6 +440,7 @@ export class TaggingService {
       result.rolledRows = rows.length
       const fresh = await this.roll(group, rule, scale, rows, now)
       for (const r of rows) touched.add(r.memberId)
+      if (fresh.length > 0) this.touched(group.id, fresh.map((c) => c.memberId))
       await this.record(fresh)
       result.changes += fresh.length
     }
@@ -408,6 +568,7 @@ export class TaggingService {
     }
     await this.record(changes)
     for (const c of changes) this.memo.delete(memoKey(c.groupId, c.memberId))
+    if (changes.length > 0) this.touched(group.id, changes.map((c) => c.memberId))
     return changes
   }
 
@@ -603,6 +764,11 @@ export class TaggingService {
     this.d.outbound.say({ botId: group.botId, groupId: group.id }, renderTemplate(wake.text, { count: claimed.length }), { mentions: claimed, cause: `tagging.wake-up:${group.id}:${now}`, note: `wake-up (${claimed.length} dormant)` })
     return claimed
   }
+}
+
+/** A lifecycle change as a timeline row. */
+function lifecycleRow(c: Change): Row {
+  return [c.groupId, c.memberId, 'lifecycle', `${c.from ?? '-'}→${c.to} (${c.reason})`, c.ref, c.at]
 }
 
 /** A group's stored scale; `lock`: share-locked until the transaction ends (MySQL; SQLite transactions serialize). */
