@@ -157,6 +157,20 @@ export class StrikeBook {
     await this.db.repo(ModerationEventEntity).update({ groupId, messageId, action: 'remove' }, { result: ok ? 'done' : 'failed', reason: reason?.slice(0, 300) ?? null })
   }
 
+  /**
+   * Marks event `eventId` of `groupId` a false positive (once: a second mark changes nothing). Returns the
+   * event row, or null when the group has no such event. The only writer of `false_positive_at`.
+   */
+  async markFalsePositive(groupId: string, eventId: number, at: number): Promise<{ row: ModerationEventEntity; first: boolean } | null> {
+    await this.flush()
+    const repo = this.db.repo(ModerationEventEntity)
+    const row = await repo.findOne({ where: { id: eventId, groupId } })
+    if (!row) return null
+    if (row.falsePositiveAt !== null) return { row, first: false }
+    await this.db.query('UPDATE qy_moderation_event SET false_positive_at = ? WHERE id = ? AND group_id = ? AND false_positive_at IS NULL', [at, eventId, groupId])
+    return { row: { ...row, falsePositiveAt: at }, first: true }
+  }
+
   /** Forgets a member's strikes (history stays). */
   async reset(groupId: string, memberId: string, at: number): Promise<void> {
     await this.db.repo(StrikeResetEntity).upsert({ groupId, memberId, at }, ['groupId', 'memberId'])

@@ -3,11 +3,14 @@ import { DIRECTORY } from '../../kernel/directory'
 import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
+import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
+import { AutoReplyMatched } from '../../contracts/auto-reply'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { statsRoutes } from './stats.routes'
+import { pruneTerms } from './stats.content'
 import { StatsRuleSchema, type StatsRule } from './stats.rules'
 
 /** Processed event ids are kept this long (an event redelivered later than this would count again). */
@@ -25,7 +28,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
   rules: { schema: StatsRuleSchema },
   config: (c) => ({ timezone: c.timezone }),
   entities: STATS_ENTITIES,
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY],
   setup(app) {
@@ -38,6 +41,8 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
     return {
       middleware: statsMiddleware({ buffer, rules: app.rules }),
       async onEvents(events) {
+        // An auto-reply answering a question resolves it (in memory, written with the next flush).
+        for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
       routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone }),
@@ -51,6 +56,16 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
           await app.store.query('DELETE FROM qy_stats_member_hour WHERE day < ?', [before])
           await app.store.query('DELETE FROM qy_stats_event WHERE at < ?', [now - EVENT_ID_KEEP_DAYS * DAY_MS])
           app.log.info('stats staging purged', { memberHoursBefore: before, eventIdsKeptDays: EVENT_ID_KEEP_DAYS })
+        },
+      }, {
+        name: 'stats.prune-terms',
+        cron: '37 4 * * *',
+        timezone: app.config.timezone,
+        async run() {
+          // Days before yesterday (UTC) are over in every timezone: keep their top terms only.
+          const before = addDays(new Date(app.clock.now()).toISOString().slice(0, 10), -1)
+          const pruned = await pruneTerms(app.store, before)
+          app.log.info('stats terms pruned', { before, groupDays: pruned.groupDays, deleted: pruned.deleted })
         },
       }],
       flush: () => buffer.flush(),

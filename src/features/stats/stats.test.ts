@@ -139,7 +139,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect(top.inviters).toEqual([{ memberId: 'alice', invites: 2, name: 'Alice' }])
 
     const rules = await body(owner, `/api/v1/groups/${G1}/stats/rules?${range}`)
-    expect(rules.rules).toEqual([{ kind: 'autoreply', rule: ruleId, hits: 1, actions: 1 }, { kind: 'moderation', rule: 'words', hits: 1, actions: 1 }])
+    expect(rules.rules).toEqual([{ kind: 'autoreply', rule: ruleId, hits: 1, actions: 1, reversals: 0, reversalRate: 0 }, { kind: 'moderation', rule: 'words', hits: 1, actions: 1, reversals: 0, reversalRate: 0 }])
 
     const cohorts = await body(owner, `/api/v1/groups/${G1}/stats/retention?${range}&weeks=2`)
     // Cohort of the week of 2026-11-02: dan and erin; erin spoke in week 1; week 2 has not ended yet.
