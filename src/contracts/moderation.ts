@@ -16,7 +16,8 @@ export const RuleViolated = defineEvent<{
 
 /**
  * An owner marked a moderation event (one detector's hit on a message) as a false positive. Stats count
- * reversals per rule. `id` is `moderation.reversed:<eventId>`, so marking twice is one reversal.
+ * reversals per rule. `id` is `moderation.reversed:<groupId>:<messageId>:<detector>`, so marking twice (or
+ * marking another list's row of the same message and detector) is one reversal.
  */
 export const ModerationReversed = defineEvent<{
   botId?: string

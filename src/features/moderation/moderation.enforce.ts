@@ -158,8 +158,10 @@ export class StrikeBook {
   }
 
   /**
-   * Marks event `eventId` of `groupId` a false positive (once: a second mark changes nothing). Returns the
-   * event row, or null when the group has no such event. The only writer of `false_positive_at`.
+   * Marks event `eventId` of `groupId` a false positive, with every other row of the same message and
+   * detector (a message matching several lists of one detector is one hit of that rule). Once: a second
+   * mark changes nothing. Returns the event row, or null when the group has no such event. The only
+   * writer of `false_positive_at`.
    */
   async markFalsePositive(groupId: string, eventId: number, at: number): Promise<{ row: ModerationEventEntity; first: boolean } | null> {
     await this.flush()
@@ -167,7 +169,8 @@ export class StrikeBook {
     const row = await repo.findOne({ where: { id: eventId, groupId } })
     if (!row) return null
     if (row.falsePositiveAt !== null) return { row, first: false }
-    await this.db.query('UPDATE qy_moderation_event SET false_positive_at = ? WHERE id = ? AND group_id = ? AND false_positive_at IS NULL', [at, eventId, groupId])
+    if (row.messageId === null) await this.db.query('UPDATE qy_moderation_event SET false_positive_at = ? WHERE id = ? AND false_positive_at IS NULL', [at, eventId])
+    else await this.db.query('UPDATE qy_moderation_event SET false_positive_at = ? WHERE group_id = ? AND message_id = ? AND detector = ? AND false_positive_at IS NULL', [at, groupId, row.messageId, row.detector])
     return { row: { ...row, falsePositiveAt: at }, first: true }
   }
 

@@ -102,7 +102,7 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
         const { row } = marked
         if (marked.first) {
           deps.events.emit(ModerationReversed.of({
-            id: `moderation.reversed:${row.id}`, at: now, botId: g.botId, groupId: params.id, memberId: row.memberId, eventId: row.id,
+            id: `moderation.reversed:${params.id}:${row.messageId ?? `event-${row.id}`}:${row.detector}`, at: now, botId: g.botId, groupId: params.id, memberId: row.memberId, eventId: row.id,
             detector: row.detector, action: row.action, shadow: row.shadow, violationAt: row.at,
           }))
           audit({ groupId: params.id, target: `moderation-event:${row.id}`, before: { falsePositive: false }, after: { falsePositive: true, detector: row.detector } })

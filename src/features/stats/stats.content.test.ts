@@ -172,4 +172,39 @@ describe(`hot topics, questions and best time through real wechaty (${STORAGE} +
     for (const path of [`/api/v1/groups/${G1}/stats/questions`, `/api/v1/groups/${G1}/stats/best-time.csv`, `/api/v1/stats/questions?groupIds=${encodeURIComponent(G1)}`]) await other.get(path).expect(404)
     expect(((await body(other, '/api/v1/stats/questions?from=2026-11-23&to=2026-11-24')).total as Json).questions).toBe(0)
   })
+  it('counts an owner\'s false-positive mark once per moderation event in the per-rule report; other owners and operators cannot mark', async () => {
+    chat = await Chat.start({ start: shanghai('2026-11-23'), http: true, groups: GROUPS, rules: { g1: { moderation: { enabled: true, words: { add: ['加微信'], action: 'warn' } } } } })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const other = await apiAs(chat, 'owner', { groups: [G2] })
+    const operator = await apiAs(chat, 'operator', { groups: [G1] })
+    const g1 = chat.group('g1')
+    await g1.say(bob, '加微信 领资料')
+    await g1.say(carol, '老师说可以加微信问')
+    const events = (await body(owner, `/api/v1/groups/${G1}/moderation/events`)).items as Array<{ id: number; memberId: string; detector: string; falsePositiveAt: string | null }>
+    // One row per matching list (the group's words and the default pack's ads list); the first is carol's.
+    expect(events.map((e) => [e.memberId, e.detector, e.falsePositiveAt])).toEqual([...Array(3).fill(['carol', 'words', null]), ...Array(3).fill(['bob', 'words', null])])
+    const carolsHit = events[0]?.id as number
+
+    await other.post(`/api/v1/groups/${G1}/moderation/events/${carolsHit}/false-positive`).expect(404)
+    await operator.post(`/api/v1/groups/${G1}/moderation/events/${carolsHit}/false-positive`).expect(403)
+    await owner.post(`/api/v1/groups/${G1}/moderation/events/999999/false-positive`).expect(404)
+    await owner.post(`/api/v1/groups/${G1}/moderation/events/abc/false-positive`).expect(400)
+    const marked = await owner.post(`/api/v1/groups/${G1}/moderation/events/${carolsHit}/false-positive`).expect(200)
+    expect(marked.body).toMatchObject({ groupId: G1, eventId: carolsHit, detector: 'words', alreadyMarked: false })
+    const again = await owner.post(`/api/v1/groups/${G1}/moderation/events/${carolsHit}/false-positive`).expect(200)
+    expect(again.body).toMatchObject({ alreadyMarked: true, falsePositiveAt: (marked.body as Json).falsePositiveAt })
+
+    // Every row of carol's message for that rule is marked; bob's stay; marking another row of hers counts nothing more.
+    const after = (await body(owner, `/api/v1/groups/${G1}/moderation/events`)).items as Array<{ id: number; falsePositiveAt: string | null }>
+    expect(after.map((e) => e.falsePositiveAt !== null)).toEqual([true, true, true, false, false, false])
+    expect((await owner.post(`/api/v1/groups/${G1}/moderation/events/${after[2]?.id}/false-positive`).expect(200)).body).toMatchObject({ alreadyMarked: true })
+    const rules = async (): Promise<Json[]> => (await body(owner, `/api/v1/groups/${G1}/stats/rules?from=2026-11-23&to=2026-11-23`)).rules as Json[]
+    let list = await rules()
+    for (let i = 0; i < 100 && (list[0]?.reversals ?? 0) === 0; i++) {
+      await chat.rehearsal.quiesce()
+      list = await rules()
+    }
+    expect(list).toEqual([{ kind: 'moderation', rule: 'words', hits: 2, actions: 2, reversals: 1, reversalRate: 0.5 }])
+    expect(await csv(owner, '/api/v1/stats/rules.csv?from=2026-11-23&to=2026-11-23')).toEqual([['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], ['moderation', 'words', '2', '2', '1', '0.5']])
+  })
 })
