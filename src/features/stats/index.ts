@@ -5,6 +5,9 @@ import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
 import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { ACTIVITY } from '../../contracts/activity'
+import { STATS_REBUILD } from '../../contracts/stats'
+import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
@@ -23,17 +26,29 @@ const DAY_MS = 86_400_000
  * lifecycle events are folded in once per event id. The report routes read only these rollups, never the
  * message log.
  */
-export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
+export const statsFeature = defineFeature<StatsRule, { timezone: string; logRetentionDays: number }>({
   name: 'stats',
   rules: { schema: StatsRuleSchema },
-  config: (c) => ({ timezone: c.timezone }),
+  config: (c) => ({ timezone: c.timezone, logRetentionDays: c.activity.retentionDays }),
   entities: STATS_ENTITIES,
   migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
   events: { consumes: STATS_CONSUMES },
-  inject: [DIRECTORY],
+  inject: [DIRECTORY, ACTIVITY],
+  provides: [STATS_REBUILD],
   setup(app) {
     const directory = app.use(DIRECTORY)
     const buffer = new StatsBuffer(app.store, () => app.clock.now())
+    const activity = app.use(ACTIVITY)
+    app.provide(STATS_REBUILD, {
+      // This process's unwritten rows first: the rebuild replaces what is stored.
+      rebuild: async (groupId, from, to) => { await buffer.flush(); return rebuildGroup({
+        store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
+        async group(id) {
+          const g = await directory.find(id)
+          return g ? { timezone: g.timezone, rule: await app.rules.forGroup(id) } : null
+        },
+      }, groupId, from, to) },
+    })
     const timezoneOf = async (groupId: string, botId: string | undefined): Promise<string> => {
       if (botId) return (await directory.group(groupId, botId)).timezone
       return (await directory.find(groupId))?.timezone ?? app.config.timezone

@@ -32,6 +32,8 @@ export interface TextOptions {
   topics: boolean
   /** A question counts as resolved when answered within this many milliseconds. */
   answerWithinMs: number
+  /** Only as a possible answer to open questions (a rebuild reading past the end of its range). */
+  answersOnly?: boolean
 }
 
 /** A question waiting for an answer (in memory, see stats.questions.ts). */
@@ -101,7 +103,7 @@ export class StatsBuffer {
   observeText(message: IncomingMessage, timezone: string, options: TextOptions): void {
     if (message.type !== 'text' || !options.content || message.text.length === 0) return
     const { day, hour } = localTime(message.at, timezone)
-    if (options.topics) this.texts.push([message.groupId, day, message.text])
+    if (options.topics && !options.answersOnly) this.texts.push([message.groupId, day, message.text])
     const g = message.groupId
     let open = this.open.get(g)
     if (open) {
@@ -110,7 +112,9 @@ export class StatsBuffer {
       if (open.length === 0) this.open.delete(g)
       else this.open.set(g, open)
     }
-    if (isQuestion(message.text)) {
+    const question = isQuestion(message.text)
+    if (question && options.answersOnly) return
+    if (question) {
       this.addQuestion(g, day, hour, 'asked')
       const list = open ?? []
       list.push({ messageId: message.id, senderId: message.senderId, at: message.at, day, hour, deadline: message.at + options.answerWithinMs })
@@ -159,8 +163,9 @@ export class StatsBuffer {
   /** Writes everything recorded so far (one write at a time; a call during a write queues one more). */
   flush(): Promise<void> { return this.writer.run() }
 
-  private async write(): Promise<void> {
-    const batch = {
+  /** Takes everything recorded (and any batch a failed write left) out of the buffer. */
+  takeBatch(): StatsBatch {
+    const batch: StatsBatch = {
       memberDay: [...(this.retry?.memberDay ?? []), ...this.memberDay.values()],
       groupDay: [...(this.retry?.groupDay ?? []), ...this.groupDay.values()],
       groupHour: [...(this.retry?.groupHour ?? []), ...this.groupHour.values()],
@@ -179,26 +184,47 @@ export class StatsBuffer {
     this.groupHour = new Map()
     this.memberHour = new Map()
     this.memberMonth = new Map()
-    if (batch.memberDay.length === 0 && batch.questionHour.length === 0 && batch.answerMinute.length === 0) return
+    return batch
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.takeBatch()
+    if (batch.memberDay.length === 0 && batch.termDay.length === 0 && batch.questionHour.length === 0 && batch.answerMinute.length === 0) return
     try {
-      await this.store.transaction(async (tx) => {
-        await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
-        await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
-        await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
-        await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
-        await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
-        await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
-        await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
-        await upsertAdd(tx, 'qy_stats_answer_minute', ['group_id', 'day', 'minute'], [], ['n'], batch.answerMinute)
-        await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
-        // Staging rows older than the keep window may be purged: recounting those hours would undercount.
-        const oldest = addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1))
-        await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= oldest).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
-      })
+      await this.store.transaction((tx) => writeBatch(tx, batch, { speakersSince: addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1)) }))
     } catch (error) {
       this.retry = batch
       throw error
     }
+  }
+}
+
+/** Rollup rows of a batch of messages, by table (row layouts as the writers below expect them). */
+export interface StatsBatch { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[]; memberMonth: Row[]; termDay: Row[]; questionHour: Row[]; answerMinute: Row[] }
+
+/**
+ * Adds a batch to the rollups inside a transaction. Hour speakers: recomputed from the member-hour staging
+ * rows for hours on or after `speakersSince` (older staging rows may be purged: recounting would
+ * undercount), or — for a rebuild, whose batch holds every message of its hours and whose hour rows were
+ * deleted first — written from the batch itself (`fromBatch`).
+ */
+export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers: { speakersSince: string } | { fromBatch: true }): Promise<void> {
+  await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
+  await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
+  if ('fromBatch' in speakers) {
+    const counts = new Map<string, number>()
+    for (const r of batch.memberHour) { const k = `${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`; counts.set(k, (counts.get(k) ?? 0) + 1) }
+    const rows = batch.groupHour.map((r) => [r[0], r[1], r[2], r[3], counts.get(`${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`) ?? 0, r[4]] as Row)
+    await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday', 'speakers'], ['messages'], rows)
+  } else await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
+  await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
+  await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
+  await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
+  await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
+  await upsertAdd(tx, 'qy_stats_answer_minute', ['group_id', 'day', 'minute'], [], ['n'], batch.answerMinute)
+  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  if (!('fromBatch' in speakers)) {
+    await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
   }
 }
 
