@@ -1,9 +1,9 @@
 import type { ZodType } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { Principal } from '../../kernel/auth'
-import { csvDocument } from '../../kernel/csv'
+import { csvChunks } from '../../kernel/csv'
 import type { GroupDirectory } from '../../kernel/directory'
-import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { LIFECYCLE_STATES } from '../../contracts/tagging'
@@ -108,7 +108,8 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       defineRoute({
         method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows)`, params: schemas.params, query: schemas.query, access,
         contentType: 'text/csv; charset=utf-8',
-        async handler(input) { const { table } = await run(input); return csvDocument(table.header, table.rows.slice(0, MAX_CSV_ROWS)) },
+        // Streamed: the rows (at most MAX_CSV_ROWS) are encoded chunk by chunk as the client reads.
+        async handler(input) { const { table } = await run(input); return new StreamedBody(csvChunks(table.header, table.rows.slice(0, MAX_CSV_ROWS))) },
       }),
     ]
   }
