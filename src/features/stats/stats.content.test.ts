@@ -207,4 +207,54 @@ describe(`hot topics, questions and best time through real wechaty (${STORAGE} +
     expect(list).toEqual([{ kind: 'moderation', rule: 'words', hits: 2, actions: 2, reversals: 1, reversalRate: 0.5 }])
     expect(await csv(owner, '/api/v1/stats/rules.csv?from=2026-11-23&to=2026-11-23')).toEqual([['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], ['moderation', 'words', '2', '2', '1', '0.5']])
   })
+  it('surfaces post lift per schedule in the overview and the post-lift report, only for schedules the caller owns (admins: all)', async () => {
+    const at = (date: string, time: string): number => Date.parse(`${date}T${time}:00+08:00`)
+    chat = await Chat.start({ start: at('2026-11-23', '08:59'), http: true, groups: GROUPS, rules: { g1: { 'scheduled-share': { skipDates: ['2026-11-24'] } } } })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const admin = await apiAs(chat, 'admin')
+    const other = await apiAs(chat, 'owner', { groups: [G2] })
+    const tick = async (): Promise<void> => {
+      expect(await chat.runtime.scheduler.runFenced('scheduled-share.tick', new Date(Math.floor(chat.clock.now() / MINUTE) * MINUTE))).toBe('ran')
+      await chat.rehearsal.quiesce()
+    }
+    const postId = ((await owner.post('/api/v1/share-posts', { title: '话题', text: '今日话题：你最近在读什么？', tags: ['读书'] }).expect(201)).body as { id: number }).id
+    const mine = ((await owner.post('/api/v1/share-schedules', { name: '每日读书', trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId } }).expect(201)).body as { id: number }).id
+    // An admin's schedule in the same group, at another hour: the owner must not see it (not even its id).
+    const adminPost = ((await admin.post('/api/v1/share-posts', { title: '公告', text: '本周活动预告' }).expect(201)).body as { id: number }).id
+    const theirs = ((await admin.post('/api/v1/share-schedules', { name: '管理员公告', trigger: { type: 'cron', cron: '0 15 * * *' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId: adminPost } }).expect(201)).body as { id: number }).id
+    const g1 = chat.group('g1')
+    await chat.rehearsal.advanceTo(at('2026-11-23', '09:00'))
+    await tick()
+    for (const [time, who] of [['09:05', bob], ['09:10', alice], ['09:20', bob], ['09:45', bob]] as const) {
+      await chat.rehearsal.advanceTo(at('2026-11-23', time))
+      await g1.say(who, '我在读《三体》')
+    }
+    await chat.rehearsal.advanceTo(at('2026-11-23', '15:00'))
+    await tick()
+    // A calendar day: no post; the same half hours are the baselines.
+    await chat.rehearsal.advanceTo(at('2026-11-24', '09:00'))
+    await tick()
+    await chat.rehearsal.advanceTo(at('2026-11-24', '09:10'))
+    await g1.say(bob, '早')
+    await chat.rehearsal.advanceTo(at('2026-11-24', '15:00'))
+    await tick()
+    await chat.rehearsal.advanceTo(at('2026-11-24', '16:00'))
+    await chat.runtime.flush()
+
+    const q = 'from=2026-11-23&to=2026-11-24'
+    const expected = { scheduleId: mine, name: '每日读书', groups: 1, postWindows: 1, baselineWindows: 1, avgMessagesAfterPost: 3, avgMessagesBaseline: 1, avgMembersAfterPost: 2, avgMembersBaseline: 1, liftMessages: 3, liftMembers: 2 }
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/post-lift?${q}`)).schedules).toEqual([expected])
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/overview?${q}`)).postLift).toEqual([expected])
+    expect((await body(owner, `/api/v1/stats/overview?${q}`)).postLift).toEqual([expected])
+    const all = (await body(admin, `/api/v1/groups/${G1}/stats/post-lift?${q}`)).schedules as Json[]
+    expect(all.map((x) => [x.scheduleId, x.postWindows, x.baselineWindows, x.liftMessages])).toEqual([[mine, 1, 1, 3], [theirs, 1, 1, null]])
+    expect(await csv(owner, `/api/v1/stats/post-lift.csv?${q}`)).toEqual([
+      ['scheduleId', 'name', 'groups', 'postWindows', 'baselineWindows', 'avgMessagesAfterPost', 'avgMessagesBaseline', 'avgMembersAfterPost', 'avgMembersBaseline', 'liftMessages', 'liftMembers'],
+      [String(mine), '每日读书', '1', '1', '1', '3', '1', '2', '1', '3', '2'],
+    ])
+    // The day before has no windows; another owner sees neither the group nor the schedules.
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/post-lift?from=2026-11-22&to=2026-11-22`)).schedules).toEqual([])
+    await other.get(`/api/v1/groups/${G1}/stats/post-lift?${q}`).expect(404)
+    expect((await body(other, `/api/v1/stats/post-lift?${q}`)).schedules).toEqual([])
+  })
 })
