@@ -42,7 +42,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
     const activity = app.use(ACTIVITY)
     app.provide(STATS_REBUILD, {
       // This process's unwritten rows first: the rebuild replaces what is stored.
-      rebuild: async (groupId, from, to) => { await buffer.flush(); return rebuildGroup({
+      rebuild: async (groupId, from, to) => { await buffer.flushTerms(); return rebuildGroup({
         store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
         async group(id) {
           const g = await directory.find(id)
@@ -61,7 +61,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
-      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT) }),
+      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), beforeTopics: () => buffer.flushTerms() }),
       jobs: [{
         name: 'stats.purge-staging',
         cron: '23 4 * * *',
@@ -85,6 +85,8 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         },
       }],
       flush: () => buffer.flush(),
+      // Term counts held back between term writes go out at shutdown (the database is still open here).
+      stop: () => buffer.flushTerms(),
     }
   },
 })

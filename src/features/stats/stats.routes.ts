@@ -35,6 +35,8 @@ export interface StatsRouteDeps {
   timezone: string
   /** Post lift per schedule (the scheduled-share feature's service). */
   shareLift: ShareLift
+  /** Writes this process's held-back term counts (read your own writes; other replicas' are at most a minute behind). */
+  beforeTopics: () => Promise<void>
 }
 
 function liftTable(list: ScheduleLift[]): Table {
@@ -190,6 +192,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
 
     ...report(`${group}/topics`, 'Hot topics of a group: top terms and rising terms (vs the period before)', { params: GroupParams, query: TopicsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
+      await deps.beforeTopics()
       const t = await topics(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.limit, query.minCount)
       return { json: { groupId: params.id, timezone, ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
     }),
@@ -266,6 +269,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     ...report(`${across}/topics`, "Hot topics across the caller's groups: top terms and rising terms (vs the period before)", { query: TopicsQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
+      await deps.beforeTopics()
       const t = await topics(db, scope, range.from, range.to, query.limit, query.minCount)
       return { json: { ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
     }),
