@@ -2,7 +2,13 @@ import { apiAs, type ApiClient } from '../../../test/support/api'
 import { Chat, type Person } from '../../../test/support/chat'
 import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
 import { G1, G2 } from '../../../test/support/groups'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../../adapters/db/data-source'
+import { FeatureStore } from '../../adapters/db/feature-store'
 import { parseCsv } from '../../kernel/csv'
+import { testConfig } from '../../../test/support/env'
+import { statsFeature } from './index'
+import { StatsBuffer } from './stats.buffer'
+import { pruneTerms, topics, TERMS_KEPT_PER_DAY } from './stats.content'
 import { isQuestion } from './stats.questions'
 import { extractTerms } from './stats.terms'
 
@@ -258,5 +264,59 @@ describe(`hot topics, questions and best time through real wechaty (${STORAGE} +
     expect((await body(owner, `/api/v1/groups/${G1}/stats/post-lift?from=2026-11-22&to=2026-11-22`)).schedules).toEqual([])
     await other.get(`/api/v1/groups/${G1}/stats/post-lift?${q}`).expect(404)
     expect((await body(other, `/api/v1/stats/post-lift?${q}`)).schedules).toEqual([])
+  })
+})
+
+describe(`hot-topic storage (${STORAGE})`, () => {
+  it('holds term counts back between term writes, writes them when forced, and prunes past days to their top terms (ties by term)', async () => {
+    const config = await testConfig()
+    const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
+    const store = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
+    try {
+      // Unique groups per run: on MySQL the tables outlive the test.
+      const pg = `pg-${Date.now()}`
+      const other = `other-${Date.now()}`
+      let now = shanghai('2026-11-20', '12:00:00')
+      const buffer = new StatsBuffer(store, () => now)
+      const say = (groupId: string, day: string, text: string, n = 1): void => {
+        for (let i = 0; i < n; i++) {
+          const m = { id: `${groupId}-${day}-${text}-${i}`, botId: 'b', groupId, senderId: `m${i}`, senderName: '', type: 'text' as const, text, mentions: [], mentionsBot: false, at: shanghai(day, '12:00:00') }
+          buffer.record(m, 'Asia/Shanghai')
+          buffer.observeText(m, 'Asia/Shanghai', { content: true, topics: true, answerWithinMs: 60_000 })
+        }
+      }
+      const stored = async (groupId: string, day?: string): Promise<number> =>
+        Number((await store.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM qy_stats_term_day WHERE group_id = ?${day ? ' AND day = ?' : ''}`, day ? [groupId, day] : [groupId]))[0]?.n)
+      say(pg, '2026-11-20', '直播 课程', 3)
+      await buffer.flush()
+      // Counted, not yet written: the term write waits for its minute.
+      expect(await stored(pg)).toBe(0)
+      now += 61_000
+      await buffer.flush()
+      expect(await stored(pg)).toBe(2)
+      say(pg, '2026-11-20', '直播')
+      await buffer.flushTerms()
+      expect((await topics(store, { all: false, groupIds: [pg] }, '2026-11-20', '2026-11-20', 5, 1)).top).toEqual([{ term: '直播', count: 4, previous: 0 }, { term: '课程', count: 3, previous: 0 }])
+
+      // A past day with more distinct terms than are kept: the most frequent survive, ties broken by the term.
+      const many = Array.from({ length: TERMS_KEPT_PER_DAY + 30 }, (_, i) => `topic${String.fromCharCode(97 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`)
+      for (const [i, term] of many.entries()) say(pg, '2026-11-21', term, i < 10 ? 2 : 1)
+      say(other, '2026-11-21', '跑步 马拉松')
+      await buffer.flushTerms()
+      expect(await stored(pg, '2026-11-21')).toBe(TERMS_KEPT_PER_DAY + 30)
+      const result = await pruneTerms(store, '2026-11-22')
+      expect(result.deleted).toBeGreaterThanOrEqual(30)
+      const kept = await store.query<{ term: string; n: unknown }>('SELECT term, n FROM qy_stats_term_day WHERE group_id = ? AND day = ? ORDER BY n DESC, term', [pg, '2026-11-21'])
+      // The ten said twice, then the once-said ones in term order (the terms are generated in that order already).
+      expect(kept.map((r) => r.term)).toEqual(many.slice(0, TERMS_KEPT_PER_DAY))
+      expect(kept.slice(0, 10).every((r) => Number(r.n) === 2)).toBe(true)
+      // Small days and other groups are untouched; pruning again deletes nothing of them.
+      await pruneTerms(store, '2026-11-22')
+      expect(await stored(pg, '2026-11-21')).toBe(TERMS_KEPT_PER_DAY)
+      expect(await stored(pg, '2026-11-20')).toBe(2)
+      expect(await stored(other)).toBe(2)
+    } finally {
+      await db.destroy()
+    }
   })
 })
