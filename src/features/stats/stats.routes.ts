@@ -1,19 +1,25 @@
 import type { ZodType } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import type { Principal } from '../../kernel/auth'
-import { csvDocument } from '../../kernel/csv'
+import { canSeeOwned, type Principal } from '../../kernel/auth'
+import { csvChunks } from '../../kernel/csv'
 import type { GroupDirectory } from '../../kernel/directory'
-import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { LIFECYCLE_STATES } from '../../contracts/tagging'
 import { concentration, dailySeries, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, topMembers, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
-import { AlertsQuery, GroupTableQuery, MAX_CSV_ROWS, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopQuery } from './stats.schema'
-import { weekOf } from './stats.time'
+import { AlertsQuery, BestTimeQuery, GroupTableQuery, MAX_CSV_ROWS, QuestionsQuery, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopicsQuery, TopQuery } from './stats.schema'
+import { bestTime, questionStats, topics, type PostSlot, type QuestionFigures, type RisingTerm, type TermCount } from './stats.content'
+import { dayStart, weekOf } from './stats.time'
+import type { ScheduleLift, ShareLift } from '../../contracts/scheduled-share'
+import { addDays } from '../../kernel/time'
 
 /** A report as a table (its CSV export). */
 interface Table { header: string[]; rows: Array<Array<string | number | null>> }
+
+/** The best-time method, stated in the answer so a chart can say how slots are ranked. */
+const BEST_TIME_METHOD = 'score = avgSpeakers × responseRate per weekday × hour slot (group-local); avgSpeakers = distinct speakers in the slot ÷ times the slot occurs in the range; responseRate = (questions answered + 1) ÷ (questions asked + 2)'
 
 /** Longest range of an hourly series (days). */
 const MAX_HOURLY_DAYS = 31
@@ -27,6 +33,15 @@ export interface StatsRouteDeps {
   directory: GroupDirectory
   /** Timezone of cross-group reports' default range (the process default). */
   timezone: string
+  /** Post lift per schedule (the scheduled-share feature's service). */
+  shareLift: ShareLift
+  /** Writes this process's held-back term counts (read your own writes; other replicas' are at most a minute behind). */
+  beforeTopics: () => Promise<void>
+}
+
+function liftTable(list: ScheduleLift[]): Table {
+  const header = ['scheduleId', 'name', 'groups', 'postWindows', 'baselineWindows', 'avgMessagesAfterPost', 'avgMessagesBaseline', 'avgMembersAfterPost', 'avgMembersBaseline', 'liftMessages', 'liftMembers'] as const
+  return { header: [...header], rows: list.map((x) => header.map((h) => x[h])) }
 }
 
 function overviewTable(o: Overview): Table {
@@ -52,6 +67,23 @@ function mixTable(mix: MixPoint[]): Table {
 
 function transitionTable(list: Transition[]): Table {
   return { header: ['from', 'to', 'count'], rows: list.map((t) => [t.from ?? '', t.to, t.count]) }
+}
+
+function topicsTable(t: { top: TermCount[]; rising: RisingTerm[] }): Table {
+  return {
+    header: ['list', 'rank', 'term', 'count', 'previous', 'growth'],
+    rows: [...t.top.map((x, i) => ['top', i + 1, x.term, x.count, x.previous, null]), ...t.rising.map((x, i) => ['rising', i + 1, x.term, x.count, x.previous, x.growth])],
+  }
+}
+
+function bestTimeTable(slots: PostSlot[]): Table {
+  const header = ['weekday', 'hour', 'occurrences', 'messages', 'speakers', 'avgSpeakers', 'questions', 'resolved', 'responseRate', 'score'] as const
+  return { header: [...header], rows: slots.map((x) => header.map((h) => x[h])) }
+}
+
+function questionsTable(q: { total: QuestionFigures; days: Array<{ day: string } & QuestionFigures> }): Table {
+  const header = ['questions', 'resolved', 'byAutoReply', 'resolutionRate', 'medianMinutesToAnswer'] as const
+  return { header: ['day', ...header], rows: [...q.days.map((d) => [d.day, ...header.map((h) => d[h])]), ['total', ...header.map((h) => q.total[h])]] }
 }
 
 function checkHourly(interval: 'day' | 'hour', range: Range): void {
@@ -87,18 +119,24 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       defineRoute({
         method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows)`, params: schemas.params, query: schemas.query, access,
         contentType: 'text/csv; charset=utf-8',
-        async handler(input) { const { table } = await run(input); return csvDocument(table.header, table.rows.slice(0, MAX_CSV_ROWS)) },
+        // Streamed: the rows (at most MAX_CSV_ROWS) are encoded chunk by chunk as the client reads.
+        async handler(input) { const { table } = await run(input); return new StreamedBody(csvChunks(table.header, table.rows.slice(0, MAX_CSV_ROWS))) },
       }),
     ]
   }
 
+  /** Lift of the schedules the caller may see (their own; admins: all) over the range's local days. */
+  const lift = (auth: Principal | null, scope: Scope, range: Range, timezone: string): Promise<ScheduleLift[]> =>
+    deps.shareLift.lift(scope, dayStart(range.from, timezone), dayStart(addDays(range.to, 1), timezone), (owner) => canSeeOwned(auth, owner))
+
   const group = '/api/v1/groups/:id/stats'
   const across = '/api/v1/stats'
   return [
-    ...report(`${group}/overview`, 'Overview of a group with period-over-period change', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+    ...report(`${group}/overview`, 'Overview of a group with period-over-period change', { params: GroupParams, query: RangeQuery }, true, async ({ params, query, auth }) => {
       const { range, timezone, memberCount } = await groupContext(params.id, query)
       const o = await overview(db, { all: false, groupIds: [params.id] }, range, memberCount)
-      return { json: { groupId: params.id, timezone, ...o }, table: overviewTable(o) }
+      const postLift = await lift(auth, { all: false, groupIds: [params.id] }, range, timezone)
+      return { json: { groupId: params.id, timezone, ...o, postLift }, table: overviewTable(o) }
     }),
     ...report(`${group}/series`, 'Daily (or hourly) series of a group', { params: GroupParams, query: SeriesQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
@@ -139,7 +177,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     ...report(`${group}/rules`, 'Auto-reply hits per rule and moderation hits per detector of a group', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
       const rules = await ruleStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
-      return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
+      return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions, r.reversals, r.reversalRate]) } }
     }),
     ...report(`${group}/lifecycle`, 'Lifecycle mix of a group: members per state at the end of each day', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
@@ -152,11 +190,34 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       return { json: { groupId: params.id, timezone, ...range, transitions: list }, table: transitionTable(list) }
     }),
 
+    ...report(`${group}/topics`, 'Hot topics of a group: top terms and rising terms (vs the period before)', { params: GroupParams, query: TopicsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      await deps.beforeTopics()
+      const t = await topics(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.limit, query.minCount)
+      return { json: { groupId: params.id, timezone, ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
+    }),
+    ...report(`${group}/best-time`, 'Best time to post in a group: weekday × hour slots by audience and response rate', { params: GroupParams, query: BestTimeQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const b = await bestTime(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.top)
+      return { json: { groupId: params.id, timezone, ...range, method: BEST_TIME_METHOD, ...b }, table: bestTimeTable(b.slots) }
+    }),
+    ...report(`${group}/post-lift`, "Post lift per scheduled share in a group: messages and members in the 30 minutes after posts vs runs without a post (the caller's own schedules; admins: all)", { params: GroupParams, query: RangeQuery }, true, async ({ params, query, auth }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const schedules = await lift(auth, { all: false, groupIds: [params.id] }, range, timezone)
+      return { json: { groupId: params.id, timezone, ...range, schedules }, table: liftTable(schedules) }
+    }),
+    ...report(`${group}/questions`, 'Question resolution of a group: questions, share answered, median minutes to answer, per day', { params: GroupParams, query: QuestionsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const q = await questionStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, ...q }, table: questionsTable(q) }
+    }),
+
     ...report(`${across}/overview`, "Overview across the caller's groups (admins: all groups) with period-over-period change", { query: ScopeQuery }, false, async ({ query, auth }) => {
       const { scope, memberCount } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
       const o = await overview(db, scope, range, memberCount)
-      return { json: { groups: scope.all ? 'all' : scope.groupIds.length, ...o }, table: overviewTable(o) }
+      const postLift = await lift(auth, scope, range, deps.timezone)
+      return { json: { groups: scope.all ? 'all' : scope.groupIds.length, ...o, postLift }, table: overviewTable(o) }
     }),
     ...report(`${across}/series`, "Daily (or hourly) series across the caller's groups", { query: ScopeSeriesQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)
@@ -203,7 +264,32 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const { scope } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
       const rules = await ruleStats(db, scope, range.from, range.to)
-      return { json: { ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
+      return { json: { ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions, r.reversals, r.reversalRate]) } }
+    }),
+    ...report(`${across}/topics`, "Hot topics across the caller's groups: top terms and rising terms (vs the period before)", { query: TopicsQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      await deps.beforeTopics()
+      const t = await topics(db, scope, range.from, range.to, query.limit, query.minCount)
+      return { json: { ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
+    }),
+    ...report(`${across}/best-time`, "Best time to post across the caller's groups (each group's local hours)", { query: BestTimeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const b = await bestTime(db, scope, range.from, range.to, query.top)
+      return { json: { ...range, method: BEST_TIME_METHOD, ...b }, table: bestTimeTable(b.slots) }
+    }),
+    ...report(`${across}/post-lift`, "Post lift per scheduled share across the caller's groups (their own schedules; admins: all)", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const schedules = await lift(auth, scope, range, deps.timezone)
+      return { json: { ...range, schedules }, table: liftTable(schedules) }
+    }),
+    ...report(`${across}/questions`, "Question resolution across the caller's groups, per day", { query: QuestionsQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const q = await questionStats(db, scope, range.from, range.to)
+      return { json: { ...range, ...q }, table: questionsTable(q) }
     }),
   ]
 }
