@@ -4,7 +4,12 @@ import type { MessageKey } from '../i18n'
 import { AuditPage, TokensPage } from './admin'
 import { GroupPage } from './group'
 import { GroupsPage } from './groups'
+import { LifecyclePage } from './lifecycle'
+import { LotteriesPage, LotteryPage } from './lotteries'
+import { OverviewPage } from './overview'
+import { RetentionPage } from './retention'
 import { RulesPage } from './rules'
+import { SharePage, SharesPage } from './shares'
 
 /** What a page receives: the route's parameters. */
 export interface PageProps { params: Record<string, string> }
@@ -12,7 +17,7 @@ export interface PageProps { params: Record<string, string> }
 /**
  * Every page of the dashboard, in one list: its route pattern (in the URL fragment), title, the roles
  * that may open it, and whether it is a top-level navigation entry or a tab of a group. Pages for new
- * API features (stats, lotteries, scheduled shares, lifecycle) are added here as their routes land.
+ * API features are added here as their routes land (one page file + one line).
  */
 export interface PageDef {
   id: string
@@ -27,9 +32,17 @@ export interface PageDef {
 const ALL: readonly Role[] = ['admin', 'owner', 'operator']
 
 export const PAGES: readonly PageDef[] = [
+  { id: 'overview', pattern: '/overview', title: 'overview', roles: ALL, nav: 'top', component: OverviewPage },
   { id: 'groups', pattern: '/groups', title: 'groups', roles: ALL, nav: 'top', component: GroupsPage },
   { id: 'group', pattern: '/groups/:gid', title: 'group', roles: ALL, nav: 'group', component: GroupPage },
   { id: 'rules', pattern: '/groups/:gid/rules/:feature', title: 'rules', roles: ALL, nav: 'group', component: RulesPage },
+  { id: 'lifecycle', pattern: '/groups/:gid/lifecycle', title: 'lifecycleMembers', roles: ALL, nav: 'group', component: LifecyclePage },
+  { id: 'retention', pattern: '/groups/:gid/retention', title: 'retention', roles: ALL, nav: 'group', component: RetentionPage },
+  // Lotteries and scheduled shares are owned objects of admins and owners (the API refuses operators).
+  { id: 'lotteries', pattern: '/lotteries', title: 'lotteries', roles: ['admin', 'owner'], nav: 'top', component: LotteriesPage },
+  { id: 'lottery', pattern: '/lotteries/:lid', title: 'lottery', roles: ['admin', 'owner'], component: LotteryPage },
+  { id: 'shares', pattern: '/shares', title: 'shares', roles: ['admin', 'owner'], nav: 'top', component: SharesPage },
+  { id: 'share', pattern: '/shares/:sid', title: 'schedule', roles: ['admin', 'owner'], component: SharePage },
   { id: 'audit', pattern: '/audit', title: 'audit', roles: ALL, nav: 'top', component: AuditPage },
   { id: 'tokens', pattern: '/tokens', title: 'tokens', roles: ['admin'], nav: 'top', component: TokensPage },
 ]

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { lang } from '../i18n'
 import { t } from '../i18n'
 import { useSignal } from '../state'
+import type * as Charts from './echarts'
 import { DataTable, type Column } from './table'
 
 /** One line or bar series; series with the same `stack` are stacked. */
@@ -10,7 +11,7 @@ export interface Series { name: string; values: number[]; kind?: 'line' | 'bar';
 /** A heatmap: column labels, row labels, and [column, row, value] cells. */
 export interface HeatData { name: string; x: string[]; y: string[]; cells: Array<[number, number, number]> }
 
-type Renderer = (charts: typeof import('./echarts'), el: HTMLElement) => () => void
+type Renderer = (charts: typeof Charts, el: HTMLElement) => () => void
 
 /**
  * A chart drawn by ECharts, which is loaded on first use (its own chunk), so pages without charts — and
