@@ -21,6 +21,8 @@ export const ALGORITHM_V2 = 'qunyun-lottery-v2: HMAC-SHA256 stream keyed by seed
 const encoder = new TextEncoder()
 /** Bytes on an ordinary ArrayBuffer (what WebCrypto takes). */
 type Bytes = Uint8Array<ArrayBuffer>
+/** A WebCrypto key (named through the API, so the file also type-checks where only Node's types are loaded). */
+type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
 
 const toHex = (bytes: ArrayBuffer | Uint8Array): string => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('')
 
