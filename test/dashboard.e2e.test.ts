@@ -498,7 +498,11 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await expect(texts('[data-testid=alerts-table] tbody tr td:first-child')).resolves.toEqual(['跑步群'])
     const perGroup = (await admin.get(`/api/v1/stats/groups?${range}`).expect(200)).body.groups as Array<{ groupId: string; messages: number }>
     const rows = await page.$$eval('[data-testid=per-group-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent?.replace(/\D/g, ''))]))
-    expect(rows).toEqual(perGroup.map((g) => [g.groupId === G1 ? '读书会' : '跑步群', g.messages]))
+    // The API's rows, then the groups without a figure in the range (g2, silent all week) with zeros.
+    const name = (id: string): string => (id === G1 ? '读书会' : '跑步群')
+    const silent = [G1, G2].filter((id) => !perGroup.some((g) => g.groupId === id))
+    expect(silent).toEqual([G2])
+    expect(rows).toEqual([...perGroup.map((g) => [name(g.groupId), g.messages]), ...silent.map((id) => [name(id), 0])])
     await shot('20-overview-admin')
     // 30 days: the range follows, the KPI too.
     await page.selectOption('[data-testid=range]', '30')

@@ -258,6 +258,11 @@ const MESSAGES = {
   sort_joined: ['入群时间', 'Joined'],
   sort_stateSince: ['进入该阶段时间', 'In stage since'],
   runAt: ['运行时间', 'Run'],
+  groupName: ['群', 'Group'],
+  winner_won: ['待兑奖', 'Won'],
+  winner_claimed: ['已兑奖', 'Claimed'],
+  winner_fulfilled: ['已核销', 'Fulfilled'],
+  winner_forfeited: ['已作废', 'Forfeited'],
 } satisfies Record<string, readonly [zh: string, en: string]>
 
 export type MessageKey = keyof typeof MESSAGES

@@ -6,6 +6,7 @@ import { href } from '../router'
 import { session } from '../session'
 import { useSignal } from '../state'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
+import { useGroupName } from '../ui/group-names'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
 
@@ -18,6 +19,7 @@ const statusText = (status: Lottery['status']): string => t(`lottery_${status}`)
 export function LotteriesPage(): preact.JSX.Element {
   const s = useSignal(session)
   const [list, reload] = useLoad(() => s!.api.lotteries(), [s])
+  const groupName = useGroupName(s!.api)
   return (
     <Card title={t('lotteries')}>
       <Loaded load={list} retry={reload}>{({ items }) => items.length === 0 ? <Empty>{t('noLotteries')}</Empty> : (
@@ -25,7 +27,7 @@ export function LotteriesPage(): preact.JSX.Element {
           { key: 'title', label: t('title'), render: (l) => <a href={href('lotteries', String(l.id))}>{l.title}</a> },
           { key: 'status', label: t('status'), render: (l) => statusText(l.status) },
           { key: 'entrantCount', label: t('entrants'), numeric: true, render: (l) => fmt.n(l.entrantCount) },
-          { key: 'groupIds', label: t('groups'), render: (l) => l.groupIds.join('、'), csv: (l) => l.groupIds.join(';') },
+          { key: 'groupIds', label: t('groups'), render: (l) => l.groupIds.map(groupName).join('、'), csv: (l) => l.groupIds.join(';') },
           { key: 'createdAt', label: t('createdAt'), render: (l) => fmt.time(l.createdAt) },
           { key: 'drawnAt', label: t('drawnAt'), render: (l) => fmt.time(l.drawnAt) },
         ]} />
@@ -52,6 +54,7 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
   const [l, setL] = useState(initial)
   const [entrants, setEntrants] = useState<Entrant[] | null>(null)
   const [pollError, setPollError] = useState<unknown>(null)
+  const groupName = useGroupName(api)
   const live = l.status === 'draft' || l.status === 'open' || l.status === 'closed'
   // Follows the lottery while it can change: its count and status, and the newest entrants.
   useEffect(() => {
@@ -77,7 +80,7 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
     <>
       <header class="page-head">
         <h1 data-testid="lottery-title">{l.title}</h1>
-        <p class="muted">#{l.id} · <span data-testid="lottery-status">{statusText(l.status)}</span> · {l.groupIds.join('、')} · {t('keyword')}「{l.entry.keyword}」</p>
+        <p class="muted">#{l.id} · <span data-testid="lottery-status">{statusText(l.status)}</span> · {l.groupIds.map(groupName).join('、')} · {t('keyword')}「{l.entry.keyword}」</p>
       </header>
       <div class="kpis">
         <div class="kpi"><div class="kpi-label">{t('entrants')}{live && <span class="live" aria-hidden="true"> ●</span>}</div>
@@ -96,7 +99,7 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
               { key: 'memberId', label: t('memberId'), render: (w) => <code>{w.memberId}</code> },
               { key: 'prize', label: t('prize') },
               { key: 'claimCode', label: t('claimCode'), render: (w) => <code>{w.claimCode}</code> },
-              { key: 'status', label: t('status') },
+              { key: 'status', label: t('status'), render: (w) => t(`winner_${w.status as 'won' | 'claimed' | 'fulfilled' | 'forfeited'}`) },
             ]} />
           )}
         </Card>
@@ -105,7 +108,7 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
             <DataTable caption={t('latestEntrants')} csvName={`lottery-${l.id}-entrants.csv`} rows={entrants} testId="entrants-table" columns={[
               { key: 'name', label: t('name') },
               { key: 'memberId', label: t('memberId'), render: (e) => <code>{e.memberId}</code> },
-              { key: 'groupId', label: t('group') },
+              { key: 'groupId', label: t('groupName'), render: (e) => groupName(e.groupId) },
               { key: 'at', label: t('at'), render: (e) => fmt.time(e.at) },
             ]} />
           )}

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks'
-import { LIFECYCLE, type Api, type Group, type GroupTotals, type HeatCell, type MixPoint, type OverviewFigure, type QuietGroup, type StatsOverview } from '../api'
+import { LIFECYCLE, type Api, type GroupTotals, type HeatCell, type MixPoint, type OverviewFigure, type QuietGroup, type StatsOverview } from '../api'
 import { addDays } from '../days'
 import { fmt, t, type MessageKey } from '../i18n'
 import { href } from '../router'
@@ -7,7 +7,10 @@ import { session } from '../session'
 import { useSignal } from '../state'
 import { DailyChart, HeatmapChart, type HeatData } from '../ui/chart'
 import { Card, Empty, Loaded, useLoad } from '../ui/common'
+import { groupNames } from '../ui/group-names'
 import { DataTable } from '../ui/table'
+
+const ZERO: Omit<GroupTotals, 'groupId'> = { messages: 0, text: 0, media: 0, card: 0, other: 0, activeDays: 0, joins: 0, leaves: 0, checkins: 0, autoReplyHits: 0, moderationHits: 0, moderationActions: 0 }
 
 /** Ranges the overview offers (days ending today, in the server's timezone). */
 const RANGES = [7, 30, 90] as const
@@ -21,10 +24,13 @@ interface Report {
 async function load(api: Api, days: number): Promise<Report> {
   const alerts = await api.statsAlerts()
   const range = { from: addDays(alerts.to, -(days - 1)), to: alerts.to }
-  const [overview, heat, mix, table, groups] = await Promise.all([
-    api.statsOverview(range), api.statsHeatmap(range), api.statsLifecycle(range), api.statsGroups(range), api.groups(),
+  const [overview, heat, mix, table, names] = await Promise.all([
+    api.statsOverview(range), api.statsHeatmap(range), api.statsLifecycle(range), api.statsGroups(range), groupNames(api),
   ])
-  return { overview, heat: heat.cells, mix: mix.mix, table: table.groups, alerts, names: new Map(groups.map((g: Group) => [g.id, g.name])) }
+  // Groups without a figure in the range are listed too (with zeros): a silent group is what an operator looks for.
+  const listed = new Set(table.groups.map((g) => g.groupId))
+  const silent = [...names.keys()].filter((id) => !listed.has(id)).sort().map((groupId): GroupTotals => ({ groupId, ...ZERO }))
+  return { overview, heat: heat.cells, mix: mix.mix, table: [...table.groups, ...silent], alerts, names }
 }
 
 const KPIS: Array<{ key: OverviewFigure; label: MessageKey }> = [
@@ -96,7 +102,7 @@ function Report({ report }: { report: Report }): preact.JSX.Element {
         <p class="muted">{t('deadGroupsHelp', { weeks: report.alerts.weeks })}</p>
         {report.alerts.groups.length === 0 ? <Empty>{t('noDeadGroups')}</Empty> : (
           <DataTable caption={t('deadGroups')} csvName="dead-groups.csv" rows={report.alerts.groups} testId="alerts-table" columns={[
-            { key: 'groupId', label: t('group'), render: (g) => <a href={href('groups', g.groupId)}>{name(g.groupId)}</a> },
+            { key: 'groupId', label: t('groupName'), render: (g) => <a href={href('groups', g.groupId)}>{name(g.groupId)}</a> },
             { key: 'lastWeekMessages', label: t('lastWeekMessages'), numeric: true, render: (g) => fmt.n(g.lastWeekMessages) },
             { key: 'threshold', label: t('threshold'), numeric: true, render: (g) => fmt.n(g.threshold) },
             { key: 'weeks', label: t('weeksCompared'), numeric: true },
@@ -106,7 +112,7 @@ function Report({ report }: { report: Report }): preact.JSX.Element {
       <Card title={t('perGroup')} id="per-group">
         {report.table.length === 0 ? <Empty>{t('noMessages')}</Empty> : (
           <DataTable caption={t('perGroup')} csvName="groups-totals.csv" rows={report.table} testId="per-group-table" columns={[
-            { key: 'groupId', label: t('group'), render: (g) => <a href={href('groups', g.groupId)}>{name(g.groupId)}</a>, csv: (g) => g.groupId },
+            { key: 'groupId', label: t('groupName'), render: (g) => <a href={href('groups', g.groupId)}>{name(g.groupId)}</a>, csv: (g) => g.groupId },
             { key: 'messages', label: t('messages'), numeric: true, render: (g) => fmt.n(g.messages) },
             { key: 'activeDays', label: t('speakerDays'), numeric: true, render: (g) => fmt.n(g.activeDays) },
             { key: 'joins', label: t('joins'), numeric: true },

@@ -5,14 +5,17 @@ import { href } from '../router'
 import { session } from '../session'
 import { useSignal } from '../state'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
+import { useGroupName } from '../ui/group-names'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
 
 const STATUSES = ['planned', 'queued', 'sent', 'failed', 'skipped', 'missed'] as const
 
-const triggerText = (s: ShareSchedule): string => (s.trigger.type === 'cron' ? `cron ${s.trigger.cron}` : `${t('once')} ${s.trigger.at}`)
-const targetText = (s: ShareSchedule): string =>
-  s.target.type === 'all' ? t('allMyGroups') : s.target.type === 'label' ? `${t('labels')}: ${s.target.label}` : s.target.groupIds.join('、')
+/** A local time as the log stores it (2026-12-01T09:00), as people read it. */
+const local = (key: string): string => key.replace('T', ' ')
+const triggerText = (s: ShareSchedule): string => (s.trigger.type === 'cron' ? `cron ${s.trigger.cron}` : `${t('once')} ${local(s.trigger.at)}`)
+const targetText = (s: ShareSchedule, name: (id: string) => string): string =>
+  s.target.type === 'all' ? t('allMyGroups') : s.target.type === 'label' ? `${t('labels')}: ${s.target.label}` : s.target.groupIds.map(name).join('、')
 
 /** Reasons the delivery log gives (their leading code), in words. */
 const REASONS: Record<string, MessageKey> = {
@@ -34,6 +37,7 @@ export function SharesPage(): preact.JSX.Element {
   const s = useSignal(session)
   const api = s!.api
   const [data, reload] = useLoad(() => Promise.all([api.shareSchedules(), api.sharePosts()]), [s])
+  const groupName = useGroupName(api)
   return (
     <Loaded load={data} retry={reload}>{([schedules, posts]) => (
       <>
@@ -43,7 +47,7 @@ export function SharesPage(): preact.JSX.Element {
               { key: 'name', label: t('name'), render: (x) => <a href={href('shares', String(x.id))}>{x.name}</a> },
               { key: 'enabled', label: t('status'), render: (x) => (x.enabled ? t('running') : t('paused')) },
               { key: 'trigger', label: t('trigger'), render: triggerText, csv: triggerText },
-              { key: 'target', label: t('target'), render: targetText, csv: targetText },
+              { key: 'target', label: t('target'), render: (x) => targetText(x, groupName), csv: (x) => targetText(x, (id) => id) },
               { key: 'content', label: t('content'), render: (x) => x.content.type, csv: (x) => x.content.type },
               { key: 'version', label: t('version'), numeric: true },
             ]} />
@@ -70,6 +74,7 @@ export function SharePage({ params }: PageProps): preact.JSX.Element {
   const api = s!.api
   const id = Number(params.sid)
   const [data, reload] = useLoad(() => Promise.all([api.shareSchedule(id), api.sharePreview(id), api.engagement(id)]), [id])
+  const groupName = useGroupName(api)
   return (
     <>
       <p><a href={href('shares')}>← {t('shares')}</a></p>
@@ -77,7 +82,7 @@ export function SharePage({ params }: PageProps): preact.JSX.Element {
         <>
           <header class="page-head">
             <h1 data-testid="schedule-name">{schedule.name}</h1>
-            <p class="muted">{schedule.enabled ? t('running') : t('paused')} · {triggerText(schedule)} · {targetText(schedule)}</p>
+            <p class="muted">{schedule.enabled ? t('running') : t('paused')} · {triggerText(schedule)} · {targetText(schedule, groupName)}</p>
           </header>
           <div class="grid2">
             <Card title={t('lift')} id="lift">
@@ -97,7 +102,7 @@ export function SharePage({ params }: PageProps): preact.JSX.Element {
             </Card>
             <Card title={t('nextRuns')} id="next-runs">
               {preview.paused ? <Empty>{t('paused')}</Empty> : (
-                <DataTable caption={t('nextRuns')} csvName={`share-${id}-next-runs.csv`} rows={preview.zones.flatMap((z) => z.runs.map((r) => ({ timezone: z.timezone, groups: z.groups, local: r.local })))} testId="next-runs" columns={[
+                <DataTable caption={t('nextRuns')} csvName={`share-${id}-next-runs.csv`} rows={preview.zones.flatMap((z) => z.runs.map((r) => ({ timezone: z.timezone, groups: z.groups, local: local(r.local) })))} testId="next-runs" columns={[
                   { key: 'local', label: t('localTime') }, { key: 'timezone', label: t('timezone') }, { key: 'groups', label: t('groups'), numeric: true },
                 ]} />
               )}
@@ -114,6 +119,7 @@ function DeliveryLog({ api, id }: { api: Api; id: number }): preact.JSX.Element 
   const [status, setStatus] = useState('')
   const [page, reload] = useLoad(() => api.deliveries(id, { status: status || undefined }), [id, status])
   const [more, setMore] = useState<{ items: Delivery[]; next: number | null; error: unknown } | null>(null)
+  const groupName = useGroupName(api)
   const loadMore = async (before: number): Promise<void> => {
     try {
       const next = await api.deliveries(id, { status: status || undefined, before })
@@ -142,8 +148,8 @@ function DeliveryLog({ api, id }: { api: Api; id: number }): preact.JSX.Element 
             </ul>
             {rows.length === 0 ? <Empty>{t('noDeliveries')}</Empty> : (
               <DataTable<Delivery> caption={t('deliveryLog')} csvName={`share-${id}-deliveries.csv`} rows={rows} testId="deliveries-table" columns={[
-                { key: 'fireLocal', label: t('runAt') },
-                { key: 'groupId', label: t('group'), render: (d) => <code>{d.groupId}</code> },
+                { key: 'fireLocal', label: t('runAt'), render: (d) => local(d.fireLocal) },
+                { key: 'groupId', label: t('groupName'), render: (d) => <span title={d.groupId}>{groupName(d.groupId)}</span> },
                 { key: 'status', label: t('status'), render: (d) => <span class={`send send-${d.status}`}>{t(`send_${d.status}`)}</span>, csv: (d) => d.status },
                 { key: 'reason', label: t('reason'), render: (d) => reasonText(d.reason), csv: (d) => d.reason },
                 { key: 'postId', label: t('post'), numeric: true, render: (d) => (d.postId === null ? '—' : String(d.postId)) },
