@@ -3,7 +3,7 @@ import type { Activity, Api, AutoReplyStats, Leaderboard, Member, MemberSort, Mo
 import { fmt, t } from '../i18n'
 import { session } from '../session'
 import { useSignal } from '../state'
-import { DailyChart } from '../ui/chart'
+import { DailyChart, preloadCharts } from '../ui/chart'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
 import { GroupTabs } from '../ui/group-tabs'
 import { DataTable } from '../ui/table'
@@ -62,6 +62,7 @@ export function GroupPage({ params }: PageProps): preact.JSX.Element {
   const s = useSignal(session)
   const api = s!.api
   const id = params.gid!
+  useEffect(preloadCharts, [])
   const [group, reloadGroup] = useLoad(() => api.group(id), [id])
   const [figures, reloadFigures] = useLoad(() => loadFigures(api, id), [id])
   return (

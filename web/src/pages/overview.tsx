@@ -1,11 +1,11 @@
-import { useMemo, useState } from 'preact/hooks'
+import { useEffect, useMemo, useState } from 'preact/hooks'
 import { LIFECYCLE, type Api, type GroupTotals, type HeatCell, type MixPoint, type OverviewFigure, type QuietGroup, type StatsOverview } from '../api'
 import { addDays } from '../days'
 import { fmt, t, type MessageKey } from '../i18n'
 import { href } from '../router'
 import { session } from '../session'
 import { useSignal } from '../state'
-import { DailyChart, HeatmapChart, type HeatData } from '../ui/chart'
+import { DailyChart, HeatmapChart, preloadCharts, type HeatData } from '../ui/chart'
 import { Card, Empty, Loaded, useLoad } from '../ui/common'
 import { groupNames } from '../ui/group-names'
 import { DataTable } from '../ui/table'
@@ -20,11 +20,18 @@ interface Report {
   alerts: { to: string; weeks: number; groups: QuietGroup[] }; names: Map<string, string>
 }
 
-/** Every cross-group report of the range; the alerts' `to` is the server's today, so the range ends there. */
+/**
+ * Every cross-group report of the range. Seven days is the server's default range (all requests at once);
+ * a longer one ends at the alerts' `to`, the server's today.
+ */
 async function load(api: Api, days: number): Promise<Report> {
-  const alerts = await api.statsAlerts()
-  const range = { from: addDays(alerts.to, -(days - 1)), to: alerts.to }
-  const [overview, heat, mix, table, names] = await Promise.all([
+  const alertsLoad = api.statsAlerts()
+  let range = {}
+  if (days !== 7) {
+    const { to } = await alertsLoad
+    range = { from: addDays(to, -(days - 1)), to }
+  }
+  const [alerts, overview, heat, mix, table, names] = await Promise.all([alertsLoad,
     api.statsOverview(range), api.statsHeatmap(range), api.statsLifecycle(range), api.statsGroups(range), groupNames(api),
   ])
   // Groups without a figure in the range are listed too (with zeros): a silent group is what an operator looks for.
@@ -43,6 +50,7 @@ export function OverviewPage(): preact.JSX.Element {
   const s = useSignal(session)
   const api = s!.api
   const [days, setDays] = useState<number>(7)
+  useEffect(preloadCharts, [])
   const [report, reload] = useLoad(() => load(api, days), [days])
   return (
     <>

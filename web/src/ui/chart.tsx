@@ -11,6 +11,11 @@ export interface Series { name: string; values: number[]; kind?: 'line' | 'bar';
 /** A heatmap: column labels, row labels, and [column, row, value] cells. */
 export interface HeatData { name: string; x: string[]; y: string[]; cells: Array<[number, number, number]> }
 
+/** Starts loading the charts chunk now (a page that will draw one calls it while its data loads). */
+export function preloadCharts(): void {
+  import('./echarts').catch(() => undefined)
+}
+
 type Renderer = (charts: typeof Charts, el: HTMLElement) => () => void
 
 /**
