@@ -29,6 +29,8 @@ usage:
   qunyun token revoke ID            revoke a token
   qunyun token grant ID --group ID …  replace the groups granted to an owner or operator token
   qunyun lottery verify PROOF.json  recompute a lottery draw from its proof (GET /api/v1/lotteries/ID/proof)
+  qunyun stats rebuild --group ID --from YYYY-MM-DD --to YYYY-MM-DD
+                                    recompute a group's message rollups for past days from the message log
   qunyun help                       this text
 
 configuration: config/*.yaml, overridden by environment variables (see README).`
@@ -225,6 +227,35 @@ async function token(args: string[]): Promise<void> {
   }
 }
 
+/** `qunyun stats rebuild`: starts the runtime without bots, HTTP or timers and runs the stats rebuild. */
+async function stats(args: string[]): Promise<void> {
+  const [sub, ...rest] = args
+  const flag = (name: string): string | undefined => { const i = rest.indexOf(name); return i >= 0 ? rest[i + 1] : undefined }
+  const groupId = flag('--group')
+  const from = flag('--from')
+  const to = flag('--to')
+  const day = /^\d{4}-\d{2}-\d{2}$/
+  if (sub !== 'rebuild' || !groupId || !from || !to || !day.test(from) || !day.test(to)) {
+    process.stderr.write(`qunyun stats: expected rebuild --group ID --from YYYY-MM-DD --to YYYY-MM-DD\n\n${USAGE}\n`)
+    process.exit(2)
+  }
+  const config = configOrExit({ simulation: { mode: 'off' } })
+  const log = createLogger({ log: { ...config.log, level: 'warn' } })
+  const { Runtime } = await import('./main')
+  const { STATS_REBUILD } = await import('./contracts/stats')
+  const runtime = new Runtime(config, { log, bots: [], http: false, scheduler: false, simulation: false })
+  try {
+    await runtime.start()
+    const report = await runtime.host.service(STATS_REBUILD).rebuild(groupId, from, to)
+    process.stdout.write(`${JSON.stringify(report)}\n`)
+  } catch (error) {
+    process.stderr.write(`qunyun stats rebuild: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  } finally {
+    await runtime.stop()
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
@@ -232,6 +263,7 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': return migrate()
     case 'simulate': return simulate(rest)
     case 'token': return token(rest)
+    case 'stats': return stats(rest)
     case 'lottery': {
       process.exitCode = lotteryCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) })
       return

@@ -8,6 +8,16 @@ export interface MemberDay {
   messages: number
 }
 
+/** One message of the retained message log (text null when the group keeps no text, or for non-text messages). */
+export interface LoggedMessage {
+  id: string
+  groupId: string
+  senderId: string
+  type: string
+  text: string | null
+  at: number
+}
+
 /**
  * Activity facts from the daily rollups (never the message log) for other features: lottery eligibility
  * ("active in the last N days"), lifecycle tags and scores, reports. Figures are as of the last flush
@@ -20,6 +30,11 @@ export interface ActivityFacts {
   lastActive(groupId: string, memberIds: readonly string[], sinceDay: string): Promise<Map<string, string>>
   /** Every member row of one day across all groups, in (group, member) order after `after`, at most `limit`. */
   dayRows(day: string, after: { groupId: string; memberId: string } | null, limit: number): Promise<MemberDay[]>
+  /**
+   * One page of a group's retained message log in [fromMs, toMs), in (at, id) order after `after`: for
+   * offline recomputation (the stats rebuild), never for reports.
+   */
+  logPage(groupId: string, fromMs: number, toMs: number, after: { at: number; id: string } | null, limit: number): Promise<LoggedMessage[]>
 }
 
 /** The activity facts service (provided by the activity feature). */

@@ -15,6 +15,26 @@ export function csvDocument(header: readonly string[], rows: Iterable<ReadonlyAr
   return `\ufeff${lines.join('\r\n')}\r\n`
 }
 
+/** Rows per streamed chunk: large enough to keep writes few, small enough to keep memory flat. */
+const CHUNK_ROWS = 500
+
+/**
+ * The same document as csvDocument, produced piece by piece (BOM and header first, then chunks of rows) for
+ * streamed responses: the body is never held whole, and rows may come from an async source (a cursor).
+ */
+export async function* csvChunks(header: readonly string[], rows: Iterable<ReadonlyArray<string | number | null>> | AsyncIterable<ReadonlyArray<string | number | null>>): AsyncGenerator<string> {
+  yield `\ufeff${header.map(csvField).join(',')}\r\n`
+  let chunk: string[] = []
+  for await (const row of rows) {
+    chunk.push(row.map(csvField).join(','))
+    if (chunk.length >= CHUNK_ROWS) {
+      yield `${chunk.join('\r\n')}\r\n`
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield `${chunk.join('\r\n')}\r\n`
+}
+
 /** Minimal RFC 4180 CSV parser (quotes, escaped quotes, commas and newlines inside quotes, CRLF, a BOM). */
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = []

@@ -61,7 +61,7 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
   response?: ZodType<R>
   /** Status of a successful response (default 200, POST 201). */
   status?: number
-  /** A non-JSON response (e.g. 'text/csv; charset=utf-8'): the handler returns the body as a string. */
+  /** A non-JSON response (e.g. 'text/csv; charset=utf-8'): the handler returns the body as a string, or a StreamedBody. */
   contentType?: string
   /** Largest JSON body this route accepts, in bytes (default: the API's `bodyLimitBytes`), e.g. for base64 uploads. */
   bodyLimit?: number
@@ -86,6 +86,11 @@ export function groupNotFound(): HttpError {
 /** The one answer for an owned object that does not exist or belongs to someone else (indistinguishable on purpose). */
 export function ownedNotFound(kind: string): HttpError {
   return new HttpError(404, 'not_found', `no such ${kind}`)
+}
+
+/** A non-JSON response body produced piece by piece (a streamed CSV export); the HTTP adapter pipes it. */
+export class StreamedBody {
+  constructor(readonly chunks: AsyncIterable<string>) {}
 }
 
 /** A response body already serialised as JSON (cached reads skip JSON.stringify on every hit). */

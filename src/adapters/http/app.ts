@@ -1,9 +1,10 @@
+import { Readable } from 'node:stream'
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import Koa, { type Context, type Next } from 'koa'
 import Router from '@koa/router'
 import type { ZodType } from 'zod'
 import { canSeeOwned, type Principal } from '../../kernel/auth'
-import { groupNotFound, HttpError, ownedNotFound, RawJson, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
+import { groupNotFound, HttpError, ownedNotFound, RawJson, StreamedBody, type AuditSummary, type ErrorDetail, type RouteDefinition } from '../../kernel/routes'
 import { errorText, lazyChild, type Logger } from '../../kernel/logger'
 import type { BucketSpec, RateLimiter } from '../../ports/ports'
 import type { Clock } from '../../ports/clock'
@@ -271,7 +272,8 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       ctx.status = route.status ?? (route.method === 'POST' ? 201 : 200)
       if (route.contentType) {
         ctx.type = route.contentType
-        ctx.body = String(result)
+        // A streamed body is piped as it is produced (chunked transfer), never held whole.
+        ctx.body = result instanceof StreamedBody ? Readable.from(result.chunks) : String(result)
       } else if (result instanceof RawJson) {
         ctx.type = 'application/json; charset=utf-8'
         ctx.body = result.json

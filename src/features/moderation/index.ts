@@ -1,12 +1,13 @@
 import { join } from 'node:path'
 import { defineFeature } from '../../adapters/db/feature-store'
 import { ACCESS } from '../../contracts/access'
-import { RuleViolated } from '../../contracts/moderation'
+import { ModerationReversed, RuleViolated } from '../../contracts/moderation'
 import { DIRECTORY } from '../../kernel/directory'
 import { errorText } from '../../kernel/logger'
 import { MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/events'
 import { renderTemplate } from '../../kernel/template'
 import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
+import { ModerationFalsePositive1797600000100 } from '../../../migrations/1797600000100-ModerationFalsePositive'
 import { moderationDryRun } from './moderation.dry-run'
 import { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
@@ -27,8 +28,8 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
   rules: { schema: ModerationRuleSchema },
   config: (c) => ({ rulesDir: c.rulesDir }),
   entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity],
-  migrations: [Moderation1764200000000],
-  events: { emits: [RuleViolated], consumes: [MemberJoined, OutboundFinished] },
+  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100],
+  events: { emits: [RuleViolated, ModerationReversed], consumes: [MemberJoined, OutboundFinished] },
   inject: [DIRECTORY, ACCESS],
   async setup(app) {
     const directory = app.use(DIRECTORY)
@@ -67,7 +68,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
         if (MemberJoined.is(event)) await welcomer.joined(event)
         else if (OutboundFinished.is(event)) await removalFinished(event)
       },
-      routes: moderationRoutes({ db: app.store, clock: app.clock, rules: app.rules, dryRun, lists, book, findGroup: (id) => directory.find(id) }),
+      routes: moderationRoutes({ db: app.store, clock: app.clock, rules: app.rules, dryRun, lists, book, findGroup: (id) => directory.find(id), events: app.events }),
       drain: () => welcomer.flushAll(),
       flush: () => book.flush(),
       stop: () => unshare(),

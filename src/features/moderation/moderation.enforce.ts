@@ -157,6 +157,23 @@ export class StrikeBook {
     await this.db.repo(ModerationEventEntity).update({ groupId, messageId, action: 'remove' }, { result: ok ? 'done' : 'failed', reason: reason?.slice(0, 300) ?? null })
   }
 
+  /**
+   * Marks event `eventId` of `groupId` a false positive, with every other row of the same message and
+   * detector (a message matching several lists of one detector is one hit of that rule). Once: a second
+   * mark changes nothing. Returns the event row, or null when the group has no such event. The only
+   * writer of `false_positive_at`.
+   */
+  async markFalsePositive(groupId: string, eventId: number, at: number): Promise<{ row: ModerationEventEntity; first: boolean } | null> {
+    await this.flush()
+    const repo = this.db.repo(ModerationEventEntity)
+    const row = await repo.findOne({ where: { id: eventId, groupId } })
+    if (!row) return null
+    if (row.falsePositiveAt !== null) return { row, first: false }
+    if (row.messageId === null) await this.db.query('UPDATE qy_moderation_event SET false_positive_at = ? WHERE id = ? AND false_positive_at IS NULL', [at, eventId])
+    else await this.db.query('UPDATE qy_moderation_event SET false_positive_at = ? WHERE group_id = ? AND message_id = ? AND detector = ? AND false_positive_at IS NULL', [at, groupId, row.messageId, row.detector])
+    return { row: { ...row, falsePositiveAt: at }, first: true }
+  }
+
   /** Forgets a member's strikes (history stays). */
   async reset(groupId: string, memberId: string, at: number): Promise<void> {
     await this.db.repo(StrikeResetEntity).upsert({ groupId, memberId, at }, ['groupId', 'memberId'])

@@ -25,6 +25,8 @@ export class ModerationEventEntity {
   @Column({ type: 'varchar', length: 300, nullable: true }) reason!: string | null
   @Column({ type: 'boolean', default: false }) shadow!: boolean
   @Column(msColumn('at')) at!: number
+  /** When an owner marked this hit a false positive (null: not reversed). */
+  @Column(msColumn('false_positive_at', true)) falsePositiveAt!: number | null
 }
 
 /** When an owner reset a member's strikes (violations before it no longer count). */

@@ -1,20 +1,21 @@
 import { Between, LessThan, type FindOptionsWhere } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { GroupRecord } from '../../kernel/context'
-import type { FeatureRules } from '../../kernel/feature'
-import { defineRoute, groupOr404, type RouteDefinition } from '../../kernel/routes'
+import { ModerationReversed } from '../../contracts/moderation'
+import type { EventEmitter, FeatureRules } from '../../kernel/feature'
+import { defineRoute, groupOr404, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import type { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity } from './moderation.entity'
 import type { ModerationRule } from './moderation.rules'
-import { EventsQuery, GroupParams, MemberParams, StatsQuery } from './moderation.schema'
+import { EventParams, EventsQuery, GroupParams, MemberParams, StatsQuery } from './moderation.schema'
 
 const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id', mutates: false }
 const WRITE = { roles: ['admin', 'owner'] as const, groupParam: 'id', mutates: true }
 
 /** What moderation did: every violation and action, per-day stats, a member's strikes (and resetting them). */
-export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; rules: FeatureRules<ModerationRule>; book: StrikeBook; findGroup: (id: string) => Promise<GroupRecord | null> }): RouteDefinition[] {
+export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; rules: FeatureRules<ModerationRule>; book: StrikeBook; findGroup: (id: string) => Promise<GroupRecord | null>; events: EventEmitter }): RouteDefinition[] {
   const { db, rules } = deps
   const group = (id: string): Promise<GroupRecord> => groupOr404(deps.findGroup, id)
   return [
@@ -34,7 +35,7 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
         const rows = await db.repo(ModerationEventEntity).find({ where, order: { id: 'DESC' }, take: query.limit + 1 })
         const page = rows.slice(0, query.limit)
         return {
-          items: page.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), memberId: r.memberId, messageId: r.messageId, detector: r.detector, matched: r.matched, listId: r.listId, action: r.action, strike: r.strike, result: r.result, reason: r.reason, shadow: r.shadow })),
+          items: page.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), memberId: r.memberId, messageId: r.messageId, detector: r.detector, matched: r.matched, listId: r.listId, action: r.action, strike: r.strike, result: r.result, reason: r.reason, shadow: r.shadow, falsePositiveAt: r.falsePositiveAt === null ? null : new Date(r.falsePositiveAt).toISOString() })),
           nextCursor: rows.length > query.limit ? String(page[page.length - 1]?.id) : null,
         }
       },
@@ -87,6 +88,26 @@ export function moderationEventRoutes(deps: { db: FeatureTables; clock: Clock; r
         await deps.book.reset(params.id, params.memberId, deps.clock.now())
         audit({ groupId: params.id, target: `member:${params.memberId}`, before: { strikes: before }, after: { strikes: 0 } })
         return { groupId: params.id, memberId: params.memberId, strikes: 0 }
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/api/v1/groups/:id/moderation/events/:eventId/false-positive',
+      summary: 'Mark a moderation event a false positive (counted per rule in the stats rules report; marking twice changes nothing; strikes are reset separately)',
+      params: EventParams, access: WRITE, status: 200,
+      async handler({ params, audit }) {
+        const g = await group(params.id)
+        const now = deps.clock.now()
+        const marked = await deps.book.markFalsePositive(params.id, params.eventId, now)
+        if (!marked) throw new HttpError(404, 'not_found', 'no such moderation event')
+        const { row } = marked
+        if (marked.first) {
+          deps.events.emit(ModerationReversed.of({
+            id: `moderation.reversed:${params.id}:${row.messageId ?? `event-${row.id}`}:${row.detector}`, at: now, botId: g.botId, groupId: params.id, memberId: row.memberId, eventId: row.id,
+            detector: row.detector, action: row.action, shadow: row.shadow, violationAt: row.at,
+          }))
+          audit({ groupId: params.id, target: `moderation-event:${row.id}`, before: { falsePositive: false }, after: { falsePositive: true, detector: row.detector } })
+        }
+        return { groupId: params.id, eventId: row.id, detector: row.detector, falsePositiveAt: new Date(row.falsePositiveAt ?? now).toISOString(), alreadyMarked: !marked.first }
       },
     }),
   ]

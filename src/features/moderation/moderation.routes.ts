@@ -1,6 +1,6 @@
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { GroupRecord } from '../../kernel/context'
-import type { FeatureRules } from '../../kernel/feature'
+import type { EventEmitter, FeatureRules } from '../../kernel/feature'
 import type { RouteDefinition } from '../../kernel/routes'
 import type { RuleDryRun } from '../../kernel/rules'
 import type { Clock } from '../../ports/clock'
@@ -21,6 +21,7 @@ export function moderationRoutes(deps: {
   lists: WordLists
   book: StrikeBook
   findGroup: (id: string) => Promise<GroupRecord | null>
+  events: EventEmitter
 }): RouteDefinition[] {
   return [...moderationRuleRoutes(deps), ...moderationEventRoutes(deps), ...wordListRoutes(deps)]
 }

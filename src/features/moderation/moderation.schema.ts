@@ -1,7 +1,10 @@
 import { z } from 'zod'
+import { GroupId } from '../../kernel/routes'
 
 // Group and member path parameters are the kernel's, the same for every feature's routes.
 export { GroupParams, MemberParams } from '../../kernel/routes'
+/** Path parameters of `/groups/:id/moderation/events/:eventId/…` routes. */
+export const EventParams = z.strictObject({ id: GroupId, eventId: z.coerce.number().int().positive().max(2 ** 31) })
 /** Path parameter naming an uploaded word list. */
 export const ListParams = z.strictObject({ listId: z.coerce.number().int().positive().max(2 ** 31) })
 

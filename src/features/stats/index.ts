@@ -3,11 +3,17 @@ import { DIRECTORY } from '../../kernel/directory'
 import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
+import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
+import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { ACTIVITY } from '../../contracts/activity'
+import { STATS_REBUILD } from '../../contracts/stats'
+import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { statsRoutes } from './stats.routes'
+import { pruneTerms } from './stats.content'
 import { StatsRuleSchema, type StatsRule } from './stats.rules'
 
 /** Processed event ids are kept this long (an event redelivered later than this would count again). */
@@ -20,17 +26,29 @@ const DAY_MS = 86_400_000
  * lifecycle events are folded in once per event id. The report routes read only these rollups, never the
  * message log.
  */
-export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
+export const statsFeature = defineFeature<StatsRule, { timezone: string; logRetentionDays: number }>({
   name: 'stats',
   rules: { schema: StatsRuleSchema },
-  config: (c) => ({ timezone: c.timezone }),
+  config: (c) => ({ timezone: c.timezone, logRetentionDays: c.activity.retentionDays }),
   entities: STATS_ENTITIES,
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
   events: { consumes: STATS_CONSUMES },
-  inject: [DIRECTORY],
+  inject: [DIRECTORY, ACTIVITY],
+  provides: [STATS_REBUILD],
   setup(app) {
     const directory = app.use(DIRECTORY)
     const buffer = new StatsBuffer(app.store, () => app.clock.now())
+    const activity = app.use(ACTIVITY)
+    app.provide(STATS_REBUILD, {
+      // This process's unwritten rows first: the rebuild replaces what is stored.
+      rebuild: async (groupId, from, to) => { await buffer.flush(); return rebuildGroup({
+        store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
+        async group(id) {
+          const g = await directory.find(id)
+          return g ? { timezone: g.timezone, rule: await app.rules.forGroup(id) } : null
+        },
+      }, groupId, from, to) },
+    })
     const timezoneOf = async (groupId: string, botId: string | undefined): Promise<string> => {
       if (botId) return (await directory.group(groupId, botId)).timezone
       return (await directory.find(groupId))?.timezone ?? app.config.timezone
@@ -38,6 +56,8 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
     return {
       middleware: statsMiddleware({ buffer, rules: app.rules }),
       async onEvents(events) {
+        // An auto-reply answering a question resolves it (in memory, written with the next flush).
+        for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
       routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone }),
@@ -51,6 +71,16 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
           await app.store.query('DELETE FROM qy_stats_member_hour WHERE day < ?', [before])
           await app.store.query('DELETE FROM qy_stats_event WHERE at < ?', [now - EVENT_ID_KEEP_DAYS * DAY_MS])
           app.log.info('stats staging purged', { memberHoursBefore: before, eventIdsKeptDays: EVENT_ID_KEEP_DAYS })
+        },
+      }, {
+        name: 'stats.prune-terms',
+        cron: '37 4 * * *',
+        timezone: app.config.timezone,
+        async run() {
+          // Days before yesterday (UTC) are over in every timezone: keep their top terms only.
+          const before = addDays(new Date(app.clock.now()).toISOString().slice(0, 10), -1)
+          const pruned = await pruneTerms(app.store, before)
+          app.log.info('stats terms pruned', { before, groupDays: pruned.groupDays, deleted: pruned.deleted })
         },
       }],
       flush: () => buffer.flush(),

@@ -3,7 +3,9 @@ import type { Row } from '../../adapters/db/sql'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
 import { addDays, localTime } from '../../kernel/time'
+import { MAX_OPEN, isQuestion } from './stats.questions'
 import { upsertAdd, upsertOr } from './stats.sql'
+import { extractTerms } from './stats.terms'
 import { weekdayOf, weekOf } from './stats.time'
 
 const sep = '\u0000'
@@ -22,6 +24,24 @@ export function typeIndex(type: MessageType): 0 | 1 | 2 | 3 {
   }
 }
 
+/** How a message's text is read beyond counting (after the chain: other features may have consumed it). */
+export interface TextOptions {
+  /** Count its hot-topic terms and treat it as a possible question or answer (false: a command or a message moderation acted on). */
+  content: boolean
+  /** Count its hot-topic terms (the group's `stats.topics`). */
+  topics: boolean
+  /** A question counts as resolved when answered within this many milliseconds. */
+  answerWithinMs: number
+  /** Only as a possible answer to open questions (a rebuild reading past the end of its range). */
+  answersOnly?: boolean
+}
+
+/** A question waiting for an answer (in memory, see stats.questions.ts). */
+interface OpenQuestion { messageId: string; senderId: string; at: number; day: string; hour: number; deadline: number }
+
+/** Largest answer-time bucket (minutes): the longest window a rule allows. */
+export const MAX_ANSWER_MINUTES = 24 * 60
+
 /**
  * Accumulates message rollups in memory (the message path only touches Maps) and writes them in one
  * transaction per flush: member-day, group-day and group-hour counters are added; distinct counts
@@ -36,7 +56,12 @@ export class StatsBuffer {
   private groupHour = new Map<string, Row>()
   private memberHour = new Map<string, Row>()
   private memberMonth = new Map<string, Row>()
-  private retry: { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[]; memberMonth: Row[] } | null = null
+  /** Texts waiting to be segmented into terms at the next write: group, local day, text. */
+  private texts: Array<[string, string, string]> = []
+  private questionHour = new Map<string, Row>()
+  private answerMinute = new Map<string, Row>()
+  private open = new Map<string, OpenQuestion[]>()
+  private retry: { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[]; memberMonth: Row[]; termDay: Row[]; questionHour: Row[]; answerMinute: Row[] } | null = null
   private readonly writer = new SerialRunner(() => this.write())
 
   constructor(private readonly store: FeatureStore, private readonly now: () => number) {}
@@ -71,44 +96,150 @@ export class StatsBuffer {
     if (!this.memberHour.has(mhKey)) this.memberHour.set(mhKey, [g, day, hour, m])
   }
 
+  /**
+   * Reads a message's content after the chain: its terms (segmented at the next write, off the message path)
+   * and question resolution. A Map/array update; no I/O.
+   */
+  observeText(message: IncomingMessage, timezone: string, options: TextOptions): void {
+    if (message.type !== 'text' || !options.content || message.text.length === 0) return
+    const { day, hour } = localTime(message.at, timezone)
+    if (options.topics && !options.answersOnly) this.texts.push([message.groupId, day, message.text])
+    const g = message.groupId
+    let open = this.open.get(g)
+    if (open) {
+      // Questions past their window drop out unanswered.
+      if (open.some((q) => q.deadline < message.at)) open = open.filter((q) => q.deadline >= message.at)
+      if (open.length === 0) this.open.delete(g)
+      else this.open.set(g, open)
+    }
+    const question = isQuestion(message.text)
+    if (question && options.answersOnly) return
+    if (question) {
+      this.addQuestion(g, day, hour, 'asked')
+      const list = open ?? []
+      list.push({ messageId: message.id, senderId: message.senderId, at: message.at, day, hour, deadline: message.at + options.answerWithinMs })
+      if (list.length > MAX_OPEN) list.shift()
+      this.open.set(g, list)
+      return
+    }
+    if (!open) return
+    const index = open.findIndex((q) => q.senderId !== message.senderId)
+    if (index < 0) return
+    const [q] = open.splice(index, 1) as [OpenQuestion]
+    if (open.length === 0) this.open.delete(g)
+    this.resolve(g, q, message.at, 'member')
+  }
+
+  /** An auto-reply answered message `messageId` of group `groupId`: resolves it if it is an open question. */
+  answeredByAutoReply(groupId: string, messageId: string): void {
+    const open = this.open.get(groupId)
+    const index = open?.findIndex((q) => q.messageId === messageId) ?? -1
+    if (!open || index < 0) return
+    const [q] = open.splice(index, 1) as [OpenQuestion]
+    if (open.length === 0) this.open.delete(groupId)
+    this.resolve(groupId, q, q.at, 'autoreply')
+  }
+
+  private resolve(groupId: string, q: OpenQuestion, at: number, by: 'member' | 'autoreply'): void {
+    this.addQuestion(groupId, q.day, q.hour, by)
+    const minute = Math.min(MAX_ANSWER_MINUTES, Math.max(0, Math.floor((at - q.at) / 60_000)))
+    const key = groupId + sep + q.day + sep + minute
+    const row = this.answerMinute.get(key)
+    if (row) (row[3] as number)++
+    else this.answerMinute.set(key, [groupId, q.day, minute, 1])
+  }
+
+  private addQuestion(groupId: string, day: string, hour: number, what: 'asked' | 'member' | 'autoreply'): void {
+    const key = groupId + sep + day + sep + hour
+    let row = this.questionHour.get(key)
+    if (!row) this.questionHour.set(key, (row = [groupId, day, hour, weekdayOf(day), 0, 0, 0]))
+    if (what === 'asked') (row[4] as number)++
+    else { (row[5] as number)++; if (what === 'autoreply') (row[6] as number)++ }
+  }
+
   /** Rows waiting to be written (member-day keys). */
   get pending(): number { return this.memberDay.size + (this.retry?.memberDay.length ?? 0) }
 
   /** Writes everything recorded so far (one write at a time; a call during a write queues one more). */
   flush(): Promise<void> { return this.writer.run() }
 
-  private async write(): Promise<void> {
-    const batch = {
+  /** Takes everything recorded (and any batch a failed write left) out of the buffer. */
+  takeBatch(): StatsBatch {
+    const batch: StatsBatch = {
       memberDay: [...(this.retry?.memberDay ?? []), ...this.memberDay.values()],
       groupDay: [...(this.retry?.groupDay ?? []), ...this.groupDay.values()],
       groupHour: [...(this.retry?.groupHour ?? []), ...this.groupHour.values()],
       memberHour: [...(this.retry?.memberHour ?? []), ...this.memberHour.values()],
       memberMonth: [...(this.retry?.memberMonth ?? []), ...this.memberMonth.values()],
+      termDay: [...(this.retry?.termDay ?? []), ...countTerms(this.texts)],
+      questionHour: [...(this.retry?.questionHour ?? []), ...this.questionHour.values()],
+      answerMinute: [...(this.retry?.answerMinute ?? []), ...this.answerMinute.values()],
     }
     this.retry = null
+    this.texts = []
+    this.questionHour = new Map()
+    this.answerMinute = new Map()
     this.memberDay = new Map()
     this.groupDay = new Map()
     this.groupHour = new Map()
     this.memberHour = new Map()
     this.memberMonth = new Map()
-    if (batch.memberDay.length === 0) return
+    return batch
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.takeBatch()
+    if (batch.memberDay.length === 0 && batch.termDay.length === 0 && batch.questionHour.length === 0 && batch.answerMinute.length === 0) return
     try {
-      await this.store.transaction(async (tx) => {
-        await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
-        await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
-        await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
-        await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
-        await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
-        await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
-        // Staging rows older than the keep window may be purged: recounting those hours would undercount.
-        const oldest = addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1))
-        await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= oldest).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
-      })
+      await this.store.transaction((tx) => writeBatch(tx, batch, { speakersSince: addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1)) }))
     } catch (error) {
       this.retry = batch
       throw error
     }
   }
+}
+
+/** Rollup rows of a batch of messages, by table (row layouts as the writers below expect them). */
+export interface StatsBatch { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[]; memberMonth: Row[]; termDay: Row[]; questionHour: Row[]; answerMinute: Row[] }
+
+/**
+ * Adds a batch to the rollups inside a transaction. Hour speakers: recomputed from the member-hour staging
+ * rows for hours on or after `speakersSince` (older staging rows may be purged: recounting would
+ * undercount), or — for a rebuild, whose batch holds every message of its hours and whose hour rows were
+ * deleted first — written from the batch itself (`fromBatch`).
+ */
+export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers: { speakersSince: string } | { fromBatch: true }): Promise<void> {
+  await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
+  await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
+  if ('fromBatch' in speakers) {
+    const counts = new Map<string, number>()
+    for (const r of batch.memberHour) { const k = `${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`; counts.set(k, (counts.get(k) ?? 0) + 1) }
+    const rows = batch.groupHour.map((r) => [r[0], r[1], r[2], r[3], counts.get(`${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`) ?? 0, r[4]] as Row)
+    await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday', 'speakers'], ['messages'], rows)
+  } else await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
+  await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
+  await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
+  await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
+  await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
+  await upsertAdd(tx, 'qy_stats_answer_minute', ['group_id', 'day', 'minute'], [], ['n'], batch.answerMinute)
+  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  if (!('fromBatch' in speakers)) {
+    await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
+  }
+}
+
+/** Segments texts into (group, day, term, messages containing it) rows. */
+export function countTerms(texts: ReadonlyArray<[string, string, string]>): Row[] {
+  const rows = new Map<string, Row>()
+  for (const [g, day, text] of texts) {
+    for (const term of extractTerms(text)) {
+      const key = g + sep + day + sep + term
+      const row = rows.get(key)
+      if (row) (row[3] as number)++
+      else rows.set(key, [g, day, term, 1])
+    }
+  }
+  return [...rows.values()]
 }
 
 /** Sets each touched group-day's `active` to its distinct speakers (member-day rows with messages). */

@@ -114,6 +114,8 @@ export class StatsRuleDayEntity {
   @Column({ type: 'integer', default: 0 }) hits!: number
   /** Auto-reply: answered (not suppressed); moderation: an enforcing step (not shadow, not record/none). */
   @Column({ type: 'integer', default: 0 }) actions!: number
+  /** Moderation: actions an owner later marked as false positives (reversed). */
+  @Column({ type: 'integer', default: 0 }) reversals!: number
 }
 
 /** Ids of events already folded into the rollups (at-least-once delivery made idempotent); purged after a while. */
@@ -153,6 +155,43 @@ export class StatsLifecycleDayEntity {
   @Column({ type: 'integer', default: 0 }) n!: number
 }
 
+/**
+ * Hot-topic terms: per group and local day, how many messages contained each term (see stats.terms.ts).
+ * Terms only, never whole messages; past days are pruned to their top TERMS_KEPT_PER_DAY terms.
+ */
+@Entity('qy_stats_term_day')
+@Index('idx_stats_term_day_day', ['day', 'groupId', 'term', 'n'])
+export class StatsTermDayEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ type: 'varchar', length: 64 }) term!: string
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
+/** Questions asked in one group and local hour (of the question), and how many were resolved (see stats.questions.ts). */
+@Entity('qy_stats_question_hour')
+@Index('idx_stats_question_hour_day', ['day', 'groupId', 'hour', 'weekday', 'questions', 'resolved', 'byAutoreply'])
+export class StatsQuestionHourEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ type: 'integer' }) hour!: number
+  /** 0 = Monday … 6 = Sunday. */
+  @Column({ type: 'integer' }) weekday!: number
+  @Column({ type: 'integer', default: 0 }) questions!: number
+  @Column({ type: 'integer', default: 0 }) resolved!: number
+  /** Of `resolved`: answered by an auto-reply rule. */
+  @Column({ name: 'by_autoreply', type: 'integer', default: 0 }) byAutoreply!: number
+}
+
+/** Resolved questions of one group and local day by whole minutes to their answer (the median's histogram). */
+@Entity('qy_stats_answer_minute')
+export class StatsAnswerMinuteEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ type: 'integer' }) minute!: number
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
 /** Every table of the feature. */
-export const STATS_ENTITIES = [StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
+export const STATS_ENTITIES = [StatsTermDayEntity, StatsQuestionHourEntity, StatsAnswerMinuteEntity, StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
   StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity]

@@ -3,7 +3,7 @@ import type { Row } from '../../adapters/db/sql'
 import { AutoReplyMatched } from '../../contracts/auto-reply'
 import { CheckInCompleted } from '../../contracts/check-in'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
-import { RuleViolated } from '../../contracts/moderation'
+import { ModerationReversed, RuleViolated } from '../../contracts/moderation'
 import { MemberLifecycleChanged } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { localTime } from '../../kernel/time'
@@ -11,7 +11,7 @@ import { upsertAdd } from './stats.sql'
 import { weekOf } from './stats.time'
 
 /** The kinds of events folded into the rollups. */
-export const STATS_CONSUMES = [MemberJoined, MemberLeft, CheckInCompleted, AutoReplyMatched, RuleViolated, LotteryEntered, LotteryDrawn, MemberLifecycleChanged] as const
+export const STATS_CONSUMES = [MemberJoined, MemberLeft, CheckInCompleted, AutoReplyMatched, RuleViolated, LotteryEntered, LotteryDrawn, MemberLifecycleChanged, ModerationReversed] as const
 
 /** `from_state` of a lifecycle transition of a member seen for the first time. */
 export const FIRST_SEEN = 'none'
@@ -73,10 +73,13 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
     }
     const streaks: Array<[string, string, string, number]> = []
     const ruleDay = new Map<string, Row>()
-    const addRule = (groupId: string, day: string, kind: string, rule: string, action: boolean): void => {
+    const addRule = (groupId: string, day: string, kind: string, rule: string, action: boolean, reversal = false): void => {
       const key = `${groupId}\u0000${day}\u0000${kind}\u0000${rule}`
+      const hit = reversal ? 0 : 1
+      const acted = !reversal && action ? 1 : 0
+      const reversed = reversal ? 1 : 0
       const row = ruleDay.get(key)
-      if (row) { (row[4] as number)++; (row[5] as number) += action ? 1 : 0 } else ruleDay.set(key, [groupId, day, kind, rule.slice(0, 64), 1, action ? 1 : 0])
+      if (row) { (row[4] as number) += hit; (row[5] as number) += acted; (row[6] as number) += reversed } else ruleDay.set(key, [groupId, day, kind, rule.slice(0, 64), hit, acted, reversed])
     }
     const lotteryDay = new Map<string, Row>()
     const draws: Row[] = []
@@ -109,6 +112,10 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
         addGroupDay(groupId, day, 'moderation_hits', 1)
         if (acted) addGroupDay(groupId, day, 'moderation_actions', 1)
         for (const detector of e.detectors.length > 0 ? e.detectors : ['unknown']) addRule(groupId, day, 'moderation', detector, acted)
+      } else if (ModerationReversed.is(e)) {
+        // On the violation's own day, next to its hit.
+        const violationDay = localTime(e.violationAt, await timezoneOf(groupId, e.botId)).day
+        addRule(groupId, violationDay, 'moderation', e.detector, false, true)
       } else if (LotteryEntered.is(e)) {
         const key = `${groupId}\u0000${day}\u0000${e.memberId}`
         const row = lotteryDay.get(key)
@@ -135,7 +142,7 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
     await upsertAdd(tx, 'qy_stats_lottery_day', ['group_id', 'day', 'member_id'], [], ['entries'], [...lotteryDay.values()])
     await tx.insertIgnore('qy_stats_lottery_draw', ['group_id', 'lottery_id', 'day'], draws)
     await tx.upsertIncrement('qy_stats_lifecycle_day', ['group_id', 'day', 'from_state', 'to_state'], ['n'], [...lifecycleDay.values()])
-    await tx.upsertIncrement('qy_stats_rule_day', ['group_id', 'day', 'kind', 'rule'], ['hits', 'actions'], [...ruleDay.values()])
+    await tx.upsertIncrement('qy_stats_rule_day', ['group_id', 'day', 'kind', 'rule'], ['hits', 'actions', 'reversals'], [...ruleDay.values()])
     // A member's cohort is their latest join; a rejoin starts a new one (and clears the leave).
     for (const o of memberOps) {
       if (o.op === 'leave') {

@@ -8,7 +8,7 @@ import { daysBetween } from './stats.time'
 export type Scope = { all: true } | { all: false; groupIds: readonly string[] }
 
 /** A WHERE fragment restricting `group_id` to the scope. */
-function scoped(scope: Scope, column = 'group_id'): { sql: string; params: string[] } {
+export function scoped(scope: Scope, column = 'group_id'): { sql: string; params: string[] } {
   if (scope.all) return { sql: '1 = 1', params: [] }
   if (scope.groupIds.length === 0) return { sql: '1 = 0', params: [] }
   if (scope.groupIds.length === 1) return { sql: `${column} = ?`, params: [...scope.groupIds] }
@@ -255,13 +255,22 @@ export async function retention(db: FeatureTables, groupId: string, fromWeek: st
 }
 
 /** Hits and actions per rule over [from, to]. */
-export interface RuleStat { kind: string; rule: string; hits: number; actions: number }
+export interface RuleStat {
+  kind: string
+  rule: string
+  hits: number
+  actions: number
+  /** Moderation: hits an owner marked as false positives. */
+  reversals: number
+  /** reversals ÷ hits (null without hits). */
+  reversalRate: number | null
+}
 
 /** Auto-reply rules and moderation detectors by hits over [from, to]. */
 export async function ruleStats(db: FeatureTables, scope: Scope, from: string, to: string): Promise<RuleStat[]> {
   const s = scoped(scope)
-  const rows = await db.query(`SELECT kind, rule, SUM(hits) AS hits, SUM(actions) AS actions FROM qy_stats_rule_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY kind, rule ORDER BY kind, hits DESC, rule`, [...s.params, from, to])
-  return rows.map((r) => ({ kind: String(r.kind), rule: String(r.rule), hits: num(r.hits), actions: num(r.actions) }))
+  const rows = await db.query(`SELECT kind, rule, SUM(hits) AS hits, SUM(actions) AS actions, SUM(reversals) AS reversals FROM qy_stats_rule_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY kind, rule ORDER BY kind, hits DESC, rule`, [...s.params, from, to])
+  return rows.map((r) => ({ kind: String(r.kind), rule: String(r.rule), hits: num(r.hits), actions: num(r.actions), reversals: num(r.reversals), reversalRate: num(r.hits) > 0 ? round(num(r.reversals) / num(r.hits)) : null }))
 }
 
 /** Per-group totals over [from, to] (the cross-group table), most messages first. */

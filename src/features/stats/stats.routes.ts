@@ -1,19 +1,23 @@
 import type { ZodType } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { Principal } from '../../kernel/auth'
-import { csvDocument } from '../../kernel/csv'
+import { csvChunks } from '../../kernel/csv'
 import type { GroupDirectory } from '../../kernel/directory'
-import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { LIFECYCLE_STATES } from '../../contracts/tagging'
 import { concentration, dailySeries, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, topMembers, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
-import { AlertsQuery, GroupTableQuery, MAX_CSV_ROWS, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopQuery } from './stats.schema'
+import { AlertsQuery, BestTimeQuery, GroupTableQuery, MAX_CSV_ROWS, QuestionsQuery, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopicsQuery, TopQuery } from './stats.schema'
+import { bestTime, questionStats, topics, type PostSlot, type QuestionFigures, type RisingTerm, type TermCount } from './stats.content'
 import { weekOf } from './stats.time'
 
 /** A report as a table (its CSV export). */
 interface Table { header: string[]; rows: Array<Array<string | number | null>> }
+
+/** The best-time method, stated in the answer so a chart can say how slots are ranked. */
+const BEST_TIME_METHOD = 'score = avgSpeakers × responseRate per weekday × hour slot (group-local); avgSpeakers = distinct speakers in the slot ÷ times the slot occurs in the range; responseRate = (questions answered + 1) ÷ (questions asked + 2)'
 
 /** Longest range of an hourly series (days). */
 const MAX_HOURLY_DAYS = 31
@@ -54,6 +58,23 @@ function transitionTable(list: Transition[]): Table {
   return { header: ['from', 'to', 'count'], rows: list.map((t) => [t.from ?? '', t.to, t.count]) }
 }
 
+function topicsTable(t: { top: TermCount[]; rising: RisingTerm[] }): Table {
+  return {
+    header: ['list', 'rank', 'term', 'count', 'previous', 'growth'],
+    rows: [...t.top.map((x, i) => ['top', i + 1, x.term, x.count, x.previous, null]), ...t.rising.map((x, i) => ['rising', i + 1, x.term, x.count, x.previous, x.growth])],
+  }
+}
+
+function bestTimeTable(slots: PostSlot[]): Table {
+  const header = ['weekday', 'hour', 'occurrences', 'messages', 'speakers', 'avgSpeakers', 'questions', 'resolved', 'responseRate', 'score'] as const
+  return { header: [...header], rows: slots.map((x) => header.map((h) => x[h])) }
+}
+
+function questionsTable(q: { total: QuestionFigures; days: Array<{ day: string } & QuestionFigures> }): Table {
+  const header = ['questions', 'resolved', 'byAutoReply', 'resolutionRate', 'medianMinutesToAnswer'] as const
+  return { header: ['day', ...header], rows: [...q.days.map((d) => [d.day, ...header.map((h) => d[h])]), ['total', ...header.map((h) => q.total[h])]] }
+}
+
 function checkHourly(interval: 'day' | 'hour', range: Range): void {
   if (interval === 'hour' && range.days > MAX_HOURLY_DAYS) throw new HttpError(400, 'invalid_input', `hourly series cover at most ${MAX_HOURLY_DAYS} days`, [{ path: 'query.interval', message: `range of ${range.days} days` }])
 }
@@ -87,7 +108,8 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       defineRoute({
         method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows)`, params: schemas.params, query: schemas.query, access,
         contentType: 'text/csv; charset=utf-8',
-        async handler(input) { const { table } = await run(input); return csvDocument(table.header, table.rows.slice(0, MAX_CSV_ROWS)) },
+        // Streamed: the rows (at most MAX_CSV_ROWS) are encoded chunk by chunk as the client reads.
+        async handler(input) { const { table } = await run(input); return new StreamedBody(csvChunks(table.header, table.rows.slice(0, MAX_CSV_ROWS))) },
       }),
     ]
   }
@@ -139,7 +161,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     ...report(`${group}/rules`, 'Auto-reply hits per rule and moderation hits per detector of a group', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
       const rules = await ruleStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
-      return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
+      return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions, r.reversals, r.reversalRate]) } }
     }),
     ...report(`${group}/lifecycle`, 'Lifecycle mix of a group: members per state at the end of each day', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
@@ -150,6 +172,22 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const { range, timezone } = await groupContext(params.id, query)
       const list = await transitions(db, { all: false, groupIds: [params.id] }, range.from, range.to)
       return { json: { groupId: params.id, timezone, ...range, transitions: list }, table: transitionTable(list) }
+    }),
+
+    ...report(`${group}/topics`, 'Hot topics of a group: top terms and rising terms (vs the period before)', { params: GroupParams, query: TopicsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const t = await topics(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.limit, query.minCount)
+      return { json: { groupId: params.id, timezone, ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
+    }),
+    ...report(`${group}/best-time`, 'Best time to post in a group: weekday × hour slots by audience and response rate', { params: GroupParams, query: BestTimeQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const b = await bestTime(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.top)
+      return { json: { groupId: params.id, timezone, ...range, method: BEST_TIME_METHOD, ...b }, table: bestTimeTable(b.slots) }
+    }),
+    ...report(`${group}/questions`, 'Question resolution of a group: questions, share answered, median minutes to answer, per day', { params: GroupParams, query: QuestionsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const q = await questionStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      return { json: { groupId: params.id, timezone, ...range, ...q }, table: questionsTable(q) }
     }),
 
     ...report(`${across}/overview`, "Overview across the caller's groups (admins: all groups) with period-over-period change", { query: ScopeQuery }, false, async ({ query, auth }) => {
@@ -203,7 +241,25 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const { scope } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
       const rules = await ruleStats(db, scope, range.from, range.to)
-      return { json: { ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions]) } }
+      return { json: { ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions, r.reversals, r.reversalRate]) } }
+    }),
+    ...report(`${across}/topics`, "Hot topics across the caller's groups: top terms and rising terms (vs the period before)", { query: TopicsQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const t = await topics(db, scope, range.from, range.to, query.limit, query.minCount)
+      return { json: { ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
+    }),
+    ...report(`${across}/best-time`, "Best time to post across the caller's groups (each group's local hours)", { query: BestTimeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const b = await bestTime(db, scope, range.from, range.to, query.top)
+      return { json: { ...range, method: BEST_TIME_METHOD, ...b }, table: bestTimeTable(b.slots) }
+    }),
+    ...report(`${across}/questions`, "Question resolution across the caller's groups, per day", { query: QuestionsQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const q = await questionStats(db, scope, range.from, range.to)
+      return { json: { ...range, ...q }, table: questionsTable(q) }
     }),
   ]
 }

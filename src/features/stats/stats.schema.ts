@@ -44,3 +44,16 @@ export const AlertsQuery = z.strictObject({
   weeks: z.coerce.number().int().min(4).max(52).default(12),
   percentile: z.coerce.number().int().min(1).max(50).default(10),
 })
+
+/** Query of the hot-topics report: top and rising terms; a rising term needs `minCount` messages in the period. */
+export const TopicsQuery = z.strictObject({
+  ...range, groupIds: GroupIds.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(30),
+  minCount: z.coerce.number().int().min(1).max(100_000).default(3),
+})
+
+/** Query of the best-time report: how many best slots to name. */
+export const BestTimeQuery = z.strictObject({ ...range, groupIds: GroupIds.optional(), top: z.coerce.number().int().min(1).max(168).default(5) })
+
+/** Query of the question-resolution report. */
+export const QuestionsQuery = z.strictObject({ ...range, groupIds: GroupIds.optional() })

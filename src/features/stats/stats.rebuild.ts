@@ -1,0 +1,125 @@
+import type { FeatureStore } from '../../adapters/db/feature-store'
+import type { ActivityFacts } from '../../contracts/activity'
+import type { StatsRebuildReport } from '../../contracts/stats'
+import type { IncomingMessage, MessageType } from '../../kernel/context'
+import { HttpError } from '../../kernel/routes'
+import { addDays, localTime } from '../../kernel/time'
+import type { Leases } from '../../ports/ports'
+import { StatsBuffer, writeBatch } from './stats.buffer'
+import type { StatsRule } from './stats.rules'
+import { MAX_RANGE_DAYS } from './stats.schema'
+import { daysBetween } from './stats.time'
+
+const DAY_MS = 86_400_000
+/** Log rows read per page. */
+const PAGE = 5_000
+/** How long a rebuild may hold its fence before another one may start (a crashed rebuild's lease lapses). */
+const FENCE_MS = 15 * 60_000
+
+/** What a rebuild needs. */
+export interface RebuildDeps {
+  store: FeatureStore
+  activity: ActivityFacts
+  leases: Leases
+  now: () => number
+  /** The group's timezone and stats rules (null: no such group). */
+  group(groupId: string): Promise<{ timezone: string; rule: StatsRule } | null>
+  /** Days of message log the deployment keeps. */
+  logRetentionDays: number
+  /** Who holds the fence (process id). */
+  owner: string
+}
+
+/** A problem with a rebuild request (the command prints it and exits non-zero). */
+export class RebuildRefused extends HttpError {
+  constructor(message: string) { super(409, 'conflict', message) }
+}
+
+function dayBits(from: string, to: string, month: string): number {
+  let mask = 0
+  for (let d = 1; d <= 31; d++) {
+    const day = `${month}-${String(d).padStart(2, '0')}`
+    if (day >= from && day <= to) mask |= 1 << (d - 1)
+  }
+  return mask
+}
+
+/**
+ * Recomputes one group's message rollups over past local days [from, to] from the retained message log:
+ * the message counters of group-day rows (event counters — joins, check-ins, hits — stay), group-hour and
+ * member-hour rows, member-day messages, the days' bits of member-month masks, and — when the log holds
+ * the text of every text message of the range — hot-topic terms and questions (questions answered after
+ * `to` are followed into the next day's log). Everything is replaced in one transaction, so running it
+ * again gives the same rows (idempotent). Fenced: one rebuild per group at a time (a lease), only days
+ * before today in the group's timezone (today's rows are still being written), and only days the log
+ * still holds completely (its retention).
+ *
+ * The log cannot tell what the live path could: which messages another feature consumed (a check-in, a
+ * lottery keyword, a message moderation acted on) and which questions an auto-reply answered. A rebuild
+ * reads every logged text as content and counts no auto-reply answers.
+ */
+export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: string, to: string): Promise<StatsRebuildReport> {
+  const group = await deps.group(groupId)
+  if (!group) throw new HttpError(404, 'not_found', 'no such group')
+  if (from > to) throw new HttpError(400, 'invalid_input', '`from` is after `to`')
+  if (daysBetween(from, to) > MAX_RANGE_DAYS) throw new HttpError(400, 'invalid_input', `a rebuild covers at most ${MAX_RANGE_DAYS} days`)
+  if (!group.rule.record) throw new RebuildRefused('the group does not record stats (stats.record is false)')
+  const now = deps.now()
+  const today = localTime(now, group.timezone).day
+  if (to >= today) throw new RebuildRefused(`only past days can be rebuilt (today is ${today} in ${group.timezone})`)
+  const oldestComplete = addDays(localTime(now - deps.logRetentionDays * DAY_MS, group.timezone).day, 1)
+  if (from < oldestComplete) throw new RebuildRefused(`the message log holds complete days from ${oldestComplete} only (retention ${deps.logRetentionDays} days)`)
+
+  const lease = await deps.leases.acquire(`stats.rebuild:${groupId}`, deps.owner, FENCE_MS)
+  if (!lease) throw new RebuildRefused('another rebuild of this group is running')
+  try {
+    const answerWithinMs = group.rule.questions.answerWithinMinutes * 60_000
+    const buffer = new StatsBuffer(deps.store, deps.now)
+    // Local days span at most UTC −12 … +14: read generously, keep what falls on the range's local days.
+    const startMs = Date.parse(`${from}T00:00:00Z`) - 15 * 3_600_000
+    const endMs = Date.parse(`${addDays(to, 1)}T00:00:00Z`) + 15 * 3_600_000 + answerWithinMs
+    let after: { at: number; id: string } | null = null
+    let messages = 0
+    let content = true
+    const options = { content: true, topics: group.rule.topics, answerWithinMs }
+    for (;;) {
+      const page = await deps.activity.logPage(groupId, startMs, endMs, after, PAGE)
+      for (const m of page) {
+        const day = localTime(m.at, group.timezone).day
+        const message: IncomingMessage = { id: m.id, botId: '', groupId, senderId: m.senderId, senderName: '', type: m.type as MessageType, text: m.text ?? '', mentions: [], mentionsBot: false, at: m.at }
+        if (day < from) continue
+        if (day > to) {
+          if (m.text !== null) buffer.observeText(message, group.timezone, { ...options, answersOnly: true })
+          continue
+        }
+        messages++
+        buffer.record(message, group.timezone)
+        if (m.type === 'text' && m.text === null) content = false
+        else buffer.observeText(message, group.timezone, options)
+      }
+      if (page.length < PAGE) break
+      const last = page[page.length - 1] as { at: number; id: string }
+      after = { at: last.at, id: last.id }
+    }
+    const batch = buffer.takeBatch()
+    if (!content) { batch.termDay = []; batch.questionHour = []; batch.answerMinute = [] }
+    await deps.store.transaction(async (tx) => {
+      const range = [groupId, from, to]
+      await tx.query('UPDATE qy_stats_group_day SET messages = 0, text_count = 0, media_count = 0, card_count = 0, other_count = 0, active = 0 WHERE group_id = ? AND day >= ? AND day <= ?', range)
+      await tx.query('UPDATE qy_stats_member_day SET messages = 0 WHERE group_id = ? AND day >= ? AND day <= ?', range)
+      for (const table of ['qy_stats_group_hour', 'qy_stats_member_hour']) await tx.query(`DELETE FROM ${table} WHERE group_id = ? AND day >= ? AND day <= ?`, range)
+      if (content) for (const table of ['qy_stats_term_day', 'qy_stats_question_hour', 'qy_stats_answer_minute']) await tx.query(`DELETE FROM ${table} WHERE group_id = ? AND day >= ? AND day <= ?`, range)
+      // Clear the range's days from the month masks (portable: days − (days & mask)).
+      for (let month = from.slice(0, 7); month <= to.slice(0, 7); month = addDays(`${month}-28`, 7).slice(0, 7)) {
+        await tx.query('UPDATE qy_stats_member_month SET days = days - (days & ?) WHERE group_id = ? AND month = ?', [dayBits(from, to, month), groupId, month])
+      }
+      await writeBatch(tx, batch, { fromBatch: true })
+      // Rows left with nothing (a member whose logged messages are gone and who never checked in).
+      await tx.query('DELETE FROM qy_stats_member_day WHERE group_id = ? AND day >= ? AND day <= ? AND messages = 0 AND checkins = 0', range)
+      await tx.query('DELETE FROM qy_stats_member_month WHERE group_id = ? AND month >= ? AND month <= ? AND days = 0', [groupId, from.slice(0, 7), to.slice(0, 7)])
+    })
+    return { groupId, from, to, messages, content, days: batch.groupDay.length }
+  } finally {
+    await deps.leases.release(lease)
+  }
+}
