@@ -418,6 +418,9 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
       if (d === 21) await g1.join(joiners.slice(4), { id: 'alice', name: 'Alice' })
       if ((d >= 14 && d < 28 && d % 3 === 0)) await g1.say(joiners[d % 2] as Person, '新人报到')
       if (d >= 28 && d % 4 === 0) await g1.say(joiners[4] as Person, '我也来了')
+      // Hot topics: a book every week, the live stream's replay in the last one.
+      if (d % 7 === 2) await g1.say(members[1] as Person, '推荐一本新书：《三体》')
+      if (d >= 35) await g1.say(members[(d % 3) + 2] as Person, d % 2 === 0 ? '直播回放在哪里看？' : '直播回放有字幕吗')
       // g2: five weeks of chatter, then silence.
       if (d < 35) await g2.say(dave, `跑了 ${d} 公里`)
       await chat.runtime.flush()
@@ -566,8 +569,25 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await shot('22-members-by-tag')
   })
 
+  it('shows hot topics as ranked bars and the rising terms, as the API counts them', async () => {
+    await page.goto(`${base}/dashboard/#/groups/${gid}/topics`)
+    await page.waitForSelector('#top-terms [data-testid=chart][data-rendered]')
+    const today = (await alice.get(`/api/v1/groups/${gid}`).expect(200)).body.activity.to as string
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - 6 * DAY).toISOString().slice(0, 10)
+    const topics = (await alice.get(`/api/v1/groups/${gid}/stats/topics?from=${from}&to=${today}&limit=20`).expect(200)).body as { top: Array<{ term: string; count: number }>; rising: Array<{ term: string; count: number; previous: number }> }
+    expect(topics.top.map((x) => x.term)).toContain('直播')
+    expect(Number(await page.getAttribute('#top-terms [data-testid=chart]', 'data-rendered'))).toBe(topics.top.length)
+    await page.click('#top-terms figcaption button')
+    const bars = await page.$$eval('#top-terms [data-testid=chart-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent)]))
+    expect(bars).toEqual(topics.top.map((x) => [x.term, x.count]))
+    const rising = await page.$$eval('[data-testid=rising-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent), Number(tr.children[2]?.textContent)]))
+    expect(rising).toEqual(topics.rising.map((x) => [x.term, x.count, x.previous]))
+    expect(rising.map((r) => r[0])).toContain('直播')
+    await shot('23b-hot-topics')
+  })
+
   it('shows join-week retention cohorts as the API computes them', async () => {
-    await page.click('[data-testid=group-tabs] a:has-text("留存")')
+    await page.goto(`${base}/dashboard/#/groups/${gid}/retention`)
     await page.waitForSelector('[data-testid=retention-table] tbody tr')
     const groupDetail = (await alice.get(`/api/v1/groups/${gid}`).expect(200)).body
     const today = groupDetail.activity.to as string

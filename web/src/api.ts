@@ -52,6 +52,9 @@ export interface QuietGroup { groupId: string; lastWeekMessages: number; thresho
 export type GroupTotals = { groupId: string } & Totals
 export interface Cohort { week: string; joined: number; retained: number[]; rates: Array<number | null> }
 export interface Retention { groupId: string; from: string; to: string; weeks: number; cohorts: Cohort[] }
+/** A term of the hot-topics report: messages containing it in the range and in the range before. */
+export interface TermCount { term: string; count: number; previous: number }
+export interface Topics { groupId: string; from: string; to: string; previous: { from: string; to: string }; minCount: number; top: TermCount[]; rising: Array<TermCount & { growth: number }> }
 export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number }
 
 export interface LifecycleMember {
@@ -203,6 +206,7 @@ export class Api {
   statsGroups(range: Range): Promise<{ from: string; to: string; groups: GroupTotals[] }> { return this.get('/api/v1/stats/groups', range) }
   statsAlerts(): Promise<{ to: string; weeks: number; percentile: number; groups: QuietGroup[] }> { return this.get('/api/v1/stats/alerts') }
   retention(id: string, query: Range & { weeks?: number }): Promise<Retention> { return this.get(`${g(id)}/stats/retention`, query) }
+  topics(id: string, range: Range): Promise<Topics> { return this.get(`${g(id)}/stats/topics`, { ...range, limit: 20 }) }
   topMembers(id: string, range: Range): Promise<{ members: TopMember[] }> { return this.get(`${g(id)}/stats/top-members`, { ...range, limit: 10 }) }
 
   lifecycleMembers(id: string, query: { state?: Lifecycle; tag?: string; sort?: string; order?: 'asc' | 'desc'; limit?: number; offset?: number }): Promise<LifecyclePage> {

@@ -29,6 +29,7 @@ export const PAGES: readonly PageDef[] = [
   { id: 'group', pattern: '/groups/:gid', title: 'group', roles: ALL, nav: 'group', component: lazyPage(() => import('./group').then((m) => m.GroupPage)) },
   { id: 'rules', pattern: '/groups/:gid/rules/:feature', title: 'rules', roles: ALL, nav: 'group', component: lazyPage(() => import('./rules').then((m) => m.RulesPage)) },
   { id: 'lifecycle', pattern: '/groups/:gid/lifecycle', title: 'lifecycleMembers', roles: ALL, nav: 'group', component: lazyPage(() => import('./lifecycle').then((m) => m.LifecyclePage)) },
+  { id: 'topics', pattern: '/groups/:gid/topics', title: 'hotTopics', roles: ALL, nav: 'group', component: lazyPage(() => import('./topics').then((m) => m.TopicsPage)) },
   { id: 'retention', pattern: '/groups/:gid/retention', title: 'retention', roles: ALL, nav: 'group', component: lazyPage(() => import('./retention').then((m) => m.RetentionPage)) },
   // Lotteries and scheduled shares are owned objects of admins and owners (the API refuses operators).
   { id: 'lotteries', pattern: '/lotteries', title: 'lotteries', roles: ['admin', 'owner'], nav: 'top', component: lazyPage(() => import('./lotteries').then((m) => m.LotteriesPage)) },

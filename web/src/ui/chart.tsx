@@ -22,7 +22,7 @@ type Renderer = (charts: typeof Charts, el: HTMLElement) => () => void
  * A chart drawn by ECharts, which is loaded on first use (its own chunk), so pages without charts — and
  * the first paint — do not pay for it. Its data is always available as a table beside it.
  */
-function LazyChart({ title, render, deps, table }: { title: string; render: Renderer; deps: unknown[]; table: () => preact.JSX.Element }): preact.JSX.Element {
+function LazyChart({ title, render, deps, table, tall }: { title: string; render: Renderer; deps: unknown[]; table: () => preact.JSX.Element; tall?: boolean }): preact.JSX.Element {
   const el = useRef<HTMLDivElement>(null)
   const [showTable, setShowTable] = useState(false)
   const [failed, setFailed] = useState(false)
@@ -38,7 +38,7 @@ function LazyChart({ title, render, deps, table }: { title: string; render: Rend
   }, [...deps, language])
   return (
     <figure class="chart">
-      <div ref={el} class="chart-canvas" role="img" aria-label={title} data-testid="chart" />
+      <div ref={el} class={tall ? 'chart-canvas tall' : 'chart-canvas'} role="img" aria-label={title} data-testid="chart" />
       {failed && <p class="muted">chart unavailable</p>}
       <figcaption>
         <button type="button" class="link" aria-expanded={showTable} onClick={() => setShowTable(!showTable)}>{showTable ? t('hideTable') : t('showTable')}</button>
@@ -54,6 +54,14 @@ export function DailyChart({ title, days, series, csvName }: { title: string; da
   const columns: Column<Record<string, unknown>>[] = [{ key: 'day', label: t('day') }, ...series.map((s) => ({ key: s.name, label: s.name, numeric: true }))]
   return <LazyChart title={title} deps={[days, series]} render={(c, el) => c.renderDaily(el, days, series)}
     table={() => <DataTable caption={`${t('chartData')}: ${title}`} columns={columns} rows={rows} csvName={csvName} testId="chart-table" />} />
+}
+
+/** Ranked bars (a term and its count per row), with the same rows as a table. */
+export function RankedBars({ title, rows, csvName }: { title: string; rows: Array<{ label: string; value: number }>; csvName: string }): preact.JSX.Element {
+  const labels = rows.map((r) => r.label)
+  const values = rows.map((r) => r.value)
+  return <LazyChart title={title} deps={[rows]} tall={rows.length > 10} render={(c, el) => c.renderBars(el, title, labels, values)}
+    table={() => <DataTable caption={`${t('chartData')}: ${title}`} columns={[{ key: 'label', label: t('term') }, { key: 'value', label: t('messages'), numeric: true }]} rows={rows} csvName={csvName} testId="chart-table" />} />
 }
 
 /** A heatmap with its data as a table (one row per y label, one column per x label). */

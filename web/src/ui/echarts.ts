@@ -32,6 +32,17 @@ export function renderDaily(el: HTMLElement, days: string[], series: Series[]): 
   }, series.reduce((n, s) => n + s.values.length, 0))
 }
 
+/** Draws ranked horizontal bars (the first label on top). */
+export function renderBars(el: HTMLElement, name: string, labels: string[], values: number[]): () => void {
+  return draw(el, {
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+    grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
+    xAxis: { type: 'value', minInterval: 1 },
+    yAxis: { type: 'category', data: [...labels].reverse() },
+    series: [{ name, type: 'bar', data: [...values].reverse(), label: { show: true, position: 'right' } }],
+  }, values.length)
+}
+
 /** Draws a heatmap (x labels × y labels, one value per cell). */
 export function renderHeatmap(el: HTMLElement, data: HeatData): () => void {
   const max = Math.max(1, ...data.cells.map((c) => c[2]))

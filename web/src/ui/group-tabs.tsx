@@ -5,6 +5,7 @@ import { href } from '../router'
 const TABS: Array<{ id: string; title: MessageKey; path: (gid: string) => string }> = [
   { id: 'group', title: 'overviewTab', path: (gid) => href('groups', gid) },
   { id: 'lifecycle', title: 'lifecycleMembers', path: (gid) => href('groups', gid, 'lifecycle') },
+  { id: 'topics', title: 'hotTopics', path: (gid) => href('groups', gid, 'topics') },
   { id: 'retention', title: 'retention', path: (gid) => href('groups', gid, 'retention') },
   { id: 'rules', title: 'editRules', path: (gid) => href('groups', gid, 'rules', 'moderation') },
 ]
