@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core'
+import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import { Chat, type Person } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
 import { captureLogger, cleanup } from './support/env'
@@ -20,6 +20,51 @@ const SHOTS = join(ROOT, 'test-artifacts', 'dashboard')
 /** Flags for Chromium as root on a closed network (see the project's SERVICES notes). */
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
+/** Builds the dashboard when missing or stale (npm test from a fresh clone; a no-op otherwise). */
+function buildDashboard(): void {
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'qunyun.js'), '--build-web'], { cwd: ROOT, encoding: 'utf8' })
+  if (built.status !== 0) throw new Error(`dashboard build failed: ${built.stderr}`)
+  mkdirSync(SHOTS, { recursive: true })
+}
+
+/**
+ * Chromium with one page at laptop size on the dashboard at `base`, recording every URL requested and
+ * every page error (CSP violations included); console errors matching `expected` (failed calls a test
+ * provokes) are not errors.
+ */
+class Ui {
+  readonly requested: string[] = []
+  readonly pageErrors: string[] = []
+  private constructor(private readonly browser: Browser, readonly page: Page, readonly base: string) {}
+
+  static async open(base: string, expected: RegExp): Promise<Ui> {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN', acceptDownloads: true })
+    const ui = new Ui(browser, await context.newPage(), base)
+    const page = ui.page
+    page.setDefaultTimeout(10_000)
+    page.on('request', (r) => { ui.requested.push(r.url()) })
+    page.on('dialog', (d) => { void d.accept() })
+    page.on('pageerror', (e) => { ui.pageErrors.push(e.message) })
+    page.on('console', (m) => { if (m.type() === 'error' && !expected.test(m.text())) ui.pageErrors.push(m.text()) })
+    return ui
+  }
+
+  /** A full-page screenshot for review. */
+  shot(name: string): Promise<Buffer> { return this.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
+
+  /** Signs in with a token through the login form (signing the current session out first). */
+  async signIn(token: string): Promise<void> {
+    await this.page.goto(`${this.base}/dashboard/`)
+    if (await this.page.$('[data-testid=sign-out]')) await this.page.click('[data-testid=sign-out]')
+    await this.page.fill('#token', token)
+    await this.page.click('button[type=submit]')
+    await this.page.waitForSelector('[data-testid=who]')
+  }
+
+  close(): Promise<void> { return this.browser.close() }
+}
+
 if (!HAVE_BROWSER) console.log(`SKIPPED: dashboard e2e — no Chromium at ${CHROMIUM} (install it: apt-get install -y chromium)`)
 const suite = HAVE_BROWSER ? describe : describe.skip
 
@@ -32,21 +77,14 @@ const extras = Array.from({ length: 23 }, (_, i) => ({ id: `m${String(i + 1).pad
 suite('dashboard in headless Chromium', () => {
   const log = captureLogger()
   let chat: Chat
-  let browser: Browser
-  let context: BrowserContext
+  let ui: Ui
   let page: Page
   let admin: ApiClient
   let owner: ApiClient
   let base: string
-  const requested: string[] = []
-  /** Errors the page reported (CSP violations included): none expected. */
-  const pageErrors: string[] = []
 
   beforeAll(async () => {
-    // npm test from a fresh clone: build the dashboard when missing or stale (a no-op otherwise).
-    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'qunyun.js'), '--build-web'], { cwd: ROOT, encoding: 'utf8' })
-    if (built.status !== 0) throw new Error(`dashboard build failed: ${built.stderr}`)
-    mkdirSync(SHOTS, { recursive: true })
+    buildDashboard()
     chat = await Chat.start({
       http: true, log,
       start: Date.parse('2026-11-20T01:00:00Z'),
@@ -67,30 +105,19 @@ suite('dashboard in headless Chromium', () => {
     admin = await apiAs(chat, 'admin', { allGroups: true, name: '管理员' })
     owner = await apiAs(chat, 'owner', { groups: ['g1@chatroom'], name: 'Alice' })
     base = `http://127.0.0.1:${chat.runtime.address?.port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN', acceptDownloads: true })
-    page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    page.on('request', (r) => { requested.push(r.url()) })
-    page.on('dialog', (d) => { void d.accept() })
-    page.on('pageerror', (e) => { pageErrors.push(e.message) })
     // Failed API calls the tests provoke (401 for a bad token, 404 for another owner's group, a refused connection) are expected.
-    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[14]|ERR_CONNECTION_REFUSED/.test(m.text())) pageErrors.push(m.text()) })
+    ui = await Ui.open(base, /status of 40[14]|ERR_CONNECTION_REFUSED/)
+    page = ui.page
   }, 180_000)
 
   afterAll(async () => {
-    await browser?.close()
+    await ui?.close()
     await chat?.close()
     await cleanup()
   })
 
-  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-  const signIn = async (token: string): Promise<void> => {
-    await page.goto(`${base}/dashboard/`)
-    await page.fill('#token', token)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
-  }
+  const shot = (name: string): Promise<Buffer> => ui.shot(name)
+  const signIn = (token: string): Promise<void> => ui.signIn(token)
 
   it('serves the page with a strict CSP and small first-load JavaScript', async () => {
     const scripts: Array<Promise<number>> = []
@@ -334,15 +361,15 @@ suite('dashboard in headless Chromium', () => {
   })
 
   it('ran without page errors or Content-Security-Policy violations', () => {
-    expect(pageErrors).toEqual([])
+    expect(ui.pageErrors).toEqual([])
   })
 
   it('never put a token in a URL or a log line', () => {
     for (const token of [admin.token, owner.token]) {
-      expect(requested.filter((u) => u.includes(token))).toEqual([])
+      expect(ui.requested.filter((u) => u.includes(token))).toEqual([])
       expect(log.lines.filter((l) => JSON.stringify(l).includes(token))).toEqual([])
     }
-    expect(requested.some((u) => u.includes('/api/v1/'))).toBe(true)
+    expect(ui.requested.some((u) => u.includes('/api/v1/'))).toBe(true)
   })
 })
 
@@ -364,7 +391,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   const joiners = Array.from({ length: 6 }, (_, i) => ({ id: `n${i + 1}`, name: `新人${i + 1}` }))
   const dave: Person = { id: 'dave', name: 'Dave' }
   let chat: Chat
-  let browser: Browser
+  let ui: Ui
   let page: Page
   let admin: ApiClient
   let alice: ApiClient
@@ -374,8 +401,6 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   let openId: number
   let davesId: number
   let scheduleId: number
-  const requested: string[] = []
-  const pageErrors: string[] = []
   const day = (n: number): string => new Date(START + n * DAY + 8 * 3_600_000).toISOString().slice(0, 10)
   const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -385,9 +410,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   }
 
   beforeAll(async () => {
-    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'qunyun.js'), '--build-web'], { cwd: ROOT, encoding: 'utf8' })
-    if (built.status !== 0) throw new Error(`dashboard build failed: ${built.stderr}`)
-    mkdirSync(SHOTS, { recursive: true })
+    buildDashboard()
     const seeded = Date.now()
     chat = await Chat.start({
       http: true, log, start: START,
@@ -445,29 +468,19 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await chat.rehearsal.quiesce()
     console.log(`dashboard pages e2e: six weeks of community seeded in ${Date.now() - seeded} ms`)
     base = `http://127.0.0.1:${chat.runtime.address?.port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN', acceptDownloads: true })
-    page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    page.on('request', (r) => { requested.push(r.url()) })
-    page.on('pageerror', (e) => { pageErrors.push(e.message) })
-    page.on('console', (m) => { if (m.type() === 'error' && !/status of 404/.test(m.text())) pageErrors.push(m.text()) })
+    // The only failed call expected: another owner's lottery (404).
+    ui = await Ui.open(base, /status of 404/)
+    page = ui.page
   }, 400_000)
 
   afterAll(async () => {
-    await browser?.close()
+    await ui?.close()
     await chat?.close()
     await cleanup()
   })
 
-  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-  const signIn = async (token: string): Promise<void> => {
-    await page.goto(`${base}/dashboard/`)
-    if (await page.$('[data-testid=sign-out]')) await page.click('[data-testid=sign-out]')
-    await page.fill('#token', token)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
-  }
+  const shot = (name: string): Promise<Buffer> => ui.shot(name)
+  const signIn = (token: string): Promise<void> => ui.signIn(token)
   const number = async (selector: string): Promise<number> => Number((await page.textContent(selector))?.replace(/[^\d.-]/g, ''))
   const texts = (selector: string): Promise<string[]> => page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()))
 
@@ -673,9 +686,9 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   })
 
   it('ran without page errors or CSP violations, and never put a token in a URL or a log line', () => {
-    expect(pageErrors).toEqual([])
+    expect(ui.pageErrors).toEqual([])
     for (const token of [admin.token, alice.token]) {
-      expect(requested.filter((u) => u.includes(token))).toEqual([])
+      expect(ui.requested.filter((u) => u.includes(token))).toEqual([])
       expect(log.lines.filter((l) => JSON.stringify(l).includes(token))).toEqual([])
     }
   })

@@ -5,6 +5,7 @@ import { session } from '../session'
 import { useSignal } from '../state'
 import { DailyChart, preloadCharts } from '../ui/chart'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
+import { Pager } from '../ui/controls'
 import { GroupTabs } from '../ui/group-tabs'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
@@ -195,11 +196,7 @@ function MembersCard({ api, groupId }: { api: Api; groupId: string }): preact.JS
             { key: 'active', label: t('status'), render: (r) => (r.active ? t('active') : t('inactive')) },
             { key: 'joinedAt', label: t('joinedAt'), sort: sorter('joinedAt'), render: (r) => fmt.time(r.joinedAt) },
           ]} />
-          <div class="pager">
-            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>{t('prev')}</button>
-            <span data-testid="members-page">{t('page', { n: Math.floor(offset / PAGE_SIZE) + 1, m: Math.max(1, Math.ceil(p.total / PAGE_SIZE)) })} · {t('total', { n: p.total })}</span>
-            <button type="button" disabled={offset + PAGE_SIZE >= p.total} onClick={() => setOffset(offset + PAGE_SIZE)}>{t('next')}</button>
-          </div>
+          <Pager offset={offset} size={PAGE_SIZE} total={p.total} onOffset={setOffset} testId="members-page" />
         </>
       )}</Loaded>
     </Card>

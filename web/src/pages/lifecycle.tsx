@@ -4,6 +4,7 @@ import { fmt, t } from '../i18n'
 import { session } from '../session'
 import { useSignal } from '../state'
 import { Card, Empty, Loaded, useLoad } from '../ui/common'
+import { Pager } from '../ui/controls'
 import { GroupTabs } from '../ui/group-tabs'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
@@ -77,11 +78,7 @@ export function LifecyclePage({ params }: PageProps): preact.JSX.Element {
               { key: 'lastActiveDay', label: t('lastActive'), render: (m) => m.lastActiveDay ?? '—' },
               { key: 'messages', label: t('messages'), numeric: true },
             ]} />
-            <div class="pager">
-              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>{t('prev')}</button>
-              <span data-testid="lifecycle-page">{t('page', { n: Math.floor(offset / PAGE_SIZE) + 1, m: Math.max(1, Math.ceil(p.total / PAGE_SIZE)) })} · {t('total', { n: p.total })}</span>
-              <button type="button" disabled={offset + PAGE_SIZE >= p.total} onClick={() => setOffset(offset + PAGE_SIZE)}>{t('next')}</button>
-            </div>
+            <Pager offset={offset} size={PAGE_SIZE} total={p.total} onOffset={setOffset} testId="lifecycle-page" />
           </>
         )}</Loaded>
       </Card>

@@ -7,6 +7,7 @@ import { session } from '../session'
 import { useSignal } from '../state'
 import { DailyChart, HeatmapChart, preloadCharts, type HeatData } from '../ui/chart'
 import { Card, Empty, Loaded, useLoad } from '../ui/common'
+import { CountSelect } from '../ui/controls'
 import { groupNames } from '../ui/group-names'
 import { DataTable } from '../ui/table'
 
@@ -57,11 +58,7 @@ export function OverviewPage(): preact.JSX.Element {
       <header class="page-head">
         <h1>{t('overview')}</h1>
         <div class="toolbar">
-          <label class="inline">{t('range')}
-            <select value={String(days)} data-testid="range" onChange={(e) => setDays(Number((e.target as HTMLSelectElement).value))}>
-              {RANGES.map((n) => <option key={n} value={String(n)}>{t('lastDays', { n })}</option>)}
-            </select>
-          </label>
+          <CountSelect label="range" options={RANGES} value={days} onValue={setDays} each="lastDays" testId="range" />
         </div>
       </header>
       <Loaded load={report} retry={reload}>{(r) => <Report report={r} />}</Loaded>

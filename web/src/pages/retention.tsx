@@ -5,6 +5,7 @@ import { fmt, t } from '../i18n'
 import { session } from '../session'
 import { useSignal } from '../state'
 import { Card, Empty, Loaded, useLoad } from '../ui/common'
+import { CountSelect } from '../ui/controls'
 import { GroupTabs } from '../ui/group-tabs'
 import { DataTable, type Column } from '../ui/table'
 import type { PageProps } from './registry'
@@ -49,11 +50,7 @@ export function RetentionPage({ params }: PageProps): preact.JSX.Element {
         </header>
       )}</Loaded>
       <Card title={t('retention')} id="retention" actions={
-        <label class="inline">{t('cohorts')}
-          <select value={String(weeks)} data-testid="cohort-weeks" onChange={(e) => setWeeks(Number((e.target as HTMLSelectElement).value))}>
-            {COHORT_WEEKS.map((n) => <option key={n} value={String(n)}>{t('lastWeeks', { n })}</option>)}
-          </select>
-        </label>
+        <CountSelect label="cohorts" options={COHORT_WEEKS} value={weeks} onValue={setWeeks} each="lastWeeks" testId="cohort-weeks" />
       }>
         <p class="muted">{t('retentionHelp')}</p>
         <Loaded load={data} retry={reload}>{(d) => d.cohorts.length === 0 ? <Empty>{t('noCohorts')}</Empty> : (

@@ -6,6 +6,7 @@ import { session } from '../session'
 import { useSignal } from '../state'
 import { preloadCharts, RankedBars } from '../ui/chart'
 import { Card, Empty, Loaded, useLoad } from '../ui/common'
+import { CountSelect } from '../ui/controls'
 import { GroupTabs } from '../ui/group-tabs'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
@@ -35,11 +36,7 @@ export function TopicsPage({ params }: PageProps): preact.JSX.Element {
           <GroupTabs gid={groupId} current="topics" />
         </header>
         <div class="toolbar">
-          <label class="inline">{t('range')}
-            <select value={String(days)} data-testid="topics-range" onChange={(e) => setDays(Number((e.target as HTMLSelectElement).value))}>
-              {RANGES.map((n) => <option key={n} value={String(n)}>{t('lastDays', { n })}</option>)}
-            </select>
-          </label>
+          <CountSelect label="range" options={RANGES} value={days} onValue={setDays} each="lastDays" testId="topics-range" />
           <span class="muted" data-testid="topics-period">{d.topics.from} – {d.topics.to} · {t('vsPeriod', { from: d.topics.previous.from, to: d.topics.previous.to })}</span>
         </div>
         <p class="muted">{t('topicsHelp', { n: d.topics.minCount })}</p>
