@@ -218,6 +218,12 @@ export class Api {
   lottery(id: number): Promise<LotteryDetail> { return this.get(`/api/v1/lotteries/${id}`) }
   entrants(id: number, after = 0): Promise<{ total: number; items: Entrant[]; next: number | null }> { return this.get(`/api/v1/lotteries/${id}/entrants`, { after, limit: 100 }) }
   /** The proof as JSON (left untyped here: the verifier checks its shape before trusting it). */
+  createLottery(body: unknown): Promise<Lottery> { return this.request('POST', '/api/v1/lotteries', body) }
+  openLottery(id: number): Promise<Lottery> { return this.request('POST', `/api/v1/lotteries/${id}/open`) }
+  /** The JSON Schema of a route's request body in the OpenAPI document (null when the route has none). */
+  async bodySchema(path: string, method: 'post' | 'put'): Promise<JsonSchema | null> {
+    return (await this.openapi()).paths[path]?.[method]?.requestBody?.content?.['application/json']?.schema ?? null
+  }
   lotteryProof(id: number): Promise<unknown> { return this.get(`/api/v1/lotteries/${id}/proof`) }
 
   sharePosts(): Promise<{ items: SharePost[] }> { return this.get('/api/v1/share-posts') }

@@ -1,12 +1,14 @@
-import { useEffect, useState } from 'preact/hooks'
-import type { Api, Entrant, Lottery, LotteryDetail } from '../api'
+import { useEffect, useMemo, useState } from 'preact/hooks'
+import { ApiError, type Api, type Entrant, type JsonSchema, type Lottery, type LotteryDetail } from '../api'
 import { fmt, t } from '../i18n'
 import { verifyProof, type Verification } from '../lottery-verify'
-import { href } from '../router'
+import { href, navigate } from '../router'
+import { fromServer, validate, type Problem } from '../schema'
 import { session } from '../session'
 import { useSignal } from '../state'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
-import { useGroupName } from '../ui/group-names'
+import { groupNames, useGroupName } from '../ui/group-names'
+import { SchemaForm } from '../ui/schema-form'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
 
@@ -21,18 +23,72 @@ export function LotteriesPage(): preact.JSX.Element {
   const [list, reload] = useLoad(() => s!.api.lotteries(), [s])
   const groupName = useGroupName(s!.api)
   return (
-    <Card title={t('lotteries')}>
-      <Loaded load={list} retry={reload}>{({ items }) => items.length === 0 ? <Empty>{t('noLotteries')}</Empty> : (
-        <DataTable<Lottery> caption={t('lotteries')} csvName="lotteries.csv" rows={items} testId="lotteries-table" columns={[
-          { key: 'title', label: t('title'), render: (l) => <a href={href('lotteries', String(l.id))}>{l.title}</a> },
-          { key: 'status', label: t('status'), render: (l) => statusText(l.status) },
-          { key: 'entrantCount', label: t('entrants'), numeric: true, render: (l) => fmt.n(l.entrantCount) },
-          { key: 'groupIds', label: t('groups'), render: (l) => l.groupIds.map(groupName).join('、'), csv: (l) => l.groupIds.join(';') },
-          { key: 'createdAt', label: t('createdAt'), render: (l) => fmt.time(l.createdAt) },
-          { key: 'drawnAt', label: t('drawnAt'), render: (l) => fmt.time(l.drawnAt) },
-        ]} />
-      )}</Loaded>
+    <>
+      <Card title={t('lotteries')}>
+        <Loaded load={list} retry={reload}>{({ items }) => items.length === 0 ? <Empty>{t('noLotteries')}</Empty> : (
+          <DataTable<Lottery> caption={t('lotteries')} csvName="lotteries.csv" rows={items} testId="lotteries-table" columns={[
+            { key: 'title', label: t('title'), render: (l) => <a href={href('lotteries', String(l.id))}>{l.title}</a> },
+            { key: 'status', label: t('status'), render: (l) => statusText(l.status) },
+            { key: 'entrantCount', label: t('entrants'), numeric: true, render: (l) => fmt.n(l.entrantCount) },
+            { key: 'groupIds', label: t('groups'), render: (l) => l.groupIds.map(groupName).join('、'), csv: (l) => l.groupIds.join(';') },
+            { key: 'createdAt', label: t('createdAt'), render: (l) => fmt.time(l.createdAt) },
+            { key: 'drawnAt', label: t('drawnAt'), render: (l) => fmt.time(l.drawnAt) },
+          ]} />
+        )}</Loaded>
+      </Card>
+      <CreateLottery api={s!.api} />
+    </>
+  )
+}
+
+/**
+ * A new lottery, as a form generated from the create route's body schema in the OpenAPI document (the
+ * server's zod schema): checked as you type, the server's own answers shown at their fields. Created as a
+ * draft; its page opens it.
+ */
+function CreateLottery({ api }: { api: Api }): preact.JSX.Element {
+  const [setup] = useLoad(async () => {
+    const [schema, names] = await Promise.all([api.bodySchema('/api/v1/lotteries', 'post'), groupNames(api)])
+    return { schema, firstGroup: [...names.keys()][0] ?? '' }
+  }, [api])
+  return (
+    <Card title={t('newLottery')} id="new-lottery">
+      <Loaded load={setup}>{({ schema, firstGroup }) => schema ? <LotteryForm api={api} schema={schema} firstGroup={firstGroup} /> : <Empty />}</Loaded>
     </Card>
+  )
+}
+
+function LotteryForm({ api, schema, firstGroup }: { api: Api; schema: JsonSchema; firstGroup: string }): preact.JSX.Element {
+  const [draft, setDraft] = useState<unknown>(() => ({ title: '', groupIds: firstGroup ? [firstGroup] : [], prizes: [{ name: '', quantity: 1 }], times: {} }))
+  const [serverProblems, setServerProblems] = useState<Problem[]>([])
+  const [jsonErrors, setJsonErrors] = useState<Set<string>>(new Set())
+  const [status, setStatus] = useState<{ kind: 'saving' } | { kind: 'error'; error: unknown } | null>(null)
+  const local = useMemo(() => validate(schema, draft), [schema, draft])
+  const problems = [...local, ...serverProblems, ...[...jsonErrors].map((path) => ({ path, message: 'invalid JSON' }))]
+  const create = async (event: Event): Promise<void> => {
+    event.preventDefault()
+    if (problems.length > 0) return
+    setStatus({ kind: 'saving' })
+    try {
+      const created = await api.createLottery(draft)
+      navigate(`/lotteries/${created.id}`)
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400) setServerProblems(fromServer(error))
+      setStatus({ kind: 'error', error })
+    }
+  }
+  return (
+    <form onSubmit={(e) => { void create(e) }} noValidate data-testid="lottery-form">
+      <p class="muted">{t('newLotteryHelp')}</p>
+      <SchemaForm schema={schema} value={draft} readOnly={false} problems={problems}
+        onChange={(v) => { setDraft(v); setServerProblems([]); setStatus(null) }}
+        onJsonError={(path, bad) => setJsonErrors((prev) => { const next = new Set(prev); if (bad) next.add(path); else next.delete(path); return next })} />
+      <div class="form-actions">
+        {problems.length > 0 && <p class="error" role="alert" data-testid="lottery-problems">{t('invalid', { n: problems.length })}</p>}
+        <button type="submit" disabled={problems.length > 0 || status?.kind === 'saving'} data-testid="lottery-create">{status?.kind === 'saving' ? t('saving') : t('createDraft')}</button>
+      </div>
+      {status?.kind === 'error' && <ErrorBox error={status.error} />}
+    </form>
   )
 }
 
@@ -54,7 +110,18 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
   const [l, setL] = useState(initial)
   const [entrants, setEntrants] = useState<Entrant[] | null>(null)
   const [pollError, setPollError] = useState<unknown>(null)
+  const [opening, setOpening] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null })
   const groupName = useGroupName(api)
+  const open = async (): Promise<void> => {
+    setOpening({ busy: true, error: null })
+    try {
+      const opened = await api.openLottery(l.id)
+      setL({ ...l, ...opened })
+      setOpening({ busy: false, error: null })
+    } catch (error) {
+      setOpening({ busy: false, error })
+    }
+  }
   const live = l.status === 'draft' || l.status === 'open' || l.status === 'closed'
   // Follows the lottery while it can change: its count and status, and the newest entrants.
   useEffect(() => {
@@ -89,6 +156,8 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
           <div class="kpi-change">{l.prizes.map((p) => `${p.name} × ${p.quantity}`).join('、')}</div></div>
         <div class="kpi"><div class="kpi-label">{t('drawAt')}</div><div class="kpi-change">{fmt.time(l.drawnAt ?? l.schedule.drawAt)}</div></div>
       </div>
+      {l.status === 'draft' && <p><button type="button" data-testid="lottery-open" disabled={opening.busy} onClick={() => { void open() }}>{t('openNow')}</button> <span class="muted">{t('openNowHelp')}</span></p>}
+      {opening.error !== null && <ErrorBox error={opening.error} />}
       {pollError !== null && <ErrorBox error={pollError} />}
       <div class="grid2">
         <Card title={t('winners')} id="winners">
