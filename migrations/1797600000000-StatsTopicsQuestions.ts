@@ -14,9 +14,8 @@ export class StatsTopicsQuestions1797600000000 implements MigrationInterface {
     const key = (name: string, length: number): ReturnType<typeof str> => str(name, length, { isPrimary: true })
     await q.createTable(new Table({
       name: 'qy_stats_term_day',
+      // Only the primary key: every read names its groups (its prefix), and writes stay cheap.
       columns: [key('group_id', 191), key('day', 10), key('term', 64), n('n')],
-      // Cross-group topics and the daily prune read a day range from the index alone.
-      indices: [new TableIndex({ name: 'idx_stats_term_day_day', columnNames: ['day', 'group_id', 'term', 'n'] })],
     }), true)
     await q.createTable(new Table({
       name: 'qy_stats_question_hour',

@@ -148,7 +148,11 @@ const UNOWNED_PARAMS: Record<string, string> = {
   memberId: 'a member of the group in the path',
   tag: 'a tag of the member in the path',
   tokenId: 'a token (admin-only routes)',
+  eventId: 'a moderation event of the group in the path',
 }
+
+/** A real moderation event of G1 (made in the matrix's setup), for routes naming one. */
+let moderationEventId = 'x'
 
 /** Asserts `other` is a 404 that reads exactly like the answers for things that do not exist (apart from the request id). */
 function expectLikeMissing(name: string, other: Answer, ...missing: Answer[]): void {
@@ -173,6 +177,7 @@ function fillPath(route: RouteDefinition, groupId: string, tokenId: number, owne
     .replace(`:${route.access.owned?.param ?? '__none__'}`, ownedId)
     .replace(':feature', 'activity')
     .replace(':tokenId', String(tokenId))
+    .replace(':eventId', moderationEventId)
     .replace(/:([A-Za-z]+)/g, 'x')
 }
 
@@ -194,6 +199,12 @@ describe(`authorization matrix generated from the router (${STORAGE} + ${COORDIN
     victimTokenId = (await apiAs(chat, 'owner', { groups: [G2], name: 'owner-b' })).tokenId
     routes = chat.runtime.routes
     matrixChat = chat
+    // One real moderation event in G1, so routes naming an event reach their handler.
+    await admin.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: true, words: { add: ['矩阵违规词'] } } }).expect(200)
+    await chat.group('g1').say('bob', '矩阵违规词')
+    await admin.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: false } }).expect(200)
+    const events = await admin.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
+    moderationEventId = String((events.body as { items: Array<{ id: number }> }).items[0]?.id)
   })
   afterAll(async () => { await chat?.close() })
 

@@ -349,4 +349,16 @@ describe('qunyun token', () => {
     expect(none.err).toMatch(/^qunyun token: --role is required \(admin, owner, operator\)\n/)
     expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
   }, 120_000)
+  it('stats rebuild: checks its arguments before opening anything, and says when the group does not exist', async () => {
+    const dir = tempDir()
+    const env = { QUNYUN_DATA_DIR: dir, QUNYUN_DB_URL: '', QUNYUN_REDIS_URL: '' }
+    const bad = await cli(['stats', 'rebuild', '--group', 'g1@chatroom', '--from', '2026-11-01'], env)
+    expect(bad.code).toBe(2)
+    expect(bad.err).toMatch(/^qunyun stats: expected rebuild --group ID --from YYYY-MM-DD --to YYYY-MM-DD\n/)
+    expect(existsSync(join(dir, 'qunyun.sqlite'))).toBe(false)
+    const missing = await cli(['stats', 'rebuild', '--group', 'nope@chatroom', '--from', '2026-11-01', '--to', '2026-11-02'], env)
+    expect(missing.code).toBe(1)
+    expect(missing.err).toContain('qunyun stats rebuild: no such group')
+    expect(missing.out).toBe('')
+  }, 180_000)
 })

@@ -2,7 +2,7 @@ import { defineFeature } from '../../adapters/db/feature-store'
 import { ACCESS } from '../../contracts/access'
 import { ACTIVITY } from '../../contracts/activity'
 import { CHECK_INS } from '../../contracts/check-in'
-import { SharePosted } from '../../contracts/scheduled-share'
+import { SHARE_LIFT, SharePosted } from '../../contracts/scheduled-share'
 import { DIRECTORY } from '../../kernel/directory'
 import { OutboundFinished } from '../../kernel/events'
 import { ScheduledShare1796500000000 } from '../../../migrations/1796500000000-ScheduledShare'
@@ -34,12 +34,13 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
   migrations: [ScheduledShare1796500000000, ShareImages1797200000000],
   events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
   inject: [DIRECTORY, ACCESS, CHECK_INS, ACTIVITY],
-  provides: [MEDIA],
+  provides: [MEDIA, SHARE_LIFT],
   setup(app) {
     const access = app.use(ACCESS)
     const images = new ShareImages({ db: app.store, clock: app.clock, maxBytes: app.config.imageMaxBytes })
     app.provide(MEDIA, images)
     const engagement = new EngagementRecorder({ db: app.store, clock: app.clock, log: app.log })
+    app.provide(SHARE_LIFT, { lift: (scope, fromMs, toMs, canSee) => engagement.liftBetween(scope, fromMs, toMs, canSee) })
     const engine = new ShareEngine({
       db: app.store, directory: app.use(DIRECTORY), rules: app.rules, scopes: () => access.scopes(), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY),
       outbound: app.outbound, events: app.events, clock: app.clock, log: app.log, defaultTimezone: app.config.timezone,

@@ -3,6 +3,7 @@ import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { IncomingMessage } from '../../kernel/context'
 import { errorText, type Logger } from '../../kernel/logger'
 import type { Clock } from '../../ports/clock'
+import type { ScheduleLift } from '../../contracts/scheduled-share'
 import { ShareWindowEntity } from './scheduled-share.entity'
 
 /** How long after a post (or the same moment on a day without one) messages are counted. */
@@ -131,6 +132,48 @@ export class EngagementRecorder {
       lift: { messages: ratio(posts.avgMessages, baseline.avgMessages), members: ratio(posts.avgMembers, baseline.avgMembers) },
       perPost: [...byPost].map(([postId, list]) => ({ postId, ...summary(list) })),
     }
+  }
+
+  /** Post lift per schedule over windows closed in [fromMs, toMs) in the scope (see ShareLift). */
+  async liftBetween(scope: { all: true } | { all: false; groupIds: readonly string[] }, fromMs: number, toMs: number, canSee: (ownerTokenId: number | null) => boolean): Promise<ScheduleLift[]> {
+    if (!scope.all && scope.groupIds.length === 0) return []
+    const end = Math.min(toMs, this.deps.clock.now() + 1)
+    const inGroups = scope.all ? '' : ` AND group_id IN (${scope.groupIds.map(() => '?').join(',')})`
+    const windows: Array<{ send_id: number | string; schedule_id: number | string; group_id: string; kind: string; messages: number | string }> = await this.deps.db.query(
+      `SELECT send_id, schedule_id, group_id, kind, messages FROM qy_share_window WHERE end_at >= ? AND end_at < ?${inGroups}`, [fromMs, end, ...(scope.all ? [] : scope.groupIds)])
+    if (windows.length === 0) return []
+    const scheduleIds = [...new Set(windows.map((w) => Number(w.schedule_id)))]
+    const schedules = new Map<number, { name: string; owner: number | null }>()
+    for (let i = 0; i < scheduleIds.length; i += 500) {
+      const part = scheduleIds.slice(i, i + 500)
+      const rows: Array<{ id: number | string; name: string; owner_token_id: number | string | null }> = await this.deps.db.query(`SELECT id, name, owner_token_id FROM qy_share_schedule WHERE id IN (${part.map(() => '?').join(',')})`, part)
+      for (const r of rows) schedules.set(Number(r.id), { name: r.name, owner: r.owner_token_id === null ? null : Number(r.owner_token_id) })
+    }
+    // Schedules the caller may not see are left out entirely (not even their ids).
+    const visible = windows.filter((w) => { const s = schedules.get(Number(w.schedule_id)); return s !== undefined && canSee(s.owner) })
+    const members = new Map<number, number>()
+    const sendIds = visible.map((w) => Number(w.send_id))
+    for (let i = 0; i < sendIds.length; i += 500) {
+      const part = sendIds.slice(i, i + 500)
+      const rows: Array<{ send_id: number | string; n: number | string }> = await this.deps.db.query(`SELECT send_id, COUNT(*) AS n FROM qy_share_window_member WHERE send_id IN (${part.map(() => '?').join(',')}) GROUP BY send_id`, part)
+      for (const r of rows) members.set(Number(r.send_id), Number(r.n))
+    }
+    const bySchedule = new Map<number, typeof visible>()
+    for (const w of visible) bySchedule.set(Number(w.schedule_id), [...(bySchedule.get(Number(w.schedule_id)) ?? []), w])
+    const avg = (list: typeof visible, f: (w: (typeof visible)[number]) => number): number | null => (list.length ? round(list.reduce((n, w) => n + f(w), 0) / list.length) : null)
+    const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : round(a / b))
+    const out: ScheduleLift[] = []
+    for (const [scheduleId, list] of bySchedule) {
+      const posts = list.filter((w) => w.kind === 'post')
+      const base = list.filter((w) => w.kind === 'baseline')
+      const m = { post: avg(posts, (w) => Number(w.messages)), base: avg(base, (w) => Number(w.messages)) }
+      const p = { post: avg(posts, (w) => members.get(Number(w.send_id)) ?? 0), base: avg(base, (w) => members.get(Number(w.send_id)) ?? 0) }
+      out.push({
+        scheduleId, name: schedules.get(scheduleId)?.name ?? '', groups: new Set(list.map((w) => w.group_id)).size, postWindows: posts.length, baselineWindows: base.length,
+        avgMessagesAfterPost: m.post, avgMessagesBaseline: m.base, avgMembersAfterPost: p.post, avgMembersBaseline: p.base, liftMessages: ratio(m.post, m.base), liftMembers: ratio(p.post, p.base),
+      })
+    }
+    return out.sort((a, b) => b.postWindows - a.postWindows || a.scheduleId - b.scheduleId)
   }
 
   private async postIds(sendIds: number[]): Promise<Map<number, number>> {

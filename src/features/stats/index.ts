@@ -7,6 +7,7 @@ import { StatsTopicsQuestions1797600000000 } from '../../../migrations/179760000
 import { AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
+import { SHARE_LIFT } from '../../contracts/scheduled-share'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES } from './stats.entity'
@@ -33,7 +34,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
   entities: STATS_ENTITIES,
   migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
   events: { consumes: STATS_CONSUMES },
-  inject: [DIRECTORY, ACTIVITY],
+  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT],
   provides: [STATS_REBUILD],
   setup(app) {
     const directory = app.use(DIRECTORY)
@@ -41,7 +42,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
     const activity = app.use(ACTIVITY)
     app.provide(STATS_REBUILD, {
       // This process's unwritten rows first: the rebuild replaces what is stored.
-      rebuild: async (groupId, from, to) => { await buffer.flush(); return rebuildGroup({
+      rebuild: async (groupId, from, to) => { await buffer.flushTerms(); return rebuildGroup({
         store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
         async group(id) {
           const g = await directory.find(id)
@@ -60,7 +61,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
-      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone }),
+      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), beforeTopics: () => buffer.flushTerms() }),
       jobs: [{
         name: 'stats.purge-staging',
         cron: '23 4 * * *',
@@ -84,6 +85,8 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         },
       }],
       flush: () => buffer.flush(),
+      // Term counts held back between term writes go out at shutdown (the database is still open here).
+      stop: () => buffer.flushTerms(),
     }
   },
 })

@@ -39,6 +39,13 @@ export interface TextOptions {
 /** A question waiting for an answer (in memory, see stats.questions.ts). */
 interface OpenQuestion { messageId: string; senderId: string; at: number; day: string; hour: number; deadline: number }
 
+/**
+ * Term counts are kept in memory across flushes and written at most this often (ms), or when forced (a
+ * topics report on this process, shutdown, a rebuild): hot topics do not need second-level freshness, and
+ * writing every (group, day, term) row on every flush cost more than everything else stats writes.
+ */
+export const TERMS_WRITE_MS = 60_000
+
 /** Largest answer-time bucket (minutes): the longest window a rule allows. */
 export const MAX_ANSWER_MINUTES = 24 * 60
 
@@ -58,13 +65,19 @@ export class StatsBuffer {
   private memberMonth = new Map<string, Row>()
   /** Texts waiting to be segmented into terms at the next write: group, local day, text. */
   private texts: Array<[string, string, string]> = []
+  /** Term rows counted and not written yet (group, day, term → messages). */
+  private termRows = new Map<string, Row>()
+  private termsWrittenAt: number
+  private forceTerms = false
   private questionHour = new Map<string, Row>()
   private answerMinute = new Map<string, Row>()
   private open = new Map<string, OpenQuestion[]>()
   private retry: { memberDay: Row[]; groupDay: Row[]; groupHour: Row[]; memberHour: Row[]; memberMonth: Row[]; termDay: Row[]; questionHour: Row[]; answerMinute: Row[] } | null = null
   private readonly writer = new SerialRunner(() => this.write())
 
-  constructor(private readonly store: FeatureStore, private readonly now: () => number) {}
+  constructor(private readonly store: FeatureStore, private readonly now: () => number) {
+    this.termsWrittenAt = now()
+  }
 
   /** Counts one message in the group's timezone. */
   record(message: IncomingMessage, timezone: string): void {
@@ -163,15 +176,27 @@ export class StatsBuffer {
   /** Writes everything recorded so far (one write at a time; a call during a write queues one more). */
   flush(): Promise<void> { return this.writer.run() }
 
-  /** Takes everything recorded (and any batch a failed write left) out of the buffer. */
-  takeBatch(): StatsBatch {
+  /** Writes everything including the term counts held back (before a topics report reads them; at shutdown). */
+  flushTerms(): Promise<void> {
+    this.forceTerms = true
+    return this.writer.run()
+  }
+
+  /**
+   * Takes everything recorded (and any batch a failed write left) out of the buffer; term counts only
+   * when `withTerms` (otherwise they are counted and kept for a later write).
+   */
+  takeBatch(withTerms = true): StatsBatch {
+    countTerms(this.texts, this.termRows)
+    const terms = withTerms ? [...this.termRows.values()] : []
+    if (withTerms) this.termRows = new Map()
     const batch: StatsBatch = {
       memberDay: [...(this.retry?.memberDay ?? []), ...this.memberDay.values()],
       groupDay: [...(this.retry?.groupDay ?? []), ...this.groupDay.values()],
       groupHour: [...(this.retry?.groupHour ?? []), ...this.groupHour.values()],
       memberHour: [...(this.retry?.memberHour ?? []), ...this.memberHour.values()],
       memberMonth: [...(this.retry?.memberMonth ?? []), ...this.memberMonth.values()],
-      termDay: [...(this.retry?.termDay ?? []), ...countTerms(this.texts)],
+      termDay: [...(this.retry?.termDay ?? []), ...terms],
       questionHour: [...(this.retry?.questionHour ?? []), ...this.questionHour.values()],
       answerMinute: [...(this.retry?.answerMinute ?? []), ...this.answerMinute.values()],
     }
@@ -188,7 +213,11 @@ export class StatsBuffer {
   }
 
   private async write(): Promise<void> {
-    const batch = this.takeBatch()
+    const now = this.now()
+    const withTerms = this.forceTerms || now - this.termsWrittenAt >= TERMS_WRITE_MS
+    this.forceTerms = false
+    if (withTerms) this.termsWrittenAt = now
+    const batch = this.takeBatch(withTerms)
     if (batch.memberDay.length === 0 && batch.termDay.length === 0 && batch.questionHour.length === 0 && batch.answerMinute.length === 0) return
     try {
       await this.store.transaction((tx) => writeBatch(tx, batch, { speakersSince: addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1)) }))
@@ -228,9 +257,8 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   }
 }
 
-/** Segments texts into (group, day, term, messages containing it) rows. */
-export function countTerms(texts: ReadonlyArray<[string, string, string]>): Row[] {
-  const rows = new Map<string, Row>()
+/** Segments texts into (group, day, term, messages containing it) rows, added to `rows`. */
+export function countTerms(texts: ReadonlyArray<[string, string, string]>, rows = new Map<string, Row>()): Row[] {
   for (const [g, day, text] of texts) {
     for (const term of extractTerms(text)) {
       const key = g + sep + day + sep + term

@@ -2,7 +2,13 @@ import { apiAs, type ApiClient } from '../../../test/support/api'
 import { Chat, type Person } from '../../../test/support/chat'
 import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
 import { G1, G2 } from '../../../test/support/groups'
+import { databaseSchema, dataSourceOptions, openDatabase } from '../../adapters/db/data-source'
+import { FeatureStore } from '../../adapters/db/feature-store'
 import { parseCsv } from '../../kernel/csv'
+import { testConfig } from '../../../test/support/env'
+import { statsFeature } from './index'
+import { StatsBuffer } from './stats.buffer'
+import { pruneTerms, topics, TERMS_KEPT_PER_DAY } from './stats.content'
 import { isQuestion } from './stats.questions'
 import { extractTerms } from './stats.terms'
 
@@ -139,13 +145,14 @@ describe(`hot topics, questions and best time through real wechaty (${STORAGE} +
     await g1.say(carol, '我也来')
     await g1.say(erin, '加一')
 
-    const read = (): Promise<Json> => body(owner, `/api/v1/groups/${G1}/stats/questions?from=2026-11-23&to=2026-11-24`)
-    let q = await read()
-    for (let i = 0; i < 100 && (q.total as Json).byAutoReply !== 1; i++) {
+    // The auto-reply's event resolves erin's question after the chain: settle, write, read (bounded).
+    const read = async (): Promise<Json> => {
       await chat.rehearsal.quiesce()
       await chat.runtime.flush()
-      q = await read()
+      return body(owner, `/api/v1/groups/${G1}/stats/questions?from=2026-11-23&to=2026-11-24`)
     }
+    let q = await read()
+    for (let i = 0; i < 100 && (q.total as Json).byAutoReply !== 1; i++) q = await read()
     // Day 1: 4 questions (bob, erin, carol twice), resolved: bob's by carol (4 min), erin's by the auto-reply (0 min).
     // Day 2: 1 question, resolved by bob (0 min). Median of [0, 0, 4] = 0.
     expect(q.days).toEqual([
@@ -202,9 +209,114 @@ describe(`hot topics, questions and best time through real wechaty (${STORAGE} +
     let list = await rules()
     for (let i = 0; i < 100 && (list[0]?.reversals ?? 0) === 0; i++) {
       await chat.rehearsal.quiesce()
+      await chat.runtime.flush()
       list = await rules()
     }
     expect(list).toEqual([{ kind: 'moderation', rule: 'words', hits: 2, actions: 2, reversals: 1, reversalRate: 0.5 }])
     expect(await csv(owner, '/api/v1/stats/rules.csv?from=2026-11-23&to=2026-11-23')).toEqual([['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], ['moderation', 'words', '2', '2', '1', '0.5']])
+  })
+  it('surfaces post lift per schedule in the overview and the post-lift report, only for schedules the caller owns (admins: all)', async () => {
+    const at = (date: string, time: string): number => Date.parse(`${date}T${time}:00+08:00`)
+    chat = await Chat.start({ start: at('2026-11-23', '08:59'), http: true, groups: GROUPS, rules: { g1: { 'scheduled-share': { skipDates: ['2026-11-24'] } } } })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const admin = await apiAs(chat, 'admin')
+    const other = await apiAs(chat, 'owner', { groups: [G2] })
+    const tick = async (): Promise<void> => {
+      expect(await chat.runtime.scheduler.runFenced('scheduled-share.tick', new Date(Math.floor(chat.clock.now() / MINUTE) * MINUTE))).toBe('ran')
+      await chat.rehearsal.quiesce()
+    }
+    const postId = ((await owner.post('/api/v1/share-posts', { title: '话题', text: '今日话题：你最近在读什么？', tags: ['读书'] }).expect(201)).body as { id: number }).id
+    const mine = ((await owner.post('/api/v1/share-schedules', { name: '每日读书', trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId } }).expect(201)).body as { id: number }).id
+    // An admin's schedule in the same group, at another hour: the owner must not see it (not even its id).
+    const adminPost = ((await admin.post('/api/v1/share-posts', { title: '公告', text: '本周活动预告' }).expect(201)).body as { id: number }).id
+    const theirs = ((await admin.post('/api/v1/share-schedules', { name: '管理员公告', trigger: { type: 'cron', cron: '0 15 * * *' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId: adminPost } }).expect(201)).body as { id: number }).id
+    const g1 = chat.group('g1')
+    await chat.rehearsal.advanceTo(at('2026-11-23', '09:00'))
+    await tick()
+    for (const [time, who] of [['09:05', bob], ['09:10', alice], ['09:20', bob], ['09:45', bob]] as const) {
+      await chat.rehearsal.advanceTo(at('2026-11-23', time))
+      await g1.say(who, '我在读《三体》')
+    }
+    await chat.rehearsal.advanceTo(at('2026-11-23', '15:00'))
+    await tick()
+    // A calendar day: no post; the same half hours are the baselines.
+    await chat.rehearsal.advanceTo(at('2026-11-24', '09:00'))
+    await tick()
+    await chat.rehearsal.advanceTo(at('2026-11-24', '09:10'))
+    await g1.say(bob, '早')
+    await chat.rehearsal.advanceTo(at('2026-11-24', '15:00'))
+    await tick()
+    await chat.rehearsal.advanceTo(at('2026-11-24', '16:00'))
+    await chat.runtime.flush()
+
+    const q = 'from=2026-11-23&to=2026-11-24'
+    const expected = { scheduleId: mine, name: '每日读书', groups: 1, postWindows: 1, baselineWindows: 1, avgMessagesAfterPost: 3, avgMessagesBaseline: 1, avgMembersAfterPost: 2, avgMembersBaseline: 1, liftMessages: 3, liftMembers: 2 }
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/post-lift?${q}`)).schedules).toEqual([expected])
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/overview?${q}`)).postLift).toEqual([expected])
+    expect((await body(owner, `/api/v1/stats/overview?${q}`)).postLift).toEqual([expected])
+    const all = (await body(admin, `/api/v1/groups/${G1}/stats/post-lift?${q}`)).schedules as Json[]
+    expect(all.map((x) => [x.scheduleId, x.postWindows, x.baselineWindows, x.liftMessages])).toEqual([[mine, 1, 1, 3], [theirs, 1, 1, null]])
+    expect(await csv(owner, `/api/v1/stats/post-lift.csv?${q}`)).toEqual([
+      ['scheduleId', 'name', 'groups', 'postWindows', 'baselineWindows', 'avgMessagesAfterPost', 'avgMessagesBaseline', 'avgMembersAfterPost', 'avgMembersBaseline', 'liftMessages', 'liftMembers'],
+      [String(mine), '每日读书', '1', '1', '1', '3', '1', '2', '1', '3', '2'],
+    ])
+    // The day before has no windows; another owner sees neither the group nor the schedules.
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/post-lift?from=2026-11-22&to=2026-11-22`)).schedules).toEqual([])
+    await other.get(`/api/v1/groups/${G1}/stats/post-lift?${q}`).expect(404)
+    expect((await body(other, `/api/v1/stats/post-lift?${q}`)).schedules).toEqual([])
+  })
+})
+
+describe(`hot-topic storage (${STORAGE})`, () => {
+  it('holds term counts back between term writes, writes them when forced, and prunes past days to their top terms (ties by term)', async () => {
+    const config = await testConfig()
+    const db = await openDatabase(dataSourceOptions(config, databaseSchema([statsFeature]), ':memory:'))
+    const store = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
+    try {
+      // Unique groups per run: on MySQL the tables outlive the test.
+      const pg = `pg-${Date.now()}`
+      const other = `other-${Date.now()}`
+      let now = shanghai('2026-11-20', '12:00:00')
+      const buffer = new StatsBuffer(store, () => now)
+      const say = (groupId: string, day: string, text: string, n = 1): void => {
+        for (let i = 0; i < n; i++) {
+          const m = { id: `${groupId}-${day}-${text}-${i}`, botId: 'b', groupId, senderId: `m${i}`, senderName: '', type: 'text' as const, text, mentions: [], mentionsBot: false, at: shanghai(day, '12:00:00') }
+          buffer.record(m, 'Asia/Shanghai')
+          buffer.observeText(m, 'Asia/Shanghai', { content: true, topics: true, answerWithinMs: 60_000 })
+        }
+      }
+      const stored = async (groupId: string, day?: string): Promise<number> =>
+        Number((await store.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM qy_stats_term_day WHERE group_id = ?${day ? ' AND day = ?' : ''}`, day ? [groupId, day] : [groupId]))[0]?.n)
+      say(pg, '2026-11-20', '直播 课程', 3)
+      await buffer.flush()
+      // Counted, not yet written: the term write waits for its minute.
+      expect(await stored(pg)).toBe(0)
+      now += 61_000
+      await buffer.flush()
+      expect(await stored(pg)).toBe(2)
+      say(pg, '2026-11-20', '直播')
+      await buffer.flushTerms()
+      expect((await topics(store, { all: false, groupIds: [pg] }, '2026-11-20', '2026-11-20', 5, 1)).top).toEqual([{ term: '直播', count: 4, previous: 0 }, { term: '课程', count: 3, previous: 0 }])
+
+      // A past day with more distinct terms than are kept: the most frequent survive, ties broken by the term.
+      const many = Array.from({ length: TERMS_KEPT_PER_DAY + 30 }, (_, i) => `topic${String.fromCharCode(97 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`)
+      for (const [i, term] of many.entries()) say(pg, '2026-11-21', term, i < 10 ? 2 : 1)
+      say(other, '2026-11-21', '跑步 马拉松')
+      await buffer.flushTerms()
+      expect(await stored(pg, '2026-11-21')).toBe(TERMS_KEPT_PER_DAY + 30)
+      const result = await pruneTerms(store, '2026-11-22')
+      expect(result.deleted).toBeGreaterThanOrEqual(30)
+      const kept = await store.query<{ term: string; n: unknown }>('SELECT term, n FROM qy_stats_term_day WHERE group_id = ? AND day = ? ORDER BY n DESC, term', [pg, '2026-11-21'])
+      // The ten said twice, then the once-said ones in term order (the terms are generated in that order already).
+      expect(kept.map((r) => r.term)).toEqual(many.slice(0, TERMS_KEPT_PER_DAY))
+      expect(kept.slice(0, 10).every((r) => Number(r.n) === 2)).toBe(true)
+      // Small days and other groups are untouched; pruning again deletes nothing of them.
+      await pruneTerms(store, '2026-11-22')
+      expect(await stored(pg, '2026-11-21')).toBe(TERMS_KEPT_PER_DAY)
+      expect(await stored(pg, '2026-11-20')).toBe(2)
+      expect(await stored(other)).toBe(2)
+    } finally {
+      await db.destroy()
+    }
   })
 })

@@ -6,7 +6,7 @@ import { daysBetween, weekdayOf } from './stats.time'
 /** Terms kept per group and past day by the daily prune (today's rows are complete until then). */
 export const TERMS_KEPT_PER_DAY = 200
 /** Past days the prune looks at (a job missed for longer leaves older days unpruned). */
-const PRUNE_LOOKBACK_DAYS = 14
+const PRUNE_LOOKBACK_DAYS = 7
 /** Current terms considered for "rising" (the most frequent ones). */
 const RISING_CANDIDATES = 500
 const DELETE_CHUNK = 200
@@ -18,12 +18,16 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
  * the term), deleting the rest; idempotent.
  */
 export async function pruneTerms(db: FeatureTables, before: string): Promise<{ groupDays: number; deleted: number }> {
-  const heavy = await db.query('SELECT group_id, day FROM qy_stats_term_day WHERE day >= ? AND day < ? GROUP BY group_id, day HAVING COUNT(*) > ?',
-    [addDays(before, -PRUNE_LOOKBACK_DAYS), before, TERMS_KEPT_PER_DAY])
+  // Group-days with messages come from the group-day rollup's day index; each is counted on the primary key.
+  const days = await db.query('SELECT group_id, day FROM qy_stats_group_day WHERE day >= ? AND day < ? AND text_count > 0', [addDays(before, -PRUNE_LOOKBACK_DAYS), before])
   let deleted = 0
-  for (const h of heavy) {
+  let heavy = 0
+  for (const h of days) {
     const groupId = String(h.group_id)
     const day = String(h.day)
+    const count = await db.query<{ n: unknown }>('SELECT COUNT(*) AS n FROM qy_stats_term_day WHERE group_id = ? AND day = ?', [groupId, day])
+    if (num(count[0]?.n) <= TERMS_KEPT_PER_DAY) continue
+    heavy++
     const extra = await db.query<{ term: string }>('SELECT term FROM qy_stats_term_day WHERE group_id = ? AND day = ? ORDER BY n DESC, term ASC LIMIT 1000000 OFFSET ?', [groupId, day, TERMS_KEPT_PER_DAY])
     for (let i = 0; i < extra.length; i += DELETE_CHUNK) {
       const part = extra.slice(i, i + DELETE_CHUNK).map((r) => String(r.term))
@@ -31,7 +35,7 @@ export async function pruneTerms(db: FeatureTables, before: string): Promise<{ g
       deleted += part.length
     }
   }
-  return { groupDays: heavy.length, deleted }
+  return { groupDays: heavy, deleted }
 }
 
 /** A term with its count (messages containing it) in the period and in the period before. */
@@ -39,15 +43,22 @@ export interface TermCount { term: string; count: number; previous: number }
 /** A rising term: `growth` = (count − previous) ÷ max(previous, 1). */
 export interface RisingTerm extends TermCount { growth: number }
 
+/** Every group: those with text in the range (from the group-day rollup's day index), so term reads use the primary key. */
+async function named(db: FeatureTables, scope: Scope, from: string, to: string): Promise<Scope> {
+  if (!scope.all) return scope
+  const rows = await db.query('SELECT DISTINCT group_id FROM qy_stats_group_day WHERE day >= ? AND day <= ? AND text_count > 0', [from, to])
+  return { all: false, groupIds: rows.map((r) => String(r.group_id)) }
+}
+
 async function termCounts(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<Array<{ term: string; n: number }>> {
-  const s = scoped(scope)
+  const s = scoped(await named(db, scope, from, to))
   const rows = await db.query(`SELECT term, SUM(n) AS n FROM qy_stats_term_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY term ORDER BY n DESC, term ASC LIMIT ?`, [...s.params, from, to, limit])
   return rows.map((r) => ({ term: String(r.term), n: num(r.n) }))
 }
 
 async function countsOf(db: FeatureTables, scope: Scope, from: string, to: string, terms: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>()
-  const s = scoped(scope)
+  const s = scoped(await named(db, scope, from, to))
   for (let i = 0; i < terms.length; i += DELETE_CHUNK) {
     const part = terms.slice(i, i + DELETE_CHUNK)
     const rows = await db.query(`SELECT term, SUM(n) AS n FROM qy_stats_term_day WHERE ${s.sql} AND day >= ? AND day <= ? AND term IN (${part.map(() => '?').join(',')}) GROUP BY term`, [...s.params, from, to, ...part])

@@ -157,10 +157,10 @@ export class StatsLifecycleDayEntity {
 
 /**
  * Hot-topic terms: per group and local day, how many messages contained each term (see stats.terms.ts).
- * Terms only, never whole messages; past days are pruned to their top TERMS_KEPT_PER_DAY terms.
+ * Terms only, never whole messages; past days are pruned to their top TERMS_KEPT_PER_DAY terms. No
+ * secondary index: every read names its groups (the primary key's prefix), and writes stay cheap.
  */
 @Entity('qy_stats_term_day')
-@Index('idx_stats_term_day_day', ['day', 'groupId', 'term', 'n'])
 export class StatsTermDayEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string

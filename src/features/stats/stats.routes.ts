@@ -1,6 +1,6 @@
 import type { ZodType } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import type { Principal } from '../../kernel/auth'
+import { canSeeOwned, type Principal } from '../../kernel/auth'
 import { csvChunks } from '../../kernel/csv'
 import type { GroupDirectory } from '../../kernel/directory'
 import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type RouteDefinition } from '../../kernel/routes'
@@ -11,7 +11,9 @@ import { concentration, dailySeries, groupTable, heatmap, hourlySeries, lifecycl
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
 import { AlertsQuery, BestTimeQuery, GroupTableQuery, MAX_CSV_ROWS, QuestionsQuery, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopicsQuery, TopQuery } from './stats.schema'
 import { bestTime, questionStats, topics, type PostSlot, type QuestionFigures, type RisingTerm, type TermCount } from './stats.content'
-import { weekOf } from './stats.time'
+import { dayStart, weekOf } from './stats.time'
+import type { ScheduleLift, ShareLift } from '../../contracts/scheduled-share'
+import { addDays } from '../../kernel/time'
 
 /** A report as a table (its CSV export). */
 interface Table { header: string[]; rows: Array<Array<string | number | null>> }
@@ -31,6 +33,15 @@ export interface StatsRouteDeps {
   directory: GroupDirectory
   /** Timezone of cross-group reports' default range (the process default). */
   timezone: string
+  /** Post lift per schedule (the scheduled-share feature's service). */
+  shareLift: ShareLift
+  /** Writes this process's held-back term counts (read your own writes; other replicas' are at most a minute behind). */
+  beforeTopics: () => Promise<void>
+}
+
+function liftTable(list: ScheduleLift[]): Table {
+  const header = ['scheduleId', 'name', 'groups', 'postWindows', 'baselineWindows', 'avgMessagesAfterPost', 'avgMessagesBaseline', 'avgMembersAfterPost', 'avgMembersBaseline', 'liftMessages', 'liftMembers'] as const
+  return { header: [...header], rows: list.map((x) => header.map((h) => x[h])) }
 }
 
 function overviewTable(o: Overview): Table {
@@ -114,13 +125,18 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     ]
   }
 
+  /** Lift of the schedules the caller may see (their own; admins: all) over the range's local days. */
+  const lift = (auth: Principal | null, scope: Scope, range: Range, timezone: string): Promise<ScheduleLift[]> =>
+    deps.shareLift.lift(scope, dayStart(range.from, timezone), dayStart(addDays(range.to, 1), timezone), (owner) => canSeeOwned(auth, owner))
+
   const group = '/api/v1/groups/:id/stats'
   const across = '/api/v1/stats'
   return [
-    ...report(`${group}/overview`, 'Overview of a group with period-over-period change', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+    ...report(`${group}/overview`, 'Overview of a group with period-over-period change', { params: GroupParams, query: RangeQuery }, true, async ({ params, query, auth }) => {
       const { range, timezone, memberCount } = await groupContext(params.id, query)
       const o = await overview(db, { all: false, groupIds: [params.id] }, range, memberCount)
-      return { json: { groupId: params.id, timezone, ...o }, table: overviewTable(o) }
+      const postLift = await lift(auth, { all: false, groupIds: [params.id] }, range, timezone)
+      return { json: { groupId: params.id, timezone, ...o, postLift }, table: overviewTable(o) }
     }),
     ...report(`${group}/series`, 'Daily (or hourly) series of a group', { params: GroupParams, query: SeriesQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
@@ -176,6 +192,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
 
     ...report(`${group}/topics`, 'Hot topics of a group: top terms and rising terms (vs the period before)', { params: GroupParams, query: TopicsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
+      await deps.beforeTopics()
       const t = await topics(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.limit, query.minCount)
       return { json: { groupId: params.id, timezone, ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
     }),
@@ -183,6 +200,11 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const { range, timezone } = await groupContext(params.id, query)
       const b = await bestTime(db, { all: false, groupIds: [params.id] }, range.from, range.to, query.top)
       return { json: { groupId: params.id, timezone, ...range, method: BEST_TIME_METHOD, ...b }, table: bestTimeTable(b.slots) }
+    }),
+    ...report(`${group}/post-lift`, "Post lift per scheduled share in a group: messages and members in the 30 minutes after posts vs runs without a post (the caller's own schedules; admins: all)", { params: GroupParams, query: RangeQuery }, true, async ({ params, query, auth }) => {
+      const { range, timezone } = await groupContext(params.id, query)
+      const schedules = await lift(auth, { all: false, groupIds: [params.id] }, range, timezone)
+      return { json: { groupId: params.id, timezone, ...range, schedules }, table: liftTable(schedules) }
     }),
     ...report(`${group}/questions`, 'Question resolution of a group: questions, share answered, median minutes to answer, per day', { params: GroupParams, query: QuestionsQuery.omit({ groupIds: true }) }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
@@ -194,7 +216,8 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const { scope, memberCount } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
       const o = await overview(db, scope, range, memberCount)
-      return { json: { groups: scope.all ? 'all' : scope.groupIds.length, ...o }, table: overviewTable(o) }
+      const postLift = await lift(auth, scope, range, deps.timezone)
+      return { json: { groups: scope.all ? 'all' : scope.groupIds.length, ...o, postLift }, table: overviewTable(o) }
     }),
     ...report(`${across}/series`, "Daily (or hourly) series across the caller's groups", { query: ScopeSeriesQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)
@@ -246,6 +269,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     ...report(`${across}/topics`, "Hot topics across the caller's groups: top terms and rising terms (vs the period before)", { query: TopicsQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
+      await deps.beforeTopics()
       const t = await topics(db, scope, range.from, range.to, query.limit, query.minCount)
       return { json: { ...range, minCount: query.minCount, ...t }, table: topicsTable(t) }
     }),
@@ -254,6 +278,12 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const range = resolveRange(query, clock.now(), deps.timezone)
       const b = await bestTime(db, scope, range.from, range.to, query.top)
       return { json: { ...range, method: BEST_TIME_METHOD, ...b }, table: bestTimeTable(b.slots) }
+    }),
+    ...report(`${across}/post-lift`, "Post lift per scheduled share across the caller's groups (their own schedules; admins: all)", { query: ScopeQuery }, false, async ({ query, auth }) => {
+      const { scope } = await scopeOf(auth, query.groupIds)
+      const range = resolveRange(query, clock.now(), deps.timezone)
+      const schedules = await lift(auth, scope, range, deps.timezone)
+      return { json: { ...range, schedules }, table: liftTable(schedules) }
     }),
     ...report(`${across}/questions`, "Question resolution across the caller's groups, per day", { query: QuestionsQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)

@@ -274,7 +274,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     await chat.group('g1').say(alice, '二')
     await chat.group('g2').say('dave', '三')
     await chat.runtime.flush()
-    const reports = ['overview', 'series', 'heatmap', 'top-members', 'retention', 'rules', 'lifecycle', 'transitions', 'topics', 'best-time', 'questions']
+    const reports = ['overview', 'series', 'heatmap', 'top-members', 'retention', 'rules', 'lifecycle', 'transitions', 'topics', 'best-time', 'questions', 'post-lift']
     for (const r of reports) {
       for (const suffix of ['', '.csv']) {
         const res = await owner.get(`/api/v1/groups/${G2}/stats/${r}${suffix}`)
@@ -294,7 +294,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect((table.groups as Json[]).map((g) => [g.groupId, g.messages])).toEqual([[G1, 2], [G2, 1]])
     const ownTable = await body(owner, '/api/v1/stats/groups?from=2026-11-23&to=2026-11-23')
     expect((ownTable.groups as Json[]).map((g) => g.groupId)).toEqual([G1])
-    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules', 'alerts', 'lifecycle', 'transitions', 'topics', 'best-time', 'questions']) {
+    for (const r of ['overview', 'series', 'heatmap', 'groups', 'rules', 'alerts', 'lifecycle', 'transitions', 'topics', 'best-time', 'questions', 'post-lift']) {
       await owner.get(`/api/v1/stats/${r}?groupIds=${encodeURIComponent(`${G1},${G2}`)}`).expect(404)
       await owner.get(`/api/v1/stats/${r}.csv?groupIds=${encodeURIComponent(G2)}`).expect(404)
     }
