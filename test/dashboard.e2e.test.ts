@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core'
+import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import { Chat, type Person } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
 import { captureLogger, cleanup } from './support/env'
@@ -20,6 +20,51 @@ const SHOTS = join(ROOT, 'test-artifacts', 'dashboard')
 /** Flags for Chromium as root on a closed network (see the project's SERVICES notes). */
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
+/** Builds the dashboard when missing or stale (npm test from a fresh clone; a no-op otherwise). */
+function buildDashboard(): void {
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'qunyun.js'), '--build-web'], { cwd: ROOT, encoding: 'utf8' })
+  if (built.status !== 0) throw new Error(`dashboard build failed: ${built.stderr}`)
+  mkdirSync(SHOTS, { recursive: true })
+}
+
+/**
+ * Chromium with one page at laptop size on the dashboard at `base`, recording every URL requested and
+ * every page error (CSP violations included); console errors matching `expected` (failed calls a test
+ * provokes) are not errors.
+ */
+class Ui {
+  readonly requested: string[] = []
+  readonly pageErrors: string[] = []
+  private constructor(private readonly browser: Browser, readonly page: Page, readonly base: string) {}
+
+  static async open(base: string, expected: RegExp): Promise<Ui> {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN', acceptDownloads: true })
+    const ui = new Ui(browser, await context.newPage(), base)
+    const page = ui.page
+    page.setDefaultTimeout(10_000)
+    page.on('request', (r) => { ui.requested.push(r.url()) })
+    page.on('dialog', (d) => { void d.accept() })
+    page.on('pageerror', (e) => { ui.pageErrors.push(e.message) })
+    page.on('console', (m) => { if (m.type() === 'error' && !expected.test(m.text())) ui.pageErrors.push(m.text()) })
+    return ui
+  }
+
+  /** A full-page screenshot for review. */
+  shot(name: string): Promise<Buffer> { return this.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
+
+  /** Signs in with a token through the login form (signing the current session out first). */
+  async signIn(token: string): Promise<void> {
+    await this.page.goto(`${this.base}/dashboard/`)
+    if (await this.page.$('[data-testid=sign-out]')) await this.page.click('[data-testid=sign-out]')
+    await this.page.fill('#token', token)
+    await this.page.click('button[type=submit]')
+    await this.page.waitForSelector('[data-testid=who]')
+  }
+
+  close(): Promise<void> { return this.browser.close() }
+}
+
 if (!HAVE_BROWSER) console.log(`SKIPPED: dashboard e2e — no Chromium at ${CHROMIUM} (install it: apt-get install -y chromium)`)
 const suite = HAVE_BROWSER ? describe : describe.skip
 
@@ -32,21 +77,14 @@ const extras = Array.from({ length: 23 }, (_, i) => ({ id: `m${String(i + 1).pad
 suite('dashboard in headless Chromium', () => {
   const log = captureLogger()
   let chat: Chat
-  let browser: Browser
-  let context: BrowserContext
+  let ui: Ui
   let page: Page
   let admin: ApiClient
   let owner: ApiClient
   let base: string
-  const requested: string[] = []
-  /** Errors the page reported (CSP violations included): none expected. */
-  const pageErrors: string[] = []
 
   beforeAll(async () => {
-    // npm test from a fresh clone: build the dashboard when missing or stale (a no-op otherwise).
-    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'qunyun.js'), '--build-web'], { cwd: ROOT, encoding: 'utf8' })
-    if (built.status !== 0) throw new Error(`dashboard build failed: ${built.stderr}`)
-    mkdirSync(SHOTS, { recursive: true })
+    buildDashboard()
     chat = await Chat.start({
       http: true, log,
       start: Date.parse('2026-11-20T01:00:00Z'),
@@ -67,30 +105,19 @@ suite('dashboard in headless Chromium', () => {
     admin = await apiAs(chat, 'admin', { allGroups: true, name: '管理员' })
     owner = await apiAs(chat, 'owner', { groups: ['g1@chatroom'], name: 'Alice' })
     base = `http://127.0.0.1:${chat.runtime.address?.port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN', acceptDownloads: true })
-    page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    page.on('request', (r) => { requested.push(r.url()) })
-    page.on('dialog', (d) => { void d.accept() })
-    page.on('pageerror', (e) => { pageErrors.push(e.message) })
     // Failed API calls the tests provoke (401 for a bad token, 404 for another owner's group, a refused connection) are expected.
-    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[14]|ERR_CONNECTION_REFUSED/.test(m.text())) pageErrors.push(m.text()) })
+    ui = await Ui.open(base, /status of 40[14]|ERR_CONNECTION_REFUSED/)
+    page = ui.page
   }, 180_000)
 
   afterAll(async () => {
-    await browser?.close()
+    await ui?.close()
     await chat?.close()
     await cleanup()
   })
 
-  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-  const signIn = async (token: string): Promise<void> => {
-    await page.goto(`${base}/dashboard/`)
-    await page.fill('#token', token)
-    await page.click('button[type=submit]')
-    await page.waitForSelector('[data-testid=who]')
-  }
+  const shot = (name: string): Promise<Buffer> => ui.shot(name)
+  const signIn = (token: string): Promise<void> => ui.signIn(token)
 
   it('serves the page with a strict CSP and small first-load JavaScript', async () => {
     const scripts: Array<Promise<number>> = []
@@ -334,14 +361,366 @@ suite('dashboard in headless Chromium', () => {
   })
 
   it('ran without page errors or Content-Security-Policy violations', () => {
-    expect(pageErrors).toEqual([])
+    expect(ui.pageErrors).toEqual([])
   })
 
   it('never put a token in a URL or a log line', () => {
     for (const token of [admin.token, owner.token]) {
-      expect(requested.filter((u) => u.includes(token))).toEqual([])
+      expect(ui.requested.filter((u) => u.includes(token))).toEqual([])
       expect(log.lines.filter((l) => JSON.stringify(l).includes(token))).toEqual([])
     }
-    expect(requested.some((u) => u.includes('/api/v1/'))).toBe(true)
+    expect(ui.requested.some((u) => u.includes('/api/v1/'))).toBe(true)
+  })
+})
+
+/**
+ * The pages over the stats, lottery, scheduled-share and lifecycle routes, against six weeks of a
+ * simulated community: g1 (alice's) chats daily and gains members in weeks 2 and 4; g2 (dave's) chats
+ * for five weeks and then falls silent (a dead-group alert); alice runs a daily share (one calendar skip),
+ * a drawn lottery and an open one; dave has a lottery of his own. Every figure a page shows is compared
+ * with the API's answer for the same range.
+ */
+suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
+  const log = captureLogger()
+  const MINUTE = 60_000
+  const START = Date.parse('2026-10-19T01:00:00Z') // a Monday, 09:00 in Shanghai
+  const G1 = 'g1@chatroom'
+  const G2 = 'g2@chatroom'
+  const gid = encodeURIComponent(G1)
+  const members = Array.from({ length: 8 }, (_, i) => ({ id: `m${String(i + 1).padStart(2, '0')}`, name: `成员${String(i + 1).padStart(2, '0')}` }))
+  const joiners = Array.from({ length: 6 }, (_, i) => ({ id: `n${i + 1}`, name: `新人${i + 1}` }))
+  const dave: Person = { id: 'dave', name: 'Dave' }
+  let chat: Chat
+  let ui: Ui
+  let page: Page
+  let admin: ApiClient
+  let alice: ApiClient
+  let daveApi: ApiClient
+  let base: string
+  let drawnId: number
+  let openId: number
+  let davesId: number
+  let scheduleId: number
+  const day = (n: number): string => new Date(START + n * DAY + 8 * 3_600_000).toISOString().slice(0, 10)
+  const iso = (ms: number): string => new Date(ms).toISOString()
+
+  const job = async (name: string): Promise<void> => {
+    await chat.runtime.scheduler.runFenced(name, new Date(Math.floor(chat.clock.now() / MINUTE) * MINUTE))
+    await chat.rehearsal.quiesce()
+  }
+
+  beforeAll(async () => {
+    buildDashboard()
+    const seeded = Date.now()
+    chat = await Chat.start({
+      http: true, log, start: START,
+      groups: [
+        { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, ...members] },
+        { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' }, { id: 'erin', name: 'Erin' }] },
+      ],
+      rules: { g1: { lottery: { batch: { windowMs: 0 } }, 'scheduled-share': { skipDates: [day(33)] } } },
+    })
+    admin = await apiAs(chat, 'admin', { allGroups: true, name: '管理员' })
+    alice = await apiAs(chat, 'owner', { groups: [G1], name: 'Alice' })
+    daveApi = await apiAs(chat, 'owner', { groups: [G2], name: 'Dave' })
+    const g1 = chat.group('g1')
+    const g2 = chat.group('g2')
+    for (let d = 0; d < 42; d++) {
+      if (d === 30) {
+        const post = await alice.post('/api/v1/share-posts', { title: '每日话题', text: '今日话题：{weekday} 你在读什么？', tags: ['读书'] }).expect(201)
+        scheduleId = (await alice.post('/api/v1/share-schedules', { name: '早安话题', trigger: { type: 'cron', cron: '0 9 * * *' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId: post.body.id }, staggerSeconds: 0 }).expect(201)).body.id as number
+      }
+      if (d > 30 && d < 36) await job('scheduled-share.tick')
+      await chat.rehearsal.advance(5 * MINUTE)
+      // g1: bob every day, two or three members in turn; more after a share post.
+      await g1.say(bob, d % 2 === 0 ? '签到' : `今天读了第${d}页`)
+      for (let i = 0; i < 1 + (d % 3); i++) await g1.say(members[(d + i) % members.length] as Person, `第${d}天 ${i}`)
+      if (d > 30 && d < 36 && d !== 33) await g1.say(members[0] as Person, '这个话题好')
+      // Joins: four in week 2, two in week 4; some of them keep speaking.
+      if (d === 7) await g1.join(joiners.slice(0, 4), { id: 'alice', name: 'Alice' })
+      if (d === 21) await g1.join(joiners.slice(4), { id: 'alice', name: 'Alice' })
+      if ((d >= 14 && d < 28 && d % 3 === 0)) await g1.say(joiners[d % 2] as Person, '新人报到')
+      if (d >= 28 && d % 4 === 0) await g1.say(joiners[4] as Person, '我也来了')
+      // Hot topics: a book every week, the live stream's replay in the last one.
+      if (d % 7 === 2) await g1.say(members[1] as Person, '推荐一本新书：《三体》')
+      if (d >= 35) await g1.say(members[(d % 3) + 2] as Person, d % 2 === 0 ? '直播回放在哪里看？' : '直播回放有字幕吗')
+      // g2: five weeks of chatter, then silence.
+      if (d < 35) await g2.say(dave, `跑了 ${d} 公里`)
+      await chat.runtime.flush()
+      await job('tagging.recompute')
+      await chat.rehearsal.advance(DAY - 5 * MINUTE)
+    }
+    // Day 42, 09:00: alice's lottery drawn within the hour, a second one open; dave's own lottery.
+    const lottery = (title: string, closesAt: number, drawAt: number, groupIds = [G1]) => ({ title, groupIds, prizes: [{ name: '新书', quantity: 2 }], times: { closesAt: iso(closesAt), drawAt: iso(drawAt) } })
+    const now = chat.clock.now()
+    drawnId = (await alice.post('/api/v1/lotteries', lottery('周五读书抽奖', now + 60 * MINUTE, now + 70 * MINUTE)).expect(201)).body.id as number
+    await alice.post(`/api/v1/lotteries/${drawnId}/open`).expect(200)
+    for (const who of [bob, ...members.slice(0, 4)]) await g1.say(who as Person, '参与抽奖')
+    await chat.rehearsal.advance(60 * MINUTE)
+    await job('lottery.tick')
+    await chat.rehearsal.advance(10 * MINUTE)
+    await job('lottery.tick')
+    openId = (await alice.post('/api/v1/lotteries', { ...lottery('月度大抽奖', now + 20 * DAY, now + 20 * DAY + 10 * MINUTE), entry: { keyword: '我要抽奖' } }).expect(201)).body.id as number
+    await alice.post(`/api/v1/lotteries/${openId}/open`).expect(200)
+    await g1.say(members[5] as Person, '我要抽奖')
+    davesId = (await daveApi.post('/api/v1/lotteries', lottery('跑步抽奖', now + DAY, now + DAY + MINUTE, [G2])).expect(201)).body.id as number
+    await chat.runtime.flush()
+    await chat.rehearsal.quiesce()
+    console.log(`dashboard pages e2e: six weeks of community seeded in ${Date.now() - seeded} ms`)
+    base = `http://127.0.0.1:${chat.runtime.address?.port}`
+    // Failed calls expected: another owner's lottery (404) and the lottery the server refuses (400).
+    ui = await Ui.open(base, /status of 40[04]/)
+    page = ui.page
+  }, 400_000)
+
+  afterAll(async () => {
+    await ui?.close()
+    await chat?.close()
+    await cleanup()
+  })
+
+  const shot = (name: string): Promise<Buffer> => ui.shot(name)
+  const signIn = (token: string): Promise<void> => ui.signIn(token)
+  const number = async (selector: string): Promise<number> => Number((await page.textContent(selector))?.replace(/[^\d.-]/g, ''))
+  const texts = (selector: string): Promise<string[]> => page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()))
+
+  it('shows the cross-group overview: KPIs, heatmap, lifecycle mix, dead-group alert and per-group table, as the API counts them', async () => {
+    await signIn(admin.token)
+    const started = Date.now()
+    await page.goto(`${base}/dashboard/#/overview`)
+    await page.waitForSelector('#heatmap [data-testid=chart][data-rendered]')
+    await page.waitForSelector('#lifecycle-mix [data-testid=chart][data-rendered]')
+    console.log(`dashboard cross-group overview ready in ${Date.now() - started} ms (KPIs, heatmap and lifecycle chart drawn)`)
+    const to = (await admin.get('/api/v1/stats/alerts').expect(200)).body.to as string
+    const from = new Date(Date.parse(`${to}T00:00:00Z`) - 6 * DAY).toISOString().slice(0, 10)
+    const range = `from=${from}&to=${to}`
+    const overview = (await admin.get(`/api/v1/stats/overview?${range}`).expect(200)).body
+    expect(await number('[data-testid=kpi-messages] .kpi-value')).toBe(overview.current.messages)
+    expect(await number('[data-testid=kpi-activeMembers] .kpi-value')).toBe(overview.current.activeMembers)
+    expect(await number('[data-testid=kpi-members] .kpi-value')).toBe(overview.current.members)
+    expect(overview.current.messages).toBeGreaterThan(0)
+    // The heatmap's data as a table: the same 7 × 24 figures as the API.
+    const heat = (await admin.get(`/api/v1/stats/heatmap?${range}`).expect(200)).body.cells as Array<{ weekday: number; hour: number; messages: number }>
+    expect(Number(await page.getAttribute('#heatmap [data-testid=chart]', 'data-rendered'))).toBe(168)
+    await page.click('#heatmap figcaption button')
+    const heatRows = await page.$$eval('#heatmap [data-testid=chart-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => Number(td.textContent))))
+    expect(heatRows).toHaveLength(7)
+    for (const c of heat) expect(heatRows[c.weekday]?.[c.hour]).toBe(c.messages)
+    // Lifecycle mix: five states a day, stacked.
+    expect(Number(await page.getAttribute('#lifecycle-mix [data-testid=chart]', 'data-rendered'))).toBe(7 * 5)
+    // g2 fell silent for the last week: the one alert, by name.
+    const alerts = (await admin.get('/api/v1/stats/alerts').expect(200)).body.groups as Array<{ groupId: string; lastWeekMessages: number }>
+    expect(alerts.map((a) => a.groupId)).toEqual([G2])
+    await expect(texts('[data-testid=alerts-table] tbody tr td:first-child')).resolves.toEqual(['跑步群'])
+    const perGroup = (await admin.get(`/api/v1/stats/groups?${range}`).expect(200)).body.groups as Array<{ groupId: string; messages: number }>
+    const rows = await page.$$eval('[data-testid=per-group-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent?.replace(/\D/g, ''))]))
+    // The API's rows, then the groups without a figure in the range (g2, silent all week) with zeros.
+    const name = (id: string): string => (id === G1 ? '读书会' : '跑步群')
+    const silent = [G1, G2].filter((id) => !perGroup.some((g) => g.groupId === id))
+    expect(silent).toEqual([G2])
+    expect(rows).toEqual([...perGroup.map((g) => [name(g.groupId), g.messages]), ...silent.map((id) => [name(id), 0])])
+    await shot('20-overview-admin')
+    // 30 days: the range follows, the KPI too.
+    await page.selectOption('[data-testid=range]', '30')
+    await page.waitForSelector(`[data-testid=overview-range]:has-text("${new Date(Date.parse(`${to}T00:00:00Z`) - 29 * DAY).toISOString().slice(0, 10)}")`)
+    const month = (await admin.get(`/api/v1/stats/overview?from=${new Date(Date.parse(`${to}T00:00:00Z`) - 29 * DAY).toISOString().slice(0, 10)}&to=${to}`).expect(200)).body
+    await page.waitForSelector('#heatmap [data-testid=chart][data-rendered]')
+    expect(await number('[data-testid=kpi-messages] .kpi-value')).toBe(month.current.messages)
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.waitForFunction('document.documentElement.scrollWidth <= 390', undefined, { timeout: 15_000 }).catch(() => undefined)
+    await expect(page.evaluate('document.documentElement.scrollWidth')).resolves.toBeLessThanOrEqual(390)
+    await shot('20b-overview-phone')
+    await page.setViewportSize({ width: 1280, height: 860 })
+  })
+
+  it('gives an owner the overview of their own groups only (no alert about another owner\'s group)', async () => {
+    await signIn(alice.token)
+    await page.goto(`${base}/dashboard/#/overview`)
+    await page.waitForSelector('[data-testid=per-group-table] tbody tr')
+    await expect(texts('[data-testid=per-group-table] tbody tr td:first-child')).resolves.toEqual(['读书会'])
+    await expect(page.textContent('#alerts')).resolves.toContain('没有沉寂的群')
+    await expect(page.textContent('.content')).resolves.not.toContain('跑步群')
+    const mine = (await alice.get('/api/v1/stats/overview').expect(200)).body
+    expect(await number('[data-testid=kpi-messages] .kpi-value')).toBe(mine.current.messages)
+  })
+
+  it('shows top members by display name', async () => {
+    await page.goto(`${base}/dashboard/#/groups/${gid}`)
+    await page.waitForSelector('[data-testid=top-members] tbody tr')
+    const top = (await alice.get(`/api/v1/groups/${gid}/activity?days=30`).expect(200)).body.topMembers as Array<{ memberId: string; name: string }>
+    expect(top[0]?.name).toBe('阿强')
+    const first = await texts('[data-testid=top-members] tbody tr:first-child td')
+    expect(first.slice(0, 2)).toEqual(['阿强', 'bob'])
+  })
+
+  it('filters members by lifecycle stage and by tag', async () => {
+    await alice.post(`/api/v1/groups/${gid}/tagging/members/m01/tags`, { tag: '核心读者' }).expect((r) => expect([200, 201]).toContain(r.status))
+    await alice.post(`/api/v1/groups/${gid}/tagging/members/n1/tags`, { tag: '核心读者' }).expect((r) => expect([200, 201]).toContain(r.status))
+    await page.click('[data-testid=group-tabs] a:has-text("成员分层")')
+    await page.waitForSelector('[data-testid=lifecycle-table] tbody tr')
+    const stats = (await alice.get(`/api/v1/groups/${gid}/tagging/stats`).expect(200)).body as { states: Record<string, number> }
+    for (const [state, n] of Object.entries(stats.states)) {
+      await expect(page.textContent(`[data-testid=state-counts] [data-state=${state}] strong`)).resolves.toBe(String(n))
+    }
+    const all = (await alice.get(`/api/v1/groups/${gid}/tagging/members?limit=1`).expect(200)).body.total as number
+    await expect(page.textContent('[data-testid=lifecycle-page]')).resolves.toContain(`共 ${all} 条`)
+    // A stage with members, and one the figures say is smaller than the whole group.
+    const [state, n] = Object.entries(stats.states).filter(([, c]) => c > 0 && c < all).sort((a, b) => a[1] - b[1])[0] as [string, number]
+    await page.click(`[data-testid=state-counts] [data-state=${state}]`)
+    await page.waitForSelector(`[data-testid=lifecycle-page]:has-text("共 ${n} 条")`)
+    const api = (await alice.get(`/api/v1/groups/${gid}/tagging/members?state=${state}&limit=20`).expect(200)).body.items as Array<{ memberId: string }>
+    await expect(texts('[data-testid=lifecycle-table] tbody tr td:nth-child(2)')).resolves.toEqual(api.map((m) => m.memberId))
+    await shot('21-members-by-stage')
+    // Back to every stage, then one tag: exactly the two tagged members, by name.
+    await page.click('[data-testid=state-counts] button:first-child')
+    await page.selectOption('[data-testid=tag-filter]', '核心读者')
+    await page.waitForSelector('[data-testid=lifecycle-page]:has-text("共 2 条")')
+    await expect(texts('[data-testid=lifecycle-table] tbody tr td:first-child').then((x) => x.sort())).resolves.toEqual(['成员01', '新人1'])
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=lifecycle-table] .table-tools button')])
+    const lines = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '').trim().split('\r\n')
+    expect(lines).toHaveLength(3)
+    await shot('22-members-by-tag')
+  })
+
+  it('shows hot topics as ranked bars and the rising terms, as the API counts them', async () => {
+    await page.goto(`${base}/dashboard/#/groups/${gid}/topics`)
+    await page.waitForSelector('#top-terms [data-testid=chart][data-rendered]')
+    const today = (await alice.get(`/api/v1/groups/${gid}`).expect(200)).body.activity.to as string
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - 6 * DAY).toISOString().slice(0, 10)
+    const topics = (await alice.get(`/api/v1/groups/${gid}/stats/topics?from=${from}&to=${today}&limit=20`).expect(200)).body as { top: Array<{ term: string; count: number }>; rising: Array<{ term: string; count: number; previous: number }> }
+    expect(topics.top.map((x) => x.term)).toContain('直播')
+    expect(Number(await page.getAttribute('#top-terms [data-testid=chart]', 'data-rendered'))).toBe(topics.top.length)
+    await page.click('#top-terms figcaption button')
+    const bars = await page.$$eval('#top-terms [data-testid=chart-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent)]))
+    expect(bars).toEqual(topics.top.map((x) => [x.term, x.count]))
+    const rising = await page.$$eval('[data-testid=rising-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent), Number(tr.children[2]?.textContent)]))
+    expect(rising).toEqual(topics.rising.map((x) => [x.term, x.count, x.previous]))
+    expect(rising.map((r) => r[0])).toContain('直播')
+    await shot('23b-hot-topics')
+  })
+
+  it('shows join-week retention cohorts as the API computes them', async () => {
+    await page.goto(`${base}/dashboard/#/groups/${gid}/retention`)
+    await page.waitForSelector('[data-testid=retention-table] tbody tr')
+    const groupDetail = (await alice.get(`/api/v1/groups/${gid}`).expect(200)).body
+    const today = groupDetail.activity.to as string
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - (7 * 12 - 1) * DAY).toISOString().slice(0, 10)
+    const cohorts = (await alice.get(`/api/v1/groups/${gid}/stats/retention?from=${from}&to=${today}&weeks=12`).expect(200)).body.cohorts as Array<{ week: string; joined: number; rates: Array<number | null> }>
+    expect(cohorts.length).toBeGreaterThanOrEqual(2)
+    const rows = await page.$$eval('[data-testid=retention-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => (td.textContent ?? '').trim())))
+    const pct = (r: number | null): string => (r === null ? '·' : new Intl.NumberFormat('zh-CN', { style: 'percent', maximumFractionDigits: 1 }).format(r))
+    expect(rows).toEqual(cohorts.map((c) => [c.week, String(c.joined), ...c.rates.map(pct)]))
+    expect(cohorts.some((c) => c.rates.some((r) => r !== null && r > 0))).toBe(true)
+    await shot('23-retention')
+  })
+
+  it('lists an owner\'s lotteries only; another owner\'s lottery is not found', async () => {
+    await page.goto(`${base}/dashboard/#/lotteries`)
+    await page.waitForSelector('[data-testid=lotteries-table] tbody tr')
+    const mine = (await alice.get('/api/v1/lotteries').expect(200)).body.items as Array<{ title: string }>
+    await expect(texts('[data-testid=lotteries-table] tbody tr td:first-child')).resolves.toEqual(mine.map((l) => l.title))
+    await expect(page.textContent('.content')).resolves.not.toContain('跑步抽奖')
+    await shot('24-lotteries')
+    await page.goto(`${base}/dashboard/#/lotteries/${davesId}`)
+    await page.waitForSelector('[role=alert]')
+    await expect(page.textContent('.content')).resolves.toContain('找不到')
+    await expect(page.textContent('.content')).resolves.not.toContain('跑步抽奖')
+  })
+
+  it('creates a lottery from the form the API schema generates, shows the server\'s refusal at its field, and opens it', async () => {
+    await page.goto(`${base}/dashboard/#/lotteries`)
+    await page.waitForSelector('[data-testid=lottery-form] #f-title')
+    await expect(page.inputValue('#f-groupIds')).resolves.toBe(G1)
+    await page.fill('#f-title', '新书抽奖')
+    // A prize without a name breaks the schema's minimum length: shown before anything is sent.
+    await page.waitForSelector('[data-testid=lottery-problems]')
+    await expect(page.isDisabled('[data-testid=lottery-create]')).resolves.toBe(true)
+    await page.fill('#f-prizes', '[{ "name": "书签", "quantity": 3 }]')
+    await page.waitForSelector('[data-testid=lottery-problems]', { state: 'detached' })
+    // No close time and no entry count: a rule the JSON Schema cannot express; the server's 400 appears at the field.
+    await page.click('[data-testid=lottery-create]')
+    await page.waitForSelector('[data-path="times.closesAt"] .field-errors')
+    await expect(page.textContent('[data-path="times.closesAt"] .field-errors')).resolves.toContain('drawWhenEntries')
+    await shot('24b-lottery-form-refused')
+    await page.fill('#f-times-drawWhenEntries', '3')
+    await page.click('[data-testid=lottery-create]')
+    await page.waitForSelector('[data-testid=lottery-title]:text-is("新书抽奖")')
+    await expect(page.textContent('[data-testid=lottery-status]')).resolves.toBe('草稿')
+    const id = Number(/#\/lotteries\/(\d+)$/.exec(page.url())?.[1])
+    const created = (await alice.get(`/api/v1/lotteries/${id}`).expect(200)).body as { title: string; ownerTokenId: number; prizes: unknown; times: unknown; status: string }
+    expect(created).toMatchObject({ title: '新书抽奖', ownerTokenId: alice.tokenId, prizes: [{ name: '书签', quantity: 3 }], status: 'draft' })
+    await daveApi.get(`/api/v1/lotteries/${id}`).expect(404)
+    await page.click('[data-testid=lottery-open]')
+    await page.waitForSelector('[data-testid=lottery-status]:text-is("进行中")')
+    const opened = (await alice.get(`/api/v1/lotteries/${id}`).expect(200)).body as { status: string; commitment: string }
+    expect(opened.status).toBe('open')
+    await page.waitForSelector(`[data-testid=commitment]:text-is("${opened.commitment}")`)
+    await shot('24c-lottery-opened')
+  })
+
+  it('follows an open lottery\'s entries live', async () => {
+    await page.goto(`${base}/dashboard/#/lotteries/${openId}`)
+    await page.waitForSelector('[data-testid=entrants-table] tbody tr')
+    const before = (await alice.get(`/api/v1/lotteries/${openId}`).expect(200)).body.entrantCount as number
+    expect(before).toBe(1)
+    await expect(page.textContent('[data-testid=entrant-count]')).resolves.toBe(String(before))
+    await chat.group('g1').say(members[6] as Person, '我要抽奖')
+    await chat.rehearsal.quiesce()
+    await page.waitForSelector(`[data-testid=entrant-count]:text-is("${before + 1}")`)
+    await page.waitForSelector('[data-testid=entrants-table] tbody tr:has-text("成员07")')
+    await expect(page.isDisabled('[data-testid=verify]')).resolves.toBe(true)
+    await shot('25-lottery-live')
+  })
+
+  it('shows the draw and verifies its proof in the browser; a tampered proof is a mismatch', async () => {
+    await page.goto(`${base}/dashboard/#/lotteries/${drawnId}`)
+    await page.waitForSelector('[data-testid=winners-table] tbody tr')
+    const detail = (await alice.get(`/api/v1/lotteries/${drawnId}`).expect(200)).body as { seed: string; winners: Array<{ name: string }> }
+    await expect(texts('[data-testid=winners-table] tbody tr td:nth-child(2)')).resolves.toEqual(detail.winners.map((w) => w.name))
+    await expect(page.textContent('[data-testid=seed]')).resolves.toBe(detail.seed)
+    await page.click('[data-testid=verify]')
+    await page.waitForSelector('[data-testid=verify-result][data-verdict=match]')
+    await shot('26-lottery-verified')
+    // A server that lies: the proof names other winners. The browser's own computation disagrees.
+    const proof = (await alice.get(`/api/v1/lotteries/${drawnId}/proof`).expect(200)).body as { entrants: string[]; rounds: Array<{ winners: string[] }> }
+    const loser = proof.entrants.find((id) => !proof.rounds[0]!.winners.includes(id)) as string
+    const tampered = { ...proof, rounds: [{ ...proof.rounds[0]!, winners: [loser, ...proof.rounds[0]!.winners.slice(1)] }] }
+    await page.route(`**/api/v1/lotteries/${drawnId}/proof`, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(tampered) }))
+    await page.click('[data-testid=verify]')
+    await page.waitForSelector('[data-testid=verify-result][data-verdict=mismatch]')
+    await expect(page.textContent('[data-testid=verify-result]')).resolves.toContain('winners recompute to')
+    await shot('27-lottery-tampered')
+    await page.unroute(`**/api/v1/lotteries/${drawnId}/proof`)
+  })
+
+  it('shows scheduled shares: the schedule, delivery log with skip reasons, and the lift', async () => {
+    await page.goto(`${base}/dashboard/#/shares`)
+    await page.waitForSelector('[data-testid=schedules-table] tbody tr')
+    await page.click('[data-testid=schedules-table] tbody tr:first-child a')
+    await page.waitForSelector('[data-testid=deliveries-table] tbody tr')
+    await expect(page.textContent('[data-testid=schedule-name]')).resolves.toBe('早安话题')
+    const log = (await alice.get(`/api/v1/share-schedules/${scheduleId}/deliveries?limit=50`).expect(200)).body as { items: Array<{ status: string }>; counts: Record<string, number> }
+    expect(log.counts.skipped).toBe(1)
+    expect(log.counts.sent).toBeGreaterThan(0)
+    for (const [status, n] of Object.entries(log.counts)) await expect(page.textContent(`[data-testid=delivery-counts] [data-status=${status}] strong`)).resolves.toBe(String(n))
+    expect(await page.$$('[data-testid=deliveries-table] tbody tr')).toHaveLength(log.items.length)
+    await page.selectOption('[data-testid=delivery-status]', 'skipped')
+    await page.waitForSelector('[data-testid=deliveries-table] tbody tr:only-child')
+    const skipped = await texts('[data-testid=deliveries-table] tbody tr td')
+    expect(skipped[2]).toBe('已跳过')
+    expect(skipped[3]).toContain('日历跳过')
+    expect(skipped[3]).toContain(`calendar ${day(33)}`)
+    const lift = (await alice.get(`/api/v1/share-schedules/${scheduleId}/engagement`).expect(200)).body as { lift: { messages: number | null } }
+    expect(lift.lift.messages).not.toBeNull()
+    await expect(page.textContent('[data-testid=lift-messages] .kpi-value')).resolves.toBe(`×${lift.lift.messages}`)
+    await shot('28-share-deliveries')
+  })
+
+  it('ran without page errors or CSP violations, and never put a token in a URL or a log line', () => {
+    expect(ui.pageErrors).toEqual([])
+    for (const token of [admin.token, alice.token]) {
+      expect(ui.requested.filter((u) => u.includes(token))).toEqual([])
+      expect(log.lines.filter((l) => JSON.stringify(l).includes(token))).toEqual([])
+    }
   })
 })

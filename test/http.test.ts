@@ -53,7 +53,7 @@ describe(`admin API base (${STORAGE} + ${COORDINATION})`, () => {
       { day: '2026-11-24', messages: 2, activeMembers: 2 },
     ])
     const activity = await api.get(`/api/v1/groups/${encodeURIComponent('g1@chatroom')}/activity?days=2`).expect(200)
-    expect(activity.body.topMembers[0]).toEqual({ memberId: 'bob', messages: 2, chars: 6 })
+    expect(activity.body.topMembers[0]).toEqual({ memberId: 'bob', name: '阿强', messages: 2, chars: 6 })
     expect(activity.body.hours[10]).toBe(3)
   })
 

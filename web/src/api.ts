@@ -17,7 +17,7 @@ export interface GroupDetail extends Group { activity?: { from: string; to: stri
 
 export interface Activity {
   groupId: string; timezone: string; from: string; to: string; days: DayActivity[]
-  hours: number[]; topMembers: Array<{ memberId: string; messages: number; chars: number }>
+  hours: number[]; topMembers: Array<{ memberId: string; name: string | null; messages: number; chars: number }>
 }
 
 export interface Member { memberId: string; name: string; role: string; active: boolean; joinedAt: string | null; leftAt: string | null }
@@ -28,6 +28,70 @@ export interface CheckInStats { groupId: string; members: number; from: string; 
 export interface Leaderboard { groupId: string; by: 'streak' | 'points'; today: string; items: Array<Record<string, unknown>> }
 export interface ModerationStats { groupId: string; from: string; to: string; items: Array<{ day: string; detector: string; live: number; shadow: number; removals: number }> }
 export interface AutoReplyStats { groupId: string; from: string; to: string; items: Array<{ ruleId: number; day: string; answered: number; suppressed: number }> }
+
+/** Lifecycle states, in the order of a member's usual path (the tagging feature's). */
+export const LIFECYCLE = ['new', 'active', 'dormant', 'churned', 'returned'] as const
+export type Lifecycle = (typeof LIFECYCLE)[number]
+
+/** Totals of a period (the stats feature's group-day rollup). */
+export interface Totals {
+  messages: number; text: number; media: number; card: number; other: number; activeDays: number; joins: number; leaves: number
+  checkins: number; autoReplyHits: number; moderationHits: number; moderationActions: number
+}
+/** One period of the overview report. */
+export interface PeriodFigures {
+  from: string; to: string; members: number; joins: number; leaves: number; netGrowth: number; dau: number; wau: number; mau: number
+  messages: number; activeMembers: number; checkInRate: number | null; autoReplyHits: number; moderationHits: number; lotteryEntrants: number
+}
+/** KPI figures the overview compares with the previous period. */
+export type OverviewFigure = 'members' | 'netGrowth' | 'dau' | 'messages' | 'activeMembers' | 'moderationHits'
+export interface StatsOverview { groups: 'all' | number; current: PeriodFigures; previous: PeriodFigures; change: Partial<Record<OverviewFigure, number | null>> }
+export interface HeatCell { weekday: number; hour: number; messages: number; speakers: number }
+export type MixPoint = { day: string } & Record<Lifecycle, number>
+export interface QuietGroup { groupId: string; lastWeekMessages: number; threshold: number; weeks: number }
+export type GroupTotals = { groupId: string } & Totals
+export interface Cohort { week: string; joined: number; retained: number[]; rates: Array<number | null> }
+export interface Retention { groupId: string; from: string; to: string; weeks: number; cohorts: Cohort[] }
+/** A term of the hot-topics report: messages containing it in the range and in the range before. */
+export interface TermCount { term: string; count: number; previous: number }
+export interface Topics { groupId: string; from: string; to: string; previous: { from: string; to: string }; minCount: number; top: TermCount[]; rising: Array<TermCount & { growth: number }> }
+export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number }
+
+export interface LifecycleMember {
+  memberId: string; name: string | null; state: Lifecycle; stateSince: string; score: number; segment: string | null; tags: string[]
+  lastActiveDay: string | null; joinedAt: string | null; messages: number; activeDays: number
+}
+export interface LifecyclePage { groupId: string; total: number; offset: number; limit: number; items: LifecycleMember[] }
+export interface TaggingStats { groupId: string; states: Record<string, number>; segments: Record<string, number>; tags: Record<string, number> }
+
+export interface Lottery {
+  id: number; ownerTokenId: number | null; status: 'draft' | 'open' | 'closed' | 'drawn' | 'cancelled'; title: string; description: string; groupIds: string[]
+  prizes: Array<{ name: string; quantity: number }>; entry: { keyword: string; pointsCost: number }
+  schedule: { opensAt: string | null; closesAt: string | null; drawAt: string | null }
+  entrantCount: number; commitment: string | null; entrantsHash: string | null; seed: string | null
+  createdAt: string; openedAt: string | null; closedAt: string | null; drawnAt: string | null
+}
+export interface Winner { memberId: string; name: string; groupId: string; prize: string; round: number; position: number; claimCode: string; status: string; claimedAt: string | null }
+export interface LotteryDetail extends Lottery { winners: Winner[] }
+export interface Entrant { id: number; memberId: string; name: string; groupId: string; method: string; points: number; at: string }
+
+export interface SharePost { id: number; title: string; text: string; tags: string[]; expiresOn: string | null; createdAt: string }
+export interface ShareSchedule {
+  id: number; name: string; enabled: boolean; trigger: { type: 'cron'; cron: string } | { type: 'once'; at: string }; timezone: string | null
+  target: { type: 'all' } | { type: 'groups'; groupIds: string[] } | { type: 'label'; label: string }; content: { type: string; [k: string]: unknown }
+  version: number; updatedAt: string
+}
+export interface Delivery {
+  id: number; scheduleId: number; groupId: string; fireAt: string | null; fireLocal: string; timezone: string; slotAt: string | null; postId: number | null
+  status: 'planned' | 'queued' | 'sent' | 'failed' | 'skipped' | 'missed'; reason: string | null; queuedAt: string | null; finishedAt: string | null
+}
+export interface DeliveryLog { scheduleId: number; items: Delivery[]; nextBefore: number | null; counts: Record<string, number> }
+interface LiftSummary { windows: number; avgMessages: number | null; avgMembers: number | null }
+export interface Engagement {
+  scheduleId: number; windowMinutes: number; posts: LiftSummary; baseline: LiftSummary
+  lift: { messages: number | null; members: number | null }; perPost: Array<{ postId: number } & LiftSummary>
+}
+export interface SchedulePreview { scheduleId: number; paused: boolean; zones: Array<{ timezone: string; groups: number; runs: Array<{ at: string; local: string }> }> }
 
 export interface TokenView {
   id: number; name: string; role: Role; hint: string; allGroups: boolean; groupIds: string[]
@@ -68,6 +132,9 @@ export class ApiError extends Error {
 }
 
 type Query = Record<string, string | number | boolean | undefined>
+
+/** A day range of a report (YYYY-MM-DD; the server's defaults when absent). */
+export type Range = { from?: string; to?: string }
 
 const g = (id: string): string => `/api/v1/groups/${encodeURIComponent(id)}`
 
@@ -131,6 +198,40 @@ export class Api {
   leaderboard(id: string, by: 'streak' | 'points', limit = 10): Promise<Leaderboard> { return this.get(`${g(id)}/check-ins/leaderboard`, { by, limit }) }
   moderationStats(id: string, days: number): Promise<ModerationStats> { return this.get(`${g(id)}/moderation/stats`, { days }) }
   autoReplyStats(id: string, days: number): Promise<AutoReplyStats> { return this.get(`${g(id)}/auto-reply/stats`, { days }) }
+
+  /** Cross-group reports (the caller's groups; admins: all), over [from, to]. */
+  statsOverview(range: Range): Promise<StatsOverview> { return this.get('/api/v1/stats/overview', range) }
+  statsHeatmap(range: Range): Promise<{ from: string; to: string; cells: HeatCell[] }> { return this.get('/api/v1/stats/heatmap', range) }
+  statsLifecycle(range: Range): Promise<{ from: string; to: string; mix: MixPoint[] }> { return this.get('/api/v1/stats/lifecycle', range) }
+  statsGroups(range: Range): Promise<{ from: string; to: string; groups: GroupTotals[] }> { return this.get('/api/v1/stats/groups', range) }
+  statsAlerts(): Promise<{ to: string; weeks: number; percentile: number; groups: QuietGroup[] }> { return this.get('/api/v1/stats/alerts') }
+  retention(id: string, query: Range & { weeks?: number }): Promise<Retention> { return this.get(`${g(id)}/stats/retention`, query) }
+  topics(id: string, range: Range): Promise<Topics> { return this.get(`${g(id)}/stats/topics`, { ...range, limit: 20 }) }
+  topMembers(id: string, range: Range): Promise<{ members: TopMember[] }> { return this.get(`${g(id)}/stats/top-members`, { ...range, limit: 10 }) }
+
+  lifecycleMembers(id: string, query: { state?: Lifecycle; tag?: string; sort?: string; order?: 'asc' | 'desc'; limit?: number; offset?: number }): Promise<LifecyclePage> {
+    return this.get(`${g(id)}/tagging/members`, query)
+  }
+  taggingStats(id: string): Promise<TaggingStats> { return this.get(`${g(id)}/tagging/stats`) }
+
+  lotteries(): Promise<{ items: Lottery[] }> { return this.get('/api/v1/lotteries') }
+  lottery(id: number): Promise<LotteryDetail> { return this.get(`/api/v1/lotteries/${id}`) }
+  entrants(id: number, after = 0): Promise<{ total: number; items: Entrant[]; next: number | null }> { return this.get(`/api/v1/lotteries/${id}/entrants`, { after, limit: 100 }) }
+  /** The proof as JSON (left untyped here: the verifier checks its shape before trusting it). */
+  createLottery(body: unknown): Promise<Lottery> { return this.request('POST', '/api/v1/lotteries', body) }
+  openLottery(id: number): Promise<Lottery> { return this.request('POST', `/api/v1/lotteries/${id}/open`) }
+  /** The JSON Schema of a route's request body in the OpenAPI document (null when the route has none). */
+  async bodySchema(path: string, method: 'post' | 'put'): Promise<JsonSchema | null> {
+    return (await this.openapi()).paths[path]?.[method]?.requestBody?.content?.['application/json']?.schema ?? null
+  }
+  lotteryProof(id: number): Promise<unknown> { return this.get(`/api/v1/lotteries/${id}/proof`) }
+
+  sharePosts(): Promise<{ items: SharePost[] }> { return this.get('/api/v1/share-posts') }
+  shareSchedules(): Promise<{ items: ShareSchedule[] }> { return this.get('/api/v1/share-schedules') }
+  shareSchedule(id: number): Promise<ShareSchedule> { return this.get(`/api/v1/share-schedules/${id}`) }
+  sharePreview(id: number): Promise<SchedulePreview> { return this.get(`/api/v1/share-schedules/${id}/preview`, { count: 5 }) }
+  deliveries(id: number, query: { status?: string; before?: number }): Promise<DeliveryLog> { return this.get(`/api/v1/share-schedules/${id}/deliveries`, { limit: 50, ...query }) }
+  engagement(id: number): Promise<Engagement> { return this.get(`/api/v1/share-schedules/${id}/engagement`) }
 
   tokens(cursor?: string): Promise<Page<TokenView>> { return this.get('/api/v1/tokens', { limit: 50, cursor, includeRevoked: 'true' }) }
   auditLog(query: { cursor?: string; groupId?: string }): Promise<Page<AuditEntry>> { return this.get('/api/v1/audit-log', { limit: 50, ...query }) }

@@ -1,4 +1,4 @@
-import type { JsonSchema } from './api'
+import type { ApiError, JsonSchema } from './api'
 
 /**
  * Validates a value against the JSON Schema the OpenAPI document publishes for a route's body — the one
@@ -27,6 +27,9 @@ function regex(pattern: string): RegExp | null {
   }
   return patterns.get(pattern) ?? null
 }
+
+/** The server's 400 details as problems at the form's fields (paths without the leading `body.`). */
+export const fromServer = (error: ApiError): Problem[] => error.details.map((d) => ({ path: d.path.replace(/^body\.?/, ''), message: d.message }))
 
 export function validate(schema: JsonSchema, value: unknown, path = ''): Problem[] {
   const out: Problem[] = []

@@ -31,11 +31,10 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
     app.provide(ACTIVITY, activityFacts(app.store))
     const buffer = new ActivityBuffer(app.store)
     let lastReport = app.clock.now()
-    const timezoneOf = async (groupId: string): Promise<string | null> => (await directory.find(groupId))?.timezone ?? null
     return {
       middleware: activityMiddleware({ buffer, rules: app.rules }),
       summary: async (group) => ({ activity: await dailySeries(app.store, group.id, group.timezone, app.clock.now(), 7) }),
-      routes: activityRoutes(app.store, app.clock, timezoneOf),
+      routes: activityRoutes(app.store, app.clock, directory),
       jobs: [{
         name: 'activity.purge-message-log',
         cron: app.config.purgeCron,

@@ -1,11 +1,12 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import type { Activity, Api, AutoReplyStats, Leaderboard, Member, MemberSort, ModerationStats } from '../api'
 import { fmt, t } from '../i18n'
-import { href } from '../router'
 import { session } from '../session'
 import { useSignal } from '../state'
-import { DailyChart } from '../ui/chart'
+import { DailyChart, preloadCharts } from '../ui/chart'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
+import { Pager } from '../ui/controls'
+import { GroupTabs } from '../ui/group-tabs'
 import { DataTable } from '../ui/table'
 import type { PageProps } from './registry'
 
@@ -62,6 +63,7 @@ export function GroupPage({ params }: PageProps): preact.JSX.Element {
   const s = useSignal(session)
   const api = s!.api
   const id = params.gid!
+  useEffect(preloadCharts, [])
   const [group, reloadGroup] = useLoad(() => api.group(id), [id])
   const [figures, reloadFigures] = useLoad(() => loadFigures(api, id), [id])
   return (
@@ -70,7 +72,7 @@ export function GroupPage({ params }: PageProps): preact.JSX.Element {
         <header class="page-head">
           <h1 data-testid="group-name">{g.name}</h1>
           <p class="muted"><code>{g.id}</code> · {t('memberCount')} {fmt.n(g.memberCount)} · {g.timezone}{g.labels.length > 0 ? ` · ${g.labels.join('、')}` : ''}</p>
-          <nav class="tabs" aria-label={t('rules')}><a href={href('groups', g.id, 'rules', 'moderation')}>{t('editRules')} →</a></nav>
+          <GroupTabs gid={g.id} current="group" />
         </header>
       )}</Loaded>
       <Loaded load={figures} retry={reloadFigures}>{(f) => <Overview figures={f} groupId={id} />}</Loaded>
@@ -109,6 +111,7 @@ function Overview({ figures, groupId }: { figures: Figures; groupId: string }): 
         <Card title={t('topMembers')}>
           {activity.topMembers.length === 0 ? <Empty>{t('noMessages')}</Empty> : (
             <DataTable caption={t('topMembers')} csvName={`top-members-${groupId}.csv`} rows={activity.topMembers} testId="top-members" columns={[
+              { key: 'name', label: t('name'), render: (r) => <span title={r.memberId}>{r.name ?? r.memberId}</span> },
               { key: 'memberId', label: t('memberId'), render: (r) => <code>{r.memberId}</code> },
               { key: 'messages', label: t('messages'), numeric: true, render: (r) => fmt.n(r.messages) },
               { key: 'chars', label: t('chars'), numeric: true, render: (r) => fmt.n(r.chars) },
@@ -193,11 +196,7 @@ function MembersCard({ api, groupId }: { api: Api; groupId: string }): preact.JS
             { key: 'active', label: t('status'), render: (r) => (r.active ? t('active') : t('inactive')) },
             { key: 'joinedAt', label: t('joinedAt'), sort: sorter('joinedAt'), render: (r) => fmt.time(r.joinedAt) },
           ]} />
-          <div class="pager">
-            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>{t('prev')}</button>
-            <span data-testid="members-page">{t('page', { n: Math.floor(offset / PAGE_SIZE) + 1, m: Math.max(1, Math.ceil(p.total / PAGE_SIZE)) })} · {t('total', { n: p.total })}</span>
-            <button type="button" disabled={offset + PAGE_SIZE >= p.total} onClick={() => setOffset(offset + PAGE_SIZE)}>{t('next')}</button>
-          </div>
+          <Pager offset={offset} size={PAGE_SIZE} total={p.total} onOffset={setOffset} testId="members-page" />
         </>
       )}</Loaded>
     </Card>

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks'
 import { ApiError, ruleFeatures, type Api, type DryRunRoute, type JsonSchema, type RuleDiff, type RulesOf } from '../api'
 import { fmt, t, type MessageKey } from '../i18n'
 import { href } from '../router'
-import { validate, type Problem } from '../schema'
+import { fromServer, validate, type Problem } from '../schema'
 import { session } from '../session'
 import { useSignal } from '../state'
 import { Card, Empty, ErrorBox, Loaded, useLoad } from '../ui/common'
@@ -14,7 +14,6 @@ const FEATURE_TITLES: Record<string, MessageKey> = { moderation: 'moderation', '
 const featureTitle = (f: string): string => (FEATURE_TITLES[f] ? t(FEATURE_TITLES[f]) : f)
 
 /** Server problems (`body.a.b`) as form paths (`a.b`). */
-const fromServer = (error: ApiError): Problem[] => error.details.map((d) => ({ path: d.path.replace(/^body\.?/, ''), message: d.message }))
 
 /** One feature's rules: a form from the route's schema, a dry run, the versions with diff and rollback. */
 export function RulesPage({ params }: PageProps): preact.JSX.Element {

@@ -70,7 +70,8 @@ function Field(props: FieldsProps): preact.JSX.Element {
     .filter(Boolean).join(' · ')
   let control: preact.JSX.Element
   if (kind === 'boolean') {
-    control = <input id={id} type="checkbox" checked={value === true} disabled={readOnly} onChange={(e) => set((e.target as HTMLInputElement).checked)} />
+    // Not set yet: the schema's default is what the server will apply, so that is what the box shows.
+    control = <input id={id} type="checkbox" checked={value === undefined ? schema.default === true : value === true} disabled={readOnly} onChange={(e) => set((e.target as HTMLInputElement).checked)} />
   } else if (kind === 'number') {
     control = (
       <input id={id} type="number" value={typeof value === 'number' ? String(value) : ''} disabled={readOnly} aria-invalid={invalid}
