@@ -15,7 +15,7 @@ function officialBot(fake: FakeWecom, overrides: Partial<NonNullable<BotDefiniti
     resolvedPuppet: 'mock', token: null, file: '(test)',
     wecom: {
       corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300,
-      reconcileCron: '*/30 * * * *', requestTimeoutMs: 2_000, maxRetries: 2,
+      reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, requestTimeoutMs: 2_000, maxRetries: 2,
       robots: [{ groupId: ROBOT_GROUP, keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' }, ...overrides,
     },
     wecomSecrets: { secret: fake.secret, callbackToken: 'cb-token', encodingAesKey: AES_KEY, robotKeys: { [ROBOT_GROUP]: 'robot-key-1' } },

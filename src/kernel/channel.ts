@@ -7,8 +7,8 @@ import type { ChannelEvent } from './events'
 export interface ChannelSink {
   /** A group message, as plain data. */
   message(message: IncomingMessage): void
-  /** A bot, group or member event. */
-  event(event: ChannelEvent): void
+  /** A bot, group or member event; the promise (where there is one) resolves once the event was processed. */
+  event(event: ChannelEvent): void | Promise<void>
 }
 
 /** Kinds of outbound action (the channel says which it can perform). */
