@@ -38,7 +38,7 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
  * A bot running the puppet and the official API together (channel `both`). The puppet's room id is the
  * group's id everywhere (messages only come through the puppet); the official side's events are
  * translated: chat id → room id through a stored link (matched automatically when exactly one of the
- * bot's groups has the same name and member count, or set by an owner through the admin API), and
+ * bot's groups has the same name and member count (WeCom's count may include the bot's own account), or set by an owner through the admin API), and
  * official member ids → puppet ids through stored member links (learned when exactly one member of the
  * room carries the name WeCom reports). A join or leave seen on both sides is delivered once (marks in
  * the coordination port, by member id and by name). Actions go to the puppet, except corp tags (mapped
@@ -114,7 +114,8 @@ export class PairedChannel implements Channel {
     const links = await this.deps.store.links(this.botId)
     const linkedRooms = new Set(links.map((l) => l.roomId))
     const candidates = (await this.deps.directory.activeGroups()).filter((g) => g.botId === this.botId && g.id !== e.groupId
-      && !linkedRooms.has(g.id) && g.name === e.name && g.memberCount === e.members.length)
+      // WeCom lists the bot's own account among the members; the puppet's directory does not count it.
+      && !linkedRooms.has(g.id) && g.name === e.name && (g.memberCount === e.members.length || g.memberCount + 1 === e.members.length))
     if (candidates.length !== 1) {
       if (candidates.length > 1) this.deps.log.warn('WeCom chat matches several puppet groups; link it through the admin API', { bot: this.botId, chat: e.groupId, candidates: candidates.length })
       return null
