@@ -2,7 +2,7 @@ import type { BotDefinition } from '../src/config/config.schema'
 import { GroupLeft, GroupRenamed, GroupSynced, MemberJoined, MemberLeft, type EventBase } from '../src/kernel/events'
 import { Runtime } from '../src/main'
 import { CallbackSigner, changeExternalChat, FakeWecom } from './support/fake-wecom'
-import { captureLogger, cleanup, testConfig } from './support/env'
+import { captureLogger, cleanup, tempDir, testConfig } from './support/env'
 
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'
 const CHAT = 'wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAA'
@@ -257,5 +257,52 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
   it('answers 404 for a bot that does not run the official API', async () => {
     const response = await fetch(url({ msg_signature: 'x', timestamp: '1', nonce: '1', echostr: 'x' }, 'nobody'))
     expect(response.status).toBe(404)
+  })
+})
+
+describe('WeCom callback inbox: acknowledged once stored, processed once after a crash', () => {
+  it('a callback acknowledged but not processed when the runtime stops is processed once at the next start', async () => {
+    const fake = new FakeWecom()
+    await fake.start()
+    const chatId = `wrInbox${Date.now()}`
+    fake.groups.set(chatId, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'wmIvy', name: 'Ivy' }], '重启群'), chat_id: chatId })
+    const sqlitePath = `${tempDir()}/inbox.sqlite`
+    const signer = new CallbackSigner('cb-token', AES_KEY, 'wwcorp0001')
+    const boot = async (): Promise<{ runtime: Runtime; events: EventBase[] }> => {
+      const runtime = new Runtime(await testConfig({ server: { host: '127.0.0.1', port: 0 } }), { log: captureLogger(), bots: [officialBot(fake)], scheduler: false, simulation: false, sqlitePath })
+      const events: EventBase[] = []
+      runtime.observe((o) => { if (o.kind === 'event') events.push(o.event) })
+      await runtime.start()
+      return { runtime, events }
+    }
+    try {
+      const first = await boot()
+      const release = fake.hold('/cgi-bin/externalcontact/groupchat/get')
+      const signed = signer.event(changeExternalChat({ corpId: fake.corpId, chatId, changeType: 'create', createTime: Math.floor(Date.now() / 1000) }), { timestamp: Math.floor(Date.now() / 1000), nonce: `crash${Date.now()}` })
+      const response = await fetch(`http://127.0.0.1:${first.runtime.address?.port}/wecom/callback/corp?${new URLSearchParams(signed.query).toString()}`, { method: 'POST', body: signed.body })
+      expect(await response.text()).toBe('success')
+      // Processing is under way (held at groupchat/get) when the process goes down.
+      const deadline = Date.now() + 5_000
+      while (fake.callsTo('/cgi-bin/externalcontact/groupchat/get') === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+      await first.runtime.stop()
+      release()
+      expect(first.events.filter((e) => GroupSynced.is(e) && e.groupId === chatId)).toHaveLength(0)
+
+      const second = await boot()
+      try {
+        const until = Date.now() + 10_000
+        while (!(await second.runtime.directory.find(chatId)) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
+        await second.runtime.wecom.get('corp')?.settled()
+        await second.runtime.processor.idle()
+        expect(await second.runtime.directory.find(chatId)).toMatchObject({ name: '重启群', active: true })
+        expect(second.events.filter((e) => GroupSynced.is(e) && e.groupId === chatId)).toHaveLength(1)
+        expect(await second.runtime.wecomStore?.count('corp', 'pending')).toBe(0)
+      } finally {
+        await second.runtime.stop()
+      }
+    } finally {
+      await fake.stop()
+      await cleanup()
+    }
   })
 })
