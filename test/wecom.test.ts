@@ -130,7 +130,10 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
 
   it('update del_member → member.left', async () => {
     await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 0, members: ['wmDan'], memVer: 'v3', createTime: now() }))
-    expect(events.some((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toBe(true)
+    expect(events.find((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toMatchObject({ scene: 'left' })
+    // QuitScene 1: removed by the owner or an admin.
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 1, members: ['wmCarol'], memVer: 'v3b', createTime: now() }))
+    expect(events.find((e) => MemberLeft.is(e) && e.memberIds.includes('wmCarol'))).toMatchObject({ scene: 'removed' })
     const dan = (await runtime.directory.members(CHAT, { ids: ['wmDan'], includeLeft: true }))[0]
     expect(dan).toMatchObject({ active: false })
   })
@@ -252,6 +255,35 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmCarol', tag: '活跃', cause: 'tag-4' })
     expect(await outcome('tag-4')).toMatchObject({ status: 'failed' })
     expect(log.lines.some((l) => l.message === 'WeCom configuration problem; the action fails' && String(l.meta.hint).includes('trusted IP'))).toBe(true)
+  })
+
+  it('reconciles in batches; a 45009 ends the tick early and the next tick resumes where it stopped', async () => {
+    for (let i = 0; i < 6; i++) fake.groups.set(`wrBatch${i}`, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }], `批量${i}`), chat_id: `wrBatch${i}` })
+    const total = fake.groups.size
+    const gets = fake.callsTo('/cgi-bin/externalcontact/groupchat/get')
+    // The third batch (groups 5–8 with 4 at once) meets the rate limit.
+    fake.failNext('/cgi-bin/externalcontact/groupchat/get', 0, 0, 0, 0, 0, 0, 0, 0, 45009)
+    const channel = runtime.wecom.get('corp')
+    const first = await channel?.reconcile(Date.now())
+    expect(first?.remaining).toBeGreaterThan(0)
+    expect(log.lines.some((l) => l.message === 'WeCom rate limit during reconciliation; the next tick resumes' && l.meta.errcode === 45009)).toBe(true)
+    const listCalls = fake.callsTo('/cgi-bin/externalcontact/groupchat/list')
+    const second = await channel?.reconcile(Date.now() + 1)
+    // Resumed from the stored progress: no new listing, only the groups left over.
+    expect(fake.callsTo('/cgi-bin/externalcontact/groupchat/list')).toBe(listCalls)
+    expect(second).toMatchObject({ remaining: 0 })
+    expect(second?.groups).toBe(total)
+    expect(fake.callsTo('/cgi-bin/externalcontact/groupchat/get') - gets).toBe(total + 1)
+    await runtime.processor.idle()
+    for (let i = 0; i < 6; i++) expect(await runtime.directory.find(`wrBatch${i}`)).toMatchObject({ active: true })
+  })
+
+  it('lists the callback endpoint in the OpenAPI document', async () => {
+    const doc = await (await fetch(`http://127.0.0.1:${runtime.address?.port}/api/v1/openapi.json`)).json() as { paths: Record<string, Record<string, { parameters: Array<{ name: string }>; responses: Record<string, unknown> }>> }
+    const path = doc.paths['/wecom/callback/{botId}']
+    expect(Object.keys(path ?? {}).sort()).toEqual(['get', 'post'])
+    expect(path?.post?.parameters.map((p) => p.name)).toEqual(['botId', 'msg_signature', 'timestamp', 'nonce'])
+    expect(Object.keys(path?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '409', '503']))
   })
 
   it('answers 404 for a bot that does not run the official API', async () => {

@@ -91,8 +91,9 @@ export class FakeWecom {
     }
     await this.gates.get(url.pathname)
     const injected = this.failures.get(url.pathname)
-    if (injected && injected.length > 0) {
-      const errcode = injected.shift() as number
+    // An injected 0 lets that call through (so a failure can be placed at the n-th call).
+    const errcode = injected && injected.length > 0 ? injected.shift() as number : 0
+    if (errcode !== 0) {
       if (errcode >= 500 && errcode < 600) { res.writeHead(errcode); res.end('upstream'); return }
       send({ errcode, errmsg: `injected ${errcode}` })
       return
