@@ -300,8 +300,10 @@ describe('WeCom callback inbox: acknowledged once stored, processed once after a
     fake.groups.set(chatId, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'wmIvy', name: 'Ivy' }], '重启群'), chat_id: chatId })
     const sqlitePath = `${tempDir()}/inbox.sqlite`
     const signer = new CallbackSigner('cb-token', AES_KEY, 'wwcorp0001')
+    // One configuration for both runs: the same database (and key prefix) after the restart.
+    const config = await testConfig({ server: { host: '127.0.0.1', port: 0 } })
     const boot = async (): Promise<{ runtime: Runtime; events: EventBase[] }> => {
-      const runtime = new Runtime(await testConfig({ server: { host: '127.0.0.1', port: 0 } }), { log: captureLogger(), bots: [officialBot(fake)], scheduler: false, simulation: false, sqlitePath })
+      const runtime = new Runtime(config, { log: captureLogger(), bots: [officialBot(fake)], scheduler: false, simulation: false, sqlitePath })
       const events: EventBase[] = []
       runtime.observe((o) => { if (o.kind === 'event') events.push(o.event) })
       await runtime.start()

@@ -81,6 +81,9 @@ export class WecomChannel implements Channel {
   private pollTimer?: NodeJS.Timeout
   private pumping: Promise<void> | null = null
   private pumpAgain = false
+  private pumpsStarted = 0
+  /** Number (in start order) of the last run that finished. */
+  private pumpsFinished = 0
   /** Whether the inbox worker runs here (this replica holds the bot). */
   private working = false
 
@@ -149,10 +152,13 @@ export class WecomChannel implements Channel {
 
   /** Resolves once every callback stored and due so far has been processed (tests). */
   async settled(): Promise<void> {
-    do {
+    // Done once a run that started after this call has finished (it ends when nothing due is left). Waiting
+    // for the worker to be idle instead would never end while the poll timer keeps it busy.
+    const before = this.pumpsStarted
+    while (this.working && this.pumpsFinished <= before) {
       this.kick()
       await this.pumping
-    } while (this.pumping)
+    }
   }
 
   private emit(event: ChannelEvent): void { void this.sink?.event(event) }
@@ -161,9 +167,11 @@ export class WecomChannel implements Channel {
   private kick(): void {
     if (!this.working) return
     if (this.pumping) { this.pumpAgain = true; return }
+    const run = ++this.pumpsStarted
     this.pumping = this.pump()
       .catch((error: unknown) => { this.deps.log.error('WeCom inbox worker failed; retrying at the next poll', { bot: this.botId, error: errorText(error) }) })
       .finally(() => {
+        this.pumpsFinished = run
         this.pumping = null
         if (this.pumpAgain && this.working) { this.pumpAgain = false; this.kick() }
       })
