@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { PNG } from 'pngjs'
 import type { BotDefinition } from '../src/config/config.schema'
 import { GroupLeft, GroupRenamed, GroupSynced, MemberJoined, MemberLeft, type EventBase } from '../src/kernel/events'
 import { Runtime } from '../src/main'
@@ -230,6 +232,27 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     // A group without a robot cannot be sent to through the official API.
     runtime.outbound.enqueue({ kind: 'say', botId: 'corp', groupId: CHAT, text: 'x', cause: 'share-3' })
     expect(await outcome('share-3')).toMatchObject({ status: 'failed' })
+  })
+
+  it('sends a stored image through the group robot as base64 with its MD5; a non-stored image fails', async () => {
+    const admin = await runtime.access.createToken({ name: 'img-admin', role: 'admin', groupIds: [], allGroups: true, createdBy: 'test' })
+    const image = new PNG({ width: 4, height: 3 })
+    image.data.fill(200)
+    const bytes = PNG.sync.write(image)
+    const uploaded = await fetch(`http://127.0.0.1:${runtime.address?.port}/api/v1/share-images`, {
+      method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ mime: 'image/png', data: bytes.toString('base64') }),
+    })
+    expect(uploaded.status).toBe(201)
+    const ref = `media:share-image:${(await uploaded.json() as { id: number }).id}`
+    runtime.outbound.enqueue({ kind: 'sayImage', botId: 'corp', groupId: ROBOT_GROUP, imageUrl: ref, cause: 'image-1' })
+    expect(await outcome('image-1')).toMatchObject({ status: 'sent' })
+    const sent = fake.robotMessages.at(-1)?.body as { msgtype: string; image: { base64: string; md5: string } }
+    expect(sent.msgtype).toBe('image')
+    expect(Buffer.from(sent.image.base64, 'base64')).toEqual(bytes)
+    expect(sent.image.md5).toBe(createHash('md5').update(bytes).digest('hex'))
+    // A URL is not something the robot can send (it takes the bytes): failed, not retried.
+    runtime.outbound.enqueue({ kind: 'sayImage', botId: 'corp', groupId: ROBOT_GROUP, imageUrl: 'https://example.com/a.png', cause: 'image-2' })
+    expect(await outcome('image-2')).toMatchObject({ status: 'failed' })
   })
 
   it('maps the tag verb to corp tags on a staff member\'s customer (mark_tag add_tag / remove_tag); unmapped tags and non-customers fail', async () => {

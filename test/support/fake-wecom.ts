@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { aesKeyOf, encryptMessage, signature } from '../../src/adapters/wecom/crypto'
@@ -149,6 +150,13 @@ export class FakeWecom {
     const now = this.now()
     const window = (this.robotWindow.get(key) ?? []).filter((t) => t > now - 60_000)
     if (window.length >= 20) return { errcode: 45009, errmsg: 'api freq out of limit' }
+    if (body.msgtype === 'image') {
+      // The image's bytes as base64 with their MD5; at most 2 MB before encoding.
+      const image = body.image as { base64?: string; md5?: string } | undefined
+      const bytes = Buffer.from(image?.base64 ?? '', 'base64')
+      if (bytes.length === 0 || createHash('md5').update(bytes).digest('hex') !== image?.md5) return { errcode: 301019, errmsg: 'media md5 not match' }
+      if (bytes.length > 2 * 1024 * 1024) return { errcode: 40009, errmsg: 'invalid image size' }
+    }
     window.push(now)
     this.robotWindow.set(key, window)
     this.robotMessages.push({ key, body, at: now })
