@@ -37,7 +37,7 @@ describe('channel both: one group, one join, one welcome across the puppet and t
       id: 'corp', name: '群运助手', puppet: 'mock', tokenEnv: 'UNUSED', rulePack: 'default.yaml', groups: 'all', channel: 'both', resolvedPuppet: 'mock', token: null, file: '(test)',
       wecom: {
         corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *',
-        inboxPollMs: 50, pairGraceMs: GRACE_MS, reconcileConcurrency: 2, requestTimeoutMs: 2_000, maxRetries: 1, robots: [], corpTags: {},
+        inboxPollMs: 50, pairGraceMs: GRACE_MS, reconcileConcurrency: 2, markTagPerSecond: 5, requestTimeoutMs: 2_000, maxRetries: 1, robots: [], corpTags: {},
       },
       wecomSecrets: { secret: fake.secret, callbackToken: 'cb-token', encodingAesKey: AES_KEY, robotKeys: {} },
     }

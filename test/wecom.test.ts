@@ -17,7 +17,7 @@ function officialBot(fake: FakeWecom, overrides: Partial<NonNullable<BotDefiniti
     resolvedPuppet: 'mock', token: null, file: '(test)',
     wecom: {
       corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300,
-      reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, requestTimeoutMs: 2_000, maxRetries: 2,
+      reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, markTagPerSecond: 5, requestTimeoutMs: 2_000, maxRetries: 2,
       robots: [{ groupId: ROBOT_GROUP, keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' }, ...overrides,
     },
     wecomSecrets: { secret: fake.secret, callbackToken: 'cb-token', encodingAesKey: AES_KEY, robotKeys: { [ROBOT_GROUP]: 'robot-key-1' } },
@@ -271,6 +271,13 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(await outcome('untag-1')).toMatchObject({ status: 'sent' })
     expect(fake.markedTags[1]).toEqual({ userid: 'staff-li', external_userid: 'wmCarol', remove_tag: ['etACTIVE01'] })
     expect(fake.customerTags.get('wmCarol')).toEqual(new Set())
+    // The first staff contact left the company: the next one who has the customer marks them.
+    fake.customers.set('wmGrace', ['staff-gone', 'staff-li'])
+    fake.departedStaff.add('staff-gone')
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmGrace', tag: '活跃', cause: 'tag-5' })
+    expect(await outcome('tag-5')).toMatchObject({ status: 'sent' })
+    expect(fake.customerTags.get('wmGrace')).toEqual(new Set(['etACTIVE01']))
+    expect(fake.markedTags.at(-1)).toEqual({ userid: 'staff-li', external_userid: 'wmGrace', add_tag: ['etACTIVE01'] })
   })
 
   it('fails an action on a configuration error (60020: IP not trusted) with a clear log line', async () => {

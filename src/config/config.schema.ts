@@ -193,6 +193,8 @@ export const WecomBotSchema = z.strictObject({
    * change (usually first) is seen and the pairing counts it once.
    */
   pairGraceMs: z.int().min(0).max(600_000).default(15_000),
+  /** mark_tag calls a second for this corp (shared by every replica through the coordination port). */
+  markTagPerSecond: z.number().min(0.1).max(50).default(5),
   /** groupchat/get calls at once during reconciliation. */
   reconcileConcurrency: z.int().min(1).max(20).default(4),
   /** Our tag name → corp tag id (企业客户标签, e.g. "et…"); the tag verb marks customers with these. */

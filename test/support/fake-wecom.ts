@@ -24,6 +24,8 @@ export class FakeWecom {
   readonly markedTags: Array<{ userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }> = []
   /** The corp tags each customer carries now (external_userid → tag ids), as mark_tag left them. */
   readonly customerTags = new Map<string, Set<string>>()
+  /** Staff who left the company: mark_tag on their behalf answers 60111 (userid not found). */
+  readonly departedStaff = new Set<string>()
   tokenFetches = 0
   /** Seconds a token lives (WeCom: 7200). */
   expiresIn = 7200
@@ -134,6 +136,7 @@ export class FakeWecom {
       case '/cgi-bin/externalcontact/mark_tag': {
         const mark = body as { userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }
         if (!mark.add_tag?.length && !mark.remove_tag?.length) return send({ errcode: 40068, errmsg: 'invalid tagid' })
+        if (this.departedStaff.has(mark.userid)) return send({ errcode: 60111, errmsg: 'userid not found' })
         this.markedTags.push(mark)
         const held = this.customerTags.get(mark.external_userid) ?? new Set<string>()
         for (const id of mark.add_tag ?? []) held.add(id)

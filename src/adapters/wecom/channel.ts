@@ -55,7 +55,7 @@ export const ROBOT_IMAGE_MAX_BYTES = 2 * 1024 * 1024
  * the bucket holds one message refilled every 3.1 s: never more than 20 in any 60 s.
  */
 const ROBOT_BUCKET = { capacity: 1, refillPerSec: 1 / 3.1 }
-/** mark_tag calls per corp (WeCom allows more; this keeps bulk tagging gentle). */
+/** mark_tag calls per corp by default (WeCom allows more; this keeps bulk tagging gentle); bots/ may set markTagPerSecond. */
 const MARK_TAG_BUCKET = { capacity: 10, refillPerSec: 5 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -78,6 +78,7 @@ export class WecomChannel implements Channel {
   private loggedIn = false
   private stopped = false
   private retryTimer?: NodeJS.Timeout
+  private connectFailures = 0
   private pollTimer?: NodeJS.Timeout
   private pumping: Promise<void> | null = null
   private pumpAgain = false
@@ -127,12 +128,15 @@ export class WecomChannel implements Channel {
     try {
       await this.api.token()
       this.loggedIn = true
+      this.connectFailures = 0
       const at = this.deps.clock.now()
       this.deps.log.info('WeCom official API connected', { bot: this.botId, corp: this.corpId })
       this.emit(BotLoggedIn.of({ id: `${this.botId}:wecom-login:${at}`, at, botId: this.botId, name: `WeCom ${this.corpId}` }))
     } catch (error) {
-      this.deps.log.error('WeCom official API not reachable; retrying in 30 s', { bot: this.botId, error: errorText(error) })
-      this.retryTimer = setTimeout(() => { void this.connect() }, 30_000)
+      // 5 s, 10 s, 20 s … up to 5 min: a passing outage heals fast, a wrong secret does not hammer WeCom.
+      const delay = Math.min(300_000, 5_000 * 2 ** this.connectFailures++)
+      this.deps.log.error(`WeCom official API not reachable; retrying in ${Math.round(delay / 1000)} s`, { bot: this.botId, error: errorText(error) })
+      this.retryTimer = setTimeout(() => { void this.connect() }, delay)
       this.retryTimer.unref()
     }
   }
@@ -383,15 +387,29 @@ export class WecomChannel implements Channel {
     const tagId = this.deps.definition.wecom?.corpTags[tag]
     if (!tagId) throw new Error(`tag "${tag}" has no corp tag mapped (bots/ wecom.corpTags)`)
     for (;;) {
-      const decision = await this.deps.coordination.rateLimiter.take(`wecom:mark-tag:${this.corpId}`, MARK_TAG_BUCKET)
+      const perSecond = this.deps.definition.wecom?.markTagPerSecond ?? MARK_TAG_BUCKET.refillPerSec
+      const decision = await this.deps.coordination.rateLimiter.take(`wecom:mark-tag:${this.corpId}`, { capacity: Math.max(1, Math.ceil(perSecond * 2)), refillPerSec: perSecond })
       if (decision.allowed) break
       await this.deps.clock.sleep(decision.retryAfterMs)
     }
     const contact = await this.api.call<{ follow_user?: Array<{ userid: string }> }>('GET', '/cgi-bin/externalcontact/get', undefined, { external_userid: externalUserId })
-    const staff = contact.follow_user?.[0]?.userid
-    if (!staff) throw new Error(`member ${externalUserId} is no staff member's customer; corp tags need one`)
-    await this.api.call('POST', '/cgi-bin/externalcontact/mark_tag', remove
-      ? { userid: staff, external_userid: externalUserId, remove_tag: [tagId] }
-      : { userid: staff, external_userid: externalUserId, add_tag: [tagId] })
+    const staff = [...new Set((contact.follow_user ?? []).map((f) => f.userid))]
+    if (staff.length === 0) throw new Error(`member ${externalUserId} is no staff member's customer; corp tags need one`)
+    // Any staff member who has the customer can mark them; one who cannot (left the company, lost the
+    // relation) is skipped for the next. Rate limits and configuration problems end the attempt at once.
+    let last: unknown = null
+    for (const userid of staff) {
+      try {
+        await this.api.call('POST', '/cgi-bin/externalcontact/mark_tag', remove
+          ? { userid, external_userid: externalUserId, remove_tag: [tagId] }
+          : { userid, external_userid: externalUserId, add_tag: [tagId] })
+        return
+      } catch (error) {
+        if (!(error instanceof WecomApiError) || error.transient || error.errorClass === 'config') throw error
+        last = error
+        this.deps.log.warn('mark_tag refused for this staff member; trying the next', { bot: this.botId, errcode: error.errcode, staffLeft: staff.length - staff.indexOf(userid) - 1 })
+      }
+    }
+    throw last instanceof Error ? last : new Error('mark_tag failed')
   }
 }

@@ -37,7 +37,7 @@ describe('channel both: puppet and official API paired', () => {
     const ports = createMemoryPorts()
     const definition = {
       id: 'corp', puppet: 'mock', tokenEnv: 'X', rulePack: 'default.yaml', groups: 'all', channel: 'both', resolvedPuppet: 'mock', token: null, file: '(test)',
-      wecom: { corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, requestTimeoutMs: 2_000, maxRetries: 0, robots: [{ groupId: 'wrRobot', keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' } },
+      wecom: { corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, markTagPerSecond: 5, requestTimeoutMs: 2_000, maxRetries: 0, robots: [{ groupId: 'wrRobot', keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' } },
       wecomSecrets: { secret: fake.secret, callbackToken: 't', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', robotKeys: { wrRobot: 'robot-key-p' } },
     } satisfies BotDefinition
     const official = new WecomChannel({
