@@ -2,7 +2,7 @@ import request from 'supertest'
 import type { PuppetLike } from '../src/adapters/wechaty/channel'
 import { roomId, SimWorld } from '../src/adapters/wechaty/sim-world'
 import type { BotDefinition } from '../src/config/config.schema'
-import { MemberJoined, type EventBase } from '../src/kernel/events'
+import { MemberJoined, MemberLeft, type EventBase } from '../src/kernel/events'
 import { Runtime } from '../src/main'
 import { CallbackSigner, changeExternalChat, FakeWecom } from './support/fake-wecom'
 import { captureLogger, cleanup, testConfig } from './support/env'
@@ -127,6 +127,19 @@ describe('channel both: one group, one join, one welcome across the puppet and t
     await until(() => welcomes().length > before, 'the welcome')
     await new Promise((resolve) => setTimeout(resolve, 200))
     expect(welcomes().length - before).toBe(1)
+  })
+
+  it('a leave seen by both sides is one member.left; a rejoin afterwards counts again', async () => {
+    const leaves = (): EventBase[] => events.filter((e) => MemberLeft.is(e) && e.memberIds.includes('dan'))
+    world.leave('g-pair', ['dan'])
+    await until(() => leaves().length === 1, 'the puppet leave')
+    const chat = fake.groups.get(CHAT)
+    if (chat) chat.member_list = chat.member_list.filter((m) => m.userid !== 'wmDan')
+    await callback(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 0, members: ['wmDan'], memVer: 'v3', createTime: now() }))
+    expect(leaves()).toHaveLength(1)
+    expect(events.filter((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toHaveLength(0)
+    world.join('g-pair', ['dan'], 'alice')
+    await until(() => joinsOf('dan').length === 2, 'the rejoin')
   })
 
   it('owners fix a link through the admin API: owner-scoped, validated, audited; the chat\'s own entry retires', async () => {

@@ -216,17 +216,32 @@ export class PairedChannel implements Channel {
 
   // ---- one join, one leave ----
 
-  private marks(kind: 'j' | 'l', groupId: string, member: { id: string; name?: string }): string[] {
-    const keys = [`wecom:pair:${kind}:${this.botId}:${groupId}:id:${member.id}`]
-    if (member.name) keys.push(`wecom:pair:${kind}:${this.botId}:${groupId}:name:${hash(member.name)}`)
-    return keys
+  private key(kind: 'j' | 'l', groupId: string, what: string): string {
+    return `wecom:pair:${kind}:${this.botId}:${groupId}:${what}`
   }
 
-  /** Whether none of the keys was marked before (all are marked now). */
-  private async fresh(keys: string[]): Promise<boolean> {
-    let fresh = true
-    for (const key of keys) if (!(await this.deps.dedupe.firstSeen(key, this.window))) fresh = false
+  /**
+   * Whether a member's join (or leave) is new: not reported before under this id (either side), nor under
+   * this name by the other side. Names count across sides only, so two members of one name joining
+   * through the same side are two joins. Marks this report.
+   */
+  private async fresh(kind: 'j' | 'l', side: 'puppet' | 'official', groupId: string, member: { id: string; name?: string }): Promise<boolean> {
+    const { dedupe } = this.deps
+    let fresh = await dedupe.firstSeen(this.key(kind, groupId, `id:${member.id}`), this.window)
+    if (member.name) {
+      const other = this.key(kind, groupId, `name:${side === 'puppet' ? 'official' : 'puppet'}:${hash(member.name)}`)
+      // The port can only test by marking: a mark made just to look is taken back.
+      if (await dedupe.firstSeen(other, this.window)) await dedupe.forget(other)
+      else fresh = false
+      await dedupe.firstSeen(this.key(kind, groupId, `name:${side}:${hash(member.name)}`), this.window)
+    }
     return fresh
+  }
+
+  /** Forgets the marks of a member's join (after a leave) or leave (after a join). */
+  private async reset(kind: 'j' | 'l', groupId: string, member: { id: string; name?: string }): Promise<void> {
+    await this.deps.dedupe.forget(this.key(kind, groupId, `id:${member.id}`))
+    if (member.name) for (const side of ['puppet', 'official']) await this.deps.dedupe.forget(this.key(kind, groupId, `name:${side}:${hash(member.name)}`))
   }
 
   /** Drops the members of a join or leave already delivered from the other side within the window. */
@@ -234,19 +249,21 @@ export class PairedChannel implements Channel {
     if (MemberJoined.is(e)) {
       const kept: MemberSnapshot[] = []
       for (const m of e.members) {
-        if (await this.fresh(this.marks('j', e.groupId, m))) kept.push(m)
+        if (await this.fresh('j', side, e.groupId, m)) kept.push(m)
         else this.deps.log.debug('join already reported by the other side', { bot: this.botId, group: e.groupId, side })
-        // A rejoin after this join is a new fact: the leave marks go.
-        for (const key of this.marks('l', e.groupId, { id: m.id })) await this.deps.dedupe.forget(key)
+        // A leave after this join is a new fact: the leave marks go.
+        await this.reset('l', e.groupId, { id: m.id })
       }
       if (kept.length === 0) return null
       return kept.length === e.members.length ? e : MemberJoined.of({ ...e, members: kept })
     }
     if (MemberLeft.is(e)) {
       const kept: string[] = []
+      const known = new Map((await this.deps.directory.members(e.groupId, { includeLeft: true })).map((m) => [m.id, m.name]))
       for (const id of e.memberIds) {
-        if (await this.fresh(this.marks('l', e.groupId, { id }))) kept.push(id)
-        for (const key of this.marks('j', e.groupId, { id })) await this.deps.dedupe.forget(key)
+        if (await this.fresh('l', side, e.groupId, { id })) kept.push(id)
+        // A rejoin after this leave is a new fact: the join marks go (the name ones too, where known).
+        await this.reset('j', e.groupId, { id, name: known.get(id) })
       }
       if (kept.length === 0) return null
       return kept.length === e.memberIds.length ? e : MemberLeft.of({ ...e, memberIds: kept })
