@@ -46,7 +46,8 @@ export class ChannelHost {
         if (!this.accepting) return
         void this.deps.processor.submit(m).then((result) => this.deps.notify({ kind: 'message', id: m.id, groupId: m.groupId, result }))
       },
-      event: (e) => this.event(e),
+      event: (e) => { void this.event(e).catch(() => undefined) },
+      deliver: (e) => this.event(e),
     })
   }
 

@@ -165,7 +165,13 @@ export class WecomChannel implements Channel {
     }
   }
 
-  private emit(event: ChannelEvent): void { void this.sink?.event(event) }
+  private emit(event: ChannelEvent): void { this.sink?.event(event) }
+
+  /** Delivers and waits until the event was processed (where the sink can say so). */
+  private async deliver(event: ChannelEvent): Promise<void> {
+    if (this.sink?.deliver) await this.sink.deliver(event)
+    else this.sink?.event(event)
+  }
 
   /** Runs the inbox worker now (once at a time; a kick while it runs makes it go round again). */
   private kick(): void {
@@ -248,7 +254,7 @@ export class WecomChannel implements Channel {
       if (await this.deps.coordination.dedupe.firstSeen(`wecom:event:${event.id}`, 86_400_000)) {
         try {
           // Waits until the event went through the pipeline: the inbox row is marked done only after that.
-          await this.sink?.event(event)
+          await this.deliver(event)
         } catch (error) {
           await this.deps.coordination.dedupe.forget(`wecom:event:${event.id}`)
           throw error
@@ -285,7 +291,7 @@ export class WecomChannel implements Channel {
         const result = results[i] as PromiseSettledResult<GroupChat>
         const chatId = batch[i] as string
         if (result.status === 'fulfilled') {
-          await this.sink?.event(syncedEvent(this.botId, result.value, `wecom:reconcile:${chatId}:${tick}`, tick))
+          await this.deliver(syncedEvent(this.botId, result.value, `wecom:reconcile:${chatId}:${tick}`, tick))
           done.add(chatId)
           synced++
         } else if (result.reason instanceof WecomApiError && result.reason.errcode === 40050) {

@@ -53,7 +53,7 @@ describe('channel both: puppet and official API paired', () => {
       directory: { activeGroups: async () => [], find: async () => null, members: async () => [] },
     })
     const events: ChannelEvent[] = []
-    await paired.start({ message: () => undefined, event: (e) => { events.push(e) } })
+    await paired.start({ message: () => undefined, event: (e) => events.push(e) })
     return { paired, puppet, events }
   }
 

@@ -60,22 +60,35 @@ export class PairedChannel implements Channel {
   private get window(): number { return this.deps.windowMs ?? 600_000 }
 
   async start(sink: ChannelSink): Promise<void> {
-    const side = (name: 'puppet' | 'official'): ChannelSink => ({
-      message: (m) => sink.message(m),
-      event: (e) => {
+    const deliver = (e: ChannelEvent): Promise<void> => {
+      if (sink.deliver) return sink.deliver(e)
+      sink.event(e)
+      return Promise.resolve()
+    }
+    const side = (name: 'puppet' | 'official'): ChannelSink => {
+      const handle = (e: ChannelEvent): Promise<void> => {
         if (BotLoggedIn.is(e)) {
           const first = this.up.size === 0
           this.up.add(name)
-          return first ? sink.event(e) : undefined
+          if (first) sink.event(e)
+          return Promise.resolve()
         }
         if (BotLoggedOut.is(e)) {
           this.up.delete(name)
-          return this.up.size === 0 ? sink.event(e) : undefined
+          if (this.up.size === 0) sink.event(e)
+          return Promise.resolve()
         }
-        return this.pass(name, e, sink)
-      },
-    })
-    this.outer = sink
+        return this.pass(name, e, deliver)
+      }
+      return {
+        message: (m) => sink.message(m),
+        event: (e) => {
+          void handle(e).catch((error: unknown) => this.deps.log.warn('paired channel event not delivered', { bot: this.botId, event: e.type, error: errorText(error) }))
+        },
+        deliver: handle,
+      }
+    }
+    this.outer = deliver
     await this.official.start(side('official'))
     await this.puppet.start(side('puppet'))
   }
@@ -86,11 +99,11 @@ export class PairedChannel implements Channel {
   }
 
   /** Translates (official side), deduplicates joins and leaves, and delivers. */
-  private async pass(side: 'puppet' | 'official', event: ChannelEvent, sink: ChannelSink): Promise<void> {
+  private async pass(side: 'puppet' | 'official', event: ChannelEvent, deliver: (e: ChannelEvent) => Promise<void>): Promise<void> {
     const translated = side === 'official' ? await this.translate(event) : [event]
     for (const e of translated) {
       const kept = await this.dedupe(side, e)
-      if (kept) await sink.event(kept)
+      if (kept) await deliver(kept)
     }
   }
 
@@ -130,10 +143,10 @@ export class PairedChannel implements Channel {
   private async retire(chatId: string): Promise<void> {
     const at = this.deps.clock.now()
     // Straight to the runtime: through the official side it would be translated to the room.
-    await this.outer?.event(GroupLeft.of({ id: `wecom:linked:${chatId}:${at}`, at, botId: this.botId, groupId: chatId }))
+    await this.outer?.(GroupLeft.of({ id: `wecom:linked:${chatId}:${at}`, at, botId: this.botId, groupId: chatId }))
   }
 
-  private outer?: ChannelSink
+  private outer?: (e: ChannelEvent) => Promise<void>
 
   // ---- members: official id ↔ puppet id ----
 
