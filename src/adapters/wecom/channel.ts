@@ -230,7 +230,8 @@ export class WecomChannel implements Channel {
         // Stored before WeCom gets its answer: a crash after "success" loses nothing.
         await this.deps.store.put(this.botId, xml, now, now + grace)
       } catch (error) {
-        // Not stored, so not acknowledged: WeCom delivers it again.
+        // Not stored, so not acknowledged: WeCom delivers it again (its nonce must not count as used).
+        await this.verifier.release(query).catch(() => undefined)
         this.deps.log.error('WeCom callback could not be stored; answering 503 so WeCom retries', { bot: this.botId, error: errorText(error) })
         return { status: 503, body: 'retry' }
       }

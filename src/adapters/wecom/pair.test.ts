@@ -47,7 +47,7 @@ describe('channel both: puppet and official API paired', () => {
     })
     const puppet = new PuppetAccount('corp')
     // No group is linked here (linking runs through the full runtime in test/wecom.test.ts): an empty link store.
-    const links: LinkStore = { links: async () => [], link: async () => undefined, memberLinks: async () => new Map(), linkMembers: async () => undefined }
+    const links: LinkStore = { links: async () => [], linkBy: async () => null, link: async () => undefined, memberLinks: async () => new Map(), linkMembers: async () => undefined }
     const paired = new PairedChannel(puppet, official, {
       store: links, dedupe: ports.dedupe, clock: systemClock, log: silentLogger,
       directory: { activeGroups: async () => [], find: async () => null, members: async () => [] },

@@ -13,7 +13,7 @@ import type { WecomChannel } from './channel'
 import type { GroupLink, WecomStore } from './store'
 
 /** The links the pairing reads and writes (WecomStore in the runtime). */
-export type LinkStore = Pick<WecomStore, 'links' | 'link' | 'memberLinks' | 'linkMembers'>
+export type LinkStore = Pick<WecomStore, 'links' | 'linkBy' | 'link' | 'memberLinks' | 'linkMembers'>
 
 /** What the pairing needs besides its two channels. */
 export interface PairingDeps {
@@ -111,12 +111,12 @@ export class PairedChannel implements Channel {
 
   /** The link of a chat id, if any. */
   async linkOf(chatId: string): Promise<GroupLink | null> {
-    return (await this.deps.store.links(this.botId)).find((l) => l.chatId === chatId) ?? null
+    return this.deps.store.linkBy(this.botId, { chatId })
   }
 
   /** The chat id linked to a room id, if any. */
   async chatOf(roomId: string): Promise<string | null> {
-    return (await this.deps.store.links(this.botId)).find((l) => l.roomId === roomId)?.chatId ?? null
+    return (await this.deps.store.linkBy(this.botId, { roomId }))?.chatId ?? null
   }
 
   /**

@@ -93,6 +93,12 @@ export class WecomStore {
     return rows.map((r) => ({ chatId: r.chatId, roomId: r.roomId, source: r.source === 'manual' ? 'manual' : 'auto', linkedBy: r.linkedBy, linkedAt: r.linkedAt }))
   }
 
+  /** The link of one chat id, or of one room id. */
+  async linkBy(botId: string, by: { chatId: string } | { roomId: string }): Promise<GroupLink | null> {
+    const row = await this.db.getRepository(WecomGroupLinkEntity).findOneBy({ botId, ...by })
+    return row ? { chatId: row.chatId, roomId: row.roomId, source: row.source === 'manual' ? 'manual' : 'auto', linkedBy: row.linkedBy, linkedAt: row.linkedAt } : null
+  }
+
   /**
    * Links a chat id to a room id, replacing any earlier link of either (a manual fix overrides an automatic
    * match). One transaction, so the (bot, room) unique key never sees two rows.
