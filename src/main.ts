@@ -39,12 +39,17 @@ import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
 import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
+import type { WebhookDoc } from './adapters/http/openapi'
 import { Metrics } from './adapters/metrics/prometheus'
 import { MEDIA } from './contracts/media'
 import { createServicePuppet, setWechatyLogLevel, WechatyChannel, type PuppetLike } from './adapters/wechaty/channel'
 import { SimWorld } from './adapters/wechaty/sim-world'
 import { WecomChannel } from './adapters/wecom/channel'
 import { PairedChannel } from './adapters/wecom/pair'
+import { WecomStore } from './adapters/wecom/store'
+import { wecomLinkRoutes } from './adapters/wecom/link.routes'
+import { getGroupChat } from './adapters/wecom/groupchat'
+import { WecomApiError } from './adapters/wecom/api'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
 import { SIMULATED_DAY_MS, SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
@@ -95,6 +100,25 @@ export interface Prepared {
   packs: Map<string, RulePack>
 }
 
+/** The WeCom callback URL as the OpenAPI document describes it. */
+const WECOM_CALLBACK_DOC: Record<'GET' | 'POST', WebhookDoc> = {
+  GET: {
+    summary: 'WeCom callback URL check (official API bots)',
+    description: 'WeCom calls it when the callback URL is saved: the signature (SHA-1 over the sorted token, timestamp, nonce and echostr) is checked and the decrypted echostr returned as plain text.',
+    params: { botId: 'the bot id from bots/' },
+    query: { msg_signature: 'SHA-1 signature (40 hex)', timestamp: 'seconds since epoch (within the window)', nonce: 'random string (used once)', echostr: 'encrypted echo string' },
+    responses: { 200: 'the decrypted echostr', 400: 'malformed, stale timestamp, bad padding or wrong corp id', 401: 'signature does not match', 404: 'no such bot on the official API', 409: 'nonce already used (replay)' },
+  },
+  POST: {
+    summary: 'WeCom event callback (official API bots)',
+    description: 'An encrypted event (customer-group changes): signature, timestamp window, AES-256-CBC decryption with padding and corp id checks, nonce replay check. Answered `success` once the decrypted event is stored in the inbox; processed afterwards through the event path.',
+    params: { botId: 'the bot id from bots/' },
+    query: { msg_signature: 'SHA-1 signature (40 hex)', timestamp: 'seconds since epoch (within the window)', nonce: 'random string (used once)' },
+    bodyType: 'text/xml',
+    responses: { 200: 'success (stored; processed afterwards)', 400: 'malformed, stale timestamp, bad padding or wrong corp id', 401: 'signature does not match', 404: 'no such bot on the official API', 409: 'nonce already used (replay)', 503: 'could not be stored; WeCom retries' },
+  },
+}
+
 /**
  * The composition root: it only wires. config → coordination → storage → rules → outbound queue →
  * features (the kernel's FeatureHost) → message processor → scheduler → admin API → channels. start()
@@ -123,6 +147,8 @@ export class Runtime {
   readonly worlds = new Map<string, SimWorld>()
   /** Bots on the official WeCom API (channel official or both), by bot id. */
   readonly wecom = new Map<string, WecomChannel>()
+  /** The official API's inbox and channel-both links (set once storage is open). */
+  wecomStore?: WecomStore
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
   private bus?: EventBus
@@ -278,6 +304,25 @@ export class Runtime {
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
     this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
+    this.wecomStore = new WecomStore(this.db)
+    const paired = new Set(bots.filter((b) => b.channel === 'both' && b.wecom).map((b) => b.id))
+    if (paired.size > 0) {
+      const store = this.wecomStore
+      this.routes.push(...wecomLinkRoutes({
+        pairedBots: paired, store, clock, find: (id) => this.directory.find(id), publish: (event) => this.processor.publish(event),
+        chatExists: async (botId, chatId) => {
+          const definition = byId.get(botId)
+          if (!definition) return 'unavailable'
+          try {
+            await getGroupChat(this.officialChannel(definition).api, chatId)
+            return 'yes'
+          } catch (error) {
+            if (error instanceof WecomApiError && !error.transient && error.errorClass !== 'config' && error.errorClass !== 'token') return 'no'
+            return 'unavailable'
+          }
+        },
+      }))
+    }
 
     // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
     this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), { inflightMs: config.replicas.leaseTtlMs })
@@ -317,6 +362,11 @@ export class Runtime {
       const channel = this.officialChannel(bot)
       // Fenced: one replica reconciles each tick.
       this.scheduler.add({ name: `wecom.reconcile.${bot.id}`, cron: bot.wecom.reconcileCron, timezone: config.timezone, run: async (tick) => { await channel.reconcile(tick.getTime()) } })
+    }
+    if (bots.some((b) => (b.channel ?? 'puppet') !== 'puppet' && b.wecom)) {
+      const store = this.wecomStore
+      // Processed callbacks are kept a week (for looking into a problem), then deleted.
+      this.scheduler.add({ name: 'wecom.purge-inbox', cron: '50 3 * * *', timezone: config.timezone, run: async () => { await store.purge(clock.now() - 7 * 86_400_000) } })
     }
     const seen = this.seen
     this.scheduler.add({ name: 'core.purge-dedupe-marks', cron: '40 3 * * *', timezone: config.timezone, run: () => seen.purge() })
@@ -446,7 +496,7 @@ export class Runtime {
         bots: async () => this.channels.online,
       },
       webhooks: (['GET', 'POST'] as const).map((method) => ({
-        method, path: '/wecom/callback/:botId', bodyLimit: 256 * 1024,
+        method, path: '/wecom/callback/:botId', bodyLimit: 256 * 1024, doc: WECOM_CALLBACK_DOC[method],
         handle: async ({ params, query, body, ip }) => {
           const channel = this.wecom.get(params.botId ?? '')
           if (!channel) return { status: 404, body: 'no such bot' }
@@ -476,7 +526,11 @@ export class Runtime {
     let channel = this.wecom.get(definition.id)
     if (!channel) {
       channel = new WecomChannel({
-        definition, clock: this.clock, log: this.log,
+        definition, clock: this.clock, log: this.log, store: this.wecomStore, replicaId: this.replicaId,
+        media: async (ref) => {
+          const found = this.host.has(MEDIA) ? await this.host.service(MEDIA).load(ref) : null
+          return found ? { data: found.data, mimeType: found.mime } : null
+        },
         coordination: { values: this.ports.values, leases: this.ports.leases, dedupe: this.ports.dedupe, rateLimiter: this.ports.rateLimiter },
         directory: {
           groupName: async (groupId) => (await this.directory.find(groupId))?.name ?? null,
@@ -496,7 +550,14 @@ export class Runtime {
     const mode = definition.channel ?? 'puppet'
     if (mode === 'official') return { channel: this.officialChannel(definition) }
     const puppet = this.puppetChannel(definition)
-    if (mode === 'both') return { channel: new PairedChannel(puppet.channel, this.officialChannel(definition)), world: puppet.world }
+    if (mode === 'both') {
+      if (!this.wecomStore) throw new Error('storage is not open')
+      const pairing = {
+        store: this.wecomStore, dedupe: this.ports.dedupe, clock: this.clock, log: this.log.child({ bot: definition.id, channel: 'pair' }),
+        directory: { activeGroups: () => this.directory.activeGroups(), find: (id: string) => this.directory.find(id), members: (id: string, opts?: { includeLeft?: boolean }) => this.directory.members(id, opts) },
+      }
+      return { channel: new PairedChannel(puppet.channel, this.officialChannel(definition), pairing), world: puppet.world }
+    }
     return puppet
   }
 

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto'
+import { PNG } from 'pngjs'
 import type { BotDefinition } from '../src/config/config.schema'
 import { GroupLeft, GroupRenamed, GroupSynced, MemberJoined, MemberLeft, type EventBase } from '../src/kernel/events'
 import { Runtime } from '../src/main'
 import { CallbackSigner, changeExternalChat, FakeWecom } from './support/fake-wecom'
-import { captureLogger, cleanup, testConfig } from './support/env'
+import { captureLogger, cleanup, tempDir, testConfig } from './support/env'
 
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'
 const CHAT = 'wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAA'
@@ -15,7 +17,7 @@ function officialBot(fake: FakeWecom, overrides: Partial<NonNullable<BotDefiniti
     resolvedPuppet: 'mock', token: null, file: '(test)',
     wecom: {
       corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300,
-      reconcileCron: '*/30 * * * *', requestTimeoutMs: 2_000, maxRetries: 2,
+      reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, markTagPerSecond: 5, requestTimeoutMs: 2_000, maxRetries: 2,
       robots: [{ groupId: ROBOT_GROUP, keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' }, ...overrides,
     },
     wecomSecrets: { secret: fake.secret, callbackToken: 'cb-token', encodingAesKey: AES_KEY, robotKeys: { [ROBOT_GROUP]: 'robot-key-1' } },
@@ -130,7 +132,10 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
 
   it('update del_member → member.left', async () => {
     await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 0, members: ['wmDan'], memVer: 'v3', createTime: now() }))
-    expect(events.some((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toBe(true)
+    expect(events.find((e) => MemberLeft.is(e) && e.memberIds.includes('wmDan'))).toMatchObject({ scene: 'left' })
+    // QuitScene 1: removed by the owner or an admin.
+    await post(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'del_member', quitScene: 1, members: ['wmCarol'], memVer: 'v3b', createTime: now() }))
+    expect(events.find((e) => MemberLeft.is(e) && e.memberIds.includes('wmCarol'))).toMatchObject({ scene: 'removed' })
     const dan = (await runtime.directory.members(CHAT, { ids: ['wmDan'], includeLeft: true }))[0]
     expect(dan).toMatchObject({ active: false })
   })
@@ -229,6 +234,27 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(await outcome('share-3')).toMatchObject({ status: 'failed' })
   })
 
+  it('sends a stored image through the group robot as base64 with its MD5; a non-stored image fails', async () => {
+    const admin = await runtime.access.createToken({ name: 'img-admin', role: 'admin', groupIds: [], allGroups: true, createdBy: 'test' })
+    const image = new PNG({ width: 4, height: 3 })
+    image.data.fill(200)
+    const bytes = PNG.sync.write(image)
+    const uploaded = await fetch(`http://127.0.0.1:${runtime.address?.port}/api/v1/share-images`, {
+      method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ mime: 'image/png', data: bytes.toString('base64') }),
+    })
+    expect(uploaded.status).toBe(201)
+    const ref = `media:share-image:${(await uploaded.json() as { id: number }).id}`
+    runtime.outbound.enqueue({ kind: 'sayImage', botId: 'corp', groupId: ROBOT_GROUP, imageUrl: ref, cause: 'image-1' })
+    expect(await outcome('image-1')).toMatchObject({ status: 'sent' })
+    const sent = fake.robotMessages.at(-1)?.body as { msgtype: string; image: { base64: string; md5: string } }
+    expect(sent.msgtype).toBe('image')
+    expect(Buffer.from(sent.image.base64, 'base64')).toEqual(bytes)
+    expect(sent.image.md5).toBe(createHash('md5').update(bytes).digest('hex'))
+    // A URL is not something the robot can send (it takes the bytes): failed, not retried.
+    runtime.outbound.enqueue({ kind: 'sayImage', botId: 'corp', groupId: ROBOT_GROUP, imageUrl: 'https://example.com/a.png', cause: 'image-2' })
+    expect(await outcome('image-2')).toMatchObject({ status: 'failed' })
+  })
+
   it('maps the tag verb to corp tags on a staff member\'s customer (mark_tag add_tag / remove_tag); unmapped tags and non-customers fail', async () => {
     fake.customers.set('wmCarol', ['staff-li'])
     runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', groupId: CHAT, memberId: 'wmCarol', tag: '活跃', cause: 'tag-1' })
@@ -245,6 +271,13 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(await outcome('untag-1')).toMatchObject({ status: 'sent' })
     expect(fake.markedTags[1]).toEqual({ userid: 'staff-li', external_userid: 'wmCarol', remove_tag: ['etACTIVE01'] })
     expect(fake.customerTags.get('wmCarol')).toEqual(new Set())
+    // The first staff contact left the company: the next one who has the customer marks them.
+    fake.customers.set('wmGrace', ['staff-gone', 'staff-li'])
+    fake.departedStaff.add('staff-gone')
+    runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', memberId: 'wmGrace', tag: '活跃', cause: 'tag-5' })
+    expect(await outcome('tag-5')).toMatchObject({ status: 'sent' })
+    expect(fake.customerTags.get('wmGrace')).toEqual(new Set(['etACTIVE01']))
+    expect(fake.markedTags.at(-1)).toEqual({ userid: 'staff-li', external_userid: 'wmGrace', add_tag: ['etACTIVE01'] })
   })
 
   it('fails an action on a configuration error (60020: IP not trusted) with a clear log line', async () => {
@@ -254,8 +287,86 @@ describe('WeCom official API channel (callbacks, events, reconciliation, robots,
     expect(log.lines.some((l) => l.message === 'WeCom configuration problem; the action fails' && String(l.meta.hint).includes('trusted IP'))).toBe(true)
   })
 
+  it('reconciles in batches; a 45009 ends the tick early and the next tick resumes where it stopped', async () => {
+    for (let i = 0; i < 6; i++) fake.groups.set(`wrBatch${i}`, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }], `批量${i}`), chat_id: `wrBatch${i}` })
+    const total = fake.groups.size
+    const gets = fake.callsTo('/cgi-bin/externalcontact/groupchat/get')
+    // The third batch (groups 5–8 with 4 at once) meets the rate limit.
+    fake.failNext('/cgi-bin/externalcontact/groupchat/get', 0, 0, 0, 0, 0, 0, 0, 0, 45009)
+    const channel = runtime.wecom.get('corp')
+    const first = await channel?.reconcile(Date.now())
+    expect(first?.remaining).toBeGreaterThan(0)
+    expect(log.lines.some((l) => l.message === 'WeCom rate limit during reconciliation; the next tick resumes' && l.meta.errcode === 45009)).toBe(true)
+    const listCalls = fake.callsTo('/cgi-bin/externalcontact/groupchat/list')
+    const second = await channel?.reconcile(Date.now() + 1)
+    // Resumed from the stored progress: no new listing, only the groups left over.
+    expect(fake.callsTo('/cgi-bin/externalcontact/groupchat/list')).toBe(listCalls)
+    expect(second).toMatchObject({ remaining: 0 })
+    expect(second?.groups).toBe(total)
+    expect(fake.callsTo('/cgi-bin/externalcontact/groupchat/get') - gets).toBe(total + 1)
+    await runtime.processor.idle()
+    for (let i = 0; i < 6; i++) expect(await runtime.directory.find(`wrBatch${i}`)).toMatchObject({ active: true })
+  })
+
+  it('lists the callback endpoint in the OpenAPI document', async () => {
+    const doc = await (await fetch(`http://127.0.0.1:${runtime.address?.port}/api/v1/openapi.json`)).json() as { paths: Record<string, Record<string, { parameters: Array<{ name: string }>; responses: Record<string, unknown> }>> }
+    const path = doc.paths['/wecom/callback/{botId}']
+    expect(Object.keys(path ?? {}).sort()).toEqual(['get', 'post'])
+    expect(path?.post?.parameters.map((p) => p.name)).toEqual(['botId', 'msg_signature', 'timestamp', 'nonce'])
+    expect(Object.keys(path?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '409', '503']))
+  })
+
   it('answers 404 for a bot that does not run the official API', async () => {
     const response = await fetch(url({ msg_signature: 'x', timestamp: '1', nonce: '1', echostr: 'x' }, 'nobody'))
     expect(response.status).toBe(404)
+  })
+})
+
+describe('WeCom callback inbox: acknowledged once stored, processed once after a crash', () => {
+  it('a callback acknowledged but not processed when the runtime stops is processed once at the next start', async () => {
+    const fake = new FakeWecom()
+    await fake.start()
+    const chatId = `wrInbox${Date.now()}`
+    fake.groups.set(chatId, { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'wmIvy', name: 'Ivy' }], '重启群'), chat_id: chatId })
+    const sqlitePath = `${tempDir()}/inbox.sqlite`
+    const signer = new CallbackSigner('cb-token', AES_KEY, 'wwcorp0001')
+    // One configuration for both runs: the same database (and key prefix) after the restart.
+    const config = await testConfig({ server: { host: '127.0.0.1', port: 0 } })
+    const boot = async (): Promise<{ runtime: Runtime; events: EventBase[] }> => {
+      const runtime = new Runtime(config, { log: captureLogger(), bots: [officialBot(fake)], scheduler: false, simulation: false, sqlitePath })
+      const events: EventBase[] = []
+      runtime.observe((o) => { if (o.kind === 'event') events.push(o.event) })
+      await runtime.start()
+      return { runtime, events }
+    }
+    try {
+      const first = await boot()
+      const release = fake.hold('/cgi-bin/externalcontact/groupchat/get')
+      const signed = signer.event(changeExternalChat({ corpId: fake.corpId, chatId, changeType: 'create', createTime: Math.floor(Date.now() / 1000) }), { timestamp: Math.floor(Date.now() / 1000), nonce: `crash${Date.now()}` })
+      const response = await fetch(`http://127.0.0.1:${first.runtime.address?.port}/wecom/callback/corp?${new URLSearchParams(signed.query).toString()}`, { method: 'POST', body: signed.body })
+      expect(await response.text()).toBe('success')
+      // Processing is under way (held at groupchat/get) when the process goes down.
+      const deadline = Date.now() + 5_000
+      while (fake.callsTo('/cgi-bin/externalcontact/groupchat/get') === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+      await first.runtime.stop()
+      release()
+      expect(first.events.filter((e) => GroupSynced.is(e) && e.groupId === chatId)).toHaveLength(0)
+
+      const second = await boot()
+      try {
+        const until = Date.now() + 10_000
+        while (!(await second.runtime.directory.find(chatId)) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
+        await second.runtime.wecom.get('corp')?.settled()
+        await second.runtime.processor.idle()
+        expect(await second.runtime.directory.find(chatId)).toMatchObject({ name: '重启群', active: true })
+        expect(second.events.filter((e) => GroupSynced.is(e) && e.groupId === chatId)).toHaveLength(1)
+        expect(await second.runtime.wecomStore?.count('corp', 'pending')).toBe(0)
+      } finally {
+        await second.runtime.stop()
+      }
+    } finally {
+      await fake.stop()
+      await cleanup()
+    }
   })
 })

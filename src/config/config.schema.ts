@@ -186,6 +186,17 @@ export const WecomBotSchema = z.strictObject({
   maxRetries: z.int().min(0).max(5).default(2),
   /** Group robots (群机器人): the webhook key's variable per group id; scheduled shares go out through them. */
   robots: z.array(z.strictObject({ groupId: z.string().min(1).max(191), keyEnv: EnvName })).default([]),
+  /** How often the callback inbox is polled for due rows (each stored callback also wakes it at once). */
+  inboxPollMs: z.int().min(50).max(60_000).default(1_000),
+  /**
+   * channel both: a callback is processed this long after it arrived, so the puppet's report of the same
+   * change (usually first) is seen and the pairing counts it once.
+   */
+  pairGraceMs: z.int().min(0).max(600_000).default(15_000),
+  /** mark_tag calls a second for this corp (shared by every replica through the coordination port). */
+  markTagPerSecond: z.number().min(0.1).max(50).default(5),
+  /** groupchat/get calls at once during reconciliation. */
+  reconcileConcurrency: z.int().min(1).max(20).default(4),
   /** Our tag name → corp tag id (企业客户标签, e.g. "et…"); the tag verb marks customers with these. */
   corpTags: z.record(z.string().min(1).max(64), z.string().min(1).max(64)).default({}),
 })

@@ -9,6 +9,11 @@ export interface ChannelSink {
   message(message: IncomingMessage): void
   /** A bot, group or member event. */
   event(event: ChannelEvent): void
+  /**
+   * The same, for channels that keep what they hear until it was processed (the WeCom inbox): resolves
+   * once the event went through the pipeline, rejects when it was not taken (shutting down).
+   */
+  deliver?(event: ChannelEvent): Promise<void>
 }
 
 /** Kinds of outbound action (the channel says which it can perform). */

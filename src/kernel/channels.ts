@@ -46,7 +46,8 @@ export class ChannelHost {
         if (!this.accepting) return
         void this.deps.processor.submit(m).then((result) => this.deps.notify({ kind: 'message', id: m.id, groupId: m.groupId, result }))
       },
-      event: (e) => this.event(e),
+      event: (e) => { void this.event(e).catch(() => undefined) },
+      deliver: (e) => this.event(e),
     })
   }
 
@@ -80,7 +81,7 @@ export class ChannelHost {
     }
   }
 
-  private event(e: ChannelEvent): void {
+  private event(e: ChannelEvent): Promise<void> {
     const { queue, log } = this.deps
     if (BotLoggedIn.is(e)) {
       if (!this.resumed.has(e.botId)) {
@@ -92,7 +93,8 @@ export class ChannelHost {
     } else if (BotLoggedOut.is(e)) {
       queue.offline(e.botId)
     }
-    if (!this.accepting && !BotLoggedIn.is(e) && !BotLoggedOut.is(e)) return
-    void this.deps.processor.publish(e).then(() => this.deps.notify({ kind: 'event', event: e }))
+    // Refused during shutdown: a channel that stores what it hears (the WeCom inbox) keeps it for the next run.
+    if (!this.accepting && !BotLoggedIn.is(e) && !BotLoggedOut.is(e)) return Promise.reject(new Error('shutting down: input stopped'))
+    return this.deps.processor.publish(e).then(() => this.deps.notify({ kind: 'event', event: e }))
   }
 }

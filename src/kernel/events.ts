@@ -73,7 +73,10 @@ export const InvitationReceived = defineEvent<{ botId: string; invitationId: str
 /** Members joined a group. */
 export const MemberJoined = defineEvent<{ botId: string; groupId: string; members: MemberSnapshot[]; inviterId?: string; scene?: string }>()('member.joined')
 /** Members left a group (or were removed). */
-export const MemberLeft = defineEvent<{ botId: string; groupId: string; memberIds: string[]; removerId?: string }>()('member.left')
+export const MemberLeft = defineEvent<{ botId: string; groupId: string; memberIds: string[]; removerId?: string; scene?: QuitScene }>()('member.left')
+
+/** How members left: on their own, or removed (by the owner or an admin; `removerId` when the platform says who). */
+export type QuitScene = 'left' | 'removed'
 
 /** Every event a channel may deliver. */
 export type ChannelEvent =

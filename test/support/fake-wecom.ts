@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { aesKeyOf, encryptMessage, signature } from '../../src/adapters/wecom/crypto'
@@ -23,6 +24,8 @@ export class FakeWecom {
   readonly markedTags: Array<{ userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }> = []
   /** The corp tags each customer carries now (external_userid → tag ids), as mark_tag left them. */
   readonly customerTags = new Map<string, Set<string>>()
+  /** Staff who left the company: mark_tag on their behalf answers 60111 (userid not found). */
+  readonly departedStaff = new Set<string>()
   tokenFetches = 0
   /** Seconds a token lives (WeCom: 7200). */
   expiresIn = 7200
@@ -91,8 +94,9 @@ export class FakeWecom {
     }
     await this.gates.get(url.pathname)
     const injected = this.failures.get(url.pathname)
-    if (injected && injected.length > 0) {
-      const errcode = injected.shift() as number
+    // An injected 0 lets that call through (so a failure can be placed at the n-th call).
+    const errcode = injected && injected.length > 0 ? injected.shift() as number : 0
+    if (errcode !== 0) {
       if (errcode >= 500 && errcode < 600) { res.writeHead(errcode); res.end('upstream'); return }
       send({ errcode, errmsg: `injected ${errcode}` })
       return
@@ -132,6 +136,7 @@ export class FakeWecom {
       case '/cgi-bin/externalcontact/mark_tag': {
         const mark = body as { userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }
         if (!mark.add_tag?.length && !mark.remove_tag?.length) return send({ errcode: 40068, errmsg: 'invalid tagid' })
+        if (this.departedStaff.has(mark.userid)) return send({ errcode: 60111, errmsg: 'userid not found' })
         this.markedTags.push(mark)
         const held = this.customerTags.get(mark.external_userid) ?? new Set<string>()
         for (const id of mark.add_tag ?? []) held.add(id)
@@ -148,6 +153,13 @@ export class FakeWecom {
     const now = this.now()
     const window = (this.robotWindow.get(key) ?? []).filter((t) => t > now - 60_000)
     if (window.length >= 20) return { errcode: 45009, errmsg: 'api freq out of limit' }
+    if (body.msgtype === 'image') {
+      // The image's bytes as base64 with their MD5; at most 2 MB before encoding.
+      const image = body.image as { base64?: string; md5?: string } | undefined
+      const bytes = Buffer.from(image?.base64 ?? '', 'base64')
+      if (bytes.length === 0 || createHash('md5').update(bytes).digest('hex') !== image?.md5) return { errcode: 301019, errmsg: 'media md5 not match' }
+      if (bytes.length > 2 * 1024 * 1024) return { errcode: 40009, errmsg: 'invalid image size' }
+    }
     window.push(now)
     this.robotWindow.set(key, window)
     this.robotMessages.push({ key, body, at: now })

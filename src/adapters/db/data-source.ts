@@ -7,6 +7,8 @@ import { Foundation1763848800000 } from '../../../migrations/1763848800000-Found
 import { AlignSqliteColumns1796158900000 } from '../../../migrations/1796158900000-AlignSqliteColumns'
 import { RuleVersions1796200000000 } from '../../../migrations/1796200000000-RuleVersions'
 import { OutboundClaims1797000000000 } from '../../../migrations/1797000000000-OutboundClaims'
+import { WecomInboxLinks1797700000000 } from '../../../migrations/1797700000000-WecomInboxLinks'
+import { WECOM_ENTITIES } from '../wecom/wecom.entity'
 import type { MigrationClass } from '../../kernel/feature'
 import { CORE_ENTITIES } from './core.entity'
 
@@ -14,7 +16,7 @@ import { CORE_ENTITIES } from './core.entity'
  * Migrations of the core: the first schema (core, groups and activity tables, from before features
  * declared their own), the SQLite column alignment (it touches every table), the rule versions.
  */
-export const CORE_MIGRATIONS: readonly MigrationClass[] = [Foundation1763848800000, AlignSqliteColumns1796158900000, RuleVersions1796200000000, OutboundClaims1797000000000]
+export const CORE_MIGRATIONS: readonly MigrationClass[] = [Foundation1763848800000, AlignSqliteColumns1796158900000, RuleVersions1796200000000, OutboundClaims1797000000000, WecomInboxLinks1797700000000]
 
 /** Every table and migration of a registry: the core's plus each feature's own. */
 export interface DatabaseSchema {
@@ -35,7 +37,7 @@ function stamp(m: MigrationClass): number {
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM takes entity constructors of any shape
 export function databaseSchema(features: ReadonlyArray<{ entities?: Function[]; migrations?: readonly MigrationClass[] }>): DatabaseSchema {
   const migrations = [...new Set([...CORE_MIGRATIONS, ...features.flatMap((f) => f.migrations ?? [])])].sort((a, b) => stamp(a) - stamp(b))
-  return { entities: [...CORE_ENTITIES, ...features.flatMap((f) => f.entities ?? [])], migrations }
+  return { entities: [...CORE_ENTITIES, ...WECOM_ENTITIES, ...features.flatMap((f) => f.entities ?? [])], migrations }
 }
 
 /** Which SQL dialect a data source speaks. */

@@ -9,7 +9,7 @@ import { errorText, lazyChild, type Logger } from '../../kernel/logger'
 import type { BucketSpec, RateLimiter } from '../../ports/ports'
 import type { Clock } from '../../ports/clock'
 import { applySecurityHeaders, corsMiddleware } from './security'
-import { buildOpenApi, DOCS_HTML } from './openapi'
+import { buildOpenApi, DOCS_HTML, type WebhookDoc } from './openapi'
 import { dashboardMiddleware, defaultDashboardDir } from './dashboard'
 
 /** A readiness probe: name → check that resolves true when healthy. */
@@ -42,6 +42,8 @@ export interface WebhookEndpoint {
   path: string
   /** Largest body accepted, in bytes. */
   bodyLimit: number
+  /** How the OpenAPI document describes it. */
+  doc?: WebhookDoc
   handle(input: { params: Record<string, string>; query: Record<string, string | string[] | undefined>; body: string; ip: string; method: string }): Promise<{ status: number; body: string }>
 }
 
@@ -209,7 +211,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       ctx.body = body
     })
   }
-  const openapi = buildOpenApi(routes)
+  const openapi = buildOpenApi(routes, options.webhooks ?? [])
   routerFor('/api/v1/openapi.json').get('/api/v1/openapi.json', (ctx) => { ctx.body = openapi })
   routerFor('/docs').get('/docs', (ctx) => {
     ctx.type = 'html'

@@ -43,8 +43,22 @@ function parameters(schema: ZodType | undefined, where: 'path' | 'query'): Json[
   return Object.entries(props).map(([name, s]) => ({ name, in: where, required: where === 'path' || required.has(name), schema: s }))
 }
 
-/** The OpenAPI 3.1 document of every mounted route, generated from the same zod schemas that validate them. */
-export function buildOpenApi(routes: readonly RouteDefinition[]): Json {
+/** How a platform callback (a webhook the platform calls, not an admin route) appears in the OpenAPI document. */
+export interface WebhookDoc {
+  summary: string
+  description: string
+  /** Query parameters: name → description. */
+  query: Record<string, string>
+  /** Path parameters: name → description. */
+  params: Record<string, string>
+  /** Content type of the request body (POST), e.g. text/xml. */
+  bodyType?: string
+  /** Status → description. */
+  responses: Record<string, string>
+}
+
+/** The OpenAPI 3.1 document of every mounted route (and platform callback), generated from the same zod schemas that validate them. */
+export function buildOpenApi(routes: readonly RouteDefinition[], hooks: ReadonlyArray<{ method: string; path: string; doc?: WebhookDoc }> = []): Json {
   const paths: Record<string, Record<string, Json>> = {}
   const add = (method: string, path: string, op: Json): void => {
     const key = openApiPath(path)
@@ -55,6 +69,21 @@ export function buildOpenApi(routes: readonly RouteDefinition[]): Json {
   add('GET', '/readyz', { summary: 'Readiness: database, coordination, bot login', security: [], responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } })
   add('GET', '/api/v1/openapi.json', { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1' } } })
   add('GET', '/docs', { summary: 'Human-readable API docs', security: [], responses: { 200: { description: 'HTML' } } })
+  for (const hook of hooks) {
+    if (!hook.doc) continue
+    const { doc } = hook
+    const op: Json = {
+      summary: doc.summary, description: doc.description, security: [], tags: ['platform callbacks'],
+      operationId: `${hook.method.toLowerCase()}${openApiPath(hook.path).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      parameters: [
+        ...Object.entries(doc.params).map(([name, description]) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } })),
+        ...Object.entries(doc.query).map(([name, description]) => ({ name, in: 'query', required: true, description, schema: { type: 'string' } })),
+      ],
+      responses: Object.fromEntries(Object.entries(doc.responses).map(([status, description]) => [status, { description, content: { 'text/plain': { schema: { type: 'string' } } } }])),
+    }
+    if (doc.bodyType) op.requestBody = { required: true, content: { [doc.bodyType]: { schema: { type: 'string', description: '<xml><ToUserName/><Encrypt/><AgentID/></xml>' } } } }
+    add(hook.method, hook.path, op)
+  }
   for (const route of routes) {
     const isPublic = route.access.roles === 'public'
     const status = String(route.status ?? (route.method === 'POST' ? 201 : 200))

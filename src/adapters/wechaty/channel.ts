@@ -171,7 +171,9 @@ export class WechatyChannel implements Channel {
         return
       }
       const memberIds = leavers.map((c) => c.id)
-      sink.event(MemberLeft.of({ id: `${room.id}:left:${at}:${memberIds.join(',')}`, botId, groupId: room.id, memberIds, removerId: remover?.id, at }))
+      // wechaty names the leaver as remover when they left on their own: that is the quit scene 'left'.
+      const removed = remover !== undefined && remover !== null && !memberIds.includes(remover.id)
+      sink.event(MemberLeft.of({ id: `${room.id}:left:${at}:${memberIds.join(',')}`, botId, groupId: room.id, memberIds, removerId: remover?.id, scene: removed ? 'removed' : 'left', at }))
     })
 
     w.on('room-topic', (room, newTopic, oldTopic, changer, date) => {

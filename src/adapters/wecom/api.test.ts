@@ -133,7 +133,7 @@ describe(`WeCom API client and access tokens (${REDIS ? 'redis' : 'memory'} coor
     fake.now = () => clock.now()
     const definition = {
       id: 'corp', puppet: 'mock', tokenEnv: 'X', rulePack: 'default.yaml', groups: 'all', channel: 'official', resolvedPuppet: 'mock', token: null, file: '(test)',
-      wecom: { corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *', requestTimeoutMs: 2_000, maxRetries: 0, robots: [{ groupId: 'wrG', keyEnv: 'R' }], corpTags: {} },
+      wecom: { corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, markTagPerSecond: 5, requestTimeoutMs: 2_000, maxRetries: 0, robots: [{ groupId: 'wrG', keyEnv: 'R' }], corpTags: {} },
       wecomSecrets: { secret: fake.secret, callbackToken: 't', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', robotKeys: { wrG: 'robot-key-9' } },
     } satisfies BotDefinition
     const p = ports as CoordinationPorts

@@ -84,6 +84,8 @@ export class WecomApi {
   private readonly sleep: (ms: number) => Promise<void>
   /** Token fetches this instance made (for logs and tests). */
   fetches = 0
+  /** Aborted when the channel stops: requests in flight end at once instead of holding the shutdown. */
+  private readonly stopping = new AbortController()
 
   constructor(private readonly o: WecomApiOptions) {
     // Several apps of one corp have separate tokens: the key names the secret by a hash, never the secret.
@@ -173,6 +175,9 @@ export class WecomApi {
     }
   }
 
+  /** Ends every request in flight and refuses new ones (the channel stops). */
+  abort(): void { this.stopping.abort() }
+
   /** Posts to a full URL path without the access token (group robot webhooks carry their own key). */
   webhook<T>(path: string, query: Record<string, string>, body: unknown): Promise<T> {
     return this.request<T>('POST', path, query, body)
@@ -184,10 +189,11 @@ export class WecomApi {
     let last: Error = new Error('no attempt')
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       if (attempt > 0) await this.sleep((this.o.retryBaseMs ?? 200) * 2 ** (attempt - 1))
+      if (this.stopping.signal.aborted) throw new WecomTransportError(path, 'the channel stopped')
       let answer: Record<string, unknown>
       try {
         const response = await fetch(url, {
-          method, signal: AbortSignal.timeout(this.o.timeoutMs),
+          method, signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs), this.stopping.signal]),
           headers: body === undefined ? undefined : { 'content-type': 'application/json' },
           body: body === undefined ? undefined : JSON.stringify(body),
         })

@@ -59,8 +59,17 @@ export class CallbackVerifier {
     }
   }
 
+  /** Takes back the nonce mark of a genuine callback that could not be kept, so WeCom's retry is not refused as a replay. */
+  async release(query: CallbackQuery): Promise<void> {
+    await this.deps.nonces.forget(this.nonceKey(query.timestamp ?? '', query.nonce ?? ''))
+  }
+
+  private nonceKey(timestamp: string, nonce: string): string {
+    return `wecom:nonce:${this.deps.botId}:${timestamp}:${nonce}`
+  }
+
   private async open(query: CallbackQuery, encrypted: string): Promise<string> {
-    const { secrets, clock, windowSeconds, nonces, botId } = this.deps
+    const { secrets, clock, windowSeconds, nonces } = this.deps
     const timestamp = query.timestamp ?? ''
     const nonce = query.nonce ?? ''
     const received = query.msg_signature ?? ''
@@ -72,7 +81,7 @@ export class CallbackVerifier {
     if (skew > windowSeconds) throw new CallbackRejected('timestamp', `timestamp ${Math.round(skew)} s away from now (window ${windowSeconds} s)`)
     const message = decryptMessage(secrets.aesKey, encrypted, secrets.corpId)
     // Marked only once the callback proved genuine; kept for twice the window (older ones fail the timestamp check).
-    if (!(await nonces.firstSeen(`wecom:nonce:${botId}:${timestamp}:${nonce}`, windowSeconds * 2_000))) {
+    if (!(await nonces.firstSeen(this.nonceKey(timestamp, nonce), windowSeconds * 2_000))) {
       throw new CallbackRejected('replay', 'nonce already used')
     }
     return message

@@ -73,7 +73,10 @@ export async function eventsOf(xml: Record<string, XmlValue>, ctx: EventContext)
     case 'del_member': {
       const memberIds = list(xml, 'MemChangeList')
       if (memberIds.length === 0) return [syncedEvent(botId, await getGroupChat(api, groupId), id, at)]
-      return [MemberLeft.of({ id, at, botId, groupId, memberIds })]
+      // QuitScene 0: left on their own; 1: removed by the owner or an admin (the callback does not say which one).
+      const quit = field(xml, 'QuitScene')
+      const scene = quit === '0' ? 'left' : quit === '1' ? 'removed' : undefined
+      return [MemberLeft.of({ id, at, botId, groupId, memberIds, scene })]
     }
     case 'change_name': {
       const chat = await getGroupChat(api, groupId)

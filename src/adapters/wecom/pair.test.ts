@@ -8,7 +8,7 @@ import { systemClock } from '../../ports/clock'
 import { createMemoryPorts } from '../../ports/memory'
 import { FakeWecom } from '../../../test/support/fake-wecom'
 import { WecomChannel } from './channel'
-import { PairedChannel } from './pair'
+import { PairedChannel, type LinkStore } from './pair'
 
 /** A puppet account whose login the test switches; it records what it performs. */
 class PuppetAccount implements Channel {
@@ -37,7 +37,7 @@ describe('channel both: puppet and official API paired', () => {
     const ports = createMemoryPorts()
     const definition = {
       id: 'corp', puppet: 'mock', tokenEnv: 'X', rulePack: 'default.yaml', groups: 'all', channel: 'both', resolvedPuppet: 'mock', token: null, file: '(test)',
-      wecom: { corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *', requestTimeoutMs: 2_000, maxRetries: 0, robots: [{ groupId: 'wrRobot', keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' } },
+      wecom: { corpId: fake.corpId, secretEnv: 'S', callbackTokenEnv: 'T', aesKeyEnv: 'K', apiBase: fake.base, timestampWindowSeconds: 300, reconcileCron: '*/30 * * * *', inboxPollMs: 50, pairGraceMs: 0, reconcileConcurrency: 4, markTagPerSecond: 5, requestTimeoutMs: 2_000, maxRetries: 0, robots: [{ groupId: 'wrRobot', keyEnv: 'R' }], corpTags: { 活跃: 'etACTIVE01' } },
       wecomSecrets: { secret: fake.secret, callbackToken: 't', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', robotKeys: { wrRobot: 'robot-key-p' } },
     } satisfies BotDefinition
     const official = new WecomChannel({
@@ -46,7 +46,12 @@ describe('channel both: puppet and official API paired', () => {
       directory: { groupName: async () => null, activeGroupIds: async () => [] },
     })
     const puppet = new PuppetAccount('corp')
-    const paired = new PairedChannel(puppet, official)
+    // No group is linked here (linking runs through the full runtime in test/wecom.test.ts): an empty link store.
+    const links: LinkStore = { links: async () => [], linkBy: async () => null, link: async () => undefined, memberLinks: async () => new Map(), linkMembers: async () => undefined }
+    const paired = new PairedChannel(puppet, official, {
+      store: links, dedupe: ports.dedupe, clock: systemClock, log: silentLogger,
+      directory: { activeGroups: async () => [], find: async () => null, members: async () => [] },
+    })
     const events: ChannelEvent[] = []
     await paired.start({ message: () => undefined, event: (e) => events.push(e) })
     return { paired, puppet, events }

@@ -125,7 +125,7 @@ export class GroupsRecorder {
   private async membersLeft(e: EventOfKind<typeof MemberLeft>): Promise<void> {
     await this.deps.store.transaction(async (m) => {
       for (const id of e.memberIds) await m.repo(MemberEntity).update({ groupId: e.groupId, memberId: id }, { active: false, leftAt: e.at })
-      await m.repo(GroupEventEntity).insert(e.memberIds.map((id) => ({ groupId: e.groupId, kind: 'left', memberId: id, actorId: e.removerId ?? null, detail: null, at: e.at })))
+      await m.repo(GroupEventEntity).insert(e.memberIds.map((id) => ({ groupId: e.groupId, kind: 'left', memberId: id, actorId: e.removerId ?? null, detail: e.scene ? { scene: e.scene } : null, at: e.at })))
       await m.repo(GroupEntity).decrement({ id: e.groupId }, 'memberCount', e.memberIds.length)
     })
     for (const id of e.memberIds) this.deps.directory.dropMember(e.groupId, id)
