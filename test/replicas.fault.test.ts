@@ -5,7 +5,9 @@
  * README's table comes from them).
  */
 import { roomId } from '../src/adapters/wechaty/sim-world'
-import { checkInStream, countCheckIns, FaultHarness, fixture, prng, waitForReplies } from './fault/harness'
+import { deleteRedisKeysWithPrefix } from '../src/adapters/redis/redis-ports'
+import { checkInStream, countCheckIns, FaultHarness, fixture, prng, waitForReplies, type ScriptedMessage } from './fault/harness'
+import { FaultProxy } from './fault/proxy'
 
 const DB = process.env.QUNYUN_DB_URL
 const REDIS = process.env.QUNYUN_REDIS_URL
@@ -19,6 +21,24 @@ if (!DB || !REDIS) {
 }
 
 jest.setTimeout(300_000)
+
+/** How long a simulated outage lasts. */
+const OUTAGE_MS = 10_000
+
+/** Waits for the stream's effects to settle (replies of open batch windows included), then counts them. */
+async function settle(h: FaultHarness, script: ScriptedMessage[]): Promise<Awaited<ReturnType<typeof countCheckIns>>> {
+  await h.quiet(3_000)
+  await new Promise((r) => setTimeout(r, 1_000)) // activity buffers flush every 100 ms in test config
+  const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
+  await waitForReplies(h, rows, 60_000)
+  await h.quiet(3_000)
+  return countCheckIns(h, script)
+}
+
+const hostOf = (url: string): { host: string; port: number } => {
+  const u = new URL(url)
+  return { host: u.hostname, port: Number(u.port || (u.protocol.startsWith('redis') ? 6379 : 3306)) }
+}
 
 suite('replicas on MySQL + Redis under faults', () => {
   it('scenario 1 — 3 replicas, normal run, every message 1–4 times: 0 duplicates, 0 losses', async () => {
@@ -91,6 +111,52 @@ suite('replicas on MySQL + Redis under faults', () => {
       expect(c.replies.lost).toBe(onlyToVictim.length)
     } finally {
       await h.teardown()
+    }
+  })
+
+  it('scenario 3 — Redis stopped for 10 s mid-stream and back empty: bots released safely and taken again, nothing lost, nothing doubled', async () => {
+    const bots = fixture(20)
+    const proxy = new FaultProxy(hostOf(REDIS as string))
+    await proxy.start()
+    const h = new FaultHarness({ bots, dbUrl: DB as string, redisUrl: REDIS as string, replicaConfig: { replicas: LEASE }, proxies: { redis: proxy } })
+    try {
+      await h.setup()
+      await Promise.all(['r1', 'r2', 'r3'].map((n) => h.spawn(n)))
+      await h.allHeld(60_000)
+      const random = prng(3)
+      const script = checkInStream(bots, random)
+      let downAt = 0
+      let upAt = 0
+      let outage: Promise<void> = Promise.resolve()
+      await h.deliver(script, 8_000, random, {
+        atFraction: 0.4,
+        run: () => {
+          downAt = Date.now()
+          proxy.down()
+          // Restarted without data: every key of this run is gone when it comes back.
+          outage = deleteRedisKeysWithPrefix({ url: REDIS as string, keyPrefix: h.redisPrefix }).then(
+            () => new Promise<void>((r) => setTimeout(r, OUTAGE_MS - (Date.now() - downAt)))).then(() => { upAt = Date.now(); proxy.up() })
+        },
+      })
+      await outage
+      await h.allHeld(60_000)
+      const heldAgain = Math.max(...Object.keys(bots).map((b) => h.readyAt.filter((r) => r.bot === b).at(-1)?.at ?? 0))
+      const c = await settle(h, script)
+      // While Redis was away, did two replicas ever run one bot at once? (each bot's actions by replica, in time order)
+      const overlaps = Object.keys(bots).map((bot) => {
+        const acts = h.actions.filter((a) => a.bot === bot)
+        let switches = 0
+        for (let i = 1; i < acts.length; i++) if (acts[i]?.replica !== acts[i - 1]?.replica) switches++
+        return switches
+      })
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.activity).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.outbound.performedMoreThanOnce).toBe(0)
+    } finally {
+      await h.teardown()
+      await proxy.stop()
     }
   })
 })

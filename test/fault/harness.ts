@@ -14,6 +14,7 @@ import { databaseSchema, dataSourceOptions, openDatabase } from '../../src/adapt
 import { deleteRedisKeysWithPrefix } from '../../src/adapters/redis/redis-ports'
 import { deepMerge, loadConfig } from '../../src/config/load'
 import { FEATURES } from '../../src/features'
+import type { FaultProxy } from './proxy'
 
 export interface FaultGroup { id: string; name: string; members: Array<{ id: string; name: string }> }
 
@@ -25,6 +26,8 @@ interface Replica {
   child: ChildProcess
   alive: boolean
   stderr: string
+  /** Port of its admin API (readiness, metrics) when the harness runs it with HTTP. */
+  httpPort?: number
 }
 
 /** A seeded PRNG (mulberry32), so a scenario's stream is the same on every run. */
@@ -54,7 +57,13 @@ export class FaultHarness {
   private dbName = ''
   private readonly prefix: string
 
-  constructor(readonly options: { bots: Record<string, FaultGroup[]>; redisUrl: string; dbUrl: string; replicaConfig?: Record<string, unknown> }) {
+  constructor(readonly options: {
+    bots: Record<string, FaultGroup[]>; redisUrl: string; dbUrl: string; replicaConfig?: Record<string, unknown>
+    /** Proxies the replicas reach MySQL / Redis through (the harness itself connects directly). */
+    proxies?: { db?: FaultProxy; redis?: FaultProxy }
+    /** Whether replicas serve their admin API (on an ephemeral port) for /readyz and /metrics. */
+    http?: boolean
+  }) {
     this.prefix = `qyfault:${process.pid}:${Date.now().toString(36)}:`
   }
 
@@ -75,13 +84,25 @@ export class FaultHarness {
     return deepMerge({ database: { url: this.dbUrl }, redis: { url: this.options.redisUrl, keyPrefix: this.prefix }, log: { level: 'warn', format: 'json' } }, this.options.replicaConfig ?? {})
   }
 
+  /** URLs as the replicas use them (through the proxies, when given). */
+  private replicaUrls(): { db: string; redis: string } {
+    const { proxies } = this.options
+    return { db: proxies?.db ? proxies.db.rewrite(this.dbUrl) : this.dbUrl, redis: proxies?.redis ? proxies.redis.rewrite(this.options.redisUrl) : this.options.redisUrl }
+  }
+
+  /** The key prefix of this run in Redis (a scenario empties it to play a Redis restarted without data). */
+  get redisPrefix(): string { return this.prefix }
+
   /** Starts a replica process; resolves once its runtime started. */
   async spawn(name: string): Promise<void> {
+    const urls = this.replicaUrls()
+    const config = deepMerge(this.overrides(), { database: { url: urls.db }, redis: { url: urls.redis } })
     const child = fork(join(__dirname, 'replica.ts'), [], {
       execArgv: ['-r', 'ts-node/register/transpile-only'],
       env: {
-        ...process.env, NODE_ENV: 'test', QUNYUN_DB_URL: this.dbUrl, QUNYUN_REDIS_URL: this.options.redisUrl,
-        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(this.overrides()), FAULT_BOTS: JSON.stringify(this.options.bots),
+        ...process.env, NODE_ENV: 'test', QUNYUN_DB_URL: urls.db, QUNYUN_REDIS_URL: urls.redis,
+        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(config), FAULT_BOTS: JSON.stringify(this.options.bots),
+        FAULT_HTTP: this.options.http ? '1' : '',
       },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     })
@@ -90,8 +111,8 @@ export class FaultHarness {
     child.stderr?.on('data', (d: Buffer) => { replica.stderr = (replica.stderr + d.toString()).slice(-20_000) })
     const started = new Promise<void>((resolve, reject) => {
       child.on('exit', (code) => { replica.alive = false; for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null); reject(new Error(`replica ${name} exited (${code}) before starting:\n${replica.stderr}`)) })
-      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction }) => {
-        if (m.type === 'started') resolve()
+      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction; port?: number }) => {
+        if (m.type === 'started') { replica.httpPort = m.port; resolve() }
         else if (m.type === 'ready' && m.bot) { this.holder.set(m.bot, name); this.readyAt.push({ bot: m.bot, replica: name, at: Date.now() }) }
         else if (m.type === 'released' && m.bot) { if (this.holder.get(m.bot) === name) this.holder.set(m.bot, null) }
         else if (m.type === 'action' && m.bot && m.action) this.actions.push({ replica: name, bot: m.bot, action: m.action, at: Date.now() })
@@ -165,6 +186,21 @@ export class FaultHarness {
       if (this.actions.length !== seen) { seen = this.actions.length; since = Date.now() }
       else if (Date.now() - since >= quietMs) return
       await sleep(100)
+    }
+  }
+
+  /** GET a path of a replica's admin API: status and JSON body (status 0 when it does not answer). */
+  async http(name: string, path: string): Promise<{ status: number; body: unknown }> {
+    const r = this.replicas.find((x) => x.name === name)
+    if (!r?.httpPort) throw new Error(`replica ${name} serves no HTTP`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${r.httpPort}${path}`, { signal: AbortSignal.timeout(5_000) })
+      const text = await res.text()
+      let body: unknown = text
+      try { body = JSON.parse(text) } catch { /* not JSON (metrics) */ }
+      return { status: res.status, body }
+    } catch {
+      return { status: 0, body: null }
     }
   }
 

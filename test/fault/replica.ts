@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   }))
   const worlds = new Map<string, SimWorld>()
   const runtime = new Runtime(config, {
-    log, bots, http: false, scheduler: true, simulation: false,
+    log, bots, http: process.env.FAULT_HTTP === '1', scheduler: true, simulation: false,
     // A fresh simulated account each time this replica starts the bot (as a new login session would be).
     puppetFor: (bot) => {
       const world = new SimWorld({ now: () => Date.now(), botName: bot.name })
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   })
   // Bots taken in the first tick (inside start) log in now.
   for (const bot of runtime.ownership.bots) worlds.get(bot)?.login()
-  send({ type: 'started', replica: runtime.replicaId })
+  send({ type: 'started', replica: runtime.replicaId, port: runtime.address?.port })
 }
 
 main().catch((error: unknown) => {
