@@ -138,10 +138,13 @@ suite('replicas on MySQL + Redis under faults', () => {
             () => new Promise<void>((r) => setTimeout(r, OUTAGE_MS - (Date.now() - downAt)))).then(() => { upAt = Date.now(); proxy.up() })
         },
       })
+      const t0 = Date.now()
       await outage
       await h.allHeld(60_000)
+      const tHeld = Date.now()
       const heldAgain = Math.max(...Object.keys(bots).map((b) => h.readyAt.filter((r) => r.bot === b).at(-1)?.at ?? 0))
       const c = await settle(h, script)
+      const timing = { streamEndToHeldMs: tHeld - t0, settleMs: Date.now() - tHeld }
       // While Redis was away, did two replicas ever run one bot at once? (each bot's actions by replica, in time order)
       const overlaps = Object.keys(bots).map((bot) => {
         const acts = h.actions.filter((a) => a.bot === bot)
@@ -149,7 +152,7 @@ suite('replicas on MySQL + Redis under faults', () => {
         for (let i = 1; i < acts.length; i++) if (acts[i]?.replica !== acts[i - 1]?.replica) switches++
         return switches
       })
-      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
       expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
       expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
       expect(c.activity).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })

@@ -76,6 +76,8 @@ export const ConfigSchema = z.strictObject({
   }),
   pipeline: z.strictObject({
     dedupeTtlHours: z.number().positive().max(24 * 30),
+    /** After a Redis error or reconnection, message ids Redis calls new are checked in the database this long (Redis may have lost its marks). */
+    dedupeFallbackMinutes: z.number().min(0).max(24 * 60),
   }),
   outbound: z.strictObject({
     perAccount: RateSchema,

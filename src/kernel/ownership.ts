@@ -21,6 +21,13 @@ export interface BotRunner {
 /** Change of ownership, for metrics and logs. */
 export type OwnershipListener = (event: { botId: string; held: boolean; replica: string }) => void
 
+/** Resolves `promise`, or rejects once `ms` passed (the timer is cleared either way). */
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms) })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 /** The lease key of a bot. */
 export const botLeaseKey = (botId: string): string => `bot:${botId}`
 
@@ -52,6 +59,8 @@ export class BotOwnership {
     clock: Clock
     log: Logger
     settings: OwnershipSettings
+    /** Counts a failed call to the coordination port (metrics). */
+    onError?: () => void
   }) {}
 
   /** Whether this replica holds the bot's lease and runs it. */
@@ -96,18 +105,22 @@ export class BotOwnership {
 
   private async round(): Promise<void> {
     const { leases, settings, clock, log, replicaId } = this.deps
-    for (const [botId, lease] of [...this.held]) {
-      let renewed = false
+    // Renewals run together, each bounded by what is left of its lease: a Redis that hangs (no answer,
+    // no error) must not keep a bot running past its lease, when another replica may already hold it.
+    const outcomes = await Promise.all([...this.held].map(async ([botId, lease]) => {
       try {
-        renewed = await leases.renew(lease, settings.leaseTtlMs)
+        const left = lease.expiresAt - clock.now() - Math.min(settings.renewEveryMs, settings.leaseTtlMs / 4)
+        if (left <= 0) throw new Error('lease ran out before it could be renewed')
+        return { botId, renewed: await bounded(leases.renew(lease, settings.leaseTtlMs), left) }
       } catch (error) {
         // Coordination unreachable: keep the bot while our lease cannot have run out yet.
         const left = lease.expiresAt - clock.now()
         log.warn('bot lease renewal failed', { bot: botId, leftMs: left, error: errorText(error) })
-        if (left > settings.renewEveryMs) continue
+        this.deps.onError?.()
+        return { botId, renewed: left > settings.renewEveryMs ? null : false }
       }
-      if (!renewed) await this.drop(botId, 'lease lost')
-    }
+    }))
+    for (const { botId, renewed } of outcomes) if (renewed === false && this.held.has(botId)) await this.drop(botId, 'lease lost')
     if (this.stopped) return
     for (const botId of this.order()) {
       if (this.stopped) return
@@ -118,6 +131,7 @@ export class BotOwnership {
         lease = await leases.acquire(botLeaseKey(botId), replicaId, settings.leaseTtlMs)
       } catch (error) {
         log.warn('bot lease acquisition failed', { bot: botId, error: errorText(error) })
+        this.deps.onError?.()
         return
       }
       if (!lease) continue

@@ -13,6 +13,24 @@ export interface SeenFilter {
   firstSeen(id: string): boolean | Promise<boolean>
 }
 
+/**
+ * The database as the message path sees it: work that failed because it could not be reached waits until
+ * it answers again and is then retried, instead of being lost (implemented by adapters/db/health.ts).
+ */
+export interface StorageGate {
+  /** Whether the database is known to be unreachable now. */
+  readonly down: boolean
+  /** Whether an error means the database could not be reached (so the work can be retried). */
+  unavailable(error: unknown): boolean
+  /** Records that it could not be reached. */
+  markDown(): void
+  /** Resolves once it answers again (at once when up). */
+  ready(): Promise<void>
+}
+
+/** How many times one step (a feature on a message, a consumer on an event) is retried after outages. */
+const MAX_STORAGE_RETRIES = 20
+
 /** Outcome of one submitted message. */
 export type ProcessResult = 'processed' | 'duplicate' | 'failed'
 
@@ -37,10 +55,22 @@ export class MessageProcessor {
     /** Whether an event type may be emitted (declared by a feature or the kernel). */
     declared: (type: string) => boolean
     log: Logger
+    /** The database's reachability: work that failed because it was unreachable is retried once it is back. */
+    storage?: StorageGate
   }) {
     this.chain = compose(deps.middleware, (error, ctx, feature) => {
       ctx.log.error('feature failed on message', { feature, error: errorText(error) })
-    })
+    }, (error, ctx, feature, attempt) => this.retryLater(error, attempt, () => ctx.log.warn('database unreachable: feature waits to run again', { feature, attempt })))
+  }
+
+  /** After an outage-type failure: waits for the database, then says "run it again" (bounded attempts). */
+  private async retryLater(error: unknown, attempt: number, note: () => void): Promise<boolean> {
+    const storage = this.deps.storage
+    if (!storage || attempt > MAX_STORAGE_RETRIES || !storage.unavailable(error)) return false
+    storage.markDown()
+    note()
+    await storage.ready()
+    return true
   }
 
   /** Messages and events waiting or running. */
@@ -75,17 +105,9 @@ export class MessageProcessor {
   private async process(message: IncomingMessage): Promise<ProcessResult> {
     const log = lazyChild(this.deps.log, { bot: message.botId, group: message.groupId, msg: message.id })
     try {
-      const { directory, rules } = this.deps
-      const group = directory.group(message.groupId, message.botId)
-      const member = directory.member(message.groupId, message.senderId, message.senderName)
-      const set = rules.forGroup(message.groupId, message.botId)
-      // Cached lookups answer synchronously; await only what is not cached yet.
-      const ctx = new MessageContext(
-        message,
-        group instanceof Promise ? await group : group,
-        member instanceof Promise ? await member : member,
-        await set, log, this.deps.sink, this.deps.declared,
-      )
+      // While the database is known down, the group's messages wait here (in order) rather than fail.
+      if (this.deps.storage?.down) await this.deps.storage.ready()
+      const ctx = await this.context(message, log)
       await this.chain(ctx)
       if (ctx.events.length > 0) await this.dispatch(ctx.events)
       return 'processed'
@@ -95,14 +117,40 @@ export class MessageProcessor {
     }
   }
 
+  /** The message's context; lookups that failed because the database was unreachable are retried once it is back. */
+  private async context(message: IncomingMessage, log: Logger): Promise<MessageContext> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { directory, rules } = this.deps
+        const group = directory.group(message.groupId, message.botId)
+        const member = directory.member(message.groupId, message.senderId, message.senderName)
+        const set = rules.forGroup(message.groupId, message.botId)
+        // Cached lookups answer synchronously; await only what is not cached yet.
+        return new MessageContext(
+          message,
+          group instanceof Promise ? await group : group,
+          member instanceof Promise ? await member : member,
+          await set, log, this.deps.sink, this.deps.declared,
+        )
+      } catch (error) {
+        if (!(await this.retryLater(error, attempt, () => log.warn('database unreachable: message waits', { attempt })))) throw error
+      }
+    }
+  }
+
   private async dispatch(events: readonly EventBase[]): Promise<void> {
     for (const event of events) {
       for (const consumer of this.deps.inline) {
         if (!consumer.types.has(event.type)) continue
-        try {
-          await consumer.handle(event)
-        } catch (error) {
-          this.deps.log.error('feature failed on event', { feature: consumer.name, event: event.type, error: errorText(error) })
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await consumer.handle(event)
+            break
+          } catch (error) {
+            if (await this.retryLater(error, attempt, () => this.deps.log.warn('database unreachable: event consumer waits to run again', { feature: consumer.name, event: event.type, attempt }))) continue
+            this.deps.log.error('feature failed on event', { feature: consumer.name, event: event.type, error: errorText(error) })
+            break
+          }
         }
       }
     }

@@ -14,7 +14,7 @@ export class Metrics {
   readonly flushSeconds: Histogram
   readonly flushErrors: Counter
   readonly leaseChanges: Counter<'bot' | 'held'>
-  readonly coordinationErrors: Counter<'op'>
+  readonly backendErrors: Counter<'backend' | 'op'>
 
   constructor(readonly deps: {
     replica: string
@@ -32,7 +32,7 @@ export class Metrics {
     this.flushSeconds = new Histogram({ name: 'qunyun_flush_duration_seconds', help: 'Duration of one flush of buffered counters, logs and dedupe marks', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })
     this.flushErrors = new Counter({ name: 'qunyun_flush_errors_total', help: 'Flushes that failed (the rows stay buffered and are retried)', registers })
     this.leaseChanges = new Counter({ name: 'qunyun_bot_lease_changes_total', help: 'Bot leases acquired (held="1") or given up (held="0") by this replica', labelNames: ['bot', 'held'], registers })
-    this.coordinationErrors = new Counter({ name: 'qunyun_coordination_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by operation', labelNames: ['op'], registers })
+    this.backendErrors = new Counter({ name: 'qunyun_backend_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by backend (database, redis) and operation (connection, lease, dedupe, message, flush, readiness)', labelNames: ['backend', 'op'], registers })
     const self = this
     new Gauge({ name: 'qunyun_outbound_queue_depth', help: 'Outbound actions queued or in progress on this replica (including those waiting for a login)', registers, collect() { this.set(self.deps.queueDepth()) } })
     new Gauge({ name: 'qunyun_outbound_queue_active', help: 'Outbound actions that can progress now (not waiting for a login) plus those being stored', registers, collect() { this.set(self.deps.queueActive()) } })
