@@ -152,11 +152,62 @@ suite('replicas on MySQL + Redis under faults', () => {
         for (let i = 1; i < acts.length; i++) if (acts[i]?.replica !== acts[i - 1]?.replica) switches++
         return switches
       })
-      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      const lostIds = script.filter((m) => !h.actions.some(({ action }) => action.kind === 'say' && action.groupId === roomId(m.group) && (action.mentions ?? []).includes(m.member))).map((m) => ({ id: m.id, to: h.deliveries.get(m.id) }))
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, lostIds, returned: h.returned, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
       expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
       expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
       expect(c.activity).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
       expect(c.outbound.performedMoreThanOnce).toBe(0)
+    } finally {
+      await h.teardown()
+      await proxy.stop()
+    }
+  })
+
+  it('scenario 4 — MySQL unreachable for 10 s mid-stream: messages wait, buffered writes are retried, /readyz says not ready meanwhile; nothing lost or doubled', async () => {
+    const bots = fixture(20)
+    const proxy = new FaultProxy(hostOf(DB as string))
+    await proxy.start()
+    const h = new FaultHarness({ bots, dbUrl: DB as string, redisUrl: REDIS as string, replicaConfig: { replicas: LEASE }, proxies: { db: proxy }, http: true })
+    try {
+      await h.setup()
+      await Promise.all(['r1', 'r2', 'r3'].map((n) => h.spawn(n)))
+      await h.allHeld(60_000)
+      expect((await h.http('r1', '/readyz')).status).toBe(200)
+      const random = prng(4)
+      const script = checkInStream(bots, random)
+      let downAt = 0
+      let upAt = 0
+      const readiness: Array<{ at: number; replica: string; status: number }> = []
+      let outage: Promise<void> = Promise.resolve()
+      const t0 = Date.now()
+      await h.deliver(script, 8_000, random, {
+        atFraction: 0.4,
+        run: () => {
+          downAt = Date.now()
+          proxy.down()
+          outage = (async () => {
+            // Each replica's readiness while the database is away (after the first probes noticed it).
+            while (Date.now() - downAt < OUTAGE_MS) {
+              await new Promise((r) => setTimeout(r, 2_000))
+              for (const r of ['r1', 'r2', 'r3']) readiness.push({ at: Date.now() - downAt, replica: r, status: (await h.http(r, '/readyz')).status })
+            }
+            upAt = Date.now()
+            proxy.up()
+          })()
+        },
+      })
+      await outage
+      const c = await settle(h, script)
+      const after = await Promise.all(['r1', 'r2', 'r3'].map(async (r) => (await h.http(r, '/readyz')).status))
+      const timing = { streamAndOutageMs: upAt - t0, settleMs: Date.now() - upAt }
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 4, outageMs: upAt - downAt, refused: proxy.stats.refused, readinessDuring: readiness.map((r) => r.status), readinessAfter: after, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      // Not ready while the database was away (each replica, at least once it had tried it), ready after.
+      for (const r of ['r1', 'r2', 'r3']) expect(readiness.filter((x) => x.replica === r && x.status !== 503)).toEqual([])
+      expect(after).toEqual([200, 200, 200])
+      expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.activity).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
     } finally {
       await h.teardown()
       await proxy.stop()

@@ -53,6 +53,12 @@ export class FaultHarness {
   readonly readyAt: Array<{ bot: string; replica: string; at: number }> = []
   /** Every copy delivered: message id → replicas it went to. */
   readonly deliveries = new Map<string, string[]>()
+  /** Copies waiting for a replica that runs their bot (returned ones included). */
+  private readonly backlog: ScriptedMessage[] = []
+  private redeliverTimer?: NodeJS.Timeout
+  /** Copies a replica returned because it no longer ran the bot when they arrived (WeCom redelivers those to the next session). */
+  returned = 0
+  private readonly byId = new Map<string, ScriptedMessage>()
   private dbUrl = ''
   private dbName = ''
   private readonly prefix: string
@@ -111,11 +117,16 @@ export class FaultHarness {
     child.stderr?.on('data', (d: Buffer) => { replica.stderr = (replica.stderr + d.toString()).slice(-20_000) })
     const started = new Promise<void>((resolve, reject) => {
       child.on('exit', (code) => { replica.alive = false; for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null); reject(new Error(`replica ${name} exited (${code}) before starting:\n${replica.stderr}`)) })
-      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction; port?: number }) => {
+      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction; port?: number; id?: string }) => {
         if (m.type === 'started') { replica.httpPort = m.port; resolve() }
         else if (m.type === 'ready' && m.bot) { this.holder.set(m.bot, name); this.readyAt.push({ bot: m.bot, replica: name, at: Date.now() }) }
         else if (m.type === 'released' && m.bot) { if (this.holder.get(m.bot) === name) this.holder.set(m.bot, null) }
         else if (m.type === 'action' && m.bot && m.action) this.actions.push({ replica: name, bot: m.bot, action: m.action, at: Date.now() })
+        else if (m.type === 'not-held' && m.id) {
+          // Arrived after the replica gave the bot up: not delivered; it goes to whoever runs the bot next.
+          const message = this.byId.get(m.id)
+          if (message) { this.returned++; this.backlog.push(message); if (m.bot && this.holder.get(m.bot) === name) this.holder.set(m.bot, null) }
+        }
       })
     })
     await started
@@ -149,7 +160,9 @@ export class FaultHarness {
     copies.sort((a, b) => a.at - b.at)
     const start = Date.now()
     let faulted = !fault
-    const backlog: ScriptedMessage[] = []
+    const backlog = this.backlog
+    for (const m of script) this.byId.set(m.id, m)
+    this.redeliverTimer ??= setInterval(() => this.flush(backlog), 200)
     for (const copy of copies) {
       const wait = start + copy.at - Date.now()
       if (wait > 0) await sleep(wait)
@@ -213,6 +226,7 @@ export class FaultHarness {
 
   /** Stops every live replica gracefully, then drops the database and the Redis keys. */
   async teardown(): Promise<void> {
+    if (this.redeliverTimer) clearInterval(this.redeliverTimer)
     await Promise.all(this.replicas.filter((r) => r.alive).map((r) => new Promise<void>((resolve) => {
       const timer = setTimeout(() => { r.child.kill('SIGKILL'); resolve() }, 20_000)
       r.child.once('exit', () => { clearTimeout(timer); resolve() })

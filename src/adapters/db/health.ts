@@ -27,6 +27,8 @@ export class DatabaseHealth implements StorageGate {
     this.downSince = Date.now()
     this.outages++
     this.options.onChange?.(false)
+    // Probe from now on, whether or not work waits: readiness must turn back by itself.
+    void this.ready()
   }
 
   /** Resolves at once when the database is up; otherwise once a probe succeeds. */
