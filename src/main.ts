@@ -300,7 +300,7 @@ export class Runtime {
     this.processor = new MessageProcessor({
       middleware: this.host.middleware(), inline: this.host.inlineConsumers(), bus: this.bus, seen: this.seen,
       directory: this.directory, rules: this.rules, sink: this.outbound, declared: (type) => this.host.declared(type), log,
-      storage: this.storage,
+      storage: this.storage, maxQueuePerGroup: config.pipeline.maxQueuePerGroup,
     })
     this.channels = new ChannelHost({ processor: this.processor, queue: this.outbound, log, notify: (o) => this.notify(o) })
     // Every action's final state is an event: features learn whether a removal went through, and so on.
@@ -362,7 +362,7 @@ export class Runtime {
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
   async submit(message: IncomingMessage): Promise<ProcessResult> {
     const result = await this.processor.submit(message)
-    if (result !== 'duplicate') this.seen?.processed?.(message.id)
+    if (result === 'processed' || result === 'failed') this.seen?.processed?.(message.id)
     return result
   }
 

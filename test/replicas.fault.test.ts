@@ -35,6 +35,19 @@ async function settle(h: FaultHarness, script: ScriptedMessage[]): Promise<Await
   return countCheckIns(h, script)
 }
 
+/** For each member answered more than once: who answered, when (ms after `since`) and how the answer began. */
+function duplicateDetail(h: FaultHarness, since: number): Record<string, Array<{ replica: string; t: number; text: string }>> {
+  const by = new Map<string, Array<{ replica: string; t: number; text: string }>>()
+  for (const a of h.actions) {
+    if (a.action.kind !== 'say' || !a.action.groupId) continue
+    for (const m of a.action.mentions ?? []) {
+      const key = `${a.action.groupId}|${m}`
+      by.set(key, [...(by.get(key) ?? []), { replica: a.replica, t: a.at - since, text: String((a.action as { text?: string }).text ?? '').slice(0, 12) }])
+    }
+  }
+  return Object.fromEntries([...by].filter(([, v]) => v.length > 1))
+}
+
 const hostOf = (url: string): { host: string; port: number } => {
   const u = new URL(url)
   return { host: u.hostname, port: Number(u.port || (u.protocol.startsWith('redis') ? 6379 : 3306)) }
@@ -153,6 +166,7 @@ suite('replicas on MySQL + Redis under faults', () => {
         return switches
       })
       const lostIds = script.filter((m) => !h.actions.some(({ action }) => action.kind === 'say' && action.groupId === roomId(m.group) && (action.mentions ?? []).includes(m.member))).map((m) => ({ id: m.id, to: h.deliveries.get(m.id) }))
+      process.stdout.write(`FAULT-DETAIL ${JSON.stringify({ dups: duplicateDetail(h, downAt), ready: h.readyAt.map((r) => ({ ...r, at: r.at - downAt })) })}\n`)
       process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, lostIds, returned: h.returned, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
       expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
       expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })

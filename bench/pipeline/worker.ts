@@ -209,7 +209,7 @@ function submitAt(runtime: Runtime, message: IncomingMessage): Promise<ProcessRe
  */
 function feedClosed(runtime: Runtime, messages: IncomingMessage[], concurrency: number, latencies: Float64Array, doneAt: Float64Array): Promise<Results> {
   return new Promise((resolveAll, reject) => {
-    const results: Results = { processed: 0, duplicate: 0, failed: 0 }
+    const results: Results = { processed: 0, duplicate: 0, failed: 0, shed: 0 }
     let next = 0
     let done = 0
     let inFlight = 0
@@ -243,7 +243,7 @@ function feedClosed(runtime: Runtime, messages: IncomingMessage[], concurrency: 
  */
 function feedOpen(runtime: Runtime, messages: IncomingMessage[], rate: number, latencies: Float64Array): Promise<{ results: Results; ms: number; late: number; lateMaxMs: number }> {
   return new Promise((resolveAll, reject) => {
-    const results: Results = { processed: 0, duplicate: 0, failed: 0 }
+    const results: Results = { processed: 0, duplicate: 0, failed: 0, shed: 0 }
     const gap = 1000 / rate
     const start = performance.now()
     let next = 0

@@ -11,6 +11,8 @@ import type { RuleStore } from './rules'
 /** Message-id dedupe as the processor needs it (the Dedupe port, with persistence where it has any). */
 export interface SeenFilter {
   firstSeen(id: string): boolean | Promise<boolean>
+  /** Forgets a mark (a shed message), so a redelivered copy is processed. */
+  forget?(id: string): Promise<void>
 }
 
 /**
@@ -31,8 +33,14 @@ export interface StorageGate {
 /** How many times one step (a feature on a message, a consumer on an event) is retried after outages. */
 const MAX_STORAGE_RETRIES = 20
 
-/** Outcome of one submitted message. */
-export type ProcessResult = 'processed' | 'duplicate' | 'failed'
+/**
+ * Outcome of one submitted message: `shed` = its group's queue was full (see `maxQueuePerGroup`); it was
+ * not processed and its dedupe mark was forgotten, so a redelivered copy is processed.
+ */
+export type ProcessResult = 'processed' | 'duplicate' | 'failed' | 'shed'
+
+/** How often a group that keeps shedding is reported in the log (one warning per interval, with the count). */
+const SHED_LOG_EVERY_MS = 10_000
 
 /**
  * The message path: dedupe → per-group ordering → context → feature chain (an error boundary per feature)
@@ -43,6 +51,8 @@ export type ProcessResult = 'processed' | 'duplicate' | 'failed'
 export class MessageProcessor {
   private readonly order = new KeyedQueue()
   private readonly chain: (ctx: MessageContext) => Promise<void>
+  /** Per group: messages shed since the last warning, and when that warning was. */
+  private readonly shedding = new Map<string, { count: number; loggedAt: number }>()
 
   constructor(private readonly deps: {
     middleware: NamedMiddleware<MessageContext>[]
@@ -57,6 +67,11 @@ export class MessageProcessor {
     log: Logger
     /** The database's reachability: work that failed because it was unreachable is retried once it is back. */
     storage?: StorageGate
+    /**
+     * Most messages one group may have waiting or running (null = unbounded). A message arriving at a full
+     * group is shed: not processed, its dedupe mark forgotten, counted (result `shed`) and logged.
+     */
+    maxQueuePerGroup?: number | null
   }) {
     this.chain = compose(deps.middleware, (error, ctx, feature) => {
       ctx.log.error('feature failed on message', { feature, error: errorText(error) })
@@ -76,6 +91,9 @@ export class MessageProcessor {
   /** Messages and events waiting or running. */
   get backlog(): number { return this.order.size }
 
+  /** The longest queue of one group (messages and events waiting or running). */
+  get deepestGroup(): number { return this.order.deepest }
+
   /** Processes one message; resolves when its chain and inline consumers are done. Never rejects. */
   async submit(message: IncomingMessage): Promise<ProcessResult> {
     let first: boolean
@@ -90,7 +108,26 @@ export class MessageProcessor {
       this.deps.log.debug('duplicate message dropped', { bot: message.botId, group: message.groupId, msg: message.id })
       return 'duplicate'
     }
+    const bound = this.deps.maxQueuePerGroup
+    if (bound != null && this.order.sizeOf(message.groupId) >= bound) return this.shed(message, bound)
     return this.order.run(message.groupId, () => this.process(message))
+  }
+
+  /** The group is too far behind: this message is not processed, and it is said (log + result), never silently. */
+  private async shed(message: IncomingMessage, bound: number): Promise<ProcessResult> {
+    const now = Date.now()
+    const state = this.shedding.get(message.groupId) ?? { count: 0, loggedAt: 0 }
+    this.shedding.set(message.groupId, state)
+    state.count++
+    if (now - state.loggedAt >= SHED_LOG_EVERY_MS) {
+      this.deps.log.warn('group queue full: messages shed (the process is behind)', { bot: message.botId, group: message.groupId, shed: state.count, queued: this.order.sizeOf(message.groupId), maxQueuePerGroup: bound })
+      state.count = 0
+      state.loggedAt = now
+    }
+    try { await this.deps.seen.forget?.(message.id) } catch (error) {
+      this.deps.log.warn('could not forget the mark of a shed message', { msg: message.id, error: errorText(error) })
+    }
+    return 'shed'
   }
 
   /** Delivers an event (from a channel, a job or a consumer) in order with its group's messages. */
