@@ -368,12 +368,12 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     await runtime.start()
     const startMs = performance.now() - t1
     // Time each part of a flush: every feature's flush() and the dedupe marks (a private field of Runtime).
-    const part = (name: string, target: { flush?: () => Promise<void> } | undefined): void => {
+    const part = (name: string, target: { flush?: () => Promise<void | number> } | undefined): void => {
       const original = target?.flush?.bind(target)
       if (!target || !original) return
       target.flush = async () => {
         const start = performance.now()
-        try { await original() } finally { if (timing) flushParts[name] = (flushParts[name] ?? 0) + performance.now() - start }
+        try { return await original() } finally { if (timing) flushParts[name] = (flushParts[name] ?? 0) + performance.now() - start }
       }
     }
     for (const f of runtime.features) part(f.name, f.instance)

@@ -157,12 +157,15 @@ export class FeatureHost {
   declared(type: string): boolean { return this.emitters.has(type) || KERNEL_EVENTS.has(type) }
 
   /** Calls `step` on every feature that has it, in registry order; failures are logged (and passed to `onError`), never thrown. Resolves whether all succeeded. */
-  async each(step: 'flush' | 'drain' | 'stop', log: Logger, onError?: (feature: string, error: unknown) => void): Promise<boolean> {
+  async each(step: 'flush' | 'drain' | 'stop', log: Logger, onError?: (feature: string, error: unknown) => void, onDone?: (feature: string, result: unknown) => void): Promise<boolean> {
     let ok = true
     for (const f of this.live) {
       const fn = f.instance[step]
       if (!fn) continue
-      try { await fn() } catch (error) {
+      try {
+        const result: unknown = await fn()
+        onDone?.(f.name, result)
+      } catch (error) {
         ok = false
         onError?.(f.name, error)
         log.error(`feature ${step} failed`, { feature: f.name, error: errorText(error) })

@@ -42,6 +42,25 @@ export type ProcessResult = 'processed' | 'duplicate' | 'failed' | 'shed'
 /** How often a group that keeps shedding is reported in the log (one warning per interval, with the count). */
 const SHED_LOG_EVERY_MS = 10_000
 
+/** A middleware that reports its own time (minus what ran inside its next()). */
+function timed(m: NamedMiddleware<MessageContext>, report: (feature: string, seconds: number) => void): NamedMiddleware<MessageContext> {
+  return {
+    name: m.name,
+    fn: async (ctx, next) => {
+      const start = performance.now()
+      let inner = 0
+      try {
+        await m.fn(ctx, async () => {
+          const s = performance.now()
+          try { await next() } finally { inner += performance.now() - s }
+        })
+      } finally {
+        report(m.name, (performance.now() - start - inner) / 1000)
+      }
+    },
+  }
+}
+
 /**
  * The message path: dedupe → per-group ordering → context → feature chain (an error boundary per feature)
  * → events: inline consumers in the group's order, then the batched bus. Events from channels and from
@@ -72,8 +91,11 @@ export class MessageProcessor {
      * group is shed: not processed, its dedupe mark forgotten, counted (result `shed`) and logged.
      */
     maxQueuePerGroup?: number | null
+    /** Receives each feature's own time on a message, in seconds (metrics); absent = not measured. */
+    onFeatureTime?: (feature: string, seconds: number) => void
   }) {
-    this.chain = compose(deps.middleware, (error, ctx, feature) => {
+    const timing = deps.onFeatureTime
+    this.chain = compose(timing ? deps.middleware.map((m) => timed(m, timing)) : deps.middleware, (error, ctx, feature) => {
       ctx.log.error('feature failed on message', { feature, error: errorText(error) })
     }, (error, ctx, feature, attempt) => this.retryLater(error, attempt, () => ctx.log.warn('database unreachable: feature waits to run again', { feature, attempt })))
   }

@@ -47,6 +47,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
         },
       }],
       async flush() {
+        const before = buffer.rowsWritten
         await buffer.flush()
         // One info line a minute says the bot is recording, without any message content.
         const now = app.clock.now()
@@ -56,6 +57,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
           buffer.written.groups.clear()
           lastReport = now
         }
+        return buffer.rowsWritten - before
       },
     }
   },
