@@ -49,6 +49,8 @@ export class BotOwnership {
   private readonly listeners = new Set<OwnershipListener>()
   private timer?: NodeJS.Timeout
   private ticking: Promise<void> | null = null
+  /** Bot starts still running from earlier rounds. */
+  private readonly starting = new Set<Promise<void>>()
   private stopped = false
 
   constructor(private readonly deps: {
@@ -79,7 +81,8 @@ export class BotOwnership {
 
   /** Runs the first tick (bots free now start before this resolves), then ticks every renewEveryMs. */
   async start(): Promise<void> {
-    await this.tick()
+    this.ticking = this.round(true).finally(() => { this.ticking = null })
+    await this.ticking
     if (this.stopped) return
     this.timer = setInterval(() => { void this.tick() }, this.deps.settings.renewEveryMs)
     this.timer.unref()
@@ -97,13 +100,14 @@ export class BotOwnership {
     this.stopped = true
     if (this.timer) clearInterval(this.timer)
     await this.ticking
+    await Promise.allSettled([...this.starting])
     for (const [botId, lease] of [...this.held]) {
       await this.drop(botId, 'replica stopping')
       try { await this.deps.leases.release(lease) } catch (error) { this.deps.log.warn('bot lease release failed (it expires by itself)', { bot: botId, error: errorText(error) }) }
     }
   }
 
-  private async round(): Promise<void> {
+  private async round(first = false): Promise<void> {
     const { leases, settings, clock, log, replicaId } = this.deps
     // Renewals run together, each bounded by what is left of its lease: a Redis that hangs (no answer,
     // no error) must not keep a bot running past its lease, when another replica may already hold it.
@@ -137,17 +141,30 @@ export class BotOwnership {
       if (!lease) continue
       this.held.set(botId, lease)
       this.busy.add(botId)
-      try {
-        log.info('bot lease acquired: starting the bot here', { bot: botId, replica: replicaId })
-        await this.deps.runner.start(botId)
-        this.emit(botId, true)
-      } catch (error) {
-        log.error('bot start failed; lease released', { bot: botId, error: errorText(error) })
-        this.held.delete(botId)
-        await leases.release(lease).catch(() => undefined)
-      } finally {
-        this.busy.delete(botId)
+      const starting = this.launch(botId, lease)
+      // The first round (inside start()) waits for its bots; later ones let the start run on, so the
+      // renewals of the next rounds are not held up by a slow login (the lease would lapse meanwhile).
+      if (first) await starting
+      else {
+        this.starting.add(starting)
+        void starting.finally(() => this.starting.delete(starting))
       }
+    }
+  }
+
+  /** Starts a bot whose lease was just acquired; releases the lease when the start fails. */
+  private async launch(botId: string, lease: Lease): Promise<void> {
+    const { leases, log, replicaId } = this.deps
+    try {
+      log.info('bot lease acquired: starting the bot here', { bot: botId, replica: replicaId })
+      await this.deps.runner.start(botId)
+      if (this.held.get(botId) === lease) this.emit(botId, true)
+    } catch (error) {
+      log.error('bot start failed; lease released', { bot: botId, error: errorText(error) })
+      if (this.held.get(botId) === lease) this.held.delete(botId)
+      await leases.release(lease).catch(() => undefined)
+    } finally {
+      this.busy.delete(botId)
     }
   }
 
