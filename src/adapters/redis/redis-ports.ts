@@ -9,7 +9,7 @@ import { redactUrl } from '../../kernel/url'
  * Semantics follow src/ports/memory.ts; test/ports.contract.test.ts runs the same suite against both.
  * This is the only module in the project that imports 'ioredis'.
  *
- * Key layout (all under `keyPrefix`): `dedupe:<id>`, `counter:<key>` (hash: v, e), `rate:<key>` (hash: tokens, at),
+ * Key layout (all under `keyPrefix`): `epoch` (when this Redis's data began), `dedupe:<id>`, `counter:<key>` (hash: v, e), `rate:<key>` (hash: tokens, at),
  * `lease:<key>` (value: lease token). Pub/sub channels are `<keyPrefix><channel>`.
  */
 
@@ -222,16 +222,23 @@ class SharedSeenFilter implements SeenFilter {
   constructor(private readonly deps: {
     dedupe: Dedupe; redis: Redis; prefix: string; ttlMs: number; inflightMs?: number
     store: SeenStore; clock: Clock; fallbackMs: number
-    /** Registers a callback run whenever the Redis connection fails or reconnects. */
-    onTrouble: (callback: () => void) => void
+    /**
+     * Registers a callback run whenever the Redis connection fails or reconnects (no argument), or the
+     * epoch of Redis's data is learnt (`since`: when its data began).
+     */
+    onTrouble: (callback: (since?: number) => void) => void
     /** Counts a failed Redis or database call of the filter (metrics). */
     onError?: (backend: 'redis' | 'database') => void
   }) {
-    deps.onTrouble(() => this.distrust())
+    deps.onTrouble((since) => {
+      if (since === undefined) this.distrust()
+      // Redis's data began at `since` (clock time): copies of older messages are recognised only by the database.
+      else this.doubtUntil = Math.max(this.doubtUntil, Date.now() + (since + deps.fallbackMs - deps.clock.now()))
+    })
   }
 
   /** Redis may have lost marks: check its "first seen" answers against the database for a while. */
-  private distrust(): void { this.doubtUntil = Date.now() + this.deps.fallbackMs }
+  private distrust(): void { this.doubtUntil = Math.max(this.doubtUntil, Date.now() + this.deps.fallbackMs) }
 
   /** Whether Redis's answers are currently checked against the database. */
   get doubting(): boolean { return Date.now() < this.doubtUntil }
@@ -274,6 +281,26 @@ class SharedSeenFilter implements SeenFilter {
   }
 
   async load(): Promise<number> { return 0 }
+
+  /**
+   * Keeps the short marks of messages still in flight here alive (every third of `inflightMs`): a message
+   * may wait in its group's queue, or its flush may wait for a batch window, longer than `inflightMs`, and
+   * its mark must not lapse while this process lives — else a copy redelivered to another replica is
+   * processed twice. When the process dies the keep-alive stops and the marks lapse as designed.
+   */
+  async keepAlive(): Promise<void> {
+    const { inflightMs, redis, prefix } = this.deps
+    if (inflightMs === undefined || (this.inflight.size === 0 && this.done.length === 0)) return
+    const ttl = ttlArg(inflightMs)
+    const pipeline = redis.pipeline()
+    // PEXPIRE … GT never shortens a mark that a flush already extended to the full TTL (Redis ≥ 7).
+    for (const id of this.inflight.keys()) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
+    for (const id of this.done) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
+    try { await pipeline.exec() } catch {
+      this.deps.onError?.('redis')
+      this.distrust()
+    }
+  }
 
   async flush(): Promise<void> {
     const { inflightMs, ttlMs, store, clock, redis, prefix } = this.deps
@@ -524,18 +551,39 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   const pubsub = new RedisPubSub(redis, prefix)
   let closing: Promise<void> | undefined
   const dedupe = new RedisDedupe(redis, prefix)
-  const troubles = new Set<() => void>()
-  const trouble = (): void => { for (const t of troubles) t() }
+  const keepAliveTimers = new Set<NodeJS.Timeout>()
+  const troubles = new Set<(since?: number) => void>()
+  const trouble = (since?: number): void => { for (const t of troubles) t(since) }
+  // When this Redis's data began: the first process to find the epoch key missing sets it. Marks older
+  // than the epoch are gone, so every process checks the database while the epoch is recent — also one
+  // that connects after the restart and never saw an error.
+  let epoch: number | null = null
+  const readEpoch = async (): Promise<void> => {
+    const key = `${prefix}epoch`
+    await redis.set(key, String(clock.now()), 'NX')
+    const value = Number(await redis.get(key))
+    if (Number.isFinite(value) && value !== epoch) { epoch = value; trouble(value) }
+  }
+  await readEpoch().catch(() => trouble())
   // A reconnection may mean a Redis restarted without its data; every error is counted.
   redis.on('error', () => { options.onError?.(); trouble() })
-  redis.on('reconnecting', trouble)
+  redis.on('reconnecting', () => trouble())
+  redis.on('ready', () => { void readEpoch().catch(() => trouble()) })
   return {
     kind: 'redis',
     dedupe,
-    seen: (ttlMs, store, seenOptions) => new SharedSeenFilter({
-      dedupe, redis, prefix, ttlMs, inflightMs: seenOptions?.inflightMs, store, clock,
-      fallbackMs: seenOptions?.fallbackMs ?? DEFAULT_DEDUPE_FALLBACK_MS, onTrouble: (t) => troubles.add(t), onError: seenOptions?.onError,
-    }),
+    seen: (ttlMs, store, seenOptions) => {
+      const filter = new SharedSeenFilter({
+        dedupe, redis, prefix, ttlMs, inflightMs: seenOptions?.inflightMs, store, clock,
+        fallbackMs: seenOptions?.fallbackMs ?? DEFAULT_DEDUPE_FALLBACK_MS, onTrouble: (t) => { troubles.add(t); if (epoch !== null) t(epoch) }, onError: seenOptions?.onError,
+      })
+      if (seenOptions?.inflightMs !== undefined) {
+        const timer = setInterval(() => { void filter.keepAlive() }, Math.max(100, Math.floor(seenOptions.inflightMs / 3)))
+        timer.unref()
+        keepAliveTimers.add(timer)
+      }
+      return filter
+    },
     counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),
@@ -548,7 +596,10 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
         return false
       }
     },
-    close: () => (closing ??= Promise.all([pubsub.close(), quit(redis)]).then(() => undefined)),
+    close: () => {
+      for (const timer of keepAliveTimers) clearInterval(timer)
+      return (closing ??= Promise.all([pubsub.close(), quit(redis)]).then(() => undefined))
+    },
   }
 }
 
