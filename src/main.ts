@@ -377,7 +377,8 @@ export class Runtime {
   }
 
   private notify(o: RuntimeObservation): void {
-    if (o.kind === 'message') this.seen?.processed?.(o.id)
+    // Only the copy that went through the pipeline confirms its mark (a duplicate's notice must not confirm the original's early).
+    if (o.kind === 'message' && (o.result === 'processed' || o.result === 'failed')) this.seen?.processed?.(o.id)
     for (const observer of this.observers) observer(o)
   }
 

@@ -554,15 +554,18 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   const keepAliveTimers = new Set<NodeJS.Timeout>()
   const troubles = new Set<(since?: number) => void>()
   const trouble = (since?: number): void => { for (const t of troubles) t(since) }
-  // When this Redis's data began: the first process to find the epoch key missing sets it. Marks older
-  // than the epoch are gone, so every process checks the database while the epoch is recent — also one
-  // that connects after the restart and never saw an error.
+  // When this Redis's data began: the first process to find the epoch key missing sets it. A process that
+  // finds it changed (Redis restarted empty, possibly between two of its commands) checks the database
+  // while the new epoch is recent. A process that starts after the restart has nothing to compare with.
   let epoch: number | null = null
   const readEpoch = async (): Promise<void> => {
     const key = `${prefix}epoch`
     await redis.set(key, String(clock.now()), 'NX')
     const value = Number(await redis.get(key))
-    if (Number.isFinite(value) && value !== epoch) { epoch = value; trouble(value) }
+    if (!Number.isFinite(value)) return
+    // The first reading is what this process starts from; a different one later means Redis lost its data.
+    if (epoch !== null && value !== epoch) trouble(value)
+    epoch = value
   }
   await readEpoch().catch(() => trouble())
   // A reconnection may mean a Redis restarted without its data; every error is counted.
@@ -575,7 +578,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
     seen: (ttlMs, store, seenOptions) => {
       const filter = new SharedSeenFilter({
         dedupe, redis, prefix, ttlMs, inflightMs: seenOptions?.inflightMs, store, clock,
-        fallbackMs: seenOptions?.fallbackMs ?? DEFAULT_DEDUPE_FALLBACK_MS, onTrouble: (t) => { troubles.add(t); if (epoch !== null) t(epoch) }, onError: seenOptions?.onError,
+        fallbackMs: seenOptions?.fallbackMs ?? DEFAULT_DEDUPE_FALLBACK_MS, onTrouble: (t) => { troubles.add(t) }, onError: seenOptions?.onError,
       })
       if (seenOptions?.inflightMs !== undefined) {
         const timer = setInterval(() => { void filter.keepAlive() }, Math.max(100, Math.floor(seenOptions.inflightMs / 3)))
