@@ -291,7 +291,9 @@ export class Runtime {
 
     // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
     this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), {
-      inflightMs: config.replicas.leaseTtlMs,
+      // Kept alive while in flight here; after a death it must lapse before the bot's lease can be taken
+      // (no sooner than leaseTtlMs − renewEveryMs after the last renewal), so the next holder processes the copy.
+      inflightMs: Math.max(500, config.replicas.leaseTtlMs - config.replicas.renewEveryMs),
       fallbackMs: config.pipeline.dedupeFallbackMinutes * 60_000,
       onError: (backend) => this.metrics?.backendErrors.inc({ backend, op: 'dedupe' }),
     })
