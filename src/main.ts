@@ -38,6 +38,7 @@ import { DbFenceStore } from './adapters/db/fence-store'
 import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
+import { DatabaseHealth } from './adapters/db/health'
 import { createHttpApp, TOKEN_COMMAND } from './adapters/http/app'
 import type { WebhookDoc } from './adapters/http/openapi'
 import { Metrics } from './adapters/metrics/prometheus'
@@ -143,6 +144,8 @@ export class Runtime {
   readonly replicaId: string
   /** Prometheus metrics (served at /metrics when enabled). */
   metrics?: Metrics
+  /** Whether the database answers, as the message path and /readyz see it. */
+  storage?: DatabaseHealth
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
   /** Bots on the official WeCom API (channel official or both), by bot id. */
@@ -239,13 +242,14 @@ export class Runtime {
     this.proceed()
 
     this.ports = config.redis.url
-      ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock })
+      ? await createRedisPorts({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, clock, onError: () => this.metrics?.backendErrors.inc({ backend: 'redis', op: 'connection' }) })
       : createMemoryPorts(clock)
     this.proceed()
     const replicas = config.replicas
     const byId = new Map(bots.map((b) => [b.id, b]))
     this.ownership = new BotOwnership({
       leases: this.ports.leases, replicaId: this.replicaId, bots: bots.map((b) => b.id), clock, log,
+      onError: () => this.metrics?.backendErrors.inc({ backend: this.ports.kind === 'redis' ? 'redis' : 'memory', op: 'lease' }),
       // In one process nothing competes for a bot: the in-process lease never has to expire.
       settings: this.ports.kind === 'memory' ? { ...replicas, leaseTtlMs: 1e15 } : replicas,
       runner: {
@@ -256,6 +260,13 @@ export class Runtime {
     this.proceed()
 
     this.db = await openDatabase(dataSourceOptions(config, databaseSchema(definitions), this.options.sqlitePath))
+    this.storage = new DatabaseHealth(this.db, {
+      probeEveryMs: 500,
+      onChange: (up) => {
+        if (up) log.warn('database reachable again: waiting work resumes')
+        else log.error('database unreachable: messages wait in their group queues, buffered writes are kept and retried')
+      },
+    })
     log.info('storage ready', {
       database: config.database.url ? redactUrl(config.database.url) : (this.options.sqlitePath ?? `${config.dataDir}/${config.database.sqliteFile}`),
       coordination: this.ports.kind,
@@ -325,12 +336,21 @@ export class Runtime {
     }
 
     // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
-    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), { inflightMs: config.replicas.leaseTtlMs })
+    this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), {
+      // Kept alive while in flight here; after a death it must lapse before the bot's lease can be taken
+      // (no sooner than leaseTtlMs − renewEveryMs after the last renewal), so the next holder processes the copy.
+      inflightMs: Math.max(500, config.replicas.leaseTtlMs - config.replicas.renewEveryMs),
+      fallbackMs: config.pipeline.dedupeFallbackMinutes * 60_000,
+      onError: (backend) => this.metrics?.backendErrors.inc({ backend, op: 'dedupe' }),
+    })
     log.debug('dedupe marks restored', { count: await this.seen.load() })
     this.bus = new EventBus(this.host.batchConsumers(), { clock, log, settings: { maxBatch: 500, retryBaseMs: 500, maxRetryMs: 60_000 } })
     this.processor = new MessageProcessor({
       middleware: this.host.middleware(), inline: this.host.inlineConsumers(), bus: this.bus, seen: this.seen,
       directory: this.directory, rules: this.rules, sink: this.outbound, declared: (type) => this.host.declared(type), log,
+      storage: this.storage, maxQueuePerGroup: config.pipeline.maxQueuePerGroup,
+      // Measured only when /metrics is served: two clock reads per feature per message.
+      onFeatureTime: config.metrics.enabled ? (feature, seconds) => this.metrics?.featureSeconds.observe({ feature }, seconds) : undefined,
     })
     this.channels = new ChannelHost({ processor: this.processor, queue: this.outbound, log, notify: (o) => this.notify(o) })
     // Every action's final state is an event: features learn whether a removal went through, and so on.
@@ -343,6 +363,8 @@ export class Runtime {
 
     this.metrics = new Metrics({
       replica: this.replicaId,
+      messageQueue: () => ({ depth: this.processor.backlog, deepest: this.processor.deepestGroup }),
+      databaseUp: () => !(this.storage?.down ?? false),
       queueDepth: () => this.outbound.size,
       queueActive: () => this.outbound.active,
       bots: () => bots.map((b) => ({ bot: b.id, online: this.channels.get(b.id)?.online ?? false, held: this.ownership.holds(b.id) })),
@@ -395,8 +417,10 @@ export class Runtime {
   }
 
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
-  submit(message: IncomingMessage): Promise<ProcessResult> {
-    return this.processor.submit(message)
+  async submit(message: IncomingMessage): Promise<ProcessResult> {
+    const result = await this.processor.submit(message)
+    if (result === 'processed' || result === 'failed') this.seen?.processed?.(message.id)
+    return result
   }
 
   /** Calls `observer` after each message and event from the bots is processed; returns a disposer. */
@@ -406,7 +430,8 @@ export class Runtime {
   }
 
   private notify(o: RuntimeObservation): void {
-    if (o.kind === 'message') this.seen?.processed?.(o.id)
+    // Only the copy that went through the pipeline confirms its mark (a duplicate's notice must not confirm the original's early).
+    if (o.kind === 'message' && (o.result === 'processed' || o.result === 'failed')) this.seen?.processed?.(o.id)
     for (const observer of this.observers) observer(o)
   }
 
@@ -418,10 +443,15 @@ export class Runtime {
 
   private async writeBuffers(): Promise<void> {
     const end = this.metrics?.flushSeconds.startTimer()
-    await this.host?.each('flush', this.log)
-    // Effects first (rows, queued replies), then the dedupe marks that say they happened.
+    const flushed = await this.host?.each('flush', this.log, (feature, error) => {
+      this.metrics?.flushErrors.inc()
+      this.metrics?.backendErrors.inc({ backend: 'database', op: 'flush' })
+      if (this.storage?.unavailable(error)) this.storage.markDown()
+    }, (feature, rows) => { if (typeof rows === 'number' && rows > 0) this.metrics?.flushedRows.inc({ feature }, rows) }) ?? true
+    // Effects first (rows, queued replies), then the dedupe marks that say they happened — only once every
+    // buffer was written: marks confirmed over unwritten effects would turn a crash now into a loss.
     await this.outbound?.stored()
-    if (this.seen) {
+    if (this.seen && flushed) {
       try { await this.seen.flush() } catch (error) {
         this.metrics?.flushErrors.inc()
         this.log.error('dedupe flush failed', { error: errorText(error) })
@@ -445,6 +475,9 @@ export class Runtime {
     // Input stops first; the bots stay connected until what is queued for them went out.
     this.channels?.stopInput()
     await this.scheduler?.stop()
+    // Messages waiting for an unreachable database get the drain timeout, then go on (and fail) so the stop ends.
+    if (this.processor && this.storage?.down) await Promise.race([this.processor.idle(), new Promise((r) => setTimeout(r, this.config.shutdown.drainTimeoutMs).unref())])
+    this.storage?.stop()
     await this.processor?.idle()
     await this.host?.each('drain', log)
     await this.processor?.idle()
@@ -491,7 +524,7 @@ export class Runtime {
       },
       metrics: this.config.metrics.enabled && this.metrics ? { render: () => (this.metrics as Metrics).render(), token: this.config.metrics.token } : undefined,
       readiness: {
-        database: async () => { await this.db.query('SELECT 1'); return true },
+        database: () => (this.storage as DatabaseHealth).check(2_000),
         coordination: () => this.ports.ping(),
         bots: async () => this.channels.online,
       },

@@ -5,7 +5,9 @@
  * README's table comes from them).
  */
 import { roomId } from '../src/adapters/wechaty/sim-world'
-import { checkInStream, countCheckIns, FaultHarness, fixture, prng, waitForReplies } from './fault/harness'
+import { deleteRedisKeysWithPrefix } from '../src/adapters/redis/redis-ports'
+import { checkInStream, countCheckIns, FaultHarness, fixture, prng, waitForReplies, type ScriptedMessage } from './fault/harness'
+import { FaultProxy } from './fault/proxy'
 
 const DB = process.env.QUNYUN_DB_URL
 const REDIS = process.env.QUNYUN_REDIS_URL
@@ -19,6 +21,37 @@ if (!DB || !REDIS) {
 }
 
 jest.setTimeout(300_000)
+
+/** How long a simulated outage lasts. */
+const OUTAGE_MS = 10_000
+
+/** Waits for the stream's effects to settle (replies of open batch windows included), then counts them. */
+async function settle(h: FaultHarness, script: ScriptedMessage[]): Promise<Awaited<ReturnType<typeof countCheckIns>>> {
+  await h.quiet(3_000)
+  await new Promise((r) => setTimeout(r, 1_000)) // activity buffers flush every 100 ms in test config
+  const rows = new Set((await h.query<{ k: string }>("SELECT CONCAT(group_id, '|', member_id) AS k FROM qy_checkin")).map((r) => r.k))
+  await waitForReplies(h, rows, 60_000)
+  await h.quiet(3_000)
+  return countCheckIns(h, script)
+}
+
+/** For each member answered more than once: who answered, when (ms after `since`) and how the answer began. */
+function duplicateDetail(h: FaultHarness, since: number): Record<string, Array<{ replica: string; t: number; text: string }>> {
+  const by = new Map<string, Array<{ replica: string; t: number; text: string }>>()
+  for (const a of h.actions) {
+    if (a.action.kind !== 'say' || !a.action.groupId) continue
+    for (const m of a.action.mentions ?? []) {
+      const key = `${a.action.groupId}|${m}`
+      by.set(key, [...(by.get(key) ?? []), { replica: a.replica, t: a.at - since, text: String((a.action as { text?: string }).text ?? '').slice(0, 12) }])
+    }
+  }
+  return Object.fromEntries([...by].filter(([, v]) => v.length > 1))
+}
+
+const hostOf = (url: string): { host: string; port: number } => {
+  const u = new URL(url)
+  return { host: u.hostname, port: Number(u.port || (u.protocol.startsWith('redis') ? 6379 : 3306)) }
+}
 
 suite('replicas on MySQL + Redis under faults', () => {
   it('scenario 1 — 3 replicas, normal run, every message 1–4 times: 0 duplicates, 0 losses', async () => {
@@ -91,6 +124,107 @@ suite('replicas on MySQL + Redis under faults', () => {
       expect(c.replies.lost).toBe(onlyToVictim.length)
     } finally {
       await h.teardown()
+    }
+  })
+
+  it('scenario 3 — Redis stopped for 10 s mid-stream and back empty: bots released safely and taken again, nothing lost, nothing doubled', async () => {
+    const bots = fixture(20)
+    const proxy = new FaultProxy(hostOf(REDIS as string))
+    await proxy.start()
+    const h = new FaultHarness({ bots, dbUrl: DB as string, redisUrl: REDIS as string, replicaConfig: { replicas: LEASE }, proxies: { redis: proxy } })
+    try {
+      await h.setup()
+      await Promise.all(['r1', 'r2', 'r3'].map((n) => h.spawn(n)))
+      await h.allHeld(60_000)
+      const random = prng(3)
+      const script = checkInStream(bots, random)
+      let downAt = 0
+      let upAt = 0
+      let outage: Promise<void> = Promise.resolve()
+      await h.deliver(script, 8_000, random, {
+        atFraction: 0.4,
+        run: () => {
+          downAt = Date.now()
+          proxy.down()
+          // Restarted without data: every key of this run is gone when it comes back.
+          outage = deleteRedisKeysWithPrefix({ url: REDIS as string, keyPrefix: h.redisPrefix }).then(
+            () => new Promise<void>((r) => setTimeout(r, OUTAGE_MS - (Date.now() - downAt)))).then(() => { upAt = Date.now(); proxy.up() })
+        },
+      })
+      const t0 = Date.now()
+      await outage
+      await h.allHeld(60_000)
+      const tHeld = Date.now()
+      const heldAgain = Math.max(...Object.keys(bots).map((b) => h.readyAt.filter((r) => r.bot === b).at(-1)?.at ?? 0))
+      const c = await settle(h, script)
+      const timing = { streamEndToHeldMs: tHeld - t0, settleMs: Date.now() - tHeld }
+      // While Redis was away, did two replicas ever run one bot at once? (each bot's actions by replica, in time order)
+      const overlaps = Object.keys(bots).map((bot) => {
+        const acts = h.actions.filter((a) => a.bot === bot)
+        let switches = 0
+        for (let i = 1; i < acts.length; i++) if (acts[i]?.replica !== acts[i - 1]?.replica) switches++
+        return switches
+      })
+      const lostIds = script.filter((m) => !h.actions.some(({ action }) => action.kind === 'say' && action.groupId === roomId(m.group) && (action.mentions ?? []).includes(m.member))).map((m) => ({ id: m.id, to: h.deliveries.get(m.id) }))
+      process.stdout.write(`FAULT-DETAIL ${JSON.stringify({ dups: duplicateDetail(h, downAt), ready: h.readyAt.map((r) => ({ ...r, at: r.at - downAt })) })}\n`)
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 3, lostIds, returned: h.returned, outageMs: upAt - downAt, retakenAfterMs: heldAgain - upAt, refused: proxy.stats.refused, holderSwitches: overlaps, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.activity).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.outbound.performedMoreThanOnce).toBe(0)
+    } finally {
+      await h.teardown()
+      await proxy.stop()
+    }
+  })
+
+  it('scenario 4 — MySQL unreachable for 10 s mid-stream: messages wait, buffered writes are retried, /readyz says not ready meanwhile; nothing lost or doubled', async () => {
+    const bots = fixture(20)
+    const proxy = new FaultProxy(hostOf(DB as string))
+    await proxy.start()
+    const h = new FaultHarness({ bots, dbUrl: DB as string, redisUrl: REDIS as string, replicaConfig: { replicas: LEASE }, proxies: { db: proxy }, http: true })
+    try {
+      await h.setup()
+      await Promise.all(['r1', 'r2', 'r3'].map((n) => h.spawn(n)))
+      await h.allHeld(60_000)
+      expect((await h.http('r1', '/readyz')).status).toBe(200)
+      const random = prng(4)
+      const script = checkInStream(bots, random)
+      let downAt = 0
+      let upAt = 0
+      const readiness: Array<{ at: number; replica: string; status: number }> = []
+      let outage: Promise<void> = Promise.resolve()
+      const t0 = Date.now()
+      await h.deliver(script, 8_000, random, {
+        atFraction: 0.4,
+        run: () => {
+          downAt = Date.now()
+          proxy.down()
+          outage = (async () => {
+            // Each replica's readiness while the database is away (after the first probes noticed it).
+            while (Date.now() - downAt < OUTAGE_MS) {
+              await new Promise((r) => setTimeout(r, 2_000))
+              for (const r of ['r1', 'r2', 'r3']) readiness.push({ at: Date.now() - downAt, replica: r, status: (await h.http(r, '/readyz')).status })
+            }
+            upAt = Date.now()
+            proxy.up()
+          })()
+        },
+      })
+      await outage
+      const c = await settle(h, script)
+      const after = await Promise.all(['r1', 'r2', 'r3'].map(async (r) => (await h.http(r, '/readyz')).status))
+      const timing = { streamAndOutageMs: upAt - t0, settleMs: Date.now() - upAt }
+      process.stdout.write(`FAULT ${JSON.stringify({ scenario: 4, outageMs: upAt - downAt, refused: proxy.stats.refused, readinessDuring: readiness.map((r) => r.status), readinessAfter: after, timing, copies: script.reduce((n, m) => n + m.copies, 0), ...c })}\n`)
+      // Not ready while the database was away (each replica, at least once it had tried it), ready after.
+      for (const r of ['r1', 'r2', 'r3']) expect(readiness.filter((x) => x.replica === r && x.status !== 503)).toEqual([])
+      expect(after).toEqual([200, 200, 200])
+      expect(c.rows).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.replies).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+      expect(c.activity).toEqual({ sent: script.length, expected: script.length, duplicates: 0, lost: 0 })
+    } finally {
+      await h.teardown()
+      await proxy.stop()
     }
   })
 })

@@ -209,7 +209,7 @@ function submitAt(runtime: Runtime, message: IncomingMessage): Promise<ProcessRe
  */
 function feedClosed(runtime: Runtime, messages: IncomingMessage[], concurrency: number, latencies: Float64Array, doneAt: Float64Array): Promise<Results> {
   return new Promise((resolveAll, reject) => {
-    const results: Results = { processed: 0, duplicate: 0, failed: 0 }
+    const results: Results = { processed: 0, duplicate: 0, failed: 0, shed: 0 }
     let next = 0
     let done = 0
     let inFlight = 0
@@ -243,7 +243,7 @@ function feedClosed(runtime: Runtime, messages: IncomingMessage[], concurrency: 
  */
 function feedOpen(runtime: Runtime, messages: IncomingMessage[], rate: number, latencies: Float64Array): Promise<{ results: Results; ms: number; late: number; lateMaxMs: number }> {
   return new Promise((resolveAll, reject) => {
-    const results: Results = { processed: 0, duplicate: 0, failed: 0 }
+    const results: Results = { processed: 0, duplicate: 0, failed: 0, shed: 0 }
     const gap = 1000 / rate
     const start = performance.now()
     let next = 0
@@ -368,12 +368,12 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
     await runtime.start()
     const startMs = performance.now() - t1
     // Time each part of a flush: every feature's flush() and the dedupe marks (a private field of Runtime).
-    const part = (name: string, target: { flush?: () => Promise<void> } | undefined): void => {
+    const part = (name: string, target: { flush?: () => Promise<void | number> } | undefined): void => {
       const original = target?.flush?.bind(target)
       if (!target || !original) return
       target.flush = async () => {
         const start = performance.now()
-        try { await original() } finally { if (timing) flushParts[name] = (flushParts[name] ?? 0) + performance.now() - start }
+        try { return await original() } finally { if (timing) flushParts[name] = (flushParts[name] ?? 0) + performance.now() - start }
       }
     }
     for (const f of runtime.features) part(f.name, f.instance)

@@ -76,6 +76,10 @@ export const ConfigSchema = z.strictObject({
   }),
   pipeline: z.strictObject({
     dedupeTtlHours: z.number().positive().max(24 * 30),
+    /** After a Redis error or reconnection, message ids Redis calls new are checked in the database this long (Redis may have lost its marks). */
+    dedupeFallbackMinutes: z.number().min(0).max(24 * 60),
+    /** Most messages one group may have waiting or running; a message arriving at a full group is shed (logged, counted, its dedupe mark forgotten). null = unbounded. */
+    maxQueuePerGroup: z.int().min(1).max(1_000_000).nullable(),
   }),
   outbound: z.strictObject({
     perAccount: RateSchema,

@@ -136,8 +136,8 @@ export interface FeatureInstance {
   jobs?: JobDefinition[]
   /** A section of a group's detail view (e.g. its activity of the last 7 days). */
   summary?: (group: GroupInfo) => Promise<Record<string, unknown>>
-  /** Writes buffered state (on the flush interval and at shutdown). */
-  flush?: () => Promise<void>
+  /** Writes buffered state (on the flush interval and at shutdown); may resolve the rows it wrote (metrics). */
+  flush?: () => Promise<void | number>
   /** Hands over buffered outbound work (batched answers) before the queue drains at shutdown. */
   drain?: () => Promise<void>
   /** Releases resources at shutdown (after the final flush). */

@@ -5,7 +5,7 @@ import { GROUP_SUMMARIES, type GroupSummaries } from './directory'
 import { CHANNEL_EVENTS, OutboundFinished, type EventBase } from './events'
 import type { BatchConsumer } from './event-bus'
 import type { AnyFeature, Coordination, EventEmitter, FeatureInstance, JobDefinition, ServiceKey } from './feature'
-import type { Logger } from './logger'
+import { errorText, type Logger } from './logger'
 import type { Outbound } from './outbound-service'
 import type { NamedMiddleware } from './pipeline'
 import type { MessageContext } from './context'
@@ -156,13 +156,22 @@ export class FeatureHost {
   /** Whether an event type may be emitted (declared by a feature or the kernel). */
   declared(type: string): boolean { return this.emitters.has(type) || KERNEL_EVENTS.has(type) }
 
-  /** Calls `step` on every feature that has it, in registry order; failures are logged, never thrown. */
-  async each(step: 'flush' | 'drain' | 'stop', log: Logger): Promise<void> {
+  /** Calls `step` on every feature that has it, in registry order; failures are logged (and passed to `onError`), never thrown. Resolves whether all succeeded. */
+  async each(step: 'flush' | 'drain' | 'stop', log: Logger, onError?: (feature: string, error: unknown) => void, onDone?: (feature: string, result: unknown) => void): Promise<boolean> {
+    let ok = true
     for (const f of this.live) {
       const fn = f.instance[step]
       if (!fn) continue
-      try { await fn() } catch (error) { log.error(`feature ${step} failed`, { feature: f.name, error }) }
+      try {
+        const result: unknown = await fn()
+        onDone?.(f.name, result)
+      } catch (error) {
+        ok = false
+        onError?.(f.name, error)
+        log.error(`feature ${step} failed`, { feature: f.name, error: errorText(error) })
+      }
     }
+    return ok
   }
 
   private async summaries(group: GroupInfo): Promise<Record<string, unknown>> {

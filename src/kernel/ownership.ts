@@ -21,6 +21,13 @@ export interface BotRunner {
 /** Change of ownership, for metrics and logs. */
 export type OwnershipListener = (event: { botId: string; held: boolean; replica: string }) => void
 
+/** Resolves `promise`, or rejects once `ms` passed (the timer is cleared either way). */
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms) })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 /** The lease key of a bot. */
 export const botLeaseKey = (botId: string): string => `bot:${botId}`
 
@@ -42,6 +49,8 @@ export class BotOwnership {
   private readonly listeners = new Set<OwnershipListener>()
   private timer?: NodeJS.Timeout
   private ticking: Promise<void> | null = null
+  /** Bot starts still running from earlier rounds. */
+  private readonly starting = new Set<Promise<void>>()
   private stopped = false
 
   constructor(private readonly deps: {
@@ -52,6 +61,8 @@ export class BotOwnership {
     clock: Clock
     log: Logger
     settings: OwnershipSettings
+    /** Counts a failed call to the coordination port (metrics). */
+    onError?: () => void
   }) {}
 
   /** Whether this replica holds the bot's lease and runs it. */
@@ -70,7 +81,8 @@ export class BotOwnership {
 
   /** Runs the first tick (bots free now start before this resolves), then ticks every renewEveryMs. */
   async start(): Promise<void> {
-    await this.tick()
+    this.ticking = this.round(true).finally(() => { this.ticking = null })
+    await this.ticking
     if (this.stopped) return
     this.timer = setInterval(() => { void this.tick() }, this.deps.settings.renewEveryMs)
     this.timer.unref()
@@ -88,26 +100,31 @@ export class BotOwnership {
     this.stopped = true
     if (this.timer) clearInterval(this.timer)
     await this.ticking
+    await Promise.allSettled([...this.starting])
     for (const [botId, lease] of [...this.held]) {
       await this.drop(botId, 'replica stopping')
       try { await this.deps.leases.release(lease) } catch (error) { this.deps.log.warn('bot lease release failed (it expires by itself)', { bot: botId, error: errorText(error) }) }
     }
   }
 
-  private async round(): Promise<void> {
+  private async round(first = false): Promise<void> {
     const { leases, settings, clock, log, replicaId } = this.deps
-    for (const [botId, lease] of [...this.held]) {
-      let renewed = false
+    // Renewals run together, each bounded by what is left of its lease: a Redis that hangs (no answer,
+    // no error) must not keep a bot running past its lease, when another replica may already hold it.
+    const outcomes = await Promise.all([...this.held].map(async ([botId, lease]) => {
       try {
-        renewed = await leases.renew(lease, settings.leaseTtlMs)
+        const left = lease.expiresAt - clock.now() - Math.min(settings.renewEveryMs, settings.leaseTtlMs / 4)
+        if (left <= 0) throw new Error('lease ran out before it could be renewed')
+        return { botId, renewed: await bounded(leases.renew(lease, settings.leaseTtlMs), left) }
       } catch (error) {
         // Coordination unreachable: keep the bot while our lease cannot have run out yet.
         const left = lease.expiresAt - clock.now()
         log.warn('bot lease renewal failed', { bot: botId, leftMs: left, error: errorText(error) })
-        if (left > settings.renewEveryMs) continue
+        this.deps.onError?.()
+        return { botId, renewed: left > settings.renewEveryMs ? null : false }
       }
-      if (!renewed) await this.drop(botId, 'lease lost')
-    }
+    }))
+    for (const { botId, renewed } of outcomes) if (renewed === false && this.held.has(botId)) await this.drop(botId, 'lease lost')
     if (this.stopped) return
     for (const botId of this.order()) {
       if (this.stopped) return
@@ -118,22 +135,36 @@ export class BotOwnership {
         lease = await leases.acquire(botLeaseKey(botId), replicaId, settings.leaseTtlMs)
       } catch (error) {
         log.warn('bot lease acquisition failed', { bot: botId, error: errorText(error) })
+        this.deps.onError?.()
         return
       }
       if (!lease) continue
       this.held.set(botId, lease)
       this.busy.add(botId)
-      try {
-        log.info('bot lease acquired: starting the bot here', { bot: botId, replica: replicaId })
-        await this.deps.runner.start(botId)
-        this.emit(botId, true)
-      } catch (error) {
-        log.error('bot start failed; lease released', { bot: botId, error: errorText(error) })
-        this.held.delete(botId)
-        await leases.release(lease).catch(() => undefined)
-      } finally {
-        this.busy.delete(botId)
+      const starting = this.launch(botId, lease)
+      // The first round (inside start()) waits for its bots; later ones let the start run on, so the
+      // renewals of the next rounds are not held up by a slow login (the lease would lapse meanwhile).
+      if (first) await starting
+      else {
+        this.starting.add(starting)
+        void starting.finally(() => this.starting.delete(starting))
       }
+    }
+  }
+
+  /** Starts a bot whose lease was just acquired; releases the lease when the start fails. */
+  private async launch(botId: string, lease: Lease): Promise<void> {
+    const { leases, log, replicaId } = this.deps
+    try {
+      log.info('bot lease acquired: starting the bot here', { bot: botId, replica: replicaId })
+      await this.deps.runner.start(botId)
+      if (this.held.get(botId) === lease) this.emit(botId, true)
+    } catch (error) {
+      log.error('bot start failed; lease released', { bot: botId, error: errorText(error) })
+      if (this.held.get(botId) === lease) this.held.delete(botId)
+      await leases.release(lease).catch(() => undefined)
+    } finally {
+      this.busy.delete(botId)
     }
   }
 

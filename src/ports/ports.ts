@@ -109,6 +109,8 @@ export interface SeenFilter {
    * flight does not make the redelivered copy a "duplicate" on the bot's next holder.
    */
   processed?(id: string): void
+  /** Forgets a mark, so a redelivered copy is processed (the message was shed before any effect). */
+  forget?(id: string): Promise<void>
 }
 
 /** Where an in-process SeenFilter keeps its marks across restarts (the database implements it). */
@@ -133,7 +135,13 @@ export interface CoordinationPorts {
   pubsub: PubSub
   values: SharedValues
   /** The message-id filter of the message path (marks kept for `ttlMs`; `store` persists in-process marks). */
-  seen(ttlMs: number, store: SeenStore, options?: { inflightMs?: number }): SeenFilter
+  seen(ttlMs: number, store: SeenStore, options?: {
+    inflightMs?: number
+    /** How long after a coordination error the shared filter checks its answers against `store`. */
+    fallbackMs?: number
+    /** Counts failed calls of the filter by backend (metrics). */
+    onError?: (backend: 'redis' | 'database') => void
+  }): SeenFilter
   /** True when the backing service answers (for /readyz). */
   ping(): Promise<boolean>
   /** Releases connections and timers. */

@@ -105,6 +105,16 @@ export class BoundedSeenFilter implements SeenFilter {
 
   purge(): Promise<void> { return this.store.purge(this.clock.now()) }
 
+  /**
+   * Forgets a mark not yet written (a shed message), so a redelivered copy is processed: its Bloom bits
+   * stay, which only costs that copy a store lookup (the store never got the mark).
+   */
+  async forget(id: string): Promise<void> {
+    this.current.delete(id)
+    this.previous.delete(id)
+    this.pending.delete(id)
+  }
+
   /** Ids held exactly (both generations): bounded by 2 × generation. */
   get exactSize(): number { return this.current.size + this.previous.size }
 

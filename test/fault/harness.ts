@@ -14,6 +14,7 @@ import { databaseSchema, dataSourceOptions, openDatabase } from '../../src/adapt
 import { deleteRedisKeysWithPrefix } from '../../src/adapters/redis/redis-ports'
 import { deepMerge, loadConfig } from '../../src/config/load'
 import { FEATURES } from '../../src/features'
+import type { FaultProxy } from './proxy'
 
 export interface FaultGroup { id: string; name: string; members: Array<{ id: string; name: string }> }
 
@@ -25,6 +26,8 @@ interface Replica {
   child: ChildProcess
   alive: boolean
   stderr: string
+  /** Port of its admin API (readiness, metrics) when the harness runs it with HTTP. */
+  httpPort?: number
 }
 
 /** A seeded PRNG (mulberry32), so a scenario's stream is the same on every run. */
@@ -50,11 +53,23 @@ export class FaultHarness {
   readonly readyAt: Array<{ bot: string; replica: string; at: number }> = []
   /** Every copy delivered: message id → replicas it went to. */
   readonly deliveries = new Map<string, string[]>()
+  /** Copies waiting for a replica that runs their bot (returned ones included). */
+  private readonly backlog: ScriptedMessage[] = []
+  private redeliverTimer?: NodeJS.Timeout
+  /** Copies a replica returned because it no longer ran the bot when they arrived (WeCom redelivers those to the next session). */
+  returned = 0
+  private readonly byId = new Map<string, ScriptedMessage>()
   private dbUrl = ''
   private dbName = ''
   private readonly prefix: string
 
-  constructor(readonly options: { bots: Record<string, FaultGroup[]>; redisUrl: string; dbUrl: string; replicaConfig?: Record<string, unknown> }) {
+  constructor(readonly options: {
+    bots: Record<string, FaultGroup[]>; redisUrl: string; dbUrl: string; replicaConfig?: Record<string, unknown>
+    /** Proxies the replicas reach MySQL / Redis through (the harness itself connects directly). */
+    proxies?: { db?: FaultProxy; redis?: FaultProxy }
+    /** Whether replicas serve their admin API (on an ephemeral port) for /readyz and /metrics. */
+    http?: boolean
+  }) {
     this.prefix = `qyfault:${process.pid}:${Date.now().toString(36)}:`
   }
 
@@ -75,13 +90,25 @@ export class FaultHarness {
     return deepMerge({ database: { url: this.dbUrl }, redis: { url: this.options.redisUrl, keyPrefix: this.prefix }, log: { level: 'warn', format: 'json' } }, this.options.replicaConfig ?? {})
   }
 
+  /** URLs as the replicas use them (through the proxies, when given). */
+  private replicaUrls(): { db: string; redis: string } {
+    const { proxies } = this.options
+    return { db: proxies?.db ? proxies.db.rewrite(this.dbUrl) : this.dbUrl, redis: proxies?.redis ? proxies.redis.rewrite(this.options.redisUrl) : this.options.redisUrl }
+  }
+
+  /** The key prefix of this run in Redis (a scenario empties it to play a Redis restarted without data). */
+  get redisPrefix(): string { return this.prefix }
+
   /** Starts a replica process; resolves once its runtime started. */
   async spawn(name: string): Promise<void> {
+    const urls = this.replicaUrls()
+    const config = deepMerge(this.overrides(), { database: { url: urls.db }, redis: { url: urls.redis } })
     const child = fork(join(__dirname, 'replica.ts'), [], {
       execArgv: ['-r', 'ts-node/register/transpile-only'],
       env: {
-        ...process.env, NODE_ENV: 'test', QUNYUN_DB_URL: this.dbUrl, QUNYUN_REDIS_URL: this.options.redisUrl,
-        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(this.overrides()), FAULT_BOTS: JSON.stringify(this.options.bots),
+        ...process.env, NODE_ENV: 'test', QUNYUN_DB_URL: urls.db, QUNYUN_REDIS_URL: urls.redis,
+        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(config), FAULT_BOTS: JSON.stringify(this.options.bots),
+        FAULT_HTTP: this.options.http ? '1' : '',
       },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     })
@@ -90,11 +117,16 @@ export class FaultHarness {
     child.stderr?.on('data', (d: Buffer) => { replica.stderr = (replica.stderr + d.toString()).slice(-20_000) })
     const started = new Promise<void>((resolve, reject) => {
       child.on('exit', (code) => { replica.alive = false; for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null); reject(new Error(`replica ${name} exited (${code}) before starting:\n${replica.stderr}`)) })
-      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction }) => {
-        if (m.type === 'started') resolve()
+      child.on('message', (m: { type: string; bot?: string; action?: PlatformAction; port?: number; id?: string }) => {
+        if (m.type === 'started') { replica.httpPort = m.port; resolve() }
         else if (m.type === 'ready' && m.bot) { this.holder.set(m.bot, name); this.readyAt.push({ bot: m.bot, replica: name, at: Date.now() }) }
         else if (m.type === 'released' && m.bot) { if (this.holder.get(m.bot) === name) this.holder.set(m.bot, null) }
         else if (m.type === 'action' && m.bot && m.action) this.actions.push({ replica: name, bot: m.bot, action: m.action, at: Date.now() })
+        else if (m.type === 'not-held' && m.id) {
+          // Arrived after the replica gave the bot up: not delivered; it goes to whoever runs the bot next.
+          const message = this.byId.get(m.id)
+          if (message) { this.returned++; this.backlog.push(message); if (m.bot && this.holder.get(m.bot) === name) this.holder.set(m.bot, null) }
+        }
       })
     })
     await started
@@ -128,7 +160,9 @@ export class FaultHarness {
     copies.sort((a, b) => a.at - b.at)
     const start = Date.now()
     let faulted = !fault
-    const backlog: ScriptedMessage[] = []
+    const backlog = this.backlog
+    for (const m of script) this.byId.set(m.id, m)
+    this.redeliverTimer ??= setInterval(() => this.flush(backlog), 200)
     for (const copy of copies) {
       const wait = start + copy.at - Date.now()
       if (wait > 0) await sleep(wait)
@@ -168,6 +202,21 @@ export class FaultHarness {
     }
   }
 
+  /** GET a path of a replica's admin API: status and JSON body (status 0 when it does not answer). */
+  async http(name: string, path: string): Promise<{ status: number; body: unknown }> {
+    const r = this.replicas.find((x) => x.name === name)
+    if (!r?.httpPort) throw new Error(`replica ${name} serves no HTTP`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${r.httpPort}${path}`, { signal: AbortSignal.timeout(5_000) })
+      const text = await res.text()
+      let body: unknown = text
+      try { body = JSON.parse(text) } catch { /* not JSON (metrics) */ }
+      return { status: res.status, body }
+    } catch {
+      return { status: 0, body: null }
+    }
+  }
+
   /** Rows of the shared database. */
   async query<T>(sql: string): Promise<T[]> {
     const url = new URL(this.dbUrl)
@@ -177,6 +226,7 @@ export class FaultHarness {
 
   /** Stops every live replica gracefully, then drops the database and the Redis keys. */
   async teardown(): Promise<void> {
+    if (this.redeliverTimer) clearInterval(this.redeliverTimer)
     await Promise.all(this.replicas.filter((r) => r.alive).map((r) => new Promise<void>((resolve) => {
       const timer = setTimeout(() => { r.child.kill('SIGKILL'); resolve() }, 20_000)
       r.child.once('exit', () => { clearTimeout(timer); resolve() })

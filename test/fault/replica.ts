@@ -9,6 +9,8 @@
  * Configuration comes from the environment (QUNYUN_DB_URL, QUNYUN_REDIS_URL) plus FAULT_CONFIG (JSON
  * overrides) and FAULT_BOTS (JSON: bot id → groups).
  */
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load'
 import type { BotDefinition } from '../../src/config/config.schema'
 import { createLogger } from '../../src/logging'
@@ -25,14 +27,16 @@ async function main(): Promise<void> {
   const overrides = JSON.parse(process.env.FAULT_CONFIG ?? '{}') as Record<string, unknown>
   const botGroups = JSON.parse(process.env.FAULT_BOTS ?? '{}') as Record<string, Group[]>
   const config = loadConfig({ overrides })
-  const log = createLogger(config)
+  // FAULT_LOG_DIR: each replica's log in a file of its own (for looking into a failed scenario).
+  const logDir = process.env.FAULT_LOG_DIR
+  const log = createLogger(config, logDir ? createWriteStream(join(logDir, `${process.env.QUNYUN_REPLICA_ID ?? 'replica'}.log`), { flags: 'a' }) : undefined)
   const bots: BotDefinition[] = Object.keys(botGroups).map((id) => ({
     id, name: `bot ${id}`, puppet: 'mock', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all',
     resolvedPuppet: 'mock', token: null, file: '(fault harness)',
   }))
   const worlds = new Map<string, SimWorld>()
   const runtime = new Runtime(config, {
-    log, bots, http: false, scheduler: true, simulation: false,
+    log, bots, http: process.env.FAULT_HTTP === '1', scheduler: true, simulation: false,
     // A fresh simulated account each time this replica starts the bot (as a new login session would be).
     puppetFor: (bot) => {
       const world = new SimWorld({ now: () => Date.now(), botName: bot.name })
@@ -71,7 +75,7 @@ async function main(): Promise<void> {
   })
   // Bots taken in the first tick (inside start) log in now.
   for (const bot of runtime.ownership.bots) worlds.get(bot)?.login()
-  send({ type: 'started', replica: runtime.replicaId })
+  send({ type: 'started', replica: runtime.replicaId, port: runtime.address?.port })
 }
 
 main().catch((error: unknown) => {

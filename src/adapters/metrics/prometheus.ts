@@ -14,10 +14,16 @@ export class Metrics {
   readonly flushSeconds: Histogram
   readonly flushErrors: Counter
   readonly leaseChanges: Counter<'bot' | 'held'>
-  readonly coordinationErrors: Counter<'op'>
+  readonly backendErrors: Counter<'backend' | 'op'>
+  readonly featureSeconds: Histogram<'feature'>
+  readonly flushedRows: Counter<'feature'>
 
   constructor(readonly deps: {
     replica: string
+    /** Messages and events waiting or running in the per-group queues: in all, and in the longest one. */
+    messageQueue: () => { depth: number; deepest: number }
+    /** Whether the database answers, as the message path sees it. */
+    databaseUp: () => boolean
     queueDepth: () => number
     queueActive: () => number
     /** Bots known to this replica: whether each is online here and whether its lease is held here. */
@@ -32,8 +38,13 @@ export class Metrics {
     this.flushSeconds = new Histogram({ name: 'qunyun_flush_duration_seconds', help: 'Duration of one flush of buffered counters, logs and dedupe marks', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })
     this.flushErrors = new Counter({ name: 'qunyun_flush_errors_total', help: 'Flushes that failed (the rows stay buffered and are retried)', registers })
     this.leaseChanges = new Counter({ name: 'qunyun_bot_lease_changes_total', help: 'Bot leases acquired (held="1") or given up (held="0") by this replica', labelNames: ['bot', 'held'], registers })
-    this.coordinationErrors = new Counter({ name: 'qunyun_coordination_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by operation', labelNames: ['op'], registers })
+    this.backendErrors = new Counter({ name: 'qunyun_backend_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by backend (database, redis) and operation (connection, lease, dedupe, message, flush, readiness)', labelNames: ['backend', 'op'], registers })
+    this.featureSeconds = new Histogram({ name: 'qunyun_feature_duration_seconds', help: 'Time each feature spent on one message, its own part only (what runs after its next() is not counted)', labelNames: ['feature'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2], registers })
+    this.flushedRows = new Counter({ name: 'qunyun_flushed_rows_total', help: 'Rows written by the periodic flush of buffered state, by feature (features that report a count)', labelNames: ['feature'], registers })
     const self = this
+    new Gauge({ name: 'qunyun_message_queue_depth', help: 'Messages and events waiting or running in the per-group queues of this replica', registers, collect() { this.set(self.deps.messageQueue().depth) } })
+    new Gauge({ name: 'qunyun_message_queue_deepest_group', help: 'Messages and events waiting or running in the longest group queue (compare with pipeline.maxQueuePerGroup)', registers, collect() { this.set(self.deps.messageQueue().deepest) } })
+    new Gauge({ name: 'qunyun_database_up', help: 'Whether the database answers, as the message path sees it (1/0); 0 while messages wait for it', registers, collect() { this.set(self.deps.databaseUp() ? 1 : 0) } })
     new Gauge({ name: 'qunyun_outbound_queue_depth', help: 'Outbound actions queued or in progress on this replica (including those waiting for a login)', registers, collect() { this.set(self.deps.queueDepth()) } })
     new Gauge({ name: 'qunyun_outbound_queue_active', help: 'Outbound actions that can progress now (not waiting for a login) plus those being stored', registers, collect() { this.set(self.deps.queueActive()) } })
     new Gauge({

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SharedValues } from '../../ports/ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SeenStore, SharedValues } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
 import { redactUrl } from '../../kernel/url'
 
@@ -9,7 +9,7 @@ import { redactUrl } from '../../kernel/url'
  * Semantics follow src/ports/memory.ts; test/ports.contract.test.ts runs the same suite against both.
  * This is the only module in the project that imports 'ioredis'.
  *
- * Key layout (all under `keyPrefix`): `dedupe:<id>`, `counter:<key>` (hash: v, e), `rate:<key>` (hash: tokens, at),
+ * Key layout (all under `keyPrefix`): `epoch` (when this Redis's data began), `dedupe:<id>`, `counter:<key>` (hash: v, e), `rate:<key>` (hash: tokens, at),
  * `lease:<key>` (value: lease token). Pub/sub channels are `<keyPrefix><channel>`.
  */
 
@@ -21,7 +21,12 @@ export interface RedisPortsOptions {
   keyPrefix?: string
   /** Time source for rate-limiter refill and Lease.expiresAt (Redis TTLs themselves run on Redis time). */
   clock?: Clock
+  /** Called for every failed Redis call seen by the client (connection errors included), for metrics. */
+  onError?: () => void
 }
+
+/** How long after a Redis error or reconnection the message-id filter checks Redis against the database. */
+export const DEFAULT_DEDUPE_FALLBACK_MS = 15 * 60_000
 
 /** Default prefix of every key and channel. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'qunyun:'
@@ -188,21 +193,78 @@ async function quit(client: Redis): Promise<void> {
   }
 }
 
+/** How long a shared filter waits for a marked message to be reported processed before letting it go. */
+const INFLIGHT_FORGET_MS = 15 * 60_000
+
+/** Ids a shared filter remembers exactly in this process (two generations; ~12 MB at most). */
+const LOCAL_GENERATION = 65_536
+
 /**
- * The shared message-id filter: Redis keys expire on their own and outlive this process (no local marks).
- * With `inflightMs`, a mark first lives only that long; once the message was processed here and the next
- * flush made its effects durable, the mark is extended to the full TTL. A replica killed mid-message thus
- * leaves marks that expire before its bot is taken over, and the redelivered copy is processed there.
+ * The shared message-id filter. Redis holds the marks every replica sees (keys expire on their own). With
+ * `inflightMs`, a mark first lives only that long; once the message was processed here and the next flush
+ * made its effects durable, the mark is extended to the full TTL. A replica killed mid-message thus leaves
+ * marks that expire before its bot is taken over, and the redelivered copy is processed there.
+ *
+ * Redis is not the only record: every flush also writes the processed ids to the database (the SeenStore
+ * the embedded filter uses), and this process remembers the ids it marked. While Redis fails, and for
+ * `fallbackMs` after any Redis error or reconnection (Redis may have come back empty, so its "first seen"
+ * is not to be trusted), an id Redis calls new is looked up in the database too. Only when Redis and the
+ * database both fail is a message processed without a check (processing twice beats losing it).
  */
 class SharedSeenFilter implements SeenFilter {
   /** Marked here, not yet processed: id → when marked. */
   private readonly inflight = new Map<string, number>()
   private done: string[] = []
-  constructor(private readonly dedupe: Dedupe, private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number, private readonly inflightMs?: number) {}
+  private current = new Set<string>()
+  private previous = new Set<string>()
+  /** Until when Redis's answers are checked against the database. */
+  private doubtUntil = 0
+  constructor(private readonly deps: {
+    dedupe: Dedupe; redis: Redis; prefix: string; ttlMs: number; inflightMs?: number
+    store: SeenStore; clock: Clock; fallbackMs: number
+    /**
+     * Registers a callback run whenever the Redis connection fails or reconnects (no argument), or the
+     * epoch of Redis's data is learnt (`since`: when its data began).
+     */
+    onTrouble: (callback: (since?: number) => void) => void
+    /** Counts a failed Redis or database call of the filter (metrics). */
+    onError?: (backend: 'redis' | 'database') => void
+  }) {
+    deps.onTrouble((since) => {
+      if (since === undefined) this.distrust()
+      // Redis's data began at `since` (clock time): copies of older messages are recognised only by the database.
+      else this.doubtUntil = Math.max(this.doubtUntil, Date.now() + (since + deps.fallbackMs - deps.clock.now()))
+    })
+  }
+
+  /** Redis may have lost marks: check its "first seen" answers against the database for a while. */
+  private distrust(): void { this.doubtUntil = Math.max(this.doubtUntil, Date.now() + this.deps.fallbackMs) }
+
+  /** Whether Redis's answers are currently checked against the database. */
+  get doubting(): boolean { return Date.now() < this.doubtUntil }
 
   async firstSeen(id: string): Promise<boolean> {
-    const first = await this.dedupe.firstSeen(`seen:${id}`, this.inflightMs ?? this.ttlMs)
-    if (first && this.inflightMs !== undefined) this.inflight.set(id, Date.now())
+    const { dedupe, inflightMs, ttlMs, store, clock } = this.deps
+    // A copy this process marked already is a duplicate whatever Redis says (it may have come back empty).
+    if (this.current.has(id) || this.previous.has(id)) return false
+    this.remember(id)
+    let first: boolean
+    try {
+      first = await dedupe.firstSeen(`seen:${id}`, inflightMs ?? ttlMs)
+    } catch {
+      this.deps.onError?.('redis')
+      this.distrust()
+      first = true
+    }
+    if (first && this.doubting) {
+      try {
+        if (await store.has(id, clock.now())) first = false
+      } catch {
+        // Neither backend answers: process it (and say so in the metrics); processing twice beats losing it.
+        this.deps.onError?.('database')
+      }
+    }
+    if (first) this.inflight.set(id, Date.now())
     return first
   }
 
@@ -210,27 +272,77 @@ class SharedSeenFilter implements SeenFilter {
     if (this.inflight.delete(id)) this.done.push(id)
   }
 
+  /** Lets a marked id be processed again (the message was shed before any effect). */
+  async forget(id: string): Promise<void> {
+    this.current.delete(id)
+    this.previous.delete(id)
+    this.inflight.delete(id)
+    await this.deps.dedupe.forget(`seen:${id}`)
+  }
+
   async load(): Promise<number> { return 0 }
 
+  /**
+   * Keeps the short marks of messages still in flight here alive (every third of `inflightMs`): a message
+   * may wait in its group's queue, or its flush may wait for a batch window, longer than `inflightMs`, and
+   * its mark must not lapse while this process lives — else a copy redelivered to another replica is
+   * processed twice. When the process dies the keep-alive stops and the marks lapse as designed.
+   */
+  async keepAlive(): Promise<void> {
+    const { inflightMs, redis, prefix } = this.deps
+    if (inflightMs === undefined || (this.inflight.size === 0 && this.done.length === 0)) return
+    const ttl = ttlArg(inflightMs)
+    const pipeline = redis.pipeline()
+    // PEXPIRE … GT never shortens a mark that a flush already extended to the full TTL (Redis ≥ 7).
+    for (const id of this.inflight.keys()) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
+    for (const id of this.done) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
+    try { await pipeline.exec() } catch {
+      this.deps.onError?.('redis')
+      this.distrust()
+    }
+  }
+
   async flush(): Promise<void> {
-    // Marks never reported processed (e.g. a benchmark's direct submits) are let go once they expired anyway.
-    const cutoff = Date.now() - (this.inflightMs ?? 0)
+    const { inflightMs, ttlMs, store, clock, redis, prefix } = this.deps
+    // Marks never reported processed (a message that failed) are let go after a while; not after
+    // `inflightMs`, since a message may wait longer than that in its group's queue (an outage) and still
+    // needs its mark recorded once processed.
+    const cutoff = Date.now() - Math.max(inflightMs ?? 0, INFLIGHT_FORGET_MS)
     for (const [id, at] of this.inflight) if (at < cutoff) this.inflight.delete(id)
     if (this.done.length === 0) return
     const ids = this.done
     this.done = []
-    const ttl = ttlArg(this.ttlMs)
-    const pipeline = this.redis.pipeline()
-    for (const id of ids) pipeline.pexpire(`${this.prefix}dedupe:seen:${id}`, ttl)
+    // The database record first: it is what a Redis that lost its data is checked against.
+    const expiresAt = clock.now() + ttlMs
     try {
-      await pipeline.exec()
+      await store.save(ids.map((id) => [id, expiresAt]))
     } catch (error) {
+      this.deps.onError?.('database')
       this.done = ids.concat(this.done)
       throw error
     }
+    const ttl = ttlArg(ttlMs)
+    const pipeline = redis.pipeline()
+    for (const id of ids) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl)
+    try {
+      const results = await pipeline.exec()
+      if (results?.some(([error]) => error)) throw new Error('PEXPIRE failed')
+    } catch {
+      // The database holds the marks; until Redis is trusted again it is consulted as well.
+      this.deps.onError?.('redis')
+      this.distrust()
+    }
   }
 
-  async purge(): Promise<void> {}
+  purge(): Promise<void> { return this.deps.store.purge(this.deps.clock.now()) }
+
+  private remember(id: string): void {
+    if (this.current.size >= LOCAL_GENERATION) {
+      this.previous = this.current
+      this.current = new Set()
+    }
+    this.current.add(id)
+  }
 }
 
 /**
@@ -439,10 +551,42 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
   const pubsub = new RedisPubSub(redis, prefix)
   let closing: Promise<void> | undefined
   const dedupe = new RedisDedupe(redis, prefix)
+  const keepAliveTimers = new Set<NodeJS.Timeout>()
+  const troubles = new Set<(since?: number) => void>()
+  const trouble = (since?: number): void => { for (const t of troubles) t(since) }
+  // When this Redis's data began: the first process to find the epoch key missing sets it. A process that
+  // finds it changed (Redis restarted empty, possibly between two of its commands) checks the database
+  // while the new epoch is recent. A process that starts after the restart has nothing to compare with.
+  let epoch: number | null = null
+  const readEpoch = async (): Promise<void> => {
+    const key = `${prefix}epoch`
+    await redis.set(key, String(clock.now()), 'NX')
+    const value = Number(await redis.get(key))
+    if (!Number.isFinite(value)) return
+    // The first reading is what this process starts from; a different one later means Redis lost its data.
+    if (epoch !== null && value !== epoch) trouble(value)
+    epoch = value
+  }
+  await readEpoch().catch(() => trouble())
+  // A reconnection may mean a Redis restarted without its data; every error is counted.
+  redis.on('error', () => { options.onError?.(); trouble() })
+  redis.on('reconnecting', () => trouble())
+  redis.on('ready', () => { void readEpoch().catch(() => trouble()) })
   return {
     kind: 'redis',
     dedupe,
-    seen: (ttlMs, _store, options) => new SharedSeenFilter(dedupe, redis, prefix, ttlMs, options?.inflightMs),
+    seen: (ttlMs, store, seenOptions) => {
+      const filter = new SharedSeenFilter({
+        dedupe, redis, prefix, ttlMs, inflightMs: seenOptions?.inflightMs, store, clock,
+        fallbackMs: seenOptions?.fallbackMs ?? DEFAULT_DEDUPE_FALLBACK_MS, onTrouble: (t) => { troubles.add(t) }, onError: seenOptions?.onError,
+      })
+      if (seenOptions?.inflightMs !== undefined) {
+        const timer = setInterval(() => { void filter.keepAlive() }, Math.max(100, Math.floor(seenOptions.inflightMs / 3)))
+        timer.unref()
+        keepAliveTimers.add(timer)
+      }
+      return filter
+    },
     counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),
@@ -455,7 +599,10 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
         return false
       }
     },
-    close: () => (closing ??= Promise.all([pubsub.close(), quit(redis)]).then(() => undefined)),
+    close: () => {
+      for (const timer of keepAliveTimers) clearInterval(timer)
+      return (closing ??= Promise.all([pubsub.close(), quit(redis)]).then(() => undefined))
+    },
   }
 }
 

@@ -39,6 +39,8 @@ export class ActivityBuffer {
   private readonly writer = new SerialRunner(() => this.write())
   /** Totals written since the last report (for the periodic info line). */
   readonly written = { messages: 0, groups: new Set<string>() }
+  /** Message-log rows written since start (never reset; the flushed-rows metric reads its growth). */
+  rowsWritten = 0
 
   constructor(private readonly store: FeatureStore) {}
 
@@ -160,6 +162,7 @@ export class ActivityBuffer {
   }
 
   private counted(log: Row[]): void {
+    this.rowsWritten += log.length
     this.written.messages += log.length
     for (const row of log) this.written.groups.add(row[1] as string)
   }

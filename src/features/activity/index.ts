@@ -46,6 +46,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
         },
       }],
       async flush() {
+        const before = buffer.rowsWritten
         await buffer.flush()
         // One info line a minute says the bot is recording, without any message content.
         const now = app.clock.now()
@@ -55,6 +56,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
           buffer.written.groups.clear()
           lastReport = now
         }
+        return buffer.rowsWritten - before
       },
     }
   },

@@ -116,12 +116,31 @@ export class AnswerBatcher {
    * Marks answers answered once their message is durably queued (not before: a crash in between must
    * leave them to the sweep). A crash after the store and before the mark sends them again (at least once).
    */
+  /**
+   * Records answers answered, retrying with backoff (0.5 s … 5 s, MARK_ATTEMPTS times) while the database
+   * is unreachable: an answer sent but never marked would be sent again by the sweep.
+   */
+  private async markRetrying(groupId: string, answers: readonly PendingAnswer[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.mark(groupId, answers)
+        return
+      } catch (error) {
+        if (attempt >= MARK_ATTEMPTS) throw error
+        await this.clock.sleep(Math.min(5_000, 500 * 2 ** (attempt - 1)))
+      }
+    }
+  }
+
   private recordSent(groupId: string, answers: readonly PendingAnswer[]): void {
-    const marking = this.outbound.stored().then(() => this.mark(groupId, answers)).catch(this.onError)
+    const marking = this.outbound.stored().then(() => this.markRetrying(groupId, answers)).catch(this.onError)
     this.marking.add(marking)
     void marking.finally(() => this.marking.delete(marking))
   }
 }
+
+/** Attempts to record answers answered (the database may be away for a while) before leaving them to the sweep. */
+const MARK_ATTEMPTS = 8
 
 /** The bot-action note of a (batched) check-in answer: how many members, which streaks. */
 function answeredNote(part: readonly PendingAnswer[]): string {
