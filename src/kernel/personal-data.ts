@@ -77,10 +77,12 @@ export interface DeclaredPersonalData {
 
 /** What erasure did in one place (a table, a Redis key family, a cache). */
 export interface ErasureCount {
-  /** `table:<name>`, `redis:<family>`, `cache:<name>` … */
+  /** `table:<name>`, `keys:<family>`, `cache:<name>` … */
   place: string
   removed: number
   pseudonymised: number
+  /** Why a place was left alone (e.g. it needs an administrator's erasure). */
+  note?: string
 }
 
 /** A member being erased: the id, and the pseudonym that replaces it where proofs must stay verifiable. */
@@ -88,6 +90,10 @@ export interface ErasureSubject {
   memberId: string
   /** HMAC-SHA256(deployment key, memberId), hex; stable per deployment. */
   pseudonym: string
+  /** Only these groups (an owner's erasure); absent: everywhere (an administrator's). */
+  groupIds?: readonly string[]
+  /** Count what would go, change nothing (the preview). */
+  dryRun?: boolean
 }
 
 /** A feature's personal data: its tables, and a hook for state outside them (caches, Redis keys, JSON). */

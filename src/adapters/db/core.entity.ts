@@ -65,8 +65,16 @@ export class RuleVersionEntity {
   @Column(msColumn('at')) at!: number
 }
 
+/** A secret of the deployment generated at first start (e.g. `pseudonym-key`), the same for every replica. */
+@Entity('qy_deployment_secret')
+export class DeploymentSecretEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 }) name!: string
+  @Column({ type: 'varchar', length: 128 }) value!: string
+  @Column(msColumn('created_at')) createdAt!: number
+}
+
 /** Tables of the core (features declare their own). */
-export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity]
+export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity, DeploymentSecretEntity]
 
 /**
  * The personal data of the core tables (features declare their own in their definitions). Processed
