@@ -46,6 +46,12 @@ import { WecomChannel } from './adapters/wecom/channel'
 import { PairedChannel } from './adapters/wecom/pair'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
+import { declaredPersonalData } from './personal-data'
+import { ErasureService } from './kernel/erasure'
+import { erasureRoutes } from './kernel/erasure.routes'
+import { DbPersonalDataStore } from './adapters/db/personal-data-store'
+import { pseudonymKey } from './adapters/db/deployment-key'
+import { readFile } from 'node:fs/promises'
 import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
 import { seedExampleAutoReplies } from './simulation/seed'
@@ -124,6 +130,8 @@ export class Runtime {
   readonly wecom = new Map<string, WecomChannel>()
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
+  /** Erasure of members and the residue scan (issue 19). */
+  erasure!: ErasureService
   private bus?: EventBus
   /** Set once storage is open; absent when start() failed earlier (stop() must still work then). */
   private seen?: SeenFilter
@@ -276,7 +284,19 @@ export class Runtime {
       rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit },
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
-    this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
+    const declared = declaredPersonalData(definitions)
+    const db = this.db
+    this.erasure = new ErasureService({
+      store: new DbPersonalDataStore(db, declared), keys: this.ports.keys, pubsub: this.ports.pubsub,
+      key: await pseudonymKey(db, config.privacy.pseudonymKey, clock.now()),
+      hooks: () => this.host.live.flatMap((f) => (f.instance.eraseMember ? [{ name: f.name, erase: f.instance.eraseMember }] : [])),
+      flush: () => this.flush(), clock, log, origin: this.replicaId,
+    })
+    await this.erasure.start()
+    this.routes = [
+      ...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id)),
+      ...erasureRoutes({ erasure: this.erasure, declared, tableOf: (entity) => db.getMetadata(entity).tableName, logFiles: config.privacy.logFiles, readLog: readLogFile }),
+    ]
 
     // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
     this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), { inflightMs: config.replicas.leaseTtlMs })
@@ -413,6 +433,7 @@ export class Runtime {
     if (this.flushTimer) clearInterval(this.flushTimer)
     if (this.db) await this.flush()
     await this.host?.each('stop', log)
+    await this.erasure?.stop()
     if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
     await this.rules?.stop()
     await this.ports?.close()
@@ -535,4 +556,9 @@ export class Runtime {
     log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '
       + 'To connect a real account set WECHATY_PUPPET=wechaty-puppet-service and WECHATY_PUPPET_SERVICE_TOKEN=<your WorkPro token> (see README).', { bot: definition.id })
   }
+}
+
+/** A log file's text for the residue scan; null when it cannot be read (a missing file is reported as such). */
+export async function readLogFile(file: string): Promise<string | null> {
+  try { return await readFile(file, 'utf8') } catch { return null }
 }
