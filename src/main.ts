@@ -15,7 +15,7 @@ import { EventBus } from './kernel/event-bus'
 import { OutboundFinished, type EventBase } from './kernel/events'
 import type { AnyFeature, RulesSpec } from './kernel/feature'
 import { FeatureHost, type LiveFeature } from './kernel/host'
-import { errorText, type Logger } from './kernel/logger'
+import { errorText, pseudonymisingLogger, type Logger } from './kernel/logger'
 import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
 import { outboundVerbs } from './kernel/outbound-service'
 import { BotOwnership } from './kernel/ownership'
@@ -47,7 +47,7 @@ import { PairedChannel } from './adapters/wecom/pair'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
 import { declaredPersonalData } from './personal-data'
-import { ErasureService } from './kernel/erasure'
+import { ErasureService, pseudonymOf } from './kernel/erasure'
 import { erasureRoutes } from './kernel/erasure.routes'
 import { DbPersonalDataStore } from './adapters/db/personal-data-store'
 import { pseudonymKey } from './adapters/db/deployment-key'
@@ -109,7 +109,8 @@ export interface Prepared {
 export class Runtime {
   readonly clock: Clock
   readonly random: Random
-  readonly log: Logger
+  /** The process logger; once storage is open, member ids in its fields are written as pseudonyms. */
+  log: Logger
   db!: DataSource
   ports!: CoordinationPorts
   rules!: RuleStore
@@ -215,7 +216,8 @@ export class Runtime {
   }
 
   private async doStart(): Promise<void> {
-    const { config, log, clock } = this
+    const { config, clock } = this
+    let log = this.log
     const { definitions, bots, specs, packs } = this.prepare()
     this.proceed()
 
@@ -242,6 +244,10 @@ export class Runtime {
       coordination: this.ports.kind,
     })
     this.proceed()
+    // Member ids never reach the log as they are (an erased member leaves nothing in log files).
+    const key = await pseudonymKey(this.db, config.privacy.pseudonymKey, clock.now())
+    this.log = pseudonymisingLogger(this.options.log, (id) => pseudonymOf(key, id))
+    log = this.log
 
     this.rules = new RuleStore({
       repository: new DbRuleRepository(this.db), pubsub: this.ports.pubsub, clock, log, specs, packs, defaultPack: {},
@@ -287,8 +293,7 @@ export class Runtime {
     const declared = declaredPersonalData(definitions)
     const db = this.db
     this.erasure = new ErasureService({
-      store: new DbPersonalDataStore(db, declared), keys: this.ports.keys, pubsub: this.ports.pubsub,
-      key: await pseudonymKey(db, config.privacy.pseudonymKey, clock.now()),
+      store: new DbPersonalDataStore(db, declared), keys: this.ports.keys, pubsub: this.ports.pubsub, key,
       hooks: () => this.host.live.flatMap((f) => (f.instance.eraseMember ? [{ name: f.name, erase: f.instance.eraseMember }] : [])),
       flush: () => this.flush(), clock, log, origin: this.replicaId,
     })
