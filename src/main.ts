@@ -287,7 +287,7 @@ export class Runtime {
       features: definitions, config, clock, random: this.random, log,
       coordination: { counters: this.ports.counters, rateLimiter: this.ports.rateLimiter, leases: this.ports.leases, pubsub: this.ports.pubsub },
       storeFor: (f) => new FeatureStore(this.db, f.name, f.entities ?? []),
-      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit },
+      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit }, pseudonym: (id) => pseudonymOf(key, id),
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
     const declared = declaredPersonalData(definitions)

@@ -47,6 +47,7 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
       directory: app.use(DIRECTORY), points: app.use(POINTS), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY), rules: app.rules,
       beacon: app.config.beacon ? drandHttpBeacon(app.config.beacon) : null,
       changed: () => lotteries.changed(),
+      pseudonym: (memberId) => app.pseudonym(memberId),
     })
     const batcher = new AnswerBatcher(app.clock, app.outbound)
     return {
