@@ -1,3 +1,4 @@
+import { getMetadataArgsStorage } from 'typeorm'
 import { CORE_PERSONAL_DATA } from './adapters/db/core.entity'
 import type { DeclaredPersonalData, PersonalDataDeclaration } from './kernel/personal-data'
 
@@ -9,4 +10,33 @@ export function declaredPersonalData(features: ReadonlyArray<{ name: string; per
   const out: DeclaredPersonalData[] = [{ owner: 'core', declaration: CORE_PERSONAL_DATA }]
   for (const f of features) if (f.personalData) out.push({ owner: f.name, declaration: f.personalData })
   return out
+}
+
+/** Database columns that name a member: any entity with one must declare the table and the column. */
+export const MEMBER_COLUMN = /^(member_id|sender_id|inviter_id|actor_id|owner_id|winner_id|contact_id)$/
+
+/**
+ * Tables holding member ids that no declaration covers, and member-id columns a declaration leaves out
+ * (`table.column`). The declaration-coverage test requires none, so a table added without its
+ * `personalData` fails the build.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM entity constructors of any shape
+export function undeclaredMemberColumns(entities: readonly Function[], declared: readonly DeclaredPersonalData[]): string[] {
+  const storage = getMetadataArgsStorage()
+  const tables = new Map<unknown, Set<string>>()
+  for (const d of declared) {
+    for (const t of d.declaration.tables) tables.set(t.entity, new Set([...(t.memberColumns ?? []), ...(t.mentionColumns ?? [])]))
+  }
+  const problems: string[] = []
+  for (const entity of entities) {
+    const table = storage.tables.find((t) => t.target === entity)?.name ?? entity.name
+    const covered = tables.get(entity)
+    for (const c of storage.columns.filter((col) => col.target === entity)) {
+      const name = c.options.name ?? c.propertyName
+      if (!MEMBER_COLUMN.test(name)) continue
+      if (!covered) problems.push(`${table}: holds member ids (${name}) but no feature declares it in personalData`)
+      else if (!covered.has(c.propertyName)) problems.push(`${table}.${name}: a member-id column missing from its personalData memberColumns`)
+    }
+  }
+  return problems
 }

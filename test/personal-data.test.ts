@@ -159,6 +159,13 @@ describe(`erasure of a member and the residue scan (${STORAGE} + ${COORDINATION}
     // The old log line written before pseudonymised logs is the one place erasure cannot rewrite.
     expect(after.findings.filter((f) => f.place !== `log:${otherLog}`)).toEqual([])
 
+    // The scan reads the schema, not the declarations: a table nobody declared is searched too.
+    await chat.runtime.db.query('CREATE TABLE qy_probe_undeclared (note VARCHAR(200))')
+    await chat.runtime.db.query('INSERT INTO qy_probe_undeclared (note) VALUES (?)', [`left behind by a careless feature: ${zoe.id}`])
+    const caught = (await admin.get(residue).expect(200)).body as { clean: boolean; findings: ResidueFinding[] }
+    expect(caught.findings.filter((f) => f.place.startsWith('table:'))).toEqual([{ place: 'table:qy_probe_undeclared.note', kind: 'member id', count: 1 }])
+    await chat.runtime.db.query('DROP TABLE qy_probe_undeclared')
+
     // The lottery stays verifiable: its proof never named the member; the winner row holds the pseudonym.
     const proof = (await admin.get(`/api/v1/lotteries/${lotteryId}/proof`).expect(200)).body as LotteryProof
     expect(verifyProof(proof)).toEqual([])
