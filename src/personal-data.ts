@@ -1,6 +1,7 @@
 import { getMetadataArgsStorage } from 'typeorm'
 import { CORE_PERSONAL_DATA } from './adapters/db/core.entity'
 import type { DeclaredPersonalData, PersonalDataDeclaration } from './kernel/personal-data'
+import { dataMap } from './kernel/erasure'
 
 /**
  * Every personal-data declaration of the program: the core tables' and each feature's, in registry order.
@@ -39,4 +40,23 @@ export function undeclaredMemberColumns(entities: readonly Function[], declared:
     }
   }
   return problems
+}
+
+/** The table name of an entity class (from its decorator; no database needed). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM entity constructors of any shape
+export function tableOf(entity: Function): string {
+  return getMetadataArgsStorage().tables.find((t) => t.target === entity)?.name ?? entity.name
+}
+
+/** The data map as a Markdown table (`qunyun data-map`; the README's "Personal data" section shows it). */
+export function dataMapMarkdown(declared: readonly DeclaredPersonalData[]): string {
+  const cell = (v: readonly string[] | string | null): string => (Array.isArray(v) ? (v.length > 0 ? v.join(', ') : '—') : (v ?? '—')) as string
+  const lines = [
+    '| table | feature | data class | time column | member columns | text / mention columns | on erasure | owner may erase |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for (const e of dataMap(declared, tableOf)) {
+    lines.push(`| \`${e.table}\` | ${e.owner} | ${e.dataClass} | ${cell(e.timeColumn)} | ${cell(e.memberColumns)} | ${cell([...e.textColumns, ...e.mentionColumns])} | ${e.onErase} | ${e.ownerErasable ? 'yes (their groups)' : 'admin only'} |`)
+  }
+  return `${lines.join('\n')}\n`
 }
