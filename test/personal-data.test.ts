@@ -5,7 +5,7 @@ import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE, tempDir } from './support/env'
 import { createLogger } from '../src/logging'
 import { verifyProof, type LotteryProof } from '../src/features/lottery/lottery.draw'
-import type { ErasureReceipt, ResidueFinding } from '../src/kernel/erasure'
+import { pseudonymOf, type ErasureReceipt, type ResidueFinding } from '../src/kernel/erasure'
 
 afterAll(cleanup, 180_000)
 
@@ -219,4 +219,18 @@ describe(`erasure of a member and the residue scan (${STORAGE} + ${COORDINATION}
     const theirs = (await owner2.del(`/api/v1/members/${zoe.id}?dryRun=1`).expect(200)).body as ErasureReceipt
     expect(theirs.places.find((p) => p.place === 'table:qy_member')?.removed).toBe(1)
   }, 240_000)
+
+  it('keeps the pseudonym key across restarts (generated once, stored in the database), or uses the configured one', async () => {
+    const sqlitePath = STORAGE === 'sqlite' ? join(tempDir(), 'keep.sqlite') : undefined
+    chat = await Chat.start({ start: START, sqlitePath })
+    const first = chat.runtime.erasure.pseudonym(zoe.id)
+    expect(first).toMatch(/^[0-9a-f]{64}$/)
+    await chat.rehearsal.restart()
+    expect(chat.runtime.erasure.pseudonym(zoe.id)).toBe(first)
+    await chat.close()
+    const key = 'ab'.repeat(32)
+    chat = await Chat.start({ start: START, configOverrides: { privacy: { pseudonymKey: key } } })
+    expect(chat.runtime.erasure.pseudonym(zoe.id)).toBe(pseudonymOf(Buffer.from(key, 'hex'), zoe.id))
+    expect(chat.runtime.erasure.pseudonym(zoe.id)).not.toBe(first)
+  }, 120_000)
 })
