@@ -133,6 +133,17 @@ describe(`erasure of a member and the residue scan (${STORAGE} + ${COORDINATION}
     expect(readFileSync(logFile, 'utf8')).not.toContain(zoe.id)
     expect(readFileSync(logFile, 'utf8')).toContain(chat.runtime.erasure.pseudonym(zoe.id).slice(0, 16))
 
+    // Exports can leave the house pseudonymised: member ids become pseudonyms (the ids lottery proofs use), names are left out.
+    const pseudo = chat.runtime.erasure.pseudonym(zoe.id)
+    const g1 = encodeURIComponent(G1)
+    for (const path of [`/api/v1/groups/${g1}/stats/top-members.csv`, `/api/v1/groups/${g1}/check-ins/export.csv`, `/api/v1/lotteries/${lotteryId}/winners.csv`]) {
+      const plain = (await owner.get(path).expect(200)).text
+      expect({ path, id: plain.includes(zoe.id) }).toEqual({ path, id: true })
+      const csv = (await owner.get(`${path}${path.includes('?') ? '&' : '?'}pseudonymise=1`).expect(200)).text
+      expect({ path, id: csv.includes(zoe.id), name: csv.includes(zoe.name), pseudonym: csv.includes(pseudo) }).toEqual({ path, id: false, name: false, pseudonym: true })
+    }
+    await owner.get(`/api/v1/groups/${g1}/stats/top-members.csv?pseudonymise=maybe`).expect(400)
+
     // The preview counts and changes nothing.
     const preview = (await admin.del(`/api/v1/members/${zoe.id}?dryRun=1`).expect(200)).body as ErasureReceipt
     expect(preview.dryRun).toBe(true)
