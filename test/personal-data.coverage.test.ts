@@ -1,7 +1,9 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm'
 import { databaseSchema } from '../src/adapters/db/data-source'
 import { FEATURES } from '../src/features'
-import { declaredPersonalData, undeclaredMemberColumns } from '../src/personal-data'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { dataMapMarkdown, declaredPersonalData, undeclaredMemberColumns } from '../src/personal-data'
 import { DATA_CLASSES } from '../src/kernel/personal-data'
 
 /** A table a careless feature might add: it names members and declares nothing. */
@@ -35,5 +37,11 @@ describe('personal-data declarations cover every table naming members', () => {
         expect(DATA_CLASSES).toContain(t.dataClass)
       }
     }
+  })
+
+  it("the README's data map is the declarations' (qunyun data-map)", () => {
+    const readme = readFileSync(join(__dirname, '../README.md'), 'utf8')
+    const block = /<!-- data-map:start -->\n([\s\S]*?)<!-- data-map:end -->/.exec(readme)?.[1]
+    expect(block).toBe(dataMapMarkdown(declared))
   })
 })
