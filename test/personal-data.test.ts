@@ -136,7 +136,7 @@ describe(`erasure of a member and the residue scan (${STORAGE} + ${COORDINATION}
     // Exports can leave the house pseudonymised: member ids become pseudonyms (the ids lottery proofs use), names are left out.
     const pseudo = chat.runtime.erasure.pseudonym(zoe.id)
     const g1 = encodeURIComponent(G1)
-    for (const path of [`/api/v1/groups/${g1}/stats/top-members.csv`, `/api/v1/groups/${g1}/check-ins/export.csv`, `/api/v1/lotteries/${lotteryId}/winners.csv`]) {
+    for (const path of [`/api/v1/groups/${g1}/members.csv`, `/api/v1/groups/${g1}/stats/top-members.csv`, `/api/v1/groups/${g1}/check-ins/export.csv`, `/api/v1/lotteries/${lotteryId}/winners.csv`]) {
       const plain = (await owner.get(path).expect(200)).text
       expect({ path, id: plain.includes(zoe.id) }).toEqual({ path, id: true })
       const csv = (await owner.get(`${path}${path.includes('?') ? '&' : '?'}pseudonymise=1`).expect(200)).text

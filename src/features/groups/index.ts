@@ -50,7 +50,7 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
       routes: groupsRoutes(app.store, (group) => summaries.of(group), async (group) => {
         directory.putGroup(group)
         await app.coordination.pubsub.publish(GROUPS_CHANNEL, group.id)
-      }, details),
+      }, details, (id) => app.pseudonym(id)),
       stop: async () => { await unsubscribe() },
       eraseMember: async (s) => [
         { place: 'members', removed: directory.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 },
