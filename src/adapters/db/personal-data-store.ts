@@ -201,12 +201,16 @@ export class DbPersonalDataStore implements PersonalDataStore {
     const wanted = needles.filter((n) => n.value.trim() !== '')
     if (wanted.length === 0) return []
     const found: ResidueFinding[] = []
+    const patterns = wanted.map((n) => likeAnywhere(n.value))
     for (const { table, columns } of await this.schema()) {
+      if (columns.length === 0) continue
+      // One statement per table: candidates by LIKE on any text column, confirmed per column here.
+      const likes = columns.flatMap((c) => wanted.map(() => `${this.q(c)} LIKE ? ESCAPE '!'`)).join(' OR ')
+      const rows = await this.db.query(`SELECT ${columns.map((c) => this.q(c)).join(', ')} FROM ${this.q(table)} WHERE ${likes} LIMIT 10000`, columns.flatMap(() => patterns)) as Array<Record<string, unknown>>
+      if (rows.length === 0) continue
       for (const c of columns) {
-        const likes = wanted.map(() => `${this.q(c)} LIKE ? ESCAPE '!'`).join(' OR ')
-        const rows = await this.db.query(`SELECT ${this.q(c)} AS v FROM ${this.q(table)} WHERE ${likes} LIMIT 10000`, wanted.map((n) => likeAnywhere(n.value))) as Array<{ v: unknown }>
         for (const needle of wanted) {
-          const count = rows.filter((r) => containsToken(asText(r.v), needle.value)).length
+          const count = rows.filter((r) => containsToken(asText(r[c]), needle.value)).length
           if (count > 0) found.push({ place: `table:${table}.${c}`, kind: needle.kind, count })
         }
       }
