@@ -15,7 +15,7 @@ import { EventBus } from './kernel/event-bus'
 import { OutboundFinished, type EventBase } from './kernel/events'
 import type { AnyFeature, RulesSpec } from './kernel/feature'
 import { FeatureHost, type LiveFeature } from './kernel/host'
-import { errorText, type Logger } from './kernel/logger'
+import { errorText, pseudonymisingLogger, type Logger } from './kernel/logger'
 import { localTime } from './kernel/time'
 import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
 import { outboundVerbs } from './kernel/outbound-service'
@@ -53,6 +53,12 @@ import { getGroupChat } from './adapters/wecom/groupchat'
 import { WecomApiError } from './adapters/wecom/api'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
+import { declaredPersonalData } from './personal-data'
+import { ErasureService, pseudonymOf } from './kernel/erasure'
+import { erasureRoutes } from './kernel/erasure.routes'
+import { DbPersonalDataStore } from './adapters/db/personal-data-store'
+import { pseudonymKey } from './adapters/db/deployment-key'
+import { readFile } from 'node:fs/promises'
 import { SIMULATED_DAY_MS, SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
 import { EXAMPLE_LOTTERY_ENTRIES, logStatsFigures, routeCaller, seedExampleAutoReplies, seedExampleLottery, seedExampleShare } from './simulation/seed'
@@ -129,7 +135,8 @@ const WECOM_CALLBACK_DOC: Record<'GET' | 'POST', WebhookDoc> = {
 export class Runtime {
   readonly clock: Clock
   readonly random: Random
-  readonly log: Logger
+  /** The process logger; once storage is open, member ids in its fields are written as pseudonyms. */
+  log: Logger
   db!: DataSource
   ports!: CoordinationPorts
   rules!: RuleStore
@@ -154,6 +161,8 @@ export class Runtime {
   wecomStore?: WecomStore
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
+  /** Erasure of members and the residue scan (issue 19). */
+  erasure!: ErasureService
   private bus?: EventBus
   /** Set once storage is open; absent when start() failed earlier (stop() must still work then). */
   private seen?: SeenFilter
@@ -237,7 +246,8 @@ export class Runtime {
   }
 
   private async doStart(): Promise<void> {
-    const { config, log, clock } = this
+    const { config, clock } = this
+    let log = this.log
     const { definitions, bots, specs, packs } = this.prepare()
     this.proceed()
 
@@ -272,6 +282,10 @@ export class Runtime {
       coordination: this.ports.kind,
     })
     this.proceed()
+    // Member ids never reach the log as they are (an erased member leaves nothing in log files).
+    const key = await pseudonymKey(this.db, config.privacy.pseudonymKey, clock.now())
+    this.log = pseudonymisingLogger(this.options.log, (id) => pseudonymOf(key, id))
+    log = this.log
 
     this.rules = new RuleStore({
       repository: new DbRuleRepository(this.db), pubsub: this.ports.pubsub, clock, log, specs, packs, defaultPack: {},
@@ -311,10 +325,21 @@ export class Runtime {
       features: definitions, config, clock, random: this.random, log,
       coordination: { counters: this.ports.counters, rateLimiter: this.ports.rateLimiter, leases: this.ports.leases, pubsub: this.ports.pubsub },
       storeFor: (f) => new FeatureStore(this.db, f.name, f.entities ?? []),
-      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit },
+      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit }, pseudonym: (id) => pseudonymOf(key, id),
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
-    this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
+    const declared = declaredPersonalData(definitions)
+    const db = this.db
+    this.erasure = new ErasureService({
+      store: new DbPersonalDataStore(db, declared), keys: this.ports.keys, pubsub: this.ports.pubsub, key,
+      hooks: () => this.host.live.flatMap((f) => (f.instance.eraseMember ? [{ name: f.name, erase: f.instance.eraseMember }] : [])),
+      flush: () => this.flush(), clock, log, origin: this.replicaId,
+    })
+    await this.erasure.start()
+    this.routes = [
+      ...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id)),
+      ...erasureRoutes({ erasure: this.erasure, declared, tableOf: (entity) => db.getMetadata(entity).tableName, logFiles: config.privacy.logFiles, readLog: readLogFile }),
+    ]
     this.wecomStore = new WecomStore(this.db)
     const paired = new Set(bots.filter((b) => b.channel === 'both' && b.wecom).map((b) => b.id))
     if (paired.size > 0) {
@@ -497,6 +522,7 @@ export class Runtime {
     if (this.flushTimer) clearInterval(this.flushTimer)
     if (this.db) await this.flush()
     await this.host?.each('stop', log)
+    await this.erasure?.stop()
     if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
     await this.rules?.stop()
     await this.ports?.close()
@@ -660,4 +686,9 @@ export class Runtime {
       await clock.sleep(SIMULATED_DAY_MS / 4)
     }
   }
+}
+
+/** A log file's text for the residue scan; null when it cannot be read (a missing file is reported as such). */
+export async function readLogFile(file: string): Promise<string | null> {
+  try { return await readFile(file, 'utf8') } catch { return null }
 }

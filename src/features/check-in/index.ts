@@ -27,6 +27,15 @@ export const checkInFeature = defineFeature<CheckInRule>({
   name: 'check-in',
   rules: { schema: CheckInRuleSchema },
   entities: [CheckInEntity, CheckInDayEntity, CheckInMemberEntity, PointsLedgerEntity, CheckInReminderEntity, CheckInAnswerEntity],
+  personalData: {
+    purpose: 'Daily check-ins, streaks, points and make-up cards per member, and the answers waiting to be sent.',
+    tables: [
+      { entity: CheckInEntity, dataClass: 'rollups', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: CheckInMemberEntity, dataClass: 'profile', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: PointsLedgerEntity, dataClass: 'rollups', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['reason'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: CheckInAnswerEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['single', 'line'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   migrations: [CheckIn1764000000000, CheckInAnswers1797050000000],
   events: { emits: [CheckInCompleted] },
   inject: [DIRECTORY],
@@ -47,7 +56,7 @@ export const checkInFeature = defineFeature<CheckInRule>({
     )
     return {
       middleware: checkInMiddleware({ service, batcher, rules: app.rules }),
-      routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup }),
+      routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         // Every minute: answers a crash left unanswered (stored with their check-in, lost from a batch
         // window in memory) are sent, batched, by whichever replica runs the tick (the bot's holder performs them).

@@ -1,6 +1,8 @@
 import { And, In, MoreThan, type FindOperator } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
+import { csvDocument, csvOptions, withPseudonymise } from '../../kernel/csv'
+import type { z } from 'zod'
 import type { GroupInfo } from '../../kernel/context'
 import type { DetailCache } from './groups.cache'
 import { GroupEntity, MemberEntity } from './groups.entity'
@@ -39,7 +41,19 @@ function decodeCursor(cursor: string): string {
 }
 
 /** Admin routes of the groups feature: the list, one group with its summaries, owners' changes. */
-export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>, cache: DetailCache): RouteDefinition[] {
+export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) => Promise<Record<string, unknown>>, changed: (group: GroupInfo) => Promise<void>, cache: DetailCache, pseudonym: (memberId: string) => string): RouteDefinition[] {
+  /** One page of a group's members (the list and its CSV twin). */
+  async function members(groupId: string, query: z.infer<typeof ListMembersQuery>): Promise<{ rows: MemberEntity[]; total: number }> {
+    if (!(await db.repo(GroupEntity).existsBy({ id: groupId }))) throw groupNotFound()
+    const qb = db.repo(MemberEntity).createQueryBuilder('m').where('m.group_id = :groupId', { groupId })
+    if (query.active !== 'all') qb.andWhere('m.active = :active', { active: query.active === 'true' })
+    if (query.q) qb.andWhere("(LOWER(m.name) LIKE :q ESCAPE '!' OR LOWER(m.member_id) LIKE :q ESCAPE '!')", { q: containsPattern(query.q) })
+    const descending = query.sort.startsWith('-')
+    const key = (descending ? query.sort.slice(1) : query.sort) as keyof typeof MEMBER_SORT
+    qb.orderBy(MEMBER_SORT[key], descending ? 'DESC' : 'ASC').addOrderBy('m.memberId', 'ASC').skip(query.offset).take(query.limit)
+    const [rows, total] = await qb.getManyAndCount()
+    return { rows, total }
+  }
   return [
     defineRoute({
       method: 'GET', path: '/api/v1/groups', summary: 'List groups the bots are or were in',
@@ -78,15 +92,16 @@ export function groupsRoutes(db: FeatureTables, summaries: (group: GroupInfo) =>
       method: 'GET', path: '/api/v1/groups/:id/members', summary: "A group's members: search by name or id, sort, page (total included)",
       params: GroupParams, query: ListMembersQuery, access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false },
       async handler({ params, query }) {
-        if (!(await db.repo(GroupEntity).existsBy({ id: params.id }))) throw groupNotFound()
-        const qb = db.repo(MemberEntity).createQueryBuilder('m').where('m.group_id = :groupId', { groupId: params.id })
-        if (query.active !== 'all') qb.andWhere('m.active = :active', { active: query.active === 'true' })
-        if (query.q) qb.andWhere("(LOWER(m.name) LIKE :q ESCAPE '!' OR LOWER(m.member_id) LIKE :q ESCAPE '!')", { q: containsPattern(query.q) })
-        const descending = query.sort.startsWith('-')
-        const key = (descending ? query.sort.slice(1) : query.sort) as keyof typeof MEMBER_SORT
-        qb.orderBy(MEMBER_SORT[key], descending ? 'DESC' : 'ASC').addOrderBy('m.memberId', 'ASC').skip(query.offset).take(query.limit)
-        const [rows, total] = await qb.getManyAndCount()
+        const { rows, total } = await members(params.id, query)
         return { groupId: params.id, total, offset: query.offset, limit: query.limit, items: rows.map(memberView) }
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/api/v1/groups/:id/members.csv', summary: "A group's members as CSV, the same page as the list (?pseudonymise=1 writes member ids as pseudonyms, without names)",
+      params: GroupParams, query: withPseudonymise(ListMembersQuery), access: { roles: ['admin', 'owner', 'operator'], groupParam: 'id', mutates: false }, contentType: 'text/csv; charset=utf-8',
+      async handler({ params, query }) {
+        const { rows } = await members(params.id, query)
+        return csvDocument(['member_id', 'name', 'role', 'active', 'joined_at', 'left_at'], rows.map((r) => [r.memberId, r.name, r.role, r.active ? 1 : 0, r.joinedAt === null ? null : new Date(r.joinedAt).toISOString(), r.leftAt === null ? null : new Date(r.leftAt).toISOString()]), csvOptions(query, pseudonym))
       },
     }),
     defineRoute({

@@ -21,6 +21,14 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
   name: 'groups',
   config: (c) => ({ timezone: c.timezone, ...c.groups, detailCacheMs: c.activity.flushIntervalMs }),
   entities: [GroupEntity, MemberEntity, GroupEventEntity],
+  personalData: {
+    purpose: 'Who is in which group (names, roles, joins, leaves, inviters), so features can greet, mention and count members.',
+    tables: [
+      { entity: GroupEntity, dataClass: 'profile', memberColumns: ['ownerId'], groupColumn: 'id', onErase: 'pseudonymise' },
+      { entity: MemberEntity, dataClass: 'profile', memberColumns: ['memberId', 'inviterId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: GroupEventEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId', 'actorId'], mentionColumns: ['detail'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   events: { consumes: [GroupSynced, GroupJoined, GroupLeft, GroupRenamed, InvitationReceived, MemberJoined, MemberLeft] },
   inject: [GROUP_SUMMARIES],
   provides: [DIRECTORY],
@@ -42,8 +50,12 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
       routes: groupsRoutes(app.store, (group) => summaries.of(group), async (group) => {
         directory.putGroup(group)
         await app.coordination.pubsub.publish(GROUPS_CHANNEL, group.id)
-      }, details),
+      }, details, (id) => app.pseudonym(id)),
       stop: async () => { await unsubscribe() },
+      eraseMember: async (s) => [
+        { place: 'members', removed: directory.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 },
+        { place: 'group-details', removed: details.dropMentioning(s.memberId, s.dryRun === true), pseudonymised: 0 },
+      ],
     }
   },
 })

@@ -28,6 +28,13 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
   rules: { schema: ModerationRuleSchema },
   config: (c) => ({ rulesDir: c.rulesDir }),
   entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity],
+  personalData: {
+    purpose: 'Violations (what matched, never the whole message), strikes and their resets, so repeat offenders are handled and owners can review.',
+    tables: [
+      { entity: ModerationEventEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['matched', 'reason'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StrikeResetEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100],
   events: { emits: [RuleViolated, ModerationReversed], consumes: [MemberJoined, OutboundFinished] },
   inject: [DIRECTORY, ACCESS],
@@ -72,6 +79,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       drain: () => welcomer.flushAll(),
       flush: () => book.flush(),
       stop: () => unshare(),
+      eraseMember: async (s) => [{ place: 'strike-book', removed: book.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 }],
     }
   },
 })

@@ -10,7 +10,7 @@ import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
-import { STATS_ENTITIES } from './stats.entity'
+import { STATS_ENTITIES, StatsEventEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { statsRoutes } from './stats.routes'
@@ -32,6 +32,18 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
   rules: { schema: StatsRuleSchema },
   config: (c) => ({ timezone: c.timezone, logRetentionDays: c.activity.retentionDays }),
   entities: STATS_ENTITIES,
+  personalData: {
+    purpose: 'Per-member daily and monthly rollups (top members, retention cohorts, inviters, lottery entries) for reports; no text.',
+    tables: [
+      { entity: StatsMemberDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberMonthEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsInviterDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberHourEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsLotteryDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', mentionColumns: ['id'], onErase: 'delete' },
+    ],
+  },
   migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY, ACTIVITY, SHARE_LIFT],
@@ -61,7 +73,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
-      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), beforeTopics: () => buffer.flushTerms() }),
+      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), beforeTopics: () => buffer.flushTerms(), pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         name: 'stats.purge-staging',
         cron: '23 4 * * *',

@@ -1,7 +1,7 @@
 import type { ZodType } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import { canSeeOwned, type Principal } from '../../kernel/auth'
-import { csvChunks } from '../../kernel/csv'
+import { csvChunks, csvOptions, withPseudonymise } from '../../kernel/csv'
 import type { GroupDirectory } from '../../kernel/directory'
 import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
@@ -37,6 +37,8 @@ export interface StatsRouteDeps {
   shareLift: ShareLift
   /** Writes this process's held-back term counts (read your own writes; other replicas' are at most a minute behind). */
   beforeTopics: () => Promise<void>
+  /** Member pseudonyms for `?pseudonymise=1` exports. */
+  pseudonym(memberId: string): string
 }
 
 function liftTable(list: ScheduleLift[]): Table {
@@ -117,10 +119,10 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     return [
       defineRoute({ method: 'GET', path, summary, params: schemas.params, query: schemas.query, access, async handler(input) { return (await run(input)).json } }),
       defineRoute({
-        method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows)`, params: schemas.params, query: schemas.query, access,
+        method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows; ?pseudonymise=1 writes member ids as pseudonyms)`, params: schemas.params, query: withPseudonymise(schemas.query), access,
         contentType: 'text/csv; charset=utf-8',
         // Streamed: the rows (at most MAX_CSV_ROWS) are encoded chunk by chunk as the client reads.
-        async handler(input) { const { table } = await run(input); return new StreamedBody(csvChunks(table.header, table.rows.slice(0, MAX_CSV_ROWS))) },
+        async handler(input) { const { table } = await run(input); return new StreamedBody(csvChunks(table.header, table.rows.slice(0, MAX_CSV_ROWS), csvOptions(input.query, deps.pseudonym))) },
       }),
     ]
   }
