@@ -23,6 +23,8 @@ import { MessageProcessor, type ProcessResult } from './kernel/processor'
 import type { RouteDefinition } from './kernel/routes'
 import { RuleStore } from './kernel/rules'
 import { rulesRoutes } from './kernel/rules.routes'
+import { RetentionService } from './kernel/retention'
+import { retentionRoutes } from './kernel/retention.routes'
 import { Scheduler } from './kernel/scheduler'
 import { SerialRunner } from './kernel/serial'
 import { redactUrl } from './kernel/url'
@@ -34,6 +36,8 @@ import { createRedisPorts } from './adapters/redis/redis-ports'
 import { databaseSchema, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { FeatureStore } from './adapters/db/feature-store'
 import { DbFenceStore } from './adapters/db/fence-store'
+import { CORE_PERSONAL_DATA } from './adapters/db/core.personal-data'
+import { DbRetentionStore } from './adapters/db/retention-store'
 import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
@@ -118,6 +122,8 @@ export class Runtime {
   readonly replicaId: string
   /** Prometheus metrics (served at /metrics when enabled). */
   metrics?: Metrics
+  /** Retention per data class and its purge jobs (walks every feature's personalData). */
+  retention!: RetentionService
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
   /** Bots on the official WeCom API (channel official or both), by bot id. */
@@ -276,7 +282,15 @@ export class Runtime {
       rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit },
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
-    this.routes = [...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id))]
+    const scopes = async () => (this.host.has(ACCESS) ? this.host.service(ACCESS).scopes() : new Map())
+    this.retention = new RetentionService({
+      settings: config.retention, store: new DbRetentionStore(this.db), clock, log, timezone: config.timezone, scopes,
+      declarations: [{ feature: 'core', personalData: CORE_PERSONAL_DATA }, ...definitions.flatMap((f) => (f.personalData ? [{ feature: f.name, personalData: f.personalData }] : []))],
+    })
+    this.routes = [
+      ...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id)),
+      ...retentionRoutes(this.retention, async (tokenId) => (await scopes()).has(tokenId)),
+    ]
 
     // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
     this.seen = this.ports.seen(config.pipeline.dedupeTtlHours * 3_600_000, new DbSeenStore(this.db), { inflightMs: config.replicas.leaseTtlMs })
@@ -305,12 +319,14 @@ export class Runtime {
     this.observe((o) => { if (o.kind === 'message') metrics.messages.inc({ result: o.result }) })
     this.outbound.onOutcome(({ action, status }) => metrics.outbound.inc({ kind: action.kind, status }))
     this.ownership.onChange(({ botId, held }) => metrics.leaseChanges.inc({ bot: botId, held: held ? '1' : '0' }))
+    this.retention.onRun = (run) => metrics.retentionRun(run)
 
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
     this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${process.pid}` })
     for (const job of this.host.jobs()) this.scheduler.add(job)
+    for (const job of this.retention.jobs()) this.scheduler.add(job)
     for (const bot of bots) {
       if ((bot.channel ?? 'puppet') === 'puppet' || !bot.wecom) continue
       const channel = this.officialChannel(bot)

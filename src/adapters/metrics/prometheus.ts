@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { RetentionRun } from '../../kernel/retention'
 
 /**
  * Prometheus metrics of one replica (prom-client), served at /metrics. The runtime feeds them from the
@@ -15,6 +16,9 @@ export class Metrics {
   readonly flushErrors: Counter
   readonly leaseChanges: Counter<'bot' | 'held'>
   readonly coordinationErrors: Counter<'op'>
+  readonly retentionRows: Counter<'class' | 'action'>
+  readonly retentionRuns: Counter<'class' | 'status'>
+  readonly retentionLastRun: Gauge<'class'>
 
   constructor(readonly deps: {
     replica: string
@@ -33,6 +37,9 @@ export class Metrics {
     this.flushErrors = new Counter({ name: 'qunyun_flush_errors_total', help: 'Flushes that failed (the rows stay buffered and are retried)', registers })
     this.leaseChanges = new Counter({ name: 'qunyun_bot_lease_changes_total', help: 'Bot leases acquired (held="1") or given up (held="0") by this replica', labelNames: ['bot', 'held'], registers })
     this.coordinationErrors = new Counter({ name: 'qunyun_coordination_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by operation', labelNames: ['op'], registers })
+    this.retentionRows = new Counter({ name: 'qunyun_retention_rows_total', help: 'Rows purged by retention on this replica, by data class and action (deleted, cleared: text columns emptied)', labelNames: ['class', 'action'], registers })
+    this.retentionRuns = new Counter({ name: 'qunyun_retention_runs_total', help: 'Retention purge runs (not dry runs) on this replica, by data class and status (done, failed)', labelNames: ['class', 'status'], registers })
+    this.retentionLastRun = new Gauge({ name: 'qunyun_retention_last_run_timestamp_seconds', help: 'When the last retention purge of a data class finished on this replica (unix seconds)', labelNames: ['class'], registers })
     const self = this
     new Gauge({ name: 'qunyun_outbound_queue_depth', help: 'Outbound actions queued or in progress on this replica (including those waiting for a login)', registers, collect() { this.set(self.deps.queueDepth()) } })
     new Gauge({ name: 'qunyun_outbound_queue_active', help: 'Outbound actions that can progress now (not waiting for a login) plus those being stored', registers, collect() { this.set(self.deps.queueActive()) } })
@@ -44,6 +51,15 @@ export class Metrics {
       name: 'qunyun_bot_lease_held', help: 'Whether this replica holds the bot\'s lease, i.e. is its owner (1/0)', labelNames: ['bot'], registers,
       collect() { this.reset(); for (const b of self.deps.bots()) this.set({ bot: b.bot }, b.held ? 1 : 0) },
     })
+  }
+
+  /** Counts one retention purge run (dry runs change nothing and are not counted). */
+  retentionRun(run: RetentionRun): void {
+    if (run.dryRun) return
+    this.retentionRows.inc({ class: run.dataClass, action: 'deleted' }, run.deleted)
+    this.retentionRows.inc({ class: run.dataClass, action: 'cleared' }, run.cleared)
+    this.retentionRuns.inc({ class: run.dataClass, status: run.status })
+    this.retentionLastRun.set({ class: run.dataClass }, Math.round(run.finishedAt / 1000))
   }
 
   /** The exposition text and its content type. */
