@@ -17,7 +17,7 @@ import { createRedisPorts } from './adapters/redis/redis-ports'
 import { systemClock } from './ports/clock'
 import { lotteryCommand } from './features/lottery/lottery.verify'
 import { loadTokenScopes } from './features/access/access.scopes'
-import { CORE_PERSONAL_DATA } from './adapters/db/core.personal-data'
+import { declaredPersonalData } from './personal-data'
 import { DbRetentionStore } from './adapters/db/retention-store'
 import { DATA_CLASSES, type DataClass } from './kernel/personal-data'
 import { RetentionService } from './kernel/retention'
@@ -260,7 +260,7 @@ async function retention(args: string[]): Promise<void> {
     const service = new RetentionService({
       settings: config.retention, store: new DbRetentionStore(db), clock: systemClock, log, timezone: config.timezone,
       scopes: () => loadTokenScopes(access),
-      declarations: [{ feature: 'core', personalData: CORE_PERSONAL_DATA }, ...FEATURES.flatMap((f) => (f.personalData ? [{ feature: f.name, personalData: f.personalData }] : []))],
+      declarations: declaredPersonalData(FEATURES),
     })
     const runs = []
     for (const dataClass of classes) runs.push(await service.purge(dataClass, { source: 'cli', dryRun }))

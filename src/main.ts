@@ -36,7 +36,7 @@ import { createRedisPorts } from './adapters/redis/redis-ports'
 import { databaseSchema, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { FeatureStore } from './adapters/db/feature-store'
 import { DbFenceStore } from './adapters/db/fence-store'
-import { CORE_PERSONAL_DATA } from './adapters/db/core.personal-data'
+import { declaredPersonalData } from './personal-data'
 import { DbRetentionStore } from './adapters/db/retention-store'
 import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
@@ -285,7 +285,7 @@ export class Runtime {
     const scopes = async () => (this.host.has(ACCESS) ? this.host.service(ACCESS).scopes() : new Map())
     this.retention = new RetentionService({
       settings: config.retention, store: new DbRetentionStore(this.db), clock, log, timezone: config.timezone, scopes,
-      declarations: [{ feature: 'core', personalData: CORE_PERSONAL_DATA }, ...definitions.flatMap((f) => (f.personalData ? [{ feature: f.name, personalData: f.personalData }] : []))],
+      declarations: declaredPersonalData(definitions),
     })
     this.routes = [
       ...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id)),

@@ -183,6 +183,16 @@ export const ConfigSchema = z.strictObject({
     /** Bearer token required by /metrics (QUNYUN_METRICS_TOKEN); null = open (bind the API to a private network). */
     token: z.string().min(16).nullable(),
   }),
+  privacy: z.strictObject({
+    /**
+     * The deployment's pseudonym key (64 hex digits; QUNYUN_PSEUDONYM_KEY): HMAC key of member pseudonyms
+     * (erasure, lottery proofs, pseudonymised CSV exports). null = generated at first start and kept in
+     * the database (qy_deployment_secret), so every replica and every restart uses the same key.
+     */
+    pseudonymKey: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').nullable(),
+    /** Log files the residue scan (`qunyun member erase ID --verify`) searches (where you send stdout). */
+    logFiles: z.array(z.string().min(1)).max(50),
+  }),
 })
 
 /** The validated configuration. */

@@ -99,6 +99,7 @@ export const ENV_OVERRIDES: Array<{ name: string; path: string[]; parse?: (v: st
   { name: 'QUNYUN_REPLICA_ID', path: ['replicas', 'id'], doc: "this replica's name in bot leases and outbound claims (default host:pid:random)" },
   { name: 'QUNYUN_MAX_BOTS', path: ['replicas', 'maxBots'], parse: num, doc: 'most bots this replica runs at once (default: no limit)' },
   { name: 'QUNYUN_LEASE_TTL_MS', path: ['replicas', 'leaseTtlMs'], parse: num, doc: 'bot lease lifetime; takeover within this + renewEveryMs (default 20000)' },
+  { name: 'QUNYUN_PSEUDONYM_KEY', path: ['privacy', 'pseudonymKey'], doc: 'HMAC key of member pseudonyms (64 hex digits; default: generated at first start and kept in the database)' },
   { name: 'QUNYUN_METRICS_TOKEN', path: ['metrics', 'token'], doc: 'bearer token for /metrics (default: open)' },
   { name: 'QUNYUN_SIMULATION', path: ['simulation', 'mode'], doc: 'auto | on | off — the built-in simulated community' },
   { name: 'WECHATY_PUPPET', path: ['puppet', 'name'], doc: 'wechaty-puppet-service for a real WeCom account; wechaty-puppet-mock for the simulation' },

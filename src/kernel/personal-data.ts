@@ -37,7 +37,18 @@ export type EraseMode =
   /** Replace member id columns with the member's HMAC pseudonym and clear name/text columns. */
   | 'pseudonymise'
 
-/** One table of a feature that holds personal data. Column names are entity property names. */
+/**
+ * One table of a feature that holds personal data. Column names are entity property names.
+ *
+ * Erasure of member M walks it so:
+ * - rows whose FIRST member column is M are the member's own rows: `onErase` applies (delete, or
+ *   pseudonymise: every member column equal to M becomes M's pseudonym, name and text columns are
+ *   cleared, mention columns have M's id and names replaced);
+ * - in other rows, any other member column equal to M (inviter, actor …) becomes M's pseudonym;
+ * - rows whose mention columns contain M's id (or one of M's names, collected from the name columns
+ *   of M's own rows before anything is erased) get `onErase` too when the table has no member column,
+ *   otherwise those values have the id and names replaced by the pseudonym.
+ */
 export interface PersonalTable {
   /** The entity class (one of the feature's `entities`). */
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM entity constructors of any shape
@@ -45,19 +56,33 @@ export interface PersonalTable {
   dataClass: DataClass
   /** Property holding when the row was written (ms); retention purges by it. Absent: never purged by age. */
   timeColumn?: string
-  /** Properties holding member ids (the member's own id, or another member's: inviter, actor …). */
+  /** Properties holding member ids; the first is whose row it is, the others refer to a member (inviter, actor …). */
   memberColumns?: readonly string[]
   /** Properties holding member names or message text (cleared when pseudonymising). */
   textColumns?: readonly string[]
+  /** Properties holding the member's display name (also in `textColumns` or not); read before erasure to find the names elsewhere. */
+  nameColumns?: readonly string[]
+  /** JSON or free-text properties that may mention a member inside a larger value (payloads, proofs, audit summaries, event ids). */
+  mentionColumns?: readonly string[]
+  /** Property holding the group id: an owner's erasure touches only rows of their groups; tables without it need an admin. */
+  groupColumn?: string
   onErase: EraseMode
+}
+
+/** A declaration together with who made it (a feature's name, or `core`). */
+export interface DeclaredPersonalData {
+  owner: string
+  declaration: PersonalDataDeclaration
 }
 
 /** What erasure did in one place (a table, a Redis key family, a cache). */
 export interface ErasureCount {
-  /** `table:<name>`, `redis:<family>`, `cache:<name>` … */
+  /** `table:<name>`, `keys:<family>`, `cache:<name>` … */
   place: string
   removed: number
   pseudonymised: number
+  /** Why a place was left alone (e.g. it needs an administrator's erasure). */
+  note?: string
 }
 
 /** A member being erased: the id, and the pseudonym that replaces it where proofs must stay verifiable. */
@@ -65,6 +90,10 @@ export interface ErasureSubject {
   memberId: string
   /** HMAC-SHA256(deployment key, memberId), hex; stable per deployment. */
   pseudonym: string
+  /** Only these groups (an owner's erasure); absent: everywhere (an administrator's). */
+  groupIds?: readonly string[]
+  /** Count what would go, change nothing (the preview). */
+  dryRun?: boolean
 }
 
 /** A feature's personal data: its tables, and a hook for state outside them (caches, Redis keys, JSON). */

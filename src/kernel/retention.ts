@@ -1,7 +1,7 @@
 import type { Clock } from '../ports/clock'
 import type { JobDefinition } from './feature'
 import { errorText, type Logger } from './logger'
-import { DATA_CLASSES, type DataClass, type PersonalDataDeclaration, type PersonalTable } from './personal-data'
+import { DATA_CLASSES, type DataClass, type DeclaredPersonalData, type PersonalTable } from './personal-data'
 
 /**
  * Retention per data class (issue 19): how long each class of personal data is kept — a deployment
@@ -88,8 +88,6 @@ export interface RetentionStore {
   runs(limit: number, dataClass?: DataClass): Promise<RetentionRun[]>
   /** Table name of a declared entity. */
   tableName(table: PersonalTable): string
-  /** Whether the table has a group column (`groupId`), so owners' policies can apply to its rows. */
-  hasGroupColumn(table: PersonalTable): boolean
   /** Whether a property is a nullable column (a profile's time column must be: null while the member is active). */
   isNullable(table: PersonalTable, property: string): boolean
   /** Rows the target would touch now (dry runs). */
@@ -144,8 +142,8 @@ export class RetentionService {
   constructor(private readonly deps: {
     settings: RetentionSettings
     store: RetentionStore
-    /** Every feature's declaration, by feature name (plus the core's). */
-    declarations: ReadonlyArray<{ feature: string; personalData: PersonalDataDeclaration }>
+    /** Every declaration: the core's and each feature's. */
+    declarations: readonly DeclaredPersonalData[]
     scopes: OwnerScopes
     clock: Clock
     log: Logger
@@ -217,7 +215,7 @@ export class RetentionService {
 
   /** Declared tables of a class with a time column (what its purge walks). */
   tablesOf(dataClass: DataClass): PersonalTable[] {
-    return this.deps.declarations.flatMap((d) => d.personalData.tables).filter((t) => t.dataClass === dataClass)
+    return this.deps.declarations.flatMap((d) => d.declaration.tables).filter((t) => t.dataClass === dataClass)
   }
 
   /**
@@ -255,7 +253,7 @@ export class RetentionService {
     const groupDays = await this.groupDays(dataClass)
     const base = this.deps.settings.classes[dataClass].days
     const add = (table: PersonalTable, action: PurgeTarget['action']): void => {
-      if (!store.hasGroupColumn(table) || groupDays.size === 0) {
+      if (!table.groupColumn || groupDays.size === 0) {
         const before = cutoff(now, base)
         if (before !== null) steps.push({ table, action, before })
         return

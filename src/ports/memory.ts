@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SharedValues } from './ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, RateDecision, RateLimiter, SharedValues } from './ports'
+import { containsToken } from '../text/token'
 import { type Clock, systemClock } from './clock'
 import { BoundedSeenFilter } from './seen-filter'
 
@@ -70,7 +71,7 @@ export class MemoryDedupe implements Dedupe {
 
 /** In-process expiring counters. */
 export class MemoryCounters implements Counters {
-  private readonly values: ExpiringMap<number>
+  readonly values: ExpiringMap<number>
   constructor(clock: Clock = systemClock) { this.values = new ExpiringMap(clock) }
 
   async incr(key: string, ttlMs: number, by = 1): Promise<number> {
@@ -98,7 +99,7 @@ export class MemoryCounters implements Counters {
 
 /** In-process token buckets. */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number; fullAt: number }>()
+  readonly buckets = new Map<string, { tokens: number; at: number; fullAt: number }>()
   private lastSweep = 0
   constructor(private readonly clock: Clock = systemClock) {}
 
@@ -131,7 +132,7 @@ function fullAt(now: number, tokens: number, spec: BucketSpec): number {
 
 /** In-process leases. */
 export class MemoryLeases implements Leases {
-  private readonly held = new Map<string, Lease>()
+  readonly held = new Map<string, Lease>()
   constructor(private readonly clock: Clock = systemClock) {}
 
   async acquire(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
@@ -182,7 +183,7 @@ export class MemoryPubSub implements PubSub {
 
 /** In-process shared values (shared by whatever holds the same bundle). */
 export class MemorySharedValues implements SharedValues {
-  private readonly values = new Map<string, { value: string; expiresAt: number }>()
+  readonly values = new Map<string, { value: string; expiresAt: number }>()
   constructor(private readonly clock: Clock = systemClock) {}
 
   async get(key: string): Promise<string | null> {
@@ -204,18 +205,67 @@ export class MemorySharedValues implements SharedValues {
   }
 }
 
+/** One family of in-process keys, named as in Redis (`counter:<key>` …), with its string value if any. */
+interface KeyFamily {
+  prefix: string
+  map: Map<string, unknown>
+  value?: (entry: unknown) => string | null
+}
+
+/** The in-process key space: the maps of the ports above, searched and cleared by key name. */
+export class MemoryKeySpace implements KeySpace {
+  constructor(private readonly families: readonly KeyFamily[]) {}
+
+  async deleteKeys(needle: string, options: { alsoOneOf?: readonly string[]; dryRun?: boolean } = {}): Promise<number> {
+    let n = 0
+    for (const f of this.families) {
+      for (const key of [...f.map.keys()]) {
+        if (!containsToken(key, needle)) continue
+        if (options.alsoOneOf && !options.alsoOneOf.some((g) => containsToken(key, g))) continue
+        n++
+        if (!options.dryRun) f.map.delete(key)
+      }
+    }
+    return n
+  }
+
+  async search(needles: readonly string[]): Promise<Array<{ key: string; in: 'name' | 'value'; needle: number }>> {
+    const out: Array<{ key: string; in: 'name' | 'value'; needle: number }> = []
+    for (const f of this.families) {
+      for (const [key, entry] of f.map) {
+        const value = f.value?.(entry) ?? null
+        needles.forEach((needle, i) => {
+          if (containsToken(key, needle)) out.push({ key: f.prefix + key, in: 'name', needle: i })
+          else if (value !== null && containsToken(value, needle)) out.push({ key: f.prefix + key, in: 'value', needle: i })
+        })
+      }
+    }
+    return out
+  }
+}
+
 /** The in-process port bundle: needs nothing but this process. */
 export function createMemoryPorts(clock: Clock = systemClock): CoordinationPorts {
   const dedupe = new MemoryDedupe(clock)
   const counters = new MemoryCounters(clock)
+  const rateLimiter = new MemoryRateLimiter(clock)
+  const leases = new MemoryLeases(clock)
+  const values = new MemorySharedValues(clock)
   return {
     kind: 'memory',
     dedupe,
     counters,
-    rateLimiter: new MemoryRateLimiter(clock),
-    leases: new MemoryLeases(clock),
+    rateLimiter,
+    leases,
     pubsub: new MemoryPubSub(),
-    values: new MemorySharedValues(clock),
+    values,
+    keys: new MemoryKeySpace([
+      { prefix: 'dedupe:', map: dedupe.marks.entries },
+      { prefix: 'counter:', map: counters.values.entries },
+      { prefix: 'rate:', map: rateLimiter.buckets },
+      { prefix: 'lease:', map: leases.held, value: (e) => (e as Lease).token },
+      { prefix: 'value:', map: values.values, value: (e) => (e as { value: string }).value },
+    ]),
     seen: (ttlMs, store) => new BoundedSeenFilter(store, clock, ttlMs),
     ping: async () => true,
     close: async () => { dedupe.close(); counters.close() },

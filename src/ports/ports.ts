@@ -123,6 +123,20 @@ export interface SeenStore {
   purge(now: number): Promise<void>
 }
 
+/**
+ * Every key of the deployment's coordination store (its prefix only), for erasure and the residue scan.
+ * Key names are given without the deployment prefix.
+ */
+export interface KeySpace {
+  /**
+   * Deletes keys whose name contains `needle` as a whole token (and, with `alsoOneOf`, one of those too:
+   * an owner's erasure touches keys of their groups only); returns how many (with `dryRun`, how many would go).
+   */
+  deleteKeys(needle: string, options?: { alsoOneOf?: readonly string[]; dryRun?: boolean }): Promise<number>
+  /** Keys whose name or string value contains one of the needles (as a whole token); `needle` is its index. */
+  search(needles: readonly string[]): Promise<Array<{ key: string; in: 'name' | 'value'; needle: number }>>
+}
+
 /** The coordination ports bundled, as the composition root hands them out. */
 export interface CoordinationPorts {
   readonly kind: 'memory' | 'redis'
@@ -132,6 +146,8 @@ export interface CoordinationPorts {
   leases: Leases
   pubsub: PubSub
   values: SharedValues
+  /** Every key under the deployment's prefix (erasure, residue scan). */
+  keys: KeySpace
   /** The message-id filter of the message path (marks kept for `ttlMs`; `store` persists in-process marks). */
   seen(ttlMs: number, store: SeenStore, options?: { inflightMs?: number }): SeenFilter
   /** True when the backing service answers (for /readyz). */

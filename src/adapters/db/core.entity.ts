@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
 import { jsonColumn, msColumn } from './columns'
+import type { PersonalDataDeclaration } from '../../kernel/personal-data'
 
 /** A processed message id, kept until it expires, so dedupe survives a restart of the embedded runtime. */
 @Entity('qy_seen_message')
@@ -102,5 +103,26 @@ export class RetentionRunEntity {
   @Column(msColumn('finished_at')) finishedAt!: number
 }
 
+/** A secret of the deployment generated at first start (e.g. `pseudonym-key`), the same for every replica. */
+@Entity('qy_deployment_secret')
+export class DeploymentSecretEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 }) name!: string
+  @Column({ type: 'varchar', length: 128 }) value!: string
+  @Column(msColumn('created_at')) createdAt!: number
+}
+
 /** Tables of the core (features declare their own). */
-export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity, RetentionPolicyEntity, RetentionRunEntity]
+export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity, DeploymentSecretEntity, RetentionPolicyEntity, RetentionRunEntity]
+
+/**
+ * The personal data of the core tables (features declare their own in their definitions). Processed
+ * message ids (`qy_seen_message`) and job fences hold no member data.
+ */
+export const CORE_PERSONAL_DATA: PersonalDataDeclaration = {
+  purpose: 'The outbound queue (replies, mentions, removals and their outcome) and group rule settings with their history, which may name a member (exemptions).',
+  tables: [
+    { entity: OutboundEntity, dataClass: 'delivery-logs', timeColumn: 'queuedAt', mentionColumns: ['payload', 'error'], groupColumn: 'groupId', onErase: 'delete' },
+    { entity: GroupRuleEntity, dataClass: 'profile', mentionColumns: ['value'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+    { entity: RuleVersionEntity, dataClass: 'audit-log', timeColumn: 'at', mentionColumns: ['value', 'note'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+  ],
+}

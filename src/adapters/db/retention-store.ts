@@ -54,10 +54,6 @@ export class DbRetentionStore implements RetentionStore {
     return this.meta(table).tableName
   }
 
-  hasGroupColumn(table: PersonalTable): boolean {
-    return this.meta(table).findColumnWithPropertyName('groupId') !== undefined
-  }
-
   isNullable(table: PersonalTable, property: string): boolean {
     return this.column(table, property).isNullable
   }
@@ -92,14 +88,16 @@ export class DbRetentionStore implements RetentionStore {
     const time = this.column(target.table, target.table.timeColumn ?? '').propertyName
     const base: Where = { [time]: LessThan(target.before) }
     let branches: Where[][] = [[base]]
+    const group = target.table.groupColumn ? this.column(target.table, target.table.groupColumn).propertyName : null
+    if (target.groups && group === null) throw new Error(`${this.tableName(target.table)}: per-group retention needs a groupColumn`)
     if (target.groups && 'in' in target.groups) {
-      branches = chunk(target.groups.in).map((groups) => [{ ...base, groupId: In(groups) }])
+      branches = chunk(target.groups.in).map((groups) => [{ ...base, [group as string]: In(groups) }])
     } else if (target.groups) {
       const notIn = target.groups.notIn
       // NOT IN never matches NULL: rows without a group follow the default too. The whole list is excluded in
       // one condition (groups with their own retention number in the thousands at most).
-      const outside: Where = notIn.length === 0 ? base : { ...base, groupId: Not(In([...notIn])) }
-      branches = [[outside, { ...base, groupId: IsNull() }]]
+      const outside: Where = notIn.length === 0 ? base : { ...base, [group as string]: Not(In([...notIn])) }
+      branches = [[outside, { ...base, [group as string]: IsNull() }]]
     }
     if (target.action === 'clear') {
       const texts = (target.table.textColumns ?? []).map((p) => this.column(target.table, p))

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SharedValues } from '../../ports/ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SharedValues } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
 import { redactUrl } from '../../kernel/url'
+import { containsToken } from '../../text/token'
 
 /**
  * Redis implementations of the coordination ports, for several replicas sharing one Redis.
@@ -424,6 +425,60 @@ class RedisPubSub implements PubSub {
   }
 }
 
+/** Every key under the deployment's prefix, walked with SCAN (never KEYS), in small batches. */
+class RedisKeySpace implements KeySpace {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  /** Calls `visit` with each batch of full key names under the prefix. */
+  private async each(visit: (keys: string[]) => Promise<void>): Promise<void> {
+    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+      cursor = next
+      if (keys.length > 0) await visit(keys)
+    } while (cursor !== '0')
+  }
+
+  async deleteKeys(needle: string, options: { alsoOneOf?: readonly string[]; dryRun?: boolean } = {}): Promise<number> {
+    const doomed: string[] = []
+    await this.each(async (keys) => {
+      for (const full of keys) {
+        const key = full.slice(this.prefix.length)
+        if (!containsToken(key, needle)) continue
+        if (options.alsoOneOf && !options.alsoOneOf.some((g) => containsToken(key, g))) continue
+        doomed.push(full)
+      }
+    })
+    if (options.dryRun || doomed.length === 0) return doomed.length
+    let n = 0
+    for (let i = 0; i < doomed.length; i += 500) n += await this.redis.del(...doomed.slice(i, i + 500))
+    return n
+  }
+
+  async search(needles: readonly string[]): Promise<Array<{ key: string; in: 'name' | 'value'; needle: number }>> {
+    const out: Array<{ key: string; in: 'name' | 'value'; needle: number }> = []
+    await this.each(async (keys) => {
+      const types = await this.redis.pipeline(keys.map((k) => ['type', k])).exec()
+      const reads = keys.map((k, i): string[] => {
+        const type = String(types?.[i]?.[1] ?? '')
+        return type === 'string' ? ['get', k] : type === 'hash' ? ['hgetall', k] : type === 'set' ? ['smembers', k] : type === 'list' ? ['lrange', k, '0', '999'] : type === 'zset' ? ['zrange', k, '0', '999'] : ['exists', k]
+      })
+      const values = await this.redis.pipeline(reads).exec()
+      keys.forEach((full, i) => {
+        const key = full.slice(this.prefix.length)
+        const raw = values?.[i]?.[1]
+        const value = raw === null || raw === undefined ? '' : typeof raw === 'object' ? JSON.stringify(raw) : String(raw)
+        needles.forEach((needle, n) => {
+          if (containsToken(key, needle)) out.push({ key, in: 'name', needle: n })
+          else if (containsToken(value, needle)) out.push({ key, in: 'value', needle: n })
+        })
+      })
+    })
+    return out
+  }
+}
+
 /** Connects to Redis (failing within ~5 s with a clear error) and returns the Redis-backed coordination ports. */
 export async function createRedisPorts(options: RedisPortsOptions): Promise<CoordinationPorts> {
   const prefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX
@@ -448,6 +503,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
     leases: new RedisLeases(scripted, prefix, clock),
     pubsub,
     values: new RedisSharedValues(scripted, prefix, clock),
+    keys: new RedisKeySpace(redis, prefix),
     ping: async () => {
       try {
         return (await withTimeout(redis.ping(), PING_TIMEOUT_MS, 'PING')) === 'PONG'

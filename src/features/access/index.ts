@@ -15,6 +15,12 @@ import { TokenStore } from './access.tokens'
 export const accessFeature = defineFeature({
   name: 'access',
   entities: [ApiTokenEntity, TokenGroupEntity, AuditEntity],
+  personalData: {
+    purpose: 'The audit log of admin API changes (who changed what, when); a path or summary may name a member.',
+    tables: [
+      { entity: AuditEntity, dataClass: 'audit-log', timeColumn: 'at', mentionColumns: ['path', 'summary'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+    ],
+  },
   migrations: [ApiPlatform1763900000000],
   provides: [ACCESS],
   async setup(app) {

@@ -20,6 +20,13 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
   rules: { schema: ActivityRuleSchema },
   config: (c) => ({ ...c.activity, timezone: c.timezone }),
   entities: [ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity],
+  personalData: {
+    purpose: 'Per-member daily message counters (activity reports, tagging) and the raw message log kept for its retention period.',
+    tables: [
+      { entity: ActivityDailyEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: MessageLogEntity, dataClass: 'message-text', timeColumn: 'at', memberColumns: ['senderId'], textColumns: ['text'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   migrations: [ActivityDayIndex1796300000000],
   inject: [DIRECTORY],
   provides: [ACTIVITY],

@@ -19,6 +19,10 @@ export const autoReplyFeature = defineFeature<AutoReplyGroup>({
   name: 'auto-reply',
   rules: { schema: AutoReplyGroupSchema },
   entities: [AutoReplyRuleEntity, AutoReplyHitEntity],
+  personalData: {
+    purpose: 'Keyword answers. Its tables hold rules and per-rule hit counts, no member data; per-member cooldowns live in counters (erased by its hook).',
+    tables: [],
+  },
   migrations: [AutoReply1764100000000],
   events: { emits: [AutoReplyMatched] },
   inject: [DIRECTORY, ACCESS],

@@ -27,6 +27,15 @@ export const checkInFeature = defineFeature<CheckInRule>({
   name: 'check-in',
   rules: { schema: CheckInRuleSchema },
   entities: [CheckInEntity, CheckInDayEntity, CheckInMemberEntity, PointsLedgerEntity, CheckInReminderEntity, CheckInAnswerEntity],
+  personalData: {
+    purpose: 'Daily check-ins, streaks, points and make-up cards per member, and the answers waiting to be sent.',
+    tables: [
+      { entity: CheckInEntity, dataClass: 'rollups', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: CheckInMemberEntity, dataClass: 'profile', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: PointsLedgerEntity, dataClass: 'rollups', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['reason'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: CheckInAnswerEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['single', 'line'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   migrations: [CheckIn1764000000000, CheckInAnswers1797050000000],
   events: { emits: [CheckInCompleted] },
   inject: [DIRECTORY],

@@ -21,6 +21,14 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
   name: 'groups',
   config: (c) => ({ timezone: c.timezone, ...c.groups, detailCacheMs: c.activity.flushIntervalMs }),
   entities: [GroupEntity, MemberEntity, GroupEventEntity],
+  personalData: {
+    purpose: 'Who is in which group (names, roles, joins, leaves, inviters), so features can greet, mention and count members.',
+    tables: [
+      { entity: GroupEntity, dataClass: 'profile', memberColumns: ['ownerId'], groupColumn: 'id', onErase: 'pseudonymise' },
+      { entity: MemberEntity, dataClass: 'profile', memberColumns: ['memberId', 'inviterId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: GroupEventEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId', 'actorId'], mentionColumns: ['detail'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   events: { consumes: [GroupSynced, GroupJoined, GroupLeft, GroupRenamed, InvitationReceived, MemberJoined, MemberLeft] },
   inject: [GROUP_SUMMARIES],
   provides: [DIRECTORY],

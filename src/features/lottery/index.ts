@@ -26,6 +26,14 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
   name: 'lottery',
   rules: { schema: LotteryRuleSchema },
   entities: [LotteryEntity, LotteryEntryEntity, LotteryDrawEntity, LotteryWinnerEntity],
+  personalData: {
+    purpose: 'Lottery entries, winners and draw proofs; kept pseudonymous after erasure so past draws stay verifiable.',
+    tables: [
+      { entity: LotteryEntryEntity, dataClass: 'lottery-proofs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+      { entity: LotteryWinnerEntity, dataClass: 'lottery-proofs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+      { entity: LotteryDrawEntity, dataClass: 'lottery-proofs', timeColumn: 'at', mentionColumns: ['proof'], onErase: 'pseudonymise' },
+    ],
+  },
   migrations: [Lottery1796400000000, LotteryBeacon1797300000000],
   // Process config, not rules: the server fetches this URL, so only the operator names it.
   config: (c) => ({ beacon: c.lottery.beacon }),

@@ -27,6 +27,13 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
   rules: { schema: ModerationRuleSchema },
   config: (c) => ({ rulesDir: c.rulesDir }),
   entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity],
+  personalData: {
+    purpose: 'Violations (what matched, never the whole message), strikes and their resets, so repeat offenders are handled and owners can review.',
+    tables: [
+      { entity: ModerationEventEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['matched', 'reason'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StrikeResetEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   migrations: [Moderation1764200000000],
   events: { emits: [RuleViolated], consumes: [MemberJoined, OutboundFinished] },
   inject: [DIRECTORY, ACCESS],

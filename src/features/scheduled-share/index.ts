@@ -31,6 +31,12 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
   rules: { schema: ScheduledShareRuleSchema },
   config: (c) => ({ timezone: c.timezone, imageMaxBytes: c.api.imageUploadMaxBytes }),
   entities: [SharePostEntity, ShareScheduleEntity, ShareSendEntity, ShareWindowEntity, ShareWindowMemberEntity, ShareImageEntity, ShareImageChunkEntity],
+  personalData: {
+    purpose: 'Who spoke in the windows around a shared post (post lift); posts and images are the owner\'s content.',
+    tables: [
+      { entity: ShareWindowMemberEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], onErase: 'delete' },
+    ],
+  },
   migrations: [ScheduledShare1796500000000, ShareImages1797200000000],
   events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
   inject: [DIRECTORY, ACCESS, CHECK_INS, ACTIVITY],

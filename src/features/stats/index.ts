@@ -4,7 +4,7 @@ import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
-import { STATS_ENTITIES } from './stats.entity'
+import { STATS_ENTITIES, StatsEventEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { statsRoutes } from './stats.routes'
@@ -25,6 +25,18 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
   rules: { schema: StatsRuleSchema },
   config: (c) => ({ timezone: c.timezone }),
   entities: STATS_ENTITIES,
+  personalData: {
+    purpose: 'Per-member daily and monthly rollups (top members, retention cohorts, inviters, lottery entries) for reports; no text.',
+    tables: [
+      { entity: StatsMemberDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberMonthEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsInviterDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberHourEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsLotteryDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', mentionColumns: ['id'], onErase: 'delete' },
+    ],
+  },
   migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY],

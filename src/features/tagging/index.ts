@@ -27,6 +27,15 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
   rules: { schema: TaggingRuleSchema },
   config: (c: Config) => ({ timezone: c.timezone }),
   entities: [TaggingMemberEntity, TaggingGroupEntity, TaggingHistoryEntity, TaggingTagEntity, TaggingKeywordEntity],
+  personalData: {
+    purpose: 'Lifecycle state, activity score, tags and a timeline per member, and the last day a member used an interest keyword.',
+    tables: [
+      { entity: TaggingMemberEntity, dataClass: 'profile', memberColumns: ['memberId', 'inviterId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingHistoryEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['detail'], mentionColumns: ['ref'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingTagEntity, dataClass: 'profile', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingKeywordEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+    ],
+  },
   migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000],
   events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, LotteryDrawn, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
