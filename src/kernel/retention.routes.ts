@@ -76,7 +76,7 @@ export function retentionRoutes(service: RetentionService, tokenExists: (tokenId
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/retention/owners/:tokenId', summary: "An owner's retention per data class and where each value comes from",
+      method: 'GET', path: '/api/v1/retention-policies/:tokenId', summary: "An owner's retention per data class and where each value comes from",
       params: TokenParams, access: { roles: ['admin'], mutates: false },
       async handler({ params }) {
         const id = await owner(params.tokenId)
@@ -84,7 +84,7 @@ export function retentionRoutes(service: RetentionService, tokenExists: (tokenId
       },
     }),
     defineRoute({
-      method: 'PUT', path: '/api/v1/retention/owners/:tokenId', summary: "Set an owner's default retention per data class (at most the deployment maximum; null drops it)",
+      method: 'PUT', path: '/api/v1/retention-policies/:tokenId', summary: "Set an owner's default retention per data class (at most the deployment maximum; null drops it)",
       params: TokenParams, body: RetentionPolicyBody, access: { roles: ['admin'], mutates: true },
       async handler({ params, auth, body, audit }) {
         const id = await owner(params.tokenId)

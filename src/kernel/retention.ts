@@ -46,6 +46,8 @@ export interface TableCount {
   table: string
   deleted: number
   cleared: number
+  /** Statements run on it (a batch that found fewer rows than the batch size ends a step). */
+  batches: number
 }
 
 /** One purge run of a class. */
@@ -295,13 +297,14 @@ export class RetentionService {
     try {
       for (const step of await this.plan(dataClass)) {
         const name = store.tableName(step.table)
-        const count = counts.get(name) ?? { table: name, deleted: 0, cleared: 0 }
+        const count = counts.get(name) ?? { table: name, deleted: 0, cleared: 0, batches: 0 }
         counts.set(name, count)
         const key = step.action === 'delete' ? 'deleted' : 'cleared'
         if (dryRun) { count[key] += await store.count(step); continue }
         for (;;) {
           const n = await store.purgeBatch(step, settings.batchSize)
           batches++
+          count.batches++
           count[key] += n
           if (n < settings.batchSize) break
           // Between batches the table (and the event loop) belongs to everyone else.
