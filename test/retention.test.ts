@@ -16,7 +16,8 @@ import { Chat } from './support/chat'
 import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from './support/env'
 import { G1, G2, TWO_OWNERS } from './support/groups'
 
-afterAll(cleanup)
+// One database per runtime here; dropping each takes seconds on a busy MariaDB.
+afterAll(cleanup, 180_000)
 
 const DAY = 86_400_000
 
