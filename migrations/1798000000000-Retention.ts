@@ -14,14 +14,14 @@ export class Retention1798000000000 implements MigrationInterface {
       name: 'qy_retention_policy',
       columns: [
         int('owner_token_id', { type: 'integer', isPrimary: true, default: undefined }), str('data_class', 32, { isPrimary: true }), str('level', 8, { isPrimary: true }),
-        int('days', { default: undefined }), ms('updated_at'), int('updated_by', { type: 'integer', isNullable: true, default: undefined }),
+        int('days', { type: 'integer', default: undefined }), ms('updated_at'), int('updated_by', { type: 'integer', isNullable: true, default: undefined }),
       ],
     }), true)
     await q.createTable(new Table({
       name: 'qy_retention_run',
       columns: [
         id(), str('data_class', 32), str('source', 16), { name: 'dry_run', type: 'boolean', default: 0 }, str('status', 16),
-        int('deleted'), int('cleared'), int('batches'), text('detail'), str('error', 500, { isNullable: true }), ms('started_at'), ms('finished_at'),
+        int('deleted', { type: 'integer' }), int('cleared', { type: 'integer' }), int('batches', { type: 'integer' }), text('detail'), str('error', 500, { isNullable: true }), ms('started_at'), ms('finished_at'),
       ],
       indices: [new TableIndex({ name: 'idx_retention_run_class', columnNames: ['data_class', 'started_at'] })],
     }), true)
