@@ -4,6 +4,7 @@ import { columns } from './columns'
 /**
  * Retention per data class (issue 19): owners' policies, the record of purge runs, and an index on the
  * outbound log's queue time so the delivery-log purge reads its batches by range, not by scanning.
+ * (Features' tables get their time indexes in their own migrations, RetentionIndex*.)
  */
 export class Retention1798000000000 implements MigrationInterface {
   name = 'Retention1798000000000'

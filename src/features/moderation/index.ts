@@ -7,6 +7,7 @@ import { errorText } from '../../kernel/logger'
 import { MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/events'
 import { renderTemplate } from '../../kernel/template'
 import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
+import { RetentionIndexModeration1798003000000 } from '../../../migrations/1798003000000-RetentionIndexModeration'
 import { moderationDryRun } from './moderation.dry-run'
 import { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
@@ -34,7 +35,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       { entity: StrikeResetEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Moderation1764200000000],
+  migrations: [Moderation1764200000000, RetentionIndexModeration1798003000000],
   events: { emits: [RuleViolated], consumes: [MemberJoined, OutboundFinished] },
   inject: [DIRECTORY, ACCESS],
   async setup(app) {
