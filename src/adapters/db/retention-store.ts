@@ -74,10 +74,18 @@ export class DbRetentionStore implements RetentionStore {
       if (done >= limit) break
       const keys = await repo.find({ select, where, take: limit - done })
       if (keys.length === 0) continue
-      const ids = keys.map((k) => Object.fromEntries(meta.primaryColumns.map((c) => [c.propertyName, (k as Record<string, unknown>)[c.propertyName]])))
-      const result = target.action === 'delete'
-        ? await repo.delete(ids)
-        : await repo.update(ids, this.cleared(target.table))
+      const pks = meta.primaryColumns
+      const single = pks.length === 1 ? pks[0] : undefined
+      let result: { affected?: number | null }
+      if (single) {
+        // One key column: `key IN (…)`, one short statement (TypeORM's id lists expand to an OR per row).
+        const ids = keys.map((k) => (k as Record<string, unknown>)[single.propertyName])
+        const qb = target.action === 'delete' ? repo.createQueryBuilder().delete() : repo.createQueryBuilder().update().set(this.cleared(target.table))
+        result = await qb.where(`${single.databaseName} IN (:...ids)`, { ids }).execute()
+      } else {
+        const ids = keys.map((k) => Object.fromEntries(pks.map((c) => [c.propertyName, (k as Record<string, unknown>)[c.propertyName]])))
+        result = target.action === 'delete' ? await repo.delete(ids) : await repo.update(ids, this.cleared(target.table))
+      }
       done += result.affected ?? keys.length
     }
     return done
