@@ -128,6 +128,8 @@ describe(`log safety over a busy simulated day (${STORAGE} + ${COORDINATION})`, 
     // The scanner finds a leak when there is one (a planted line), so a clean result means something.
     const planted = JSON.stringify({ level: 'info', message: 'message received', text: secretTexts[0] })
     expect(leaks([planted], { texts: secretTexts, names: [] })).toHaveLength(1)
+    const plantedName = JSON.stringify({ level: 'warn', message: 'member joined', who: [...names][0] })
+    expect(leaks([plantedName], { texts: [], names })).toHaveLength(1)
 
     const found = leaks(lines, { texts: secretTexts, names })
     expect(found.slice(0, 10)).toEqual([])
