@@ -37,6 +37,11 @@ usage:
                                     purge data older than its retention now (every class, or one);
                                     --dry-run only counts; prints rows per class and table as JSON
   qunyun lottery verify PROOF.json  recompute a lottery draw from its proof (GET /api/v1/lotteries/ID/proof)
+  qunyun member erase ID [--group ID …] [--dry-run] [--verify [--name NAME …] [--text TEXT …] [--log-file FILE …]]
+                                    erase a member everywhere (or in the given groups); prints the receipt;
+                                    --verify then runs the residue scan (exit 1 when anything is left)
+  qunyun member pseudonym ID        the member's pseudonym (what logs, proofs and exports name them by)
+  qunyun data-map                   what qunyun stores about members, per table and data class (Markdown)
   qunyun help                       this text
 
 configuration: config/*.yaml, overridden by environment variables (see README).`
@@ -270,6 +275,53 @@ async function retention(args: string[]): Promise<void> {
   }
 }
 
+/** `qunyun member erase|pseudonym ID …`: runs in a runtime without bots, HTTP or jobs (feature hooks and pub/sub included). */
+async function member(args: string[]): Promise<void> {
+  const [sub, id, ...rest] = args
+  const fail = (message: string): never => {
+    process.stderr.write(`qunyun member: ${message}\n\n${USAGE}\n`)
+    process.exit(2)
+  }
+  if ((sub !== 'erase' && sub !== 'pseudonym') || !id || id.startsWith('--') || id.length > 191) fail('usage: qunyun member erase ID … | qunyun member pseudonym ID')
+  const known = new Set(['--group', '--dry-run', '--verify', '--name', '--text', '--log-file'])
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] as string
+    if (!known.has(a)) fail(`unknown argument "${a}"`)
+    if (a !== '--dry-run' && a !== '--verify') { if (rest[i + 1] === undefined) fail(`${a} needs a value`); i++ }
+  }
+  const groups = flagValues(rest, '--group')
+  const dryRun = rest.includes('--dry-run')
+  const verify = rest.includes('--verify')
+  if (dryRun && verify) fail('--verify erases first; use one of --dry-run and --verify')
+  const config = configOrExit({ simulation: { mode: 'off' } })
+  const log = createLogger({ log: { ...config.log, level: 'warn' } })
+  const { Runtime, readLogFile } = await import('./main')
+  const runtime = new Runtime(config, { log, bots: [], http: false, scheduler: false, simulation: false })
+  await runtime.start()
+  try {
+    const memberId = id as string
+    if (sub === 'pseudonym') {
+      const p = runtime.erasure.pseudonym(memberId)
+      process.stdout.write(`${p}\nlogs name this member as ~${p.slice(0, 16)}\n`)
+      return
+    }
+    if (config.redis.url === null && !dryRun) {
+      process.stderr.write('qunyun member: embedded mode (no Redis): a running server keeps this member in its in-process caches and counters until it restarts; prefer DELETE /api/v1/members/ID on the running server\n')
+    }
+    const needles = verify ? await runtime.erasure.needles(memberId, { names: flagValues(rest, '--name'), texts: flagValues(rest, '--text') }) : []
+    const receipt = await runtime.erasure.erase(memberId, { ...(groups.length > 0 ? { groupIds: groups } : {}), dryRun })
+    process.stdout.write(`${JSON.stringify(receipt, null, 2)}\n`)
+    if (!verify) return
+    const files = [...config.privacy.logFiles, ...flagValues(rest, '--log-file')]
+    const findings = await runtime.erasure.residue(needles, files, readLogFile)
+    const searched = needles.map((n) => n.kind).reduce<Record<string, number>>((m, k) => ({ ...m, [k]: (m[k] ?? 0) + 1 }), {})
+    process.stdout.write(`${JSON.stringify({ residue: { searched, logFiles: files.length, clean: findings.length === 0, findings } }, null, 2)}\n`)
+    if (findings.length > 0) process.exitCode = 1
+  } finally {
+    await runtime.stop()
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
@@ -278,6 +330,12 @@ async function main(argv: string[]): Promise<void> {
     case 'simulate': return simulate(rest)
     case 'token': return token(rest)
     case 'retention': return retention(rest)
+    case 'member': return member(rest)
+    case 'data-map': {
+      const { declaredPersonalData, dataMapMarkdown } = await import('./personal-data')
+      process.stdout.write(dataMapMarkdown(declaredPersonalData(FEATURES)))
+      return
+    }
     case 'lottery': {
       process.exitCode = lotteryCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) })
       return

@@ -15,7 +15,7 @@ import { EventBus } from './kernel/event-bus'
 import { OutboundFinished, type EventBase } from './kernel/events'
 import type { AnyFeature, RulesSpec } from './kernel/feature'
 import { FeatureHost, type LiveFeature } from './kernel/host'
-import { errorText, type Logger } from './kernel/logger'
+import { errorText, pseudonymisingLogger, type Logger } from './kernel/logger'
 import { expiryFromMinutes, OutboundQueue } from './kernel/outbound'
 import { outboundVerbs } from './kernel/outbound-service'
 import { BotOwnership } from './kernel/ownership'
@@ -50,6 +50,11 @@ import { WecomChannel } from './adapters/wecom/channel'
 import { PairedChannel } from './adapters/wecom/pair'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
+import { ErasureService, pseudonymOf } from './kernel/erasure'
+import { erasureRoutes } from './kernel/erasure.routes'
+import { DbPersonalDataStore } from './adapters/db/personal-data-store'
+import { pseudonymKey } from './adapters/db/deployment-key'
+import { readFile } from 'node:fs/promises'
 import { SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
 import { seedExampleAutoReplies } from './simulation/seed'
@@ -107,7 +112,8 @@ export interface Prepared {
 export class Runtime {
   readonly clock: Clock
   readonly random: Random
-  readonly log: Logger
+  /** The process logger; once storage is open, member ids in its fields are written as pseudonyms. */
+  log: Logger
   db!: DataSource
   ports!: CoordinationPorts
   rules!: RuleStore
@@ -130,6 +136,8 @@ export class Runtime {
   readonly wecom = new Map<string, WecomChannel>()
   /** Counts what the bot does in the simulated community (set when a bot runs it). */
   narrator?: Narrator
+  /** Erasure of members and the residue scan (issue 19). */
+  erasure!: ErasureService
   private bus?: EventBus
   /** Set once storage is open; absent when start() failed earlier (stop() must still work then). */
   private seen?: SeenFilter
@@ -213,7 +221,8 @@ export class Runtime {
   }
 
   private async doStart(): Promise<void> {
-    const { config, log, clock } = this
+    const { config, clock } = this
+    let log = this.log
     const { definitions, bots, specs, packs } = this.prepare()
     this.proceed()
 
@@ -240,6 +249,10 @@ export class Runtime {
       coordination: this.ports.kind,
     })
     this.proceed()
+    // Member ids never reach the log as they are (an erased member leaves nothing in log files).
+    const key = await pseudonymKey(this.db, config.privacy.pseudonymKey, clock.now())
+    this.log = pseudonymisingLogger(this.options.log, (id) => pseudonymOf(key, id))
+    log = this.log
 
     this.rules = new RuleStore({
       repository: new DbRuleRepository(this.db), pubsub: this.ports.pubsub, clock, log, specs, packs, defaultPack: {},
@@ -279,17 +292,23 @@ export class Runtime {
       features: definitions, config, clock, random: this.random, log,
       coordination: { counters: this.ports.counters, rateLimiter: this.ports.rateLimiter, leases: this.ports.leases, pubsub: this.ports.pubsub },
       storeFor: (f) => new FeatureStore(this.db, f.name, f.entities ?? []),
-      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit },
+      rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit }, pseudonym: (id) => pseudonymOf(key, id),
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
-    const scopes = async () => (this.host.has(ACCESS) ? this.host.service(ACCESS).scopes() : new Map())
-    this.retention = new RetentionService({
-      settings: config.retention, store: new DbRetentionStore(this.db), clock, log, timezone: config.timezone, scopes,
-      declarations: declaredPersonalData(definitions),
+    const declared = declaredPersonalData(definitions)
+    const db = this.db
+    this.erasure = new ErasureService({
+      store: new DbPersonalDataStore(db, declared), keys: this.ports.keys, pubsub: this.ports.pubsub, key,
+      hooks: () => this.host.live.flatMap((f) => (f.instance.eraseMember ? [{ name: f.name, erase: f.instance.eraseMember }] : [])),
+      flush: () => this.flush(), clock, log, origin: this.replicaId,
     })
+    await this.erasure.start()
+    const scopes = async () => (this.host.has(ACCESS) ? this.host.service(ACCESS).scopes() : new Map())
+    this.retention = new RetentionService({ settings: config.retention, store: new DbRetentionStore(db), clock, log, timezone: config.timezone, scopes, declarations: declared })
     this.routes = [
       ...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id)),
       ...retentionRoutes(this.retention, async (tokenId) => (await scopes()).has(tokenId)),
+      ...erasureRoutes({ erasure: this.erasure, declared, tableOf: (entity) => db.getMetadata(entity).tableName, logFiles: config.privacy.logFiles, readLog: readLogFile }),
     ]
 
     // A mark of a message in flight lasts no longer than a takeover, so a copy redelivered to the bot's next holder is processed.
@@ -429,6 +448,7 @@ export class Runtime {
     if (this.flushTimer) clearInterval(this.flushTimer)
     if (this.db) await this.flush()
     await this.host?.each('stop', log)
+    await this.erasure?.stop()
     if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
     await this.rules?.stop()
     await this.ports?.close()
@@ -551,4 +571,9 @@ export class Runtime {
     log.warn('SIMULATION: no WeCom token configured, so this bot runs a built-in simulated community on wechaty-puppet-mock. '
       + 'To connect a real account set WECHATY_PUPPET=wechaty-puppet-service and WECHATY_PUPPET_SERVICE_TOKEN=<your WorkPro token> (see README).', { bot: definition.id })
   }
+}
+
+/** A log file's text for the residue scan; null when it cannot be read (a missing file is reported as such). */
+export async function readLogFile(file: string): Promise<string | null> {
+  try { return await readFile(file, 'utf8') } catch { return null }
 }

@@ -51,6 +51,26 @@ function contract(name: string, factory: PortsFactory, cleanup?: () => Promise<v
       await expect(real.ping()).resolves.toBe(true)
     })
 
+    describe('key space (erasure, residue scan)', () => {
+      it('finds keys by a whole-token needle in names and values, and deletes them (optionally only with a group, or as a dry run)', async () => {
+        const member = unique('zoe')
+        await fake.counters.incr(`mod:fl:g1@chatroom:${member}`, 60_000)
+        await fake.counters.incr(`ar:m:1:g2@chatroom:${member}`, 60_000)
+        await fake.counters.incr(`mod:fl:g1@chatroom:${member}0`, 60_000)
+        await fake.values.set(unique('note'), `about ${member} here`, clock.now() + 60_000)
+        const hits = await fake.keys.search([member])
+        expect(hits.filter((h) => h.in === 'name').map((h) => h.key).sort()).toEqual([`counter:ar:m:1:g2@chatroom:${member}`, `counter:mod:fl:g1@chatroom:${member}`])
+        expect(hits.filter((h) => h.in === 'value')).toHaveLength(1)
+        expect(await fake.keys.deleteKeys(member, { dryRun: true })).toBe(2)
+        expect(await fake.keys.deleteKeys(member, { alsoOneOf: ['g1@chatroom'] })).toBe(1)
+        expect(await fake.counters.get(`mod:fl:g1@chatroom:${member}`)).toBe(0)
+        expect(await fake.counters.get(`ar:m:1:g2@chatroom:${member}`)).toBe(1)
+        expect(await fake.counters.get(`mod:fl:g1@chatroom:${member}0`)).toBe(1)
+        expect(await fake.keys.deleteKeys(member)).toBe(1)
+        expect((await fake.keys.search([member])).filter((h) => h.in === 'name')).toEqual([])
+      })
+    })
+
     describe('dedupe', () => {
       it('is true the first time and false afterwards; ids are independent', async () => {
         const id = unique('msg')

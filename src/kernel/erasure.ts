@@ -83,8 +83,8 @@ export interface ErasureDeps {
   origin: string
 }
 
-/** A broadcast erasure request. */
-interface Broadcast { o: string; m: string; g?: readonly string[] }
+/** A broadcast erasure request: origin, member, groups (owner's erasure), names found before erasing. */
+interface Broadcast { o: string; m: string; g?: readonly string[]; n?: readonly string[] }
 
 /** Runs erasures and residue scans for the admin API and the CLI. */
 export class ErasureService {
@@ -102,11 +102,21 @@ export class ErasureService {
       try { b = JSON.parse(message) as Broadcast } catch { return }
       if (b.o === this.d.origin || typeof b.m !== 'string') return
       const subject: ErasureSubject = { memberId: b.m, pseudonym: this.pseudonym(b.m), ...(b.g ? { groupIds: b.g } : {}) }
-      void this.runHooks(subject).catch((error: unknown) => this.d.log.warn('erasure hooks failed on a broadcast', { member: subject.pseudonym, error: errorText(error) }))
+      void this.replay(subject, b.n ?? []).catch((error: unknown) => this.d.log.warn('erasure failed on a broadcast', { member: subject.pseudonym, error: errorText(error) }))
     })
   }
 
   async stop(): Promise<void> { await this.dispose?.() }
+
+  /**
+   * Another replica erased a member: this one clears its caches, writes its buffers (rows of the member
+   * counted here since) and erases the tables once more, so nothing buffered here outlives the erasure.
+   */
+  private async replay(subject: ErasureSubject, names: readonly string[]): Promise<void> {
+    await this.runHooks(subject)
+    await this.d.flush()
+    await this.d.store.erase(subject, names)
+  }
 
   /**
    * Erases (or previews) a member: everywhere, or only in `groupIds` (an owner's erasure). Idempotent: a
@@ -124,7 +134,7 @@ export class ErasureService {
     places.push({ place: 'keys:coordination', removed: removedKeys, pseudonymised: 0 })
     places.push(...await this.runHooks(subject))
     if (!dryRun) {
-      const broadcast: Broadcast = { o: this.d.origin, m: memberId, ...(options.groupIds ? { g: options.groupIds } : {}) }
+      const broadcast: Broadcast = { o: this.d.origin, m: memberId, ...(options.groupIds ? { g: options.groupIds } : {}), n: names }
       await this.d.pubsub.publish(ERASURE_CHANNEL, JSON.stringify(broadcast)).catch((error: unknown) => log.warn('erasure not announced to other replicas', { member: subject.pseudonym, error: errorText(error) }))
     }
     const receipt: ErasureReceipt = {

@@ -109,6 +109,8 @@ export interface FeatureApp<R, C, Store> {
   /** Every action toward the platform outside a message context (jobs, consumers). */
   readonly outbound: Outbound
   readonly events: EventEmitter
+  /** A member's pseudonym in this deployment (HMAC-SHA256 with the deployment key, hex): what proofs and exports name. */
+  pseudonym(memberId: string): string
   /** A service it declared in `inject`. */
   use<S>(key: ServiceKey<S>): S
   /** Offers a service it declared in `provides`. */

@@ -40,6 +40,8 @@ export interface HostOptions<Store, Cfg> {
   outbound: Outbound
   /** Where events emitted outside a message go (the processor's ordered event path). */
   events: EventEmitter
+  /** A member's pseudonym in this deployment. */
+  pseudonym(memberId: string): string
 }
 
 /** Event types the kernel itself emits (channels, the outbound queue). */
@@ -96,6 +98,7 @@ export class FeatureHost {
         rules: this.options.rules.featureRules(def.name),
         outbound: this.options.outbound,
         events: this.options.events,
+        pseudonym: (memberId: string): string => this.options.pseudonym(memberId),
         use: <S>(key: ServiceKey<S>): S => {
           if (!injected.has(key.name)) throw new Error(`feature "${def.name}" uses service "${key.name}" without declaring it in inject`)
           if (!this.services.has(key.name)) throw new Error(`service "${key.name}" is not provided`)

@@ -70,6 +70,8 @@ export interface RouteDefinition<P = unknown, Q = unknown, B = unknown, R = unkn
    * is no such object. The HTTP adapter answers 404 (ownedNotFound) to callers who may not see it.
    */
   findOwned?(params: P): Promise<{ ownerTokenId: number | null } | null>
+  /** The path as the audit log records it, when the real one names a person (e.g. a member id → its pseudonym). */
+  auditPath?(params: P): string
   handler(input: RouteInput<P, Q, B>): Promise<R>
 }
 

@@ -278,7 +278,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       } else ctx.body = result ?? { ok: true }
       if (access.mutates) {
         await options.audit.append({
-          at: options.clock.now(), principal, method: route.method, route: route.path, path: ctx.path,
+          at: options.clock.now(), principal, method: route.method, route: route.path, path: route.auditPath ? route.auditPath(params) : ctx.path,
           status: ctx.status, requestId, summary, groupId,
         })
       }

@@ -1,6 +1,6 @@
 import { Between } from 'typeorm'
 import type { FeatureTables } from '../../adapters/db/feature-store'
-import { csvDocument } from '../../kernel/csv'
+import { csvDocument, csvOptions, withPseudonymise } from '../../kernel/csv'
 import { defineRoute, GroupParams, HttpError, MemberParams, type RouteDefinition } from '../../kernel/routes'
 import { addDays } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
@@ -15,7 +15,7 @@ const READ = { roles: ['admin', 'owner', 'operator'] as const, groupParam: 'id',
 export type GroupFacts = (groupId: string) => Promise<{ timezone: string; memberCount: number } | null>
 
 /** Admin routes of the check-in feature. */
-export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: CheckInService; facts: GroupFacts; rules: (groupId: string) => Promise<CheckInRule> }): RouteDefinition[] {
+export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: CheckInService; facts: GroupFacts; rules: (groupId: string) => Promise<CheckInRule>; pseudonym: (memberId: string) => string }): RouteDefinition[] {
   const { db, service } = deps
   const group = async (id: string): Promise<{ timezone: string; memberCount: number; today: string; rule: CheckInRule }> => {
     const facts = await deps.facts(id)
@@ -93,7 +93,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
     }),
     defineRoute({
       method: 'GET', path: '/api/v1/groups/:id/check-ins/export.csv', summary: 'Check-ins as CSV (day, member, name, kind, rank, time)',
-      params: GroupParams, query: ExportQuery, access: READ, contentType: 'text/csv; charset=utf-8',
+      params: GroupParams, query: withPseudonymise(ExportQuery), access: READ, contentType: 'text/csv; charset=utf-8',
       async handler({ params, query }) {
         const g = await group(params.id)
         const to = query.to ?? g.today
@@ -102,7 +102,7 @@ export function checkInRoutes(deps: { db: FeatureTables; clock: Clock; service: 
         if (addDays(from, 366) < to) throw new HttpError(400, 'invalid_input', 'at most 366 days per export', [{ path: 'query.from', message: 'range too long' }])
         const rows = await db.repo(CheckInEntity).find({ where: { groupId: params.id, day: Between(from, to) }, order: { day: 'ASC', rank: 'ASC' } })
         const names = new Map((await db.repo(CheckInMemberEntity).findBy({ groupId: params.id })).map((m) => [m.memberId, m.name]))
-        return csvDocument(['day', 'member_id', 'name', 'kind', 'rank', 'at'], rows.map((r) => [r.day, r.memberId, names.get(r.memberId) ?? '', r.kind, r.rank, new Date(r.at).toISOString()]))
+        return csvDocument(['day', 'member_id', 'name', 'kind', 'rank', 'at'], rows.map((r) => [r.day, r.memberId, names.get(r.memberId) ?? '', r.kind, r.rank, new Date(r.at).toISOString()]), csvOptions(query, deps.pseudonym))
       },
     }),
   ]

@@ -57,7 +57,7 @@ export const checkInFeature = defineFeature<CheckInRule>({
     )
     return {
       middleware: checkInMiddleware({ service, batcher, rules: app.rules }),
-      routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup }),
+      routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         // Every minute: answers a crash left unanswered (stored with their check-in, lost from a batch
         // window in memory) are sent, batched, by whichever replica runs the tick (the bot's holder performs them).

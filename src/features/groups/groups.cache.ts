@@ -37,4 +37,14 @@ export class DetailCache {
     this.entries.set(id, { value, until: this.now() + this.ttlMs })
   }
   drop(id: string): void { this.entries.delete(id) }
+  /** Erasure: drops cached details whose JSON names `needle` (a member); returns how many. */
+  dropMentioning(needle: string, dryRun: boolean): number {
+    let n = 0
+    for (const [id, e] of this.entries) {
+      if (!e.value.json.includes(needle)) continue
+      n++
+      if (!dryRun) this.entries.delete(id)
+    }
+    return n
+  }
 }

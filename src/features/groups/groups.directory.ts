@@ -81,6 +81,18 @@ export class CachedGroupDirectory implements GroupDirectory {
   /** Drops a cached group so the next message reloads it. */
   forgetGroup(groupId: string): void { this.groups.delete(groupId) }
 
+  /** Erasure: drops a member from the cache of every group (or of `groupIds`); returns how many entries. */
+  eraseMember(memberId: string, groupIds: readonly string[] | undefined, dryRun: boolean): number {
+    let n = 0
+    for (const [groupId, members] of this.memberCache) {
+      if (groupIds !== undefined && !groupIds.includes(groupId)) continue
+      if (!members.has(memberId)) continue
+      n++
+      if (!dryRun) members.delete(memberId)
+    }
+    return n
+  }
+
   /** Drops a member from the cache (left the group). */
   dropMember(groupId: string, memberId: string): void { this.memberCache.get(groupId)?.delete(memberId) }
 

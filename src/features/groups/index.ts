@@ -54,6 +54,10 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
         await app.coordination.pubsub.publish(GROUPS_CHANNEL, group.id)
       }, details),
       stop: async () => { await unsubscribe() },
+      eraseMember: async (s) => [
+        { place: 'members', removed: directory.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 },
+        { place: 'group-details', removed: details.dropMentioning(s.memberId, s.dryRun === true), pseudonymised: 0 },
+      ],
     }
   },
 })

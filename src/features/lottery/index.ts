@@ -47,11 +47,12 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
       directory: app.use(DIRECTORY), points: app.use(POINTS), checkIns: app.use(CHECK_INS), activity: app.use(ACTIVITY), rules: app.rules,
       beacon: app.config.beacon ? drandHttpBeacon(app.config.beacon) : null,
       changed: () => lotteries.changed(),
+      pseudonym: (memberId) => app.pseudonym(memberId),
     })
     const batcher = new AnswerBatcher(app.clock, app.outbound)
     return {
       middleware: lotteryMiddleware({ lotteries, service, batcher, rules: app.rules }),
-      routes: lotteryRoutes({ db: app.store, service }),
+      routes: lotteryRoutes({ db: app.store, service, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         // Every minute: open, close, draw what is due (state lives in the database: a restart or a missed
         // tick is caught up by the next one; the draw itself is fenced by its unique round row).

@@ -160,7 +160,9 @@ describe(`draws with public randomness through real wechaty (${STORAGE} + ${COOR
     const { id, proof: get, drawn, round, reroll } = await lotteryWithBeacon()
     // A reroll is the next round of the same generator, with the same beacon value mixed in.
     const first = await get()
-    await reroll(first.rounds[0]?.winners[0] as string)
+    // Proofs name members by pseudonym; the reroll takes the member id of the first winner.
+    const firstWinner = ['bob', 'carol', 'dave'].find((m) => chat.runtime.erasure.pseudonym(m) === first.rounds[0]?.winners[0])
+    await reroll(firstWinner as string)
     const proof = await get()
     expect(proof.rounds).toHaveLength(2)
     expect(proof.beacon).toMatchObject({ used: true, ...roundBody(round), chainHash: CHAIN_HASH, closedAt: START + 60 * MINUTE, periodSeconds: 300 })

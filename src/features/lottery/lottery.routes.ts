@@ -1,8 +1,8 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import { MoreThan } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import { ownerFor, type Principal } from '../../kernel/auth'
-import { csvDocument } from '../../kernel/csv'
+import { csvDocument, CSV_PSEUDONYMISE, csvOptions } from '../../kernel/csv'
 import { defineRoute, HttpError, ownedNotFound, type RouteDefinition } from '../../kernel/routes'
 import { ineligibility } from './lottery.eligibility'
 import { LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
@@ -42,7 +42,7 @@ function checkGroups(config: LotteryConfig, auth: Principal | null): void {
 }
 
 /** Admin routes of lotteries: create, edit (drafts), open, cancel, list, detail, entrants, proof, winners, CSV, dry run. */
-export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService }): RouteDefinition[] {
+export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService; pseudonym: (memberId: string) => string }): RouteDefinition[] {
   const repo = () => deps.db.repo(LotteryEntity)
   const findOwned = ({ lotteryId }: z.infer<typeof LotteryParams>) => repo().findOne({ select: { ownerTokenId: true }, where: { id: lotteryId } })
   const load = async (id: number): Promise<Lottery> => {
@@ -155,12 +155,12 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService 
       },
     }),
     defineRoute({
-      method: 'GET', path: '/api/v1/lotteries/:lotteryId/winners.csv', summary: 'Winners as CSV', params: LotteryParams,
-      access: { ...ONE, mutates: false }, findOwned, contentType: 'text/csv; charset=utf-8',
-      async handler({ params }) {
+      method: 'GET', path: '/api/v1/lotteries/:lotteryId/winners.csv', summary: 'Winners as CSV (?pseudonymise=1 writes member ids as pseudonyms, the ids of the proof)', params: LotteryParams,
+      query: z.strictObject(CSV_PSEUDONYMISE), access: { ...ONE, mutates: false }, findOwned, contentType: 'text/csv; charset=utf-8',
+      async handler({ params, query }) {
         const l = await load(params.lotteryId)
         return csvDocument(['member_id', 'name', 'group_id', 'prize', 'round', 'claim_code', 'status'],
-          (await winners(l.row.id)).map((w) => [w.memberId, w.name, w.groupId, w.prize, w.round, w.claimCode, w.status]))
+          (await winners(l.row.id)).map((w) => [w.memberId, w.name, w.groupId, w.prize, w.round, w.claimCode, w.status]), csvOptions(query, deps.pseudonym))
       },
     }),
     defineRoute({

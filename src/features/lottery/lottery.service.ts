@@ -66,7 +66,20 @@ export interface LotteryServiceDeps {
   beacon: Beacon | null
   /** Tells every replica's message path that lotteries changed. */
   changed(): Promise<void>
+  /** The member's pseudonym (HMAC with the deployment key): who an entrant is in lists, hashes and proofs. */
+  pseudonym(memberId: string): string
 }
+
+/** An entry already pseudonymised by an erasure holds the pseudonym itself (64 hex digits). */
+const PSEUDONYM = /^[0-9a-f]{64}$/
+
+/**
+ * How a lottery names entrants in its entrant hash, draw and proof. Lotteries name them by pseudonym, so
+ * proofs never hold a member id and stay verifiable after a member is erased (their entry then holds the
+ * pseudonym itself). Lotteries closed before pseudonyms were introduced keep naming them by id (their
+ * published hash covers the ids).
+ */
+type DrawIds = (memberId: string) => string
 
 /**
  * The lottery state machine: draft → open → closed → drawn, or → cancelled from any state before drawn.
@@ -147,7 +160,7 @@ export class LotteryService {
     const entrants = await this.entrantIds(id)
     // The beacon round is fixed now, from the close instant alone: the first round published after it.
     const beaconRound = this.d.beacon ? roundAfter(this.d.beacon.chain, now) : null
-    await this.repo.update({ id }, { entrantsHash: listHash(entrants), entrantCount: entrants.length, beaconRound })
+    await this.repo.update({ id }, { entrantsHash: listHash(entrants.map((e) => this.token(e))), entrantCount: entrants.length, beaconRound })
     const closed = await this.must(id)
     const beaconLine = beaconRound !== null && this.d.beacon ? `\n公开随机数：开奖将混入 drand 第 ${beaconRound} 轮（${roundUrl(this.d.beacon.chain, beaconRound)}）` : ''
     await this.announce(closed, 'closed', (c, g) => ({
@@ -173,9 +186,11 @@ export class LotteryService {
     const beacon = await this.beaconFor(l)
     const entries = await this.d.store.repo(LotteryEntryEntity).find({ where: { lotteryId: id }, order: { id: 'ASC' } })
     const { eligible, excluded } = await this.screen(l, entries)
+    const ids = this.drawIds(l, entries.map((e) => e.memberId))
+    const member = new Map(entries.map((e) => [ids(e.memberId), e.memberId]))
     const wanted = prizeSlots(l.config).length
-    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round: 0, eligible, count: wanted, ...(beacon.used ? { beaconHex: beacon.randomness } : {}) })
-    const round: ProofRound = { round: 0, eligible: canonicalOrder(eligible), eligibleHash: outcome.eligibleHash, excluded, count: wanted, winners: outcome.winners }
+    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round: 0, eligible: eligible.map(ids), count: wanted, ...(beacon.used ? { beaconHex: beacon.randomness } : {}) })
+    const round: ProofRound = { round: 0, eligible: canonicalOrder(eligible.map(ids)), eligibleHash: outcome.eligibleHash, excluded: byDrawId(excluded, ids), count: wanted, winners: outcome.winners }
     const byMember = new Map(entries.map((e) => [e.memberId, e]))
     const slots = prizeSlots(l.config)
     const codes = this.claimCodes(outcome.winners.length)
@@ -184,7 +199,7 @@ export class LotteryService {
         await tx.repo(LotteryDrawEntity).insert({ lotteryId: id, round: 0, at: now, proof: { ...round, beacon } })
         const res = await tx.repo(LotteryEntity).update({ id, status: 'closed' }, { status: 'drawn', drawnAt: now, updatedAt: now })
         if (!res.affected) throw new Error(`lottery ${id} left "closed" during its draw`)
-        await this.insertWinners(tx, id, 0, outcome.winners, byMember, slots, codes, now)
+        await this.insertWinners(tx, id, 0, outcome.winners.map((w) => member.get(w) ?? w), byMember, slots, codes, now)
       })
     } catch (error) {
       if (isDuplicate(error)) return 'already'
@@ -254,17 +269,19 @@ export class LotteryService {
     const screened = await this.screen(l, entries.filter((e) => !earlier.has(e.memberId)))
     const first = (await this.d.store.repo(LotteryDrawEntity).findOneBy({ lotteryId: id, round: 0 }))?.proof as { beacon?: BeaconProof } | undefined
     const used = first?.beacon?.used === true ? first.beacon : null
-    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round, eligible: screened.eligible, count: targets.length, ...(used ? { beaconHex: used.randomness } : {}) })
-    const proofRound: ProofRound = { round, eligible: canonicalOrder(screened.eligible), eligibleHash: outcome.eligibleHash, excluded: screened.excluded, count: targets.length, winners: outcome.winners }
+    const ids = this.drawIds(l, entries.map((e) => e.memberId))
+    const member = new Map(entries.map((e) => [ids(e.memberId), e.memberId]))
+    const outcome = draw({ seedHex: l.row.seed, lotteryId: id, round, eligible: screened.eligible.map(ids), count: targets.length, ...(used ? { beaconHex: used.randomness } : {}) })
+    const proofRound: ProofRound = { round, eligible: canonicalOrder(screened.eligible.map(ids)), eligibleHash: outcome.eligibleHash, excluded: byDrawId(screened.excluded, ids), count: targets.length, winners: outcome.winners }
     const byMember = new Map(entries.map((e) => [e.memberId, e]))
     try {
       await this.d.store.transaction(async (tx) => {
-        await tx.repo(LotteryDrawEntity).insert({ lotteryId: id, round, at: now, proof: { ...proofRound, replaced: targets.map((t) => t.memberId) } })
+        await tx.repo(LotteryDrawEntity).insert({ lotteryId: id, round, at: now, proof: { ...proofRound, replaced: targets.map((t) => ids(t.memberId)) } })
         for (const t of targets) {
           const res = await tx.repo(LotteryWinnerEntity).update({ id: t.id, status: 'won' }, { status: 'forfeited' })
           if (!res.affected) throw conflict(`${t.memberId} claimed meanwhile`)
         }
-        await this.insertWinners(tx, id, round, outcome.winners, byMember, targets.map((t) => t.prize), this.claimCodes(outcome.winners.length), now)
+        await this.insertWinners(tx, id, round, outcome.winners.map((w) => member.get(w) ?? w), byMember, targets.map((t) => t.prize), this.claimCodes(outcome.winners.length), now)
       })
     } catch (error) {
       if (isDuplicate(error)) throw conflict('another reroll of this lottery ran at the same time; read the winners again')
@@ -280,7 +297,7 @@ export class LotteryService {
         { mentions: here.map((w) => w.memberId), cause: `lottery:${id}:reroll:${round}`, note: `lottery ${id} rerolled (round ${round})` })
       this.d.events.emit(LotteryDrawn.of({ id: `lottery.drawn:${id}:${round}:${groupId}`, at: now, botId: target.group.botId, groupId, lotteryId: id, round, winnerIds: here.map((w) => w.memberId), eligible: screened.eligible.length }))
     }
-    return { round, replaced: targets.map((t) => t.memberId), winners: outcome.winners }
+    return { round, replaced: targets.map((t) => t.memberId), winners: outcome.winners.map((w) => member.get(w) ?? w) }
   }
 
   /** Marks a prize claimed or fulfilled (核销), by claim code or member; null when no such current winner. */
@@ -439,7 +456,7 @@ export class LotteryService {
       status: l.row.status,
       commitment: l.row.commitment,
       seed: revealed ? l.row.seed : null,
-      entrants: frozen ? canonicalOrder(await this.entrantIds(id)) : [],
+      entrants: frozen ? await this.entrantIds(id).then((all) => canonicalOrder(all.map(this.drawIds(l, all)))) : [],
       entrantsHash: l.row.entrantsHash,
       beacon,
       rounds: stored.map(({ beacon: _b, ...r }) => r),
@@ -528,6 +545,17 @@ export class LotteryService {
         lotteryId, round, position: i, memberId, groupId: e?.groupId ?? '', name: e?.name ?? memberId, prize: slots[i] ?? '', claimCode: codes[i] ?? '', status: 'won', claimedAt: null, remindedAt: null, at: now,
       })
     }
+  }
+
+  /** The draw id of a member: their pseudonym (an erased entry holds it already). */
+  private token(memberId: string): string {
+    return PSEUDONYM.test(memberId) ? memberId : this.d.pseudonym(memberId)
+  }
+
+  /** How this lottery names entrants: by pseudonym, or by id when its published entrant hash covers the ids. */
+  private drawIds(l: Lottery, entrants: readonly string[]): DrawIds {
+    const legacy = l.row.entrantsHash !== null && l.row.entrantsHash === listHash(entrants) && l.row.entrantsHash !== listHash(entrants.map((e) => this.token(e)))
+    return legacy ? (m) => m : (m) => this.token(m)
   }
 
   /** Member ids of a lottery's entries. */
@@ -646,4 +674,9 @@ function conflict(message: string): HttpError {
 /** Facts of a member the directory does not know: treated as not in the group. */
 function unknownMember(id: string): MemberFacts {
   return { id, role: 'member', joinedAt: null, left: true, lastActiveDay: null, streak: 0, recentWinner: false }
+}
+
+/** Exclusions named by draw id, in canonical order. */
+function byDrawId(excluded: readonly Exclusion[], ids: DrawIds): Exclusion[] {
+  return excluded.map((e) => ({ memberId: ids(e.memberId), reason: e.reason })).sort((a, b) => Buffer.compare(Buffer.from(a.memberId, 'utf8'), Buffer.from(b.memberId, 'utf8')))
 }

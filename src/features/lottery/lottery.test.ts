@@ -8,7 +8,7 @@ import { defineFeature } from '../../adapters/db/feature-store'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { FEATURES } from '../../features'
 import type { EventBase } from '../../kernel/events'
-import { verifyProof, type LotteryProof } from './lottery.draw'
+import { canonicalOrder, verifyProof, type LotteryProof } from './lottery.draw'
 import { instantIn } from './lottery.service'
 
 // Every runtime of this file has its own MySQL database; dropping them all takes a while on a busy machine.
@@ -57,6 +57,9 @@ async function tick(chat: Chat): Promise<void> {
   expect(await chat.runtime.scheduler.runFenced('lottery.tick', new Date(chat.clock.now()))).toBe('ran')
   await chat.rehearsal.quiesce()
 }
+
+/** A member's id in lottery proofs: their pseudonym in this deployment. */
+const tok = (chat: Chat, memberId: string): string => chat.runtime.erasure.pseudonym(memberId)
 
 async function count(chat: Chat, sql: string): Promise<number> {
   const rows: Array<{ n: number | string }> = await chat.runtime.db.query(sql)
@@ -131,10 +134,11 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(announcement.text).toContain(detail.body.seed as string)
 
     const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
-    expect(proof.entrants).toEqual(['bob', 'carol', 'dave'])
+    // Proofs name entrants by pseudonym (no member id in a published proof; it stays verifiable after an erasure).
+    expect(proof.entrants).toEqual(canonicalOrder(['bob', 'carol', 'dave'].map((m) => tok(chat, m))))
     expect(closing.text).toContain(proof.entrantsHash as string)
     expect(proof.commitment).toBe(opened.body.commitment)
-    expect(proof.rounds[0]?.winners).toEqual(winners.map((w) => w.memberId))
+    expect(proof.rounds[0]?.winners).toEqual(winners.map((w) => tok(chat, w.memberId)))
     expect(proof.beacon.used).toBe(false)
     expect(verifyProof(proof)).toEqual([])
 
@@ -308,9 +312,9 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     await chat.rehearsal.advanceTo(START + 70 * MINUTE)
     await tick(chat)
     const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
-    expect(proof.entrants).toEqual(['bob', 'carol', 'dave'])
-    expect(proof.rounds[0]?.excluded).toEqual([{ memberId: 'carol', reason: 'not in the group' }])
-    expect(proof.rounds[0]?.winners.slice().sort()).toEqual(['bob', 'dave'])
+    expect(proof.entrants).toEqual(canonicalOrder(['bob', 'carol', 'dave'].map((m) => tok(chat, m))))
+    expect(proof.rounds[0]?.excluded).toEqual([{ memberId: tok(chat, 'carol'), reason: 'not in the group' }])
+    expect(proof.rounds[0]?.winners.slice().sort()).toEqual(['bob', 'dave'].map((m) => tok(chat, m)).sort())
     expect(verifyProof(proof)).toEqual([])
   })
 
@@ -501,7 +505,8 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(announced.mentions).toEqual([second])
     const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
     expect(proof.rounds.map((r) => r.round)).toEqual([0, 1])
-    expect(proof.rounds[1]?.eligible).not.toContain(first?.memberId)
+    expect(proof.rounds[1]?.eligible).not.toContain(tok(chat, first?.memberId ?? ''))
+    expect(proof.rounds[1]?.eligible).toContain(tok(chat, second ?? ''))
     expect(verifyProof(proof)).toEqual([])
 
     // Claims: by code (case-insensitive), then fulfilled; the forfeited code is gone; states only move forward.
@@ -549,8 +554,8 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     await chat.rehearsal.advanceTo(today + 65 * MINUTE)
     await tick(chat)
     const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
-    expect(proof.rounds[0]?.winners).toEqual(['bob'])
-    expect(proof.rounds[0]?.excluded).toEqual([{ memberId: 'dave', reason: 'not active in the last 3 days' }])
+    expect(proof.rounds[0]?.winners).toEqual([tok(chat, 'bob')])
+    expect(proof.rounds[0]?.excluded).toEqual([{ memberId: tok(chat, 'dave'), reason: 'not active in the last 3 days' }])
     expect(verifyProof(proof)).toEqual([])
   })
 })

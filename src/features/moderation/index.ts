@@ -79,6 +79,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       drain: () => welcomer.flushAll(),
       flush: () => book.flush(),
       stop: () => unshare(),
+      eraseMember: async (s) => [{ place: 'strike-book', removed: book.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 }],
     }
   },
 })

@@ -164,6 +164,26 @@ export class StrikeBook {
     this.publish({ o: this.origin, k: 'reset', g: groupId, m: memberId, at })
   }
 
+  /**
+   * Erasure: drops a member's strikes from memory and their events not written yet (in `groupIds` only,
+   * when given); their rows are erased by the kernel. Returns how many groups held them.
+   */
+  eraseMember(memberId: string, groupIds: readonly string[] | undefined, dryRun: boolean): number {
+    const inScope = (groupId: string): boolean => groupIds === undefined || groupIds.includes(groupId)
+    let n = 0
+    for (const [groupId, inGroup] of this.members) {
+      if (!inScope(groupId) || !inGroup.has(memberId)) continue
+      n++
+      if (!dryRun) inGroup.delete(memberId)
+    }
+    if (!dryRun) {
+      const keep = (e: PendingEvent): boolean => e.memberId !== memberId || !inScope(e.groupId)
+      this.pending = this.pending.filter(keep)
+      this.retry = this.retry.filter(keep)
+    }
+    return n
+  }
+
   private forget(groupId: string, memberId: string, at: number): void {
     const e = this.entry(groupId, memberId)
     if (at <= e.resetAt) return

@@ -52,7 +52,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string }>({
       async onEvents(events) {
         await applyEvents(app.store, events, timezoneOf)
       },
-      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone }),
+      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         name: 'stats.purge-staging',
         cron: '23 4 * * *',

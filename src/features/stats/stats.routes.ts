@@ -1,7 +1,7 @@
 import type { ZodType } from 'zod'
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { Principal } from '../../kernel/auth'
-import { csvDocument } from '../../kernel/csv'
+import { csvDocument, csvOptions, withPseudonymise } from '../../kernel/csv'
 import type { GroupDirectory } from '../../kernel/directory'
 import { defineRoute, GroupParams, groupNotFound, HttpError, type RouteDefinition } from '../../kernel/routes'
 import { localTime } from '../../kernel/time'
@@ -27,6 +27,8 @@ export interface StatsRouteDeps {
   directory: GroupDirectory
   /** Timezone of cross-group reports' default range (the process default). */
   timezone: string
+  /** Member pseudonyms for `?pseudonymise=1` exports. */
+  pseudonym(memberId: string): string
 }
 
 function overviewTable(o: Overview): Table {
@@ -85,9 +87,9 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     return [
       defineRoute({ method: 'GET', path, summary, params: schemas.params, query: schemas.query, access, async handler(input) { return (await run(input)).json } }),
       defineRoute({
-        method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows)`, params: schemas.params, query: schemas.query, access,
+        method: 'GET', path: `${path}.csv`, summary: `${summary} (CSV, UTF-8 with BOM, at most ${MAX_CSV_ROWS} rows; ?pseudonymise=1 writes member ids as pseudonyms)`, params: schemas.params, query: withPseudonymise(schemas.query), access,
         contentType: 'text/csv; charset=utf-8',
-        async handler(input) { const { table } = await run(input); return csvDocument(table.header, table.rows.slice(0, MAX_CSV_ROWS)) },
+        async handler(input) { const { table } = await run(input); return csvDocument(table.header, table.rows.slice(0, MAX_CSV_ROWS), csvOptions(input.query, deps.pseudonym)) },
       }),
     ]
   }
