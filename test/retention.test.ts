@@ -167,6 +167,9 @@ describe(`retention (${STORAGE} + ${COORDINATION})`, () => {
     const tooLong = await alice.put('/api/v1/retention/policy', { 'message-text': 91 }).expect(400)
     expect(tooLong.body.error.details).toEqual([{ path: 'body.message-text', message: expect.stringContaining('at most 90 days') }])
     await alice.put('/api/v1/retention/policy', { 'audit-log': 10 }).expect(400)
+    // Kept classes stay whole (points balances, verifiable draws).
+    const kept = await alice.put('/api/v1/retention/policy', { rollups: 10, 'lottery-proofs': 10 }).expect(400)
+    expect(kept.body.error.details.map((d: { path: string }) => d.path)).toEqual(['body.rollups', 'body.lottery-proofs'])
     await alice.put('/api/v1/retention/policy', {}).expect(400)
     await alice.put('/api/v1/retention/policy', { 'message-text': 0 }).expect(400)
     // Admins set an owner's default: dave keeps moderation evidence 200 days (the maximum is 365).
@@ -272,5 +275,7 @@ describe(`retention (${STORAGE} + ${COORDINATION})`, () => {
     expect(metrics.text).toMatch(/qunyun_retention_runs_total\{[^}]*class="audit-log"[^}]*status="done"[^}]*\} 1\b/)
     const defaults = await admin.get('/api/v1/retention').expect(200)
     expect(defaults.body.classes).toContainEqual({ dataClass: 'audit-log', days: 1095, maxDays: 3650, perOwner: false })
+    expect(defaults.body.classes).toContainEqual({ dataClass: 'rollups', days: null, maxDays: null, perOwner: false })
+    expect(defaults.body.classes).toContainEqual({ dataClass: 'message-text', days: 30, maxDays: 90, perOwner: true })
   })
 })

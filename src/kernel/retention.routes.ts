@@ -52,7 +52,7 @@ export function retentionRoutes(service: RetentionService, tokenExists: (tokenId
         const { classes, purgeCron } = service.settings
         return {
           purgeCron,
-          classes: DATA_CLASSES.map((c) => ({ dataClass: c, days: classes[c].days, maxDays: classes[c].maxDays, perOwner: OWNER_CLASSES.includes(c) })),
+          classes: DATA_CLASSES.map((c) => ({ dataClass: c, days: classes[c].days, maxDays: classes[c].maxDays, perOwner: OWNER_CLASSES.includes(c) && classes[c].days !== null })),
         }
       },
     }),

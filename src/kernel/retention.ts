@@ -192,6 +192,9 @@ export class RetentionService {
       if (days === undefined) continue
       if (!OWNER_CLASSES.includes(key)) { problems.push({ dataClass: key, message: 'set for the whole deployment in config, not per owner' }); continue }
       const base = this.deps.settings.classes[key]
+      // Kept classes stay whole: shortening rollups would take points balances and streaks with them,
+      // shortening lottery proofs would end past draws' verifiability (erasure still handles one member).
+      if (base.days === null) { problems.push({ dataClass: key, message: 'kept for the whole deployment (days: null in config), not set per owner' }); continue }
       const current = this.resolve(key, rows.filter((r) => r.dataClass === key))
       const limit = level === 'admin' ? base.maxDays : current.ownerMaxDays
       if (days !== null && limit !== null && days > limit) {
