@@ -16,6 +16,11 @@ import { createMemoryPorts } from './ports/memory'
 import { createRedisPorts } from './adapters/redis/redis-ports'
 import { systemClock } from './ports/clock'
 import { lotteryCommand } from './features/lottery/lottery.verify'
+import { loadTokenScopes } from './features/access/access.scopes'
+import { declaredPersonalData } from './personal-data'
+import { DbRetentionStore } from './adapters/db/retention-store'
+import { DATA_CLASSES, type DataClass } from './kernel/personal-data'
+import { RetentionService } from './kernel/retention'
 
 const USAGE = `qunyun — WeCom community-operations bot
 
@@ -28,6 +33,9 @@ usage:
   qunyun token list [--all]         list tokens (--all includes revoked ones)
   qunyun token revoke ID            revoke a token
   qunyun token grant ID --group ID …  replace the groups granted to an owner or operator token
+  qunyun retention run [--class CLASS] [--dry-run]
+                                    purge data older than its retention now (every class, or one);
+                                    --dry-run only counts; prints rows per class and table as JSON
   qunyun lottery verify PROOF.json  recompute a lottery draw from its proof (GET /api/v1/lotteries/ID/proof)
   qunyun stats rebuild --group ID --from YYYY-MM-DD --to YYYY-MM-DD
                                     recompute a group's message rollups for past days from the message log
@@ -261,6 +269,43 @@ async function stats(args: string[]): Promise<void> {
   }
 }
 
+/** `qunyun retention run [--class X] [--dry-run]`: the daily purge, now, with its counts as JSON on stdout. */
+async function retention(args: string[]): Promise<void> {
+  const [sub, ...rest] = args
+  const fail = (message: string): never => {
+    process.stderr.write(`qunyun retention: ${message}\n\n${USAGE}\n`)
+    process.exit(2)
+  }
+  if (sub !== 'run') fail(`unknown subcommand "${sub ?? ''}"`)
+  const known = new Set(['--class', '--dry-run'])
+  for (let i = 0; i < rest.length; i++) {
+    if (!known.has(rest[i] as string)) fail(`unknown option "${rest[i] ?? ''}"`)
+    if (rest[i] === '--class') i++
+  }
+  const wanted = flagValues(rest, '--class')
+  if (rest.includes('--class') && wanted.length === 0) fail('--class needs a data class')
+  const bad = wanted.filter((c) => !(DATA_CLASSES as readonly string[]).includes(c))
+  if (bad.length > 0) fail(`unknown data class "${bad.join('", "')}" (one of ${DATA_CLASSES.join(', ')})`)
+  const classes = (wanted.length > 0 ? wanted : DATA_CLASSES) as DataClass[]
+  const dryRun = rest.includes('--dry-run')
+  const config = configOrExit()
+  const log = createLogger({ log: { ...config.log, level: 'warn' } }, process.stderr)
+  const db = await openDatabase(dataSourceOptions(config, databaseSchema(FEATURES)))
+  try {
+    const access = new FeatureStore(db, accessFeature.name, accessFeature.entities ?? [])
+    const service = new RetentionService({
+      settings: config.retention, store: new DbRetentionStore(db), clock: systemClock, log, timezone: config.timezone,
+      scopes: () => loadTokenScopes(access),
+      declarations: declaredPersonalData(FEATURES),
+    })
+    const runs = []
+    for (const dataClass of classes) runs.push(await service.purge(dataClass, { source: 'cli', dryRun }))
+    process.stdout.write(`${JSON.stringify({ dryRun, runs: runs.map((r) => ({ dataClass: r.dataClass, deleted: r.deleted, cleared: r.cleared, batches: r.batches, tables: r.detail })) }, null, 2)}\n`)
+  } finally {
+    await db.destroy()
+  }
+}
+
 /** `qunyun member erase|pseudonym ID …`: runs in a runtime without bots, HTTP or jobs (feature hooks and pub/sub included). */
 async function member(args: string[]): Promise<void> {
   const [sub, id, ...rest] = args
@@ -316,6 +361,7 @@ async function main(argv: string[]): Promise<void> {
     case 'simulate': return simulate(rest)
     case 'token': return token(rest)
     case 'stats': return stats(rest)
+    case 'retention': return retention(rest)
     case 'member': return member(rest)
     case 'data-map': {
       const { declaredPersonalData, dataMapMarkdown } = await import('./personal-data')

@@ -24,6 +24,8 @@ import { MessageProcessor, type ProcessResult } from './kernel/processor'
 import type { RouteDefinition } from './kernel/routes'
 import { RuleStore } from './kernel/rules'
 import { rulesRoutes } from './kernel/rules.routes'
+import { RetentionService } from './kernel/retention'
+import { retentionRoutes } from './kernel/retention.routes'
 import { Scheduler } from './kernel/scheduler'
 import { SerialRunner } from './kernel/serial'
 import { redactUrl } from './kernel/url'
@@ -35,6 +37,8 @@ import { createRedisPorts } from './adapters/redis/redis-ports'
 import { databaseSchema, dataSourceOptions, openDatabase } from './adapters/db/data-source'
 import { FeatureStore } from './adapters/db/feature-store'
 import { DbFenceStore } from './adapters/db/fence-store'
+import { declaredPersonalData } from './personal-data'
+import { DbRetentionStore } from './adapters/db/retention-store'
 import { DbOutboundStore } from './adapters/db/outbound-store'
 import { DbRuleRepository } from './adapters/db/rule-repository'
 import { DbSeenStore } from './adapters/db/seen-store'
@@ -53,7 +57,6 @@ import { getGroupChat } from './adapters/wecom/groupchat'
 import { WecomApiError } from './adapters/wecom/api'
 import { ACCESS, type AccessService } from './contracts/access'
 import { FEATURES } from './features'
-import { declaredPersonalData } from './personal-data'
 import { ErasureService, pseudonymOf } from './kernel/erasure'
 import { erasureRoutes } from './kernel/erasure.routes'
 import { DbPersonalDataStore } from './adapters/db/personal-data-store'
@@ -153,6 +156,8 @@ export class Runtime {
   metrics?: Metrics
   /** Whether the database answers, as the message path and /readyz see it. */
   storage?: DatabaseHealth
+  /** Retention per data class and its purge jobs (walks every feature's personalData). */
+  retention!: RetentionService
   routes: RouteDefinition[] = []
   readonly worlds = new Map<string, SimWorld>()
   /** Bots on the official WeCom API (channel official or both), by bot id. */
@@ -336,8 +341,11 @@ export class Runtime {
       flush: () => this.flush(), clock, log, origin: this.replicaId,
     })
     await this.erasure.start()
+    const scopes = async () => (this.host.has(ACCESS) ? this.host.service(ACCESS).scopes() : new Map())
+    this.retention = new RetentionService({ settings: config.retention, store: new DbRetentionStore(db), clock, log, timezone: config.timezone, scopes, declarations: declared })
     this.routes = [
       ...this.host.routes(), ...rulesRoutes(this.rules, (id) => this.directory.find(id)),
+      ...retentionRoutes(this.retention, async (tokenId) => (await scopes()).has(tokenId)),
       ...erasureRoutes({ erasure: this.erasure, declared, tableOf: (entity) => db.getMetadata(entity).tableName, logFiles: config.privacy.logFiles, readLog: readLogFile }),
     ]
     this.wecomStore = new WecomStore(this.db)
@@ -398,12 +406,14 @@ export class Runtime {
     this.observe((o) => { if (o.kind === 'message') metrics.messages.inc({ result: o.result }) })
     this.outbound.onOutcome(({ action, status }) => metrics.outbound.inc({ kind: action.kind, status }))
     this.ownership.onChange(({ botId, held }) => metrics.leaseChanges.inc({ bot: botId, held: held ? '1' : '0' }))
+    this.retention.onRun = (run) => metrics.retentionRun(run)
 
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
     this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${process.pid}` })
     for (const job of this.host.jobs()) this.scheduler.add(job)
+    for (const job of this.retention.jobs()) this.scheduler.add(job)
     for (const bot of bots) {
       if ((bot.channel ?? 'puppet') === 'puppet' || !bot.wecom) continue
       const channel = this.officialChannel(bot)

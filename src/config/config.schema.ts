@@ -18,6 +18,33 @@ const ApiRateSchema = z.strictObject({
 /** One message for every way a port can be wrong (not a number, a fraction, out of range). */
 const PORT = { error: 'must be a port number (0–65535; 0 picks a free one)' }
 
+/** Days a data class is kept (null = kept) and the most an owner's policy may set (null = no limit). */
+const RetentionClassSchema = z.strictObject({
+  days: z.int().min(1).max(36_500).nullable(),
+  maxDays: z.int().min(1).max(36_500).nullable(),
+}).refine((c) => c.maxDays === null || (c.days !== null && c.days <= c.maxDays), { message: 'days must be set and ≤ maxDays when maxDays is set', path: ['days'] })
+
+/** Retention per data class (src/kernel/personal-data.ts) and the purge job's pacing. */
+export const RetentionConfigSchema = z.strictObject({
+  /** When each class's daily purge runs (fenced: one replica per fire time). */
+  purgeCron: z.string().min(9),
+  /** Rows deleted (or cleared) per statement: short transactions, row locks only on those rows. */
+  batchSize: z.int().min(1).max(50_000),
+  /** Pause between batches, so other writers get the table (and the event loop) in between. */
+  pauseMs: z.int().min(0).max(10_000),
+  classes: z.strictObject({
+    'message-text': RetentionClassSchema,
+    'message-metadata': RetentionClassSchema,
+    rollups: RetentionClassSchema,
+    'moderation-evidence': RetentionClassSchema,
+    'audit-log': RetentionClassSchema,
+    'delivery-logs': RetentionClassSchema,
+    'lottery-proofs': RetentionClassSchema,
+    /** Counted from when the member left the group (active members' profiles are kept). */
+    profile: RetentionClassSchema,
+  }),
+})
+
 /** Whether a string is a valid IANA timezone for Intl. */
 export function isTimezone(tz: string): boolean {
   try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true } catch { return false }
@@ -102,9 +129,9 @@ export const ConfigSchema = z.strictObject({
   }),
   activity: z.strictObject({
     flushIntervalMs: z.int().min(50).max(60_000),
-    retentionDays: z.int().min(1).max(3650),
-    purgeCron: z.string().min(9),
   }),
+  /** How long each data class is kept (issue 19), and how the daily purge runs; see README "Retention". */
+  retention: RetentionConfigSchema,
   groups: z.strictObject({
     acceptInvitations: z.boolean(),
     /** Inviter ids (or names) whose room invitations are accepted; empty = everyone. */

@@ -13,6 +13,7 @@ export class SeenMessageEntity {
 @Entity('qy_outbound')
 @Index('idx_outbound_bot_status', ['botId', 'status'])
 @Index('idx_outbound_claim', ['claimOwner', 'status'])
+@Index('idx_outbound_queued', ['queuedAt'])
 export class OutboundEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
   @Column({ name: 'bot_id', type: 'varchar', length: 64 }) botId!: string
@@ -65,6 +66,43 @@ export class RuleVersionEntity {
   @Column(msColumn('at')) at!: number
 }
 
+/**
+ * An owner's retention for one data class, in days (issue 19). Two levels: what an admin set for the owner
+ * (at most the deployment's maximum) and what the owner set (at most the admin's value, or the maximum).
+ */
+@Entity('qy_retention_policy')
+export class RetentionPolicyEntity {
+  @PrimaryColumn({ name: 'owner_token_id', type: 'integer' }) ownerTokenId!: number
+  @PrimaryColumn({ name: 'data_class', type: 'varchar', length: 32 }) dataClass!: string
+  /** admin | owner */
+  @PrimaryColumn({ type: 'varchar', length: 8 }) level!: string
+  @Column({ type: 'int' }) days!: number
+  @Column(msColumn('updated_at')) updatedAt!: number
+  /** Token id of who set it. */
+  @Column({ name: 'updated_by', type: 'integer', nullable: true }) updatedBy!: number | null
+}
+
+/** One purge of a data class: when, how it was started, rows deleted / cleared per table (counts only). */
+@Entity('qy_retention_run')
+@Index('idx_retention_run_class', ['dataClass', 'startedAt'])
+export class RetentionRunEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
+  @Column({ name: 'data_class', type: 'varchar', length: 32 }) dataClass!: string
+  /** What started it: schedule | cli | api */
+  @Column({ type: 'varchar', length: 16 }) source!: string
+  @Column({ name: 'dry_run', type: 'boolean', default: false }) dryRun!: boolean
+  /** done | failed */
+  @Column({ type: 'varchar', length: 16 }) status!: string
+  @Column({ type: 'int', default: 0 }) deleted!: number
+  @Column({ type: 'int', default: 0 }) cleared!: number
+  @Column({ type: 'int', default: 0 }) batches!: number
+  /** Per table: `{ table, deleted, cleared }` (counts only). */
+  @Column(jsonColumn('detail')) detail!: unknown
+  @Column({ type: 'varchar', length: 500, nullable: true }) error!: string | null
+  @Column(msColumn('started_at')) startedAt!: number
+  @Column(msColumn('finished_at')) finishedAt!: number
+}
+
 /** A secret of the deployment generated at first start (e.g. `pseudonym-key`), the same for every replica. */
 @Entity('qy_deployment_secret')
 export class DeploymentSecretEntity {
@@ -74,7 +112,7 @@ export class DeploymentSecretEntity {
 }
 
 /** Tables of the core (features declare their own). */
-export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity, DeploymentSecretEntity]
+export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, GroupRuleEntity, RuleVersionEntity, DeploymentSecretEntity, RetentionPolicyEntity, RetentionRunEntity]
 
 /**
  * The personal data of the core tables (features declare their own in their definitions). Processed

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { RetentionRun } from '../../kernel/retention'
 
 /**
  * Prometheus metrics of one replica (prom-client), served at /metrics. The runtime feeds them from the
@@ -17,6 +18,9 @@ export class Metrics {
   readonly backendErrors: Counter<'backend' | 'op'>
   readonly featureSeconds: Histogram<'feature'>
   readonly flushedRows: Counter<'feature'>
+  readonly retentionRows: Counter<'class' | 'action'>
+  readonly retentionRuns: Counter<'class' | 'status'>
+  readonly retentionLastRun: Gauge<'class'>
 
   constructor(readonly deps: {
     replica: string
@@ -41,6 +45,9 @@ export class Metrics {
     this.backendErrors = new Counter({ name: 'qunyun_backend_errors_total', help: 'Failed calls to the database or Redis seen by the runtime, by backend (database, redis) and operation (connection, lease, dedupe, message, flush, readiness)', labelNames: ['backend', 'op'], registers })
     this.featureSeconds = new Histogram({ name: 'qunyun_feature_duration_seconds', help: 'Time each feature spent on one message, its own part only (what runs after its next() is not counted)', labelNames: ['feature'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2], registers })
     this.flushedRows = new Counter({ name: 'qunyun_flushed_rows_total', help: 'Rows written by the periodic flush of buffered state, by feature (features that report a count)', labelNames: ['feature'], registers })
+    this.retentionRows = new Counter({ name: 'qunyun_retention_rows_total', help: 'Rows purged by retention on this replica, by data class and action (deleted, cleared: text columns emptied)', labelNames: ['class', 'action'], registers })
+    this.retentionRuns = new Counter({ name: 'qunyun_retention_runs_total', help: 'Retention purge runs (not dry runs) on this replica, by data class and status (done, failed)', labelNames: ['class', 'status'], registers })
+    this.retentionLastRun = new Gauge({ name: 'qunyun_retention_last_run_timestamp_seconds', help: 'When the last retention purge of a data class finished on this replica (unix seconds)', labelNames: ['class'], registers })
     const self = this
     new Gauge({ name: 'qunyun_message_queue_depth', help: 'Messages and events waiting or running in the per-group queues of this replica', registers, collect() { this.set(self.deps.messageQueue().depth) } })
     new Gauge({ name: 'qunyun_message_queue_deepest_group', help: 'Messages and events waiting or running in the longest group queue (compare with pipeline.maxQueuePerGroup)', registers, collect() { this.set(self.deps.messageQueue().deepest) } })
@@ -55,6 +62,15 @@ export class Metrics {
       name: 'qunyun_bot_lease_held', help: 'Whether this replica holds the bot\'s lease, i.e. is its owner (1/0)', labelNames: ['bot'], registers,
       collect() { this.reset(); for (const b of self.deps.bots()) this.set({ bot: b.bot }, b.held ? 1 : 0) },
     })
+  }
+
+  /** Counts one retention purge run (dry runs change nothing and are not counted). */
+  retentionRun(run: RetentionRun): void {
+    if (run.dryRun) return
+    this.retentionRows.inc({ class: run.dataClass, action: 'deleted' }, run.deleted)
+    this.retentionRows.inc({ class: run.dataClass, action: 'cleared' }, run.cleared)
+    this.retentionRuns.inc({ class: run.dataClass, status: run.status })
+    this.retentionLastRun.set({ class: run.dataClass }, Math.round(run.finishedAt / 1000))
   }
 
   /** The exposition text and its content type. */

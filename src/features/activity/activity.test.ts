@@ -63,8 +63,8 @@ describe(`activity (${STORAGE} + ${COORDINATION})`, () => {
     expect(log).toEqual([{ sender_id: 'bob', text: null }])
   })
 
-  it('purges the message log after the retention period, once per tick', async () => {
-    chat = await Chat.start({ start: Date.parse('2026-11-01T02:00:00Z'), configOverrides: { activity: { retentionDays: 30 } } })
+  it('purges the message log after the message-text retention period, once per tick', async () => {
+    chat = await Chat.start({ start: Date.parse('2026-11-01T02:00:00Z'), configOverrides: { retention: { classes: { 'message-text': { days: 30, maxDays: 30 } } } } })
     const g1 = chat.group('g1')
     await g1.say(bob, '很久以前')
     await chat.rehearsal.advance(29 * 86_400_000)
@@ -72,8 +72,8 @@ describe(`activity (${STORAGE} + ${COORDINATION})`, () => {
     await chat.rehearsal.advance(2 * 86_400_000)
     await chat.runtime.flush()
     const tick = new Date(chat.clock.now())
-    expect(await chat.runtime.scheduler.runFenced('activity.purge-message-log', tick)).toBe('ran')
-    expect(await chat.runtime.scheduler.runFenced('activity.purge-message-log', tick)).toBe('skipped')
+    expect(await chat.runtime.scheduler.runFenced('retention.message-text', tick)).toBe('ran')
+    expect(await chat.runtime.scheduler.runFenced('retention.message-text', tick)).toBe('skipped')
     const log = await rows<{ text: string }>(chat, 'SELECT text FROM qy_message_log')
     expect(log).toEqual([{ text: '最近' }])
     // Counters are aggregates without text: they stay.

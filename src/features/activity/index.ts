@@ -1,4 +1,3 @@
-import { LessThan } from 'typeorm'
 import { defineFeature } from '../../adapters/db/feature-store'
 import type { Config } from '../../config/config.schema'
 import { ACTIVITY } from '../../contracts/activity'
@@ -11,11 +10,9 @@ import { activityFacts, dailySeries } from './activity.queries'
 import { activityRoutes } from './activity.routes'
 import { ActivityRuleSchema, type ActivityRule } from './activity.rules'
 
-const DAY_MS = 86_400_000
-
 /**
  * activity: counts every group message per member per day (group timezone), in hourly buckets, and keeps
- * a message log for the retention period. Writes are batched on the flush interval. An observer: it
+ * a message log (purged by the kernel's retention jobs through its personal-data declaration). Writes are batched on the flush interval. An observer: it
  * always calls next().
  */
 export const activityFeature = defineFeature<ActivityRule, Config['activity'] & { timezone: string }>({
@@ -42,16 +39,6 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
       middleware: activityMiddleware({ buffer, rules: app.rules }),
       summary: async (group) => ({ activity: await dailySeries(app.store, group.id, group.timezone, app.clock.now(), 7) }),
       routes: activityRoutes(app.store, app.clock, directory),
-      jobs: [{
-        name: 'activity.purge-message-log',
-        cron: app.config.purgeCron,
-        timezone: app.config.timezone,
-        async run() {
-          const cutoff = app.clock.now() - app.config.retentionDays * DAY_MS
-          const result = await app.store.repo(MessageLogEntity).delete({ at: LessThan(cutoff) })
-          app.log.info('message log purged', { deleted: result.affected ?? null, retentionDays: app.config.retentionDays })
-        },
-      }],
       async flush() {
         const before = buffer.rowsWritten
         await buffer.flush()

@@ -74,6 +74,7 @@ export class CheckInReminderEntity {
  */
 @Entity('qy_checkin_answer')
 @Index('idx_checkin_answer_open', ['answeredAt', 'at'])
+@Index('idx_checkin_answer_at', ['at'])
 export class CheckInAnswerEntity {
   @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string

@@ -5,6 +5,7 @@ import { DIRECTORY } from '../../kernel/directory'
 import { localTime } from '../../kernel/time'
 import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
 import { CheckInAnswers1797050000000 } from '../../../migrations/1797050000000-CheckInAnswers'
+import { RetentionIndexCheckIn1798001000000 } from '../../../migrations/1798001000000-RetentionIndexCheckIn'
 import { errorText } from '../../kernel/logger'
 import { AnswerBatcher } from './check-in.batcher'
 import { CheckInAnswerEntity, CheckInDayEntity, CheckInEntity, CheckInMemberEntity, CheckInReminderEntity, PointsLedgerEntity } from './check-in.entity'
@@ -36,7 +37,7 @@ export const checkInFeature = defineFeature<CheckInRule>({
       { entity: CheckInAnswerEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['single', 'line'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [CheckIn1764000000000, CheckInAnswers1797050000000],
+  migrations: [CheckIn1764000000000, CheckInAnswers1797050000000, RetentionIndexCheckIn1798001000000],
   events: { emits: [CheckInCompleted] },
   inject: [DIRECTORY],
   provides: [POINTS, CHECK_INS],

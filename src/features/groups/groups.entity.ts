@@ -34,6 +34,7 @@ export class MemberEntity {
 /** What happened to a group: joins, leaves, renames, the bot added or removed, invitations. */
 @Entity('qy_group_event')
 @Index('idx_group_event_group_at', ['groupId', 'at'])
+@Index('idx_group_event_at', ['at'])
 export class GroupEventEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
   @Column({ name: 'group_id', type: 'varchar', length: 191, nullable: true }) groupId!: string | null

@@ -8,6 +8,7 @@ import { GroupEntity, GroupEventEntity, MemberEntity } from './groups.entity'
 import { GroupsRecorder } from './groups.handlers'
 import { groupsMiddleware } from './groups.middleware'
 import { groupsRoutes } from './groups.routes'
+import { RetentionIndexGroups1798002000000 } from '../../../migrations/1798002000000-RetentionIndexGroups'
 
 /** Channel announcing group changes made through the API. */
 const GROUPS_CHANNEL = 'groups.changed'
@@ -21,6 +22,7 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
   name: 'groups',
   config: (c) => ({ timezone: c.timezone, ...c.groups, detailCacheMs: c.activity.flushIntervalMs }),
   entities: [GroupEntity, MemberEntity, GroupEventEntity],
+  migrations: [RetentionIndexGroups1798002000000],
   personalData: {
     purpose: 'Who is in which group (names, roles, joins, leaves, inviters), so features can greet, mention and count members.',
     tables: [

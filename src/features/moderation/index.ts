@@ -8,6 +8,7 @@ import { MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/e
 import { renderTemplate } from '../../kernel/template'
 import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
 import { ModerationFalsePositive1797600000100 } from '../../../migrations/1797600000100-ModerationFalsePositive'
+import { RetentionIndexModeration1798003000000 } from '../../../migrations/1798003000000-RetentionIndexModeration'
 import { moderationDryRun } from './moderation.dry-run'
 import { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
@@ -35,7 +36,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       { entity: StrikeResetEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100],
+  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100, RetentionIndexModeration1798003000000],
   events: { emits: [RuleViolated, ModerationReversed], consumes: [MemberJoined, OutboundFinished] },
   inject: [DIRECTORY, ACCESS],
   async setup(app) {

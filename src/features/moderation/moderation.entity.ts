@@ -5,6 +5,7 @@ import { msColumn } from '../../adapters/db/columns'
 @Entity('qy_moderation_event')
 @Index('idx_moderation_event_group_at', ['groupId', 'at'])
 @Index('idx_moderation_event_member', ['groupId', 'memberId', 'at'])
+@Index('idx_moderation_event_at', ['at'])
 export class ModerationEventEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
   @Column({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string

@@ -30,7 +30,8 @@ const DAY_MS = 86_400_000
 export const statsFeature = defineFeature<StatsRule, { timezone: string; logRetentionDays: number }>({
   name: 'stats',
   rules: { schema: StatsRuleSchema },
-  config: (c) => ({ timezone: c.timezone, logRetentionDays: c.activity.retentionDays }),
+  // The message log's rows (metadata) are what a rebuild reads; their text is cleared sooner.
+  config: (c) => ({ timezone: c.timezone, logRetentionDays: c.retention.classes['message-metadata'].days ?? 36_500 }),
   entities: STATS_ENTITIES,
   personalData: {
     purpose: 'Per-member daily and monthly rollups (top members, retention cohorts, inviters, lottery entries) for reports; no text.',

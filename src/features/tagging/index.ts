@@ -9,6 +9,7 @@ import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { DIRECTORY } from '../../kernel/directory'
 import { Tagging1796600000000 } from '../../../migrations/1796600000000-Tagging'
 import { TaggingMemberIndexes1797400000000 } from '../../../migrations/1797400000000-TaggingMemberIndexes'
+import { RetentionIndexTagging1798004000000 } from '../../../migrations/1798004000000-RetentionIndexTagging'
 import { TaggingGroupEntity, TaggingHistoryEntity, TaggingKeywordEntity, TaggingMemberEntity, TaggingTagEntity } from './tagging.entity'
 import { EngagementBuffer, taggingMiddleware } from './tagging.middleware'
 import { taggingDryRun, taggingRoutes } from './tagging.routes'
@@ -36,7 +37,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
       { entity: TaggingKeywordEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000],
+  migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000, RetentionIndexTagging1798004000000],
   events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, LotteryDrawn, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
   async setup(app) {

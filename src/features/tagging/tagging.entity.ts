@@ -58,6 +58,7 @@ export class TaggingGroupEntity {
 @Entity('qy_tagging_history')
 @Index('uq_tagging_history_ref', ['groupId', 'memberId', 'ref'], { unique: true })
 @Index('idx_tagging_history_member', ['groupId', 'memberId', 'at'])
+@Index('idx_tagging_history_at', ['at'])
 @Index('idx_tagging_history_kind', ['groupId', 'kind', 'at'])
 export class TaggingHistoryEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
