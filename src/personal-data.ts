@@ -1,5 +1,6 @@
 import { getMetadataArgsStorage } from 'typeorm'
 import { CORE_PERSONAL_DATA } from './adapters/db/core.entity'
+import { WECOM_PERSONAL_DATA } from './adapters/wecom/wecom.entity'
 import type { DeclaredPersonalData, PersonalDataDeclaration } from './kernel/personal-data'
 import { dataMap } from './kernel/erasure'
 
@@ -8,13 +9,13 @@ import { dataMap } from './kernel/erasure'
  * Retention purges, erasure, the residue scan and the data map all walk this one list.
  */
 export function declaredPersonalData(features: ReadonlyArray<{ name: string; personalData?: PersonalDataDeclaration }>): DeclaredPersonalData[] {
-  const out: DeclaredPersonalData[] = [{ owner: 'core', declaration: CORE_PERSONAL_DATA }]
+  const out: DeclaredPersonalData[] = [{ owner: 'core', declaration: CORE_PERSONAL_DATA }, { owner: 'wecom', declaration: WECOM_PERSONAL_DATA }]
   for (const f of features) if (f.personalData) out.push({ owner: f.name, declaration: f.personalData })
   return out
 }
 
 /** Database columns that name a member: any entity with one must declare the table and the column. */
-export const MEMBER_COLUMN = /^(member_id|sender_id|inviter_id|actor_id|owner_id|winner_id|contact_id)$/
+export const MEMBER_COLUMN = /^(member_id|sender_id|inviter_id|actor_id|owner_id|winner_id|contact_id|puppet_id|official_id)$/
 
 /**
  * Tables holding member ids that no declaration covers, and member-id columns a declaration leaves out

@@ -56,6 +56,11 @@ export interface PersonalTable {
   dataClass: DataClass
   /** Property holding when the row was written (ms); retention purges by it. Absent: never purged by age. */
   timeColumn?: string
+  /**
+   * How `timeColumn` holds time: `ms` (default) or `day`, a local day `YYYY-MM-DD` (rollups by group-day):
+   * such rows are purged once their day is before the cutoff's UTC day (a day's precision).
+   */
+  timeFormat?: 'ms' | 'day'
   /** Properties holding member ids; the first is whose row it is, the others refer to a member (inviter, actor …). */
   memberColumns?: readonly string[]
   /** Properties holding member names or message text (cleared when pseudonymising). */

@@ -94,7 +94,8 @@ export class DbRetentionStore implements RetentionStore {
   /** The OR-ed conditions of a target (one list per IN chunk): older than `before`, of its groups, and — when clearing — with some text left. */
   private wheres(target: PurgeTarget): Where[][] {
     const time = this.column(target.table, target.table.timeColumn ?? '').propertyName
-    const base: Where = { [time]: LessThan(target.before) }
+    const before = target.table.timeFormat === 'day' ? new Date(target.before).toISOString().slice(0, 10) : target.before
+    const base: Where = { [time]: LessThan(before) }
     let branches: Where[][] = [[base]]
     const group = target.table.groupColumn ? this.column(target.table, target.table.groupColumn).propertyName : null
     if (target.groups && group === null) throw new Error(`${this.tableName(target.table)}: per-group retention needs a groupColumn`)

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
+import type { PersonalDataDeclaration } from '../../kernel/personal-data'
 import { jsonColumn, msColumn } from '../db/columns'
 
 /**
@@ -59,3 +60,15 @@ export class WecomMemberLinkEntity {
 
 /** The official API's tables. */
 export const WECOM_ENTITIES = [WecomInboxEntity, WecomGroupLinkEntity, WecomMemberLinkEntity]
+
+/**
+ * The personal data of the official API's tables: callbacks waiting in the inbox name members (ids, no
+ * text), and member links pair a member's official and puppet ids. Group links name no member.
+ */
+export const WECOM_PERSONAL_DATA: PersonalDataDeclaration = {
+  purpose: 'WeCom callbacks kept until processed (and 7 days after), and the pairing of a member\'s official and puppet ids when a bot runs both channels.',
+  tables: [
+    { entity: WecomInboxEntity, dataClass: 'message-metadata', timeColumn: 'receivedAt', mentionColumns: ['payload'], onErase: 'delete' },
+    { entity: WecomMemberLinkEntity, dataClass: 'profile', memberColumns: ['puppetId', 'officialId'], onErase: 'delete' },
+  ],
+}

@@ -10,7 +10,7 @@ import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
-import { STATS_ENTITIES, StatsEventEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
+import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { statsRoutes } from './stats.routes'
@@ -42,6 +42,8 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
       { entity: StatsMemberHourEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsLotteryDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      // Words members typed, counted per group and day (no member ids; a term may be a name): message text.
+      { entity: StatsTermDayEntity, dataClass: 'message-text', timeColumn: 'day', timeFormat: 'day', mentionColumns: ['term'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', mentionColumns: ['id'], onErase: 'delete' },
     ],
   },

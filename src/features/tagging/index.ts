@@ -32,8 +32,8 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
     purpose: 'Lifecycle state, activity score, tags and a timeline per member, and the last day a member used an interest keyword.',
     tables: [
       { entity: TaggingMemberEntity, dataClass: 'profile', memberColumns: ['memberId', 'inviterId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: TaggingHistoryEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['detail'], mentionColumns: ['ref'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: TaggingTagEntity, dataClass: 'profile', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingHistoryEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId'], mentionColumns: ['ref', 'detail'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingTagEntity, dataClass: 'profile', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: TaggingKeywordEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
