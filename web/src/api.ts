@@ -71,7 +71,8 @@ export interface Lottery {
   entrantCount: number; commitment: string | null; entrantsHash: string | null; seed: string | null
   createdAt: string; openedAt: string | null; closedAt: string | null; drawnAt: string | null
 }
-export interface Winner { memberId: string; name: string; groupId: string; prize: string; round: number; position: number; claimCode: string; status: string; claimedAt: string | null }
+/** A winner; `drawId` names them as the lottery's proof does (their pseudonym). */
+export interface Winner { memberId: string; drawId: string; name: string; groupId: string; prize: string; round: number; position: number; claimCode: string; status: string; claimedAt: string | null }
 export interface LotteryDetail extends Lottery { winners: Winner[] }
 export interface Entrant { id: number; memberId: string; name: string; groupId: string; method: string; points: number; at: string }
 

@@ -51,8 +51,9 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService;
     return l
   }
   const winners = (lotteryId: number) => deps.db.repo(LotteryWinnerEntity).find({ where: { lotteryId }, order: { round: 'ASC', position: 'ASC' } })
-  const winnerView = (w: LotteryWinnerEntity) => ({
-    memberId: w.memberId, name: w.name, groupId: w.groupId, prize: w.prize, round: w.round, position: w.position, claimCode: w.claimCode, status: w.status,
+  /** A winner; `drawId` is how the lottery's proof names them (their pseudonym, or the id in lotteries drawn before pseudonyms). */
+  const winnerView = (w: LotteryWinnerEntity, drawId: (memberId: string) => string) => ({
+    memberId: w.memberId, drawId: drawId(w.memberId), name: w.name, groupId: w.groupId, prize: w.prize, round: w.round, position: w.position, claimCode: w.claimCode, status: w.status,
     claimedAt: w.claimedAt === null ? null : new Date(w.claimedAt).toISOString(),
   })
 
@@ -98,7 +99,8 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService;
       access: { ...ONE, mutates: false }, findOwned,
       async handler({ params }) {
         const l = await load(params.lotteryId)
-        return { ...view(l), winners: (await winners(l.row.id)).map(winnerView) }
+        const drawId = await deps.service.drawIdsOf(l)
+        return { ...view(l), winners: (await winners(l.row.id)).map((w) => winnerView(w, drawId)) }
       },
     }),
     defineRoute({
@@ -151,7 +153,8 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService;
       access: { ...ONE, mutates: false }, findOwned,
       async handler({ params }) {
         const l = await load(params.lotteryId)
-        return { items: (await winners(l.row.id)).map(winnerView) }
+        const drawId = await deps.service.drawIdsOf(l)
+        return { items: (await winners(l.row.id)).map((w) => winnerView(w, drawId)) }
       },
     }),
     defineRoute({
@@ -181,7 +184,7 @@ export function lotteryRoutes(deps: { db: FeatureStore; service: LotteryService;
         const w = await deps.service.claim(l.row.id, { code: body.code, memberId: body.memberId }, body.status)
         if (!w) throw new HttpError(404, 'not_found', 'no such winner')
         audit({ target: `lottery:${l.row.id}`, after: { memberId: w.memberId, status: w.status } })
-        return winnerView(w)
+        return winnerView(w, await deps.service.drawIdsOf(l))
       },
     }),
   ]

@@ -553,6 +553,11 @@ export class LotteryService {
   }
 
   /** How this lottery names entrants: by pseudonym, or by id when its published entrant hash covers the ids. */
+  /** How this lottery's entrant hash and proof name members (for views next to the proof). */
+  async drawIdsOf(l: Lottery): Promise<DrawIds> {
+    return this.drawIds(l, await this.entrantIds(l.row.id))
+  }
+
   private drawIds(l: Lottery, entrants: readonly string[]): DrawIds {
     const legacy = l.row.entrantsHash !== null && l.row.entrantsHash === listHash(entrants) && l.row.entrantsHash !== listHash(entrants.map((e) => this.token(e)))
     return legacy ? (m) => m : (m) => this.token(m)

@@ -196,7 +196,7 @@ function ProofCard({ api, lottery }: { api: Api; lottery: LotteryDetail }): prea
     try {
       const v = await verifyProof(await api.lotteryProof(lottery.id))
       // The winners this page shows must be the ones the proof recomputes to, round by round.
-      const shown = lottery.winners.map((w) => `${w.round}:${w.memberId}`).sort().join('\n')
+      const shown = lottery.winners.map((w) => `${w.round}:${w.drawId}`).sort().join('\n')
       const recomputed = v.rounds.flatMap((r) => r.winners.map((m) => `${r.round}:${m}`)).sort().join('\n')
       setResult({ state: 'done', v, shownMatch: shown === recomputed })
     } catch (error) {
