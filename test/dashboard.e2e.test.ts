@@ -468,8 +468,8 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await chat.rehearsal.quiesce()
     console.log(`dashboard pages e2e: six weeks of community seeded in ${Date.now() - seeded} ms`)
     base = `http://127.0.0.1:${chat.runtime.address?.port}`
-    // Failed calls expected: another owner's lottery (404) and the lottery the server refuses (400).
-    ui = await Ui.open(base, /status of 40[04]/)
+    // Failed calls expected: another owner's lottery (404), the lottery the server refuses (400) and a second claim of one prize (409).
+    ui = await Ui.open(base, /status of 40[049]/)
     page = ui.page
   }, 400_000)
 
@@ -599,6 +599,27 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await shot('23b-hot-topics')
   })
 
+  it('shows the best time to post and question resolution as the API computes them', async () => {
+    await page.goto(`${base}/dashboard/#/groups/${gid}/insights`)
+    await page.waitForSelector('[data-testid=best-time-table] tbody tr')
+    const today = (await alice.get(`/api/v1/groups/${gid}`).expect(200)).body.activity.to as string
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * DAY).toISOString().slice(0, 10)
+    const best = (await alice.get(`/api/v1/groups/${gid}/stats/best-time?from=${from}&to=${today}&top=5`).expect(200)).body as { best: Array<{ weekday: number; hour: number; avgSpeakers: number; responseRate: number; score: number; messages: number }> }
+    const q = (await alice.get(`/api/v1/groups/${gid}/stats/questions?from=${from}&to=${today}`).expect(200)).body as { total: { questions: number; resolved: number; resolutionRate: number | null; medianMinutesToAnswer: number | null }; days: Array<{ day: string; questions: number; resolved: number; byAutoReply: number }> }
+    expect(best.best.length).toBeGreaterThan(0)
+    expect(q.total.questions).toBeGreaterThan(0)
+    const pct = (r: number): string => new Intl.NumberFormat('zh-CN', { style: 'percent', maximumFractionDigits: 1 }).format(r)
+    const weekdays = ['周一', '周二', '周三', '周四', '周五', '周六', '周日']
+    const rows = await page.$$eval('[data-testid=best-time-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => (td.textContent ?? '').trim())))
+    expect(rows).toEqual(best.best.map((x) => [`${weekdays[x.weekday]} ${String(x.hour).padStart(2, '0')}:00`, String(x.avgSpeakers), pct(x.responseRate), String(x.score), String(x.messages)]))
+    await expect(page.textContent('[data-testid=q-total] .kpi-value')).resolves.toBe(String(q.total.questions))
+    await expect(page.textContent('[data-testid=q-rate] .kpi-value')).resolves.toBe(q.total.resolutionRate === null ? '—' : pct(q.total.resolutionRate))
+    await expect(page.textContent('[data-testid=q-median] .kpi-value')).resolves.toBe(q.total.medianMinutesToAnswer === null ? '—' : `${q.total.medianMinutesToAnswer} 分钟`)
+    const days = await page.$$eval('[data-testid=questions-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].slice(0, 4).map((td) => (td.textContent ?? '').trim())))
+    expect(days).toEqual(q.days.filter((d) => d.questions > 0).map((d) => [d.day, String(d.questions), String(d.resolved), String(d.byAutoReply)]))
+    await shot('23c-best-time-questions')
+  })
+
   it('shows join-week retention cohorts as the API computes them', async () => {
     await page.goto(`${base}/dashboard/#/groups/${gid}/retention`)
     await page.waitForSelector('[data-testid=retention-table] tbody tr')
@@ -691,6 +712,60 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await expect(page.textContent('[data-testid=verify-result]')).resolves.toContain('winners recompute to')
     await shot('27-lottery-tampered')
     await page.unroute(`**/api/v1/lotteries/${drawnId}/proof`)
+  })
+
+  it('marks prizes claimed by code and fulfilled by member (核销), rerolls one, and shows the server\'s refusal', async () => {
+    type W = { memberId: string; name: string; claimCode: string; status: string; round: number }
+    const winners = async (): Promise<W[]> => ((await alice.get(`/api/v1/lotteries/${drawnId}`).expect(200)).body as { winners: W[] }).winners
+    const [first, second] = await winners() as [W, W]
+    expect(first.status).toBe('won')
+    await page.goto(`${base}/dashboard/#/lotteries/${drawnId}`)
+    await page.waitForSelector('[data-testid=claim-form]')
+    // A code of the wrong shape is refused before anything is sent.
+    await page.fill('#claim-code', 'a!')
+    await expect(page.isDisabled('[data-testid=claim-submit]')).resolves.toBe(true)
+    await page.fill('#claim-code', first.claimCode.toLowerCase())
+    await page.click('[data-testid=claim-submit]')
+    await page.waitForSelector('[data-testid=action-done]')
+    expect((await winners()).find((w) => w.memberId === first.memberId)?.status).toBe('claimed')
+    await page.waitForSelector(`[data-testid=winners-table] tbody tr:has-text("${first.claimCode}"):has-text("已兑奖")`)
+    // The same code again: the server refuses (409) and the page says why.
+    await page.click('[data-testid=claim-submit]')
+    await page.waitForSelector('[data-testid=action-error] [role=alert]')
+    await expect(page.textContent('[data-testid=action-error]')).resolves.toContain('already claimed')
+    await shot('26b-lottery-claim-refused')
+    // Fulfilled by member id from the winner's row.
+    await page.click(`[data-testid=winners-table] [data-member="${first.memberId}"] [data-action=fulfil]`)
+    await page.waitForSelector(`[data-testid=winners-table] tbody tr:has-text("${first.claimCode}"):has-text("已核销")`)
+    expect((await winners()).find((w) => w.memberId === first.memberId)?.status).toBe('fulfilled')
+    // Nothing is past its claim window yet: the reroll of expired prizes draws nobody.
+    await page.click('[data-testid=reroll-expired]')
+    await page.waitForSelector('[data-testid=action-done]:has-text("没有需要重抽")')
+    // The second winner's prize rerolled from its row: forfeited, and a round-1 winner in its place.
+    await page.click(`[data-testid=winners-table] [data-member="${second.memberId}"] [data-action=reroll]`)
+    await page.waitForSelector('[data-testid=action-done]:has-text("第 1 轮")')
+    const after = await winners()
+    expect(after.find((w) => w.memberId === second.memberId)?.status).toBe('forfeited')
+    const rerolled = after.filter((w) => w.round === 1)
+    expect(rerolled).toHaveLength(1)
+    await page.waitForSelector(`[data-testid=winners-table] tbody tr:has-text("${rerolled[0]!.claimCode}")`)
+    await expect(page.$$('[data-testid=winners-table] tbody tr')).resolves.toHaveLength(after.length)
+    // The proof still recomputes to every round's winners in the browser.
+    await page.click('[data-testid=verify]')
+    await page.waitForSelector('[data-testid=verify-result][data-verdict=match]')
+    await shot('26c-lottery-claims')
+  })
+
+  it('cancels an open lottery after confirmation; a drawn one offers no cancel', async () => {
+    await page.goto(`${base}/dashboard/#/lotteries/${openId}`)
+    await page.waitForSelector('[data-testid=lottery-cancel]')
+    await page.click('[data-testid=lottery-cancel]')
+    await page.waitForSelector('[data-testid=lottery-status]:text-is("已取消")')
+    expect((await alice.get(`/api/v1/lotteries/${openId}`).expect(200)).body.status).toBe('cancelled')
+    await expect(page.$('[data-testid=lottery-cancel]')).resolves.toBeNull()
+    await page.goto(`${base}/dashboard/#/lotteries/${drawnId}`)
+    await page.waitForSelector('[data-testid=winners-table]')
+    await expect(page.$('[data-testid=lottery-cancel]')).resolves.toBeNull()
   })
 
   it('shows scheduled shares: the schedule, delivery log with skip reasons, and the lift', async () => {
