@@ -788,7 +788,56 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     const lift = (await alice.get(`/api/v1/share-schedules/${scheduleId}/engagement`).expect(200)).body as { lift: { messages: number | null } }
     expect(lift.lift.messages).not.toBeNull()
     await expect(page.textContent('[data-testid=lift-messages] .kpi-value')).resolves.toBe(`×${lift.lift.messages}`)
+    // The log names each run's post by its title (the content library's), not its id.
+    await page.selectOption('[data-testid=delivery-status]', 'sent')
+    await page.waitForSelector('[data-testid=deliveries-table] tbody tr')
+    const posts = (await alice.get('/api/v1/share-posts').expect(200)).body.items as Array<{ id: number; title: string }>
+    const sent = (await alice.get(`/api/v1/share-schedules/${scheduleId}/deliveries?limit=50&status=sent`).expect(200)).body.items as Array<{ postId: number }>
+    await expect(texts('[data-testid=deliveries-table] tbody tr td:nth-child(5)')).resolves.toEqual(sent.map((d) => posts.find((p) => p.id === d.postId)?.title))
+    expect(sent.length).toBeGreaterThan(0)
     await shot('28-share-deliveries')
+  })
+
+  it('pauses and resumes a schedule after confirmation, and test-sends its post to a group', async () => {
+    await page.goto(`${base}/dashboard/#/shares/${scheduleId}`)
+    await page.waitForSelector('[data-testid=schedule-toggle]')
+    await page.click('[data-testid=schedule-toggle]')
+    await page.waitForSelector('[data-testid=schedule-state]:text-is("已暂停")')
+    expect((await alice.get(`/api/v1/share-schedules/${scheduleId}`).expect(200)).body.enabled).toBe(false)
+    await page.click('[data-testid=schedule-toggle]')
+    await page.waitForSelector('[data-testid=schedule-state]:text-is("运行中")')
+    expect((await alice.get(`/api/v1/share-schedules/${scheduleId}`).expect(200)).body.enabled).toBe(true)
+    const sentToG1 = (): number => chat.pending().filter((a) => a.kind === 'say' && a.groupId === G1 && (a.text ?? '').includes('你在读什么')).length
+    const before = sentToG1()
+    await expect(page.inputValue('[data-testid=test-send-group]')).resolves.toBe(G1)
+    await page.click('[data-testid=test-send]')
+    await page.waitForSelector('[data-testid=schedule-action-done]')
+    await chat.rehearsal.quiesce()
+    expect(sentToG1()).toBe(before + 1)
+    await shot('28b-share-actions')
+  })
+
+  it('creates a schedule from the form the API schema generates; the server\'s refusal is shown', async () => {
+    await page.goto(`${base}/dashboard/#/shares`)
+    await page.waitForSelector('[data-testid=schedule-form] #f-name')
+    // No name yet: the schema's minimum length, before anything is sent.
+    await page.waitForSelector('[data-testid=schedule-problems]')
+    await page.fill('#f-name', '晚间话题')
+    await page.waitForSelector('[data-testid=schedule-problems]', { state: 'detached' })
+    // Another owner's group: the server refuses, and says which group.
+    await page.fill('#f-target', JSON.stringify({ type: 'groups', groupIds: [G2] }))
+    await page.click('[data-testid=schedule-create]')
+    await page.waitForSelector('[data-testid=schedule-form] [role=alert]:has-text("not one of your groups")')
+    await shot('28c-schedule-refused')
+    await page.fill('#f-target', JSON.stringify({ type: 'groups', groupIds: [G1] }))
+    await page.fill('#f-trigger', JSON.stringify({ type: 'cron', cron: '0 20 * * *' }))
+    await page.click('[data-testid=schedule-create]')
+    await page.waitForSelector('[data-testid=schedule-name]:text-is("晚间话题")')
+    const id = Number(/#\/shares\/(\d+)$/.exec(page.url())?.[1])
+    const created = (await alice.get(`/api/v1/share-schedules/${id}`).expect(200)).body as { name: string; trigger: unknown; target: unknown }
+    expect(created).toMatchObject({ name: '晚间话题', trigger: { type: 'cron', cron: '0 20 * * *' }, target: { type: 'groups', groupIds: [G1] } })
+    await daveApi.get(`/api/v1/share-schedules/${id}`).expect(404)
+    await page.waitForSelector('[data-testid=next-runs] tbody tr')
   })
 
   it('ran without page errors or CSP violations, and never put a token in a URL or a log line', () => {

@@ -245,6 +245,13 @@ export class Api {
   sharePosts(): Promise<{ items: SharePost[] }> { return this.get('/api/v1/share-posts') }
   shareSchedules(): Promise<{ items: ShareSchedule[] }> { return this.get('/api/v1/share-schedules') }
   shareSchedule(id: number): Promise<ShareSchedule> { return this.get(`/api/v1/share-schedules/${id}`) }
+  createSchedule(body: unknown): Promise<ShareSchedule> { return this.request('POST', '/api/v1/share-schedules', body) }
+  /** Pauses (false) or resumes (true) a schedule. */
+  pauseSchedule(id: number, enabled: boolean): Promise<ShareSchedule> { return this.request('PATCH', `/api/v1/share-schedules/${id}`, { enabled }) }
+  /** Sends the schedule's post (or the given one) to one of the caller's groups now. */
+  testSend(id: number, groupId: string, postId?: number): Promise<{ scheduleId: number; groupId: string; postId: number; sendId: number; status: string; reason: string | null }> {
+    return this.request('POST', `/api/v1/share-schedules/${id}/test-send`, postId === undefined ? { groupId } : { groupId, postId })
+  }
   sharePreview(id: number): Promise<SchedulePreview> { return this.get(`/api/v1/share-schedules/${id}/preview`, { count: 5 }) }
   deliveries(id: number, query: { status?: string; before?: number }): Promise<DeliveryLog> { return this.get(`/api/v1/share-schedules/${id}/deliveries`, { limit: 50, ...query }) }
   engagement(id: number): Promise<Engagement> { return this.get(`/api/v1/share-schedules/${id}/engagement`) }
