@@ -710,7 +710,9 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await page.route(`**/api/v1/lotteries/${drawnId}/proof`, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(tampered) }))
     await page.click('[data-testid=verify]')
     await page.waitForSelector('[data-testid=verify-result][data-verdict=mismatch]')
-    await expect(page.textContent('[data-testid=verify-result]')).resolves.toContain('winners recompute to')
+    // In the reader's language (zh-CN here), the English wording kept as the item's title.
+    await expect(page.textContent('[data-testid=verify-result]')).resolves.toContain('第 0 轮：中奖者重算为')
+    await expect(page.getAttribute('[data-testid=verify-result] li', 'title')).resolves.toContain('winners recompute to')
     await shot('27-lottery-tampered')
     await page.unroute(`**/api/v1/lotteries/${drawnId}/proof`)
   })

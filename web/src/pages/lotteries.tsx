@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks'
 import { ApiError, type Api, type Entrant, type JsonSchema, type Lottery, type LotteryDetail, type Winner } from '../api'
 import { fmt, t } from '../i18n'
 import { verifyProof, type Verification } from '../lottery-verify'
+import { verifyProblemText } from '../verify-text'
 import { href, navigate } from '../router'
 import { fromServer, validate, type Problem } from '../schema'
 import { session } from '../session'
@@ -296,7 +297,7 @@ function ProofCard({ api, lottery }: { api: Api; lottery: LotteryDetail }): prea
         <div class="verdict bad" role="alert" data-testid="verify-result" data-verdict="mismatch">
           <p><strong>✘ {t('verifyMismatch')}</strong></p>
           <ul>
-            {result.v.problems.map((p, i) => <li key={i}>{p}</li>)}
+            {result.v.problems.map((p, i) => <li key={i} title={p}>{verifyProblemText(p)}</li>)}
             {!result.shownMatch && result.v.problems.length === 0 && <li>{t('winnersDiffer')}</li>}
           </ul>
         </div>
