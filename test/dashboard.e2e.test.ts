@@ -823,6 +823,8 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   it('creates a schedule from the form the API schema generates; the server\'s refusal is shown', async () => {
     await page.goto(`${base}/dashboard/#/shares`)
     await page.waitForSelector('[data-testid=schedule-form] #f-name')
+    // Labels in the reader's language, the API's field name beside them.
+    await expect(page.textContent('label[for=f-staggerSeconds]')).resolves.toBe('错峰发送（秒） staggerSeconds')
     // No name yet: the schema's minimum length, before anything is sent.
     await page.waitForSelector('[data-testid=schedule-problems]')
     await page.fill('#f-name', '晚间话题')
