@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks'
 import type { JsonSchema } from '../api'
-import { fieldLabel, t } from '../i18n'
+import { t } from '../i18n'
+import { fieldLabel } from './field-labels'
 import { fieldKind, type Problem } from '../schema'
 
 type Obj = Record<string, unknown>
