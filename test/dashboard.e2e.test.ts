@@ -479,7 +479,8 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await cleanup()
   })
 
-  afterEach(() => { if (ui.pageErrors.length > 0) console.log(`TMPDBG ${expect.getState().currentTestName} ${JSON.stringify(ui.pageErrors)}`) })
+  // Names the test after which a page error (a CSP violation included) first appeared.
+  afterEach(() => { if (ui.pageErrors.length > 0) console.log(`page errors so far, after "${expect.getState().currentTestName}": ${JSON.stringify(ui.pageErrors)}`) })
   const shot = (name: string): Promise<Buffer> => ui.shot(name)
   const signIn = (token: string): Promise<void> => ui.signIn(token)
   const number = async (selector: string): Promise<number> => Number((await page.textContent(selector))?.replace(/[^\d.-]/g, ''))
