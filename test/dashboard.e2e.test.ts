@@ -480,7 +480,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   })
 
   // Names the test after which a page error (a CSP violation included) first appeared.
-  afterEach(() => { if (ui.pageErrors.length > 0) console.log(`page errors so far, after "${expect.getState().currentTestName}": ${JSON.stringify(ui.pageErrors)}`) })
+  afterEach(() => { if (ui && ui.pageErrors.length > 0) console.log(`page errors so far, after "${expect.getState().currentTestName}": ${JSON.stringify(ui.pageErrors)}`) })
   const shot = (name: string): Promise<Buffer> => ui.shot(name)
   const signIn = (token: string): Promise<void> => ui.signIn(token)
   const number = async (selector: string): Promise<number> => Number((await page.textContent(selector))?.replace(/[^\d.-]/g, ''))
