@@ -468,8 +468,8 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await chat.rehearsal.quiesce()
     console.log(`dashboard pages e2e: six weeks of community seeded in ${Date.now() - seeded} ms`)
     base = `http://127.0.0.1:${chat.runtime.address?.port}`
-    // Failed calls expected: another owner's lottery (404) and the lottery the server refuses (400).
-    ui = await Ui.open(base, /status of 40[04]/)
+    // Failed calls expected: another owner's lottery (404), the lottery the server refuses (400) and a second claim of one prize (409).
+    ui = await Ui.open(base, /status of 40[049]/)
     page = ui.page
   }, 400_000)
 
@@ -479,6 +479,8 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await cleanup()
   })
 
+  // Names the test after which a page error (a CSP violation included) first appeared.
+  afterEach(() => { if (ui && ui.pageErrors.length > 0) console.log(`page errors so far, after "${expect.getState().currentTestName}": ${JSON.stringify(ui.pageErrors)}`) })
   const shot = (name: string): Promise<Buffer> => ui.shot(name)
   const signIn = (token: string): Promise<void> => ui.signIn(token)
   const number = async (selector: string): Promise<number> => Number((await page.textContent(selector))?.replace(/[^\d.-]/g, ''))
@@ -599,6 +601,27 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await shot('23b-hot-topics')
   })
 
+  it('shows the best time to post and question resolution as the API computes them', async () => {
+    await page.goto(`${base}/dashboard/#/groups/${gid}/insights`)
+    await page.waitForSelector('[data-testid=best-time-table] tbody tr')
+    const today = (await alice.get(`/api/v1/groups/${gid}`).expect(200)).body.activity.to as string
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * DAY).toISOString().slice(0, 10)
+    const best = (await alice.get(`/api/v1/groups/${gid}/stats/best-time?from=${from}&to=${today}&top=5`).expect(200)).body as { best: Array<{ weekday: number; hour: number; avgSpeakers: number; responseRate: number; score: number; messages: number }> }
+    const q = (await alice.get(`/api/v1/groups/${gid}/stats/questions?from=${from}&to=${today}`).expect(200)).body as { total: { questions: number; resolved: number; resolutionRate: number | null; medianMinutesToAnswer: number | null }; days: Array<{ day: string; questions: number; resolved: number; byAutoReply: number }> }
+    expect(best.best.length).toBeGreaterThan(0)
+    expect(q.total.questions).toBeGreaterThan(0)
+    const pct = (r: number): string => new Intl.NumberFormat('zh-CN', { style: 'percent', maximumFractionDigits: 1 }).format(r)
+    const weekdays = ['周一', '周二', '周三', '周四', '周五', '周六', '周日']
+    const rows = await page.$$eval('[data-testid=best-time-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => (td.textContent ?? '').trim())))
+    expect(rows).toEqual(best.best.map((x) => [`${weekdays[x.weekday]} ${String(x.hour).padStart(2, '0')}:00`, String(x.avgSpeakers), pct(x.responseRate), String(x.score), String(x.messages)]))
+    await expect(page.textContent('[data-testid=q-total] .kpi-value')).resolves.toBe(String(q.total.questions))
+    await expect(page.textContent('[data-testid=q-rate] .kpi-value')).resolves.toBe(q.total.resolutionRate === null ? '—' : pct(q.total.resolutionRate))
+    await expect(page.textContent('[data-testid=q-median] .kpi-value')).resolves.toBe(q.total.medianMinutesToAnswer === null ? '—' : `${q.total.medianMinutesToAnswer} 分钟`)
+    const days = await page.$$eval('[data-testid=questions-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].slice(0, 4).map((td) => (td.textContent ?? '').trim())))
+    expect(days).toEqual(q.days.filter((d) => d.questions > 0).map((d) => [d.day, String(d.questions), String(d.resolved), String(d.byAutoReply)]))
+    await shot('23c-best-time-questions')
+  })
+
   it('shows join-week retention cohorts as the API computes them', async () => {
     await page.goto(`${base}/dashboard/#/groups/${gid}/retention`)
     await page.waitForSelector('[data-testid=retention-table] tbody tr')
@@ -688,9 +711,65 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await page.route(`**/api/v1/lotteries/${drawnId}/proof`, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(tampered) }))
     await page.click('[data-testid=verify]')
     await page.waitForSelector('[data-testid=verify-result][data-verdict=mismatch]')
-    await expect(page.textContent('[data-testid=verify-result]')).resolves.toContain('winners recompute to')
+    // In the reader's language (zh-CN here), the English wording kept as the item's title.
+    await expect(page.textContent('[data-testid=verify-result]')).resolves.toContain('第 0 轮：中奖者重算为')
+    await expect(page.getAttribute('[data-testid=verify-result] li', 'title')).resolves.toContain('winners recompute to')
     await shot('27-lottery-tampered')
     await page.unroute(`**/api/v1/lotteries/${drawnId}/proof`)
+  })
+
+  it('marks prizes claimed by code and fulfilled by member (核销), rerolls one, and shows the server\'s refusal', async () => {
+    type W = { memberId: string; name: string; claimCode: string; status: string; round: number }
+    const winners = async (): Promise<W[]> => ((await alice.get(`/api/v1/lotteries/${drawnId}`).expect(200)).body as { winners: W[] }).winners
+    const [first, second] = await winners() as [W, W]
+    expect(first.status).toBe('won')
+    await page.goto(`${base}/dashboard/#/lotteries/${drawnId}`)
+    await page.waitForSelector('[data-testid=claim-form]')
+    // A code of the wrong shape is refused before anything is sent.
+    await page.fill('#claim-code', 'a!')
+    await expect(page.isDisabled('[data-testid=claim-submit]')).resolves.toBe(true)
+    await page.fill('#claim-code', first.claimCode.toLowerCase())
+    await page.click('[data-testid=claim-submit]')
+    await page.waitForSelector('[data-testid=action-done]')
+    expect((await winners()).find((w) => w.memberId === first.memberId)?.status).toBe('claimed')
+    await page.waitForSelector(`[data-testid=winners-table] tbody tr:has-text("${first.claimCode}"):has-text("已兑奖")`)
+    // The same code again: the server refuses (409) and the page says why.
+    await page.click('[data-testid=claim-submit]')
+    await page.waitForSelector('[data-testid=action-error] [role=alert]')
+    await expect(page.textContent('[data-testid=action-error]')).resolves.toContain('already claimed')
+    await shot('26b-lottery-claim-refused')
+    // Fulfilled by member id from the winner's row.
+    await page.click(`[data-testid=winners-table] [data-member="${first.memberId}"] [data-action=fulfil]`)
+    await page.waitForSelector(`[data-testid=winners-table] tbody tr:has-text("${first.claimCode}"):has-text("已核销")`)
+    expect((await winners()).find((w) => w.memberId === first.memberId)?.status).toBe('fulfilled')
+    // Nothing is past its claim window yet: the reroll of expired prizes draws nobody.
+    await page.click('[data-testid=reroll-expired]')
+    await page.waitForSelector('[data-testid=action-done]:has-text("没有需要重抽")')
+    // The second winner's prize rerolled from its row: forfeited, and a round-1 winner in its place.
+    await page.click(`[data-testid=winners-table] [data-member="${second.memberId}"] [data-action=reroll]`)
+    await page.waitForSelector('[data-testid=action-done]:has-text("第 1 轮")')
+    const after = await winners()
+    expect(after.find((w) => w.memberId === second.memberId)?.status).toBe('forfeited')
+    const rerolled = after.filter((w) => w.round === 1)
+    expect(rerolled).toHaveLength(1)
+    await page.waitForSelector(`[data-testid=winners-table] tbody tr:has-text("${rerolled[0]!.claimCode}")`)
+    await expect(page.$$('[data-testid=winners-table] tbody tr')).resolves.toHaveLength(after.length)
+    // The proof still recomputes to every round's winners in the browser.
+    await page.click('[data-testid=verify]')
+    await page.waitForSelector('[data-testid=verify-result][data-verdict=match]')
+    await shot('26c-lottery-claims')
+  })
+
+  it('cancels an open lottery after confirmation; a drawn one offers no cancel', async () => {
+    await page.goto(`${base}/dashboard/#/lotteries/${openId}`)
+    await page.waitForSelector('[data-testid=lottery-cancel]')
+    await page.click('[data-testid=lottery-cancel]')
+    await page.waitForSelector('[data-testid=lottery-status]:text-is("已取消")')
+    expect((await alice.get(`/api/v1/lotteries/${openId}`).expect(200)).body.status).toBe('cancelled')
+    await expect(page.$('[data-testid=lottery-cancel]')).resolves.toBeNull()
+    await page.goto(`${base}/dashboard/#/lotteries/${drawnId}`)
+    await page.waitForSelector('[data-testid=winners-table]')
+    await expect(page.$('[data-testid=lottery-cancel]')).resolves.toBeNull()
   })
 
   it('shows scheduled shares: the schedule, delivery log with skip reasons, and the lift', async () => {
@@ -713,7 +792,58 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     const lift = (await alice.get(`/api/v1/share-schedules/${scheduleId}/engagement`).expect(200)).body as { lift: { messages: number | null } }
     expect(lift.lift.messages).not.toBeNull()
     await expect(page.textContent('[data-testid=lift-messages] .kpi-value')).resolves.toBe(`×${lift.lift.messages}`)
+    // The log names each run's post by its title (the content library's), not its id.
+    await page.selectOption('[data-testid=delivery-status]', 'sent')
+    await page.waitForSelector('[data-testid=deliveries-table] tbody tr')
+    const posts = (await alice.get('/api/v1/share-posts').expect(200)).body.items as Array<{ id: number; title: string }>
+    const sent = (await alice.get(`/api/v1/share-schedules/${scheduleId}/deliveries?limit=50&status=sent`).expect(200)).body.items as Array<{ postId: number }>
+    await expect(texts('[data-testid=deliveries-table] tbody tr td:nth-child(5)')).resolves.toEqual(sent.map((d) => posts.find((p) => p.id === d.postId)?.title))
+    expect(sent.length).toBeGreaterThan(0)
     await shot('28-share-deliveries')
+  })
+
+  it('pauses and resumes a schedule after confirmation, and test-sends its post to a group', async () => {
+    await page.goto(`${base}/dashboard/#/shares/${scheduleId}`)
+    await page.waitForSelector('[data-testid=schedule-toggle]')
+    await page.click('[data-testid=schedule-toggle]')
+    await page.waitForSelector('[data-testid=schedule-state]:text-is("已暂停")')
+    expect((await alice.get(`/api/v1/share-schedules/${scheduleId}`).expect(200)).body.enabled).toBe(false)
+    await page.click('[data-testid=schedule-toggle]')
+    await page.waitForSelector('[data-testid=schedule-state]:text-is("运行中")')
+    expect((await alice.get(`/api/v1/share-schedules/${scheduleId}`).expect(200)).body.enabled).toBe(true)
+    const sentToG1 = (): number => chat.pending().filter((a) => a.kind === 'say' && a.groupId === G1 && (a.text ?? '').includes('你在读什么')).length
+    const before = sentToG1()
+    await expect(page.inputValue('[data-testid=test-send-group]')).resolves.toBe(G1)
+    await page.click('[data-testid=test-send]')
+    await page.waitForSelector('[data-testid=schedule-action-done]')
+    await chat.rehearsal.quiesce()
+    expect(sentToG1()).toBe(before + 1)
+    await shot('28b-share-actions')
+  })
+
+  it('creates a schedule from the form the API schema generates; the server\'s refusal is shown', async () => {
+    await page.goto(`${base}/dashboard/#/shares`)
+    await page.waitForSelector('[data-testid=schedule-form] #f-name')
+    // Labels in the reader's language, the API's field name beside them.
+    await expect(page.textContent('label[for=f-staggerSeconds]')).resolves.toBe('错峰发送（秒） staggerSeconds')
+    // No name yet: the schema's minimum length, before anything is sent.
+    await page.waitForSelector('[data-testid=schedule-problems]')
+    await page.fill('#f-name', '晚间话题')
+    await page.waitForSelector('[data-testid=schedule-problems]', { state: 'detached' })
+    // Another owner's group: the server refuses, and says which group.
+    await page.fill('#f-target', JSON.stringify({ type: 'groups', groupIds: [G2] }))
+    await page.click('[data-testid=schedule-create]')
+    await page.waitForSelector('[data-testid=schedule-form] [role=alert]:has-text("not one of your groups")')
+    await shot('28c-schedule-refused')
+    await page.fill('#f-target', JSON.stringify({ type: 'groups', groupIds: [G1] }))
+    await page.fill('#f-trigger', JSON.stringify({ type: 'cron', cron: '0 20 * * *' }))
+    await page.click('[data-testid=schedule-create]')
+    await page.waitForSelector('[data-testid=schedule-name]:text-is("晚间话题")')
+    const id = Number(/#\/shares\/(\d+)$/.exec(page.url())?.[1])
+    const created = (await alice.get(`/api/v1/share-schedules/${id}`).expect(200)).body as { name: string; trigger: unknown; target: unknown }
+    expect(created).toMatchObject({ name: '晚间话题', trigger: { type: 'cron', cron: '0 20 * * *' }, target: { type: 'groups', groupIds: [G1] } })
+    await daveApi.get(`/api/v1/share-schedules/${id}`).expect(404)
+    await page.waitForSelector('[data-testid=next-runs] tbody tr')
   })
 
   it('ran without page errors or CSP violations, and never put a token in a URL or a log line', () => {

@@ -55,6 +55,11 @@ export interface Retention { groupId: string; from: string; to: string; weeks: n
 /** A term of the hot-topics report: messages containing it in the range and in the range before. */
 export interface TermCount { term: string; count: number; previous: number }
 export interface Topics { groupId: string; from: string; to: string; previous: { from: string; to: string }; minCount: number; top: TermCount[]; rising: Array<TermCount & { growth: number }> }
+/** A weekday × hour slot of the best-time report (weekday 0 = Monday, the group's local hours). */
+export interface PostSlot { weekday: number; hour: number; occurrences: number; messages: number; speakers: number; avgSpeakers: number; questions: number; resolved: number; responseRate: number; score: number }
+export interface BestTime { groupId: string; timezone: string; from: string; to: string; method: string; slots: PostSlot[]; best: PostSlot[] }
+export interface QuestionFigures { questions: number; resolved: number; byAutoReply: number; resolutionRate: number | null; medianMinutesToAnswer: number | null }
+export interface Questions { groupId: string; timezone: string; from: string; to: string; total: QuestionFigures; days: Array<{ day: string } & QuestionFigures> }
 export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number }
 
 export interface LifecycleMember {
@@ -208,6 +213,8 @@ export class Api {
   statsAlerts(): Promise<{ to: string; weeks: number; percentile: number; groups: QuietGroup[] }> { return this.get('/api/v1/stats/alerts') }
   retention(id: string, query: Range & { weeks?: number }): Promise<Retention> { return this.get(`${g(id)}/stats/retention`, query) }
   topics(id: string, range: Range): Promise<Topics> { return this.get(`${g(id)}/stats/topics`, { ...range, limit: 20 }) }
+  bestTime(id: string, range: Range & { top?: number }): Promise<BestTime> { return this.get(`${g(id)}/stats/best-time`, range) }
+  questions(id: string, range: Range): Promise<Questions> { return this.get(`${g(id)}/stats/questions`, range) }
   topMembers(id: string, range: Range): Promise<{ members: TopMember[] }> { return this.get(`${g(id)}/stats/top-members`, { ...range, limit: 10 }) }
 
   lifecycleMembers(id: string, query: { state?: Lifecycle; tag?: string; sort?: string; order?: 'asc' | 'desc'; limit?: number; offset?: number }): Promise<LifecyclePage> {
@@ -221,6 +228,15 @@ export class Api {
   /** The proof as JSON (left untyped here: the verifier checks its shape before trusting it). */
   createLottery(body: unknown): Promise<Lottery> { return this.request('POST', '/api/v1/lotteries', body) }
   openLottery(id: number): Promise<Lottery> { return this.request('POST', `/api/v1/lotteries/${id}/open`) }
+  cancelLottery(id: number): Promise<Lottery> { return this.request('POST', `/api/v1/lotteries/${id}/cancel`) }
+  /** Rerolls the given unclaimed winners (none given: those whose claim window passed); round null when nothing was rerolled. */
+  rerollLottery(id: number, memberIds?: string[]): Promise<{ round: number | null; replaced: string[]; winners: string[] }> {
+    return this.request('POST', `/api/v1/lotteries/${id}/reroll`, memberIds ? { memberIds } : {})
+  }
+  /** Marks a prize claimed or fulfilled (核销) by claim code or member id. */
+  claimPrize(id: number, by: { code: string } | { memberId: string }, status: 'claimed' | 'fulfilled'): Promise<Winner> {
+    return this.request('POST', `/api/v1/lotteries/${id}/claims`, { ...by, status })
+  }
   /** The JSON Schema of a route's request body in the OpenAPI document (null when the route has none). */
   async bodySchema(path: string, method: 'post' | 'put'): Promise<JsonSchema | null> {
     return (await this.openapi()).paths[path]?.[method]?.requestBody?.content?.['application/json']?.schema ?? null
@@ -230,6 +246,13 @@ export class Api {
   sharePosts(): Promise<{ items: SharePost[] }> { return this.get('/api/v1/share-posts') }
   shareSchedules(): Promise<{ items: ShareSchedule[] }> { return this.get('/api/v1/share-schedules') }
   shareSchedule(id: number): Promise<ShareSchedule> { return this.get(`/api/v1/share-schedules/${id}`) }
+  createSchedule(body: unknown): Promise<ShareSchedule> { return this.request('POST', '/api/v1/share-schedules', body) }
+  /** Pauses (false) or resumes (true) a schedule. */
+  pauseSchedule(id: number, enabled: boolean): Promise<ShareSchedule> { return this.request('PATCH', `/api/v1/share-schedules/${id}`, { enabled }) }
+  /** Sends the schedule's post (or the given one) to one of the caller's groups now. */
+  testSend(id: number, groupId: string, postId?: number): Promise<{ scheduleId: number; groupId: string; postId: number; sendId: number; status: string; reason: string | null }> {
+    return this.request('POST', `/api/v1/share-schedules/${id}/test-send`, postId === undefined ? { groupId } : { groupId, postId })
+  }
   sharePreview(id: number): Promise<SchedulePreview> { return this.get(`/api/v1/share-schedules/${id}/preview`, { count: 5 }) }
   deliveries(id: number, query: { status?: string; before?: number }): Promise<DeliveryLog> { return this.get(`/api/v1/share-schedules/${id}/deliveries`, { limit: 50, ...query }) }
   engagement(id: number): Promise<Engagement> { return this.get(`/api/v1/share-schedules/${id}/engagement`) }

@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import { ApiError, type Api, type Entrant, type JsonSchema, type Lottery, type LotteryDetail } from '../api'
+import { ApiError, type Api, type Entrant, type JsonSchema, type Lottery, type LotteryDetail, type Winner } from '../api'
 import { fmt, t } from '../i18n'
 import { verifyProof, type Verification } from '../lottery-verify'
+import { verifyProblemText } from '../verify-text'
 import { href, navigate } from '../router'
 import { fromServer, validate, type Problem } from '../schema'
 import { session } from '../session'
@@ -123,6 +124,32 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
     }
   }
   const live = l.status === 'draft' || l.status === 'open' || l.status === 'closed'
+  const [action, setAction] = useState<{ busy: boolean; error: unknown; done: string | null }>({ busy: false, error: null, done: null })
+  /** Runs one write after the user confirmed it, then reads the lottery again; the server's refusal is shown as it answered. */
+  const act = async (question: string | null, run: () => Promise<string>): Promise<void> => {
+    if (question !== null && !confirm(question)) return
+    setAction({ busy: true, error: null, done: null })
+    try {
+      const done = await run()
+      setL(await api.lottery(l.id))
+      setAction({ busy: false, error: null, done })
+    } catch (error) {
+      setAction({ busy: false, error, done: null })
+    }
+  }
+  const claim = (by: { code: string } | { memberId: string }, status: 'claimed' | 'fulfilled', who: string): Promise<void> =>
+    act(t(status === 'claimed' ? 'confirmClaim' : 'confirmFulfil', { who }), async () => {
+      const w = await api.claimPrize(l.id, by, status)
+      return t('claimDone', { who: w.name, status: t(`winner_${w.status as WinnerStatus}`) })
+    })
+  const reroll = (memberIds: string[] | undefined, question: string): Promise<void> => act(question, async () => {
+    const r = await api.rerollLottery(l.id, memberIds)
+    return r.round === null ? t('rerollNothing') : t('rerollDone', { round: r.round, n: r.winners.length })
+  })
+  const cancel = (): Promise<void> => act(t('confirmCancel', { title: l.title }), async () => {
+    await api.cancelLottery(l.id)
+    return t('cancelDone')
+  })
   // Follows the lottery while it can change: its count and status, and the newest entrants.
   useEffect(() => {
     let stopped = false
@@ -158,6 +185,10 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
       </div>
       {l.status === 'draft' && <p><button type="button" data-testid="lottery-open" disabled={opening.busy} onClick={() => { void open() }}>{t('openNow')}</button> <span class="muted">{t('openNowHelp')}</span></p>}
       {opening.error !== null && <ErrorBox error={opening.error} />}
+      {live && <p><button type="button" class="danger" data-testid="lottery-cancel" disabled={action.busy} onClick={() => { void cancel() }}>{t('cancelLottery')}</button> <span class="muted">{t('cancelHelp')}</span></p>}
+      {l.status === 'drawn' && <ClaimForm busy={action.busy} onClaim={(code, status) => { void claim({ code }, status, code) }} onReroll={() => { void reroll(undefined, t('confirmRerollExpired')) }} />}
+      {action.error !== null && <div data-testid="action-error"><ErrorBox error={action.error} /></div>}
+      {action.done !== null && <p class="ok" role="status" data-testid="action-done">{action.done}</p>}
       {pollError !== null && <ErrorBox error={pollError} />}
       <div class="grid2">
         <Card title={t('winners')} id="winners">
@@ -168,7 +199,10 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
               { key: 'memberId', label: t('memberId'), render: (w) => <code>{w.memberId}</code> },
               { key: 'prize', label: t('prize') },
               { key: 'claimCode', label: t('claimCode'), render: (w) => <code>{w.claimCode}</code> },
-              { key: 'status', label: t('status'), render: (w) => t(`winner_${w.status as 'won' | 'claimed' | 'fulfilled' | 'forfeited'}`) },
+              { key: 'status', label: t('status'), render: (w) => t(`winner_${w.status as WinnerStatus}`) },
+              { key: 'actions', label: t('actions'), csv: () => '', render: (w) => <WinnerActions w={w} busy={action.busy}
+                onClaim={(status) => { void claim({ memberId: w.memberId }, status, w.name) }}
+                onReroll={() => { void reroll([w.memberId], t('confirmReroll', { who: w.name })) }} /> },
             ]} />
           )}
         </Card>
@@ -185,6 +219,43 @@ function Lottery({ api, initial }: { api: Api; initial: LotteryDetail }): preact
       </div>
       <ProofCard api={api} lottery={l} />
     </>
+  )
+}
+
+type WinnerStatus = 'won' | 'claimed' | 'fulfilled' | 'forfeited'
+
+/** Buttons of one winner: mark claimed (核销), fulfilled, or reroll the prize while unclaimed. */
+function WinnerActions({ w, busy, onClaim, onReroll }: { w: Winner; busy: boolean; onClaim: (status: 'claimed' | 'fulfilled') => void; onReroll: () => void }): preact.JSX.Element | null {
+  if (w.status === 'forfeited' || w.status === 'fulfilled') return null
+  return (
+    <span class="row-actions" data-member={w.memberId}>
+      {w.status === 'won' && <button type="button" class="small" data-action="claim" disabled={busy} onClick={() => onClaim('claimed')}>{t('claimAction')}</button>}
+      <button type="button" class="small" data-action="fulfil" disabled={busy} onClick={() => onClaim('fulfilled')}>{t('fulfilAction')}</button>
+      {w.status === 'won' && <button type="button" class="small" data-action="reroll" disabled={busy} onClick={onReroll}>{t('rerollAction')}</button>}
+    </span>
+  )
+}
+
+/** Claim by the code a winner shows (核销), and the reroll of prizes whose claim window passed. */
+function ClaimForm({ busy, onClaim, onReroll }: { busy: boolean; onClaim: (code: string, status: 'claimed' | 'fulfilled') => void; onReroll: () => void }): preact.JSX.Element {
+  const [code, setCode] = useState('')
+  const [status, setStatus] = useState<'claimed' | 'fulfilled'>('claimed')
+  const clean = code.trim().toUpperCase()
+  const valid = /^[A-Z0-9]{4,16}$/.test(clean)
+  return (
+    <Card title={t('claims')} id="claims">
+      <form class="toolbar" data-testid="claim-form" onSubmit={(e) => { e.preventDefault(); if (valid) onClaim(clean, status) }}>
+        <label for="claim-code">{t('claimCode')}</label>
+        <input id="claim-code" value={code} maxLength={16} autoComplete="off" onInput={(e) => setCode((e.target as HTMLInputElement).value)} aria-invalid={code !== '' && !valid} />
+        <select data-testid="claim-status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value as 'claimed' | 'fulfilled')}>
+          <option value="claimed">{t('winner_claimed')}</option>
+          <option value="fulfilled">{t('winner_fulfilled')}</option>
+        </select>
+        <button type="submit" data-testid="claim-submit" disabled={busy || !valid}>{t('claimAction')}</button>
+        {code !== '' && !valid && <span class="field-errors">{t('claimCodeHelp')}</span>}
+      </form>
+      <p><button type="button" data-testid="reroll-expired" disabled={busy} onClick={onReroll}>{t('rerollExpired')}</button> <span class="muted">{t('rerollExpiredHelp')}</span></p>
+    </Card>
   )
 }
 
@@ -226,7 +297,7 @@ function ProofCard({ api, lottery }: { api: Api; lottery: LotteryDetail }): prea
         <div class="verdict bad" role="alert" data-testid="verify-result" data-verdict="mismatch">
           <p><strong>✘ {t('verifyMismatch')}</strong></p>
           <ul>
-            {result.v.problems.map((p, i) => <li key={i}>{p}</li>)}
+            {result.v.problems.map((p, i) => <li key={i} title={p}>{verifyProblemText(p)}</li>)}
             {!result.shownMatch && result.v.problems.length === 0 && <li>{t('winnersDiffer')}</li>}
           </ul>
         </div>

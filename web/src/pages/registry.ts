@@ -31,6 +31,7 @@ export const PAGES: readonly PageDef[] = [
   { id: 'lifecycle', pattern: '/groups/:gid/lifecycle', title: 'lifecycleMembers', roles: ALL, nav: 'group', component: lazyPage(() => import('./lifecycle').then((m) => m.LifecyclePage)) },
   { id: 'topics', pattern: '/groups/:gid/topics', title: 'hotTopics', roles: ALL, nav: 'group', component: lazyPage(() => import('./topics').then((m) => m.TopicsPage)) },
   { id: 'retention', pattern: '/groups/:gid/retention', title: 'retention', roles: ALL, nav: 'group', component: lazyPage(() => import('./retention').then((m) => m.RetentionPage)) },
+  { id: 'insights', pattern: '/groups/:gid/insights', title: 'insights', roles: ALL, nav: 'group', component: lazyPage(() => import('./insights').then((m) => m.InsightsPage)) },
   // Lotteries and scheduled shares are owned objects of admins and owners (the API refuses operators).
   { id: 'lotteries', pattern: '/lotteries', title: 'lotteries', roles: ['admin', 'owner'], nav: 'top', component: lazyPage(() => import('./lotteries').then((m) => m.LotteriesPage)) },
   { id: 'lottery', pattern: '/lotteries/:lid', title: 'lottery', roles: ['admin', 'owner'], component: lazyPage(() => import('./lotteries').then((m) => m.LotteryPage)) },

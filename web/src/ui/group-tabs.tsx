@@ -7,6 +7,7 @@ const TABS: Array<{ id: string; title: MessageKey; path: (gid: string) => string
   { id: 'lifecycle', title: 'lifecycleMembers', path: (gid) => href('groups', gid, 'lifecycle') },
   { id: 'topics', title: 'hotTopics', path: (gid) => href('groups', gid, 'topics') },
   { id: 'retention', title: 'retention', path: (gid) => href('groups', gid, 'retention') },
+  { id: 'insights', title: 'insights', path: (gid) => href('groups', gid, 'insights') },
   { id: 'rules', title: 'editRules', path: (gid) => href('groups', gid, 'rules', 'moderation') },
 ]
 

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks'
 import type { JsonSchema } from '../api'
 import { t } from '../i18n'
+import { fieldLabel } from './field-labels'
 import { fieldKind, type Problem } from '../schema'
 
 type Obj = Record<string, unknown>
@@ -47,6 +48,12 @@ function Fields(props: FieldsProps): preact.JSX.Element {
   )
 }
 
+/** A field's label in the reader's language, with the API's own name beside it. */
+function FieldName({ name }: { name: string }): preact.JSX.Element {
+  const label = fieldLabel(name)
+  return label === null ? <>{name}</> : <>{label} <code class="field-key">{name}</code></>
+}
+
 function Field(props: FieldsProps): preact.JSX.Element {
   const { schema, value, path, root, onChange, problems, readOnly } = props
   const id = `f-${path.join('-')}`
@@ -60,7 +67,7 @@ function Field(props: FieldsProps): preact.JSX.Element {
   if (kind === 'object') {
     return (
       <fieldset class={problemsUnder(problems, dotted).length > 0 ? 'has-errors' : undefined} data-path={dotted}>
-        <legend>{name}</legend>
+        <legend><FieldName name={name} /></legend>
         {errorList}
         <Fields {...props} value={value} path={path} />
       </fieldset>
@@ -97,7 +104,7 @@ function Field(props: FieldsProps): preact.JSX.Element {
   const under = problemsUnder(problems, dotted).filter((p) => p.path !== dotted)
   return (
     <div class={`field field-${kind}${mine.length + under.length > 0 ? ' has-errors' : ''}`} data-path={dotted}>
-      <label for={id}>{name}{kind === 'strings' && <span class="muted"> (one per line)</span>}</label>
+      <label for={id}><FieldName name={name} />{kind === 'strings' && <span class="muted"> {t('onePerLine')}</span>}</label>
       {control}
       {help && <small class="muted">{help}</small>}
       {errorList}
