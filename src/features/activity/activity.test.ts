@@ -63,8 +63,8 @@ describe(`activity (${STORAGE} + ${COORDINATION})`, () => {
     expect(log).toEqual([{ sender_id: 'bob', text: null }])
   })
 
-  it('purges the message log after the message-text retention period, once per tick', async () => {
-    chat = await Chat.start({ start: Date.parse('2026-11-01T02:00:00Z'), configOverrides: { retention: { classes: { 'message-text': { days: 30, maxDays: 30 } } } } })
+  it('clears the message log\'s text after the message-text retention period and drops its rows after the metadata one, once per tick', async () => {
+    chat = await Chat.start({ start: Date.parse('2026-11-01T02:00:00Z'), configOverrides: { retention: { classes: { 'message-text': { days: 30, maxDays: 30 }, 'message-metadata': { days: 60, maxDays: 60 } } } } })
     const g1 = chat.group('g1')
     await g1.say(bob, '很久以前')
     await chat.rehearsal.advance(29 * 86_400_000)
@@ -74,8 +74,15 @@ describe(`activity (${STORAGE} + ${COORDINATION})`, () => {
     const tick = new Date(chat.clock.now())
     expect(await chat.runtime.scheduler.runFenced('retention.message-text', tick)).toBe('ran')
     expect(await chat.runtime.scheduler.runFenced('retention.message-text', tick)).toBe('skipped')
-    const log = await rows<{ text: string }>(chat, 'SELECT text FROM qy_message_log')
-    expect(log).toEqual([{ text: '最近' }])
+    // The text of the old message is gone; who posted when stays (message metadata) until its own boundary.
+    const log = await rows<{ sender_id: string; text: string | null }>(chat, 'SELECT sender_id, text FROM qy_message_log ORDER BY at')
+    expect(log).toEqual([{ sender_id: 'bob', text: null }, { sender_id: 'bob', text: '最近' }])
+    expect(await chat.runtime.scheduler.runFenced('retention.message-metadata', tick)).toBe('ran')
+    expect(await rows(chat, 'SELECT text FROM qy_message_log')).toHaveLength(2)
+    await chat.rehearsal.advance(30 * 86_400_000)
+    const later = new Date(chat.clock.now())
+    expect(await chat.runtime.scheduler.runFenced('retention.message-metadata', later)).toBe('ran')
+    expect(await rows(chat, 'SELECT text FROM qy_message_log')).toEqual([{ text: '最近' }])
     // Counters are aggregates without text: they stay.
     const daily = await rows<{ n: number }>(chat, 'SELECT SUM(messages) AS n FROM qy_activity_daily')
     expect(daily[0]?.n).toBe(2)
