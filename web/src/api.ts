@@ -55,7 +55,7 @@ export interface Retention { groupId: string; from: string; to: string; weeks: n
 /** A term of the hot-topics report: messages containing it in the range and in the range before. */
 export interface TermCount { term: string; count: number; previous: number }
 export interface Topics { groupId: string; from: string; to: string; previous: { from: string; to: string }; minCount: number; top: TermCount[]; rising: Array<TermCount & { growth: number }> }
-export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number }
+export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number; currentStreak: number }
 
 export interface LifecycleMember {
   memberId: string; name: string | null; state: Lifecycle; stateSince: string; score: number; segment: string | null; tags: string[]

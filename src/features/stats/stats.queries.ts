@@ -154,9 +154,18 @@ export async function heatmap(db: FeatureTables, scope: Scope, from: string, to:
 }
 
 /** Sort keys of the top-members report. */
-export const TOP_SORTS = ['messages', 'activeDays', 'checkins', 'streak'] as const
+export const TOP_SORTS = ['messages', 'activeDays', 'checkins', 'bestStreak', 'currentStreak', 'streak'] as const
 /** One row of the top-members report. */
-export interface TopMember { memberId: string; messages: number; activeDays: number; checkins: number; bestStreak: number }
+export interface TopMember {
+  memberId: string
+  messages: number
+  activeDays: number
+  checkins: number
+  /** The longest check-in streak reached on a day of the range. */
+  bestStreak: number
+  /** The check-in streak alive at the end of the range: reached on its last day or the day before (as the check-in feature counts it), else 0. */
+  currentStreak: number
+}
 
 /**
  * Reads a day range through the covering index: left alone, planners prefer the (group, member, day)
@@ -177,12 +186,22 @@ export async function memberTotals(db: FeatureTables, groupId: string, from: str
   const rows = await db.query(
     `SELECT member_id, SUM(messages) AS messages, COUNT(*) AS active_days, SUM(checkins) AS checkins, MAX(streak) AS best_streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id`,
     [groupId, from, to])
-  return rows.map((r) => ({ memberId: String(r.member_id), messages: num(r.messages), activeDays: num(r.active_days), checkins: num(r.checkins), bestStreak: num(r.best_streak) }))
+  // Streaks alive at the end of the range: check-ins on its last day or the day before (two days of rows).
+  const alive = await db.query(`SELECT member_id, day, streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? AND streak > 0`, [groupId, addDays(to, -1), to])
+  const current = new Map<string, { day: string; streak: number }>()
+  for (const r of alive) {
+    const seen = current.get(String(r.member_id))
+    if (!seen || String(r.day) > seen.day) current.set(String(r.member_id), { day: String(r.day), streak: num(r.streak) })
+  }
+  return rows.map((r) => ({
+    memberId: String(r.member_id), messages: num(r.messages), activeDays: num(r.active_days), checkins: num(r.checkins), bestStreak: num(r.best_streak),
+    currentStreak: current.get(String(r.member_id))?.streak ?? 0,
+  }))
 }
 
-/** The first `limit` members by `sort` (descending; ties by member id, ascending). */
+/** The first `limit` members by `sort` (descending; ties by member id, ascending). `streak` is the older name of `bestStreak`. */
 export function rankMembers(all: readonly TopMember[], sort: typeof TOP_SORTS[number], limit: number): TopMember[] {
-  const key = ({ messages: 'messages', activeDays: 'activeDays', checkins: 'checkins', streak: 'bestStreak' } as const)[sort]
+  const key = ({ messages: 'messages', activeDays: 'activeDays', checkins: 'checkins', bestStreak: 'bestStreak', currentStreak: 'currentStreak', streak: 'bestStreak' } as const)[sort]
   return [...all].sort((a, b) => b[key] - a[key] || (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0)).slice(0, limit)
 }
 

@@ -182,7 +182,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const cells = await heatmap(db, { all: false, groupIds: [params.id] }, range.from, range.to)
       return { json: { groupId: params.id, timezone, ...range, cells }, table: seriesTable(cells as unknown as Array<Record<string, unknown>>) }
     }),
-    ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, streak) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
+    ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, best streak in the range, streak alive at its end) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
       // One pass over the member-day rows feeds both the ranking and the concentration shares.
       const [all, inviters] = await Promise.all([memberTotals(db, params.id, range.from, range.to), topInviters(db, params.id, range.from, range.to, query.limit)])
@@ -193,7 +193,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const namedInviters = inviters.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
       return {
         json: { groupId: params.id, timezone, ...range, sort: query.sort, members: named, inviters: namedInviters, concentration: shares },
-        table: { header: ['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], rows: named.map((m, i) => [i + 1, m.memberId, m.name, m.messages, m.activeDays, m.checkins, m.bestStreak]) },
+        table: { header: ['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak', 'currentStreak'], rows: named.map((m, i) => [i + 1, m.memberId, m.name, m.messages, m.activeDays, m.checkins, m.bestStreak, m.currentStreak]) },
       }
     }),
     ...report(`${group}/retention`, 'Join-week retention cohorts of a group (share still speaking in week 1 … 12)', { params: GroupParams, query: RetentionQuery }, true, async ({ params, query }) => {

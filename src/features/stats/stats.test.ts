@@ -135,7 +135,13 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect((ov.current as Json).checkInRate).toBeCloseTo(1 / 27, 4)
 
     const top = await body(owner, `/api/v1/groups/${G1}/stats/top-members?${range}&sort=checkins`)
-    expect((top.members as Json[])[0]).toMatchObject({ memberId: 'bob', checkins: 1, bestStreak: 1 })
+    // Best streak in the range: 1; alive at the end of the range (2026-11-10): no, bob last checked in on 11-02.
+    expect((top.members as Json[])[0]).toMatchObject({ memberId: 'bob', checkins: 1, bestStreak: 1, currentStreak: 0 })
+    // A range ending the day after the check-in: the streak is still alive (the check-in feature's rule).
+    const alive = await body(owner, `/api/v1/groups/${G1}/stats/top-members?from=2026-11-02&to=2026-11-03&sort=currentStreak`)
+    expect((alive.members as Json[])[0]).toMatchObject({ memberId: 'bob', bestStreak: 1, currentStreak: 1 })
+    const over = await body(owner, `/api/v1/groups/${G1}/stats/top-members?from=2026-11-02&to=2026-11-04&sort=currentStreak`)
+    expect((over.members as Json[]).find((m) => m.memberId === 'bob')).toMatchObject({ bestStreak: 1, currentStreak: 0 })
     expect(top.inviters).toEqual([{ memberId: 'alice', invites: 2, name: 'Alice' }])
 
     const rules = await body(owner, `/api/v1/groups/${G1}/stats/rules?${range}`)
@@ -374,7 +380,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     }
     const q = 'from=2026-11-23&to=2026-11-23'
     const top = await csv(`/api/v1/groups/${G1}/stats/top-members.csv?${q}`)
-    expect(top).toEqual([['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], ['1', 'carol', '小雨🌸', '2', '1', '0', '0']])
+    expect(top).toEqual([['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak', 'currentStreak'], ['1', 'carol', '小雨🌸', '2', '1', '0', '0', '0']])
     const series = await csv(`/api/v1/groups/${G1}/stats/series.csv?${q}`)
     expect(series[0]).toEqual(['day', 'messages', 'text', 'media', 'card', 'other', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions', 'lotteryEntries', 'lotteryEntrants', 'lotteriesDrawn'])
     expect(series[1]?.slice(0, 3)).toEqual(['2026-11-23', '2', '2'])
