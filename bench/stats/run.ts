@@ -324,7 +324,8 @@ async function main(): Promise<void> {
     }))
   } finally {
     await runtime.stop().catch(() => undefined)
-    if (args.mysql) await recreateDatabase(args.mysql, true).catch(() => undefined)
+    // BENCH_KEEP=1 keeps the MySQL database too (EXPLAIN the report queries on it; drop it afterwards).
+    if (args.mysql && process.env.BENCH_KEEP !== '1') await recreateDatabase(args.mysql, true).catch(() => undefined)
     // BENCH_KEEP=1 keeps the generated SQLite file (to inspect query plans); its path is printed.
     if (process.env.BENCH_KEEP === '1') console.log(`kept ${tmp}`)
     else rmSync(tmp, { recursive: true, force: true })

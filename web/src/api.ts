@@ -60,7 +60,7 @@ export interface PostSlot { weekday: number; hour: number; occurrences: number; 
 export interface BestTime { groupId: string; timezone: string; from: string; to: string; method: string; slots: PostSlot[]; best: PostSlot[] }
 export interface QuestionFigures { questions: number; resolved: number; byAutoReply: number; resolutionRate: number | null; medianMinutesToAnswer: number | null }
 export interface Questions { groupId: string; timezone: string; from: string; to: string; total: QuestionFigures; days: Array<{ day: string } & QuestionFigures> }
-export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number }
+export interface TopMember { memberId: string; name: string | null; messages: number; activeDays: number; checkins: number; bestStreak: number; currentStreak: number }
 
 export interface LifecycleMember {
   memberId: string; name: string | null; state: Lifecycle; stateSince: string; score: number; segment: string | null; tags: string[]

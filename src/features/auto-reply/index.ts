@@ -1,6 +1,6 @@
 import { defineFeature } from '../../adapters/db/feature-store'
 import { ACCESS } from '../../contracts/access'
-import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { DIRECTORY } from '../../kernel/directory'
 import { AutoReply1764100000000 } from '../../../migrations/1764100000000-AutoReply'
 import { AutoReplyHitEntity, AutoReplyRuleEntity } from './auto-reply.entity'
@@ -26,7 +26,14 @@ export const autoReplyFeature = defineFeature<AutoReplyGroup>({
   migrations: [AutoReply1764100000000],
   events: { emits: [AutoReplyMatched] },
   inject: [DIRECTORY, ACCESS],
+  provides: [AUTO_REPLY_RULE_OWNERS],
   async setup(app) {
+    app.provide(AUTO_REPLY_RULE_OWNERS, {
+      async ruleIdsOwnedBy(ownerTokenId) {
+        const rows = await app.store.repo(AutoReplyRuleEntity).find({ select: { id: true }, where: { ownerTokenId } })
+        return rows.map((r) => r.id)
+      },
+    })
     const directory = app.use(DIRECTORY)
     const store = new AutoReplyStore(app.store, app.coordination.pubsub, app.use(ACCESS), app.log)
     await store.start()

@@ -4,7 +4,7 @@ import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
-import { AutoReplyMatched } from '../../contracts/auto-reply'
+import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
@@ -49,7 +49,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
   },
   migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
   events: { consumes: STATS_CONSUMES },
-  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT],
+  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS],
   provides: [STATS_REBUILD],
   setup(app) {
     const directory = app.use(DIRECTORY)
@@ -76,7 +76,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
-      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), beforeTopics: () => buffer.flushTerms(), pseudonym: (id) => app.pseudonym(id) }),
+      routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), ruleOwners: app.use(AUTO_REPLY_RULE_OWNERS), beforeTopics: () => buffer.flushTerms(), pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         name: 'stats.purge-staging',
         cron: '23 4 * * *',

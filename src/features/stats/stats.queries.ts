@@ -2,7 +2,7 @@ import type { FeatureTables } from '../../adapters/db/feature-store'
 import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
 import { addDays } from '../../kernel/time'
 import { FIRST_SEEN } from './stats.events'
-import { daysBetween } from './stats.time'
+import { daysBetween, weekdayOf } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
 export type Scope = { all: true } | { all: false; groupIds: readonly string[] }
@@ -80,10 +80,14 @@ export async function distinctActive(db: FeatureTables, scope: Scope, from: stri
     const rows = await db.query<{ n: unknown }>(`SELECT COUNT(*) AS n FROM qy_stats_member_month WHERE ${s.sql} AND month = ? AND (days & ?) <> 0`, [...s.params, first, dayMask(fromDay, toDay)])
     return num(rows[0]?.n)
   }
-  const rows = await db.query<{ n: unknown }>(
-    `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_month WHERE ${s.sql} AND month >= ? AND month <= ?
-       AND (CASE month WHEN ? THEN days & ? WHEN ? THEN days & ? ELSE days END) <> 0) x`,
-    [...s.params, first, last, first, dayMask(fromDay, 31), last, dayMask(1, toDay)])
+  const where = `${s.sql} AND month >= ? AND month <= ? AND (CASE month WHEN ? THEN days & ? WHEN ? THEN days & ? ELSE days END) <> 0`
+  // MySQL: COUNT(DISTINCT a, b) keeps the pairs in an in-memory unique tree; a DISTINCT derived table
+  // materializes a temporary table keyed by two utf8mb4 varchar(191) columns, which spills to disk — 6.8 s
+  // against 0.7 s for two months of 1,000 groups. SQLite has no multi-column COUNT(DISTINCT).
+  const sql = db.dialect === 'mysql'
+    ? `SELECT COUNT(DISTINCT group_id, member_id) AS n FROM qy_stats_member_month WHERE ${where}`
+    : `SELECT COUNT(*) AS n FROM (SELECT DISTINCT group_id, member_id FROM qy_stats_member_month WHERE ${where}) x`
+  const rows = await db.query<{ n: unknown }>(sql, [...s.params, first, last, first, dayMask(fromDay, 31), last, dayMask(1, toDay)])
   return num(rows[0]?.n)
 }
 
@@ -132,20 +136,36 @@ export interface HeatCell { weekday: number; hour: number; messages: number; spe
 /** Weekday × hour heatmap over [from, to]: all 168 cells. */
 export async function heatmap(db: FeatureTables, scope: Scope, from: string, to: string): Promise<HeatCell[]> {
   const s = scoped(scope)
-  const rows = await db.query(`SELECT weekday, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM qy_stats_group_hour WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY weekday, hour`, [...s.params, from, to])
+  // Grouped by (day, hour), the order of the (day, hour, …) covering index, so the database aggregates as it
+  // reads instead of sorting every hour row of the scope into a temporary tree; the days (at most 24 rows
+  // each) are folded into weekdays here. Across 1,000 groups and 30 days that is 3× less CPU on SQLite.
+  const rows = await db.query(`SELECT day, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM qy_stats_group_hour WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, hour`, [...s.params, from, to])
   const cells: HeatCell[] = []
   for (let weekday = 0; weekday < 7; weekday++) for (let hour = 0; hour < 24; hour++) cells.push({ weekday, hour, messages: 0, speakers: 0 })
+  const weekdays = new Map<string, number>()
   for (const r of rows) {
-    const cell = cells[num(r.weekday) * 24 + num(r.hour)]
-    if (cell) { cell.messages = num(r.messages); cell.speakers = num(r.speakers) }
+    const day = String(r.day)
+    let weekday = weekdays.get(day)
+    if (weekday === undefined) { weekday = weekdayOf(day); weekdays.set(day, weekday) }
+    const cell = cells[weekday * 24 + num(r.hour)]
+    if (cell) { cell.messages += num(r.messages); cell.speakers += num(r.speakers) }
   }
   return cells
 }
 
 /** Sort keys of the top-members report. */
-export const TOP_SORTS = ['messages', 'activeDays', 'checkins', 'streak'] as const
+export const TOP_SORTS = ['messages', 'activeDays', 'checkins', 'bestStreak', 'currentStreak', 'streak'] as const
 /** One row of the top-members report. */
-export interface TopMember { memberId: string; messages: number; activeDays: number; checkins: number; bestStreak: number }
+export interface TopMember {
+  memberId: string
+  messages: number
+  activeDays: number
+  checkins: number
+  /** The longest check-in streak reached on a day of the range. */
+  bestStreak: number
+  /** The check-in streak alive at the end of the range: reached on its last day or the day before (as the check-in feature counts it), else 0. */
+  currentStreak: number
+}
 
 /**
  * Reads a day range through the covering index: left alone, planners prefer the (group, member, day)
@@ -155,23 +175,53 @@ function coverIndex(db: FeatureTables): string {
   return db.dialect === 'mysql' ? 'FORCE INDEX (idx_stats_member_day_cover)' : 'INDEXED BY idx_stats_member_day_cover'
 }
 
-/** Members of one group ranked by `sort` over [from, to]. */
-export async function topMembers(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<TopMember[]> {
-  const order = { messages: 'messages', activeDays: 'active_days', checkins: 'checkins', streak: 'best_streak' }[sort]
+/**
+ * Every member of one group with activity in [from, to], unordered: one GROUP BY over the group's
+ * member-day rows of the range. The top-members report ranks these in memory and derives the
+ * participation concentration from the same rows (one pass instead of two GROUP BYs plus an ORDER BY on
+ * an aggregate, which needed a temporary table and a filesort on MySQL). At most one row per member of
+ * the group, so the ranking costs little next to the scan.
+ */
+export async function memberTotals(db: FeatureTables, groupId: string, from: string, to: string): Promise<TopMember[]> {
   const rows = await db.query(
-    `SELECT member_id, SUM(messages) AS messages, COUNT(*) AS active_days, SUM(checkins) AS checkins, MAX(streak) AS best_streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id ORDER BY ${order} DESC, member_id ASC LIMIT ?`,
-    [groupId, from, to, limit])
-  return rows.map((r) => ({ memberId: String(r.member_id), messages: num(r.messages), activeDays: num(r.active_days), checkins: num(r.checkins), bestStreak: num(r.best_streak) }))
+    `SELECT member_id, SUM(messages) AS messages, COUNT(*) AS active_days, SUM(checkins) AS checkins, MAX(streak) AS best_streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? GROUP BY member_id`,
+    [groupId, from, to])
+  // Streaks alive at the end of the range: check-ins on its last day or the day before (two days of rows).
+  const alive = await db.query(`SELECT member_id, day, streak FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? AND streak > 0`, [groupId, addDays(to, -1), to])
+  const current = new Map<string, { day: string; streak: number }>()
+  for (const r of alive) {
+    const seen = current.get(String(r.member_id))
+    if (!seen || String(r.day) > seen.day) current.set(String(r.member_id), { day: String(r.day), streak: num(r.streak) })
+  }
+  return rows.map((r) => ({
+    memberId: String(r.member_id), messages: num(r.messages), activeDays: num(r.active_days), checkins: num(r.checkins), bestStreak: num(r.best_streak),
+    currentStreak: current.get(String(r.member_id))?.streak ?? 0,
+  }))
 }
 
-/** Share of a group's messages sent by its most active 1% and 10% of speakers over [from, to] (at least one member each). */
-export async function concentration(db: FeatureTables, groupId: string, from: string, to: string): Promise<{ speakers: number; top1pct: number | null; top10pct: number | null }> {
-  const rows = await db.query<{ messages: unknown }>(`SELECT SUM(messages) AS messages FROM qy_stats_member_day ${coverIndex(db)} WHERE group_id = ? AND day >= ? AND day <= ? AND messages > 0 GROUP BY member_id`, [groupId, from, to])
-  const counts = rows.map((r) => num(r.messages)).sort((a, b) => b - a)
+/** The first `limit` members by `sort` (descending; ties by member id, ascending). `streak` is the older name of `bestStreak`. */
+export function rankMembers(all: readonly TopMember[], sort: typeof TOP_SORTS[number], limit: number): TopMember[] {
+  const key = ({ messages: 'messages', activeDays: 'activeDays', checkins: 'checkins', bestStreak: 'bestStreak', currentStreak: 'currentStreak', streak: 'bestStreak' } as const)[sort]
+  return [...all].sort((a, b) => b[key] - a[key] || (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0)).slice(0, limit)
+}
+
+/** Members of one group ranked by `sort` over [from, to]. */
+export async function topMembers(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<TopMember[]> {
+  return rankMembers(await memberTotals(db, groupId, from, to), sort, limit)
+}
+
+/** Share of messages sent by the most active 1% and 10% of speakers (at least one member each), from per-member totals. */
+export function concentrationOf(all: readonly TopMember[]): { speakers: number; top1pct: number | null; top10pct: number | null } {
+  const counts = all.map((m) => m.messages).filter((n) => n > 0).sort((a, b) => b - a)
   const total = counts.reduce((a, b) => a + b, 0)
   if (total === 0) return { speakers: 0, top1pct: null, top10pct: null }
   const share = (fraction: number): number => round(counts.slice(0, Math.max(1, Math.ceil(counts.length * fraction))).reduce((a, b) => a + b, 0) / total)
   return { speakers: counts.length, top1pct: share(0.01), top10pct: share(0.1) }
+}
+
+/** Share of a group's messages sent by its most active 1% and 10% of speakers over [from, to]. */
+export async function concentration(db: FeatureTables, groupId: string, from: string, to: string): Promise<{ speakers: number; top1pct: number | null; top10pct: number | null }> {
+  return concentrationOf(await memberTotals(db, groupId, from, to))
 }
 
 /** A group whose last week was quieter than almost every week of its own recent past. */

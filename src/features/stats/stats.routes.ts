@@ -7,12 +7,13 @@ import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type 
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { LIFECYCLE_STATES } from '../../contracts/tagging'
-import { concentration, dailySeries, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, topMembers, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
+import { concentrationOf, dailySeries, memberTotals, rankMembers, type RuleStat, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
 import { AlertsQuery, BestTimeQuery, GroupTableQuery, MAX_CSV_ROWS, QuestionsQuery, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopicsQuery, TopQuery } from './stats.schema'
 import { bestTime, questionStats, topics, type PostSlot, type QuestionFigures, type RisingTerm, type TermCount } from './stats.content'
 import { dayStart, weekOf } from './stats.time'
 import type { ScheduleLift, ShareLift } from '../../contracts/scheduled-share'
+import type { AutoReplyRuleOwners } from '../../contracts/auto-reply'
 import { addDays } from '../../kernel/time'
 
 /** A report as a table (its CSV export). */
@@ -35,10 +36,41 @@ export interface StatsRouteDeps {
   timezone: string
   /** Post lift per schedule (the scheduled-share feature's service). */
   shareLift: ShareLift
+  /** Which auto-reply rules an owner created (the auto-reply feature's service): per-rule reports name only those. */
+  ruleOwners: AutoReplyRuleOwners
   /** Writes this process's held-back term counts (read your own writes; other replicas' are at most a minute behind). */
   beforeTopics: () => Promise<void>
   /** Member pseudonyms for `?pseudonymise=1` exports. */
   pseudonym(memberId: string): string
+}
+
+/** Label of the one row that sums the hits of auto-reply rules the caller may not see (never named). */
+export const OTHER_RULES = 'others'
+
+/**
+ * Per-rule figures as the caller may see them: admins every rule; owners and operators their own auto-reply
+ * rules by id, and the hits of every other auto-reply rule (an admin's, another owner's) folded into one
+ * unnamed `others` row, so totals still add up. Moderation detectors are built-in names, shown to all.
+ */
+export async function visibleRuleStats(rules: RuleStat[], auth: Principal | null, owners: AutoReplyRuleOwners): Promise<RuleStat[]> {
+  if (!auth || auth.role === 'admin') return rules
+  const own = new Set((await owners.ruleIdsOwnedBy(auth.tokenId)).map(String))
+  const out: RuleStat[] = []
+  let other: RuleStat | null = null
+  for (const r of rules) {
+    if (r.kind !== 'autoreply' || own.has(r.rule)) { out.push(r); continue }
+    other ??= { kind: 'autoreply', rule: OTHER_RULES, hits: 0, actions: 0, reversals: 0, reversalRate: null }
+    other.hits += r.hits
+    other.actions += r.actions
+    other.reversals += r.reversals
+  }
+  if (other) {
+    other.reversalRate = other.hits > 0 ? Math.round((other.reversals / other.hits) * 10_000) / 10_000 : null
+    // After the caller's own auto-reply rows, before the moderation rows (the order ruleStats returns).
+    const at = out.findIndex((r) => r.kind !== 'autoreply')
+    out.splice(at === -1 ? out.length : at, 0, other)
+  }
+  return out
 }
 
 function liftTable(list: ScheduleLift[]): Table {
@@ -152,19 +184,18 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
       const cells = await heatmap(db, { all: false, groupIds: [params.id] }, range.from, range.to)
       return { json: { groupId: params.id, timezone, ...range, cells }, table: seriesTable(cells as unknown as Array<Record<string, unknown>>) }
     }),
-    ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, streak) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
+    ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, best streak in the range, streak alive at its end) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
-      const [members, inviters, shares] = await Promise.all([
-        topMembers(db, params.id, range.from, range.to, query.sort, query.limit),
-        topInviters(db, params.id, range.from, range.to, query.limit),
-        concentration(db, params.id, range.from, range.to),
-      ])
+      // One pass over the member-day rows feeds both the ranking and the concentration shares.
+      const [all, inviters] = await Promise.all([memberTotals(db, params.id, range.from, range.to), topInviters(db, params.id, range.from, range.to, query.limit)])
+      const members = rankMembers(all, query.sort, query.limit)
+      const shares = concentrationOf(all)
       const names = new Map((await directory.members(params.id, { ids: [...new Set([...members, ...inviters].map((m) => m.memberId))], includeLeft: true })).map((m) => [m.id, m.name]))
       const named = members.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
       const namedInviters = inviters.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))
       return {
         json: { groupId: params.id, timezone, ...range, sort: query.sort, members: named, inviters: namedInviters, concentration: shares },
-        table: { header: ['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], rows: named.map((m, i) => [i + 1, m.memberId, m.name, m.messages, m.activeDays, m.checkins, m.bestStreak]) },
+        table: { header: ['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak', 'currentStreak'], rows: named.map((m, i) => [i + 1, m.memberId, m.name, m.messages, m.activeDays, m.checkins, m.bestStreak, m.currentStreak]) },
       }
     }),
     ...report(`${group}/retention`, 'Join-week retention cohorts of a group (share still speaking in week 1 … 12)', { params: GroupParams, query: RetentionQuery }, true, async ({ params, query }) => {
@@ -176,9 +207,9 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
         table: { header: ['cohortWeek', 'joined', ...weekCols], rows: cohorts.map((c) => [c.week, c.joined, ...c.rates]) },
       }
     }),
-    ...report(`${group}/rules`, 'Auto-reply hits per rule and moderation hits per detector of a group', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
+    ...report(`${group}/rules`, 'Auto-reply hits per rule and moderation hits per detector of a group', { params: GroupParams, query: RangeQuery }, true, async ({ params, query, auth }) => {
       const { range, timezone } = await groupContext(params.id, query)
-      const rules = await ruleStats(db, { all: false, groupIds: [params.id] }, range.from, range.to)
+      const rules = await visibleRuleStats(await ruleStats(db, { all: false, groupIds: [params.id] }, range.from, range.to), auth, deps.ruleOwners)
       return { json: { groupId: params.id, timezone, ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions, r.reversals, r.reversalRate]) } }
     }),
     ...report(`${group}/lifecycle`, 'Lifecycle mix of a group: members per state at the end of each day', { params: GroupParams, query: RangeQuery }, true, async ({ params, query }) => {
@@ -265,7 +296,7 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     ...report(`${across}/rules`, "Auto-reply and moderation hits per rule across the caller's groups", { query: ScopeQuery }, false, async ({ query, auth }) => {
       const { scope } = await scopeOf(auth, query.groupIds)
       const range = resolveRange(query, clock.now(), deps.timezone)
-      const rules = await ruleStats(db, scope, range.from, range.to)
+      const rules = await visibleRuleStats(await ruleStats(db, scope, range.from, range.to), auth, deps.ruleOwners)
       return { json: { ...range, rules }, table: { header: ['kind', 'rule', 'hits', 'actions', 'reversals', 'reversalRate'], rows: rules.map((r) => [r.kind, r.rule, r.hits, r.actions, r.reversals, r.reversalRate]) } }
     }),
     ...report(`${across}/topics`, "Hot topics across the caller's groups: top terms and rising terms (vs the period before)", { query: TopicsQuery }, false, async ({ query, auth }) => {

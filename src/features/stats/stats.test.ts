@@ -135,7 +135,13 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     expect((ov.current as Json).checkInRate).toBeCloseTo(1 / 27, 4)
 
     const top = await body(owner, `/api/v1/groups/${G1}/stats/top-members?${range}&sort=checkins`)
-    expect((top.members as Json[])[0]).toMatchObject({ memberId: 'bob', checkins: 1, bestStreak: 1 })
+    // Best streak in the range: 1; alive at the end of the range (2026-11-10): no, bob last checked in on 11-02.
+    expect((top.members as Json[])[0]).toMatchObject({ memberId: 'bob', checkins: 1, bestStreak: 1, currentStreak: 0 })
+    // A range ending the day after the check-in: the streak is still alive (the check-in feature's rule).
+    const alive = await body(owner, `/api/v1/groups/${G1}/stats/top-members?from=2026-11-02&to=2026-11-03&sort=currentStreak`)
+    expect((alive.members as Json[])[0]).toMatchObject({ memberId: 'bob', bestStreak: 1, currentStreak: 1 })
+    const over = await body(owner, `/api/v1/groups/${G1}/stats/top-members?from=2026-11-02&to=2026-11-04&sort=currentStreak`)
+    expect((over.members as Json[]).find((m) => m.memberId === 'bob')).toMatchObject({ bestStreak: 1, currentStreak: 0 })
     expect(top.inviters).toEqual([{ memberId: 'alice', invites: 2, name: 'Alice' }])
 
     const rules = await body(owner, `/api/v1/groups/${G1}/stats/rules?${range}`)
@@ -144,6 +150,41 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     const cohorts = await body(owner, `/api/v1/groups/${G1}/stats/retention?${range}&weeks=2`)
     // Cohort of the week of 2026-11-02: dan and erin; erin spoke in week 1; week 2 has not ended yet.
     expect(cohorts.cohorts).toEqual([{ week: '2026-11-02', joined: 2, retained: [1, 0], rates: [0.5, null] }])
+  })
+
+  it("names only the caller's own auto-reply rules in per-rule reports: an admin's rule is folded into an unnamed row for owners", async () => {
+    chat = await Chat.start({ start: shanghai('2026-11-02'), http: true })
+    const admin = await apiAs(chat, 'admin')
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const ruleIdOf = async (api: ApiClient, name: string): Promise<string> =>
+      String(((await api.get('/api/v1/auto-replies').expect(200)).body as { items: Array<{ id: number; name: string }> }).items.find((r) => r.name === name)?.id)
+    await admin.post('/api/v1/auto-replies', { name: '管理员规则', trigger: { type: 'contains', keywords: ['营业时间'] }, scope: { type: 'all' }, cooldown: { groupSeconds: 0 }, answer: { variants: [{ text: '九点到六点' }] } }).expect(201)
+    await owner.post('/api/v1/auto-replies', { name: '群主规则', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 0 }, answer: { variants: [{ text: '课程价格是 99 元' }] } }).expect(201)
+    const adminRule = await ruleIdOf(admin, '管理员规则')
+    const ownerRule = await ruleIdOf(owner, '群主规则')
+    const g1 = chat.group('g1')
+    await g1.say(bob, '营业时间是几点')
+    g1.expectReply(/九点到六点/)
+    await g1.say(carol, '请问价格多少')
+    g1.expectReply(/课程价格是 99 元/)
+    await g1.say(bob, '营业时间呢')
+    g1.expectReply(/九点到六点/)
+
+    const range = 'from=2026-11-02&to=2026-11-02'
+    const seen = await settled(chat, () => body(admin, `/api/v1/groups/${G1}/stats/rules?${range}`), (r) => (r.rules as Json[]).length === 2)
+    expect(seen.rules).toEqual([
+      { kind: 'autoreply', rule: adminRule, hits: 2, actions: 2, reversals: 0, reversalRate: 0 },
+      { kind: 'autoreply', rule: ownerRule, hits: 1, actions: 1, reversals: 0, reversalRate: 0 },
+    ])
+    const expected = [
+      { kind: 'autoreply', rule: ownerRule, hits: 1, actions: 1, reversals: 0, reversalRate: 0 },
+      { kind: 'autoreply', rule: 'others', hits: 2, actions: 2, reversals: 0, reversalRate: 0 },
+    ]
+    expect((await body(owner, `/api/v1/groups/${G1}/stats/rules?${range}`)).rules).toEqual(expected)
+    expect((await body(owner, `/api/v1/stats/rules?${range}`)).rules).toEqual(expected)
+    const csv = await owner.get(`/api/v1/groups/${G1}/stats/rules.csv?${range}`).expect(200)
+    expect(csv.text).not.toContain(`autoreply,${adminRule},`)
+    expect(csv.text).toContain('autoreply,others,2,2,0,0')
   })
 
   it('never double counts: re-delivered messages after a restart and re-delivered events leave every figure unchanged', async () => {
@@ -339,7 +380,7 @@ describe(`stats through real wechaty (${STORAGE} + ${COORDINATION})`, () => {
     }
     const q = 'from=2026-11-23&to=2026-11-23'
     const top = await csv(`/api/v1/groups/${G1}/stats/top-members.csv?${q}`)
-    expect(top).toEqual([['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak'], ['1', 'carol', '小雨🌸', '2', '1', '0', '0']])
+    expect(top).toEqual([['rank', 'memberId', 'name', 'messages', 'activeDays', 'checkins', 'bestStreak', 'currentStreak'], ['1', 'carol', '小雨🌸', '2', '1', '0', '0', '0']])
     const series = await csv(`/api/v1/groups/${G1}/stats/series.csv?${q}`)
     expect(series[0]).toEqual(['day', 'messages', 'text', 'media', 'card', 'other', 'activeDays', 'joins', 'leaves', 'checkins', 'autoReplyHits', 'moderationHits', 'moderationActions', 'lotteryEntries', 'lotteryEntrants', 'lotteriesDrawn'])
     expect(series[1]?.slice(0, 3)).toEqual(['2026-11-23', '2', '2'])
