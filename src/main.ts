@@ -377,7 +377,7 @@ export class Runtime {
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
-    this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${process.pid}` })
+    this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${this.replicaId}:${randomUUID().slice(0, 8)}`.slice(0, 100), takeoverMs: config.replicas.claimTtlMs })
     for (const job of this.host.jobs()) this.scheduler.add(job)
     for (const bot of bots) {
       if ((bot.channel ?? 'puppet') === 'puppet' || !bot.wecom) continue
