@@ -348,7 +348,7 @@ export class Runtime {
     this.processor = new MessageProcessor({
       middleware: this.host.middleware(), inline: this.host.inlineConsumers(), bus: this.bus, seen: this.seen,
       directory: this.directory, rules: this.rules, sink: this.outbound, declared: (type) => this.host.declared(type), log,
-      storage: this.storage, maxQueuePerGroup: config.pipeline.maxQueuePerGroup,
+      storage: this.storage, maxQueuePerGroup: config.pipeline.maxQueuePerGroup, isCommand: (m) => this.host.isCommand(m),
       // Measured only when /metrics is served: two clock reads per feature per message.
       onFeatureTime: config.metrics.enabled ? (feature, seconds) => this.metrics?.featureSeconds.observe({ feature }, seconds) : undefined,
     })
