@@ -381,7 +381,7 @@ export class Runtime {
     this.processor = new MessageProcessor({
       middleware: this.host.middleware(), inline: this.host.inlineConsumers(), bus: this.bus, seen: this.seen,
       directory: this.directory, rules: this.rules, sink: this.outbound, declared: (type) => this.host.declared(type), log,
-      storage: this.storage, maxQueuePerGroup: config.pipeline.maxQueuePerGroup,
+      storage: this.storage, maxQueuePerGroup: config.pipeline.maxQueuePerGroup, isCommand: (m) => this.host.isCommand(m),
       // Measured only when /metrics is served: two clock reads per feature per message.
       onFeatureTime: config.metrics.enabled ? (feature, seconds) => this.metrics?.featureSeconds.observe({ feature }, seconds) : undefined,
     })
@@ -411,7 +411,7 @@ export class Runtime {
     this.flushTimer = setInterval(() => { void this.flush().catch(() => undefined) }, config.activity.flushIntervalMs)
     this.flushTimer.unref()
 
-    this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${process.pid}` })
+    this.scheduler = new Scheduler({ fences: new DbFenceStore(this.db), clock, log, owner: `${this.replicaId}:${randomUUID().slice(0, 8)}`.slice(0, 100), takeoverMs: config.replicas.claimTtlMs })
     for (const job of this.host.jobs()) this.scheduler.add(job)
     for (const job of this.retention.jobs()) this.scheduler.add(job)
     for (const bot of bots) {

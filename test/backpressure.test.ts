@@ -90,4 +90,44 @@ describe('backpressure: bounded per-group queues', () => {
     await chat.rehearsal.redeliver('g1', carol.id, '签到', 'q4')
     expect(results.get('q4')).toEqual(['shed', 'processed', 'duplicate'])
   })
+
+  it('a full group sheds its oldest waiting plain message, not an arriving command; commands are kept', async () => {
+    gate = new Promise((resolve) => { release = resolve })
+    chat = await Chat.start({
+      features: [...FEATURES, slowFeature],
+      configOverrides: { pipeline: { maxQueuePerGroup: 3 } },
+      groups: [{ id: 'g1', name: '慢群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨🌸' }] }],
+    })
+    const results = new Map<string, string[]>()
+    chat.runtime.observe((o: RuntimeObservation) => {
+      if (o.kind === 'message') results.set(o.id, [...(results.get(o.id) ?? []), o.result])
+    })
+    const world = chat.rehearsal.world
+    const seen = (id: string) => chat.rehearsal.waitFor((o) => o.kind === 'message' && o.id === id, id)
+    // Running: the slow one; waiting: a plain message, then bob's check-in. The queue (3) is full.
+    world.say('g1', alice.id, 'slow', 's1')
+    world.say('g1', alice.id, '今天天气不错', 's2')
+    world.say('g1', bob.id, '签到', 's3')
+    // Carol's check-in arrives at the full group: the oldest plain message (s2) gives it its place.
+    world.say('g1', carol.id, '签到', 's4')
+    await seen('s2')
+    expect(results.get('s2')).toEqual(['shed'])
+    // A plain message arriving while only commands wait is itself shed.
+    world.say('g1', carol.id, '哈哈', 's5')
+    await seen('s5')
+    expect(results.get('s5')).toEqual(['shed'])
+    expect(results.has('s3')).toBe(false)
+    expect(results.has('s4')).toBe(false)
+    release()
+    await Promise.all([seen('s3'), seen('s4')])
+    expect(results.get('s3')).toEqual(['processed'])
+    expect(results.get('s4')).toEqual(['processed'])
+    await chat.rehearsal.advance(60_000)
+    // Both check-ins were recorded and answered.
+    chat.group('g1').expectReply(/签到/, bob)
+    chat.group('g1').expectReply(/签到/, carol)
+    // The shed plain message's mark was forgotten: a redelivered copy is processed now.
+    await chat.rehearsal.redeliver('g1', alice.id, '今天天气不错', 's2')
+    expect(results.get('s2')).toEqual(['shed', 'processed'])
+  })
 })

@@ -6,6 +6,7 @@ import type { GroupInfo, MessageContext } from './context'
 import type { EventBase, EventKind } from './events'
 import type { Logger } from './logger'
 import type { Outbound } from './outbound-service'
+import type { IncomingMessage } from './context'
 import type { ErasureCount, ErasureSubject, PersonalDataDeclaration } from './personal-data'
 import type { Middleware } from './pipeline'
 import type { RouteDefinition } from './routes'
@@ -124,6 +125,11 @@ export interface FeatureInstance {
   rules?: RulesHooks<any>
   /** Its step on the message path. */
   middleware?: Middleware<MessageContext>
+  /**
+   * Whether a message is one of its commands (a check-in, a lottery keyword): when a group's queue is full
+   * the oldest waiting message that no feature calls a command is shed, so commands are kept.
+   */
+  isCommand?: (message: IncomingMessage) => boolean | Promise<boolean>
   /**
    * Consumed events, inline: in per-group order with the group's messages, awaited before the next
    * one (state owners such as the group directory). Only kinds listed in `events.consumes` arrive.

@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock'
 import type { Random } from '../ports/random'
-import type { GroupInfo } from './context'
+import type { GroupInfo, IncomingMessage } from './context'
 import { GROUP_SUMMARIES, type GroupSummaries } from './directory'
 import { CHANNEL_EVENTS, OutboundFinished, type EventBase } from './events'
 import type { BatchConsumer } from './event-bus'
@@ -133,6 +133,12 @@ export class FeatureHost {
   }
 
   /** Inline event consumers, in registry order. */
+  /** Whether any feature calls the message one of its commands (kept when a full group sheds). */
+  async isCommand(message: IncomingMessage): Promise<boolean> {
+    for (const f of this.live) if (f.instance.isCommand && await f.instance.isCommand(message)) return true
+    return false
+  }
+
   inlineConsumers(): InlineConsumer[] {
     return this.live.flatMap((f) => {
       const handle = f.instance.onEvent

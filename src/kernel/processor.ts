@@ -39,6 +39,9 @@ const MAX_STORAGE_RETRIES = 20
  */
 export type ProcessResult = 'processed' | 'duplicate' | 'failed' | 'shed'
 
+/** A queued message not started yet; `shed` once a newer one took its place in a full group. */
+interface WaitingMessage { message: IncomingMessage; shed: boolean; evict: (result: Promise<ProcessResult>) => void }
+
 /** How often a group that keeps shedding is reported in the log (one warning per interval, with the count). */
 const SHED_LOG_EVERY_MS = 10_000
 
@@ -72,6 +75,10 @@ export class MessageProcessor {
   private readonly chain: (ctx: MessageContext) => Promise<void>
   /** Per group: messages shed since the last warning, and when that warning was. */
   private readonly shedding = new Map<string, { count: number; loggedAt: number }>()
+  /** Per group: messages queued and not started yet, oldest first (candidates for shedding). */
+  private readonly waiting = new Map<string, WaitingMessage[]>()
+  /** Per group: waiting messages already shed (still in the queue until their turn, where they do nothing). */
+  private readonly evicted = new Map<string, number>()
 
   constructor(private readonly deps: {
     middleware: NamedMiddleware<MessageContext>[]
@@ -93,6 +100,12 @@ export class MessageProcessor {
     maxQueuePerGroup?: number | null
     /** Receives each feature's own time on a message, in seconds (metrics); absent = not measured. */
     onFeatureTime?: (feature: string, seconds: number) => void
+    /**
+     * Whether a message is a command some feature answers (check-in, lottery keyword). When given, a full
+     * group sheds its oldest waiting non-command message instead of the arriving one; commands are kept
+     * (an arriving message is shed only when every waiting one is a command).
+     */
+    isCommand?: (message: IncomingMessage) => boolean | Promise<boolean>
   }) {
     const timing = deps.onFeatureTime
     this.chain = compose(timing ? deps.middleware.map((m) => timed(m, timing)) : deps.middleware, (error, ctx, feature) => {
@@ -131,8 +144,49 @@ export class MessageProcessor {
       return 'duplicate'
     }
     const bound = this.deps.maxQueuePerGroup
-    if (bound != null && this.order.sizeOf(message.groupId) >= bound) return this.shed(message, bound)
-    return this.order.run(message.groupId, () => this.process(message))
+    const group = message.groupId
+    if (bound != null && this.order.sizeOf(group) - (this.evicted.get(group) ?? 0) >= bound) {
+      const victim = await this.oldestPlain(group)
+      if (!victim) return this.shed(message, bound)
+      // The oldest waiting plain message gives its place to this one: shed now (its mark forgotten at once, so
+      // a redelivered copy is processed), skipped when its turn comes.
+      victim.shed = true
+      this.evicted.set(group, (this.evicted.get(group) ?? 0) + 1)
+      victim.evict(this.shed(victim.message, bound))
+    }
+    if (bound == null) return this.order.run(group, () => this.process(message))
+    let evict: (result: Promise<ProcessResult>) => void = () => undefined
+    const evicted = new Promise<ProcessResult>((resolve) => { evict = (r) => { void r.then(resolve) } })
+    const entry: WaitingMessage = { message, shed: false, evict: (r) => evict(r) }
+    const list = this.waiting.get(group) ?? []
+    list.push(entry)
+    this.waiting.set(group, list)
+    const queued = this.order.run(group, () => {
+      const left = (this.waiting.get(group) ?? []).filter((e) => e !== entry)
+      if (left.length > 0) this.waiting.set(group, left)
+      else this.waiting.delete(group)
+      if (!entry.shed) return this.process(message)
+      const n = (this.evicted.get(group) ?? 1) - 1
+      if (n > 0) this.evicted.set(group, n)
+      else this.evicted.delete(group)
+      return Promise.resolve<ProcessResult>('shed')
+    })
+    // A message shed while waiting answers at once (its place in the queue is skipped when its turn comes).
+    return Promise.race([queued, evicted])
+  }
+
+  /** The oldest message of `group` still waiting that is not a command (none when commands fill the queue). */
+  private async oldestPlain(group: string): Promise<WaitingMessage | undefined> {
+    const isCommand = this.deps.isCommand
+    if (!isCommand) return undefined
+    for (const entry of [...(this.waiting.get(group) ?? [])]) {
+      if (entry.shed || !this.waiting.get(group)?.includes(entry)) continue
+      let command: boolean
+      try { command = await isCommand(entry.message) } catch { command = true }
+      // Checked again after the await: it may have started meanwhile.
+      if (!command && !entry.shed && this.waiting.get(group)?.includes(entry)) return entry
+    }
+    return undefined
   }
 
   /** The group is too far behind: this message is not processed, and it is said (log + result), never silently. */

@@ -141,6 +141,19 @@ export class FaultHarness {
     for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null)
   }
 
+  /** Graceful stop of one replica (as a deploy does); resolves when its process exited. */
+  async stop(name: string): Promise<void> {
+    const r = this.replicas.find((x) => x.name === name && x.alive)
+    if (!r) throw new Error(`no live replica ${name}`)
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { r.child.kill('SIGKILL'); resolve() }, 20_000)
+      r.child.once('exit', () => { clearTimeout(timer); resolve() })
+      r.child.send({ type: 'stop' })
+    })
+    r.alive = false
+    for (const [bot, h] of this.holder) if (h === name) this.holder.set(bot, null)
+  }
+
   /** Waits until every bot is run (logged in, groups synced) by some replica. */
   async allHeld(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs

@@ -17,7 +17,7 @@ const MAX_COMMAND_LENGTH = 40
 /** Normalized keywords of a rule, computed once per (cached) rule object. */
 const normalizedKeywords = new WeakMap<CheckInRule, { checkIn: Set<string>; makeUp: string; streakBoard: string; pointsBoard: string }>()
 
-function keywordsOf(rule: CheckInRule): { checkIn: Set<string>; makeUp: string; streakBoard: string; pointsBoard: string } {
+export function keywordsOf(rule: CheckInRule): { checkIn: Set<string>; makeUp: string; streakBoard: string; pointsBoard: string } {
   let k = normalizedKeywords.get(rule)
   if (!k) {
     k = {

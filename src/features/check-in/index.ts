@@ -9,7 +9,8 @@ import { RetentionIndexCheckIn1798001000000 } from '../../../migrations/17980010
 import { errorText } from '../../kernel/logger'
 import { AnswerBatcher } from './check-in.batcher'
 import { CheckInAnswerEntity, CheckInDayEntity, CheckInEntity, CheckInMemberEntity, CheckInReminderEntity, PointsLedgerEntity } from './check-in.entity'
-import { checkInMiddleware } from './check-in.middleware'
+import { checkInMiddleware, keywordsOf } from './check-in.middleware'
+import { normalizeCommand } from '../../text/normalize'
 import { checkInRoutes } from './check-in.routes'
 import { CheckInRuleSchema, type CheckInRule } from './check-in.rules'
 import { checkInDay, CheckInService } from './check-in.service'
@@ -57,6 +58,13 @@ export const checkInFeature = defineFeature<CheckInRule>({
     )
     return {
       middleware: checkInMiddleware({ service, batcher, rules: app.rules }),
+      // Kept when a full group sheds: check-ins, make-ups and the leaderboards.
+      isCommand: async (message) => {
+        if (message.type !== 'text' || message.text.length > 40) return false
+        const k = keywordsOf(await app.rules.forGroup(message.groupId))
+        const command = normalizeCommand(message.text)
+        return k.checkIn.has(command) || command.startsWith(k.makeUp) || command === k.streakBoard || command === k.pointsBoard
+      },
       routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         // Every minute: answers a crash left unanswered (stored with their check-in, lost from a batch

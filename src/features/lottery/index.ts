@@ -12,6 +12,7 @@ import { AnswerBatcher } from './lottery.batcher'
 import { LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
 import { LiveLotteries } from './lottery.live'
 import { lotteryMiddleware } from './lottery.middleware'
+import { normalizeCommand } from '../../text/normalize'
 import { lotteryRoutes } from './lottery.routes'
 import { LotteryRuleSchema, type LotteryRule } from './lottery.rules'
 import { LotteryService } from './lottery.service'
@@ -52,6 +53,12 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
     const batcher = new AnswerBatcher(app.clock, app.outbound)
     return {
       middleware: lotteryMiddleware({ lotteries, service, batcher, rules: app.rules }),
+      // Kept when a full group sheds: the entry keyword of a lottery the group may meet.
+      isCommand: async (message) => {
+        if (message.type !== 'text' || message.text.length > 40) return false
+        const command = normalizeCommand(message.text)
+        return command !== '' && (await lotteries.forGroup(message.groupId)).some((l) => l.keyword === command)
+      },
       routes: lotteryRoutes({ db: app.store, service, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
         // Every minute: open, close, draw what is due (state lives in the database: a restart or a missed
