@@ -79,6 +79,25 @@ export async function insertRows(db: DataSource | EntityManager, head: string, w
 }
 
 /**
+ * Runs one statement once per parameter row. SQLite: prepared once per connection and reused, all rows in
+ * one transaction (the caller's, or one of its own). MySQL: one round trip per row, so callers keep it to
+ * SQLite or few rows.
+ */
+export async function runEach(db: DataSource | EntityManager, sql: string, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return
+  const ds = 'connection' in db ? db.connection : db
+  if (dialectOf(ds) === 'sqlite') {
+    const connection = (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection
+    const statement = sqliteStatement(connection, sql)
+    const work = (): void => { for (const row of rows) statement.run(row) }
+    if (connection.inTransaction || rows.length === 1) work()
+    else connection.transaction(work)()
+    return
+  }
+  for (const row of rows) await db.query(sql, row)
+}
+
+/**
  * Inserts rows, adding `incremented` columns to the existing row when the key exists
  * (INSERT … ON CONFLICT DO UPDATE on SQLite, ON DUPLICATE KEY UPDATE on MySQL). Multi-row statements.
  */
