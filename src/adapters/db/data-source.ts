@@ -62,9 +62,7 @@ export function dataSourceOptions(config: Pick<Config, 'database' | 'dataDir'>, 
     database: file,
     enableWAL: file !== ':memory:',
     // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commits).
-    // A 32 MB page cache (default 2 MB): the flush upserts rows of thousands of members across a dozen tables and
-    // indexes; with the default most pages were re-read and re-parsed on every flush.
-    prepareDatabase: (db: { pragma(sql: string): unknown }) => { db.pragma('synchronous = NORMAL'); db.pragma('busy_timeout = 5000'); db.pragma('cache_size = -32768') },
+    prepareDatabase: (db: { pragma(sql: string): unknown }) => { db.pragma('synchronous = NORMAL'); db.pragma('busy_timeout = 5000') },
   }
 }
 
