@@ -2,7 +2,7 @@ import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository
 import type { Config } from '../../config/config.schema'
 import type { FeatureDefinition } from '../../kernel/feature'
 import { dialectOf, type Dialect } from './data-source'
-import { insertIgnore, upsertIncrement, type Row } from './sql'
+import { insertIgnore, insertRows, runEach, upsertIncrement, type Row } from './sql'
 import { withTransaction } from './transaction'
 
 /** Table names a raw statement mentions (every qunyun table starts with `qy_`). */
@@ -20,6 +20,10 @@ export interface FeatureTables {
   upsertIncrement(table: string, keys: string[], incremented: string[], rows: Row[]): Promise<void>
   /** Multi-row insert that skips rows whose key exists. */
   insertIgnore(table: string, columns: string[], rows: Row[]): Promise<void>
+  /** `INSERT INTO table (columns) VALUES (…), … <tail>` for every row (an upsert clause in `tail`; see adapters/db/sql). */
+  upsertRows(table: string, columns: string[], tail: string, rows: Row[]): Promise<void>
+  /** One statement run once per parameter row (prepared once on SQLite; one round trip per row on MySQL). */
+  runEach(sql: string, rows: Row[]): Promise<void>
 }
 
 /**
@@ -59,6 +63,17 @@ export class FeatureStore implements FeatureTables {
     return insertIgnore(this.db, table, columns, rows)
   }
 
+  upsertRows(table: string, columns: string[], tail: string, rows: Row[]): Promise<void> {
+    this.assertTable(table)
+    this.assertSql(tail)
+    return insertRows(this.db, `INSERT INTO ${table} (${columns.join(',')})`, columns.length, tail, rows)
+  }
+
+  runEach(sql: string, rows: Row[]): Promise<void> {
+    this.assertSql(sql)
+    return runEach(this.db, sql, rows)
+  }
+
   /** Runs `work` in one transaction (serialized in-process on SQLite; see adapters/db/transaction). */
   transaction<T>(work: (tx: FeatureTables) => Promise<T>): Promise<T> {
     return withTransaction(this.db, (m) => work(this.scoped(m)))
@@ -71,6 +86,8 @@ export class FeatureStore implements FeatureTables {
       query: <T>(sql: string, params: unknown[] = []): Promise<T[]> => { this.assertSql(sql); return m.query(sql, params) as Promise<T[]> },
       upsertIncrement: (table, keys, incremented, rows) => { this.assertTable(table); return upsertIncrement(m, table, keys, incremented, rows) },
       insertIgnore: (table, columns, rows) => { this.assertTable(table); return insertIgnore(m, table, columns, rows) },
+      runEach: (sql, rows) => { this.assertSql(sql); return runEach(m, sql, rows) },
+      upsertRows: (table, columns, tail, rows) => { this.assertTable(table); this.assertSql(tail); return insertRows(m, `INSERT INTO ${table} (${columns.join(',')})`, columns.length, tail, rows) },
     }
   }
 

@@ -20,6 +20,83 @@ function placeholders(count: number, width: number): string {
   return new Array<string>(count).fill(one).join(',')
 }
 
+/** The parts of a better-sqlite3 statement and connection used here. */
+interface SqliteStatement { run(params: unknown[]): unknown }
+interface SqliteConnection { prepare(sql: string): SqliteStatement; readonly inTransaction: boolean; transaction(fn: () => void): () => void }
+
+/** Rows per reused SQLite multi-row statement (the rest of a batch runs through the one-row statement). */
+const SQLITE_BATCH_ROWS = 50
+
+/** Prepared statements of one SQLite connection, by statement text (a fixed set: one-row and batch forms). */
+const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>()
+
+function sqliteStatement(connection: SqliteConnection, sql: string): SqliteStatement {
+  let cache = prepared.get(connection)
+  if (!cache) prepared.set(connection, (cache = new Map()))
+  let statement = cache.get(sql)
+  if (!statement) cache.set(sql, (statement = connection.prepare(sql)))
+  return statement
+}
+
+/**
+ * Runs `INSERT … VALUES (…)… tail` for every row. SQLite: statements of a fixed number of rows prepared
+ * once per connection and reused across flushes (compiling a statement of thousands of rows cost more than
+ * running it), bound from one reused parameter array, the remainder row by row; on the same connection as
+ * TypeORM, so inside a transaction they are part of it. MySQL: multi-row statements of bounded size.
+ */
+export async function insertRows(db: DataSource | EntityManager, head: string, width: number, tail: string, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return
+  const ds = 'connection' in db ? db.connection : db
+  const dialect = dialectOf(ds)
+  if (dialect === 'sqlite') {
+    const connection = (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection
+    const work = (): void => {
+      let i = 0
+      if (rows.length >= SQLITE_BATCH_ROWS) {
+        const batch = sqliteStatement(connection, `${head} VALUES ${placeholders(SQLITE_BATCH_ROWS, width)}${tail}`)
+        const params = new Array<string | number | null>(SQLITE_BATCH_ROWS * width)
+        for (; i + SQLITE_BATCH_ROWS <= rows.length; i += SQLITE_BATCH_ROWS) {
+          let k = 0
+          for (let r = i; r < i + SQLITE_BATCH_ROWS; r++) {
+            const row = rows[r] as Row
+            for (let c = 0; c < width; c++) params[k++] = row[c] as string | number | null
+          }
+          batch.run(params)
+        }
+      }
+      if (i < rows.length) {
+        const one = sqliteStatement(connection, `${head} VALUES ${placeholders(1, width)}${tail}`)
+        for (; i < rows.length; i++) one.run(rows[i] as Row)
+      }
+    }
+    // Outside a transaction the rows are still written all or nothing, as one multi-row statement was
+    // (synchronous: nothing else runs on the connection meanwhile).
+    if (connection.inTransaction || rows.length === 1) work()
+    else connection.transaction(work)()
+    return
+  }
+  for (const part of chunks(rows, width, dialect)) await db.query(`${head} VALUES ${placeholders(part.length, width)}${tail}`, part.flat())
+}
+
+/**
+ * Runs one statement once per parameter row. SQLite: prepared once per connection and reused, all rows in
+ * one transaction (the caller's, or one of its own). MySQL: one round trip per row, so callers keep it to
+ * SQLite or few rows.
+ */
+export async function runEach(db: DataSource | EntityManager, sql: string, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return
+  const ds = 'connection' in db ? db.connection : db
+  if (dialectOf(ds) === 'sqlite') {
+    const connection = (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection
+    const statement = sqliteStatement(connection, sql)
+    const work = (): void => { for (const row of rows) statement.run(row) }
+    if (connection.inTransaction || rows.length === 1) work()
+    else connection.transaction(work)()
+    return
+  }
+  for (const row of rows) await db.query(sql, row)
+}
+
 /**
  * Inserts rows, adding `incremented` columns to the existing row when the key exists
  * (INSERT … ON CONFLICT DO UPDATE on SQLite, ON DUPLICATE KEY UPDATE on MySQL). Multi-row statements.
@@ -28,23 +105,16 @@ export async function upsertIncrement(db: DataSource | EntityManager, table: str
   if (rows.length === 0) return
   const ds = 'connection' in db ? db.connection : db
   const columns = [...keys, ...incremented]
-  const dialect = dialectOf(ds)
-  for (const part of chunks(rows, columns.length, dialect)) {
-    const head = `INSERT INTO ${table} (${columns.join(',')}) VALUES ${placeholders(part.length, columns.length)}`
-    const tail = dialect === 'mysql'
-      ? ` ON DUPLICATE KEY UPDATE ${incremented.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`
-      : ` ON CONFLICT(${keys.join(',')}) DO UPDATE SET ${incremented.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`
-    await db.query(head + tail, part.flat())
-  }
+  const tail = dialectOf(ds) === 'mysql'
+    ? ` ON DUPLICATE KEY UPDATE ${incremented.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`
+    : ` ON CONFLICT(${keys.join(',')}) DO UPDATE SET ${incremented.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`
+  await insertRows(db, `INSERT INTO ${table} (${columns.join(',')})`, columns.length, tail, rows)
 }
 
 /** Inserts rows, silently skipping those whose key already exists. Multi-row statements. */
 export async function insertIgnore(db: DataSource | EntityManager, table: string, columns: string[], rows: Row[]): Promise<void> {
   if (rows.length === 0) return
   const ds = 'connection' in db ? db.connection : db
-  const dialect = dialectOf(ds)
-  const verb = dialect === 'mysql' ? 'INSERT IGNORE INTO' : 'INSERT OR IGNORE INTO'
-  for (const part of chunks(rows, columns.length, dialect)) {
-    await db.query(`${verb} ${table} (${columns.join(',')}) VALUES ${placeholders(part.length, columns.length)}`, part.flat())
-  }
+  const verb = dialectOf(ds) === 'mysql' ? 'INSERT IGNORE INTO' : 'INSERT OR IGNORE INTO'
+  await insertRows(db, `${verb} ${table} (${columns.join(',')})`, columns.length, '', rows)
 }

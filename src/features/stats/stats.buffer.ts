@@ -272,6 +272,11 @@ export function countTerms(texts: ReadonlyArray<[string, string, string]>, rows 
 
 /** Sets each touched group-day's `active` to its distinct speakers (member-day rows with messages). */
 export async function recomputeActive(tx: FeatureTables, keys: Array<[string, string]>): Promise<void> {
+  // SQLite: one prepared statement per key, reused (an OR of 200 keys was compiled afresh every time).
+  if (tx.dialect === 'sqlite') {
+    await tx.runEach('UPDATE qy_stats_group_day SET active = (SELECT COUNT(*) FROM qy_stats_member_day d WHERE d.group_id = qy_stats_group_day.group_id AND d.day = qy_stats_group_day.day AND d.messages > 0) WHERE group_id = ? AND day = ?', keys)
+    return
+  }
   for (let i = 0; i < keys.length; i += RECOMPUTE_CHUNK) {
     const part = keys.slice(i, i + RECOMPUTE_CHUNK)
     await tx.query(
@@ -283,6 +288,10 @@ export async function recomputeActive(tx: FeatureTables, keys: Array<[string, st
 
 /** Sets each touched group-hour's `speakers` to its distinct speakers (member-hour staging rows). */
 export async function recomputeSpeakers(tx: FeatureTables, keys: Array<[string, string, number]>): Promise<void> {
+  if (tx.dialect === 'sqlite') {
+    await tx.runEach('UPDATE qy_stats_group_hour SET speakers = (SELECT COUNT(*) FROM qy_stats_member_hour h WHERE h.group_id = qy_stats_group_hour.group_id AND h.day = qy_stats_group_hour.day AND h.hour = qy_stats_group_hour.hour) WHERE group_id = ? AND day = ? AND hour = ?', keys)
+    return
+  }
   for (let i = 0; i < keys.length; i += RECOMPUTE_CHUNK) {
     const part = keys.slice(i, i + RECOMPUTE_CHUNK)
     await tx.query(

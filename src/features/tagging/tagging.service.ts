@@ -790,15 +790,8 @@ function syncs(rule: TaggingRule, source: string): boolean {
  */
 export async function upsertMembers(db: FeatureTables, rows: Row[]): Promise<void> {
   if (rows.length === 0) return
-  const width = MEMBER_COLUMNS.length
-  const size = db.dialect === 'mysql' ? Math.floor(3000 / width) : Math.floor(30_000 / width)
-  for (let i = 0; i < rows.length; i += size) {
-    const part = rows.slice(i, i + size)
-    const values = part.map(() => `(${new Array<string>(width).fill('?').join(',')})`).join(',')
-    const head = `INSERT INTO qy_tagging_member (${MEMBER_COLUMNS.join(',')}) VALUES ${values}`
-    const tail = db.dialect === 'mysql'
-      ? ' ON DUPLICATE KEY UPDATE messages = messages + VALUES(messages), active_days = active_days + VALUES(active_days), score = score + VALUES(score), seen_day = GREATEST(seen_day, VALUES(seen_day)), last_active_day = NULLIF(GREATEST(COALESCE(last_active_day, \'\'), COALESCE(VALUES(last_active_day), \'\')), \'\')'
-      : ' ON CONFLICT(group_id, member_id) DO UPDATE SET messages = messages + excluded.messages, active_days = active_days + excluded.active_days, score = score + excluded.score, seen_day = MAX(seen_day, excluded.seen_day), last_active_day = NULLIF(MAX(COALESCE(last_active_day, \'\'), COALESCE(excluded.last_active_day, \'\')), \'\')'
-    await db.query(head + tail, part.flat())
-  }
+  const tail = db.dialect === 'mysql'
+    ? ' ON DUPLICATE KEY UPDATE messages = messages + VALUES(messages), active_days = active_days + VALUES(active_days), score = score + VALUES(score), seen_day = GREATEST(seen_day, VALUES(seen_day)), last_active_day = NULLIF(GREATEST(COALESCE(last_active_day, \'\'), COALESCE(VALUES(last_active_day), \'\')), \'\')'
+    : ' ON CONFLICT(group_id, member_id) DO UPDATE SET messages = messages + excluded.messages, active_days = active_days + excluded.active_days, score = score + excluded.score, seen_day = MAX(seen_day, excluded.seen_day), last_active_day = NULLIF(MAX(COALESCE(last_active_day, \'\'), COALESCE(excluded.last_active_day, \'\')), \'\')'
+  await db.upsertRows('qy_tagging_member', MEMBER_COLUMNS, tail, rows)
 }
