@@ -61,7 +61,8 @@ test('upsertIncrement adds to existing rows across statements and calls', async 
 
 test('outside a transaction a batch is all or nothing', async () => {
   const rows = Array.from({ length: 120 }, (_, i) => hourRow(i, 1))
-  rows[100] = [null, '2026-12-01', 3, 1]
+  // A row the statement cannot take (one value short): its statement fails after earlier rows were written.
+  rows[100] = [`${run}g1`, '2026-12-01', 3]
   await expect(upsertIncrement(db, 'qy_activity_hourly', ['group_id', 'day', 'hour'], ['messages'], rows)).rejects.toThrow()
   expect((await hours()).size).toBe(0)
 })
