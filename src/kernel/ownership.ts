@@ -21,6 +21,9 @@ export interface BotRunner {
 /** Change of ownership, for metrics and logs. */
 export type OwnershipListener = (event: { botId: string; held: boolean; replica: string }) => void
 
+/** The longest delay a Node timer takes (longer ones fire after 1 ms with a warning); in-process leases last ~forever. */
+const MAX_TIMER_MS = 2_147_483_647
+
 /** Resolves `promise`, or rejects once `ms` passed (the timer is cleared either way). */
 function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -117,7 +120,7 @@ export class BotOwnership {
         // refuses a lease another replica took), and a clock moved ahead at once (tests) must not drop a
         // lease the store still holds for us. The call itself stays bounded.
         const left = lease.expiresAt - clock.now() - Math.min(settings.renewEveryMs, settings.leaseTtlMs / 4)
-        return { botId, renewed: await bounded(leases.renew(lease, settings.leaseTtlMs), Math.max(left, settings.renewEveryMs / 2)) }
+        return { botId, renewed: await bounded(leases.renew(lease, settings.leaseTtlMs), Math.min(Math.max(left, settings.renewEveryMs / 2), MAX_TIMER_MS)) }
       } catch (error) {
         // Coordination unreachable: keep the bot while our lease cannot have run out yet.
         const left = lease.expiresAt - clock.now()
