@@ -13,7 +13,7 @@
  * Every replica first runs the first 10 % of its share untimed (warm-up), then a closed loop over the rest (`--concurrency` in flight per replica); they start
  * together. Figures per replica count: msg/s over the wall time (first submit → last flush of any
  * replica) of the timed messages (copies included), CPU-µs per message summed over the replica processes, CPU-µs per message of the MySQL and
- * Redis servers, p50/p99 latency over all messages, MySQL statements and Redis round trips per message
+ * Redis servers, the same net of what each process burns idle (measured over 3 s before the run), p50/p99 latency over all messages, MySQL statements and Redis round trips per message
  * (counted in each replica's clients), and the duplicates / losses check: every unique message processed
  * exactly once, every redelivered copy reported as a duplicate, SUM(qy_activity_daily.messages) and
  * COUNT(qy_message_log) (keyed by message id) equal to the unique messages. Ends with one line `BENCH {json}`; exits 1 when a
@@ -59,6 +59,8 @@ interface ReplicaResult {
   index: number
   messages: number
   copies: number
+  /** CPU of this process while idle (ms per second), measured before the timed phase. */
+  idleCpuMsPerSec: number
   /** Messages and copies of the timed phase (after the warm-up). */
   timed: number
   startedAt: number
@@ -154,6 +156,13 @@ async function replicaMain(spec: ReplicaSpec): Promise<void> {
     const warm = feed.splice(0, Math.floor(feed.length / 10))
     const warmResults = await Promise.all(warm.map((m) => { if (m.at > simNow) simNow = m.at; return runtime.submit(m) }))
     await runtime.flush()
+    // What the process spends with nothing to do (lease renewals, claim and queue polling, dedupe
+    // keep-alives, the database probe, flush timers): CPU over 3 s idle.
+    const idleBefore = process.cpuUsage()
+    const idleStart = performance.now()
+    await new Promise((r) => setTimeout(r, 3_000))
+    const idleUsed = process.cpuUsage(idleBefore)
+    const idleCpuMsPerSec = (idleUsed.user + idleUsed.system) / (performance.now() - idleStart)
     process.send?.({ type: 'ready' })
     await new Promise<void>((r) => process.once('message', () => r()))
 
@@ -195,7 +204,7 @@ async function replicaMain(spec: ReplicaSpec): Promise<void> {
     const cpu = process.cpuUsage(cpuBefore)
     const redis = counters.redis()
     const result: ReplicaResult = {
-      index: spec.index, messages: mine.length, copies, timed: feed.length, startedAt, endedAt, cpuMs: (cpu.user + cpu.system) / 1000, results, latencies,
+      index: spec.index, messages: mine.length, copies, timed: feed.length, idleCpuMsPerSec, startedAt, endedAt, cpuMs: (cpu.user + cpu.system) / 1000, results, latencies,
       mysqlStatements: counters.mysql() - mysqlBefore, redisCommands: redis.commands - redisBefore.commands, redisRoundTrips: redis.roundTrips - redisBefore.roundTrips,
     }
     process.send?.({ type: 'result', result })
@@ -298,6 +307,9 @@ async function runReplicas(r: number, args: ReplicasArgs, dbUrl: string, redisUr
     return {
       replicas: r, messages: unique, copies, timed, wallMs, msgsPerSec: Math.round(timed / (wallMs / 1000)),
       cpuUsPerMsg: round((cpuMs * 1000) / timed), perReplicaCpuUsPerMsg: results.map((x) => round((x.cpuMs * 1000) / Math.max(1, x.timed))),
+      // The same without what the processes spend idle over the wall time (per-process background work).
+      idleCpuMsPerSecPerReplica: results.map((x) => round(x.idleCpuMsPerSec, 2)),
+      cpuUsPerMsgNetOfIdle: round(((cpuMs - results.reduce((n, x) => n + x.idleCpuMsPerSec, 0) * wallMs / 1000) * 1000) / timed),
       cpuSharePct: Math.round((cpuMs / wallMs) * 100), serversCpuUsPerMsg: round((serversMs * 1000) / timed),
       p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2),
       mysqlStatementsPerMsg: round(results.reduce((n, x) => n + x.mysqlStatements, 0) / timed, 3),
@@ -324,7 +336,7 @@ export async function replicasBench(argv: string[]): Promise<void> {
   for (const r of args.counts) {
     const row = await runReplicas(r, args, dbUrl, redisUrl)
     rows.push(row)
-    console.log(`  ${r} replica${r > 1 ? 's' : ' '}: ${row.msgsPerSec} msg/s, ${row.cpuUsPerMsg} CPU-µs/msg over the replicas (${String(row.perReplicaCpuUsPerMsg)} each), servers ${row.serversCpuUsPerMsg} CPU-µs/msg, CPU share ${row.cpuSharePct} %, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, MySQL ${row.mysqlStatementsPerMsg} statements/msg, Redis ${row.redisRoundTripsPerMsg} round trips/msg (${row.redisCommandsPerMsg} commands), duplicates ${row.duplicates}, lost ${row.lost}`)
+    console.log(`  ${r} replica${r > 1 ? 's' : ' '}: ${row.msgsPerSec} msg/s, ${row.cpuUsPerMsg} CPU-µs/msg over the replicas (${String(row.perReplicaCpuUsPerMsg)} each; ${row.cpuUsPerMsgNetOfIdle} net of idle, idle ${String(row.idleCpuMsPerSecPerReplica)} CPU-ms/s each), servers ${row.serversCpuUsPerMsg} CPU-µs/msg, CPU share ${row.cpuSharePct} %, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, MySQL ${row.mysqlStatementsPerMsg} statements/msg, Redis ${row.redisRoundTripsPerMsg} round trips/msg (${row.redisCommandsPerMsg} commands), duplicates ${row.duplicates}, lost ${row.lost}`)
     for (const c of row.checks as Array<{ name: string; expected: number; actual: number; ok: boolean }>) if (!c.ok) console.log(`    CHECK FAILED ${c.name}: expected ${c.expected}, got ${c.actual}`)
   }
   const base = rows[0] as { msgsPerSec: number; cpuUsPerMsg: number }
