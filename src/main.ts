@@ -263,7 +263,7 @@ export class Runtime {
     const replicas = config.replicas
     const byId = new Map(bots.map((b) => [b.id, b]))
     this.ownership = new BotOwnership({
-      leases: this.ports.leases, replicaId: this.replicaId, bots: bots.map((b) => b.id), clock, log,
+      leases: this.ports.leases, roster: this.ports.roster, replicaId: this.replicaId, bots: bots.map((b) => b.id), clock, log,
       onError: () => this.metrics?.backendErrors.inc({ backend: this.ports.kind === 'redis' ? 'redis' : 'memory', op: 'lease' }),
       // In one process nothing competes for a bot: the in-process lease never has to expire.
       settings: this.ports.kind === 'memory' ? { ...replicas, leaseTtlMs: 1e15 } : replicas,

@@ -274,6 +274,23 @@ function contract(name: string, factory: PortsFactory, cleanup?: () => Promise<v
       })
     })
 
+    describe('roster (replica weights)', () => {
+      it('lists live members with weight and cap, sorted; an announcement runs out on the clock; leave removes at once', async () => {
+        const name = unique('roster')
+        await fake.roster.announce(name, 'r2', 1, 10_000)
+        await fake.roster.announce(name, 'r1', 2.5, 20_000, 3)
+        await expect(fake.roster.members(name)).resolves.toEqual([{ id: 'r1', weight: 2.5, cap: 3 }, { id: 'r2', weight: 1, cap: null }])
+        await expect(fake.roster.members(unique('roster'))).resolves.toEqual([])
+        // r2 stops announcing: gone after its TTL; r1 re-announces with another weight.
+        await clock.advance(10_000)
+        await fake.roster.announce(name, 'r1', 1, 20_000)
+        await expect(fake.roster.members(name)).resolves.toEqual([{ id: 'r1', weight: 1, cap: null }])
+        await fake.roster.announce(name, 'r3', 1, 20_000)
+        await fake.roster.leave(name, 'r1')
+        await expect(fake.roster.members(name)).resolves.toEqual([{ id: 'r3', weight: 1, cap: null }])
+      })
+    })
+
     describe('leases', () => {
       it('is exclusive: one holder per key, not re-entrant; keys are independent', async () => {
         const key = unique('lease')

@@ -174,6 +174,8 @@ function entries(title: string, list: ProfileEntry[]): string {
 }
 
 async function main(): Promise<void> {
+  // Replicas mode (1, 2, 3 processes on MySQL + Redis): its own options and report, see replicas.ts.
+  if (process.argv.includes('--replicas')) return (await import('./replicas')).replicasBench(process.argv.slice(2))
   const args = parseArgs(process.argv.slice(2))
   const dbUrl = process.env.QUNYUN_DB_URL || DEFAULT_DB_URL
   const redisUrl = process.env.QUNYUN_REDIS_URL || DEFAULT_REDIS_URL

@@ -118,7 +118,7 @@ export interface RunResult extends Latency {
 }
 
 /** CPU time (ms) used so far by the database and Redis servers on this machine (Linux /proc; 0 elsewhere). */
-function serverCpuMs(): number {
+export function serverCpuMs(): number {
   let ticks = 0
   try {
     for (const pid of readdirSync('/proc')) {

@@ -159,6 +159,12 @@ export const ConfigSchema = z.strictObject({
     renewEveryMs: z.int().min(100).max(60_000),
     /** Most bots this replica runs at once; null = no limit. */
     maxBots: z.int().min(0).max(10_000).nullable(),
+    /**
+     * Share of the bots: a weighted replica runs about bots × weight / (sum of the live replicas' weights)
+     * of them (rounded up; `maxBots` still caps) and hands extra ones back one per renewal; null = take any
+     * free bot (up to maxBots). Give every replica a weight, or none: unweighted replicas are not counted.
+     */
+    weight: z.number().positive().max(1_000).nullable(),
     /** How long a claim on an outbound action lasts without renewal (renewed while the holder is alive). */
     claimTtlMs: z.int().min(1_000).max(3_600_000),
   }).refine((r) => r.renewEveryMs * 2 <= r.leaseTtlMs, { message: 'renewEveryMs must be at most half of leaseTtlMs', path: ['renewEveryMs'] }),

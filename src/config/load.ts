@@ -98,6 +98,7 @@ export const ENV_OVERRIDES: Array<{ name: string; path: string[]; parse?: (v: st
   { name: 'QUNYUN_TIMEZONE', path: ['timezone'], doc: 'default timezone of groups (default Asia/Shanghai)' },
   { name: 'QUNYUN_REPLICA_ID', path: ['replicas', 'id'], doc: "this replica's name in bot leases and outbound claims (default host:pid:random)" },
   { name: 'QUNYUN_MAX_BOTS', path: ['replicas', 'maxBots'], parse: num, doc: 'most bots this replica runs at once (default: no limit)' },
+  { name: 'QUNYUN_REPLICA_WEIGHT', path: ['replicas', 'weight'], parse: num, doc: 'this replica takes bots in proportion to its weight among the live weighted replicas (default: none, take any free bot)' },
   { name: 'QUNYUN_LEASE_TTL_MS', path: ['replicas', 'leaseTtlMs'], parse: num, doc: 'bot lease lifetime; takeover within this + renewEveryMs (default 20000)' },
   { name: 'QUNYUN_PSEUDONYM_KEY', path: ['privacy', 'pseudonymKey'], doc: 'HMAC key of member pseudonyms (64 hex digits; default: generated at first start and kept in the database)' },
   { name: 'QUNYUN_METRICS_TOKEN', path: ['metrics', 'token'], doc: 'bearer token for /metrics (default: open)' },

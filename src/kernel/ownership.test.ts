@@ -1,7 +1,7 @@
-import { BotOwnership, botLeaseKey, type OwnershipSettings } from './ownership'
+import { BotOwnership, botLeaseKey, weightedShare, type OwnershipSettings } from './ownership'
 import type { Logger } from './logger'
 import { FakeClock } from '../ports/clock'
-import { MemoryLeases } from '../ports/memory'
+import { MemoryLeases, MemoryRoster } from '../ports/memory'
 import type { Lease, Leases } from '../ports/ports'
 
 const quiet: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, child: () => quiet }
@@ -144,5 +144,86 @@ describe('bot ownership through leases', () => {
     await ownership.tick()
     expect(ownership.holds('a')).toBe(false)
     await expect(leases.acquire(botLeaseKey('a'), 'r2', 1000)).resolves.not.toBeNull()
+  })
+
+  describe('weights', () => {
+    function weighted(world: World, id: string, leases: Leases, roster: MemoryRoster, clock: FakeClock, weight: number, bots: string[], extra: Partial<OwnershipSettings> = {}): BotOwnership {
+      return new BotOwnership({ leases, roster, replicaId: id, bots, runner: world.runner(id), clock, log: quiet, settings: { ...SETTINGS, weight, ...extra } })
+    }
+    /** Ticks every replica `rounds` times, one renewal period apart. */
+    async function rounds(clock: FakeClock, replicas: BotOwnership[], n: number): Promise<void> {
+      for (let i = 0; i < n; i++) {
+        for (const r of replicas) await r.tick()
+        await clock.advance(SETTINGS.renewEveryMs)
+      }
+    }
+
+    it('shares are bots × weight / total weight, rounded up', () => {
+      const m = (id: string, weight: number, cap: number | null = null) => ({ id, weight, cap })
+      expect(weightedShare(3, 'a', [m('a', 2), m('b', 1)])).toBe(2)
+      expect(weightedShare(3, 'b', [m('a', 2), m('b', 1)])).toBe(1)
+      expect(weightedShare(6, 'b', [m('a', 1), m('b', 1), m('c', 1)])).toBe(2)
+      expect(weightedShare(10, 'a', [m('a', 1), m('b', 1), m('c', 1)])).toBe(4)
+      expect(weightedShare(4, 'a', [m('a', 3), m('b', 1)])).toBe(3)
+      expect(weightedShare(2, 'a', [m('a', 1)])).toBe(2)
+      // A cap (maxBots) below the proportional part: the rest goes to the others by their weights.
+      expect(weightedShare(4, 'a', [m('a', 3, 2), m('b', 1)])).toBe(2)
+      expect(weightedShare(4, 'b', [m('a', 3, 2), m('b', 1)])).toBe(2)
+      expect(weightedShare(9, 'c', [m('a', 5, 1), m('b', 1), m('c', 2)])).toBe(6)
+    })
+
+    it('3 bots on replicas of weight 2 and 1: the first takes 2, the second 1 — also when the first starts alone', async () => {
+      const clock = new FakeClock()
+      const leases = new MemoryLeases(clock)
+      const roster = new MemoryRoster(clock)
+      const world = new World()
+      const r1 = weighted(world, 'r1', leases, roster, clock, 2, ['a', 'b', 'c'])
+      // r1 alone: it is the whole roster, so it runs all three.
+      await rounds(clock, [r1], 2)
+      expect(r1.bots).toHaveLength(3)
+      const r2 = weighted(world, 'r2', leases, roster, clock, 1, ['a', 'b', 'c'])
+      await rounds(clock, [r1, r2], 4)
+      expect(r1.bots).toHaveLength(2)
+      expect(r2.bots).toHaveLength(1)
+      expect(new Set([...r1.bots, ...r2.bots])).toEqual(new Set(['a', 'b', 'c']))
+      // Stable: more rounds change nothing (no bot goes back and forth).
+      const starts = world.starts.length
+      await rounds(clock, [r1, r2], 10)
+      expect(world.starts.length).toBe(starts)
+      expect(world.violations).toEqual([])
+    })
+
+    it('6 bots on three replicas of weight 1 spread 2 / 2 / 2; a stopped replica\'s bots go to the others', async () => {
+      const clock = new FakeClock()
+      const leases = new MemoryLeases(clock)
+      const roster = new MemoryRoster(clock)
+      const world = new World()
+      const bots = ['a', 'b', 'c', 'd', 'e', 'f']
+      const rs = ['r1', 'r2', 'r3'].map((id) => weighted(world, id, leases, roster, clock, 1, bots))
+      await rounds(clock, rs, 8)
+      expect(rs.map((r) => r.bots.length)).toEqual([2, 2, 2])
+      expect(world.violations).toEqual([])
+      // r3 stops gracefully (leaves the roster, releases its leases): the two others take 3 each.
+      await (rs[2] as BotOwnership).stop()
+      await rounds(clock, rs.slice(0, 2), 3)
+      expect(rs.slice(0, 2).map((r) => r.bots.length)).toEqual([3, 3])
+      expect(world.running.size).toBe(6)
+      expect(world.violations).toEqual([])
+    })
+
+    it('maxBots still caps a weighted replica; the others take the rest', async () => {
+      const clock = new FakeClock()
+      const leases = new MemoryLeases(clock)
+      const roster = new MemoryRoster(clock)
+      const world = new World()
+      const r1 = weighted(world, 'r1', leases, roster, clock, 3, ['a', 'b', 'c', 'd'], { maxBots: 2 })
+      const r2 = weighted(world, 'r2', leases, roster, clock, 1, ['a', 'b', 'c', 'd'])
+      await rounds(clock, [r1, r2], 6)
+      // By weight r1 would run 3 of 4; its cap is 2, so r2 runs the other 2 (no bot left unrun).
+      expect(r1.bots).toHaveLength(2)
+      expect(r2.bots).toHaveLength(2)
+      expect(world.running.size).toBe(4)
+      expect(world.violations).toEqual([])
+    })
   })
 })

@@ -1,5 +1,5 @@
 import type { Clock } from '../ports/clock'
-import type { Lease, Leases } from '../ports/ports'
+import type { Lease, Leases, Roster } from '../ports/ports'
 import { errorText, type Logger } from './logger'
 
 /** Lease timing of bot ownership (config `replicas`). */
@@ -10,6 +10,39 @@ export interface OwnershipSettings {
   renewEveryMs: number
   /** Most bots this replica runs at once; null = no limit. */
   maxBots: number | null
+  /**
+   * Share of the bots in proportion to this weight among the live weighted replicas (the roster); null =
+   * take any free bot (up to maxBots). Optional so callers without replicas settings need not name it.
+   */
+  weight?: number | null
+}
+
+/** The roster bot-sharing replicas announce themselves in (with their weight). */
+export const BOT_ROSTER = 'bots'
+
+/**
+ * How many of `bots` the replica `id` runs among `members` (the live weighted replicas, itself included):
+ * bots in proportion to weight, where a member whose proportional part exceeds its cap (maxBots) gets its
+ * cap and the rest is shared among the others the same way; rounded up, so the shares cover every bot
+ * whenever the caps allow it.
+ */
+export function weightedShare(bots: number, id: string, members: ReadonlyArray<{ id: string; weight: number; cap: number | null }>): number {
+  let open = members.filter((m) => m.weight > 0)
+  let left = bots
+  for (;;) {
+    const total = open.reduce((n, m) => n + m.weight, 0)
+    const capped = open.filter((m) => m.cap !== null && (left * m.weight) / total > m.cap)
+    if (capped.length === 0) break
+    for (const m of capped) left -= m.cap as number
+    open = open.filter((m) => !capped.includes(m))
+    if (left <= 0 || open.length === 0) break
+  }
+  const self = members.find((m) => m.id === id)
+  if (!self) return bots
+  if (!open.includes(self)) return Math.min(bots, self.cap ?? bots)
+  const total = open.reduce((n, m) => n + m.weight, 0)
+  // A tiny tolerance, so 6 × 1/3 is 2 and not 3 after floating-point rounding.
+  return Math.max(0, Math.min(bots, Math.ceil((Math.max(0, left) * self.weight) / total - 1e-9)))
 }
 
 /** Starts and stops a bot on this replica (the runtime's channels). */
@@ -38,7 +71,9 @@ export const botLeaseKey = (botId: string): string => `bot:${botId}`
  * Which bots this replica runs: each bot account through a lease in the coordination port (Redis across
  * replicas, in-process when embedded), so one account is logged in by exactly one replica at a time.
  *
- * Every `renewEveryMs` a tick renews the leases held and tries to acquire free ones (up to `maxBots`).
+ * Every `renewEveryMs` a tick renews the leases held and tries to acquire free ones (up to `maxBots`, and
+ * with a weight up to its share: bots × weight / total weight of the live weighted replicas, rounded up;
+ * a replica above its share hands one bot back per tick).
  * A bot is started only after its lease was acquired, and stopped as soon as a renewal fails or the lease
  * may have run out (a renewal that cannot reach Redis counts as failed once the lease's own expiry
  * passes), so two replicas never run the same account: the old holder stops before the lease is free.
@@ -64,6 +99,8 @@ export class BotOwnership {
     clock: Clock
     log: Logger
     settings: OwnershipSettings
+    /** Where weighted replicas announce themselves (needed when `settings.weight` is set). */
+    roster?: Roster
     /** Counts a failed call to the coordination port (metrics). */
     onError?: () => void
   }) {}
@@ -104,6 +141,7 @@ export class BotOwnership {
     if (this.timer) clearInterval(this.timer)
     await this.ticking
     await Promise.allSettled([...this.starting])
+    if (this.weighted) await this.deps.roster?.leave(BOT_ROSTER, this.deps.replicaId).catch(() => undefined)
     for (const [botId, lease] of [...this.held]) {
       await this.drop(botId, 'replica stopping')
       try { await this.deps.leases.release(lease) } catch (error) { this.deps.log.warn('bot lease release failed (it expires by itself)', { bot: botId, error: errorText(error) }) }
@@ -131,10 +169,23 @@ export class BotOwnership {
     }))
     for (const { botId, renewed } of outcomes) if (renewed === false && this.held.has(botId)) await this.drop(botId, 'lease lost')
     if (this.stopped) return
+    const limit = await this.limit()
+    if (limit === undefined) return
+    // More than this replica's share (another replica joined, or weights changed): hand one bot back per
+    // round — stopped here, lease released — so the others take it at their next round.
+    if (limit !== null && this.held.size > limit) {
+      const extra = [...this.held.keys()].filter((b) => !this.busy.has(b)).sort().pop()
+      const lease = extra === undefined ? undefined : this.held.get(extra)
+      if (extra !== undefined && lease) {
+        await this.drop(extra, 'above this replica\'s weighted share')
+        await leases.release(lease).catch((error: unknown) => log.warn('bot lease release failed (it expires by itself)', { bot: extra, error: errorText(error) }))
+      }
+      return
+    }
     for (const botId of this.order()) {
       if (this.stopped) return
       if (this.held.has(botId) || this.busy.has(botId)) continue
-      if (settings.maxBots !== null && this.held.size >= settings.maxBots) return
+      if (limit !== null && this.held.size >= limit) return
       let lease: Lease | null
       try {
         lease = await leases.acquire(botLeaseKey(botId), replicaId, settings.leaseTtlMs)
@@ -154,6 +205,30 @@ export class BotOwnership {
         this.starting.add(starting)
         void starting.finally(() => this.starting.delete(starting))
       }
+    }
+  }
+
+  private get weighted(): boolean { return this.deps.settings.weight != null && this.deps.roster !== undefined }
+
+  /**
+   * How many bots this replica may run now: maxBots, and with a weight its share among the live weighted
+   * replicas (announcing itself first). null = no limit; undefined = the roster cannot be reached (take
+   * nothing new this round; bots held are kept as their leases decide).
+   */
+  private async limit(): Promise<number | null | undefined> {
+    const { settings, roster, replicaId, log } = this.deps
+    const weight = settings.weight
+    if (weight == null || !roster) return settings.maxBots
+    try {
+      await roster.announce(BOT_ROSTER, replicaId, weight, settings.leaseTtlMs, settings.maxBots)
+      const members = await roster.members(BOT_ROSTER)
+      const self = { id: replicaId, weight, cap: settings.maxBots }
+      const share = weightedShare(this.deps.bots.length, replicaId, [...members.filter((m) => m.id !== replicaId), self])
+      return settings.maxBots === null ? share : Math.min(share, settings.maxBots)
+    } catch (error) {
+      log.warn('replica roster unreachable: no new bots this round', { error: errorText(error) })
+      this.deps.onError?.()
+      return undefined
     }
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, RateDecision, RateLimiter, SharedValues } from './ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, Roster, RosterMember, RateDecision, RateLimiter, SharedValues } from './ports'
 import { containsToken } from '../text/token'
 import { type Clock, systemClock } from './clock'
 import { BoundedSeenFilter } from './seen-filter'
@@ -159,6 +159,30 @@ export class MemoryLeases implements Leases {
   }
 }
 
+/** In-process roster. */
+export class MemoryRoster implements Roster {
+  readonly rosters = new Map<string, Map<string, { weight: number; cap: number | null; expiresAt: number }>>()
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  async announce(name: string, id: string, weight: number, ttlMs: number, cap: number | null = null): Promise<void> {
+    let roster = this.rosters.get(name)
+    if (!roster) this.rosters.set(name, (roster = new Map()))
+    roster.set(id, { weight, cap, expiresAt: this.clock.now() + ttlMs })
+  }
+
+  async members(name: string): Promise<RosterMember[]> {
+    const roster = this.rosters.get(name)
+    if (!roster) return []
+    const now = this.clock.now()
+    for (const [id, entry] of roster) if (entry.expiresAt <= now) roster.delete(id)
+    return [...roster].map(([id, e]) => ({ id, weight: e.weight, cap: e.cap })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  async leave(name: string, id: string): Promise<void> {
+    this.rosters.get(name)?.delete(id)
+  }
+}
+
 /** In-process pub/sub; delivery is asynchronous, like Redis, so publishers never run handlers inline. */
 export class MemoryPubSub implements PubSub {
   private readonly handlers = new Map<string, Set<(message: string) => void>>()
@@ -257,6 +281,7 @@ export function createMemoryPorts(clock: Clock = systemClock): CoordinationPorts
     counters,
     rateLimiter,
     leases,
+    roster: new MemoryRoster(clock),
     pubsub: new MemoryPubSub(),
     values,
     keys: new MemoryKeySpace([

@@ -80,6 +80,22 @@ export interface Leases {
   release(lease: Lease): Promise<void>
 }
 
+/**
+ * Who is alive, with a weight each (e.g. the replicas sharing the bots): a member announces itself for
+ * `ttlMs` and again before that runs out; one that stops announcing drops out by itself. Expiry follows the
+ * caller's clock, as for SharedValues.
+ */
+export interface RosterMember { id: string; weight: number; cap: number | null }
+
+export interface Roster {
+  /** Adds or refreshes `id` in roster `name` with `weight` (and an optional cap), until now + `ttlMs`. */
+  announce(name: string, id: string, weight: number, ttlMs: number, cap?: number | null): Promise<void>
+  /** Members of roster `name` whose announcement has not run out, sorted by id (cap null = none). */
+  members(name: string): Promise<RosterMember[]>
+  /** Removes `id` from roster `name` at once (graceful stop). */
+  leave(name: string, id: string): Promise<void>
+}
+
 /** Unsubscribes a pub/sub handler. */
 export type Disposer = () => Promise<void> | void
 
@@ -146,6 +162,7 @@ export interface CoordinationPorts {
   counters: Counters
   rateLimiter: RateLimiter
   leases: Leases
+  roster: Roster
   pubsub: PubSub
   values: SharedValues
   /** Every key under the deployment's prefix (erasure, residue scan). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, RateDecision, RateLimiter, SeenFilter, SeenStore, SharedValues } from '../../ports/ports'
+import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, Roster, RosterMember, RateDecision, RateLimiter, SeenFilter, SeenStore, SharedValues } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
 import { redactUrl } from '../../kernel/url'
 import { containsToken } from '../../text/token'
@@ -466,6 +466,38 @@ class RedisLeases implements Leases {
   }
 }
 
+/**
+ * Rosters as one hash each: field = member id, value = `expiresAt:weight:cap` (the caller's clock, as for
+ * leases' expiresAt). Readers skip and delete run-out fields; the hash itself expires when nobody announces.
+ */
+class RedisRoster implements Roster {
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly clock: Clock) {}
+
+  async announce(name: string, id: string, weight: number, ttlMs: number, cap: number | null = null): Promise<void> {
+    const key = `${this.prefix}roster:${name}`
+    await this.redis.multi().hset(key, id, `${this.clock.now() + ttlMs}:${weight}:${cap ?? ''}`).pexpire(key, Math.max(1, Math.ceil(ttlMs * 10))).exec()
+  }
+
+  async members(name: string): Promise<RosterMember[]> {
+    const key = `${this.prefix}roster:${name}`
+    const all = await this.redis.hgetall(key)
+    const now = this.clock.now()
+    const live: RosterMember[] = []
+    const gone: string[] = []
+    for (const [id, value] of Object.entries(all)) {
+      const [until, weight, cap] = value.split(':')
+      if (Number(until) > now && Number(weight) > 0) live.push({ id, weight: Number(weight), cap: cap ? Number(cap) : null })
+      else gone.push(id)
+    }
+    if (gone.length > 0) await this.redis.hdel(key, ...gone)
+    return live.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  async leave(name: string, id: string): Promise<void> {
+    await this.redis.hdel(`${this.prefix}roster:${name}`, id)
+  }
+}
+
 type Handler = (message: string) => void
 
 /** Pub/sub: publish on the main connection, receive on a lazily created duplicate in subscriber mode. */
@@ -645,6 +677,7 @@ export async function createRedisPorts(options: RedisPortsOptions): Promise<Coor
     counters: new RedisCounters(scripted, prefix, clock),
     rateLimiter: new RedisRateLimiter(scripted, prefix, clock),
     leases: new RedisLeases(scripted, prefix, clock),
+    roster: new RedisRoster(redis, prefix, clock),
     pubsub,
     values: new RedisSharedValues(scripted, prefix, clock),
     keys: new RedisKeySpace(redis, prefix),
