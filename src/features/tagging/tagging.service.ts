@@ -56,6 +56,11 @@ export interface TaggingDeps {
   directory: GroupDirectory
   activity: ActivityFacts
   checkIns: CheckInFacts
+  /**
+   * Most member states kept in memory (summed over groups): beyond it the least recently used groups are
+   * dropped and read again (one query) on their next message. Default DEFAULT_STATE_CACHE.
+   */
+  maxCachedStates?: number
 }
 
 /** What one group's recompute did (for logs, the bench and tests). */
@@ -80,7 +85,10 @@ const STATES_CHANNEL = 'tagging.states'
  * (loaded in one query), or null for a member whose row changed outside the message path since (read it
  * from the store on their next first message of the day). Absent = no row.
  */
-interface GroupStates { day: string; states: Map<string, LifecycleState | null> }
+interface GroupStates { day: string; states: Map<string, LifecycleState | null>; counted: number }
+
+/** Default bound of the member states kept in memory (see TaggingDeps.maxCachedStates). */
+export const DEFAULT_STATE_CACHE = 200_000
 
 /** Default scale of a group seen for the first time. */
 function initialScale(now: number, rule: TaggingRule): ScoreScale {
@@ -95,9 +103,15 @@ export class TaggingService {
   readonly memo = new Map<string, string>()
   /** group → its members' states (see GroupStates), reloaded once per local day and when another replica moved states. */
   private readonly groups = new Map<string, GroupStates>()
+  /** Member states held by `groups` (as counted when each group was loaded, plus members added since). */
+  private cachedStates = 0
+  /** Groups dropped to keep `cachedStates` within the bound (for tests and the bench). */
+  evictedGroups = 0
   /** group → bumped whenever its states are dropped, so a load that started before is not kept. */
   private readonly generation = new Map<string, number>()
   private readonly loading = new Map<string, Promise<GroupStates>>()
+  /** The group statesOf served last (it is already the most recently used). */
+  private lastUsed: string | null = null
   /** Rows decided on the message path, written with the flush: new members (by group ␀ member) and timeline rows. */
   private pendingMembers = new Map<string, Row>()
   private pendingHistory: Row[] = []
@@ -126,9 +140,41 @@ export class TaggingService {
 
   /** Forgets a group's states (reloaded on its next message). */
   private dropStates(groupId: string): void {
-    this.groups.delete(groupId)
+    this.forget(groupId)
     this.generation.set(groupId, (this.generation.get(groupId) ?? 0) + 1)
   }
+
+  private forget(groupId: string): void {
+    const g = this.groups.get(groupId)
+    if (!g) return
+    this.groups.delete(groupId)
+    this.cachedStates -= g.counted
+  }
+
+  /** Keeps a group's loaded states (most recently used last) and evicts the least recently used beyond the bound. */
+  private keep(groupId: string, loaded: GroupStates): void {
+    this.forget(groupId)
+    this.groups.set(groupId, loaded)
+    this.lastUsed = groupId
+    this.cachedStates += loaded.counted
+    this.trim(groupId)
+  }
+
+  /** Evicts the least recently used groups (never `current`) while more states than the bound are held. */
+  private trim(current: string): void {
+    const max = this.d.maxCachedStates ?? DEFAULT_STATE_CACHE
+    if (this.cachedStates <= max) return
+    // Map iteration is insertion order; statesOf re-inserts a group when it is used, so the first is the least recent.
+    for (const [id] of this.groups) {
+      if (this.cachedStates <= max) break
+      if (id === current) continue
+      this.forget(id)
+      this.evictedGroups++
+    }
+  }
+
+  /** Member states held in memory now (for tests and the bench). */
+  get cachedStateCount(): number { return this.cachedStates }
 
   /** Members whose rows changed outside the message path: their state is read from the store when next needed. */
   private touched(groupId: string, memberIds: Iterable<string>, publish = true): void {
@@ -143,7 +189,15 @@ export class TaggingService {
   /** The group's member states for local day `day` (one query per group and day; none when loaded). */
   private async statesOf(groupId: string, day: string): Promise<Map<string, LifecycleState | null>> {
     const known = this.groups.get(groupId)
-    if (known && known.day === day) return known.states
+    if (known && known.day === day) {
+      // Most recently used last (two Map operations per message, none when it already is the last).
+      if (this.lastUsed !== groupId) {
+        this.groups.delete(groupId)
+        this.groups.set(groupId, known)
+        this.lastUsed = groupId
+      }
+      return known.states
+    }
     let load = this.loading.get(groupId)
     if (!load) {
       const generation = this.generation.get(groupId) ?? 0
@@ -155,8 +209,8 @@ export class TaggingService {
         // Rows decided here and not written yet.
         for (const row of this.writing) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
         for (const row of this.pendingMembers.values()) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
-        const loaded = { day, states }
-        if ((this.generation.get(groupId) ?? 0) === generation) this.groups.set(groupId, loaded)
+        const loaded = { day, states, counted: states.size }
+        if ((this.generation.get(groupId) ?? 0) === generation) this.keep(groupId, loaded)
         return loaded
       })().finally(() => this.loading.delete(groupId))
       this.loading.set(groupId, load)
@@ -298,6 +352,12 @@ export class TaggingService {
       const key = memoKey(input.groupId, input.memberId)
       if (!this.pendingMembers.has(key)) this.pendingMembers.set(key, [input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0])
       states.set(input.memberId, state)
+      const cached = this.groups.get(input.groupId)
+      if (cached?.states === states) {
+        cached.counted++
+        this.cachedStates++
+        this.trim(input.groupId)
+      }
       const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: null, to: state, reason: 'spoke', at: input.at, ref: input.ref }
       // The message path emits the event through its context (id derived from the message); the rows follow with the flush.
       this.pendingHistory.push(lifecycleRow(change))
