@@ -109,10 +109,12 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string; max
         const keywords = buffer.keywords
         buffer.mentions = new Map()
         buffer.keywords = new Map()
+        const batches: Array<{ groupId: string; items: Array<{ memberId: string; points: number }>; timezone: string }> = []
         for (const [groupId, g] of mentions) {
           const rule = await app.rules.forGroup(groupId)
-          await service.addPointsBulk(groupId, [...g.counts].map(([memberId, n]) => ({ memberId, points: n * rule.score.weights.mentioned })), now, g.timezone)
+          batches.push({ groupId, items: [...g.counts].map(([memberId, n]) => ({ memberId, points: n * rule.score.weights.mentioned })), timezone: g.timezone })
         }
+        await service.addPointsBulkMany(batches, now)
         await service.keywordHits([...keywords].map(([key, day]) => [...key.split('\u0000'), day] as [string, string, string, string]))
       },
     }

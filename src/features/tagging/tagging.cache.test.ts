@@ -80,3 +80,38 @@ describe(`tagging member-state cache is bounded (${STORAGE} + ${COORDINATION})`,
     expect(rows.map((r) => `${r.group_id}/${r.member_id}`)).toEqual([`${G1}/bob`, `${G1}/carol`, 'g2@chatroom/dave', 'g2@chatroom/erin'])
   })
 })
+
+describe(`tagging mention points of several groups in one flush (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  afterEach(async () => { await chat?.close() })
+
+  it('adds each mentioned member\'s points in their own group, and creates no row for a member never seen', async () => {
+    chat = await Chat.start({ start: START, groups: GROUPS })
+    const g1 = chat.group('g1')
+    const g2 = chat.group('g2')
+    await g1.say(bob, '在')
+    await g2.say(erin, '在')
+    await chat.runtime.flush()
+    const score = async (groupId: string, memberId: string): Promise<number | null> => {
+      const rows: Array<{ score: number | string }> = await chat.runtime.db.query('SELECT score FROM qy_tagging_member WHERE group_id = ? AND member_id = ?', [groupId, memberId])
+      return rows[0] ? Number(rows[0].score) : null
+    }
+    expect(await score(G1, 'bob')).toBe(0)
+    expect(await score('g2@chatroom', 'erin')).toBe(0)
+    // One flush window: bob mentioned twice in g1, erin once in g2, frank (no row yet) once in g2; erin is also
+    // mentioned in g1, where she has no row.
+    await g1.say(carol, { text: '@阿强 说得对', mentions: ['bob'] })
+    await g1.say(carol, { text: '@阿强 @Erin 同意', mentions: ['bob', 'erin'] })
+    await g2.say(dave, { text: '@Erin @阿发 你们好', mentions: ['erin', 'frank'] })
+    await chat.runtime.flush()
+    const bobScore = await score(G1, 'bob')
+    const erinScore = await score('g2@chatroom', 'erin')
+    expect(bobScore).toBeGreaterThan(0)
+    expect(erinScore).toBeGreaterThan(0)
+    // Two mentions weigh twice one (same instant, same scale).
+    expect(bobScore).toBeCloseTo(2 * (erinScore as number), 6)
+    expect(await score(G1, 'erin')).toBeNull()
+    // frank spoke never: being mentioned creates no row (his first message would).
+    expect(await score('g2@chatroom', 'frank')).toBeNull()
+  })
+})
