@@ -35,6 +35,8 @@ interface Args {
   groups: number
   members: number
   violationRate: number
+  shape: 'realistic' | 'legacy'
+  days: number
   /** Group counts of the cost sweep (full pipeline, closed loop only), empty = no sweep. */
   sweep: number[]
   /** Where to read the "before" figures the BENCH line compares with. */
@@ -53,6 +55,8 @@ function parseArgs(argv: string[]): Args {
   let groups = 1_000
   let members = 300
   let violationRate = 0.01
+  let shape: Args['shape'] = 'realistic'
+  let days = 1
   let sweep: number[] = []
   let beforeFile: string | null = resolve(__dirname, 'before.json')
   let beforeRef: string | null = null
@@ -85,6 +89,12 @@ function parseArgs(argv: string[]): Args {
       violationRate = Number(argv[++i])
       if (!(violationRate >= 0 && violationRate <= 1)) throw new Error('--violation-rate needs a share between 0 and 1')
     }
+    else if (a === '--stream') {
+      const v = argv[++i]
+      if (v !== 'realistic' && v !== 'legacy') throw new Error('--stream takes realistic or legacy')
+      shape = v
+    }
+    else if (a === '--days') days = value()
     else if (a === '--sweep-groups') sweep = (argv[++i] ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0)
     else if (a === '--before') beforeFile = argv[++i] ?? null
     else if (a === '--no-before') beforeFile = null
@@ -93,14 +103,14 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--mysql-redis') { servers = true; embedded = false }
     else if (a === '--embedded') embedded = true
     else if (a === '--help' || a === '-h') {
-      console.log('usage: bench/pipeline/run.ts [--all | --mysql-redis | --embedded] [--messages N] [--concurrency N] [--rate N] [--repeat N] [--groups N] [--members N] [--violation-rate X] [--sweep-groups 100,1000,10000] [--before FILE | --before-ref REF | --no-before] [--logger silent|winston] [--profile]')
+      console.log('usage: bench/pipeline/run.ts [--all | --mysql-redis | --embedded] [--messages N] [--concurrency N] [--rate N] [--repeat N] [--groups N] [--members N] [--violation-rate X] [--stream realistic|legacy] [--days N] [--sweep-groups 100,1000,10000] [--before FILE | --before-ref REF | --no-before] [--logger silent|winston] [--profile]')
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
   const storages: StorageMode[] = all ? ['embedded', 'mysql-redis'] : [...(embedded ? ['embedded' as const] : []), ...(servers ? ['mysql-redis' as const] : [])]
   // A ref measured now replaces the saved figures.
   if (beforeRef) beforeFile = null
-  return { storages, messages, concurrency, profile, repeat, logger, rate, groups, members, violationRate, sweep, beforeFile, beforeRef }
+  return { storages, messages, concurrency, profile, repeat, logger, rate, groups, members, violationRate, shape, days, sweep, beforeFile, beforeRef }
 }
 
 /**
@@ -136,6 +146,7 @@ function runChild(spec: RunSpec, root?: string): Promise<RunResult> {
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US')
+const pct = (part: number, whole: number): string => `${whole > 0 ? ((part / whole) * 100).toFixed(1) : '0.0'}%`
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length))
 const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s)
 
@@ -189,12 +200,13 @@ async function main(): Promise<void> {
   const beforeRuns: RunResult[] = []
   const ref = args.beforeRef ? checkoutRef(args.beforeRef) : null
   if (ref) console.log(`before: ${args.beforeRef} (${ref.commit}), its own bench and code, full pipeline, interleaved with this tree's runs`)
+  if (ref && args.shape !== 'legacy') console.log('  note: the before tree generates its own stream (a tree older than the realistic stream generates the legacy one): compare with --stream legacy for the same messages')
   for (let rep = 0; rep < args.repeat; rep++) {
     for (const storage of args.storages) {
       if (ref) {
         const spec: RunSpec = {
           storage, mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger,
-          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate,
+          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days,
           ...(storage === 'mysql-redis' ? { dbUrl, redisUrl } : {}),
         }
         process.stdout.write(`- ${storage} / full, before (${ref.commit})${args.repeat > 1 ? ` #${rep + 1}` : ''} … `)
@@ -205,7 +217,7 @@ async function main(): Promise<void> {
       for (const mode of ['empty', 'full'] as PipelineMode[]) {
         const spec: RunSpec = {
           storage, mode, messages: args.messages, concurrency: args.concurrency, profile: args.profile && mode === 'full' && rep === 0, profileDir, logger: args.logger,
-          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate,
+          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days,
           ...(storage === 'mysql-redis' ? { dbUrl, redisUrl } : {}),
         }
         process.stdout.write(`- ${storage} / ${mode}${spec.profile ? ' (profiled)' : ''}${args.repeat > 1 ? ` #${rep + 1}` : ''} … `)
@@ -245,7 +257,10 @@ async function main(): Promise<void> {
     const s = first.stream
     console.log(`\nstream: ${fmt(first.messages)} messages, ${fmt(s.groups)} groups × ${s.membersPerGroup} members (Zipf s=1.07; busiest group ${(s.topGroupShare * 100).toFixed(1)}% of messages), `
       + `types ${Object.entries(s.types).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}, ${fmt(s.textChars)} UTF-16 units of text; `
-      + `${fmt(s.violating)} (${((s.violating / first.messages) * 100).toFixed(2)}%) carry an advert term of the shared lexicon, ${fmt(s.faq)} (${((s.faq / first.messages) * 100).toFixed(2)}%) ask an FAQ`)
+      + `${fmt(s.violating)} (${((s.violating / first.messages) * 100).toFixed(2)}%) carry an advert term of the shared lexicon, ${fmt(s.faq)} (${((s.faq / first.messages) * 100).toFixed(2)}%) ask an FAQ`
+      + (s.shape ? `; shape ${s.shape}${s.shape === 'realistic' ? ` (${s.days ?? 1} local day(s) by an hourly profile, speakers Zipf s=${s.speakerSkew ?? '?'})` : ' (one afternoon, 2 messages per group per minute)'}, spanning ${((s.spanMs ?? 0) / 3_600_000).toFixed(1)} h; `
+        + `${fmt(s.checkIns ?? 0)} (${pct(s.checkIns ?? 0, first.messages)}) check-ins, ${fmt(s.commands ?? 0)} (${pct(s.commands ?? 0, first.messages)}) leaderboard commands, `
+        + `${fmt(s.firstOfDay ?? 0)} (${pct(s.firstOfDay ?? 0, first.messages)}) are their sender's first message of the day in that group` : ''))
     for (const r of results) {
       if (r.mode !== 'full') continue
       const total = r.messages + (r.open?.messages ?? 0)
@@ -341,7 +356,12 @@ async function main(): Promise<void> {
     }
   }
   bench.goals = GOALS
-  bench.stream = { groups: args.groups, members: args.members, violationRate: args.violationRate, faqRate: 0.005, openLoopRate: args.rate ?? '80% of closed-loop msg/s' }
+  const st = first?.stream
+  bench.stream = {
+    groups: args.groups, members: args.members, violationRate: args.violationRate, faqRate: 0.005, openLoopRate: args.rate ?? '80% of closed-loop msg/s', shape: args.shape,
+    ...(args.shape === 'realistic' ? { days: args.days, checkInRate: 0.02, commandRate: 0.002, speakerSkew: st?.speakerSkew ?? null } : {}),
+    firstOfDayShare: st && first ? Math.round(((st.firstOfDay ?? 0) / first.messages) * 1000) / 1000 : null,
+  }
   if (args.sweep.length > 0) bench.sweep = await groupSweep(args)
   const before = ref ? { label: `${args.beforeRef} (${ref.commit}), measured in this run`, bench: benchOf(beforeResults) } : readBefore(args.beforeFile)
   if (before) bench.before = compareWithBefore(before, bench, args.storages)
@@ -406,7 +426,7 @@ async function groupSweep(args: Args): Promise<Array<Record<string, unknown>>> {
   const rows: Array<Record<string, unknown>> = []
   console.log(`\ngroup sweep (embedded, full, closed loop, ${fmt(args.messages)} messages, ${args.members} members per group):`)
   for (const groups of args.sweep) {
-    const r = await runChild({ storage: 'embedded', mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger, rate: 0, groups, members: args.members, violationRate: args.violationRate })
+    const r = await runChild({ storage: 'embedded', mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger, rate: 0, groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days })
     rows.push({ groups, msgsPerSec: r.msgsPerSec, cpuUsPerMsg: r.cpu.processUsPerMsg, p99Ms: r.p99Ms, peakRssMb: r.peakRssMb })
     console.log(`  ${lpad(fmt(groups), 6)} groups: ${fmt(r.msgsPerSec)} msg/s, ${r.cpu.processUsPerMsg.toFixed(1)} CPU µs/msg, p99 ${r.p99Ms.toFixed(2)} ms, peak RSS ${r.peakRssMb.toFixed(0)} MB`)
   }

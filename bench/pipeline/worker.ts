@@ -34,6 +34,9 @@ export interface RunSpec {
   groups: number
   members: number
   violationRate: number
+  /** Stream shape (see StreamOptions.shape; absent = realistic) and days it spans (realistic). */
+  shape?: 'realistic' | 'legacy'
+  days?: number
   profile: boolean
   /** 'silent' (default) or 'winston': the production logger (JSON, level info) writing to a null stream. */
   logger: 'silent' | 'winston'
@@ -111,7 +114,7 @@ export interface RunResult extends Latency {
   results: Record<ProcessResult, number>
   checks: Check[]
   setup: { generateMs: number; startMs: number; registerMs: number }
-  stream: { groups: number; membersPerGroup: number; types: Record<string, number>; topGroupShare: number; textChars: number; violating: number; faq: number }
+  stream: { groups: number; membersPerGroup: number; types: Record<string, number>; topGroupShare: number; textChars: number; violating: number; faq: number; shape?: string; days?: number; speakerSkew?: number; checkIns?: number; commands?: number; firstOfDay?: number; spanMs?: number }
   /** What the full pipeline did about it (both phases): moderation events by detector, outbound actions queued. */
   effects: { moderationByDetector: Record<string, number>; outbound: number }
   profile?: ProfileSummary
@@ -278,7 +281,7 @@ function feedOpen(runtime: Runtime, messages: IncomingMessage[], rate: number, l
 export async function runOne(spec: RunSpec): Promise<RunResult> {
   const t0 = performance.now()
   const rulesDir = resolve(__dirname, '..', '..', 'rules')
-  const streamOptions = { ...DEFAULT_STREAM, messages: spec.messages, groups: spec.groups, membersPerGroup: spec.members, violationRate: spec.violationRate, violationTerms: advertTerms(rulesDir) }
+  const streamOptions = { ...DEFAULT_STREAM, messages: spec.messages, groups: spec.groups, membersPerGroup: spec.members, violationRate: spec.violationRate, violationTerms: advertTerms(rulesDir), shape: spec.shape ?? DEFAULT_STREAM.shape, days: spec.days ?? DEFAULT_STREAM.days }
   const stream = generateStream(streamOptions)
   simNow = stream.options.startAt - 120_000
   const generateMs = performance.now() - t0
@@ -537,7 +540,7 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
       },
       open, results, checks,
       setup: { generateMs: Math.round(generateMs), startMs: Math.round(startMs), registerMs: Math.round(registerMs) },
-      stream: { groups: stream.groups.length, membersPerGroup: stream.options.membersPerGroup, types: stream.types, topGroupShare: round(stream.topGroupShare), textChars, violating: stream.violating, faq: stream.faq },
+      stream: { groups: stream.groups.length, membersPerGroup: stream.options.membersPerGroup, types: stream.types, topGroupShare: round(stream.topGroupShare), textChars, violating: stream.violating, faq: stream.faq, shape: stream.options.shape, days: stream.options.days, speakerSkew: stream.options.speakerSkew, checkIns: stream.checkIns, commands: stream.commands, firstOfDay: stream.firstOfDay, spanMs: stream.spanMs },
       effects,
       profile: profileSummary,
     }

@@ -107,6 +107,11 @@ export const ConfigSchema = z.strictObject({
     dedupeFallbackMinutes: z.number().min(0).max(24 * 60),
     /** Most messages one group may have waiting or running; a message arriving at a full group is shed (logged, counted, its dedupe mark forgotten). null = unbounded. */
     maxQueuePerGroup: z.int().min(1).max(1_000_000).nullable(),
+    /**
+     * Members' lifecycle states kept in memory by the message path (tagging), least recently used groups
+     * evicted beyond it (a group evicted is read again in one query on its next message).
+     */
+    memberStateCache: z.int().min(1).max(10_000_000).default(200_000),
   }),
   outbound: z.strictObject({
     perAccount: RateSchema,

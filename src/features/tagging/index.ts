@@ -23,10 +23,10 @@ import { TaggingService } from './tagging.service'
  * speaks. RFM segments and owner-defined tag rules become tags; transitions can send wake-up and
  * welcome messages through the outbound queue. Every transition is a `member.lifecycle_changed` event.
  */
-export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
+export const taggingFeature = defineFeature<TaggingRule, { timezone: string; maxCachedStates: number }>({
   name: 'tagging',
   rules: { schema: TaggingRuleSchema },
-  config: (c: Config) => ({ timezone: c.timezone }),
+  config: (c: Config) => ({ timezone: c.timezone, maxCachedStates: c.pipeline.memberStateCache }),
   entities: [TaggingMemberEntity, TaggingGroupEntity, TaggingHistoryEntity, TaggingTagEntity, TaggingKeywordEntity],
   personalData: {
     purpose: 'Lifecycle state, activity score, tags and a timeline per member, and the last day a member used an interest keyword.',
@@ -44,7 +44,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
     const directory = app.use(DIRECTORY)
     const service = new TaggingService({
       store: app.store, clock: app.clock, log: app.log, events: app.events, outbound: app.outbound, rules: app.rules,
-      directory, activity: app.use(ACTIVITY), checkIns: app.use(CHECK_INS),
+      directory, activity: app.use(ACTIVITY), checkIns: app.use(CHECK_INS), maxCachedStates: app.config.maxCachedStates,
     })
     const buffer = new EngagementBuffer()
     const unshare = await service.share(app.coordination.pubsub)
@@ -109,10 +109,12 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string }>({
         const keywords = buffer.keywords
         buffer.mentions = new Map()
         buffer.keywords = new Map()
+        const batches: Array<{ groupId: string; items: Array<{ memberId: string; points: number }>; timezone: string }> = []
         for (const [groupId, g] of mentions) {
           const rule = await app.rules.forGroup(groupId)
-          await service.addPointsBulk(groupId, [...g.counts].map(([memberId, n]) => ({ memberId, points: n * rule.score.weights.mentioned })), now, g.timezone)
+          batches.push({ groupId, items: [...g.counts].map(([memberId, n]) => ({ memberId, points: n * rule.score.weights.mentioned })), timezone: g.timezone })
         }
+        await service.addPointsBulkMany(batches, now)
         await service.keywordHits([...keywords].map(([key, day]) => [...key.split('\u0000'), day] as [string, string, string, string]))
       },
     }

@@ -56,6 +56,11 @@ export interface TaggingDeps {
   directory: GroupDirectory
   activity: ActivityFacts
   checkIns: CheckInFacts
+  /**
+   * Most member states kept in memory (summed over groups): beyond it the least recently used groups are
+   * dropped and read again (one query) on their next message. Default DEFAULT_STATE_CACHE.
+   */
+  maxCachedStates?: number
 }
 
 /** What one group's recompute did (for logs, the bench and tests). */
@@ -80,7 +85,10 @@ const STATES_CHANNEL = 'tagging.states'
  * (loaded in one query), or null for a member whose row changed outside the message path since (read it
  * from the store on their next first message of the day). Absent = no row.
  */
-interface GroupStates { day: string; states: Map<string, LifecycleState | null> }
+interface GroupStates { day: string; states: Map<string, LifecycleState | null>; counted: number }
+
+/** Default bound of the member states kept in memory (see TaggingDeps.maxCachedStates). */
+export const DEFAULT_STATE_CACHE = 200_000
 
 /** Default scale of a group seen for the first time. */
 function initialScale(now: number, rule: TaggingRule): ScoreScale {
@@ -95,9 +103,15 @@ export class TaggingService {
   readonly memo = new Map<string, string>()
   /** group → its members' states (see GroupStates), reloaded once per local day and when another replica moved states. */
   private readonly groups = new Map<string, GroupStates>()
+  /** Member states held by `groups` (as counted when each group was loaded, plus members added since). */
+  private cachedStates = 0
+  /** Groups dropped to keep `cachedStates` within the bound (for tests and the bench). */
+  evictedGroups = 0
   /** group → bumped whenever its states are dropped, so a load that started before is not kept. */
   private readonly generation = new Map<string, number>()
   private readonly loading = new Map<string, Promise<GroupStates>>()
+  /** The group statesOf served last (it is already the most recently used). */
+  private lastUsed: string | null = null
   /** Rows decided on the message path, written with the flush: new members (by group ␀ member) and timeline rows. */
   private pendingMembers = new Map<string, Row>()
   private pendingHistory: Row[] = []
@@ -126,9 +140,41 @@ export class TaggingService {
 
   /** Forgets a group's states (reloaded on its next message). */
   private dropStates(groupId: string): void {
-    this.groups.delete(groupId)
+    this.forget(groupId)
     this.generation.set(groupId, (this.generation.get(groupId) ?? 0) + 1)
   }
+
+  private forget(groupId: string): void {
+    const g = this.groups.get(groupId)
+    if (!g) return
+    this.groups.delete(groupId)
+    this.cachedStates -= g.counted
+  }
+
+  /** Keeps a group's loaded states (most recently used last) and evicts the least recently used beyond the bound. */
+  private keep(groupId: string, loaded: GroupStates): void {
+    this.forget(groupId)
+    this.groups.set(groupId, loaded)
+    this.lastUsed = groupId
+    this.cachedStates += loaded.counted
+    this.trim(groupId)
+  }
+
+  /** Evicts the least recently used groups (never `current`) while more states than the bound are held. */
+  private trim(current: string): void {
+    const max = this.d.maxCachedStates ?? DEFAULT_STATE_CACHE
+    if (this.cachedStates <= max) return
+    // Map iteration is insertion order; statesOf re-inserts a group when it is used, so the first is the least recent.
+    for (const [id] of this.groups) {
+      if (this.cachedStates <= max) break
+      if (id === current) continue
+      this.forget(id)
+      this.evictedGroups++
+    }
+  }
+
+  /** Member states held in memory now (for tests and the bench). */
+  get cachedStateCount(): number { return this.cachedStates }
 
   /** Members whose rows changed outside the message path: their state is read from the store when next needed. */
   private touched(groupId: string, memberIds: Iterable<string>, publish = true): void {
@@ -143,7 +189,15 @@ export class TaggingService {
   /** The group's member states for local day `day` (one query per group and day; none when loaded). */
   private async statesOf(groupId: string, day: string): Promise<Map<string, LifecycleState | null>> {
     const known = this.groups.get(groupId)
-    if (known && known.day === day) return known.states
+    if (known && known.day === day) {
+      // Most recently used last (two Map operations per message, none when it already is the last).
+      if (this.lastUsed !== groupId) {
+        this.groups.delete(groupId)
+        this.groups.set(groupId, known)
+        this.lastUsed = groupId
+      }
+      return known.states
+    }
     let load = this.loading.get(groupId)
     if (!load) {
       const generation = this.generation.get(groupId) ?? 0
@@ -155,8 +209,8 @@ export class TaggingService {
         // Rows decided here and not written yet.
         for (const row of this.writing) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
         for (const row of this.pendingMembers.values()) if (row[0] === groupId && !states.has(row[1] as string)) states.set(row[1] as string, row[2] as LifecycleState)
-        const loaded = { day, states }
-        if ((this.generation.get(groupId) ?? 0) === generation) this.groups.set(groupId, loaded)
+        const loaded = { day, states, counted: states.size }
+        if ((this.generation.get(groupId) ?? 0) === generation) this.keep(groupId, loaded)
         return loaded
       })().finally(() => this.loading.delete(groupId))
       this.loading.set(groupId, load)
@@ -261,18 +315,47 @@ export class TaggingService {
     this.pendingHistory.push([input.groupId, input.memberId, input.kind, input.detail, input.ref, input.at])
   }
 
-  /** Adds points without a history row (mentions, buffered): a plain increment per member. */
-  async addPointsBulk(groupId: string, items: ReadonlyArray<{ memberId: string; points: number }>, at: number, timezone: string): Promise<void> {
-    if (items.length === 0) return
-    await this.ensureGroup(groupId)
+  /** Adds points without a history row (mentions, buffered): a plain increment per member already known. */
+  addPointsBulk(groupId: string, items: ReadonlyArray<{ memberId: string; points: number }>, at: number, timezone: string): Promise<void> {
+    return this.addPointsBulkMany([{ groupId, items, timezone }], at)
+  }
+
+  /**
+   * The flush's mention points of every group at once: one read of who has a row and one of the scales
+   * (per 500 groups), and one transaction for all increments — instead of a read and a transaction per
+   * group (addPointsBulk). Same rows written.
+   */
+  async addPointsBulkMany(batches: ReadonlyArray<{ groupId: string; items: ReadonlyArray<{ memberId: string; points: number }>; timezone: string }>, at: number): Promise<void> {
+    const live = batches.filter((b) => b.items.length > 0)
+    if (live.length === 0) return
+    for (const b of live) await this.ensureGroup(b.groupId)
     await this.settle()
-    const day = localTime(at, timezone).day
-    const existing = new Set((await this.d.store.repo(TaggingMemberEntity).find({ select: { memberId: true }, where: { groupId, memberId: In(items.map((i) => i.memberId)) } })).map((r) => r.memberId))
+    const existing = new Set<string>()
+    for (let i = 0; i < live.length; i += CHUNK) {
+      const part = live.slice(i, i + CHUNK)
+      const groupIds = part.map((b) => b.groupId)
+      const memberIds = [...new Set(part.flatMap((b) => b.items.map((it) => it.memberId)))]
+      for (let j = 0; j < memberIds.length; j += CHUNK) {
+        const members = memberIds.slice(j, j + CHUNK)
+        // A superset (every pair of these groups and members), filtered by pair below.
+        const rows: Array<{ group_id: string; member_id: string }> = await this.d.store.query(
+          `SELECT group_id, member_id FROM qy_tagging_member WHERE group_id IN (${groupIds.map(() => '?').join(',')}) AND member_id IN (${members.map(() => '?').join(',')})`, [...groupIds, ...members])
+        for (const r of rows) existing.add(memoKey(r.group_id, r.member_id))
+      }
+    }
     await this.d.store.transaction(async (m) => {
-      const scale = await scaleIn(m, groupId, true)
-      // Only members already known get points this way (a mention of someone never seen creates no row).
-      // Being mentioned is not speaking: the seen day ('' never wins the max) stays, so silence still counts.
-      const rows: Row[] = items.filter((i) => existing.has(i.memberId)).map((i) => [groupId, i.memberId, 'active', at, day, null, null, '', null, 0, 0, growth(i.points, at, scale)])
+      const rows: Row[] = []
+      for (let i = 0; i < live.length; i += CHUNK) {
+        const part = live.slice(i, i + CHUNK)
+        const scales = await scalesIn(m, part.map((b) => b.groupId), true)
+        for (const b of part) {
+          const scale = scales.get(b.groupId)
+          if (!scale) throw new Error(`tagging: no scale row for group ${b.groupId}`)
+          const day = localTime(at, b.timezone).day
+          // Only members already known get points this way; being mentioned is not speaking (see addPointsBulk).
+          for (const it of b.items) if (existing.has(memoKey(b.groupId, it.memberId))) rows.push([b.groupId, it.memberId, 'active', at, day, null, null, '', null, 0, 0, growth(it.points, at, scale)])
+        }
+      }
       await upsertMembers(m, rows)
     })
   }
@@ -298,6 +381,12 @@ export class TaggingService {
       const key = memoKey(input.groupId, input.memberId)
       if (!this.pendingMembers.has(key)) this.pendingMembers.set(key, [input.groupId, input.memberId, state, input.at, joinedDay ?? input.day, input.joinedAt, null, input.day, null, 0, 0, 0])
       states.set(input.memberId, state)
+      const cached = this.groups.get(input.groupId)
+      if (cached?.states === states) {
+        cached.counted++
+        this.cachedStates++
+        this.trim(input.groupId)
+      }
       const change: Change = { groupId: input.groupId, botId: input.botId, memberId: input.memberId, from: null, to: state, reason: 'spoke', at: input.at, ref: input.ref }
       // The message path emits the event through its context (id derived from the message); the rows follow with the flush.
       this.pendingHistory.push(lifecycleRow(change))
@@ -777,6 +866,16 @@ async function scaleIn(db: FeatureTables, groupId: string, lock: boolean): Promi
   const row = rows[0]
   if (!row) throw new Error(`tagging: no scale row for group ${groupId}`)
   return { epoch: Number(row.epoch), halfLifeDays: Number(row.half_life) }
+}
+
+/** The score scales of several groups as stored now (share-locked on MySQL when `lock`). */
+async function scalesIn(db: FeatureTables, groupIds: readonly string[], lock: boolean): Promise<Map<string, ScoreScale>> {
+  const out = new Map<string, ScoreScale>()
+  if (groupIds.length === 0) return out
+  const rows: Array<{ group_id: string; epoch: number | string; half_life: number | string }> = await db.query(
+    `SELECT group_id, epoch, half_life FROM qy_tagging_group WHERE group_id IN (${groupIds.map(() => '?').join(',')})${lock && db.dialect === 'mysql' ? ' LOCK IN SHARE MODE' : ''}`, [...groupIds])
+  for (const r of rows) out.set(r.group_id, { epoch: Number(r.epoch), halfLifeDays: Number(r.half_life) })
+  return out
 }
 
 /** Whether tags of this source are synced to the contact (a tag rule of the group with syncContactTag). */
