@@ -111,8 +111,6 @@ async function main(): Promise<void> {
 
     // ---- Groups: Zipf sizes and activity; synced into the directory as a channel would. ----
     const groupIds = Array.from({ length: args.groups }, (_, i) => `bench-g${String(i).padStart(4, '0')}@chatroom`)
-    const activity = groupIds.map((_, i) => 1 / (i + 1) ** 0.8)
-    const activitySum = activity.reduce((a, b) => a + b, 0)
     // Zipf-like group sizes (at least 30) scaled so they add up to --members.
     const shape = groupIds.map((_, i) => 1 / (i + 1) ** 0.35)
     const scale = args.members / shape.reduce((a, b) => a + b, 0)
