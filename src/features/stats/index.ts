@@ -9,6 +9,8 @@ import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-r
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
+import { LIFECYCLE } from '../../contracts/tagging'
+import { seedLifecycle } from './stats.lifecycle-seed'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
@@ -54,16 +56,23 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
   },
   migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsOpenQuestions1798400000000],
   events: { consumes: STATS_CONSUMES },
-  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS],
+  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS, LIFECYCLE],
   provides: [STATS_REBUILD],
-  setup(app) {
+  async setup(app) {
     const directory = app.use(DIRECTORY)
+    const lifecycle = app.use(LIFECYCLE)
+    // Members whose lifecycle was assigned before stats saw it: seeded from the tagging feature's counts.
+    const seed = async (groupId?: string): Promise<void> => {
+      const r = await seedLifecycle(app.store, lifecycle, groupId)
+      app.log.info('stats lifecycle seeded', { groups: r.groups, members: r.seeded, ...(groupId ? { groupId } : {}) })
+    }
+    await seed().catch((error: unknown) => app.log.warn('stats lifecycle seed failed (the daily job tries again)', { error: String(error) }))
     const buffer = new StatsBuffer(app.store, () => app.clock.now())
     const book = new QuestionBook(app.store)
     const activity = app.use(ACTIVITY)
     app.provide(STATS_REBUILD, {
       // This process's unwritten rows first: the rebuild replaces what is stored.
-      rebuild: async (groupId, from, to) => { await buffer.flushTerms(); return rebuildGroup({
+      rebuild: async (groupId, from, to) => { await buffer.flushTerms(); await book.flush(); await seed(groupId); return rebuildGroup({
         store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
         async group(id) {
           const g = await directory.find(id)
@@ -95,6 +104,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
           // Open questions of groups that went quiet (a group's next message drops its own expired ones).
           await app.store.query('DELETE FROM qy_stats_open_question WHERE deadline < ?', [now])
           app.log.info('stats staging purged', { memberHoursBefore: before, eventIdsKeptDays: EVENT_ID_KEEP_DAYS })
+          await seed()
         },
       }, {
         name: 'stats.prune-terms',
