@@ -7,6 +7,8 @@ import { STATS_REBUILD, type StatsRebuild } from '../../contracts/stats'
 import { SEED_DAY, SEED_FROM } from './stats.lifecycle-seed'
 
 afterAll(cleanup)
+// Two restarts each, on a loaded shared database.
+jest.setTimeout(180_000)
 
 const MINUTE = 60_000
 /** A time in Shanghai (the server runs in UTC). */
@@ -103,7 +105,10 @@ describe(`stats across restarts (${STORAGE} + ${COORDINATION})`, () => {
       { day: '2026-11-24', new: 1, active: 1, dormant: 0, churned: 1, returned: 0 },
     ]
     expect((await body(owner, mixPath)).mix).toEqual(expected)
-    const seedRows = async (): Promise<string[]> => (await chat.runtime.db.query<Record<string, unknown>>('SELECT to_state, n FROM qy_stats_lifecycle_day WHERE group_id = ? AND day = ? AND from_state = ? ORDER BY to_state', [G1, SEED_DAY, SEED_FROM])).map((r) => `${String(r.to_state)}:${Number(r.n)}`)
+    const seedRows = async (): Promise<string[]> => {
+      const rows: Array<Record<string, unknown>> = await chat.runtime.db.query('SELECT to_state, n FROM qy_stats_lifecycle_day WHERE group_id = ? AND day = ? AND from_state = ? ORDER BY to_state', [G1, SEED_DAY, SEED_FROM])
+      return rows.map((r) => `${String(r.to_state)}:${Number(r.n)}`)
+    }
     expect(await seedRows()).toEqual(['active:2', 'new:1'])
     // The transitions report of the range is unchanged (the seed lies before every real day).
     expect((await body(owner, `/api/v1/groups/${G1}/stats/transitions?from=2026-11-23&to=2026-11-24`)).transitions).toEqual([{ from: 'active', to: 'churned', count: 1 }])
