@@ -12,19 +12,18 @@
  * Ends with one line `BENCH {json}`.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createConnection } from 'mysql2/promise'
 import { loadConfig } from '../../src/config/load'
 import { silentLogger } from '../../src/kernel/logger'
 import { Runtime } from '../../src/main'
-import { seededRandom, type Random } from '../../src/ports/random'
-import { zipfSampler } from '../../src/simulation/chatter'
+import { seededRandom } from '../../src/ports/random'
 import { GroupSynced, type MemberSnapshot } from '../../src/kernel/events'
 import { addDays } from '../../src/kernel/time'
-import { weekdayOf, weekOf } from '../../src/features/stats/stats.time'
-import type { Row } from '../../src/adapters/db/sql'
+import type { DataSource } from 'typeorm'
+import { generate, TABLES } from './generate'
 
 const REPO = resolve(__dirname, '../..')
 const DEFAULT_MYSQL = 'mysql://root@127.0.0.1:3306/qunyun_bench_stats'
@@ -32,16 +31,18 @@ const DEFAULT_MYSQL = 'mysql://root@127.0.0.1:3306/qunyun_bench_stats'
 const GOAL_P95_MS = 50
 const GOAL_SPEEDUP = 100
 
-interface Args { groups: number; days: number; messages: number; reps: number; rawGroups: number; mysql: string | null }
+interface Args { groups: number; days: number; messages: number; members: number; reps: number; rawGroups: number; mysql: string | null; generateOnly: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { groups: 300, days: 365, messages: 10_000_000, reps: 40, rawGroups: 3, mysql: null }
+  const args: Args = { groups: 1000, days: 90, messages: 10_000_000, members: 100_000, reps: 40, rawGroups: 3, mysql: null, generateOnly: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const int = (): number => { const v = Number(argv[++i]); if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`); return v }
     if (a === '--groups') args.groups = int()
     else if (a === '--days') args.days = int()
     else if (a === '--messages') args.messages = int()
+    else if (a === '--members') args.members = int()
+    else if (a === '--generate-only') args.generateOnly = true
     else if (a === '--reps') args.reps = int()
     else if (a === '--raw-groups') args.rawGroups = int()
     else if (a === '--mysql') args.mysql = argv[i + 1] && !argv[i + 1]?.startsWith('--') ? (argv[++i] as string) : DEFAULT_MYSQL
@@ -50,31 +51,27 @@ function parseArgs(argv: string[]): Args {
   return args
 }
 
-/** Hour weights of a group chat's day (quiet nights, morning and evening peaks). */
-const HOURS = [2, 1, 0.5, 0.3, 0.3, 0.6, 2, 5, 9, 10, 9, 8, 9, 7, 6, 6, 6, 6, 7, 9, 11, 12, 9, 5]
-const HOUR_SUM = HOURS.reduce((a, b) => a + b, 0)
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
+const r2 = (n: number): number => Math.round(n * 100) / 100
 
-/** Splits `n` into `k` parts by weights (multinomial, sampled). */
-function split(random: Random, n: number, weights: readonly number[], total: number): number[] {
-  const out = new Array<number>(weights.length).fill(0)
-  // Expected share plus a sampled remainder: cheap and close to multinomial for large n.
-  let left = n
-  for (let i = 0; i < weights.length; i++) {
-    const share = Math.floor((n * (weights[i] as number)) / total)
-    out[i] = share
-    left -= share
-  }
-  while (left-- > 0) {
-    let r = random.next() * total
-    let i = 0
-    while (i < weights.length - 1 && (r -= weights[i] as number) > 0) i++
-    out[i] = (out[i] as number) + 1
+/** Rows and bytes (data + indexes) of every loaded table. */
+async function tableSizes(db: DataSource, mysql: boolean): Promise<Record<string, { rows: number; bytes: number }>> {
+  const out: Record<string, { rows: number; bytes: number }> = {}
+  for (const { table } of Object.values(TABLES)) {
+    const rows = Number(((await db.query(`SELECT COUNT(*) AS n FROM ${table}`)) as Array<{ n: number | string }>)[0]?.n ?? 0)
+    let bytes = 0
+    if (mysql) {
+      const r: Array<{ b: number | string }> = await db.query('SELECT DATA_LENGTH + INDEX_LENGTH AS b FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table])
+      bytes = Number(r[0]?.b ?? 0)
+    } else {
+      // SQLite's dbstat table: pages of the table and of its indexes.
+      const r: Array<{ b: number | string }> = await db.query("SELECT SUM(pgsize) AS b FROM dbstat WHERE name = ? OR name IN (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?)", [table, table]).catch(() => [{ b: 0 }])
+      bytes = Number(r[0]?.b ?? 0)
+    }
+    out[table] = { rows, bytes }
   }
   return out
 }
-
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
-const r2 = (n: number): number => Math.round(n * 100) / 100
 
 async function recreateDatabase(url: string, drop: boolean): Promise<void> {
   const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
@@ -114,9 +111,10 @@ async function main(): Promise<void> {
 
     // ---- Groups: Zipf sizes and activity; synced into the directory as a channel would. ----
     const groupIds = Array.from({ length: args.groups }, (_, i) => `bench-g${String(i).padStart(4, '0')}@chatroom`)
-    const activity = groupIds.map((_, i) => 1 / (i + 1) ** 0.8)
-    const activitySum = activity.reduce((a, b) => a + b, 0)
-    const sizes = groupIds.map((_, i) => Math.max(30, Math.round(500 / (i + 1) ** 0.35)))
+    // Zipf-like group sizes (at least 30) scaled so they add up to --members.
+    const shape = groupIds.map((_, i) => 1 / (i + 1) ** 0.35)
+    const scale = args.members / shape.reduce((a, b) => a + b, 0)
+    const sizes = shape.map((x) => Math.max(30, Math.round(x * scale)))
     const t0 = performance.now()
     for (const [i, groupId] of groupIds.entries()) {
       const members: MemberSnapshot[] = Array.from({ length: sizes[i] as number }, (_, k) => ({ id: `u${i}-${k}`, name: `成员${k}`, role: k === 0 ? 'owner' : 'member' }))
@@ -124,105 +122,27 @@ async function main(): Promise<void> {
     }
     const syncMs = performance.now() - t0
 
-    // ---- Rollups: generated straight into the tables (what the batched writers would have written). ----
-    const t1 = performance.now()
-    const buffers = { groupDay: [] as Row[], groupHour: [] as Row[], memberDay: [] as Row[], memberMonth: [] as Row[], member: [] as Row[], ruleDay: [] as Row[] }
-    const written = { groupDay: 0, groupHour: 0, memberDay: 0, memberMonth: 0, member: 0, ruleDay: 0, messages: 0 }
-    const write = async (force: boolean): Promise<void> => {
-      const put = async (key: keyof typeof buffers, table: string, columns: string[]): Promise<void> => {
-        const rows = buffers[key]
-        if (rows.length === 0 || (!force && rows.length < 20_000)) return
-        await runtime.db.transaction(async (m) => {
-          const width = columns.length
-          const size = Math.floor((args.mysql ? 3000 : 30_000) / width)
-          for (let i = 0; i < rows.length; i += size) {
-            const part = rows.slice(i, i + size)
-            await m.query(`INSERT INTO ${table} (${columns.join(',')}) VALUES ${part.map(() => `(${columns.map(() => '?').join(',')})`).join(',')}`, part.flat())
-          }
-        })
-        written[key] += rows.length
-        buffers[key] = []
-      }
-      await put('groupDay', 'qy_stats_group_day', ['group_id', 'day', 'messages', 'text_count', 'media_count', 'card_count', 'other_count', 'active', 'joins', 'leaves', 'checkins', 'autoreply_hits', 'moderation_hits', 'moderation_actions'])
-      await put('groupHour', 'qy_stats_group_hour', ['group_id', 'day', 'hour', 'weekday', 'messages', 'speakers'])
-      await put('memberDay', 'qy_stats_member_day', ['group_id', 'day', 'member_id', 'week', 'messages', 'checkins', 'streak'])
-      await put('memberMonth', 'qy_stats_member_month', ['group_id', 'month', 'member_id', 'days'])
-      await put('member', 'qy_stats_member', ['group_id', 'member_id', 'joined_day', 'joined_week', 'left_day'])
-      await put('ruleDay', 'qy_stats_rule_day', ['group_id', 'day', 'kind', 'rule', 'hits', 'actions'])
-    }
-    const perGroupDay = args.messages / args.days
-    // Raw log sample (the naive comparison): the first `rawGroups` groups' messages, as individual rows.
-    const raw: Row[] = []
-    let rawWritten = 0
-    const flushRaw = async (force: boolean): Promise<void> => {
-      if (raw.length === 0 || (!force && raw.length < 50_000)) return
-      await runtime.db.transaction(async (m) => {
-        const size = Math.floor((args.mysql ? 3000 : 30_000) / 6)
-        for (let i = 0; i < raw.length; i += size) {
-          const part = raw.slice(i, i + size)
-          await m.query(`INSERT INTO qy_message_log (id, group_id, sender_id, type, text, at) VALUES ${part.map(() => '(?,?,?,?,?,?)').join(',')}`, part.flat())
-        }
-      })
-      rawWritten += raw.length
-      raw.length = 0
-    }
-    for (const [gi, groupId] of groupIds.entries()) {
-      const size = sizes[gi] as number
-      // Half the members were there from the start; the rest joined over the year (cohorts).
-      const joinedOn = Array.from({ length: size }, (_, k) => (k < size / 2 ? -1 : Math.floor(((k - size / 2) / (size / 2)) * args.days)))
-      for (let k = 0; k < size; k++) if ((joinedOn[k] as number) >= 0) buffers.member.push([groupId, `u${gi}-${k}`, addDays(firstDay, joinedOn[k] as number), weekOf(addDays(firstDay, joinedOn[k] as number)), null])
-      const zipf = zipfSampler(random, size)
-      const months = new Map<string, number>()
-      for (let d = 0; d < args.days; d++) {
-        const day = addDays(firstDay, d)
-        const weekday = weekdayOf(day)
-        const weekFactor = weekday >= 5 ? 0.7 : 1.1
-        const dayMessages = Math.max(0, Math.round(perGroupDay * ((activity[gi] as number) / activitySum) * weekFactor * (0.6 + random.next() * 0.8)))
-        // Senders: Zipf over members who had joined by then.
-        const perMember = new Map<number, number>()
-        const perHourMembers: Array<Set<number>> = Array.from({ length: 24 }, () => new Set<number>())
-        const hours = split(random, dayMessages, HOURS, HOUR_SUM)
-        for (let h = 0; h < 24; h++) {
-          for (let j = 0; j < (hours[h] as number); j++) {
-            let k = zipf()
-            if ((joinedOn[k] as number) > d) k = k % Math.ceil(size / 2)
-            perMember.set(k, (perMember.get(k) ?? 0) + 1)
-            perHourMembers[h]?.add(k)
-            if (gi < args.rawGroups) raw.push([`raw-${gi}-${d}-${h}-${j}`, groupId, `u${gi}-${k}`, 'text', null, Date.parse(`${day}T${String(h).padStart(2, '0')}:30:00+08:00`)])
-          }
-        }
-        const joins = joinedOn.filter((j) => j === d).length
-        const leaves = random.next() < 0.3 ? 1 : 0
-        const checkins = Math.round(perMember.size * 0.3)
-        const arHits = Math.round(dayMessages * 0.02)
-        const modHits = Math.round(dayMessages * 0.005)
-        const text = Math.round(dayMessages * 0.8)
-        const media = Math.round(dayMessages * 0.12)
-        const card = Math.round(dayMessages * 0.05)
-        buffers.groupDay.push([groupId, day, dayMessages, text, media, card, dayMessages - text - media - card, perMember.size, joins, leaves, checkins, arHits, modHits, Math.round(modHits * 0.6)])
-        for (let h = 0; h < 24; h++) if ((hours[h] as number) > 0) buffers.groupHour.push([groupId, day, h, weekday, hours[h] as number, perHourMembers[h]?.size ?? 0])
-        let c = 0
-        for (const [k, msgs] of perMember) {
-          buffers.memberDay.push([groupId, day, `u${gi}-${k}`, weekOf(day), msgs, c < checkins ? 1 : 0, c++ < checkins ? 1 + (d % 30) : 0])
-          const key = `${day.slice(0, 7)} ${k}`
-          months.set(key, (months.get(key) ?? 0) | (1 << (Number(day.slice(8, 10)) - 1)))
-        }
-        if (arHits > 0) buffers.ruleDay.push([groupId, day, 'autoreply', String(1 + (gi % 5)), arHits, arHits])
-        if (modHits > 0) buffers.ruleDay.push([groupId, day, 'moderation', 'links', modHits, Math.round(modHits * 0.6)])
-        written.messages += dayMessages
-      }
-      for (const [key, days] of months) {
-        const [month, k] = key.split(' ') as [string, string]
-        buffers.memberMonth.push([groupId, month, `u${gi}-${k}`, days])
-      }
-      await write(false)
-      await flushRaw(false)
-    }
-    await write(true)
-    await flushRaw(true)
-    const generateMs = performance.now() - t1
+    // ---- Messages simulated and counted by the product's StatsBuffer; rollups bulk-loaded (generate.ts). ----
+    const gen = await generate({ db, mysql: args.mysql, tmp, groupIds, sizes, days: args.days, messages: args.messages, firstDay, rawGroups: args.rawGroups, random, timezone: config.timezone, offsetHours: 8 })
+    const written = { messages: gen.messages }
+    const rawWritten = gen.rawRows
+    const generateMs = gen.phases.totalMs
+    const ta = performance.now()
     if (!args.mysql) await db.query('ANALYZE')
-    else for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_message_log']) await db.query(`ANALYZE TABLE ${t}`)
+    else for (const t of Object.values(TABLES).map((x) => x.table)) await db.query(`ANALYZE TABLE ${t}`)
+    const analyzeMs = performance.now() - ta
+    const sizesOf = await tableSizes(db, args.mysql !== null)
+    const members = sizes.reduce((a, b) => a + b, 0)
+    const generation = { messages: gen.messages, members, rows: gen.rows, rawLogRows: gen.rawRows, loader: gen.loader, phases: { ...gen.phases, analyzeMs: Math.round(analyzeMs) },
+      messagesPerSec: Math.round(gen.messages / (gen.phases.totalMs / 1000)), rowsPerSec: Math.round(Object.values(gen.rows).reduce((a, b) => a + b, 0) / (gen.phases.totalMs / 1000)), cpuUsPerMessage: gen.cpuUsPerMessage,
+      tables: sizesOf, verified: gen.verified, loadAvg: loadavg().map((x) => Math.round(x * 100) / 100) }
+    console.log(`${storage}: ${gen.messages.toLocaleString()} messages, ${members.toLocaleString()} members, ${args.groups} groups × ${args.days} days generated and loaded in ${(gen.phases.totalMs / 1000).toFixed(1)} s (${generation.messagesPerSec.toLocaleString()} messages/s, ${generation.rowsPerSec.toLocaleString()} rows/s, ${gen.cpuUsPerMessage} CPU-µs/message in this process; ${gen.loader}); raw-log check ${gen.verified.equal ? 'equal' : 'DIFFERENT'} over ${gen.verified.groups} groups / ${gen.verified.days} days`)
+    for (const [t, x] of Object.entries(sizesOf)) console.log(`  ${t.padEnd(24)} ${String(x.rows).padStart(12)} rows  ${(x.bytes / 1048576).toFixed(1).padStart(9)} MB`)
+    if (!gen.verified.equal) console.log(gen.verified.mismatches.join('\n'))
+    if (args.generateOnly) {
+      console.log('BENCH ' + JSON.stringify({ bench: 'stats-generate', storage, groups: args.groups, days: args.days, generation }))
+      return
+    }
 
     // ---- Reports through the real HTTP stack. ----
     const { token: adminToken } = await runtime.access.createToken({ name: 'bench-admin', role: 'admin', groupIds: [], allGroups: true, createdBy: null })

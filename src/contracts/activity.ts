@@ -16,6 +16,10 @@ export interface LoggedMessage {
   type: string
   text: string | null
   at: number
+  /** The feature that consumed the message (check-in, lottery, moderation, auto-reply), null when none did. */
+  handledBy: string | null
+  /** Whether an auto-reply rule answered it (not merely matched under a cooldown). */
+  autoReplyAnswered: boolean
 }
 
 /**

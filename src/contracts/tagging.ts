@@ -1,4 +1,5 @@
 import { defineEvent } from '../kernel/events'
+import { serviceKey } from '../kernel/feature'
 
 /** Where a member stands in a group's lifecycle. */
 export type LifecycleState = 'new' | 'active' | 'dormant' | 'churned' | 'returned'
@@ -27,3 +28,18 @@ export const MemberLifecycleChanged = defineEvent<{
  * topic share.
  */
 export const ShareReplied = defineEvent<{ botId: string; groupId: string; memberId: string }>()('share.replied')
+
+/** How many members of a group are in one lifecycle state. */
+export interface LifecycleCount { groupId: string; state: LifecycleState; members: number }
+
+/** Lifecycle facts for other features (the stats feature seeds its lifecycle mix from them). */
+export interface LifecycleFacts {
+  /**
+   * Members per group and lifecycle state right now (what the message path decided is written first);
+   * one group or all of them. States without members are left out.
+   */
+  stateCounts(groupId?: string): Promise<LifecycleCount[]>
+}
+
+/** The lifecycle facts service (provided by the tagging feature). */
+export const LIFECYCLE = serviceKey<LifecycleFacts>('tagging.lifecycle')

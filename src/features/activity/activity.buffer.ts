@@ -6,6 +6,9 @@ import type { Row } from '../../adapters/db/sql'
 
 const sep = '\u0000'
 
+/** How the pipeline handled a message: the feature that consumed it, and whether an auto-reply answered it. */
+export interface Handling { handledBy: string | undefined; autoAnswered: boolean }
+
 /** Which counter column a message type adds to. */
 function typeColumn(type: MessageType): 5 | 6 | 7 | 8 {
   switch (type) {
@@ -44,8 +47,17 @@ export class ActivityBuffer {
 
   constructor(private readonly store: FeatureStore) {}
 
-  /** Counts one message (day and hour in the group's timezone). */
-  record(message: IncomingMessage, timezone: string, keepText: boolean): void {
+  /**
+   * Counts one message (day and hour in the group's timezone) and logs it. `handling`: how the pipeline
+   * handled it (absent: not known yet — the middleware logs after the chain through `logMessage`).
+   */
+  record(message: IncomingMessage, timezone: string, keepText: boolean, handling?: Handling): void {
+    this.count(message, timezone)
+    this.logMessage(message, keepText, handling ?? { handledBy: undefined, autoAnswered: false })
+  }
+
+  /** Counts one message in the daily and hourly counters. */
+  count(message: IncomingMessage, timezone: string): void {
     const { day, hour } = localTime(message.at, timezone)
     const dKey = message.groupId + sep + message.senderId + sep + day
     let d = this.daily.get(dKey)
@@ -57,7 +69,11 @@ export class ActivityBuffer {
     const h = this.hourly.get(hKey)
     if (h) (h[3] as number)++
     else this.hourly.set(hKey, [message.groupId, day, hour, 1])
-    this.log.push([message.id, message.groupId, message.senderId, message.type, keepText ? message.text : null, message.at])
+  }
+
+  /** Adds one message to the log, with how the pipeline handled it. */
+  logMessage(message: IncomingMessage, keepText: boolean, handling: Handling): void {
+    this.log.push([message.id, message.groupId, message.senderId, message.type, keepText ? message.text : null, message.at, handling.handledBy?.slice(0, 32) ?? null, handling.autoAnswered ? 1 : 0])
   }
 
   /** Messages waiting to be written. */
@@ -170,7 +186,7 @@ export class ActivityBuffer {
 
 const DAILY = { table: 'qy_activity_daily', keys: ['group_id', 'member_id', 'day'], counters: ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'] }
 const HOURLY = { table: 'qy_activity_hourly', keys: ['group_id', 'day', 'hour'], counters: ['messages'] }
-const LOG = { table: 'qy_message_log', columns: ['id', 'group_id', 'sender_id', 'type', 'text', 'at'] }
+const LOG = { table: 'qy_message_log', columns: ['id', 'group_id', 'sender_id', 'type', 'text', 'at', 'handled_by', 'auto_answered'] }
 /** Rows per MySQL statement (≤ 3,000 parameters with the widest table); log statements in flight at once. */
 const MYSQL_PART_ROWS = 500
 const MYSQL_LOG_LANES = 3

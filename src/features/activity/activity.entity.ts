@@ -36,4 +36,8 @@ export class MessageLogEntity {
   @Column({ type: 'varchar', length: 16 }) type!: string
   @Column({ type: 'text', nullable: true }) text!: string | null
   @Index('idx_message_log_at') @Column(msColumn('at')) at!: number
+  /** The feature that consumed the message (stopped the chain), null when none did. */
+  @Column({ name: 'handled_by', type: 'varchar', length: 32, nullable: true }) handledBy!: string | null
+  /** 1 when an auto-reply rule answered the message. */
+  @Column({ name: 'auto_answered', type: 'integer', default: 0 }) autoAnswered!: number
 }

@@ -73,9 +73,9 @@ export function activityFacts(db: FeatureTables): ActivityFacts {
     async logPage(groupId, fromMs, toMs, after, limit) {
       const cursor = after ? ' AND (at > ? OR (at = ? AND id > ?))' : ''
       const params = after ? [fromMs, toMs, groupId, after.at, after.at, after.id, limit] : [fromMs, toMs, groupId, limit]
-      const found: Array<{ id: string; group_id: string; sender_id: string; type: string; text: string | null; at: number | string }> = await db.query(
-        `SELECT id, group_id, sender_id, type, text, at FROM qy_message_log WHERE at >= ? AND at < ? AND group_id = ?${cursor} ORDER BY at, id LIMIT ?`, params)
-      return found.map((r) => ({ id: r.id, groupId: r.group_id, senderId: r.sender_id, type: r.type, text: r.text, at: Number(r.at) }))
+      const found: Array<{ id: string; group_id: string; sender_id: string; type: string; text: string | null; at: number | string; handled_by: string | null; auto_answered: number | string }> = await db.query(
+        `SELECT id, group_id, sender_id, type, text, at, handled_by, auto_answered FROM qy_message_log WHERE at >= ? AND at < ? AND group_id = ?${cursor} ORDER BY at, id LIMIT ?`, params)
+      return found.map((r) => ({ id: r.id, groupId: r.group_id, senderId: r.sender_id, type: r.type, text: r.text, at: Number(r.at), handledBy: r.handled_by, autoReplyAnswered: Number(r.auto_answered) === 1 }))
     },
   }
 }

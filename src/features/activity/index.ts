@@ -3,6 +3,7 @@ import type { Config } from '../../config/config.schema'
 import { ACTIVITY } from '../../contracts/activity'
 import { DIRECTORY } from '../../kernel/directory'
 import { ActivityDayIndex1796300000000 } from '../../../migrations/1796300000000-ActivityDayIndex'
+import { MessageLogHandled1798400100000 } from '../../../migrations/1798400100000-MessageLogHandled'
 import { ActivityBuffer } from './activity.buffer'
 import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
 import { activityMiddleware } from './activity.middleware'
@@ -27,7 +28,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
       { entity: MessageLogEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], textColumns: ['text'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [ActivityDayIndex1796300000000],
+  migrations: [ActivityDayIndex1796300000000, MessageLogHandled1798400100000],
   inject: [DIRECTORY],
   provides: [ACTIVITY],
   setup(app) {

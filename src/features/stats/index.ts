@@ -4,15 +4,20 @@ import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
+import { StatsOpenQuestions1798400000000 } from '../../../migrations/1798400000000-StatsOpenQuestions'
 import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
+import { LIFECYCLE } from '../../contracts/tagging'
+import { seedLifecycle } from './stats.lifecycle-seed'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
 import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
+import { QuestionBook } from './stats.open-questions'
+import { StatsOpenQuestionEntity } from './stats.open-question.entity'
 import { statsRoutes } from './stats.routes'
 import { pruneTerms } from './stats.content'
 import { StatsRuleSchema, type StatsRule } from './stats.rules'
@@ -32,7 +37,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
   rules: { schema: StatsRuleSchema },
   // The message log's rows (metadata) are what a rebuild reads; their text is cleared sooner.
   config: (c) => ({ timezone: c.timezone, logRetentionDays: c.retention.classes['message-metadata'].days ?? 36_500 }),
-  entities: STATS_ENTITIES,
+  entities: [...STATS_ENTITIES, StatsOpenQuestionEntity],
   personalData: {
     purpose: 'Per-member daily and monthly rollups (top members, retention cohorts, inviters, lottery entries) for reports; no text.',
     tables: [
@@ -45,19 +50,29 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
       // Words members typed, counted per group and day (no member ids; a term may be a name): message text.
       { entity: StatsTermDayEntity, dataClass: 'message-text', timeColumn: 'day', timeFormat: 'day', mentionColumns: ['term'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', mentionColumns: ['id'], onErase: 'delete' },
+      // Questions waiting for an answer (who asked, when): deleted when answered or when the window (≤ 1 day) ends.
+      { entity: StatsOpenQuestionEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsOpenQuestions1798400000000],
   events: { consumes: STATS_CONSUMES },
-  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS],
+  inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS, LIFECYCLE],
   provides: [STATS_REBUILD],
-  setup(app) {
+  async setup(app) {
     const directory = app.use(DIRECTORY)
+    const lifecycle = app.use(LIFECYCLE)
+    // Members whose lifecycle was assigned before stats saw it: seeded from the tagging feature's counts.
+    const seed = async (groupId?: string): Promise<void> => {
+      const r = await seedLifecycle(app.store, lifecycle, groupId)
+      app.log.info('stats lifecycle seeded', { groups: r.groups, members: r.seeded, ...(groupId ? { groupId } : {}) })
+    }
+    await seed().catch((error: unknown) => app.log.warn('stats lifecycle seed failed (the daily job tries again)', { error: String(error) }))
     const buffer = new StatsBuffer(app.store, () => app.clock.now())
+    const book = new QuestionBook(app.store)
     const activity = app.use(ACTIVITY)
     app.provide(STATS_REBUILD, {
       // This process's unwritten rows first: the rebuild replaces what is stored.
-      rebuild: async (groupId, from, to) => { await buffer.flushTerms(); return rebuildGroup({
+      rebuild: async (groupId, from, to) => { await buffer.flushTerms(); await book.flush(); await seed(groupId); return rebuildGroup({
         store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
         async group(id) {
           const g = await directory.find(id)
@@ -70,10 +85,10 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
       return (await directory.find(groupId))?.timezone ?? app.config.timezone
     }
     return {
-      middleware: statsMiddleware({ buffer, rules: app.rules }),
+      middleware: statsMiddleware({ buffer, book, rules: app.rules }),
       async onEvents(events) {
         // An auto-reply answering a question resolves it (in memory, written with the next flush).
-        for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') buffer.answeredByAutoReply(e.groupId, e.messageId)
+        for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') book.answeredByAutoReply(e.groupId, e.messageId)
         await applyEvents(app.store, events, timezoneOf)
       },
       routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), ruleOwners: app.use(AUTO_REPLY_RULE_OWNERS), beforeTopics: () => buffer.flushTerms(), pseudonym: (id) => app.pseudonym(id) }),
@@ -86,7 +101,10 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
           const before = addDays(new Date(now).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS + 1))
           await app.store.query('DELETE FROM qy_stats_member_hour WHERE day < ?', [before])
           await app.store.query('DELETE FROM qy_stats_event WHERE at < ?', [now - EVENT_ID_KEEP_DAYS * DAY_MS])
+          // Open questions of groups that went quiet (a group's next message drops its own expired ones).
+          await app.store.query('DELETE FROM qy_stats_open_question WHERE deadline < ?', [now])
           app.log.info('stats staging purged', { memberHoursBefore: before, eventIdsKeptDays: EVENT_ID_KEEP_DAYS })
+          await seed()
         },
       }, {
         name: 'stats.prune-terms',
@@ -99,9 +117,17 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
           app.log.info('stats terms pruned', { before, groupDays: pruned.groupDays, deleted: pruned.deleted })
         },
       }],
-      flush: () => buffer.flush(),
+      async flush() {
+        await buffer.flush()
+        await book.flush()
+      },
       // Term counts held back between term writes go out at shutdown (the database is still open here).
-      stop: () => buffer.flushTerms(),
+      async stop() {
+        await buffer.flushTerms()
+        await book.flush()
+      },
+      // Open questions held in memory (their rows are deleted by the kernel's erasure).
+      eraseMember: async (s) => [{ place: 'stats open questions (memory)', removed: book.forgetMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 }],
     }
   },
 })

@@ -2,8 +2,12 @@ import { Chat, type Person } from '../../../test/support/chat'
 import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
 import { G1 } from '../../../test/support/groups'
 import { STATS_REBUILD, type StatsRebuild } from '../../contracts/stats'
+import { seededRandom } from '../../ports/random'
+import { apiAs } from '../../../test/support/api'
 
 afterAll(cleanup)
+// The generated community is ~75 messages through real wechaty, flushed as production does.
+jest.setTimeout(180_000)
 
 const MINUTE = 60_000
 /** A time in Shanghai (the server runs in UTC). */
@@ -11,6 +15,7 @@ const shanghai = (date: string, time = '10:00:00'): number => Date.parse(`${date
 const bob: Person = { id: 'bob', name: '阿强' }
 const carol: Person = { id: 'carol', name: '小雨🌸' }
 const alice: Person = { id: 'alice', name: 'Alice' }
+const dan: Person = { id: 'dan', name: '小丹' }
 
 /** Every message-derived rollup row of g1 on the range's days (sorted, as text), table by table. */
 const TABLES: Array<[string, string]> = [
@@ -98,5 +103,59 @@ describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, ()
     const fence = await chat.runtime.ports.leases.acquire(`stats.rebuild:${G1}`, 'someone-else', 60_000)
     expect(fence).not.toBeNull()
     await expect(rebuild.rebuild(G1, from, to)).rejects.toThrow(/another rebuild/)
+  })
+
+  it('rebuilds a generated community with commands and auto-reply answers to exactly the live rollups (the log says how each message was handled)', async () => {
+    chat = await Chat.start({
+      start: shanghai('2026-11-27', '20:00:00'), http: true,
+      groups: [{ id: 'g1', name: '测试群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨🌸' }, { id: 'dan', name: '小丹' }] }],
+      rules: { g1: { 'check-in': { batch: { windowMs: 0 } }, stats: { questions: { answerWithinMinutes: 15 } } } },
+    })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    // An auto-reply with a group cooldown: some hits answer (resolving the question), some are only suppressed.
+    await owner.post('/api/v1/auto-replies', { name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, cooldown: { groupSeconds: 600 }, answer: { variants: [{ text: '课程价格是 99 元' }] } }).expect(201)
+    const g1 = chat.group('g1')
+    const people = [alice, bob, carol, dan]
+    const lines = ['明天几点上课？', '有人去吗', '课程价格是多少', '怎么报名', '十点', '我去', '好的 收到', '直播 回放 已经 上传', '签到', '签到', '价格 贵不贵', '读书会 在 群公告']
+    // Fixed opening: bob asks, carol's check-in is not an answer (a command), dan's reply is.
+    await g1.say(bob, '读书会几点开始？')
+    await chat.rehearsal.advance(MINUTE)
+    await g1.say(carol, '签到')
+    await chat.rehearsal.advance(2 * MINUTE)
+    await g1.say(dan, '八点')
+    const random = seededRandom(15)
+    for (let i = 0; i < 70; i++) {
+      // Mostly minutes apart, sometimes hours (the community spans local midnights).
+      await chat.rehearsal.advance(random.next() < 0.15 ? Math.floor(random.next() * 5 * 60) * MINUTE : (1 + Math.floor(random.next() * 12)) * MINUTE)
+      const who = people[Math.floor(random.next() * people.length)] as Person
+      if (random.next() < 0.1) await g1.say(who, { type: 'image' })
+      else await g1.say(who, lines[Math.floor(random.next() * lines.length)] as string)
+      if (i % 5 === 4) { await chat.rehearsal.quiesce(); await chat.runtime.flush() }
+    }
+    await chat.rehearsal.advanceTo(shanghai('2026-12-02', '10:00:00'))
+    await g1.say(bob, '早')
+    await chat.rehearsal.quiesce()
+    await chat.runtime.flush()
+
+    const from = '2026-11-27'
+    const to = '2026-12-01'
+    const live = await snapshot(chat, from, to)
+    // The fixture has what a rebuild must tell apart: check-ins (commands), auto-reply answers and resolved questions.
+    const handled: Array<Record<string, unknown>> = await chat.runtime.db.query('SELECT handled_by, auto_answered, COUNT(*) AS n FROM qy_message_log WHERE group_id = ? GROUP BY handled_by, auto_answered', [G1])
+    const byHandling = Object.fromEntries(handled.map((r) => [`${String(r.handled_by)}/${Number(r.auto_answered)}`, Number(r.n)]))
+    expect(byHandling['check-in/0']).toBeGreaterThan(2)
+    expect(byHandling['auto-reply/1']).toBeGreaterThan(0)
+    expect(byHandling['auto-reply/0']).toBeGreaterThan(0)
+    const sum = (i: number): number => live.qy_stats_question_hour.reduce((a, r) => a + Number(r.split('|')[i]), 0)
+    expect(sum(6)).toBeGreaterThan(0)
+    expect(sum(5)).toBeGreaterThan(sum(6))
+
+    // Damage everything the rebuild recomputes, then rebuild: the rows are the live ones.
+    for (const table of ['qy_stats_term_day', 'qy_stats_question_hour', 'qy_stats_answer_minute']) await chat.runtime.db.query(`DELETE FROM ${table} WHERE group_id = ?`, [G1])
+    await chat.runtime.db.query('UPDATE qy_stats_group_day SET messages = messages + 5 WHERE group_id = ?', [G1])
+    const rebuild: StatsRebuild = chat.runtime.host.service(STATS_REBUILD)
+    const report = await rebuild.rebuild(G1, from, to)
+    expect(report.content).toBe(true)
+    expect(await snapshot(chat, from, to)).toEqual(live)
   })
 })

@@ -5,7 +5,10 @@ import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { HttpError } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Leases } from '../../ports/ports'
+import type { Row } from '../../adapters/db/sql'
 import { StatsBuffer, writeBatch } from './stats.buffer'
+import { ASKED_ONLY_MS, isContent } from './stats.middleware'
+import { QuestionBook } from './stats.open-questions'
 import type { StatsRule } from './stats.rules'
 import { MAX_RANGE_DAYS } from './stats.schema'
 import { daysBetween } from './stats.time'
@@ -54,9 +57,12 @@ function dayBits(from: string, to: string, month: string): number {
  * before today in the group's timezone (today's rows are still being written), and only days the log
  * still holds completely (its retention).
  *
- * The log cannot tell what the live path could: which messages another feature consumed (a check-in, a
- * lottery keyword, a message moderation acted on) and which questions an auto-reply answered. A rebuild
- * reads every logged text as content and counts no auto-reply answers.
+ * The log records how the pipeline handled each message (the feature that consumed it, whether an
+ * auto-reply answered it), so a rebuild reads as content exactly what the live path did — commands and
+ * messages moderation acted on are left out — and counts auto-reply answers. Questions asked before `from`
+ * (within the answer window) are followed too, so an answer in the range resolves the question it resolved
+ * live; only resolutions of the range's own questions are written. Messages logged before the log kept
+ * this (no handling recorded) read as content.
  */
 export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: string, to: string): Promise<StatsRebuildReport> {
   const group = await deps.group(groupId)
@@ -75,33 +81,48 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
   try {
     const answerWithinMs = group.rule.questions.answerWithinMinutes * 60_000
     const buffer = new StatsBuffer(deps.store, deps.now)
+    // The same split as the live path: the buffer counts questions asked, the book follows open ones (in memory here).
+    const book = new QuestionBook(null)
     // Local days span at most UTC −12 … +14: read generously, keep what falls on the range's local days.
-    const startMs = Date.parse(`${from}T00:00:00Z`) - 15 * 3_600_000
+    const startMs = Date.parse(`${from}T00:00:00Z`) - 15 * 3_600_000 - answerWithinMs
     const endMs = Date.parse(`${addDays(to, 1)}T00:00:00Z`) + 15 * 3_600_000 + answerWithinMs
     let after: { at: number; id: string } | null = null
     let messages = 0
     let content = true
-    const options = { content: true, topics: group.rule.topics, answerWithinMs }
+    const options = { content: true, topics: group.rule.topics, answerWithinMs: ASKED_ONLY_MS }
     for (;;) {
       const page = await deps.activity.logPage(groupId, startMs, endMs, after, PAGE)
       for (const m of page) {
-        const day = localTime(m.at, group.timezone).day
+        const { day, hour } = localTime(m.at, group.timezone)
         const message: IncomingMessage = { id: m.id, botId: '', groupId, senderId: m.senderId, senderName: '', type: m.type as MessageType, text: m.text ?? '', mentions: [], mentionsBot: false, at: m.at }
-        if (day < from) continue
-        if (day > to) {
-          if (m.text !== null) buffer.observeText(message, group.timezone, { ...options, answersOnly: true })
+        const follow = m.text !== null && isContent(m.handledBy)
+        if (day < from || day > to) {
+          // Context only: questions before the range (still open when it starts), answers after it.
+          if (follow) {
+            book.observe(message, day, hour, answerWithinMs, day > to)
+            if (m.autoReplyAnswered) book.answeredByAutoReply(groupId, m.id)
+          }
           continue
         }
         messages++
         buffer.record(message, group.timezone)
         if (m.type === 'text' && m.text === null) content = false
-        else buffer.observeText(message, group.timezone, options)
+        else if (follow) {
+          buffer.observeText(message, group.timezone, options)
+          book.observe(message, day, hour, answerWithinMs)
+          if (m.autoReplyAnswered) book.answeredByAutoReply(groupId, m.id)
+        }
       }
       if (page.length < PAGE) break
       const last = page[page.length - 1] as { at: number; id: string }
       after = { at: last.at, id: last.id }
     }
     const batch = buffer.takeBatch()
+    // Resolutions of the range's questions only (those of earlier questions are counted on their own days).
+    const resolved = book.takeResolutions()
+    const inRange = (r: Row): boolean => (r[1] as string) >= from && (r[1] as string) <= to
+    batch.questionHour = addRows([...batch.questionHour, ...resolved.questionHour.filter(inRange)], 3, [4, 5, 6])
+    batch.answerMinute = addRows([...batch.answerMinute, ...resolved.answerMinute.filter(inRange)], 3, [3])
     if (!content) { batch.termDay = []; batch.questionHour = []; batch.answerMinute = [] }
     await deps.store.transaction(async (tx) => {
       const range = [groupId, from, to]
@@ -122,4 +143,16 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
   } finally {
     await deps.leases.release(lease)
   }
+}
+
+/** Rows with the same key (the first `keyWidth` columns) merged into one, their `added` columns summed. */
+function addRows(rows: Row[], keyWidth: number, added: number[]): Row[] {
+  const out = new Map<string, Row>()
+  for (const r of rows) {
+    const key = r.slice(0, keyWidth).map(String).join('\u0000')
+    const row = out.get(key)
+    if (!row) { out.set(key, [...r]); continue }
+    for (const i of added) row[i] = (row[i] as number) + (r[i] as number)
+  }
+  return [...out.values()]
 }

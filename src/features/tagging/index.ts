@@ -4,7 +4,7 @@ import { ACTIVITY } from '../../contracts/activity'
 import { CHECK_INS, CheckInCompleted } from '../../contracts/check-in'
 import { RuleViolated } from '../../contracts/moderation'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
-import { MemberLifecycleChanged, ShareReplied } from '../../contracts/tagging'
+import { LIFECYCLE, LIFECYCLE_STATES, MemberLifecycleChanged, ShareReplied, type LifecycleState } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { DIRECTORY } from '../../kernel/directory'
 import { Tagging1796600000000 } from '../../../migrations/1796600000000-Tagging'
@@ -40,6 +40,7 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string; max
   migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000, RetentionIndexTagging1798004000000],
   events: { emits: [MemberLifecycleChanged], consumes: [MemberJoined, MemberLeft, CheckInCompleted, LotteryEntered, LotteryDrawn, ShareReplied, RuleViolated] },
   inject: [DIRECTORY, ACTIVITY, CHECK_INS],
+  provides: [LIFECYCLE],
   async setup(app) {
     const directory = app.use(DIRECTORY)
     const service = new TaggingService({
@@ -47,6 +48,15 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string; max
       directory, activity: app.use(ACTIVITY), checkIns: app.use(CHECK_INS), maxCachedStates: app.config.maxCachedStates,
     })
     const buffer = new EngagementBuffer()
+    app.provide(LIFECYCLE, {
+      async stateCounts(groupId) {
+        await service.settle()
+        const rows = await app.store.query<{ group_id: string; state: string; n: number | string }>(
+          `SELECT group_id, state, COUNT(*) AS n FROM qy_tagging_member${groupId === undefined ? '' : ' WHERE group_id = ?'} GROUP BY group_id, state`, groupId === undefined ? [] : [groupId])
+        return rows.filter((r) => (LIFECYCLE_STATES as readonly string[]).includes(r.state) && Number(r.n) > 0)
+          .map((r) => ({ groupId: r.group_id, state: r.state as LifecycleState, members: Number(r.n) }))
+      },
+    })
     const unshare = await service.share(app.coordination.pubsub)
     const timezoneOf = async (groupId: string): Promise<string> => (await directory.find(groupId))?.timezone ?? app.config.timezone
 
