@@ -140,19 +140,28 @@ describe('writer thread on a file database', () => {
     startSqliteWriter(db)
     const store = new FeatureStore(db, 'activity', ACTIVITY_ENTITIES)
     const columns = ['id', 'group_id', 'sender_id', 'type', 'text', 'at']
-    let plan: Promise<void> | null = null
+    // The thread is up (its first plan committed) before the transaction begins.
+    await store.write((w) => w.insertIgnore('qy_message_log', columns, [['warm-up', 'g', 'u', 'text', null, 0]]))
+    let readDone!: () => void
+    const read = new Promise<void>((resolve) => { readDone = resolve })
+    let goOn!: () => void
+    const go = new Promise<void>((resolve) => { goOn = resolve })
     const tx = withTransaction(db, async (m) => {
       const before: Array<{ n: number }> = await m.query('SELECT COUNT(*) AS n FROM qy_message_log')
-      // A flush of the thread arrives meanwhile. It waits for this transaction (a bound on the wait, not an
-      // assertion on time: committed in between, it would leave this transaction's snapshot outdated and
-      // its write would fail with SQLITE_BUSY_SNAPSHOT).
-      plan = store.write((w) => w.insertIgnore('qy_message_log', columns, [['from-plan', 'g', 'u', 'text', null, 1]]))
-      await Promise.race([plan, new Promise((resolve) => setTimeout(resolve, 300))])
+      readDone()
+      await go
       await m.query('INSERT INTO qy_message_log (id, group_id, sender_id, type, text, at) VALUES (?, ?, ?, ?, ?, ?)', ['from-tx', 'g', 'u', 'text', String(before[0]?.n), 2])
     })
+    await read
+    // A flush of the thread arrives meanwhile (outside the transaction). It waits for the transaction (a
+    // bound on the wait, not an assertion on time: committed in between, it would leave the transaction's
+    // snapshot outdated and its write would fail with SQLITE_BUSY_SNAPSHOT).
+    const plan = store.write((w) => w.insertIgnore('qy_message_log', columns, [['from-plan', 'g', 'u', 'text', null, 1]]))
+    await Promise.race([plan, new Promise((resolve) => setTimeout(resolve, 1000))])
+    goOn()
     await tx
     await plan
-    expect(await db.query('SELECT id, text FROM qy_message_log ORDER BY id')).toEqual([{ id: 'from-plan', text: null }, { id: 'from-tx', text: '0' }])
+    expect(await db.query('SELECT id, text FROM qy_message_log ORDER BY id')).toEqual([{ id: 'from-plan', text: null }, { id: 'from-tx', text: '1' }, { id: 'warm-up', text: null }])
     await stopSqliteWriter(db)
     await db.destroy()
   })
