@@ -35,6 +35,7 @@ import type { CoordinationPorts, SeenFilter } from './ports/ports'
 import { seededRandom, systemRandom, type Random } from './ports/random'
 import { createRedisPorts } from './adapters/redis/redis-ports'
 import { databaseSchema, dataSourceOptions, openDatabase } from './adapters/db/data-source'
+import { startSqliteWriter, stopSqliteWriter } from './adapters/db/sqlite-writer'
 import { FeatureStore } from './adapters/db/feature-store'
 import { DbFenceStore } from './adapters/db/fence-store'
 import { declaredPersonalData } from './personal-data'
@@ -275,6 +276,8 @@ export class Runtime {
     this.proceed()
 
     this.db = await openDatabase(dataSourceOptions(config, databaseSchema(definitions), this.options.sqlitePath))
+    // SQLite file: flushes are committed by a worker thread with its own connection (off the event loop).
+    const writer = config.database.writerThread ? startSqliteWriter(this.db) : null
     this.storage = new DatabaseHealth(this.db, {
       probeEveryMs: 500,
       onChange: (up) => {
@@ -285,6 +288,7 @@ export class Runtime {
     log.info('storage ready', {
       database: config.database.url ? redactUrl(config.database.url) : (this.options.sqlitePath ?? `${config.dataDir}/${config.database.sqliteFile}`),
       coordination: this.ports.kind,
+      writerThread: writer !== null,
     })
     this.proceed()
     // Member ids never reach the log as they are (an erased member leaves nothing in log files).
@@ -536,6 +540,8 @@ export class Runtime {
     if (this.server) await new Promise<void>((resolve) => this.server?.close(() => resolve()))
     await this.rules?.stop()
     await this.ports?.close()
+    // Every write plan sent is committed (or failed to its caller) before the thread and connection end.
+    if (this.db) await stopSqliteWriter(this.db)
     if (this.db?.isInitialized) await this.db.destroy()
     log.info('stopped cleanly')
   }

@@ -78,6 +78,11 @@ export const ConfigSchema = z.strictObject({
     url: z.string().regex(/^mysql:\/\/.+/, 'must be a mysql://user:pass@host:port/db URL').nullable(),
     sqliteFile: z.string().min(1),
     logging: z.boolean(),
+    /**
+     * SQLite file database: buffered writes (flushes) are committed by a worker thread with its own
+     * connection, off the event loop. Ignored for MySQL and ':memory:'.
+     */
+    writerThread: z.boolean(),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL').nullable(),

@@ -38,7 +38,7 @@ describe('loadConfig', () => {
       expect(config.env).toBe('development')
       expect(config.server).toEqual({ host: '127.0.0.1', port: 3000 })
       expect(config.dataDir).toBe('./data')
-      expect(config.database).toEqual({ url: null, sqliteFile: 'qunyun.sqlite', logging: false })
+      expect(config.database).toEqual({ url: null, sqliteFile: 'qunyun.sqlite', logging: false, writerThread: false })
       expect(config.redis.url).toBeNull()
       expect(config.log).toEqual({ level: 'info', format: 'pretty' })
       expect(config.timezone).toBe('Asia/Shanghai')

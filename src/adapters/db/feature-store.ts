@@ -2,8 +2,9 @@ import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository
 import type { Config } from '../../config/config.schema'
 import type { FeatureDefinition } from '../../kernel/feature'
 import { dialectOf, type Dialect } from './data-source'
-import { insertIgnore, insertRows, runEach, upsertIncrement, type Row } from './sql'
-import { withTransaction } from './transaction'
+import { insertIgnore, insertIgnoreHead, insertRows, runEach, upsertIncrement, upsertIncrementSql, type Row } from './sql'
+import { submitPlan, writerOf, type PlanOp } from './sqlite-writer'
+import { insideTransaction, withTransaction } from './transaction'
 
 /** Table names a raw statement mentions (every qunyun table starts with `qy_`). */
 const TABLE = /\bqy_[a-z0-9_]+/g
@@ -25,6 +26,9 @@ export interface FeatureTables {
   /** One statement run once per parameter row (prepared once on SQLite; one round trip per row on MySQL). */
   runEach(sql: string, rows: Row[]): Promise<void>
 }
+
+/** The write-only part of FeatureTables: what a write plan (FeatureStore.write) may contain. */
+export type FeatureWrites = Pick<FeatureTables, 'dialect' | 'upsertIncrement' | 'insertIgnore' | 'upsertRows' | 'runEach'>
 
 /**
  * A feature's own slice of the database: repositories of the entities it declared, raw statements on its
@@ -72,6 +76,45 @@ export class FeatureStore implements FeatureTables {
   runEach(sql: string, rows: Row[]): Promise<void> {
     this.assertSql(sql)
     return runEach(this.db, sql, rows)
+  }
+
+  /**
+   * Writes as one all-or-nothing unit, without reads: on a file SQLite database with the writer thread
+   * (adapters/db/sqlite-writer), `build`'s statements are collected into a plan, shipped to the thread and
+   * committed there in one transaction — the promise settles after the commit (or the rollback of all of
+   * it). Otherwise (MySQL, ':memory:', no thread, or inside a transaction) `build` runs in a transaction here.
+   */
+  async write(build: (w: FeatureWrites) => Promise<void>): Promise<void> {
+    const writer = writerOf(this.db)
+    if (!writer || insideTransaction(this.db)) return this.transaction(build)
+    const ops: PlanOp[] = []
+    const plan: FeatureWrites = {
+      dialect: this.dialect,
+      upsertIncrement: (table, keys, incremented, rows) => {
+        this.assertTable(table)
+        const { head, tail, width } = upsertIncrementSql(this.dialect, table, keys, incremented)
+        if (rows.length > 0) ops.push({ kind: 'rows', head, width, tail, rows })
+        return Promise.resolve()
+      },
+      insertIgnore: (table, columns, rows) => {
+        this.assertTable(table)
+        if (rows.length > 0) ops.push({ kind: 'rows', head: insertIgnoreHead(this.dialect, table, columns), width: columns.length, tail: '', rows })
+        return Promise.resolve()
+      },
+      upsertRows: (table, columns, tail, rows) => {
+        this.assertTable(table)
+        this.assertSql(tail)
+        if (rows.length > 0) ops.push({ kind: 'rows', head: `INSERT INTO ${table} (${columns.join(',')})`, width: columns.length, tail, rows })
+        return Promise.resolve()
+      },
+      runEach: (sql, rows) => {
+        this.assertSql(sql)
+        if (rows.length > 0) ops.push({ kind: 'each', sql, rows })
+        return Promise.resolve()
+      },
+    }
+    await build(plan)
+    if (ops.length > 0) await submitPlan(this.db, writer, ops)
   }
 
   /** Runs `work` in one transaction (serialized in-process on SQLite; see adapters/db/transaction). */

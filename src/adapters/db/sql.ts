@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm'
-import { dialectOf } from './data-source'
+import { dialectOf, type Dialect } from './data-source'
+import { submitPlan, writerOf, type SqliteWriter } from './sqlite-writer'
+import { insideTransaction } from './transaction'
 
 /** A row of column values in a fixed column order. */
 export type Row = Array<string | number | null>
@@ -49,6 +51,8 @@ export async function insertRows(db: DataSource | EntityManager, head: string, w
   const ds = 'connection' in db ? db.connection : db
   const dialect = dialectOf(ds)
   if (dialect === 'sqlite') {
+    const writer = threadFor(db)
+    if (writer) return submitPlan(ds, writer, [{ kind: 'rows', head, width, tail, rows }])
     const connection = (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection
     const work = (): void => {
       let i = 0
@@ -87,6 +91,8 @@ export async function runEach(db: DataSource | EntityManager, sql: string, rows:
   if (rows.length === 0) return
   const ds = 'connection' in db ? db.connection : db
   if (dialectOf(ds) === 'sqlite') {
+    const writer = threadFor(db)
+    if (writer) return submitPlan(ds, writer, [{ kind: 'each', sql, rows }])
     const connection = (ds.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection
     const statement = sqliteStatement(connection, sql)
     const work = (): void => { for (const row of rows) statement.run(row) }
@@ -98,23 +104,44 @@ export async function runEach(db: DataSource | EntityManager, sql: string, rows:
 }
 
 /**
+ * The writer thread a write outside any transaction goes to (adapters/db/sqlite-writer); null inside a
+ * transaction (the write belongs to it, on the main connection) or without a thread.
+ */
+function threadFor(db: DataSource | EntityManager): SqliteWriter | null {
+  if ('connection' in db && db.queryRunner) return null
+  const ds = 'connection' in db ? db.connection : db
+  const writer = writerOf(ds)
+  return writer && !insideTransaction(ds) ? writer : null
+}
+
+/** `head` and `tail` of an upsert that adds `incremented` columns to the existing row (see upsertIncrement). */
+export function upsertIncrementSql(dialect: Dialect, table: string, keys: string[], incremented: string[]): { head: string; tail: string; width: number } {
+  const columns = [...keys, ...incremented]
+  const tail = dialect === 'mysql'
+    ? ` ON DUPLICATE KEY UPDATE ${incremented.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`
+    : ` ON CONFLICT(${keys.join(',')}) DO UPDATE SET ${incremented.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`
+  return { head: `INSERT INTO ${table} (${columns.join(',')})`, tail, width: columns.length }
+}
+
+/** `head` of an insert that skips rows whose key exists (see insertIgnore). */
+export function insertIgnoreHead(dialect: Dialect, table: string, columns: string[]): string {
+  return `${dialect === 'mysql' ? 'INSERT IGNORE INTO' : 'INSERT OR IGNORE INTO'} ${table} (${columns.join(',')})`
+}
+
+/**
  * Inserts rows, adding `incremented` columns to the existing row when the key exists
  * (INSERT … ON CONFLICT DO UPDATE on SQLite, ON DUPLICATE KEY UPDATE on MySQL). Multi-row statements.
  */
 export async function upsertIncrement(db: DataSource | EntityManager, table: string, keys: string[], incremented: string[], rows: Row[]): Promise<void> {
   if (rows.length === 0) return
   const ds = 'connection' in db ? db.connection : db
-  const columns = [...keys, ...incremented]
-  const tail = dialectOf(ds) === 'mysql'
-    ? ` ON DUPLICATE KEY UPDATE ${incremented.map((c) => `${c} = ${c} + VALUES(${c})`).join(', ')}`
-    : ` ON CONFLICT(${keys.join(',')}) DO UPDATE SET ${incremented.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`
-  await insertRows(db, `INSERT INTO ${table} (${columns.join(',')})`, columns.length, tail, rows)
+  const { head, tail, width } = upsertIncrementSql(dialectOf(ds), table, keys, incremented)
+  await insertRows(db, head, width, tail, rows)
 }
 
 /** Inserts rows, silently skipping those whose key already exists. Multi-row statements. */
 export async function insertIgnore(db: DataSource | EntityManager, table: string, columns: string[], rows: Row[]): Promise<void> {
   if (rows.length === 0) return
   const ds = 'connection' in db ? db.connection : db
-  const verb = dialectOf(ds) === 'mysql' ? 'INSERT IGNORE INTO' : 'INSERT OR IGNORE INTO'
-  await insertRows(db, `${verb} ${table} (${columns.join(',')})`, columns.length, '', rows)
+  await insertRows(db, insertIgnoreHead(dialectOf(ds), table, columns), columns.length, '', rows)
 }

@@ -101,8 +101,9 @@ export class ActivityBuffer {
   }
 
   /**
-   * SQLite writes synchronously on this thread: slices of a few milliseconds, one transaction each (the
-   * transaction lock keeps other features' transactions apart), yielding to the event loop in between.
+   * SQLite: slices of a few milliseconds, one transaction each, yielding to the event loop in between —
+   * committed by the writer thread on a file database (FeatureStore.write; the write lock is held only that
+   * long), synchronously on this thread otherwise.
    */
   private async writeSliced(batch: { daily: Row[]; hourly: Row[]; log: Row[] }): Promise<void> {
     // Rows grouped by group (in recorded order): each slice then touches the index pages of a few groups, not of
@@ -118,7 +119,7 @@ export class ActivityBuffer {
     try {
       while (more()) {
         const part = { daily: batch.daily.slice(d, d + SQLITE_SLICE_ROWS), hourly: batch.hourly.slice(h, h + SQLITE_SLICE_ROWS), log: batch.log.slice(l, l + SQLITE_SLICE_ROWS) }
-        await this.store.transaction(async (m) => {
+        await this.store.write(async (m) => {
           await m.upsertIncrement(DAILY.table, DAILY.keys, DAILY.counters, part.daily)
           await m.upsertIncrement(HOURLY.table, HOURLY.keys, HOURLY.counters, part.hourly)
           await m.insertIgnore(LOG.table, LOG.columns, part.log)

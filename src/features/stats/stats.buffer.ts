@@ -1,4 +1,4 @@
-import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
+import type { FeatureStore, FeatureWrites } from '../../adapters/db/feature-store'
 import type { Row } from '../../adapters/db/sql'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
@@ -220,7 +220,7 @@ export class StatsBuffer {
     const batch = this.takeBatch(withTerms)
     if (batch.memberDay.length === 0 && batch.termDay.length === 0 && batch.questionHour.length === 0 && batch.answerMinute.length === 0) return
     try {
-      await this.store.transaction((tx) => writeBatch(tx, batch, { speakersSince: addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1)) }))
+      await this.store.write((tx) => writeBatch(tx, batch, { speakersSince: addDays(new Date(this.now()).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS - 1)) }))
     } catch (error) {
       this.retry = batch
       throw error
@@ -237,7 +237,7 @@ export interface StatsBatch { memberDay: Row[]; groupDay: Row[]; groupHour: Row[
  * undercount), or — for a rebuild, whose batch holds every message of its hours and whose hour rows were
  * deleted first — written from the batch itself (`fromBatch`).
  */
-export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers: { speakersSince: string } | { fromBatch: true }): Promise<void> {
+export async function writeBatch(tx: FeatureWrites, batch: StatsBatch, speakers: { speakersSince: string } | { fromBatch: true }): Promise<void> {
   await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
   await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
   if ('fromBatch' in speakers) {
@@ -271,7 +271,7 @@ export function countTerms(texts: ReadonlyArray<[string, string, string]>, rows 
 }
 
 /** Sets each touched group-day's `active` to its distinct speakers (member-day rows with messages). */
-export async function recomputeActive(tx: FeatureTables, keys: Array<[string, string]>): Promise<void> {
+export async function recomputeActive(tx: FeatureWrites, keys: Array<[string, string]>): Promise<void> {
   // SQLite: one prepared statement per key, reused (an OR of 200 keys was compiled afresh every time).
   if (tx.dialect === 'sqlite') {
     await tx.runEach('UPDATE qy_stats_group_day SET active = (SELECT COUNT(*) FROM qy_stats_member_day d WHERE d.group_id = qy_stats_group_day.group_id AND d.day = qy_stats_group_day.day AND d.messages > 0) WHERE group_id = ? AND day = ?', keys)
@@ -279,24 +279,24 @@ export async function recomputeActive(tx: FeatureTables, keys: Array<[string, st
   }
   for (let i = 0; i < keys.length; i += RECOMPUTE_CHUNK) {
     const part = keys.slice(i, i + RECOMPUTE_CHUNK)
-    await tx.query(
+    await tx.runEach(
       `UPDATE qy_stats_group_day SET active = (SELECT COUNT(*) FROM qy_stats_member_day d WHERE d.group_id = qy_stats_group_day.group_id AND d.day = qy_stats_group_day.day AND d.messages > 0) WHERE ${part.map(() => '(group_id = ? AND day = ?)').join(' OR ')}`,
-      part.flat(),
+      [part.flat()],
     )
   }
 }
 
 /** Sets each touched group-hour's `speakers` to its distinct speakers (member-hour staging rows). */
-export async function recomputeSpeakers(tx: FeatureTables, keys: Array<[string, string, number]>): Promise<void> {
+export async function recomputeSpeakers(tx: FeatureWrites, keys: Array<[string, string, number]>): Promise<void> {
   if (tx.dialect === 'sqlite') {
     await tx.runEach('UPDATE qy_stats_group_hour SET speakers = (SELECT COUNT(*) FROM qy_stats_member_hour h WHERE h.group_id = qy_stats_group_hour.group_id AND h.day = qy_stats_group_hour.day AND h.hour = qy_stats_group_hour.hour) WHERE group_id = ? AND day = ? AND hour = ?', keys)
     return
   }
   for (let i = 0; i < keys.length; i += RECOMPUTE_CHUNK) {
     const part = keys.slice(i, i + RECOMPUTE_CHUNK)
-    await tx.query(
+    await tx.runEach(
       `UPDATE qy_stats_group_hour SET speakers = (SELECT COUNT(*) FROM qy_stats_member_hour h WHERE h.group_id = qy_stats_group_hour.group_id AND h.day = qy_stats_group_hour.day AND h.hour = qy_stats_group_hour.hour) WHERE ${part.map(() => '(group_id = ? AND day = ? AND hour = ?)').join(' OR ')}`,
-      part.flat(),
+      [part.flat()],
     )
   }
 }

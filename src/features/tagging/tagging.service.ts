@@ -239,7 +239,7 @@ export class TaggingService {
       while (m < members.length || h < history.length) {
         const memberPart = members.slice(m, m + PENDING_SLICE)
         const historyPart = history.slice(h, h + PENDING_SLICE)
-        await this.d.store.transaction(async (tx) => {
+        await this.d.store.write(async (tx) => {
           await tx.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, memberPart)
           await tx.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, historyPart)
         })
