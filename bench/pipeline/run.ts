@@ -36,6 +36,8 @@ interface Args {
   members: number
   violationRate: number
   shape: 'realistic' | 'legacy'
+  /** Embedded: SQLite flush writes through the writer thread (`database.writerThread`; off by default in the product). */
+  writerThread: boolean
   days: number
   /** Group counts of the cost sweep (full pipeline, closed loop only), empty = no sweep. */
   sweep: number[]
@@ -57,6 +59,7 @@ function parseArgs(argv: string[]): Args {
   let violationRate = 0.01
   let shape: Args['shape'] = 'realistic'
   let days = 1
+  let writerThread = false
   let sweep: number[] = []
   let beforeFile: string | null = resolve(__dirname, 'before.json')
   let beforeRef: string | null = null
@@ -95,6 +98,7 @@ function parseArgs(argv: string[]): Args {
       shape = v
     }
     else if (a === '--days') days = value()
+    else if (a === '--writer-thread') writerThread = true
     else if (a === '--sweep-groups') sweep = (argv[++i] ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0)
     else if (a === '--before') beforeFile = argv[++i] ?? null
     else if (a === '--no-before') beforeFile = null
@@ -103,14 +107,14 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--mysql-redis') { servers = true; embedded = false }
     else if (a === '--embedded') embedded = true
     else if (a === '--help' || a === '-h') {
-      console.log('usage: bench/pipeline/run.ts [--all | --mysql-redis | --embedded] [--messages N] [--concurrency N] [--rate N] [--repeat N] [--groups N] [--members N] [--violation-rate X] [--stream realistic|legacy] [--days N] [--sweep-groups 100,1000,10000] [--before FILE | --before-ref REF | --no-before] [--logger silent|winston] [--profile]')
+      console.log('usage: bench/pipeline/run.ts [--all | --mysql-redis | --embedded] [--messages N] [--concurrency N] [--rate N] [--repeat N] [--groups N] [--members N] [--violation-rate X] [--stream realistic|legacy] [--days N] [--writer-thread] [--sweep-groups 100,1000,10000] [--before FILE | --before-ref REF | --no-before] [--logger silent|winston] [--profile]')
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
   const storages: StorageMode[] = all ? ['embedded', 'mysql-redis'] : [...(embedded ? ['embedded' as const] : []), ...(servers ? ['mysql-redis' as const] : [])]
   // A ref measured now replaces the saved figures.
   if (beforeRef) beforeFile = null
-  return { storages, messages, concurrency, profile, repeat, logger, rate, groups, members, violationRate, shape, days, sweep, beforeFile, beforeRef }
+  return { storages, messages, concurrency, profile, repeat, logger, rate, groups, members, violationRate, shape, days, writerThread, sweep, beforeFile, beforeRef }
 }
 
 /**
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
       if (ref) {
         const spec: RunSpec = {
           storage, mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger,
-          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days,
+          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days, writerThread: args.writerThread,
           ...(storage === 'mysql-redis' ? { dbUrl, redisUrl } : {}),
         }
         process.stdout.write(`- ${storage} / full, before (${ref.commit})${args.repeat > 1 ? ` #${rep + 1}` : ''} … `)
@@ -217,7 +221,7 @@ async function main(): Promise<void> {
       for (const mode of ['empty', 'full'] as PipelineMode[]) {
         const spec: RunSpec = {
           storage, mode, messages: args.messages, concurrency: args.concurrency, profile: args.profile && mode === 'full' && rep === 0, profileDir, logger: args.logger,
-          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days,
+          rate: args.rate ?? -1, groups: args.groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days, writerThread: args.writerThread,
           ...(storage === 'mysql-redis' ? { dbUrl, redisUrl } : {}),
         }
         process.stdout.write(`- ${storage} / ${mode}${spec.profile ? ' (profiled)' : ''}${args.repeat > 1 ? ` #${rep + 1}` : ''} … `)
@@ -426,7 +430,7 @@ async function groupSweep(args: Args): Promise<Array<Record<string, unknown>>> {
   const rows: Array<Record<string, unknown>> = []
   console.log(`\ngroup sweep (embedded, full, closed loop, ${fmt(args.messages)} messages, ${args.members} members per group):`)
   for (const groups of args.sweep) {
-    const r = await runChild({ storage: 'embedded', mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger, rate: 0, groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days })
+    const r = await runChild({ storage: 'embedded', mode: 'full', messages: args.messages, concurrency: args.concurrency, profile: false, profileDir: resolve(__dirname, 'profiles'), logger: args.logger, rate: 0, groups, members: args.members, violationRate: args.violationRate, shape: args.shape, days: args.days, writerThread: args.writerThread })
     rows.push({ groups, msgsPerSec: r.msgsPerSec, cpuUsPerMsg: r.cpu.processUsPerMsg, p99Ms: r.p99Ms, peakRssMb: r.peakRssMb })
     console.log(`  ${lpad(fmt(groups), 6)} groups: ${fmt(r.msgsPerSec)} msg/s, ${r.cpu.processUsPerMsg.toFixed(1)} CPU µs/msg, p99 ${r.p99Ms.toFixed(2)} ms, peak RSS ${r.peakRssMb.toFixed(0)} MB`)
   }

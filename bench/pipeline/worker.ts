@@ -37,6 +37,8 @@ export interface RunSpec {
   /** Stream shape (see StreamOptions.shape; absent = realistic) and days it spans (realistic). */
   shape?: 'realistic' | 'legacy'
   days?: number
+  /** Embedded: flush writes through the SQLite writer thread (off unless asked, as in the product). */
+  writerThread?: boolean
   profile: boolean
   /** 'silent' (default) or 'winston': the production logger (JSON, level info) writing to a null stream. */
   logger: 'silent' | 'winston'
@@ -300,7 +302,7 @@ export async function runOne(spec: RunSpec): Promise<RunResult> {
       log: { level: 'info' },
       simulation: { mode: 'off' },
       // The SQLite writer thread on (off by default in the product; this bench measures it). CPU µs include its thread.
-      database: { url: useServers ? spec.dbUrl : null, writerThread: true },
+      database: { url: useServers ? spec.dbUrl : null, writerThread: spec.writerThread === true },
       redis: { url: useServers ? spec.redisUrl : null, keyPrefix },
     },
   })
