@@ -4,6 +4,7 @@ import { addDays } from '../../kernel/time'
 import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
+import { StatsAllGroups1798300000000 } from '../../../migrations/1798300000000-StatsAllGroups'
 import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
@@ -47,7 +48,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
       { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', mentionColumns: ['id'], onErase: 'delete' },
     ],
   },
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsAllGroups1798300000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS],
   provides: [STATS_REBUILD],

@@ -4,6 +4,7 @@ import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
 import { addDays, localTime } from '../../kernel/time'
 import { MAX_OPEN, isQuestion } from './stats.questions'
+import { lockDays, refreshAllGroups } from './stats.scope'
 import { upsertAdd, upsertOr } from './stats.sql'
 import { extractTerms } from './stats.terms'
 import { weekdayOf, weekOf } from './stats.time'
@@ -238,6 +239,8 @@ export interface StatsBatch { memberDay: Row[]; groupDay: Row[]; groupHour: Row[
  * deleted first — written from the batch itself (`fromBatch`).
  */
 export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers: { speakersSince: string } | { fromBatch: true }): Promise<void> {
+  const days = batch.groupDay.map((r) => r[1] as string)
+  await lockDays(tx, days)
   await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
   await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
   if ('fromBatch' in speakers) {
@@ -255,6 +258,7 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   if (!('fromBatch' in speakers)) {
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
   }
+  await refreshAllGroups(tx, days, batch.groupHour.map((r) => [r[1] as string, r[2] as number]))
 }
 
 /** Segments texts into (group, day, term, messages containing it) rows, added to `rows`. */
