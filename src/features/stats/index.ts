@@ -11,7 +11,7 @@ import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
-import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
+import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity, StatsPairLastEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { statsRoutes } from './stats.routes'
@@ -39,6 +39,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
     tables: [
       { entity: StatsMemberDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberMonthEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsPairLastEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsInviterDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberHourEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },

@@ -4,6 +4,7 @@ import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
 import { addDays, localTime } from '../../kernel/time'
 import { MAX_OPEN, isQuestion } from './stats.questions'
+import { addReach } from './stats.reach'
 import { lockDays, refreshAllGroups } from './stats.scope'
 import { upsertAdd, upsertOr } from './stats.sql'
 import { extractTerms } from './stats.terms'
@@ -241,6 +242,8 @@ export interface StatsBatch { memberDay: Row[]; groupDay: Row[]; groupHour: Row[
 export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers: { speakersSince: string } | { fromBatch: true }): Promise<void> {
   const days = batch.groupDay.map((r) => r[1] as string)
   await lockDays(tx, days)
+  // Before the member-day rows are written: which of the batch's pair-days are new is read against them.
+  const newSpeakers = 'fromBatch' in speakers ? null : await addReach(tx, batch.memberDay)
   await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
   await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
   if ('fromBatch' in speakers) {
@@ -254,7 +257,10 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
   await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
   await upsertAdd(tx, 'qy_stats_answer_minute', ['group_id', 'day', 'minute'], [], ['n'], batch.answerMinute)
-  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  // A day's distinct speakers grow by its new pair-days (known exactly from the reach rows' last active days);
+  // a rebuild, which zeroed the days first, recounts them from the member-day rows.
+  if (newSpeakers) await upsertAdd(tx, 'qy_stats_group_day', ['group_id', 'day'], [], ['active'], newSpeakers)
+  else await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
   if (!('fromBatch' in speakers)) {
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
   }

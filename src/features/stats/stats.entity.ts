@@ -224,6 +224,34 @@ export class StatsAllHourEntity {
   @Column({ type: 'integer', default: 0 }) speakers!: number
 }
 
+/**
+ * Reach rows of one group (stats.reach.ts): how many of its member pairs spoke on `day` after last speaking
+ * on `prevDay` ('' for never). Distinct members over [a, b] = Σ n with a ≤ day ≤ b and prevDay < a.
+ */
+@Entity('qy_stats_group_reach')
+export class StatsGroupReachEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ name: 'prev_day', type: 'varchar', length: 10 }) prevDay!: string
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
+/** The reach rows of every group summed (the all-groups scope's distinct counts). */
+@Entity('qy_stats_all_reach')
+export class StatsAllReachEntity {
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ name: 'prev_day', type: 'varchar', length: 10 }) prevDay!: string
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
+/** Each member's last local day with a message in a group (the reach rows' previous day, read by primary key). */
+@Entity('qy_stats_pair_last')
+export class StatsPairLastEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @Column({ name: 'last_day', type: 'varchar', length: 10 }) lastDay!: string
+}
+
 /** Every table of the feature. */
 export const STATS_ENTITIES = [StatsTermDayEntity, StatsQuestionHourEntity, StatsAnswerMinuteEntity, StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
-  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity]
+  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity, StatsGroupReachEntity, StatsAllReachEntity, StatsPairLastEntity]

@@ -2,6 +2,7 @@ import type { FeatureTables } from '../../adapters/db/feature-store'
 import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
 import { addDays } from '../../kernel/time'
 import { FIRST_SEEN } from './stats.events'
+import { reachCount } from './stats.reach'
 import { daysBetween, weekdayOf } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
@@ -75,11 +76,19 @@ function dayMask(fromDay: number, toDay: number): number {
 }
 
 /**
- * Distinct members who spoke in [from, to], from the member-month bit masks (one row per member and
- * month, the first and last month masked to the range). Member-group pairs: a person active in two
- * groups of the scope counts twice (groups are the unit operators compare).
+ * Distinct members who spoke in [from, to], from the reach rows (stats.reach.ts: a sum over at most one
+ * row per day and previous active day). Member-group pairs: a person active in two groups of the scope
+ * counts twice (groups are the unit operators compare).
  */
 export async function distinctActive(db: FeatureTables, scope: Scope, from: string, to: string): Promise<number> {
+  return reachCount(db, scope, from, to)
+}
+
+/**
+ * The same figure from the member-month bit masks (one row per member and month read): what reports used
+ * before the reach rows; kept as an independent cross-check (the property test compares both with a recount).
+ */
+export async function distinctActiveFromMasks(db: FeatureTables, scope: Scope, from: string, to: string): Promise<number> {
   const s = scoped(scope)
   const first = from.slice(0, 7)
   const last = to.slice(0, 7)

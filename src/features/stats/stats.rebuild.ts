@@ -6,7 +6,7 @@ import { HttpError } from '../../kernel/routes'
 import { addDays, localTime } from '../../kernel/time'
 import type { Leases } from '../../ports/ports'
 import { StatsBuffer, writeBatch } from './stats.buffer'
-import { rebuildAllGroups } from './stats.scope'
+import { afterGroupRebuild } from './stats.scope'
 import type { StatsRule } from './stats.rules'
 import { MAX_RANGE_DAYS } from './stats.schema'
 import { daysBetween } from './stats.time'
@@ -118,7 +118,7 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
       // Rows left with nothing (a member whose logged messages are gone and who never checked in).
       await tx.query('DELETE FROM qy_stats_member_day WHERE group_id = ? AND day >= ? AND day <= ? AND messages = 0 AND checkins = 0', range)
       await tx.query('DELETE FROM qy_stats_member_month WHERE group_id = ? AND month >= ? AND month <= ? AND days = 0', [groupId, from.slice(0, 7), to.slice(0, 7)])
-      await rebuildAllGroups(tx, from, to)
+      await afterGroupRebuild(tx, groupId, from, to)
     })
     return { groupId, from, to, messages, content, days: batch.groupDay.length }
   } finally {

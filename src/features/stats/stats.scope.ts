@@ -1,5 +1,6 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import { addDays } from '../../kernel/time'
+import { rebuildGroupReach } from './stats.reach'
 import { daysBetween } from './stats.time'
 
 /**
@@ -78,4 +79,10 @@ export async function rebuildAllGroups(tx: FeatureTables, from: string, to: stri
     await refreshAllGroups(tx, [day])
     await tx.query('INSERT INTO qy_stats_all_hour (day, hour, weekday, messages, speakers) SELECT day, hour, MIN(weekday), SUM(messages), SUM(speakers) FROM qy_stats_group_hour WHERE day = ? GROUP BY day, hour', [day])
   }
+}
+
+/** After a rebuild of one group's rows for [from, to]: its reach rows and the all-group rows of the range. */
+export async function afterGroupRebuild(tx: FeatureTables, groupId: string, from: string, to: string): Promise<void> {
+  await rebuildGroupReach(tx, groupId)
+  await rebuildAllGroups(tx, from, to)
 }

@@ -17,7 +17,7 @@ import { MemberJoined, type EventBase } from '../../kernel/events'
 import { addDays, localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
-import { dailySeries, distinctActive, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
+import { dailySeries, distinctActive, distinctActiveFromMasks, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
 import { daysBetween, weekdayOf } from './stats.time'
 
 afterAll(cleanup)
@@ -486,6 +486,9 @@ describe(`stats rollups (${STORAGE})`, () => {
               const pairs = (only: string[]): number => new Set(messages.filter((m) => only.includes(m.groupId)).map((m) => ({ m, day: localTime(m.at, timezone).day })).filter((x) => x.day >= a && x.day <= b).map((x) => `${x.m.groupId}|${x.m.senderId}`)).size
               expect(await distinctActive(store, { all: false, groupIds: groups }, a, b)).toBe(pairs(groups))
               expect(await distinctActive(store, { all: false, groupIds: [groups[0] as string] }, a, b)).toBe(pairs([groups[0] as string]))
+              expect(await distinctActiveFromMasks(store, { all: false, groupIds: groups }, a, b)).toBe(pairs(groups))
+              // Every group of the database (all runs so far), from the all-group reach rows.
+              expect(await distinctActive(store, { all: true }, a, b)).toBe(new Set(everything.filter((e) => e.day >= a && e.day <= b).map((e) => e.pair)).size)
             }
           }
           // All-group rollups: each local day's and hour's figures of every group summed, distinct counts as member-group pairs.
