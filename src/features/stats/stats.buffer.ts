@@ -53,9 +53,9 @@ export const MAX_ANSWER_MINUTES = 24 * 60
 
 /**
  * Accumulates message rollups in memory (the message path only touches Maps) and writes them in one
- * transaction per flush: member-day, group-day and group-hour counters are added; distinct counts
- * (active members of a day, speakers of an hour) are then recomputed from the member rows of the keys
- * touched, so they stay exact whatever order or however often rows are written. Messages reach this
+ * transaction per flush: member-day, group-day and group-hour counters are added; a day's active members
+ * grow by the batch's member-days that are new against the stored ones (stats.reach.ts), speakers of an
+ * hour are recomputed from the member-hour rows — exact whatever order or however often rows are written. Messages reach this
  * buffer once: the pipeline dedupes message ids (also across restarts) before any middleware runs.
  * A failed write keeps its rows for the next flush (counters are additive, recomputes idempotent).
  */
