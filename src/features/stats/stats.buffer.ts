@@ -53,9 +53,9 @@ export const MAX_ANSWER_MINUTES = 24 * 60
 
 /**
  * Accumulates message rollups in memory (the message path only touches Maps) and writes them in one
- * transaction per flush: member-day, group-day and group-hour counters are added; a day's active members
- * grow by the batch's member-days that are new against the stored ones (stats.reach.ts), speakers of an
- * hour are recomputed from the member-hour rows — exact whatever order or however often rows are written. Messages reach this
+ * transaction per flush: member-day, group-day and group-hour counters are added; distinct counts
+ * (active members of a day, speakers of an hour) are then recomputed from the member rows of the keys
+ * touched, so they stay exact whatever order or however often rows are written. Messages reach this
  * buffer once: the pipeline dedupes message ids (also across restarts) before any middleware runs.
  * A failed write keeps its rows for the next flush (counters are additive, recomputes idempotent).
  */
@@ -257,10 +257,11 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
   await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
   await upsertAdd(tx, 'qy_stats_answer_minute', ['group_id', 'day', 'minute'], [], ['n'], batch.answerMinute)
-  // A day's distinct speakers grow by its new pair-days (known exactly from the reach rows' last active days);
-  // a rebuild, which zeroed the days first, recounts them from the member-day rows.
-  if (newSpeakers) await upsertAdd(tx, 'qy_stats_group_day', ['group_id', 'day'], [], ['active'], newSpeakers)
-  else await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  // Distinct speakers of the touched days recounted from the member-day rows. (`addReach` also returns the
+  // new pair-days, from which `active` could be incremented without this COUNT; not used: a MySQL run of
+  // the property test disagreed once and the cause was not found.)
+  void newSpeakers
+  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
   if (!('fromBatch' in speakers)) {
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
   }
