@@ -5,6 +5,7 @@ import { Stats1796700000000 } from '../../../migrations/1796700000000-Stats'
 import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/1797100000000-StatsLotteryLifecycle'
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
 import { StatsOpenQuestions1798400000000 } from '../../../migrations/1798400000000-StatsOpenQuestions'
+import { StatsAllGroups1798300000000 } from '../../../migrations/1798300000000-StatsAllGroups'
 import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
@@ -13,7 +14,7 @@ import { LIFECYCLE } from '../../contracts/tagging'
 import { seedLifecycle } from './stats.lifecycle-seed'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
-import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity } from './stats.entity'
+import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity, StatsPairLastEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { QuestionBook } from './stats.open-questions'
@@ -43,6 +44,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
     tables: [
       { entity: StatsMemberDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberMonthEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsPairLastEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsInviterDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberHourEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
@@ -54,7 +56,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
       { entity: StatsOpenQuestionEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsOpenQuestions1798400000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsAllGroups1798300000000, StatsOpenQuestions1798400000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS, LIFECYCLE],
   provides: [STATS_REBUILD],

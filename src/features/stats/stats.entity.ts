@@ -192,6 +192,66 @@ export class StatsAnswerMinuteEntity {
   @Column({ type: 'integer', default: 0 }) n!: number
 }
 
+/**
+ * Every group's totals on one local day (each group's own day): the group-day counters summed, `active`
+ * included (member-group pairs, as every cross-group figure counts them). Derived — recomputed from the
+ * group-day rows of the days a transaction touched (stats.scope.ts), never added to.
+ */
+@Entity('qy_stats_all_day')
+export class StatsAllDayEntity {
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @Column({ type: 'integer', default: 0 }) messages!: number
+  @Column({ name: 'text_count', type: 'integer', default: 0 }) textCount!: number
+  @Column({ name: 'media_count', type: 'integer', default: 0 }) mediaCount!: number
+  @Column({ name: 'card_count', type: 'integer', default: 0 }) cardCount!: number
+  @Column({ name: 'other_count', type: 'integer', default: 0 }) otherCount!: number
+  @Column({ type: 'integer', default: 0 }) active!: number
+  @Column({ type: 'integer', default: 0 }) joins!: number
+  @Column({ type: 'integer', default: 0 }) leaves!: number
+  @Column({ type: 'integer', default: 0 }) checkins!: number
+  @Column({ name: 'autoreply_hits', type: 'integer', default: 0 }) autoreplyHits!: number
+  @Column({ name: 'moderation_hits', type: 'integer', default: 0 }) moderationHits!: number
+  @Column({ name: 'moderation_actions', type: 'integer', default: 0 }) moderationActions!: number
+}
+
+/** Every group's messages and speakers (summed) in one local hour; derived from the group-hour rows like the above. */
+@Entity('qy_stats_all_hour')
+export class StatsAllHourEntity {
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ type: 'integer' }) hour!: number
+  @Column({ type: 'integer' }) weekday!: number
+  @Column({ type: 'integer', default: 0 }) messages!: number
+  @Column({ type: 'integer', default: 0 }) speakers!: number
+}
+
+/**
+ * Reach rows of one group (stats.reach.ts): how many of its member pairs spoke on `day` after last speaking
+ * on `prevDay` ('' for never). Distinct members over [a, b] = Σ n with a ≤ day ≤ b and prevDay < a.
+ */
+@Entity('qy_stats_group_reach')
+export class StatsGroupReachEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ name: 'prev_day', type: 'varchar', length: 10 }) prevDay!: string
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
+/** The reach rows of every group summed (the all-groups scope's distinct counts). */
+@Entity('qy_stats_all_reach')
+export class StatsAllReachEntity {
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @PrimaryColumn({ name: 'prev_day', type: 'varchar', length: 10 }) prevDay!: string
+  @Column({ type: 'integer', default: 0 }) n!: number
+}
+
+/** Each member's last local day with a message in a group (the reach rows' previous day, read by primary key). */
+@Entity('qy_stats_pair_last')
+export class StatsPairLastEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @Column({ name: 'last_day', type: 'varchar', length: 10 }) lastDay!: string
+}
+
 /** Every table of the feature. */
 export const STATS_ENTITIES = [StatsTermDayEntity, StatsQuestionHourEntity, StatsAnswerMinuteEntity, StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
-  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity]
+  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity, StatsGroupReachEntity, StatsAllReachEntity, StatsPairLastEntity]

@@ -2,6 +2,7 @@ import type { FeatureTables } from '../../adapters/db/feature-store'
 import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
 import { addDays } from '../../kernel/time'
 import { FIRST_SEEN } from './stats.events'
+import { reachCount } from './stats.reach'
 import { daysBetween, weekdayOf } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
@@ -13,6 +14,15 @@ export function scoped(scope: Scope, column = 'group_id'): { sql: string; params
   if (scope.groupIds.length === 0) return { sql: '1 = 0', params: [] }
   if (scope.groupIds.length === 1) return { sql: `${column} = ?`, params: [...scope.groupIds] }
   return { sql: `${column} IN (${scope.groupIds.map(() => '?').join(',')})`, params: [...scope.groupIds] }
+}
+
+/**
+ * The day (or hour) rollup a scope reads, with its WHERE fragment: every group reads the all-group rows
+ * (one per day or hour, see stats.scope.ts), a list of groups the group rows.
+ */
+function rollup(scope: Scope, grain: 'day' | 'hour'): { table: string; sql: string; params: string[] } {
+  if (scope.all) return { table: grain === 'day' ? 'qy_stats_all_day' : 'qy_stats_all_hour', sql: '1 = 1', params: [] }
+  return { table: grain === 'day' ? 'qy_stats_group_day' : 'qy_stats_group_hour', ...scoped(scope) }
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v))
@@ -46,15 +56,15 @@ function toTotals(r: Record<string, unknown> | undefined): Totals {
 
 /** Totals over [from, to]. */
 export async function totals(db: FeatureTables, scope: Scope, from: string, to: string): Promise<Totals> {
-  const s = scoped(scope)
-  const rows = await db.query(`SELECT ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ?`, [...s.params, from, to])
+  const s = rollup(scope, 'day')
+  const rows = await db.query(`SELECT ${TOTAL_COLUMNS} FROM ${s.table} WHERE ${s.sql} AND day >= ? AND day <= ?`, [...s.params, from, to])
   return toTotals(rows[0])
 }
 
 /** Net joins (joins − leaves) after `day` (to rewind today's member count to the end of a period). */
 export async function netJoinsAfter(db: FeatureTables, scope: Scope, day: string): Promise<number> {
-  const s = scoped(scope)
-  const rows = await db.query<{ net: unknown }>(`SELECT SUM(joins) - SUM(leaves) AS net FROM qy_stats_group_day WHERE ${s.sql} AND day > ?`, [...s.params, day])
+  const s = rollup(scope, 'day')
+  const rows = await db.query<{ net: unknown }>(`SELECT SUM(joins) - SUM(leaves) AS net FROM ${s.table} WHERE ${s.sql} AND day > ?`, [...s.params, day])
   return num(rows[0]?.net)
 }
 
@@ -66,11 +76,19 @@ function dayMask(fromDay: number, toDay: number): number {
 }
 
 /**
- * Distinct members who spoke in [from, to], from the member-month bit masks (one row per member and
- * month, the first and last month masked to the range). Member-group pairs: a person active in two
- * groups of the scope counts twice (groups are the unit operators compare).
+ * Distinct members who spoke in [from, to], from the reach rows (stats.reach.ts: a sum over at most one
+ * row per day and previous active day). Member-group pairs: a person active in two groups of the scope
+ * counts twice (groups are the unit operators compare).
  */
 export async function distinctActive(db: FeatureTables, scope: Scope, from: string, to: string): Promise<number> {
+  return reachCount(db, scope, from, to)
+}
+
+/**
+ * The same figure from the member-month bit masks (one row per member and month read): what reports used
+ * before the reach rows; kept as an independent cross-check (the property test compares both with a recount).
+ */
+export async function distinctActiveFromMasks(db: FeatureTables, scope: Scope, from: string, to: string): Promise<number> {
   const s = scoped(scope)
   const first = from.slice(0, 7)
   const last = to.slice(0, 7)
@@ -96,9 +114,9 @@ export interface DayPoint extends Totals { day: string; lotteryEntries: number; 
 
 /** Daily series over [from, to]; days without rows are zeros. */
 export async function dailySeries(db: FeatureTables, scope: Scope, from: string, to: string): Promise<DayPoint[]> {
-  const s = scoped(scope)
+  const s = rollup(scope, 'day')
   const [rows, lottery] = await Promise.all([
-    db.query(`SELECT day, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to]),
+    db.query(`SELECT day, ${TOTAL_COLUMNS} FROM ${s.table} WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day`, [...s.params, from, to]),
     lotteryDaily(db, scope, from, to),
   ])
   const byDay = new Map(rows.map((r) => [String(r.day), r]))
@@ -116,8 +134,8 @@ export interface HourPoint { day: string; hour: number; messages: number; speake
 
 /** Hourly series over [from, to] (group-local hours); hours without rows are zeros. */
 export async function hourlySeries(db: FeatureTables, scope: Scope, from: string, to: string): Promise<HourPoint[]> {
-  const s = scoped(scope)
-  const rows = await db.query(`SELECT day, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM qy_stats_group_hour WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, hour`, [...s.params, from, to])
+  const s = rollup(scope, 'hour')
+  const rows = await db.query(`SELECT day, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM ${s.table} WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, hour`, [...s.params, from, to])
   const byKey = new Map(rows.map((r) => [`${String(r.day)} ${num(r.hour)}`, r]))
   const out: HourPoint[] = []
   for (let i = 0, n = daysBetween(from, to); i < n; i++) {
@@ -135,11 +153,11 @@ export interface HeatCell { weekday: number; hour: number; messages: number; spe
 
 /** Weekday × hour heatmap over [from, to]: all 168 cells. */
 export async function heatmap(db: FeatureTables, scope: Scope, from: string, to: string): Promise<HeatCell[]> {
-  const s = scoped(scope)
+  const s = rollup(scope, 'hour')
   // Grouped by (day, hour), the order of the (day, hour, …) covering index, so the database aggregates as it
   // reads instead of sorting every hour row of the scope into a temporary tree; the days (at most 24 rows
   // each) are folded into weekdays here. Across 1,000 groups and 30 days that is 3× less CPU on SQLite.
-  const rows = await db.query(`SELECT day, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM qy_stats_group_hour WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, hour`, [...s.params, from, to])
+  const rows = await db.query(`SELECT day, hour, SUM(messages) AS messages, SUM(speakers) AS speakers FROM ${s.table} WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY day, hour`, [...s.params, from, to])
   const cells: HeatCell[] = []
   for (let weekday = 0; weekday < 7; weekday++) for (let hour = 0; hour < 24; hour++) cells.push({ weekday, hour, messages: 0, speakers: 0 })
   const weekdays = new Map<string, number>()

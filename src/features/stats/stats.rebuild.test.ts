@@ -36,6 +36,11 @@ async function snapshot(chat: Chat, from: string, to: string): Promise<Record<st
   }
   const months: Array<Record<string, unknown>> = await chat.runtime.db.query('SELECT month, member_id, days FROM qy_stats_member_month WHERE group_id = ? ORDER BY month, member_id', [G1])
   out.qy_stats_member_month = months.map((r) => `${String(r.month)}|${String(r.member_id)}|${Number(r.days)}`)
+  // The all-group rollups (every group of this database) follow the rebuilt group rows.
+  for (const [table, columns] of [['qy_stats_all_day', 'day, messages, text_count, media_count, card_count, other_count, active'], ['qy_stats_all_hour', 'day, hour, weekday, messages, speakers']]) {
+    const rows: Array<Record<string, unknown>> = await chat.runtime.db.query(`SELECT ${String(columns)} FROM ${String(table)} WHERE day >= ? AND day <= ?`, [from, to])
+    out[String(table)] = rows.map((r) => Object.values(r).map(String).join('|')).sort()
+  }
   return out
 }
 
@@ -85,6 +90,8 @@ describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, ()
     await chat.runtime.db.query('DELETE FROM qy_stats_term_day WHERE group_id = ? AND day = ?', [G1, '2026-11-30'])
     await chat.runtime.db.query('UPDATE qy_stats_member_month SET days = 0 WHERE group_id = ? AND month = ?', [G1, '2026-11'])
     await chat.runtime.db.query('UPDATE qy_stats_group_hour SET speakers = 7 WHERE group_id = ?', [G1])
+    // … and an all-group hour no group row backs (only the rebuild's recompute of its whole range removes it).
+    await chat.runtime.db.query("INSERT INTO qy_stats_all_hour (day, hour, weekday, messages, speakers) VALUES ('2026-11-29', 3, 6, 5, 5)")
     expect(await snapshot(chat, from, to)).not.toEqual(live)
 
     const report = await rebuild.rebuild(G1, from, to)

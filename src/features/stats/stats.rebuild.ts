@@ -9,6 +9,7 @@ import type { Row } from '../../adapters/db/sql'
 import { StatsBuffer, writeBatch } from './stats.buffer'
 import { ASKED_ONLY_MS, isContent } from './stats.middleware'
 import { QuestionBook } from './stats.open-questions'
+import { afterGroupRebuild } from './stats.scope'
 import type { StatsRule } from './stats.rules'
 import { MAX_RANGE_DAYS } from './stats.schema'
 import { daysBetween } from './stats.time'
@@ -138,6 +139,7 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
       // Rows left with nothing (a member whose logged messages are gone and who never checked in).
       await tx.query('DELETE FROM qy_stats_member_day WHERE group_id = ? AND day >= ? AND day <= ? AND messages = 0 AND checkins = 0', range)
       await tx.query('DELETE FROM qy_stats_member_month WHERE group_id = ? AND month >= ? AND month <= ? AND days = 0', [groupId, from.slice(0, 7), to.slice(0, 7)])
+      await afterGroupRebuild(tx, groupId, from, to)
     })
     return { groupId, from, to, messages, content, days: batch.groupDay.length }
   } finally {

@@ -17,8 +17,8 @@ import { MemberJoined, type EventBase } from '../../kernel/events'
 import { addDays, localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
-import { distinctActive, quietGroups } from './stats.queries'
-import { weekdayOf } from './stats.time'
+import { dailySeries, distinctActive, distinctActiveFromMasks, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
+import { daysBetween, weekdayOf } from './stats.time'
 
 afterAll(cleanup)
 
@@ -432,6 +432,8 @@ describe(`stats rollups (${STORAGE})`, () => {
     // Crosses a month end (local days 2026-11-23 … 2026-12-05).
     const start = Date.parse('2026-11-22T15:00:00Z')
     let run = 0
+    // Every message of every run (the all-group rollups cover every group in the database): local day, hour, weekday, type index, group-member pair.
+    const everything: Array<{ day: string; hour: number; weekday: number; type: number; pair: string }> = []
     try {
       await fc.assert(fc.asyncProperty(
         fc.array(fc.record({ group: fc.integer({ min: 0, max: 2 }), member: fc.integer({ min: 0, max: 5 }), minute: fc.integer({ min: 0, max: 12 * 24 * 60 }), type: fc.constantFrom(...types), flushAfter: fc.boolean() }), { minLength: 1, maxLength: 60 }),
@@ -448,6 +450,10 @@ describe(`stats rollups (${STORAGE})`, () => {
           }
           await buffer.flush()
           await buffer.flush()
+          for (const m of messages) {
+            const t = localTime(m.at, timezone)
+            everything.push({ day: t.day, hour: t.hour, weekday: weekdayOf(t.day), type: typeIndex(m.type), pair: `${m.groupId}|${m.senderId}` })
+          }
           // Brute force from the messages themselves.
           const day = new Map<string, { messages: number; types: number[]; members: Set<string> }>()
           const hour = new Map<string, { messages: number; members: Set<string> }>()
@@ -480,8 +486,44 @@ describe(`stats rollups (${STORAGE})`, () => {
               const pairs = (only: string[]): number => new Set(messages.filter((m) => only.includes(m.groupId)).map((m) => ({ m, day: localTime(m.at, timezone).day })).filter((x) => x.day >= a && x.day <= b).map((x) => `${x.m.groupId}|${x.m.senderId}`)).size
               expect(await distinctActive(store, { all: false, groupIds: groups }, a, b)).toBe(pairs(groups))
               expect(await distinctActive(store, { all: false, groupIds: [groups[0] as string] }, a, b)).toBe(pairs([groups[0] as string]))
+              expect(await distinctActiveFromMasks(store, { all: false, groupIds: groups }, a, b)).toBe(pairs(groups))
+              // Every group of the database (all runs so far), from the all-group reach rows.
+              expect(await distinctActive(store, { all: true }, a, b)).toBe(new Set(everything.filter((e) => e.day >= a && e.day <= b).map((e) => e.pair)).size)
             }
           }
+          // All-group rollups: each local day's and hour's figures of every group summed, distinct counts as member-group pairs.
+          const allDay = new Map<string, { messages: number; types: number[]; pairs: Set<string> }>()
+          const allHour = new Map<string, { messages: number; pairs: Set<string> }>()
+          for (const e of everything) {
+            const d = allDay.get(e.day) ?? { messages: 0, types: [0, 0, 0, 0], pairs: new Set<string>() }
+            d.messages++; d.types[e.type]++; d.pairs.add(e.pair); allDay.set(e.day, d)
+            const hk = `${e.day}|${e.hour}|${e.weekday}`
+            const h = allHour.get(hk) ?? { messages: 0, pairs: new Set<string>() }
+            h.messages++; h.pairs.add(e.pair); allHour.set(hk, h)
+          }
+          const ad = await store.query<Json>('SELECT day, messages, text_count, media_count, card_count, other_count, active FROM qy_stats_all_day ORDER BY day')
+          expect(ad.map((r) => `${String(r.day)} ${[r.messages, r.text_count, r.media_count, r.card_count, r.other_count, r.active].map(Number).join(',')}`))
+            .toEqual([...allDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, d]) => `${k} ${[d.messages, ...d.types, d.pairs.size].join(',')}`))
+          const ah = await store.query<Json>('SELECT day, hour, weekday, messages, speakers FROM qy_stats_all_hour')
+          expect(ah.map((r) => `${String(r.day)}|${Number(r.hour)}|${Number(r.weekday)} ${Number(r.messages)},${Number(r.speakers)}`).sort())
+            .toEqual([...allHour.entries()].map(([k, h]) => `${k} ${h.messages},${h.pairs.size}`).sort())
+          // The reports across every group read them: totals, daily and hourly series, heatmap.
+          const first = days[0] as string
+          const last = days[days.length - 1] as string
+          const inRange = everything.filter((e) => e.day >= first && e.day <= last)
+          expect((await totals(store, { all: true }, first, last)).messages).toBe(inRange.length)
+          expect((await dailySeries(store, { all: true }, first, last)).map((p) => `${p.day} ${p.messages},${p.activeDays}`))
+            .toEqual((await dailySeries(store, { all: false, groupIds: [...new Set(everything.map((e) => e.pair.split('|')[0] as string))] }, first, last)).map((p) => `${p.day} ${p.messages},${p.activeDays}`))
+          const cells = await heatmap(store, { all: true }, first, last)
+          const hourly = await hourlySeries(store, { all: true }, first, last)
+          for (const e of inRange) {
+            const cell = cells[e.weekday * 24 + e.hour]
+            if (cell) cell.messages--
+            const point = hourly[daysBetween(first, e.day) * 24 + e.hour - 24]
+            if (point) point.messages--
+          }
+          expect(cells.every((c) => c.messages === 0)).toBe(true)
+          expect(hourly.every((p) => p.messages === 0)).toBe(true)
         },
       ), { numRuns: 30 })
     } finally {
