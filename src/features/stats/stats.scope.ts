@@ -79,6 +79,9 @@ export async function rebuildAllGroups(tx: FeatureTables, from: string, to: stri
     await refreshAllGroups(tx, [day])
     await tx.query('INSERT INTO qy_stats_all_hour (day, hour, weekday, messages, speakers) SELECT day, hour, MIN(weekday), SUM(messages), SUM(speakers) FROM qy_stats_group_hour WHERE day = ? GROUP BY day, hour', [day])
   }
+  // Days no group has rows for keep no all-group row (MySQL's `lockDays` created them empty as lock anchors),
+  // so both databases hold the same rows.
+  await tx.query('DELETE FROM qy_stats_all_day WHERE day >= ? AND day <= ? AND NOT EXISTS (SELECT 1 FROM qy_stats_group_day g WHERE g.day = qy_stats_all_day.day)', [from, to])
 }
 
 /** After a rebuild of one group's rows for [from, to]: its reach rows and the all-group rows of the range. */
