@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { errorText } from './kernel/logger'
 import { readFileSync } from 'node:fs'
+import { UnknownMemberError } from './kernel/erasure'
 import type { Config } from './config/config.schema'
 import { ConfigError, loadConfig } from './config/load'
 import { createLogger } from './logging'
@@ -340,7 +341,15 @@ async function member(args: string[]): Promise<void> {
       process.stderr.write('qunyun member: embedded mode (no Redis): a running server keeps this member in its in-process caches and counters until it restarts; prefer DELETE /api/v1/members/ID on the running server\n')
     }
     const needles = verify ? await runtime.erasure.needles(memberId, { names: flagValues(rest, '--name'), texts: flagValues(rest, '--text') }) : []
-    const receipt = await runtime.erasure.erase(memberId, { ...(groups.length > 0 ? { groupIds: groups } : {}), dryRun })
+    let receipt
+    try {
+      receipt = await runtime.erasure.erase(memberId, { ...(groups.length > 0 ? { groupIds: groups } : {}), dryRun })
+    } catch (error) {
+      if (!(error instanceof UnknownMemberError)) throw error
+      process.stderr.write(`qunyun member: ${error.message}\n`)
+      process.exitCode = 2
+      return
+    }
     process.stdout.write(`${JSON.stringify(receipt, null, 2)}\n`)
     if (!verify) return
     const files = [...config.privacy.logFiles, ...flagValues(rest, '--log-file')]

@@ -62,7 +62,8 @@ import { ErasureService, pseudonymOf } from './kernel/erasure'
 import { erasureRoutes } from './kernel/erasure.routes'
 import { DbPersonalDataStore } from './adapters/db/personal-data-store'
 import { pseudonymKey } from './adapters/db/deployment-key'
-import { readFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { SIMULATED_DAY_MS, SimulatedCommunity, SIMULATION_RULE_PACK } from './simulation/community'
 import { Narrator } from './simulation/narrator'
 import { EXAMPLE_LOTTERY_ENTRIES, logStatsFigures, routeCaller, seedExampleAutoReplies, seedExampleLottery, seedExampleShare } from './simulation/seed'
@@ -341,7 +342,8 @@ export class Runtime {
     const db = this.db
     this.erasure = new ErasureService({
       store: new DbPersonalDataStore(db, declared), keys: this.ports.keys, pubsub: this.ports.pubsub, key,
-      hooks: () => this.host.live.flatMap((f) => (f.instance.eraseMember ? [{ name: f.name, erase: f.instance.eraseMember }] : [])),
+      // The rules store first: current rule values are rewritten through its one write path.
+      hooks: () => [{ name: 'rules', erase: (s) => this.rules.eraseMember(s) }, ...this.host.live.flatMap((f) => (f.instance.eraseMember ? [{ name: f.name, erase: f.instance.eraseMember }] : []))],
       flush: () => this.flush(), clock, log, origin: this.replicaId,
     })
     await this.erasure.start()
@@ -704,7 +706,14 @@ export class Runtime {
   }
 }
 
-/** A log file's text for the residue scan; null when it cannot be read (a missing file is reported as such). */
-export async function readLogFile(file: string): Promise<string | null> {
-  try { return await readFile(file, 'utf8') } catch { return null }
+/** A log file's lines for the residue scan, streamed (never read whole); null when it cannot be opened. */
+export async function readLogFile(file: string): Promise<AsyncIterable<string> | null> {
+  const stream = createReadStream(file, { encoding: 'utf8' })
+  try {
+    await new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject) })
+  } catch {
+    stream.destroy()
+    return null
+  }
+  return createInterface({ input: stream, crlfDelay: Infinity })
 }

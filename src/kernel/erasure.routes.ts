@@ -1,8 +1,8 @@
 import { z } from 'zod'
-import type { Needle, ResidueFinding } from './erasure'
+import { UnknownMemberError, type LogLines, type Needle, type ResidueFinding } from './erasure'
 import { dataMap, type DataMapEntry, type ErasureReceipt, type ErasureService } from './erasure'
 import type { DeclaredPersonalData } from './personal-data'
-import { defineRoute, GroupId, groupNotFound, type RouteDefinition } from './routes'
+import { defineRoute, GroupId, groupNotFound, HttpError, type RouteDefinition } from './routes'
 
 const MemberId = z.string().min(1).max(191)
 const MemberParams = z.strictObject({ memberId: MemberId })
@@ -24,7 +24,7 @@ export interface ErasureRouteDeps {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM entity constructors of any shape
   tableOf(entity: Function): string
   logFiles: readonly string[]
-  readLog(file: string): Promise<string | null>
+  readLog: LogLines
 }
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
@@ -37,7 +37,7 @@ export function erasureRoutes(d: ErasureRouteDeps): RouteDefinition[] {
   return [
     defineRoute({
       method: 'DELETE', path: '/api/v1/members/:memberId',
-      summary: 'Erase a member (admins: everywhere; owners: from their own groups\' data only); ?groupId= limits it to one group, ?dryRun=1 only counts',
+      summary: 'Erase a member (admins: everywhere; owners: from their own groups\' data only); ?groupId= limits it to one group, ?dryRun=1 only counts; 404 unknown_member when no declared table holds a row of this member in the caller\'s scope (nothing is touched)',
       params: MemberParams, query: EraseQuery,
       access: { roles: ['admin', 'owner'], mutates: true },
       auditPath: (params) => `/api/v1/members/${d.erasure.pseudonym(params.memberId)}`,
@@ -48,7 +48,14 @@ export function erasureRoutes(d: ErasureRouteDeps): RouteDefinition[] {
           if (query.groupId !== undefined && !auth.scope.has(query.groupId)) throw groupNotFound()
           groupIds = query.groupId !== undefined ? [query.groupId] : [...auth.scope.groupIds].sort()
         } else if (query.groupId !== undefined) groupIds = [query.groupId]
-        const receipt = await d.erasure.erase(params.memberId, { ...(groupIds ? { groupIds } : {}), dryRun: query.dryRun === true })
+        let receipt: ErasureReceipt
+        try {
+          receipt = await d.erasure.erase(params.memberId, { ...(groupIds ? { groupIds } : {}), dryRun: query.dryRun === true })
+        } catch (error) {
+          // Not a member known in the caller's scope: nothing is touched (no keys, no rows), whoever asks.
+          if (error instanceof UnknownMemberError) throw new HttpError(404, 'unknown_member', error.message)
+          throw error
+        }
         audit({ target: `member:${receipt.pseudonym}`, after: { dryRun: receipt.dryRun, scope: receipt.scope, removed: receipt.removed, pseudonymised: receipt.pseudonymised } })
         return receipt
       },

@@ -27,8 +27,10 @@ export interface PersonalDataStore {
   names(memberId: string, groupIds: readonly string[] | undefined): Promise<string[]>
   /** Up to `limit` distinctive texts the member wrote (declared message-text columns), for the residue scan. */
   sampleTexts(memberId: string, limit: number): Promise<string[]>
+  /** Whether a declared table holds a row of the member (their own member column), within the groups when given. */
+  known(memberId: string, groupIds: readonly string[] | undefined): Promise<boolean>
   /** Deletes or pseudonymises the member in every declared table; counts per table. */
-  erase(subject: ErasureSubject, names: readonly string[]): Promise<ErasureCount[]>
+  erase(subject: ErasureSubject): Promise<ErasureCount[]>
   /** Searches EVERY table of the database (introspected, declared or not) for the needles. */
   scan(needles: readonly Needle[]): Promise<ResidueFinding[]>
 }
@@ -83,8 +85,23 @@ export interface ErasureDeps {
   origin: string
 }
 
-/** A broadcast erasure request: origin, member, groups (owner's erasure), names found before erasing. */
-interface Broadcast { o: string; m: string; g?: readonly string[]; n?: readonly string[] }
+/** A broadcast erasure request: origin, member, groups (owner's erasure). */
+interface Broadcast { o: string; m: string; g?: readonly string[] }
+
+/**
+ * The id is no member known in the caller's scope (no declared table holds a row of theirs there —
+ * never a member, a typo, a group or bot id, or already erased): nothing is touched, so an id such as a
+ * bot's or a group's cannot take coordination keys (leases) or other people's rows with it.
+ */
+export class UnknownMemberError extends Error {
+  constructor() {
+    super('no member with this id in your groups (never a member, or already erased): nothing erased')
+    this.name = 'UnknownMemberError'
+  }
+}
+
+/** Lines of a log file for the residue scan, or null when it cannot be read. */
+export type LogLines = (file: string) => Promise<AsyncIterable<string> | null>
 
 /** Runs erasures and residue scans for the admin API and the CLI. */
 export class ErasureService {
@@ -102,7 +119,7 @@ export class ErasureService {
       try { b = JSON.parse(message) as Broadcast } catch { return }
       if (b.o === this.d.origin || typeof b.m !== 'string') return
       const subject: ErasureSubject = { memberId: b.m, pseudonym: this.pseudonym(b.m), ...(b.g ? { groupIds: b.g } : {}) }
-      void this.replay(subject, b.n ?? []).catch((error: unknown) => this.d.log.warn('erasure failed on a broadcast', { member: subject.pseudonym, error: errorText(error) }))
+      void this.replay(subject).catch((error: unknown) => this.d.log.warn('erasure failed on a broadcast', { pseudonym: subject.pseudonym, error: errorText(error) }))
     })
   }
 
@@ -112,30 +129,30 @@ export class ErasureService {
    * Another replica erased a member: this one clears its caches, writes its buffers (rows of the member
    * counted here since) and erases the tables once more, so nothing buffered here outlives the erasure.
    */
-  private async replay(subject: ErasureSubject, names: readonly string[]): Promise<void> {
+  private async replay(subject: ErasureSubject): Promise<void> {
     await this.runHooks(subject)
     await this.d.flush()
-    await this.d.store.erase(subject, names)
+    await this.d.store.erase(subject)
   }
 
   /**
    * Erases (or previews) a member: everywhere, or only in `groupIds` (an owner's erasure). Idempotent: a
-   * second run finds nothing left and reports zeros.
+   * second run finds the member unknown and touches nothing (UnknownMemberError).
    */
   async erase(memberId: string, options: { groupIds?: readonly string[]; dryRun?: boolean } = {}): Promise<ErasureReceipt> {
     const { store, keys, log, clock } = this.d
     const dryRun = options.dryRun === true
     const subject: ErasureSubject = { memberId, pseudonym: this.pseudonym(memberId), ...(options.groupIds ? { groupIds: options.groupIds } : {}), ...(dryRun ? { dryRun } : {}) }
     if (!dryRun) await this.d.flush()
-    const names = await store.names(memberId, options.groupIds)
+    if (!await store.known(memberId, options.groupIds)) throw new UnknownMemberError()
     const places: ErasureCount[] = []
-    places.push(...await store.erase(subject, names))
+    places.push(...await store.erase(subject))
     const removedKeys = await keys.deleteKeys(memberId, { ...(options.groupIds ? { alsoOneOf: options.groupIds } : {}), dryRun })
     places.push({ place: 'keys:coordination', removed: removedKeys, pseudonymised: 0 })
     places.push(...await this.runHooks(subject))
     if (!dryRun) {
-      const broadcast: Broadcast = { o: this.d.origin, m: memberId, ...(options.groupIds ? { g: options.groupIds } : {}), n: names }
-      await this.d.pubsub.publish(ERASURE_CHANNEL, JSON.stringify(broadcast)).catch((error: unknown) => log.warn('erasure not announced to other replicas', { member: subject.pseudonym, error: errorText(error) }))
+      const broadcast: Broadcast = { o: this.d.origin, m: memberId, ...(options.groupIds ? { g: options.groupIds } : {}) }
+      await this.d.pubsub.publish(ERASURE_CHANNEL, JSON.stringify(broadcast)).catch((error: unknown) => log.warn('erasure not announced to other replicas', { pseudonym: subject.pseudonym, error: errorText(error) }))
     }
     const receipt: ErasureReceipt = {
       pseudonym: subject.pseudonym,
@@ -146,7 +163,9 @@ export class ErasureService {
       removed: places.reduce((n, p) => n + p.removed, 0),
       pseudonymised: places.reduce((n, p) => n + p.pseudonymised, 0),
     }
-    if (!dryRun) log.info('member erased', { member: subject.pseudonym, scope: options.groupIds ? `${options.groupIds.length} group(s)` : 'all', removed: receipt.removed, pseudonymised: receipt.pseudonymised })
+    // `pseudonym`, not `member`: the logger pseudonymises member fields, which would hash the pseudonym
+    // again; this line must show the one `qunyun member pseudonym ID` prints.
+    if (!dryRun) log.info('member erased', { pseudonym: subject.pseudonym, scope: options.groupIds ? `${options.groupIds.length} group(s)` : 'all', removed: receipt.removed, pseudonymised: receipt.pseudonymised })
     return receipt
   }
 
@@ -162,20 +181,24 @@ export class ErasureService {
   }
 
   /** Searches every table, every coordination key (names and values) and the given log files. */
-  async residue(needles: readonly Needle[], logFiles: readonly string[], readLog: (file: string) => Promise<string | null>): Promise<ResidueFinding[]> {
+  async residue(needles: readonly Needle[], logFiles: readonly string[], readLog: LogLines): Promise<ResidueFinding[]> {
     const found = await this.d.store.scan(needles)
     for (const hit of await this.d.keys.search(needles.map((n) => n.value))) {
       const needle = needles[hit.needle]
       if (needle) found.push({ place: `key:${hit.key}`, kind: needle.kind, count: 1 })
     }
     for (const file of logFiles) {
-      const text = await readLog(file)
-      if (text === null) continue
-      const lines = text.split('\n')
-      for (const needle of needles) {
-        const count = lines.filter((line) => containsToken(line, needle.value)).length
-        if (count > 0) found.push({ place: `log:${file}`, kind: needle.kind, count })
+      // Line by line: a log file of any size is read as a stream, never whole.
+      const lines = await readLog(file)
+      if (lines === null) continue
+      const counts = needles.map(() => 0)
+      for await (const line of lines) {
+        needles.forEach((needle, i) => { if (containsToken(line, needle.value)) counts[i] = (counts[i] ?? 0) + 1 })
       }
+      needles.forEach((needle, i) => {
+        const count = counts[i] ?? 0
+        if (count > 0) found.push({ place: `log:${file}`, kind: needle.kind, count })
+      })
     }
     return found
   }

@@ -43,11 +43,14 @@ export type EraseMode =
  * Erasure of member M walks it so:
  * - rows whose FIRST member column is M are the member's own rows: `onErase` applies (delete, or
  *   pseudonymise: every member column equal to M becomes M's pseudonym, name and text columns are
- *   cleared, mention columns have M's id and names replaced);
+ *   cleared);
  * - in other rows, any other member column equal to M (inviter, actor …) becomes M's pseudonym;
- * - rows whose mention columns contain M's id (or one of M's names, collected from the name columns
- *   of M's own rows before anything is erased) get `onErase` too when the table has no member column,
- *   otherwise those values have the id and names replaced by the pseudonym.
+ * - mention columns are searched for M's ID only — never for M's display names, which other people's
+ *   text and rule values contain by chance (a member named "24" or "读书"). In a table without a member
+ *   column and `onErase: 'delete'`, a row is deleted only when a JSON mention column names M as a value
+ *   (under `mentionKeys` when given) or, in a table whose mention columns are free text, when the id is
+ *   a whole token in it; otherwise the id is replaced by the pseudonym (JSON stays valid JSON). Rows
+ *   `inFlight` are left alone and counted.
  */
 export interface PersonalTable {
   /** The entity class (one of the feature's `entities`). */
@@ -67,11 +70,72 @@ export interface PersonalTable {
   textColumns?: readonly string[]
   /** Properties holding the member's display name (also in `textColumns` or not); read before erasure to find the names elsewhere. */
   nameColumns?: readonly string[]
-  /** JSON or free-text properties that may mention a member inside a larger value (payloads, proofs, audit summaries, event ids). */
+  /**
+   * JSON or free-text properties that may mention a member inside a larger value (payloads, proofs, audit
+   * summaries, event ids). Only the member's ID is looked for, never a display name: a JSON value is
+   * parsed and only string values (and keys) exactly equal to the id are replaced (and, in the object
+   * holding such a value, its name fields); free text has the id replaced where it is a whole token.
+   */
   mentionColumns?: readonly string[]
+  /**
+   * JSON keys that name members in the mention columns (e.g. `memberId`, `mentions`): when given, only
+   * values under these keys count as mentions (a message text equal to an id is not one).
+   */
+  mentionKeys?: readonly string[]
+  /**
+   * Rows still in flight (e.g. a pending outbound action, an unprocessed callback): a mention in them is
+   * never deleted nor rewritten by erasure (they are delivered or processed as they are, then erased by
+   * running the erasure again); the receipt counts them in its note.
+   */
+  inFlight?: { column: string; values: readonly string[] }
   /** Property holding the group id: an owner's erasure touches only rows of their groups; tables without it need an admin. */
   groupColumn?: string
   onErase: EraseMode
+}
+
+/** Property names that hold a display name next to an id (cleared in an object whose id is the member). */
+const NAME_KEYS = new Set(['name', 'senderName', 'memberName', 'displayName', 'nickname', 'nick', 'alias'])
+
+/**
+ * A parsed JSON value with the member's id replaced by `by`: string values exactly equal to the id (or
+ * holding it as a whole `:`/`/`-separated segment of a reference without spaces, `member:<id>`), keys
+ * equal to it, and the name fields of an object that has a value equal to the id. With `keys`, only
+ * values under those keys (strings or arrays of strings) count. Returns the new value and how many
+ * replacements were made (0: the value is returned as it was).
+ */
+export function replaceMemberInJson(value: unknown, memberId: string, by: string, keys?: ReadonlySet<string>): { value: unknown; hits: number } {
+  let hits = 0
+  const walk = (v: unknown, allowed: boolean): unknown => {
+    if (typeof v === 'string') {
+      if (!allowed) return v
+      if (v === memberId) { hits++; return by }
+      // A reference such as `member:<id>` or `/members/<id>/tags` (no spaces): the id as a whole segment.
+      if (!keys && v.includes(memberId) && !/\s/.test(v)) {
+        const parts = v.split(/([:/])/)
+        let n = 0
+        const out = parts.map((part) => (part === memberId ? (n++, by) : part)).join('')
+        if (n > 0) { hits += n; return out }
+      }
+      return v
+    }
+    if (Array.isArray(v)) return v.map((e) => walk(e, allowed))
+    if (v === null || typeof v !== 'object') return v
+    const out: Record<string, unknown> = {}
+    let own = false
+    for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+      const here = keys ? keys.has(k) : true
+      if (here && child === memberId) own = true
+      let key = k
+      if (!keys && k === memberId) { key = by; hits++ }
+      out[key] = walk(child, here)
+    }
+    if (own) {
+      for (const k of Object.keys(out)) if (NAME_KEYS.has(k) && typeof out[k] === 'string' && out[k] !== '') { out[k] = by; hits++ }
+    }
+    return out
+  }
+  const next = walk(value, keys === undefined)
+  return hits === 0 ? { value, hits } : { value: next, hits }
 }
 
 /** A declaration together with who made it (a feature's name, or `core`). */

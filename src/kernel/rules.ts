@@ -5,6 +5,7 @@ import type { Principal } from './auth'
 import type { GroupRecord, MessageContext, RuleSet } from './context'
 import type { FeatureRules, RulesHooks, RulesSpec } from './feature'
 import { errorText, type Logger } from './logger'
+import { replaceMemberInJson, type ErasureCount, type ErasureSubject } from './personal-data'
 import type { ErrorDetail } from './routes'
 
 /** Channel on which rule changes are announced to every replica. */
@@ -27,6 +28,8 @@ export interface RuleChange {
   by: Principal | null
   /** Why, for the version history (e.g. "rollback to v3"). */
   note?: string | null
+  /** The author recorded for a system change (`by` null), e.g. "erasure". */
+  author?: string
 }
 
 /** Reference checks beyond the schema: problems with what a (schema-valid) slice refers to (paths inside the slice). */
@@ -58,6 +61,11 @@ export interface RuleRepository {
   versions(groupId: string, feature: string, limit: number): Promise<RuleVersion[]>
   /** One version, or null. */
   version(groupId: string, feature: string, version: number): Promise<RuleVersion | null>
+  /**
+   * Current slices whose stored value contains `needle` as text (candidates for erasure), within the
+   * groups when given, in (group, feature) order after `after`, at most `limit`.
+   */
+  containing(needle: string, groupIds: readonly string[] | undefined, after: { groupId: string; feature: string } | null, limit: number): Promise<Array<{ groupId: string; feature: string; value: unknown }>>
 }
 
 /** What a write did: the slice before and after (both validated) and the version it made. */
@@ -194,7 +202,7 @@ export class RuleStore {
   /** The one write: validate, check, store as a new version, announce. */
   async write(groupId: string, feature: string, raw: unknown, change: RuleChange): Promise<RuleWrite> {
     const { value, before } = await this.validate(groupId, feature, raw, change)
-    const author = change.by ? `${change.by.role}:${change.by.tokenId}` : null
+    const author = change.by ? `${change.by.role}:${change.by.tokenId}` : change.author ?? null
     const version = await this.deps.repository.write({ groupId, feature, value, author, note: change.note ?? null, at: this.deps.clock.now() })
     this.cache.delete(groupId)
     await this.deps.pubsub.publish(RULES_CHANNEL, groupId)
@@ -207,6 +215,40 @@ export class RuleStore {
     const row = await this.deps.repository.version(groupId, feature, version)
     if (!row) return null
     return this.write(groupId, feature, row.value, { by: change.by, note: change.note ?? `rollback to v${version}` })
+  }
+
+  /**
+   * Erasure of a member: every current slice holding the member's id as a value (an exemption list, a
+   * mention) is rewritten with the pseudonym through the one write path — validated, stored as a new
+   * version by "erasure", every replica's cache dropped over pub/sub. Only exact values are replaced
+   * (never display names, never numbers or text that merely contain the id). A slice the pseudonym
+   * does not validate in is left as it was and reported.
+   */
+  async eraseMember(s: ErasureSubject): Promise<ErasureCount[]> {
+    const PAGE = 200
+    let rewritten = 0
+    const refused: string[] = []
+    let after: { groupId: string; feature: string } | null = null
+    for (;;) {
+      const rows = await this.deps.repository.containing(s.memberId, s.groupIds, after, PAGE)
+      for (const row of rows) {
+        const { value, hits } = replaceMemberInJson(row.value, s.memberId, s.pseudonym)
+        if (hits === 0) continue
+        if (s.dryRun === true) { rewritten++; continue }
+        try {
+          await this.write(row.groupId, row.feature, value, { by: null, author: 'erasure', note: 'member erased' })
+          rewritten++
+        } catch (error) {
+          if (!(error instanceof RuleValidationError)) throw error
+          refused.push(row.feature)
+          this.deps.log.warn('rules not rewritten on erasure: the pseudonym does not validate', { group: row.groupId, feature: row.feature, error: errorText(error) })
+        }
+      }
+      const last = rows[rows.length - 1]
+      if (rows.length < PAGE || !last) break
+      after = { groupId: last.groupId, feature: last.feature }
+    }
+    return [{ place: 'rules:current', removed: 0, pseudonymised: rewritten, ...(refused.length > 0 ? { note: `${refused.length} slice(s) left unchanged (the pseudonym does not validate): ${[...new Set(refused)].join(', ')}` } : {}) }]
   }
 
   /** Versions of a feature's slice, newest first. */

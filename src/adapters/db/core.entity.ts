@@ -121,8 +121,11 @@ export const CORE_ENTITIES = [SeenMessageEntity, OutboundEntity, JobRunEntity, G
 export const CORE_PERSONAL_DATA: PersonalDataDeclaration = {
   purpose: 'The outbound queue (replies, mentions, removals and their outcome) and group rule settings with their history, which may name a member (exemptions).',
   tables: [
-    { entity: OutboundEntity, dataClass: 'delivery-logs', timeColumn: 'queuedAt', mentionColumns: ['payload', 'error'], groupColumn: 'groupId', onErase: 'delete' },
-    { entity: GroupRuleEntity, dataClass: 'profile', mentionColumns: ['value'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+    // An action names a member in `memberId` (remove, add, tag) or `mentions` (say) only; pending ones are sent first.
+    { entity: OutboundEntity, dataClass: 'delivery-logs', timeColumn: 'queuedAt', mentionColumns: ['payload', 'error'], mentionKeys: ['memberId', 'mentions'], inFlight: { column: 'status', values: ['pending'] }, groupColumn: 'groupId', onErase: 'delete' },
+    // Current rule values are rewritten by the rules store's erasure hook (its one write path: a new version by
+    // "erasure", validated, every replica's cache dropped), not here; past versions below are history.
+    { entity: GroupRuleEntity, dataClass: 'profile', groupColumn: 'groupId', onErase: 'pseudonymise' },
     { entity: RuleVersionEntity, dataClass: 'audit-log', timeColumn: 'at', mentionColumns: ['value', 'note'], groupColumn: 'groupId', onErase: 'pseudonymise' },
   ],
 }

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm'
+import { Brackets, type DataSource } from 'typeorm'
 import type { RuleRepository, RuleVersion } from '../../kernel/rules'
 import { GroupRuleEntity, RuleVersionEntity } from './core.entity'
 import { isDuplicate } from './errors'
@@ -44,6 +44,16 @@ export class DbRuleRepository implements RuleRepository {
   async version(groupId: string, feature: string, version: number): Promise<RuleVersion | null> {
     const row = await this.db.getRepository(RuleVersionEntity).findOneBy({ groupId, feature, version })
     return row ? toVersion(row) : null
+  }
+
+  async containing(needle: string, groupIds: readonly string[] | undefined, after: { groupId: string; feature: string } | null, limit: number): Promise<Array<{ groupId: string; feature: string; value: unknown }>> {
+    if (groupIds && groupIds.length === 0) return []
+    const q = this.db.getRepository(GroupRuleEntity).createQueryBuilder('r')
+      .where("r.value LIKE :like ESCAPE '!'", { like: `%${needle.replace(/[!%_]/g, '!$&')}%` })
+    if (groupIds) q.andWhere('r.groupId IN (:...groupIds)', { groupIds: [...groupIds] })
+    if (after) q.andWhere(new Brackets((w) => { w.where('r.groupId > :ag', { ag: after.groupId }).orWhere('r.groupId = :ag2 AND r.feature > :af', { ag2: after.groupId, af: after.feature }) }))
+    const rows = await q.orderBy('r.groupId', 'ASC').addOrderBy('r.feature', 'ASC').take(limit).getMany()
+    return rows.map((r) => ({ groupId: r.groupId, feature: r.feature, value: r.value }))
   }
 }
 

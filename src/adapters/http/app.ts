@@ -175,12 +175,12 @@ export function createHttpApp(options: HttpAppOptions): Koa {
         if (typeof status === 'number' && status >= 400 && status < 500) {
           sendError(ctx, status, status === 405 ? 'method_not_allowed' : status === 501 ? 'not_implemented' : 'bad_request', (error as Error).message)
         } else {
-          log.error('admin API request failed', { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, error: errorText(error) })
+          log.error('admin API request failed', { requestId: ctx.state.requestId, method: ctx.method, path: logPath(ctx.path), error: errorText(error) })
           sendError(ctx, 500, 'internal', 'internal error; quote the request id when reporting it')
         }
       }
     } finally {
-      log.debug('http', { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 })
+      log.debug('http', { requestId: ctx.state.requestId, method: ctx.method, path: logPath(ctx.path), status: ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 })
     }
   })
   const cors = corsMiddleware(options.corsOrigins)
@@ -339,3 +339,10 @@ async function authenticate(ctx: Context, options: HttpAppOptions): Promise<Prin
   return principal
 }
 
+/**
+ * A request path as logged: every member-id path segment (`…/members/<id>…`) becomes `:memberId`, so no
+ * log line (at any level) holds a member's id from a URL — the residue scan searches the log files.
+ */
+export function logPath(path: string): string {
+  return path.replace(/\/members\/[^/]+/g, '/members/:memberId')
+}

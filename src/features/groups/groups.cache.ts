@@ -37,10 +37,15 @@ export class DetailCache {
     this.entries.set(id, { value, until: this.now() + this.ttlMs })
   }
   drop(id: string): void { this.entries.delete(id) }
-  /** Erasure: drops cached details whose JSON names `needle` (a member); returns how many. */
-  dropMentioning(needle: string, dryRun: boolean): number {
+  /**
+   * Erasure: drops cached details whose JSON names `needle` (a member); returns how many. With `groupIds`
+   * (an owner's erasure or preview) only entries of those groups are looked at (entries are keyed by group id).
+   */
+  dropMentioning(needle: string, dryRun: boolean, groupIds?: readonly string[]): number {
+    const only = groupIds ? new Set(groupIds) : null
     let n = 0
     for (const [id, e] of this.entries) {
+      if (only && !only.has(id)) continue
       if (!e.value.json.includes(needle)) continue
       n++
       if (!dryRun) this.entries.delete(id)

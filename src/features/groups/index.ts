@@ -56,7 +56,7 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
       stop: async () => { await unsubscribe() },
       eraseMember: async (s) => [
         { place: 'members', removed: directory.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 },
-        { place: 'group-details', removed: details.dropMentioning(s.memberId, s.dryRun === true), pseudonymised: 0 },
+        { place: 'group-details', removed: details.dropMentioning(s.memberId, s.dryRun === true, s.groupIds), pseudonymised: 0 },
       ],
     }
   },
