@@ -431,5 +431,5 @@ describe('WeCom bot whose lease moves away and comes back to the same replica', 
       await fake.stop()
       await cleanup()
     }
-  }, 60_000)
+  }, 180_000)
 })
