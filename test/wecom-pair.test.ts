@@ -142,6 +142,22 @@ describe('channel both: one group, one join, one welcome across the puppet and t
     await until(() => joinsOf('dan').length === 2, 'the rejoin')
   })
 
+  it('a new member named like a former member is not linked to the former one (names match members in the room only)', async () => {
+    // 小王 (wang-old) was a member and left.
+    world.contact('wang-old', '小王')
+    world.join('g-pair', ['wang-old'], 'alice')
+    await until(() => joinsOf('wang-old').length === 1, 'the former member\'s join')
+    world.leave('g-pair', ['wang-old'])
+    await until(async () => (await runtime.directory.members(ROOM, { ids: ['wang-old'], includeLeft: true }))[0]?.active === false, 'the former member\'s leave')
+    // Another 小王 joins; WeCom's callback is processed before the puppet reports the join.
+    fake.groups.get(CHAT)?.member_list.push(member('wmWangNew', '小王'))
+    await callback(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'update', detail: 'add_member', joinScene: 0, members: ['wmWangNew'], memVer: 'v4', createTime: now() }))
+    // No permanent link to the former member, who has not come back.
+    expect(await runtime.wecomStore?.memberLinks('corp', ['wmWangNew'])).toEqual(new Map())
+    expect(joinsOf('wang-old')).toHaveLength(1)
+    expect((await runtime.directory.members(ROOM, { ids: ['wang-old'], includeLeft: true }))[0]).toMatchObject({ id: 'wang-old', active: false })
+  })
+
   it('owners fix a link through the admin API: owner-scoped, validated, audited; the chat\'s own entry retires', async () => {
     const owner = await runtime.access.createToken({ name: 'owner-pair', role: 'owner', groupIds: [ROOM], allGroups: false, createdBy: 'test' })
     const stranger = await runtime.access.createToken({ name: 'owner-other', role: 'owner', groupIds: ['wrOnlyOfficial01'], allGroups: false, createdBy: 'test' })

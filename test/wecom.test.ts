@@ -370,3 +370,66 @@ describe('WeCom callback inbox: acknowledged once stored, processed once after a
     }
   })
 })
+
+describe('WeCom bot whose lease moves away and comes back to the same replica', () => {
+  it('logs in again and works: robot messages, callbacks, corp tags and reconciliation after the lease was lost and re-acquired', async () => {
+    const fake = new FakeWecom()
+    await fake.start()
+    const signer = new CallbackSigner('cb-token', AES_KEY, fake.corpId)
+    fake.groups.set(CHAT, groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }, { id: 'wmBob', name: '阿强', inviter: 'staff-zhang' }]))
+    fake.customers.set('wmBob', ['staff-zhang'])
+    const log = captureLogger()
+    const runtime = new Runtime(await testConfig({ server: { host: '127.0.0.1', port: 0 } }), { log, bots: [officialBot(fake)], scheduler: false, simulation: false, sqlitePath: ':memory:' })
+    const outcomes: Array<{ cause: string; status: string; error?: string }> = []
+    const changes: boolean[] = []
+    try {
+      await runtime.start()
+      runtime.outbound.onOutcome(({ action, status, error }) => { outcomes.push({ cause: action.cause ?? '', status, error }) })
+      runtime.ownership.onChange(({ botId, held }) => { if (botId === 'corp') changes.push(held) })
+      const waitFor = async (what: string, done: () => boolean): Promise<void> => {
+        for (let i = 0; i < 1_000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        if (!done()) throw new Error(`${what} never happened: ${JSON.stringify(log.lines.filter((l) => /outbound|WeCom|bot/.test(l.message)).slice(-8).map((l) => l.message))}`)
+      }
+      const logins = (): number => log.lines.filter((l) => l.message === 'WeCom official API connected').length
+      expect(runtime.channels.get('corp')?.online).toBe(true)
+      expect(logins()).toBe(1)
+
+      // The coordination store lost the lease (Redis back empty): the next renewal fails, the bot stops
+      // here, and the same round acquires the free lease again and starts it on this replica.
+      expect(await runtime.ports.keys.deleteKeys('corp', { alsoOneOf: ['bot'] })).toBe(1)
+      await runtime.ownership.tick()
+      await waitFor('the bot\'s restart', () => changes.length === 2)
+      expect(changes).toEqual([false, true])
+      expect(runtime.ownership.holds('corp')).toBe(true)
+      // A new login (BotLoggedIn resumes the bot's outbound lanes).
+      expect(logins()).toBe(2)
+      expect(runtime.channels.get('corp')?.online).toBe(true)
+
+      runtime.outbound.enqueue({ kind: 'say', botId: 'corp', groupId: ROBOT_GROUP, text: '回来了', cause: 'after-handover' })
+      runtime.outbound.enqueue({ kind: 'tag', botId: 'corp', groupId: CHAT, memberId: 'wmBob', tag: '活跃', cause: 'tag-after-handover' })
+      await waitFor('the robot message and the corp tag', () => ['after-handover', 'tag-after-handover'].every((c) => outcomes.some((o) => o.cause === c)))
+      expect(outcomes.map((o) => [o.cause, o.status])).toEqual(expect.arrayContaining([['after-handover', 'sent'], ['tag-after-handover', 'sent']]))
+      expect(fake.robotMessages.map((m) => m.body)).toEqual([{ msgtype: 'text', text: { content: '回来了' } }])
+
+      // A callback is processed by the new run's inbox worker (groupchat/get through the new run's client).
+      const signed = signer.event(changeExternalChat({ corpId: fake.corpId, chatId: CHAT, changeType: 'create', createTime: Math.floor(Date.now() / 1000) }), { timestamp: Math.floor(Date.now() / 1000), nonce: `back${Date.now()}` })
+      const response = await fetch(`http://127.0.0.1:${runtime.address?.port}/wecom/callback/corp?${new URLSearchParams(signed.query).toString()}`, { method: 'POST', body: signed.body })
+      expect(await response.text()).toBe('success')
+      await runtime.wecom.get('corp')?.settled()
+      await runtime.processor.idle()
+      expect(await runtime.directory.find(CHAT)).toMatchObject({ name: '读书会', active: true })
+      expect(await runtime.wecomStore?.count('corp', 'pending')).toBe(0)
+
+      // Reconciliation (the fenced job's channel object) still reaches WeCom.
+      fake.groups.set('wrOgQhDgAAbackgroup', { ...groupChat([{ id: 'staff-zhang', name: '张老师', type: 1 }], '回归群'), chat_id: 'wrOgQhDgAAbackgroup' })
+      await expect(runtime.scheduler.runFenced('wecom.reconcile.corp', new Date(Math.floor(Date.now() / 60_000) * 60_000))).resolves.toBe('ran')
+      await runtime.processor.idle()
+      expect(await runtime.directory.find('wrOgQhDgAAbackgroup')).toMatchObject({ name: '回归群', active: true })
+      expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([])
+    } finally {
+      await runtime.stop()
+      await fake.stop()
+      await cleanup()
+    }
+  }, 180_000)
+})

@@ -49,6 +49,11 @@ export class ChannelHost {
       event: (e) => { void this.event(e).catch(() => undefined) },
       deliver: (e) => this.event(e),
     })
+    // Released while it was starting (its bot's lease was given up meanwhile): a stop that came in the
+    // middle of the start may not hold, so the channel is stopped again now that the start finished.
+    if (this.channels.get(channel.botId) !== channel) {
+      try { await channel.stop() } catch (error) { this.deps.log.warn('bot stop failed', { bot: channel.botId, error: errorText(error) }) }
+    }
   }
 
   /** Performs an action through its bot's channel (the outbound queue's performer). */

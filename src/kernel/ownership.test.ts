@@ -226,4 +226,44 @@ describe('bot ownership through leases', () => {
       expect(world.violations).toEqual([])
     })
   })
+
+  it('a bot whose lease is lost while its start still runs is not started twice, and is stopped again once that start finished', async () => {
+    const clock = new FakeClock()
+    const leases = new MemoryLeases(clock)
+    let running = 0
+    let starts = 0
+    let stops = 0
+    const finish: Array<() => void> = []
+    const ownership = new BotOwnership({
+      leases, replicaId: 'r1', bots: ['a'], clock, log: quiet, settings: SETTINGS,
+      runner: {
+        // A channel whose stop, arriving while it starts, does not hold: the start finishing later leaves it running.
+        start: async () => { starts++; await new Promise<void>((resolve) => { finish.push(resolve) }); running++ },
+        stop: async () => { stops++; running = 0 },
+      },
+    })
+    await ownership.tick()
+    expect([ownership.holds('a'), starts]).toEqual([true, 1])
+    // The coordination store forgot the lease (Redis back empty) while the start still runs: the renewal fails.
+    leases.held.delete(botLeaseKey('a'))
+    await ownership.tick()
+    expect(ownership.holds('a')).toBe(false)
+    expect(stops).toBe(1)
+    // The lease is free, but the bot's first start has not finished: no second start alongside it.
+    await ownership.tick()
+    expect(starts).toBe(1)
+    // The start finishes after the stop: the bot is stopped again, so it does not run without its lease.
+    finish.shift()?.()
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(running).toBe(0)
+    expect(stops).toBe(2)
+    // The next round takes the free lease and starts the bot normally.
+    await ownership.tick()
+    expect([ownership.holds('a'), starts]).toEqual([true, 2])
+    finish.shift()?.()
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(running).toBe(1)
+    await ownership.stop()
+    expect(running).toBe(0)
+  })
 })

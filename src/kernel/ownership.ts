@@ -89,6 +89,8 @@ export class BotOwnership {
   private ticking: Promise<void> | null = null
   /** Bot starts still running from earlier rounds. */
   private readonly starting = new Set<Promise<void>>()
+  /** Bots whose start (runner.start) has not finished yet. */
+  private readonly launching = new Set<string>()
   private stopped = false
 
   constructor(private readonly deps: {
@@ -232,18 +234,28 @@ export class BotOwnership {
     }
   }
 
-  /** Starts a bot whose lease was just acquired; releases the lease when the start fails. */
+  /**
+   * Starts a bot whose lease was just acquired; releases the lease when the start fails. A lease given up
+   * while the start ran (drop()) stops the bot again once the start finished: a stop that arrived in the
+   * middle of a start may not hold, and the bot must not run here without its lease.
+   */
   private async launch(botId: string, lease: Lease): Promise<void> {
     const { leases, log, replicaId } = this.deps
+    this.launching.add(botId)
     try {
       log.info('bot lease acquired: starting the bot here', { bot: botId, replica: replicaId })
       await this.deps.runner.start(botId)
       if (this.held.get(botId) === lease) this.emit(botId, true)
+      else {
+        log.warn('bot lease given up while the bot was starting: stopping it again now that its start finished', { bot: botId, replica: replicaId })
+        try { await this.deps.runner.stop(botId) } catch (error) { log.error('bot stop failed', { bot: botId, error: errorText(error) }) }
+      }
     } catch (error) {
       log.error('bot start failed; lease released', { bot: botId, error: errorText(error) })
       if (this.held.get(botId) === lease) this.held.delete(botId)
       await leases.release(lease).catch(() => undefined)
     } finally {
+      this.launching.delete(botId)
       this.busy.delete(botId)
     }
   }
@@ -267,7 +279,8 @@ export class BotOwnership {
     } catch (error) {
       this.deps.log.error('bot stop failed', { bot: botId, error: errorText(error) })
     } finally {
-      this.busy.delete(botId)
+      // A start still running keeps the bot busy (no second start alongside it); launch() ends that.
+      if (!this.launching.has(botId)) this.busy.delete(botId)
       this.emit(botId, false)
     }
   }

@@ -71,7 +71,17 @@ function first(value: string | string[] | undefined): string | undefined {
 export class WecomChannel implements Channel {
   readonly kind = 'wecom'
   readonly capabilities: ReadonlySet<ActionKind>
+  /**
+   * The lasting API client: reconciliation (a fenced job on any replica) and the admin API's chat checks.
+   * Never aborted by stop(): the bot's lease can move away and back while this object lives on.
+   */
   readonly api: WecomApi
+  /** The client of the current run (login, inbox, actions): a new one per start, aborted by stop(). */
+  private runApi: WecomApi
+  /** Makes a client (the token is shared through the coordination port, so clients agree on it). */
+  private readonly newApi: () => WecomApi
+  /** Number of the current run: what an earlier run left in flight (a login retry, a late token) is ignored. */
+  private run = 0
   private readonly verifier: CallbackVerifier
   private readonly corpId: string
   private sink: ChannelSink | null = null
@@ -94,10 +104,13 @@ export class WecomChannel implements Channel {
     const secrets = definition.wecomSecrets
     if (!w || !secrets) throw new Error(`bot ${definition.id}: the official API needs a wecom section and its secrets`)
     this.corpId = w.corpId
-    this.api = new WecomApi({
-      base: w.apiBase, corpId: w.corpId, secret: secrets.secret, clock, log: log.child({ bot: definition.id, channel: 'wecom' }),
+    const apiLog = log.child({ bot: definition.id, channel: 'wecom' })
+    this.newApi = () => new WecomApi({
+      base: w.apiBase, corpId: w.corpId, secret: secrets.secret, clock, log: apiLog,
       values: coordination.values, leases: coordination.leases, timeoutMs: w.requestTimeoutMs, maxRetries: w.maxRetries, sleep: deps.sleep,
     })
+    this.api = this.newApi()
+    this.runApi = this.newApi()
     this.verifier = new CallbackVerifier({
       botId: definition.id, clock, nonces: coordination.dedupe, windowSeconds: w.timestampWindowSeconds,
       secrets: { token: secrets.callbackToken, aesKey: aesKeyOf(secrets.encodingAesKey), corpId: w.corpId },
@@ -111,46 +124,62 @@ export class WecomChannel implements Channel {
   get botId(): string { return this.deps.definition.id }
   get online(): boolean { return this.loggedIn }
 
-  /** Connects: fetches an access token; the bot counts as logged in once WeCom answered. Starts the inbox worker. */
+  /**
+   * Connects: fetches an access token; the bot counts as logged in once WeCom answered. Starts the inbox
+   * worker. A stopped channel starts again (the bot's lease came back to this replica): each run has its
+   * own API client, so the abort of the previous run's requests does not reach this one.
+   */
   async start(sink: ChannelSink): Promise<void> {
+    const run = ++this.run
+    this.stopped = false
+    this.loggedIn = false
+    this.connectFailures = 0
+    this.runApi = this.newApi()
     this.sink = sink
     this.working = true
     const poll = this.deps.definition.wecom?.inboxPollMs ?? 1_000
     this.pollTimer = setInterval(() => { this.kick() }, poll)
     this.pollTimer.unref()
-    await this.connect()
+    await this.connect(run)
     // What an earlier run stored but did not process.
     this.kick()
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return
+  /** Whether `run` is the current run and not stopped. */
+  private current(run: number): boolean { return !this.stopped && run === this.run }
+
+  private async connect(run: number): Promise<void> {
+    if (!this.current(run)) return
     try {
-      await this.api.token()
+      await this.runApi.token()
+      if (!this.current(run)) return
       this.loggedIn = true
       this.connectFailures = 0
       const at = this.deps.clock.now()
       this.deps.log.info('WeCom official API connected', { bot: this.botId, corp: this.corpId })
       this.emit(BotLoggedIn.of({ id: `${this.botId}:wecom-login:${at}`, at, botId: this.botId, name: `WeCom ${this.corpId}` }))
     } catch (error) {
+      if (!this.current(run)) return
       // 5 s, 10 s, 20 s … up to 5 min: a passing outage heals fast, a wrong secret does not hammer WeCom.
       const delay = Math.min(300_000, 5_000 * 2 ** this.connectFailures++)
       this.deps.log.error(`WeCom official API not reachable; retrying in ${Math.round(delay / 1000)} s`, { bot: this.botId, error: errorText(error) })
-      this.retryTimer = setTimeout(() => { void this.connect() }, delay)
+      this.retryTimer = setTimeout(() => { void this.connect(run) }, delay)
       this.retryTimer.unref()
     }
   }
 
   /**
    * Disconnects: requests in flight are aborted, so a callback being processed stays in the inbox
-   * (pending) and the bot's next holder — or this process after a restart — processes it.
+   * (pending) and the bot's next holder — or this process after a restart — processes it. The bot is
+   * offline until the next start(); the lasting client (reconciliation, admin API) keeps working.
    */
   async stop(): Promise<void> {
     this.stopped = true
     this.working = false
+    this.loggedIn = false
     if (this.retryTimer) clearTimeout(this.retryTimer)
     if (this.pollTimer) clearInterval(this.pollTimer)
-    this.api.abort()
+    this.runApi.abort()
     await this.pumping?.catch(() => undefined)
   }
 
@@ -190,6 +219,8 @@ export class WecomChannel implements Channel {
   private async pump(): Promise<void> {
     const { store, clock, log } = this.deps
     const replicaId = this.deps.replicaId ?? 'local'
+    // This run's client: the stop of this run aborts what it has in flight.
+    const api = this.runApi
     if (!store) return
     for (;;) {
       this.pumpAgain = false
@@ -199,7 +230,7 @@ export class WecomChannel implements Channel {
       for (const item of items) {
         if (!this.working) return
         try {
-          await this.process(item.payload)
+          await this.process(item.payload, api)
           await store.done(item.id, replicaId, clock.now())
         } catch (error) {
           const failed = !this.stopped && item.attempts >= 8
@@ -246,8 +277,8 @@ export class WecomChannel implements Channel {
     }
   }
 
-  private async process(xml: Record<string, XmlValue>): Promise<void> {
-    const events = await eventsOf(xml, { botId: this.botId, api: this.api, groupName: (id) => this.deps.directory.groupName(id) })
+  private async process(xml: Record<string, XmlValue>, api: WecomApi): Promise<void> {
+    const events = await eventsOf(xml, { botId: this.botId, api, groupName: (id) => this.deps.directory.groupName(id) })
     this.deps.log.debug('WeCom callback', { bot: this.botId, event: typeof xml.Event === 'string' ? xml.Event : '', events: events.length })
     // WeCom may deliver one change twice (a retry after a slow answer carries a new nonce): the event ids
     // derive from the change, so each is emitted once.
@@ -332,10 +363,12 @@ export class WecomChannel implements Channel {
 
   /** Performs an action: group-robot messages and corp tags. */
   async perform(action: OutboundAction): Promise<void> {
+    // The run's client as the action starts: a stop while it waits for its rate limit ends it.
+    const api = this.runApi
     try {
       switch (action.kind) {
-        case 'say': case 'sayCard': case 'sayImage': return await this.robotSend(action)
-        case 'tag': return await this.markTag(action.memberId, action.tag, action.remove === true)
+        case 'say': case 'sayCard': case 'sayImage': return await this.robotSend(api, action)
+        case 'tag': return await this.markTag(api, action.memberId, action.tag, action.remove === true)
         default: throw new Error(`the wecom channel cannot perform "${action.kind}" (reading messages, removals and invitations need the puppet)`)
       }
     } catch (error) {
@@ -356,7 +389,7 @@ export class WecomChannel implements Channel {
     return error instanceof Error ? error : new Error(String(error))
   }
 
-  private async robotSend(action: Extract<OutboundAction, { kind: 'say' | 'sayCard' | 'sayImage' }>): Promise<void> {
+  private async robotSend(api: WecomApi, action: Extract<OutboundAction, { kind: 'say' | 'sayCard' | 'sayImage' }>): Promise<void> {
     const key = this.deps.definition.wecomSecrets?.robotKeys[action.groupId]
     if (!key) throw new Error(`no group robot is configured for group ${action.groupId}`)
     // 20 messages a minute per robot: this group's lane waits rather than spending attempts.
@@ -373,7 +406,7 @@ export class WecomChannel implements Channel {
       : action.kind === 'sayCard'
         ? { msgtype: 'news', news: { articles: [{ title: action.card.title, description: action.card.description, url: action.card.url, picurl: action.card.thumbnailUrl }] } }
         : { msgtype: 'image', image }
-    await this.api.webhook('/cgi-bin/webhook/send', { key }, body)
+    await api.webhook('/cgi-bin/webhook/send', { key }, body)
   }
 
   /**
@@ -390,7 +423,7 @@ export class WecomChannel implements Channel {
   }
 
   /** mark_tag: `add_tag`, or `remove_tag` for an untag. */
-  private async markTag(externalUserId: string, tag: string, remove: boolean): Promise<void> {
+  private async markTag(api: WecomApi, externalUserId: string, tag: string, remove: boolean): Promise<void> {
     const tagId = this.deps.definition.wecom?.corpTags[tag]
     if (!tagId) throw new Error(`tag "${tag}" has no corp tag mapped (bots/ wecom.corpTags)`)
     for (;;) {
@@ -399,7 +432,7 @@ export class WecomChannel implements Channel {
       if (decision.allowed) break
       await this.deps.clock.sleep(decision.retryAfterMs)
     }
-    const contact = await this.api.call<{ follow_user?: Array<{ userid: string }> }>('GET', '/cgi-bin/externalcontact/get', undefined, { external_userid: externalUserId })
+    const contact = await api.call<{ follow_user?: Array<{ userid: string }> }>('GET', '/cgi-bin/externalcontact/get', undefined, { external_userid: externalUserId })
     const staff = [...new Set((contact.follow_user ?? []).map((f) => f.userid))]
     if (staff.length === 0) throw new Error(`member ${externalUserId} is no staff member's customer; corp tags need one`)
     // Any staff member who has the customer can mark them; one who cannot (left the company, lost the
@@ -407,7 +440,7 @@ export class WecomChannel implements Channel {
     let last: unknown = null
     for (const userid of staff) {
       try {
-        await this.api.call('POST', '/cgi-bin/externalcontact/mark_tag', remove
+        await api.call('POST', '/cgi-bin/externalcontact/mark_tag', remove
           ? { userid, external_userid: externalUserId, remove_tag: [tagId] }
           : { userid, external_userid: externalUserId, add_tag: [tagId] })
         return

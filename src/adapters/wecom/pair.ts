@@ -152,7 +152,9 @@ export class PairedChannel implements Channel {
 
   /**
    * Official ids → puppet ids in a room: stored links first, then (for snapshots with names) the one
-   * member of the room with that name, remembered. Unresolved ids map to themselves and are listed.
+   * member of the room with that name, remembered. Only members in the room now count for a name: a
+   * former member of the same name is another person (a link, once stored, is permanent). Former members
+   * count only by id (a leave names the member who left). Unresolved ids map to themselves and are listed.
    */
   private async resolveMembers(roomId: string, ids: readonly string[], names: ReadonlyMap<string, string>): Promise<{ map: Map<string, string>; unresolved: string[] }> {
     const map = await this.deps.store.memberLinks(this.botId, ids)
@@ -165,7 +167,7 @@ export class PairedChannel implements Channel {
         if (roomMembers.some((m) => m.id === id)) { map.set(id, id); continue }
         const name = names.get(id)
         if (!name) continue
-        const same = roomMembers.filter((m) => m.name === name && !taken.has(m.id))
+        const same = roomMembers.filter((m) => m.active && m.name === name && !taken.has(m.id))
         if (same.length !== 1) continue
         const puppetId = (same[0] as MemberRecord).id
         map.set(id, puppetId)

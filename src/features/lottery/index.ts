@@ -7,6 +7,7 @@ import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { DIRECTORY } from '../../kernel/directory'
 import { Lottery1796400000000 } from '../../../migrations/1796400000000-Lottery'
 import { LotteryBeacon1797300000000 } from '../../../migrations/1797300000000-LotteryBeacon'
+import { LotteryDrawIds1798700000000 } from '../../../migrations/1798700000000-LotteryDrawIds'
 import { drandHttpBeacon } from '../../adapters/beacon/drand-http'
 import { AnswerBatcher } from './lottery.batcher'
 import { LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
@@ -35,7 +36,7 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
       { entity: LotteryDrawEntity, dataClass: 'lottery-proofs', timeColumn: 'at', mentionColumns: ['proof'], onErase: 'pseudonymise' },
     ],
   },
-  migrations: [Lottery1796400000000, LotteryBeacon1797300000000],
+  migrations: [Lottery1796400000000, LotteryBeacon1797300000000, LotteryDrawIds1798700000000],
   // Process config, not rules: the server fetches this URL, so only the operator names it.
   config: (c) => ({ beacon: c.lottery.beacon }),
   events: { emits: [LotteryEntered, LotteryDrawn] },

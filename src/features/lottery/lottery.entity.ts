@@ -26,6 +26,12 @@ export class LotteryEntity {
   /** SHA-256 of the frozen entrant list (hex), published at close. */
   @Column({ name: 'entrants_hash', type: 'varchar', length: 64, nullable: true }) entrantsHash!: string | null
   @Column({ name: 'entrant_count', type: 'integer', default: 0 }) entrantCount!: number
+  /**
+   * How the entrant hash, draw and proof name entrants, stored at close: 'pseudonym', or 'member-id' for
+   * lotteries closed before pseudonyms. Null until closed, and for lotteries closed before it was stored
+   * (found out once from the published hash, then stored).
+   */
+  @Column({ name: 'draw_ids', type: 'varchar', length: 16, nullable: true }) drawIds!: string | null
   /** The public beacon round mixed into the draw: the first published after the close, fixed and announced at close. */
   @Column({ name: 'beacon_round', type: 'integer', nullable: true }) beaconRound!: number | null
   @Column({ type: 'integer', default: 1 }) version!: number

@@ -81,6 +81,9 @@ const PSEUDONYM = /^[0-9a-f]{64}$/
  */
 type DrawIds = (memberId: string) => string
 
+/** How a lottery names entrants (stored on the lottery at close: `draw_ids`). */
+type DrawIdMode = 'pseudonym' | 'member-id'
+
 /**
  * The lottery state machine: draft → open → closed → drawn, or → cancelled from any state before drawn.
  * Every transition is a conditional update on the current status (so two runtimes never both make it);
@@ -160,7 +163,7 @@ export class LotteryService {
     const entrants = await this.entrantIds(id)
     // The beacon round is fixed now, from the close instant alone: the first round published after it.
     const beaconRound = this.d.beacon ? roundAfter(this.d.beacon.chain, now) : null
-    await this.repo.update({ id }, { entrantsHash: listHash(entrants.map((e) => this.token(e))), entrantCount: entrants.length, beaconRound })
+    await this.repo.update({ id }, { entrantsHash: listHash(entrants.map((e) => this.token(e))), drawIds: 'pseudonym' satisfies DrawIdMode, entrantCount: entrants.length, beaconRound })
     const closed = await this.must(id)
     const beaconLine = beaconRound !== null && this.d.beacon ? `\n公开随机数：开奖将混入 drand 第 ${beaconRound} 轮（${roundUrl(this.d.beacon.chain, beaconRound)}）` : ''
     await this.announce(closed, 'closed', (c, g) => ({
@@ -552,15 +555,35 @@ export class LotteryService {
     return PSEUDONYM.test(memberId) ? memberId : this.d.pseudonym(memberId)
   }
 
-  /** How this lottery names entrants: by pseudonym, or by id when its published entrant hash covers the ids. */
-  /** How this lottery's entrant hash and proof name members (for views next to the proof). */
+  /**
+   * How this lottery's entrant hash and proof name members (for views next to the proof): read from the
+   * lottery, without loading its entries. A lottery closed before the mode was stored is found out once
+   * from its published hash (every entry read, every entrant hashed) and the answer stored.
+   */
   async drawIdsOf(l: Lottery): Promise<DrawIds> {
-    return this.drawIds(l, await this.entrantIds(l.row.id))
+    const stored = storedMode(l)
+    if (stored) return this.namer(stored)
+    // Not closed yet: lists are named by pseudonym from the close on.
+    if (l.row.entrantsHash === null) return this.namer('pseudonym')
+    const mode = this.detectMode(l, await this.entrantIds(l.row.id))
+    await this.repo.update({ id: l.row.id, drawIds: IsNull() }, { drawIds: mode })
+    l.row.drawIds = mode
+    return this.namer(mode)
   }
 
+  /** How a lottery names entrants, from the stored mode or (closed before it was stored) from its entrants. */
   private drawIds(l: Lottery, entrants: readonly string[]): DrawIds {
+    return this.namer(storedMode(l) ?? this.detectMode(l, entrants))
+  }
+
+  /** By id when the published entrant hash covers the ids (closed before pseudonyms), else by pseudonym. */
+  private detectMode(l: Lottery, entrants: readonly string[]): DrawIdMode {
     const legacy = l.row.entrantsHash !== null && l.row.entrantsHash === listHash(entrants) && l.row.entrantsHash !== listHash(entrants.map((e) => this.token(e)))
-    return legacy ? (m) => m : (m) => this.token(m)
+    return legacy ? 'member-id' : 'pseudonym'
+  }
+
+  private namer(mode: DrawIdMode): DrawIds {
+    return mode === 'member-id' ? (m) => m : (m) => this.token(m)
   }
 
   /** Member ids of a lottery's entries. */
@@ -682,6 +705,11 @@ function unknownMember(id: string): MemberFacts {
 }
 
 /** Exclusions named by draw id, in canonical order. */
+/** The naming mode stored on a lottery (null: not closed, or closed before the mode was stored). */
+function storedMode(l: Lottery): DrawIdMode | null {
+  return l.row.drawIds === 'pseudonym' || l.row.drawIds === 'member-id' ? l.row.drawIds : null
+}
+
 function byDrawId(excluded: readonly Exclusion[], ids: DrawIds): Exclusion[] {
   return excluded.map((e) => ({ memberId: ids(e.memberId), reason: e.reason })).sort((a, b) => Buffer.compare(Buffer.from(a.memberId, 'utf8'), Buffer.from(b.memberId, 'utf8')))
 }

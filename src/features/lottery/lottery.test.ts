@@ -8,7 +8,7 @@ import { defineFeature } from '../../adapters/db/feature-store'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
 import { FEATURES } from '../../features'
 import type { EventBase } from '../../kernel/events'
-import { canonicalOrder, verifyProof, type LotteryProof } from './lottery.draw'
+import { canonicalOrder, listHash, verifyProof, type LotteryProof } from './lottery.draw'
 import { instantIn } from './lottery.service'
 
 // Every runtime of this file has its own MySQL database; dropping them all takes a while on a busy machine.
@@ -382,6 +382,61 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     g1.expectReply(/报名截止，共 2 人参与/)
     g1.expectReply(/开奖啦/)
     expect((await owner.get(`/api/v1/lotteries/${id}`).expect(200)).body.status).toBe('drawn')
+  })
+
+  it('stores at close how a lottery names entrants: detail and winner views read no entry; lotteries closed before the change still show the same', async () => {
+    chat = await start()
+    owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const g1 = chat.group('g1')
+    const id = (await owner.post('/api/v1/lotteries', definition({ prizes: [{ name: '书', quantity: 2 }] })).expect(201)).body.id as number
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    for (const m of [bob, carol, dave]) await g1.say(m, '参与抽奖')
+    const mode = async (): Promise<string | null> => ((await chat.runtime.db.query(`SELECT draw_ids FROM qy_lottery WHERE id = ${id}`)) as Array<{ draw_ids: string | null }>)[0]?.draw_ids ?? null
+    expect(await mode()).toBeNull()
+    await chat.rehearsal.advanceTo(START + 60 * MINUTE)
+    await tick(chat)
+    expect(await mode()).toBe('pseudonym')
+    await chat.rehearsal.advanceTo(START + 70 * MINUTE)
+    await tick(chat)
+
+    // Every statement the views run (the database's own query log).
+    const db = chat.runtime.db
+    const statements: string[] = []
+    const logQuery = db.logger.logQuery.bind(db.logger)
+    db.logger.logQuery = (query, parameters, runner) => { statements.push(query); return logQuery(query, parameters, runner) }
+    const views = async (): Promise<Array<{ memberId: string; drawId: string }>> => {
+      statements.length = 0
+      const detail = (await owner.get(`/api/v1/lotteries/${id}`).expect(200)).body.winners as Array<{ memberId: string; drawId: string }>
+      const listed = (await owner.get(`/api/v1/lotteries/${id}/winners`).expect(200)).body.items as Array<{ memberId: string; drawId: string }>
+      expect(listed).toEqual(detail)
+      return detail.map((w) => ({ memberId: w.memberId, drawId: w.drawId }))
+    }
+    const entryReads = (): string[] => statements.filter((q) => /qy_lottery_entry/.test(q))
+    const shown = await views()
+    expect(shown).toHaveLength(2)
+    // Named as in the proof (by pseudonym), without reading the entries.
+    const proof = (await owner.get(`/api/v1/lotteries/${id}/proof`).expect(200)).body as LotteryProof
+    expect(shown.map((w) => w.drawId)).toEqual(proof.rounds[0]?.winners)
+    expect(shown.map((w) => w.drawId)).toEqual(shown.map((w) => tok(chat, w.memberId)))
+    await views()
+    expect(entryReads()).toEqual([])
+
+    // Closed before the mode was stored (the migration leaves it null): found out once from the published hash, then stored.
+    await db.query(`UPDATE qy_lottery SET draw_ids = NULL WHERE id = ${id}`)
+    expect(await views()).toEqual(shown)
+    expect(entryReads().length).toBeGreaterThan(0)
+    expect(await mode()).toBe('pseudonym')
+    expect(await views()).toEqual(shown)
+    expect(entryReads()).toEqual([])
+
+    // Closed before pseudonyms: its published hash covers the member ids, and the views name winners by id.
+    await db.query(`UPDATE qy_lottery SET draw_ids = NULL, entrants_hash = '${listHash(['bob', 'carol', 'dave'])}' WHERE id = ${id}`)
+    const legacy = await views()
+    expect(legacy).toEqual(shown.map((w) => ({ memberId: w.memberId, drawId: w.memberId })))
+    expect(await mode()).toBe('member-id')
+    expect(await views()).toEqual(legacy)
+    expect(entryReads()).toEqual([])
+    db.logger.logQuery = logQuery
   })
 
   it('draws exactly once after a restart, and announces a draw a crash left unannounced exactly once', async () => {
