@@ -122,7 +122,7 @@ export const CORE_PERSONAL_DATA: PersonalDataDeclaration = {
   purpose: 'The outbound queue (replies, mentions, removals and their outcome) and group rule settings with their history, which may name a member (exemptions).',
   tables: [
     { entity: OutboundEntity, dataClass: 'delivery-logs', timeColumn: 'queuedAt', mentionColumns: ['payload', 'error'], groupColumn: 'groupId', onErase: 'delete' },
-    { entity: GroupRuleEntity, dataClass: 'profile', mentionColumns: ['value'], groupColumn: 'groupId', onErase: 'pseudonymise' },
+    { entity: GroupRuleEntity, dataClass: 'profile', kept: "the group's current rules (their history is the audit log)", mentionColumns: ['value'], groupColumn: 'groupId', onErase: 'pseudonymise' },
     { entity: RuleVersionEntity, dataClass: 'audit-log', timeColumn: 'at', mentionColumns: ['value', 'note'], groupColumn: 'groupId', onErase: 'pseudonymise' },
   ],
 }
