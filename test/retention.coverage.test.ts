@@ -119,9 +119,8 @@ describe(`profiles age with the member's leave (${STORAGE} + ${COORDINATION})`, 
     expect(await footprint(chat, zoe.id)).toEqual(before)
 
     await chat.rehearsal.advance(2 * DAY)
-    const run = await chat.runtime.retention.purge('profile', { source: 'api' })
-    const deleted = Object.fromEntries(run.detail.filter((d) => d.deleted > 0).map((d) => [d.table, d.deleted]))
-    expect(deleted).toEqual({ qy_member: 1, qy_checkin_member: 1, qy_tagging_member: 1, qy_tagging_tag: 1 })
+    // (The daily job may have run while the clock moved; this run, or that one, purged her g1 rows.)
+    await chat.runtime.retention.purge('profile', { source: 'api' })
     // Gone from g1; still a member of g2, so the group-less WeCom link stays; her name is nowhere in check-in rows.
     expect(await footprint(chat, zoe.id)).toEqual({ qy_member: 1, qy_checkin_member: 0, qy_tagging_member: 0, qy_tagging_tag: 0, qy_wecom_member_link: 1 })
     expect(await named(chat, zoe.name)).toBe(0)
