@@ -336,6 +336,8 @@ export class Runtime {
       coordination: { counters: this.ports.counters, rateLimiter: this.ports.rateLimiter, leases: this.ports.leases, pubsub: this.ports.pubsub },
       storeFor: (f) => new FeatureStore(this.db, f.name, f.entities ?? []),
       rules: this.rules, outbound: outboundVerbs(this.outbound), events: { emit }, pseudonym: (id) => pseudonymOf(key, id),
+      // The retention service is built once the declarations are known (below); features ask it at run time.
+      retentionDays: (dataClass, groupId) => this.retention.daysForGroup(dataClass, groupId),
     })
     if (!this.host.has(DIRECTORY)) throw new Error('no feature provides the group directory (the groups feature must be registered)')
     const declared = declaredPersonalData(definitions)

@@ -3,6 +3,7 @@ import { CORE_PERSONAL_DATA } from './adapters/db/core.entity'
 import { WECOM_PERSONAL_DATA } from './adapters/wecom/wecom.entity'
 import type { DeclaredPersonalData, PersonalDataDeclaration } from './kernel/personal-data'
 import { dataMap } from './kernel/erasure'
+import { ageText } from './kernel/retention'
 
 /**
  * Every personal-data declaration of the program: the core tables' and each feature's, in registry order.
@@ -53,11 +54,14 @@ export function tableOf(entity: Function): string {
 export function dataMapMarkdown(declared: readonly DeclaredPersonalData[]): string {
   const cell = (v: readonly string[] | string | null): string => (Array.isArray(v) ? (v.length > 0 ? v.join(', ') : '—') : (v ?? '—')) as string
   const lines = [
-    '| table | feature | data class | time column | member columns | text / mention columns | on erasure | owner may erase |',
+    '| table | feature | data class | aged by | member columns | text / mention columns | on erasure | owner may erase |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
-  for (const e of dataMap(declared, tableOf)) {
-    lines.push(`| \`${e.table}\` | ${e.owner} | ${e.dataClass} | ${cell(e.timeColumn)} | ${cell(e.memberColumns)} | ${cell([...e.textColumns, ...e.mentionColumns])} | ${e.onErase} | ${e.ownerErasable ? 'yes (their groups)' : 'admin only'} |`)
+  // The map's entries follow the declarations' order: the retention column is read from the same tables.
+  const tables = declared.flatMap((d) => d.declaration.tables)
+  for (const [i, e] of dataMap(declared, tableOf).entries()) {
+    const table = tables[i]
+    lines.push(`| \`${e.table}\` | ${e.owner} | ${e.dataClass} | ${table ? ageText(table, e.table) : cell(e.timeColumn)} | ${cell(e.memberColumns)} | ${cell([...e.textColumns, ...e.mentionColumns])} | ${e.onErase} | ${e.ownerErasable ? 'yes (their groups)' : 'admin only'} |`)
   }
   return `${lines.join('\n')}\n`
 }

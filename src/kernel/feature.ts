@@ -7,7 +7,7 @@ import type { EventBase, EventKind } from './events'
 import type { Logger } from './logger'
 import type { Outbound } from './outbound-service'
 import type { IncomingMessage } from './context'
-import type { ErasureCount, ErasureSubject, PersonalDataDeclaration } from './personal-data'
+import type { DataClass, ErasureCount, ErasureSubject, PersonalDataDeclaration } from './personal-data'
 import type { Middleware } from './pipeline'
 import type { RouteDefinition } from './routes'
 import type { RuleChange, RuleCheck, RuleDiff, RuleDryRun, RuleVersion, RuleWrite } from './rules'
@@ -112,6 +112,8 @@ export interface FeatureApp<R, C, Store> {
   readonly events: EventEmitter
   /** A member's pseudonym in this deployment (HMAC-SHA256 with the deployment key, hex): what proofs and exports name. */
   pseudonym(memberId: string): string
+  /** Days a data class is kept for a group under the retention policies in force (null = kept): its owners' shortest. */
+  retentionDays(dataClass: DataClass, groupId: string): Promise<number | null>
   /** A service it declared in `inject`. */
   use<S>(key: ServiceKey<S>): S
   /** Offers a service it declared in `provides`. */

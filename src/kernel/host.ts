@@ -11,6 +11,7 @@ import type { NamedMiddleware } from './pipeline'
 import type { MessageContext } from './context'
 import type { RouteDefinition } from './routes'
 import type { RuleStore } from './rules'
+import type { DataClass } from './personal-data'
 
 /** A feature once set up. */
 export interface LiveFeature {
@@ -42,6 +43,8 @@ export interface HostOptions<Store, Cfg> {
   events: EventEmitter
   /** A member's pseudonym in this deployment. */
   pseudonym(memberId: string): string
+  /** Days a data class is kept for a group (the retention service). */
+  retentionDays(dataClass: DataClass, groupId: string): Promise<number | null>
 }
 
 /** Event types the kernel itself emits (channels, the outbound queue). */
@@ -99,6 +102,7 @@ export class FeatureHost {
         outbound: this.options.outbound,
         events: this.options.events,
         pseudonym: (memberId: string): string => this.options.pseudonym(memberId),
+        retentionDays: (dataClass: DataClass, groupId: string): Promise<number | null> => this.options.retentionDays(dataClass, groupId),
         use: <S>(key: ServiceKey<S>): S => {
           if (!injected.has(key.name)) throw new Error(`feature "${def.name}" uses service "${key.name}" without declaring it in inject`)
           if (!this.services.has(key.name)) throw new Error(`service "${key.name}" is not provided`)

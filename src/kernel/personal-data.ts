@@ -64,6 +64,20 @@ export interface PersonalTable {
    * such rows are purged once their day is before the cutoff's UTC day (a day's precision).
    */
   timeFormat?: 'ms' | 'day'
+  /**
+   * A row without a time of its own that ages with a row of another table (its parent): purged once every
+   * matching parent row's time is before the cut-off (and at least one matches). A member's per-group
+   * profile rows age with the member's record (`qy_member`, `leftAt`: null while they are in the group).
+   * `on` maps this entity's properties to the parent's properties; the parent's time column holds ms.
+   */
+  agesWith?: { table: string; on: Readonly<Record<string, string>>; timeColumn: string }
+  /** Kept at most this many days whatever the class's retention says (staging rows a feature needs only briefly). */
+  keepDays?: number
+  /**
+   * Why the table is never purged by age (no time column, no `agesWith`): e.g. the group's own record.
+   * Erasure still applies. A table with neither a time nor this reason fails the coverage test.
+   */
+  kept?: string
   /** Properties holding member ids; the first is whose row it is, the others refer to a member (inviter, actor …). */
   memberColumns?: readonly string[]
   /** Properties holding member names or message text (cleared when pseudonymising). */

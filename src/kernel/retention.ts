@@ -92,6 +92,8 @@ export interface RetentionStore {
   tableName(table: PersonalTable): string
   /** Whether a property is a nullable column (a profile's time column must be: null while the member is active). */
   isNullable(table: PersonalTable, property: string): boolean
+  /** Whether the time column of an `agesWith` table's parent is nullable (a profile's parent time must be a leave time). */
+  parentTimeNullable(table: PersonalTable): boolean
   /** Rows the target would touch now (dry runs). */
   count(target: PurgeTarget): Promise<number>
   /** Deletes or clears at most `limit` rows of the target in one short statement; returns how many. */
@@ -218,7 +220,13 @@ export class RetentionService {
     return this.deps.store.runs(limit, dataClass)
   }
 
-  /** Declared tables of a class with a time column (what its purge walks). */
+  /** Days a class is kept for one group: the shortest of its owners' retentions, or the class's default (null = kept). */
+  async daysForGroup(dataClass: DataClass, groupId: string): Promise<number | null> {
+    const groupDays = await this.groupDays(dataClass)
+    return groupDays.has(groupId) ? (groupDays.get(groupId) ?? null) : this.deps.settings.classes[dataClass].days
+  }
+
+  /** Declared tables of a class (what its purge walks). */
   tablesOf(dataClass: DataClass): PersonalTable[] {
     return this.deps.declarations.flatMap((d) => d.declaration.tables).filter((t) => t.dataClass === dataClass)
   }
@@ -258,25 +266,37 @@ export class RetentionService {
     const groupDays = await this.groupDays(dataClass)
     const base = this.deps.settings.classes[dataClass].days
     const add = (table: PersonalTable, action: PurgeTarget['action']): void => {
+      // A table's own limit (staging rows) shortens the class's retention, for every group alike.
+      const own = (days: number | null): number | null => (action === 'delete' ? shorter(days, table.keepDays ?? null) : days)
       if (!table.groupColumn || groupDays.size === 0) {
-        const before = cutoff(now, base)
+        const before = cutoff(now, own(base))
         if (before !== null) steps.push({ table, action, before })
         return
       }
       const buckets = new Map<number | null, string[]>()
       for (const [g, days] of groupDays) buckets.set(days, [...(buckets.get(days) ?? []), g])
       for (const [days, groups] of buckets) {
-        const before = cutoff(now, days)
+        const before = cutoff(now, own(days))
         if (before !== null) steps.push({ table, action, before, groups: { in: groups } })
       }
-      const before = cutoff(now, base)
+      const before = cutoff(now, own(base))
       if (before !== null) steps.push({ table, action, before, groups: { notIn: [...groupDays.keys()] } })
     }
-    for (const table of this.tablesOf(dataClass)) {
-      if (!table.timeColumn) continue
-      if (dataClass === 'profile' && !store.isNullable(table, table.timeColumn)) {
+    // Tables that age with a parent go first: a parent of the same class purged earlier in the run would
+    // leave them without the time they age by (a member's check-in row after their qy_member row).
+    const tables = this.tablesOf(dataClass)
+    for (const table of [...tables.filter((t) => t.agesWith), ...tables.filter((t) => !t.agesWith)]) {
+      const age = ageOf(table)
+      if (age === 'kept') continue
+      if (age === 'undeclared') {
+        // Never silent: a declared table nothing ages is a declaration to fix (the coverage test fails on it).
+        log.warn('retention: declared table has no time column, no agesWith and no kept reason: never purged by age', { table: store.tableName(table), dataClass })
+        continue
+      }
+      const nullable = table.agesWith ? store.parentTimeNullable(table) : store.isNullable(table, table.timeColumn as string)
+      if (dataClass === 'profile' && !nullable) {
         // A profile is kept while the member is in the group: only a leave time (null while active) may age it.
-        log.warn('retention: profile table skipped, its time column is not a leave time (nullable)', { table: store.tableName(table), column: table.timeColumn })
+        log.warn('retention: profile table skipped, its time column is not a leave time (nullable)', { table: store.tableName(table), column: table.agesWith ? `${table.agesWith.table}.${table.agesWith.timeColumn}` : table.timeColumn })
         continue
       }
       add(table, 'delete')
@@ -330,6 +350,30 @@ export class RetentionService {
     this.onRun?.(run)
     if (error) throw new Error(`retention purge of ${dataClass} failed: ${error}`)
     return run
+  }
+}
+
+/**
+ * How a declared table ages: by its own time column, with a parent row (`agesWith`), kept on purpose
+ * (`kept`), or undeclared — a table retention would never purge without anyone having said so.
+ */
+export function ageOf(table: PersonalTable): 'time' | 'parent' | 'kept' | 'undeclared' {
+  if (table.agesWith) return 'parent'
+  if (table.timeColumn) return 'time'
+  return table.kept ? 'kept' : 'undeclared'
+}
+
+/** How a table ages, in words (the data map's "purged by" column). */
+export function ageText(table: PersonalTable, tableName: string): string {
+  const limit = table.keepDays !== undefined ? ` (at most ${table.keepDays} days)` : ''
+  switch (ageOf(table)) {
+    case 'time': return `${table.timeColumn as string}${table.timeFormat === 'day' ? ' (day)' : ''}${limit}`
+    case 'parent': {
+      const a = table.agesWith as NonNullable<PersonalTable['agesWith']>
+      return `${a.table}.${a.timeColumn} (by ${Object.keys(a.on).join(', ')})${limit}`
+    }
+    case 'kept': return `kept: ${table.kept as string}`
+    default: return `— (${tableName}: undeclared)`
   }
 }
 

@@ -125,7 +125,7 @@ export const CORE_PERSONAL_DATA: PersonalDataDeclaration = {
     { entity: OutboundEntity, dataClass: 'delivery-logs', timeColumn: 'queuedAt', mentionColumns: ['payload', 'error'], mentionKeys: ['memberId', 'mentions'], inFlight: { column: 'status', values: ['pending'] }, groupColumn: 'groupId', onErase: 'delete' },
     // Current rule values are rewritten by the rules store's erasure hook (its one write path: a new version by
     // "erasure", validated, every replica's cache dropped), not here; past versions below are history.
-    { entity: GroupRuleEntity, dataClass: 'profile', groupColumn: 'groupId', onErase: 'pseudonymise' },
+    { entity: GroupRuleEntity, dataClass: 'profile', kept: "the group's current rules (their history is the audit log)", groupColumn: 'groupId', onErase: 'pseudonymise' },
     { entity: RuleVersionEntity, dataClass: 'audit-log', timeColumn: 'at', mentionColumns: ['value', 'note'], groupColumn: 'groupId', onErase: 'pseudonymise' },
   ],
 }

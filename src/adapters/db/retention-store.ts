@@ -1,4 +1,4 @@
-import { In, IsNull, LessThan, Not, type DataSource, type EntityMetadata, type FindOptionsWhere, type ObjectLiteral, type Repository } from 'typeorm'
+import { In, IsNull, LessThan, Not, type DataSource, type EntityMetadata, type FindOptionsWhere, type ObjectLiteral, type Repository, type SelectQueryBuilder } from 'typeorm'
 import type { DataClass, PersonalTable } from '../../kernel/personal-data'
 import type { PolicyLevel, PolicyRow, PurgeTarget, RetentionRun, RetentionStore, TableCount } from '../../kernel/retention'
 import { RetentionPolicyEntity, RetentionRunEntity } from './core.entity'
@@ -58,8 +58,18 @@ export class DbRetentionStore implements RetentionStore {
     return this.column(table, property).isNullable
   }
 
+  parentTimeNullable(table: PersonalTable): boolean {
+    const a = table.agesWith
+    if (!a) throw new Error(`${this.tableName(table)}: no agesWith`)
+    return this.parentColumn(a.table, a.timeColumn).isNullable
+  }
+
   async count(target: PurgeTarget): Promise<number> {
     let total = 0
+    if (target.table.agesWith) {
+      for (const qb of this.byParent(target)) total += Number((await qb.select('COUNT(*)', 'n').getRawOne<{ n: number | string }>())?.n ?? 0)
+      return total
+    }
     for (const where of this.wheres(target)) total += await this.repo(target).count({ where })
     return total
   }
@@ -70,9 +80,15 @@ export class DbRetentionStore implements RetentionStore {
     const select = Object.fromEntries(meta.primaryColumns.map((c) => [c.propertyName, true]))
     let done = 0
     // Each IN chunk is its own selection; the batch stops once `limit` rows were touched.
-    for (const where of this.wheres(target)) {
+    const selections: Array<(take: number) => Promise<ObjectLiteral[]>> = target.table.agesWith
+      ? this.byParent(target).map((qb) => async (take: number) => {
+        const rows = await qb.select(meta.primaryColumns.map((c, i) => `t.${this.db.driver.escape(c.databaseName)} AS k${i}`).join(', ')).limit(take).getRawMany<Record<string, unknown>>()
+        return rows.map((r) => Object.fromEntries(meta.primaryColumns.map((c, i) => [c.propertyName, r[`k${i}`]])))
+      })
+      : this.wheres(target).map((where) => (take: number) => repo.find({ select, where, take }))
+    for (const selection of selections) {
       if (done >= limit) break
-      const keys = await repo.find({ select, where, take: limit - done })
+      const keys = await selection(limit - done)
       if (keys.length === 0) continue
       const pks = meta.primaryColumns
       const single = pks.length === 1 ? pks[0] : undefined
@@ -113,6 +129,41 @@ export class DbRetentionStore implements RetentionStore {
       branches = branches.map((ors) => ors.flatMap((w) => texts.map((c) => ({ ...w, [c.propertyName]: c.isNullable ? Not(IsNull()) : Not('') }))))
     }
     return branches
+  }
+
+  /**
+   * Selections of rows that age with a parent (one per IN chunk of groups): every parent row matching
+   * them has its time before the cut-off, and there is at least one — a member in two groups keeps a
+   * group-less row (a WeCom id link) until they left both; a row whose parent is still active (time NULL) stays.
+   */
+  private byParent(target: PurgeTarget): Array<SelectQueryBuilder<ObjectLiteral>> {
+    const a = target.table.agesWith as NonNullable<PersonalTable['agesWith']>
+    const esc = (name: string): string => this.db.driver.escape(name)
+    const parent = this.parentMeta(a.table)
+    const on = Object.entries(a.on).map(([mine, theirs]) => `p.${esc(this.parentColumn(a.table, theirs).databaseName)} = t.${esc(this.column(target.table, mine).databaseName)}`).join(' AND ')
+    const time = `p.${esc(this.parentColumn(a.table, a.timeColumn).databaseName)}`
+    const from = `${esc(parent.tableName)} p WHERE ${on}`
+    const base = (): SelectQueryBuilder<ObjectLiteral> => this.repo(target).createQueryBuilder('t')
+      .where(`EXISTS (SELECT 1 FROM ${from} AND ${time} < :before)`, { before: target.before })
+      .andWhere(`NOT EXISTS (SELECT 1 FROM ${from} AND (${time} IS NULL OR ${time} >= :before))`)
+    if (!target.groups) return [base()]
+    if (!target.table.groupColumn) throw new Error(`${this.tableName(target.table)}: per-group retention needs a groupColumn`)
+    const group = `t.${esc(this.column(target.table, target.table.groupColumn).databaseName)}`
+    if ('in' in target.groups) return chunk(target.groups.in).map((groups) => base().andWhere(`${group} IN (:...groups)`, { groups }))
+    const notIn = target.groups.notIn
+    return [notIn.length === 0 ? base() : base().andWhere(`(${group} IS NULL OR ${group} NOT IN (:...notIn))`, { notIn })]
+  }
+
+  private parentMeta(table: string): EntityMetadata {
+    const meta = this.db.entityMetadatas.find((m) => m.tableName === table)
+    if (!meta) throw new Error(`agesWith: no entity for table ${table}`)
+    return meta
+  }
+
+  private parentColumn(table: string, property: string) {
+    const c = this.parentMeta(table).findColumnWithPropertyName(property)
+    if (!c) throw new Error(`${table}: no column "${property}" (agesWith)`)
+    return c
   }
 
   /** Values that clear a table's text columns (NULL, or '' where the column may not be NULL). */

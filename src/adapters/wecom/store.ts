@@ -4,6 +4,9 @@ import { isDuplicate } from '../db/errors'
 import { WecomGroupLinkEntity, WecomInboxEntity, WecomMemberLinkEntity } from './wecom.entity'
 import type { XmlValue } from './xml'
 
+/** Inbox rows deleted per statement by the daily purge (as the retention purge's default batch). */
+const INBOX_PURGE_BATCH = 2_000
+
 /** A stored callback the inbox worker has claimed. */
 export interface InboxItem { id: number; payload: Record<string, XmlValue>; attempts: number }
 
@@ -78,12 +81,30 @@ export class WecomStore {
     return this.db.getRepository(WecomInboxEntity).countBy({ botId, status })
   }
 
-  /** Deletes processed rows older than `before` (the inbox is not an archive). */
-  async purge(before: number): Promise<number> {
-    const result = await this.db.getRepository(WecomInboxEntity).createQueryBuilder().delete().from(WecomInboxEntity)
-      .where('status <> :pending AND received_at < :before', { pending: 'pending', before }).execute()
-    return result.affected ?? 0
+  /**
+   * Deletes processed rows older than `before` (the inbox is not an archive), in batches like the
+   * retention purge: select at most `batchSize` ids, delete exactly those in one short statement, yield,
+   * repeat — on MySQL a large backlog never holds the inbox (which callbacks write to) locked for long.
+   */
+  async purge(before: number, batchSize = INBOX_PURGE_BATCH): Promise<number> {
+    const repo = this.db.getRepository(WecomInboxEntity)
+    let total = 0
+    for (;;) {
+      const rows = await repo.createQueryBuilder('i').select('i.id', 'id')
+        .where('i.status <> :pending AND i.received_at < :before', { pending: 'pending', before })
+        .orderBy('i.id').limit(batchSize).getRawMany<{ id: number | string }>()
+      if (rows.length === 0) break
+      const result = await repo.createQueryBuilder().delete().from(WecomInboxEntity).where('id IN (:...ids)', { ids: rows.map((r) => Number(r.id)) }).execute()
+      total += result.affected ?? rows.length
+      this.purgeStatements++
+      if (rows.length < batchSize) break
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    return total
   }
+
+  /** Delete statements the inbox purge ran (tests check it batches). */
+  purgeStatements = 0
 
   // ---- channel both: group and member links ----
 

@@ -69,6 +69,6 @@ export const WECOM_PERSONAL_DATA: PersonalDataDeclaration = {
   purpose: 'WeCom callbacks kept until processed (and 7 days after), and the pairing of a member\'s official and puppet ids when a bot runs both channels.',
   tables: [
     { entity: WecomInboxEntity, dataClass: 'message-metadata', timeColumn: 'receivedAt', mentionColumns: ['payload'], inFlight: { column: 'status', values: ['pending'] }, onErase: 'delete' },
-    { entity: WecomMemberLinkEntity, dataClass: 'profile', memberColumns: ['puppetId', 'officialId'], onErase: 'delete' },
+    { entity: WecomMemberLinkEntity, dataClass: 'profile', agesWith: { table: 'qy_member', on: { puppetId: 'memberId' }, timeColumn: 'leftAt' }, memberColumns: ['puppetId', 'officialId'], onErase: 'delete' },
   ],
 }

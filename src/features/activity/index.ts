@@ -24,7 +24,7 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
   personalData: {
     purpose: 'Per-member daily message counters (activity reports, tagging) and the raw message log kept for its retention period.',
     tables: [
-      { entity: ActivityDailyEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: ActivityDailyEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: MessageLogEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], textColumns: ['text'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },

@@ -33,7 +33,7 @@ export const checkInFeature = defineFeature<CheckInRule>({
     purpose: 'Daily check-ins, streaks, points and make-up cards per member, and the answers waiting to be sent.',
     tables: [
       { entity: CheckInEntity, dataClass: 'rollups', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: CheckInMemberEntity, dataClass: 'profile', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: CheckInMemberEntity, dataClass: 'profile', agesWith: { table: 'qy_member', on: { groupId: 'groupId', memberId: 'memberId' }, timeColumn: 'leftAt' }, memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: PointsLedgerEntity, dataClass: 'rollups', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['reason'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: CheckInAnswerEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['single', 'line'], groupColumn: 'groupId', onErase: 'delete' },
     ],

@@ -26,7 +26,7 @@ export const groupsFeature = defineFeature<undefined, GroupsConfig>({
   personalData: {
     purpose: 'Who is in which group (names, roles, joins, leaves, inviters), so features can greet, mention and count members.',
     tables: [
-      { entity: GroupEntity, dataClass: 'profile', memberColumns: ['ownerId'], groupColumn: 'id', onErase: 'pseudonymise' },
+      { entity: GroupEntity, dataClass: 'profile', kept: 'the group itself, while the bot serves it', memberColumns: ['ownerId'], groupColumn: 'id', onErase: 'pseudonymise' },
       { entity: MemberEntity, dataClass: 'profile', timeColumn: 'leftAt', memberColumns: ['memberId', 'inviterId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: GroupEventEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId', 'actorId'], mentionColumns: ['detail'], groupColumn: 'groupId', onErase: 'delete' },
     ],

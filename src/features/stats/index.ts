@@ -13,7 +13,7 @@ import { SHARE_LIFT } from '../../contracts/scheduled-share'
 import { LIFECYCLE } from '../../contracts/tagging'
 import { seedLifecycle } from './stats.lifecycle-seed'
 import { rebuildGroup } from './stats.rebuild'
-import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer } from './stats.buffer'
+import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer, TERMS_WRITE_MS } from './stats.buffer'
 import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity, StatsPairLastEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
@@ -25,7 +25,6 @@ import { StatsRuleSchema, type StatsRule } from './stats.rules'
 
 /** Processed event ids are kept this long (an event redelivered later than this would count again). */
 const EVENT_ID_KEEP_DAYS = 30
-const DAY_MS = 86_400_000
 
 /**
  * stats: read models for operators' reports. Messages are counted by its own observer step into batched
@@ -33,25 +32,24 @@ const DAY_MS = 86_400_000
  * lifecycle events are folded in once per event id. The report routes read only these rollups, never the
  * message log.
  */
-export const statsFeature = defineFeature<StatsRule, { timezone: string; logRetentionDays: number }>({
+export const statsFeature = defineFeature<StatsRule, { timezone: string; flushIntervalMs: number }>({
   name: 'stats',
   rules: { schema: StatsRuleSchema },
-  // The message log's rows (metadata) are what a rebuild reads; their text is cleared sooner.
-  config: (c) => ({ timezone: c.timezone, logRetentionDays: c.retention.classes['message-metadata'].days ?? 36_500 }),
+  config: (c) => ({ timezone: c.timezone, flushIntervalMs: c.activity.flushIntervalMs }),
   entities: [...STATS_ENTITIES, StatsOpenQuestionEntity],
   personalData: {
     purpose: 'Per-member daily and monthly rollups (top members, retention cohorts, inviters, lottery entries) for reports; no text.',
     tables: [
-      { entity: StatsMemberDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsMemberMonthEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsPairLastEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsInviterDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsMemberHourEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsMemberEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsLotteryDayEntity, dataClass: 'rollups', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberDayEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberMonthEntity, dataClass: 'rollups', kept: 'month masks of active days (rollups); erased with the member', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsPairLastEntity, dataClass: 'rollups', kept: "each member's last active day per group (reach rollups); erased with the member", memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsInviterDayEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberHourEntity, dataClass: 'message-metadata', timeColumn: 'day', timeFormat: 'day', keepDays: MEMBER_HOUR_KEEP_DAYS + 1, memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberEntity, dataClass: 'rollups', kept: "a member's join cohort (rollups); erased with the member", memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsLotteryDayEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       // Words members typed, counted per group and day (no member ids; a term may be a name): message text.
       { entity: StatsTermDayEntity, dataClass: 'message-text', timeColumn: 'day', timeFormat: 'day', mentionColumns: ['term'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', mentionColumns: ['id'], onErase: 'delete' },
+      { entity: StatsEventEntity, dataClass: 'message-metadata', timeColumn: 'at', keepDays: EVENT_ID_KEEP_DAYS, mentionColumns: ['id'], onErase: 'delete' },
       // Questions waiting for an answer (who asked, when): deleted when answered or when the window (≤ 1 day) ends.
       { entity: StatsOpenQuestionEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
@@ -75,7 +73,12 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
     app.provide(STATS_REBUILD, {
       // This process's unwritten rows first: the rebuild replaces what is stored.
       rebuild: async (groupId, from, to) => { await buffer.flushTerms(); await book.flush(); await seed(groupId); return rebuildGroup({
-        store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), logRetentionDays: app.config.logRetentionDays, owner: `pid-${process.pid}`,
+        store: app.store, activity, leases: app.coordination.leases, now: () => app.clock.now(), owner: `pid-${process.pid}`,
+        // The message log's rows (metadata) are what a rebuild reads (their text is cleared sooner), kept
+        // as long as the group's owners' policies say; other processes write a day's counts for up to two
+        // term-write periods and one flush after it ends.
+        logRetentionDays: (id) => app.retentionDays('message-metadata', id),
+        settleMs: 2 * TERMS_WRITE_MS + app.config.flushIntervalMs,
         async group(id) {
           const g = await directory.find(id)
           return g ? { timezone: g.timezone, rule: await app.rules.forGroup(id) } : null
@@ -94,18 +97,16 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; logRete
         await applyEvents(app.store, events, timezoneOf)
       },
       routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), ruleOwners: app.use(AUTO_REPLY_RULE_OWNERS), beforeTopics: () => buffer.flushTerms(), pseudonym: (id) => app.pseudonym(id) }),
+      // Staging rows (member hours, processed event ids) are purged by the retention job of their class,
+      // in batches (their declarations above carry the short limit).
       jobs: [{
-        name: 'stats.purge-staging',
+        name: 'stats.purge-open-questions',
         cron: '23 4 * * *',
         timezone: app.config.timezone,
         async run() {
-          const now = app.clock.now()
-          const before = addDays(new Date(now).toISOString().slice(0, 10), -(MEMBER_HOUR_KEEP_DAYS + 1))
-          await app.store.query('DELETE FROM qy_stats_member_hour WHERE day < ?', [before])
-          await app.store.query('DELETE FROM qy_stats_event WHERE at < ?', [now - EVENT_ID_KEEP_DAYS * DAY_MS])
-          // Open questions of groups that went quiet (a group's next message drops its own expired ones).
-          await app.store.query('DELETE FROM qy_stats_open_question WHERE deadline < ?', [now])
-          app.log.info('stats staging purged', { memberHoursBefore: before, eventIdsKeptDays: EVENT_ID_KEEP_DAYS })
+          // Open questions of groups that went quiet (a group's next message drops its own expired ones; at
+          // most 50 rows a group), then the lifecycle seed.
+          await app.store.query('DELETE FROM qy_stats_open_question WHERE deadline < ?', [app.clock.now()])
           await seed()
         },
       }, {

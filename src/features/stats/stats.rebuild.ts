@@ -28,8 +28,18 @@ export interface RebuildDeps {
   now: () => number
   /** The group's timezone and stats rules (null: no such group). */
   group(groupId: string): Promise<{ timezone: string; rule: StatsRule } | null>
-  /** Days of message log the deployment keeps. */
-  logRetentionDays: number
+  /**
+   * Days of message log kept for the group (its owners' shortest message-metadata retention, or the
+   * deployment's; null = kept): days before that are partly or wholly purged from the log.
+   */
+  logRetentionDays(groupId: string): Promise<number | null>
+  /**
+   * How long after a day ends every process may still hold unwritten counts of it (term counts held
+   * between term writes, rollups between flushes). A rebuild runs in one process and can flush only its
+   * own buffers (the CLI's are empty; a server's and other replicas' are not): days ending later than this
+   * ago are refused, or those processes' counts would land on top of the rebuilt rows.
+   */
+  settleMs: number
   /** Who holds the fence (process id). */
   owner: string
 }
@@ -74,8 +84,13 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
   const now = deps.now()
   const today = localTime(now, group.timezone).day
   if (to >= today) throw new RebuildRefused(`only past days can be rebuilt (today is ${today} in ${group.timezone})`)
-  const oldestComplete = addDays(localTime(now - deps.logRetentionDays * DAY_MS, group.timezone).day, 1)
-  if (from < oldestComplete) throw new RebuildRefused(`the message log holds complete days from ${oldestComplete} only (retention ${deps.logRetentionDays} days)`)
+  const settled = localTime(now - deps.settleMs, group.timezone).day
+  if (to >= settled) throw new RebuildRefused(`${to} may still have unwritten counts in running processes: rebuild it ${Math.ceil(deps.settleMs / 60_000)} minutes after it ended`)
+  const retentionDays = await deps.logRetentionDays(groupId)
+  if (retentionDays !== null) {
+    const oldestComplete = addDays(localTime(now - retentionDays * DAY_MS, group.timezone).day, 1)
+    if (from < oldestComplete) throw new RebuildRefused(`the message log holds complete days from ${oldestComplete} only (retention ${retentionDays} days)`)
+  }
 
   const lease = await deps.leases.acquire(`stats.rebuild:${groupId}`, deps.owner, FENCE_MS)
   if (!lease) throw new RebuildRefused('another rebuild of this group is running')
@@ -117,6 +132,12 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
       if (page.length < PAGE) break
       const last = page[page.length - 1] as { at: number; id: string }
       after = { at: last.at, id: last.id }
+    }
+    if (messages === 0) {
+      // The log holds nothing for the range but the rollups count messages: the log rows went (a purge, an
+      // erasure) and a rebuild would wipe the only record left of those days.
+      const counted: Array<{ n: number | string | null }> = await deps.store.query('SELECT SUM(messages) AS n FROM qy_stats_group_day WHERE group_id = ? AND day >= ? AND day <= ?', [groupId, from, to])
+      if (Number(counted[0]?.n ?? 0) > 0) throw new RebuildRefused(`the message log holds no messages from ${from} to ${to} but the rollups count ${Number(counted[0]?.n)}: its rows were purged or erased, nothing to rebuild from`)
     }
     const batch = buffer.takeBatch()
     // Resolutions of the range's questions only (those of earlier questions are counted on their own days).

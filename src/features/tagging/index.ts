@@ -31,10 +31,10 @@ export const taggingFeature = defineFeature<TaggingRule, { timezone: string; max
   personalData: {
     purpose: 'Lifecycle state, activity score, tags and a timeline per member, and the last day a member used an interest keyword.',
     tables: [
-      { entity: TaggingMemberEntity, dataClass: 'profile', memberColumns: ['memberId', 'inviterId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingMemberEntity, dataClass: 'profile', agesWith: { table: 'qy_member', on: { groupId: 'groupId', memberId: 'memberId' }, timeColumn: 'leftAt' }, memberColumns: ['memberId', 'inviterId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: TaggingHistoryEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['memberId'], mentionColumns: ['ref', 'detail'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: TaggingTagEntity, dataClass: 'profile', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
-      { entity: TaggingKeywordEntity, dataClass: 'message-metadata', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingTagEntity, dataClass: 'profile', agesWith: { table: 'qy_member', on: { groupId: 'groupId', memberId: 'memberId' }, timeColumn: 'leftAt' }, memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: TaggingKeywordEntity, dataClass: 'message-metadata', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
   migrations: [Tagging1796600000000, TaggingMemberIndexes1797400000000, RetentionIndexTagging1798004000000],
