@@ -231,15 +231,7 @@ function generateRealistic(options: StreamOptions): Generated {
 /** The stream before issue 11's realism change (kept for comparison: `--stream legacy`). */
 function generateLegacy(options: StreamOptions): Generated {
   const random = seededRandom(options.seed)
-  const groups: BenchGroup[] = []
-  for (let g = 0; g < options.groups; g++) {
-    const theme = GROUP_THEMES[g % GROUP_THEMES.length]
-    const members: MemberSnapshot[] = []
-    for (let m = 0; m < options.membersPerGroup; m++) {
-      members.push({ id: memberId(g, m), name: chineseName(random), role: m === 0 ? 'owner' : m === 1 ? 'admin' : 'member' })
-    }
-    groups.push({ id: groupId(g), name: `${theme?.name ?? '群'}${g + 1}`, members })
-  }
+  const groups = makeGroups(random, options)
 
   const pickGroup = zipfSampler(random, options.groups)
   const pickRank = zipfSampler(random, options.membersPerGroup)
