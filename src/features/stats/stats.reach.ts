@@ -57,8 +57,10 @@ async function applyDelta(tx: FeatureTables, delta: Delta): Promise<void> {
   await upsertAdd(tx, 'qy_stats_group_reach', ['group_id', 'day', 'prev_day'], [], ['n'], group)
   await upsertAdd(tx, 'qy_stats_all_reach', ['day', 'prev_day'], [], ['n'], [...all].filter(([, n]) => n !== 0).map(([k, n]) => [...k.split(sep), n] as Row))
   if ([...delta.values()].some((n) => n < 0)) {
-    await tx.query('DELETE FROM qy_stats_group_reach WHERE n = 0 AND day IN (' + [...new Set(group.map((r) => r[1]))].map(() => '?').join(',') + ')', [...new Set(group.map((r) => r[1]))])
-    await tx.query('DELETE FROM qy_stats_all_reach WHERE n = 0 AND day IN (' + [...new Set(group.map((r) => r[1]))].map(() => '?').join(',') + ')', [...new Set(group.map((r) => r[1]))])
+    const days = [...new Set(group.map((r) => r[1]))]
+    const list = days.map(() => '?').join(',')
+    await tx.query(`DELETE FROM qy_stats_group_reach WHERE n = 0 AND day IN (${list})`, days)
+    await tx.query(`DELETE FROM qy_stats_all_reach WHERE n = 0 AND day IN (${list})`, days)
   }
 }
 
