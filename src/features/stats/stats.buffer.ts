@@ -244,7 +244,7 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   const days = batch.groupDay.map((r) => r[1] as string)
   await lockDays(tx, days)
   // Before the member-day rows are written: which of the batch's pair-days are new is read against them.
-  const newSpeakers = 'fromBatch' in speakers ? null : await addReach(tx, batch.memberDay)
+  if (!('fromBatch' in speakers)) await addReach(tx, batch.memberDay)
   await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
   await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
   if ('fromBatch' in speakers) {
@@ -261,7 +261,6 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   // Distinct speakers of the touched days recounted from the member-day rows. (`addReach` also returns the
   // new pair-days, from which `active` could be incremented without this COUNT; not used: a MySQL run of
   // the property test disagreed once and the cause was not found.)
-  void newSpeakers
   await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
   if (!('fromBatch' in speakers)) {
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
