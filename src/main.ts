@@ -231,7 +231,7 @@ export class Runtime {
     }
     if (problems.length > 0) throw new ConfigError([...new Set(problems)])
     if (bots.some((bot) => this.simulates(bot))) {
-      this.narrator = new Narrator(this.log.child({ simulation: true }))
+      this.narrator = new Narrator()
       definitions.push(this.narrator.feature())
     }
     this.prepared = { definitions, bots, specs, packs }

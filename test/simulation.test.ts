@@ -98,6 +98,14 @@ describe(`the simulated community of npm start (${STORAGE} + ${COORDINATION})`, 
         expect.stringMatching(/^member lifecycle: -→new \(joined\)$/),
         'stats today (GET /api/v1/stats/overview)',
       ]))
+      // Lifecycle lines name members by pseudonym only, like every other line (no simulated member's id).
+      const moves = log.lines.filter((l) => l.message.startsWith('member lifecycle: '))
+      expect(moves.length).toBeGreaterThan(0)
+      for (const l of moves) expect((l.meta as { member: string }).member).toMatch(/^~[0-9a-f]{16}$/)
+      const ids = new Set([...world.mocker.cacheMessagePayload.values()].map((p) => p.talkerId).filter((id): id is string => typeof id === 'string' && id.startsWith('sim-')))
+      expect(ids.size).toBeGreaterThan(5)
+      const infoLogged = JSON.stringify(log.lines.filter((l) => l.level !== 'debug'))
+      for (const id of ids) expect(infoLogged).not.toContain(`"${id}"`)
       const stats = log.lines.find((l) => l.message.startsWith('stats today'))
       expect(stats?.meta).toEqual(expect.objectContaining({ messages: expect.any(Number), activeMembers: expect.any(Number) }))
       expect((stats?.meta as { messages: number }).messages).toBeGreaterThan(10)

@@ -1,7 +1,6 @@
 import { defineFeature, type Feature } from '../adapters/db/feature-store'
 import { MemberLifecycleChanged } from '../contracts/tagging'
 import { OutboundFinished } from '../kernel/events'
-import type { Logger } from '../kernel/logger'
 
 /** What a bot action was for, as the simulation tallies it. */
 export type BotActionKind =
@@ -45,20 +44,20 @@ export class Narrator {
   /** Lifecycle changes seen so far, by `from→to`. */
   readonly lifecycle = new Map<string, number>()
 
-  constructor(private readonly log?: Logger) {}
 
   /** The narrator as a feature (it only listens). */
   feature(): Feature {
     return defineFeature({
       name: 'simulation-narrator',
       events: { consumes: [OutboundFinished, MemberLifecycleChanged] },
-      setup: () => ({
+      // The feature's logger: the runtime's, which writes member ids as pseudonyms.
+      setup: (app) => ({
         onEvent: (event) => {
           if (MemberLifecycleChanged.is(event)) {
             const move = `${event.from ?? '-'}→${event.to}`
             this.lifecycle.set(move, (this.lifecycle.get(move) ?? 0) + 1)
             if (event.reason !== 'spoke' || event.from !== null) {
-              this.log?.info(`member lifecycle: ${move} (${event.reason})`, { group: event.groupId, member: event.memberId })
+              app.log.info(`member lifecycle: ${move} (${event.reason})`, { group: event.groupId, member: event.memberId })
             }
             return
           }
