@@ -38,7 +38,7 @@ function problems(declared: readonly DeclaredPersonalData[]): string[] {
       if (t.agesWith) {
         const parent = props(t.agesWith.table)
         const own = props(name)
-        for (const p of [t.agesWith.timeColumn, ...Object.values(t.agesWith.on)]) if (!parent.includes(p)) out.push(`${name}: agesWith ${t.agesWith.table}.${p} does not exist`)
+        for (const p of [t.agesWith.timeColumn, ...Object.values(t.agesWith.on), ...(t.agesWith.groupColumn ? [t.agesWith.groupColumn] : [])]) if (!parent.includes(p)) out.push(`${name}: agesWith ${t.agesWith.table}.${p} does not exist`)
         for (const p of Object.keys(t.agesWith.on)) if (!own.includes(p)) out.push(`${name}: agesWith joins on ${p}, not a property`)
       }
     }
@@ -154,6 +154,35 @@ describe(`profiles age with the member's leave (${STORAGE} + ${COORDINATION})`, 
     expect(hours.map((h) => h.member_id)).toEqual(['recent'])
     const events: Array<{ id: string }> = await db.query("SELECT id FROM qy_stats_event WHERE id LIKE 'probe-%'")
     expect(events.map((e) => e.id)).toEqual(['probe-recent'])
+  })
+
+  it("reaches a table without a group column through its parent's group: an owner's shorter policy purges their groups' share-window speakers only", async () => {
+    chat = await Chat.start({
+      start: Date.parse('2026-12-01T09:00:00+08:00'), http: true,
+      groups: [
+        { id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: zoe.id, name: zoe.name }] },
+        { id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' }, { id: zoe.id, name: zoe.name }] },
+      ],
+    })
+    const owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const db = chat.runtime.db
+    const now = chat.clock.now()
+    // A send's window in each group 10 days ago (send ids 101, 102) and a recent one in g1 (103), each with two speakers.
+    for (const [send, group, endAt] of [[101, G1, now - 10 * DAY], [102, G2, now - 10 * DAY], [103, G1, now - DAY]] as const) {
+      await db.query('INSERT INTO qy_share_window (send_id, schedule_id, group_id, kind, start_at, end_at, messages) VALUES (?, 1, ?, ?, ?, ?, 2)', [send, group, 'post', endAt - 1_800_000, endAt])
+      for (const m of [zoe.id, bob.id]) await db.query('INSERT INTO qy_share_window_member (send_id, member_id) VALUES (?, ?)', [send, m])
+    }
+    const speakers = async (): Promise<number[]> => ((await db.query('SELECT DISTINCT send_id FROM qy_share_window_member ORDER BY send_id')) as Array<{ send_id: number | string }>).map((r) => Number(r.send_id))
+    // Default retention (longer than 10 days): nothing goes.
+    await chat.runtime.retention.purge('message-metadata', { source: 'api' })
+    expect(await speakers()).toEqual([101, 102, 103])
+    // g1's owner keeps message metadata 7 days: g1's old window speakers go; g2's and g1's recent ones stay.
+    await owner.put('/api/v1/retention/policy', { 'message-metadata': 7 }).expect(200)
+    const dry = await chat.runtime.retention.purge('message-metadata', { source: 'api', dryRun: true })
+    expect(dry.detail.find((d) => d.table === 'qy_share_window_member')?.deleted).toBe(2)
+    const run = await chat.runtime.retention.purge('message-metadata', { source: 'api' })
+    expect(run.detail.find((d) => d.table === 'qy_share_window_member')?.deleted).toBe(2)
+    expect(await speakers()).toEqual([102, 103])
   })
 
   it('purges processed WeCom inbox rows in batches, never pending ones', async () => {

@@ -69,8 +69,10 @@ export interface PersonalTable {
    * matching parent row's time is before the cut-off (and at least one matches). A member's per-group
    * profile rows age with the member's record (`qy_member`, `leftAt`: null while they are in the group).
    * `on` maps this entity's properties to the parent's properties; the parent's time column holds ms.
+   * `groupColumn`: the parent's group property, for a table without a group column of its own — owners'
+   * per-group retention policies then reach its rows through their parent's group.
    */
-  agesWith?: { table: string; on: Readonly<Record<string, string>>; timeColumn: string }
+  agesWith?: { table: string; on: Readonly<Record<string, string>>; timeColumn: string; groupColumn?: string }
   /** Kept at most this many days whatever the class's retention says (staging rows a feature needs only briefly). */
   keepDays?: number
   /**

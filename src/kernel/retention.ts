@@ -268,7 +268,7 @@ export class RetentionService {
     const add = (table: PersonalTable, action: PurgeTarget['action']): void => {
       // A table's own limit (staging rows) shortens the class's retention, for every group alike.
       const own = (days: number | null): number | null => (action === 'delete' ? shorter(days, table.keepDays ?? null) : days)
-      if (!table.groupColumn || groupDays.size === 0) {
+      if (!(table.groupColumn ?? table.agesWith?.groupColumn) || groupDays.size === 0) {
         const before = cutoff(now, own(base))
         if (before !== null) steps.push({ table, action, before })
         return

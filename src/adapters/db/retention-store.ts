@@ -143,15 +143,20 @@ export class DbRetentionStore implements RetentionStore {
     const on = Object.entries(a.on).map(([mine, theirs]) => `p.${esc(this.parentColumn(a.table, theirs).databaseName)} = t.${esc(this.column(target.table, mine).databaseName)}`).join(' AND ')
     const time = `p.${esc(this.parentColumn(a.table, a.timeColumn).databaseName)}`
     const from = `${esc(parent.tableName)} p WHERE ${on}`
-    const base = (): SelectQueryBuilder<ObjectLiteral> => this.repo(target).createQueryBuilder('t')
-      .where(`EXISTS (SELECT 1 FROM ${from} AND ${time} < :before)`, { before: target.before })
+    // `groupIn`: a condition on the parent's group (a table without a group column of its own) — part of the
+    // parent that must have aged, so a row goes by its own group's policy.
+    const base = (groupIn = ''): SelectQueryBuilder<ObjectLiteral> => this.repo(target).createQueryBuilder('t')
+      .where(`EXISTS (SELECT 1 FROM ${from} AND ${time} < :before${groupIn})`, { before: target.before })
       .andWhere(`NOT EXISTS (SELECT 1 FROM ${from} AND (${time} IS NULL OR ${time} >= :before))`)
     if (!target.groups) return [base()]
-    if (!target.table.groupColumn) throw new Error(`${this.tableName(target.table)}: per-group retention needs a groupColumn`)
-    const group = `t.${esc(this.column(target.table, target.table.groupColumn).databaseName)}`
-    if ('in' in target.groups) return chunk(target.groups.in).map((groups) => base().andWhere(`${group} IN (:...groups)`, { groups }))
+    const own = target.table.groupColumn
+    if (!own && !a.groupColumn) throw new Error(`${this.tableName(target.table)}: per-group retention needs a groupColumn`)
+    const group = own ? `t.${esc(this.column(target.table, own).databaseName)}` : `p.${esc(this.parentColumn(a.table, a.groupColumn as string).databaseName)}`
+    const limited = (condition: string, params: Record<string, unknown>): SelectQueryBuilder<ObjectLiteral> =>
+      (own ? base().andWhere(condition) : base(` AND ${condition}`)).setParameters(params)
+    if ('in' in target.groups) return chunk(target.groups.in).map((groups) => limited(`${group} IN (:...groups)`, { groups }))
     const notIn = target.groups.notIn
-    return [notIn.length === 0 ? base() : base().andWhere(`(${group} IS NULL OR ${group} NOT IN (:...notIn))`, { notIn })]
+    return [notIn.length === 0 ? base() : limited(`(${group} IS NULL OR ${group} NOT IN (:...notIn))`, { notIn })]
   }
 
   private parentMeta(table: string): EntityMetadata {

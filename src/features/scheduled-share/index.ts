@@ -34,7 +34,7 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
   personalData: {
     purpose: 'Who spoke in the windows around a shared post (post lift); posts and images are the owner\'s content.',
     tables: [
-      { entity: ShareWindowMemberEntity, dataClass: 'message-metadata', agesWith: { table: 'qy_share_window', on: { sendId: 'sendId' }, timeColumn: 'endAt' }, memberColumns: ['memberId'], onErase: 'delete' },
+      { entity: ShareWindowMemberEntity, dataClass: 'message-metadata', agesWith: { table: 'qy_share_window', on: { sendId: 'sendId' }, timeColumn: 'endAt', groupColumn: 'groupId' }, memberColumns: ['memberId'], onErase: 'delete' },
     ],
   },
   migrations: [ScheduledShare1796500000000, ShareImages1797200000000],
