@@ -4,7 +4,7 @@ import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
 import { addDays, localTime } from '../../kernel/time'
 import { MAX_OPEN, isQuestion } from './stats.questions'
-import { addReach } from './stats.reach'
+import { addReach, pairDayKey } from './stats.reach'
 import { lockDays, refreshAllGroups } from './stats.scope'
 import { upsertAdd, upsertOr } from './stats.sql'
 import { extractTerms } from './stats.terms'
@@ -244,7 +244,7 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   const days = batch.groupDay.map((r) => r[1] as string)
   await lockDays(tx, days)
   // Before the member-day rows are written: which of the batch's pair-days are new is read against them.
-  if (!('fromBatch' in speakers)) await addReach(tx, batch.memberDay)
+  const reach = 'fromBatch' in speakers ? null : await addReach(tx, batch.memberDay)
   await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
   await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
   if ('fromBatch' in speakers) {
@@ -253,7 +253,8 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
     const rows = batch.groupHour.map((r) => [r[0], r[1], r[2], r[3], counts.get(`${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`) ?? 0, r[4]] as Row)
     await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday', 'speakers'], ['messages'], rows)
   } else await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
-  await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
+  // A month row's bit of a day already stored is set already (written with that member-day row): only new days' bits.
+  await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', reach ? newDayBits(batch.memberMonth, reach.stored) : batch.memberMonth)
   await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
   await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
   await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
@@ -266,6 +267,22 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
   }
   await refreshAllGroups(tx, days, batch.groupHour.map((r) => [r[1] as string, r[2] as number]))
+}
+
+/** Member-month rows ([group, month, member, bits]) without the bits of pair-days in `stored`; rows left without bits dropped. */
+function newDayBits(rows: readonly Row[], stored: ReadonlySet<string>): Row[] {
+  if (stored.size === 0) return [...rows]
+  const out: Row[] = []
+  for (const r of rows) {
+    const month = r[1] as string
+    let bits = r[3] as number
+    for (let d = 0; d < 31; d++) {
+      const bit = 1 << d
+      if ((bits & bit) !== 0 && stored.has(pairDayKey(r[0] as string, r[2] as string, `${month}-${String(d + 1).padStart(2, '0')}`))) bits &= ~bit
+    }
+    if (bits !== 0) out.push([r[0], r[1], r[2], bits])
+  }
+  return out
 }
 
 /** Segments texts into (group, day, term, messages containing it) rows, added to `rows`. */
