@@ -4,8 +4,8 @@ import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { SerialRunner } from '../../kernel/serial'
 import { addDays, localTime } from '../../kernel/time'
 import { MAX_OPEN, isQuestion } from './stats.questions'
-import { addReach } from './stats.reach'
-import { lockDays, refreshAllGroups } from './stats.scope'
+import { addReach, pairDayKey } from './stats.reach'
+import { addAllDays, lockDays, refreshAllGroups } from './stats.scope'
 import { upsertAdd, upsertOr } from './stats.sql'
 import { extractTerms } from './stats.terms'
 import { weekdayOf, weekOf } from './stats.time'
@@ -53,9 +53,10 @@ export const MAX_ANSWER_MINUTES = 24 * 60
 
 /**
  * Accumulates message rollups in memory (the message path only touches Maps) and writes them in one
- * transaction per flush: member-day, group-day and group-hour counters are added; distinct counts
- * (active members of a day, speakers of an hour) are then recomputed from the member rows of the keys
- * touched, so they stay exact whatever order or however often rows are written. Messages reach this
+ * transaction per flush: member-day, group-day and group-hour counters are added; a day's active members
+ * grow by the batch's new pair-days (stats.reach.ts reads each pair's last active day, so a pair-day is
+ * counted once whatever order or however often rows are written); an hour's speakers are recomputed from
+ * the member-hour rows of the keys touched. Messages reach this
  * buffer once: the pipeline dedupes message ids (also across restarts) before any middleware runs.
  * A failed write keeps its rows for the next flush (counters are additive, recomputes idempotent).
  */
@@ -244,28 +245,77 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
   const days = batch.groupDay.map((r) => r[1] as string)
   await lockDays(tx, days)
   // Before the member-day rows are written: which of the batch's pair-days are new is read against them.
-  if (!('fromBatch' in speakers)) await addReach(tx, batch.memberDay)
+  const reach = 'fromBatch' in speakers ? null : await addReach(tx, batch.memberDay)
   await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['messages'], batch.memberDay)
-  await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], ['messages', 'text_count', 'media_count', 'card_count', 'other_count'], batch.groupDay)
+  if (reach) {
+    // Live: `active` grows by the new pair-days (exact: addReach read each pair's last day), and the
+    // all-group day rows by the same additions — no recount of member-day rows, no sum over every group.
+    const rows = withActive(batch.groupDay, reach.fresh)
+    await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], [...MESSAGE_DAY_COLUMNS, 'active'], rows)
+    await addAllDays(tx, [...MESSAGE_DAY_COLUMNS, 'active'], rows)
+  } else await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], [...MESSAGE_DAY_COLUMNS], batch.groupDay)
   if ('fromBatch' in speakers) {
     const counts = new Map<string, number>()
     for (const r of batch.memberHour) { const k = `${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`; counts.set(k, (counts.get(k) ?? 0) + 1) }
     const rows = batch.groupHour.map((r) => [r[0], r[1], r[2], r[3], counts.get(`${String(r[0])}${sep}${String(r[1])}${sep}${String(r[2])}`) ?? 0, r[4]] as Row)
     await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday', 'speakers'], ['messages'], rows)
   } else await upsertAdd(tx, 'qy_stats_group_hour', ['group_id', 'day', 'hour'], ['weekday'], ['messages'], batch.groupHour)
-  await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', batch.memberMonth)
+  // A month row's bit of a day already stored is set already (written with that member-day row): only new days' bits.
+  await upsertOr(tx, 'qy_stats_member_month', ['group_id', 'month', 'member_id'], 'days', reach ? newDayBits(batch.memberMonth, reach.stored) : batch.memberMonth)
   await tx.insertIgnore('qy_stats_member_hour', ['group_id', 'day', 'hour', 'member_id'], batch.memberHour)
   await upsertAdd(tx, 'qy_stats_term_day', ['group_id', 'day', 'term'], [], ['n'], batch.termDay)
   await upsertAdd(tx, 'qy_stats_question_hour', ['group_id', 'day', 'hour'], ['weekday'], ['questions', 'resolved', 'by_autoreply'], batch.questionHour)
   await upsertAdd(tx, 'qy_stats_answer_minute', ['group_id', 'day', 'minute'], [], ['n'], batch.answerMinute)
-  // Distinct speakers of the touched days recounted from the member-day rows. (`addReach` also returns the
-  // new pair-days, from which `active` could be incremented without this COUNT; not used: a MySQL run of
-  // the property test disagreed once and the cause was not found.)
-  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  const hours = batch.groupHour.map((r): [string, number] => [r[1] as string, r[2] as number])
   if (!('fromBatch' in speakers)) {
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
+    // Hour speakers are recounted (a member-hour row's newness is not known here): their all-group sums too.
+    await refreshAllGroups(tx, [], hours)
+    return
   }
-  await refreshAllGroups(tx, days, batch.groupHour.map((r) => [r[1] as string, r[2] as number]))
+  // A rebuild: distinct speakers of the touched days recounted from the member-day rows.
+  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  await refreshAllGroups(tx, days, hours)
+}
+
+/** Group-day counters a message adds to, in `StatsBuffer` group-day row order after (group_id, day). */
+const MESSAGE_DAY_COLUMNS = ['messages', 'text_count', 'media_count', 'card_count', 'other_count'] as const
+
+/**
+ * Group-day rows ([group, day, 5 counters]) merged by key (a retried batch may hold a key twice) with the
+ * `active` increment of `fresh` ([group, day, n]) appended; a fresh group-day without a row gets one.
+ */
+function withActive(groupDay: readonly Row[], fresh: readonly Row[]): Row[] {
+  const out = new Map<string, Row>()
+  for (const r of groupDay) {
+    const k = (r[0] as string) + sep + (r[1] as string)
+    const row = out.get(k)
+    if (!row) { out.set(k, [...r.slice(0, 7), 0]); continue }
+    for (let i = 2; i < 7; i++) row[i] = (row[i] as number) + (r[i] as number)
+  }
+  for (const [g, day, n] of fresh) {
+    const k = (g as string) + sep + (day as string)
+    const row = out.get(k)
+    if (row) row[7] = (row[7] as number) + (n as number)
+    else out.set(k, [g, day, 0, 0, 0, 0, 0, n])
+  }
+  return [...out.values()]
+}
+
+/** Member-month rows ([group, month, member, bits]) without the bits of pair-days in `stored`; rows left without bits dropped. */
+function newDayBits(rows: readonly Row[], stored: ReadonlySet<string>): Row[] {
+  if (stored.size === 0) return [...rows]
+  const out: Row[] = []
+  for (const r of rows) {
+    const month = r[1] as string
+    let bits = r[3] as number
+    for (let d = 0; d < 31; d++) {
+      const bit = 1 << d
+      if ((bits & bit) !== 0 && stored.has(pairDayKey(r[0] as string, r[2] as string, `${month}-${String(d + 1).padStart(2, '0')}`))) bits &= ~bit
+    }
+    if (bits !== 0) out.push([r[0], r[1], r[2], bits])
+  }
+  return out
 }
 
 /** Segments texts into (group, day, term, messages containing it) rows, added to `rows`. */

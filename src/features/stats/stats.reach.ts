@@ -18,16 +18,18 @@ import { upsertAdd } from './stats.sql'
  * so WAU/MAU over 1,000 groups read a few thousand rows instead of every member-month row. Counts are exact
  * (member-group pairs, the cross-group unit of every distinct figure here) — never a sum of daily counts.
  *
- * Written by the stats flush from each pair's last active day (`qy_stats_pair_last`, a primary-key read
- * per pair in the batch): a pair's new day after its last one adds (day, last) — the live case. A day
- * before the pair's last one (late rows, a restart replaying yesterday) re-derives that pair's chain from
- * its member-day rows. The flush writes member-day rows after this runs, in the same transaction, so the
+ * Written by the stats flush from each pair's last active day (`qy_stats_pair_last`, read by primary key
+ * for every pair of the batch in statements of 500 pairs): a pair's new day after its last one adds
+ * (day, last) — the live case; its last day itself is stored already (nothing to add: a member speaking
+ * again the same day, the common case); a day before its last one (late rows, a restart replaying
+ * yesterday) re-derives that pair's chain from its member-day rows. The flush writes member-day rows after this runs, in the same transaction, so the
  * "is this day new" question is answered against what is stored: redelivery and restarts add nothing. On
  * MySQL the stats writers of a day are serialised by the all-day row lock (stats.scope.ts `lockDays`).
  */
 
 const sep = '\u0000'
-const CHUNK = 200
+/** Pairs per read of their last active days. */
+const READ_CHUNK = 500
 const NONE = ''
 
 type Delta = Map<string, number>
@@ -65,12 +67,49 @@ async function applyDelta(tx: FeatureTables, delta: Delta): Promise<void> {
 }
 
 /**
- * Adds the reach of a batch's member-day rows ([group, day, member, …]; every row has messages) — call
- * before the member-day rows are written, in the same transaction. Returns the pair-days that are new
- * ([group, day, count]): each group-day's distinct speakers grow by exactly that many.
+ * The stored last active day of every pair of the batch (key group + sep + member; absent: none), in
+ * statements of a fixed number of pairs (the last one padded by repeating a pair, so SQLite compiles one
+ * statement text) — not one statement per group: at 1,000 groups the statements, not the lookups, cost.
  */
-export async function addReach(tx: FeatureTables, memberDay: readonly Row[]): Promise<Row[]> {
-  if (memberDay.length === 0) return []
+async function readLast(tx: FeatureTables, byGroup: ReadonlyMap<string, ReadonlyMap<string, unknown>>): Promise<Map<string, string>> {
+  const keys: Array<[string, string]> = []
+  for (const [g, pairs] of byGroup) for (const m of pairs.keys()) keys.push([g, m])
+  const out = new Map<string, string>()
+  const one = '(?,?)'
+  const list = tx.dialect === 'sqlite' ? `VALUES ${new Array<string>(READ_CHUNK).fill(one).join(',')}` : ''
+  for (let i = 0; i < keys.length; i += READ_CHUNK) {
+    const part = keys.slice(i, i + READ_CHUNK)
+    let sql: string
+    if (tx.dialect === 'sqlite') {
+      while (part.length < READ_CHUNK) part.push(part[part.length - 1] as [string, string])
+      sql = `SELECT group_id, member_id, last_day FROM qy_stats_pair_last WHERE (group_id, member_id) IN (${list})`
+    } else sql = `SELECT group_id, member_id, last_day FROM qy_stats_pair_last WHERE (group_id, member_id) IN (${part.map(() => one).join(',')})`
+    const rows = await tx.query<{ group_id: string; member_id: string; last_day: string }>(sql, part.flat())
+    for (const r of rows) out.set(String(r.group_id) + sep + String(r.member_id), String(r.last_day))
+  }
+  return out
+}
+
+/** What `addReach` learnt about a batch's pair-days. */
+export interface ReachResult {
+  /** New pair-days per group-day ([group, day, count]): each group-day's distinct speakers grow by exactly that many. */
+  fresh: Row[]
+  /** Pair-days of the batch already stored with messages (key: group, member, day joined by NUL). */
+  stored: Set<string>
+}
+
+/** Key of a pair-day in `ReachResult.stored`. */
+export function pairDayKey(groupId: string, memberId: string, day: string): string {
+  return groupId + sep + memberId + sep + day
+}
+
+/**
+ * Adds the reach of a batch's member-day rows ([group, day, member, …]; every row has messages) — call
+ * before the member-day rows are written, in the same transaction.
+ */
+export async function addReach(tx: FeatureTables, memberDay: readonly Row[]): Promise<ReachResult> {
+  const stored = new Set<string>()
+  if (memberDay.length === 0) return { fresh: [], stored }
   // Batch days per pair, by group.
   const byGroup = new Map<string, Map<string, string[]>>()
   for (const r of memberDay) {
@@ -83,32 +122,31 @@ export async function addReach(tx: FeatureTables, memberDay: readonly Row[]): Pr
   }
   const delta: Delta = new Map()
   const last: Row[] = []
+  const lastOf = await readLast(tx, byGroup)
   for (const [g, pairs] of byGroup) {
-    const members = [...pairs.keys()]
-    for (let i = 0; i < members.length; i += CHUNK) {
-      const part = members.slice(i, i + CHUNK)
-      const stored = await tx.query<{ member_id: string; last_day: string }>(`SELECT member_id, last_day FROM qy_stats_pair_last WHERE group_id = ? AND member_id IN (${part.map(() => '?').join(',')})`, [g, ...part])
-      const lastOf = new Map(stored.map((r) => [String(r.member_id), String(r.last_day)]))
-      const replay: string[] = []
-      for (const m of part) {
-        const days = [...new Set(pairs.get(m) ?? [])].sort()
-        const prev = lastOf.get(m) ?? NONE
-        if (prev !== NONE && (days[0] as string) <= prev) { replay.push(m); continue }
-        // The live case: every batch day after the pair's last active day.
-        let p = prev
-        for (const day of days) { add(delta, g, day, p, 1); p = day }
-        last.push([g, m, days[days.length - 1] as string])
-      }
-      // A batch day on or before the pair's last active day: re-derive the pair's chain from its rows.
-      for (const m of replay) {
-        const rows = await tx.query<{ day: string }>('SELECT day FROM qy_stats_member_day WHERE group_id = ? AND member_id = ? AND messages > 0 ORDER BY day', [g, m])
-        const before = rows.map((r) => String(r.day))
-        const after = [...new Set([...before, ...(pairs.get(m) ?? [])])].sort()
-        if (after.length === before.length) continue
-        for (const [day, p] of links(before)) add(delta, g, day, p, -1)
-        for (const [day, p] of links(after)) add(delta, g, day, p, 1)
-        last.push([g, m, after[after.length - 1] as string])
-      }
+    const replay: string[] = []
+    for (const [m, batchDays] of pairs) {
+      const prev = lastOf.get(g + sep + m) ?? NONE
+      // The pair's last active day is stored: its member-day row exists (pair_last follows those rows).
+      const days = [...new Set(batchDays)].filter((d) => d !== prev).sort()
+      if (prev !== NONE && batchDays.includes(prev)) stored.add(pairDayKey(g, m, prev))
+      if (days.length === 0) continue
+      if (prev !== NONE && (days[0] as string) < prev) { replay.push(m); continue }
+      // The live case: every batch day after the pair's last active day.
+      let p = prev
+      for (const day of days) { add(delta, g, day, p, 1); p = day }
+      last.push([g, m, days[days.length - 1] as string])
+    }
+    // A batch day before the pair's last active day: re-derive the pair's chain from its rows.
+    for (const m of replay) {
+      const rows = await tx.query<{ day: string }>('SELECT day FROM qy_stats_member_day WHERE group_id = ? AND member_id = ? AND messages > 0 ORDER BY day', [g, m])
+      const before = rows.map((r) => String(r.day))
+      for (const day of before) stored.add(pairDayKey(g, m, day))
+      const after = [...new Set([...before, ...(pairs.get(m) ?? [])])].sort()
+      if (after.length === before.length) continue
+      for (const [day, p] of links(before)) add(delta, g, day, p, -1)
+      for (const [day, p] of links(after)) add(delta, g, day, p, 1)
+      last.push([g, m, after[after.length - 1] as string])
     }
   }
   await applyDelta(tx, delta)
@@ -123,7 +161,7 @@ export async function addReach(tx: FeatureTables, memberDay: readonly Row[]): Pr
     const tail = tx.dialect === 'mysql' ? ' ON DUPLICATE KEY UPDATE last_day = GREATEST(last_day, VALUES(last_day))' : ' ON CONFLICT(group_id, member_id) DO UPDATE SET last_day = MAX(last_day, excluded.last_day)'
     await tx.upsertRows('qy_stats_pair_last', ['group_id', 'member_id', 'last_day'], tail, last)
   }
-  return [...fresh].filter(([, n]) => n !== 0).map(([k, n]) => [...k.split(sep), n] as Row)
+  return { fresh: [...fresh].filter(([, n]) => n !== 0).map(([k, n]) => [...k.split(sep), n] as Row), stored }
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { Row } from '../../adapters/db/sql'
 import { addDays } from '../../kernel/time'
 import { rebuildGroupReach } from './stats.reach'
+import { upsertAdd } from './stats.sql'
 import { daysBetween } from './stats.time'
 
 /**
@@ -8,18 +10,19 @@ import { daysBetween } from './stats.time'
  * group) and `qy_stats_all_hour` (messages and speakers of a local hour summed). Reports across every group
  * read one row per day or hour instead of one per group and day (1,000 rows a day at 1,000 groups).
  *
- * One write path: these rows are never added to. Every transaction that changes group-day or group-hour
- * rows recomputes the all-group rows of the days and hours it touched from the group rows (a range scan of
- * the `(day, …)` covering indexes: one entry per group), inside the same transaction. So they are exactly
- * the sum of the group rows whatever the order, redelivery or restart — and a rebuild that rewrites group
- * rows recomputes its whole range here.
+ * Day rows are added to in the transaction that adds to the group rows, with the same additions summed
+ * per day (`addAllDays`: the flush's counters and its `active` increment — the batch's new pair-days —,
+ * the event counters), so they stay the sum of the group rows without a sum over every group's row of
+ * each touched day. Hour rows are recomputed from
+ * the group-hour rows of the hours touched (`refreshAllGroups`: hour speakers are recounted, not added).
+ * A rebuild that rewrites group rows recomputes its whole range from them (`rebuildAllGroups`).
  *
  * Distinct counts stay exact in the sense the reports use across groups: `active` and `speakers` count
  * member-group pairs (a member active in two groups counts in each), which is the sum of the groups' own
  * distinct counts. Distinct members over a multi-day range (WAU/MAU) are not sums and are not stored here:
  * they come from the member-month masks.
  *
- * MySQL: two replicas flushing the same day would each recompute the sum from group rows the other holds
+ * MySQL: two replicas flushing the same day would each recompute hour sums from group rows the other holds
  * locked (deadlock), or from a snapshot missing the other's uncommitted rows (a stale sum). `lockDays`
  * takes the all-day rows' locks first, in day order, before any group row is written, which serialises the
  * stats writers of a day across replicas. SQLite has one writer.
@@ -37,6 +40,21 @@ export async function lockDays(tx: FeatureTables, days: Iterable<string>): Promi
     const part = sorted.slice(i, i + CHUNK)
     await tx.query(`INSERT INTO qy_stats_all_day (day) VALUES ${part.map(() => '(?)').join(', ')} ON DUPLICATE KEY UPDATE day = day`, part)
   }
+}
+
+/**
+ * Adds group-day rows ([group, day, ...values of `columns`]) to the all-group day rows: the same additions
+ * as the group rows, summed per day (call in the transaction that adds them, after `lockDays`).
+ */
+export async function addAllDays(tx: FeatureTables, columns: readonly string[], groupDay: readonly Row[]): Promise<void> {
+  const byDay = new Map<string, Row>()
+  for (const r of groupDay) {
+    const day = r[1] as string
+    const row = byDay.get(day)
+    if (!row) { byDay.set(day, [day, ...r.slice(2, 2 + columns.length)]); continue }
+    for (let i = 0; i < columns.length; i++) row[1 + i] = (row[1 + i] as number) + (r[2 + i] as number)
+  }
+  await upsertAdd(tx, 'qy_stats_all_day', ['day'], [], [...columns], [...byDay.values()])
 }
 
 /** Recomputes the all-group rows of `days` (all-day) and `hours` (all-hour) from the group rows. */
