@@ -218,7 +218,7 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(says[0]?.text).toMatch(/新增 4 位参与/)
     expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_lottery_answer WHERE answered_at IS NULL')).toBe(0)
     expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_lottery_answer')).toBe(5)
-  })
+  }, 120_000)
 
   it('keeps each owner to their own lotteries (404 like a missing id) and validates definitions', async () => {
     chat = await start()

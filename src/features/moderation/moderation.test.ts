@@ -220,7 +220,7 @@ describe(`moderation through real wechaty (${STORAGE} + ${COORDINATION})`, () =>
     expect(says.filter((a) => a.text?.includes('新人')).map((a) => a.text)).toEqual(['欢迎 新人甲、新人乙、新人丙 加入读书会！群内禁止广告、二维码和刷屏，请文明交流。'])
     const open: Array<{ n: number | string }> = await chat.runtime.db.query('SELECT COUNT(*) AS n FROM qy_moderation_welcome WHERE answered_at IS NULL')
     expect(Number(open[0]?.n)).toBe(0)
-  })
+  }, 120_000)
 
   it('never warns ordinary members in a realistic mixed chat', async () => {
     ({ chat } = await setup({ flood: { enabled: true }, duplicates: { enabled: true } }))

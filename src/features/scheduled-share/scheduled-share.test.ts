@@ -519,7 +519,7 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     const day2 = (await deliveries(client(chat, alice.token, alice.tokenId), sid)).filter((r) => r.fireLocal === '2026-11-24T09:00')
     expect(day2.map((r) => [r.groupId, r.status]).sort()).toEqual([[G1, 'missed'], [G2, 'sent']].sort())
     expect(day2.find((r) => r.groupId === G1)?.reason).toBe('lost before it was queued (a crash); slot passed (30 min late, grace 10 min)')
-  })
+  }, 120_000)
 
   it('spreads 300 target groups over the stagger window, in the schedule order, within the account budget', async () => {
     const groups: RehearsalGroup[] = Array.from({ length: 300 }, (_, i) => ({ id: `s${String(i).padStart(3, '0')}`, name: `群${String(i).padStart(3, '0')}`, members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }] }))
