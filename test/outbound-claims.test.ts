@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm'
 import { databaseSchema, dataSourceOptions, openDatabase } from '../src/adapters/db/data-source'
 import { DbOutboundStore } from '../src/adapters/db/outbound-store'
 import { OutboundEntity } from '../src/adapters/db/core.entity'
+import { OutboundActionKey1798920000000 } from '../migrations/1798920000000-OutboundActionKey'
 import type { OutboundAction } from '../src/kernel/context'
 import { OutboundQueue, type ReplicaRole } from '../src/kernel/outbound'
 import { FakeClock } from '../src/ports/clock'
@@ -199,5 +200,24 @@ describe(`outbound claims (${STORAGE})`, () => {
     expect([...r1.performed, ...r2.performed].sort()).toEqual(['first', 'plain', 'plain'])
     // Once performed it still counts: a later re-post under the key is refused.
     await expect(store.save(keyed('late'), clock.now(), null)).resolves.toBeNull()
+  })
+
+  it('the migration gives share actions stored before keys existed their cause as key (once each), so the share sweep finds them', async () => {
+    const migration = new OutboundActionKey1798920000000()
+    const runner = db.createQueryRunner()
+    try {
+      await migration.down(runner)
+      const now = Date.now()
+      const legacy = (cause: string | undefined, queuedAt = now): unknown[] => ['bot1', 'g1', 'say', JSON.stringify({ kind: 'say', botId: 'bot1', groupId: 'g1', text: 'x', cause }), 'pending', 0, queuedAt]
+      for (const values of [legacy('share:5:text'), legacy('share:5:card'), legacy('share:5:text'), legacy('msg-1'), legacy(undefined), legacy('share:6:text', now - 3 * 86_400_000)]) {
+        await runner.query('INSERT INTO qy_outbound (bot_id, group_id, kind, payload, status, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)', values)
+      }
+      await migration.up(runner)
+    } finally {
+      await runner.release()
+    }
+    const rows = await db.getRepository(OutboundEntity).find({ order: { id: 'ASC' } })
+    expect(rows.map((r) => r.actionKey)).toEqual(['share:5:text', 'share:5:card', null, null, null, null])
+    await expect(store.hasKey('share:5:card')).resolves.toBe(true)
   })
 })
