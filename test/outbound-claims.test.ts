@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm'
 import { databaseSchema, dataSourceOptions, openDatabase } from '../src/adapters/db/data-source'
 import { DbOutboundStore } from '../src/adapters/db/outbound-store'
 import { OutboundEntity } from '../src/adapters/db/core.entity'
+import { OutboundActionKey1798920000000 } from '../migrations/1798920000000-OutboundActionKey'
 import type { OutboundAction } from '../src/kernel/context'
 import { OutboundQueue, type ReplicaRole } from '../src/kernel/outbound'
 import { FakeClock } from '../src/ports/clock'
@@ -32,6 +33,13 @@ afterAll(async () => {
 })
 
 beforeEach(async () => { await db.getRepository(OutboundEntity).clear() })
+
+/** Stores an action (without a key: always a new row) and returns its id. */
+async function put(...args: Parameters<DbOutboundStore['save']>): Promise<number> {
+  const id = await store.save(...args)
+  if (id === null) throw new Error('an action without a key was refused as a duplicate')
+  return id
+}
 
 /** One replica's queue on the shared store; `performed` is what it sent to the platform. */
 function replica(id: string, clock: FakeClock, holds: Set<string>, handoffs: string[] = []) {
@@ -62,11 +70,11 @@ const statuses = async (): Promise<Record<string, string>> => {
 describe(`outbound claims (${STORAGE})`, () => {
   it('pending(claim) takes only unclaimed, expired or own rows, in one statement; a live foreign claim is left alone', async () => {
     const now = 1_000_000
-    const a = await store.save(say('g1', 'unclaimed'), now, null)
-    const b = await store.save(say('g1', 'live-other'), now, { owner: 'r2', now, until: now + CLAIM_TTL })
-    const c = await store.save(say('g1', 'expired-other'), now, { owner: 'r2', now, until: now - 1 })
-    const d = await store.save(say('g1', 'mine'), now, { owner: 'r1', now, until: now + 5 })
-    const e = await store.save(say('g1', 'other-bot', 'bot2'), now, null)
+    const a = await put(say('g1', 'unclaimed'), now, null)
+    const b = await put(say('g1', 'live-other'), now, { owner: 'r2', now, until: now + CLAIM_TTL })
+    const c = await put(say('g1', 'expired-other'), now, { owner: 'r2', now, until: now - 1 })
+    const d = await put(say('g1', 'mine'), now, { owner: 'r1', now, until: now + 5 })
+    const e = await put(say('g1', 'other-bot', 'bot2'), now, null)
     const got = await store.pending('bot1', { owner: 'r1', now, until: now + CLAIM_TTL })
     expect(got.map((r) => r.id)).toEqual([a, c, d])
     expect(b).toBeGreaterThan(a)
@@ -83,20 +91,20 @@ describe(`outbound claims (${STORAGE})`, () => {
 
   it('begin() admits only the claim owner of a pending row, once it is finished never again', async () => {
     const now = 2_000_000
-    const id = await store.save(say('g1', 'x'), now, { owner: 'r1', now, until: now + CLAIM_TTL })
+    const id = await put(say('g1', 'x'), now, { owner: 'r1', now, until: now + CLAIM_TTL })
     await expect(store.begin(id, { owner: 'r2', now, until: now + CLAIM_TTL })).resolves.toBe(false)
     await expect(store.begin(id, { owner: 'r1', now, until: now + CLAIM_TTL })).resolves.toBe(true)
     await store.finish(id, { status: 'sent', attempts: 1, at: now }, 'r1')
     await expect(store.begin(id, { owner: 'r1', now, until: now + CLAIM_TTL })).resolves.toBe(false)
     // An outcome from a replica that lost the claim is not recorded over the owner's.
-    const other = await store.save(say('g1', 'y'), now, { owner: 'r2', now, until: now + CLAIM_TTL })
+    const other = await put(say('g1', 'y'), now, { owner: 'r2', now, until: now + CLAIM_TTL })
     await store.finish(other, { status: 'failed', attempts: 1, at: now }, 'r1')
     expect((await statuses()).y).toBe('pending:r2')
   })
 
   it('two replicas resuming the same bot perform every stored action exactly once', async () => {
     const clock = new FakeClock(Date.now())
-    for (let i = 0; i < 30; i++) await store.save(say(`g${i % 3}`, `m${i}`), clock.now(), null)
+    for (let i = 0; i < 30; i++) await put(say(`g${i % 3}`, `m${i}`), clock.now(), null)
     const holds = new Set(['bot1'])
     const r1 = replica('r1', clock, holds)
     const r2 = replica('r2', clock, holds)
@@ -126,7 +134,7 @@ describe(`outbound claims (${STORAGE})`, () => {
   it('a dead replica\'s claims are taken over only after they expire; abandon() hands them over at once', async () => {
     const clock = new FakeClock(Date.now())
     // r1 claimed three actions and died before performing them.
-    for (const t of ['a', 'b', 'c']) await store.save(say('g1', t), clock.now(), { owner: 'r1', now: clock.now(), until: clock.now() + CLAIM_TTL })
+    for (const t of ['a', 'b', 'c']) await put(say('g1', t), clock.now(), { owner: 'r1', now: clock.now(), until: clock.now() + CLAIM_TTL })
     const r2 = replica('r2', clock, new Set(['bot1']))
     await expect(r2.queue.resume('bot1')).resolves.toBe(0)
     clock.set(clock.now() + CLAIM_TTL + 1)
@@ -165,5 +173,51 @@ describe(`outbound claims (${STORAGE})`, () => {
     await until(() => r1.queue.size === 0, 'r1 lane empties')
     expect(r1.performed).toEqual([])
     expect(await statuses()).toEqual({ contested: 'sent:r2' })
+  })
+
+  it('an action with a key is stored once: two replicas queueing it at the same moment perform it once, and hasKey() finds it', async () => {
+    const clock = new FakeClock(Date.now())
+    const holds = new Set(['bot1'])
+    const r1 = replica('r1', clock, holds)
+    const r2 = replica('r2', clock, holds)
+    const keyed = (text: string): OutboundAction => ({ ...say('g1', text), cause: 'share:7:text', key: 'share:7:text' })
+    await expect(store.hasKey('share:7:text')).resolves.toBe(false)
+    await expect(r1.queue.hasKey('share:7:text')).resolves.toBe(false)
+    r1.queue.enqueue(keyed('first'))
+    // Known at once on the replica that queued it (before its row is written), then in the store.
+    await expect(r1.queue.hasKey('share:7:text')).resolves.toBe(true)
+    r2.queue.enqueue(keyed('second'))
+    // Actions without a key are never refused, however alike.
+    r1.queue.enqueue(say('g2', 'plain'))
+    r2.queue.enqueue(say('g2', 'plain'))
+    await r1.queue.stored()
+    await r2.queue.stored()
+    await expect(store.hasKey('share:7:text')).resolves.toBe(true)
+    await expect(r2.queue.hasKey('share:7:text')).resolves.toBe(true)
+    await until(() => r1.queue.size === 0 && r2.queue.size === 0, 'queues empty')
+    const rows = await db.getRepository(OutboundEntity).find({ order: { id: 'ASC' } })
+    expect(rows.map((r) => [r.actionKey, r.status])).toEqual([['share:7:text', 'sent'], [null, 'sent'], [null, 'sent']])
+    expect([...r1.performed, ...r2.performed].sort()).toEqual(['first', 'plain', 'plain'])
+    // Once performed it still counts: a later re-post under the key is refused.
+    await expect(store.save(keyed('late'), clock.now(), null)).resolves.toBeNull()
+  })
+
+  it('the migration gives share actions stored before keys existed their cause as key (once each), so the share sweep finds them', async () => {
+    const migration = new OutboundActionKey1798920000000()
+    const runner = db.createQueryRunner()
+    try {
+      await migration.down(runner)
+      const now = Date.now()
+      const legacy = (cause: string | undefined, queuedAt = now): unknown[] => ['bot1', 'g1', 'say', JSON.stringify({ kind: 'say', botId: 'bot1', groupId: 'g1', text: 'x', cause }), 'pending', 0, queuedAt]
+      for (const values of [legacy('share:5:text'), legacy('share:5:card'), legacy('share:5:text'), legacy('msg-1'), legacy(undefined), legacy('share:6:text', now - 3 * 86_400_000)]) {
+        await runner.query('INSERT INTO qy_outbound (bot_id, group_id, kind, payload, status, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)', values)
+      }
+      await migration.up(runner)
+    } finally {
+      await runner.release()
+    }
+    const rows = await db.getRepository(OutboundEntity).find({ order: { id: 'ASC' } })
+    expect(rows.map((r) => r.actionKey)).toEqual(['share:5:text', 'share:5:card', null, null, null, null])
+    await expect(store.hasKey('share:5:card')).resolves.toBe(true)
   })
 })

@@ -62,6 +62,11 @@ interface ActionBase {
   botId: string
   /** What caused it: a message id, a job tick … (records, outcomes and expiry use it). */
   cause?: string
+  /**
+   * Unique key (e.g. `share:12:text`): an action with a key is stored at most once — a second one with the
+   * same key is dropped, never performed — so work re-posted after a crash (by any replica) goes out once.
+   */
+  key?: string
   /** Why, in a few words for the "bot action" log line (e.g. `warning (strike 1, links)`) — never message text. */
   note?: string
 }
@@ -84,6 +89,8 @@ export interface ActionSink {
   enqueue(action: OutboundAction): void
   /** Resolves once every action enqueued so far is durably stored (where the sink stores them). */
   stored?(): Promise<void>
+  /** Whether an action with this key exists (queued here, stored, or finished). */
+  hasKey?(key: string): Promise<boolean>
 }
 
 /** Validated, cached configuration of one group, sliced by feature name. */

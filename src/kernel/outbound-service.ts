@@ -9,6 +9,8 @@ export interface GroupTarget {
 /** Optional facts about an action: what caused it (a message id, a job tick) and why (the bot-action log line). */
 export interface ActionOptions {
   cause?: string
+  /** Unique key: the action is stored at most once under it (see OutboundAction's `key`). */
+  key?: string
   /** A few words for the log (`welcome (2 newcomers)`), never message text. */
   note?: string
 }
@@ -47,21 +49,29 @@ export interface Outbound {
   acceptInvitation(botId: string, invitationId: string, opts?: ActionOptions): void
   /** Resolves once every action queued so far is durably stored: only then may a feature record it as sent. */
   stored(): Promise<void>
+  /**
+   * Whether an action with this key was ever queued (pending, performed or given up on): how a feature
+   * finds work a crash lost between its own commit and the action's store, to post it again under the key.
+   */
+  has(key: string): Promise<boolean>
 }
 
 /** The verbs over an action sink (the outbound queue). */
 export function outboundVerbs(sink: ActionSink): Outbound {
+  const facts = (opts?: ActionOptions): Pick<OutboundAction, 'cause' | 'key' | 'note'> =>
+    (opts?.key === undefined ? { cause: opts?.cause, note: opts?.note } : { cause: opts.cause, key: opts.key, note: opts.note })
   const put = (action: OutboundAction): void => sink.enqueue(action)
   return {
-    say: (to, text, opts) => put({ kind: 'say', botId: to.botId, groupId: to.groupId, text, mentions: opts?.mentions && opts.mentions.length > 0 ? opts.mentions : undefined, cause: opts?.cause, note: opts?.note }),
-    card: (to, card, opts) => put({ kind: 'sayCard', botId: to.botId, groupId: to.groupId, card, cause: opts?.cause, note: opts?.note }),
-    image: (to, imageUrl, opts) => put({ kind: 'sayImage', botId: to.botId, groupId: to.groupId, imageUrl, cause: opts?.cause, note: opts?.note }),
-    direct: (botId, contactId, text, opts) => put({ kind: 'sayDirect', botId, contactId, text, cause: opts?.cause, note: opts?.note }),
-    remove: (to, memberId, reason, opts) => put({ kind: 'remove', botId: to.botId, groupId: to.groupId, memberId, reason, cause: opts?.cause, note: opts?.note }),
-    add: (to, memberId, opts) => put({ kind: 'add', botId: to.botId, groupId: to.groupId, memberId, cause: opts?.cause, note: opts?.note }),
-    tag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, cause: opts?.cause, note: opts?.note }),
-    untag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, remove: true, cause: opts?.cause, note: opts?.note }),
-    acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, cause: opts?.cause, note: opts?.note }),
+    say: (to, text, opts) => put({ kind: 'say', botId: to.botId, groupId: to.groupId, text, mentions: opts?.mentions && opts.mentions.length > 0 ? opts.mentions : undefined, ...facts(opts) }),
+    card: (to, card, opts) => put({ kind: 'sayCard', botId: to.botId, groupId: to.groupId, card, ...facts(opts) }),
+    image: (to, imageUrl, opts) => put({ kind: 'sayImage', botId: to.botId, groupId: to.groupId, imageUrl, ...facts(opts) }),
+    direct: (botId, contactId, text, opts) => put({ kind: 'sayDirect', botId, contactId, text, ...facts(opts) }),
+    remove: (to, memberId, reason, opts) => put({ kind: 'remove', botId: to.botId, groupId: to.groupId, memberId, reason, ...facts(opts) }),
+    add: (to, memberId, opts) => put({ kind: 'add', botId: to.botId, groupId: to.groupId, memberId, ...facts(opts) }),
+    tag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, ...facts(opts) }),
+    untag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, remove: true, ...facts(opts) }),
+    acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, ...facts(opts) }),
     stored: async () => { await sink.stored?.() },
+    has: async (key) => (sink.hasKey ? sink.hasKey(key) : false),
   }
 }

@@ -84,14 +84,20 @@ class FakeStore implements OutboundStore {
   failFinish = false
   private nextId = 100
 
-  async save(action: OutboundAction, queuedAt: number): Promise<number> {
+  async save(action: OutboundAction, queuedAt: number): Promise<number | null> {
     this.log.push(`save:${describeText(action)}`)
     await this.saveGate
     if (this.failSave) throw new Error('disk full')
+    // Like the unique index: a key stored before (by this or an earlier process) is not stored again.
+    if (action.key !== undefined && (await this.hasKey(action.key))) return null
     const id = this.nextId++
     this.saved.push({ id, action, queuedAt })
     this.log.push(`saved:${describeText(action)}:${id}`)
     return id
+  }
+
+  async hasKey(key: string): Promise<boolean> {
+    return [...this.rows, ...this.saved].some((r) => r.action.key === key)
   }
 
   async finish(id: number, outcome: Parameters<OutboundStore['finish']>[1]): Promise<void> {
@@ -476,6 +482,23 @@ describe('OutboundQueue', () => {
       const withoutStore = setup()
       await expect(withoutStore.queue.resume('bot1')).resolves.toBe(0)
       expect(withoutStore.queue.size).toBe(0)
+    })
+
+    it('an action whose key is already stored is dropped without being performed or reported; hasKey() sees both', async () => {
+      const store = new FakeStore()
+      // An earlier process stored the share's text under its key.
+      store.rows = [{ id: 1, botId: 'bot1', action: { ...say('g1', 'stored before'), key: 'share:1:text' } }]
+      const { queue, performer, outcomes, advanceUntil } = setup({ store })
+      await expect(queue.hasKey('share:1:text')).resolves.toBe(true)
+      await expect(queue.hasKey('share:2:text')).resolves.toBe(false)
+      queue.enqueue({ ...say('g1', 're-post'), key: 'share:1:text' })
+      queue.enqueue({ ...say('g1', 'new'), key: 'share:2:text' })
+      await expect(queue.hasKey('share:2:text')).resolves.toBe(true)
+      await advanceUntil(() => outcomes.length === 1)
+      await queue.drain(1000)
+      expect(performer.texts()).toEqual(['new'])
+      expect(outcomes.map((o) => o.action.key)).toEqual(['share:2:text'])
+      expect(queue.size).toBe(0)
     })
   })
 

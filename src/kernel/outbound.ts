@@ -54,8 +54,13 @@ export interface Claim {
  * expired (its replica died) is taken over by the bot's next holder.
  */
 export interface OutboundStore {
-  /** Stores a new pending action (claimed by `claim.owner` when given, otherwise unclaimed); returns its id. */
-  save(action: OutboundAction, queuedAt: number, claim?: Claim | null): Promise<number>
+  /**
+   * Stores a new pending action (claimed by `claim.owner` when given, otherwise unclaimed); returns its id.
+   * An action with a `key` already stored (by any replica, in any state) is not stored again: null.
+   */
+  save(action: OutboundAction, queuedAt: number, claim?: Claim | null): Promise<number | null>
+  /** Whether an action with this key is stored (pending, sent, failed or expired). */
+  hasKey(key: string): Promise<boolean>
   /** Records the outcome of an action (with `owner`: only while that owner's claim stands). */
   finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }, owner?: string): Promise<void>
   /**
@@ -111,6 +116,8 @@ interface Item {
   saving?: Promise<void>
   /** Attempts made so far (waiting for a login is not an attempt). */
   attempts: number
+  /** Its key was stored already (another replica, or an earlier process, queued it): never performed here. */
+  duplicate?: boolean
 }
 
 /** A bot's outage as the queue sees it. */
@@ -208,7 +215,7 @@ export class OutboundQueue implements ActionSink {
     if (store && replica && !replica.holds(action.botId)) {
       // Another replica runs this bot (a job or a message seen here): store it unclaimed for the holder.
       const saving = this.lastSave.then(() => store.save(action, item.queuedAt, null)).then(
-        () => replica.handoff(action.botId),
+        (id) => { if (id !== null) replica.handoff(action.botId) },
         (error: unknown) => this.deps.log.error('outbound: could not store action for another replica', { ...describeAction(action), error: errorText(error) }),
       )
       this.lastSave = saving
@@ -219,7 +226,15 @@ export class OutboundQueue implements ActionSink {
     if (store) {
       // One save after the other, so stored ids follow the queue's order (resume() replays by id).
       const saving = this.lastSave.then(() => store.save(action, item.queuedAt, this.claimNow() ?? null)).then(
-        (id) => { item.id = id; this.claim(id) },
+        (id) => {
+          if (id === null) {
+            item.duplicate = true
+            this.deps.log.info('outbound: an action with this key is already queued; not queued twice', describeAction(action))
+            return
+          }
+          item.id = id
+          this.claim(id)
+        },
         (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: errorText(error) }),
       )
       item.saving = saving
@@ -228,6 +243,15 @@ export class OutboundQueue implements ActionSink {
       void saving.finally(() => this.saves.delete(saving))
     }
     this.push(item)
+  }
+
+  /**
+   * Whether an action with this key exists: queued here and not yet stored, or in the store (any state).
+   * Without a store, only what this process queued and has not performed yet.
+   */
+  async hasKey(key: string): Promise<boolean> {
+    for (const lane of this.lanes.values()) for (const item of lane) if (item.action.key === key && !item.duplicate) return true
+    return this.deps.store ? this.deps.store.hasKey(key) : false
   }
 
   /**
@@ -486,6 +510,7 @@ export class OutboundQueue implements ActionSink {
     const { action } = item
     const { settings, random, log } = this.deps
     if (item.saving) await item.saving
+    if (item.duplicate) return 'lost'
     let lastError: unknown
     while (item.attempts < settings.maxAttempts) {
       if (this.mustWait(action.botId)) return 'offline'

@@ -99,15 +99,15 @@ export class FaultHarness {
   /** The key prefix of this run in Redis (a scenario empties it to play a Redis restarted without data). */
   get redisPrefix(): string { return this.prefix }
 
-  /** Starts a replica process; resolves once its runtime started. */
-  async spawn(name: string): Promise<void> {
+  /** Starts a replica process (`config`: overrides of its own, e.g. `replicas.weight`); resolves once its runtime started. */
+  async spawn(name: string, config: Record<string, unknown> = {}): Promise<void> {
     const urls = this.replicaUrls()
-    const config = deepMerge(this.overrides(), { database: { url: urls.db }, redis: { url: urls.redis } })
+    const merged = deepMerge(deepMerge(this.overrides(), config), { database: { url: urls.db }, redis: { url: urls.redis } })
     const child = fork(join(__dirname, 'replica.ts'), [], {
       execArgv: ['-r', 'ts-node/register/transpile-only'],
       env: {
         ...process.env, NODE_ENV: 'test', QUNYUN_DB_URL: urls.db, QUNYUN_REDIS_URL: urls.redis,
-        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(config), FAULT_BOTS: JSON.stringify(this.options.bots),
+        QUNYUN_REPLICA_ID: name, FAULT_CONFIG: JSON.stringify(merged), FAULT_BOTS: JSON.stringify(this.options.bots),
         FAULT_HTTP: this.options.http ? '1' : '',
       },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

@@ -14,6 +14,7 @@ export class SeenMessageEntity {
 @Index('idx_outbound_bot_status', ['botId', 'status'])
 @Index('idx_outbound_claim', ['claimOwner', 'status'])
 @Index('idx_outbound_queued', ['queuedAt'])
+@Index('uq_outbound_key', ['actionKey'], { unique: true })
 export class OutboundEntity {
   @PrimaryGeneratedColumn({ type: 'integer' }) id!: number
   @Column({ name: 'bot_id', type: 'varchar', length: 64 }) botId!: string
@@ -30,6 +31,8 @@ export class OutboundEntity {
   @Column({ name: 'claim_owner', type: 'varchar', length: 100, nullable: true }) claimOwner!: string | null
   /** Until when the claim stands (ms); an expired claim is taken over. */
   @Column(msColumn('claim_until', true)) claimUntil!: number | null
+  /** The action's unique key (null: none); a second action with the same key is never stored. */
+  @Column({ name: 'action_key', type: 'varchar', length: 191, nullable: true }) actionKey!: string | null
 }
 
 /** Fence for scheduled jobs: one row per (job, fire time), so replicas run each tick once. */

@@ -11,6 +11,7 @@ import { WecomInboxLinks1797700000000 } from '../../../migrations/1797700000000-
 import { WECOM_ENTITIES } from '../wecom/wecom.entity'
 import { DeploymentSecret1797900000000 } from '../../../migrations/1797900000000-DeploymentSecret'
 import { Retention1798000000000 } from '../../../migrations/1798000000000-Retention'
+import { OutboundActionKey1798920000000 } from '../../../migrations/1798920000000-OutboundActionKey'
 import type { MigrationClass } from '../../kernel/feature'
 import { CORE_ENTITIES } from './core.entity'
 
@@ -18,7 +19,7 @@ import { CORE_ENTITIES } from './core.entity'
  * Migrations of the core: the first schema (core, groups and activity tables, from before features
  * declared their own), the SQLite column alignment (it touches every table), the rule versions.
  */
-export const CORE_MIGRATIONS: readonly MigrationClass[] = [Foundation1763848800000, AlignSqliteColumns1796158900000, RuleVersions1796200000000, OutboundClaims1797000000000, WecomInboxLinks1797700000000, DeploymentSecret1797900000000, Retention1798000000000]
+export const CORE_MIGRATIONS: readonly MigrationClass[] = [Foundation1763848800000, AlignSqliteColumns1796158900000, RuleVersions1796200000000, OutboundClaims1797000000000, WecomInboxLinks1797700000000, DeploymentSecret1797900000000, Retention1798000000000, OutboundActionKey1798920000000]
 
 /** Every table and migration of a registry: the core's plus each feature's own. */
 export interface DatabaseSchema {

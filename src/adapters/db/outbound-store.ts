@@ -2,6 +2,7 @@ import { Brackets, type DataSource } from 'typeorm'
 import type { OutboundAction } from '../../kernel/context'
 import type { Claim, OutboundStatus, OutboundStore } from '../../kernel/outbound'
 import { OutboundEntity } from './core.entity'
+import { isDuplicate } from './errors'
 
 /**
  * The outbound queue's durable record in the database. Claims are two columns of the row (claim_owner,
@@ -13,13 +14,23 @@ export class DbOutboundStore implements OutboundStore {
 
   private get repo() { return this.db.getRepository(OutboundEntity) }
 
-  async save(action: OutboundAction, queuedAt: number, claim?: Claim | null): Promise<number> {
-    const result = await this.repo.insert({
-      botId: action.botId, groupId: 'groupId' in action ? action.groupId ?? null : null, kind: action.kind,
-      payload: action, status: 'pending', attempts: 0, error: null, queuedAt, finishedAt: null,
-      claimOwner: claim?.owner ?? null, claimUntil: claim?.until ?? null,
-    })
-    return Number(result.identifiers[0]?.id)
+  async save(action: OutboundAction, queuedAt: number, claim?: Claim | null): Promise<number | null> {
+    try {
+      const result = await this.repo.insert({
+        botId: action.botId, groupId: 'groupId' in action ? action.groupId ?? null : null, kind: action.kind,
+        payload: action, status: 'pending', attempts: 0, error: null, queuedAt, finishedAt: null,
+        claimOwner: claim?.owner ?? null, claimUntil: claim?.until ?? null, actionKey: action.key ?? null,
+      })
+      return Number(result.identifiers[0]?.id)
+    } catch (error) {
+      // The unique key decides between replicas (and a re-post after a crash): the first insert wins.
+      if (action.key !== undefined && isDuplicate(error)) return null
+      throw error
+    }
+  }
+
+  async hasKey(key: string): Promise<boolean> {
+    return (await this.repo.count({ where: { actionKey: key } })) > 0
   }
 
   async finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }, owner?: string): Promise<void> {

@@ -8,9 +8,12 @@ import { DIRECTORY } from '../../kernel/directory'
 import { Lottery1796400000000 } from '../../../migrations/1796400000000-Lottery'
 import { LotteryBeacon1797300000000 } from '../../../migrations/1797300000000-LotteryBeacon'
 import { LotteryDrawIds1798700000000 } from '../../../migrations/1798700000000-LotteryDrawIds'
+import { LotteryAnswers1798920000100 } from '../../../migrations/1798920000100-LotteryAnswers'
+import { BotLoggedIn } from '../../kernel/events'
+import { errorText } from '../../kernel/logger'
 import { drandHttpBeacon } from '../../adapters/beacon/drand-http'
-import { AnswerBatcher } from './lottery.batcher'
-import { LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
+import { AnswerBatcher, LotteryAnswersDue } from './lottery.batcher'
+import { LotteryAnswerEntity, LotteryDrawEntity, LotteryEntity, LotteryEntryEntity, LotteryWinnerEntity } from './lottery.entity'
 import { LiveLotteries } from './lottery.live'
 import { lotteryMiddleware } from './lottery.middleware'
 import { normalizeCommand } from '../../text/normalize'
@@ -27,19 +30,20 @@ import { LotteryService } from './lottery.service'
 export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lottery']['beacon'] }>({
   name: 'lottery',
   rules: { schema: LotteryRuleSchema },
-  entities: [LotteryEntity, LotteryEntryEntity, LotteryDrawEntity, LotteryWinnerEntity],
+  entities: [LotteryEntity, LotteryEntryEntity, LotteryDrawEntity, LotteryWinnerEntity, LotteryAnswerEntity],
   personalData: {
     purpose: 'Lottery entries, winners and draw proofs; kept pseudonymous after erasure so past draws stay verifiable.',
     tables: [
       { entity: LotteryEntryEntity, dataClass: 'lottery-proofs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'pseudonymise' },
       { entity: LotteryWinnerEntity, dataClass: 'lottery-proofs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['name'], nameColumns: ['name'], groupColumn: 'groupId', onErase: 'pseudonymise' },
       { entity: LotteryDrawEntity, dataClass: 'lottery-proofs', timeColumn: 'at', mentionColumns: ['proof'], onErase: 'pseudonymise' },
+      { entity: LotteryAnswerEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['single', 'line'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Lottery1796400000000, LotteryBeacon1797300000000, LotteryDrawIds1798700000000],
+  migrations: [Lottery1796400000000, LotteryBeacon1797300000000, LotteryDrawIds1798700000000, LotteryAnswers1798920000100],
   // Process config, not rules: the server fetches this URL, so only the operator names it.
   config: (c) => ({ beacon: c.lottery.beacon }),
-  events: { emits: [LotteryEntered, LotteryDrawn] },
+  events: { emits: [LotteryEntered, LotteryDrawn, LotteryAnswersDue], consumes: [LotteryAnswersDue, BotLoggedIn] },
   inject: [DIRECTORY, ACCESS, POINTS, CHECK_INS, ACTIVITY],
   async setup(app) {
     const lotteries = new LiveLotteries({ db: app.store, pubsub: app.coordination.pubsub, access: app.use(ACCESS), clock: app.clock, log: app.log })
@@ -51,7 +55,14 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
       changed: () => lotteries.changed(),
       pseudonym: (memberId) => app.pseudonym(memberId),
     })
-    const batcher = new AnswerBatcher(app.clock, app.outbound)
+    const batcher = new AnswerBatcher({
+      db: app.store, clock: app.clock, outbound: app.outbound, log: app.log,
+      maxPerMessage: async (groupId) => (await app.rules.forGroup(groupId)).batch.maxPerMessage,
+      closeDue: (windowKey, groupId) => app.events.emit(LotteryAnswersDue.of({ id: `lottery.answersDue:${windowKey}:${app.clock.now()}`, at: app.clock.now(), groupId, windowKey })),
+    })
+    const sweep = async (botId?: string): Promise<void> => {
+      try { await batcher.held.sweep({ botId }) } catch (error) { app.log.error('lottery answers sweep failed (the next one retries)', { bot: botId, error: errorText(error) }) }
+    }
     return {
       middleware: lotteryMiddleware({ lotteries, service, batcher, rules: app.rules }),
       // Kept when a full group sheds: the entry keyword of a lottery the group may meet.
@@ -67,8 +78,19 @@ export const lotteryFeature = defineFeature<LotteryRule, { beacon: Config['lotte
         name: 'lottery.tick',
         cron: '* * * * *',
         run: () => service.tick(),
+      }, {
+        // Every minute: answers a crash left in a batch window (stored, never sent) go out once.
+        name: 'lottery.answers',
+        cron: '* * * * *',
+        run: () => sweep(),
       }],
-      drain: async () => { batcher.flushAll() },
+      onEvent: async (event) => {
+        if (LotteryAnswersDue.is(event)) await batcher.held.close(event.windowKey)
+        // A bot logged in here (a start, or a takeover): what its previous process held goes out now.
+        else if (BotLoggedIn.is(event)) await sweep(event.botId)
+      },
+      flush: () => batcher.held.settled(),
+      drain: () => batcher.flushAll(),
       stop: () => lotteries.stop(),
     }
   },

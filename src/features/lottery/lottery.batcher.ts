@@ -1,6 +1,11 @@
+import { defineEvent } from '../../kernel/events'
+import type { Logger } from '../../kernel/logger'
 import type { Outbound } from '../../kernel/outbound-service'
 import { renderTemplate } from '../../kernel/template'
 import type { Clock } from '../../ports/clock'
+import type { FeatureStore } from '../../adapters/db/feature-store'
+import { HeldAnswers, type ComposedAnswer, type HeldAnswerColumns } from '../../adapters/db/held-answers'
+import { LotteryAnswerEntity } from './lottery.entity'
 
 /** One answer waiting to be sent. */
 export interface PendingAnswer {
@@ -13,60 +18,46 @@ export interface PendingAnswer {
   line: string
 }
 
-interface Window { botId: string; groupId: string; pending: PendingAnswer[]; header: string; maxPerMessage: number; windowMs: number; note: string }
+/** A batch window of lottery answers came due here: it closes in the processor's order. Internal to the feature. */
+export const LotteryAnswersDue = defineEvent<{ groupId: string; windowKey: string }>()('lottery.answersDue')
 
 /**
  * Batches lottery answers (entry confirmations, "already closed") per group and kind: the first answer
  * in a quiet moment goes out at once and opens a window; answers arriving within it are sent together
  * when it closes — one message @-mentioning up to `maxPerMessage` members — and the window stays open
  * while answers keep coming. A rush of 参与抽奖 becomes a handful of messages, not one per entrant.
+ * Every answer is stored (qy_lottery_answer) before its message is acknowledged, and sent once: a
+ * window a kill -9 left open is sent by the sweep after the restart or on the replica taking the bot over.
  */
 export class AnswerBatcher {
-  private readonly windows = new Map<string, Window>()
+  readonly held: HeldAnswers
 
-  constructor(private readonly clock: Clock, private readonly outbound: Outbound) {}
+  constructor(deps: { db: FeatureStore; clock: Clock; outbound: Outbound; log: Logger; maxPerMessage: (groupId: string) => Promise<number>; closeDue: (windowKey: string, groupId: string) => void }) {
+    this.held = new HeldAnswers({
+      db: deps.db, entity: LotteryAnswerEntity, prefix: 'lottery.answer', clock: deps.clock, outbound: deps.outbound, log: deps.log,
+      closeDue: deps.closeDue,
+      compose: async (rows) => compose(rows, await deps.maxPerMessage((rows[0] as HeldAnswerColumns).groupId)),
+    })
+  }
 
-  /** Queues an answer under `key` (group + kind of answer). */
-  add(key: string, to: { botId: string; groupId: string }, answer: PendingAnswer, opts: { windowMs: number; maxPerMessage: number; header: string; note: string }): void {
-    const open = this.windows.get(key)
-    if (open) {
-      open.pending.push(answer)
-      return
-    }
-    this.outbound.say(to, answer.single, { mentions: [answer.memberId], cause: answer.messageId, note: opts.note })
-    if (opts.windowMs <= 0) return
-    const w: Window = { ...to, pending: [], header: opts.header, maxPerMessage: opts.maxPerMessage, windowMs: opts.windowMs, note: opts.note }
-    this.windows.set(key, w)
-    void this.closeLater(key, w)
+  /** Holds an answer under `key` (group + kind of answer); resolves once it is stored. */
+  async add(key: string, to: { botId: string; groupId: string }, answer: PendingAnswer, opts: { windowMs: number; header: string; note: string }): Promise<void> {
+    await this.held.add({ windowKey: key, botId: to.botId, groupId: to.groupId, memberId: answer.memberId, messageId: answer.messageId, single: answer.single, line: answer.line, header: opts.header, note: opts.note },
+      { windowMs: opts.windowMs, firstAtOnce: true })
   }
 
   /** Sends everything waiting now (shutdown). */
-  flushAll(): void {
-    for (const key of [...this.windows.keys()]) this.send(key, true)
-  }
+  flushAll(): Promise<void> { return this.held.flushAll() }
+}
 
-  private async closeLater(key: string, w: Window): Promise<void> {
-    await this.clock.sleep(w.windowMs)
-    if (this.windows.get(key) === w) this.send(key, false)
+/** A batch in messages of at most `maxPerMessage` members; a lone answer in its own words. */
+function compose(rows: readonly HeldAnswerColumns[], maxPerMessage: number): ComposedAnswer[] {
+  const out: ComposedAnswer[] = []
+  for (let i = 0; i < rows.length; i += maxPerMessage) {
+    const part = rows.slice(i, i + maxPerMessage)
+    const first = part[0] as HeldAnswerColumns
+    const text = part.length === 1 ? first.single : [renderTemplate(first.header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
+    out.push({ text, mentions: part.map((p) => p.memberId), cause: part.length === 1 ? first.messageId ?? undefined : 'lottery.batch', note: part.length === 1 ? first.note : `${first.note} (${part.length} members)` })
   }
-
-  private send(key: string, final: boolean): void {
-    const w = this.windows.get(key)
-    if (!w) return
-    if (w.pending.length === 0) {
-      this.windows.delete(key)
-      return
-    }
-    const pending = w.pending.splice(0)
-    for (let i = 0; i < pending.length; i += w.maxPerMessage) {
-      const part = pending.slice(i, i + w.maxPerMessage)
-      const first = part[0] as PendingAnswer
-      const text = part.length === 1 ? first.single : [renderTemplate(w.header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
-      this.outbound.say({ botId: w.botId, groupId: w.groupId }, text, {
-        mentions: part.map((p) => p.memberId), cause: part.length === 1 ? first.messageId : 'lottery.batch', note: part.length === 1 ? w.note : `${w.note} (${part.length} members)`,
-      })
-    }
-    if (final) this.windows.delete(key)
-    else void this.closeLater(key, w)
-  }
+  return out
 }

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
 import { jsonColumn, msColumn } from '../../adapters/db/columns'
+import { HeldAnswerColumns } from '../../adapters/db/held-answers'
 
 /**
  * A lottery, owned by the token that created it. `config` holds the zod-validated LotterySchema; the
@@ -98,3 +99,9 @@ export class LotteryWinnerEntity {
   @Column(msColumn('reminded_at', true)) remindedAt!: number | null
   @Column(msColumn('at')) at!: number
 }
+
+/** Entry confirmations and "already closed" answers held in a batch window (stored before acknowledged; see HeldAnswers). */
+@Entity('qy_lottery_answer')
+@Index('idx_lottery_answer_at', ['at'])
+@Index('idx_lottery_answer_batch', ['batchKey'])
+export class LotteryAnswerEntity extends HeldAnswerColumns {}

@@ -33,13 +33,13 @@ export function lotteryMiddleware(deps: { lotteries: LiveLotteries; service: Lot
     if (!lottery) return next()
     const title = lottery.config.title
     const texts = rule.texts
-    const batch = { windowMs: rule.batch.windowMs, maxPerMessage: rule.batch.maxPerMessage }
+    const batch = { windowMs: rule.batch.windowMs }
     const to = { botId: ctx.message.botId, groupId: ctx.group.id }
     ctx.handled('lottery')
 
-    const late = (): void => {
+    const late = async (): Promise<void> => {
       const text = renderTemplate(texts.late, { title, member: ctx.member.name })
-      deps.batcher.add(`${ctx.group.id}:late:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: text, line: `@${ctx.member.name}` },
+      await deps.batcher.add(`${ctx.group.id}:late:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: text, line: `@${ctx.member.name}` },
         { ...batch, header: text, note: `lottery ${lottery.row.id} entry after close` })
     }
     if (lottery.row.status !== 'open') return late()
@@ -48,7 +48,7 @@ export function lotteryMiddleware(deps: { lotteries: LiveLotteries; service: Lot
     switch (result.status) {
       case 'entered': {
         const vars = { member: ctx.member.name, title, count: result.count }
-        deps.batcher.add(`${ctx.group.id}:entered:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: renderTemplate(texts.entered, vars), line: renderTemplate(texts.batchLine, vars) },
+        await deps.batcher.add(`${ctx.group.id}:entered:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: renderTemplate(texts.entered, vars), line: renderTemplate(texts.batchLine, vars) },
           { ...batch, header: renderTemplate(texts.batchHeader, { title, count: '{count}' }), note: `lottery ${lottery.row.id} entry confirmed` })
         ctx.emit(LotteryEntered, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, lotteryId: lottery.row.id, method: result.method, points: result.points })
         return

@@ -3,6 +3,7 @@ import { Chat, type Person } from '../../../test/support/chat'
 import { apiAs, type ApiClient } from '../../../test/support/api'
 import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from '../../../test/support/env'
 import type { Config } from '../../config/config.schema'
+import type { PlatformAction } from '../../adapters/wechaty/recording-puppet'
 import type { RehearsalGroup, RehearsalOptions } from '../../simulation/rehearsal'
 import { defineFeature } from '../../adapters/db/feature-store'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
@@ -184,6 +185,40 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(said.some((a) => /新增 10 位参与/.test(a.text ?? ''))).toBe(true)
     expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_lottery_entry WHERE lottery_id = ${id}`)).toBe(12)
   })
+
+  it('sends the confirmations a kill left in a batch window after restart, each entrant exactly once', async () => {
+    const crowd = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
+    chat = await start({ groups: groups(crowd), sqlitePath: join(tempDir(), 'lottery-window.sqlite'), rules: { batch: { windowMs: 5000, maxPerMessage: 10 } } })
+    owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const id = (await owner.post('/api/v1/lotteries', definition()).expect(201)).body.id as number
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    await chat.rehearsal.quiesce()
+    chat.skip()
+    for (const m of crowd) await chat.group('g1').say(m, '参与抽奖')
+    // The first confirmation went out at once; four wait in the open window.
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.mentions)).toEqual([['m0']])
+    // Killed with the window open: nothing drains it (the answers are stored, nothing else).
+    const live = chat.runtime.features.find((f) => f.name === 'lottery')
+    if (!live) throw new Error('lottery feature not running')
+    live.instance.drain = undefined
+    await chat.rehearsal.restart()
+    chat.skip()
+    // The new process sends them once they are older than the window could be (its minute sweep); never again.
+    await chat.rehearsal.advance(65_000)
+    const says: PlatformAction[] = []
+    for (let i = 0; i < 2; i++) {
+      await chat.runtime.scheduler.runFenced('lottery.answers', new Date(chat.clock.now()))
+      await chat.rehearsal.quiesce()
+      says.push(...chat.pending().filter((a) => a.kind === 'say'))
+      await chat.rehearsal.restart()
+      chat.skip()
+      await chat.rehearsal.advance(65_000)
+    }
+    expect(says.map((a) => a.mentions)).toEqual([['m1', 'm2', 'm3', 'm4']])
+    expect(says[0]?.text).toMatch(/新增 4 位参与/)
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_lottery_answer WHERE answered_at IS NULL')).toBe(0)
+    expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_lottery_answer')).toBe(5)
+  }, 120_000)
 
   it('keeps each owner to their own lotteries (404 like a missing id) and validates definitions', async () => {
     chat = await start()

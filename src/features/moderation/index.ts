@@ -4,19 +4,20 @@ import { ACCESS } from '../../contracts/access'
 import { ModerationReversed, RuleViolated } from '../../contracts/moderation'
 import { DIRECTORY } from '../../kernel/directory'
 import { errorText } from '../../kernel/logger'
-import { MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/events'
+import { BotLoggedIn, MemberJoined, OutboundFinished, type EventOfKind } from '../../kernel/events'
 import { renderTemplate } from '../../kernel/template'
 import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moderation'
 import { ModerationFalsePositive1797600000100 } from '../../../migrations/1797600000100-ModerationFalsePositive'
 import { RetentionIndexModeration1798003000000 } from '../../../migrations/1798003000000-RetentionIndexModeration'
+import { ModerationWelcome1798920000200 } from '../../../migrations/1798920000200-ModerationWelcome'
 import { moderationDryRun } from './moderation.dry-run'
 import { StrikeBook } from './moderation.enforce'
-import { ModerationEventEntity, StrikeResetEntity, WordListEntity } from './moderation.entity'
+import { ModerationEventEntity, StrikeResetEntity, WelcomeEntity, WordListEntity } from './moderation.entity'
 import { WordLists } from './moderation.lists'
 import { moderationMiddleware } from './moderation.middleware'
 import { moderationRoutes } from './moderation.routes'
 import { ModerationRuleSchema, type ModerationRule } from './moderation.rules'
-import { Welcomer } from './moderation.welcome'
+import { WelcomeDue, Welcomer } from './moderation.welcome'
 
 /**
  * moderation: group rules. Word lists on normalized text (shared automata), owner regexes (RE2), links,
@@ -28,16 +29,17 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
   name: 'moderation',
   rules: { schema: ModerationRuleSchema },
   config: (c) => ({ rulesDir: c.rulesDir }),
-  entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity],
+  entities: [ModerationEventEntity, StrikeResetEntity, WordListEntity, WelcomeEntity],
   personalData: {
     purpose: 'Violations (what matched, never the whole message), strikes and their resets, so repeat offenders are handled and owners can review.',
     tables: [
       { entity: ModerationEventEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['matched', 'reason'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StrikeResetEntity, dataClass: 'moderation-evidence', timeColumn: 'at', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: WelcomeEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['line'], nameColumns: ['line'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100, RetentionIndexModeration1798003000000],
-  events: { emits: [RuleViolated, ModerationReversed], consumes: [MemberJoined, OutboundFinished] },
+  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100, RetentionIndexModeration1798003000000, ModerationWelcome1798920000200],
+  events: { emits: [RuleViolated, ModerationReversed, WelcomeDue], consumes: [MemberJoined, OutboundFinished, WelcomeDue, BotLoggedIn] },
   inject: [DIRECTORY, ACCESS],
   async setup(app) {
     const directory = app.use(DIRECTORY)
@@ -48,7 +50,13 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
     const unshare = await book.share(app.coordination.pubsub, (error) => app.log.warn('strike not shared with other replicas', { error: errorText(error) }))
     const loaded = await book.load(app.clock.now())
     app.log.debug('strikes loaded', { strikes: loaded })
-    const welcomer = new Welcomer({ clock: app.clock, outbound: app.outbound, rules: app.rules.forGroup, groupName: async (id) => (await directory.find(id))?.name ?? '' })
+    const welcomer = new Welcomer({
+      db: app.store, clock: app.clock, outbound: app.outbound, log: app.log, rules: app.rules.forGroup, groupName: async (id) => (await directory.find(id))?.name ?? '',
+      closeDue: (windowKey, groupId) => app.events.emit(WelcomeDue.of({ id: `moderation.welcomeDue:${windowKey}:${app.clock.now()}`, at: app.clock.now(), groupId, windowKey })),
+    })
+    const sweepWelcomes = async (botId?: string): Promise<void> => {
+      try { await welcomer.held.sweep({ botId }) } catch (error) { app.log.error('welcome sweep failed (the next one retries)', { bot: botId, error: errorText(error) }) }
+    }
     const dryRun = moderationDryRun({ rules: app.rules, lists, book, clock: app.clock })
 
     /** A removal's outcome: recorded on its event; when it failed for good, the owner is told (directly). */
@@ -74,11 +82,16 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       },
       onEvent: async (event) => {
         if (MemberJoined.is(event)) await welcomer.joined(event)
+        else if (WelcomeDue.is(event)) await welcomer.held.close(event.windowKey)
         else if (OutboundFinished.is(event)) await removalFinished(event)
+        // A bot logged in here (a start, or a takeover): welcomes its previous process held go out now.
+        else if (BotLoggedIn.is(event)) await sweepWelcomes(event.botId)
       },
       routes: moderationRoutes({ db: app.store, clock: app.clock, rules: app.rules, dryRun, lists, book, findGroup: (id) => directory.find(id), events: app.events }),
+      // Every minute: welcomes a crash left in a window (stored, never sent) go out once.
+      jobs: [{ name: 'moderation.welcomes', cron: '* * * * *', run: () => sweepWelcomes() }],
       drain: () => welcomer.flushAll(),
-      flush: () => book.flush(),
+      flush: async () => { await welcomer.held.settled(); return book.flush() },
       stop: () => unshare(),
       eraseMember: async (s) => [{ place: 'strike-book', removed: book.eraseMember(s.memberId, s.groupIds, s.dryRun === true), pseudonymised: 0 }],
     }

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
 import { msColumn } from '../../adapters/db/columns'
+import { HeldAnswerColumns } from '../../adapters/db/held-answers'
 
 /** Every violation and what was done about it (live or shadow). */
 @Entity('qy_moderation_event')
@@ -50,3 +51,9 @@ export class WordListEntity {
   @Column(msColumn('updated_at')) updatedAt!: number
 }
 
+
+/** Newcomers waiting in a welcome window (stored before the join is acknowledged; see HeldAnswers). */
+@Entity('qy_moderation_welcome')
+@Index('idx_moderation_welcome_at', ['at'])
+@Index('idx_moderation_welcome_batch', ['batchKey'])
+export class WelcomeEntity extends HeldAnswerColumns {}

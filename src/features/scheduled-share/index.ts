@@ -1,10 +1,11 @@
 import { defineFeature } from '../../adapters/db/feature-store'
+import { errorText } from '../../kernel/logger'
 import { ACCESS } from '../../contracts/access'
 import { ACTIVITY } from '../../contracts/activity'
 import { CHECK_INS } from '../../contracts/check-in'
 import { SHARE_LIFT, SharePosted } from '../../contracts/scheduled-share'
 import { DIRECTORY } from '../../kernel/directory'
-import { OutboundFinished } from '../../kernel/events'
+import { BotLoggedIn, OutboundFinished } from '../../kernel/events'
 import { ScheduledShare1796500000000 } from '../../../migrations/1796500000000-ScheduledShare'
 import { ShareImages1797200000000 } from '../../../migrations/1797200000000-ShareImages'
 import { MEDIA } from '../../contracts/media'
@@ -38,7 +39,7 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
     ],
   },
   migrations: [ScheduledShare1796500000000, ShareImages1797200000000],
-  events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue] },
+  events: { emits: [SharePosted, ShareSlotDue], consumes: [OutboundFinished, ShareSlotDue, BotLoggedIn] },
   inject: [DIRECTORY, ACCESS, CHECK_INS, ACTIVITY],
   provides: [MEDIA, SHARE_LIFT],
   setup(app) {
@@ -66,6 +67,11 @@ export const scheduledShareFeature = defineFeature<ScheduledShareRule, { timezon
       onEvent: async (event) => {
         if (ShareSlotDue.is(event)) await engine.dispatchDue()
         else if (OutboundFinished.is(event)) await engine.finished([event])
+        // A bot logged in here (a start, or a takeover from a replica that died): its sends a crash left
+        // claimed but never queued go out now rather than at the next tick.
+        else if (BotLoggedIn.is(event)) {
+          try { await engine.sweep({ botId: event.botId }) } catch (error) { app.log.error('share sweep at login failed (the next tick retries)', { bot: event.botId, error: errorText(error) }) }
+        }
       },
       flush: () => engagement.flush(),
       stop: () => engine.stop(),

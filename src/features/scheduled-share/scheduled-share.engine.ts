@@ -1,4 +1,4 @@
-import { In, LessThanOrEqual } from 'typeorm'
+import { Between, In, LessThanOrEqual } from 'typeorm'
 import type { FeatureStore } from '../../adapters/db/feature-store'
 import type { Row } from '../../adapters/db/sql'
 import { servesGroup, type TokenScopes } from '../../contracts/access'
@@ -28,6 +28,12 @@ const DAY = 86_400_000
 const MAX_LOOKBACK_MS = 2 * DAY
 /** Rows claimed per dispatch pass. */
 const DISPATCH_BATCH = 200
+/**
+ * The sweep looks at sends claimed at least this long ago (a live replica stores its actions within
+ * milliseconds; the keys make an overlap harmless anyway) and at most SWEEP_LOOKBACK_MS ago.
+ */
+export const SWEEP_AFTER_MS = 30_000
+const SWEEP_LOOKBACK_MS = DAY
 const WEEKDAYS_ZH = ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六']
 
 /**
@@ -69,6 +75,9 @@ interface Target {
   /** Why every run there is skipped (group gone, bot left, owner lost the group). */
   blocked?: string
 }
+
+/** The actions of one share send. */
+type SharePart = 'text' | 'image' | 'card'
 
 /** What a run posts in one group: a post, or why nothing. */
 type Choice = { postId: number } | { reason: string }
@@ -127,6 +136,11 @@ export class ShareEngine {
       }
     }
     await this.dispatchDue()
+    try {
+      await this.sweep()
+    } catch (error) {
+      this.deps.log.error('share sweep failed (the next tick retries)', { error: errorText(error) })
+    }
   }
 
   /** The groups a schedule posts to now, in its order. */
@@ -278,6 +292,62 @@ export class ShareEngine {
     return chosen ? { postId: chosen.id } : { reason: `no_content (no unused post tagged "${tag}")` }
   }
 
+  // ---- crash sweep ----
+
+  /**
+   * Sends claimed (queued) whose outbound actions never reached the store — the process died between the
+   * claim and the store — are posted again: only their missing parts, each under the part's key, so two
+   * replicas sweeping at once (or a late original) store it once. Runs with the tick (every minute, after a
+   * restart too) and when a bot logs in here (a takeover). A send whose slot passed beyond its grace is
+   * logged as missed instead. Returns how many sends were posted again.
+   */
+  async sweep(opts: { botId?: string } = {}): Promise<number> {
+    const now = this.deps.clock.now()
+    const rows = await this.sends.find({
+      where: { status: 'queued', queuedAt: Between(now - SWEEP_LOOKBACK_MS, now - SWEEP_AFTER_MS), ...(opts.botId ? { botId: opts.botId } : {}) },
+      order: { id: 'ASC' }, take: DISPATCH_BATCH,
+    })
+    let reposted = 0
+    for (const row of rows) {
+      try {
+        if (await this.repost(row, now)) reposted++
+      } catch (error) {
+        this.deps.log.error('share sweep failed for a send (next sweep retries)', { send: row.id, error: errorText(error) })
+      }
+    }
+    if (reposted > 0) this.deps.log.warn('share sweep: sends claimed but never queued (a crash) posted again', { count: reposted, bot: opts.botId })
+    return reposted
+  }
+
+  private async repost(row: ShareSendEntity, now: number): Promise<boolean> {
+    const post = row.postId === null ? null : await this.deps.db.repo(SharePostEntity).findOneBy({ id: row.postId })
+    const cause = `share:${row.id}`
+    const parts: SharePart[] = ['text']
+    if (post && (post.imageId !== null || post.imageUrl)) parts.push('image')
+    if (post?.card) parts.push('card')
+    const missing: SharePart[] = []
+    for (const part of parts) if (!(await this.deps.outbound.has(`${cause}:${part}`))) missing.push(part)
+    if (missing.length === 0) return false
+    const fail = async (reason: string): Promise<false> => {
+      await this.sends.update({ id: row.id, status: 'queued' }, { status: 'failed', reason, finishedAt: now })
+      return false
+    }
+    if (!post) return fail('lost before it was queued (a crash); post deleted since')
+    const schedule = await this.deps.db.repo(ShareScheduleEntity).findOneBy({ id: row.scheduleId })
+    const grace = (schedule?.graceMinutes ?? 0) * MINUTE
+    // Only a send that never went out at all may be too late; a missing image or card follows its text.
+    if (missing.includes('text') && now - row.slotAt > grace && !row.fireKey.startsWith('test:')) {
+      await this.sends.update({ id: row.id, status: 'queued' }, {
+        status: 'missed', reason: `lost before it was queued (a crash); slot passed (${Math.round((now - row.slotAt) / MINUTE)} min late, grace ${schedule?.graceMinutes ?? 0} min)`, finishedAt: now,
+      })
+      return false
+    }
+    const group = await this.deps.directory.find(row.groupId)
+    if (!group?.active) return fail(`lost before it was queued (a crash); ${group ? 'bot_not_in_group' : 'group_gone'} since`)
+    await this.send({ row, group, post, fireAt: row.fireAt, timezone: row.timezone, cause, parts: missing })
+    return true
+  }
+
   // ---- dispatch ----
 
   /** Queues every planned send whose slot has come (claiming each once), then waits for the next slot. */
@@ -337,17 +407,21 @@ export class ShareEngine {
     await this.send({ row, group, post, fireAt: row.fireAt, timezone: row.timezone, cause: `share:${row.id}` })
   }
 
-  /** Renders a post for a group and queues its text, image and card. */
-  private async send(input: { row: { id: number }; group: GroupRecord; post: SharePostEntity; fireAt: number; timezone: string; cause: string }): Promise<void> {
+  /**
+   * Renders a post for a group and queues its text, image and card (or only `parts`), each keyed by its
+   * cause: stored at most once, whoever queues it and however often.
+   */
+  private async send(input: { row: { id: number }; group: GroupRecord; post: SharePostEntity; fireAt: number; timezone: string; cause: string; parts?: readonly SharePart[] }): Promise<void> {
     const { group, post } = input
+    const wants = (part: SharePart): boolean => input.parts === undefined || input.parts.includes(part)
     const to = { botId: group.botId, groupId: group.id }
-    const text = await this.render(post.text, group, input.fireAt, input.timezone)
     const note = `share post ${post.id}`
-    this.deps.outbound.say(to, text, { cause: `${input.cause}:text`, note })
+    const facts = (part: SharePart) => ({ cause: `${input.cause}:${part}`, key: `${input.cause}:${part}`, note })
+    if (wants('text')) this.deps.outbound.say(to, await this.render(post.text, group, input.fireAt, input.timezone), facts('text'))
     // An uploaded image goes out as a small reference; the channel loads the bytes when it sends (MEDIA).
     const image = post.imageId !== null ? imageRef(post.imageId) : post.imageUrl
-    if (image) this.deps.outbound.image(to, image, { cause: `${input.cause}:image`, note })
-    if (post.card) this.deps.outbound.card(to, post.card, { cause: `${input.cause}:card`, note })
+    if (image && wants('image')) this.deps.outbound.image(to, image, facts('image'))
+    if (post.card && wants('card')) this.deps.outbound.card(to, post.card, facts('card'))
   }
 
   /** Fills a post's variables for one group at one time. */

@@ -472,6 +472,55 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     expect([said(chat, G1), said(chat, G2)]).toEqual([[], ['早安']])
   })
 
+  it('posts a send a crash left claimed but never queued once after a restart, and logs one found past its grace as missed', async () => {
+    const sqlitePath = join(tempDir(), 'sweep.sqlite')
+    chat = await start({ at: shanghai('2026-11-23', '08:59'), sqlitePath })
+    const alice = await apiAs(chat, 'owner', { groups: [G1, G2] })
+    const id = await post(alice, { title: 'gm', text: '早安 {group}', card: { url: 'https://example.com/a', title: '今日一读' } })
+    const sid = await schedule(alice, { target: { type: 'groups', groupIds: [G1, G2] }, content: { type: 'post', postId: id }, staggerSeconds: 0 })
+    // The process dies right after G1's send is claimed: its text and card never reach the outbound queue.
+    const crashAfterClaim = (runtime: typeof chat.runtime): void => {
+      const enqueue = runtime.outbound.enqueue.bind(runtime.outbound)
+      runtime.outbound.enqueue = (action) => { if (!(action.cause?.startsWith('share:') && 'groupId' in action && action.groupId === G1)) enqueue(action) }
+    }
+    crashAfterClaim(chat.runtime)
+    await chat.rehearsal.advanceTo(shanghai('2026-11-23', '09:00'))
+    await tick(chat)
+    expect([said(chat, G1), said(chat, G2)]).toEqual([[], ['早安 跑步群']])
+    const claimed = await deliveries(alice, sid)
+    expect(claimed.map((r) => [r.groupId, r.status])).toEqual(expect.arrayContaining([[G1, 'queued'], [G2, 'sent']]))
+    await chat.rehearsal.restart()
+    chat.skip()
+    // The new process sweeps what has been claimed for a while (a live replica stores its actions at once).
+    await chat.rehearsal.advanceTo(shanghai('2026-11-23', '09:01'))
+    await tick(chat)
+    const resent = chat.pending().filter((a) => a.groupId === G1)
+    expect(resent.map((a) => a.text ?? a.card?.title)).toEqual(['早安 读书会', '今日一读'])
+    expect(said(chat, G2)).toEqual([])
+    chat.skip()
+    // Further sweeps (ticks, restarts) find the actions stored: nothing twice.
+    await chat.rehearsal.advance(MINUTE)
+    await tick(chat)
+    await chat.rehearsal.restart()
+    await chat.rehearsal.advance(MINUTE)
+    await tick(chat)
+    expect(chat.pending()).toEqual([])
+    expect((await deliveries(client(chat, alice.token, alice.tokenId), sid)).map((r) => [r.groupId, r.status]).sort()).toEqual([[G1, 'sent'], [G2, 'sent']].sort())
+
+    // Next day the crash again, and the process stays down past the 10-minute grace: missed, not posted late.
+    crashAfterClaim(chat.runtime)
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24', '09:00'))
+    await tick(chat)
+    chat.skip()
+    await chat.rehearsal.advanceTo(shanghai('2026-11-24', '09:30'))
+    await chat.rehearsal.restart()
+    await tick(chat)
+    expect(chat.pending()).toEqual([])
+    const day2 = (await deliveries(client(chat, alice.token, alice.tokenId), sid)).filter((r) => r.fireLocal === '2026-11-24T09:00')
+    expect(day2.map((r) => [r.groupId, r.status]).sort()).toEqual([[G1, 'missed'], [G2, 'sent']].sort())
+    expect(day2.find((r) => r.groupId === G1)?.reason).toBe('lost before it was queued (a crash); slot passed (30 min late, grace 10 min)')
+  }, 120_000)
+
   it('spreads 300 target groups over the stagger window, in the schedule order, within the account budget', async () => {
     const groups: RehearsalGroup[] = Array.from({ length: 300 }, (_, i) => ({ id: `s${String(i).padStart(3, '0')}`, name: `群${String(i).padStart(3, '0')}`, members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }] }))
     // An account budget of 90 sends a minute (burst 5): 300 sends at once would need more than 3 minutes.
@@ -523,5 +572,29 @@ describe(`three runtimes on one database (${STORAGE} + ${COORDINATION})`, () => 
     const log = await deliveries(alice, sid)
     expect(log.map((r) => [r.groupId, r.status])).toEqual(expect.arrayContaining([[G1, 'sent'], [G2, 'sent']]))
     expect(log).toHaveLength(2)
+  })
+
+  it('post a send a crash lost after its claim once when two replicas sweep at the same moment', async () => {
+    const [a, b, c] = chats as [Chat, Chat, Chat]
+    const alice = await apiAs(a, 'owner', { groups: [G1] })
+    const id = await post(alice, { title: 'gn', text: '晚安 {group}' })
+    await schedule(alice, { name: '晚安', trigger: { type: 'cron', cron: '0 21 * * *' }, target: { type: 'groups', groupIds: [G1] }, content: { type: 'post', postId: id }, staggerSeconds: 0 })
+    const fire = shanghai('2026-11-23', '21:00')
+    for (const chat of chats) { chat.clock.set(fire); chat.skip() }
+    // Replica a claims the send and dies before its action reaches the outbound store.
+    a.runtime.outbound.enqueue = () => undefined
+    expect(await a.runtime.scheduler.runFenced(SHARE_TICK_JOB, new Date(fire))).toBe('ran')
+    await a.rehearsal.quiesce()
+    // b and c both sweep (ticks of two different minutes, at once): one stores the re-post, the other finds its key taken.
+    for (const chat of chats) chat.clock.set(fire + 2 * MINUTE)
+    await Promise.all([
+      b.runtime.scheduler.runFenced(SHARE_TICK_JOB, new Date(fire + MINUTE)),
+      c.runtime.scheduler.runFenced(SHARE_TICK_JOB, new Date(fire + 2 * MINUTE)),
+    ])
+    for (const chat of [b, c]) await chat.rehearsal.quiesce()
+    const everywhere = chats.flatMap((chat) => chat.pending().filter((x) => x.kind === 'say' && x.text?.startsWith('晚安')))
+    expect(everywhere.map((x) => [x.groupId, x.text])).toEqual([[G1, '晚安 读书会']])
+    const stored: Array<{ n: number | string }> = await b.runtime.db.query("SELECT COUNT(*) AS n FROM qy_outbound WHERE action_key LIKE 'share:%:text' AND kind = 'say' AND status = 'sent' AND payload LIKE '%晚安%'")
+    expect(Number(stored[0]?.n)).toBe(1)
   })
 })
