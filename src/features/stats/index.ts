@@ -6,6 +6,7 @@ import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/17971000
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
 import { StatsOpenQuestions1798400000000 } from '../../../migrations/1798400000000-StatsOpenQuestions'
 import { StatsAllGroups1798300000000 } from '../../../migrations/1798300000000-StatsAllGroups'
+import { StatsGroupRunning1798930000000 } from '../../../migrations/1798930000000-StatsGroupRunning'
 import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
@@ -54,7 +55,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; flushIn
       { entity: StatsOpenQuestionEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsAllGroups1798300000000, StatsOpenQuestions1798400000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsAllGroups1798300000000, StatsOpenQuestions1798400000000, StatsGroupRunning1798930000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS, LIFECYCLE],
   provides: [STATS_REBUILD],

@@ -3,6 +3,7 @@ import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
 import { addDays } from '../../kernel/time'
 import { FIRST_SEEN } from './stats.events'
 import { reachCount } from './stats.reach'
+import { groupRangeTotals } from './stats.running'
 import { daysBetween, weekdayOf } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
@@ -343,6 +344,11 @@ export async function ruleStats(db: FeatureTables, scope: Scope, from: string, t
 
 /** Per-group totals over [from, to] (the cross-group table), most messages first. */
 export async function groupTable(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<Array<{ groupId: string } & Totals>> {
+  return groupRangeTotals(db, scope, from, to, limit)
+}
+
+/** The same table summed from the group-day rows (one row per group and day of the range): the property test's reference. */
+export async function groupTableFromDays(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<Array<{ groupId: string } & Totals>> {
   const s = scoped(scope)
   const rows = await db.query(`SELECT group_id, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY group_id ORDER BY messages DESC, group_id LIMIT ?`, [...s.params, from, to, limit])
   return rows.map((r) => ({ groupId: String(r.group_id), ...toTotals(r) }))

@@ -17,7 +17,7 @@ import { MemberJoined, type EventBase } from '../../kernel/events'
 import { addDays, localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
-import { dailySeries, distinctActive, distinctActiveFromMasks, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
+import { dailySeries, distinctActive, distinctActiveFromMasks, groupTable, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
 import { daysBetween, weekdayOf } from './stats.time'
 
 afterAll(cleanup)
@@ -524,6 +524,39 @@ describe(`stats rollups (${STORAGE})`, () => {
           }
           expect(cells.every((c) => c.messages === 0)).toBe(true)
           expect(hourly.every((p) => p.messages === 0)).toBe(true)
+          // Running totals: every row is its group's group-day rows summed up to its day.
+          const running = await store.query<Json>('SELECT group_id, day, messages, text_count, media_count, card_count, other_count, active FROM qy_stats_group_running ORDER BY group_id, day')
+          const dayRows = await store.query<Json>('SELECT group_id, day, messages, text_count, media_count, card_count, other_count, active FROM qy_stats_group_day ORDER BY group_id, day')
+          const sums = new Map<string, number[]>()
+          expect(running.map((r) => `${String(r.group_id)}|${String(r.day)} ${[r.messages, r.text_count, r.media_count, r.card_count, r.other_count, r.active].map(Number).join(',')}`))
+            .toEqual(dayRows.map((r) => {
+              const sum = sums.get(String(r.group_id)) ?? [0, 0, 0, 0, 0, 0]
+              const next = [r.messages, r.text_count, r.media_count, r.card_count, r.other_count, r.active].map((v, i) => Number(v) + (sum[i] as number))
+              sums.set(String(r.group_id), next)
+              return `${String(r.group_id)}|${String(r.day)} ${next.join(',')}`
+            }))
+          // The groups table over every range of the days seen (this run's groups, and every group): a brute-force
+          // recount from the messages — messages, type counts, active member-days per group, most messages first.
+          const table = (only: Set<string> | null, a: string, b: string): string[] => {
+            const per = new Map<string, { messages: number; types: number[]; memberDays: Set<string> }>()
+            for (const e of everything) {
+              const groupId = e.pair.split('|')[0] as string
+              if ((only && !only.has(groupId)) || e.day < a || e.day > b) continue
+              const g = per.get(groupId) ?? { messages: 0, types: [0, 0, 0, 0], memberDays: new Set<string>() }
+              g.messages++; g.types[e.type]++; g.memberDays.add(`${e.day}|${e.pair}`); per.set(groupId, g)
+            }
+            return [...per.entries()].sort(([x, p], [y, q]) => q.messages - p.messages || (x < y ? -1 : 1)).map(([k, g]) => `${k} ${[g.messages, ...g.types, g.memberDays.size].join(',')}`)
+          }
+          const show = (rows: Array<{ groupId: string; messages: number; text: number; media: number; card: number; other: number; activeDays: number }>): string[] =>
+            rows.map((r) => `${r.groupId} ${[r.messages, r.text, r.media, r.card, r.other, r.activeDays].join(',')}`)
+          const allDays = [...new Set(everything.map((e) => e.day))].sort()
+          for (const a of [allDays[0] as string, ...days]) {
+            for (const b of [...days, allDays[allDays.length - 1] as string].filter((d) => d >= a)) {
+              expect(show(await groupTable(store, { all: false, groupIds: groups }, a, b, 1000))).toEqual(table(new Set(groups), a, b))
+              expect(show(await groupTable(store, { all: true }, a, b, 1000))).toEqual(table(null, a, b))
+              expect(show(await groupTable(store, { all: true }, a, b, 2))).toEqual(table(null, a, b).slice(0, 2))
+            }
+          }
         },
       ), { numRuns: 30 })
     } finally {

@@ -1,0 +1,110 @@
+import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { Scope } from './stats.queries'
+
+/**
+ * Running totals per group (`qy_stats_group_running`): for every group-day row, the group's counters summed
+ * over that day and every earlier one. A group's totals over any range [from, to] are two rows — the last
+ * running row on or before `to` minus the last one before `from` — instead of one group-day row per day of
+ * the range. The admin groups table (every group's totals of a range, ranked) reads 2 rows per group.
+ *
+ * Derived, never added to: every transaction that changes a group's group-day rows recomputes the group's
+ * running rows from the earliest day it touched onwards (the last running row before that day plus the
+ * group-day rows from it on), inside the same transaction. Re-processing a message or re-running a job
+ * leaves the rows as the group-day rows say; a rebuild recomputes from the start of its range.
+ *
+ * MySQL: the group-day and running rows are read with `FOR UPDATE` (the latest committed rows, locked), so
+ * two replicas writing the same group serialise here instead of summing from stale snapshots.
+ */
+
+/** The group-day counters kept as running totals (the columns of `qy_stats_group_day` reports sum). */
+export const RUNNING_COLUMNS = ['messages', 'text_count', 'media_count', 'card_count', 'other_count', 'active', 'joins', 'leaves', 'checkins', 'autoreply_hits', 'moderation_hits', 'moderation_actions'] as const
+
+const COLS = RUNNING_COLUMNS.join(', ')
+/** Rows per INSERT. */
+const CHUNK = 200
+
+/**
+ * Recomputes the running rows of the groups of `keys` (group, day) from each group's earliest touched day.
+ * Call after the group-day rows are written.
+ */
+export async function refreshGroupRunning(tx: FeatureTables, keys: Iterable<readonly [string, string]>): Promise<void> {
+  const earliest = new Map<string, string>()
+  for (const [groupId, day] of keys) {
+    const seen = earliest.get(groupId)
+    if (seen === undefined || day < seen) earliest.set(groupId, day)
+  }
+  const lock = tx.dialect === 'mysql' ? ' FOR UPDATE' : ''
+  // Group order: two MySQL writers lock groups in the same order.
+  for (const groupId of [...earliest.keys()].sort()) {
+    const from = earliest.get(groupId) as string
+    const days = await tx.query(`SELECT day, ${COLS} FROM qy_stats_group_day WHERE group_id = ? AND day >= ? ORDER BY day${lock}`, [groupId, from])
+    const base = await tx.query(`SELECT ${COLS} FROM qy_stats_group_running WHERE group_id = ? AND day < ? ORDER BY day DESC LIMIT 1${lock}`, [groupId, from])
+    const sums = RUNNING_COLUMNS.map((c) => Number(base[0]?.[c] ?? 0))
+    await tx.query('DELETE FROM qy_stats_group_running WHERE group_id = ? AND day >= ?', [groupId, from])
+    const rows: Array<Array<string | number>> = []
+    for (const d of days) {
+      RUNNING_COLUMNS.forEach((c, i) => { sums[i] = (sums[i] as number) + Number(d[c] ?? 0) })
+      rows.push([groupId, String(d.day), ...sums])
+    }
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const part = rows.slice(i, i + CHUNK)
+      await tx.query(`INSERT INTO qy_stats_group_running (group_id, day, ${COLS}) VALUES ${part.map(() => `(${new Array(RUNNING_COLUMNS.length + 2).fill('?').join(', ')})`).join(', ')}`, part.flat())
+    }
+  }
+}
+
+/**
+ * Recomputes the running rows of one group (or of every group) from all of its group-day rows: one
+ * INSERT … SELECT with window sums (the bench after a bulk load; the rebuild command).
+ */
+export async function rebuildGroupRunning(tx: FeatureTables, groupId?: string): Promise<void> {
+  const where = groupId === undefined ? '' : ' WHERE group_id = ?'
+  const params = groupId === undefined ? [] : [groupId]
+  await tx.query(`DELETE FROM qy_stats_group_running${where}`, params)
+  await tx.query(
+    `INSERT INTO qy_stats_group_running (group_id, day, ${COLS}) SELECT group_id, day, ${RUNNING_COLUMNS.map((c) => `SUM(${c}) OVER (PARTITION BY group_id ORDER BY day ROWS UNBOUNDED PRECEDING)`).join(', ')} FROM qy_stats_group_day${where}`,
+    params)
+}
+
+/** Per-group totals of a range as the groups table reports them. */
+export interface GroupRangeTotals {
+  groupId: string
+  messages: number; text: number; media: number; card: number; other: number; activeDays: number
+  joins: number; leaves: number; checkins: number; autoReplyHits: number; moderationHits: number; moderationActions: number
+}
+
+const NAMES: Record<typeof RUNNING_COLUMNS[number], keyof GroupRangeTotals> = {
+  messages: 'messages', text_count: 'text', media_count: 'media', card_count: 'card', other_count: 'other', active: 'activeDays',
+  joins: 'joins', leaves: 'leaves', checkins: 'checkins', autoreply_hits: 'autoReplyHits', moderation_hits: 'moderationHits', moderation_actions: 'moderationActions',
+}
+
+/**
+ * Every group of the scope with group-day rows in [from, to], its totals over the range, most messages first
+ * (ties by group id), at most `limit`: per group, the last running row on or before `to` minus the last one
+ * before `from` (two index seeks and two row reads). The groups of the all-groups scope are walked on the
+ * primary key (one seek per group, a recursive CTE) rather than by a DISTINCT over every row.
+ */
+export async function groupRangeTotals(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<GroupRangeTotals[]> {
+  const groupParams = scope.all ? [] : [...new Set(scope.groupIds)]
+  if (!scope.all && groupParams.length === 0) return []
+  const groups = scope.all
+    ? 'g(id) AS (SELECT (SELECT group_id FROM qy_stats_group_running ORDER BY group_id LIMIT 1) UNION ALL SELECT (SELECT r.group_id FROM qy_stats_group_running r WHERE r.group_id > g.id ORDER BY r.group_id LIMIT 1) FROM g WHERE g.id IS NOT NULL)'
+    : `g(id) AS (${groupParams.map(() => 'SELECT ?').join(' UNION ALL ')})`
+  const sql = `WITH RECURSIVE ${groups},
+    k AS (SELECT g.id AS id,
+      (SELECT r.day FROM qy_stats_group_running r WHERE r.group_id = g.id AND r.day <= ? ORDER BY r.day DESC LIMIT 1) AS dt,
+      (SELECT r.day FROM qy_stats_group_running r WHERE r.group_id = g.id AND r.day < ? ORDER BY r.day DESC LIMIT 1) AS df
+      FROM g WHERE g.id IS NOT NULL)
+    SELECT k.id AS group_id, ${RUNNING_COLUMNS.map((c) => `t.${c} - COALESCE(f.${c}, 0) AS ${c}`).join(', ')}
+    FROM k JOIN qy_stats_group_running t ON t.group_id = k.id AND t.day = k.dt
+    LEFT JOIN qy_stats_group_running f ON f.group_id = k.id AND f.day = k.df
+    WHERE k.dt >= ?
+    ORDER BY messages DESC, group_id LIMIT ?`
+  const rows = await db.query(sql, [...groupParams, to, from, from, limit])
+  return rows.map((r) => {
+    const out = { groupId: String(r.group_id) } as GroupRangeTotals
+    for (const c of RUNNING_COLUMNS) (out[NAMES[c]] as number) = Number(r[c] ?? 0)
+    return out
+  })
+}
+
