@@ -6,7 +6,7 @@ import { addDays, localTime } from '../../kernel/time'
 import { MAX_OPEN, isQuestion } from './stats.questions'
 import { addReach } from './stats.reach'
 import { lockDays, refreshAllGroups } from './stats.scope'
-import { refreshGroupRunning } from './stats.running'
+import { refreshRunningTotals } from './stats.running'
 import { upsertAdd, upsertOr } from './stats.sql'
 import { extractTerms } from './stats.terms'
 import { weekdayOf, weekOf } from './stats.time'
@@ -267,7 +267,7 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
   }
   await refreshAllGroups(tx, days, batch.groupHour.map((r) => [r[1] as string, r[2] as number]))
-  await refreshGroupRunning(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+  await refreshRunningTotals(tx, batch.groupDay, batch.memberDay)
 }
 
 /** Segments texts into (group, day, term, messages containing it) rows, added to `rows`. */

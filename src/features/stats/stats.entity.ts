@@ -275,6 +275,21 @@ export class StatsGroupRunningEntity {
   @Column({ name: 'moderation_actions', type: 'integer', default: 0 }) moderationActions!: number
 }
 
+/**
+ * Running totals of one member in one group (stats.member-running.ts): messages, active days (member-day
+ * rows) and check-ins summed over `day` and every earlier day; one row per member-day row. Totals over
+ * [a, b] = the last row on or before b minus the last row before a. Derived from the member-day rows.
+ */
+@Entity('qy_stats_member_running')
+export class StatsMemberRunningEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @Column({ type: 'integer', default: 0 }) messages!: number
+  @Column({ name: 'active_days', type: 'integer', default: 0 }) activeDays!: number
+  @Column({ type: 'integer', default: 0 }) checkins!: number
+}
+
 /** Every table of the feature. */
 export const STATS_ENTITIES = [StatsTermDayEntity, StatsQuestionHourEntity, StatsAnswerMinuteEntity, StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
-  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity, StatsGroupReachEntity, StatsAllReachEntity, StatsPairLastEntity, StatsGroupRunningEntity]
+  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity, StatsGroupReachEntity, StatsAllReachEntity, StatsPairLastEntity, StatsGroupRunningEntity, StatsMemberRunningEntity]

@@ -8,7 +8,7 @@ import { MemberLifecycleChanged } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { localTime } from '../../kernel/time'
 import { lockDays, refreshAllGroups } from './stats.scope'
-import { refreshGroupRunning } from './stats.running'
+import { refreshRunningTotals } from './stats.running'
 import { upsertAdd } from './stats.sql'
 import { weekOf } from './stats.time'
 
@@ -139,8 +139,8 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
     await lockDays(tx, days)
     await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], [...GROUP_DAY_EVENT_COLUMNS], [...groupDay.values()])
     await refreshAllGroups(tx, days)
-    await refreshGroupRunning(tx, [...groupDay.values()].map((r) => [r[0] as string, r[1] as string]))
     await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['checkins'], [...memberDay.values()])
+    await refreshRunningTotals(tx, [...groupDay.values()], [...memberDay.values()])
     await tx.upsertIncrement('qy_stats_inviter_day', ['group_id', 'day', 'member_id'], ['invites'], [...inviterDay.values()])
     for (const [groupId, day, memberId, streak] of streaks) {
       await tx.query('UPDATE qy_stats_member_day SET streak = ? WHERE group_id = ? AND day = ? AND member_id = ? AND streak < ?', [streak, groupId, day, memberId, streak])

@@ -4,6 +4,7 @@ import { addDays } from '../../kernel/time'
 import { FIRST_SEEN } from './stats.events'
 import { reachCount } from './stats.reach'
 import { groupRangeTotals } from './stats.running'
+import { memberRangeTotals } from './stats.member-running'
 import { daysBetween, weekdayOf } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
@@ -227,6 +228,40 @@ export function rankMembers(all: readonly TopMember[], sort: typeof TOP_SORTS[nu
 /** Members of one group ranked by `sort` over [from, to]. */
 export async function topMembers(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<TopMember[]> {
   return rankMembers(await memberTotals(db, groupId, from, to), sort, limit)
+}
+
+/** Sorts the member running totals can rank by (the streak sorts need every member's member-day rows). */
+const RUNNING_SORTS = new Set<typeof TOP_SORTS[number]>(['messages', 'activeDays', 'checkins'])
+
+/**
+ * The top-members report: the first `limit` members by `sort` and every member's messages (the
+ * concentration shares). Sorted by messages, active days or check-ins, the totals come from the member
+ * running rows (two rows per member, stats.member-running.ts) and the streaks are read for the listed
+ * members only (their member-day rows of the range); the streak sorts read every member-day row of the
+ * range (`memberTotals`).
+ */
+export async function topMembersReport(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<{ members: TopMember[]; all: TopMember[] }> {
+  if (!RUNNING_SORTS.has(sort)) {
+    const all = await memberTotals(db, groupId, from, to)
+    return { members: rankMembers(all, sort, limit), all }
+  }
+  const all: TopMember[] = (await memberRangeTotals(db, groupId, from, to)).map((m) => ({ ...m, bestStreak: 0, currentStreak: 0 }))
+  const members = rankMembers(all, sort, limit)
+  if (members.length === 0) return { members, all }
+  const ids = members.map((m) => m.memberId)
+  const inList = ids.map(() => '?').join(',')
+  const [best, alive] = await Promise.all([
+    db.query(`SELECT member_id, MAX(streak) AS best FROM qy_stats_member_day WHERE group_id = ? AND member_id IN (${inList}) AND day >= ? AND day <= ? GROUP BY member_id`, [groupId, ...ids, from, to]),
+    db.query(`SELECT member_id, day, streak FROM qy_stats_member_day WHERE group_id = ? AND member_id IN (${inList}) AND day >= ? AND day <= ? AND streak > 0`, [groupId, ...ids, addDays(to, -1), to]),
+  ])
+  const bestOf = new Map(best.map((r) => [String(r.member_id), num(r.best)]))
+  const current = new Map<string, { day: string; streak: number }>()
+  for (const r of alive) {
+    const seen = current.get(String(r.member_id))
+    if (!seen || String(r.day) > seen.day) current.set(String(r.member_id), { day: String(r.day), streak: num(r.streak) })
+  }
+  for (const m of members) { m.bestStreak = bestOf.get(m.memberId) ?? 0; m.currentStreak = current.get(m.memberId)?.streak ?? 0 }
+  return { members, all }
 }
 
 /** Share of messages sent by the most active 1% and 10% of speakers (at least one member each), from per-member totals. */

@@ -17,7 +17,8 @@ import { MemberJoined, type EventBase } from '../../kernel/events'
 import { addDays, localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
-import { dailySeries, distinctActive, distinctActiveFromMasks, groupTable, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
+import { dailySeries, distinctActive, distinctActiveFromMasks, groupTable, heatmap, hourlySeries, memberTotals, quietGroups, rankMembers, topMembersReport, totals } from './stats.queries'
+import { memberRangeTotals } from './stats.member-running'
 import { daysBetween, weekdayOf } from './stats.time'
 
 afterAll(cleanup)
@@ -555,6 +556,25 @@ describe(`stats rollups (${STORAGE})`, () => {
               expect(show(await groupTable(store, { all: false, groupIds: groups }, a, b, 1000))).toEqual(table(new Set(groups), a, b))
               expect(show(await groupTable(store, { all: true }, a, b, 1000))).toEqual(table(null, a, b))
               expect(show(await groupTable(store, { all: true }, a, b, 2))).toEqual(table(null, a, b).slice(0, 2))
+            }
+          }
+          // Member running totals: each member's messages and active days over every range of this run's days,
+          // from two running rows per member, equal a recount of the messages (and the top-members report ranks by them).
+          for (const groupId of groups) {
+            for (const a of days) {
+              for (const b of days.filter((d) => d >= a)) {
+                const per = new Map<string, { messages: number; days: Set<string> }>()
+                for (const m of messages) {
+                  const d = localTime(m.at, timezone).day
+                  if (m.groupId !== groupId || d < a || d > b) continue
+                  const x = per.get(m.senderId) ?? { messages: 0, days: new Set<string>() }
+                  x.messages++; x.days.add(d); per.set(m.senderId, x)
+                }
+                const expected = [...per.entries()].map(([id, x]) => `${id} ${x.messages},${x.days.size},0`).sort()
+                expect((await memberRangeTotals(store, groupId, a, b)).map((r) => `${r.memberId} ${r.messages},${r.activeDays},${r.checkins}`).sort()).toEqual(expected)
+                const top = await topMembersReport(store, groupId, a, b, 'messages', 3)
+                expect(top.members.map((r) => `${r.memberId} ${r.messages}`)).toEqual(rankMembers((await memberTotals(store, groupId, a, b)), 'messages', 3).map((r) => `${r.memberId} ${r.messages}`))
+              }
             }
           }
         },
