@@ -13,7 +13,8 @@ import { refreshMemberRunning } from './stats.member-running'
  * group-day rows from it on), inside the same transaction. Re-processing a message or re-running a job
  * leaves the rows as the group-day rows say; a rebuild recomputes from the start of its range.
  *
- * MySQL: the group-day and running rows are read with `FOR UPDATE` (the latest committed rows, locked), so
+ * Two statements per 100 touched groups (a DELETE of their rows from the first touched day, an INSERT …
+ * SELECT of the new ones). MySQL: INSERT … SELECT reads with shared locks (the latest committed rows), so
  * two replicas writing the same group serialise here instead of summing from stale snapshots.
  */
 
@@ -21,8 +22,8 @@ import { refreshMemberRunning } from './stats.member-running'
 export const RUNNING_COLUMNS = ['messages', 'text_count', 'media_count', 'card_count', 'other_count', 'active', 'joins', 'leaves', 'checkins', 'autoreply_hits', 'moderation_hits', 'moderation_actions'] as const
 
 const COLS = RUNNING_COLUMNS.join(', ')
-/** Rows per INSERT. */
-const CHUNK = 200
+/** Groups per statement. */
+const CHUNK = 100
 
 /**
  * Recomputes the running rows of the groups of `keys` (group, day) from each group's earliest touched day.
@@ -34,23 +35,23 @@ export async function refreshGroupRunning(tx: FeatureTables, keys: Iterable<read
     const seen = earliest.get(groupId)
     if (seen === undefined || day < seen) earliest.set(groupId, day)
   }
-  const lock = tx.dialect === 'mysql' ? ' FOR UPDATE' : ''
   // Group order: two MySQL writers lock groups in the same order.
-  for (const groupId of [...earliest.keys()].sort()) {
-    const from = earliest.get(groupId) as string
-    const days = await tx.query(`SELECT day, ${COLS} FROM qy_stats_group_day WHERE group_id = ? AND day >= ? ORDER BY day${lock}`, [groupId, from])
-    const base = await tx.query(`SELECT ${COLS} FROM qy_stats_group_running WHERE group_id = ? AND day < ? ORDER BY day DESC LIMIT 1${lock}`, [groupId, from])
-    const sums = RUNNING_COLUMNS.map((c) => Number(base[0]?.[c] ?? 0))
-    await tx.query('DELETE FROM qy_stats_group_running WHERE group_id = ? AND day >= ?', [groupId, from])
-    const rows: Array<Array<string | number>> = []
-    for (const d of days) {
-      RUNNING_COLUMNS.forEach((c, i) => { sums[i] = (sums[i] as number) + Number(d[c] ?? 0) })
-      rows.push([groupId, String(d.day), ...sums])
-    }
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      const part = rows.slice(i, i + CHUNK)
-      await tx.query(`INSERT INTO qy_stats_group_running (group_id, day, ${COLS}) VALUES ${part.map(() => `(${new Array(RUNNING_COLUMNS.length + 2).fill('?').join(', ')})`).join(', ')}`, part.flat())
-    }
+  const pairs = [...earliest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  for (let i = 0; i < pairs.length; i += CHUNK) {
+    const part = pairs.slice(i, i + CHUNK)
+    await tx.query(`DELETE FROM qy_stats_group_running WHERE ${part.map(() => '(group_id = ? AND day >= ?)').join(' OR ')}`, part.flat())
+    // The base of each group (its last running row before the first touched day) plus a window sum over its
+    // group-day rows from that day on. (MySQL: INSERT … SELECT reads the source rows with shared locks, i.e.
+    // the latest committed rows.)
+    await tx.query(
+      `INSERT INTO qy_stats_group_running (group_id, day, ${COLS})
+       SELECT d.group_id, d.day, ${RUNNING_COLUMNS.map((c) => `COALESCE(b.${c}, 0) + SUM(d.${c}) OVER w`).join(', ')}
+       FROM (${part.map(() => 'SELECT ? AS g, ? AS f').join(' UNION ALL ')}) p
+       JOIN qy_stats_group_day d ON d.group_id = p.g AND d.day >= p.f
+       LEFT JOIN qy_stats_group_running b ON b.group_id = p.g
+         AND b.day = (SELECT MAX(x.day) FROM qy_stats_group_running x WHERE x.group_id = p.g AND x.day < p.f)
+       WINDOW w AS (PARTITION BY d.group_id ORDER BY d.day ROWS UNBOUNDED PRECEDING)`,
+      part.flat())
   }
 }
 
