@@ -29,6 +29,8 @@ import { statsFeature } from '../../src/features/stats'
 import { rebuildAllGroups } from '../../src/features/stats/stats.scope'
 import { fillReachFromMemberDays } from '../../src/features/stats/stats.reach'
 import { rebuildGroupRunning } from '../../src/features/stats/stats.running'
+import { rebuildMemberRunning } from '../../src/features/stats/stats.member-running'
+import { groupTable, groupTableFromDays, memberTotals, rankMembers, topMembersReport } from '../../src/features/stats/stats.queries'
 
 const REPO = resolve(__dirname, '../..')
 const DEFAULT_MYSQL = 'mysql://root@127.0.0.1:3306/qunyun_bench_stats'
@@ -142,10 +144,22 @@ async function main(): Promise<void> {
     const statsStore = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
     await statsStore.transaction((tx) => rebuildAllGroups(tx, firstDay, lastDay))
     await statsStore.transaction((tx) => fillReachFromMemberDays(tx))
-    await statsStore.transaction((tx) => rebuildGroupRunning(tx))
+    await statsStore.transaction(async (tx) => { await rebuildGroupRunning(tx); await rebuildMemberRunning(tx) })
     const allGroupsMs = performance.now() - tAll
     console.log(`all-group rollups, reach rows and group running totals recomputed from the group and member-day rows in ${(allGroupsMs / 1000).toFixed(1)} s`)
     const generateMs = gen.phases.totalMs + allGroupsMs
+    // The running totals against the rows they are derived from (the reports that read them): the groups table
+    // over 30 days and group 0's top members over 90 days must be the same as summed from the day rows.
+    const runningCheck = { groupsTable: false, topMembers: false }
+    {
+      const from30 = addDays(lastDay, -29)
+      const from90 = addDays(lastDay, -89)
+      runningCheck.groupsTable = JSON.stringify(await groupTable(statsStore, { all: true }, from30, lastDay, 1000)) === JSON.stringify(await groupTableFromDays(statsStore, { all: true }, from30, lastDay, 1000))
+      const fast = (await topMembersReport(statsStore, groupIds[0] as string, from90, lastDay, 'messages', 20)).members.map((m) => [m.memberId, m.messages, m.activeDays, m.checkins, m.bestStreak])
+      const slow = rankMembers(await memberTotals(statsStore, groupIds[0] as string, from90, lastDay), 'messages', 20).map((m) => [m.memberId, m.messages, m.activeDays, m.checkins, m.bestStreak])
+      runningCheck.topMembers = fast.length > 0 && JSON.stringify(fast) === JSON.stringify(slow)
+      console.log(`running totals vs day rows: groups table 30d ${runningCheck.groupsTable ? 'equal' : 'DIFFERENT'}, top members 90d ${runningCheck.topMembers ? 'equal' : 'DIFFERENT'} (${fast.length} rows)`)
+    }
     const ta = performance.now()
     if (!args.mysql) await db.query('ANALYZE')
     else for (const t of Object.values(TABLES).map((x) => x.table)) await db.query(`ANALYZE TABLE ${t}`)
@@ -154,7 +168,7 @@ async function main(): Promise<void> {
     const members = sizes.reduce((a, b) => a + b, 0)
     const generation = { messages: gen.messages, members, rows: gen.rows, rawLogRows: gen.rawRows, loader: gen.loader, phases: { ...gen.phases, analyzeMs: Math.round(analyzeMs) },
       messagesPerSec: Math.round(gen.messages / (gen.phases.totalMs / 1000)), rowsPerSec: Math.round(Object.values(gen.rows).reduce((a, b) => a + b, 0) / (gen.phases.totalMs / 1000)), cpuUsPerMessage: gen.cpuUsPerMessage,
-      tables: sizesOf, verified: gen.verified, loadAvg: loadavg().map((x) => Math.round(x * 100) / 100) }
+      tables: sizesOf, verified: gen.verified, runningCheck, loadAvg: loadavg().map((x) => Math.round(x * 100) / 100) }
     console.log(`${storage}: ${gen.messages.toLocaleString()} messages, ${members.toLocaleString()} members, ${args.groups} groups × ${args.days} days generated and loaded in ${(gen.phases.totalMs / 1000).toFixed(1)} s (${generation.messagesPerSec.toLocaleString()} messages/s, ${generation.rowsPerSec.toLocaleString()} rows/s, ${gen.cpuUsPerMessage} CPU-µs/message in this process; ${gen.loader}); raw-log check ${gen.verified.equal ? 'equal' : 'DIFFERENT'} over ${gen.verified.groups} groups / ${gen.verified.days} days`)
     for (const [t, x] of Object.entries(sizesOf)) console.log(`  ${t.padEnd(24)} ${String(x.rows).padStart(12)} rows  ${(x.bytes / 1048576).toFixed(1).padStart(9)} MB`)
     if (!gen.verified.equal) console.log(gen.verified.mismatches.join('\n'))
@@ -300,7 +314,7 @@ async function main(): Promise<void> {
     }
     if (notCompared.length > 0) console.log(`not compared (no raw-log equivalent, or the log holds only part of the rows): ${notCompared.join(', ')}`)
     const tableRows: Record<string, number> = {}
-    for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_stats_all_day', 'qy_stats_all_hour', 'qy_stats_group_reach', 'qy_stats_all_reach', 'qy_stats_pair_last', 'qy_stats_group_running', 'qy_message_log']) {
+    for (const t of ['qy_stats_group_day', 'qy_stats_group_hour', 'qy_stats_member_day', 'qy_stats_member_month', 'qy_stats_member', 'qy_stats_rule_day', 'qy_stats_all_day', 'qy_stats_all_hour', 'qy_stats_group_reach', 'qy_stats_all_reach', 'qy_stats_pair_last', 'qy_stats_group_running', 'qy_stats_member_running', 'qy_message_log']) {
       tableRows[t] = Number(((await db.query(`SELECT COUNT(*) AS n FROM ${t}`)) as Array<{ n: number | string }>)[0]?.n ?? 0)
     }
     const dbBytes = args.mysql ? null : statSync(join(tmp, 'qunyun.sqlite')).size

@@ -140,7 +140,6 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
     await tx.upsertIncrement('qy_stats_group_day', ['group_id', 'day'], [...GROUP_DAY_EVENT_COLUMNS], [...groupDay.values()])
     await refreshAllGroups(tx, days)
     await upsertAdd(tx, 'qy_stats_member_day', ['group_id', 'day', 'member_id'], ['week'], ['checkins'], [...memberDay.values()])
-    await refreshRunningTotals(tx, [...groupDay.values()], [...memberDay.values()])
     await tx.upsertIncrement('qy_stats_inviter_day', ['group_id', 'day', 'member_id'], ['invites'], [...inviterDay.values()])
     for (const [groupId, day, memberId, streak] of streaks) {
       await tx.query('UPDATE qy_stats_member_day SET streak = ? WHERE group_id = ? AND day = ? AND member_id = ? AND streak < ?', [streak, groupId, day, memberId, streak])
@@ -158,6 +157,8 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
       await tx.query('DELETE FROM qy_stats_member WHERE group_id = ? AND member_id = ?', [o.groupId, o.memberId])
       await tx.insertIgnore('qy_stats_member', ['group_id', 'member_id', 'joined_day', 'joined_week', 'left_day'], [[o.groupId, o.memberId, o.day, weekOf(o.day), null]])
     }
+    // Running totals of the touched groups and members (stats.running.ts), from the rows written above.
+    await refreshRunningTotals(tx, [...groupDay.values()], [...memberDay.values()])
     return fresh.length
   })
 }
