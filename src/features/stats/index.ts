@@ -6,6 +6,7 @@ import { StatsLotteryLifecycle1797100000000 } from '../../../migrations/17971000
 import { StatsTopicsQuestions1797600000000 } from '../../../migrations/1797600000000-StatsTopicsQuestions'
 import { StatsOpenQuestions1798400000000 } from '../../../migrations/1798400000000-StatsOpenQuestions'
 import { StatsAllGroups1798300000000 } from '../../../migrations/1798300000000-StatsAllGroups'
+import { StatsRunningTotals1798930000000 } from '../../../migrations/1798930000000-StatsRunningTotals'
 import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
@@ -14,7 +15,7 @@ import { LIFECYCLE } from '../../contracts/tagging'
 import { seedLifecycle } from './stats.lifecycle-seed'
 import { rebuildGroup } from './stats.rebuild'
 import { MEMBER_HOUR_KEEP_DAYS, StatsBuffer, TERMS_WRITE_MS } from './stats.buffer'
-import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity, StatsPairLastEntity } from './stats.entity'
+import { STATS_ENTITIES, StatsEventEntity, StatsTermDayEntity, StatsInviterDayEntity, StatsLotteryDayEntity, StatsMemberDayEntity, StatsMemberEntity, StatsMemberHourEntity, StatsMemberMonthEntity, StatsMemberRunningEntity, StatsPairLastEntity } from './stats.entity'
 import { applyEvents, STATS_CONSUMES } from './stats.events'
 import { statsMiddleware } from './stats.middleware'
 import { QuestionBook } from './stats.open-questions'
@@ -41,6 +42,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; flushIn
     purpose: 'Per-member daily and monthly rollups (top members, retention cohorts, inviters, lottery entries) for reports; no text.',
     tables: [
       { entity: StatsMemberDayEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
+      { entity: StatsMemberRunningEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsMemberMonthEntity, dataClass: 'rollups', kept: 'month masks of active days (rollups); erased with the member', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsPairLastEntity, dataClass: 'rollups', kept: "each member's last active day per group (reach rollups); erased with the member", memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
       { entity: StatsInviterDayEntity, dataClass: 'rollups', timeColumn: 'day', timeFormat: 'day', memberColumns: ['memberId'], groupColumn: 'groupId', onErase: 'delete' },
@@ -54,7 +56,7 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; flushIn
       { entity: StatsOpenQuestionEntity, dataClass: 'message-metadata', timeColumn: 'at', memberColumns: ['senderId'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsAllGroups1798300000000, StatsOpenQuestions1798400000000],
+  migrations: [Stats1796700000000, StatsLotteryLifecycle1797100000000, StatsTopicsQuestions1797600000000, StatsAllGroups1798300000000, StatsOpenQuestions1798400000000, StatsRunningTotals1798930000000],
   events: { consumes: STATS_CONSUMES },
   inject: [DIRECTORY, ACTIVITY, SHARE_LIFT, AUTO_REPLY_RULE_OWNERS, LIFECYCLE],
   provides: [STATS_REBUILD],

@@ -6,6 +6,7 @@ import { addDays, localTime } from '../../kernel/time'
 import { MAX_OPEN, isQuestion } from './stats.questions'
 import { addReach, pairDayKey } from './stats.reach'
 import { addAllDays, lockDays, refreshAllGroups } from './stats.scope'
+import { refreshRunningTotals } from './stats.running'
 import { upsertAdd, upsertOr } from './stats.sql'
 import { extractTerms } from './stats.terms'
 import { weekdayOf, weekOf } from './stats.time'
@@ -271,11 +272,12 @@ export async function writeBatch(tx: FeatureTables, batch: StatsBatch, speakers:
     await recomputeSpeakers(tx, batch.groupHour.filter((r) => (r[1] as string) >= speakers.speakersSince).map((r) => [r[0] as string, r[1] as string, r[2] as number]))
     // Hour speakers are recounted (a member-hour row's newness is not known here): their all-group sums too.
     await refreshAllGroups(tx, [], hours)
-    return
+  } else {
+    // A rebuild: distinct speakers of the touched days recounted from the member-day rows.
+    await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
+    await refreshAllGroups(tx, days, hours)
   }
-  // A rebuild: distinct speakers of the touched days recounted from the member-day rows.
-  await recomputeActive(tx, batch.groupDay.map((r) => [r[0] as string, r[1] as string]))
-  await refreshAllGroups(tx, days, hours)
+  await refreshRunningTotals(tx, batch.groupDay, batch.memberDay)
 }
 
 /** Group-day counters a message adds to, in `StatsBuffer` group-day row order after (group_id, day). */

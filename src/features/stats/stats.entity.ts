@@ -252,6 +252,44 @@ export class StatsPairLastEntity {
   @Column({ name: 'last_day', type: 'varchar', length: 10 }) lastDay!: string
 }
 
+/**
+ * Running totals of one group (stats.running.ts): its group-day counters summed over `day` and every earlier
+ * day. Totals over [a, b] = the last row on or before b minus the last row before a. Derived — recomputed
+ * from the group-day rows from the earliest day a transaction touched, never added to.
+ */
+@Entity('qy_stats_group_running')
+export class StatsGroupRunningEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @Column({ type: 'integer', default: 0 }) messages!: number
+  @Column({ name: 'text_count', type: 'integer', default: 0 }) textCount!: number
+  @Column({ name: 'media_count', type: 'integer', default: 0 }) mediaCount!: number
+  @Column({ name: 'card_count', type: 'integer', default: 0 }) cardCount!: number
+  @Column({ name: 'other_count', type: 'integer', default: 0 }) otherCount!: number
+  @Column({ type: 'integer', default: 0 }) active!: number
+  @Column({ type: 'integer', default: 0 }) joins!: number
+  @Column({ type: 'integer', default: 0 }) leaves!: number
+  @Column({ type: 'integer', default: 0 }) checkins!: number
+  @Column({ name: 'autoreply_hits', type: 'integer', default: 0 }) autoreplyHits!: number
+  @Column({ name: 'moderation_hits', type: 'integer', default: 0 }) moderationHits!: number
+  @Column({ name: 'moderation_actions', type: 'integer', default: 0 }) moderationActions!: number
+}
+
+/**
+ * Running totals of one member in one group (stats.member-running.ts): messages, active days (member-day
+ * rows) and check-ins summed over `day` and every earlier day; one row per member-day row. Totals over
+ * [a, b] = the last row on or before b minus the last row before a. Derived from the member-day rows.
+ */
+@Entity('qy_stats_member_running')
+export class StatsMemberRunningEntity {
+  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
+  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
+  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
+  @Column({ type: 'integer', default: 0 }) messages!: number
+  @Column({ name: 'active_days', type: 'integer', default: 0 }) activeDays!: number
+  @Column({ type: 'integer', default: 0 }) checkins!: number
+}
+
 /** Every table of the feature. */
 export const STATS_ENTITIES = [StatsTermDayEntity, StatsQuestionHourEntity, StatsAnswerMinuteEntity, StatsGroupDayEntity, StatsGroupHourEntity, StatsMemberDayEntity, StatsMemberMonthEntity, StatsInviterDayEntity, StatsMemberHourEntity, StatsMemberEntity, StatsRuleDayEntity, StatsEventEntity,
-  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity, StatsGroupReachEntity, StatsAllReachEntity, StatsPairLastEntity]
+  StatsLotteryDayEntity, StatsLotteryDrawEntity, StatsLifecycleDayEntity, StatsAllDayEntity, StatsAllHourEntity, StatsGroupReachEntity, StatsAllReachEntity, StatsPairLastEntity, StatsGroupRunningEntity, StatsMemberRunningEntity]

@@ -8,6 +8,7 @@ import { MemberLifecycleChanged } from '../../contracts/tagging'
 import { MemberJoined, MemberLeft, type EventBase } from '../../kernel/events'
 import { localTime } from '../../kernel/time'
 import { addAllDays, lockDays } from './stats.scope'
+import { refreshRunningTotals } from './stats.running'
 import { upsertAdd } from './stats.sql'
 import { weekOf } from './stats.time'
 
@@ -156,6 +157,8 @@ export async function applyEvents(store: FeatureStore, events: readonly EventBas
       await tx.query('DELETE FROM qy_stats_member WHERE group_id = ? AND member_id = ?', [o.groupId, o.memberId])
       await tx.insertIgnore('qy_stats_member', ['group_id', 'member_id', 'joined_day', 'joined_week', 'left_day'], [[o.groupId, o.memberId, o.day, weekOf(o.day), null]])
     }
+    // Running totals of the touched groups and members (stats.running.ts), from the rows written above.
+    await refreshRunningTotals(tx, [...groupDay.values()], [...memberDay.values()])
     return fresh.length
   })
 }

@@ -3,6 +3,8 @@ import { LIFECYCLE_STATES, type LifecycleState } from '../../contracts/tagging'
 import { addDays } from '../../kernel/time'
 import { FIRST_SEEN } from './stats.events'
 import { reachCount } from './stats.reach'
+import { groupRangeTotals } from './stats.running'
+import { memberRangeTotals } from './stats.member-running'
 import { daysBetween, weekdayOf } from './stats.time'
 
 /** Which groups a report covers: every group (admins), or a list (one group, an owner's groups). */
@@ -228,6 +230,40 @@ export async function topMembers(db: FeatureTables, groupId: string, from: strin
   return rankMembers(await memberTotals(db, groupId, from, to), sort, limit)
 }
 
+/** Sorts the member running totals can rank by (the streak sorts need every member's member-day rows). */
+const RUNNING_SORTS = new Set<typeof TOP_SORTS[number]>(['messages', 'activeDays', 'checkins'])
+
+/**
+ * The top-members report: the first `limit` members by `sort` and every member's messages (the
+ * concentration shares). Sorted by messages, active days or check-ins, the totals come from the member
+ * running rows (two rows per member, stats.member-running.ts) and the streaks are read for the listed
+ * members only (their member-day rows of the range); the streak sorts read every member-day row of the
+ * range (`memberTotals`).
+ */
+export async function topMembersReport(db: FeatureTables, groupId: string, from: string, to: string, sort: typeof TOP_SORTS[number], limit: number): Promise<{ members: TopMember[]; all: TopMember[] }> {
+  if (!RUNNING_SORTS.has(sort)) {
+    const all = await memberTotals(db, groupId, from, to)
+    return { members: rankMembers(all, sort, limit), all }
+  }
+  const all: TopMember[] = (await memberRangeTotals(db, groupId, from, to)).map((m) => ({ ...m, bestStreak: 0, currentStreak: 0 }))
+  const members = rankMembers(all, sort, limit)
+  if (members.length === 0) return { members, all }
+  const ids = members.map((m) => m.memberId)
+  const inList = ids.map(() => '?').join(',')
+  const [best, alive] = await Promise.all([
+    db.query(`SELECT member_id, MAX(streak) AS best FROM qy_stats_member_day WHERE group_id = ? AND member_id IN (${inList}) AND day >= ? AND day <= ? GROUP BY member_id`, [groupId, ...ids, from, to]),
+    db.query(`SELECT member_id, day, streak FROM qy_stats_member_day WHERE group_id = ? AND member_id IN (${inList}) AND day >= ? AND day <= ? AND streak > 0`, [groupId, ...ids, addDays(to, -1), to]),
+  ])
+  const bestOf = new Map(best.map((r) => [String(r.member_id), num(r.best)]))
+  const current = new Map<string, { day: string; streak: number }>()
+  for (const r of alive) {
+    const seen = current.get(String(r.member_id))
+    if (!seen || String(r.day) > seen.day) current.set(String(r.member_id), { day: String(r.day), streak: num(r.streak) })
+  }
+  for (const m of members) { m.bestStreak = bestOf.get(m.memberId) ?? 0; m.currentStreak = current.get(m.memberId)?.streak ?? 0 }
+  return { members, all }
+}
+
 /** Share of messages sent by the most active 1% and 10% of speakers (at least one member each), from per-member totals. */
 export function concentrationOf(all: readonly TopMember[]): { speakers: number; top1pct: number | null; top10pct: number | null } {
   const counts = all.map((m) => m.messages).filter((n) => n > 0).sort((a, b) => b - a)
@@ -343,6 +379,11 @@ export async function ruleStats(db: FeatureTables, scope: Scope, from: string, t
 
 /** Per-group totals over [from, to] (the cross-group table), most messages first. */
 export async function groupTable(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<Array<{ groupId: string } & Totals>> {
+  return groupRangeTotals(db, scope, from, to, limit)
+}
+
+/** The same table summed from the group-day rows (one row per group and day of the range): the property test's reference. */
+export async function groupTableFromDays(db: FeatureTables, scope: Scope, from: string, to: string, limit: number): Promise<Array<{ groupId: string } & Totals>> {
   const s = scoped(scope)
   const rows = await db.query(`SELECT group_id, ${TOTAL_COLUMNS} FROM qy_stats_group_day WHERE ${s.sql} AND day >= ? AND day <= ? GROUP BY group_id ORDER BY messages DESC, group_id LIMIT ?`, [...s.params, from, to, limit])
   return rows.map((r) => ({ groupId: String(r.group_id), ...toTotals(r) }))

@@ -7,7 +7,7 @@ import { defineRoute, GroupParams, groupNotFound, HttpError, StreamedBody, type 
 import { localTime } from '../../kernel/time'
 import type { Clock } from '../../ports/clock'
 import { LIFECYCLE_STATES } from '../../contracts/tagging'
-import { concentrationOf, dailySeries, memberTotals, rankMembers, type RuleStat, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
+import { concentrationOf, dailySeries, topMembersReport, type RuleStat, groupTable, heatmap, hourlySeries, lifecycleMix, quietGroups, retention, ruleStats, topInviters, transitions, type MixPoint, type Scope, type Transition } from './stats.queries'
 import { overview, resolveRange, type Overview, type Range } from './stats.report'
 import { AlertsQuery, BestTimeQuery, GroupTableQuery, MAX_CSV_ROWS, QuestionsQuery, RangeQuery, RetentionQuery, ScopeQuery, ScopeSeriesQuery, SeriesQuery, TopicsQuery, TopQuery } from './stats.schema'
 import { bestTime, questionStats, topics, type PostSlot, type QuestionFigures, type RisingTerm, type TermCount } from './stats.content'
@@ -186,9 +186,8 @@ export function statsRoutes(deps: StatsRouteDeps): RouteDefinition[] {
     }),
     ...report(`${group}/top-members`, 'Top members (messages, active days, check-ins, best streak in the range, streak alive at its end) and top inviters of a group', { params: GroupParams, query: TopQuery }, true, async ({ params, query }) => {
       const { range, timezone } = await groupContext(params.id, query)
-      // One pass over the member-day rows feeds both the ranking and the concentration shares.
-      const [all, inviters] = await Promise.all([memberTotals(db, params.id, range.from, range.to), topInviters(db, params.id, range.from, range.to, query.limit)])
-      const members = rankMembers(all, query.sort, query.limit)
+      // One read of every member's range totals feeds both the ranking and the concentration shares.
+      const [{ members, all }, inviters] = await Promise.all([topMembersReport(db, params.id, range.from, range.to, query.sort, query.limit), topInviters(db, params.id, range.from, range.to, query.limit)])
       const shares = concentrationOf(all)
       const names = new Map((await directory.members(params.id, { ids: [...new Set([...members, ...inviters].map((m) => m.memberId))], includeLeft: true })).map((m) => [m.id, m.name]))
       const named = members.map((m) => ({ ...m, name: names.get(m.memberId) ?? null }))

@@ -17,7 +17,8 @@ import { MemberJoined, type EventBase } from '../../kernel/events'
 import { addDays, localTime } from '../../kernel/time'
 import { StatsBuffer, typeIndex } from './stats.buffer'
 import { statsFeature } from './index'
-import { dailySeries, distinctActive, distinctActiveFromMasks, heatmap, hourlySeries, quietGroups, totals } from './stats.queries'
+import { dailySeries, distinctActive, distinctActiveFromMasks, groupTable, heatmap, hourlySeries, memberTotals, quietGroups, rankMembers, topMembersReport, totals } from './stats.queries'
+import { memberRangeTotals } from './stats.member-running'
 import { daysBetween, weekdayOf } from './stats.time'
 
 afterAll(cleanup)
@@ -542,6 +543,58 @@ describe(`stats rollups (${STORAGE})`, () => {
           }
           expect(cells.every((c) => c.messages === 0)).toBe(true)
           expect(hourly.every((p) => p.messages === 0)).toBe(true)
+          // Running totals: every row is its group's group-day rows summed up to its day.
+          const running = await store.query<Json>('SELECT group_id, day, messages, text_count, media_count, card_count, other_count, active FROM qy_stats_group_running ORDER BY group_id, day')
+          const dayRows = await store.query<Json>('SELECT group_id, day, messages, text_count, media_count, card_count, other_count, active FROM qy_stats_group_day ORDER BY group_id, day')
+          const sums = new Map<string, number[]>()
+          expect(running.map((r) => `${String(r.group_id)}|${String(r.day)} ${[r.messages, r.text_count, r.media_count, r.card_count, r.other_count, r.active].map(Number).join(',')}`))
+            .toEqual(dayRows.map((r) => {
+              const sum = sums.get(String(r.group_id)) ?? [0, 0, 0, 0, 0, 0]
+              const next = [r.messages, r.text_count, r.media_count, r.card_count, r.other_count, r.active].map((v, i) => Number(v) + (sum[i] as number))
+              sums.set(String(r.group_id), next)
+              return `${String(r.group_id)}|${String(r.day)} ${next.join(',')}`
+            }))
+          // The groups table over every range of the days seen (this run's groups, and every group): a brute-force
+          // recount from the messages — messages, type counts, active member-days per group, most messages first.
+          const table = (only: Set<string> | null, a: string, b: string): string[] => {
+            const per = new Map<string, { messages: number; types: number[]; memberDays: Set<string> }>()
+            for (const e of everything) {
+              const groupId = e.pair.split('|')[0] as string
+              if ((only && !only.has(groupId)) || e.day < a || e.day > b) continue
+              const g = per.get(groupId) ?? { messages: 0, types: [0, 0, 0, 0], memberDays: new Set<string>() }
+              g.messages++; g.types[e.type]++; g.memberDays.add(`${e.day}|${e.pair}`); per.set(groupId, g)
+            }
+            return [...per.entries()].sort(([x, p], [y, q]) => q.messages - p.messages || (x < y ? -1 : 1)).map(([k, g]) => `${k} ${[g.messages, ...g.types, g.memberDays.size].join(',')}`)
+          }
+          const show = (rows: Array<{ groupId: string; messages: number; text: number; media: number; card: number; other: number; activeDays: number }>): string[] =>
+            rows.map((r) => `${r.groupId} ${[r.messages, r.text, r.media, r.card, r.other, r.activeDays].join(',')}`)
+          const allDays = [...new Set(everything.map((e) => e.day))].sort()
+          for (const a of [allDays[0] as string, ...days]) {
+            for (const b of [...days, allDays[allDays.length - 1] as string].filter((d) => d >= a)) {
+              expect(show(await groupTable(store, { all: false, groupIds: groups }, a, b, 1000))).toEqual(table(new Set(groups), a, b))
+              expect(show(await groupTable(store, { all: true }, a, b, 1000))).toEqual(table(null, a, b))
+              expect(show(await groupTable(store, { all: true }, a, b, 2))).toEqual(table(null, a, b).slice(0, 2))
+            }
+          }
+          // Member running totals: each member's messages and active days over every range of this run's days,
+          // from two running rows per member, equal a recount of the messages (and the top-members report ranks by them).
+          for (const groupId of groups) {
+            for (const a of days) {
+              for (const b of days.filter((d) => d >= a)) {
+                const per = new Map<string, { messages: number; days: Set<string> }>()
+                for (const m of messages) {
+                  const d = localTime(m.at, timezone).day
+                  if (m.groupId !== groupId || d < a || d > b) continue
+                  const x = per.get(m.senderId) ?? { messages: 0, days: new Set<string>() }
+                  x.messages++; x.days.add(d); per.set(m.senderId, x)
+                }
+                const expected = [...per.entries()].map(([id, x]) => `${id} ${x.messages},${x.days.size},0`).sort()
+                expect((await memberRangeTotals(store, groupId, a, b)).map((r) => `${r.memberId} ${r.messages},${r.activeDays},${r.checkins}`).sort()).toEqual(expected)
+                const top = await topMembersReport(store, groupId, a, b, 'messages', 3)
+                expect(top.members.map((r) => `${r.memberId} ${r.messages}`)).toEqual(rankMembers((await memberTotals(store, groupId, a, b)), 'messages', 3).map((r) => `${r.memberId} ${r.messages}`))
+              }
+            }
+          }
         },
       ), { numRuns: 30 })
     } finally {
