@@ -340,7 +340,8 @@ export class TaggingService {
    * ignores a redelivered event's row).
    */
   async note(input: { groupId: string; memberId: string; at: number; kind: string; detail: string | null; ref: string }): Promise<void> {
-    await this.ensureGroup(input.groupId)
+    // Like the message path: a group not known yet gets its scale row with the same flush as this row.
+    await this.ensureGroupLater(input.groupId)
     this.pendingHistory.push([input.groupId, input.memberId, input.kind, input.detail, input.ref, input.at])
   }
 
