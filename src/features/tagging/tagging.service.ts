@@ -1,7 +1,7 @@
 import { In, LessThanOrEqual } from 'typeorm'
 import { isDuplicate } from '../../adapters/db/errors'
 import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
-import type { Row } from '../../adapters/db/sql'
+import { clusterBy, type Row } from '../../adapters/db/sql'
 import type { ActivityFacts, MemberDay } from '../../contracts/activity'
 import type { CheckInFacts } from '../../contracts/check-in'
 import { MemberLifecycleChanged, type LifecycleState } from '../../contracts/tagging'
@@ -31,6 +31,7 @@ const BACKFILL_DAYS = 60
 const WOKE_WINDOW_MS = 7 * DAY_MS
 const MEMBER_COLUMNS = ['group_id', 'member_id', 'state', 'state_at', 'state_day', 'joined_at', 'inviter_id', 'seen_day', 'last_active_day', 'messages', 'active_days', 'score']
 const HISTORY_COLUMNS = ['group_id', 'member_id', 'kind', 'detail', 'ref', 'at']
+const GROUP_COLUMNS = ['group_id', 'rolled_day', 'epoch', 'half_life', 'tag_version', 'updated_at']
 
 /** One lifecycle change, as recorded and emitted. */
 export interface Change {
@@ -115,6 +116,11 @@ export class TaggingService {
   /** Rows decided on the message path, written with the flush: new members (by group ␀ member) and timeline rows. */
   private pendingMembers = new Map<string, Row>()
   private pendingHistory: Row[] = []
+  /**
+   * Scale rows of groups first seen on the message path (as ensureGroup creates them), written with the
+   * flush before their members; every reader of a scale goes through ensureGroup, which writes it at once.
+   */
+  private pendingGroups = new Map<string, Row>()
   /** New members' rows being written now (a state load meanwhile must see them). */
   private writing: Row[] = []
   private readonly writer = new SerialRunner(() => this.writePending())
@@ -202,7 +208,7 @@ export class TaggingService {
     if (!load) {
       const generation = this.generation.get(groupId) ?? 0
       load = (async (): Promise<GroupStates> => {
-        await this.ensureGroup(groupId)
+        await this.ensureGroupLater(groupId)
         const rows: Array<{ member_id: string; state: string }> = await this.d.store.query('SELECT member_id, state FROM qy_tagging_member WHERE group_id = ?', [groupId])
         const states = new Map<string, LifecycleState | null>()
         for (const r of rows) states.set(r.member_id, r.state as LifecycleState)
@@ -220,35 +226,46 @@ export class TaggingService {
 
   /** Writes the rows decided on the message path (before anything else reads or writes members). */
   settle(): Promise<void> {
-    if (this.pendingMembers.size === 0 && this.pendingHistory.length === 0 && !this.writer.busy) return Promise.resolve()
+    if (this.pendingMembers.size === 0 && this.pendingHistory.length === 0 && this.pendingGroups.size === 0 && !this.writer.busy) return Promise.resolve()
     return this.writer.run()
   }
 
   private async writePending(): Promise<void> {
-    const members = [...this.pendingMembers.values()]
-    const history = this.pendingHistory
-    if (members.length === 0 && history.length === 0) return
+    // Rows of the same group next to each other (recorded order kept within a group): each slice then dirties
+    // the index pages of a few groups instead of all of them, so its commit writes far fewer pages (the member
+    // table has eight B-trees keyed by group, the timeline five).
+    const members = clusterBy([...this.pendingMembers.values()], 0)
+    const history = clusterBy(this.pendingHistory, 0)
+    const groups = this.pendingGroups
+    if (members.length === 0 && history.length === 0 && groups.size === 0) return
     this.pendingMembers = new Map()
     this.pendingHistory = []
+    this.pendingGroups = new Map()
     this.writing = members
     // Slices of PENDING_SLICE rows, one transaction each, yielding to the event loop in between (SQLite
     // writes on this thread); what is committed is not written again if a later slice fails.
     let m = 0
     let h = 0
+    let scales = [...groups.values()]
     try {
-      while (m < members.length || h < history.length) {
+      while (scales.length > 0 || m < members.length || h < history.length) {
         const memberPart = members.slice(m, m + PENDING_SLICE)
         const historyPart = history.slice(h, h + PENDING_SLICE)
+        const scalePart = scales
         await this.d.store.write(async (tx) => {
+          await tx.insertIgnore('qy_tagging_group', GROUP_COLUMNS, scalePart)
           await tx.insertIgnore('qy_tagging_member', MEMBER_COLUMNS, memberPart)
           await tx.insertIgnore('qy_tagging_history', HISTORY_COLUMNS, historyPart)
         })
+        for (const row of scalePart) this.ensured.add(row[0] as string)
+        scales = []
         m += memberPart.length
         h += historyPart.length
         if (m < members.length || h < history.length) await new Promise((resolve) => setImmediate(resolve))
       }
     } catch (error) {
-      // The rest is kept for the next flush (both inserts are idempotent).
+      // The rest is kept for the next flush (the inserts are idempotent).
+      for (const row of scales) if (!this.pendingGroups.has(row[0] as string)) this.pendingGroups.set(row[0] as string, row)
       for (const row of members.slice(m)) if (!this.pendingMembers.has(memoKey(row[0] as string, row[1] as string))) this.pendingMembers.set(memoKey(row[0] as string, row[1] as string), row)
       this.pendingHistory = [...history.slice(h), ...this.pendingHistory]
       throw error
@@ -259,13 +276,25 @@ export class TaggingService {
 
   // ---- score ----
 
+  /**
+   * The message path's ensureGroup: a group not known yet gets its scale row (the same values ensureGroup
+   * would write now) with the next flush, instead of a read and a commit of its own on the message path.
+   */
+  private async ensureGroupLater(groupId: string): Promise<void> {
+    if (this.ensured.has(groupId) || this.pendingGroups.has(groupId)) return
+    const rule = await this.d.rules.forGroup(groupId)
+    const now = this.d.clock.now()
+    const s = initialScale(now, rule)
+    if (!this.ensured.has(groupId) && !this.pendingGroups.has(groupId)) this.pendingGroups.set(groupId, [groupId, null, s.epoch, s.halfLifeDays, 0, now])
+  }
+
   /** Creates the group's scale row on first use. */
   private async ensureGroup(groupId: string): Promise<void> {
     if (this.ensured.has(groupId)) return
     if (!(await this.d.store.repo(TaggingGroupEntity).existsBy({ groupId }))) {
       const rule = await this.d.rules.forGroup(groupId)
       const s = initialScale(this.d.clock.now(), rule)
-      await this.d.store.insertIgnore('qy_tagging_group', ['group_id', 'rolled_day', 'epoch', 'half_life', 'tag_version', 'updated_at'], [[groupId, null, s.epoch, s.halfLifeDays, 0, this.d.clock.now()]])
+      await this.d.store.insertIgnore('qy_tagging_group', GROUP_COLUMNS, [[groupId, null, s.epoch, s.halfLifeDays, 0, this.d.clock.now()]])
     }
     this.ensured.add(groupId)
   }
@@ -311,7 +340,8 @@ export class TaggingService {
    * ignores a redelivered event's row).
    */
   async note(input: { groupId: string; memberId: string; at: number; kind: string; detail: string | null; ref: string }): Promise<void> {
-    await this.ensureGroup(input.groupId)
+    // Like the message path: a group not known yet gets its scale row with the same flush as this row.
+    await this.ensureGroupLater(input.groupId)
     this.pendingHistory.push([input.groupId, input.memberId, input.kind, input.detail, input.ref, input.at])
   }
 
