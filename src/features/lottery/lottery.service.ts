@@ -214,12 +214,17 @@ export class LotteryService {
     return 'drawn'
   }
 
-  /** Hands the winners announcement to the outbound queue, once (also after a restart between draw and announcement). */
+  /**
+   * Hands the winners announcement to the outbound queue, once — also after a crash anywhere between the
+   * draw's commit and the announcement's store: each group's announcement is keyed
+   * (`lottery:<id>:drawn:<group>`), stored, and only then is the lottery marked announced. A crash before
+   * the mark leaves it unannounced, and the next tick (any replica) queues it again under the same keys:
+   * what was stored already is dropped, what was lost goes out.
+   */
   async announceDraw(id: number): Promise<void> {
     const now = this.d.clock.now()
-    const claimed = await this.repo.update({ id, status: 'drawn', announcedAt: IsNull() }, { announcedAt: now })
-    if (!claimed.affected) return
     const l = await this.must(id)
+    if (l.row.status !== 'drawn' || l.row.announcedAt !== null) return
     const winners = await this.d.store.repo(LotteryWinnerEntity).find({ where: { lotteryId: id, round: 0 }, order: { position: 'ASC' } })
     const rounds = await this.d.store.repo(LotteryDrawEntity).findBy({ lotteryId: id, round: 0 })
     const stored = rounds[0]?.proof as (ProofRound & { beacon?: BeaconProof }) | undefined
@@ -239,9 +244,11 @@ export class LotteryService {
         if (winners.length < wanted) lines.push(renderTemplate(texts.short, { title: l.config.title, wanted, drawn: winners.length }))
         text = renderTemplate(texts.drawn, { title: l.config.title, winners: lines.join('\n'), seed: l.row.seed ?? '', proof: `lottery ${id}（qunyun lottery verify）` })
       }
-      this.d.outbound.say({ botId: group.botId, groupId }, text + beaconLine, { mentions: here.map((w) => w.memberId), cause: `lottery:${id}:drawn`, note: `lottery ${id} drawn (${here.length} winners here)` })
+      this.d.outbound.say({ botId: group.botId, groupId }, text + beaconLine, { mentions: here.map((w) => w.memberId), cause: `lottery:${id}:drawn`, key: `lottery:${id}:drawn:${groupId}`, note: `lottery ${id} drawn (${here.length} winners here)` })
       this.d.events.emit(LotteryDrawn.of({ id: `lottery.drawn:${id}:0:${groupId}`, at: now, botId: group.botId, groupId, lotteryId: id, round: 0, winnerIds: here.map((w) => w.memberId), eligible }))
     }
+    await this.d.outbound.stored()
+    await this.repo.update({ id, status: 'drawn', announcedAt: IsNull() }, { announcedAt: now })
   }
 
   /**

@@ -490,13 +490,50 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     chat.group('g1').expectReply(/开奖啦/)
     const winner = (await chat.runtime.db.query(`SELECT member_id FROM qy_lottery_winner WHERE lottery_id = ${id}`) as Array<{ member_id: string }>)
     expect(winner).toHaveLength(1)
-    // A crash between the draw's commit and its announcement: the next runtime announces once, draws nothing.
+    // A crash after the announcement was stored but before the lottery was marked announced: the next
+    // runtime queues it again under the same key — stored already, so nothing goes out twice — and marks it.
     await chat.runtime.db.query(`UPDATE qy_lottery SET announced_at = NULL WHERE id = ${id}`)
     await chat.rehearsal.restart()
     await chat.rehearsal.advance(MINUTE)
     await tick(chat)
-    const again = chat.group('g1').expectReply(/开奖啦/)
-    expect(again.mentions).toEqual([winner[0]?.member_id])
+    chat.group('g1').expectNoReply()
+    expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_lottery WHERE id = ${id} AND announced_at IS NOT NULL`)).toBe(1)
+    await chat.rehearsal.advance(MINUTE)
+    await tick(chat)
+    chat.group('g1').expectNoReply()
+    expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_lottery_draw WHERE lottery_id = ${id}`)).toBe(1)
+    expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_outbound WHERE action_key = 'lottery:${id}:drawn:${G1}'`)).toBe(1)
+  })
+
+  it('announces a draw whose announcement a crash lost before it was stored, once, after the restart', async () => {
+    chat = await start({ sqlitePath: join(tempDir(), 'lottery-lost.sqlite') })
+    owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const id = (await owner.post('/api/v1/lotteries', definition()).expect(201)).body.id as number
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    await chat.group('g1').say(bob, '参与抽奖')
+    await chat.group('g1').say(carol, '参与抽奖')
+    // The process dies as the announcement reaches the outbound queue (after the draw's commit): the
+    // enqueue throws, so nothing after it in that process runs.
+    const enqueue = chat.runtime.outbound.enqueue.bind(chat.runtime.outbound)
+    chat.runtime.outbound.enqueue = (action) => {
+      if (action.cause === `lottery:${id}:drawn`) throw new Error('process killed')
+      enqueue(action)
+    }
+    await chat.rehearsal.advanceTo(START + 60 * MINUTE)
+    await tick(chat)
+    await chat.rehearsal.advanceTo(START + 70 * MINUTE)
+    await tick(chat)
+    expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_lottery WHERE id = ${id} AND status = 'drawn'`)).toBe(1)
+    // (What the bot said before: the opening, two confirmations, the close — no announcement.)
+    expect(chat.pending().filter((a) => /开奖啦/.test(a.text ?? ''))).toEqual([])
+    chat.skip()
+    await chat.rehearsal.restart()
+    await chat.rehearsal.advance(MINUTE)
+    await tick(chat)
+    const winner = (await chat.runtime.db.query(`SELECT member_id FROM qy_lottery_winner WHERE lottery_id = ${id}`) as Array<{ member_id: string }>)
+    const announced = chat.group('g1').expectReply(/开奖啦/)
+    expect(announced.mentions).toEqual([winner[0]?.member_id])
+    await chat.rehearsal.restart()
     await chat.rehearsal.advance(MINUTE)
     await tick(chat)
     chat.group('g1').expectNoReply()
