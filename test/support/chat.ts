@@ -88,6 +88,36 @@ export class Chat {
     }
   }
 
+  /**
+   * A kill -9 with a feature's answer window open: its drain never runs (what it stored stays stored), and a
+   * new process starts on the same database. What the old process said is skipped.
+   */
+  async killWithWindowOpen(feature: string): Promise<void> {
+    const live = this.runtime.features.find((f) => f.name === feature)
+    if (!live) throw new Error(`${feature} feature not running`)
+    live.instance.drain = undefined
+    await this.rehearsal.restart()
+    this.skip()
+  }
+
+  /**
+   * Runs a feature's sweep job `rounds` times (the first `afterMs` from now, then `afterMs` apart), with a
+   * restart after each round, and returns what the bot said in them.
+   */
+  async sweepAcrossRestarts(job: string, afterMs: number, rounds = 2): Promise<PlatformAction[]> {
+    await this.rehearsal.advance(afterMs)
+    const says: PlatformAction[] = []
+    for (let i = 0; i < rounds; i++) {
+      await this.runtime.scheduler.runFenced(job, new Date(this.clock.now()))
+      await this.rehearsal.quiesce()
+      says.push(...this.pending().filter((a) => a.kind === 'say'))
+      await this.rehearsal.restart()
+      this.skip()
+      await this.rehearsal.advance(afterMs)
+    }
+    return says
+  }
+
   /** Marks everything so far as seen. */
   skip(): void {
     this.sync()

@@ -261,10 +261,7 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     // The first answer went out at once; four wait in the open window (in memory).
     expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.mentions)).toEqual([['m0']])
     // Crash: the process dies with the window open, so nothing drains the batcher.
-    const live = chat.runtime.features.find((f) => f.name === 'check-in')
-    if (!live) throw new Error('check-in feature not running')
-    live.instance.drain = undefined
-    await chat.rehearsal.restart()
+    await chat.killWithWindowOpen('check-in')
     // The new process sweeps once the window (and a grace) is over; a second sweep sends nothing again.
     await chat.rehearsal.advance(5_000 + 60_000)
     for (let i = 0; i < 2; i++) {

@@ -3,7 +3,6 @@ import { Chat, type Person } from '../../../test/support/chat'
 import { apiAs, type ApiClient } from '../../../test/support/api'
 import { cleanup, COORDINATION, STORAGE, tempDir, testConfig } from '../../../test/support/env'
 import type { Config } from '../../config/config.schema'
-import type { PlatformAction } from '../../adapters/wechaty/recording-puppet'
 import type { RehearsalGroup, RehearsalOptions } from '../../simulation/rehearsal'
 import { defineFeature } from '../../adapters/db/feature-store'
 import { LotteryDrawn, LotteryEntered } from '../../contracts/lottery'
@@ -198,22 +197,9 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     // The first confirmation went out at once; four wait in the open window.
     expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.mentions)).toEqual([['m0']])
     // Killed with the window open: nothing drains it (the answers are stored, nothing else).
-    const live = chat.runtime.features.find((f) => f.name === 'lottery')
-    if (!live) throw new Error('lottery feature not running')
-    live.instance.drain = undefined
-    await chat.rehearsal.restart()
-    chat.skip()
+    await chat.killWithWindowOpen('lottery')
     // The new process sends them once they are older than the window could be (its minute sweep); never again.
-    await chat.rehearsal.advance(65_000)
-    const says: PlatformAction[] = []
-    for (let i = 0; i < 2; i++) {
-      await chat.runtime.scheduler.runFenced('lottery.answers', new Date(chat.clock.now()))
-      await chat.rehearsal.quiesce()
-      says.push(...chat.pending().filter((a) => a.kind === 'say'))
-      await chat.rehearsal.restart()
-      chat.skip()
-      await chat.rehearsal.advance(65_000)
-    }
+    const says = await chat.sweepAcrossRestarts('lottery.answers', 65_000)
     expect(says.map((a) => a.mentions)).toEqual([['m1', 'm2', 'm3', 'm4']])
     expect(says[0]?.text).toMatch(/新增 4 位参与/)
     expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_lottery_answer WHERE answered_at IS NULL')).toBe(0)

@@ -3,7 +3,6 @@ import { Chat, type Person } from '../../../test/support/chat'
 import { apiAs, type ApiClient } from '../../../test/support/api'
 import { join } from 'node:path'
 import { captureLogger, cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
-import type { PlatformAction } from '../../adapters/wechaty/recording-puppet'
 import { chatLine, GROUP_THEMES } from '../../simulation/chatter'
 import { seededRandom } from '../../ports/random'
 
@@ -199,22 +198,9 @@ describe(`moderation through real wechaty (${STORAGE} + ${COORDINATION})`, () =>
     await g1.join([{ id: 'n2', name: '新人乙' }, { id: 'n3', name: '新人丙' }], bob)
     g1.expectNoReply()
     // Killed with the window open: nothing drains it (the newcomers are stored, nothing else).
-    const live = chat.runtime.features.find((f) => f.name === 'moderation')
-    if (!live) throw new Error('moderation feature not running')
-    live.instance.drain = undefined
-    await chat.rehearsal.restart()
-    chat.skip()
+    await chat.killWithWindowOpen('moderation')
     // The new process welcomes them at its minute sweep once they are older than a window could be; never again.
-    await chat.rehearsal.advance(65_000)
-    const says: PlatformAction[] = []
-    for (let i = 0; i < 2; i++) {
-      await chat.runtime.scheduler.runFenced('moderation.welcomes', new Date(chat.clock.now()))
-      await chat.rehearsal.quiesce()
-      says.push(...chat.pending().filter((a) => a.kind === 'say'))
-      await chat.rehearsal.restart()
-      chat.skip()
-      await chat.rehearsal.advance(65_000)
-    }
+    const says = await chat.sweepAcrossRestarts('moderation.welcomes', 65_000)
     // (A restarted rehearsal world also announces its initial members as joining; those welcomes are not counted here.
     // The newcomers are no longer in the restarted world's room, so the puppet drops their @-mentions.)
     expect(says.filter((a) => a.text?.includes('新人')).map((a) => a.text)).toEqual(['欢迎 新人甲、新人乙、新人丙 加入读书会！群内禁止广告、二维码和刷屏，请文明交流。'])
