@@ -48,8 +48,6 @@ interface OpenQuestion { messageId: string; senderId: string; at: number; day: s
  * writing every (group, day, term) row on every flush cost more than everything else stats writes.
  */
 export const TERMS_WRITE_MS = 60_000
-/** Texts segmented per turn of the event loop in a flush (~10 ms of word segmentation). */
-const TERM_CHUNK = 250
 
 /** Largest answer-time bucket (minutes): the longest window a rule allows. */
 export const MAX_ANSWER_MINUTES = 24 * 60
@@ -189,22 +187,6 @@ export class StatsBuffer {
   }
 
   /**
-   * Segments the texts recorded so far into the term counts, TERM_CHUNK texts at a time with the event loop
-   * let go between chunks: word segmentation is the flush's longest piece of synchronous work (a 2 s window
-   * at a few thousand messages a second held the loop for a quarter of a second in one go). Texts recorded
-   * meanwhile are left for `takeBatch`. Same counts as segmenting all at once.
-   */
-  private async segmentTexts(): Promise<void> {
-    const texts = this.texts
-    if (texts.length <= TERM_CHUNK) return
-    this.texts = []
-    for (let i = 0; i < texts.length; i += TERM_CHUNK) {
-      countTerms(texts.slice(i, i + TERM_CHUNK), this.termRows)
-      if (i + TERM_CHUNK < texts.length) await new Promise<void>((resolve) => setImmediate(resolve))
-    }
-  }
-
-  /**
    * Takes everything recorded (and any batch a failed write left) out of the buffer; term counts only
    * when `withTerms` (otherwise they are counted and kept for a later write).
    */
@@ -235,7 +217,6 @@ export class StatsBuffer {
   }
 
   private async write(): Promise<void> {
-    await this.segmentTexts()
     const now = this.now()
     const withTerms = this.forceTerms || now - this.termsWrittenAt >= TERMS_WRITE_MS
     this.forceTerms = false
