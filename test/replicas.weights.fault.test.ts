@@ -27,9 +27,10 @@ function sixBots(members: number): Record<string, FaultGroup[]> {
 
 /** Bots per replica as the harness last heard (ready / released). */
 function placement(h: FaultHarness): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const holder of h.holder.values()) if (holder) out[holder] = (out[holder] ?? 0) + 1
-  return out
+  const counts: Record<string, number> = {}
+  for (const holder of h.holder.values()) if (holder) counts[holder] = (counts[holder] ?? 0) + 1
+  // Keys in a fixed order, so the placement compares (and prints) the same whichever replica reported first.
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)))
 }
 
 suite('weighted replicas on MySQL + Redis', () => {
