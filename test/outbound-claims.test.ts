@@ -175,25 +175,25 @@ describe(`outbound claims (${STORAGE})`, () => {
     expect(await statuses()).toEqual({ contested: 'sent:r2' })
   })
 
-  it('an action with a key is stored once: two replicas queueing it at the same moment perform it once, and hasKey() finds it', async () => {
+  it('an action with a key is stored once: two replicas queueing it at the same moment perform it once, and existingKeys() finds it', async () => {
     const clock = new FakeClock(Date.now())
     const holds = new Set(['bot1'])
     const r1 = replica('r1', clock, holds)
     const r2 = replica('r2', clock, holds)
     const keyed = (text: string): OutboundAction => ({ ...say('g1', text), cause: 'share:7:text', key: 'share:7:text' })
-    await expect(store.hasKey('share:7:text')).resolves.toBe(false)
-    await expect(r1.queue.hasKey('share:7:text')).resolves.toBe(false)
+    await expect(store.storedKeys(['share:7:text'])).resolves.toEqual(new Set())
+    await expect(r1.queue.existingKeys(['share:7:text'])).resolves.toEqual(new Set())
     r1.queue.enqueue(keyed('first'))
     // Known at once on the replica that queued it (before its row is written), then in the store.
-    await expect(r1.queue.hasKey('share:7:text')).resolves.toBe(true)
+    await expect(r1.queue.existingKeys(['share:7:text'])).resolves.toEqual(new Set(['share:7:text']))
     r2.queue.enqueue(keyed('second'))
     // Actions without a key are never refused, however alike.
     r1.queue.enqueue(say('g2', 'plain'))
     r2.queue.enqueue(say('g2', 'plain'))
     await r1.queue.stored()
     await r2.queue.stored()
-    await expect(store.hasKey('share:7:text')).resolves.toBe(true)
-    await expect(r2.queue.hasKey('share:7:text')).resolves.toBe(true)
+    await expect(store.storedKeys(['share:7:text'])).resolves.toEqual(new Set(['share:7:text']))
+    await expect(r2.queue.existingKeys(['share:7:text'])).resolves.toEqual(new Set(['share:7:text']))
     await until(() => r1.queue.size === 0 && r2.queue.size === 0, 'queues empty')
     const rows = await db.getRepository(OutboundEntity).find({ order: { id: 'ASC' } })
     expect(rows.map((r) => [r.actionKey, r.status])).toEqual([['share:7:text', 'sent'], [null, 'sent'], [null, 'sent']])
@@ -218,6 +218,6 @@ describe(`outbound claims (${STORAGE})`, () => {
     }
     const rows = await db.getRepository(OutboundEntity).find({ order: { id: 'ASC' } })
     expect(rows.map((r) => r.actionKey)).toEqual(['share:5:text', 'share:5:card', null, null, null, null])
-    await expect(store.hasKey('share:5:card')).resolves.toBe(true)
+    await expect(store.storedKeys(['share:5:card'])).resolves.toEqual(new Set(['share:5:card']))
   })
 })

@@ -49,7 +49,7 @@ async function measure(groupCount: number): Promise<Record<string, number>> {
     }
     let queued = 0
     const count = (): void => { queued++ }
-    const outbound: Outbound = { say: count, card: count, image: count, direct: count, remove: count, add: count, tag: count, untag: count, acceptInvitation: count, stored: async () => undefined, has: async () => false }
+    const outbound: Outbound = { say: count, card: count, image: count, direct: count, remove: count, add: count, tag: count, untag: count, acceptInvitation: count, stored: async () => undefined, has: async () => false, existing: async () => new Set<string>() }
     const rule = ScheduledShareRuleSchema.parse({})
     const engine = new ShareEngine({
       db: store, directory, rules: { forGroup: async () => rule }, scopes: async () => new Map(), checkIns: { membersOn: async () => [] },

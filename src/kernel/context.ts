@@ -89,8 +89,8 @@ export interface ActionSink {
   enqueue(action: OutboundAction): void
   /** Resolves once every action enqueued so far is durably stored (where the sink stores them). */
   stored?(): Promise<void>
-  /** Whether an action with this key exists (queued here, stored, or finished). */
-  hasKey?(key: string): Promise<boolean>
+  /** Which of these keys have an action (queued here, stored, or finished). */
+  existingKeys?(keys: readonly string[]): Promise<Set<string>>
 }
 
 /** Validated, cached configuration of one group, sliced by feature name. */

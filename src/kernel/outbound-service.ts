@@ -54,6 +54,8 @@ export interface Outbound {
    * finds work a crash lost between its own commit and the action's store, to post it again under the key.
    */
   has(key: string): Promise<boolean>
+  /** `has` for many keys at once (one store lookup): the keys that were ever queued. */
+  existing(keys: readonly string[]): Promise<Set<string>>
 }
 
 /** The verbs over an action sink (the outbound queue). */
@@ -72,6 +74,7 @@ export function outboundVerbs(sink: ActionSink): Outbound {
     untag: (botId, memberId, tag, opts) => put({ kind: 'tag', botId, groupId: opts?.groupId, memberId, tag, remove: true, ...facts(opts) }),
     acceptInvitation: (botId, invitationId, opts) => put({ kind: 'acceptInvitation', botId, invitationId, ...facts(opts) }),
     stored: async () => { await sink.stored?.() },
-    has: async (key) => (sink.hasKey ? sink.hasKey(key) : false),
+    has: async (key) => (sink.existingKeys ? (await sink.existingKeys([key])).has(key) : false),
+    existing: async (keys) => (sink.existingKeys && keys.length > 0 ? sink.existingKeys(keys) : new Set<string>()),
   }
 }

@@ -89,15 +89,15 @@ class FakeStore implements OutboundStore {
     await this.saveGate
     if (this.failSave) throw new Error('disk full')
     // Like the unique index: a key stored before (by this or an earlier process) is not stored again.
-    if (action.key !== undefined && (await this.hasKey(action.key))) return null
+    if (action.key !== undefined && (await this.storedKeys([action.key])).size > 0) return null
     const id = this.nextId++
     this.saved.push({ id, action, queuedAt })
     this.log.push(`saved:${describeText(action)}:${id}`)
     return id
   }
 
-  async hasKey(key: string): Promise<boolean> {
-    return [...this.rows, ...this.saved].some((r) => r.action.key === key)
+  async storedKeys(keys: readonly string[]): Promise<Set<string>> {
+    return new Set([...this.rows, ...this.saved].flatMap((r) => (r.action.key !== undefined && keys.includes(r.action.key) ? [r.action.key] : [])))
   }
 
   async finish(id: number, outcome: Parameters<OutboundStore['finish']>[1]): Promise<void> {
@@ -484,16 +484,17 @@ describe('OutboundQueue', () => {
       expect(withoutStore.queue.size).toBe(0)
     })
 
-    it('an action whose key is already stored is dropped without being performed or reported; hasKey() sees both', async () => {
+    it('an action whose key is already stored is dropped without being performed or reported; existingKeys() sees both', async () => {
       const store = new FakeStore()
       // An earlier process stored the share's text under its key.
       store.rows = [{ id: 1, botId: 'bot1', action: { ...say('g1', 'stored before'), key: 'share:1:text' } }]
       const { queue, performer, outcomes, advanceUntil } = setup({ store })
-      await expect(queue.hasKey('share:1:text')).resolves.toBe(true)
-      await expect(queue.hasKey('share:2:text')).resolves.toBe(false)
+      await expect(queue.existingKeys(['share:1:text'])).resolves.toEqual(new Set(['share:1:text']))
+      await expect(queue.existingKeys(['share:2:text'])).resolves.toEqual(new Set())
+      await expect(queue.existingKeys(['share:2:text', 'share:1:text'])).resolves.toEqual(new Set(['share:1:text']))
       queue.enqueue({ ...say('g1', 're-post'), key: 'share:1:text' })
       queue.enqueue({ ...say('g1', 'new'), key: 'share:2:text' })
-      await expect(queue.hasKey('share:2:text')).resolves.toBe(true)
+      await expect(queue.existingKeys(['share:2:text'])).resolves.toEqual(new Set(['share:2:text']))
       await advanceUntil(() => outcomes.length === 1)
       await queue.drain(1000)
       expect(performer.texts()).toEqual(['new'])

@@ -59,8 +59,8 @@ export interface OutboundStore {
    * An action with a `key` already stored (by any replica, in any state) is not stored again: null.
    */
   save(action: OutboundAction, queuedAt: number, claim?: Claim | null): Promise<number | null>
-  /** Whether an action with this key is stored (pending, sent, failed or expired). */
-  hasKey(key: string): Promise<boolean>
+  /** Which of these keys have an action stored (pending, sent, failed or expired): one lookup for many keys. */
+  storedKeys(keys: readonly string[]): Promise<Set<string>>
   /** Records the outcome of an action (with `owner`: only while that owner's claim stands). */
   finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }, owner?: string): Promise<void>
   /**
@@ -246,12 +246,16 @@ export class OutboundQueue implements ActionSink {
   }
 
   /**
-   * Whether an action with this key exists: queued here and not yet stored, or in the store (any state).
+   * Which of these keys have an action: queued here and not yet stored, or in the store (any state).
    * Without a store, only what this process queued and has not performed yet.
    */
-  async hasKey(key: string): Promise<boolean> {
-    for (const lane of this.lanes.values()) for (const item of lane) if (item.action.key === key && !item.duplicate) return true
-    return this.deps.store ? this.deps.store.hasKey(key) : false
+  async existingKeys(keys: readonly string[]): Promise<Set<string>> {
+    const wanted = new Set(keys)
+    const found = new Set<string>()
+    for (const lane of this.lanes.values()) for (const item of lane) if (item.action.key !== undefined && !item.duplicate && wanted.has(item.action.key)) found.add(item.action.key)
+    const rest = keys.filter((k) => !found.has(k))
+    if (this.deps.store && rest.length > 0) for (const k of await this.deps.store.storedKeys(rest)) found.add(k)
+    return found
   }
 
   /**

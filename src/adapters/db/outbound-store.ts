@@ -1,8 +1,11 @@
-import { Brackets, type DataSource } from 'typeorm'
+import { Brackets, In, type DataSource } from 'typeorm'
 import type { OutboundAction } from '../../kernel/context'
 import type { Claim, OutboundStatus, OutboundStore } from '../../kernel/outbound'
 import { OutboundEntity } from './core.entity'
 import { isDuplicate } from './errors'
+
+/** Keys per lookup statement. */
+const KEY_LOOKUP_CHUNK = 500
 
 /**
  * The outbound queue's durable record in the database. Claims are two columns of the row (claim_owner,
@@ -29,8 +32,14 @@ export class DbOutboundStore implements OutboundStore {
     }
   }
 
-  async hasKey(key: string): Promise<boolean> {
-    return (await this.repo.count({ where: { actionKey: key } })) > 0
+  async storedKeys(keys: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>()
+    // By the unique key's index, a bounded IN list per statement.
+    for (let i = 0; i < keys.length; i += KEY_LOOKUP_CHUNK) {
+      const rows = await this.repo.find({ select: { actionKey: true }, where: { actionKey: In(keys.slice(i, i + KEY_LOOKUP_CHUNK)) } })
+      for (const row of rows) if (row.actionKey !== null) found.add(row.actionKey)
+    }
+    return found
   }
 
   async finish(id: number, outcome: { status: OutboundStatus; attempts: number; error?: string; at: number }, owner?: string): Promise<void> {

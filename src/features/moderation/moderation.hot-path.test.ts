@@ -1,8 +1,8 @@
 import { join } from 'node:path'
-import type { QueryRunner } from 'typeorm'
 import { Chat, type Person } from '../../../test/support/chat'
 import { apiAs } from '../../../test/support/api'
 import { cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
+import { recordStatements } from '../../../test/support/statements'
 
 afterAll(cleanup)
 
@@ -14,22 +14,6 @@ const mallory: Person = { id: 'mallory', name: '新来的' }
 const START = Date.parse('2026-11-23T10:00:00+08:00')
 const DAY = 86_400_000
 
-/** Records every SQL statement the runtime's database runs from now on (both dialects: all go through a QueryRunner). */
-function recordStatements(chat: Chat): { statements: string[]; stop: () => void } {
-  const db = chat.runtime.db
-  const statements: string[] = []
-  const original = db.createQueryRunner.bind(db)
-  db.createQueryRunner = (...args: Parameters<typeof original>): QueryRunner => {
-    const runner = original(...args)
-    const query = runner.query.bind(runner)
-    runner.query = ((sql: string, ...rest: unknown[]) => {
-      statements.push(sql)
-      return (query as (...a: unknown[]) => unknown)(sql, ...rest)
-    }) as QueryRunner['query']
-    return runner
-  }
-  return { statements, stop: () => { db.createQueryRunner = original } }
-}
 
 describe(`moderation's message path in the steady state (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat

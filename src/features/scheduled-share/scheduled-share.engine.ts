@@ -307,10 +307,25 @@ export class ShareEngine {
       where: { status: 'queued', queuedAt: Between(now - SWEEP_LOOKBACK_MS, now - SWEEP_AFTER_MS), ...(opts.botId ? { botId: opts.botId } : {}) },
       order: { id: 'ASC' }, take: DISPATCH_BATCH,
     })
+    if (rows.length === 0) return 0
+    // A send still queued after half a minute is usually just waiting (a throttled lane, a bot offline): the
+    // whole batch is checked with one post lookup and one outbound key lookup, not a few queries per send.
+    const postIds = [...new Set(rows.flatMap((r) => (r.postId === null ? [] : [r.postId])))]
+    const posts = new Map((postIds.length > 0 ? await this.deps.db.repo(SharePostEntity).findBy({ id: In(postIds) }) : []).map((p) => [p.id, p]))
+    const partsOf = (row: ShareSendEntity): SharePart[] => {
+      const post = row.postId === null ? undefined : posts.get(row.postId)
+      const parts: SharePart[] = ['text']
+      if (post && (post.imageId !== null || post.imageUrl)) parts.push('image')
+      if (post?.card) parts.push('card')
+      return parts
+    }
+    const existing = await this.deps.outbound.existing(rows.flatMap((row) => partsOf(row).map((part) => `share:${row.id}:${part}`)))
     let reposted = 0
     for (const row of rows) {
+      const missing = partsOf(row).filter((part) => !existing.has(`share:${row.id}:${part}`))
+      if (missing.length === 0) continue
       try {
-        if (await this.repost(row, now)) reposted++
+        if (await this.repost(row, row.postId === null ? null : posts.get(row.postId) ?? null, missing, now)) reposted++
       } catch (error) {
         this.deps.log.error('share sweep failed for a send (next sweep retries)', { send: row.id, error: errorText(error) })
       }
@@ -319,15 +334,8 @@ export class ShareEngine {
     return reposted
   }
 
-  private async repost(row: ShareSendEntity, now: number): Promise<boolean> {
-    const post = row.postId === null ? null : await this.deps.db.repo(SharePostEntity).findOneBy({ id: row.postId })
-    const cause = `share:${row.id}`
-    const parts: SharePart[] = ['text']
-    if (post && (post.imageId !== null || post.imageUrl)) parts.push('image')
-    if (post?.card) parts.push('card')
-    const missing: SharePart[] = []
-    for (const part of parts) if (!(await this.deps.outbound.has(`${cause}:${part}`))) missing.push(part)
-    if (missing.length === 0) return false
+  /** Posts again the `missing` parts of a send lost in a crash (or records why it no longer can). */
+  private async repost(row: ShareSendEntity, post: SharePostEntity | null, missing: SharePart[], now: number): Promise<boolean> {
     const fail = async (reason: string): Promise<false> => {
       await this.sends.update({ id: row.id, status: 'queued' }, { status: 'failed', reason, finishedAt: now })
       return false
@@ -344,7 +352,7 @@ export class ShareEngine {
     }
     const group = await this.deps.directory.find(row.groupId)
     if (!group?.active) return fail(`lost before it was queued (a crash); ${group ? 'bot_not_in_group' : 'group_gone'} since`)
-    await this.send({ row, group, post, fireAt: row.fireAt, timezone: row.timezone, cause, parts: missing })
+    await this.send({ row, group, post, fireAt: row.fireAt, timezone: row.timezone, cause: `share:${row.id}`, parts: missing })
     return true
   }
 

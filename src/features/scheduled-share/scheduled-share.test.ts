@@ -11,6 +11,7 @@ import { GroupLeft, type EventBase } from '../../kernel/events'
 import { FEATURES } from '../../features'
 import { SHARE_TICK_JOB } from './index'
 import { fireTimes, matcherOf, parseCron } from './scheduled-share.cron'
+import { recordStatements } from '../../../test/support/statements'
 
 // Dropping a dozen MySQL databases can take a while on a busy machine.
 afterAll(cleanup, 120_000)
@@ -542,6 +543,32 @@ describe(`scheduled shares through real wechaty (${STORAGE} + ${COORDINATION})`,
     for (const [i, a] of sends.entries()) expect(a.at).toBeGreaterThanOrEqual(fire + i * 1000)
     // Never more than the budget in any minute (plus its burst).
     for (const a of sends) expect(sends.filter((b) => b.at >= a.at && b.at < a.at + MINUTE).length).toBeLessThanOrEqual(90 + 5)
+  }, 120_000)
+
+  it('sweeps sends that wait on the account budget with one post lookup and one outbound key lookup, and posts none again', async () => {
+    const groups: RehearsalGroup[] = Array.from({ length: 20 }, (_, i) => ({ id: `w${String(i).padStart(2, '0')}`, name: `群${i}`, members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }] }))
+    // One send a minute for the account: after the first, 19 sends stay queued (stored, waiting) for minutes.
+    chat = await start({ at: shanghai('2026-11-23', '08:59'), groups, configOverrides: { outbound: { perAccount: { perMinute: 1, burst: 1 } } } })
+    const alice = await apiAs(chat, 'owner', { groups: groups.map((g) => `${g.id}@chatroom`) })
+    const id = await post(alice, { title: 'gm', text: '早安 {group}', card: { url: 'https://example.com/a', title: '今日一读' } })
+    await schedule(alice, { target: { type: 'all' }, content: { type: 'post', postId: id }, staggerSeconds: 0 })
+    const fire = shanghai('2026-11-23', '09:00')
+    chat.clock.set(fire)
+    expect(await chat.runtime.scheduler.runFenced(SHARE_TICK_JOB, new Date(fire))).toBe('ran')
+    await chat.runtime.outbound.stored()
+    // Two minutes on without the queue draining: every send but the first is still queued and old enough to sweep.
+    chat.clock.set(fire + 2 * MINUTE)
+    const recorder = recordStatements(chat)
+    expect(await chat.runtime.scheduler.runFenced(SHARE_TICK_JOB, new Date(fire + 2 * MINUTE))).toBe('ran')
+    recorder.stop()
+    const touching = (table: string): number => recorder.statements.filter((sql) => sql.includes(table)).length
+    // The posts in one statement; the keys are found among the queue's waiting actions (at most one store lookup).
+    expect(touching('qy_share_post')).toBe(1)
+    expect(touching('qy_outbound')).toBeLessThanOrEqual(1)
+    await chat.runtime.outbound.stored()
+    const stored: Array<{ n: number | string }> = await chat.runtime.db.query("SELECT COUNT(*) AS n FROM qy_outbound WHERE action_key LIKE 'share:%'")
+    // Text and card of each of the 20 sends, once: the sweep found every key and posted nothing again.
+    expect(Number(stored[0]?.n)).toBe(40)
   }, 120_000)
 })
 
