@@ -53,13 +53,24 @@ class Ui {
   /** A full-page screenshot for review. */
   shot(name: string): Promise<Buffer> { return this.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
 
-  /** Signs in with a token through the login form (signing the current session out first). */
+  /**
+   * Signs in with a token through the login form (signing the current session out first), and waits until
+   * the page says it is that token's session: the name it shows is the one the API gives for the token.
+   */
   async signIn(token: string): Promise<void> {
+    const me = await fetch(`${this.base}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })
+    if (!me.ok) throw new Error(`signIn: the token is refused (${me.status})`)
+    const name = ((await me.json()) as { name: string }).name
     await this.page.goto(`${this.base}/dashboard/`)
-    if (await this.page.$('[data-testid=sign-out]')) await this.page.click('[data-testid=sign-out]')
+    // The page shows either the form or a session restored from storage; wait for one before deciding.
+    const shown = await this.page.waitForSelector('#token, [data-testid=sign-out]')
+    if ((await shown.getAttribute('data-testid')) === 'sign-out') {
+      await shown.click()
+      await this.page.waitForSelector('#token')
+    }
     await this.page.fill('#token', token)
     await this.page.click('button[type=submit]')
-    await this.page.waitForSelector('[data-testid=who]')
+    await this.page.locator('[data-testid=who]', { hasText: name }).waitFor()
   }
 
   close(): Promise<void> { return this.browser.close() }
