@@ -28,8 +28,9 @@ import { FeatureStore } from '../../src/adapters/db/feature-store'
 import { statsFeature } from '../../src/features/stats'
 import { rebuildAllGroups } from '../../src/features/stats/stats.scope'
 import { fillReachFromMemberDays } from '../../src/features/stats/stats.reach'
-import { rebuildGroupRunning } from '../../src/features/stats/stats.running'
-import { rebuildMemberRunning } from '../../src/features/stats/stats.member-running'
+import { GROUP_RUNNING } from '../../src/features/stats/stats.running'
+import { MEMBER_RUNNING } from '../../src/features/stats/stats.member-running'
+import { rebuildRunning } from '../../src/features/stats/stats.running-core'
 import { groupTable, groupTableFromDays, memberTotals, rankMembers, topMembersReport } from '../../src/features/stats/stats.queries'
 
 const REPO = resolve(__dirname, '../..')
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     const statsStore = new FeatureStore(db, statsFeature.name, statsFeature.entities ?? [])
     await statsStore.transaction((tx) => rebuildAllGroups(tx, firstDay, lastDay))
     await statsStore.transaction((tx) => fillReachFromMemberDays(tx))
-    await statsStore.transaction(async (tx) => { await rebuildGroupRunning(tx); await rebuildMemberRunning(tx) })
+    await statsStore.transaction(async (tx) => { await rebuildRunning(tx, GROUP_RUNNING); await rebuildRunning(tx, MEMBER_RUNNING) })
     const allGroupsMs = performance.now() - tAll
     console.log(`all-group rollups, reach rows and group running totals recomputed from the group and member-day rows in ${(allGroupsMs / 1000).toFixed(1)} s`)
     const generateMs = gen.phases.totalMs + allGroupsMs

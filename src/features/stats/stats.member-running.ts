@@ -1,4 +1,5 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
+import type { RunningTable } from './stats.running-core'
 
 /**
  * Running totals per member (`qy_stats_member_running`): for every member-day row, the member's messages,
@@ -6,55 +7,17 @@ import type { FeatureTables } from '../../adapters/db/feature-store'
  * member's totals over any range [from, to] are two rows — the last on or before `to` minus the last before
  * `from` — so top members over 90 days read two rows per member instead of up to 90.
  *
- * Derived, never added to: every transaction that changes member-day rows recomputes the running rows of
- * the touched members from the earliest day it touched (the last running row before that day plus a
- * window sum over the member-day rows from it on), inside the same transaction; a rebuild recomputes the
- * group's rows. Re-processing a message or an event leaves them as the member-day rows say.
+ * Derived, never added to (the shared mechanism of stats.running-core.ts): re-processing a message or an
+ * event leaves them as the member-day rows say; a rebuild recomputes the group's rows.
  *
  * Retention: purged with the member-day rows (same class and day column), always a whole prefix of a
  * member's days, so the rows left still subtract correctly; erased with the member.
  */
 
-const PAIRS_PER_STATEMENT = 100
-
-/** Recomputes the running rows of the (group, member) pairs of `keys` (group, day, member) from each pair's earliest touched day. */
-export async function refreshMemberRunning(tx: FeatureTables, keys: Iterable<readonly [string, string, string]>): Promise<void> {
-  const earliest = new Map<string, [string, string, string]>()
-  for (const [groupId, day, memberId] of keys) {
-    const k = `${groupId}\u0000${memberId}`
-    const seen = earliest.get(k)
-    if (seen === undefined || day < seen[2]) earliest.set(k, [groupId, memberId, day])
-  }
-  // Key order: two MySQL writers lock pairs in the same order.
-  const pairs = [...earliest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p)
-  for (let i = 0; i < pairs.length; i += PAIRS_PER_STATEMENT) {
-    const part = pairs.slice(i, i + PAIRS_PER_STATEMENT)
-    const list = part.map(() => 'SELECT ? AS g, ? AS m, ? AS f').join(' UNION ALL ')
-    // The base (last running row before the pair's first touched day) is read before that day's rows go.
-    await tx.query(`DELETE FROM qy_stats_member_running WHERE ${part.map(() => '(group_id = ? AND member_id = ? AND day >= ?)').join(' OR ')}`, part.flat())
-    await tx.query(
-      `INSERT INTO qy_stats_member_running (group_id, member_id, day, messages, active_days, checkins)
-       SELECT d.group_id, d.member_id, d.day,
-         COALESCE(b.messages, 0) + SUM(d.messages) OVER w, COALESCE(b.active_days, 0) + COUNT(*) OVER w, COALESCE(b.checkins, 0) + SUM(d.checkins) OVER w
-       FROM (${list}) p
-       JOIN qy_stats_member_day d ON d.group_id = p.g AND d.member_id = p.m AND d.day >= p.f
-       LEFT JOIN qy_stats_member_running b ON b.group_id = p.g AND b.member_id = p.m
-         AND b.day = (SELECT MAX(x.day) FROM qy_stats_member_running x WHERE x.group_id = p.g AND x.member_id = p.m AND x.day < p.f)
-       WINDOW w AS (PARTITION BY d.group_id, d.member_id ORDER BY d.day ROWS UNBOUNDED PRECEDING)`,
-      part.flat())
-  }
-}
-
-/** Recomputes the running rows of one group (or of every group) from all of its member-day rows (the bench after a bulk load; a rebuild). */
-export async function rebuildMemberRunning(tx: FeatureTables, groupId?: string): Promise<void> {
-  const where = groupId === undefined ? '' : ' WHERE group_id = ?'
-  const params = groupId === undefined ? [] : [groupId]
-  await tx.query(`DELETE FROM qy_stats_member_running${where}`, params)
-  await tx.query(
-    `INSERT INTO qy_stats_member_running (group_id, member_id, day, messages, active_days, checkins)
-     SELECT group_id, member_id, day, SUM(messages) OVER w, COUNT(*) OVER w, SUM(checkins) OVER w FROM qy_stats_member_day${where}
-     WINDOW w AS (PARTITION BY group_id, member_id ORDER BY day ROWS UNBOUNDED PRECEDING)`,
-    params)
+/** `qy_stats_member_running` over `qy_stats_member_day` (active days: the count of member-day rows). */
+export const MEMBER_RUNNING: RunningTable = {
+  table: 'qy_stats_member_running', source: 'qy_stats_member_day', keys: ['group_id', 'member_id'],
+  columns: [{ name: 'messages', sum: 'SUM(messages)' }, { name: 'active_days', sum: 'COUNT(*)' }, { name: 'checkins', sum: 'SUM(checkins)' }],
 }
 
 /** One member's totals over a range. */

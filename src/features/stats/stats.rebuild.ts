@@ -7,8 +7,9 @@ import { addDays, localTime } from '../../kernel/time'
 import type { Leases } from '../../ports/ports'
 import type { Row } from '../../adapters/db/sql'
 import { StatsBuffer, writeBatch } from './stats.buffer'
-import { refreshGroupRunning } from './stats.running'
-import { rebuildMemberRunning } from './stats.member-running'
+import { GROUP_RUNNING } from './stats.running'
+import { MEMBER_RUNNING } from './stats.member-running'
+import { rebuildRunning, refreshRunning } from './stats.running-core'
 import { ASKED_ONLY_MS, isContent } from './stats.middleware'
 import { QuestionBook } from './stats.open-questions'
 import { afterGroupRebuild } from './stats.scope'
@@ -164,8 +165,8 @@ export async function rebuildGroup(deps: RebuildDeps, groupId: string, from: str
       await tx.query('DELETE FROM qy_stats_member_month WHERE group_id = ? AND month >= ? AND month <= ? AND days = 0', [groupId, from.slice(0, 7), to.slice(0, 7)])
       await afterGroupRebuild(tx, groupId, from, to)
       // Running totals of the group from the range's first day (its zeroed days included) and of its members.
-      await refreshGroupRunning(tx, [[groupId, from]])
-      await rebuildMemberRunning(tx, groupId)
+      await refreshRunning(tx, GROUP_RUNNING, [[groupId, from]])
+      await rebuildRunning(tx, MEMBER_RUNNING, groupId)
     })
     return { groupId, from, to, messages, content, days: batch.groupDay.length }
   } finally {

@@ -1,80 +1,33 @@
 import type { FeatureTables } from '../../adapters/db/feature-store'
 import type { Scope } from './stats.queries'
-import { refreshMemberRunning } from './stats.member-running'
+import { MEMBER_RUNNING } from './stats.member-running'
+import { refreshRunning, type RunningTable } from './stats.running-core'
 
 /**
  * Running totals per group (`qy_stats_group_running`): for every group-day row, the group's counters summed
  * over that day and every earlier one. A group's totals over any range [from, to] are two rows — the last
  * running row on or before `to` minus the last one before `from` — instead of one group-day row per day of
  * the range. The admin groups table (every group's totals of a range, ranked) reads 2 rows per group.
- *
- * Derived, never added to: every transaction that changes a group's group-day rows recomputes the group's
- * running rows from the earliest day it touched onwards (the last running row before that day plus the
- * group-day rows from it on), inside the same transaction. Re-processing a message or re-running a job
- * leaves the rows as the group-day rows say; a rebuild recomputes from the start of its range.
- *
- * Two statements per 100 touched groups (a DELETE of their rows from the first touched day, an INSERT …
- * SELECT of the new ones). MySQL: INSERT … SELECT reads with shared locks (the latest committed rows), so
- * two replicas writing the same group serialise here instead of summing from stale snapshots.
+ * Kept by the shared running-table mechanism (stats.running-core.ts): derived in the transaction that writes
+ * the group-day rows, never added to.
  */
 
 /** The group-day counters kept as running totals (the columns of `qy_stats_group_day` reports sum). */
 export const RUNNING_COLUMNS = ['messages', 'text_count', 'media_count', 'card_count', 'other_count', 'active', 'joins', 'leaves', 'checkins', 'autoreply_hits', 'moderation_hits', 'moderation_actions'] as const
 
-const COLS = RUNNING_COLUMNS.join(', ')
-/** Groups per statement. */
-const CHUNK = 100
-
-/**
- * Recomputes the running rows of the groups of `keys` (group, day) from each group's earliest touched day.
- * Call after the group-day rows are written.
- */
-export async function refreshGroupRunning(tx: FeatureTables, keys: Iterable<readonly [string, string]>): Promise<void> {
-  const earliest = new Map<string, string>()
-  for (const [groupId, day] of keys) {
-    const seen = earliest.get(groupId)
-    if (seen === undefined || day < seen) earliest.set(groupId, day)
-  }
-  // Group order: two MySQL writers lock groups in the same order.
-  const pairs = [...earliest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  for (let i = 0; i < pairs.length; i += CHUNK) {
-    const part = pairs.slice(i, i + CHUNK)
-    await tx.query(`DELETE FROM qy_stats_group_running WHERE ${part.map(() => '(group_id = ? AND day >= ?)').join(' OR ')}`, part.flat())
-    // The base of each group (its last running row before the first touched day) plus a window sum over its
-    // group-day rows from that day on. (MySQL: INSERT … SELECT reads the source rows with shared locks, i.e.
-    // the latest committed rows.)
-    await tx.query(
-      `INSERT INTO qy_stats_group_running (group_id, day, ${COLS})
-       SELECT d.group_id, d.day, ${RUNNING_COLUMNS.map((c) => `COALESCE(b.${c}, 0) + SUM(d.${c}) OVER w`).join(', ')}
-       FROM (${part.map(() => 'SELECT ? AS g, ? AS f').join(' UNION ALL ')}) p
-       JOIN qy_stats_group_day d ON d.group_id = p.g AND d.day >= p.f
-       LEFT JOIN qy_stats_group_running b ON b.group_id = p.g
-         AND b.day = (SELECT MAX(x.day) FROM qy_stats_group_running x WHERE x.group_id = p.g AND x.day < p.f)
-       WINDOW w AS (PARTITION BY d.group_id ORDER BY d.day ROWS UNBOUNDED PRECEDING)`,
-      part.flat())
-  }
+/** `qy_stats_group_running` over `qy_stats_group_day`. */
+export const GROUP_RUNNING: RunningTable = {
+  table: 'qy_stats_group_running', source: 'qy_stats_group_day', keys: ['group_id'],
+  columns: RUNNING_COLUMNS.map((c) => ({ name: c, sum: `SUM(${c})` })),
 }
 
 /**
  * After group-day and member-day rows were written: the running totals of the touched groups (group-day
- * keys: group, day) and members (member-day keys: group, day, member), see stats.member-running.ts.
+ * keys: group, day) and members (member-day keys: group, day, member), from each one's earliest touched day.
  */
 export async function refreshRunningTotals(tx: FeatureTables, groupDays: ReadonlyArray<readonly unknown[]>, memberDays: ReadonlyArray<readonly unknown[]>): Promise<void> {
-  await refreshGroupRunning(tx, groupDays.map((r) => [r[0] as string, r[1] as string] as const))
-  await refreshMemberRunning(tx, memberDays.map((r) => [r[0] as string, r[1] as string, r[2] as string] as const))
-}
-
-/**
- * Recomputes the running rows of one group (or of every group) from all of its group-day rows: one
- * INSERT … SELECT with window sums (the bench after a bulk load; the rebuild command).
- */
-export async function rebuildGroupRunning(tx: FeatureTables, groupId?: string): Promise<void> {
-  const where = groupId === undefined ? '' : ' WHERE group_id = ?'
-  const params = groupId === undefined ? [] : [groupId]
-  await tx.query(`DELETE FROM qy_stats_group_running${where}`, params)
-  await tx.query(
-    `INSERT INTO qy_stats_group_running (group_id, day, ${COLS}) SELECT group_id, day, ${RUNNING_COLUMNS.map((c) => `SUM(${c}) OVER (PARTITION BY group_id ORDER BY day ROWS UNBOUNDED PRECEDING)`).join(', ')} FROM qy_stats_group_day${where}`,
-    params)
+  await refreshRunning(tx, GROUP_RUNNING, groupDays.map((r) => [r[0] as string, r[1] as string]))
+  await refreshRunning(tx, MEMBER_RUNNING, memberDays.map((r) => [r[0] as string, r[2] as string, r[1] as string]))
 }
 
 /**
