@@ -334,32 +334,26 @@ export function countTerms(texts: ReadonlyArray<[string, string, string]>, rows 
 }
 
 /** Sets each touched group-day's `active` to its distinct speakers (member-day rows with messages). */
-export async function recomputeActive(tx: FeatureWrites, keys: Array<[string, string]>): Promise<void> {
-  // SQLite: one prepared statement per key, reused (an OR of 200 keys was compiled afresh every time).
-  if (tx.dialect === 'sqlite') {
-    await tx.runEach('UPDATE qy_stats_group_day SET active = (SELECT COUNT(*) FROM qy_stats_member_day d WHERE d.group_id = qy_stats_group_day.group_id AND d.day = qy_stats_group_day.day AND d.messages > 0) WHERE group_id = ? AND day = ?', keys)
-    return
-  }
-  for (let i = 0; i < keys.length; i += RECOMPUTE_CHUNK) {
-    const part = keys.slice(i, i + RECOMPUTE_CHUNK)
-    await tx.runEach(
-      `UPDATE qy_stats_group_day SET active = (SELECT COUNT(*) FROM qy_stats_member_day d WHERE d.group_id = qy_stats_group_day.group_id AND d.day = qy_stats_group_day.day AND d.messages > 0) WHERE ${part.map(() => '(group_id = ? AND day = ?)').join(' OR ')}`,
-      [part.flat()],
-    )
-  }
+export function recomputeActive(tx: FeatureWrites, keys: Array<[string, string]>): Promise<void> {
+  return recount(tx, { table: 'qy_stats_group_day', column: 'active', keys: ['group_id', 'day'], from: 'qy_stats_member_day', where: ' AND c.messages > 0' }, keys)
 }
 
 /** Sets each touched group-hour's `speakers` to its distinct speakers (member-hour staging rows). */
-export async function recomputeSpeakers(tx: FeatureWrites, keys: Array<[string, string, number]>): Promise<void> {
+export function recomputeSpeakers(tx: FeatureWrites, keys: Array<[string, string, number]>): Promise<void> {
+  return recount(tx, { table: 'qy_stats_group_hour', column: 'speakers', keys: ['group_id', 'day', 'hour'], from: 'qy_stats_member_hour' }, keys)
+}
+
+/** Sets `column` of each touched row of `table` to the number of rows of `from` (alias c) with its key (and `where`). */
+async function recount(tx: FeatureWrites, spec: { table: string; column: string; keys: readonly string[]; from: string; where?: string }, keys: Row[]): Promise<void> {
+  const update = `UPDATE ${spec.table} SET ${spec.column} = (SELECT COUNT(*) FROM ${spec.from} c WHERE ${spec.keys.map((k) => `c.${k} = ${spec.table}.${k}`).join(' AND ')}${spec.where ?? ''}) WHERE `
+  const one = `(${spec.keys.map((k) => `${k} = ?`).join(' AND ')})`
+  // SQLite: one prepared statement per key, reused (an OR of 200 keys was compiled afresh every time).
   if (tx.dialect === 'sqlite') {
-    await tx.runEach('UPDATE qy_stats_group_hour SET speakers = (SELECT COUNT(*) FROM qy_stats_member_hour h WHERE h.group_id = qy_stats_group_hour.group_id AND h.day = qy_stats_group_hour.day AND h.hour = qy_stats_group_hour.hour) WHERE group_id = ? AND day = ? AND hour = ?', keys)
+    await tx.runEach(update + one, keys)
     return
   }
   for (let i = 0; i < keys.length; i += RECOMPUTE_CHUNK) {
     const part = keys.slice(i, i + RECOMPUTE_CHUNK)
-    await tx.runEach(
-      `UPDATE qy_stats_group_hour SET speakers = (SELECT COUNT(*) FROM qy_stats_member_hour h WHERE h.group_id = qy_stats_group_hour.group_id AND h.day = qy_stats_group_hour.day AND h.hour = qy_stats_group_hour.hour) WHERE ${part.map(() => '(group_id = ? AND day = ? AND hour = ?)').join(' OR ')}`,
-      [part.flat()],
-    )
+    await tx.runEach(update + part.map(() => one).join(' OR '), [part.flat()])
   }
 }
