@@ -318,6 +318,8 @@ export class Runtime {
       },
       log,
       onWait: (reason) => this.metrics?.outboundWaits.inc({ reason }),
+      // Platform errors quoting a member are logged and stored with the member's pseudonym.
+      pseudonym: (id) => pseudonymOf(key, id),
       store: new DbOutboundStore(this.db),
       replica: {
         id: this.replicaId,
@@ -395,10 +397,11 @@ export class Runtime {
     })
     this.channels = new ChannelHost({ processor: this.processor, queue: this.outbound, log, notify: (o) => this.notify(o) })
     // Every action's final state is an event: features learn whether a removal went through, and so on.
-    this.outbound.onOutcome(({ action, status, error }) => {
+    this.outbound.onOutcome(({ action, status, error, outcome }) => {
       emit(OutboundFinished.of({
         id: `outbound:${action.cause ?? ''}:${action.kind}:${clock.now()}`, at: clock.now(), botId: action.botId, groupId: 'groupId' in action ? action.groupId : undefined,
         kind: action.kind, memberId: 'memberId' in action ? action.memberId : undefined, cause: action.cause, status, error, note: action.note,
+        ...(outcome === undefined ? {} : { outcome }),
       }))
     })
 

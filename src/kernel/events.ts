@@ -99,7 +99,10 @@ export const OutboundFinished = defineEvent<{
   /** What caused it (a message id, a job tick …). */
   cause?: string
   status: 'sent' | 'failed' | 'expired'
+  /** Why it failed (members named by pseudonym). */
   error?: string
+  /** How a `sent` action ended when it was already done on the platform: `already_gone` (the member had left). */
+  outcome?: string
   /** Why it was done (the action's note). */
   note?: string
 }>()('outbound.finished')

@@ -39,6 +39,42 @@ export function errorText(error: unknown): string {
 /** Log fields that hold a member id (or several): written as pseudonyms (see `pseudonymisingLogger`). */
 const MEMBER_FIELDS = new Set(['member', 'memberId', 'memberIds', 'members', 'sender', 'senderId', 'contact', 'contactId', 'inviter', 'inviterId', 'winner', 'winners', 'winnerIds', 'owner', 'ownerId'])
 
+/** How logs write a member: `~` + the first 16 hex digits of the member's pseudonym. */
+export function logPseudonym(memberId: string, pseudonym: (memberId: string) => string): string {
+  return `~${pseudonym(memberId).slice(0, 16)}`
+}
+
+/** Characters that may be part of an id: an id is replaced only where it stands on its own. */
+const ID_CHAR = 'A-Za-z0-9_-'
+
+/**
+ * Platform member ids recognisable on their own in free text (error texts of the puppet or WeCom): wechat
+ * ids (`wxid_…`) and WeCom external user ids (`wm…` / `wo…`, 32 characters or so).
+ */
+const PLATFORM_ID = new RegExp(`(?<![${ID_CHAR}])(?:wxid_[${ID_CHAR}]{4,}|w[mo][${ID_CHAR}]{24,})(?![${ID_CHAR}])`, 'g')
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/**
+ * Free text (an error's message and stack) with member ids written as log pseudonyms: the `ids` given
+ * (those of the action or line at hand) wherever they stand on their own, and any platform id that looks
+ * like one (`wxid_…`, WeCom external ids) — so an error quoting a member never puts their id in a log
+ * file or an error column.
+ */
+export function scrubMemberIds(text: string, ids: readonly string[], pseudonym: (memberId: string) => string): string {
+  let out = text
+  for (const id of new Set(ids)) {
+    if (id.length === 0 || !out.includes(id)) continue
+    out = out.replace(new RegExp(`(?<![${ID_CHAR}])${escapeRegExp(id)}(?![${ID_CHAR}])`, 'g'), logPseudonym(id, pseudonym))
+  }
+  return out.replace(PLATFORM_ID, (id) => logPseudonym(id, pseudonym))
+}
+
+/** Log fields holding free text (errors, reasons) that may quote a member id. */
+const TEXT_FIELDS = new Set(['error', 'reason', 'hint'])
+
 /**
  * A logger that writes member ids as pseudonyms (`~` + the first 16 hex digits of the member's HMAC
  * pseudonym) in the fields above, at every level — so log files never hold a member's id, an erased
@@ -46,16 +82,31 @@ const MEMBER_FIELDS = new Set(['member', 'memberId', 'memberIds', 'members', 'se
  * (`qunyun member pseudonym ID` prints what to grep for).
  */
 export function pseudonymisingLogger(log: Logger, pseudonym: (memberId: string) => string): Logger {
-  const short = (v: unknown): unknown => (typeof v === 'string' ? `~${pseudonym(v).slice(0, 16)}` : Array.isArray(v) ? v.map(short) : v)
+  const short = (v: unknown): unknown => (typeof v === 'string' ? logPseudonym(v, pseudonym) : Array.isArray(v) ? v.map(short) : v)
   const clean = (meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined => {
     if (!meta) return meta
     let out: Record<string, unknown> | undefined
+    let ids: string[] | undefined
     for (const key of Object.keys(meta)) {
       if (!MEMBER_FIELDS.has(key)) continue
       out ??= { ...meta }
       const v = meta[key]
+      ids ??= []
+      for (const m of Array.isArray(v) ? v : [v]) {
+        const id: unknown = m && typeof m === 'object' && 'id' in m ? (m as { id: unknown }).id : m
+        if (typeof id === 'string') ids.push(id)
+      }
       // Members as objects ({ id, name }) keep only their pseudonymous id.
       out[key] = Array.isArray(v) ? v.map((m: unknown) => (m && typeof m === 'object' && 'id' in m ? short((m as { id: unknown }).id) : short(m))) : short(v)
+    }
+    // Error texts quoting a member (the line's members, or any platform id) carry their pseudonym instead.
+    for (const key of TEXT_FIELDS) {
+      const v = meta[key]
+      if (typeof v !== 'string') continue
+      const scrubbed = scrubMemberIds(v, ids ?? [], pseudonym)
+      if (scrubbed === v) continue
+      out ??= { ...meta }
+      out[key] = scrubbed
     }
     return out ?? meta
   }

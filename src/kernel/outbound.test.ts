@@ -1,6 +1,7 @@
 import type { OutboundAction } from './context'
 import type { Logger } from './logger'
 import {
+  AlreadyDoneError,
   describeAction,
   expiryFromMinutes,
   isTransient,
@@ -128,7 +129,7 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; r
   return { promise, resolve, reject }
 }
 
-function setup(opts: { settings?: Partial<OutboundSettings>; store?: OutboundStore; random?: Random; rateLimiter?: RateLimiter } = {}) {
+function setup(opts: { settings?: Partial<OutboundSettings>; store?: OutboundStore; random?: Random; rateLimiter?: RateLimiter; pseudonym?: (id: string) => string } = {}) {
   const clock = new FakeClock()
   const t0 = clock.now()
   const performer = new FakePerformer(clock, t0)
@@ -141,6 +142,7 @@ function setup(opts: { settings?: Partial<OutboundSettings>; store?: OutboundSto
     settings: settings(opts.settings),
     log,
     store: opts.store,
+    pseudonym: opts.pseudonym,
   })
   const outcomes: Array<Parameters<OutboundListener>[0]> = []
   queue.onOutcome((e) => { outcomes.push(e) })
@@ -364,6 +366,36 @@ describe('OutboundQueue', () => {
       expect(store.finished).toEqual([{ id: 100, outcome: { status: 'failed', attempts: 1, error: 'Error: not an admin', at: clock.now() - 60_000 } }])
       expect(log.lines.some((l) => l.level === 'warn' && l.message === 'outbound: failed')).toBe(true)
       expect(queue.size).toBe(0)
+    })
+
+    it('an action already done on the platform (AlreadyDoneError) is sent with its outcome note: no retry, info only', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, advanceUntil, clock, log } = setup({ store, settings: { maxAttempts: 5 } })
+      performer.behaviour = () => { throw new AlreadyDoneError('already_gone', 'the member is no longer in the group') }
+      const action: OutboundAction = { kind: 'remove', botId: 'bot1', groupId: 'g1', memberId: 'm1', reason: 'spam', note: 'removed' }
+      queue.enqueue(action)
+      await advanceUntil(() => outcomes.length === 1)
+      await clock.advance(60_000)
+      expect(performer.performed).toHaveLength(1)
+      expect(outcomes).toEqual([{ action, status: 'sent', attempts: 1, error: undefined, outcome: 'already_gone' }])
+      expect(store.finished).toEqual([{ id: 100, outcome: { status: 'sent', attempts: 1, error: 'already_gone', at: clock.now() - 60_000 } }])
+      expect(log.lines.filter((l) => l.level !== 'debug').map((l) => [l.level, l.message])).toEqual([['info', 'bot action: removed — already done (already_gone)']])
+    })
+
+    it('writes the action’s member ids in error texts as pseudonyms: in logs, the stored error and the outcome', async () => {
+      const store = new FakeStore()
+      const { queue, performer, outcomes, advanceUntil, log } = setup({ store, settings: { maxAttempts: 2, retryBaseMs: 10 }, pseudonym: (id) => `ps${id}0123456789abcdef` })
+      performer.behaviour = (_a, call) => {
+        if (call === 1) throw new TransientError('timeout removing m1 from g1')
+        throw new Error('member m1 is not in room g1 (m10 is)')
+      }
+      queue.enqueue({ kind: 'remove', botId: 'bot1', groupId: 'g1', memberId: 'm1', reason: 'spam' })
+      await advanceUntil(() => outcomes.length === 1)
+      // Only the id standing on its own is replaced (m10 is another member).
+      expect(outcomes[0]?.error).toBe('Error: member ~psm10123456789ab is not in room g1 (m10 is)')
+      expect(store.finished[0]?.outcome.error).toBe('Error: member ~psm10123456789ab is not in room g1 (m10 is)')
+      const errors = log.lines.filter((l) => typeof l.meta?.error === 'string').map((l) => String(l.meta?.error).split('\n')[0])
+      expect(errors).toEqual(['TransientError: timeout removing ~psm10123456789ab from g1', 'Error: member ~psm10123456789ab is not in room g1 (m10 is)'])
     })
 
     it('maxAttempts 1 never retries even a transient error', async () => {

@@ -1,5 +1,5 @@
 import type { ActionSink, OutboundAction } from './context'
-import { errorText, type Logger } from './logger'
+import { errorText, scrubMemberIds, type Logger } from './logger'
 import type { BucketSpec, RateLimiter } from '../ports/ports'
 import type { Clock } from '../ports/clock'
 import type { Random } from '../ports/random'
@@ -22,6 +22,16 @@ export class TransientError extends Error {
 export class OfflineError extends Error {
   readonly offline = true
   constructor(readonly botId: string, message = `bot ${botId} is not logged in`) { super(message); this.name = 'OfflineError' }
+}
+
+/**
+ * Thrown by a performer when what the action asks for already holds — a member to remove is no longer in
+ * the group (they left, an admin or another replica removed them). The action is done: recorded `sent`
+ * with `outcome` (e.g. `already_gone`) in its error column, never retried, logged at info.
+ */
+export class AlreadyDoneError extends Error {
+  readonly alreadyDone = true
+  constructor(readonly outcome: string, message: string) { super(message); this.name = 'AlreadyDoneError' }
 }
 
 /** How an action ended: performed, given up on, or dropped because it waited longer than its kind allows. */
@@ -105,8 +115,12 @@ export interface OutboundSettings {
   expiryMs?: ExpiryByKind
 }
 
-/** Outcome notification, e.g. so a feature can tell the owner a removal failed. */
-export type OutboundListener = (event: { action: OutboundAction; status: OutboundStatus; attempts: number; error?: string }) => void
+/**
+ * Outcome notification, e.g. so a feature can tell the owner a removal failed. `outcome` notes a `sent`
+ * action that was already done on the platform (`already_gone`: the member had left). `error` names
+ * members by pseudonym (see OutboundQueue's `pseudonym`).
+ */
+export type OutboundListener = (event: { action: OutboundAction; status: OutboundStatus; attempts: number; error?: string; outcome?: string }) => void
 
 interface Item {
   action: OutboundAction
@@ -191,7 +205,19 @@ export class OutboundQueue implements ActionSink {
     replica?: ReplicaRole
     /** Told each time an action has to wait, and why (metrics). */
     onWait?: (reason: 'rate_limit' | 'offline' | 'retry') => void
+    /**
+     * A member's pseudonym (the logger's): error texts of an action (platform errors often quote the
+     * member's id) are logged, stored and reported with the action's member ids written as pseudonyms.
+     */
+    pseudonym?: (memberId: string) => string
   }) {}
+
+  /** An error's text (with its stack when `stack`) with the action's member ids written as pseudonyms. */
+  private errorOf(action: OutboundAction, error: unknown, stack = true): string {
+    const text = stack ? errorText(error) : String(error)
+    const pseudonym = this.deps.pseudonym
+    return pseudonym ? scrubMemberIds(text, memberIdsOf(action), pseudonym) : text
+  }
 
   /** A claim for this replica from now (undefined without a replica role). */
   private claimNow(): Claim | undefined {
@@ -216,7 +242,7 @@ export class OutboundQueue implements ActionSink {
       // Another replica runs this bot (a job or a message seen here): store it unclaimed for the holder.
       const saving = this.lastSave.then(() => store.save(action, item.queuedAt, null)).then(
         (id) => { if (id !== null) replica.handoff(action.botId) },
-        (error: unknown) => this.deps.log.error('outbound: could not store action for another replica', { ...describeAction(action), error: errorText(error) }),
+        (error: unknown) => this.deps.log.error('outbound: could not store action for another replica', { ...describeAction(action), error: this.errorOf(action, error) }),
       )
       this.lastSave = saving
       this.saves.add(saving)
@@ -235,7 +261,7 @@ export class OutboundQueue implements ActionSink {
           item.id = id
           this.claim(id)
         },
-        (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: errorText(error) }),
+        (error: unknown) => this.deps.log.warn('outbound: could not persist action', { ...describeAction(action), error: this.errorOf(action, error) }),
       )
       item.saving = saving
       this.lastSave = saving
@@ -539,6 +565,12 @@ export class OutboundQueue implements ActionSink {
         await this.finish(item, 'sent', item.attempts)
         return 'sent'
       } catch (error) {
+        if (error instanceof AlreadyDoneError) {
+          // Nothing left to do (the member already left): done, not a failure — no retry, no error.
+          log.info(`bot action: ${action.note ?? action.kind} — already done (${error.outcome})`, { ...describeFields(action), attempts: item.attempts, outcome: error.outcome })
+          await this.finish(item, 'sent', item.attempts, undefined, error.outcome)
+          return 'sent'
+        }
         if (error instanceof OfflineError) {
           // The platform says the bot is logged out (possibly before its logout event arrives).
           item.attempts--
@@ -549,12 +581,13 @@ export class OutboundQueue implements ActionSink {
         if (!isTransient(error) || item.attempts >= settings.maxAttempts) break
         const delay = settings.retryBaseMs * 2 ** (item.attempts - 1)
         this.deps.onWait?.('retry')
-        log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: errorText(error) })
+        log.warn('outbound: transient failure, retrying', { ...describeAction(action), attempts: item.attempts, delayMs: delay, error: this.errorOf(action, error) })
         await this.sleep(delay)
       }
     }
-    log.warn('outbound: failed', { ...describeAction(action), attempts: item.attempts, error: errorText(lastError) })
-    await this.finish(item, 'failed', item.attempts, String(lastError))
+    log.warn('outbound: failed', { ...describeAction(action), attempts: item.attempts, error: this.errorOf(action, lastError) })
+    // Stored (operators read it in the admin API) and reported to listeners with members as pseudonyms too.
+    await this.finish(item, 'failed', item.attempts, this.errorOf(action, lastError, false))
     return 'failed'
   }
 
@@ -592,20 +625,31 @@ export class OutboundQueue implements ActionSink {
     }
   }
 
-  private async finish(item: Item, status: OutboundStatus, attempts: number, error?: string): Promise<void> {
+  private async finish(item: Item, status: OutboundStatus, attempts: number, error?: string, outcome?: string): Promise<void> {
     if (item.id !== undefined) this.claim(item.id)
     if (this.deps.store && item.id !== undefined) {
       try {
-        await this.deps.store.finish(item.id, { status, attempts, error, at: this.deps.clock.now() }, this.deps.replica?.id)
+        // A note on how it ended (`already_gone`) goes in the error column: no new status for readers to learn.
+        await this.deps.store.finish(item.id, { status, attempts, error: error ?? outcome, at: this.deps.clock.now() }, this.deps.replica?.id)
       } catch (e) {
-        this.deps.log.warn('outbound: could not record outcome', { ...describeAction(item.action), error: errorText(e) })
+        this.deps.log.warn('outbound: could not record outcome', { ...describeAction(item.action), error: this.errorOf(item.action, e) })
       }
     }
     for (const listener of this.listeners) {
-      try { listener({ action: item.action, status, attempts, error }) } catch (e) {
+      try { listener({ action: item.action, status, attempts, error, ...(outcome === undefined ? {} : { outcome }) }) } catch (e) {
         this.deps.log.error('outbound: listener failed', { error: errorText(e) })
       }
     }
+  }
+}
+
+/** The member ids an action names (the member it acts on, the contact it writes to, those it mentions). */
+function memberIdsOf(action: OutboundAction): string[] {
+  switch (action.kind) {
+    case 'remove': case 'add': case 'tag': return [action.memberId]
+    case 'sayDirect': return [action.contactId]
+    case 'say': return action.mentions ?? []
+    default: return []
   }
 }
 

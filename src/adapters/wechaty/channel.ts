@@ -10,7 +10,7 @@ import {
   type MemberSnapshot,
 } from '../../kernel/events'
 import { errorText, type Logger } from '../../kernel/logger'
-import { OfflineError, TransientError } from '../../kernel/outbound'
+import { AlreadyDoneError, OfflineError, TransientError } from '../../kernel/outbound'
 import type { Clock } from '../../ports/clock'
 import { KeyedQueue } from '../../kernel/keyed-queue'
 import { toIncoming } from './map'
@@ -252,7 +252,7 @@ export class WechatyChannel implements Channel {
           if (!room) throw new Error(`room ${action.groupId} not found`)
           const [contact] = await this.contacts([action.memberId])
           if (!contact) throw new Error(`member ${action.memberId} not found`)
-          if (action.kind === 'remove') await room.remove(contact)
+          if (action.kind === 'remove') await this.removeMember(room, contact)
           else await room.add(contact)
           return
         }
@@ -270,9 +270,32 @@ export class WechatyChannel implements Channel {
         }
       }
     } catch (error) {
+      if (error instanceof AlreadyDoneError) throw error
       // Logged out while performing: the action waits for the login rather than counting as a failure.
       if (!this.loggedIn) throw new OfflineError(this.botId, `bot ${this.botId} logged out while performing: ${String((error as Error)?.message ?? error)}`)
       throw classify(error)
+    }
+  }
+
+  /**
+   * Removes a member. When the platform refuses, the room's member list is read afresh: a member no longer
+   * in the room (they left, an admin or another replica removed them) makes the removal already done, not
+   * a failure. Only a refusal is checked this way — a stale cached list never skips a removal.
+   */
+  private async removeMember(room: Room, contact: Contact): Promise<void> {
+    try {
+      await room.remove(contact)
+    } catch (error) {
+      if (!this.loggedIn || classify(error) instanceof TransientError) throw error
+      let present: boolean
+      try {
+        await room.sync()
+        present = await room.has(contact)
+      } catch {
+        throw error
+      }
+      if (!present) throw new AlreadyDoneError('already_gone', 'the member is no longer in the group')
+      throw error
     }
   }
 

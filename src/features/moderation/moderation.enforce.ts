@@ -13,8 +13,17 @@ const MAX_DECAY_MS = 365 * DAY
 /** Pub/sub channel on which replicas share counted strikes and resets. */
 const STRIKES_CHANNEL = 'moderation.strikes'
 
-/** A strike counted or a reset made by one replica (`o`: its origin, so it skips its own). */
-interface SharedStrike { o: string; k: 'strike' | 'reset'; g: string; m: string; at: number }
+/**
+ * How long a removal counts as pending when no outcome arrived (a lost outcome must not make a member
+ * unremovable): past it, a new violation queues a removal again (performed as already done if they left).
+ */
+const REMOVAL_PENDING_MS = DAY
+
+/**
+ * A strike counted, a reset made, a removal queued or finished by one replica (`o`: its origin, so it skips
+ * its own).
+ */
+interface SharedStrike { o: string; k: 'strike' | 'reset' | 'removing' | 'removed'; g: string; m: string; at: number }
 /** Rows per INSERT when the buffered events are written. */
 const INSERT_CHUNK = 500
 
@@ -71,6 +80,8 @@ type PendingEvent = Pick<ModerationEventEntity, 'groupId' | 'memberId' | 'messag
  */
 export class StrikeBook {
   private readonly members = new Map<string, Map<string, MemberStrikes>>()
+  /** Removals queued and not finished yet, by group then member: when it was queued. */
+  private readonly removing = new Map<string, Map<string, number>>()
   private pending: PendingEvent[] = []
   private retry: PendingEvent[] = []
   private readonly writer = new SerialRunner(() => this.write())
@@ -96,11 +107,18 @@ export class StrikeBook {
       if (m.o === this.origin || typeof m.g !== 'string' || typeof m.m !== 'string' || typeof m.at !== 'number') return
       if (m.k === 'strike') this.count(m.g, m.m, m.at)
       else if (m.k === 'reset') this.forget(m.g, m.m, m.at)
+      else if (m.k === 'removing') this.markRemoving(m.g, m.m, m.at)
+      else if (m.k === 'removed') this.removing.get(m.g)?.delete(m.m)
     })
   }
 
-  /** Loads the strikes that may still count and the resets (two queries, at start). */
+  /** Loads the strikes that may still count, the resets and the removals still pending (three queries, at start). */
   async load(now: number): Promise<number> {
+    const pendingRemovals = await this.db.repo(ModerationEventEntity).find({
+      select: { groupId: true, memberId: true, at: true },
+      where: { action: 'remove', result: 'pending', shadow: false, at: MoreThanOrEqual(now - REMOVAL_PENDING_MS) },
+    })
+    for (const r of pendingRemovals) this.markRemoving(r.groupId, r.memberId, r.at)
     const since = now - MAX_DECAY_MS
     const resets = await this.db.repo(StrikeResetEntity).find()
     for (const r of resets) this.entry(r.groupId, r.memberId).resetAt = r.at
@@ -127,20 +145,39 @@ export class StrikeBook {
     return n
   }
 
-  /** Records the violations of one message (buffered); the primary carries the action and strike. */
-  record(input: { groupId: string; memberId: string; messageId: string | null; violations: readonly Violation[]; decision: Decision; at: number; exempt?: string }): void {
+  /**
+   * Whether a removal of the member from the group is queued and not finished (a second one must not be
+   * queued, nor a second notice). Forgotten when its outcome arrives — so a member who left, rejoined and
+   * violates again is removed again — or REMOVAL_PENDING_MS after it was queued.
+   */
+  removalPending(groupId: string, memberId: string, now: number): boolean {
+    const at = this.removing.get(groupId)?.get(memberId)
+    return at !== undefined && now - at < REMOVAL_PENDING_MS
+  }
+
+  /**
+   * Records the violations of one message (buffered); the primary carries the action and strike. A removal
+   * counts as pending from now; with `joinsRemoval` the message's removal is the one already pending (its
+   * row stays `pending` and takes that removal's outcome).
+   */
+  record(input: { groupId: string; memberId: string; messageId: string | null; violations: readonly Violation[]; decision: Decision; at: number; exempt?: string; joinsRemoval?: boolean }): void {
     for (const v of input.violations) {
       const isPrimary = v === input.decision.primary
       const counted = isPrimary && !input.exempt && !v.shadow
       const result = input.exempt ? 'exempt' : v.shadow ? 'shadow' : isPrimary ? (input.decision.step === 'remove' ? 'pending' : input.decision.step === 'record' ? 'recorded' : 'done') : 'also'
       const strike = counted ? input.decision.strike : null
+      const reason = input.exempt ? `exempt: ${input.exempt}` : counted && input.decision.step === 'remove' && input.joinsRemoval ? 'removal already queued' : null
       this.pending.push({
         groupId: input.groupId, memberId: input.memberId, messageId: input.messageId, detector: v.detector, matched: v.matched.slice(0, 200), listId: v.listId ?? null,
-        action: counted ? input.decision.step : 'none', strike, result, reason: input.exempt ? `exempt: ${input.exempt}` : null, shadow: v.shadow, at: input.at,
+        action: counted ? input.decision.step : 'none', strike, result, reason, shadow: v.shadow, at: input.at,
       })
       if (strike !== null) {
         this.count(input.groupId, input.memberId, input.at)
         this.publish({ o: this.origin, k: 'strike', g: input.groupId, m: input.memberId, at: input.at })
+      }
+      if (counted && input.decision.step === 'remove' && !this.removalPending(input.groupId, input.memberId, input.at)) {
+        this.markRemoving(input.groupId, input.memberId, input.at)
+        this.publish({ o: this.origin, k: 'removing', g: input.groupId, m: input.memberId, at: input.at })
       }
     }
   }
@@ -151,10 +188,18 @@ export class StrikeBook {
   /** Writes the buffered events (one write at a time; a call during a write queues one more). */
   flush(): Promise<void> { return this.writer.run() }
 
-  /** Marks the removal caused by a message as done or failed (its event is written first). */
-  async removalOutcome(groupId: string, messageId: string, ok: boolean, reason?: string): Promise<void> {
+  /**
+   * Marks the removal caused by a message as done or failed (its event is written first), with the events
+   * of later messages that joined it (still pending); the member is no longer being removed. `reason`: why
+   * it failed, or how it was done (`already_gone`).
+   */
+  async removalOutcome(groupId: string, memberId: string, messageId: string, ok: boolean, reason?: string): Promise<void> {
+    if (this.removing.get(groupId)?.delete(memberId)) this.publish({ o: this.origin, k: 'removed', g: groupId, m: memberId, at: Date.now() })
     await this.flush()
-    await this.db.repo(ModerationEventEntity).update({ groupId, messageId, action: 'remove' }, { result: ok ? 'done' : 'failed', reason: reason?.slice(0, 300) ?? null })
+    const result = ok ? 'done' : 'failed'
+    const repo = this.db.repo(ModerationEventEntity)
+    await repo.update({ groupId, messageId, action: 'remove' }, { result, reason: reason?.slice(0, 300) ?? null })
+    await repo.update({ groupId, memberId, action: 'remove', result: 'pending' }, ok ? { result } : { result, reason: reason?.slice(0, 300) ?? null })
   }
 
   /**
@@ -193,6 +238,7 @@ export class StrikeBook {
       n++
       if (!dryRun) inGroup.delete(memberId)
     }
+    if (!dryRun) for (const [groupId, inGroup] of this.removing) if (inScope(groupId)) inGroup.delete(memberId)
     if (!dryRun) {
       const keep = (e: PendingEvent): boolean => e.memberId !== memberId || !inScope(e.groupId)
       this.pending = this.pending.filter(keep)
@@ -206,6 +252,12 @@ export class StrikeBook {
     if (at <= e.resetAt) return
     e.resetAt = at
     e.at = e.at.filter((t) => t > at)
+  }
+
+  private markRemoving(groupId: string, memberId: string, at: number): void {
+    let inGroup = this.removing.get(groupId)
+    if (!inGroup) this.removing.set(groupId, (inGroup = new Map()))
+    inGroup.set(memberId, at)
   }
 
   private publish(message: SharedStrike): void {

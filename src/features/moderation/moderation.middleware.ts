@@ -37,7 +37,10 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
     // Strikes are served from memory and the events written behind (batched with the flush): no query here.
     const strikes = deps.book.strikes(ctx.group.id, ctx.member.id, rule.decayDays, ctx.message.at)
     const decision = decide(violations, strikes, rule)
-    deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at })
+    // A removal of this member is queued and not performed yet (violations in quick succession): this one
+    // counts and is recorded, but joins that removal — no second removal, no second notice.
+    const joinsRemoval = decision.step === 'remove' && deps.book.removalPending(ctx.group.id, ctx.member.id, ctx.message.at)
+    deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at, joinsRemoval })
     ctx.emit(RuleViolated, {
       botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,
       detectors: [...new Set(violations.map((v) => v.detector))], action: decision.step, strike: decision.strike, shadow: decision.step === 'none', at: ctx.message.at,
@@ -61,6 +64,10 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
         ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true, note: `final warning (${why})` })
         break
       case 'remove':
+        if (joinsRemoval) {
+          ctx.log.info('removal already queued for this member; not queued twice', { member: ctx.member.id, strike: decision.strike })
+          break
+        }
         // The reason travels with the queued action (and is stored with it): the rule, not the matched text.
         ctx.remove(`moderation: ${decision.primary?.detector ?? 'rules'}`, `removed (${why})`)
         ctx.reply(renderTemplate(rule.texts.removed, vars), { note: `removal announced (${why})` })

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { captureLogger, cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
 import { chatLine, GROUP_THEMES } from '../../simulation/chatter'
 import { seededRandom } from '../../ports/random'
+import type { Logger } from '../../kernel/logger'
 
 afterAll(cleanup)
 
@@ -17,7 +18,7 @@ const mallory: Person = { id: 'mallory', name: '新来的' }
 const START = Date.parse('2026-11-23T10:00:00+08:00')
 const HOUR = 3_600_000
 
-async function setup(rules: Record<string, unknown> = {}, opts: { extraGroups?: boolean; sqlitePath?: string } = {}): Promise<{ chat: Chat; owner: ApiClient }> {
+async function setup(rules: Record<string, unknown> = {}, opts: { extraGroups?: boolean; sqlitePath?: string; drainAfterSteps?: boolean; log?: Logger } = {}): Promise<{ chat: Chat; owner: ApiClient }> {
   const groups = [{
     id: 'g1', name: '读书会', members: [
       { id: 'alice', name: 'Alice', role: 'owner' as const, joinedAt: START - 400 * 24 * HOUR },
@@ -32,7 +33,7 @@ async function setup(rules: Record<string, unknown> = {}, opts: { extraGroups?: 
     groups.push({ id: 'g2', name: '跑步群', members: [{ id: 'dave', name: 'Dave', role: 'owner' as const, joinedAt: START - 100 * 24 * HOUR }, { id: 'bob', name: '阿强', joinedAt: START - 100 * 24 * HOUR }] })
     groups.push({ id: 'g3', name: '团购群', members: [{ id: 'erin', name: 'Erin', role: 'owner' as const, joinedAt: START - 100 * 24 * HOUR }, { id: 'bob', name: '阿强', joinedAt: START - 100 * 24 * HOUR }] })
   }
-  const chat = await Chat.start({ http: true, start: START, groups, sqlitePath: opts.sqlitePath })
+  const chat = await Chat.start({ http: true, start: START, groups, sqlitePath: opts.sqlitePath, drainAfterSteps: opts.drainAfterSteps, log: opts.log })
   const owner = await apiAs(chat, 'owner', { groups: [G1, 'g2@chatroom', 'g3@chatroom'] })
   const body = { rules: { enabled: true, staff: ['stan'], flood: { enabled: false }, duplicates: { enabled: false }, ...rules } }
   for (const g of groups) await owner.put(`/api/v1/groups/${encodeURIComponent(`${g.id}@chatroom`)}/moderation`, body).expect(200)
@@ -113,6 +114,62 @@ describe(`moderation through real wechaty (${STORAGE} + ${COORDINATION})`, () =>
     await chat.eventually(() => chat.take((a) => a.kind === 'say' && a.groupId === 'alice' && /无法将 小雨 移出「读书会」：.*not a group admin/.test(a.text ?? ''), 'a direct message to the owner'))
     const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events?result=failed`).expect(200)
     expect(events.body.items[0]).toMatchObject({ memberId: 'carol', action: 'remove', result: 'failed', reason: expect.stringContaining('not a group admin') })
+  })
+
+  it('counts removing a member who left before the removal was performed as done: no retry, no failure, nobody told', async () => {
+    const log = captureLogger()
+    ;({ chat, owner } = await setup({ ladder: ['remove'] }, { drainAfterSteps: false, log }))
+    const puppet = chat.rehearsal.world.puppet
+    // The first attempt times out (worth a retry): the removal waits for its retry, and carol leaves meanwhile.
+    puppet.failures.push({ kind: 'remove', error: new Error('request timeout'), times: 1 })
+    const g1 = chat.group('g1')
+    await g1.say(carol, '加微信')
+    await g1.leave([carol])
+    await chat.rehearsal.quiesce()
+    await chat.runtime.flush()
+    expect(chat.pending().filter((a) => a.kind === 'remove')).toEqual([])
+    // One notice, and the owner is not told of a failure.
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => [a.groupId, a.text])).toEqual([[g1.roomId, expect.stringMatching(/小雨 多次违反群规.*已被移出本群/)]])
+    // Done at the attempt that found carol gone (the first one timed out): not retried after it.
+    const rows: Array<{ status: string; error: string | null; attempts: number | string }> = await chat.runtime.db.query("SELECT status, error, attempts FROM qy_outbound WHERE kind = 'remove'")
+    expect(rows.map((r) => ({ ...r, attempts: Number(r.attempts) }))).toEqual([{ status: 'sent', error: 'already_gone', attempts: 2 }])
+    // One info line says so, naming carol by pseudonym; nothing about the removal at warn or error.
+    const p = `~${chat.runtime.erasure.pseudonym('carol').slice(0, 16)}`
+    expect(log.lines.filter((l) => /already done/.test(l.message)).map((l) => [l.level, l.meta.kind, l.meta.member, l.meta.outcome])).toEqual([['info', 'remove', p, 'already_gone']])
+    expect(log.lines.filter((l) => (l.level === 'warn' || l.level === 'error') && /outbound: failed|removal failed/.test(l.message))).toEqual([])
+    const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
+    expect(events.body.items.filter((e: { action: string }) => e.action !== 'none').map((e: { memberId: string; action: string; result: string; reason: string | null }) => [e.memberId, e.action, e.result, e.reason]))
+      .toEqual([['carol', 'remove', 'done', 'already_gone']])
+  })
+
+  it('queues one removal and one notice for violations in quick succession while the removal is pending', async () => {
+    ({ chat, owner } = await setup({ ladder: ['warn', 'remove'] }, { drainAfterSteps: false }))
+    const puppet = chat.rehearsal.world.puppet
+    const g1 = chat.group('g1')
+    await g1.say(carol, '加微信')
+    await chat.rehearsal.quiesce()
+    g1.expectReply(/第 1 次提醒/, carol)
+    // The removal's first attempt times out: it is still pending when carol's next messages arrive.
+    puppet.failures.push({ kind: 'remove', error: new Error('request timeout'), times: 1 })
+    await g1.say(carol, '加微信 领资料')
+    await g1.say(carol, '加Ｖ信啦')
+    await chat.rehearsal.quiesce()
+    await chat.runtime.flush()
+    g1.expectRemoved(carol)
+    expect(chat.pending().filter((a) => a.kind === 'remove')).toEqual([])
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.text)).toEqual([expect.stringMatching(/小雨 多次违反群规.*已被移出本群/)])
+    const rows: Array<{ status: string }> = await chat.runtime.db.query("SELECT status FROM qy_outbound WHERE kind = 'remove'")
+    expect(rows).toEqual([{ status: 'sent' }])
+    // Every violation is recorded with its strike; the later ones joined the pending removal and share its outcome.
+    const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
+    expect(events.body.items.filter((e: { action: string }) => e.action !== 'none').map((e: { action: string; strike: number; result: string }) => [e.action, e.strike, e.result]))
+      .toEqual([['remove', 3, 'done'], ['remove', 2, 'done'], ['warn', 1, 'done']])
+    // Once it is done, a member who rejoins and violates again is removed again.
+    await g1.join([carol], alice)
+    await g1.say(carol, '加微信')
+    await chat.rehearsal.quiesce()
+    g1.expectRemoved(carol)
+    g1.expectReply(/小雨 多次违反群规.*已被移出本群/)
   })
 
   it('applies owner regexes, links with an allowlist, and forbidden card types', async () => {
@@ -433,6 +490,33 @@ describe(`one write path for moderation rules (${STORAGE} + ${COORDINATION})`, (
 })
 
 describe(`moderation logs (${STORAGE} + ${COORDINATION})`, () => {
+  it('keeps a member id quoted by a failed removal’s error out of the logs and the stored errors', async () => {
+    const log = captureLogger()
+    const id = 'm_carol_7'
+    const chat = await Chat.start({
+      http: true, start: START, log,
+      groups: [{ id: 'g1', name: '读书会', members: [{ id: 'alice', name: 'Alice', role: 'owner' as const }, { id, name: '小雨' }] }],
+    })
+    try {
+      const owner = await apiAs(chat, 'owner', { groups: [G1] })
+      await owner.put(`/api/v1/groups/${encodeURIComponent(G1)}/moderation`, { rules: { enabled: true, ladder: ['remove'], flood: { enabled: false }, duplicates: { enabled: false } } }).expect(200)
+      chat.rehearsal.world.puppet.failures.push({ kind: 'remove', error: new Error(`permission denied: cannot remove ${id} from g1@chatroom`), times: 1 })
+      await chat.group('g1').say(id, '加微信')
+      await chat.rehearsal.quiesce()
+      await chat.eventually(() => chat.take((a) => a.kind === 'say' && a.groupId === 'alice' && /无法将 小雨 移出/.test(a.text ?? ''), 'a direct message to the owner'))
+      await chat.runtime.flush()
+      const p = `~${chat.runtime.erasure.pseudonym(id).slice(0, 16)}`
+      const failed = log.lines.find((l) => l.message === 'outbound: failed')
+      expect(failed?.meta.error).toEqual(expect.stringContaining(`cannot remove ${p} from g1@chatroom`))
+      const loud = JSON.stringify(log.lines.filter((l) => l.level !== 'debug'))
+      expect(loud.includes(id)).toBe(false)
+      const rows: Array<{ status: string; error: string }> = await chat.runtime.db.query("SELECT status, error FROM qy_outbound WHERE kind = 'remove'")
+      expect(rows).toEqual([{ status: 'failed', error: `Error: permission denied: cannot remove ${p} from g1@chatroom` }])
+      const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events?result=failed`).expect(200)
+      expect(events.body.items[0]).toMatchObject({ memberId: id, result: 'failed', reason: `Error: permission denied: cannot remove ${p} from g1@chatroom` })
+    } finally { await chat.close() }
+  })
+
   it('logs which rule, action, strike and member at info — never the matched text', async () => {
     const log = captureLogger()
     const chat = await Chat.start({
