@@ -442,14 +442,18 @@ export function sayKind(text: string): 'checkIn' | 'warning' | 'removal' | 'lott
 /** sent / expected / duplicates / lost of one kind of side effect. */
 export interface Tally { sent: number; expected: number; duplicates: number; lost: number }
 
-/** Compares counts per key with the expected count per key (keys not expected are not counted: see `extra`). */
-function tallyAgainst(expected: ReadonlyMap<string, number>, counts: ReadonlyMap<string, number>): Tally & { lostKeys: string[] } {
+/**
+ * Compares counts per key with the expected count per key (keys not expected are not counted: see
+ * `extra`); `allowed` per key: effects that may or may not exist (of messages only a killed process saw).
+ */
+function tallyAgainst(expected: ReadonlyMap<string, number>, counts: ReadonlyMap<string, number>, allowed?: ReadonlyMap<string, number>): Tally & { lostKeys: string[] } {
   let sent = 0; let want = 0; let duplicates = 0; let lost = 0
   const lostKeys: string[] = []
   for (const [key, e] of expected) {
     const n = counts.get(key) ?? 0
     sent += n; want += e
-    if (n > e) duplicates += n - e
+    const most = e + (allowed?.get(key) ?? 0)
+    if (n > most) duplicates += n - most
     if (n < e) { lost += e - n; lostKeys.push(key) }
   }
   return { sent, expected: want, duplicates, lost, lostKeys }
@@ -481,21 +485,30 @@ export interface MixedCounts {
 }
 
 /**
- * Counts every side effect of `script` against the expected set. `expectFrom` (default: the whole script)
- * is the part of the script whose effects are expected — scenario 2 leaves out the messages WeCom gave only
- * to the killed process. Expectations per member: one check-in row and answer; one entry and one
- * confirmation; with k violations (k ≤ 3) strikes on each violating message, min(k, 2) warnings, and at
- * k = 3 one removal and its announcement.
+ * Counts every side effect of `script` against the expected set. `maybe`: ids of messages whose effects
+ * may or may not exist — scenario 2's messages WeCom gave only to the killed process (it may have acted on
+ * them before it died, or not). Their own effects are not expected (what they left is counted in `extra`);
+ * their activity counts are allowed, not required; a member with such a violation is left out of the
+ * moderation expectations (their ladder is not the script's). Expectations per member otherwise: one
+ * check-in row and answer; one entry and one confirmation; a strike on each violating message; with k
+ * violations (k ≤ 3) min(k, 2) warnings, and at k = 3 one removal and its announcement.
  */
-export async function countMixed(h: FaultHarness, script: readonly MixedMessage[], expectFrom: readonly MixedMessage[] = script): Promise<MixedCounts> {
+export async function countMixed(h: FaultHarness, script: readonly MixedMessage[], maybe: ReadonlySet<string> = new Set()): Promise<MixedCounts> {
   const key = (m: ScriptedMessage): string => `${roomId(m.group)}|${m.member}`
   const want = { checkIn: new Map<string, number>(), entry: new Map<string, number>(), strike: new Map<string, number>(), activity: new Map<string, number>(), warning: new Map<string, number>(), removal: new Map<string, number>() }
+  const allowedActivity = new Map<string, number>()
+  const unsure = new Set(script.filter((m) => m.kind === 'violation' && maybe.has(m.id)).map(key))
   const violations = new Map<string, number>()
-  for (const m of expectFrom) {
+  for (const m of script) {
+    if (maybe.has(m.id)) { bump(allowedActivity, key(m)); want.activity.set(key(m), want.activity.get(key(m)) ?? 0); continue }
     bump(want.activity, key(m))
     if (m.kind === 'checkIn') want.checkIn.set(key(m), 1)
     else if (m.kind === 'entry') want.entry.set(key(m), 1)
-    else { want.strike.set(m.id, 1); bump(violations, key(m)) }
+    else {
+      // A strike is per message, whoever else saw what; the ladder's effects only for members the script decides.
+      want.strike.set(m.id, 1)
+      if (!unsure.has(key(m))) bump(violations, key(m))
+    }
   }
   for (const [k, n] of violations) { want.warning.set(k, Math.min(n, 2)); want.removal.set(k, n >= 3 ? 1 : 0) }
 
@@ -534,7 +547,7 @@ export async function countMixed(h: FaultHarness, script: readonly MixedMessage[
   // Members with a removal expected 0 are in `want.removal` (so a removal of them counts as a duplicate).
   const results = {
     checkInRows: tallyAgainst(want.checkIn, checkInRows), strikes: tallyAgainst(want.strike, strikeRows), entries: tallyAgainst(want.entry, entryRows),
-    activity: tallyAgainst(want.activity, activity), checkInReplies: tallyAgainst(want.checkIn, got.checkInReplies), warnings: tallyAgainst(want.warning, got.warnings),
+    activity: tallyAgainst(want.activity, activity, allowedActivity), checkInReplies: tallyAgainst(want.checkIn, got.checkInReplies), warnings: tallyAgainst(want.warning, got.warnings),
     announcements: tallyAgainst(want.removal, got.announcements), removals: tallyAgainst(want.removal, got.removals), confirmations: tallyAgainst(want.entry, got.confirmations),
   }
   const lostKeys: Record<string, string[]> = {}
@@ -556,12 +569,30 @@ export async function countMixed(h: FaultHarness, script: readonly MixedMessage[
  * Waits until the WeCom side shows every expected answer of the mixed stream (check-in answers, warnings,
  * removals, entry confirmations), or `timeoutMs` passed. Returns the tally of what is still missing, per kind.
  */
-export async function waitForMixed(h: FaultHarness, script: readonly MixedMessage[], expectFrom: readonly MixedMessage[], timeoutMs: number): Promise<Record<string, number>> {
+export async function waitForMixed(h: FaultHarness, script: readonly MixedMessage[], maybe: ReadonlySet<string>, timeoutMs: number): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const c = await countMixed(h, script, expectFrom)
+    const c = await countMixed(h, script, maybe)
     const missing = { checkInReplies: c.checkInReplies.lost, warnings: c.warnings.lost, removals: c.removals.lost, announcements: c.announcements.lost, confirmations: c.confirmations.lost }
     if (Object.values(missing).every((n) => n === 0) || Date.now() > deadline) return missing
     await sleep(1_000)
   }
+}
+
+/**
+ * Platform effects of one kind a member got more than expected — who performed each, when (ms after
+ * `since`) and how it began — for the FAULT-DETAIL line of a scenario with duplicates toward WeCom.
+ */
+export function platformDetail(h: FaultHarness, since: number, kinds: ReadonlyArray<ReturnType<typeof sayKind>>, keys: ReadonlySet<string>): Record<string, Array<{ replica: string; t: number; text: string }>> {
+  const by = new Map<string, Array<{ replica: string; t: number; text: string }>>()
+  for (const a of h.actions) {
+    if (a.action.kind !== 'say' || !a.action.groupId) continue
+    const kind = sayKind(a.action.text ?? '')
+    if (!kinds.includes(kind)) continue
+    for (const m of a.action.mentions ?? []) {
+      const key = `${a.action.groupId}|${m}`
+      if (keys.has(key)) by.set(`${kind} ${key}`, [...(by.get(`${kind} ${key}`) ?? []), { replica: a.replica, t: a.at - since, text: (a.action.text ?? '').slice(0, 24) }])
+    }
+  }
+  return Object.fromEntries([...by].filter(([, v]) => v.length > 1))
 }
