@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createConnection } from 'mysql2/promise'
+import type { DataSource } from 'typeorm'
 import type { PlatformAction } from '../../src/adapters/wechaty/recording-puppet'
 import { roomId } from '../../src/adapters/wechaty/sim-world'
 import { databaseSchema, dataSourceOptions, openDatabase } from '../../src/adapters/db/data-source'
@@ -73,17 +74,21 @@ export class FaultHarness {
     this.prefix = `qyfault:${process.pid}:${Date.now().toString(36)}:`
   }
 
-  /** Creates the database and runs the migrations once (replicas then start on a migrated schema). */
-  async setup(): Promise<void> {
+  /**
+   * Creates the database and runs the migrations once (replicas then start on a migrated schema);
+   * `seed` writes what a scenario needs before any replica starts (group rules, an open lottery).
+   * FAULT_DB_PREFIX names the databases (default qunyun_fault), so parallel runs can tell theirs apart.
+   */
+  async setup(seed?: (db: DataSource) => Promise<void>): Promise<void> {
     const url = new URL(this.options.dbUrl)
-    this.dbName = `qunyun_fault_${process.pid}_${Date.now().toString(36)}`.slice(0, 64)
+    this.dbName = `${process.env.FAULT_DB_PREFIX ?? 'qunyun_fault'}_${process.pid}_${Date.now().toString(36)}`.slice(0, 64)
     const admin = await createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) })
     await admin.query(`CREATE DATABASE \`${this.dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
     await admin.end()
     url.pathname = `/${this.dbName}`
     this.dbUrl = url.toString()
     const db = await openDatabase(dataSourceOptions(loadConfig({ overrides: this.overrides() }), databaseSchema(FEATURES)))
-    await db.destroy()
+    try { if (seed) await seed(db) } finally { await db.destroy() }
   }
 
   private overrides(): Record<string, unknown> {
@@ -275,12 +280,13 @@ export function checkInStream(bots: Record<string, FaultGroup[]>, random: () => 
  * passed (answers a killed replica held in a batch window come from the next minute's sweep). Returns how
  * many are still missing.
  */
-export async function waitForReplies(h: FaultHarness, keys: ReadonlySet<string>, timeoutMs: number): Promise<number> {
+export async function waitForReplies(h: FaultHarness, keys: ReadonlySet<string>, timeoutMs: number, only?: (text: string) => boolean): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const answered = new Set<string>()
     for (const { action } of h.actions) {
       if (action.kind !== 'say' || !action.groupId) continue
+      if (only && !only(action.text ?? '')) continue
       for (const member of action.mentions ?? []) answered.add(`${action.groupId}|${member}`)
     }
     const missing = [...keys].filter((k) => !answered.has(k)).length
@@ -324,4 +330,269 @@ export async function countCheckIns(h: FaultHarness, script: ScriptedMessage[]):
   const retried = await h.query<{ n: number }>('SELECT COUNT(*) AS n FROM qy_outbound WHERE attempts > 1')
   outbound.performedMoreThanOnce = Number(retried[0]?.n ?? 0)
   return { replies: tally(replies), rows: tally(rows), activity: tally(activity), outbound }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Mixed stream: check-ins plus the other features that act on messages (moderation, lottery).
+// Auto-reply is not in it: the default rule pack defines no auto-reply rules (they are an owner's rows,
+// made through the API), so a message of the stream has no answer to expect from it.
+
+/** Title of the lottery open in every group of the mixed stream (no 签到 / 群规 in it: replies are told apart by text). */
+export const LOTTERY_TITLE = '双十二福袋'
+/** Its entry keyword (the schema's default; under duplicates.minChars, so never cross-group spam either). */
+const LOTTERY_KEYWORD = '参与抽奖'
+/** Members m1…m8 of every group enter the lottery (m0 owns the group: staff, not eligible, never punished). */
+const ENTRANTS = 8
+/** Members m9…m11 of every group post one advert / sensitive text each: one strike, one warning. */
+const VIOLATORS = [9, 10, 11]
+/** Texts that violate for certain: each holds a term of rules/words/ads.txt or sensitive.txt as is. */
+const VIOLATIONS = ['加微信领优惠券，名额有限', '兼职日结，每天两小时', '这里可以代开发票，需要的找我']
+/** What a repeat offender posts: three violations — warning, final warning, removal (the default ladder). */
+const OFFENDER_TEXTS = ['刷单返利，日赚三百', '网贷秒到账，无抵押', '扫码进群免费领取']
+/** Groups with a repeat offender (one per bot), an extra member of the group who posts nothing else. */
+const OFFENDER_GROUPS = ['f1', 'f3']
+const offenderId = (group: string): string => `${group}-offender`
+
+/**
+ * The moderation slice the mixed stream's groups run: rules on, the advert and sensitive-word lists of
+ * the default pack's word files, the default ladder (warn → final warning → remove). Floods and duplicate
+ * detection are off: with redeliveries and out-of-order copies their counts are not a function of the
+ * script (the violations here are word matches, which are).
+ */
+export const MIXED_MODERATION = { enabled: true, words: { lists: ['file:ads', 'file:sensitive'] }, flood: { enabled: false }, duplicates: { enabled: false } }
+
+/** Two bots with two groups of 20 members each (fixture(20)), plus a repeat offender in f1 and f3. */
+export function mixedFixture(): Record<string, FaultGroup[]> {
+  const bots = fixture(20)
+  for (const groups of Object.values(bots)) for (const g of groups) if (OFFENDER_GROUPS.includes(g.id)) g.members.push({ id: offenderId(g.id), name: `违规者${g.id}` })
+  return bots
+}
+
+/**
+ * Seeds what the mixed stream needs, as an owner would set it up before the stream: the moderation rules
+ * of every group (stored slices, as PUT /groups/:id/moderation writes them) and one lottery open in every
+ * group (a row as POST /lotteries + …/open leave it: closes in a day, so no job touches it meanwhile).
+ */
+export function seedMixed(bots: Record<string, FaultGroup[]>): (db: DataSource) => Promise<void> {
+  return async (db) => {
+    // Imported here: the check-in-only scenarios never load these modules.
+    const { DbRuleRepository } = await import('../../src/adapters/db/rule-repository')
+    const { LotteryEntity } = await import('../../src/features/lottery/lottery.entity')
+    const { LotterySchema } = await import('../../src/features/lottery/lottery.schema')
+    const { commitmentOf } = await import('../../src/features/lottery/lottery.draw')
+    const { randomBytes } = await import('node:crypto')
+    const now = Date.now()
+    const groupIds = Object.values(bots).flat().map((g) => roomId(g.id))
+    const rules = new DbRuleRepository(db)
+    for (const groupId of groupIds) await rules.write({ groupId, feature: 'moderation', value: MIXED_MODERATION, author: 'fault harness', note: null, at: now })
+    const closesAt = now + 86_400_000
+    const drawAt = closesAt + 3_600_000
+    const config = LotterySchema.parse({
+      title: LOTTERY_TITLE, groupIds, prizes: [{ name: '红包', quantity: 1 }], entry: { keyword: LOTTERY_KEYWORD },
+      times: { closesAt: new Date(closesAt).toISOString(), drawAt: new Date(drawAt).toISOString() },
+    })
+    const seed = randomBytes(32).toString('hex')
+    await db.getRepository(LotteryEntity).insert({
+      ownerTokenId: null, title: LOTTERY_TITLE, status: 'open', config, opensAt: null, closesAt, drawAt, seed, commitment: commitmentOf(seed),
+      entrantCount: 0, version: 1, createdAt: now, updatedAt: now, openedAt: now,
+    })
+  }
+}
+
+/** What a scripted message of the mixed stream is. */
+export type MessageKind = 'checkIn' | 'entry' | 'violation'
+
+/** A scripted message with its kind. */
+export interface MixedMessage extends ScriptedMessage { kind: MessageKind }
+
+/**
+ * The mixed stream: the check-in of every member (the same 80 as checkInStream on fixture(20)), a lottery
+ * entry of m1…m8 in every group, one violating text of m9…m11 in every group, and three of the repeat
+ * offender in f1 and f3 — every message delivered 1–4 times.
+ */
+export function mixedStream(bots: Record<string, FaultGroup[]>, random: () => number): MixedMessage[] {
+  const copies = (): number => 1 + Math.floor(random() * 4)
+  const out: MixedMessage[] = []
+  const add = (kind: MessageKind, bot: string, g: FaultGroup, member: string, text: string, id: string): void => { out.push({ id, kind, bot, group: g.id, member, text, copies: copies() }) }
+  for (const [bot, groups] of Object.entries(bots)) {
+    for (const g of groups) for (const m of g.members) if (m.id !== offenderId(g.id)) add('checkIn', bot, g, m.id, '签到', `msg-${g.id}-${m.id}`)
+  }
+  for (const [bot, groups] of Object.entries(bots)) {
+    for (const g of groups) {
+      for (let i = 1; i <= ENTRANTS; i++) add('entry', bot, g, `${g.id}-m${i}`, LOTTERY_KEYWORD, `lot-${g.id}-m${i}`)
+      VIOLATORS.forEach((i, n) => add('violation', bot, g, `${g.id}-m${i}`, VIOLATIONS[n % VIOLATIONS.length] as string, `mod-${g.id}-m${i}`))
+      if (OFFENDER_GROUPS.includes(g.id)) OFFENDER_TEXTS.forEach((text, n) => add('violation', bot, g, offenderId(g.id), text, `mod-${g.id}-offender-${n}`))
+    }
+  }
+  return out
+}
+
+/**
+ * What a say action on the WeCom side is, told by the default texts of each feature (anywhere in the text:
+ * wechaty puts the @-mentions in front of it).
+ */
+export function sayKind(text: string): 'checkIn' | 'warning' | 'removal' | 'lottery' | 'other' {
+  if (text.includes(`「${LOTTERY_TITLE}」`)) return 'lottery'
+  if (text.includes('请遵守群规') || text.includes('最后一次提醒')) return 'warning'
+  if (text.includes('多次违反群规')) return 'removal'
+  if (text.includes('签到')) return 'checkIn'
+  return 'other'
+}
+
+/** sent / expected / duplicates / lost of one kind of side effect. */
+export interface Tally { sent: number; expected: number; duplicates: number; lost: number }
+
+/**
+ * Compares counts per key with the expected count per key (keys not expected are not counted: see
+ * `extra`); `allowed` per key: effects that may or may not exist (of messages only a killed process saw).
+ */
+function tallyAgainst(expected: ReadonlyMap<string, number>, counts: ReadonlyMap<string, number>, allowed?: ReadonlyMap<string, number>): Tally & { lostKeys: string[] } {
+  let sent = 0; let want = 0; let duplicates = 0; let lost = 0
+  const lostKeys: string[] = []
+  for (const [key, e] of expected) {
+    const n = counts.get(key) ?? 0
+    sent += n; want += e
+    const most = e + (allowed?.get(key) ?? 0)
+    if (n > most) duplicates += n - most
+    if (n < e) { lost += e - n; lostKeys.push(key) }
+  }
+  return { sent, expected: want, duplicates, lost, lostKeys }
+}
+
+const bump = (m: Map<string, number>, key: string, by = 1): void => { m.set(key, (m.get(key) ?? 0) + by) }
+
+/** Every side effect of the mixed stream, per kind, against what the script says. */
+export interface MixedCounts {
+  /** Database (keyed): check-in rows per member, strike events per violating message, lottery entries per member. */
+  checkInRows: Tally
+  strikes: Tally
+  entries: Tally
+  /** Database (counters): messages per member in the activity rollups. */
+  activity: Tally
+  /** WeCom side: check-in answers, warnings (@-mentions), removal announcements, removals, entry confirmations. */
+  checkInReplies: Tally
+  warnings: Tally
+  announcements: Tally
+  removals: Tally
+  confirmations: Tally
+  /** Rows for keys the script does not expect (e.g. a message only the killed process saw), per kind. */
+  extra: Record<string, number>
+  /** The lottery's entrant_count column against its entry rows. */
+  entrantCount: { column: number; rows: number }
+  outbound: Record<string, number>
+  /** Expected keys that got nothing, per kind (for the FAULT line when something is lost). */
+  lostKeys: Record<string, string[]>
+}
+
+/**
+ * Counts every side effect of `script` against the expected set. `maybe`: ids of messages whose effects
+ * may or may not exist — scenario 2's messages WeCom gave only to the killed process (it may have acted on
+ * them before it died, or not). Their own effects are not expected (what they left is counted in `extra`);
+ * their activity counts are allowed, not required; a member with such a violation is left out of the
+ * moderation expectations (their ladder is not the script's). Expectations per member otherwise: one
+ * check-in row and answer; one entry and one confirmation; a strike on each violating message; with k
+ * violations (k ≤ 3) min(k, 2) warnings, and at k = 3 one removal and its announcement.
+ */
+export async function countMixed(h: FaultHarness, script: readonly MixedMessage[], maybe: ReadonlySet<string> = new Set()): Promise<MixedCounts> {
+  const key = (m: ScriptedMessage): string => `${roomId(m.group)}|${m.member}`
+  const want = { checkIn: new Map<string, number>(), entry: new Map<string, number>(), strike: new Map<string, number>(), activity: new Map<string, number>(), warning: new Map<string, number>(), removal: new Map<string, number>() }
+  const allowedActivity = new Map<string, number>()
+  const unsure = new Set(script.filter((m) => m.kind === 'violation' && maybe.has(m.id)).map(key))
+  const violations = new Map<string, number>()
+  for (const m of script) {
+    if (maybe.has(m.id)) { bump(allowedActivity, key(m)); want.activity.set(key(m), want.activity.get(key(m)) ?? 0); continue }
+    bump(want.activity, key(m))
+    if (m.kind === 'checkIn') want.checkIn.set(key(m), 1)
+    else if (m.kind === 'entry') want.entry.set(key(m), 1)
+    else {
+      // A strike is per message, whoever else saw what; the ladder's effects only for members the script decides.
+      want.strike.set(m.id, 1)
+      if (!unsure.has(key(m))) bump(violations, key(m))
+    }
+  }
+  for (const [k, n] of violations) { want.warning.set(k, Math.min(n, 2)); want.removal.set(k, n >= 3 ? 1 : 0) }
+
+  const got = { checkInReplies: new Map<string, number>(), warnings: new Map<string, number>(), announcements: new Map<string, number>(), removals: new Map<string, number>(), confirmations: new Map<string, number>() }
+  const names = new Map<string, string>()
+  for (const m of script) if (m.member.endsWith('-offender')) names.set(`${roomId(m.group)}|违规者${m.group}`, key(m))
+  for (const { action } of h.actions) {
+    if (action.kind === 'remove' && action.groupId && action.memberId) { bump(got.removals, `${action.groupId}|${action.memberId}`); continue }
+    if (action.kind !== 'say' || !action.groupId) continue
+    const kind = sayKind(action.text ?? '')
+    if (kind === 'removal') {
+      // The announcement names the member (no @-mention: they are gone).
+      for (const [label, k] of names) if (label.startsWith(`${action.groupId}|`) && (action.text ?? '').includes(label.split('|')[1] as string)) bump(got.announcements, k)
+      continue
+    }
+    const into = kind === 'checkIn' ? got.checkInReplies : kind === 'warning' ? got.warnings : kind === 'lottery' ? got.confirmations : null
+    if (into) for (const member of action.mentions ?? []) bump(into, `${action.groupId}|${member}`)
+  }
+
+  const rowsBy = async (sql: string): Promise<Map<string, number>> => {
+    const out = new Map<string, number>()
+    for (const r of await h.query<{ k: string; n: number }>(sql)) out.set(r.k, Number(r.n))
+    return out
+  }
+  const checkInRows = await rowsBy("SELECT CONCAT(group_id, '|', member_id) AS k, COUNT(*) AS n FROM qy_checkin GROUP BY group_id, member_id")
+  const entryRows = await rowsBy("SELECT CONCAT(group_id, '|', member_id) AS k, COUNT(*) AS n FROM qy_lottery_entry GROUP BY group_id, member_id")
+  // A strike is the counted row of a message (strike not null); other rows of it ('also') are not strikes.
+  const strikeRows = await rowsBy('SELECT message_id AS k, COUNT(*) AS n FROM qy_moderation_event WHERE strike IS NOT NULL GROUP BY message_id')
+  const activity = await rowsBy("SELECT CONCAT(group_id, '|', member_id) AS k, SUM(messages) AS n FROM qy_activity_daily GROUP BY group_id, member_id")
+  const lottery = await h.query<{ n: number }>(`SELECT entrant_count AS n FROM qy_lottery WHERE title = '${LOTTERY_TITLE}'`)
+  const outbound: Record<string, number> = {}
+  for (const r of await h.query<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM qy_outbound GROUP BY status')) outbound[r.status] = Number(r.n)
+  outbound.performedMoreThanOnce = Number((await h.query<{ n: number }>('SELECT COUNT(*) AS n FROM qy_outbound WHERE attempts > 1'))[0]?.n ?? 0)
+
+  const extraOf = (expected: ReadonlyMap<string, number>, counts: ReadonlyMap<string, number>): number => [...counts].filter(([k]) => !expected.has(k)).reduce((n, [, v]) => n + v, 0)
+  // Members with a removal expected 0 are in `want.removal` (so a removal of them counts as a duplicate).
+  const results = {
+    checkInRows: tallyAgainst(want.checkIn, checkInRows), strikes: tallyAgainst(want.strike, strikeRows), entries: tallyAgainst(want.entry, entryRows),
+    activity: tallyAgainst(want.activity, activity, allowedActivity), checkInReplies: tallyAgainst(want.checkIn, got.checkInReplies), warnings: tallyAgainst(want.warning, got.warnings),
+    announcements: tallyAgainst(want.removal, got.announcements), removals: tallyAgainst(want.removal, got.removals), confirmations: tallyAgainst(want.entry, got.confirmations),
+  }
+  const lostKeys: Record<string, string[]> = {}
+  const counts = {} as Record<keyof typeof results, Tally>
+  for (const [name, r] of Object.entries(results) as Array<[keyof typeof results, Tally & { lostKeys: string[] }]>) {
+    const { lostKeys: keys, ...tally } = r
+    counts[name] = tally
+    if (keys.length > 0) lostKeys[name] = keys
+  }
+  const extra: Record<string, number> = {
+    checkInRows: extraOf(want.checkIn, checkInRows), strikes: extraOf(want.strike, strikeRows), entries: extraOf(want.entry, entryRows),
+    removals: extraOf(want.removal, got.removals), warnings: extraOf(want.warning, got.warnings), confirmations: extraOf(want.entry, got.confirmations), checkInReplies: extraOf(want.checkIn, got.checkInReplies),
+  }
+  for (const k of Object.keys(extra)) if (extra[k] === 0) delete extra[k]
+  return { ...counts, extra, entrantCount: { column: Number(lottery[0]?.n ?? 0), rows: [...entryRows.values()].reduce((a, b) => a + b, 0) }, outbound, lostKeys }
+}
+
+/**
+ * Waits until the WeCom side shows every expected answer of the mixed stream (check-in answers, warnings,
+ * removals, entry confirmations), or `timeoutMs` passed. Returns the tally of what is still missing, per kind.
+ */
+export async function waitForMixed(h: FaultHarness, script: readonly MixedMessage[], maybe: ReadonlySet<string>, timeoutMs: number): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const c = await countMixed(h, script, maybe)
+    const missing = { checkInReplies: c.checkInReplies.lost, warnings: c.warnings.lost, removals: c.removals.lost, announcements: c.announcements.lost, confirmations: c.confirmations.lost }
+    if (Object.values(missing).every((n) => n === 0) || Date.now() > deadline) return missing
+    await sleep(1_000)
+  }
+}
+
+/**
+ * Platform effects of one kind a member got more than expected — who performed each, when (ms after
+ * `since`) and how it began — for the FAULT-DETAIL line of a scenario with duplicates toward WeCom.
+ */
+export function platformDetail(h: FaultHarness, since: number, kinds: ReadonlyArray<ReturnType<typeof sayKind>>, keys: ReadonlySet<string>): Record<string, Array<{ replica: string; t: number; text: string }>> {
+  const by = new Map<string, Array<{ replica: string; t: number; text: string }>>()
+  for (const a of h.actions) {
+    if (a.action.kind !== 'say' || !a.action.groupId) continue
+    const kind = sayKind(a.action.text ?? '')
+    if (!kinds.includes(kind)) continue
+    for (const m of a.action.mentions ?? []) {
+      const key = `${a.action.groupId}|${m}`
+      if (keys.has(key)) by.set(`${kind} ${key}`, [...(by.get(`${kind} ${key}`) ?? []), { replica: a.replica, t: a.at - since, text: (a.action.text ?? '').slice(0, 24) }])
+    }
+  }
+  return Object.fromEntries([...by].filter(([, v]) => v.length > 1))
 }
