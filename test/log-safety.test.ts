@@ -3,9 +3,9 @@
  * FAQ, spamming and being warned and removed, newcomers welcomed, a lottery entered and drawn, every
  * scheduled job (retention purges included) run once — through the real runtime and winston (the
  * process logger of src/logging.ts, JSON, level info). No line at info or above may contain the text of
- * any message (members' or the bot's) or any member's name. Member ids may appear: they are opaque
- * platform ids that operators need to trace an action (a removal, a warning) back to its row, and the
- * erasure's residue scan covers the log files.
+ * any message (members' or the bot's), any member's name or any member's id: members are written as
+ * pseudonyms (`~` + 16 hex digits; `qunyun member pseudonym ID` prints what to grep for), error texts that
+ * quote an id included.
  */
 import { Writable } from 'node:stream'
 import type { BotDefinition } from '../src/config/config.schema'
@@ -39,10 +39,10 @@ async function call(routes: readonly RouteDefinition[], method: string, path: st
 }
 
 /** One captured winston line (JSON format) and where a secret showed up in it. */
-interface Leak { kind: 'text' | 'name'; secret: string; line: string }
+interface Leak { kind: 'text' | 'name' | 'id'; secret: string; line: string }
 
 /** Secrets found in log lines (lines are the serialised JSON winston wrote). */
-function leaks(lines: readonly string[], secrets: { texts: Iterable<string>; names: Iterable<string> }): Leak[] {
+function leaks(lines: readonly string[], secrets: { texts: Iterable<string>; names: Iterable<string>; ids?: Iterable<string> }): Leak[] {
   const out: Leak[] = []
   for (const [kind, list] of [['text', secrets.texts], ['name', secrets.names]] as const) {
     for (const secret of list) {
@@ -50,11 +50,17 @@ function leaks(lines: readonly string[], secrets: { texts: Iterable<string>; nam
       if (i >= 0) out.push({ kind, secret, line: lines[i] as string })
     }
   }
+  // An id counts where it stands on its own (`m1` is not inside `m10` or a pseudonym's hex digits).
+  for (const id of secrets.ids ?? []) {
+    const own = new RegExp(`(?<![A-Za-z0-9_-])${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_-])`)
+    const i = lines.findIndex((l) => own.test(l))
+    if (i >= 0) out.push({ kind: 'id', secret: id, line: lines[i] as string })
+  }
   return out
 }
 
 describe(`log safety over a busy simulated day (${STORAGE} + ${COORDINATION})`, () => {
-  it('logs no message text and no member name at info or above', async () => {
+  it('logs no message text, no member name and no member id at info or above', async () => {
     const clock = new FakeClock(Date.parse('2026-11-23T06:00:00+08:00'))
     const config = await testConfig({ log: { level: 'info', format: 'json' }, simulation: { mode: 'on', groups: 4, minMembers: 30, maxMembers: 80, messagesPerMinute: 120 } })
     const lines: string[] = []
@@ -118,7 +124,9 @@ describe(`log safety over a busy simulated day (${STORAGE} + ${COORDINATION})`, 
 
     const world = runtime.worlds.get(BOT.id)
     const botName = BOT.name as string
-    const names = new Set([...(world?.mocker.cacheContactPayload.values() ?? [])].map((c) => c.name).filter((n) => n && n !== botName && n.length >= 2))
+    const contacts = [...(world?.mocker.cacheContactPayload.values() ?? [])].filter((c) => c.name !== botName)
+    const names = new Set(contacts.map((c) => c.name).filter((n) => n && n.length >= 2))
+    const ids = new Set(contacts.map((c) => c.id))
     // Short texts (签到, 早, 👍) are words, not content: any log line could contain them by chance.
     const secretTexts = [...texts].map((t) => t.trim()).filter((t) => [...t].length >= 6)
     expect(names.size).toBeGreaterThan(100)
@@ -130,8 +138,11 @@ describe(`log safety over a busy simulated day (${STORAGE} + ${COORDINATION})`, 
     expect(leaks([planted], { texts: secretTexts, names: [] })).toHaveLength(1)
     const plantedName = JSON.stringify({ level: 'warn', message: 'member joined', who: [...names][0] })
     expect(leaks([plantedName], { texts: [], names })).toHaveLength(1)
+    const plantedId = JSON.stringify({ level: 'warn', message: 'outbound: failed', error: `Error: member ${[...ids][0] ?? ''} is not in room g1@chatroom` })
+    expect(leaks([plantedId], { texts: [], names: [], ids })).toHaveLength(1)
+    expect(ids.size).toBeGreaterThan(100)
 
-    const found = leaks(lines, { texts: secretTexts, names })
+    const found = leaks(lines, { texts: secretTexts, names, ids })
     expect(found.slice(0, 10)).toEqual([])
   }, 600_000)
 })
