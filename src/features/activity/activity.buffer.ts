@@ -52,12 +52,13 @@ export class ActivityBuffer {
   private entries: Entry[] = []
   private retry: Entry[] = []
   private readonly writer = new SerialRunner(() => this.write())
-  /** Totals written since the last report (for the periodic info line). */
-  readonly written = { messages: 0, groups: new Set<string>() }
+  /**
+   * Totals written since the last report (for the periodic info line); `alreadyLogged`: messages found in the
+   * log when written (processed before: a redelivery or a retried write), not counted again.
+   */
+  readonly written = { messages: 0, groups: new Set<string>(), alreadyLogged: 0 }
   /** Message-log rows written since start (never reset; the flushed-rows metric reads its growth). */
   rowsWritten = 0
-  /** Messages found already logged when written (counted once before: a redelivery or a retried write). */
-  alreadyLogged = 0
 
   constructor(private readonly store: FeatureStore) {}
 
@@ -220,7 +221,7 @@ export class ActivityBuffer {
 
   private counted(part: Entry[], fresh: number): void {
     this.rowsWritten += fresh
-    this.alreadyLogged += part.length - fresh
+    this.written.alreadyLogged += part.length - fresh
     this.written.messages += fresh
     for (const entry of part) this.written.groups.add(entry.log[1] as string)
   }

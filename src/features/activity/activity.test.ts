@@ -205,6 +205,9 @@ describe(`counted once per message id (${STORAGE} + ${COORDINATION})`, () => {
     for (let i = 0; i < 100; i++) first.record(message('r', i), TZ, true)
     await first.flush()
     expect(first.pending + second.pending).toBe(0)
+    // Each id logged and counted by exactly one of them; the other found it logged (1,500 + 100).
+    expect(first.written.messages + second.written.messages).toBe(2500)
+    expect(first.written.alreadyLogged + second.written.alreadyLogged).toBe(1600)
     await expectCountersFromLog(2500)
   })
 
