@@ -80,12 +80,13 @@ describe('writer thread on a file database', () => {
     const { db, file } = await fileDatabase('failing')
     const writer = startSqliteWriter(db)
     const buffer = new ActivityBuffer(new FeatureStore(db, 'activity', ACTIVITY_ENTITIES))
-    // The log insert (the plan's last statement) fails; the counter upserts before it must not stay.
-    await db.query("CREATE TRIGGER refuse_log BEFORE INSERT ON qy_message_log BEGIN SELECT RAISE(ABORT, 'log refused'); END")
+    // The hourly upsert (the plan's last statement) fails; the log rows and daily upserts before it must not stay.
+    await db.query("CREATE TRIGGER refuse_log BEFORE INSERT ON qy_activity_hourly BEGIN SELECT RAISE(ABORT, 'log refused'); END")
     for (let i = 0; i < 50; i++) buffer.record(message(i), 'Asia/Shanghai', true)
     await expect(buffer.flush()).rejects.toThrow('log refused')
     expect(await db.query('SELECT COUNT(*) AS n FROM qy_activity_daily')).toEqual([{ n: 0 }])
     expect(await db.query('SELECT COUNT(*) AS n FROM qy_activity_hourly')).toEqual([{ n: 0 }])
+    expect(await db.query('SELECT COUNT(*) AS n FROM qy_message_log')).toEqual([{ n: 0 }])
     expect(writer?.committed).toBe(0)
     await db.query('DROP TRIGGER refuse_log')
     await buffer.flush()

@@ -2,7 +2,11 @@ import { join } from 'node:path'
 import { Chat, alice, bob, carol } from '../../../test/support/chat'
 import { cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
 import { WITH_PROBE } from '../../../test/support/probe-feature'
-import type { IncomingMessage } from '../../kernel/context'
+import { FeatureStore } from '../../adapters/db/feature-store'
+import type { IncomingMessage, MessageType } from '../../kernel/context'
+import { localTime } from '../../kernel/time'
+import { ActivityBuffer, codePoints } from './activity.buffer'
+import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
 
 afterAll(cleanup)
 
@@ -151,5 +155,92 @@ describe(`restarts (${STORAGE} + ${COORDINATION})`, () => {
     const after = chat.pending().filter((a) => a.kind === 'say').map((a) => a.mentions?.[0])
     expect(after.sort()).toEqual(['bob', 'carol'])
     g1.expectReply(/pong/, bob)
+  })
+})
+
+describe(`counted once per message id (${STORAGE} + ${COORDINATION})`, () => {
+  const TZ = 'Asia/Shanghai'
+  const START = Date.parse('2026-11-23T02:00:00Z')
+  const TYPES: MessageType[] = ['text', 'text', 'image', 'url', 'file', 'text', 'miniprogram']
+  const COLUMN: Partial<Record<MessageType, string>> = { text: 'text_count', image: 'media_count', file: 'media_count', url: 'card_count', miniprogram: 'card_count' }
+  let chat: Chat
+  afterEach(async () => { await chat?.close() })
+
+  /** 2,500 messages (more than one SQLite slice and several MySQL parts) of 3 groups and 5 senders over two local days. */
+  const message = (prefix: string, i: number): IncomingMessage => ({
+    id: `${prefix}-${i}`, botId: 'rehearsal', groupId: `g${i % 3}@chatroom`, senderId: `m${i % 5}`, senderName: `成员 ${i % 5}`,
+    type: TYPES[i % TYPES.length] as MessageType, text: i % 2 === 0 ? `第 ${i} 条👍` : '收到', mentions: [], mentionsBot: false, at: START + i * 30_000,
+  })
+  const store = (): FeatureStore => new FeatureStore(chat.runtime.db, 'activity', [ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity])
+
+  /** The counters equal the brute-force count of the message log, which holds every message once. */
+  async function expectCountersFromLog(messages: number): Promise<void> {
+    const log = await rows<{ id: string; group_id: string; sender_id: string; type: MessageType; text: string; at: number }>(chat, 'SELECT id, group_id, sender_id, type, text, at FROM qy_message_log')
+    expect(log).toHaveLength(messages)
+    const daily: Record<string, Record<string, number>> = {}
+    const hourly: Record<string, number> = {}
+    for (const m of log) {
+      const { day, hour } = localTime(Number(m.at), TZ)
+      const d = (daily[`${m.group_id}|${m.sender_id}|${day}`] ??= { messages: 0, chars: 0, text_count: 0, media_count: 0, card_count: 0, other_count: 0 })
+      d.messages = (d.messages ?? 0) + 1
+      d.chars = (d.chars ?? 0) + codePoints(m.text)
+      const column = COLUMN[m.type] ?? 'other_count'
+      d[column] = (d[column] ?? 0) + 1
+      hourly[`${m.group_id}|${day}|${hour}`] = (hourly[`${m.group_id}|${day}|${hour}`] ?? 0) + 1
+    }
+    const dailyRows = await rows<Daily & { group_id: string }>(chat, 'SELECT group_id, member_id, day, messages, chars, text_count, media_count, card_count, other_count FROM qy_activity_daily')
+    expect(Object.fromEntries(dailyRows.map(({ group_id, member_id, day, ...counts }) => [`${group_id}|${member_id}|${day}`, counts]))).toEqual(daily)
+    const hourlyRows = await rows<{ group_id: string; day: string; hour: number; messages: number }>(chat, 'SELECT group_id, day, hour, messages FROM qy_activity_hourly')
+    expect(Object.fromEntries(hourlyRows.map((h) => [`${h.group_id}|${h.day}|${h.hour}`, h.messages]))).toEqual(hourly)
+  }
+
+  it('counts a message recorded again by another buffer over the same database once (redelivered after a crash lost its dedupe mark)', async () => {
+    chat = await Chat.start({ sqlitePath: join(tempDir(), 'once.sqlite') })
+    const first = new ActivityBuffer(store())
+    const second = new ActivityBuffer(store())
+    for (let i = 0; i < 2500; i++) first.record(message('r', i), TZ, true)
+    // The second runtime processes the redelivered copies of 1,000 of them, one of them twice, while the first writes.
+    for (let i = 1000; i < 2500; i++) second.record(message('r', i), TZ, true)
+    second.record(message('r', 1200), TZ, true)
+    await Promise.all([first.flush(), second.flush()])
+    // Later, the first one sees 100 of them again.
+    for (let i = 0; i < 100; i++) first.record(message('r', i), TZ, true)
+    await first.flush()
+    expect(first.pending + second.pending).toBe(0)
+    // Each id logged and counted by exactly one of them; the other found it logged (1,500 + 100).
+    expect(first.written.messages + second.written.messages).toBe(2500)
+    expect(first.written.alreadyLogged + second.written.alreadyLogged).toBe(1600)
+    await expectCountersFromLog(2500)
+  })
+
+  it('counts once a write retried after a commit whose outcome was lost', async () => {
+    chat = await Chat.start({ sqlitePath: join(tempDir(), 'lost.sqlite') })
+    // The first write of the buffer commits, then its connection fails before the outcome is known.
+    const writes = new Set<string | symbol>(['write', 'transaction', 'upsertIncrement', 'insertIgnore', 'upsertRows'])
+    let lost = false
+    const lossy = new Proxy(store(), {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target)
+        if (typeof value !== 'function') return value
+        const fn = value as (...args: unknown[]) => unknown
+        if (!writes.has(prop)) return fn.bind(target)
+        return async (...args: unknown[]): Promise<unknown> => {
+          const result = await fn.apply(target, args)
+          if (!lost) {
+            lost = true
+            throw Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' })
+          }
+          return result
+        }
+      },
+    })
+    const buffer = new ActivityBuffer(lossy)
+    for (let i = 0; i < 2500; i++) buffer.record(message('l', i), TZ, true)
+    await expect(buffer.flush()).rejects.toThrow(/Connection lost/)
+    expect(lost).toBe(true)
+    expect(buffer.pending).toBeGreaterThan(0)
+    await buffer.flush()
+    expect(buffer.pending).toBe(0)
+    await expectCountersFromLog(2500)
   })
 })

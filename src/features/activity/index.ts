@@ -45,9 +45,10 @@ export const activityFeature = defineFeature<ActivityRule, Config['activity'] & 
         await buffer.flush()
         // One info line a minute says the bot is recording, without any message content.
         const now = app.clock.now()
-        if (now - lastReport >= 60_000 && buffer.written.messages > 0) {
-          app.log.info('activity recorded', { messages: buffer.written.messages, groups: buffer.written.groups.size, sinceSeconds: Math.round((now - lastReport) / 1000) })
+        if (now - lastReport >= 60_000 && (buffer.written.messages > 0 || buffer.written.alreadyLogged > 0)) {
+          app.log.info('activity recorded', { messages: buffer.written.messages, groups: buffer.written.groups.size, alreadyLogged: buffer.written.alreadyLogged, sinceSeconds: Math.round((now - lastReport) / 1000) })
           buffer.written.messages = 0
+          buffer.written.alreadyLogged = 0
           buffer.written.groups.clear()
           lastReport = now
         }
