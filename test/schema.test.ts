@@ -5,6 +5,7 @@ import { AuditEntity } from '../src/features/access/access.entity'
 import { MemberEntity } from '../src/features/groups/groups.entity'
 import { FEATURES } from '../src/features'
 import { AlignSqliteColumns1796158900000 } from '../migrations/1796158900000-AlignSqliteColumns'
+import { ModerationEventOnce1798940300000 } from '../migrations/1798940300000-ModerationEventOnce'
 import { cleanup, STORAGE, tempDir, testConfig } from './support/env'
 
 afterAll(cleanup)
@@ -62,6 +63,38 @@ describe(`schema (${STORAGE})`, () => {
       await db.query(`INSERT INTO qy_member (group_id, member_id, name, role) VALUES ('g1', 'm2', '小红', 'member')`)
       const members = await db.getRepository(MemberEntity).find({ order: { memberId: 'ASC' } })
       expect(members.map((m) => [m.memberId, m.name, m.active])).toEqual([['m1', '小明', true], ['m2', '小红', true]])
+    } finally {
+      await db.destroy()
+    }
+  })
+
+  it('numbers the moderation events of an installed database (a message processed twice included) so its unique key is created', async () => {
+    const config = await testConfig()
+    const options = dataSourceOptions(config, SCHEMA, join(tempDir(), 'qunyun.sqlite'))
+    const installed = new DataSource({ ...options, migrations: SCHEMA.migrations.filter((m) => m !== ModerationEventOnce1798940300000) })
+    await installed.initialize()
+    await installed.runMigrations({ transaction: 'each' })
+    const insert = (q: DataSource, groupId: string, messageId: string | null, detector: string, strike: number | null, hit?: number): Promise<unknown> => q.query(
+      `INSERT INTO qy_moderation_event (group_id, member_id, message_id, ${hit === undefined ? '' : 'hit, '}detector, matched, list_id, action, strike, result, reason, shadow, at) VALUES (?, 'm1', ?, ${hit === undefined ? '' : '?, '}?, 'x', NULL, 'warn', ?, 'done', NULL, 0, 1000)`,
+      hit === undefined ? [groupId, messageId, detector, strike] : [groupId, messageId, hit, detector, strike])
+    // Message a processed twice before the key existed (two violations each time), b once, two rows without a message, a of another group.
+    for (const [g, m, d, strike] of [['g1', 'a', 'words', 1], ['g1', 'a', 'links', null], ['g1', 'b', 'words', 2], ['g1', 'a', 'words', 3], ['g1', 'a', 'links', null], ['g1', null, 'words', null], ['g1', null, 'words', null], ['g2', 'a', 'qr', 1]] as const) {
+      await insert(installed, g, m, d, strike)
+    }
+    await installed.destroy()
+
+    const db = await openDatabase(options)
+    try {
+      expect(await db.showMigrations()).toBe(false)
+      expect(await pendingSchemaStatements(db)).toEqual([])
+      const rows: Array<{ group_id: string; message_id: string | null; hit: number | string }> = await db.query('SELECT group_id, message_id, hit FROM qy_moderation_event ORDER BY id')
+      // Kept (not deleted), numbered in id order within their message.
+      expect(rows.map((r) => [r.group_id, r.message_id, Number(r.hit)])).toEqual([
+        ['g1', 'a', 0], ['g1', 'a', 1], ['g1', 'b', 0], ['g1', 'a', 2], ['g1', 'a', 3], ['g1', null, 0], ['g1', null, 0], ['g2', 'a', 0],
+      ])
+      // The key holds from now on; rows without a message repeat freely.
+      await expect(insert(db, 'g1', 'a', 'words', 1, 0)).rejects.toThrow(/UNIQUE|Duplicate/i)
+      await insert(db, 'g1', null, 'words', null, 0)
     } finally {
       await db.destroy()
     }

@@ -10,6 +10,7 @@ import { Moderation1764200000000 } from '../../../migrations/1764200000000-Moder
 import { ModerationFalsePositive1797600000100 } from '../../../migrations/1797600000100-ModerationFalsePositive'
 import { RetentionIndexModeration1798003000000 } from '../../../migrations/1798003000000-RetentionIndexModeration'
 import { ModerationWelcome1798920000200 } from '../../../migrations/1798920000200-ModerationWelcome'
+import { ModerationEventOnce1798940300000 } from '../../../migrations/1798940300000-ModerationEventOnce'
 import { moderationDryRun } from './moderation.dry-run'
 import { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity, StrikeResetEntity, WelcomeEntity, WordListEntity } from './moderation.entity'
@@ -38,7 +39,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       { entity: WelcomeEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['line'], nameColumns: ['line'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100, RetentionIndexModeration1798003000000, ModerationWelcome1798920000200],
+  migrations: [Moderation1764200000000, ModerationFalsePositive1797600000100, RetentionIndexModeration1798003000000, ModerationWelcome1798920000200, ModerationEventOnce1798940300000],
   events: { emits: [RuleViolated, ModerationReversed, WelcomeDue], consumes: [MemberJoined, OutboundFinished, WelcomeDue, BotLoggedIn] },
   inject: [DIRECTORY, ACCESS],
   async setup(app) {

@@ -24,8 +24,8 @@ const REMOVAL_PENDING_MS = DAY
  * its own).
  */
 interface SharedStrike { o: string; k: 'strike' | 'reset' | 'removing' | 'removed'; g: string; m: string; at: number }
-/** Rows per INSERT when the buffered events are written. */
-const INSERT_CHUNK = 500
+/** Columns of an event row as the batch writer inserts them. */
+const EVENT_COLUMNS = ['group_id', 'member_id', 'message_id', 'hit', 'detector', 'matched', 'list_id', 'action', 'strike', 'result', 'reason', 'shadow', 'at']
 
 /** What follows a message's violations. */
 export interface Decision {
@@ -69,7 +69,7 @@ interface MemberStrikes {
 }
 
 /** An event row waiting to be written. */
-type PendingEvent = Pick<ModerationEventEntity, 'groupId' | 'memberId' | 'messageId' | 'detector' | 'matched' | 'listId' | 'action' | 'strike' | 'result' | 'reason' | 'shadow' | 'at'>
+type PendingEvent = Pick<ModerationEventEntity, 'groupId' | 'memberId' | 'messageId' | 'hit' | 'detector' | 'matched' | 'listId' | 'action' | 'strike' | 'result' | 'reason' | 'shadow' | 'at'>
 
 /**
  * Strikes and history of members; events are the record of every violation. The live strike counts are
@@ -161,14 +161,14 @@ export class StrikeBook {
    * row stays `pending` and takes that removal's outcome).
    */
   record(input: { groupId: string; memberId: string; messageId: string | null; violations: readonly Violation[]; decision: Decision; at: number; exempt?: string; joinsRemoval?: boolean }): void {
-    for (const v of input.violations) {
+    for (const [hit, v] of input.violations.entries()) {
       const isPrimary = v === input.decision.primary
       const counted = isPrimary && !input.exempt && !v.shadow
       const result = input.exempt ? 'exempt' : v.shadow ? 'shadow' : isPrimary ? (input.decision.step === 'remove' ? 'pending' : input.decision.step === 'record' ? 'recorded' : 'done') : 'also'
       const strike = counted ? input.decision.strike : null
       const reason = input.exempt ? `exempt: ${input.exempt}` : counted && input.decision.step === 'remove' && input.joinsRemoval ? 'removal already queued' : null
       this.pending.push({
-        groupId: input.groupId, memberId: input.memberId, messageId: input.messageId, detector: v.detector, matched: v.matched.slice(0, 200), listId: v.listId ?? null,
+        groupId: input.groupId, memberId: input.memberId, messageId: input.messageId, hit, detector: v.detector, matched: v.matched.slice(0, 200), listId: v.listId ?? null,
         action: counted ? input.decision.step : 'none', strike, result, reason, shadow: v.shadow, at: input.at,
       })
       if (strike !== null) {
@@ -293,11 +293,14 @@ export class StrikeBook {
     this.pending = []
     if (batch.length === 0) return
     try {
-      await this.db.transaction(async (tx) => {
-        for (let i = 0; i < batch.length; i += INSERT_CHUNK) await tx.repo(ModerationEventEntity).insert(batch.slice(i, i + INSERT_CHUNK))
-      })
+      // Insert-ignore on the (group, message, hit) key: rows of a message already written (by this process
+      // before a commit whose outcome was lost, or by the replica that processed the message first) stay
+      // as they are, so each violating message has its rows once. Rows without a message always insert.
+      await this.db.transaction((tx) => tx.insertIgnore('qy_moderation_event', EVENT_COLUMNS, batch.map((e) => [
+        e.groupId, e.memberId, e.messageId, e.hit, e.detector, e.matched, e.listId, e.action, e.strike, e.result, e.reason, e.shadow ? 1 : 0, e.at,
+      ])))
     } catch (error) {
-      // One transaction: nothing of the batch was written; keep it for the next flush.
+      // One transaction: nothing of the batch was written (or, after a lost outcome, all of it: the retry adds nothing).
       this.retry = batch
       throw error
     }

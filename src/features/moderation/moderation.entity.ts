@@ -2,8 +2,14 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 import { msColumn } from '../../adapters/db/columns'
 import { HeldAnswerColumns } from '../../adapters/db/held-answers'
 
-/** Every violation and what was done about it (live or shadow). */
+/**
+ * Every violation and what was done about it (live or shadow). A message's rows are written once: the
+ * unique key (group, message, hit) makes a second processing of the message (a redelivered copy whose
+ * dedupe mark a kill lost, a flush retried after a commit whose outcome was lost) add nothing. Rows
+ * without a message (NULL message_id) are not constrained.
+ */
 @Entity('qy_moderation_event')
+@Index('uq_moderation_event_message', ['groupId', 'messageId', 'hit'], { unique: true })
 @Index('idx_moderation_event_group_at', ['groupId', 'at'])
 @Index('idx_moderation_event_member', ['groupId', 'memberId', 'at'])
 @Index('idx_moderation_event_at', ['at'])
@@ -12,6 +18,8 @@ export class ModerationEventEntity {
   @Column({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
   @Column({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
   @Column({ name: 'message_id', type: 'varchar', length: 191, nullable: true }) messageId!: string | null
+  /** Which violation of its message this row is (0, 1, … in detection order): part of the row's unique key. */
+  @Column({ type: 'integer', default: 0 }) hit!: number
   /** Detector that fired (words, regex, links, types, qr, flood, duplicates). */
   @Column({ type: 'varchar', length: 16 }) detector!: string
   /** What matched: the term, pattern name, domain, type or QR content (never the whole message). */

@@ -6,6 +6,10 @@ import { captureLogger, cleanup, COORDINATION, STORAGE, tempDir } from '../../..
 import { chatLine, GROUP_THEMES } from '../../simulation/chatter'
 import { seededRandom } from '../../ports/random'
 import type { Logger } from '../../kernel/logger'
+import type { SeenFilter } from '../../kernel/processor'
+import { FeatureStore } from '../../adapters/db/feature-store'
+import { StrikeBook } from './moderation.enforce'
+import { ModerationEventEntity, StrikeResetEntity } from './moderation.entity'
 
 afterAll(cleanup)
 
@@ -287,6 +291,97 @@ describe(`moderation through real wechaty (${STORAGE} + ${COORDINATION})`, () =>
     expect(acts.length).toBeGreaterThanOrEqual(3)
     expect(acts.every((a) => a.mentions?.includes('mallory') || a.memberId === 'mallory' || /新来的/.test(a.text ?? ''))).toBe(true)
     expect(ordinary).toBe(300)
+  })
+})
+
+describe(`moderation events written once per message (${STORAGE} + ${COORDINATION})`, () => {
+  let chat: Chat
+  let owner: ApiClient
+  afterEach(async () => { await chat?.close() })
+
+  type EventRow = { message_id: string | null; hit: number | string; detector: string; action: string; strike: number | string | null; result: string }
+  const eventRows = async (): Promise<Array<[string | null, number, string, string, number | null, string]>> => {
+    const rows: EventRow[] = await chat.runtime.db.query('SELECT message_id, hit, detector, action, strike, result FROM qy_moderation_event ORDER BY id')
+    return rows.map((r) => [r.message_id, Number(r.hit), r.detector, r.action, r.strike === null ? null : Number(r.strike), r.result])
+  }
+
+  it('keeps one row per violation of a message processed twice (its dedupe mark lost): events list, stats and strikes count it once', async () => {
+    ({ chat, owner } = await setup({ links: { enabled: true, allowDomains: [] } }, { sqlitePath: STORAGE === 'sqlite' ? join(tempDir(), 'once.sqlite') : undefined }))
+    const g1 = chat.group('g1')
+    // Three violations of one message (two listed terms and a link): three rows, hits 0, 1 and 2.
+    const first = await g1.say(carol, '加微信 www.lucky-prize.top/x')
+    g1.expectReply(/第 1 次提醒/, carol)
+    await chat.runtime.flush()
+    // A kill -9 lost the message's dedupe mark (as if never confirmed): the platform's redelivered copy is processed again.
+    const results: string[] = []
+    const unobserve = chat.runtime.observe((o) => { if (o.kind === 'message' && o.id === first) results.push(o.result) })
+    // (The runtime's filter is private: a test reaches in to drop the mark from memory, Redis and the table.)
+    await (chat.runtime as unknown as { seen: SeenFilter }).seen.forget?.(first)
+    await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id = ?', [first])
+    await chat.rehearsal.redeliver('g1', carol.id, '加微信 www.lucky-prize.top/x', first)
+    unobserve()
+    expect(results).toEqual(['processed'])
+    await chat.runtime.flush()
+    // The first processing's rows (the second one decided a final warning: its rows were not written).
+    expect(await eventRows()).toEqual([[first, 0, 'words', 'warn', 1, 'done'], [first, 1, 'words', 'none', null, 'also'], [first, 2, 'links', 'none', null, 'also']])
+    const events = await owner.get(`/api/v1/groups/${encodeURIComponent(G1)}/moderation/events`).expect(200)
+    expect(events.body.items).toHaveLength(3)
+    // The stats rollups fold the RuleViolated event by its id (derived from the message id): once.
+    const ruleDay = await chat.eventually(async () => {
+      const rows: Array<{ rule: string; hits: number | string; actions: number | string }> = await chat.runtime.db.query("SELECT rule, hits, actions FROM qy_stats_rule_day WHERE kind = 'moderation' ORDER BY rule")
+      expect(rows.length).toBeGreaterThan(0)
+      return rows.map((r) => [r.rule, Number(r.hits), Number(r.actions)])
+    })
+    expect(ruleDay).toEqual([['links', 1, 1], ['words', 1, 1]])
+    // Strikes loaded from the rows after a restart count the message once: carol's next violation is her second.
+    await chat.rehearsal.restart()
+    await chat.group('g1').say(carol, '加微信')
+    chat.group('g1').expectReply(/最后一次提醒/, carol)
+  })
+
+  it('adds nothing when the same batch is written again (a commit whose outcome was lost, another replica) — rows without a message always', async () => {
+    ({ chat } = await setup())
+    const store = (): FeatureStore => new FeatureStore(chat.runtime.db, 'moderation', [ModerationEventEntity, StrikeResetEntity])
+    const ad = { detector: 'words' as const, matched: '加微信', listId: 'file:ads', action: 'ladder' as const, shadow: false }
+    const link = { detector: 'links' as const, matched: 'lucky-prize.top', action: 'warn' as const, shadow: false }
+    const at = chat.clock.now()
+    // The first writer commits, then its connection fails before the outcome is known: the flush is retried.
+    let lost = false
+    const lossy = new Proxy(store(), {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target)
+        if (typeof value !== 'function') return value
+        const fn = (value as (...args: unknown[]) => unknown).bind(target)
+        if (prop !== 'transaction') return fn
+        return async (...args: unknown[]): Promise<unknown> => {
+          const result = await fn(...args)
+          if (!lost) { lost = true; throw Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' }) }
+          return result
+        }
+      },
+    })
+    const a = new StrikeBook(lossy)
+    const b = new StrikeBook(store())
+    const record = (book: StrikeBook, messageId: string | null, offset: number): void => book.record({
+      groupId: G1, memberId: 'carol', messageId, violations: [ad, link], decision: { step: 'warn', strike: 1, primary: ad }, at: at + offset,
+    })
+    for (let i = 0; i < 600; i++) record(a, `x${i}`, i)
+    await expect(a.flush()).rejects.toThrow(/Connection lost/)
+    expect(a.unwritten).toBe(1200)
+    await a.flush()
+    expect(a.unwritten).toBe(0)
+    // Another replica processes redelivered copies of 100 of them and one new message, plus an owner's row without a message.
+    for (let i = 500; i < 600; i++) record(b, `x${i}`, i)
+    record(b, 'x600', 600)
+    record(b, null, 1000)
+    record(b, null, 1000)
+    await b.flush()
+    const rows: Array<{ message_id: string | null; n: number | string }> = await chat.runtime.db.query('SELECT message_id, COUNT(*) AS n FROM qy_moderation_event GROUP BY message_id')
+    const counts = new Map(rows.map((r) => [r.message_id, Number(r.n)]))
+    expect(counts.size).toBe(602)
+    expect([...counts].filter(([id, n]) => id !== null && n !== 2)).toEqual([])
+    // Rows without a message are not constrained: both identical ones written.
+    expect(counts.get(null)).toBe(4)
   })
 })
 
