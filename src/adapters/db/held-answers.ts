@@ -174,6 +174,28 @@ export class HeldAnswers {
       order: { id: 'ASC' }, take: 1000,
     })).filter((r) => !held.has(r.id))
     if (rows.length === 0) return 0
+    const sent = await this.sendLeft(rows)
+    await this.settled()
+    if (sent > 0) this.deps.log.info('held answers sent after a restart or takeover', { prefix: this.deps.prefix, count: sent, bot: opts.botId })
+    return sent
+  }
+
+  /**
+   * Makes sure one stored answer goes out (a redelivered copy of the message that caused it, reaching this
+   * process after the one holding it died): nothing to do if a window here holds it or it is answered;
+   * otherwise sent now as the sweep would — under its batch key if it has one (stored once), else under a
+   * new one taken with a conditional update. Returns false when there is no such row.
+   */
+  async resume(id: number): Promise<boolean> {
+    for (const w of this.windows.values()) if (w.ids.includes(id)) return true
+    const row = await this.repo.findOneBy({ id })
+    if (!row) return false
+    if (row.answeredAt === null) await this.sendLeft([row])
+    return true
+  }
+
+  /** Sends unanswered rows no window here holds: batched ones under their key, loose ones batched per window first. */
+  private async sendLeft(rows: readonly HeldAnswerColumns[]): Promise<number> {
     const batches = new Set<string>()
     const loose = new Map<string, number[]>()
     for (const r of rows) {
@@ -182,6 +204,7 @@ export class HeldAnswers {
     }
     for (const ids of loose.values()) {
       const batchKey = this.newKey()
+      // Only rows still unbatched: a window or a sweep elsewhere may have taken them.
       const taken = await this.repo.update({ id: In(ids), batchKey: IsNull(), answeredAt: IsNull() }, { batchKey })
       if (taken.affected) batches.add(batchKey)
     }
@@ -192,8 +215,6 @@ export class HeldAnswers {
       await this.sendBatch(batchKey, batch)
       sent += batch.length
     }
-    await this.settled()
-    if (sent > 0) this.deps.log.info('held answers sent after a restart or takeover', { prefix: this.deps.prefix, count: sent, bot: opts.botId })
     return sent
   }
 

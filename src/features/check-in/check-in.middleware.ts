@@ -57,6 +57,10 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
         member: ctx.member.name, rank: r.rank ?? '-', streak: r.streak, total: r.total, points: r.status === 'new' ? r.points : 0, balance: r.balance,
       })
       const hold = { windowMs: rule.batch.windowMs, firstAtOnce: true }
+      const resumed = async (): Promise<boolean> => {
+        const stored = await deps.service.answerOf(ctx.group.id, ctx.member.id, today)
+        return stored ? deps.batcher.resume(stored) : false
+      }
       const result = await deps.service.checkIn({
         groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day: today, at: ctx.message.at, messageId: ctx.message.id, rule,
         answer: (r) => deps.batcher.row({
@@ -69,6 +73,9 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
         // Stored with the check-in: sent now (a quiet moment) or when its window closes, once.
         if (result.answer) await deps.batcher.hold(result.answer, hold)
         ctx.emit(CheckInCompleted, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points })
+      } else if (result.messageId === ctx.message.id && await resumed()) {
+        // A copy of the very message that made the check-in (redelivered after a crash lost its dedupe
+        // mark): its own answer is the reply — sent now if the process holding it died — never "already".
       } else {
         ctx.reply(render(rule.texts.already, vars), { mention: true, note: 'check-in reply (already checked in)' })
       }

@@ -56,7 +56,7 @@ export interface Standing { streak: number; best: number; total: number; balance
 /** Result of a check-in attempt. */
 export type CheckInResult =
   | ({ status: 'new'; rank: number; points: number; answer?: CheckInAnswerEntity } & Standing)
-  | ({ status: 'already'; rank: number | null } & Standing)
+  | ({ status: 'already'; rank: number | null; messageId: string | null } & Standing)
 
 /** Why a make-up was refused. */
 export type MakeUpRefusal = 'future' | 'too_old' | 'before_join' | 'already' | 'poor' | 'disabled'
@@ -111,7 +111,12 @@ export class CheckInService {
     }
     const existing = await this.db.repo(CheckInEntity).findOneBy({ groupId, memberId, day })
     const standing = await this.standing(groupId, memberId, day)
-    return { status: 'already', rank: existing?.rank ?? null, ...standing }
+    return { status: 'already', rank: existing?.rank ?? null, messageId: existing?.messageId ?? null, ...standing }
+  }
+
+  /** The stored answer of a member's check-in on `day` (none for make-ups and check-ins without one). */
+  answerOf(groupId: string, memberId: string, day: string): Promise<CheckInAnswerEntity | null> {
+    return this.db.repo(CheckInAnswerEntity).findOneBy({ groupId, memberId, day })
   }
 
   /** Repairs a missed past day, paying points or a card, within the rule's window. */
