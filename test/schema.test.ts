@@ -6,6 +6,8 @@ import { MemberEntity } from '../src/features/groups/groups.entity'
 import { FEATURES } from '../src/features'
 import { AlignSqliteColumns1796158900000 } from '../migrations/1796158900000-AlignSqliteColumns'
 import { ModerationEventOnce1798940300000 } from '../migrations/1798940300000-ModerationEventOnce'
+import { CheckInHeldAnswers1798940200000 } from '../migrations/1798940200000-CheckInHeldAnswers'
+import { CheckInAnswerEntity } from '../src/features/check-in/check-in.entity'
 import { cleanup, STORAGE, tempDir, testConfig } from './support/env'
 
 afterAll(cleanup)
@@ -95,6 +97,32 @@ describe(`schema (${STORAGE})`, () => {
       // The key holds from now on; rows without a message repeat freely.
       await expect(insert(db, 'g1', 'a', 'words', 1, 0)).rejects.toThrow(/UNIQUE|Duplicate/i)
       await insert(db, 'g1', null, 'words', null, 0)
+    } finally {
+      await db.destroy()
+    }
+  })
+
+  it('making check-in answers held answers keeps their rows (an unanswered one stays for the sweep)', async () => {
+    const config = await testConfig()
+    const options = dataSourceOptions(config, SCHEMA, join(tempDir(), 'qunyun.sqlite'))
+    const installed = new DataSource({ ...options, migrations: SCHEMA.migrations.filter((m) => m !== CheckInHeldAnswers1798940200000) })
+    await installed.initialize()
+    await installed.runMigrations({ transaction: 'each' })
+    await installed.query(`INSERT INTO qy_checkin_answer (group_id, member_id, day, bot_id, message_id, streak, single_text, line_text, at, answered_at)
+      VALUES ('g1', 'm1', '2026-11-23', 'bot1', 'msg1', 3, '签到成功！', '小明 第1名', 1000, 2000), ('g1', 'm2', '2026-11-23', 'bot1', NULL, 1, '签到成功！', '小红 第2名', 1500, NULL)`)
+    await installed.destroy()
+
+    const db = await openDatabase(options)
+    try {
+      expect(await pendingSchemaStatements(db)).toEqual([])
+      const rows = await db.getRepository(CheckInAnswerEntity).find({ order: { id: 'ASC' } })
+      expect(rows.map((r) => [r.windowKey, r.groupId, r.memberId, r.day, r.botId, r.messageId, r.streak, r.line, r.header, r.at, r.batchKey, r.answeredAt])).toEqual([
+        ['g1', 'g1', 'm1', '2026-11-23', 'bot1', 'msg1', 3, '小明 第1名', '', 1000, null, 2000],
+        ['g1', 'g1', 'm2', '2026-11-23', 'bot1', null, 1, '小红 第2名', '', 1500, null, null],
+      ])
+      // Still one answer per check-in.
+      await expect(db.query(`INSERT INTO qy_checkin_answer (window_key, bot_id, group_id, member_id, single_text, line_text, header_text, note, at, day, streak)
+        VALUES ('g1', 'bot1', 'g1', 'm1', '', '', '', '', 3000, '2026-11-23', 1)`)).rejects.toThrow()
     } finally {
       await db.destroy()
     }

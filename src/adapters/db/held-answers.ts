@@ -7,7 +7,8 @@ import { msColumn } from './columns'
 import type { FeatureStore } from './feature-store'
 
 /**
- * The columns of a feature's table of answers held in a batch window (lottery confirmations, welcomes):
+ * The columns of a feature's table of answers held in a batch window (lottery confirmations, welcomes,
+ * check-in answers):
  * each answer is stored before its message is acknowledged, grouped under a batch key before it is sent,
  * and marked answered once its message is stored in the outbound queue.
  */
@@ -46,6 +47,12 @@ export interface HeldAnswerInput {
   note: string
 }
 
+/** How an answer is held (see `HeldAnswers.add`). */
+export interface HoldOptions { windowMs: number; firstAtOnce: boolean }
+
+/** A held answer's row before its insert gave it an id. */
+export type HeldAnswerRow = Omit<HeldAnswerColumns, 'id'>
+
 /** One message of a batch. */
 export interface ComposedAnswer { text: string; mentions: string[]; note: string; cause?: string }
 
@@ -70,8 +77,10 @@ export class HeldAnswers {
   constructor(private readonly deps: {
     db: FeatureStore
     entity: new () => HeldAnswerColumns
-    /** Prefix of the batch keys (`lottery.answer`, `welcome`). */
+    /** Prefix of the batch keys (`lottery.answer`, `welcome`, `check-in.answer`). */
     prefix: string
+    /** How far back the sweep looks for unanswered rows (default a day: an older answer would only confuse). */
+    lookbackMs?: number
     clock: Clock
     outbound: Outbound
     log: Logger
@@ -85,28 +94,36 @@ export class HeldAnswers {
 
   /**
    * Holds an answer. `firstAtOnce`: the first answer of a quiet moment goes out at once and opens a window
-   * that stays open while answers keep coming (lottery confirmations); otherwise the first one opens a
-   * window and everything goes out together when it closes (welcomes).
+   * that stays open while answers keep coming (lottery confirmations, check-in answers); otherwise the first
+   * one opens a window and everything goes out together when it closes (welcomes).
    */
-  async add(input: HeldAnswerInput, opts: { windowMs: number; firstAtOnce: boolean }): Promise<void> {
-    const open = this.windows.get(input.windowKey)
-    const row = { ...input, messageId: input.messageId ?? null, at: this.deps.clock.now(), answeredAt: null }
+  async add(input: HeldAnswerInput, opts: HoldOptions): Promise<void> {
+    const row = this.row(input, opts)
+    const inserted = await this.repo.insert(row)
+    await this.hold({ ...row, id: Number(inserted.identifiers[0]?.id) }, opts)
+  }
+
+  /**
+   * The row `add` stores, for a feature that inserts it itself within its own transaction (a check-in's
+   * answer, with the check-in) and then `hold`s it: the first answer of a quiet moment (`firstAtOnce`, no
+   * window open here) gets its batch key already, the others none (their window's close gives them one).
+   */
+  row(input: HeldAnswerInput, opts: HoldOptions): HeldAnswerRow {
+    const batchKey = opts.firstAtOnce && !this.windows.has(input.windowKey) ? this.newKey() : null
+    return { ...input, messageId: input.messageId ?? null, at: this.deps.clock.now(), batchKey, answeredAt: null }
+  }
+
+  /** Holds an answer stored (from `row`, its `id` the one the insert gave): sends it now, or keeps it in its window. */
+  async hold(row: HeldAnswerColumns, opts: HoldOptions): Promise<void> {
     // add and close of one group run in the processor's per-group order, never interleaved.
-    if (open) {
-      const inserted = await this.repo.insert({ ...row, batchKey: null })
-      open.ids.push(Number(inserted.identifiers[0]?.id))
+    const open = this.windows.get(row.windowKey)
+    if (row.batchKey) {
+      await this.sendBatch(row.batchKey, [row])
+      if (opts.windowMs > 0 && !open) this.openWindow(row.windowKey, row.groupId, [], opts.windowMs, true)
       return
     }
-    if (opts.firstAtOnce) {
-      const batchKey = this.newKey()
-      const inserted = await this.repo.insert({ ...row, batchKey })
-      await this.sendBatch(batchKey, [{ ...row, id: Number(inserted.identifiers[0]?.id), batchKey } as HeldAnswerColumns])
-      if (opts.windowMs > 0) this.openWindow(input.windowKey, input.groupId, [], opts.windowMs, true)
-      return
-    }
-    const window = this.openWindow(input.windowKey, input.groupId, [], opts.windowMs, false)
-    const inserted = await this.repo.insert({ ...row, batchKey: null })
-    window.ids.push(Number(inserted.identifiers[0]?.id))
+    if (open) open.ids.push(row.id)
+    else this.openWindow(row.windowKey, row.groupId, [row.id], opts.windowMs, opts.firstAtOnce)
   }
 
   /** Answers waiting in windows here. */
@@ -153,10 +170,32 @@ export class HeldAnswers {
     const held = new Set<number>()
     for (const w of this.windows.values()) for (const id of w.ids) held.add(id)
     const rows = (await this.repo.find({
-      where: { answeredAt: IsNull(), at: Between(now - HELD_LOOKBACK_MS, now - HELD_SWEEP_AFTER_MS), ...(opts.botId ? { botId: opts.botId } : {}) },
+      where: { answeredAt: IsNull(), at: Between(now - (this.deps.lookbackMs ?? HELD_LOOKBACK_MS), now - HELD_SWEEP_AFTER_MS), ...(opts.botId ? { botId: opts.botId } : {}) },
       order: { id: 'ASC' }, take: 1000,
     })).filter((r) => !held.has(r.id))
     if (rows.length === 0) return 0
+    const sent = await this.sendLeft(rows)
+    await this.settled()
+    if (sent > 0) this.deps.log.info('held answers sent after a restart or takeover', { prefix: this.deps.prefix, count: sent, bot: opts.botId })
+    return sent
+  }
+
+  /**
+   * Makes sure one stored answer goes out (a redelivered copy of the message that caused it, reaching this
+   * process after the one holding it died): nothing to do if a window here holds it or it is answered;
+   * otherwise sent now as the sweep would — under its batch key if it has one (stored once), else under a
+   * new one taken with a conditional update. Returns false when there is no such row.
+   */
+  async resume(id: number): Promise<boolean> {
+    for (const w of this.windows.values()) if (w.ids.includes(id)) return true
+    const row = await this.repo.findOneBy({ id })
+    if (!row) return false
+    if (row.answeredAt === null) await this.sendLeft([row])
+    return true
+  }
+
+  /** Sends unanswered rows no window here holds: batched ones under their key, loose ones batched per window first. */
+  private async sendLeft(rows: readonly HeldAnswerColumns[]): Promise<number> {
     const batches = new Set<string>()
     const loose = new Map<string, number[]>()
     for (const r of rows) {
@@ -165,6 +204,7 @@ export class HeldAnswers {
     }
     for (const ids of loose.values()) {
       const batchKey = this.newKey()
+      // Only rows still unbatched: a window or a sweep elsewhere may have taken them.
       const taken = await this.repo.update({ id: In(ids), batchKey: IsNull(), answeredAt: IsNull() }, { batchKey })
       if (taken.affected) batches.add(batchKey)
     }
@@ -175,8 +215,6 @@ export class HeldAnswers {
       await this.sendBatch(batchKey, batch)
       sent += batch.length
     }
-    await this.settled()
-    if (sent > 0) this.deps.log.info('held answers sent after a restart or takeover', { prefix: this.deps.prefix, count: sent, bot: opts.botId })
     return sent
   }
 

@@ -1,149 +1,93 @@
+import type { FeatureStore } from '../../adapters/db/feature-store'
+import { HeldAnswers, type ComposedAnswer, type HeldAnswerColumns, type HeldAnswerRow, type HoldOptions } from '../../adapters/db/held-answers'
+import { defineEvent } from '../../kernel/events'
+import type { Logger } from '../../kernel/logger'
 import type { Outbound } from '../../kernel/outbound-service'
 import type { Clock } from '../../ports/clock'
 import { render } from './check-in.commands'
+import { CheckInAnswerEntity } from './check-in.entity'
 
-/** One answer waiting to be sent. */
+/** A batch window of check-in answers came due here: it closes in the processor's order. Internal to the feature. */
+export const CheckInAnswersDue = defineEvent<{ groupId: string; windowKey: string }>()('check-in.answersDue')
+
+/** One answer to hold. */
 export interface PendingAnswer {
+  botId: string
+  groupId: string
   memberId: string
-  /** The check-in day it answers (with the group and member: the key of its stored row). */
-  day: string
   /** The check-in message it answers. */
-  messageId?: string
+  messageId: string
   /** The member's streak after this check-in (for the bot-action log line). */
   streak: number
   /** The answer when sent alone (with an @-mention). */
   single: string
   /** Its line in a batched answer. */
   line: string
+  /** The batched answer's header ({count}). */
+  header: string
 }
 
-interface Window { botId: string; pending: PendingAnswer[]; header: string; maxPerMessage: number; windowMs: number }
-
-/** Records answers as sent (their stored rows), called once their message is durably queued. */
-export type MarkAnswered = (groupId: string, answers: readonly PendingAnswer[]) => Promise<void>
+/** The sweep looks this far back: an answer to a check-in hours ago would only confuse. */
+const ANSWER_LOOKBACK_MS = 6 * 3_600_000
 
 /**
  * Batches check-in answers at busy moments: the first answer in a quiet group goes out at once and opens a
  * window; answers arriving within it are sent together when it closes — one message @-mentioning up to
  * `maxPerMessage` members — and the window stays open while answers keep coming. So a morning rush of
  * dozens of 签到 becomes a handful of messages instead of dozens, well inside WeCom's sending limits.
+ * Every answer is stored with its check-in (same transaction) and held like lottery confirmations and
+ * welcomes (HeldAnswers): sent under keyed outbound actions, so a crash before the rows are marked
+ * answered sends nothing twice, and a window a kill -9 left open is sent once by the sweep.
  */
 export class AnswerBatcher {
-  private readonly windows = new Map<string, Window>()
-  private readonly marking = new Set<Promise<void>>()
+  readonly held: HeldAnswers
 
-  /**
-   * Every answer is stored with its check-in (unanswered). Once its message is durably in the outbound
-   * queue, `mark` records it answered; what a crash left unanswered the sweep sends (see `sendNow`).
-   */
-  constructor(private readonly clock: Clock, private readonly outbound: Outbound, private readonly mark: MarkAnswered, private readonly onError: (error: unknown) => void = () => undefined) {}
-
-  /** Queues an answer for `groupId`. */
-  add(botId: string, groupId: string, answer: PendingAnswer, opts: { windowMs: number; maxPerMessage: number; header: string }): void {
-    const open = this.windows.get(groupId)
-    if (open) {
-      open.pending.push(answer)
-      return
-    }
-    this.outbound.say({ botId, groupId }, answer.single, { mentions: [answer.memberId], cause: answer.messageId, note: `check-in answered (streak ${answer.streak})` })
-    this.recordSent(groupId, [answer])
-    if (opts.windowMs <= 0) return
-    const w: Window = { botId, pending: [], header: opts.header, maxPerMessage: opts.maxPerMessage, windowMs: opts.windowMs }
-    this.windows.set(groupId, w)
-    void this.closeLater(groupId, w)
+  constructor(deps: { db: FeatureStore; clock: Clock; outbound: Outbound; log: Logger; maxPerMessage: (groupId: string) => Promise<number>; header: (groupId: string) => Promise<string>; closeDue: (windowKey: string, groupId: string) => void }) {
+    this.held = new HeldAnswers({
+      db: deps.db, entity: CheckInAnswerEntity, prefix: 'check-in.answer', clock: deps.clock, outbound: deps.outbound, log: deps.log,
+      lookbackMs: ANSWER_LOOKBACK_MS, closeDue: deps.closeDue,
+      compose: async (rows) => {
+        const groupId = (rows[0] as HeldAnswerColumns).groupId
+        // Rows stored before answers were held answers carry no header: the group's current one.
+        const header = rows[0]?.header || await deps.header(groupId)
+        // The rows are CheckInAnswerEntity's (HeldAnswers reads them from this entity's table).
+        return compose(rows as readonly CheckInAnswerEntity[], header, await deps.maxPerMessage(groupId))
+      },
+    })
   }
 
-  /** Answers waiting in open windows. */
-  get pending(): number {
-    let n = 0
-    for (const w of this.windows.values()) n += w.pending.length
-    return n
+  /** The row of an answer, stored by the check-in's transaction (then `hold` it). */
+  row(answer: PendingAnswer, opts: HoldOptions): HeldAnswerRow {
+    return this.held.row({
+      windowKey: answer.groupId, botId: answer.botId, groupId: answer.groupId, memberId: answer.memberId, messageId: answer.messageId,
+      single: answer.single, line: answer.line, header: answer.header, note: `check-in answered (streak ${answer.streak})`,
+    }, opts)
   }
 
-  /** Whether an answer waits in an open window here (the sweep leaves it to the window). */
-  holds(groupId: string, memberId: string, day: string): boolean {
-    return this.windows.get(groupId)?.pending.some((p) => p.memberId === memberId && p.day === day) ?? false
-  }
+  /** Holds a stored answer: sent now (a quiet moment) or when its window closes. */
+  hold(stored: CheckInAnswerEntity, opts: HoldOptions): Promise<void> { return this.held.hold(stored, opts) }
 
-  /** Resolves once every answer sent so far is recorded answered. */
-  async settled(): Promise<void> {
-    while (this.marking.size > 0) await Promise.allSettled([...this.marking])
-  }
-
-  /**
-   * Sends stored answers now, batched as a closing window would (the sweep: answers a crash left
-   * unanswered), and records them answered once durably queued.
-   */
-  sendNow(botId: string, groupId: string, answers: readonly PendingAnswer[], opts: { maxPerMessage: number; header: string }): void {
-    this.sendBatches(botId, groupId, answers, opts.header, opts.maxPerMessage)
-  }
+  /** Makes sure a stored answer goes out once (held here, answered already, or sent now): see HeldAnswers.resume. */
+  resume(stored: CheckInAnswerEntity): Promise<boolean> { return this.held.resume(stored.id) }
 
   /** Sends everything waiting now (shutdown). */
-  flushAll(): void {
-    for (const groupId of [...this.windows.keys()]) this.send(groupId, true)
-  }
-
-  private async closeLater(groupId: string, w: Window): Promise<void> {
-    await this.clock.sleep(w.windowMs)
-    // A window closed early (shutdown) and reopened since: its old timer must not close the new one.
-    if (this.windows.get(groupId) === w) this.send(groupId, false)
-  }
-
-  private send(groupId: string, final: boolean): void {
-    const w = this.windows.get(groupId)
-    if (!w) return
-    if (w.pending.length === 0) {
-      this.windows.delete(groupId)
-      return
-    }
-    this.sendBatches(w.botId, groupId, w.pending.splice(0), w.header, w.maxPerMessage)
-    if (final) this.windows.delete(groupId)
-    // Still busy: keep the window open for another round.
-    else void this.closeLater(groupId, w)
-  }
-
-  private sendBatches(botId: string, groupId: string, pending: readonly PendingAnswer[], header: string, maxPerMessage: number): void {
-    for (let i = 0; i < pending.length; i += maxPerMessage) {
-      const part = pending.slice(i, i + maxPerMessage)
-      // A lone answer reads better in its own words than as a one-line batch.
-      const text = part.length === 1 ? (part[0] as PendingAnswer).single : [render(header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
-      this.outbound.say({ botId, groupId }, text, { mentions: part.map((p) => p.memberId), cause: part.length === 1 ? (part[0] as PendingAnswer).messageId : 'check-in.batch', note: answeredNote(part) })
-    }
-    if (pending.length > 0) this.recordSent(groupId, pending)
-  }
-
-  /**
-   * Marks answers answered once their message is durably queued (not before: a crash in between must
-   * leave them to the sweep). A crash after the store and before the mark sends them again (at least once).
-   */
-  /**
-   * Records answers answered, retrying with backoff (0.5 s … 5 s, MARK_ATTEMPTS times) while the database
-   * is unreachable: an answer sent but never marked would be sent again by the sweep.
-   */
-  private async markRetrying(groupId: string, answers: readonly PendingAnswer[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.mark(groupId, answers)
-        return
-      } catch (error) {
-        if (attempt >= MARK_ATTEMPTS) throw error
-        await this.clock.sleep(Math.min(5_000, 500 * 2 ** (attempt - 1)))
-      }
-    }
-  }
-
-  private recordSent(groupId: string, answers: readonly PendingAnswer[]): void {
-    const marking = this.outbound.stored().then(() => this.markRetrying(groupId, answers)).catch(this.onError)
-    this.marking.add(marking)
-    void marking.finally(() => this.marking.delete(marking))
-  }
+  flushAll(): Promise<void> { return this.held.flushAll() }
 }
 
-/** Attempts to record answers answered (the database may be away for a while) before leaving them to the sweep. */
-const MARK_ATTEMPTS = 8
+/** A batch in messages of at most `maxPerMessage` members; a lone answer in its own words. */
+function compose(rows: readonly CheckInAnswerEntity[], header: string, maxPerMessage: number): ComposedAnswer[] {
+  const out: ComposedAnswer[] = []
+  for (let i = 0; i < rows.length; i += maxPerMessage) {
+    const part = rows.slice(i, i + maxPerMessage)
+    const first = part[0] as CheckInAnswerEntity
+    const text = part.length === 1 ? first.single : [render(header, { count: part.length }), ...part.map((p) => p.line)].join('\n')
+    out.push({ text, mentions: part.map((p) => p.memberId), cause: part.length === 1 ? first.messageId ?? undefined : 'check-in.batch', note: answeredNote(part) })
+  }
+  return out
+}
 
 /** The bot-action note of a (batched) check-in answer: how many members, which streaks. */
-function answeredNote(part: readonly PendingAnswer[]): string {
+function answeredNote(part: readonly CheckInAnswerEntity[]): string {
   const streaks = part.map((p) => p.streak)
   const [low, high] = [Math.min(...streaks), Math.max(...streaks)]
   const range = low === high ? `streak ${low}` : `streaks ${low}–${high}`

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
 import { msColumn } from '../../adapters/db/columns'
+import { HeldAnswerColumns } from '../../adapters/db/held-answers'
 
 /** One check-in: unique per member, group and day (the group's day), so a day can never count twice. */
 @Entity('qy_checkin')
@@ -68,24 +69,19 @@ export class CheckInReminderEntity {
 }
 
 /**
- * A check-in answer, stored in the check-in's transaction and marked answered once its (batched) message
- * is durably in the outbound queue: answers waiting in a batch window survive a crash and are sent by the
- * `check-in.answers` sweep.
+ * A check-in answer, stored in the check-in's transaction (unique per check-in) and held in a batch window
+ * (see HeldAnswers): a window closing groups its rows under a batch key, its messages go to the outbound
+ * queue keyed `<batch key>:<part>`, and the rows are marked answered once those are stored. What a crash
+ * left unanswered the `check-in.answers` sweep sends under the same keys — stored once, so sent once.
  */
 @Entity('qy_checkin_answer')
+@Index('uq_checkin_answer_day', ['groupId', 'memberId', 'day'], { unique: true })
 @Index('idx_checkin_answer_open', ['answeredAt', 'at'])
 @Index('idx_checkin_answer_at', ['at'])
-export class CheckInAnswerEntity {
-  @PrimaryColumn({ name: 'group_id', type: 'varchar', length: 191 }) groupId!: string
-  @PrimaryColumn({ name: 'member_id', type: 'varchar', length: 191 }) memberId!: string
-  @PrimaryColumn({ type: 'varchar', length: 10 }) day!: string
-  @Column({ name: 'bot_id', type: 'varchar', length: 191 }) botId!: string
-  @Column({ name: 'message_id', type: 'varchar', length: 191, nullable: true }) messageId!: string | null
+@Index('idx_checkin_answer_batch', ['batchKey'])
+export class CheckInAnswerEntity extends HeldAnswerColumns {
+  /** The check-in day it answers (with the group and member: its check-in). */
+  @Column({ type: 'varchar', length: 10 }) day!: string
+  /** The member's streak after this check-in (for the bot-action log line). */
   @Column({ type: 'integer', default: 0 }) streak!: number
-  /** The answer when sent alone. */
-  @Column({ name: 'single_text', type: 'text' }) single!: string
-  /** Its line in a batched answer. */
-  @Column({ name: 'line_text', type: 'text' }) line!: string
-  @Column(msColumn('at')) at!: number
-  @Column(msColumn('answered_at', true)) answeredAt!: number | null
 }

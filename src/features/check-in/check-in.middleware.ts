@@ -56,16 +56,26 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
       const varsOf = (r: CheckInResult): Record<string, string | number> => ({
         member: ctx.member.name, rank: r.rank ?? '-', streak: r.streak, total: r.total, points: r.status === 'new' ? r.points : 0, balance: r.balance,
       })
+      const hold = { windowMs: rule.batch.windowMs, firstAtOnce: true }
+      const resumed = async (): Promise<boolean> => {
+        const stored = await deps.service.answerOf(ctx.group.id, ctx.member.id, today)
+        return stored ? deps.batcher.resume(stored) : false
+      }
       const result = await deps.service.checkIn({
         groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day: today, at: ctx.message.at, messageId: ctx.message.id, rule,
-        answer: (r) => ({ botId: ctx.message.botId, single: render(rule.texts.checkedIn, varsOf(r)), line: render(rule.texts.batchLine, varsOf(r)) }),
+        answer: (r) => deps.batcher.row({
+          botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, streak: r.streak,
+          single: render(rule.texts.checkedIn, varsOf(r)), line: render(rule.texts.batchLine, varsOf(r)), header: rule.texts.batchHeader,
+        }, hold),
       })
       const vars = varsOf(result)
       if (result.status === 'new') {
-        deps.batcher.add(ctx.message.botId, ctx.group.id, {
-          memberId: ctx.member.id, day: today, messageId: ctx.message.id, streak: result.streak, single: render(rule.texts.checkedIn, vars), line: render(rule.texts.batchLine, vars),
-        }, { windowMs: rule.batch.windowMs, maxPerMessage: rule.batch.maxPerMessage, header: rule.texts.batchHeader })
+        // Stored with the check-in: sent now (a quiet moment) or when its window closes, once.
+        if (result.answer) await deps.batcher.hold(result.answer, hold)
         ctx.emit(CheckInCompleted, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points })
+      } else if (result.messageId === ctx.message.id && await resumed()) {
+        // A copy of the very message that made the check-in (redelivered after a crash lost its dedupe
+        // mark): its own answer is the reply — sent now if the process holding it died — never "already".
       } else {
         ctx.reply(render(rule.texts.already, vars), { mention: true, note: 'check-in reply (already checked in)' })
       }

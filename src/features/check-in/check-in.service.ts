@@ -1,7 +1,8 @@
-import { In, IsNull, LessThanOrEqual, MoreThanOrEqual, And } from 'typeorm'
+import { In } from 'typeorm'
 import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
 import type { SpendResult } from '../../contracts/check-in'
 import { isDuplicate } from '../../adapters/db/errors'
+import type { HeldAnswerRow } from '../../adapters/db/held-answers'
 import { addDays, localTime } from '../../kernel/time'
 import type { CheckInRule } from './check-in.rules'
 import { CheckInAnswerEntity, CheckInDayEntity, CheckInEntity, CheckInMemberEntity, PointsLedgerEntity } from './check-in.entity'
@@ -54,8 +55,8 @@ export interface Standing { streak: number; best: number; total: number; balance
 
 /** Result of a check-in attempt. */
 export type CheckInResult =
-  | ({ status: 'new'; rank: number; points: number } & Standing)
-  | ({ status: 'already'; rank: number | null } & Standing)
+  | ({ status: 'new'; rank: number; points: number; answer?: CheckInAnswerEntity } & Standing)
+  | ({ status: 'already'; rank: number | null; messageId: string | null } & Standing)
 
 /** Why a make-up was refused. */
 export type MakeUpRefusal = 'future' | 'too_old' | 'before_join' | 'already' | 'poor' | 'disabled'
@@ -74,8 +75,11 @@ export class CheckInService {
   /** Records a normal check-in for `day`, or reports the existing one. */
   async checkIn(input: {
     groupId: string; memberId: string; name: string; day: string; at: number; messageId: string | null; rule: CheckInRule
-    /** The answer of a new check-in, stored (unanswered) in the same transaction so no crash can lose it. */
-    answer?: (result: Extract<CheckInResult, { status: 'new' }>) => { botId: string; single: string; line: string }
+    /**
+     * The answer of a new check-in (a held answer's row, see HeldAnswers.row), stored (unanswered) in the
+     * same transaction so no crash can lose it; the result carries it with its id (to hold it).
+     */
+    answer?: (result: Extract<CheckInResult, { status: 'new' }>) => HeldAnswerRow
   }): Promise<CheckInResult> {
     const { groupId, memberId, day } = input
     try {
@@ -96,11 +100,10 @@ export class CheckInService {
         }
         const balances = await this.balances(m, groupId, memberId)
         const result = { status: 'new' as const, rank, points, streak: facts.streak, best: facts.best, total: facts.total, ...balances }
-        if (input.answer) {
-          const a = input.answer(result)
-          await m.repo(CheckInAnswerEntity).insert({ groupId, memberId, day, botId: a.botId, messageId: input.messageId, streak: result.streak, single: a.single, line: a.line, at: input.at, answeredAt: null })
-        }
-        return result
+        if (!input.answer) return result
+        const answer = { ...input.answer(result), groupId, memberId, day, streak: result.streak }
+        const stored = await m.repo(CheckInAnswerEntity).insert(answer)
+        return { ...result, answer: { ...answer, id: Number(stored.identifiers[0]?.id) } }
       })
       if (outcome) return outcome
     } catch (error) {
@@ -108,19 +111,12 @@ export class CheckInService {
     }
     const existing = await this.db.repo(CheckInEntity).findOneBy({ groupId, memberId, day })
     const standing = await this.standing(groupId, memberId, day)
-    return { status: 'already', rank: existing?.rank ?? null, ...standing }
+    return { status: 'already', rank: existing?.rank ?? null, messageId: existing?.messageId ?? null, ...standing }
   }
 
-  /** Records stored answers as sent (once their message is durably queued). */
-  async markAnswered(groupId: string, answers: ReadonlyArray<{ memberId: string; day: string }>, at: number): Promise<void> {
-    // By primary key only: a condition on answered_at could make MySQL lock a range of its index and hold
-    // up the check-ins inserting new (unanswered) rows.
-    for (const a of answers) await this.db.repo(CheckInAnswerEntity).update({ groupId, memberId: a.memberId, day: a.day }, { answeredAt: at })
-  }
-
-  /** Answers stored but never sent, checked in between `since` and `until` (oldest first). */
-  unanswered(since: number, until: number, limit = 500): Promise<CheckInAnswerEntity[]> {
-    return this.db.repo(CheckInAnswerEntity).find({ where: { answeredAt: IsNull(), at: And(MoreThanOrEqual(since), LessThanOrEqual(until)) }, order: { at: 'ASC' }, take: limit })
+  /** The stored answer of a member's check-in on `day` (none for make-ups and check-ins without one). */
+  answerOf(groupId: string, memberId: string, day: string): Promise<CheckInAnswerEntity | null> {
+    return this.db.repo(CheckInAnswerEntity).findOneBy({ groupId, memberId, day })
   }
 
   /** Repairs a missed past day, paying points or a card, within the rule's window. */

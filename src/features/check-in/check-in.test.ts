@@ -276,6 +276,52 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(Number(open[0]?.n)).toBe(0)
   })
 
+  it('sends an answer once when a crash came after its message was stored but before it was marked answered', async () => {
+    const crowd = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
+    chat = await start({ at: shanghai('2026-11-23', '07:00'), groups: group(crowd), sqlitePath: join(tempDir(), 'checkin-marked.sqlite'), rules: { batch: { windowMs: 5000, maxPerMessage: 10 } } })
+    const g1 = chat.group('g1')
+    for (const m of crowd) await g1.say(m, '签到')
+    await chat.rehearsal.advance(5_000)
+    await chat.rehearsal.quiesce()
+    // Sent: the first alone, the other four in one batch.
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.mentions)).toEqual([['m0'], ['m1', 'm2', 'm3', 'm4']])
+    // The crash between "the answers' messages stored in the outbound queue" and "their rows marked answered".
+    await chat.runtime.db.query('UPDATE qy_checkin_answer SET answered_at = NULL')
+    await chat.rehearsal.restart()
+    chat.skip()
+    // The sweeps (after restarts) find the answers' keyed messages stored already: nothing goes out again.
+    const says = await chat.sweepAcrossRestarts('check-in.answers', 65_000)
+    expect(says.filter((a) => /签到成功/.test(a.text ?? '')).map((a) => a.mentions)).toEqual([])
+    const open: Array<{ n: number | string }> = await chat.runtime.db.query('SELECT COUNT(*) AS n FROM qy_checkin_answer WHERE answered_at IS NULL')
+    expect(Number(open[0]?.n)).toBe(0)
+    // One keyed action per batch (the lone answer, the batch of four), each stored once.
+    const keyed: Array<{ n: number | string }> = await chat.runtime.db.query("SELECT COUNT(*) AS n FROM qy_outbound WHERE action_key LIKE 'check-in.answer:%'")
+    expect(Number(keyed[0]?.n)).toBe(2)
+  }, 120_000)
+
+  it('answers a check-in redelivered after a kill with its own held answer, once, never "already checked in"', async () => {
+    const crowd = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
+    chat = await start({ at: shanghai('2026-11-23', '07:00'), groups: group(crowd), sqlitePath: join(tempDir(), 'checkin-redelivered.sqlite'), rules: { batch: { windowMs: 5000, maxPerMessage: 10 } } })
+    const g1 = chat.group('g1')
+    const ids: string[] = []
+    for (const m of crowd) ids.push(await g1.say(m, '签到'))
+    // Killed with m1–m4 in the open window; WeCom delivers m2's message again to the new process, whose
+    // dedupe mark of it was lost with the kill (as when the killed process had not written it yet).
+    await chat.killWithWindowOpen('check-in')
+    // The runtime's dedupe filter is private; a test reaches it to play the lost mark.
+    await (chat.runtime as unknown as { seen: { forget(id: string): Promise<void> } }).seen.forget(ids[2] as string)
+    await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${ids[2] as string}`])
+    await chat.rehearsal.redeliver('g1', 'm2', '签到', ids[2] as string)
+    await chat.rehearsal.quiesce()
+    const now = chat.pending().filter((a) => a.kind === 'say')
+    expect(now.map((a) => a.mentions)).toEqual([['m2']])
+    expect(now[0]?.text).toMatch(/签到成功！今天第 3 个/)
+    chat.skip()
+    // The sweep sends the rest once; m2 is not answered again.
+    const says = await chat.sweepAcrossRestarts('check-in.answers', 65_000)
+    expect(says.filter((a) => /签到/.test(a.text ?? '')).map((a) => a.mentions)).toEqual([['m1', 'm3', 'm4']])
+  }, 120_000)
+
   it('answers the leaderboard with ties sharing a rank', async () => {
     chat = await start({ at: shanghai('2026-11-21') })
     const g1 = chat.group('g1')

@@ -7,18 +7,15 @@ import { CheckIn1764000000000 } from '../../../migrations/1764000000000-CheckIn'
 import { CheckInAnswers1797050000000 } from '../../../migrations/1797050000000-CheckInAnswers'
 import { RetentionIndexCheckIn1798001000000 } from '../../../migrations/1798001000000-RetentionIndexCheckIn'
 import { errorText } from '../../kernel/logger'
-import { AnswerBatcher } from './check-in.batcher'
+import { CheckInHeldAnswers1798940200000 } from '../../../migrations/1798940200000-CheckInHeldAnswers'
+import { BotLoggedIn } from '../../kernel/events'
+import { AnswerBatcher, CheckInAnswersDue } from './check-in.batcher'
 import { CheckInAnswerEntity, CheckInDayEntity, CheckInEntity, CheckInMemberEntity, CheckInReminderEntity, PointsLedgerEntity } from './check-in.entity'
 import { checkInMiddleware, keywordsOf } from './check-in.middleware'
 import { normalizeCommand } from '../../text/normalize'
 import { checkInRoutes } from './check-in.routes'
 import { CheckInRuleSchema, type CheckInRule } from './check-in.rules'
 import { checkInDay, CheckInService } from './check-in.service'
-
-/** The sweep sends answers unanswered at least this long (beyond their group's batch window). */
-const ANSWER_SWEEP_GRACE_MS = 15_000
-/** ...and checked in at most this long ago (a day-old answer would only confuse). */
-const ANSWER_SWEEP_HORIZON_MS = 6 * 3_600_000
 
 /**
  * check-in: daily 签到 with streaks, points, make-up days and leaderboards — exactly once per member per
@@ -38,8 +35,8 @@ export const checkInFeature = defineFeature<CheckInRule>({
       { entity: CheckInAnswerEntity, dataClass: 'delivery-logs', timeColumn: 'at', memberColumns: ['memberId'], textColumns: ['single', 'line'], groupColumn: 'groupId', onErase: 'delete' },
     ],
   },
-  migrations: [CheckIn1764000000000, CheckInAnswers1797050000000, RetentionIndexCheckIn1798001000000],
-  events: { emits: [CheckInCompleted] },
+  migrations: [CheckIn1764000000000, CheckInAnswers1797050000000, RetentionIndexCheckIn1798001000000, CheckInHeldAnswers1798940200000],
+  events: { emits: [CheckInCompleted, CheckInAnswersDue], consumes: [CheckInAnswersDue, BotLoggedIn] },
   inject: [DIRECTORY],
   provides: [POINTS, CHECK_INS],
   setup(app) {
@@ -51,11 +48,15 @@ export const checkInFeature = defineFeature<CheckInRule>({
       refund: (input) => service.refund(input),
     })
     app.provide(CHECK_INS, { membersOn: (g, days) => service.membersOn(g, days), streaks: (g, ids, today) => service.streaks(g, ids, today) })
-    const batcher = new AnswerBatcher(
-      app.clock, app.outbound,
-      (groupId, answers) => service.markAnswered(groupId, answers, app.clock.now()),
-      (error) => app.log.warn('check-in answers not marked answered (the sweep may send them again)', { error: errorText(error) }),
-    )
+    const batcher = new AnswerBatcher({
+      db: app.store, clock: app.clock, outbound: app.outbound, log: app.log,
+      maxPerMessage: async (groupId) => (await app.rules.forGroup(groupId)).batch.maxPerMessage,
+      header: async (groupId) => (await app.rules.forGroup(groupId)).texts.batchHeader,
+      closeDue: (windowKey, groupId) => app.events.emit(CheckInAnswersDue.of({ id: `check-in.answersDue:${windowKey}:${app.clock.now()}`, at: app.clock.now(), groupId, windowKey })),
+    })
+    const sweep = async (botId?: string): Promise<void> => {
+      try { await batcher.held.sweep({ botId }) } catch (error) { app.log.error('check-in answers sweep failed (the next one retries)', { bot: botId, error: errorText(error) }) }
+    }
     return {
       middleware: checkInMiddleware({ service, batcher, rules: app.rules }),
       // Kept when a full group sheds: check-ins, make-ups and the leaderboards.
@@ -67,30 +68,11 @@ export const checkInFeature = defineFeature<CheckInRule>({
       },
       routes: checkInRoutes({ db: app.store, clock: app.clock, service, facts: (groupId) => directory.find(groupId), rules: app.rules.forGroup, pseudonym: (id) => app.pseudonym(id) }),
       jobs: [{
-        // Every minute: answers a crash left unanswered (stored with their check-in, lost from a batch
-        // window in memory) are sent, batched, by whichever replica runs the tick (the bot's holder performs them).
+        // Every minute: answers a crash left unanswered (stored with their check-in, lost from a batch window
+        // in memory, or sent and not yet marked) go out once, under their batch's keys.
         name: 'check-in.answers',
         cron: '* * * * *',
-        async run() {
-          const now = app.clock.now()
-          // Older than any window plus a grace: a live window (here or on another replica) has sent them by now.
-          const rows = await service.unanswered(now - ANSWER_SWEEP_HORIZON_MS, now - ANSWER_SWEEP_GRACE_MS)
-          const byGroup = new Map<string, CheckInAnswerEntity[]>()
-          for (const r of rows) {
-            if (batcher.holds(r.groupId, r.memberId, r.day)) continue
-            byGroup.set(r.groupId, [...(byGroup.get(r.groupId) ?? []), r])
-          }
-          for (const [groupId, answers] of byGroup) {
-            const rule = await app.rules.forGroup(groupId)
-            if (answers.some((a) => a.at > now - rule.batch.windowMs - ANSWER_SWEEP_GRACE_MS)) continue
-            const botId = (answers[0] as CheckInAnswerEntity).botId
-            batcher.sendNow(botId, groupId, answers.map((a) => ({ memberId: a.memberId, day: a.day, messageId: a.messageId ?? undefined, streak: a.streak, single: a.single, line: a.line })), {
-              maxPerMessage: rule.batch.maxPerMessage, header: rule.texts.batchHeader,
-            })
-            app.log.info('check-in answers sent after a restart', { group: groupId, count: answers.length })
-          }
-          await batcher.settled()
-        },
+        run: () => sweep(),
       }, {
         // Every minute: groups whose reminder time has come (in their timezone) get one reminder a day.
         name: 'check-in.reminders',
@@ -116,8 +98,13 @@ export const checkInFeature = defineFeature<CheckInRule>({
           }
         },
       }],
-      flush: () => batcher.settled(),
-      drain: async () => { batcher.flushAll(); await batcher.settled() },
+      onEvent: async (event) => {
+        if (CheckInAnswersDue.is(event)) await batcher.held.close(event.windowKey)
+        // A bot logged in here (a start, or a takeover): what its previous process held goes out now.
+        else if (BotLoggedIn.is(event)) await sweep(event.botId)
+      },
+      flush: () => batcher.held.settled(),
+      drain: () => batcher.flushAll(),
     }
   },
 })
