@@ -73,9 +73,11 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
         // Stored with the check-in: sent now (a quiet moment) or when its window closes, once.
         if (result.answer) await deps.batcher.hold(result.answer, hold)
         ctx.emit(CheckInCompleted, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, day: today, kind: 'normal', rank: result.rank, streak: result.streak, points: result.points })
-      } else if (result.messageId === ctx.message.id && await resumed()) {
+      } else if (result.messageId === ctx.message.id) {
         // A copy of the very message that made the check-in (redelivered after a crash lost its dedupe
-        // mark): its own answer is the reply — sent now if the process holding it died — never "already".
+        // mark): its own answer is the reply — sent now if the process holding it died, nothing if it was
+        // sent or is held here — never "already" (the member sent one message).
+        await resumed()
       } else {
         ctx.reply(render(rule.texts.already, vars), { mention: true, note: 'check-in reply (already checked in)' })
       }
