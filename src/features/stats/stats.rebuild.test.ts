@@ -45,6 +45,24 @@ async function snapshot(chat: Chat, from: string, to: string): Promise<Record<st
   return out
 }
 
+/**
+ * Check-in counts and streaks of member-day rows come from events, delivered in batches apart from the
+ * message path (the rehearsal's quiesce does not wait for them). `who` checks in on `day`: once that event
+ * is applied, so is every earlier one (a consumer gets events in emission order), and a snapshot of the
+ * live rollups is complete.
+ */
+async function checkInApplied(chat: Chat, who: Person, day: string): Promise<void> {
+  await chat.group('g1').say(who, '签到')
+  await chat.rehearsal.quiesce()
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const rows: Array<{ checkins: number | string }> = await chat.runtime.db.query('SELECT checkins FROM qy_stats_member_day WHERE group_id = ? AND day = ? AND member_id = ?', [G1, day, who.id])
+    if (Number(rows[0]?.checkins ?? 0) > 0) return
+    if (Date.now() > deadline) throw new Error(`the check-in of ${who.id} on ${day} was not applied`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat
   afterEach(async () => { await chat?.close() })
@@ -142,7 +160,7 @@ describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, ()
     }
     await chat.rehearsal.advanceTo(shanghai('2026-12-02', '10:00:00'))
     await g1.say(bob, '早')
-    await chat.rehearsal.quiesce()
+    await checkInApplied(chat, bob, '2026-12-02')
     await chat.runtime.flush()
 
     const from = '2026-11-27'
@@ -196,8 +214,7 @@ describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, ()
       await g1.say(alice, '好的 收到')
       release()
       await chat.rehearsal.advanceTo(shanghai('2026-11-29', '10:00:00'))
-      await g1.say(bob, '早')
-      await chat.rehearsal.quiesce()
+      await checkInApplied(chat, bob, '2026-11-29')
       await chat.runtime.flush()
 
       const day = '2026-11-27'
