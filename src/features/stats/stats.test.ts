@@ -40,14 +40,18 @@ function statsOf(chat: Chat): { onEvents: (events: readonly EventBase[]) => Prom
   return { onEvents: live.instance.onEvents }
 }
 
-/** Writes buffered rollups, then waits (bounded) until a report satisfies `ready`: events reach consumers after the chain. */
+/**
+ * Writes buffered rollups, then waits (bounded) until a report satisfies `ready`: events reach consumers after
+ * the chain. Polls back off: the fake clock stands still meanwhile, so the API's per-token bucket does not
+ * refill, and a slow event delivery (a loaded database) must not spend it (a 429 instead of the report).
+ */
 async function settled<T>(chat: Chat, read: () => Promise<T>, ready: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
+  const deadline = Date.now() + 30_000
+  for (let pause = 20; ; pause = Math.min(500, pause * 2)) {
     await chat.runtime.flush()
     const value = await read()
     if (ready(value) || Date.now() > deadline) return value
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await new Promise((resolve) => setTimeout(resolve, pause))
   }
 }
 
