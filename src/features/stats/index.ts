@@ -7,7 +7,7 @@ import { StatsTopicsQuestions1797600000000 } from '../../../migrations/179760000
 import { StatsOpenQuestions1798400000000 } from '../../../migrations/1798400000000-StatsOpenQuestions'
 import { StatsAllGroups1798300000000 } from '../../../migrations/1798300000000-StatsAllGroups'
 import { StatsRunningTotals1798930000000 } from '../../../migrations/1798930000000-StatsRunningTotals'
-import { AUTO_REPLY_RULE_OWNERS, AutoReplyMatched } from '../../contracts/auto-reply'
+import { AUTO_REPLY_RULE_OWNERS } from '../../contracts/auto-reply'
 import { ACTIVITY } from '../../contracts/activity'
 import { STATS_REBUILD } from '../../contracts/stats'
 import { SHARE_LIFT } from '../../contracts/scheduled-share'
@@ -94,8 +94,8 @@ export const statsFeature = defineFeature<StatsRule, { timezone: string; flushIn
     return {
       middleware: statsMiddleware({ buffer, book, rules: app.rules }),
       async onEvents(events) {
-        // An auto-reply answering a question resolves it (in memory, written with the next flush).
-        for (const e of events) if (AutoReplyMatched.is(e) && e.status === 'answered') book.answeredByAutoReply(e.groupId, e.messageId)
+        // Auto-reply answers resolve questions in the message step (stats.middleware.ts), not here: this batched
+        // delivery may run after the group's later messages, which the live path and a rebuild must agree on.
         await applyEvents(app.store, events, timezoneOf)
       },
       routes: statsRoutes({ db: app.store, clock: app.clock, directory, timezone: app.config.timezone, shareLift: app.use(SHARE_LIFT), ruleOwners: app.use(AUTO_REPLY_RULE_OWNERS), beforeTopics: () => buffer.flushTerms(), pseudonym: (id) => app.pseudonym(id) }),

@@ -4,6 +4,7 @@ import { G1 } from '../../../test/support/groups'
 import { STATS_REBUILD, type StatsRebuild } from '../../contracts/stats'
 import { seededRandom } from '../../ports/random'
 import { apiAs } from '../../../test/support/api'
+import * as statsEvents from './stats.events'
 
 afterAll(cleanup)
 // The generated community is ~75 messages through real wechaty, flushed as production does.
@@ -42,6 +43,24 @@ async function snapshot(chat: Chat, from: string, to: string): Promise<Record<st
     out[String(table)] = rows.map((r) => Object.values(r).map(String).join('|')).sort()
   }
   return out
+}
+
+/**
+ * Check-in counts and streaks of member-day rows come from events, delivered in batches apart from the
+ * message path (the rehearsal's quiesce does not wait for them). `who` checks in on `day`: once that event
+ * is applied, so is every earlier one (a consumer gets events in emission order), and a snapshot of the
+ * live rollups is complete.
+ */
+async function checkInApplied(chat: Chat, who: Person, day: string): Promise<void> {
+  await chat.group('g1').say(who, '签到')
+  await chat.rehearsal.quiesce()
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const rows: Array<{ checkins: number | string }> = await chat.runtime.db.query('SELECT checkins FROM qy_stats_member_day WHERE group_id = ? AND day = ? AND member_id = ?', [G1, day, who.id])
+    if (Number(rows[0]?.checkins ?? 0) > 0) return
+    if (Date.now() > deadline) throw new Error(`the check-in of ${who.id} on ${day} was not applied`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, () => {
@@ -141,7 +160,7 @@ describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, ()
     }
     await chat.rehearsal.advanceTo(shanghai('2026-12-02', '10:00:00'))
     await g1.say(bob, '早')
-    await chat.rehearsal.quiesce()
+    await checkInApplied(chat, bob, '2026-12-02')
     await chat.runtime.flush()
 
     const from = '2026-11-27'
@@ -164,5 +183,50 @@ describe(`stats rebuild from the message log (${STORAGE} + ${COORDINATION})`, ()
     const report = await rebuild.rebuild(G1, from, to)
     expect(report.content).toBe(true)
     expect(await snapshot(chat, from, to)).toEqual(live)
+  })
+
+  it('counts an auto-reply answer at its message however late the batched event delivery runs, so live equals the rebuild', async () => {
+    // The stats event consumer is held on its first batch (a slow write, as on a loaded database) while the
+    // group's next messages go through: the auto-reply's event for the question waits behind it.
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => { release = resolve })
+    const real = statsEvents.applyEvents
+    const spy = jest.spyOn(statsEvents, 'applyEvents').mockImplementation(async (...args) => { await held; return real(...args) })
+    try {
+      chat = await Chat.start({
+        start: shanghai('2026-11-27', '20:00:00'), http: true,
+        groups: [{ id: 'g1', name: '测试群', members: [{ id: 'alice', name: 'Alice', role: 'owner' }, { id: 'bob', name: '阿强' }, { id: 'carol', name: '小雨🌸' }, { id: 'dan', name: '小丹' }] }],
+        rules: { g1: { 'check-in': { batch: { windowMs: 0 } }, stats: { questions: { answerWithinMinutes: 15 } } } },
+      })
+      const owner = await apiAs(chat, 'owner', { groups: [G1] })
+      await owner.post('/api/v1/auto-replies', { name: '价格', trigger: { type: 'contains', keywords: ['价格'] }, answer: { variants: [{ text: '课程价格是 99 元' }] } }).expect(201)
+      const g1 = chat.group('g1')
+      // carol's check-in event is the batch the consumer is held on.
+      await g1.say(carol, '签到')
+      await chat.rehearsal.advance(MINUTE)
+      // bob's question is answered by the auto-reply (0 minutes) …
+      await g1.say(bob, '课程价格是多少')
+      g1.expectReply(/课程价格是 99 元/)
+      // … before dan speaks 2 minutes later (no answer of an open question: bob's is resolved already).
+      await chat.rehearsal.advance(2 * MINUTE)
+      await g1.say(dan, '八点')
+      await chat.rehearsal.advance(20 * MINUTE)
+      await g1.say(alice, '好的 收到')
+      release()
+      await chat.rehearsal.advanceTo(shanghai('2026-11-29', '10:00:00'))
+      await checkInApplied(chat, bob, '2026-11-29')
+      await chat.runtime.flush()
+
+      const day = '2026-11-27'
+      const live = await snapshot(chat, day, day)
+      expect(live.qy_stats_question_hour).toEqual([`${G1}|${day}|20|4|1|1|1`])
+      expect(live.qy_stats_answer_minute).toEqual([`${G1}|${day}|0|1`])
+      const rebuild: StatsRebuild = chat.runtime.host.service(STATS_REBUILD)
+      await rebuild.rebuild(G1, day, day)
+      expect(await snapshot(chat, day, day)).toEqual(live)
+    } finally {
+      release()
+      spy.mockRestore()
+    }
   })
 })

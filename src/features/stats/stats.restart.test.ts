@@ -26,6 +26,21 @@ async function body(api: ApiClient, path: string): Promise<Json> {
   return res.body as Json
 }
 
+/**
+ * Waits until stats applied `n` lifecycle transitions of the group on `day`: they come as events, which
+ * stats applies in batches apart from the message path (the rehearsal's quiesce and a flush do not wait for them).
+ */
+async function transitionsApplied(chat: Chat, day: string, n: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const rows: Array<{ n: number | string | null }> = await chat.runtime.db.query('SELECT SUM(n) AS n FROM qy_stats_lifecycle_day WHERE group_id = ? AND day = ?', [G1, day])
+    const applied = Number(rows[0]?.n ?? 0)
+    if (applied >= n) return
+    if (Date.now() > deadline) throw new Error(`${applied} of ${n} lifecycle transitions of ${day} applied`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 describe(`stats across restarts (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat
   afterEach(async () => { await chat?.close() })
@@ -82,13 +97,16 @@ describe(`stats across restarts (${STORAGE} + ${COORDINATION})`, () => {
     await chat.rehearsal.quiesce()
     await chat.runtime.flush()
     await chat.rehearsal.quiesce()
-    // Stats forgets every transition (as if installed after them); then carol leaves (active → churned), which it sees.
+    // Stats saw the three (none → active twice, none → new) …
+    await transitionsApplied(chat, '2026-11-23', 3)
+    // … and forgets every transition (as if installed after them); then carol leaves (active → churned), which it sees.
     await chat.runtime.db.query('DELETE FROM qy_stats_lifecycle_day WHERE group_id = ?', [G1])
     await chat.rehearsal.advanceTo(shanghai('2026-11-24', '09:00:00'))
     await g1.leave([carol])
     await chat.rehearsal.quiesce()
     await chat.runtime.flush()
     await chat.rehearsal.quiesce()
+    await transitionsApplied(chat, '2026-11-24', 1)
     const mixPath = `/api/v1/groups/${G1}/stats/lifecycle?from=2026-11-23&to=2026-11-24`
     const unseeded = await body(await apiAs(chat, 'owner', { groups: [G1] }), mixPath)
     // Without the seed: bob and dan are missing and carol's churn takes her from a state she was never in.
