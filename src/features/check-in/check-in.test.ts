@@ -320,6 +320,12 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     // The sweep sends the rest once; m2 is not answered again.
     const says = await chat.sweepAcrossRestarts('check-in.answers', 65_000)
     expect(says.filter((a) => /签到/.test(a.text ?? '')).map((a) => a.mentions)).toEqual([['m1', 'm3', 'm4']])
+    // Once more after its answer went out: nothing at all (not "already checked in" — one message was sent).
+    await (chat.runtime as unknown as { seen: { forget(id: string): Promise<void> } }).seen.forget(ids[2] as string)
+    await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${ids[2] as string}`])
+    await chat.rehearsal.redeliver('g1', 'm2', '签到', ids[2] as string)
+    await chat.rehearsal.quiesce()
+    expect(chat.pending().filter((a) => a.kind === 'say')).toEqual([])
   }, 120_000)
 
   it('answers the leaderboard with ties sharing a rank', async () => {

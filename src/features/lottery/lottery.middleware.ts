@@ -44,16 +44,26 @@ export function lotteryMiddleware(deps: { lotteries: LiveLotteries; service: Lot
     }
     if (lottery.row.status !== 'open') return late()
 
+    const confirm = async (count: number): Promise<void> => {
+      const vars = { member: ctx.member.name, title, count }
+      await deps.batcher.add(`${ctx.group.id}:entered:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: renderTemplate(texts.entered, vars), line: renderTemplate(texts.batchLine, vars) },
+        { ...batch, header: renderTemplate(texts.batchHeader, { title, count: '{count}' }), note: `lottery ${lottery.row.id} entry confirmed` })
+    }
     const result = await deps.service.enter(lottery, { group: ctx.group, member: ctx.member, messageId: ctx.message.id, at: ctx.message.at })
     switch (result.status) {
       case 'entered': {
-        const vars = { member: ctx.member.name, title, count: result.count }
-        await deps.batcher.add(`${ctx.group.id}:entered:${lottery.row.id}`, to, { memberId: ctx.member.id, messageId: ctx.message.id, single: renderTemplate(texts.entered, vars), line: renderTemplate(texts.batchLine, vars) },
-          { ...batch, header: renderTemplate(texts.batchHeader, { title, count: '{count}' }), note: `lottery ${lottery.row.id} entry confirmed` })
+        await confirm(result.count)
         ctx.emit(LotteryEntered, { botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, lotteryId: lottery.row.id, method: result.method, points: result.points })
         return
       }
       case 'already':
+        if (result.messageId === ctx.message.id) {
+          // A copy of the very message that made the entry (redelivered after a crash lost its dedupe mark):
+          // its own confirmation is the answer — resumed if stored (nothing if sent or held here), stored now
+          // if the crash came before it — never "already entered" (the member sent one message).
+          if (!(await deps.batcher.resumeFor(ctx.group.id, ctx.member.id, ctx.message.id))) await confirm(result.count)
+          return
+        }
         return ctx.reply(renderTemplate(texts.already, { title }), { mention: true, note: `lottery ${lottery.row.id} entry refused (already entered)` })
       case 'ineligible':
         return ctx.reply(renderTemplate(texts.ineligible, { title, reason: reasonZh(result.reason) }), { mention: true, note: `lottery ${lottery.row.id} entry refused (ineligible)` })

@@ -33,7 +33,8 @@ export interface Lottery { row: LotteryEntity; config: LotteryConfig }
 /** Outcome of an entry attempt. */
 export type EntryResult =
   | { status: 'entered'; count: number; points: number; method: 'keyword' | 'points' }
-  | { status: 'already' }
+  /** Entered before; `messageId` is the message that made the entry (a redelivered copy of it carries the same id). */
+  | { status: 'already'; messageId: string | null; count: number }
   | { status: 'ineligible'; reason: string }
   | { status: 'poor'; balance: number; cost: number }
   | { status: 'late' }
@@ -420,7 +421,12 @@ export class LotteryService {
     const { row, config } = l
     const { group, member } = input
     const entries = this.d.store.repo(LotteryEntryEntity)
-    if (await entries.existsBy({ lotteryId: row.id, memberId: member.id })) return { status: 'already' }
+    const already = async (): Promise<EntryResult> => {
+      const entry = await entries.findOne({ select: { messageId: true }, where: { lotteryId: row.id, memberId: member.id } })
+      const count = (await this.repo.findOne({ select: { entrantCount: true }, where: { id: row.id } }))?.entrantCount ?? 0
+      return { status: 'already', messageId: entry?.messageId ?? null, count }
+    }
+    if (await entries.existsBy({ lotteryId: row.id, memberId: member.id })) return already()
     const today = localTime(input.at, group.timezone).day
     const facts = await this.memberFacts(l, group.id, [member.id], today, member)
     const reason = ineligibility(config.eligibility, facts.get(member.id) ?? unknownMember(member.id), today)
@@ -442,7 +448,7 @@ export class LotteryService {
         if (cost > 0) await this.d.points.refund({ groupId: group.id, memberId: member.id, source: POINTS_SOURCE, ref: pointsRef(row.id), at: input.at })
         return { status: 'late' }
       }
-      if (isDuplicate(error)) return { status: 'already' }
+      if (isDuplicate(error)) return already()
       throw error
     }
     const count = (await this.repo.findOne({ select: { entrantCount: true }, where: { id: row.id } }))?.entrantCount ?? 0

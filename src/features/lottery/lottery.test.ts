@@ -206,6 +206,46 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     expect(await count(chat, 'SELECT COUNT(*) AS n FROM qy_lottery_answer')).toBe(5)
   }, 120_000)
 
+  it('answers an entry redelivered after a kill with its own confirmation, once, never "already entered"', async () => {
+    const crowd = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, name: `成员${i}` }))
+    chat = await start({ groups: groups(crowd), sqlitePath: join(tempDir(), 'lottery-redelivered.sqlite'), rules: { batch: { windowMs: 5000, maxPerMessage: 10 } } })
+    owner = await apiAs(chat, 'owner', { groups: [G1] })
+    const id = (await owner.post('/api/v1/lotteries', definition()).expect(201)).body.id as number
+    await owner.post(`/api/v1/lotteries/${id}/open`).expect(200)
+    await chat.rehearsal.quiesce()
+    chat.skip()
+    const ids: string[] = []
+    for (const m of crowd) ids.push(await chat.group('g1').say(m, '参与抽奖'))
+    await chat.killWithWindowOpen('lottery')
+    // WeCom delivers m2's message again to the new process, whose dedupe mark of it was lost with the kill.
+    // The runtime's dedupe filter is private; a test reaches it to play the lost mark.
+    const lose = async (messageId: string): Promise<void> => {
+      await (chat.runtime as unknown as { seen: { forget(id: string): Promise<void> } }).seen.forget(messageId)
+      await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${messageId}`])
+    }
+    await lose(ids[2] as string)
+    await chat.rehearsal.redeliver('g1', 'm2', '参与抽奖', ids[2] as string)
+    await chat.rehearsal.quiesce()
+    const now = chat.pending().filter((a) => a.kind === 'say')
+    expect(now.map((a) => a.mentions)).toEqual([['m2']])
+    expect(now[0]?.text).not.toMatch(/已经参与过/)
+    chat.skip()
+    const says = await chat.sweepAcrossRestarts('lottery.answers', 65_000)
+    expect(says.map((a) => a.mentions)).toEqual([['m1', 'm3', 'm4']])
+    // Once more after its confirmation went out: nothing at all.
+    await lose(ids[2] as string)
+    await chat.rehearsal.redeliver('g1', 'm2', '参与抽奖', ids[2] as string)
+    await chat.rehearsal.quiesce()
+    expect(chat.pending().filter((a) => a.kind === 'say')).toEqual([])
+    // A crash between the entry and its stored confirmation: the redelivered copy stores and sends it.
+    await chat.runtime.db.query('DELETE FROM qy_lottery_answer WHERE member_id = ?', ['m4'])
+    await lose(ids[4] as string)
+    await chat.rehearsal.redeliver('g1', 'm4', '参与抽奖', ids[4] as string)
+    await chat.rehearsal.quiesce()
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => [a.mentions, /已经参与过/.test(a.text ?? '')])).toEqual([[['m4'], false]])
+    expect(await count(chat, `SELECT COUNT(*) AS n FROM qy_lottery_entry WHERE lottery_id = ${id}`)).toBe(5)
+  }, 120_000)
+
   it('keeps each owner to their own lotteries (404 like a missing id) and validates definitions', async () => {
     chat = await start()
     owner = await apiAs(chat, 'owner', { groups: [G1] })
