@@ -89,6 +89,16 @@ export class Chat {
   }
 
   /**
+   * Plays a dedupe mark a kill -9 lost (never confirmed): the platform's redelivered copy of `messageId` is
+   * processed again. The runtime's filter is private, so a test reaches in to drop the mark from memory,
+   * coordination and the table.
+   */
+  async loseDedupeMark(messageId: string): Promise<void> {
+    await (this.runtime as unknown as { seen: { forget?(id: string): Promise<void> } }).seen.forget?.(messageId)
+    await this.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${messageId}`])
+  }
+
+  /**
    * A kill -9 with a feature's answer window open: its drain never runs (what it stored stays stored), and a
    * new process starts on the same database. What the old process said is skipped.
    */

@@ -308,9 +308,7 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     // Killed with m1–m4 in the open window; WeCom delivers m2's message again to the new process, whose
     // dedupe mark of it was lost with the kill (as when the killed process had not written it yet).
     await chat.killWithWindowOpen('check-in')
-    // The runtime's dedupe filter is private; a test reaches it to play the lost mark.
-    await (chat.runtime as unknown as { seen: { forget(id: string): Promise<void> } }).seen.forget(ids[2] as string)
-    await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${ids[2] as string}`])
+    await chat.loseDedupeMark(ids[2] as string)
     await chat.rehearsal.redeliver('g1', 'm2', '签到', ids[2] as string)
     await chat.rehearsal.quiesce()
     const now = chat.pending().filter((a) => a.kind === 'say')
@@ -321,8 +319,7 @@ describe(`check-ins through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     const says = await chat.sweepAcrossRestarts('check-in.answers', 65_000)
     expect(says.filter((a) => /签到/.test(a.text ?? '')).map((a) => a.mentions)).toEqual([['m1', 'm3', 'm4']])
     // Once more after its answer went out: nothing at all (not "already checked in" — one message was sent).
-    await (chat.runtime as unknown as { seen: { forget(id: string): Promise<void> } }).seen.forget(ids[2] as string)
-    await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${ids[2] as string}`])
+    await chat.loseDedupeMark(ids[2] as string)
     await chat.rehearsal.redeliver('g1', 'm2', '签到', ids[2] as string)
     await chat.rehearsal.quiesce()
     expect(chat.pending().filter((a) => a.kind === 'say')).toEqual([])

@@ -218,11 +218,7 @@ describe(`lotteries through real wechaty (${STORAGE} + ${COORDINATION})`, () => 
     for (const m of crowd) ids.push(await chat.group('g1').say(m, '参与抽奖'))
     await chat.killWithWindowOpen('lottery')
     // WeCom delivers m2's message again to the new process, whose dedupe mark of it was lost with the kill.
-    // The runtime's dedupe filter is private; a test reaches it to play the lost mark.
-    const lose = async (messageId: string): Promise<void> => {
-      await (chat.runtime as unknown as { seen: { forget(id: string): Promise<void> } }).seen.forget(messageId)
-      await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id LIKE ?', [`%${messageId}`])
-    }
+    const lose = (messageId: string): Promise<void> => chat.loseDedupeMark(messageId)
     await lose(ids[2] as string)
     await chat.rehearsal.redeliver('g1', 'm2', '参与抽奖', ids[2] as string)
     await chat.rehearsal.quiesce()

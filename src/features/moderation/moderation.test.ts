@@ -6,7 +6,6 @@ import { captureLogger, cleanup, COORDINATION, STORAGE, tempDir } from '../../..
 import { chatLine, GROUP_THEMES } from '../../simulation/chatter'
 import { seededRandom } from '../../ports/random'
 import type { Logger } from '../../kernel/logger'
-import type { SeenFilter } from '../../kernel/processor'
 import { FeatureStore } from '../../adapters/db/feature-store'
 import { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity, StrikeResetEntity } from './moderation.entity'
@@ -315,9 +314,7 @@ describe(`moderation events written once per message (${STORAGE} + ${COORDINATIO
     // A kill -9 lost the message's dedupe mark (as if never confirmed): the platform's redelivered copy is processed again.
     const results: string[] = []
     const unobserve = chat.runtime.observe((o) => { if (o.kind === 'message' && o.id === first) results.push(o.result) })
-    // (The runtime's filter is private: a test reaches in to drop the mark from memory, Redis and the table.)
-    await (chat.runtime as unknown as { seen: SeenFilter }).seen.forget?.(first)
-    await chat.runtime.db.query('DELETE FROM qy_seen_message WHERE id = ?', [first])
+    await chat.loseDedupeMark(first)
     await chat.rehearsal.redeliver('g1', carol.id, '加微信 www.lucky-prize.top/x', first)
     unobserve()
     expect(results).toEqual(['processed'])
