@@ -130,9 +130,12 @@ export class MessageContext {
   private get out(): Outbound { return (this.verbs ??= outboundVerbs(this.sink)) }
   private get here(): { botId: string; groupId: string } { return { botId: this.message.botId, groupId: this.message.groupId } }
 
-  /** Queues a reply in the group, optionally @-mentioning the sender; `note` says why in the bot-action log. */
-  reply(text: string, opts: { mention?: boolean; note?: string } = {}): void {
-    this.out.say(this.here, text, { mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id, note: opts.note })
+  /**
+   * Queues a reply in the group, optionally @-mentioning the sender; `note` says why in the bot-action log;
+   * with `key` it is stored (and sent) at most once under that key, also when the message is processed again.
+   */
+  reply(text: string, opts: { mention?: boolean; note?: string; key?: string } = {}): void {
+    this.out.say(this.here, text, { mentions: opts.mention ? [this.message.senderId] : undefined, cause: this.message.id, note: opts.note, ...(opts.key === undefined ? {} : { key: opts.key }) })
   }
 
   /** Queues a message in the group that @-mentions `mentions` (several members at once). */
@@ -146,8 +149,10 @@ export class MessageContext {
   /** Queues an image (by URL) in the group. */
   image(imageUrl: string, note?: string): void { this.out.image(this.here, imageUrl, { cause: this.message.id, note }) }
 
-  /** Queues removal of the sender from the group. */
-  remove(reason: string, note?: string): void { this.out.remove(this.here, this.message.senderId, reason, { cause: this.message.id, note }) }
+  /** Queues removal of the sender from the group (with `key`: stored at most once under it, see `reply`). */
+  remove(reason: string, note?: string, key?: string): void {
+    this.out.remove(this.here, this.message.senderId, reason, { cause: this.message.id, note, ...(key === undefined ? {} : { key }) })
+  }
 
   /** Queues a tag on the sender. */
   tag(tag: string, note?: string): void { this.out.tag(this.message.botId, this.message.senderId, tag, { groupId: this.message.groupId, cause: this.message.id, note }) }

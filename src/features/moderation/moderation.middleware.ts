@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { MessageContext } from '../../kernel/context'
 import { RuleViolated } from '../../contracts/moderation'
 import type { FeatureRules } from '../../kernel/feature'
@@ -50,6 +51,9 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
     ctx.log.info('rule violated', { member: ctx.member.id, detector: decision.primary?.detector, list: decision.primary?.listId, action: decision.step, strike: decision.strike })
     ctx.log.debug('rule violated: match', { member: ctx.member.id, detector: decision.primary?.detector, matched: decision.primary?.matched })
 
+    // What the bot does about this message goes out once per message: a copy processed again (its dedupe
+    // mark lost in a crash, another replica) finds its actions' keys taken and sends no second warning.
+    const key = (part: string): string => `moderation:${createHash('sha256').update(`${ctx.group.id}\u0000${ctx.message.id}`).digest('hex').slice(0, 32)}:${part}`
     const label = RULE_LABELS[decision.primary?.detector ?? 'words']
     const vars = { rule: label, strike: decision.strike ?? 0, max: rule.ladder.length, member: ctx.member.name }
     // Which rule and strike, for the bot-action log line (never what matched).
@@ -58,10 +62,10 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
       case 'none': case 'record':
         return next()
       case 'warn':
-        ctx.reply(renderTemplate(rule.texts.warn, vars), { mention: true, note: `warning (${why})` })
+        ctx.reply(renderTemplate(rule.texts.warn, vars), { mention: true, note: `warning (${why})`, key: key('reply') })
         break
       case 'final_warning':
-        ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true, note: `final warning (${why})` })
+        ctx.reply(renderTemplate(rule.texts.finalWarning, vars), { mention: true, note: `final warning (${why})`, key: key('reply') })
         break
       case 'remove':
         if (joinsRemoval) {
@@ -69,8 +73,8 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
           break
         }
         // The reason travels with the queued action (and is stored with it): the rule, not the matched text.
-        ctx.remove(`moderation: ${decision.primary?.detector ?? 'rules'}`, `removed (${why})`)
-        ctx.reply(renderTemplate(rule.texts.removed, vars), { note: `removal announced (${why})` })
+        ctx.remove(`moderation: ${decision.primary?.detector ?? 'rules'}`, `removed (${why})`, key('remove'))
+        ctx.reply(renderTemplate(rule.texts.removed, vars), { note: `removal announced (${why})`, key: key('reply') })
         break
     }
     ctx.handled('moderation')

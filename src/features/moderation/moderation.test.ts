@@ -318,6 +318,9 @@ describe(`moderation events written once per message (${STORAGE} + ${COORDINATIO
     await chat.rehearsal.redeliver('g1', carol.id, '加微信 www.lucky-prize.top/x', first)
     unobserve()
     expect(results).toEqual(['processed'])
+    // Its actions are keyed per message: the copy's decision (a final warning) finds the reply's key taken.
+    await chat.rehearsal.quiesce()
+    g1.expectNoReply()
     await chat.runtime.flush()
     // The first processing's rows (the second one decided a final warning: its rows were not written).
     expect(await eventRows()).toEqual([[first, 0, 'words', 'warn', 1, 'done'], [first, 1, 'words', 'none', null, 'also'], [first, 2, 'links', 'none', null, 'also']])
