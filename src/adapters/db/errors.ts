@@ -6,6 +6,12 @@ export function isDuplicate(error: unknown): boolean {
     || /UNIQUE constraint failed/.test(String(e.message ?? ''))
 }
 
+/** Whether an error is a deadlock the server resolved by rolling the transaction back (MySQL / MariaDB): redo it. */
+export function isDeadlock(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } } | null
+  return !!e && (e.code === 'ER_LOCK_DEADLOCK' || e.errno === 1213 || e.driverError?.code === 'ER_LOCK_DEADLOCK' || e.driverError?.errno === 1213)
+}
+
 /** Error codes of a database that cannot be reached (mysql2 / Node sockets): the work can be retried later. */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',

@@ -11,17 +11,20 @@ export type Row = Array<string | number | null>
  * appearance of a value decides its place; linear time, so a big batch does not hold the loop as a sort
  * would). Written in slices, rows clustered by group touch the index pages of a few groups per commit.
  */
-export function clusterBy(rows: readonly Row[], column: number): Row[] {
-  const lists = new Map<unknown, Row[]>()
-  for (const row of rows) {
-    const key = row[column]
+export function clusterBy<T extends Row>(rows: readonly T[], column: number): T[]
+export function clusterBy<T>(items: readonly T[], keyOf: (item: T) => unknown): T[]
+export function clusterBy<T>(items: readonly T[], by: number | ((item: T) => unknown)): T[] {
+  const keyOf = typeof by === 'number' ? (item: T): unknown => (item as unknown as Row)[by] : by
+  const lists = new Map<unknown, T[]>()
+  for (const item of items) {
+    const key = keyOf(item)
     const list = lists.get(key)
-    if (list) list.push(row)
-    else lists.set(key, [row])
+    if (list) list.push(item)
+    else lists.set(key, [item])
   }
-  if (lists.size === rows.length) return [...rows]
-  const out: Row[] = []
-  for (const list of lists.values()) for (const row of list) out.push(row)
+  if (lists.size === items.length) return [...items]
+  const out: T[] = []
+  for (const list of lists.values()) for (const item of list) out.push(item)
   return out
 }
 

@@ -1,9 +1,9 @@
 import type { FeatureStore, FeatureTables } from '../../adapters/db/feature-store'
-import { isDuplicate } from '../../adapters/db/errors'
+import { isDeadlock, isDuplicate } from '../../adapters/db/errors'
 import { SerialRunner } from '../../kernel/serial'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { localTime } from '../../kernel/time'
-import type { Row } from '../../adapters/db/sql'
+import { clusterBy, type Row } from '../../adapters/db/sql'
 
 const sep = '\u0000'
 
@@ -266,12 +266,6 @@ function byKey(n: number): (a: Row, b: Row) => number {
   }
 }
 
-/** Whether an error is a deadlock the server resolved by rolling the transaction back (MySQL / MariaDB). */
-function isDeadlock(error: unknown): boolean {
-  const e = error as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } } | null
-  return !!e && (e.code === 'ER_LOCK_DEADLOCK' || e.errno === 1213 || e.driverError?.code === 'ER_LOCK_DEADLOCK' || e.driverError?.errno === 1213)
-}
-
 const DAILY = { table: 'qy_activity_daily', keys: ['group_id', 'member_id', 'day'], counters: ['messages', 'chars', 'text_count', 'media_count', 'card_count', 'other_count'] }
 const HOURLY = { table: 'qy_activity_hourly', keys: ['group_id', 'day', 'hour'], counters: ['messages'] }
 const LOG = { table: 'qy_message_log', columns: ['id', 'group_id', 'sender_id', 'type', 'text', 'at', 'handled_by', 'auto_answered'] }
@@ -286,25 +280,11 @@ const KEYED_ATTEMPTS = 5
 /** Messages per SQLite transaction: a few milliseconds of synchronous work. */
 const SQLITE_SLICE_ROWS = 2_000
 
-/**
- * One entry per message id (the first recorded), those of the same group next to each other in their
- * recorded order (linear time; a sort would hold the loop longer).
- */
+/** One entry per message id (the first recorded), those of the same group next to each other in recorded order. */
 function byGroup(entries: Entry[]): Entry[] {
   const ids = new Set<string>()
-  const groups = new Map<string, Entry[]>()
-  for (const entry of entries) {
-    const id = entry.log[0] as string
-    if (ids.has(id)) continue
-    ids.add(id)
-    const key = entry.log[1] as string
-    const list = groups.get(key)
-    if (list) list.push(entry)
-    else groups.set(key, [entry])
-  }
-  const out: Entry[] = []
-  for (const list of groups.values()) for (const entry of list) out.push(entry)
-  return out
+  const first = entries.filter((e) => !ids.has(e.log[0] as string) && ids.add(e.log[0] as string))
+  return clusterBy(first, (e) => e.log[1])
 }
 
 /** Lets timers and I/O run (a macrotask boundary). */
