@@ -181,15 +181,16 @@ export class HeldAnswers {
   }
 
   /**
-   * Makes sure one stored answer goes out (a redelivered copy of the message that caused it, reaching this
-   * process after the one holding it died): nothing to do if a window here holds it or it is answered;
+   * Makes sure the stored answer to a member's message goes out (a redelivered copy of the message, reaching
+   * this process after the one holding it died): nothing to do if a window here holds it or it is answered;
    * otherwise sent now as the sweep would — under its batch key if it has one (stored once), else under a
    * new one taken with a conditional update. Returns false when there is no such row.
    */
-  async resume(id: number): Promise<boolean> {
-    for (const w of this.windows.values()) if (w.ids.includes(id)) return true
-    const row = await this.repo.findOneBy({ id })
+  async resume(groupId: string, memberId: string, messageId: string): Promise<boolean> {
+    // Only a redelivered copy asks (rare); the group and member narrow the read.
+    const row = await this.repo.findOneBy({ groupId, memberId, messageId })
     if (!row) return false
+    for (const w of this.windows.values()) if (w.ids.includes(row.id)) return true
     if (row.answeredAt === null) await this.sendLeft([row])
     return true
   }

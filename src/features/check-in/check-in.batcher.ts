@@ -67,8 +67,6 @@ export class AnswerBatcher {
   /** Holds a stored answer: sent now (a quiet moment) or when its window closes. */
   hold(stored: CheckInAnswerEntity, opts: HoldOptions): Promise<void> { return this.held.hold(stored, opts) }
 
-  /** Makes sure a stored answer goes out once (held here, answered already, or sent now): see HeldAnswers.resume. */
-  resume(stored: CheckInAnswerEntity): Promise<boolean> { return this.held.resume(stored.id) }
 
   /** Sends everything waiting now (shutdown). */
   flushAll(): Promise<void> { return this.held.flushAll() }

@@ -57,10 +57,6 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
         member: ctx.member.name, rank: r.rank ?? '-', streak: r.streak, total: r.total, points: r.status === 'new' ? r.points : 0, balance: r.balance,
       })
       const hold = { windowMs: rule.batch.windowMs, firstAtOnce: true }
-      const resumed = async (): Promise<boolean> => {
-        const stored = await deps.service.answerOf(ctx.group.id, ctx.member.id, today)
-        return stored ? deps.batcher.resume(stored) : false
-      }
       const result = await deps.service.checkIn({
         groupId: ctx.group.id, memberId: ctx.member.id, name: ctx.member.name, day: today, at: ctx.message.at, messageId: ctx.message.id, rule,
         answer: (r) => deps.batcher.row({
@@ -77,7 +73,7 @@ export function checkInMiddleware(deps: { service: CheckInService; batcher: Answ
         // A copy of the very message that made the check-in (redelivered after a crash lost its dedupe
         // mark): its own answer is the reply — sent now if the process holding it died, nothing if it was
         // sent or is held here — never "already" (the member sent one message).
-        await resumed()
+        await deps.batcher.held.resume(ctx.group.id, ctx.member.id, ctx.message.id)
       } else {
         ctx.reply(render(rule.texts.already, vars), { mention: true, note: 'check-in reply (already checked in)' })
       }

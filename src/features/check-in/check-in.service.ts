@@ -114,10 +114,6 @@ export class CheckInService {
     return { status: 'already', rank: existing?.rank ?? null, messageId: existing?.messageId ?? null, ...standing }
   }
 
-  /** The stored answer of a member's check-in on `day` (none for make-ups and check-ins without one). */
-  answerOf(groupId: string, memberId: string, day: string): Promise<CheckInAnswerEntity | null> {
-    return this.db.repo(CheckInAnswerEntity).findOneBy({ groupId, memberId, day })
-  }
 
   /** Repairs a missed past day, paying points or a card, within the rule's window. */
   async makeUp(input: { groupId: string; memberId: string; name: string; day: string; today: string; joinedDay: string | null; at: number; rule: CheckInRule }): Promise<MakeUpResult> {

@@ -31,10 +31,8 @@ export const LotteryAnswersDue = defineEvent<{ groupId: string; windowKey: strin
  */
 export class AnswerBatcher {
   readonly held: HeldAnswers
-  private readonly db: FeatureStore
 
   constructor(deps: { db: FeatureStore; clock: Clock; outbound: Outbound; log: Logger; maxPerMessage: (groupId: string) => Promise<number>; closeDue: (windowKey: string, groupId: string) => void }) {
-    this.db = deps.db
     this.held = new HeldAnswers({
       db: deps.db, entity: LotteryAnswerEntity, prefix: 'lottery.answer', clock: deps.clock, outbound: deps.outbound, log: deps.log,
       closeDue: deps.closeDue,
@@ -46,16 +44,6 @@ export class AnswerBatcher {
   async add(key: string, to: { botId: string; groupId: string }, answer: PendingAnswer, opts: { windowMs: number; header: string; note: string }): Promise<void> {
     await this.held.add({ windowKey: key, botId: to.botId, groupId: to.groupId, memberId: answer.memberId, messageId: answer.messageId, single: answer.single, line: answer.line, header: opts.header, note: opts.note },
       { windowMs: opts.windowMs, firstAtOnce: true })
-  }
-
-  /**
-   * Makes sure the answer stored for a member's message goes out once (held here, answered already, or sent
-   * now: see HeldAnswers.resume); false when none was stored. Only a redelivered copy asks (rare): the
-   * lookup reads the group's held answers without an index of its own.
-   */
-  async resumeFor(groupId: string, memberId: string, messageId: string): Promise<boolean> {
-    const row = await this.db.repo(LotteryAnswerEntity).findOne({ select: { id: true }, where: { groupId, memberId, messageId } })
-    return row ? this.held.resume(row.id) : false
   }
 
   /** Sends everything waiting now (shutdown). */

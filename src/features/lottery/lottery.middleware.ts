@@ -61,7 +61,7 @@ export function lotteryMiddleware(deps: { lotteries: LiveLotteries; service: Lot
           // A copy of the very message that made the entry (redelivered after a crash lost its dedupe mark):
           // its own confirmation is the answer — resumed if stored (nothing if sent or held here), stored now
           // if the crash came before it — never "already entered" (the member sent one message).
-          if (!(await deps.batcher.resumeFor(ctx.group.id, ctx.member.id, ctx.message.id))) await confirm(result.count)
+          if (!(await deps.batcher.held.resume(ctx.group.id, ctx.member.id, ctx.message.id))) await confirm(result.count)
           return
         }
         return ctx.reply(renderTemplate(texts.already, { title }), { mention: true, note: `lottery ${lottery.row.id} entry refused (already entered)` })
