@@ -33,7 +33,10 @@ export interface Lottery { row: LotteryEntity; config: LotteryConfig }
 /** Outcome of an entry attempt. */
 export type EntryResult =
   | { status: 'entered'; count: number; points: number; method: 'keyword' | 'points' }
-  /** Entered before; `messageId` is the message that made the entry (a redelivered copy of it carries the same id). */
+  /**
+   * Entered before; `messageId` is the message that made the entry (a redelivered copy of it carries the same
+   * id); `count` the entrant count, read only for such a copy (0 otherwise).
+   */
   | { status: 'already'; messageId: string | null; count: number }
   | { status: 'ineligible'; reason: string }
   | { status: 'poor'; balance: number; cost: number }
@@ -421,12 +424,16 @@ export class LotteryService {
     const { row, config } = l
     const { group, member } = input
     const entries = this.d.store.repo(LotteryEntryEntity)
-    const already = async (): Promise<EntryResult> => {
-      const entry = await entries.findOne({ select: { messageId: true }, where: { lotteryId: row.id, memberId: member.id } })
-      const count = (await this.repo.findOne({ select: { entrantCount: true }, where: { id: row.id } }))?.entrantCount ?? 0
-      return { status: 'already', messageId: entry?.messageId ?? null, count }
+    // Entered before: which message made the entry, and — only for a copy of that very message (its
+    // confirmation may have been lost with a crash) — the entrant count the confirmation shows.
+    const already = async (entry: { messageId: string | null } | null): Promise<EntryResult> => {
+      const messageId = entry?.messageId ?? null
+      const count = messageId === input.messageId ? (await this.repo.findOne({ select: { entrantCount: true }, where: { id: row.id } }))?.entrantCount ?? 0 : 0
+      return { status: 'already', messageId, count }
     }
-    if (await entries.existsBy({ lotteryId: row.id, memberId: member.id })) return already()
+    const entryOf = (): Promise<{ messageId: string | null } | null> => entries.findOne({ select: { messageId: true }, where: { lotteryId: row.id, memberId: member.id } })
+    const prior = await entryOf()
+    if (prior) return already(prior)
     const today = localTime(input.at, group.timezone).day
     const facts = await this.memberFacts(l, group.id, [member.id], today, member)
     const reason = ineligibility(config.eligibility, facts.get(member.id) ?? unknownMember(member.id), today)
@@ -448,7 +455,7 @@ export class LotteryService {
         if (cost > 0) await this.d.points.refund({ groupId: group.id, memberId: member.id, source: POINTS_SOURCE, ref: pointsRef(row.id), at: input.at })
         return { status: 'late' }
       }
-      if (isDuplicate(error)) return already()
+      if (isDuplicate(error)) return already(await entryOf())
       throw error
     }
     const count = (await this.repo.findOne({ select: { entrantCount: true }, where: { id: row.id } }))?.entrantCount ?? 0
