@@ -65,7 +65,7 @@ export const moderationFeature = defineFeature<ModerationRule, { rulesDir: strin
       if (e.kind !== 'remove' || !e.cause || !e.groupId || !e.memberId) return
       // Expired never happens to removals; a removal waiting for the bot's login has no outcome yet. A
       // member who had already left counts as removed (`already_gone`): done, nobody to tell.
-      await book.removalOutcome(e.groupId, e.memberId, e.cause, e.status === 'sent', e.status === 'sent' ? e.outcome : e.error)
+      await book.removalOutcome(e.groupId, e.memberId, e.cause, e.status === 'sent', e.at, e.status === 'sent' ? e.outcome : e.error)
       if (e.status !== 'failed') return
       const g = await directory.find(e.groupId)
       const [member] = await directory.members(e.groupId, { ids: [e.memberId], includeLeft: true })

@@ -193,8 +193,8 @@ export class StrikeBook {
    * of later messages that joined it (still pending); the member is no longer being removed. `reason`: why
    * it failed, or how it was done (`already_gone`).
    */
-  async removalOutcome(groupId: string, memberId: string, messageId: string, ok: boolean, reason?: string): Promise<void> {
-    if (this.removing.get(groupId)?.delete(memberId)) this.publish({ o: this.origin, k: 'removed', g: groupId, m: memberId, at: Date.now() })
+  async removalOutcome(groupId: string, memberId: string, messageId: string, ok: boolean, at: number, reason?: string): Promise<void> {
+    if (this.removing.get(groupId)?.delete(memberId)) this.publish({ o: this.origin, k: 'removed', g: groupId, m: memberId, at })
     await this.flush()
     const result = ok ? 'done' : 'failed'
     const repo = this.db.repo(ModerationEventEntity)
