@@ -804,10 +804,15 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     expect(lift.lift.messages).not.toBeNull()
     await expect(page.textContent('[data-testid=lift-messages] .kpi-value')).resolves.toBe(`×${lift.lift.messages}`)
     // The log names each run's post by its title (the content library's), not its id.
-    await page.selectOption('[data-testid=delivery-status]', 'sent')
-    await page.waitForSelector('[data-testid=deliveries-table] tbody tr')
     const posts = (await alice.get('/api/v1/share-posts').expect(200)).body.items as Array<{ id: number; title: string }>
     const sent = (await alice.get(`/api/v1/share-schedules/${scheduleId}/deliveries?limit=50&status=sent`).expect(200)).body.items as Array<{ postId: number }>
+    await page.selectOption('[data-testid=delivery-status]', 'sent')
+    // The skipped row stays on screen until the sent list arrives: wait for the list itself, not any row.
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      const statuses = await texts('[data-testid=deliveries-table] tbody tr td:nth-child(3)')
+      if (statuses.length === sent.length && !statuses.includes('已跳过')) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     await expect(texts('[data-testid=deliveries-table] tbody tr td:nth-child(5)')).resolves.toEqual(sent.map((d) => posts.find((p) => p.id === d.postId)?.title))
     expect(sent.length).toBeGreaterThan(0)
     await shot('28-share-deliveries')
