@@ -465,7 +465,7 @@ export class Runtime {
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
   async submit(message: IncomingMessage): Promise<ProcessResult> {
     const result = await this.processor.submit(message)
-    if (result === 'processed' || result === 'failed') this.seen?.processed?.(message.id)
+    if (result === 'processed' || result === 'failed') this.seen?.processed(message.id)
     return result
   }
 
@@ -477,7 +477,7 @@ export class Runtime {
 
   private notify(o: RuntimeObservation): void {
     // Only the copy that went through the pipeline confirms its mark (a duplicate's notice must not confirm the original's early).
-    if (o.kind === 'message' && (o.result === 'processed' || o.result === 'failed')) this.seen?.processed?.(o.id)
+    if (o.kind === 'message' && (o.result === 'processed' || o.result === 'failed')) this.seen?.processed(o.id)
     for (const observer of this.observers) observer(o)
   }
 
@@ -489,6 +489,9 @@ export class Runtime {
 
   private async writeBuffers(): Promise<void> {
     const end = this.metrics?.flushSeconds.startTimer()
+    // The marks this flush may confirm: messages processed before any buffer below is taken. One processed
+    // while they are written has its effects in the next flush's buffers, and its mark waits for that one.
+    this.seen?.seal()
     const flushed = await this.host?.each('flush', this.log, (feature, error) => {
       this.metrics?.flushErrors.inc()
       this.metrics?.backendErrors.inc({ backend: 'database', op: 'flush' })
