@@ -4,6 +4,7 @@ import { cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/e
 import { WITH_PROBE } from '../../../test/support/probe-feature'
 import { defineFeature, FeatureStore } from '../../adapters/db/feature-store'
 import { FEATURES } from '../../features'
+import { CheckInCompleted } from '../../contracts/check-in'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { localTime } from '../../kernel/time'
 import { ActivityBuffer, codePoints } from './activity.buffer'
@@ -141,6 +142,30 @@ describe(`dedupe marks follow the effects (${STORAGE} + ${COORDINATION})`, () =>
       expect({ logged: await logged('during-flush'), marked: await marked('during-flush') }).toEqual({ logged: false, marked: false })
       await chat.runtime.flush()
       expect({ logged: await logged('during-flush'), marked: await marked('during-flush') }).toEqual({ logged: true, marked: true })
+    } finally { await chat.close() }
+  })
+
+  it('confirms a mark only once its message\'s events reached the batched consumers (a consumer lagging behind holds the mark back)', async () => {
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => { release = resolve })
+    const taken: string[] = []
+    const slow = defineFeature({
+      name: 'slow-consumer', events: { consumes: [CheckInCompleted] },
+      setup: () => ({ onEvents: async (events) => { await held; taken.push(...events.map((e) => e.id)) } }),
+    })
+    const chat = await Chat.start({ features: [...FEATURES, slow] })
+    try {
+      const marked = async (id: string): Promise<boolean> => (await rows_<{ id: string }>(chat, `SELECT id FROM qy_seen_message WHERE id LIKE '%${id}'`)).length > 0
+      const id = await chat.group('g1').say(bob, '签到')
+      chat.group('g1').expectReply(/签到成功/, bob)
+      await chat.runtime.flush()
+      // The check-in row is written; its event is still on its way to a consumer's buffer: a kill now would lose
+      // that consumer's effect, so the mark is not made durable (the copy would be processed again, idempotently).
+      expect(await marked(id)).toBe(false)
+      release()
+      await chat.runtime.flush()
+      expect(taken).toHaveLength(1)
+      expect(await marked(id)).toBe(true)
     } finally { await chat.close() }
   })
 })
