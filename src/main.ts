@@ -70,6 +70,8 @@ import { EXAMPLE_LOTTERY_ENTRIES, logStatsFigures, routeCaller, seedExampleAutoR
 
 /** Pub/sub channel telling a bot's holder that actions were stored for it by another replica. */
 const HANDOFF_CHANNEL = 'outbound.handoff'
+/** How long a flush waits for the batched event consumers to take the events of the messages it confirms. */
+const EVENTS_CATCH_UP_MS = 2_000
 
 /** Options of a runtime beyond the configuration (tests, simulations and benchmarks set these). */
 export interface RuntimeOptions {
@@ -465,7 +467,7 @@ export class Runtime {
   /** Feeds one message straight into the pipeline (benchmarks; the bots use the same path). */
   async submit(message: IncomingMessage): Promise<ProcessResult> {
     const result = await this.processor.submit(message)
-    if (result === 'processed' || result === 'failed') this.seen?.processed?.(message.id)
+    if (result === 'processed' || result === 'failed') this.seen?.processed(message.id)
     return result
   }
 
@@ -477,7 +479,7 @@ export class Runtime {
 
   private notify(o: RuntimeObservation): void {
     // Only the copy that went through the pipeline confirms its mark (a duplicate's notice must not confirm the original's early).
-    if (o.kind === 'message' && (o.result === 'processed' || o.result === 'failed')) this.seen?.processed?.(o.id)
+    if (o.kind === 'message' && (o.result === 'processed' || o.result === 'failed')) this.seen?.processed(o.id)
     for (const observer of this.observers) observer(o)
   }
 
@@ -489,6 +491,12 @@ export class Runtime {
 
   private async writeBuffers(): Promise<void> {
     const end = this.metrics?.flushSeconds.startTimer()
+    // The marks this flush may confirm: messages processed before any buffer below is taken. One processed
+    // while they are written has its effects in the next flush's buffers, and its mark waits for that one.
+    // Their events must have reached the batched consumers' buffers too: a consumer that does not catch up
+    // in time (failing, retrying) leaves the marks sealed for a later flush.
+    this.seen?.seal()
+    const delivered = this.bus ? await this.bus.caughtUp(EVENTS_CATCH_UP_MS) : true
     const flushed = await this.host?.each('flush', this.log, (feature, error) => {
       this.metrics?.flushErrors.inc()
       this.metrics?.backendErrors.inc({ backend: 'database', op: 'flush' })
@@ -497,7 +505,7 @@ export class Runtime {
     // Effects first (rows, queued replies), then the dedupe marks that say they happened — only once every
     // buffer was written: marks confirmed over unwritten effects would turn a crash now into a loss.
     await this.outbound?.stored()
-    if (this.seen && flushed) {
+    if (this.seen && flushed && delivered) {
       try { await this.seen.flush() } catch (error) {
         this.metrics?.flushErrors.inc()
         this.log.error('dedupe flush failed', { error: errorText(error) })

@@ -36,7 +36,8 @@ suite('message-id filter across a Redis outage', () => {
     try {
       // Before: processed and flushed (Redis mark extended, database mark written).
       expect(await seen.firstSeen('before')).toBe(true)
-      seen.processed?.('before')
+      seen.processed('before')
+      seen.seal()
       await seen.flush()
       expect(store.rows.has('before')).toBe(true)
       expect(await seen.firstSeen('before')).toBe(false)
@@ -47,7 +48,8 @@ suite('message-id filter across a Redis outage', () => {
       // During: a new message is processed (not lost), once; its copy on this process is a duplicate.
       expect(await seen.firstSeen('during')).toBe(true)
       expect(await seen.firstSeen('during')).toBe(false)
-      seen.processed?.('during')
+      seen.processed('during')
+      seen.seal()
       await seen.flush()
       expect(store.rows.has('during')).toBe(true)
       expect(errors).toContain('redis')

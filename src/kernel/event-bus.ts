@@ -23,6 +23,9 @@ interface Lane {
   pending: EventBase[]
   running: boolean
   failures: number
+  /** Events ever queued to, and delivered by, this lane (delivered ≤ queued). */
+  queued: number
+  delivered: number
 }
 
 /**
@@ -34,10 +37,12 @@ interface Lane {
 export class EventBus {
   private readonly lanes: Lane[]
   private idleWaiters: Array<() => void> = []
+  /** Checks run after every delivered batch (see caughtUp). */
+  private readonly watchers = new Set<() => void>()
   private stopped = false
 
   constructor(consumers: readonly BatchConsumer[], private readonly deps: { clock: Clock; log: Logger; settings: EventBusSettings }) {
-    this.lanes = consumers.map((consumer) => ({ consumer, pending: [], running: false, failures: 0 }))
+    this.lanes = consumers.map((consumer) => ({ consumer, pending: [], running: false, failures: 0, queued: 0, delivered: 0 }))
   }
 
   /** Whether any consumer takes events of `type` (lets producers skip building events nobody reads). */
@@ -50,7 +55,7 @@ export class EventBus {
     for (const lane of this.lanes) {
       let added = false
       for (const event of events) {
-        if (lane.consumer.types.has(event.type)) { lane.pending.push(event); added = true }
+        if (lane.consumer.types.has(event.type)) { lane.pending.push(event); lane.queued++; added = true }
       }
       if (added && !lane.running) this.start(lane)
     }
@@ -74,6 +79,28 @@ export class EventBus {
     return done
   }
 
+  /**
+   * Resolves true once every event queued before the call was delivered (those queued later need not be),
+   * or false after `timeoutMs`. The runtime's flush waits for it before taking the consumers' buffers, so the
+   * dedupe marks it confirms never cover an event still on its way to a buffer.
+   */
+  async caughtUp(timeoutMs: number): Promise<boolean> {
+    const targets = this.lanes.map((l) => l.queued)
+    const reached = (): boolean => this.lanes.every((l, i) => l.delivered >= (targets[i] as number))
+    if (reached()) return true
+    return new Promise<boolean>((resolve) => {
+      const finish = (result: boolean): void => {
+        clearTimeout(timer)
+        this.watchers.delete(check)
+        resolve(result)
+      }
+      const check = (): void => { if (reached()) finish(true) }
+      const timer = setTimeout(() => finish(false), timeoutMs)
+      timer.unref()
+      this.watchers.add(check)
+    })
+  }
+
   /** Stops retrying (shutdown after drain); what is still queued is reported by the caller. */
   stop(): void { this.stopped = true }
 
@@ -90,7 +117,9 @@ export class EventBus {
       try {
         await lane.consumer.handle(batch)
         lane.pending.splice(0, batch.length)
+        lane.delivered += batch.length
         lane.failures = 0
+        for (const check of [...this.watchers]) check()
       } catch (error) {
         lane.failures++
         const delay = Math.min(settings.maxRetryMs, settings.retryBaseMs * 2 ** (lane.failures - 1))

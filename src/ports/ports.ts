@@ -115,16 +115,21 @@ export interface SeenFilter {
   firstSeen(id: string): boolean | Promise<boolean>
   /** Restores marks kept by an earlier run; returns how many. */
   load(): Promise<number>
-  /** Writes marks recorded since the last flush. */
+  /**
+   * The message `id` went through the pipeline here (processed or failed). Until then its mark only answers
+   * copies (a shared filter keeps it short-lived in Redis), and is never made durable.
+   */
+  processed(id: string): void
+  /**
+   * Takes the marks of the messages processed so far as the ones the next `flush()` makes durable. The
+   * runtime seals before it writes the effects' buffers: a message processed while they are being written
+   * has effects still in memory, and a mark confirmed over them would turn a crash into a loss.
+   */
+  seal(): void
+  /** Makes the sealed marks durable (the database, and the full TTL in a shared filter). */
   flush(): Promise<void>
   /** Deletes expired marks from storage. */
   purge(): Promise<void>
-  /**
-   * The message `id` went through the pipeline here. A shared filter keeps its mark short-lived until
-   * then (and until the next flush made the effects durable), so a replica dying with a message in
-   * flight does not make the redelivered copy a "duplicate" on the bot's next holder.
-   */
-  processed?(id: string): void
   /** Forgets a mark, so a redelivered copy is processed (the message was shed before any effect). */
   forget?(id: string): Promise<void>
 }

@@ -1,6 +1,9 @@
 import type { Clock } from './clock'
 import type { SeenFilter, SeenStore } from './ports'
 
+/** How long a filter waits for a marked message to be reported processed before letting its mark go unwritten. */
+export const INFLIGHT_FORGET_MS = 15 * 60_000
+
 /** Sizes of the bounded filter (tests make them small to reach every path). */
 export interface SeenFilterSizes {
   /** Ids per exact generation; two generations are kept (the newest ids, answered exactly). */
@@ -38,15 +41,21 @@ interface Slice { start: number; bits: Uint32Array }
 /**
  * The embedded message-id filter, bounded in memory whatever the number of messages: the newest ids in
  * two exact generations (a redelivery a few seconds or minutes later is answered at once), older ids in
- * time-sliced Bloom filters over the TTL, and the SeenStore (the database table, written with every
- * flush) as the authority: only an id the Bloom filters may have seen costs a lookup there. No id is
- * ever reported first-seen twice within the TTL; memory stays flat (see DEFAULT_SEEN_SIZES).
+ * time-sliced Bloom filters over the TTL, and the SeenStore (the database table) as the authority: only
+ * an id the Bloom filters may have seen costs a lookup there. A mark is written to the store only once its
+ * message was processed and sealed before a flush of its effects (see SeenFilter.seal), so a crash never
+ * leaves a stored mark over effects that were still in memory. No id is reported first-seen twice within
+ * the TTL while the process lives; memory stays flat (see DEFAULT_SEEN_SIZES).
  */
 export class BoundedSeenFilter implements SeenFilter {
   private current = new Set<string>()
   private previous = new Set<string>()
-  /** Marks not yet in the store: id → expiresAt (written by flush()). */
-  private pending = new Map<string, number>()
+  /** Marked, not yet reported processed: id → expiresAt (never written while in flight). */
+  private inflight = new Map<string, number>()
+  /** Processed since the last seal: id → expiresAt. */
+  private done = new Map<string, number>()
+  /** Sealed, written by the next flush(): id → expiresAt. */
+  private sealed = new Map<string, number>()
   /** Marks of the write in progress (still answered from memory until it is done). */
   private writing: Map<string, number> | null = null
   private readonly slices: Slice[] = []
@@ -62,7 +71,7 @@ export class BoundedSeenFilter implements SeenFilter {
   }
 
   firstSeen(id: string): boolean | Promise<boolean> {
-    if (this.current.has(id) || this.previous.has(id) || this.pending.has(id) || this.writing?.has(id)) return false
+    if (this.current.has(id) || this.previous.has(id) || this.inflight.has(id) || this.done.has(id) || this.sealed.has(id) || this.writing?.has(id)) return false
     const now = this.clock.now()
     const [h1, h2] = hashes(id)
     const maybe = this.mightContain(h1, h2, now)
@@ -71,7 +80,8 @@ export class BoundedSeenFilter implements SeenFilter {
     if (!maybe) return true
     this.lookups++
     return this.store.has(id, now).then((stored) => {
-      if (stored) this.pending.delete(id)
+      // Stored already: nothing to write for it (were it reported processed, it is stored).
+      if (stored) this.inflight.delete(id)
       return !stored
     })
   }
@@ -87,16 +97,32 @@ export class BoundedSeenFilter implements SeenFilter {
     return rows.length
   }
 
+  processed(id: string): void {
+    const expiresAt = this.inflight.get(id)
+    if (expiresAt === undefined) return
+    this.inflight.delete(id)
+    this.done.set(id, expiresAt)
+  }
+
+  seal(): void {
+    for (const [id, expiresAt] of this.done) this.sealed.set(id, expiresAt)
+    this.done.clear()
+  }
+
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return
-    const batch = this.pending
-    this.pending = new Map()
+    // A mark never reported processed (its message was lost to an error outside the pipeline) is let go
+    // unwritten after a while: a copy after a restart is processed (twice beats never).
+    const cutoff = this.clock.now() + this.ttlMs - INFLIGHT_FORGET_MS
+    for (const [id, expiresAt] of this.inflight) if (expiresAt < cutoff) this.inflight.delete(id)
+    if (this.sealed.size === 0) return
+    const batch = this.sealed
+    this.sealed = new Map()
     this.writing = batch
     try {
       await this.store.save([...batch])
     } catch (error) {
-      for (const [id, expiresAt] of this.pending) batch.set(id, expiresAt)
-      this.pending = batch
+      for (const [id, expiresAt] of this.sealed) batch.set(id, expiresAt)
+      this.sealed = batch
       throw error
     } finally {
       this.writing = null
@@ -112,7 +138,8 @@ export class BoundedSeenFilter implements SeenFilter {
   async forget(id: string): Promise<void> {
     this.current.delete(id)
     this.previous.delete(id)
-    this.pending.delete(id)
+    this.inflight.delete(id)
+    this.done.delete(id)
   }
 
   /** Ids held exactly (both generations): bounded by 2 × generation. */
@@ -124,7 +151,7 @@ export class BoundedSeenFilter implements SeenFilter {
       this.current = new Set()
     }
     this.current.add(id)
-    this.pending.set(id, now + this.ttlMs)
+    this.inflight.set(id, now + this.ttlMs)
     this.add(this.slice(now, now), h1, h2)
   }
 

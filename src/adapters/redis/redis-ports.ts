@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
+import { INFLIGHT_FORGET_MS } from '../../ports/seen-filter'
 import type { BucketSpec, CoordinationPorts, Counters, Dedupe, Disposer, KeySpace, Lease, Leases, PubSub, Roster, RosterMember, RateDecision, RateLimiter, SeenFilter, SeenStore, SharedValues } from '../../ports/ports'
 import { type Clock, systemClock } from '../../ports/clock'
 import { redactUrl } from '../../kernel/url'
@@ -194,9 +195,6 @@ async function quit(client: Redis): Promise<void> {
   }
 }
 
-/** How long a shared filter waits for a marked message to be reported processed before letting it go. */
-const INFLIGHT_FORGET_MS = 15 * 60_000
-
 /** Ids a shared filter remembers exactly in this process (two generations; ~12 MB at most). */
 const LOCAL_GENERATION = 65_536
 
@@ -215,7 +213,10 @@ const LOCAL_GENERATION = 65_536
 class SharedSeenFilter implements SeenFilter {
   /** Marked here, not yet processed: id → when marked. */
   private readonly inflight = new Map<string, number>()
+  /** Processed here since the last seal. */
   private done: string[] = []
+  /** Sealed: made durable by the next flush (their effects are in the buffers that flush writes first). */
+  private sealed: string[] = []
   private current = new Set<string>()
   private previous = new Set<string>()
   /** Until when Redis's answers are checked against the database. */
@@ -273,6 +274,12 @@ class SharedSeenFilter implements SeenFilter {
     if (this.inflight.delete(id)) this.done.push(id)
   }
 
+  seal(): void {
+    if (this.done.length === 0) return
+    this.sealed = this.sealed.length === 0 ? this.done : this.sealed.concat(this.done)
+    this.done = []
+  }
+
   /** Lets a marked id be processed again (the message was shed before any effect). */
   async forget(id: string): Promise<void> {
     this.current.delete(id)
@@ -291,12 +298,13 @@ class SharedSeenFilter implements SeenFilter {
    */
   async keepAlive(): Promise<void> {
     const { inflightMs, redis, prefix } = this.deps
-    if (inflightMs === undefined || (this.inflight.size === 0 && this.done.length === 0)) return
+    if (inflightMs === undefined || (this.inflight.size === 0 && this.done.length === 0 && this.sealed.length === 0)) return
     const ttl = ttlArg(inflightMs)
     const pipeline = redis.pipeline()
     // PEXPIRE … GT never shortens a mark that a flush already extended to the full TTL (Redis ≥ 7).
     for (const id of this.inflight.keys()) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
     for (const id of this.done) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
+    for (const id of this.sealed) pipeline.pexpire(`${prefix}dedupe:seen:${id}`, ttl, 'GT')
     try { await pipeline.exec() } catch {
       this.deps.onError?.('redis')
       this.distrust()
@@ -310,16 +318,16 @@ class SharedSeenFilter implements SeenFilter {
     // needs its mark recorded once processed.
     const cutoff = Date.now() - Math.max(inflightMs ?? 0, INFLIGHT_FORGET_MS)
     for (const [id, at] of this.inflight) if (at < cutoff) this.inflight.delete(id)
-    if (this.done.length === 0) return
-    const ids = this.done
-    this.done = []
+    if (this.sealed.length === 0) return
+    const ids = this.sealed
+    this.sealed = []
     // The database record first: it is what a Redis that lost its data is checked against.
     const expiresAt = clock.now() + ttlMs
     try {
       await store.save(ids.map((id) => [id, expiresAt]))
     } catch (error) {
       this.deps.onError?.('database')
-      this.done = ids.concat(this.done)
+      this.sealed = ids.concat(this.sealed)
       throw error
     }
     const ttl = ttlArg(ttlMs)

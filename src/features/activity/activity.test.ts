@@ -2,7 +2,9 @@ import { join } from 'node:path'
 import { Chat, alice, bob, carol } from '../../../test/support/chat'
 import { cleanup, COORDINATION, STORAGE, tempDir } from '../../../test/support/env'
 import { WITH_PROBE } from '../../../test/support/probe-feature'
-import { FeatureStore } from '../../adapters/db/feature-store'
+import { defineFeature, FeatureStore } from '../../adapters/db/feature-store'
+import { FEATURES } from '../../features'
+import { CheckInCompleted } from '../../contracts/check-in'
 import type { IncomingMessage, MessageType } from '../../kernel/context'
 import { localTime } from '../../kernel/time'
 import { ActivityBuffer, codePoints } from './activity.buffer'
@@ -108,6 +110,62 @@ describe(`flush guarantees (${STORAGE} + ${COORDINATION})`, () => {
       const rows = await rows_<{ n: number }>(chat, 'SELECT COUNT(*) AS n FROM qy_message_log')
       expect(Number(rows[0]?.n)).toBe(6000)
       await running
+    } finally { await chat.close() }
+  })
+})
+
+describe(`dedupe marks follow the effects (${STORAGE} + ${COORDINATION})`, () => {
+  it('makes a mark durable only with a flush that wrote its message\'s effects (one processed while the buffers are written waits for the next)', async () => {
+    // A feature flushed after the product's, holding the first flush open: activity's rows of that flush are written by then.
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let entered: () => void = () => undefined
+    const inGate = new Promise<void>((resolve) => { entered = resolve })
+    const gate = defineFeature({ name: 'gate', setup: () => ({ flush: async () => { entered(); await held } }) })
+    const chat = await Chat.start({ features: [...FEATURES, gate] })
+    try {
+      const message = (id: string): IncomingMessage => ({
+        id, botId: 'rehearsal', groupId: 'g1@chatroom', senderId: 'bob', senderName: '阿强', type: 'text',
+        text: '收到', mentions: [], mentionsBot: false, at: chat.clock.now(),
+      })
+      const marked = async (id: string): Promise<boolean> => (await rows_<{ id: string }>(chat, `SELECT id FROM qy_seen_message WHERE id LIKE '%${id}'`)).length > 0
+      const logged = async (id: string): Promise<boolean> => (await rows_<{ id: string }>(chat, `SELECT id FROM qy_message_log WHERE id = '${id}'`)).length > 0
+      expect(await chat.runtime.submit(message('before-flush'))).toBe('processed')
+      const running = chat.runtime.flush()
+      await inGate
+      // Processed while the flush is writing: its activity row is still in memory (a kill now loses it).
+      expect(await chat.runtime.submit(message('during-flush'))).toBe('processed')
+      release()
+      await running
+      expect({ logged: await logged('before-flush'), marked: await marked('before-flush') }).toEqual({ logged: true, marked: true })
+      // Confirming its mark now would make the platform's redelivered copy (after a crash) a "duplicate": lost.
+      expect({ logged: await logged('during-flush'), marked: await marked('during-flush') }).toEqual({ logged: false, marked: false })
+      await chat.runtime.flush()
+      expect({ logged: await logged('during-flush'), marked: await marked('during-flush') }).toEqual({ logged: true, marked: true })
+    } finally { await chat.close() }
+  })
+
+  it('confirms a mark only once its message\'s events reached the batched consumers (a consumer lagging behind holds the mark back)', async () => {
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => { release = resolve })
+    const taken: string[] = []
+    const slow = defineFeature({
+      name: 'slow-consumer', events: { consumes: [CheckInCompleted] },
+      setup: () => ({ onEvents: async (events) => { await held; taken.push(...events.map((e) => e.id)) } }),
+    })
+    const chat = await Chat.start({ features: [...FEATURES, slow] })
+    try {
+      const marked = async (id: string): Promise<boolean> => (await rows_<{ id: string }>(chat, `SELECT id FROM qy_seen_message WHERE id LIKE '%${id}'`)).length > 0
+      const id = await chat.group('g1').say(bob, '签到')
+      chat.group('g1').expectReply(/签到成功/, bob)
+      await chat.runtime.flush()
+      // The check-in row is written; its event is still on its way to a consumer's buffer: a kill now would lose
+      // that consumer's effect, so the mark is not made durable (the copy would be processed again, idempotently).
+      expect(await marked(id)).toBe(false)
+      release()
+      await chat.runtime.flush()
+      expect(taken).toHaveLength(1)
+      expect(await marked(id)).toBe(true)
     } finally { await chat.close() }
   })
 })

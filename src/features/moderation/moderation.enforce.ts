@@ -23,7 +23,10 @@ const REMOVAL_PENDING_MS = DAY
  * A strike counted, a reset made, a removal queued or finished by one replica (`o`: its origin, so it skips
  * its own).
  */
-interface SharedStrike { o: string; k: 'strike' | 'reset' | 'removing' | 'removed'; g: string; m: string; at: number }
+/** A removal queued and not finished: when, and by which message. */
+interface PendingRemoval { at: number; messageId: string | null }
+
+interface SharedStrike { o: string; k: 'strike' | 'reset' | 'removing' | 'removed'; g: string; m: string; at: number; /** 'removing': the message that queued it. */ id?: string | null }
 /** Columns of an event row as the batch writer inserts them. */
 const EVENT_COLUMNS = ['group_id', 'member_id', 'message_id', 'hit', 'detector', 'matched', 'list_id', 'action', 'strike', 'result', 'reason', 'shadow', 'at']
 
@@ -80,8 +83,8 @@ type PendingEvent = Pick<ModerationEventEntity, 'groupId' | 'memberId' | 'messag
  */
 export class StrikeBook {
   private readonly members = new Map<string, Map<string, MemberStrikes>>()
-  /** Removals queued and not finished yet, by group then member: when it was queued. */
-  private readonly removing = new Map<string, Map<string, number>>()
+  /** Removals queued and not finished yet, by group then member: when, and by which message. */
+  private readonly removing = new Map<string, Map<string, PendingRemoval>>()
   private pending: PendingEvent[] = []
   private retry: PendingEvent[] = []
   private readonly writer = new SerialRunner(() => this.write())
@@ -107,7 +110,7 @@ export class StrikeBook {
       if (m.o === this.origin || typeof m.g !== 'string' || typeof m.m !== 'string' || typeof m.at !== 'number') return
       if (m.k === 'strike') this.count(m.g, m.m, m.at)
       else if (m.k === 'reset') this.forget(m.g, m.m, m.at)
-      else if (m.k === 'removing') this.markRemoving(m.g, m.m, m.at)
+      else if (m.k === 'removing') this.markRemoving(m.g, m.m, m.at, m.id ?? null)
       else if (m.k === 'removed') this.removing.get(m.g)?.delete(m.m)
     })
   }
@@ -115,10 +118,10 @@ export class StrikeBook {
   /** Loads the strikes that may still count, the resets and the removals still pending (three queries, at start). */
   async load(now: number): Promise<number> {
     const pendingRemovals = await this.db.repo(ModerationEventEntity).find({
-      select: { groupId: true, memberId: true, at: true },
+      select: { groupId: true, memberId: true, at: true, messageId: true },
       where: { action: 'remove', result: 'pending', shadow: false, at: MoreThanOrEqual(now - REMOVAL_PENDING_MS) },
     })
-    for (const r of pendingRemovals) this.markRemoving(r.groupId, r.memberId, r.at)
+    for (const r of pendingRemovals) this.markRemoving(r.groupId, r.memberId, r.at, r.messageId)
     const since = now - MAX_DECAY_MS
     const resets = await this.db.repo(StrikeResetEntity).find()
     for (const r of resets) this.entry(r.groupId, r.memberId).resetAt = r.at
@@ -146,13 +149,17 @@ export class StrikeBook {
   }
 
   /**
-   * Whether a removal of the member from the group is queued and not finished (a second one must not be
-   * queued, nor a second notice). Forgotten when its outcome arrives — so a member who left, rejoined and
+   * Whether a removal of the member from the group, queued by another message than `messageId`, is not
+   * finished (a second one must not be queued, nor a second notice). Forgotten when its outcome arrives — so a member who left, rejoined and
    * violates again is removed again — or REMOVAL_PENDING_MS after it was queued.
    */
-  removalPending(groupId: string, memberId: string, now: number): boolean {
-    const at = this.removing.get(groupId)?.get(memberId)
-    return at !== undefined && now - at < REMOVAL_PENDING_MS
+  removalPending(groupId: string, memberId: string, now: number, messageId: string | null = null): boolean {
+    const pending = this.removing.get(groupId)?.get(memberId)
+    // A removal queued by this very message: a copy processed again (its dedupe mark lost in a crash, the
+    // platform redelivering to another replica) queues its actions again under the same keys — what was
+    // stored is dropped, what died with a crashed process (the notice) goes out.
+    if (!pending || (messageId !== null && pending.messageId === messageId)) return false
+    return now - pending.at < REMOVAL_PENDING_MS
   }
 
   /**
@@ -175,9 +182,9 @@ export class StrikeBook {
         this.count(input.groupId, input.memberId, input.at)
         this.publish({ o: this.origin, k: 'strike', g: input.groupId, m: input.memberId, at: input.at })
       }
-      if (counted && input.decision.step === 'remove' && !this.removalPending(input.groupId, input.memberId, input.at)) {
-        this.markRemoving(input.groupId, input.memberId, input.at)
-        this.publish({ o: this.origin, k: 'removing', g: input.groupId, m: input.memberId, at: input.at })
+      if (counted && input.decision.step === 'remove' && !this.removalPending(input.groupId, input.memberId, input.at, input.messageId)) {
+        this.markRemoving(input.groupId, input.memberId, input.at, input.messageId)
+        this.publish({ o: this.origin, k: 'removing', g: input.groupId, m: input.memberId, at: input.at, id: input.messageId })
       }
     }
   }
@@ -254,10 +261,10 @@ export class StrikeBook {
     e.at = e.at.filter((t) => t > at)
   }
 
-  private markRemoving(groupId: string, memberId: string, at: number): void {
+  private markRemoving(groupId: string, memberId: string, at: number, messageId: string | null): void {
     let inGroup = this.removing.get(groupId)
     if (!inGroup) this.removing.set(groupId, (inGroup = new Map()))
-    inGroup.set(memberId, at)
+    inGroup.set(memberId, { at, messageId })
   }
 
   private publish(message: SharedStrike): void {

@@ -40,7 +40,7 @@ export function moderationMiddleware(deps: { rules: FeatureRules<ModerationRule>
     const decision = decide(violations, strikes, rule)
     // A removal of this member is queued and not performed yet (violations in quick succession): this one
     // counts and is recorded, but joins that removal — no second removal, no second notice.
-    const joinsRemoval = decision.step === 'remove' && deps.book.removalPending(ctx.group.id, ctx.member.id, ctx.message.at)
+    const joinsRemoval = decision.step === 'remove' && deps.book.removalPending(ctx.group.id, ctx.member.id, ctx.message.at, ctx.message.id)
     deps.book.record({ groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id, violations, decision, at: ctx.message.at, joinsRemoval })
     ctx.emit(RuleViolated, {
       botId: ctx.message.botId, groupId: ctx.group.id, memberId: ctx.member.id, messageId: ctx.message.id,

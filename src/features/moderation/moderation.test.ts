@@ -175,6 +175,29 @@ describe(`moderation through real wechaty (${STORAGE} + ${COORDINATION})`, () =>
     g1.expectReply(/小雨 多次违反群规.*已被移出本群/)
   })
 
+  it('queues the actions of a copy of the removing message again under their keys while its removal is pending (a crash may have lost the notice)', async () => {
+    const log = captureLogger()
+    ;({ chat, owner } = await setup({ ladder: ['remove'] }, { drainAfterSteps: false, log }))
+    const puppet = chat.rehearsal.world.puppet
+    const g1 = chat.group('g1')
+    puppet.failures.push({ kind: 'remove', error: new Error('request timeout'), times: 1 })
+    const id = await g1.say(carol, '加微信')
+    // The platform redelivers the message (to this or another replica) and its dedupe mark was lost in a crash:
+    // the removal it queued is still pending.
+    await chat.loseDedupeMark(id)
+    await chat.rehearsal.redeliver('g1', carol.id, '加微信', id)
+    await chat.rehearsal.quiesce()
+    await chat.runtime.flush()
+    // Not mistaken for a later violation joining the removal: its actions are queued again, and their keys
+    // (taken by the first processing) keep them to one removal and one notice.
+    expect(log.lines.filter((l) => /removal already queued/.test(l.message))).toEqual([])
+    g1.expectRemoved(carol)
+    expect(chat.pending().filter((a) => a.kind === 'remove')).toEqual([])
+    expect(chat.pending().filter((a) => a.kind === 'say').map((a) => a.text)).toEqual([expect.stringMatching(/小雨 多次违反群规.*已被移出本群/)])
+    const rows: Array<{ kind: string; n: number | string }> = await chat.runtime.db.query('SELECT kind, COUNT(*) AS n FROM qy_outbound GROUP BY kind ORDER BY kind')
+    expect(rows.map((r) => [r.kind, Number(r.n)])).toEqual([['remove', 1], ['say', 1]])
+  })
+
   it('applies owner regexes, links with an allowlist, and forbidden card types', async () => {
     ({ chat } = await setup({
       regex: { patterns: [{ name: 'QQ号', pattern: 'qq\\d{6,}' }] },
