@@ -246,11 +246,21 @@ suite('dashboard in headless Chromium', () => {
     expect(firstPage).toHaveLength(20)
     await expectTexts(page, NAMES, firstPage)
     await expect(page.textContent('[data-testid=members-page]')).resolves.toContain('共 25 条')
+    // Each state the page shows while it turns to page 2: [pager, names in the rows].
+    await page.evaluate(`(() => {
+      const read = () => [document.querySelector('[data-testid=members-page]')?.textContent ?? '', [...document.querySelectorAll(${JSON.stringify(NAMES)})].map((td) => td.textContent.trim())]
+      window.__shown = []
+      window.__watch = new MutationObserver(() => { window.__shown.push(read()) })
+      window.__watch.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true })
+    })()`)
     const secondPage = await names('sort=name&offset=20')
     expect(secondPage).toHaveLength(5)
     await page.click('.pager button:last-of-type')
     await expectTexts(page, NAMES, secondPage)
     await expect(page.textContent('[data-testid=members-page]')).resolves.toContain('第 2 / 2 页')
+    // The pager never says page 2 over another page's rows (it did for a frame, before the load started).
+    const shown = await page.evaluate('window.__watch.disconnect(), window.__shown') as Array<[string, string[]]>
+    expect(shown.filter(([pager, rows]) => pager.includes('第 2 / 2 页') && JSON.stringify(rows) !== JSON.stringify(secondPage))).toEqual([])
     // Sort by name, descending: the first row is the last name in code-point order.
     await page.click('.pager button:first-of-type')
     await expectTexts(page, NAMES, firstPage)
