@@ -76,6 +76,32 @@ class Ui {
   close(): Promise<void> { return this.browser.close() }
 }
 
+/** The page's document, as far as the waits below use it (the tests compile without the DOM library). */
+type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> }
+
+/** The trimmed text of each element matching `selector`, in document order. */
+function textsOf(page: Page, selector: string): Promise<string[]> {
+  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()))
+}
+
+/**
+ * Waits until the elements matching `selector` read `expected` (trimmed, in order; with `anyOrder`, in any
+ * order), then asserts it, so that a wait that runs out fails with what the page showed instead. The
+ * result of an action is read only once it is there: the page renders the change (a pager, a sort mark, a
+ * filter) a frame before its rows, then a loading state, so waiting for anything but the rows themselves
+ * can end while the rows are still the old ones or gone.
+ */
+async function expectTexts(page: Page, selector: string, expected: string[], { anyOrder = false } = {}): Promise<void> {
+  const want = anyOrder ? [...expected].sort() : expected
+  await page.waitForFunction(({ selector, want, anyOrder }) => {
+    const doc = (globalThis as unknown as { document: Doc }).document
+    const got = Array.from(doc.querySelectorAll(selector), (e) => (e.textContent ?? '').trim())
+    return JSON.stringify(anyOrder ? got.sort() : got) === JSON.stringify(want)
+  }, { selector, want, anyOrder }).catch(() => undefined)
+  const got = await textsOf(page, selector)
+  expect(anyOrder ? got.sort() : got).toEqual(want)
+}
+
 if (!HAVE_BROWSER) console.log(`SKIPPED: dashboard e2e — no Chromium at ${CHROMIUM} (install it: apt-get install -y chromium)`)
 const suite = HAVE_BROWSER ? describe : describe.skip
 
@@ -196,6 +222,7 @@ suite('dashboard in headless Chromium', () => {
     expect(checkIns).toBeGreaterThan(0)
     // The chart's data as a table (accessibility).
     await page.click('figure.chart figcaption button')
+    await page.waitForSelector('[data-testid=chart-table] tbody tr')
     const rows = await page.$$('[data-testid=chart-table] tbody tr')
     expect(rows).toHaveLength(30)
     const top = await owner.get(`/api/v1/groups/${encodeURIComponent('g1@chatroom')}/activity?days=30`).expect(200)
@@ -211,20 +238,42 @@ suite('dashboard in headless Chromium', () => {
   })
 
   it('searches, sorts and pages members, and exports them as CSV', async () => {
-    await page.waitForSelector('[data-testid=members-table] tbody tr')
+    // Every read waits for the rows the action should produce, as the API pages them (see expectTexts).
+    const names = async (query: string): Promise<string[]> =>
+      ((await owner.get(`/api/v1/groups/${encodeURIComponent('g1@chatroom')}/members?active=all&limit=20&${query}`).expect(200)).body.items as Array<{ name: string }>).map((m) => m.name)
+    const NAMES = '[data-testid=members-table] tbody tr td:first-child'
+    const firstPage = await names('sort=name&offset=0')
+    expect(firstPage).toHaveLength(20)
+    await expectTexts(page, NAMES, firstPage)
     await expect(page.textContent('[data-testid=members-page]')).resolves.toContain('共 25 条')
-    expect(await page.$$('[data-testid=members-table] tbody tr')).toHaveLength(20)
+    // Each state the page shows while it turns to page 2: [pager, names in the rows].
+    await page.evaluate(`(() => {
+      const read = () => [document.querySelector('[data-testid=members-page]')?.textContent ?? '', [...document.querySelectorAll(${JSON.stringify(NAMES)})].map((td) => td.textContent.trim())]
+      window.__shown = []
+      window.__watch = new MutationObserver(() => { window.__shown.push(read()) })
+      window.__watch.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true })
+    })()`)
+    const secondPage = await names('sort=name&offset=20')
+    expect(secondPage).toHaveLength(5)
     await page.click('.pager button:last-of-type')
-    await page.waitForSelector(`[data-testid=members-page]:has-text("第 2 / 2 页")`)
-    expect(await page.$$('[data-testid=members-table] tbody tr')).toHaveLength(5)
+    await expectTexts(page, NAMES, secondPage)
+    await expect(page.textContent('[data-testid=members-page]')).resolves.toContain('第 2 / 2 页')
+    // The pager never says page 2 over another page's rows (it did for a frame, before the load started).
+    const shown = await page.evaluate('window.__watch.disconnect(), window.__shown') as Array<[string, string[]]>
+    expect(shown.filter(([pager, rows]) => pager.includes('第 2 / 2 页') && JSON.stringify(rows) !== JSON.stringify(secondPage))).toEqual([])
     // Sort by name, descending: the first row is the last name in code-point order.
     await page.click('.pager button:first-of-type')
-    await page.waitForSelector(`[data-testid=members-page]:has-text("第 1 / 2 页")`)
+    await expectTexts(page, NAMES, firstPage)
     await page.click('[data-testid=members-table] th:first-child button')
+    const descending = await names('sort=-name&offset=0')
+    expect(descending[0]).toBe('阿强')
+    await expectTexts(page, NAMES, descending)
     await page.waitForSelector(`[data-testid=members-table] th:first-child[aria-sort=descending]`)
-    await page.waitForSelector(`[data-testid=members-table] tbody tr:first-child td:first-child:text-is("阿强")`)
     await page.fill('[data-testid=member-search]', '成员0')
-    await page.waitForSelector(`[data-testid=members-page]:has-text("共 9 条")`)
+    const found = await names(`sort=-name&offset=0&q=${encodeURIComponent('成员0')}`)
+    expect(found).toHaveLength(9)
+    await expectTexts(page, NAMES, found)
+    await expect(page.textContent('[data-testid=members-page]')).resolves.toContain('共 9 条')
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=members-table] .table-tools button')])
     const csv = readFileSync(await download.path(), 'utf8')
     const lines = csv.replace(/^\uFEFF/, '').trim().split('\r\n')
@@ -495,7 +544,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
   const shot = (name: string): Promise<Buffer> => ui.shot(name)
   const signIn = (token: string): Promise<void> => ui.signIn(token)
   const number = async (selector: string): Promise<number> => Number((await page.textContent(selector))?.replace(/[^\d.-]/g, ''))
-  const texts = (selector: string): Promise<string[]> => page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()))
+  const texts = (selector: string): Promise<string[]> => textsOf(page, selector)
 
   it('shows the cross-group overview: KPIs, heatmap, lifecycle mix, dead-group alert and per-group table, as the API counts them', async () => {
     await signIn(admin.token)
@@ -516,6 +565,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     const heat = (await admin.get(`/api/v1/stats/heatmap?${range}`).expect(200)).body.cells as Array<{ weekday: number; hour: number; messages: number }>
     expect(Number(await page.getAttribute('#heatmap [data-testid=chart]', 'data-rendered'))).toBe(168)
     await page.click('#heatmap figcaption button')
+    await page.waitForSelector('#heatmap [data-testid=chart-table] tbody tr')
     const heatRows = await page.$$eval('#heatmap [data-testid=chart-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => Number(td.textContent))))
     expect(heatRows).toHaveLength(7)
     for (const c of heat) expect(heatRows[c.weekday]?.[c.hour]).toBe(c.messages)
@@ -579,16 +629,16 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     await expect(page.textContent('[data-testid=lifecycle-page]')).resolves.toContain(`共 ${all} 条`)
     // A stage with members, and one the figures say is smaller than the whole group.
     const [state, n] = Object.entries(stats.states).filter(([, c]) => c > 0 && c < all).sort((a, b) => a[1] - b[1])[0] as [string, number]
-    await page.click(`[data-testid=state-counts] [data-state=${state}]`)
-    await page.waitForSelector(`[data-testid=lifecycle-page]:has-text("共 ${n} 条")`)
     const api = (await alice.get(`/api/v1/groups/${gid}/tagging/members?state=${state}&limit=20`).expect(200)).body.items as Array<{ memberId: string }>
-    await expect(texts('[data-testid=lifecycle-table] tbody tr td:nth-child(2)')).resolves.toEqual(api.map((m) => m.memberId))
+    await page.click(`[data-testid=state-counts] [data-state=${state}]`)
+    await expectTexts(page, '[data-testid=lifecycle-table] tbody tr td:nth-child(2)', api.map((m) => m.memberId))
+    await expect(page.textContent('[data-testid=lifecycle-page]')).resolves.toContain(`共 ${n} 条`)
     await shot('21-members-by-stage')
     // Back to every stage, then one tag: exactly the two tagged members, by name.
     await page.click('[data-testid=state-counts] button:first-child')
     await page.selectOption('[data-testid=tag-filter]', '核心读者')
-    await page.waitForSelector('[data-testid=lifecycle-page]:has-text("共 2 条")')
-    await expect(texts('[data-testid=lifecycle-table] tbody tr td:first-child').then((x) => x.sort())).resolves.toEqual(['成员01', '新人1'])
+    await expectTexts(page, '[data-testid=lifecycle-table] tbody tr td:first-child', ['成员01', '新人1'], { anyOrder: true })
+    await expect(page.textContent('[data-testid=lifecycle-page]')).resolves.toContain('共 2 条')
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=lifecycle-table] .table-tools button')])
     const lines = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '').trim().split('\r\n')
     expect(lines).toHaveLength(3)
@@ -604,6 +654,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     expect(topics.top.map((x) => x.term)).toContain('直播')
     expect(Number(await page.getAttribute('#top-terms [data-testid=chart]', 'data-rendered'))).toBe(topics.top.length)
     await page.click('#top-terms figcaption button')
+    await page.waitForSelector('#top-terms [data-testid=chart-table] tbody tr')
     const bars = await page.$$eval('#top-terms [data-testid=chart-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent)]))
     expect(bars).toEqual(topics.top.map((x) => [x.term, x.count]))
     const rising = await page.$$eval('[data-testid=rising-table] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent), Number(tr.children[2]?.textContent)]))
@@ -795,7 +846,7 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     for (const [status, n] of Object.entries(log.counts)) await expect(page.textContent(`[data-testid=delivery-counts] [data-status=${status}] strong`)).resolves.toBe(String(n))
     expect(await page.$$('[data-testid=deliveries-table] tbody tr')).toHaveLength(log.items.length)
     await page.selectOption('[data-testid=delivery-status]', 'skipped')
-    await page.waitForSelector('[data-testid=deliveries-table] tbody tr:only-child')
+    await expectTexts(page, '[data-testid=deliveries-table] tbody tr td:nth-child(3)', ['已跳过'])
     const skipped = await texts('[data-testid=deliveries-table] tbody tr td')
     expect(skipped[2]).toBe('已跳过')
     expect(skipped[3]).toContain('日历跳过')
@@ -807,12 +858,8 @@ suite('dashboard pages over stats, lotteries, shares and lifecycle', () => {
     const posts = (await alice.get('/api/v1/share-posts').expect(200)).body.items as Array<{ id: number; title: string }>
     const sent = (await alice.get(`/api/v1/share-schedules/${scheduleId}/deliveries?limit=50&status=sent`).expect(200)).body.items as Array<{ postId: number }>
     await page.selectOption('[data-testid=delivery-status]', 'sent')
-    // The skipped row stays on screen until the sent list arrives: wait for the list itself, not any row.
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
-      const statuses = await texts('[data-testid=deliveries-table] tbody tr td:nth-child(3)')
-      if (statuses.length === sent.length && !statuses.includes('已跳过')) break
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    // The sent list itself, not any row (the skipped row was read as the list once).
+    await expectTexts(page, '[data-testid=deliveries-table] tbody tr td:nth-child(3)', sent.map(() => '已发送'))
     await expect(texts('[data-testid=deliveries-table] tbody tr td:nth-child(5)')).resolves.toEqual(sent.map((d) => posts.find((p) => p.id === d.postId)?.title))
     expect(sent.length).toBeGreaterThan(0)
     await shot('28-share-deliveries')

@@ -5,18 +5,27 @@ import { t } from '../i18n'
 
 export type Load<T> = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'ready'; data: T }
 
-/** Loads data for a component; re-runs when `deps` change; `reload` runs it again. */
+/**
+ * Loads data for a component; re-runs when `deps` change; `reload` runs it again. A result belongs to the
+ * deps it was loaded for: from the render in which they change it reads as loading, so a page never shows
+ * its new state (a pager on page 2, a filter) over the old data while the effect that starts the load waits
+ * for the next frame.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [Load<T>, () => void] {
-  const [result, setResult] = useState<Load<T>>({ state: 'loading' })
   const [tick, setTick] = useState(0)
+  const key = [...deps, tick]
+  const [result, setResult] = useState<{ key: unknown[]; load: Load<T> }>({ key, load: { state: 'loading' } })
   useEffect(() => {
     let live = true
-    setResult({ state: 'loading' })
-    load().then((data) => { if (live) setResult({ state: 'ready', data }) }, (error: unknown) => { if (live) setResult({ state: 'error', error }) })
+    setResult({ key, load: { state: 'loading' } })
+    load().then((data) => { if (live) setResult({ key, load: { state: 'ready', data } }) }, (error: unknown) => { if (live) setResult({ key, load: { state: 'error', error } }) })
     return () => { live = false }
-  }, [...deps, tick])
-  return [result, useCallback(() => setTick((n) => n + 1), [])]
+  }, key)
+  const current = result.key.length === key.length && result.key.every((v, i) => Object.is(v, key[i]))
+  return [current ? result.load : LOADING, useCallback(() => setTick((n) => n + 1), [])]
 }
+
+const LOADING: Load<never> = { state: 'loading' }
 
 export function Loading(): preact.JSX.Element {
   return <p class="loading" role="status" aria-live="polite">{t('loading')}</p>
