@@ -12,7 +12,7 @@ import { openApiPath } from '../src/adapters/http/openapi'
 import { createMemoryPorts } from '../src/ports/memory'
 import { systemClock } from '../src/ports/clock'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const GENEROUS = { perMinute: 600_000, burst: 100_000 }
 

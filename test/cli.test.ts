@@ -8,7 +8,7 @@ import { Runtime, StartAborted } from '../src/main'
 import { FEATURES } from '../src/features'
 import { captureLogger, cleanup, silentLogger, tempDir, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const ROOT = join(__dirname, '..')
 

@@ -4,7 +4,7 @@ import { cleanup, COORDINATION, STORAGE, captureLogger } from './support/env'
 import { WITH_PROBE, brokenFeature, probeFeature, probeSeen } from './support/probe-feature'
 import { FEATURES } from '../src/features'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const count = async (chat: Chat, sql: string, params: unknown[] = []): Promise<number> => {
   const rows: Array<{ n: number | string }> = await chat.runtime.db.query(sql, params)

@@ -11,7 +11,7 @@ import { cleanup, tempDir } from './support/env'
 /** The dashboard's static files as the admin API serves them (no browser: see dashboard.e2e.test.ts). */
 const ROOT = resolve(__dirname, '..')
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 describe('dashboard static files', () => {
   let chat: Chat

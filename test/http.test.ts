@@ -2,7 +2,7 @@ import { Chat, bob, carol } from './support/chat'
 import { cleanup, COORDINATION, STORAGE } from './support/env'
 import { apiAs, client, type ApiClient } from './support/api'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 describe(`admin API base (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat

@@ -19,7 +19,7 @@ import { SIMULATED_DAY_MS } from '../src/simulation/community'
 import { VirtualTime } from '../src/simulation/virtual-time'
 import { cleanup, COORDINATION, STORAGE, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const BOT: BotDefinition = {
   id: 'main', name: '群运助手', puppet: 'auto', tokenEnv: 'WECHATY_PUPPET_SERVICE_TOKEN', rulePack: 'default.yaml', groups: 'all',

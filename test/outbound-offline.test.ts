@@ -2,7 +2,7 @@ import { Chat, type Person } from './support/chat'
 import { captureLogger, cleanup, COORDINATION, STORAGE, tempDir } from './support/env'
 import { OutboundEntity } from '../src/adapters/db/core.entity'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const bob: Person = { id: 'bob', name: '阿强' }
 const carol: Person = { id: 'carol', name: '小雨' }

@@ -1,7 +1,7 @@
 import { runScript, type TranscriptEntry } from '../src/simulation/script'
 import { cleanup, silentLogger, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 /** A group of four for the scripts below. */
 const GROUP = `

@@ -14,7 +14,7 @@ import { systemClock } from '../src/ports/clock'
 import type { CoordinationPorts } from '../src/ports/ports'
 import { cleanup, COORDINATION, silentLogger, STORAGE, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const Greeting = z.strictObject({ enabled: z.boolean().default(false), text: z.string().max(20).default('你好') })
 const schemas = new Map<string, ZodType>([['greeting', Greeting]])

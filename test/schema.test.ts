@@ -10,7 +10,7 @@ import { CheckInHeldAnswers1798940200000 } from '../migrations/1798940200000-Che
 import { CheckInAnswerEntity } from '../src/features/check-in/check-in.entity'
 import { cleanup, STORAGE, tempDir, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 /** The runtime's schema: core tables and migrations plus every feature's. */
 const SCHEMA = databaseSchema(FEATURES)

@@ -7,7 +7,7 @@ import type { BotActionKind } from '../src/simulation/narrator'
 import { VirtualTime } from '../src/simulation/virtual-time'
 import { captureLogger, cleanup, COORDINATION, STORAGE, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 /** The bot of `npm start` without a token. */
 const BOT: BotDefinition = {

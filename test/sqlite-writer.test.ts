@@ -21,7 +21,7 @@ import { activityFeature } from '../src/features/activity'
 import { Chat, alice, bob, carol } from './support/chat'
 import { cleanup, tempDir, testConfig } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const ACTIVITY_ENTITIES = [ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity]
 

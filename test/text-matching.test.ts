@@ -7,7 +7,7 @@ import { Chat, type Person } from './support/chat'
 import { apiAs, type ApiClient } from './support/api'
 import { cleanup, COORDINATION, STORAGE } from './support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const G1 = 'g1@chatroom'
 const bob: Person = { id: 'bob', name: '阿强' }

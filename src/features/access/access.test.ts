@@ -4,7 +4,7 @@ import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
 import { G1, G2, TWO_OWNERS } from '../../../test/support/groups'
 import { hashToken, isWellFormedToken } from './access.token-format'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 describe(`tokens, grants and the audit log (${STORAGE} + ${COORDINATION})`, () => {
   let chat: Chat

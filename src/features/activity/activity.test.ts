@@ -10,7 +10,7 @@ import { localTime } from '../../kernel/time'
 import { ActivityBuffer, codePoints } from './activity.buffer'
 import { ActivityDailyEntity, ActivityHourlyEntity, MessageLogEntity } from './activity.entity'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 type Daily = { member_id: string; day: string; messages: number; chars: number; text_count: number; media_count: number; card_count: number; other_count: number }
 

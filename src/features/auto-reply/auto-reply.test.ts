@@ -4,7 +4,7 @@ import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
 import { parseCsv } from '../../kernel/csv'
 import { insideWindows } from './auto-reply.engine'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const G1 = 'g1@chatroom'
 const G2 = 'g2@chatroom'

@@ -3,7 +3,7 @@ import { Chat, alice, carol } from '../../../test/support/chat'
 import { cleanup, STORAGE } from '../../../test/support/env'
 import { apiAs } from '../../../test/support/api'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 describe(`groups registry (${STORAGE})`, () => {
   let chat: Chat

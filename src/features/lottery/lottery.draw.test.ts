@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { seededRandom } from '../../ports/random'
 import { canonicalOrder, commitmentOf, draw, DRAW_ALGORITHM, HmacStream, listHash, verifyProof, type LotteryProof } from './lottery.draw'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))
 const memberIds = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 0, maxLength: 60 })

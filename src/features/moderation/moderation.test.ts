@@ -10,7 +10,7 @@ import { FeatureStore } from '../../adapters/db/feature-store'
 import { StrikeBook } from './moderation.enforce'
 import { ModerationEventEntity, StrikeResetEntity } from './moderation.entity'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 
 const G1 = 'g1@chatroom'
 const alice: Person = { id: 'alice', name: 'Alice' }

@@ -6,7 +6,7 @@ import { seededRandom } from '../../ports/random'
 import { apiAs } from '../../../test/support/api'
 import * as statsEvents from './stats.events'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 // The generated community is ~75 messages through real wechaty, flushed as production does.
 jest.setTimeout(180_000)
 

@@ -6,7 +6,7 @@ import { G1 } from '../../../test/support/groups'
 import { STATS_REBUILD, type StatsRebuild } from '../../contracts/stats'
 import { SEED_DAY, SEED_FROM } from './stats.lifecycle-seed'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 // Two restarts each, on a loaded shared database.
 jest.setTimeout(180_000)
 

@@ -4,7 +4,7 @@ import { FEATURES } from '../../features'
 import { Chat, bob, carol, type Person } from '../../../test/support/chat'
 import { cleanup, COORDINATION, STORAGE } from '../../../test/support/env'
 
-afterAll(cleanup)
+afterAll(cleanup, 180_000) // dropping each test's database takes seconds on a loaded MariaDB
 // Three runtimes on a shared MariaDB + Redis under other work's load: the default 30 s was seen to run out.
 jest.setTimeout(120_000)
 
